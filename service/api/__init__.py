@@ -1,0 +1,59 @@
+"""The HTTP shell: app factory ``create_app(config=None)``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from service.domain import RULESET_VERSION
+
+from . import errors
+from .schemas import ErrorSchema
+from .views import ops, v1
+
+
+class _Api(Api):
+    # The one error body of the contract documents every error response.
+    ERROR_SCHEMA = ErrorSchema
+
+# A full panel with 50 history entries is ~60 KiB: 256 KiB bounds one interpretation generously.
+MAX_BODY_BYTES = 256 * 1024
+
+DEFAULTS: dict[str, Any] = {
+    "API_TITLE": "Monoclonal gammopathy interpretation service",
+    "API_VERSION": "1.0.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+    "JSON_SORT_KEYS": False,
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "Interprets one patient's monoclonal-gammopathy work-up: IMWG 2014 category with "
+                "every criterion, risk models, follow-up and flags (including MGCS with "
+                f"scleromyxoedema). Ruleset {RULESET_VERSION}."
+            )
+        }
+    },
+}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides the embedded defaults."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    if os.environ.get("MGI_MAX_BODY_BYTES"):
+        app.config["MAX_CONTENT_LENGTH"] = int(os.environ["MGI_MAX_BODY_BYTES"])
+    app.config.update(config or {})
+    app.json.sort_keys = False
+    api = _Api(app)
+    api.register_blueprint(v1)
+    api.register_blueprint(ops)
+    errors.register(app)
+    return app

@@ -1,0 +1,96 @@
+"""One error body for every error: {"code", "status", "message", "errors": {"dotted.path": [...]}}."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("mgi.errors")
+
+DEFAULT_MESSAGES = {
+    400: "Malformed request body.",
+    401: "Authentication required.",
+    404: "No such resource.",
+    405: "Method not allowed on this resource.",
+    413: "Request body too large.",
+    415: "Content-Type must be application/json.",
+    422: "The request failed validation: see errors for each offending field.",
+    500: "Internal error. The request was not processed.",
+}
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten marshmallow's nested error dict into dotted field paths."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, val in messages.items():
+            k = str(key)
+            path = k if not prefix else (prefix if k == "_schema" else f"{prefix}.{k}")
+            for p, msgs in flatten(val, path).items():
+                out.setdefault(p, []).extend(msgs)
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            out[prefix or "_schema"] = list(messages)
+        else:
+            for m in messages:
+                for p, msgs in flatten(m, prefix).items():
+                    out.setdefault(p, []).extend(msgs)
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+
+
+def error_body(code: int, message: str | None = None, errors: dict[str, list[str]] | None = None) -> dict:
+    """The standard error body."""
+    try:
+        reason = HTTPStatus(code).phrase
+    except ValueError:
+        reason = "Error"
+    return {"code": code, "status": reason, "message": message or DEFAULT_MESSAGES.get(code, reason),
+            "errors": errors or {}}
+
+
+def error_response(code: int, message: str | None = None, errors: dict | None = None,
+                   headers: dict | None = None) -> Response:
+    """A JSON error response with the standard body."""
+    resp = Response(json.dumps(error_body(code, message, errors)), status=code,
+                    mimetype="application/json")
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _from_http(e: HTTPException) -> Response:
+    code = e.code or 500
+    data = getattr(e, "data", None) or {}
+    errors: dict[str, list[str]] = {}
+    msgs = data.get("messages")
+    if isinstance(msgs, dict):
+        # webargs nests by location ({"json": {...}}): the location is not part of the field path.
+        for loc_msgs in msgs.values():
+            errors.update(flatten(loc_msgs))
+    message = data.get("message")
+    if message is None and e.description and (
+        code not in DEFAULT_MESSAGES or (code == 400 and "browser" not in e.description)
+    ):
+        message = e.description
+    headers = dict(data.get("headers") or {})
+    if code == 405 and getattr(e, "valid_methods", None):
+        headers["Allow"] = ", ".join(e.valid_methods)
+    return error_response(code, message, errors, headers)
+
+
+def _unhandled(e: Exception) -> Response:
+    # Never a stack trace or a request value in the body; the log keeps the exception type only.
+    log.error("unhandled error: %s", type(e).__name__, exc_info=e)
+    return error_response(500)
+
+
+def register(app: Flask) -> None:
+    """Install the handlers (after flask-smorest's, which they replace)."""
+    app.register_error_handler(HTTPException, _from_http)
+    app.register_error_handler(Exception, _unhandled)

@@ -1,0 +1,71 @@
+"""Strict JSON body parsing for webargs: duplicate keys, NaN/Infinity and over-deep nesting are
+rejected with a 400 naming the problem; only application/json is accepted (415)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort
+from flask_smorest import abort as smorest_abort
+from webargs.flaskparser import FlaskParser
+
+
+class _BadJson(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        dupes = [k for k, _ in pairs if k in seen or seen.add(k)]
+        raise _BadJson(f"duplicate key {dupes[0]!r} in a JSON object")
+    return d
+
+
+def _constant(name: str) -> Any:
+    raise _BadJson(f"{name} is not a valid JSON number")
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """json.loads that rejects duplicate keys and NaN/Infinity."""
+    return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+
+
+def is_json_mimetype(mimetype: str) -> bool:
+    """application/json or application/*+json."""
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def parse_body(raw: bytes) -> Any:
+    """Parse a request body or abort with 400 and a message saying what is wrong."""
+    if not raw:
+        abort(400, description="empty body: send a JSON object")
+    try:
+        return loads_strict(raw)
+    except _BadJson as e:
+        abort(400, description=f"malformed JSON: {e}")
+    except RecursionError:
+        abort(400, description="malformed JSON: nesting too deep")
+    except UnicodeDecodeError:
+        abort(400, description="malformed JSON: body is not valid UTF-8")
+    except ValueError as e:
+        abort(400, description=f"malformed JSON: {e}")
+
+
+class StrictParser(FlaskParser):
+    """webargs parser using the strict JSON loader."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_mimetype(req.mimetype):
+            abort(415)
+        return parse_body(req.get_data(cache=True))
+
+    def load_json(self, req: Any, schema: Any) -> Any:
+        return self._raw_load_json(req)
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):  # noqa: ANN001
+        smorest_abort(422, exc=error, messages=error.messages, headers=error_headers)

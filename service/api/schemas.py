@@ -1,0 +1,492 @@
+"""Marshmallow schemas at the edge: the request schema builds the domain Panel; response schemas
+document the answer (the view serialises it directly, see serialize.py).
+
+Type discipline is strict on purpose: an LIS sending a string where a number belongs, or "yes" for a
+boolean, gets a 422 naming the field rather than a silent coercion.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from service.domain import panel as P
+from service.domain.quantity import Analyte, Comparator, UnitError, accepted_units, quantity, to_decimal
+from service.domain.ruleset import FlcAssay
+
+MAX_CLONES = 2
+MAX_HISTORY = 50
+MAX_LESIONS = 1000
+
+
+class FiniteFloat(fields.Float):
+    """A JSON number only (no strings, no booleans), finite."""
+
+    default_error_messages = {"invalid": "Not a valid number: send a finite JSON number."}
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, bool | str) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        try:
+            return super()._validated(value)
+        except OverflowError:  # an integer literal beyond float range
+            raise self.make_error("invalid") from None
+
+
+def _num(**kw: Any) -> FiniteFloat:
+    return FiniteFloat(allow_nan=False, validate=validate.Range(min=0), **kw)
+
+
+def _bool(description: str) -> fields.Boolean:
+    return fields.Boolean(truthy={True}, falsy={False}, allow_none=True,
+                          metadata={"description": description})
+
+
+def _pct(description: str) -> FiniteFloat:
+    return FiniteFloat(allow_nan=False, allow_none=True, validate=validate.Range(min=0, max=100),
+                       metadata={"description": description})
+
+
+class StrictSchema(Schema):
+    """Unknown fields are rejected with 422 naming them."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class RangeSchema(StrictSchema):
+    """A reference range in the quantity's own unit."""
+
+    low = _num(required=True)
+    high = _num(required=True)
+
+    @validates_schema
+    def _ordered(self, data: dict, **_: Any) -> None:
+        if data["low"] > data["high"]:
+            raise ValidationError("low must not exceed high", "low")
+
+
+class QuantitySchema(StrictSchema):
+    """A measured value with its unit; optionally a bound and the lab's reference range."""
+
+    analyte: Analyte = Analyte.PERCENT
+
+    value = _num(required=True, metadata={"description": "Finite, >= 0."})
+    unit = fields.String(required=True)
+    comparator = fields.String(
+        validate=validate.OneOf([c.value for c in Comparator]),
+        metadata={"description": "The result is a bound: '<', '<=', '>' or '>=' the value."},
+    )
+    reference_range = fields.Nested(RangeSchema, metadata={"description": "Same unit as value."})
+
+    @post_load
+    def _make(self, data: dict, **_: Any) -> Any:
+        rr = data.get("reference_range")
+        try:
+            return quantity(
+                data["value"], data["unit"], self.analyte, data.get("comparator"),
+                (rr["low"], rr["high"]) if rr else None,
+            )
+        except UnitError as e:  # pragma: no cover - the OneOf validator catches it first
+            raise ValidationError(str(e), "unit") from None
+
+
+def _quantity_schema(analyte: Analyte, name: str) -> type[QuantitySchema]:
+    units = accepted_units(analyte)
+    return type(name, (QuantitySchema,), {
+        "analyte": analyte,
+        "unit": fields.String(required=True, validate=validate.OneOf(units),
+                              metadata={"description": f"One of: {', '.join(units)}", "enum": list(units)}),
+        "__doc__": f"Quantity of {analyte.value}; units: {', '.join(units)}.",
+    })
+
+
+SerumMProtein = _quantity_schema(Analyte.SERUM_M_PROTEIN, "SerumMProteinQuantity")
+UrineMProtein = _quantity_schema(Analyte.URINE_M_PROTEIN, "UrineMProteinQuantity")
+FreeLightChain = _quantity_schema(Analyte.FREE_LIGHT_CHAIN, "FreeLightChainQuantity")
+Calcium = _quantity_schema(Analyte.CALCIUM, "CalciumQuantity")
+Creatinine = _quantity_schema(Analyte.CREATININE, "CreatinineQuantity")
+CreatinineClearance = _quantity_schema(Analyte.CREATININE_CLEARANCE, "CreatinineClearanceQuantity")
+Egfr = _quantity_schema(Analyte.EGFR, "EgfrQuantity")
+Hemoglobin = _quantity_schema(Analyte.HEMOGLOBIN, "HemoglobinQuantity")
+Tsh = _quantity_schema(Analyte.TSH, "TshQuantity")
+
+
+class PatientSchema(StrictSchema):
+    """Demographics only; identifiers are not accepted."""
+
+    age_years = FiniteFloat(allow_nan=False, allow_none=True, validate=validate.Range(min=0, max=150))
+    sex = fields.String(allow_none=True, validate=validate.OneOf(["female", "male", "other", "unknown"]))
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Patient:
+        age = d.get("age_years")
+        return P.Patient(None if age is None else to_decimal(age), d.get("sex"))
+
+
+class SpepSchema(StrictSchema):
+    """Serum protein electrophoresis; m_protein 0 = no M-spike."""
+
+    m_protein = fields.Nested(SerumMProtein, allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Spep:
+        return P.Spep(d.get("m_protein"))
+
+
+class CloneSchema(StrictSchema):
+    """One monoclonal band; heavy_chain null = free light chain only."""
+
+    heavy_chain = fields.String(required=True, allow_none=True,
+                                validate=validate.OneOf([h.value for h in P.HeavyChain]))
+    light_chain = fields.String(required=True, validate=validate.OneOf([c.value for c in P.LightChain]))
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Clone:
+        h = d["heavy_chain"]
+        return P.Clone(None if h is None else P.HeavyChain(h), P.LightChain(d["light_chain"]))
+
+
+class IfeSchema(StrictSchema):
+    """Immunofixation: positive with 1-2 clones, or negative with none."""
+
+    result = fields.String(required=True, validate=validate.OneOf([r.value for r in P.IfeResult]))
+    clones = fields.List(fields.Nested(CloneSchema), load_default=list,
+                         validate=validate.Length(max=MAX_CLONES))
+
+    @validates_schema
+    def _consistent(self, d: dict, **_: Any) -> None:
+        clones = d.get("clones") or []
+        if d.get("result") == "positive" and not clones:
+            raise ValidationError("a positive immunofixation needs at least one clone", "clones")
+        if d.get("result") == "negative" and clones:
+            raise ValidationError("a negative immunofixation cannot list clones", "clones")
+        if len(set(clones)) != len(clones):
+            raise ValidationError("the same clone is listed twice", "clones")
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Immunofixation:
+        return P.Immunofixation(P.IfeResult(d["result"]), tuple(d.get("clones") or ()))
+
+
+class UrineSchema(StrictSchema):
+    """24-hour urine M-protein and immunofixation."""
+
+    m_protein_24h = fields.Nested(UrineMProtein, allow_none=True)
+    ife = fields.Nested(IfeSchema, allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Urine:
+        return P.Urine(d.get("m_protein_24h"), d.get("ife"))
+
+
+class FlcSchema(StrictSchema):
+    """Serum free light chains."""
+
+    kappa = fields.Nested(FreeLightChain, allow_none=True)
+    lambda_ = fields.Nested(FreeLightChain, allow_none=True, data_key="lambda")
+    assay = fields.String(load_default="freelite", validate=validate.OneOf([a.value for a in FlcAssay]))
+    ratio_reference_range = fields.Nested(
+        RangeSchema, allow_none=True,
+        metadata={"description": "The laboratory's own kappa/lambda ratio interval (overrides the "
+                                 "assay default of clinical-reference §4)."},
+    )
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Flc:
+        rr = d.get("ratio_reference_range")
+        return P.Flc(d.get("kappa"), d.get("lambda_"), FlcAssay(d.get("assay", "freelite")),
+                     (to_decimal(rr["low"]), to_decimal(rr["high"])) if rr else None)
+
+
+class MarrowSchema(StrictSchema):
+    """Bone-marrow plasma cells, percent (plain numbers)."""
+
+    clonal_plasma_cells_percent = _pct("Clonal BMPC (%).")
+    plasma_cells_percent = _pct("Total plasma cells by morphology (%); stands in for clonal BMPC "
+                                "when no clonal figure is given (clinical-reference §2.9).")
+    lymphoplasmacytic_infiltrate_percent = _pct("Lymphoplasmacytic infiltration (%), IgM (§2.5).")
+    flow_plasma_cells_percent = _pct("Plasma cells by flow cytometry (%): reported back, never used "
+                                     "for the 10 %/60 % thresholds (§2.9).")
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Marrow:
+        return P.Marrow(*(None if d.get(k) is None else to_decimal(d[k]) for k in (
+            "clonal_plasma_cells_percent", "plasma_cells_percent",
+            "lymphoplasmacytic_infiltrate_percent", "flow_plasma_cells_percent")))
+
+
+class LabsSchema(StrictSchema):
+    """CRAB-related laboratory results."""
+
+    calcium = fields.Nested(Calcium, allow_none=True)
+    creatinine = fields.Nested(Creatinine, allow_none=True)
+    creatinine_clearance = fields.Nested(CreatinineClearance, allow_none=True)
+    egfr = fields.Nested(Egfr, allow_none=True)
+    hemoglobin = fields.Nested(Hemoglobin, allow_none=True)
+    tsh = fields.Nested(Tsh, allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Labs:
+        return P.Labs(**d)
+
+
+class ImagingSchema(StrictSchema):
+    """Lesion counts."""
+
+    osteolytic_lesions = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_LESIONS),
+        metadata={"description": "Osteolytic lesions on skeletal radiography, CT or PET-CT, not "
+                                 "counting a biopsied plasmacytoma itself (clinical-reference §2.8)."})
+    mri_focal_lesions = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_LESIONS),
+        metadata={"description": "Focal lesions >= 5 mm on MRI."})
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Imaging:
+        return P.Imaging(d.get("osteolytic_lesions"), d.get("mri_focal_lesions"))
+
+
+class CytogeneticsSchema(StrictSchema):
+    """High-risk FISH results (null or absent = not tested)."""
+
+    t_4_14 = _bool("t(4;14)")
+    t_14_16 = _bool("t(14;16)")
+    gain_1q = _bool("+1q")
+    del_13q = _bool("del(13q) / monosomy 13")
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Cytogenetics:
+        return P.Cytogenetics(**d)
+
+
+class ClinicalSchema(StrictSchema):
+    """Clinical findings (absent = not reported, never 'no')."""
+
+    scleromyxedema = fields.String(allow_none=True,
+                                   validate=validate.OneOf([s.value for s in P.Scleromyxedema]))
+    papular_eruption = _bool("Generalised papular eruption (Rongioletti 1).")
+    sclerodermoid_induration = _bool("Sclerodermoid induration (Rongioletti 1).")
+    histology_mucin_fibrosis = _bool("Dermal mucin, fibroblast proliferation, fibrosis (Rongioletti 3).")
+    fever = _bool("Fever or flu-like illness.")
+    neurologic_signs = _bool("Confusion, dysarthria, seizures or coma.")
+    thyroid_disease = _bool("Known thyroid disease.")
+    amyloidosis = _bool("Systemic (AL) amyloidosis.")
+    plasmacytoma = _bool("Biopsy-proven bony or extramedullary plasmacytoma.")
+    igm_related_symptoms = _bool("Anaemia, constitutional symptoms, hyperviscosity, lymphadenopathy "
+                                 "or hepatosplenomegaly attributable to an IgM clone.")
+    end_stage_renal_disease = _bool("End-stage renal disease (selects the Sebia ESRD FLC interval).")
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Clinical:
+        s = d.pop("scleromyxedema", None)
+        return P.Clinical(scleromyxedema=None if s is None else P.Scleromyxedema(s), **d)
+
+
+class HistoryEntrySchema(StrictSchema):
+    """An earlier dated panel of the same patient."""
+
+    collected_on = fields.Date(required=True)
+    spep = fields.Nested(SpepSchema, allow_none=True)
+    flc = fields.Nested(FlcSchema, allow_none=True)
+    urine = fields.Nested(UrineSchema, allow_none=True)
+    labs = fields.Nested(LabsSchema, allow_none=True)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.HistoryEntry:
+        return P.HistoryEntry(**d)
+
+
+SCREENING_SECTIONS = ("spep", "serum_ife", "urine", "flc")
+
+
+class InterpretationRequestSchema(StrictSchema):
+    """One patient's work-up. At least one of spep, serum_ife, urine, flc."""
+
+    patient = fields.Nested(PatientSchema, allow_none=True)
+    spep = fields.Nested(SpepSchema, allow_none=True)
+    serum_ife = fields.Nested(IfeSchema, allow_none=True)
+    urine = fields.Nested(UrineSchema, allow_none=True)
+    flc = fields.Nested(FlcSchema, allow_none=True)
+    marrow = fields.Nested(MarrowSchema, allow_none=True)
+    labs = fields.Nested(LabsSchema, allow_none=True)
+    imaging = fields.Nested(ImagingSchema, allow_none=True)
+    cytogenetics = fields.Nested(CytogeneticsSchema, allow_none=True)
+    clinical = fields.Nested(ClinicalSchema, allow_none=True)
+    collected_on = fields.Date(allow_none=True,
+                               metadata={"description": "YYYY-MM-DD; required with history."})
+    history = fields.List(
+        fields.Nested(HistoryEntrySchema), validate=validate.Length(max=MAX_HISTORY),
+        metadata={"description": f"Earlier panels, oldest first (at most {MAX_HISTORY})."},
+    )
+
+    @validates_schema
+    def _whole(self, d: dict, **_: Any) -> None:
+        errors: dict[str, Any] = {}
+        if not any(d.get(s) is not None for s in SCREENING_SECTIONS):
+            errors["_schema"] = [f"at least one of {', '.join(SCREENING_SECTIONS)} is required"]
+        today = date.today()
+        current = d.get("collected_on")
+        if current is not None and current > today:
+            errors["collected_on"] = ["date is in the future"]
+        history = d.get("history") or []
+        if history and current is None:
+            errors["collected_on"] = ["required when history is given (dates place the current panel)"]
+        previous = None
+        for i, h in enumerate(history):
+            on = h.collected_on
+            msgs = []
+            if on > today:
+                msgs.append("date is in the future")
+            if current is not None and on >= current:
+                msgs.append("must be before the current panel's collected_on"
+                            if on > current else "same date as the current panel")
+            if previous is not None:
+                if on == previous:
+                    msgs.append("duplicate date: two entries share this date")
+                elif on < previous:
+                    msgs.append("out of order: history must be oldest first")
+            if msgs:
+                errors[f"history.{i}.collected_on"] = msgs
+            previous = on
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _make(self, d: dict, **_: Any) -> P.Panel:
+        d["history"] = tuple(d.get("history") or ())
+        return P.Panel(**d)
+
+
+# --- Response schemas (documentation and conformance tests) ---------------------------------------
+class _Open(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class ClassificationOut(_Open):
+    code = fields.String(required=True, validate=validate.OneOf([
+        "NO_MONOCLONAL_PROTEIN", "MGUS_NON_IGM", "MGUS_IGM", "MGUS_LIGHT_CHAIN", "SMOLDERING_MYELOMA",
+        "SMOLDERING_MYELOMA_LIGHT_CHAIN", "MULTIPLE_MYELOMA", "WALDENSTROM_RANGE",
+        "SOLITARY_PLASMACYTOMA", "INDETERMINATE"]))
+    label = fields.String(required=True)
+    provisional = fields.Boolean(required=True)
+    isotype = fields.String(allow_none=True, required=True)
+    reasons = fields.List(fields.String())
+
+
+class CriterionOut(_Open):
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["met", "not_met", "not_assessable"]))
+    value = fields.Raw(allow_none=True, required=True,
+                       metadata={"description": "number, boolean, string or null"})
+    unit = fields.String(allow_none=True, required=True)
+    comparator = fields.String(allow_none=True)
+    threshold = fields.String(required=True)
+    source = fields.String(required=True)
+    note = fields.String(allow_none=True)
+
+
+class IntervalOut(_Open):
+    low = fields.Float(allow_none=True)
+    high = fields.Float(allow_none=True)
+    basis = fields.String()
+
+
+class FlcOut(_Open):
+    ratio = fields.Float(allow_none=True, required=True)
+    ratio_bounds = fields.Nested(IntervalOut, allow_none=True)
+    reference_interval = fields.Nested(IntervalOut, required=True)
+    abnormal = fields.Boolean(allow_none=True, required=True)
+    involved = fields.String(allow_none=True, required=True)
+    involved_uninvolved_ratio = fields.Float(allow_none=True, required=True)
+    involved_uninvolved_bounds = fields.Nested(IntervalOut, allow_none=True)
+    involved_raised = fields.Boolean(allow_none=True)
+    assay = fields.String()
+    renal_interval = fields.Boolean()
+
+
+class RiskFactorOut(_Open):
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["present", "absent", "unknown", "scored"]))
+    value = fields.Raw(allow_none=True)
+    unit = fields.String(allow_none=True)
+    threshold = fields.String()
+    points = fields.Integer(allow_none=True)
+    points_max = fields.Integer(allow_none=True)
+
+
+class RiskOut(_Open):
+    applies = fields.Boolean(required=True)
+    group = fields.String(allow_none=True, required=True)
+    possible_groups = fields.List(fields.String(), required=True)
+    reason = fields.String(allow_none=True)
+    factors = fields.List(fields.Nested(RiskFactorOut))
+    source = fields.String()
+    score = fields.Integer(allow_none=True)
+    score_max = fields.Integer(allow_none=True)
+    score_is_lower_bound = fields.Boolean()
+    needed = fields.List(fields.String())
+    progression_20y_percent = fields.Float()
+    progression_20y_competing_death_percent = fields.Float()
+    median_ttp_months = fields.Float()
+    progression_2y_percent = fields.Float()
+
+
+class RiskSetOut(_Open):
+    mgus_mayo_2005 = fields.Nested(RiskOut, required=True)
+    smm_mayo_2018 = fields.Nested(RiskOut, required=True)
+    smm_imwg_2020 = fields.Nested(RiskOut, required=True)
+
+
+class FlagOut(_Open):
+    code = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(["info", "refer", "urgent"]))
+    message = fields.String(required=True)
+    refer_to = fields.List(fields.String(), required=True)
+    evidence = fields.List(fields.Dict())
+
+
+class RecommendationOut(_Open):
+    code = fields.String(required=True)
+    text = fields.String(required=True)
+    interval_months = fields.Raw(allow_none=True, metadata={
+        "description": "FOLLOW_UP only: a number of months or {min, max}",
+        "oneOf": [{"type": "number"},
+                  {"type": "object", "required": ["min", "max"],
+                   "properties": {"min": {"type": "number"}, "max": {"type": "number"}}}]})
+    then = fields.String(allow_none=True)
+    tests = fields.List(fields.String())
+
+
+class InterpretationResponseSchema(_Open):
+    ruleset_version = fields.String(required=True)
+    classification = fields.Nested(ClassificationOut, required=True)
+    criteria = fields.List(fields.Nested(CriterionOut), required=True)
+    myeloma_defining_events = fields.List(fields.String(), required=True)
+    flc = fields.Nested(FlcOut, allow_none=True, required=True)
+    risk = fields.Nested(RiskSetOut, required=True)
+    flags = fields.List(fields.Nested(FlagOut), required=True)
+    recommendations = fields.List(fields.Nested(RecommendationOut), required=True)
+    missing_data = fields.List(fields.String(), required=True)
+    comment = fields.String(required=True)
+    notes = fields.List(fields.String())
+
+
+class RulesetSchema(_Open):
+    ruleset_version = fields.String(required=True)
+    rules = fields.List(fields.Dict(), required=True)
+
+
+class HealthSchema(_Open):
+    status = fields.String(required=True)
+    ruleset_version = fields.String(required=True)
+
+
+class ErrorSchema(_Open):
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)

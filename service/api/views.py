@@ -1,0 +1,93 @@
+"""Blueprints: interpretations, ruleset, health. Declarative flask-smorest views, one success
+response each; the interpretation is serialised directly (see serialize.py) for speed."""
+
+from __future__ import annotations
+
+from flask import Response, g, json
+from flask.views import MethodView
+from flask_smorest import Blueprint as _Blueprint
+
+from service.domain import RULESET_VERSION, interpret
+from service.domain.panel import Panel
+from service.domain.ruleset import describe
+
+from .parsing import StrictParser
+from .schemas import (
+    ErrorSchema,
+    HealthSchema,
+    InterpretationRequestSchema,
+    InterpretationResponseSchema,
+    RulesetSchema,
+)
+from .serialize import to_dict
+
+
+class Blueprint(_Blueprint):
+    """flask-smorest blueprint parsing JSON bodies strictly."""
+
+    ARGUMENTS_PARSER = StrictParser()
+
+
+# One reused schema instance: re-creating it per request costs a third of the throughput.
+REQUEST_SCHEMA = InterpretationRequestSchema()
+_RULESET_BODY = json.dumps(describe())
+_HEALTH_BODY = json.dumps({"status": "ok", "ruleset_version": RULESET_VERSION})
+
+ERRORS = {
+    400: "Malformed JSON (duplicate keys, NaN/Infinity, empty body).",
+    413: "Body too large.",
+    415: "Not application/json.",
+    422: "Validation failed; errors names every offending field by dotted path.",
+}
+
+v1 = Blueprint("interpretations", __name__, url_prefix="/v1",
+               description="Interpret monoclonal-gammopathy work-ups (IMWG 2014).")
+ops = Blueprint("operations", __name__, description="Liveness and the ruleset in force.")
+
+
+def json_response(payload: dict, status: int = 200) -> Response:
+    """Serialise a mapping as the response (no schema dump on the hot path)."""
+    return Response(json.dumps(payload), status=status, mimetype="application/json")
+
+
+def interpretation_payload(panel: Panel) -> dict:
+    """Interpret a validated panel and record what the access log may say about it."""
+    result = interpret(panel)
+    g.ruleset_version = result.ruleset_version
+    g.classification_code = result.classification.code.value
+    return to_dict(result)
+
+
+@v1.route("/interpretations")
+class Interpretations(MethodView):
+    """Interpret one panel."""
+
+    @v1.arguments(REQUEST_SCHEMA, location="json")
+    @v1.response(200, InterpretationResponseSchema)
+    @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
+    @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
+    @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
+    @v1.alt_response(422, schema=ErrorSchema, description=ERRORS[422])
+    def post(self, panel: Panel) -> Response:
+        """Interpret one patient's work-up: category, criteria, risk, flags, recommendations."""
+        return json_response(interpretation_payload(panel))
+
+
+@v1.route("/ruleset")
+class Ruleset(MethodView):
+    """The ruleset in force."""
+
+    @v1.response(200, RulesetSchema)
+    def get(self) -> Response:
+        """Version, every rule id with its thresholds and citation."""
+        return Response(_RULESET_BODY, mimetype="application/json")
+
+
+@ops.route("/healthz")
+class Health(MethodView):
+    """Liveness."""
+
+    @ops.response(200, HealthSchema)
+    def get(self) -> Response:
+        """Liveness, with the ruleset version."""
+        return Response(_HEALTH_BODY, mimetype="application/json")

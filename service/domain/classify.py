@@ -1,0 +1,346 @@
+"""IMWG 2014 category (clinical-reference §2.2–§2.9).
+
+Operational choices, applied the same way everywhere:
+- A category rests on the data given. Where a test that was not done could change it, the category
+  is ``provisional`` and ``missing`` names what would settle it (§2.9: MGUS without a marrow result).
+- ``INDETERMINATE`` is reserved for a finding that is present but cannot be placed: an M-spike with no
+  immunofixation (the criteria set — IgM or not — cannot be chosen), a myeloma-defining event with no
+  marrow result (§2.9), discordant results. It is never a guess between two categories.
+- Not done is never read as normal: an unknown criterion is ``not_assessable`` in the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ruleset as R
+from .facts import Facts, bmpc_criterion
+from .panel import HeavyChain, IfeResult
+from .quantity import ZERO, satisfies
+from .results import Code
+from .tri import Tri, all_of, any_of, negate
+
+SRC_MM = R.src(R.IMWG_2014, "§2.2")
+SRC_SMM = R.src(R.IMWG_2014, "§2.3")
+SRC_MGUS = R.src(R.IMWG_2014, "§2.4")
+SRC_IGM = R.src(R.KYLE_WM_2012, "§2.5")
+SRC_LC_MGUS = R.src(R.IMWG_2014, "§2.6")
+SRC_LC_SMM = "Working definition, not IMWG 2014; clinical-reference §2.7"
+SRC_SP = R.src(R.IMWG_2014, "§2.8")
+
+MARROW = "marrow.clonal_plasma_cells_percent"
+
+LABELS = {
+    Code.NO_MONOCLONAL_PROTEIN: "No monoclonal protein detected",
+    Code.MGUS_NON_IGM: "Non-IgM monoclonal gammopathy of undetermined significance (MGUS)",
+    Code.MGUS_IGM: "IgM monoclonal gammopathy of undetermined significance (IgM MGUS)",
+    Code.MGUS_LIGHT_CHAIN: "Light-chain monoclonal gammopathy of undetermined significance",
+    Code.SMOLDERING_MYELOMA: "Smouldering multiple myeloma",
+    Code.SMOLDERING_MYELOMA_LIGHT_CHAIN: (
+        "Light-chain smouldering myeloma (idiopathic Bence Jones proteinuria; working definition, "
+        "not part of IMWG 2014)"
+    ),
+    Code.MULTIPLE_MYELOMA: "Multiple myeloma",
+    Code.WALDENSTROM_RANGE: "Waldenström range",
+    Code.SOLITARY_PLASMACYTOMA: "Solitary plasmacytoma",
+    Code.INDETERMINATE: "Indeterminate",
+}
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A category decision with its reasons and the data that would settle or confirm it."""
+
+    code: Code
+    isotype: str | None
+    label: str = ""
+    provisional: bool = False
+    reasons: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    igm_logic: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = LABELS[self.code]
+
+
+def _indeterminate(isotype: str | None, reason: str, missing: list[str] | None = None) -> Outcome:
+    return Outcome(Code.INDETERMINATE, isotype, f"Indeterminate: {reason}", False, [reason],
+                   list(missing or ()))
+
+
+def classify(f: Facts) -> Outcome:
+    """Decide the IMWG category of the panel."""
+    p = f.panel
+    isotype = " + ".join(f.clone_labels) or None
+    spike = f.serum_mp
+    spike_present: Tri = satisfies(spike.interval, ">", ZERO) if spike is not None else None
+    urine = p.urine
+    urine_ife_pos: Tri = (urine.ife.result is IfeResult.POSITIVE) if urine and urine.ife else None
+    urine_mp_present: Tri = satisfies(f.urine_mp.interval, ">", ZERO) if f.urine_mp else None
+    flc_abnormal = f.flc.abnormal if f.flc else None
+
+    if f.heavy_chains:
+        if any(h is not HeavyChain.IGM for h in f.heavy_chains):
+            return _myeloma_logic(f, "heavy", isotype)
+        return _igm_logic(f, isotype)
+
+    plasmacytoma = p.clinical.plasmacytoma if p.clinical else None
+    clonal10 = (
+        satisfies(f.clonal_bmpc, ">=", R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
+    )
+    if p.serum_ife is None:
+        if True in (spike_present, urine_ife_pos, urine_mp_present, flc_abnormal):
+            return _indeterminate(
+                isotype,
+                "monoclonal protein found without serum immunofixation: the heavy-chain isotype "
+                "(IgM, non-IgM or light chain only) decides which criteria apply",
+                ["serum_ife"],
+            )
+        if plasmacytoma is True or clonal10 is True:
+            return _indeterminate(
+                isotype,
+                "plasmacytoma or clonal marrow plasma cells without serum immunofixation",
+                ["serum_ife"],
+            )
+        missing = ["serum_ife"]
+        if flc_abnormal is None:
+            missing += ["flc.kappa", "flc.lambda"]
+        return Outcome(
+            Code.NO_MONOCLONAL_PROTEIN, None, provisional=True,
+            reasons=["no M-spike or abnormal result, but serum immunofixation was not done"],
+            missing=missing,
+        )
+
+    light_only = bool(p.serum_ife.clones)  # a positive serum IFE here has free-light-chain clones only
+    if spike_present is True and not light_only:
+        return _indeterminate(
+            isotype,
+            "SPEP shows an M-spike but serum immunofixation is negative (discordant): repeat "
+            "immunofixation",
+            ["serum_ife"],
+        )
+    if True in (light_only, urine_ife_pos, urine_mp_present, flc_abnormal):
+        return _myeloma_logic(f, "light_chain", isotype)
+    if plasmacytoma is True or clonal10 is True:
+        return _myeloma_logic(f, "non_secretory", isotype)
+    missing = []
+    if flc_abnormal is None:
+        missing += ["flc.kappa", "flc.lambda"]
+    reason = "serum immunofixation negative"
+    if f.flc is not None and flc_abnormal is False:
+        reason += " and FLC ratio within its interval"
+    return Outcome(
+        Code.NO_MONOCLONAL_PROTEIN, None, provisional=bool(missing), reasons=[reason], missing=missing
+    )
+
+
+def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
+    """Non-IgM and light-chain clones: myeloma, plasmacytoma, SMM or MGUS (§2.2–§2.4, §2.6–§2.8)."""
+    p = f.panel
+    clinical = p.clinical
+    plasmacytoma = clinical.plasmacytoma if clinical else None
+    amyloidosis = clinical.amyloidosis if clinical else None
+    if kind == "light_chain" and not isotype and f.flc is not None and f.flc.involved:
+        isotype = f"free {f.flc.involved}"
+    # ref: §2.2 — clonal BMPC ≥ 10 % or biopsy-proven plasmacytoma, and ≥ 1 MDE.
+    bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ">=", R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC",
+                            SRC_MM)
+    f.add("plasmacytoma", plasmacytoma, plasmacytoma, None, "biopsy-proven bony or extramedullary "
+          "plasmacytoma", SRC_MM, None, None if plasmacytoma is not None else "not reported")
+    f.add("no_amyloidosis", negate(amyloidosis), amyloidosis, None, "no amyloidosis", SRC_SMM,
+          None, None if amyloidosis is not None else "not reported")
+    mde = f.mde_any
+    met = [k for k, v in f.mde.items() if v is True]
+    if mde is True:
+        if any_of((bmpc10, plasmacytoma)) is True:
+            basis = "clonal BMPC >= 10 %" if bmpc10 is True else "biopsy-proven plasmacytoma"
+            return Outcome(Code.MULTIPLE_MYELOMA, isotype,
+                           reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"])
+        if bmpc10 is None and plasmacytoma is not True:
+            return _indeterminate(
+                isotype,
+                f"myeloma-defining event ({', '.join(met)}) without a marrow result: myeloma can be "
+                "neither confirmed nor excluded; bone-marrow examination is needed urgently (§2.9)",
+                [MARROW],
+            )
+        return _indeterminate(
+            isotype,
+            f"myeloma-defining event ({', '.join(met)}) with clonal BMPC < 10 % and no biopsy-proven "
+            "plasmacytoma: the myeloma criteria (§2.2) are not met and MGUS excludes CRAB; "
+            "attribution needs haematological assessment",
+            ["clinical.plasmacytoma"] if plasmacytoma is None else [],
+        )
+    if amyloidosis is True:
+        return _indeterminate(
+            isotype,
+            "systemic amyloidosis reported: smouldering myeloma and MGUS exclude amyloidosis "
+            "(§2.3, §2.4, §2.6); AL amyloidosis is assessed by haematology",
+        )
+    mde_missing = f.mde_missing()
+
+    if plasmacytoma is True and bmpc10 is not True:
+        # ref: §2.8 — solitary lesion, marrow without clonal cells (< 10 %: minimal involvement), no CRAB.
+        out = Outcome(Code.SOLITARY_PLASMACYTOMA, isotype,
+                      reasons=["biopsy-proven plasmacytoma without myeloma-defining events"])
+        if f.bmpc is None:
+            out.provisional = True
+            out.missing.append(MARROW)
+        elif f.bmpc_source == "clonal" and f.bmpc.lo > 0:
+            out.label = "Solitary plasmacytoma with minimal marrow involvement (clonal BMPC < 10 %)"
+        elif f.bmpc_source == "morphology":
+            out.label = "Solitary plasmacytoma (marrow clonality not reported)"
+        if mde is None:
+            out.provisional = True
+            out.missing.extend(mde_missing)
+        return out
+
+    # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
+    bmpc_10_60 = f.add("bmpc_10_to_60", all_of((bmpc10, negate(f.mde["bmpc_ge_60"]))),
+                       f.bmpc.lo if f.bmpc else None, "%", "clonal BMPC 10-60 %", SRC_SMM)
+    urine500 = f.add_q("urine_m_protein_ge_500", f.urine_mp, ">=", R.URINE_M_PROTEIN_MG_24H,
+                       ">= 500 mg/24h", SRC_SMM)
+    parts = [urine500, bmpc_10_60]
+    serum30: Tri = None
+    if kind != "light_chain":
+        serum30 = f.add_q("serum_m_protein_ge_30", f.serum_mp, ">=", R.SERUM_M_PROTEIN_G_L,
+                          ">= 30 g/L (3 g/dL)", SRC_SMM)
+        parts.append(serum30)
+    smm = any_of(parts)
+    if smm is True:
+        code = Code.SMOLDERING_MYELOMA_LIGHT_CHAIN if kind == "light_chain" else Code.SMOLDERING_MYELOMA
+        why = [n for n, v in (("serum M-protein >= 30 g/L", serum30),
+                              ("urine M-protein >= 500 mg/24h", urine500),
+                              ("clonal BMPC 10-60 %", bmpc_10_60)) if v is True]
+        out = Outcome(code, isotype, reasons=[f"{' and '.join(why)} without myeloma-defining events"])
+        if plasmacytoma is True:
+            out.reasons.append("plasmacytoma with clonal BMPC >= 10 % and no MDE")
+        if kind == "non_secretory":
+            out.reasons.append("no monoclonal protein detected (non-secretory)")
+        if mde is None:
+            out.provisional = True
+            out.missing.extend(mde_missing)
+        return out
+
+    crab = f.crab_any
+    if kind == "heavy":
+        # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
+        out = Outcome(Code.MGUS_NON_IGM, isotype,
+                      reasons=["non-IgM M-protein below the smouldering-myeloma thresholds, no CRAB"])
+        if serum30 is None:
+            out.missing.append("spep.m_protein")
+        if bmpc10 is None:
+            out.missing.append(MARROW)
+        if crab is None:
+            out.missing.extend(f.mde_missing(("hypercalcemia", "renal_insufficiency", "anemia",
+                                              "bone_lesions")))
+        out.provisional = bool(out.missing)
+        if HeavyChain.IGM in f.heavy_chains:
+            out.reasons.append("biclonal with an IgM component: IgM criteria (§2.5) also apply to it")
+        return out
+    if kind == "light_chain":
+        return _light_chain_mgus(f, isotype, bmpc10, urine500, crab)
+    return _indeterminate(isotype, "clonal marrow plasma cells without a detectable monoclonal protein")
+
+
+def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri, crab: Tri) -> Outcome:
+    """§2.6: abnormal ratio, involved chain raised, no heavy chain, no CRAB, BMPC < 10 %, urine < 500."""
+    flc = f.flc
+    abnormal = flc.abnormal if flc else None
+    raised = flc.involved_raised if flc else None
+    f.add("flc_ratio_abnormal", abnormal, flc.ratio if flc else None, "ratio",
+          f"outside {flc.interval_low}-{flc.interval_high}" if flc and flc.interval_low else
+          "outside the ratio interval in force", SRC_LC_MGUS)
+    f.add("involved_flc_raised", raised, None, None,
+          "involved light chain above its upper reference limit", SRC_LC_MGUS)
+    if abnormal is False:
+        return _indeterminate(
+            isotype,
+            "a monoclonal light chain was found but the FLC ratio is within its interval: "
+            "light-chain MGUS requires an abnormal ratio (§2.6)",
+        )
+    if abnormal is None:
+        return _indeterminate(
+            isotype,
+            "a monoclonal light chain was found but the FLC ratio is not assessable",
+            ["flc.kappa", "flc.lambda"],
+        )
+    if raised is False:
+        return _indeterminate(
+            isotype,
+            "abnormal FLC ratio without an increase of the involved light chain: light-chain MGUS "
+            "criteria (§2.6) are not met (consider renal function or suppression of the other chain)",
+        )
+    out = Outcome(Code.MGUS_LIGHT_CHAIN, isotype,
+                  reasons=["abnormal FLC ratio with the involved light chain raised, no heavy chain"])
+    if raised is None:
+        out.missing.append("flc.kappa.reference_range" if flc and flc.involved == "kappa"
+                           else "flc.lambda.reference_range")
+    if bmpc10 is None:
+        out.missing.append(MARROW)
+    if urine500 is None:
+        out.missing.append("urine.m_protein_24h")
+    if crab is None:
+        out.missing.extend(f.mde_missing(("hypercalcemia", "renal_insufficiency", "anemia",
+                                          "bone_lesions")))
+    out.provisional = bool(out.missing)
+    return out
+
+
+def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
+    """§2.5: IgM MGUS or the Waldenström range; IgM does not use the myeloma CRAB logic."""
+    p = f.panel
+    marrow = p.marrow
+    lpl = marrow.lymphoplasmacytic_infiltrate_percent if marrow else None
+    igm30 = f.add_q("igm_m_protein_ge_30", f.serum_mp, ">=", R.SERUM_M_PROTEIN_G_L,
+                    ">= 30 g/L (3 g/dL)", SRC_IGM)
+    lpl10 = f.add("lymphoplasmacytic_infiltrate_ge_10",
+                  None if lpl is None else lpl >= R.LPL_INFILTRATE_PERCENT, lpl, "%",
+                  ">= 10 % marrow lymphoplasmacytic infiltration", SRC_IGM,
+                  None, None if lpl is not None else "no marrow result")
+    symptoms = p.clinical.igm_related_symptoms if p.clinical else None
+    # The anaemia of §2.5 is read with the §2.1 haemoglobin rule: the only anaemia definition the
+    # ruleset holds.
+    anemia = f.mde["anemia"]
+    end_organ = f.add("igm_end_organ_features", any_of((anemia, symptoms)), None, None,
+                      "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy "
+                      "or hepatosplenomegaly", SRC_IGM)
+    if any_of((igm30, lpl10)) is True:
+        out = Outcome(Code.WALDENSTROM_RANGE, isotype, igm_logic=True)
+        why = " and ".join(n for n, v in (("IgM M-protein >= 30 g/L", igm30),
+                                          ("lymphoplasmacytic infiltration >= 10 %", lpl10)) if v)
+        if end_organ is True:
+            out.label = "Waldenström range: Waldenström macroglobulinaemia (end-organ features present)"
+        elif end_organ is False:
+            out.label = "Waldenström range: smouldering Waldenström macroglobulinaemia"
+        else:
+            out.label = "Waldenström range (smouldering or symptomatic not determined)"
+            out.missing.extend(_igm_end_organ_missing(f, symptoms))
+        out.reasons.append(why)
+        return out
+    if end_organ is True:
+        out = _indeterminate(
+            isotype,
+            "IgM clone with anaemia or IgM-related symptoms below the Waldenström thresholds: IgM "
+            "MGUS requires their absence; haematological assessment of attribution is needed",
+            ["marrow.lymphoplasmacytic_infiltrate_percent"] if lpl10 is None else [],
+        )
+        out.igm_logic = True
+        return out
+    out = Outcome(Code.MGUS_IGM, isotype, igm_logic=True,
+                  reasons=["IgM M-protein < 30 g/L, infiltration < 10 %, no end-organ features"])
+    if igm30 is None:
+        out.missing.append("spep.m_protein")
+    if lpl10 is None:
+        out.missing.append("marrow.lymphoplasmacytic_infiltrate_percent")
+    if end_organ is None:
+        out.missing.extend(_igm_end_organ_missing(f, symptoms))
+    out.provisional = bool(out.missing)
+    return out
+
+
+def _igm_end_organ_missing(f: Facts, symptoms: Tri) -> list[str]:
+    out = [] if f.mde["anemia"] is not None else list(f.mde_needs["anemia"])
+    if symptoms is None:
+        out.append("clinical.igm_related_symptoms")
+    return out

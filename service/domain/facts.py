@@ -1,0 +1,273 @@
+"""Facts derived once from a panel: marrow plasma cells, M-protein, FLC and the MDE criteria (§2.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import ruleset as R
+from .flc import ratio_interval, summarize
+from .panel import HeavyChain, IfeResult, LightChain, Panel
+from .quantity import Interval, Quantity, satisfies
+from .results import Criterion, FlcSummary, Status
+from .tri import Tri, all_of, any_of
+
+SRC_MDE = R.src(R.IMWG_2014, "§2.1")
+
+# Contract ids of the myeloma-defining events, in CRAB-SLiM order.
+MDE_IDS = (
+    "hypercalcemia",
+    "renal_insufficiency",
+    "anemia",
+    "bone_lesions",
+    "bmpc_ge_60",
+    "flc_ratio_ge_100",
+    "mri_focal_lesions",
+)
+CRAB_IDS = MDE_IDS[:4]
+
+
+@dataclass(slots=True)
+class Facts:
+    """What the classification, risk models and flags read, computed once per panel."""
+
+    panel: Panel
+    flc: FlcSummary | None
+    iu: Interval | None
+    ratio: Interval | None
+    bmpc: Interval | None
+    bmpc_source: str | None
+    clonal_bmpc: Interval | None
+    serum_mp: Quantity | None
+    urine_mp: Quantity | None
+    heavy_chains: tuple[HeavyChain, ...]
+    clone_labels: tuple[str, ...]
+    criteria: list[Criterion] = field(default_factory=list)
+    mde: dict[str, Tri] = field(default_factory=dict)
+    mde_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(
+        self,
+        cid: str,
+        tri: Tri,
+        value: Decimal | int | bool | str | None,
+        unit: str | None,
+        threshold: str,
+        source: str,
+        comparator: str | None = None,
+        note: str | None = None,
+    ) -> Tri:
+        """Record a criterion and return its three-valued outcome."""
+        self.criteria.append(
+            Criterion(cid, Status.of(tri), value, unit, threshold, source, comparator, note)
+        )
+        return tri
+
+    def add_q(
+        self, cid: str, q: Quantity | None, op: str, t: Decimal, threshold: str, source: str,
+        note: str | None = None,
+    ) -> Tri:
+        """Record a criterion ``q op t`` on a quantity (None when not reported)."""
+        if q is None:
+            return self.add(cid, None, None, None, threshold, source, None, note or "not reported")
+        tri = satisfies(q.interval, op, t)
+        comp = q.comparator.value if q.comparator else None
+        return self.add(cid, tri, q.value, q.unit, threshold, source, comp, note)
+
+    @property
+    def mde_any(self) -> Tri:
+        """Any myeloma-defining event met (None: none met, some not assessable)."""
+        return any_of(self.mde.values())
+
+    @property
+    def crab_any(self) -> Tri:
+        """Any CRAB feature met."""
+        return any_of(self.mde[k] for k in CRAB_IDS)
+
+    def mde_missing(self, ids: tuple[str, ...] = MDE_IDS) -> list[str]:
+        """Request fields that would settle the not-assessable MDE criteria among ``ids``."""
+        out: list[str] = []
+        for k in ids:
+            if self.mde.get(k) is None:
+                out.extend(self.mde_needs.get(k, ()))
+        return out
+
+
+def _single_light_chain(panel: Panel) -> LightChain | None:
+    """The light chain of the serum clone(s), when all clones share one (drives 'involved')."""
+    if panel.serum_ife is None or not panel.serum_ife.clones:
+        return None
+    chains = {c.light_chain for c in panel.serum_ife.clones}
+    return next(iter(chains)) if len(chains) == 1 else None
+
+
+def _pct(v: Decimal | None) -> Interval | None:
+    return None if v is None else Interval.point(v)
+
+
+def build_facts(panel: Panel) -> Facts:
+    """Derive the shared facts and evaluate the myeloma-defining events (§2.1)."""
+    marrow = panel.marrow
+    clonal = marrow.clonal_plasma_cells_percent if marrow else None
+    morph = marrow.plasma_cells_percent if marrow else None
+    notes: list[str] = []
+    # ref: §2.9 — total plasma cells by morphology stand in for clonal BMPC when no clonal figure
+    # is given (said in the output); flow-cytometry percentages are never used for 10 %/60 %.
+    if clonal is not None:
+        bmpc, bmpc_source = clonal, "clonal"
+    elif morph is not None:
+        bmpc, bmpc_source = morph, "morphology"
+        notes.append(
+            "Clonal plasma-cell percentage not given: total plasma cells by morphology "
+            f"({_fmt(morph)} %) stand in for clonal BMPC (clinical-reference §2.9)."
+        )
+    else:
+        bmpc, bmpc_source = None, None
+    if marrow is not None and marrow.flow_plasma_cells_percent is not None:
+        notes.append(
+            f"Flow-cytometry plasma cells ({_fmt(marrow.flow_plasma_cells_percent)} %) under-estimate "
+            "the marrow burden and were not used for the 10 %/60 % thresholds (§2.9)."
+        )
+    clones = panel.serum_ife.clones if panel.serum_ife else ()
+    heavy = tuple(c.heavy_chain for c in clones if c.heavy_chain is not None)
+    flc_summary, iu = summarize(panel.flc, panel.labs, panel.clinical, _single_light_chain(panel))
+    facts = Facts(
+        panel=panel,
+        flc=flc_summary,
+        iu=iu,
+        ratio=ratio_interval(panel.flc),
+        bmpc=_pct(bmpc),
+        bmpc_source=bmpc_source,
+        clonal_bmpc=_pct(clonal),
+        serum_mp=panel.spep.m_protein if panel.spep else None,
+        urine_mp=panel.urine.m_protein_24h if panel.urine else None,
+        heavy_chains=heavy,
+        clone_labels=tuple(c.label for c in clones),
+        notes=notes,
+    )
+    if flc_summary is not None:
+        facts.notes.extend(flc_summary.notes)
+    _evaluate_mde(facts)
+    return facts
+
+
+def _fmt(v: Decimal) -> str:
+    return f"{float(v):g}"
+
+
+def _evaluate_mde(f: Facts) -> None:
+    labs = f.panel.labs
+    calcium = labs.calcium if labs else None
+    creatinine = labs.creatinine if labs else None
+    clearance = labs.creatinine_clearance if labs else None
+    egfr = labs.egfr if labs else None
+    hb = labs.hemoglobin if labs else None
+
+    # ref: §2.1 C — calcium > 2.75 mmol/L, or > 0.25 mmol/L above the laboratory's ULN.
+    c_abs = f.add_q("mde.hypercalcemia.absolute", calcium, ">", R.CALCIUM_ABSOLUTE_MMOL_L,
+                    "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE)
+    if calcium is not None and calcium.reference_range is not None:
+        limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
+        c_uln = f.add_q("mde.hypercalcemia.above_uln", calcium, ">", limit,
+                        f"> ULN + 0.25 mmol/L (> {_fmt(limit)} mmol/L)", SRC_MDE)
+    else:
+        c_uln = f.add("mde.hypercalcemia.above_uln", None, calcium.value if calcium else None,
+                      "mmol/L" if calcium else None, "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)",
+                      SRC_MDE, None, "no calcium reference range (ULN) given")
+    f.mde["hypercalcemia"] = any_of((c_abs, c_uln))
+    f.mde_needs["hypercalcemia"] = (
+        ("labs.calcium",) if calcium is None else ("labs.calcium.reference_range",)
+    )
+
+    # ref: §2.1 R — creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL).
+    r_cr = f.add_q("mde.renal_insufficiency.creatinine", creatinine, ">", R.CREATININE_UMOL_L,
+                   "> 177 umol/L (> 2 mg/dL)", SRC_MDE)
+    if clearance is not None:
+        r_cl = f.add_q("mde.renal_insufficiency.clearance", clearance, "<",
+                       R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE)
+    else:
+        # IMWG 2014 accepts clearance "measured or estimated by validated equations": an eGFR is
+        # that estimate, so it is used when no measured clearance is sent (said in the note).
+        r_cl = f.add_q("mde.renal_insufficiency.clearance", egfr, "<",
+                       R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE,
+                       note="eGFR used as the estimated creatinine clearance" if egfr else None)
+    f.mde["renal_insufficiency"] = any_of((r_cr, r_cl))
+    f.mde_needs["renal_insufficiency"] = tuple(
+        n for n, q in (("labs.creatinine", creatinine), ("labs.egfr", clearance or egfr)) if q is None
+    )
+
+    # ref: §2.1 A — haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN.
+    a_abs = f.add_q("mde.anemia.absolute", hb, "<", R.HEMOGLOBIN_ABSOLUTE_G_L,
+                    "< 100 g/L (< 10 g/dL)", SRC_MDE)
+    if hb is not None and hb.reference_range is not None:
+        limit = hb.reference_range.low - R.HEMOGLOBIN_BELOW_LLN_G_L
+        a_lln = f.add_q("mde.anemia.below_lln", hb, "<", limit,
+                        f"> 20 g/L below LLN (< {_fmt(limit)} g/L)", SRC_MDE)
+    else:
+        a_lln = f.add("mde.anemia.below_lln", None, hb.value if hb else None,
+                      "g/L" if hb else None, "> 20 g/L below LLN", SRC_MDE, None,
+                      "no haemoglobin reference range (LLN) given")
+    f.mde["anemia"] = any_of((a_abs, a_lln))
+    f.mde_needs["anemia"] = ("labs.hemoglobin",) if hb is None else ("labs.hemoglobin.reference_range",)
+
+    imaging = f.panel.imaging
+    lytic = imaging.osteolytic_lesions if imaging else None
+    # ref: §2.1 B — ≥ 1 osteolytic lesion (lesions other than a biopsied plasmacytoma, §2.8).
+    f.mde["bone_lesions"] = f.add(
+        "mde.bone_lesions", None if lytic is None else lytic >= R.OSTEOLYTIC_LESIONS_MIN,
+        lytic, "lesions", ">= 1 osteolytic lesion", SRC_MDE,
+    )
+    f.mde_needs["bone_lesions"] = ("imaging.osteolytic_lesions",)
+
+    # ref: §2.1 S — clonal BMPC ≥ 60 %.
+    f.mde["bmpc_ge_60"] = bmpc_criterion(f, "mde.bmpc_ge_60", ">=", R.BMPC_SLIM_PERCENT,
+                                          ">= 60 % clonal BMPC", SRC_MDE)
+    f.mde_needs["bmpc_ge_60"] = ("marrow.clonal_plasma_cells_percent",)
+
+    # ref: §2.1 Li — involved/uninvolved FLC ratio ≥ 100 and involved FLC ≥ 100 mg/L.
+    li: Tri
+    involved_q = None
+    if f.flc is not None and f.flc.involved is not None and f.panel.flc is not None:
+        involved_q = f.panel.flc.kappa if f.flc.involved == "kappa" else f.panel.flc.lambda_
+    if f.iu is None or involved_q is None:
+        li = None
+    else:
+        li = all_of((
+            satisfies(f.iu, ">=", R.FLC_SLIM_RATIO),
+            satisfies(involved_q.interval, ">=", R.FLC_SLIM_INVOLVED_MG_L),
+        ))
+    note = None
+    if f.flc is not None and f.flc.assay != "freelite":
+        note = "threshold validated for Freelite only"
+    f.mde["flc_ratio_ge_100"] = f.add(
+        "mde.flc_ratio_ge_100", li,
+        f.flc.involved_uninvolved_ratio if f.flc else None, "ratio",
+        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L", SRC_MDE, None, note,
+    )
+    f.mde_needs["flc_ratio_ge_100"] = ("flc.kappa", "flc.lambda")
+
+    mri = imaging.mri_focal_lesions if imaging else None
+    # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.
+    f.mde["mri_focal_lesions"] = f.add(
+        "mde.mri_focal_lesions", None if mri is None else mri > R.MRI_FOCAL_LESIONS_MORE_THAN,
+        mri, "lesions", "> 1 focal lesion (>= 5 mm) on MRI", SRC_MDE,
+    )
+    f.mde_needs["mri_focal_lesions"] = ("imaging.mri_focal_lesions",)
+
+
+def bmpc_criterion(f: Facts, cid: str, op: str, t: Decimal, threshold: str, source: str) -> Tri:
+    """Record a marrow plasma-cell criterion, saying when morphology stood in for clonal cells."""
+    if f.bmpc is None:
+        return f.add(cid, None, None, "%", threshold, source, None, "no marrow result")
+    note = "total plasma cells by morphology (§2.9)" if f.bmpc_source == "morphology" else None
+    return f.add(cid, satisfies(f.bmpc, op, t), f.bmpc.lo, "%", threshold, source, None, note)
+
+
+
+
+def ife_positive(panel: Panel) -> Tri:
+    """Serum immunofixation positive (None when not done)."""
+    if panel.serum_ife is None:
+        return None
+    return panel.serum_ife.result is IfeResult.POSITIVE

@@ -1,0 +1,181 @@
+"""Flags: MGCS and scleromyxoedema (clinical-reference §5) and the operational flags of the contract."""
+
+from __future__ import annotations
+
+from . import ruleset as R
+from .classify import Outcome
+from .facts import Facts
+from .panel import IfeResult, Scleromyxedema
+from .quantity import ZERO, satisfies
+from .results import Code, Flag, RiskResult, Severity
+from .tri import Tri, any_of
+
+REFERRAL_CODES = frozenset({
+    Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN, Code.MULTIPLE_MYELOMA,
+    Code.WALDENSTROM_RANGE, Code.SOLITARY_PLASMACYTOMA,
+})
+_ORDER = {Severity.URGENT: 0, Severity.REFER: 1, Severity.INFO: 2}
+
+MDE_NAMES = {
+    "hypercalcemia": "hypercalcaemia",
+    "renal_insufficiency": "renal insufficiency",
+    "anemia": "anaemia",
+    "bone_lesions": "osteolytic bone lesion(s)",
+    "bmpc_ge_60": "clonal BMPC >= 60 %",
+    "flc_ratio_ge_100": "involved/uninvolved FLC ratio >= 100",
+    "mri_focal_lesions": "> 1 focal lesion on MRI",
+}
+
+
+def monoclonal_protein_detected(f: Facts) -> Tri:
+    """Whether any test shows a monoclonal protein (None: nothing positive, something undecided)."""
+    p = f.panel
+    signals: list[Tri] = []
+    if p.serum_ife is not None:
+        signals.append(p.serum_ife.result is IfeResult.POSITIVE)
+    if f.serum_mp is not None:
+        signals.append(satisfies(f.serum_mp.interval, ">", ZERO))
+    if p.urine is not None:
+        if p.urine.ife is not None:
+            signals.append(p.urine.ife.result is IfeResult.POSITIVE)
+        if f.urine_mp is not None:
+            signals.append(satisfies(f.urine_mp.interval, ">", ZERO))
+    if f.flc is not None:
+        # An abnormal ratio counts as a clone only with the involved chain not shown normal (§2.6).
+        signals.append(None if f.flc.abnormal is True and f.flc.involved_raised is None
+                       else bool(f.flc.abnormal and f.flc.involved_raised))
+    return any_of(signals) if signals else None
+
+
+def scleromyxedema_status(f: Facts) -> str | None:
+    """'confirmed', 'suspected' (also when the eruption and histology criteria are both reported)
+    or None."""
+    c = f.panel.clinical
+    if c is None:
+        return None
+    if c.scleromyxedema in (Scleromyxedema.CONFIRMED, Scleromyxedema.SUSPECTED):
+        return c.scleromyxedema.value
+    if c.scleromyxedema is None and (
+        c.papular_eruption is True and c.sclerodermoid_induration is True
+        and c.histology_mucin_fibrosis is True
+    ):
+        # Rongioletti (1) and (3) reported without a stated diagnosis: treat as suspected.
+        return "suspected"
+    return None
+
+
+def thyroid_abnormal(f: Facts) -> Tri:
+    """Thyroid disease reported, or TSH outside its own reference range."""
+    c = f.panel.clinical
+    labs = f.panel.labs
+    tsh = labs.tsh if labs else None
+    parts: list[Tri] = [c.thyroid_disease if c else None]
+    if tsh is not None and tsh.reference_range is not None:
+        rr = tsh.reference_range
+        parts.append(any_of((satisfies(tsh.interval, "<", rr.low), satisfies(tsh.interval, ">", rr.high))))
+    return any_of(parts)
+
+
+def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Flag]:
+    """All flags for the panel, most urgent first."""
+    flags: list[Flag] = []
+    c = f.panel.clinical
+    sclero = scleromyxedema_status(f)
+    mp = monoclonal_protein_detected(f)
+    src5 = "clinical-reference §5"
+    if sclero is not None:
+        if mp is True:
+            flags.append(Flag(
+                "MGCS_SCLEROMYXEDEMA", Severity.REFER,
+                f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy of "
+                "clinical significance (MGCS), not of undetermined significance. The skin disease, not "
+                "the size of the clone, drives the referral (mortality above 20 %). Refer to "
+                f"haematology and dermatology. {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; "
+                f"{src5})",
+                ("hematology", "dermatology"),
+            ))
+        else:
+            flags.append(Flag(
+                "SCLEROMYXEDEMA_NO_PARAPROTEIN", Severity.REFER,
+                f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
+                "patients have no detectable paraprotein at first. Repeat serum and urine "
+                "immunofixation and serum free light chains; refer to dermatology and haematology "
+                f"({R.RONGIOLETTI}; {src5}).",
+                ("dermatology", "hematology"),
+            ))
+        if c is not None and (c.fever is True or c.neurologic_signs is True):
+            signs = " and ".join(n for n, v in (("fever", c.fever), ("neurological signs",
+                                                                     c.neurologic_signs)) if v)
+            flags.append(Flag(
+                "DERMATO_NEURO_SYNDROME", Severity.URGENT,
+                f"Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
+                "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
+                f"Emergency admission ({src5}).",
+                ("emergency", "hematology", "dermatology", "neurology"),
+            ))
+        if thyroid_abnormal(f) is True:
+            flags.append(Flag(
+                "THYROID_DISEASE_EXCLUSION", Severity.INFO,
+                "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
+                "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
+                f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
+            ))
+    met = [k for k, v in f.mde.items() if v is True]
+    if met and not out.igm_logic:
+        flags.append(Flag(
+            "MYELOMA_DEFINING_EVENT", Severity.URGENT,
+            f"Myeloma-defining event(s): {', '.join(MDE_NAMES[k] for k in met)}. CRAB features must be "
+            "confirmed clinically as attributable to the plasma-cell disorder "
+            f"({R.IMWG_2014}; clinical-reference §2.1).",
+            ("hematology",), tuple({"event": k} for k in met),
+        ))
+    marrow_flag = _marrow_indicated(f, out, risk)
+    if marrow_flag:
+        flags.append(Flag("MARROW_EXAMINATION_RECOMMENDED", Severity.REFER, marrow_flag,
+                          ("hematology",)))
+    if out.code in REFERRAL_CODES or (out.code is Code.INDETERMINATE and (met and not out.igm_logic
+                                      or (c is not None and c.amyloidosis is True))):
+        flags.append(Flag("HEMATOLOGY_REFERRAL", Severity.REFER,
+                          f"{out.label}: refer to haematology.", ("hematology",)))
+    if f.flc is not None and f.flc.renal_interval:
+        flags.append(Flag("RENAL_FLC_INTERVAL_APPLIED", Severity.INFO,
+                          f"FLC ratio judged against {f.flc.basis} "
+                          f"({f.flc.interval_low}-{f.flc.interval_high}) (clinical-reference §4)."))
+    if f.flc is not None and f.flc.assay != "freelite":
+        flags.append(Flag("NON_FREELITE_ASSAY", Severity.INFO,
+                          f"FLC measured with the {f.flc.assay} assay: the SLiM FLC threshold (ratio >= 100, "
+                          "involved >= 100 mg/L) was validated for Freelite only (clinical-reference §4)."))
+    return flags
+
+
+def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> str | None:
+    """Why a marrow examination is indicated and not given (§2.9, §3.2), or None."""
+    if f.bmpc is not None or (out.igm_logic and f.panel.marrow is not None
+                              and f.panel.marrow.lymphoplasmacytic_infiltrate_percent is not None):
+        return None
+    if out.code is Code.INDETERMINATE and any(v is True for v in f.mde.values()) and not out.igm_logic:
+        return ("Myeloma-defining event without a marrow result: bone-marrow aspirate and biopsy are "
+                "needed urgently to classify (clinical-reference §2.9).")
+    if out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
+                    Code.SOLITARY_PLASMACYTOMA, Code.WALDENSTROM_RANGE):
+        return (f"{LABEL_SHORT[out.code]} without a marrow result: bone-marrow aspirate and biopsy are "
+                "needed to confirm the category (clinical-reference §2.9).")
+    mayo = risk["mgus_mayo_2005"]
+    if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and mayo.possible_groups and \
+            "low" not in mayo.possible_groups:
+        return ("Intermediate- or high-risk MGUS: bone-marrow aspirate and biopsy at baseline "
+                f"({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2).")
+    return None
+
+
+LABEL_SHORT = {
+    Code.SMOLDERING_MYELOMA: "Smouldering myeloma",
+    Code.SMOLDERING_MYELOMA_LIGHT_CHAIN: "Light-chain smouldering myeloma",
+    Code.SOLITARY_PLASMACYTOMA: "Solitary plasmacytoma",
+    Code.WALDENSTROM_RANGE: "Waldenström range",
+}
+
+
+def ordered(flags: list[Flag]) -> tuple[Flag, ...]:
+    """Most urgent first, otherwise in the order raised."""
+    return tuple(sorted(flags, key=lambda fl: _ORDER[fl.severity]))

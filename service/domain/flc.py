@@ -1,0 +1,149 @@
+"""Serum free light chains: ratio, the interval in force and the involved chain (clinical-reference §4)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .panel import Clinical, Flc, Labs, LightChain
+from .quantity import INF, Interval, Quantity, satisfies
+from .results import FlcSummary
+from .ruleset import FLC_INTERVALS, FLC_RENAL_CUTOFF, FlcAssay, FlcInterval
+from .tri import Tri, any_of
+
+
+def renal_impairment(labs: Labs | None) -> Tri:
+    """eGFR < 60 or CrCl < 60 (§4): None when neither settles it."""
+    if labs is None:
+        return None
+    # ref: §4 — the Freelite renal interval is the default when eGFR < 60 or CrCl < 60.
+    parts = [
+        satisfies(q.interval, "<", FLC_RENAL_CUTOFF)
+        for q in (labs.egfr, labs.creatinine_clearance)
+        if q is not None
+    ]
+    return any_of(parts) if parts else None
+
+
+def _choose_interval(
+    flc: Flc, labs: Labs | None, clinical: Clinical | None, notes: list[str]
+) -> tuple[FlcInterval | None, bool]:
+    """The ratio interval in force and whether it is the renal one."""
+    if flc.ratio_reference_range is not None:
+        low, high = flc.ratio_reference_range
+        default = FLC_INTERVALS.get(flc.assay.value)
+        return FlcInterval(
+            low, high, "laboratory ratio interval sent with the request",
+            default.kappa if default else None, default.lambda_ if default else None,
+        ), False
+    renal = renal_impairment(labs)
+    if flc.assay is FlcAssay.FREELITE:
+        if renal is True:
+            return FLC_INTERVALS["freelite_renal"], True
+        if renal is None:
+            notes.append(
+                "Renal function (eGFR or creatinine clearance) not given or not decisive: the "
+                "normal-renal-function FLC ratio interval was applied."
+            )
+        return FLC_INTERVALS["freelite"], False
+    if flc.assay is FlcAssay.SEBIA:
+        if clinical is not None and clinical.end_stage_renal_disease is True:
+            return FLC_INTERVALS["sebia_end_stage_renal"], True
+        return FLC_INTERVALS["sebia"], False
+    if flc.assay is FlcAssay.N_LATEX:
+        if renal is True:
+            notes.append(
+                "Renal impairment reported, but no renal-specific interval is published for the "
+                "N Latex assay in the ruleset: the standard interval was applied."
+            )
+        return FLC_INTERVALS["n_latex"], False
+    notes.append(
+        "Assay 'other' has no default interval: send the laboratory's ratio interval in "
+        "flc.ratio_reference_range to assess the ratio."
+    )
+    return None, False
+
+
+def _uln(q: Quantity, default: tuple[Decimal, Decimal] | None) -> Decimal | None:
+    if q.reference_range is not None:
+        return q.reference_range.high
+    return default[1] if default else None
+
+
+def _num(iv: Interval) -> Decimal | None:
+    return iv.lo if iv.exact else None
+
+
+def summarize(
+    flc: Flc | None,
+    labs: Labs | None,
+    clinical: Clinical | None,
+    clone_light_chain: LightChain | None,
+) -> tuple[FlcSummary | None, Interval | None]:
+    """FLC summary and the involved/uninvolved ratio interval; (None, None) when not done."""
+    if flc is None:
+        return None, None
+    notes: list[str] = []
+    interval, renal = _choose_interval(flc, labs, clinical, notes)
+    basis = interval.basis if interval else "no interval for this assay"
+    kappa, lam = flc.kappa, flc.lambda_
+    if kappa is None or lam is None:
+        notes.append("Both kappa and lambda are needed for the ratio.")
+        return FlcSummary(
+            None, None, None,
+            interval.ratio_low if interval else None, interval.ratio_high if interval else None,
+            basis, None, None, None, None, None, None, flc.assay.value, renal, tuple(notes),
+        ), None
+    ratio_iv = kappa.interval.times(lam.interval.reciprocal())
+    abnormal: Tri = None
+    above: Tri = None
+    below: Tri = None
+    if interval is not None:
+        # ref: §4 / §2.6 — abnormal = outside the interval in force (< low or > high).
+        below = satisfies(ratio_iv, "<", interval.ratio_low)
+        above = satisfies(ratio_iv, ">", interval.ratio_high)
+        abnormal = any_of((below, above))
+    if clone_light_chain is not None:
+        involved: LightChain | None = clone_light_chain
+    elif above is True or satisfies(ratio_iv, ">", Decimal(1)) is True:
+        involved = LightChain.KAPPA
+    elif below is True or satisfies(ratio_iv, "<", Decimal(1)) is True:
+        involved = LightChain.LAMBDA
+    else:
+        involved = None
+    iu_iv = None
+    raised: Tri = None
+    if involved is LightChain.KAPPA:
+        iu_iv = ratio_iv
+        uln = _uln(kappa, interval.kappa if interval else None)
+        raised = satisfies(kappa.interval, ">", uln) if uln is not None else None
+    elif involved is LightChain.LAMBDA:
+        iu_iv = ratio_iv.reciprocal()
+        uln = _uln(lam, interval.lambda_ if interval else None)
+        raised = satisfies(lam.interval, ">", uln) if uln is not None else None
+    if ratio_iv.hi == INF and ratio_iv.lo == 0:
+        notes.append("Both light chains were reported as bounds: the ratio is undetermined.")
+    summary = FlcSummary(
+        ratio=_num(ratio_iv),
+        ratio_low=None if ratio_iv.exact else ratio_iv.lo,
+        ratio_high=None if ratio_iv.exact or ratio_iv.hi == INF else ratio_iv.hi,
+        interval_low=interval.ratio_low if interval else None,
+        interval_high=interval.ratio_high if interval else None,
+        basis=basis,
+        abnormal=abnormal,
+        involved=involved.value if involved else None,
+        involved_uninvolved_ratio=_num(iu_iv) if iu_iv is not None else None,
+        iu_low=None if iu_iv is None or iu_iv.exact else iu_iv.lo,
+        iu_high=None if iu_iv is None or iu_iv.exact or iu_iv.hi == INF else iu_iv.hi,
+        involved_raised=raised,
+        assay=flc.assay.value,
+        renal_interval=renal,
+        notes=tuple(notes),
+    )
+    return summary, iu_iv
+
+
+def ratio_interval(flc: Flc | None) -> Interval | None:
+    """κ/λ ratio as an interval, or None when either chain is missing."""
+    if flc is None or flc.kappa is None or flc.lambda_ is None:
+        return None
+    return flc.kappa.interval.times(flc.lambda_.interval.reciprocal())

@@ -1,0 +1,57 @@
+"""The engine's one entry point: interpret(panel) -> Interpretation."""
+
+from __future__ import annotations
+
+from . import advice
+from .classify import classify
+from .facts import build_facts
+from .flags import build_flags, ordered
+from .panel import Panel
+from .results import MGUS_CODES, Classification, Interpretation
+from .risk import assess
+from .ruleset import RULESET_VERSION
+from .serial import serial_flags
+
+MGCS_LABEL = (
+    "Monoclonal gammopathy of clinical significance (MGCS: scleromyxoedema), not of undetermined "
+    "significance; the clone is in the {} range"
+)
+MGCS_RANGE = {"MGUS_NON_IGM": "non-IgM MGUS", "MGUS_IGM": "IgM MGUS", "MGUS_LIGHT_CHAIN": "light-chain MGUS"}
+
+
+def interpret(panel: Panel) -> Interpretation:
+    """Classify, stratify and flag one patient's work-up."""
+    facts = build_facts(panel)
+    out = classify(facts)
+    risk = assess(facts, out.code)
+    flags = build_flags(facts, out, risk)
+    s_flags, s_notes = serial_flags(panel)
+    flags.extend(s_flags)
+    facts.notes.extend(s_notes)
+    if out.igm_logic:
+        facts.notes.append(
+            "IgM gammopathies do not use the myeloma CRAB logic (clinical-reference §2.5): the CRAB/SLiM "
+            "criteria are listed for information only."
+        )
+    label = out.label
+    if out.code in MGUS_CODES and any(fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags):
+        label = MGCS_LABEL.format(MGCS_RANGE[out.code.value])
+        out.label = label
+    missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed]))
+    flags_t = ordered(flags)
+    recs = advice.recommendations(facts, out, risk, list(flags_t), missing)
+    text = advice.comment(facts, out, risk, list(flags_t), recs, missing)
+    mde = () if out.igm_logic else tuple(k for k, v in facts.mde.items() if v is True)
+    return Interpretation(
+        ruleset_version=RULESET_VERSION,
+        classification=Classification(out.code, label, out.provisional, out.isotype, tuple(out.reasons)),
+        criteria=tuple(facts.criteria),
+        myeloma_defining_events=mde,
+        flc=facts.flc,
+        risk=risk,
+        flags=flags_t,
+        recommendations=tuple(recs),
+        missing_data=tuple(missing),
+        comment=text,
+        notes=tuple(facts.notes),
+    )

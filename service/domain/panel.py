@@ -1,0 +1,186 @@
+"""The domain input: one patient's monoclonal-gammopathy work-up, in canonical units.
+
+``None`` always means "not done / not reported", which is never the same as normal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from .quantity import Quantity
+from .ruleset import FlcAssay
+
+
+class HeavyChain(StrEnum):
+    """Immunoglobulin heavy-chain isotypes seen on immunofixation."""
+
+    IGG = "IgG"
+    IGA = "IgA"
+    IGM = "IgM"
+    IGD = "IgD"
+    IGE = "IgE"
+
+
+class LightChain(StrEnum):
+    """Light-chain types."""
+
+    KAPPA = "kappa"
+    LAMBDA = "lambda"
+
+
+class IfeResult(StrEnum):
+    """Immunofixation outcome."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+class Scleromyxedema(StrEnum):
+    """Clinical status of scleromyxoedema."""
+
+    CONFIRMED = "confirmed"
+    SUSPECTED = "suspected"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True, slots=True)
+class Clone:
+    """One monoclonal band: heavy chain (None = free light chain only) and light chain."""
+
+    heavy_chain: HeavyChain | None
+    light_chain: LightChain
+
+    @property
+    def label(self) -> str:
+        """Isotype as written in a report, e.g. 'IgG kappa' or 'free lambda'."""
+        return f"{self.heavy_chain.value if self.heavy_chain else 'free'} {self.light_chain.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Immunofixation:
+    """An immunofixation result with its clones (at most two: biclonal)."""
+
+    result: IfeResult
+    clones: tuple[Clone, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Spep:
+    """Serum protein electrophoresis: the M-spike (0 = no spike)."""
+
+    m_protein: Quantity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Urine:
+    """24-hour urine: M-protein and immunofixation."""
+
+    m_protein_24h: Quantity | None = None
+    ife: Immunofixation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flc:
+    """Serum free light chains with the assay and an optional laboratory ratio interval."""
+
+    kappa: Quantity | None = None
+    lambda_: Quantity | None = None
+    assay: FlcAssay = FlcAssay.FREELITE
+    ratio_reference_range: tuple[Decimal, Decimal] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Marrow:
+    """Bone-marrow plasma cells (%); flow cytometry is kept but never used for thresholds (§2.9)."""
+
+    clonal_plasma_cells_percent: Decimal | None = None
+    plasma_cells_percent: Decimal | None = None
+    lymphoplasmacytic_infiltrate_percent: Decimal | None = None
+    flow_plasma_cells_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Labs:
+    """CRAB and related laboratory results."""
+
+    calcium: Quantity | None = None
+    creatinine: Quantity | None = None
+    creatinine_clearance: Quantity | None = None
+    egfr: Quantity | None = None
+    hemoglobin: Quantity | None = None
+    tsh: Quantity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Imaging:
+    """Lesion counts. Osteolytic lesions exclude a biopsied plasmacytoma itself (§2.8)."""
+
+    osteolytic_lesions: int | None = None
+    mri_focal_lesions: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cytogenetics:
+    """High-risk FISH abnormalities of the IMWG 2020 score (None = not tested)."""
+
+    t_4_14: bool | None = None
+    t_14_16: bool | None = None
+    gain_1q: bool | None = None
+    del_13q: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Clinical:
+    """Clinical findings (None = not reported)."""
+
+    scleromyxedema: Scleromyxedema | None = None
+    papular_eruption: bool | None = None
+    sclerodermoid_induration: bool | None = None
+    histology_mucin_fibrosis: bool | None = None
+    fever: bool | None = None
+    neurologic_signs: bool | None = None
+    thyroid_disease: bool | None = None
+    amyloidosis: bool | None = None
+    plasmacytoma: bool | None = None
+    igm_related_symptoms: bool | None = None
+    end_stage_renal_disease: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """Demographics (no identifiers are accepted)."""
+
+    age_years: Decimal | None = None
+    sex: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """An earlier dated panel of the same patient (serial results, §3.5)."""
+
+    collected_on: date
+    spep: Spep | None = None
+    flc: Flc | None = None
+    urine: Urine | None = None
+    labs: Labs | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """One work-up; every section optional, absent meaning not done."""
+
+    patient: Patient | None = None
+    spep: Spep | None = None
+    serum_ife: Immunofixation | None = None
+    urine: Urine | None = None
+    flc: Flc | None = None
+    marrow: Marrow | None = None
+    labs: Labs | None = None
+    imaging: Imaging | None = None
+    cytogenetics: Cytogenetics | None = None
+    clinical: Clinical | None = None
+    collected_on: date | None = None
+    history: tuple[HistoryEntry, ...] = field(default_factory=tuple)

@@ -1,0 +1,256 @@
+"""Quantities, canonical units (clinical-reference §1) and three-valued comparison of bounded results.
+
+Values are held as ``Decimal`` built from the shortest decimal text of the reported number, so that a
+value sitting exactly on a threshold stays exactly on it after a unit conversion (0.33 mg/dL x 10 is
+3.3 mg/L, not 3.3000000000000003). Nothing is rounded before comparing (§1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+INF = Decimal("Infinity")
+ZERO = Decimal(0)
+
+
+class Comparator(StrEnum):
+    """How a reported value bounds the true value (FHIR Quantity.comparator)."""
+
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+class Analyte(StrEnum):
+    """Measured quantities the engine knows, each with one canonical unit."""
+
+    SERUM_M_PROTEIN = "serum_m_protein"
+    URINE_M_PROTEIN = "urine_m_protein"
+    FREE_LIGHT_CHAIN = "free_light_chain"
+    CALCIUM = "calcium"
+    CREATININE = "creatinine"
+    HEMOGLOBIN = "hemoglobin"
+    CREATININE_CLEARANCE = "creatinine_clearance"
+    EGFR = "egfr"
+    PERCENT = "percent"
+    TSH = "tsh"
+
+
+class UnitError(ValueError):
+    """A unit that is not accepted for the analyte (never guessed, §1)."""
+
+
+# ref: §1 — (canonical unit, {accepted spelling: (multiplier, divisor)}).
+# Calcium mg/dL -> mmol/L is "× 0.2495 (÷ 4.0078)": we divide by 4.0078 (the molar mass of calcium
+# / 10), the exact form of which 0.2495 is the rounding, so nothing is rounded before comparing.
+# Spellings: the UCUM forms of §1 plus a few unambiguous aliases an LIS sends (µ as the micro sign,
+# the Greek mu or "u"; UCUM's "{1.73_m2}" and "/(24.h)" forms; "/d" for per day = per 24 h).
+_ONE = Decimal(1)
+UNITS: dict[Analyte, tuple[str, dict[str, tuple[Decimal, Decimal]]]] = {
+    Analyte.SERUM_M_PROTEIN: ("g/L", {"g/L": (_ONE, _ONE), "g/dL": (Decimal(10), _ONE)}),
+    Analyte.URINE_M_PROTEIN: (
+        "mg/24h",
+        {
+            "mg/24h": (_ONE, _ONE),
+            "mg/(24.h)": (_ONE, _ONE),
+            "mg/d": (_ONE, _ONE),
+            "g/24h": (Decimal(1000), _ONE),
+            "g/(24.h)": (Decimal(1000), _ONE),
+            "g/d": (Decimal(1000), _ONE),
+        },
+    ),
+    Analyte.FREE_LIGHT_CHAIN: ("mg/L", {"mg/L": (_ONE, _ONE), "mg/dL": (Decimal(10), _ONE)}),
+    Analyte.CALCIUM: ("mmol/L", {"mmol/L": (_ONE, _ONE), "mg/dL": (_ONE, Decimal("4.0078"))}),
+    Analyte.CREATININE: (
+        "umol/L",
+        {
+            "umol/L": (_ONE, _ONE),
+            "µmol/L": (_ONE, _ONE),
+            "μmol/L": (_ONE, _ONE),
+            "mg/dL": (Decimal("88.4"), _ONE),
+        },
+    ),
+    Analyte.HEMOGLOBIN: ("g/L", {"g/L": (_ONE, _ONE), "g/dL": (Decimal(10), _ONE)}),
+    Analyte.CREATININE_CLEARANCE: ("mL/min", {"mL/min": (_ONE, _ONE)}),
+    Analyte.EGFR: (
+        "mL/min/1.73m2",
+        {"mL/min/1.73m2": (_ONE, _ONE), "mL/min/{1.73_m2}": (_ONE, _ONE)},
+    ),
+    Analyte.PERCENT: ("%", {"%": (_ONE, _ONE)}),
+    Analyte.TSH: (
+        "mIU/L",
+        {
+            "mIU/L": (_ONE, _ONE),
+            "m[IU]/L": (_ONE, _ONE),
+            "uIU/mL": (_ONE, _ONE),
+            "µIU/mL": (_ONE, _ONE),
+            "μIU/mL": (_ONE, _ONE),
+            "u[IU]/mL": (_ONE, _ONE),
+        },
+    ),
+}
+
+
+def accepted_units(analyte: Analyte) -> tuple[str, ...]:
+    """The unit spellings accepted for an analyte."""
+    return tuple(UNITS[analyte][1])
+
+
+def to_decimal(number: float | int | Decimal | str) -> Decimal:
+    """Exact decimal of a reported number, via its shortest text form (repr of a float)."""
+    if isinstance(number, Decimal):
+        return number
+    if isinstance(number, float):
+        return Decimal(repr(number))
+    return Decimal(number)
+
+
+def convert(value: Decimal, analyte: Analyte, unit: str) -> Decimal:
+    """Convert a value in ``unit`` to the analyte's canonical unit (§1)."""
+    try:
+        mul, div = UNITS[analyte][1][unit]
+    except KeyError:
+        raise UnitError(
+            f"unit {unit!r} is not accepted for {analyte.value}; "
+            f"use one of {', '.join(accepted_units(analyte))}"
+        ) from None
+    if div == _ONE:
+        return value * mul if mul != _ONE else value
+    return value * mul / div
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """The set of values a result allows: [lo, hi] with open or closed ends."""
+
+    lo: Decimal
+    hi: Decimal
+    lo_open: bool = False
+    hi_open: bool = False
+
+    @property
+    def exact(self) -> bool:
+        """True when the result is a single value."""
+        return self.lo == self.hi and not (self.lo_open or self.hi_open)
+
+    @classmethod
+    def point(cls, v: Decimal) -> Interval:
+        """A single exact value."""
+        return cls(v, v)
+
+    def scale(self, factor: Decimal) -> Interval:
+        """Multiply both ends by a positive factor."""
+        return Interval(self.lo * factor, self.hi * factor, self.lo_open, self.hi_open)
+
+    def reciprocal(self) -> Interval:
+        """1/x over the interval (x ≥ 0; 1/0 is +∞)."""
+        lo = ZERO if self.hi == INF else (INF if self.hi == 0 else 1 / self.hi)
+        hi = INF if self.lo == 0 else 1 / self.lo
+        return Interval(lo, hi, self.hi_open, self.lo_open)
+
+    def times(self, other: Interval) -> Interval:
+        """Product of two non-negative intervals."""
+        return Interval(
+            _mul(self.lo, other.lo),
+            _mul(self.hi, other.hi),
+            self.lo_open or other.lo_open,
+            self.hi_open or other.hi_open,
+        )
+
+
+def _mul(a: Decimal, b: Decimal) -> Decimal:
+    # 0 × ∞ only arises for an unbounded partner of a zero; the product is then unbounded.
+    if (a == 0 and b == INF) or (b == 0 and a == INF):
+        return INF
+    return a * b
+
+
+def interval_of(value: Decimal, comparator: Comparator | None) -> Interval:
+    """The values a reported result allows; all quantities are ≥ 0 (contract)."""
+    if comparator is None:
+        return Interval(value, value)
+    if comparator is Comparator.LT:
+        return Interval(ZERO, value, False, True)
+    if comparator is Comparator.LE:
+        return Interval(ZERO, value)
+    if comparator is Comparator.GT:
+        return Interval(value, INF, True, True)
+    return Interval(value, INF, False, True)
+
+
+def satisfies(iv: Interval, op: str, t: Decimal) -> bool | None:
+    """Whether every (True), no (False) or only some (None) value in ``iv`` satisfies ``x op t``."""
+    if op == ">=":
+        if iv.lo >= t:
+            return True
+        if iv.hi < t or (iv.hi == t and iv.hi_open):
+            return False
+    elif op == ">":
+        if iv.lo > t or (iv.lo == t and iv.lo_open):
+            return True
+        if iv.hi <= t:
+            return False
+    elif op == "<":
+        if iv.hi < t or (iv.hi == t and iv.hi_open):
+            return True
+        if iv.lo >= t:
+            return False
+    elif op == "<=":
+        if iv.hi <= t:
+            return True
+        if iv.lo > t or (iv.lo == t and iv.lo_open):
+            return False
+    else:  # pragma: no cover - programming error
+        raise ValueError(op)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A laboratory reference range in canonical units."""
+
+    low: Decimal
+    high: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A measured value in canonical units, with what was reported kept for the output."""
+
+    value: Decimal
+    unit: str
+    comparator: Comparator | None = None
+    reference_range: Range | None = None
+    reported_value: Decimal | None = None
+    reported_unit: str | None = None
+
+    @property
+    def interval(self) -> Interval:
+        """The values this result allows."""
+        return interval_of(self.value, self.comparator)
+
+    @property
+    def exact(self) -> bool:
+        """True when reported as a value rather than a bound."""
+        return self.comparator is None
+
+
+def quantity(
+    value: float | int | Decimal | str,
+    unit: str,
+    analyte: Analyte,
+    comparator: Comparator | str | None = None,
+    reference_range: tuple[float | Decimal, float | Decimal] | None = None,
+) -> Quantity:
+    """Build a canonical-unit quantity from a reported value, unit, bound and reference range."""
+    raw = to_decimal(value)
+    canonical = convert(raw, analyte, unit)
+    rr = None
+    if reference_range is not None:
+        low, high = reference_range
+        rr = Range(convert(to_decimal(low), analyte, unit), convert(to_decimal(high), analyte, unit))
+    comp = Comparator(comparator) if comparator is not None else None
+    return Quantity(canonical, UNITS[analyte][0], comp, rr, raw, unit)

@@ -1,0 +1,163 @@
+"""The domain output: an explainable interpretation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Outcome of one criterion; not_assessable is never reported as normal."""
+
+    MET = "met"
+    NOT_MET = "not_met"
+    NOT_ASSESSABLE = "not_assessable"
+
+    @classmethod
+    def of(cls, tri: bool | None) -> Status:
+        """Map a three-valued truth to a status."""
+        return cls.NOT_ASSESSABLE if tri is None else (cls.MET if tri else cls.NOT_MET)
+
+
+class Code(StrEnum):
+    """IMWG 2014 classification codes (api-contract)."""
+
+    NO_MONOCLONAL_PROTEIN = "NO_MONOCLONAL_PROTEIN"
+    MGUS_NON_IGM = "MGUS_NON_IGM"
+    MGUS_IGM = "MGUS_IGM"
+    MGUS_LIGHT_CHAIN = "MGUS_LIGHT_CHAIN"
+    SMOLDERING_MYELOMA = "SMOLDERING_MYELOMA"
+    SMOLDERING_MYELOMA_LIGHT_CHAIN = "SMOLDERING_MYELOMA_LIGHT_CHAIN"
+    MULTIPLE_MYELOMA = "MULTIPLE_MYELOMA"
+    WALDENSTROM_RANGE = "WALDENSTROM_RANGE"
+    SOLITARY_PLASMACYTOMA = "SOLITARY_PLASMACYTOMA"
+    INDETERMINATE = "INDETERMINATE"
+
+
+MGUS_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_IGM, Code.MGUS_LIGHT_CHAIN})
+
+
+class Severity(StrEnum):
+    """Flag severities."""
+
+    INFO = "info"
+    REFER = "refer"
+    URGENT = "urgent"
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One evaluated criterion: status, the value it was judged on, threshold and source."""
+
+    id: str
+    status: Status
+    value: Decimal | int | bool | str | None
+    unit: str | None
+    threshold: str
+    source: str
+    comparator: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The category with its label, isotype and why."""
+
+    code: Code
+    label: str
+    provisional: bool
+    isotype: str | None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FlcSummary:
+    """FLC ratio, the interval used, abnormality and the involved chain."""
+
+    ratio: Decimal | None
+    ratio_low: Decimal | None
+    ratio_high: Decimal | None
+    interval_low: Decimal | None
+    interval_high: Decimal | None
+    basis: str
+    abnormal: bool | None
+    involved: str | None
+    involved_uninvolved_ratio: Decimal | None
+    iu_low: Decimal | None
+    iu_high: Decimal | None
+    involved_raised: bool | None
+    assay: str
+    renal_interval: bool
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFactor:
+    """One factor or scored variable of a risk model."""
+
+    id: str
+    status: str  # present | absent | unknown (scored variables: scored | unknown)
+    value: Decimal | int | bool | None
+    unit: str | None
+    threshold: str
+    points: int | None = None
+    points_max: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskResult:
+    """A risk model's outcome; group None when it does not apply or unknowns leave it open."""
+
+    model: str
+    applies: bool
+    group: str | None
+    possible_groups: tuple[str, ...]
+    reason: str | None
+    factors: tuple[RiskFactor, ...]
+    source: str
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    score: int | None = None
+    score_max: int | None = None
+    score_is_lower_bound: bool = False
+    needed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """An actionable finding."""
+
+    code: str
+    severity: Severity
+    message: str
+    refer_to: tuple[str, ...] = ()
+    evidence: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """What to do next; FOLLOW_UP items carry the interval and the tests to repeat."""
+
+    code: str
+    text: str
+    interval_months: Decimal | tuple[Decimal, Decimal] | None = None
+    then: str | None = None
+    tests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Interpretation:
+    """The full interpretation of one panel."""
+
+    ruleset_version: str
+    classification: Classification
+    criteria: tuple[Criterion, ...]
+    myeloma_defining_events: tuple[str, ...]
+    flc: FlcSummary | None
+    risk: dict[str, RiskResult]
+    flags: tuple[Flag, ...]
+    recommendations: tuple[Recommendation, ...]
+    missing_data: tuple[str, ...]
+    comment: str
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,221 @@
+"""Risk models (clinical-reference §3.1, §3.3, §3.4).
+
+"Not measured" is never "absent": an unknown factor leaves the group open between the groups it
+could give, and the model names the data that would settle it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from . import ruleset as R
+from .facts import Facts
+from .panel import HeavyChain
+from .quantity import INF, Interval, satisfies
+from .results import Code, RiskFactor, RiskResult
+from .tri import Tri, any_of
+
+MGUS_MODEL_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_IGM})
+SRC_MAYO = R.src(R.MAYO_MGUS_2005, "§3.1")
+SRC_2018 = R.src(R.MAYO_SMM_2018, "§3.3")
+SRC_2020 = R.src(R.IMWG_SMM_2020, "§3.4")
+
+
+def _status(t: Tri) -> str:
+    return "unknown" if t is None else ("present" if t else "absent")
+
+
+def _value(iv: Interval | None) -> Decimal | None:
+    return None if iv is None else iv.lo if iv.exact else None
+
+
+def _not_applicable(model: str, source: str, reason: str) -> RiskResult:
+    return RiskResult(model, False, None, (), reason, (), source)
+
+
+def _factor_groups(
+    model: str, source: str, factors: list[tuple[RiskFactor, Tri, tuple[str, ...]]],
+    groups: tuple[tuple, ...], outcome_keys: tuple[str, str],
+) -> RiskResult:
+    """Count present factors; unknown ones open the group over every count they allow."""
+    present = sum(1 for _, t, _ in factors if t is True)
+    unknown = sum(1 for _, t, _ in factors if t is None)
+    top = len(groups) - 1
+    possible = tuple(dict.fromkeys(groups[min(n, top)][0] for n in range(present, present + unknown + 1)))
+    needed = tuple(n for _, t, need in factors if t is None for n in need)
+    if len(possible) == 1:
+        g = groups[min(present, top)]
+        outcomes = {outcome_keys[0]: g[1], outcome_keys[1]: g[2]}
+        reason = None
+        if unknown:
+            reason = "unknown factor(s) cannot change the group"
+        return RiskResult(model, True, g[0], possible, reason, tuple(f for f, _, _ in factors), source,
+                          outcomes, present, present + unknown, bool(unknown), needed)
+    undecided = ", ".join(
+        f.id + (" (reported as a bound that does not settle it)" if f.value is not None else "")
+        for f, t, _ in factors if t is None
+    )
+    reason = (
+        f"{unknown} factor(s) unknown ({undecided}): the group lies between {possible[0]} and "
+        f"{possible[-1]}; needed: {', '.join(needed)}"
+    )
+    return RiskResult(model, True, None, possible, reason, tuple(f for f, _, _ in factors), source,
+                      {}, present, present + unknown, bool(unknown), needed)
+
+
+def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
+    """Mayo 2005 MGUS risk (§3.1): M-protein ≥ 15 g/L, non-IgG, FLC ratio < 0.26 or > 1.65."""
+    model = "mgus_mayo_2005"
+    if code not in MGUS_MODEL_CODES:
+        why = (
+            "derived in heavy-chain MGUS; not applied to light-chain MGUS"
+            if code is Code.MGUS_LIGHT_CHAIN
+            else f"applies to MGUS (non-IgM or IgM) only; the category is {code.value}"
+        )
+        return _not_applicable(model, SRC_MAYO, why)
+    mp = f.serum_mp
+    # ref: §3.1 — serum M-protein ≥ 15 g/L.
+    t_mp = satisfies(mp.interval, ">=", R.MAYO_MGUS_M_PROTEIN_G_L) if mp is not None else None
+    need_mp = ("spep.m_protein",)
+    # ref: §3.1 — non-IgG isotype (a biclonal gammopathy with any non-IgG clone counts).
+    t_iso: Tri = any(h is not HeavyChain.IGG for h in f.heavy_chains) if f.heavy_chains else None
+    # ref: §3.1 — abnormal FLC ratio: < 0.26 or > 1.65 (the model's own cut-offs).
+    t_flc = (
+        any_of((satisfies(f.ratio, "<", R.MAYO_MGUS_FLC_RATIO_LOW),
+                satisfies(f.ratio, ">", R.MAYO_MGUS_FLC_RATIO_HIGH)))
+        if f.ratio is not None else None
+    )
+    factors = [
+        (RiskFactor("m_protein_ge_15_g_l", _status(t_mp), mp.value if mp else None,
+                    "g/L", ">= 15 g/L"), t_mp, need_mp),
+        (RiskFactor("non_igg_isotype", _status(t_iso), " + ".join(f.clone_labels) or None, None,
+                    "IgA, IgM, IgD or IgE"), t_iso, ("serum_ife",)),
+        (RiskFactor("abnormal_flc_ratio", _status(t_flc), _value(f.ratio), "ratio",
+                    "< 0.26 or > 1.65"), t_flc, ("flc.kappa", "flc.lambda")),
+    ]
+    return _factor_groups(model, SRC_MAYO, factors, R.MAYO_MGUS_GROUPS,
+                          ("progression_20y_percent", "progression_20y_competing_death_percent"))
+
+
+def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
+    """Mayo 2018 '20/2/20' (§3.3): BMPC > 20 %, M-protein > 20 g/L, involved/uninvolved ratio > 20."""
+    model = "smm_mayo_2018"
+    if code is not Code.SMOLDERING_MYELOMA:
+        why = (
+            "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
+            if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN
+            else f"applies to smouldering myeloma only; the category is {code.value}"
+        )
+        return _not_applicable(model, SRC_2018, why)
+    t_bm = satisfies(f.bmpc, ">", R.SMM_2018_BMPC_PERCENT) if f.bmpc is not None else None
+    t_mp = satisfies(f.serum_mp.interval, ">", R.SMM_2018_M_PROTEIN_G_L) if f.serum_mp else None
+    t_flc = satisfies(f.iu, ">", R.SMM_2018_FLC_RATIO) if f.iu is not None else None
+    factors = [
+        (RiskFactor("bmpc_gt_20_percent", _status(t_bm), _value(f.bmpc), "%", "> 20 %"), t_bm,
+         ("marrow.clonal_plasma_cells_percent",)),
+        (RiskFactor("m_protein_gt_20_g_l", _status(t_mp), f.serum_mp.value if f.serum_mp else None,
+                    "g/L", "> 20 g/L"), t_mp, ("spep.m_protein",)),
+        (RiskFactor("flc_ratio_gt_20", _status(t_flc), _value(f.iu), "ratio",
+                    "involved/uninvolved > 20"), t_flc, ("flc.kappa", "flc.lambda")),
+    ]
+    return _factor_groups(model, SRC_2018, factors, R.SMM_2018_GROUPS,
+                          ("median_ttp_months", "progression_2y_percent"))
+
+
+def _hits(iv: Interval, band: R.Band) -> bool:
+    """Whether any value of ``iv`` falls in ``band`` (intersection of two intervals is non-empty)."""
+    band_lo_open, band_hi_open = not band.lo_closed, band.hi == INF
+    if iv.lo != band.lo:
+        lo, lo_open = (iv.lo, iv.lo_open) if iv.lo > band.lo else (band.lo, band_lo_open)
+    else:
+        lo, lo_open = iv.lo, iv.lo_open or band_lo_open
+    if iv.hi != band.hi:
+        hi, hi_open = (iv.hi, iv.hi_open) if iv.hi < band.hi else (band.hi, band_hi_open)
+    else:
+        hi, hi_open = iv.hi, iv.hi_open or band_hi_open
+    return lo < hi or (lo == hi and not lo_open and not hi_open)
+
+
+def _points(iv: Interval | None, bands: tuple[R.Band, ...]) -> tuple[int, int]:
+    """Lowest and highest points the result allows (all bands when unknown)."""
+    if iv is None:
+        return bands[0].points, bands[-1].points
+    pts = [b.points for b in bands if _hits(iv, b)]
+    return min(pts), max(pts)
+
+
+def _group_2020(total: int) -> tuple[str, str]:
+    name, rate = R.SMM_2020_GROUPS[0][0], R.SMM_2020_GROUPS[0][2]
+    for g, lowest, r in R.SMM_2020_GROUPS:
+        if total >= lowest:
+            name, rate = g, r
+    return name, rate
+
+
+def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
+    """IMWG 2020 SMM score (§3.4): points by band; without FISH the score is a lower bound."""
+    model = "smm_imwg_2020"
+    if code is not Code.SMOLDERING_MYELOMA:
+        why = (
+            "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
+            if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN
+            else f"applies to smouldering myeloma only; the category is {code.value}"
+        )
+        return _not_applicable(model, SRC_2020, why)
+    mp_iv = f.serum_mp.interval if f.serum_mp else None
+    variables = (
+        ("flc_ratio", f.iu, R.SMM_2020_FLC_BANDS, "ratio", "<=10: 0; >10-25: 2; >25-40: 3; >40: 5",
+         ("flc.kappa", "flc.lambda")),
+        ("m_protein", mp_iv, R.SMM_2020_M_PROTEIN_BANDS, "g/L",
+         "<=15 g/L: 0; >15-30: 3; >30: 4 (exactly 30 g/L scores 3)", ("spep.m_protein",)),
+        ("bmpc", f.bmpc, R.SMM_2020_BMPC_BANDS, "%", "<=15: 0; >15-20: 2; >20-30: 3; >30-40: 5; >40: 6",
+         ("marrow.clonal_plasma_cells_percent",)),
+    )
+    factors: list[RiskFactor] = []
+    lo_total = hi_total = 0
+    needed: list[str] = []
+    for vid, iv, bands, unit, thr, need in variables:
+        lo, hi = _points(iv, bands)
+        lo_total += lo
+        hi_total += hi
+        known = iv is not None and lo == hi
+        if not known:
+            needed.extend(need)
+        factors.append(RiskFactor(vid, "scored" if known else "unknown", _value(iv), unit, thr, lo,
+                                  None if known else hi))
+    cg = f.panel.cytogenetics
+    fish_vals = (cg.t_4_14, cg.t_14_16, cg.gain_1q, cg.del_13q) if cg else (None,) * 4
+    fish = any_of(fish_vals)
+    # ref: §3.4 — any of t(4;14), t(14;16), +1q, del(13q) → 2 points; without FISH data the score
+    # is computed without that term and reported as a lower bound.
+    fish_lo = R.SMM_2020_FISH_POINTS if fish is True else 0
+    fish_hi = 0 if fish is False else R.SMM_2020_FISH_POINTS
+    if fish is None:
+        needed.append("cytogenetics")
+    factors.append(RiskFactor("high_risk_fish", _status(fish), fish, None,
+                              "t(4;14), t(14;16), +1q or del(13q): 2", fish_lo,
+                              None if fish is not None else fish_hi))
+    lo_total += fish_lo
+    hi_total += fish_hi
+    possible = tuple(dict.fromkeys(_group_2020(t)[0] for t in range(lo_total, hi_total + 1)))
+    if len(possible) == 1:
+        name, rate = _group_2020(lo_total)
+        reason = None if lo_total == hi_total else "unknown inputs cannot change the group"
+        return RiskResult(model, True, name, possible, reason, tuple(factors), SRC_2020,
+                          {"progression_2y_percent": float(rate)}, lo_total, hi_total,
+                          lo_total != hi_total, tuple(needed))
+    reason = (
+        f"score {lo_total} is a lower bound (at most {hi_total}): the group lies between "
+        f"{possible[0]} and {possible[-1]}; needed: {', '.join(needed)}"
+    )
+    return RiskResult(model, True, None, possible, reason, tuple(factors), SRC_2020, {},
+                      lo_total, hi_total, True, tuple(needed))
+
+
+def assess(f: Facts, code: Code) -> dict[str, RiskResult]:
+    """Every risk model, in contract order."""
+    return {
+        "mgus_mayo_2005": mgus_mayo_2005(f, code),
+        "smm_mayo_2018": smm_mayo_2018(f, code),
+        "smm_imwg_2020": smm_imwg_2020(f, code),
+    }

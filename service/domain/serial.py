@@ -1,0 +1,161 @@
+"""Serial results: the evolving patterns of clinical-reference §3.5."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from . import ruleset as R
+from .panel import Panel
+from .quantity import Quantity
+from .results import Flag, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One dated exact value in canonical units."""
+
+    on: date
+    value: Decimal
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def within(start: date, end: date, months: int) -> bool:
+    """Whether ``end`` falls within ``months`` calendar months after ``start`` (inclusive)."""
+    return end <= add_months(start, months)
+
+
+def _series(panel: Panel, pick) -> tuple[list[Point], int]:
+    """Dated exact values, oldest first; the count of bounded values left out."""
+    points: list[Point] = []
+    skipped = 0
+    dated = [(h.collected_on, pick(h)) for h in panel.history]
+    if panel.collected_on is not None:
+        dated.append((panel.collected_on, pick(panel)))
+    for on, q in sorted(dated, key=lambda x: x[0]):
+        if q is None:
+            continue
+        if q.comparator is not None:
+            skipped += 1  # a bound has no definite rise or fall
+            continue
+        points.append(Point(on, q.value))
+    return points, skipped
+
+
+def _m_protein(section_owner) -> Quantity | None:
+    spep = section_owner.spep
+    return spep.m_protein if spep is not None else None
+
+
+def _hemoglobin(section_owner) -> Quantity | None:
+    labs = section_owner.labs
+    return labs.hemoglobin if labs is not None else None
+
+
+def _pct(rise: Decimal, base: Decimal) -> float | None:
+    return None if base == 0 else round(float(rise / base * 100), 1)
+
+
+def _ev(a: Point, b: Point, unit: str) -> dict:
+    return {"from_date": a.on.isoformat(), "from_value": float(a.value), "to_date": b.on.isoformat(),
+            "to_value": float(b.value), "unit": unit, "change_percent": _pct(b.value - a.value, a.value)}
+
+
+def evolving_m_protein(points: list[Point]) -> list[dict]:
+    """§3.5 (Ravi 2016): ≥ 10 % in the first 6 months (baseline ≥ 30 g/L) or ≥ 25 % within 12
+    months, each with a rise of at least 5 g/L."""
+    hits: list[dict] = []
+    if len(points) < 2:
+        return hits
+    base = points[0]
+    # ref: §3.5 — early rule, only when the M-protein is ≥ 30 g/L at baseline.
+    if base.value >= R.EVOLVING_EARLY_MIN_M_PROTEIN_G_L:
+        for p in points[1:]:
+            rise = p.value - base.value
+            if (within(base.on, p.on, R.EVOLVING_EARLY_MONTHS)
+                    and rise >= R.EVOLVING_MIN_ABSOLUTE_RISE_G_L
+                    and rise >= R.EVOLVING_EARLY_RISE_FRACTION * base.value):
+                hits.append({"rule": ">= 10 % rise within the first 6 months"} | _ev(base, p, "g/L"))
+                break
+    # ref: §3.5 — ≥ 25 % rise within 12 months, minimum absolute rise 5 g/L.
+    for i, a in enumerate(points):
+        for b in points[i + 1:]:
+            if not within(a.on, b.on, R.EVOLVING_MONTHS):
+                break
+            rise = b.value - a.value
+            if rise >= R.EVOLVING_MIN_ABSOLUTE_RISE_G_L and rise >= R.EVOLVING_RISE_FRACTION * a.value:
+                hits.append({"rule": ">= 25 % rise within 12 months"} | _ev(a, b, "g/L"))
+                return hits
+    return hits
+
+
+def evolving_hemoglobin(points: list[Point]) -> list[dict]:
+    """§3.5: haemoglobin fall of ≥ 5 g/L within 12 months."""
+    for i, a in enumerate(points):
+        for b in points[i + 1:]:
+            if not within(a.on, b.on, R.EVOLVING_HB_MONTHS):
+                break
+            # ref: §3.5 — fall ≥ 5 g/L.
+            if a.value - b.value >= R.EVOLVING_HB_FALL_G_L:
+                return [{"rule": "fall >= 5 g/L within 12 months"} | _ev(a, b, "g/L")]
+    return []
+
+
+def rising_successive(points: list[Point]) -> list[dict]:
+    """§3.5 (Rajkumar 2015): a rise ≥ 25 % over the previous result on two successive
+    evaluations, the three results spanning at most 6 months."""
+    for a, b, c in zip(points, points[1:], points[2:], strict=False):
+        # ref: §3.5 — each of the two successive evaluations ≥ 25 % above the one before it.
+        if (within(a.on, c.on, R.SUCCESSIVE_RISE_MONTHS)
+                and b.value - a.value >= R.SUCCESSIVE_RISE_FRACTION * a.value
+                and c.value - b.value >= R.SUCCESSIVE_RISE_FRACTION * b.value
+                and b.value > a.value and c.value > b.value):
+            return [{"rule": ">= 25 % rise on two successive evaluations within 6 months"}
+                    | _ev(a, b, "g/L"), _ev(b, c, "g/L")]
+    return []
+
+
+def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
+    """Evolving-pattern flags from the patient's dated results, with notes on what was left out."""
+    if not panel.history:
+        return [], []
+    flags: list[Flag] = []
+    notes: list[str] = []
+    mp, mp_skipped = _series(panel, _m_protein)
+    hb, hb_skipped = _series(panel, _hemoglobin)
+    if mp_skipped or hb_skipped:
+        notes.append(f"{mp_skipped + hb_skipped} serial value(s) reported as bounds were not used "
+                     "for the evolving-pattern rules.")
+    src = "clinical-reference §3.5"
+    ev = evolving_m_protein(mp)
+    if ev:
+        e = ev[0]
+        flags.append(Flag("EVOLVING_M_PROTEIN", Severity.REFER,
+                          f"Evolving M-protein ({e['rule']}): {e['from_value']:g} g/L on {e['from_date']} "
+                          f"to {e['to_value']:g} g/L on {e['to_date']} ({R.RAVI_2016}; {src}). An "
+                          "evolving pattern predicts progression: haematology review.",
+                          ("hematology",), tuple(ev)))
+    ev = evolving_hemoglobin(hb)
+    if ev:
+        e = ev[0]
+        flags.append(Flag("EVOLVING_HEMOGLOBIN", Severity.REFER,
+                          f"Evolving haemoglobin: {e['from_value']:g} g/L on {e['from_date']} to "
+                          f"{e['to_value']:g} g/L on {e['to_date']}, a fall of at least 5 g/L within 12 "
+                          f"months ({R.RAVI_2016}; {src}).", ("hematology",), tuple(ev)))
+    ev = rising_successive(mp)
+    if ev:
+        flags.append(Flag("RISING_M_PROTEIN_SUCCESSIVE", Severity.REFER,
+                          "M-protein up >= 25 % on two successive evaluations within 6 months "
+                          f"({ev[0]['from_value']:g} -> {ev[1]['from_value']:g} -> "
+                          f"{ev[1]['to_value']:g} g/L, "
+                          f"{ev[0]['from_date']} to {ev[1]['to_date']}): a high-risk marker in smouldering "
+                          f"myeloma ({R.RAJKUMAR_2015}; {src}).", ("hematology",), tuple(ev)))
+    return flags, notes

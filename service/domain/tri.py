@@ -1,0 +1,34 @@
+"""Three-valued logic: True (met), False (not met), None (not assessable)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+Tri = bool | None
+
+
+def any_of(values: Iterable[Tri]) -> Tri:
+    """Met if any is met; not met only if all are not met; otherwise not assessable."""
+    unknown = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            unknown = True
+    return None if unknown else False
+
+
+def all_of(values: Iterable[Tri]) -> Tri:
+    """Not met if any is not met; met only if all are met; otherwise not assessable."""
+    unknown = False
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            unknown = True
+    return None if unknown else True
+
+
+def negate(v: Tri) -> Tri:
+    """Logical not that keeps 'not assessable'."""
+    return None if v is None else not v

@@ -1,0 +1,130 @@
+"""The fixed part of the contract through HTTP: endpoints, error bodies, the generated spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.api.openapi import render
+from service.api.schemas import InterpretationResponseSchema
+from tests.conftest import ROOT
+
+MGUS = {
+    "spep": {"m_protein": {"value": 1.2, "unit": "g/dL"}},
+    "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+}
+
+
+def assert_error_body(resp, status):
+    body = resp.get_json()
+    assert resp.status_code == status
+    assert set(body) == {"code", "status", "message", "errors"}
+    assert body["code"] == status
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+def test_the_openapi_yaml_in_the_repo_is_the_one_the_code_generates():
+    assert (ROOT / "openapi.yaml").read_text() == render(), (
+        "openapi.yaml drifted: run `python -m service.api.openapi > openapi.yaml`"
+    )
+
+
+def test_healthz_names_the_ruleset_version(client):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["ruleset_version"].startswith("mgi-rules-")
+
+
+def test_ruleset_lists_every_rule_with_thresholds_and_citation(client):
+    body = client.get("/v1/ruleset").get_json()
+    ids = {r["id"] for r in body["rules"]}
+    assert {"mde.hypercalcemia", "category.smoldering_myeloma", "risk.smm_imwg_2020",
+            "serial.evolving_m_protein", "mgcs.scleromyxedema"} <= ids
+    for r in body["rules"]:
+        assert r["citation"] and r["section"].startswith("§")
+
+
+def test_openapi_json_and_docs_are_served(client):
+    assert client.get("/openapi.json").get_json()["openapi"].startswith("3.")
+    assert client.get("/docs").status_code == 200
+
+
+def test_a_valid_panel_gets_a_response_conforming_to_the_documented_schema(client):
+    resp = client.post("/v1/interpretations", json=MGUS)
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert InterpretationResponseSchema().validate(body) == {}
+    assert set(body["risk"]) == {"mgus_mayo_2005", "smm_mayo_2018", "smm_imwg_2020"}
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "field"),
+    [
+        (b"{not json", "application/json", 400, None),
+        (b"", "application/json", 400, None),
+        (b'{"spep": {}, "spep": {}}', "application/json", 400, None),
+        (b'{"spep": {"m_protein": {"value": NaN, "unit": "g/L"}}}', "application/json", 400, None),
+        (b"[" * 50000, "application/json", 400, None),
+        (b'{"spep": {}}', "text/plain", 415, None),
+        (b'{"spep": {}}', "application/x-www-form-urlencoded", 415, None),
+        (b"{}", "application/json", 422, "_schema"),
+        (b'{"spep": {"m_protein": {"value": 1, "unit": "mg/mL"}}}', "application/json", 422,
+         "spep.m_protein.unit"),
+        (b'{"spep": {"m_protein": {"value": -1, "unit": "g/L"}}}', "application/json", 422,
+         "spep.m_protein.value"),
+        (b'{"spep": {"m_protein": {"value": "12", "unit": "g/L"}}}', "application/json", 422,
+         "spep.m_protein.value"),
+        (b'{"spep": {"m_protein": {"value": 1e999, "unit": "g/L"}}}', "application/json", 422,
+         "spep.m_protein.value"),
+        (b'{"spep": {}, "mystery": 1}', "application/json", 422, "mystery"),
+        (b'{"flc": {"kappa": {"value": 1, "unit": "mg/L", "extra": 1}}}', "application/json", 422,
+         "flc.kappa.extra"),
+        (b'{"serum_ife": {"result": "positive", "clones": []}}', "application/json", 422,
+         "serum_ife.clones"),
+        (b'{"serum_ife": {"result": "negative", "clones": [{"heavy_chain": "IgG", "light_chain": '
+         b'"kappa"}]}}', "application/json", 422, "serum_ife.clones"),
+        (b'{"spep": {}, "clinical": {"fever": "yes"}}', "application/json", 422, "clinical.fever"),
+        (b'{"spep": {}, "imaging": {"osteolytic_lesions": 1.5}}', "application/json", 422,
+         "imaging.osteolytic_lesions"),
+    ],
+)
+def test_bad_input_gets_the_standard_error_body_naming_the_field(client, data, content_type, status,
+                                                                 field):
+    resp = client.post("/v1/interpretations", data=data, content_type=content_type)
+    body = assert_error_body(resp, status)
+    if field:
+        assert field in body["errors"], body
+
+
+def test_a_body_over_the_limit_is_413(client):
+    big = b'{"spep": {}, "pad": "' + b"x" * 300_000 + b'"}'
+    assert_error_body(client.post("/v1/interpretations", data=big, content_type="application/json"), 413)
+
+
+def test_unknown_paths_and_methods_use_the_same_body(client):
+    assert_error_body(client.get("/v1/nothing-here"), 404)
+    resp = client.get("/v1/interpretations")
+    assert_error_body(resp, 405)
+    assert "POST" in resp.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("history", "current", "field", "fragment"),
+    [
+        ([{"collected_on": "2026-01-01"}], "2025-12-01", "history.0.collected_on", "before the current"),
+        ([{"collected_on": "2025-01-01"}, {"collected_on": "2025-01-01"}], "2026-01-01",
+         "history.1.collected_on", "duplicate"),
+        ([{"collected_on": "2025-06-01"}, {"collected_on": "2025-01-01"}], "2026-01-01",
+         "history.1.collected_on", "out of order"),
+        ([{"collected_on": "2099-01-01"}], "2026-01-01", "history.0.collected_on", "future"),
+        ([], "2099-01-01", "collected_on", "future"),
+        ([{"collected_on": "2025-01-01"}], None, "collected_on", "required"),
+    ],
+)
+def test_serial_dates_out_of_order_future_or_duplicate_are_422_naming_the_entry(
+    client, history, current, field, fragment
+):
+    body = dict(MGUS, history=history)
+    if current:
+        body["collected_on"] = current
+    err = assert_error_body(client.post("/v1/interpretations", json=body), 422)
+    assert any(fragment in m for m in err["errors"][field]), err
