@@ -490,3 +490,31 @@ class ErrorSchema(_Open):
     status = fields.String(required=True)
     message = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+
+
+MAX_BATCH = 1000
+
+
+class BatchRequestSchema(StrictSchema):
+    """Up to 1,000 panels; each item is validated and interpreted on its own."""
+
+    items = fields.List(
+        fields.Raw(metadata={"description": "An InterpretationRequest body."}), required=True,
+        validate=validate.Length(min=1, max=MAX_BATCH),
+        metadata={"description": f"1 to {MAX_BATCH} InterpretationRequest bodies."},
+    )
+
+
+class BatchItemOut(_Open):
+    index = fields.Integer(required=True)
+    status = fields.Integer(required=True, metadata={"description": "200, or the item's error code (422)"})
+    interpretation = fields.Nested(InterpretationResponseSchema, metadata={"description": "when 200"})
+    error = fields.Nested(ErrorSchema, metadata={"description": "when not 200"})
+
+
+class BatchResponseSchema(_Open):
+    ruleset_version = fields.String(required=True)
+    count = fields.Integer(required=True)
+    succeeded = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    results = fields.List(fields.Nested(BatchItemOut), required=True)

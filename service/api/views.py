@@ -3,7 +3,8 @@ response each; the interpretation is serialised directly (see serialize.py) for 
 
 from __future__ import annotations
 
-from flask import Response, g, json
+from flask import Response, g, json, request
+from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
 
@@ -12,7 +13,10 @@ from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
 from .parsing import StrictParser
+from .errors import error_body, flatten
 from .schemas import (
+    BatchRequestSchema,
+    BatchResponseSchema,
     ErrorSchema,
     HealthSchema,
     InterpretationRequestSchema,
@@ -71,6 +75,50 @@ class Interpretations(MethodView):
     def post(self, panel: Panel) -> Response:
         """Interpret one patient's work-up: category, criteria, risk, flags, recommendations."""
         return json_response(interpretation_payload(panel))
+
+
+# A batch of 1,000 full panels with history stays well under 8 MiB; single requests keep the
+# app-wide limit (create_app's MAX_CONTENT_LENGTH).
+BATCH_MAX_BYTES = 8 * 1024 * 1024
+
+
+@v1.before_request
+def _batch_body_limit() -> None:
+    if request.endpoint == "interpretations.InterpretationsBatch":
+        request.max_content_length = BATCH_MAX_BYTES
+
+
+@v1.route("/interpretations/batch")
+class InterpretationsBatch(MethodView):
+    """Interpret many panels in one request."""
+
+    @v1.arguments(BatchRequestSchema, location="json")
+    @v1.response(200, BatchResponseSchema)
+    @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
+    @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
+    @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
+    @v1.alt_response(422, schema=ErrorSchema, description=ERRORS[422])
+    def post(self, body: dict) -> Response:
+        """Up to 1,000 panels: one result or one error body per item, in order."""
+        results = []
+        ok = 0
+        counts: dict[str, int] = {}
+        for i, item in enumerate(body["items"]):
+            try:
+                panel = REQUEST_SCHEMA.load(item)
+            except ValidationError as e:
+                results.append({"index": i, "status": 422,
+                                "error": error_body(422, None, flatten(e.messages))})
+                continue
+            result = interpret(panel)
+            code = result.classification.code.value
+            counts[code] = counts.get(code, 0) + 1
+            results.append({"index": i, "status": 200, "interpretation": to_dict(result)})
+            ok += 1
+        g.ruleset_version = RULESET_VERSION
+        g.batch_classification_counts = counts
+        return json_response({"ruleset_version": RULESET_VERSION, "count": len(results),
+                              "succeeded": ok, "failed": len(results) - ok, "results": results})
 
 
 @v1.route("/ruleset")

@@ -1,0 +1,393 @@
+"""Request ids, JSON logs, Prometheus metrics and readiness (a self-contained Flask extension).
+
+``init_observability(app)`` adds, for every request:
+
+* a request id: the client's ``X-Request-ID`` if it is sane (1-128 characters of
+  ``[A-Za-z0-9._-]``), else a fresh uuid4 hex; kept in ``g.request_id`` and returned in the
+  ``X-Request-ID`` response header;
+* one JSON access-log line on logger ``mgi.access``: ts, level, request_id, key_name, method,
+  route (the URL rule pattern, never the raw path), status, latency_ms, ruleset_version and
+  classification_code (from ``g.ruleset_version`` / ``g.classification_code`` when the view sets
+  them). Never a body, a query value, a header value other than the request id, or anything about
+  the patient: the line is built from those fields only;
+* Prometheus metrics in a per-app ``CollectorRegistry``: ``mgi_http_requests_total{route,method,
+  status}``, ``mgi_http_request_duration_seconds{route,method}`` and
+  ``mgi_interpretations_total{classification}`` (from ``g.classification_code`` on a successful
+  response; a batch endpoint calls :func:`count_interpretation` per item and leaves
+  ``g.classification_code`` unset).
+
+and the open endpoints ``GET /metrics`` (Prometheus text format) and ``GET /readyz``.
+
+Logging: every logger under ``mgi`` (and Flask's ``app.logger``, which logs unhandled
+exceptions) writes one JSON object per line to stderr. Exceptions are rendered as their type and
+frames only (file, line, function), never their message, which may quote a request value.
+The level comes from ``app.config["LOG_LEVEL"]`` or env ``MGI_LOG_LEVEL`` (default INFO). ``mgi``
+does not propagate to the root logger, so no other handler prints the same line in another format.
+
+Several gunicorn workers: set env ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by
+the workers, *before* the workers start (prometheus_client reads it at import). Each worker then
+writes its samples to files there and ``/metrics`` aggregates them over all workers, so any worker
+can answer a scrape. ``gunicorn.conf.py`` empties the directory when the master starts and calls
+``mark_process_dead`` in its ``child_exit`` hook. Without the variable, each process exposes its
+own counters (fine for one process and for tests).
+
+Readiness: ``/readyz`` answers 200 ``{"status": "ready", "ruleset_version": ...}`` once
+``mark_ready(app)`` has been called (last step of ``create_app``) and the optional
+``app.config["READINESS_CHECK"]`` callable (returning a bool, or ``(bool, reason)``) passes;
+otherwise 503 with the standard error body. ``ruleset_version`` is
+``app.config["RULESET_VERSION"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from flask import Flask, current_app, g, has_request_context, request
+from flask.logging import default_handler
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+EXTENSION = "mgi_observability"
+ACCESS_LOGGER = "mgi.access"
+LOGGER_ROOT = "mgi"
+REQUEST_ID_HEADER = "X-Request-ID"
+ENV_LOG_LEVEL = "MGI_LOG_LEVEL"
+ENV_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+#: Seconds. The service answers in well under a millisecond to a few milliseconds; the upper
+#: buckets catch pathological requests up to the gunicorn timeout.
+LATENCY_BUCKETS = (
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
+UNMATCHED_ROUTE = "unmatched"  # 404/405: one label, whatever path was asked (bounded cardinality)
+OTHER = "OTHER"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_MAX_CLASSIFICATIONS = 64  # label-cardinality guard for mgi_interpretations_total
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+# uuid4 as 32 hex digits without building a uuid.UUID (about half the cost of uuid4().hex):
+# 122 random bits with the version (4) and RFC 4122 variant bits set.
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_request_id() -> str:
+    return "%032x" % ((int.from_bytes(os.urandom(16), "big") & _UUID_CLEAR) | _UUID_SET)
+
+
+# --------------------------------------------------------------------------- logging
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, msg or the record's ``mgi`` fields.
+
+    Exceptions appear as ``exc_type`` and ``exc_frames`` ("file:line in function"), without the
+    exception message, which could carry a request value.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")
+
+    def _timestamp(self, created: float) -> str:
+        sec = int(created)
+        cached = self._second
+        if cached[0] != sec:
+            cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+            self._second = cached
+        return f"{cached[1]}.{int((created - sec) * 1000):03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": self._timestamp(record.created), "level": record.levelname,
+               "logger": record.name}
+        fields = getattr(record, "mgi", None)
+        if fields is not None:
+            out.update(fields)
+        else:
+            out["msg"] = record.getMessage()
+            if has_request_context():
+                rid = g.get("request_id")
+                if rid is not None:
+                    out["request_id"] = rid
+        if record.exc_info and record.exc_info[0] is not None:
+            out["exc_type"] = record.exc_info[0].__name__
+            out["exc_frames"] = [
+                f"{_short_path(f.filename)}:{f.lineno} in {f.name}"
+                for f in traceback.extract_tb(record.exc_info[2], limit=30)
+            ]
+        return json.dumps(out, separators=(",", ":"), default=str)
+
+
+def _short_path(path: str) -> str:
+    parts = path.replace("\\", "/").rsplit("/", 3)
+    return "/".join(parts[-3:])
+
+
+class WithholdExceptionMessages(logging.Filter):
+    """Pre-render a record's traceback as frames and exception type only, without the message.
+
+    On a logger, this applies before any handler, so whatever formatter a handler uses (a test's
+    log capture, a syslog handler someone adds) prints the traceback without the exception's
+    message, which may quote a request value.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc_info = record.exc_info
+        if exc_info and exc_info[0] is not None:
+            frames = "\n".join(
+                f"  {_short_path(f.filename)}:{f.lineno} in {f.name}"
+                for f in traceback.extract_tb(exc_info[2], limit=30)
+            )
+            record.exc_text = (f"Traceback (frames only):\n{frames}\n"
+                               f"{exc_info[0].__name__} (message withheld)")
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time (test capture, gunicorn redirection)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # logging may try to set it; it always follows sys.stderr
+        pass
+
+
+def configure_logging(level: str | int | None = None) -> logging.Handler:
+    """Put one JSON stderr handler on the ``mgi`` logger (idempotent) and set its level."""
+    root = logging.getLogger(LOGGER_ROOT)
+    handler = next((h for h in root.handlers if getattr(h, "mgi_json", False)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        handler.mgi_json = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    level = level if level is not None else os.environ.get(ENV_LOG_LEVEL) or "INFO"
+    if isinstance(level, str):
+        if logging.getLevelName(level.upper()) not in range(0, 100):
+            raise RuntimeError(f"log level {level!r}: expected DEBUG, INFO, WARNING or ERROR")
+        level = level.upper()
+    root.setLevel(level)
+    root.propagate = False
+    return handler
+
+
+def _json_flask_logger(app: Flask, handler: logging.Handler) -> None:
+    """Flask logs unhandled exceptions on app.logger: give it the JSON handler instead of its
+    default plain-text one (whose traceback would end with the exception message)."""
+    flask_logger = app.logger
+    if default_handler in flask_logger.handlers:
+        flask_logger.removeHandler(default_handler)
+    if handler not in flask_logger.handlers:
+        flask_logger.addHandler(handler)
+    if not any(isinstance(f, WithholdExceptionMessages) for f in flask_logger.filters):
+        flask_logger.addFilter(WithholdExceptionMessages())
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class Metrics:
+    """The service's Prometheus metrics in their own registry, with label children cached."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "mgi_http_requests", "HTTP requests answered, by route pattern, method and status.",
+            ("route", "method", "status"), registry=registry,
+        )
+        self.latency = Histogram(
+            "mgi_http_request_duration_seconds",
+            "Time from the first to the last application hook of a request, in seconds.",
+            ("route", "method"), buckets=LATENCY_BUCKETS, registry=registry,
+        )
+        self.interpretations = Counter(
+            "mgi_interpretations", "Interpretations returned, by classification code.",
+            ("classification",), registry=registry,
+        )
+        self._http_children: dict[tuple[str, str, int], tuple] = {}
+        self._interpretation_children: dict[str, object] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)),
+                        self.latency.labels(route, method))
+            self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_interpretation(self, code: str) -> None:
+        child = self._interpretation_children.get(code)
+        if child is None:
+            label = code
+            full = len(self._interpretation_children) >= _MAX_CLASSIFICATIONS
+            if full or not isinstance(code, str):
+                label = OTHER
+            child = self.interpretations.labels(label)
+            self._interpretation_children[code] = child
+        child.inc()
+
+
+def count_interpretation(code: str) -> None:
+    """Count one interpretation with classification ``code`` (for a batch endpoint, per item)."""
+    current_app.extensions[EXTENSION].metrics.count_interpretation(code)
+
+
+# --------------------------------------------------------------------------- readiness
+
+
+@dataclass
+class ObservabilityState:
+    metrics: Metrics
+    multiproc_dir: str | None
+    ready: bool = False
+    handler: logging.Handler | None = field(default=None, repr=False)
+
+
+def mark_ready(app: Flask) -> None:
+    """Declare start-up finished: ``/readyz`` may now answer 200 (call last in create_app)."""
+    app.extensions[EXTENSION].ready = True
+
+
+def _error(status: HTTPStatus, message: str):
+    body = {"code": status.value, "status": status.phrase, "message": message, "errors": {}}
+    response = current_app.json.response(body)
+    response.status_code = status.value
+    return response
+
+
+def _readiness(app: Flask, state: ObservabilityState) -> tuple[bool, str]:
+    if not state.ready:
+        return False, "start-up not finished"
+    check = app.config.get("READINESS_CHECK")
+    if check is None:
+        return True, ""
+    try:
+        result = check()
+    except Exception as exc:  # a failing probe means "not ready", never a 500
+        logging.getLogger("mgi.readiness").warning(
+            "readiness check raised %s", type(exc).__name__, exc_info=True
+        )
+        return False, f"readiness check failed ({type(exc).__name__})"
+    if isinstance(result, tuple):
+        ok, reason = result
+        return bool(ok), str(reason or "")
+    return bool(result), "" if result else "readiness check reported not ready"
+
+
+# --------------------------------------------------------------------------- the extension
+
+
+def init_observability(app: Flask) -> ObservabilityState:
+    """Install request ids, JSON access logs, metrics, ``/metrics`` and ``/readyz``.
+
+    Call first in create_app (before ``init_security``), so its ``before_request`` runs before
+    any other hook and every response, a 401 included, carries a request id and is logged.
+    """
+    handler = configure_logging(app.config.get("LOG_LEVEL"))
+    _json_flask_logger(app, handler)
+    multiproc_dir = os.environ.get(ENV_MULTIPROC_DIR) or None
+    if multiproc_dir and not os.path.isdir(multiproc_dir):
+        raise RuntimeError(f"{ENV_MULTIPROC_DIR}={multiproc_dir} is not a directory")
+    if multiproc_dir and values.ValueClass is values.MutexValue:
+        raise RuntimeError(
+            f"{ENV_MULTIPROC_DIR} was set after prometheus_client was imported: set it in the "
+            "environment before the process starts (gunicorn.conf.py / the container environment)"
+        )
+    metrics = Metrics(CollectorRegistry(auto_describe=True))
+    state = ObservabilityState(metrics=metrics, multiproc_dir=multiproc_dir, handler=handler)
+    app.extensions[EXTENSION] = state
+
+    access_log = logging.getLogger(ACCESS_LOGGER)
+    access_name = access_log.name
+    observe = metrics.observe_request
+    count = metrics.count_interpretation
+    id_ok = _REQUEST_ID_RE.fullmatch
+    perf_counter = time.perf_counter
+    make_record = logging.LogRecord
+    INFO, ERROR = logging.INFO, logging.ERROR  # noqa: N806
+
+    def start_request():
+        rid = request.environ.get("HTTP_X_REQUEST_ID")
+        g.request_id = rid if rid is not None and id_ok(rid) else new_request_id()
+        g.mgi_t0 = perf_counter()
+
+    def finish_request(response):
+        now = perf_counter()
+        gd = g._get_current_object().__dict__
+        rid = gd.get("request_id")
+        if rid is None:  # a hook registered before ours answered first
+            rid = gd["request_id"] = new_request_id()
+        t0 = gd.get("mgi_t0")
+        seconds = now - t0 if t0 is not None else 0.0
+        rule = request.url_rule
+        route = rule.rule if rule is not None else None
+        method = request.method
+        if method not in _METHODS:
+            method = OTHER
+        status = response.status_code
+        observe(route or UNMATCHED_ROUTE, method, status, seconds)
+        code = gd.get("classification_code")
+        if code is not None and status < 400:
+            count(code)
+        level = ERROR if status >= 500 else INFO
+        if access_log.isEnabledFor(level):
+            record = make_record(access_name, level, "", 0, "request", None, None)
+            record.mgi = {
+                "msg": "request",
+                "request_id": rid,
+                "key_name": gd.get("api_key_name"),
+                "method": method,
+                "route": route,
+                "status": status,
+                "latency_ms": round(seconds * 1000.0, 3),
+                "ruleset_version": gd.get("ruleset_version"),
+                "classification_code": code,
+            }
+            access_log.handle(record)
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
+
+    # Put ours first even if other hooks were registered before init_observability.
+    app.before_request_funcs.setdefault(None, []).insert(0, start_request)
+    app.after_request(finish_request)
+
+    def metrics_view():
+        registry = metrics.registry
+        if multiproc_dir:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
+        return app.response_class(generate_latest(registry),
+                                  headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    def readyz_view():
+        ok, reason = _readiness(app, state)
+        if not ok:
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {reason}")
+        return {"status": "ready", "ruleset_version": app.config.get("RULESET_VERSION")}
+
+    app.add_url_rule("/metrics", endpoint="mgi_metrics", view_func=metrics_view, methods=["GET"])
+    app.add_url_rule("/readyz", endpoint="mgi_readyz", view_func=readyz_view, methods=["GET"])
+    return state
