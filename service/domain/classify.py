@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ruleset as R
+from .facts import CRAB_IDS as CRAB
 from .facts import Facts, bmpc_criterion
 from .panel import HeavyChain, IfeResult
 from .quantity import ZERO, satisfies
@@ -190,7 +191,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             out.label = "Solitary plasmacytoma with minimal marrow involvement (clonal BMPC < 10 %)"
         elif f.bmpc_source == "morphology":
             out.label = "Solitary plasmacytoma (marrow clonality not reported)"
-        if mde is None:
+        if f.mde_open():
             out.provisional = True
             out.missing.extend(mde_missing)
         return out
@@ -217,12 +218,12 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             out.reasons.append("plasmacytoma with clonal BMPC >= 10 % and no MDE")
         if kind == "non_secretory":
             out.reasons.append("no monoclonal protein detected (non-secretory)")
-        if mde is None:
+        if f.mde_open():
             out.provisional = True
             out.missing.extend(mde_missing)
         return out
 
-    crab = f.crab_any
+    crab_open = f.mde_open(CRAB)
     if kind == "heavy":
         # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
         out = Outcome(Code.MGUS_NON_IGM, isotype,
@@ -231,19 +232,18 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             out.missing.append("spep.m_protein")
         if bmpc10 is None:
             out.missing.append(MARROW)
-        if crab is None:
-            out.missing.extend(f.mde_missing(("hypercalcemia", "renal_insufficiency", "anemia",
-                                              "bone_lesions")))
+        if crab_open:
+            out.missing.extend(f.mde_missing(CRAB))
         out.provisional = bool(out.missing)
         if HeavyChain.IGM in f.heavy_chains:
             out.reasons.append("biclonal with an IgM component: IgM criteria (§2.5) also apply to it")
         return out
     if kind == "light_chain":
-        return _light_chain_mgus(f, isotype, bmpc10, urine500, crab)
+        return _light_chain_mgus(f, isotype, bmpc10, urine500, crab_open)
     return _indeterminate(isotype, "clonal marrow plasma cells without a detectable monoclonal protein")
 
 
-def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri, crab: Tri) -> Outcome:
+def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri, crab_open: bool) -> Outcome:
     """§2.6: abnormal ratio, involved chain raised, no heavy chain, no CRAB, BMPC < 10 %, urine < 500."""
     flc = f.flc
     abnormal = flc.abnormal if flc else None
@@ -280,9 +280,8 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
         out.missing.append(MARROW)
     if urine500 is None:
         out.missing.append("urine.m_protein_24h")
-    if crab is None:
-        out.missing.extend(f.mde_missing(("hypercalcemia", "renal_insufficiency", "anemia",
-                                          "bone_lesions")))
+    if crab_open:
+        out.missing.extend(f.mde_missing(CRAB))
     out.provisional = bool(out.missing)
     return out
 

@@ -45,6 +45,7 @@ class Facts:
     criteria: list[Criterion] = field(default_factory=list)
     mde: dict[str, Tri] = field(default_factory=dict)
     mde_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    mde_measured: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def add(
@@ -86,12 +87,21 @@ class Facts:
         return any_of(self.mde[k] for k in CRAB_IDS)
 
     def mde_missing(self, ids: tuple[str, ...] = MDE_IDS) -> list[str]:
-        """Request fields that would settle the not-assessable MDE criteria among ``ids``."""
+        """Request fields whose absence leaves an MDE among ``ids`` open.
+
+        Operational choice: an event whose primary measurement was done (calcium, creatinine or a
+        clearance, haemoglobin, the lesion counts, marrow, both light chains) and that meets none of
+        its evaluable rules does not hold a category open; its unevaluated alternative (e.g. calcium
+        against a ULN that was not sent) stays not_assessable in criteria[]."""
         out: list[str] = []
         for k in ids:
-            if self.mde.get(k) is None:
+            if self.mde.get(k) is None and not self.mde_measured.get(k):
                 out.extend(self.mde_needs.get(k, ()))
         return out
+
+    def mde_open(self, ids: tuple[str, ...] = MDE_IDS) -> bool:
+        """Whether a not-measured MDE among ``ids`` could still change the category."""
+        return any(self.mde.get(k) is None and not self.mde_measured.get(k) for k in ids)
 
 
 def _single_light_chain(panel: Panel) -> LightChain | None:
@@ -176,9 +186,8 @@ def _evaluate_mde(f: Facts) -> None:
                       "mmol/L" if calcium else None, "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)",
                       SRC_MDE, None, "no calcium reference range (ULN) given")
     f.mde["hypercalcemia"] = any_of((c_abs, c_uln))
-    f.mde_needs["hypercalcemia"] = (
-        ("labs.calcium",) if calcium is None else ("labs.calcium.reference_range",)
-    )
+    f.mde_needs["hypercalcemia"] = ("labs.calcium",)
+    f.mde_measured["hypercalcemia"] = calcium is not None
 
     # ref: §2.1 R — creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL).
     r_cr = f.add_q("mde.renal_insufficiency.creatinine", creatinine, ">", R.CREATININE_UMOL_L,
@@ -193,9 +202,8 @@ def _evaluate_mde(f: Facts) -> None:
                        R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE,
                        note="eGFR used as the estimated creatinine clearance" if egfr else None)
     f.mde["renal_insufficiency"] = any_of((r_cr, r_cl))
-    f.mde_needs["renal_insufficiency"] = tuple(
-        n for n, q in (("labs.creatinine", creatinine), ("labs.egfr", clearance or egfr)) if q is None
-    )
+    f.mde_needs["renal_insufficiency"] = ("labs.creatinine", "labs.egfr")
+    f.mde_measured["renal_insufficiency"] = any(q is not None for q in (creatinine, clearance, egfr))
 
     # ref: §2.1 A — haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN.
     a_abs = f.add_q("mde.anemia.absolute", hb, "<", R.HEMOGLOBIN_ABSOLUTE_G_L,
@@ -209,7 +217,8 @@ def _evaluate_mde(f: Facts) -> None:
                       "g/L" if hb else None, "> 20 g/L below LLN", SRC_MDE, None,
                       "no haemoglobin reference range (LLN) given")
     f.mde["anemia"] = any_of((a_abs, a_lln))
-    f.mde_needs["anemia"] = ("labs.hemoglobin",) if hb is None else ("labs.hemoglobin.reference_range",)
+    f.mde_needs["anemia"] = ("labs.hemoglobin",)
+    f.mde_measured["anemia"] = hb is not None
 
     imaging = f.panel.imaging
     lytic = imaging.osteolytic_lesions if imaging else None
@@ -219,11 +228,13 @@ def _evaluate_mde(f: Facts) -> None:
         lytic, "lesions", ">= 1 osteolytic lesion", SRC_MDE,
     )
     f.mde_needs["bone_lesions"] = ("imaging.osteolytic_lesions",)
+    f.mde_measured["bone_lesions"] = lytic is not None
 
     # ref: §2.1 S — clonal BMPC ≥ 60 %.
     f.mde["bmpc_ge_60"] = bmpc_criterion(f, "mde.bmpc_ge_60", ">=", R.BMPC_SLIM_PERCENT,
                                           ">= 60 % clonal BMPC", SRC_MDE)
     f.mde_needs["bmpc_ge_60"] = ("marrow.clonal_plasma_cells_percent",)
+    f.mde_measured["bmpc_ge_60"] = f.bmpc is not None
 
     # ref: §2.1 Li — involved/uninvolved FLC ratio ≥ 100 and involved FLC ≥ 100 mg/L.
     li: Tri
@@ -246,6 +257,7 @@ def _evaluate_mde(f: Facts) -> None:
         "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L", SRC_MDE, None, note,
     )
     f.mde_needs["flc_ratio_ge_100"] = ("flc.kappa", "flc.lambda")
+    f.mde_measured["flc_ratio_ge_100"] = f.iu is not None
 
     mri = imaging.mri_focal_lesions if imaging else None
     # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.
@@ -254,6 +266,7 @@ def _evaluate_mde(f: Facts) -> None:
         mri, "lesions", "> 1 focal lesion (>= 5 mm) on MRI", SRC_MDE,
     )
     f.mde_needs["mri_focal_lesions"] = ("imaging.mri_focal_lesions",)
+    f.mde_measured["mri_focal_lesions"] = mri is not None
 
 
 def bmpc_criterion(f: Facts, cid: str, op: str, t: Decimal, threshold: str, source: str) -> Tri:

@@ -7,7 +7,7 @@ value sitting exactly on a threshold stays exactly on it after a unit conversion
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -226,11 +226,12 @@ class Quantity:
     reference_range: Range | None = None
     reported_value: Decimal | None = None
     reported_unit: str | None = None
+    # The values this result allows; derived from value and comparator once, at construction,
+    # because every criterion reads it.
+    interval: Interval = field(init=False, repr=False, compare=False)
 
-    @property
-    def interval(self) -> Interval:
-        """The values this result allows."""
-        return interval_of(self.value, self.comparator)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "interval", interval_of(self.value, self.comparator))
 
     @property
     def exact(self) -> bool:
