@@ -11,7 +11,10 @@ from flask_smorest import Api
 from service.domain import RULESET_VERSION
 
 from . import errors
+from .interop import init_interop
+from .observability import init_observability, mark_ready
 from .schemas import ErrorSchema
+from .security import init_security
 from .views import ops, v1
 
 
@@ -32,7 +35,12 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
     "JSON_SORT_KEYS": False,
+    "RULESET_VERSION": RULESET_VERSION,
     "API_SPEC_OPTIONS": {
+        "security": [{"bearerAuth": []}],
+        "components": {"securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "An API key issued by the service operator (see README, Authentication)."}}},
         "info": {
             "description": (
                 "Interprets one patient's monoclonal-gammopathy work-up: IMWG 2014 category with "
@@ -52,8 +60,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = int(os.environ["MGI_MAX_BODY_BYTES"])
     app.config.update(config or {})
     app.json.sort_keys = False
+    # Observability first, so that requests refused by authentication still get a request id,
+    # an access-log line and a metric.
+    init_observability(app)
+    init_security(app)
+    init_interop(app)
     api = _Api(app)
     api.register_blueprint(v1)
     api.register_blueprint(ops)
     errors.register(app)
+    mark_ready(app)
     return app

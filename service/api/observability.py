@@ -45,6 +45,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -90,6 +91,29 @@ def new_request_id() -> str:
     return "%032x" % ((int.from_bytes(os.urandom(16), "big") & _UUID_CLEAR) | _UUID_SET)
 
 
+def _plain(value: object) -> object:
+    """An enum member (a classification code from the domain) as its value."""
+    return value if isinstance(value, (str, int, float)) else getattr(value, "value", str(value))
+
+
+_JSON_TEXT: dict[object, str] = {}
+
+
+def _json_text(value: object) -> str:
+    """JSON text of a value from a small set (route, key name, codes): cached, bounded."""
+    if value is None:
+        return "null"
+    try:
+        text = _JSON_TEXT.get(value)
+    except TypeError:  # unhashable: not from a small set
+        return json.dumps(_plain(value), default=str)
+    if text is None:
+        text = json.dumps(_plain(value), default=str)
+        if len(_JSON_TEXT) < 4096:
+            _JSON_TEXT[value] = text
+    return text
+
+
 # --------------------------------------------------------------------------- logging
 
 
@@ -113,6 +137,11 @@ class JsonFormatter(logging.Formatter):
         return f"{cached[1]}.{int((created - sec) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
+        rendered = getattr(record, "mgi_json", None)
+        if rendered is not None and not record.exc_info:
+            # Access lines: the fields arrive pre-rendered (see init_observability).
+            return (f'{{"ts":"{self._timestamp(record.created)}","level":"{record.levelname}",'
+                    f'"logger":{_json_text(record.name)},{rendered}}}')
         out = {"ts": self._timestamp(record.created), "level": record.levelname,
                "logger": record.name}
         fields = getattr(record, "mgi", None)
@@ -131,6 +160,31 @@ class JsonFormatter(logging.Formatter):
                 for f in traceback.extract_tb(record.exc_info[2], limit=30)
             ]
         return json.dumps(out, separators=(",", ":"), default=str)
+
+
+class _AccessRecord(logging.LogRecord):
+    """A LogRecord for an access line, built without LogRecord.__init__'s per-call work
+    (source-file basename, thread and process names: constant or meaningless here). It carries
+    every standard attribute, so any handler or formatter can still print it."""
+
+    def __init__(self, name: str, level: int, rendered: str) -> None:
+        ct = time.time()
+        self.name = name
+        self.msg = "request"
+        self.args = None
+        self.levelno = level
+        self.levelname = "ERROR" if level == logging.ERROR else "INFO"
+        self.pathname = self.filename = self.module = __name__
+        self.lineno = 0
+        self.funcName = "finish_request"
+        self.exc_info = self.exc_text = self.stack_info = None
+        self.created = ct
+        self.msecs = (ct - int(ct)) * 1000.0 // 1
+        self.relativeCreated = (ct - logging._startTime) * 1000.0
+        self.thread = threading.get_ident()
+        self.threadName = self.processName = self.taskName = None
+        self.process = os.getpid()
+        self.mgi_json = rendered
 
 
 def _short_path(path: str) -> str:
@@ -241,9 +295,8 @@ class Metrics:
     def count_interpretation(self, code: str) -> None:
         child = self._interpretation_children.get(code)
         if child is None:
-            label = code
-            full = len(self._interpretation_children) >= _MAX_CLASSIFICATIONS
-            if full or not isinstance(code, str):
+            label = str(_plain(code))
+            if len(self._interpretation_children) >= _MAX_CLASSIFICATIONS:
                 label = OTHER
             child = self.interpretations.labels(label)
             self._interpretation_children[code] = child
@@ -326,25 +379,31 @@ def init_observability(app: Flask) -> ObservabilityState:
     count = metrics.count_interpretation
     id_ok = _REQUEST_ID_RE.fullmatch
     perf_counter = time.perf_counter
-    make_record = logging.LogRecord
+    make_record = _AccessRecord
+    get_request = request._get_current_object
+    get_g = g._get_current_object
     INFO, ERROR = logging.INFO, logging.ERROR  # noqa: N806
 
+    # The hot path: a few dict reads, two metric updates, one log record whose JSON is built
+    # from cached fragments (no json.dumps per request), one header appended.
     def start_request():
-        rid = request.environ.get("HTTP_X_REQUEST_ID")
-        g.request_id = rid if rid is not None and id_ok(rid) else new_request_id()
-        g.mgi_t0 = perf_counter()
+        gd = get_g().__dict__
+        rid = get_request().environ.get("HTTP_X_REQUEST_ID")
+        gd["request_id"] = rid if rid is not None and id_ok(rid) else new_request_id()
+        gd["mgi_t0"] = perf_counter()
 
     def finish_request(response):
         now = perf_counter()
-        gd = g._get_current_object().__dict__
+        gd = get_g().__dict__
+        req = get_request()
         rid = gd.get("request_id")
-        if rid is None:  # a hook registered before ours answered first
+        if rid is None or not id_ok(rid):  # our hook did not run, or a view replaced the id
             rid = gd["request_id"] = new_request_id()
         t0 = gd.get("mgi_t0")
         seconds = now - t0 if t0 is not None else 0.0
-        rule = request.url_rule
+        rule = req.url_rule
         route = rule.rule if rule is not None else None
-        method = request.method
+        method = req.method
         if method not in _METHODS:
             method = OTHER
         status = response.status_code
@@ -354,20 +413,15 @@ def init_observability(app: Flask) -> ObservabilityState:
             count(code)
         level = ERROR if status >= 500 else INFO
         if access_log.isEnabledFor(level):
-            record = make_record(access_name, level, "", 0, "request", None, None)
-            record.mgi = {
-                "msg": "request",
-                "request_id": rid,
-                "key_name": gd.get("api_key_name"),
-                "method": method,
-                "route": route,
-                "status": status,
-                "latency_ms": round(seconds * 1000.0, 3),
-                "ruleset_version": gd.get("ruleset_version"),
-                "classification_code": code,
-            }
-            access_log.handle(record)
-        response.headers[REQUEST_ID_HEADER] = rid
+            access_log.handle(make_record(access_name, level, (
+                f'"msg":"request","request_id":"{rid}",'
+                f'"key_name":{_json_text(gd.get("api_key_name"))},'
+                f'"method":"{method}","route":{_json_text(route)},"status":{status},'
+                f'"latency_ms":{seconds * 1000.0:.3f},'
+                f'"ruleset_version":{_json_text(gd.get("ruleset_version"))},'
+                f'"classification_code":{_json_text(code)}'
+            )))
+        response.headers.add(REQUEST_ID_HEADER, rid)
         return response
 
     # Put ours first even if other hooks were registered before init_observability.

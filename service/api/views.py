@@ -4,16 +4,17 @@ response each; the interpretation is serialised directly (see serialize.py) for 
 from __future__ import annotations
 
 from flask import Response, g, json, request
-from marshmallow import ValidationError
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
+from marshmallow import ValidationError
 
 from service.domain import RULESET_VERSION, interpret
 from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
-from .parsing import StrictParser
 from .errors import error_body, flatten
+from .observability import count_interpretation
+from .parsing import StrictParser
 from .schemas import (
     BatchRequestSchema,
     BatchResponseSchema,
@@ -38,6 +39,7 @@ _RULESET_BODY = json.dumps(describe())
 _HEALTH_BODY = json.dumps({"status": "ok", "ruleset_version": RULESET_VERSION})
 
 ERRORS = {
+    401: "Missing, malformed, unknown or revoked API key.",
     400: "Malformed JSON (duplicate keys, NaN/Infinity, empty body).",
     413: "Body too large.",
     415: "Not application/json.",
@@ -69,6 +71,7 @@ class Interpretations(MethodView):
     @v1.arguments(REQUEST_SCHEMA, location="json")
     @v1.response(200, InterpretationResponseSchema)
     @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
     @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
     @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
     @v1.alt_response(422, schema=ErrorSchema, description=ERRORS[422])
@@ -95,6 +98,7 @@ class InterpretationsBatch(MethodView):
     @v1.arguments(BatchRequestSchema, location="json")
     @v1.response(200, BatchResponseSchema)
     @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
     @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
     @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
     @v1.alt_response(422, schema=ErrorSchema, description=ERRORS[422])
@@ -102,7 +106,6 @@ class InterpretationsBatch(MethodView):
         """Up to 1,000 panels: one result or one error body per item, in order."""
         results = []
         ok = 0
-        counts: dict[str, int] = {}
         for i, item in enumerate(body["items"]):
             try:
                 panel = REQUEST_SCHEMA.load(item)
@@ -112,11 +115,10 @@ class InterpretationsBatch(MethodView):
                 continue
             result = interpret(panel)
             code = result.classification.code.value
-            counts[code] = counts.get(code, 0) + 1
+            count_interpretation(code)
             results.append({"index": i, "status": 200, "interpretation": to_dict(result)})
             ok += 1
         g.ruleset_version = RULESET_VERSION
-        g.batch_classification_counts = counts
         return json_response({"ruleset_version": RULESET_VERSION, "count": len(results),
                               "succeeded": ok, "failed": len(results) - ok, "results": results})
 
@@ -126,6 +128,7 @@ class Ruleset(MethodView):
     """The ruleset in force."""
 
     @v1.response(200, RulesetSchema)
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
     def get(self) -> Response:
         """Version, every rule id with its thresholds and citation."""
         return Response(_RULESET_BODY, mimetype="application/json")
@@ -136,6 +139,7 @@ class Health(MethodView):
     """Liveness."""
 
     @ops.response(200, HealthSchema)
+    @ops.doc(security=[])
     def get(self) -> Response:
         """Liveness, with the ruleset version."""
         return Response(_HEALTH_BODY, mimetype="application/json")

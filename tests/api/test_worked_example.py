@@ -47,7 +47,8 @@ def test_the_worked_example_uses_morphology_plasma_cells_and_says_so(client, wor
 
 def test_fever_in_the_same_patient_is_an_emergency(client, worked_example):
     worked_example["clinical"]["fever"] = True
-    flags = {f["code"]: f for f in client.post("/v1/interpretations", json=worked_example).get_json()["flags"]}
+    body = client.post("/v1/interpretations", json=worked_example).get_json()
+    flags = {f["code"]: f for f in body["flags"]}
     assert flags["DERMATO_NEURO_SYNDROME"]["severity"] == "urgent"
     assert body_first(client, worked_example) == "DERMATO_NEURO_SYNDROME"
 

@@ -1,0 +1,129 @@
+"""Gunicorn settings for the MGI service: `gunicorn -c gunicorn.conf.py service.wsgi:app`.
+
+Environment: MGI_BIND (default 0.0.0.0:8000), MGI_WORKERS (default 2*cores+1, at most 8),
+MGI_WORKER_CLASS (default sync), MGI_THREADS (gthread only, default 4), MGI_TIMEOUT (default 15),
+MGI_GUNICORN_LOG_LEVEL (default info), PROMETHEUS_MULTIPROC_DIR (metrics across workers).
+"""
+
+import glob
+import os
+
+# --- where and how many ----------------------------------------------------------------------
+
+# Inside the container the port is published by Docker; outside, MGI_BIND=127.0.0.1:8000 keeps a
+# development run off the network.
+bind = os.environ.get("MGI_BIND", "0.0.0.0:8000")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # honours the container's cpuset, unlike cpu_count
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# Interpretation is CPU-bound pure Python, so processes, not threads, give parallelism.
+# 2*cores+1 keeps every core busy while some workers are reading requests or writing responses;
+# the cap bounds memory (each worker imports Flask, pydantic and the FHIR/HL7 models).
+workers = int(os.environ.get("MGI_WORKERS") or min(2 * _cores() + 1, 8))
+
+# sync, not gthread: one request per process gives the simplest failure model for a CPU-bound
+# service of millisecond requests. `timeout` below is a hard per-request limit only for sync
+# workers (a gthread worker's main thread keeps heart-beating while a request thread is stuck, so
+# a runaway request would never be killed); a killed or crashed worker loses at most one
+# in-flight request; no GIL contention between requests. The cost - no keep-alive, and a slow
+# client holds a worker - is acceptable for LIS clients on the hospital LAN; put a buffering
+# reverse proxy in front if the service is ever exposed more widely.
+worker_class = os.environ.get("MGI_WORKER_CLASS", "sync")
+threads = int(os.environ.get("MGI_THREADS", "4")) if worker_class == "gthread" else 1
+
+# --- time limits -----------------------------------------------------------------------------
+
+# A request takes milliseconds; a worker silent for 15 s is stuck (pathological input, deadlock)
+# and is killed and replaced. 15 s still lets a slow LAN client send a body at the size limit.
+timeout = int(os.environ.get("MGI_TIMEOUT", "15"))
+
+# On HUP (reload) or TERM, workers get this long to finish in-flight requests before SIGKILL.
+# Requests are milliseconds, so 10 s is ample; keep it below docker-compose's stop_grace_period
+# (20 s) so the container's own shutdown is never cut short by Docker's SIGKILL.
+graceful_timeout = 10
+
+# Seconds an idle keep-alive connection is held. Sync workers close after each response and
+# ignore it; it applies if MGI_WORKER_CLASS=gthread. Short, so idle LIS connections don't pin
+# threads; a little above 1 s so a client's back-to-back requests reuse the connection.
+keepalive = 5
+
+# --- worker recycling ------------------------------------------------------------------------
+
+# Replace each worker after this many requests: bounds any slow memory growth (fragmentation, a
+# leak in a dependency) in a process that runs for months. Not too low: each recycled worker
+# leaves its metric files in PROMETHEUS_MULTIPROC_DIR until the next start, and a scrape reads
+# them all.
+max_requests = 20000
+# Random 0..2000 added per worker so the workers do not all restart at the same moment.
+max_requests_jitter = 2000
+
+# Load the app in each worker, not in the master: a HUP then starts workers that re-read the API
+# keys (key rotation without downtime) and the ruleset; the master stays small and app-free.
+preload_app = False
+
+# --- request limits (gunicorn refuses with 400/431 before the app sees the request) -----------
+
+# Our URLs are short (/v1/interpretations, /v1/ruleset); 2 KiB leaves room for a query string and
+# shrinks what a hostile client can make the parser hold.
+limit_request_line = 2048
+# A LIS sends about ten headers; 50 allows for proxies adding their own.
+limit_request_fields = 50
+# Largest single header: an Authorization bearer key is ~50 bytes; 4 KiB for proxy headers.
+limit_request_field_size = 4096
+# (Request *body* size is limited in the app: MAX_CONTENT_LENGTH gives the 413 with our body.)
+
+# --- logging ---------------------------------------------------------------------------------
+
+# Off: the app writes one structured JSON line per request on "mgi.access" (request id, key name,
+# route pattern, status, latency) - gunicorn's access log would duplicate it with the raw path
+# and query string.
+accesslog = None
+# Gunicorn's own messages (boot, worker timeouts, kills) to stderr, next to the app's JSON lines.
+errorlog = "-"
+loglevel = os.environ.get("MGI_GUNICORN_LOG_LEVEL", "info")
+proc_name = "mgi"
+
+# --- process hygiene -------------------------------------------------------------------------
+
+# Worker heartbeat files on a RAM disk: the container's root fs is read-only, and a heartbeat on a
+# disk-backed /tmp can stall under I/O load and get healthy workers killed.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# No control socket (gunicorn >= 25): it would be one more way to change the server at run time,
+# and it wants a writable $HOME. The server is managed with signals (HUP reload, TERM stop).
+control_socket_disable = True
+
+_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def on_starting(server):
+    # Metric files from a previous run would be added to this run's counters: start clean.
+    if _MULTIPROC_DIR:
+        os.makedirs(_MULTIPROC_DIR, exist_ok=True)
+        for path in glob.glob(os.path.join(_MULTIPROC_DIR, "*.db")):
+            os.remove(path)
+    server.log.info(
+        "mgi: starting gunicorn: bind=%s workers=%s worker_class=%s timeout=%ss "
+        "max_requests=%s+%s prometheus_multiproc=%s",
+        bind, workers, worker_class, timeout, max_requests, max_requests_jitter,
+        _MULTIPROC_DIR or "off",
+    )
+
+
+def when_ready(server):
+    server.log.info("mgi: gunicorn ready, listening on %s", bind)
+
+
+def child_exit(server, worker):
+    # prometheus_client multiprocess mode: drop the dead worker's live-gauge files (its counters
+    # and histograms stay, so totals survive worker recycling).
+    if _MULTIPROC_DIR:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

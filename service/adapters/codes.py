@@ -1,0 +1,847 @@
+"""Code mapping and value interpretation shared by the HL7 v2 and FHIR adapters.
+
+Two halves:
+
+* The **code map** (``load_codemap``): which incoming code fills which field of the public JSON
+  request (api-contract.md), loaded from ``codemap.yaml`` merged with an optional lab file named by
+  ``MGI_CODEMAP_FILE``. Validated once at start-up; every problem is a ``CodeMapError`` naming the
+  file and the entry.
+* **Value interpretation** used by both adapters: numbers and comparators, units, reference
+  ranges, immunofixation text, yes/no findings, and the ``PanelAssembler`` that builds the request
+  dict and refuses contradictory data.
+
+Lab-local file (same schema as ``codemap.yaml``; every section optional)::
+
+    observations:
+      - {code: "MPROT", system: "99LAB", target: spep.m_protein}
+      - {code: "SCLX", system: "99LAB", target: clinical.scleromyxedema}
+    conditions:
+      - {code: "SCLMYX", system: "http://lab.example/fhir/CodeSystem/dx", target: clinical.scleromyxedema}
+    unit_aliases: {"mg/dl": "mg/dL"}
+    system_aliases: {loinc: ["LOINC-2.7"]}
+
+Entries are keyed by (coding system, code); a lab entry replaces a default entry with the same key.
+A lab code equal to a known-wrong code (``rejected``) is refused at load time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CODEMAP_PATH = Path(__file__).with_name("codemap.yaml")
+CODEMAP_ENV = "MGI_CODEMAP_FILE"
+
+
+class CodeMapError(Exception):
+    """A code-mapping file is unusable; the message names the file and the entry."""
+
+
+class ValueProblem(ValueError):
+    """An incoming value cannot be translated; adapters add the location (segment/resource)."""
+
+
+class WrongCodeError(ValueProblem):
+    """An incoming code is a known-wrong or deprecated code."""
+
+
+# --------------------------------------------------------------------------------------------
+# Request field registry (api-contract.md request body)
+# --------------------------------------------------------------------------------------------
+
+
+class Kind(StrEnum):
+    """How a request field's value is read from an observation."""
+
+    QUANTITY = "quantity"  # {"value","unit"[,"comparator"][,"reference_range"]}
+    IFE = "ife"  # {"result": positive|negative, "clones": [...]}
+    PERCENT = "percent"  # plain number, unit "%" or none
+    COUNT = "count"  # non-negative integer
+    FLAG = "flag"  # boolean
+    SCLEROMYXEDEMA = "scleromyxedema"  # confirmed|suspected|absent
+    ASSAY = "assay"  # freelite|n_latex|sebia|other
+    CROSSCHECK = "crosscheck"  # accepted, compared, never sent to the engine
+
+
+_CLINICAL_FLAGS = (
+    "papular_eruption",
+    "sclerodermoid_induration",
+    "histology_mucin_fibrosis",
+    "fever",
+    "neurologic_signs",
+    "thyroid_disease",
+    "amyloidosis",
+    "plasmacytoma",
+    "igm_related_symptoms",
+)
+
+FIELD_KINDS: dict[str, Kind] = {
+    "spep.m_protein": Kind.QUANTITY,
+    "urine.m_protein_24h": Kind.QUANTITY,
+    "flc.kappa": Kind.QUANTITY,
+    "flc.lambda": Kind.QUANTITY,
+    "labs.calcium": Kind.QUANTITY,
+    "labs.creatinine": Kind.QUANTITY,
+    "labs.creatinine_clearance": Kind.QUANTITY,
+    "labs.egfr": Kind.QUANTITY,
+    "labs.hemoglobin": Kind.QUANTITY,
+    "labs.tsh": Kind.QUANTITY,
+    "serum_ife": Kind.IFE,
+    "urine.ife": Kind.IFE,
+    "marrow.clonal_plasma_cells_percent": Kind.PERCENT,
+    "marrow.plasma_cells_percent": Kind.PERCENT,
+    "marrow.lymphoplasmacytic_infiltrate_percent": Kind.PERCENT,
+    # Accepted by the request schema (reported back, never used for thresholds): lab codes only.
+    "marrow.flow_plasma_cells_percent": Kind.PERCENT,
+    "imaging.osteolytic_lesions": Kind.COUNT,
+    "imaging.mri_focal_lesions": Kind.COUNT,
+    "cytogenetics.t_4_14": Kind.FLAG,
+    "cytogenetics.t_14_16": Kind.FLAG,
+    "cytogenetics.gain_1q": Kind.FLAG,
+    "cytogenetics.del_13q": Kind.FLAG,
+    "clinical.scleromyxedema": Kind.SCLEROMYXEDEMA,
+    **{f"clinical.{name}": Kind.FLAG for name in _CLINICAL_FLAGS},
+    "flc.assay": Kind.ASSAY,
+    "crosscheck.flc_ratio": Kind.CROSSCHECK,
+}
+
+# Units of clinical-reference.md §1; only used to check the targets of unit aliases.
+CONTRACT_UNITS = frozenset(
+    {
+        "g/L",
+        "g/dL",
+        "mg/24h",
+        "g/24h",
+        "mg/L",
+        "mg/dL",
+        "mmol/L",
+        "µmol/L",
+        "umol/L",
+        "mL/min",
+        "mL/min/1.73m2",
+        "%",
+        "mIU/L",
+        "uIU/mL",
+    }
+)
+
+COMPARATORS = ("<=", ">=", "<", ">")
+ASSAYS = ("freelite", "n_latex", "sebia", "other")
+SCLEROMYXEDEMA_VALUES = ("confirmed", "suspected", "absent")
+
+
+# --------------------------------------------------------------------------------------------
+# Code map
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeEntry:
+    """One mapping: (system, code) -> request field path, with its provenance."""
+
+    system: str  # canonical key: "loinc", "snomed", "icd10" or the lab's own system string
+    code: str
+    target: str
+    section: str  # "observations" | "conditions"
+    display: str = ""
+    confidence: str = ""
+    caveat: str = ""
+    source: str = ""
+    priority: int = 0
+    enabled: bool = True
+    match: str = "exact"  # "exact" | "prefix"
+    origin: str = ""  # file the entry came from
+
+    @property
+    def kind(self) -> Kind:
+        """The value kind of the target field."""
+        return FIELD_KINDS[self.target]
+
+
+@dataclass(frozen=True)
+class RejectedCode:
+    """A code known to be wrong for these analytes."""
+
+    system: str
+    code: str
+    actual: str
+    wrongly_used_for: str
+
+    def message(self) -> str:
+        """The rejection message naming the code and what it really is."""
+        label = "LOINC " if self.system == "loinc" else ""
+        return (
+            f"{label}{self.code} is {self.actual}, not {self.wrongly_used_for}: "
+            "this code is rejected; send the correct code"
+        )
+
+
+@dataclass(frozen=True)
+class Coding:
+    """An incoming coding (from OBX-3, DG1-3, CodeableConcept.coding)."""
+
+    system: str | None
+    code: str
+    display: str = ""
+
+
+@dataclass
+class CodeMap:
+    """The merged, validated code mapping."""
+
+    observations: dict[tuple[str, str], CodeEntry] = field(default_factory=dict)
+    conditions: dict[tuple[str, str], CodeEntry] = field(default_factory=dict)
+    rejected: dict[str, RejectedCode] = field(default_factory=dict)  # by code, any system
+    not_mapped: dict[tuple[str, str], str] = field(default_factory=dict)
+    unit_aliases: dict[str, str] = field(default_factory=dict)
+    system_aliases: dict[str, str] = field(default_factory=dict)  # folded alias -> key
+    files: tuple[str, ...] = ()
+
+    def system_key(self, system: str | None) -> str:
+        """Canonical key of a coding-system identifier (case-insensitive)."""
+        raw = (system or "").strip()
+        return self.system_aliases.get(raw.casefold(), raw.casefold())
+
+    def rejection(self, coding: Coding) -> RejectedCode | None:
+        """The rejected-code record for this coding, whatever system it claims."""
+        # A known-wrong LOINC code is refused even under a local system: it is the same typo.
+        return self.rejected.get(coding.code.strip())
+
+    def _lookup(
+        self, table: Mapping[tuple[str, str], CodeEntry], coding: Coding
+    ) -> CodeEntry | None:
+        key = (self.system_key(coding.system), coding.code.strip())
+        entry = table.get(key)
+        if entry is not None:
+            return entry if entry.enabled else None
+        flat = _icd_flat(key[1])
+        for candidate in table.values():
+            if (
+                candidate.match == "prefix"
+                and candidate.enabled
+                and candidate.system == key[0]
+                and flat.startswith(_icd_flat(candidate.code))
+            ):
+                return candidate
+        return None
+
+    def observation(self, coding: Coding) -> CodeEntry | None:
+        """Observation mapping for a coding (None when unmapped or disabled)."""
+        return self._lookup(self.observations, coding)
+
+    def condition(self, coding: Coding) -> CodeEntry | None:
+        """Condition/finding mapping for a coding (None when unmapped or disabled)."""
+        return self._lookup(self.conditions, coding)
+
+    def resolve(self, codings: Iterable[Coding], *, section: str) -> CodeEntry | None:
+        """Map a list of alternative codings; wrong codes raise, disagreeing codings raise."""
+        codings = [c for c in codings if c.code.strip()]
+        for coding in codings:
+            rejected = self.rejection(coding)
+            if rejected is not None:
+                raise WrongCodeError(rejected.message())
+        lookup = self.observation if section == "observations" else self.condition
+        found = [(c, e) for c in codings if (e := lookup(c)) is not None]
+        if not found:
+            return None
+        targets = {e.target for _, e in found}
+        if len(targets) > 1:
+            listed = ", ".join(f"{c.code} -> {e.target}" for c, e in found)
+            raise ValueProblem(f"alternative codings disagree on the field they fill ({listed})")
+        return found[0][1]
+
+    def normalize_unit(self, unit: str | None) -> str:
+        """Contract spelling of a UCUM unit; unknown units pass through for the schema to judge."""
+        raw = (unit or "").strip()
+        return self.unit_aliases.get(raw, raw)
+
+
+def _icd_flat(code: str) -> str:
+    return code.replace(".", "").strip().upper()
+
+
+_ENTRY_KEYS = {
+    "code",
+    "system",
+    "target",
+    "display",
+    "confidence",
+    "caveat",
+    "source",
+    "priority",
+    "enabled",
+    "match",
+}
+_REJECTED_KEYS = {"code", "system", "is", "wrongly_used_for"}
+_NOT_MAPPED_KEYS = {"code", "system", "reason", "source"}
+_TOP_KEYS = {
+    "version",
+    "system_aliases",
+    "unit_aliases",
+    "observations",
+    "conditions",
+    "rejected",
+    "not_mapped",
+}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CodeMapError(f"{path}: cannot read code-map file ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CodeMapError(f"{path}: malformed YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CodeMapError(f"{path}: the top level must be a mapping of sections")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise CodeMapError(
+            f"{path}: unknown section(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}"
+        )
+    return data
+
+
+def _code_text(value: Any, where: str) -> str:
+    # YAML reads an unquoted 40930008 as an int: accept it, but not floats (lossy) or others.
+    if isinstance(value, bool) or value is None:
+        raise CodeMapError(f"{where}: 'code' must be a string")
+    if isinstance(value, int):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise CodeMapError(f"{where}: 'code' must be a non-empty string (quote it)")
+    return value.strip()
+
+
+def _entries(data: dict[str, Any], section: str, path: Path) -> list[dict[str, Any]]:
+    items = data.get(section)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise CodeMapError(f"{path}: section '{section}' must be a list")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise CodeMapError(f"{path}: {section}[{index}] must be a mapping")
+    return items
+
+
+def _apply_aliases(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
+    aliases = data.get("system_aliases")
+    aliases = {} if aliases is None else aliases
+    if not isinstance(aliases, dict):
+        raise CodeMapError(f"{path}: 'system_aliases' must map a key to a list of spellings")
+    for key, spellings in aliases.items():
+        if not isinstance(key, str) or not isinstance(spellings, list):
+            raise CodeMapError(f"{path}: system_aliases.{key} must be a list of strings")
+        for spelling in spellings:
+            if not isinstance(spelling, str) or not spelling.strip():
+                raise CodeMapError(f"{path}: system_aliases.{key} holds a non-string spelling")
+            folded = spelling.strip().casefold()
+            current = codemap.system_aliases.get(folded)
+            if current is not None and current != key.casefold():
+                # Re-pointing e.g. 'LN' would silently detach every default LOINC entry.
+                raise CodeMapError(
+                    f"{path}: system_aliases.{key}: '{spelling}' already means '{current}'"
+                )
+            codemap.system_aliases[folded] = key.casefold()
+        codemap.system_aliases[key.casefold()] = key.casefold()
+    units = data.get("unit_aliases")
+    units = {} if units is None else units
+    if not isinstance(units, dict):
+        raise CodeMapError(f"{path}: 'unit_aliases' must be a mapping")
+    for alias, unit in units.items():
+        if not isinstance(alias, str) or not isinstance(unit, str):
+            raise CodeMapError(f"{path}: unit_aliases.{alias} must map a string to a string")
+        if unit not in CONTRACT_UNITS:
+            raise CodeMapError(
+                f"{path}: unit_aliases.{alias} -> '{unit}' is not a unit of the contract "
+                f"({sorted(CONTRACT_UNITS)})"
+            )
+        codemap.unit_aliases[alias] = unit
+
+
+def _apply_rejected(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
+    for index, item in enumerate(_entries(data, "rejected", path)):
+        where = f"{path}: rejected[{index}]"
+        unknown = set(item) - _REJECTED_KEYS
+        if unknown:
+            raise CodeMapError(f"{where}: unknown key(s) {sorted(unknown)}")
+        code = _code_text(item.get("code"), where)
+        for key in ("is", "wrongly_used_for"):
+            if not isinstance(item.get(key), str) or not item[key].strip():
+                raise CodeMapError(f"{where} (code '{code}'): '{key}' must be a non-empty string")
+        codemap.rejected[code] = RejectedCode(
+            system=codemap.system_key(item.get("system")),
+            code=code,
+            actual=item["is"].strip(),
+            wrongly_used_for=item["wrongly_used_for"].strip(),
+        )
+
+
+def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
+    for section in ("observations", "conditions"):
+        table = codemap.observations if section == "observations" else codemap.conditions
+        seen: dict[tuple[str, str], str] = {}
+        for index, item in enumerate(_entries(data, section, path)):
+            where = f"{path}: {section}[{index}]"
+            unknown = set(item) - _ENTRY_KEYS
+            if unknown:
+                raise CodeMapError(f"{where}: unknown key(s) {sorted(unknown)}")
+            code = _code_text(item.get("code"), where)
+            where = f"{where} (code '{code}')"
+            system = item.get("system")
+            if not isinstance(system, str) or not system.strip():
+                raise CodeMapError(f"{where}: 'system' is required (e.g. LN, SCT or the lab's own)")
+            target = item.get("target")
+            if target not in FIELD_KINDS:
+                raise CodeMapError(
+                    f"{where}: unknown target field '{target}'; known fields: "
+                    f"{', '.join(sorted(FIELD_KINDS))}"
+                )
+            kind = FIELD_KINDS[target]
+            if section == "conditions" and kind not in (Kind.FLAG, Kind.SCLEROMYXEDEMA):
+                raise CodeMapError(
+                    f"{where}: a condition can only fill a clinical finding, not '{target}'"
+                )
+            if section == "conditions" and not target.startswith("clinical."):
+                raise CodeMapError(f"{where}: a condition can only fill clinical.* fields")
+            if code in codemap.rejected:
+                raise CodeMapError(
+                    f"{where}: collides with a known-wrong code: {codemap.rejected[code].message()}"
+                )
+            priority = item.get("priority", 0)
+            if isinstance(priority, bool) or not isinstance(priority, int) or priority < 0:
+                raise CodeMapError(f"{where}: 'priority' must be a non-negative integer")
+            enabled = item.get("enabled", True)
+            if not isinstance(enabled, bool):
+                raise CodeMapError(f"{where}: 'enabled' must be true or false")
+            match = item.get("match", "exact")
+            if match not in ("exact", "prefix"):
+                raise CodeMapError(f"{where}: 'match' must be 'exact' or 'prefix'")
+            for key in ("display", "confidence", "caveat", "source"):
+                if key in item and not isinstance(item[key], str):
+                    raise CodeMapError(f"{where}: '{key}' must be a string")
+            entry = CodeEntry(
+                system=codemap.system_key(system),
+                code=code,
+                target=target,
+                section=section,
+                display=item.get("display", ""),
+                confidence=str(item.get("confidence", "")),
+                caveat=item.get("caveat", ""),
+                source=item.get("source", ""),
+                priority=priority,
+                enabled=enabled,
+                match=match,
+                origin=str(path),
+            )
+            key = (entry.system, entry.code)
+            if key in seen and seen[key] != target:
+                raise CodeMapError(
+                    f"{where}: the same code is already mapped to '{seen[key]}' in this file"
+                )
+            seen[key] = target
+            table[key] = entry
+
+
+def _apply_not_mapped(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
+    for index, item in enumerate(_entries(data, "not_mapped", path)):
+        where = f"{path}: not_mapped[{index}]"
+        unknown = set(item) - _NOT_MAPPED_KEYS
+        if unknown:
+            raise CodeMapError(f"{where}: unknown key(s) {sorted(unknown)}")
+        code = _code_text(item.get("code"), where)
+        codemap.not_mapped[(codemap.system_key(item.get("system")), code)] = str(
+            item.get("reason", "")
+        )
+
+
+def _merge_file(codemap: CodeMap, path: Path) -> None:
+    data = _read_yaml(path)
+    version = data.get("version", 1)
+    if version != 1:
+        raise CodeMapError(f"{path}: unsupported code-map version {version!r} (expected 1)")
+    _apply_aliases(data, path, codemap)
+    # A lab file may add known-wrong codes; nothing can remove one (there is no un-reject).
+    _apply_rejected(data, path, codemap)
+    _apply_entries(data, path, codemap)
+    _apply_not_mapped(data, path, codemap)
+    codemap.files = (*codemap.files, str(path))
+
+
+def load_codemap(path: str | None = None) -> CodeMap:
+    """Load the defaults merged with a lab file (``path`` or $MGI_CODEMAP_FILE); no caching."""
+    codemap = CodeMap()
+    _merge_file(codemap, DEFAULT_CODEMAP_PATH)
+    lab_file = path if path is not None else os.environ.get(CODEMAP_ENV) or None
+    if lab_file:
+        _merge_file(codemap, Path(lab_file))
+    return codemap
+
+
+# --------------------------------------------------------------------------------------------
+# Value interpretation
+# --------------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_COMPARED = re.compile(r"^\s*(<=|>=|=<|=>|<|>|=)?\s*(\S+)\s*$")
+
+
+def parse_number(text: str) -> int | float:
+    """A decimal number from text ('16' -> 16, '0.80' -> 0.8); anything else raises."""
+    raw = text.strip()
+    if not _NUMBER.fullmatch(raw):
+        if re.fullmatch(r"[+-]?\d+,\d+", raw):
+            raise ValueProblem(f"'{text}' uses a decimal comma; send a decimal point")
+        raise ValueProblem(f"'{text}' is not a number")
+    number: int | float = float(raw) if ("." in raw) else int(raw)
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ValueProblem(f"'{text}' is not a finite number")
+    return number
+
+
+def parse_compared(text: str) -> tuple[str | None, int | float]:
+    """A value with an optional comparator: '<0.1' -> ('<', 0.1), '16' -> (None, 16)."""
+    match = _COMPARED.match(text)
+    if not match:
+        raise ValueProblem(f"'{text}' is not a number (optionally with < <= > >=)")
+    comparator = {"=<": "<=", "=>": ">=", "=": None}.get(match.group(1) or "", match.group(1))
+    return comparator or None, parse_number(match.group(2))
+
+
+def parse_range_text(text: str) -> dict[str, int | float] | None:
+    """A reference range '3.3-19.4' -> {'low': 3.3, 'high': 19.4}; '<4.0' -> {'high': 4.0}."""
+    raw = text.strip()
+    if not raw:
+        return None
+    match = re.fullmatch(
+        r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:-|–|to)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw
+    )
+    if match:
+        return {"low": parse_number(match.group(1)), "high": parse_number(match.group(2))}
+    one_sided = re.fullmatch(r"(<=|<|>=|>)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw)
+    if one_sided:
+        side = "high" if one_sided.group(1).startswith("<") else "low"
+        return {side: parse_number(one_sided.group(2))}
+    raise ValueProblem(f"reference range '{text}' is not 'low-high', '<high' or '>low'")
+
+
+def usable_range(rng: Mapping[str, int | float] | None) -> dict[str, int | float] | None:
+    """A range the contract can carry (both low and high); one-sided ranges give None."""
+    return dict(rng) if rng and "low" in rng and "high" in rng else None
+
+
+def make_quantity(
+    value: int | float,
+    unit: str,
+    *,
+    comparator: str | None = None,
+    reference_range: Mapping[str, int | float] | None = None,
+) -> dict[str, Any]:
+    """A contract quantity dict (keys only when present)."""
+    if not unit:
+        raise ValueProblem("the unit is missing (OBX-6 / valueQuantity.code)")
+    quantity: dict[str, Any] = {"value": value, "unit": unit}
+    if comparator is not None:
+        if comparator not in COMPARATORS:
+            raise ValueProblem(f"comparator '{comparator}' is not one of < <= > >=")
+        quantity["comparator"] = comparator
+    if reference_range:
+        quantity["reference_range"] = dict(reference_range)
+    return quantity
+
+
+_TRUE_WORDS = {"y", "yes", "true", "t", "1", "positive", "pos", "present", "detected"}
+_FALSE_WORDS = {"n", "no", "false", "f", "0", "negative", "neg", "absent", "not detected"}
+
+
+def parse_flag(text: str) -> bool:
+    """Yes/no finding: Y/N (HL7 table 0136), yes/no, true/false, present/absent, ..."""
+    word = " ".join(text.strip().casefold().split())
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueProblem(f"'{text}' is not a yes/no value (Y, N, yes, no, true, false)")
+
+
+def parse_enum(text: str, allowed: tuple[str, ...]) -> str:
+    """One of the allowed words, case-insensitively; anything else raises."""
+    word = text.strip().casefold().replace(" ", "_").replace("-", "_")
+    if word in allowed:
+        return word
+    raise ValueProblem(f"'{text}' is not one of {', '.join(allowed)}")
+
+
+def parse_count(text: str) -> int:
+    """A non-negative whole number (lesion counts)."""
+    number = parse_number(text)
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise ValueProblem(f"'{text}' is not a whole number")
+        number = int(number)
+    if number < 0:
+        raise ValueProblem(f"'{text}' is negative")
+    return number
+
+
+# --- immunofixation ---------------------------------------------------------------------------
+
+IFE_FORMS_DOC = """
+Accepted immunofixation values (case-insensitive; spaces, hyphens and Greek κ/λ tolerated):
+
+| form                                            | request value                                     |
+|-------------------------------------------------|---------------------------------------------------|
+| negative, neg                                   | {"result": "negative", "clones": []}              |
+| no monoclonal protein detected (also: no        | {"result": "negative", "clones": []}              |
+|   monoclonal band/component/immunoglobulin/     |                                                   |
+|   paraprotein/M-protein detected, not detected) |                                                   |
+| IgG kappa, IgG-κ, IgGκ, IgG-K, IgG k            | positive, [{"heavy_chain": "IgG",                 |
+|                                                 |             "light_chain": "kappa"}]              |
+| IgA lambda, IgM λ, IgD-L, IgE kappa             | positive, one clone (IgG/IgA/IgM/IgD/IgE)         |
+| free kappa, free lambda, kappa light chain only,| positive, [{"heavy_chain": null,                  |
+|                                                 |             "light_chain": "kappa"|"lambda"}]     |
+|   kappa free light chain, Bence Jones lambda    |                                                   |
+| positive IgM lambda, positive: IgG kappa,       | the prefix (positive/pos/monoclonal) is dropped   |
+|   monoclonal IgG kappa, IgG kappa paraprotein   |   as are trailing band/protein/paraprotein words  |
+| biclonal IgG kappa and IgA lambda               | positive, two clones (separators: and , ; + &)    |
+| HL7 repetitions: IgG kappa~IgA lambda           | positive, two clones                              |
+
+Coded values (CWE/CE, valueCodeableConcept) are read from their text, then their code.
+Anything else (a bare "positive", three clones, "biclonal" with one clone, an unknown heavy
+chain, "kappa" alone) is an error naming the segment and the value: never a guess.
+"""
+
+_NEGATIVE = {
+    "negative",
+    "neg",
+    "not detected",
+    "none detected",
+    "no monoclonal protein detected",
+    "no monoclonal protein",
+    "no monoclonal band detected",
+    "no monoclonal component detected",
+    "no monoclonal immunoglobulin detected",
+    "no paraprotein detected",
+    "no m-protein detected",
+    "no m protein detected",
+}
+_PREFIX = re.compile(r"^(?:positive|pos|monoclonal|biclonal)\b\s*(?:for\b)?\s*[:\-,]?\s*")
+_SUFFIX = re.compile(
+    r"\s+(?:monoclonal\s+)?(?:protein|paraprotein|band|component|gammopathy|m-protein|type)$"
+)
+_HEAVY = re.compile(r"^ig\s*([gamde])\s*[-_ ]?\s*(kappa|lambda|k|l)$")
+_FREE = re.compile(
+    r"^(?:(?:free|bence[\s-]jones)\s+(kappa|lambda)(?:\s+(?:free\s+)?light\s+chains?)?(?:\s+only)?"
+    r"|(kappa|lambda)\s+(?:free\s+light\s+chains?|light\s+chains?\s+only|light\s+chains?|free"
+    r"|bence[\s-]jones)(?:\s+only)?)$"
+)
+_LIGHT = {"kappa": "kappa", "k": "kappa", "lambda": "lambda", "l": "lambda"}
+
+
+def _ife_clone(part: str, original: str) -> dict[str, str | None]:
+    text = part
+    while True:
+        stripped = _PREFIX.sub("", text, count=1).strip()
+        stripped = _SUFFIX.sub("", stripped).strip()
+        if stripped == text:
+            break
+        text = stripped
+    heavy = _HEAVY.match(text)
+    if heavy:
+        return {"heavy_chain": f"Ig{heavy.group(1).upper()}", "light_chain": _LIGHT[heavy.group(2)]}
+    free = _FREE.match(text)
+    if free:
+        return {"heavy_chain": None, "light_chain": free.group(1) or free.group(2)}
+    raise ValueProblem(f"immunofixation value '{original}' is not understood (part '{part}')")
+
+
+def parse_ife(values: Iterable[str]) -> dict[str, Any]:
+    """Immunofixation text (one or more repetitions) -> {'result', 'clones'}; see IFE_FORMS_DOC."""
+    texts = [v for v in values if v and v.strip()]
+    if not texts:
+        raise ValueProblem("immunofixation value is empty")
+    original = " ~ ".join(texts)
+    clones: list[dict[str, str | None]] = []
+    negatives = 0
+    biclonal = False
+    for value in texts:
+        text = value.replace("κ", " kappa ").replace("λ", " lambda ").casefold()
+        text = " ".join(text.replace("\u2013", "-").split()).strip(" .")
+        if text in _NEGATIVE:
+            negatives += 1
+            continue
+        biclonal = biclonal or text.startswith("biclonal") or " biclonal " in f" {text} "
+        if _PREFIX.sub("", text).strip() == "":
+            raise ValueProblem(
+                f"immunofixation value '{value}' says positive but names no heavy/light chain"
+            )
+        parts = re.split(r"\s*(?:\band\b|\bplus\b|[,;+&])\s*", text)
+        for part in parts:
+            # "positive, IgG kappa": a part that is only a prefix word carries no clone.
+            if _PREFIX.sub("", part.strip()).strip():
+                clones.append(_ife_clone(part.strip(), value))
+    if negatives and clones:
+        raise ValueProblem(f"immunofixation value '{original}' is both negative and positive")
+    if negatives:
+        return {"result": "negative", "clones": []}
+    if len(clones) > 2:
+        raise ValueProblem(f"immunofixation value '{original}' names more than two clones")
+    if len({(c["heavy_chain"], c["light_chain"]) for c in clones}) != len(clones):
+        raise ValueProblem(f"immunofixation value '{original}' names the same clone twice")
+    if biclonal and len(clones) != 2:
+        raise ValueProblem(f"immunofixation value '{original}' says biclonal but names one clone")
+    return {"result": "positive", "clones": clones}
+
+
+# --------------------------------------------------------------------------------------------
+# Request assembly
+# --------------------------------------------------------------------------------------------
+
+_SCLEROMYXEDEMA_RANK = {"absent": 0, "suspected": 1, "confirmed": 2}
+
+
+@dataclass
+class _Slot:
+    value: Any
+    priority: int
+    source: str
+    from_condition: bool
+
+
+class PanelAssembler:
+    """Collects field values from observations/conditions and builds the request dict.
+
+    Rules: identical values from two sources are fine; a lower ``priority`` wins over a higher
+    one; among diagnoses (conditions) a present finding wins over a refuted one and
+    confirmed > suspected > absent; anything else that disagrees is an error.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[str, _Slot] = {}
+        self.notes: list[str] = []
+        self.crosschecks: list[tuple[dict[str, Any], str]] = []
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Request field path -> where its value came from (for error messages)."""
+        return {path: slot.source for path, slot in self._slots.items()}
+
+    def set(
+        self,
+        path: str,
+        value: Any,
+        *,
+        source: str,
+        priority: int = 0,
+        from_condition: bool = False,
+    ) -> None:
+        """Record a value for a request field path; contradictory data raises ValueProblem."""
+        if FIELD_KINDS.get(path) is Kind.CROSSCHECK:
+            self.crosschecks.append((value, source))
+            return
+        new = _Slot(value, priority, source, from_condition)
+        old = self._slots.get(path)
+        if old is None or old.value == value:
+            if old is None:
+                self._slots[path] = new
+            return
+        if old.priority != new.priority:
+            keep, drop = (old, new) if old.priority < new.priority else (new, old)
+            self._slots[path] = keep
+            self.notes.append(f"{path}: {drop.source} ignored, {keep.source} is preferred")
+            return
+        if old.from_condition and new.from_condition:
+            self._slots[path] = self._merge_findings(path, old, new)
+            return
+        raise ValueProblem(
+            f"{path} has conflicting values: {old.value!r} from {old.source} and "
+            f"{new.value!r} from {source}"
+        )
+
+    @staticmethod
+    def _merge_findings(path: str, old: _Slot, new: _Slot) -> _Slot:
+        if FIELD_KINDS[path] is Kind.SCLEROMYXEDEMA:
+            rank = _SCLEROMYXEDEMA_RANK
+            return old if rank[old.value] >= rank[new.value] else new
+        # One confirmed diagnosis is enough to assert the finding; a refuted one does not undo it.
+        return old if old.value is True else new
+
+    def set_default(self, path: str, value: Any, *, source: str) -> None:
+        """Set a value only when nothing else filled the field."""
+        if path not in self._slots:
+            self._slots[path] = _Slot(value, 99, source, False)
+
+    def has(self, path: str) -> bool:
+        """Whether a field has a value."""
+        return path in self._slots
+
+    def get(self, path: str) -> Any:
+        """The value of a field (None when absent)."""
+        slot = self._slots.get(path)
+        return None if slot is None else slot.value
+
+    def check_flc_ratio(self) -> None:
+        """Compare a reported kappa/lambda ratio with the kappa and lambda of the same panel."""
+        kappa, lam = self.get("flc.kappa"), self.get("flc.lambda")
+        factor = {"mg/L": 1.0, "mg/dL": 10.0}
+        for reported, source in self.crosschecks:
+            if reported.get("comparator"):
+                self.notes.append(f"{source}: reported ratio is a bound; not cross-checked")
+                continue
+            if (
+                not kappa
+                or not lam
+                or kappa.get("comparator")
+                or lam.get("comparator")
+                or kappa["unit"] not in factor
+                or lam["unit"] not in factor
+                or not lam["value"]
+            ):
+                self.notes.append(f"{source}: reported ratio not cross-checkable; ignored")
+                continue
+            computed = (kappa["value"] * factor[kappa["unit"]]) / (lam["value"] * factor[lam["unit"]])
+            value = float(reported["value"])
+            # Labs round the ratio to 2 decimals: allow that plus 5 % before calling it a mismatch.
+            if abs(computed - value) > max(0.01, 0.05 * computed):
+                raise ValueProblem(
+                    f"{source}: reported kappa/lambda ratio {value:g} disagrees with "
+                    f"kappa/lambda {computed:.2f} computed from {self._slots['flc.kappa'].source} "
+                    f"and {self._slots['flc.lambda'].source}"
+                )
+            self.notes.append(
+                f"{source}: reported kappa/lambda ratio {value:g} agrees; the service computes "
+                "its own ratio"
+            )
+
+    def build(self) -> dict[str, Any]:
+        """The nested request dict (api-contract.md request body)."""
+        request: dict[str, Any] = {}
+        for path in sorted(self._slots):
+            node = request
+            *parents, leaf = path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = self._slots[path].value
+        return request
+
+
+def age_in_years(birth: date, on: date) -> int:
+    """Completed years between two dates."""
+    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    if years < 0:
+        raise ValueProblem(f"birth date {birth.isoformat()} is after {on.isoformat()}")
+    return years

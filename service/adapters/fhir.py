@@ -1,0 +1,628 @@
+"""FHIR R4 Bundle <-> contract JSON (api-contract.md), validated with fhir.resources.
+
+fhir.resources 8 offers R5 (package root), R4B and STU3, but no R4 package. R4B (4.3.0) is the
+closest release to R4 (4.0.1) and is used to validate R4 payloads: every element read or written
+here exists with the same meaning in both.
+
+Inbound ``bundle_to_request``: a Bundle of type collection, batch or transaction.
+
+* Observation: ``code.coding`` looked up in the code map (LOINC defaults + lab codes; a known-wrong
+  code in any coding rejects the bundle). ``valueQuantity`` (value, comparator, unit from ``code``
+  when the system is UCUM, else ``unit``), ``referenceRange[0].low/high``, ``valueCodeableConcept``
+  or ``valueString`` (immunofixation, findings), ``valueBoolean``, ``valueInteger``. Components are
+  read like observations. Status final/amended/corrected/preliminary used; registered, cancelled,
+  entered-in-error and unknown skipped (noted). ``effectiveDateTime``/``effectivePeriod.start``:
+  the latest date becomes ``collected_on``.
+* Patient (at most one): ``gender`` -> ``patient.sex``; ``birthDate`` -> ``patient.age_years``
+  in completed years at ``collected_on`` (else today); a partial birthDate gives no age.
+* Condition: ``code.coding`` (SNOMED CT, WHO ICD-10, lab codes) -> ``clinical.*``.
+  verificationStatus confirmed or absent -> present (scleromyxoedema "confirmed"); provisional,
+  differential, unconfirmed -> scleromyxoedema "suspected" (a yes/no finding is then not asserted);
+  refuted -> false / "absent"; entered-in-error skipped. clinicalStatus inactive/resolved skipped.
+  Two diagnoses for the same finding: present beats refuted, confirmed > suspected > absent.
+* Other resources (Specimen, Practitioner, ...) are ignored (noted).
+
+Outbound ``interpretation_to_diagnostic_report``: a DiagnosticReport (status final, category LAB,
+``code`` = local code MGI_INTERPRETATION, ``conclusion`` = the comment, ``conclusionCode`` = the
+classification) whose ``result`` references contained Observations: one per risk model, one per
+flag, plus the provisional flag and the isotype. Local code systems (under ``CODESYSTEM_BASE``):
+
+| URL suffix            | used for                                                          |
+|-----------------------|-------------------------------------------------------------------|
+| /classification       | conclusionCode: NO_MONOCLONAL_PROTEIN, MGUS_NON_IGM, ...          |
+| /report               | DiagnosticReport.code: MGI_INTERPRETATION                         |
+| /observation          | contained Observation.code: RISK_MGUS_MAYO_2005, RISK_SMM_MAYO_2018, |
+|                       | RISK_SMM_IMWG_2020, RISK_SCORE, FLAG, FLAG_SEVERITY, REFER_TO,    |
+|                       | CLASSIFICATION_PROVISIONAL, ISOTYPE                               |
+| /risk-group           | risk Observation value: low, low_intermediate, intermediate, ...  |
+| /flag                 | flag Observation value: MGCS_SCLEROMYXEDEMA, ...                  |
+| /flag-severity        | info, refer, urgent                                               |
+
+Errors raise ``FhirError`` (status, message, errors keyed by FHIRPath-like location);
+``operation_outcome`` renders any error as a validated OperationOutcome.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from pydantic import ValidationError
+
+from .codes import (
+    ASSAYS,
+    SCLEROMYXEDEMA_VALUES,
+    CodeEntry,
+    CodeMap,
+    Coding,
+    Kind,
+    PanelAssembler,
+    ValueProblem,
+    age_in_years,
+    load_codemap,
+    make_quantity,
+    parse_count,
+    parse_enum,
+    parse_flag,
+    parse_ife,
+    usable_range,
+)
+
+CODESYSTEM_BASE = "https://mgi.example/fhir/CodeSystem"
+CLASSIFICATION_SYSTEM = f"{CODESYSTEM_BASE}/classification"
+UCUM = "http://unitsofmeasure.org"
+BUNDLE_TYPES = ("collection", "batch", "transaction")
+_USED_STATUSES = {"final", "amended", "corrected", "preliminary"}
+_RISK_LABELS = {
+    "mgus_mayo_2005": "Mayo 2005 MGUS risk group",
+    "smm_mayo_2018": "Mayo 2018 (20/2/20) SMM risk group",
+    "smm_imwg_2020": "IMWG 2020 SMM risk group",
+}
+_ISSUE_CODES = {
+    400: "structure",
+    404: "not-found",
+    405: "not-supported",
+    413: "too-long",
+    415: "not-supported",
+    422: "invalid",
+    500: "exception",
+}
+
+
+class FhirError(Exception):
+    """A bundle that cannot be translated; ``errors`` maps a FHIRPath-like location to messages."""
+
+    def __init__(
+        self, message: str, errors: dict[str, list[str]] | None = None, status: int = 422
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        self.status = status
+
+    def operation_outcome(self) -> dict[str, Any]:
+        """This error as a validated OperationOutcome dict."""
+        return operation_outcome(self.errors or self.message, self.status)
+
+
+@dataclass
+class FhirTranslation:
+    """The request dict plus notes and, per request field, the resource it came from."""
+
+    request: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    text = "Bundle"
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def validate_bundle(bundle: Any) -> None:
+    """Validate a Bundle with fhir.resources R4B; failures raise FhirError."""
+    if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
+        raise FhirError(
+            "the body must be a FHIR Bundle resource", {"Bundle": ["resourceType must be Bundle"]}
+        )
+    try:
+        Bundle.model_validate(dict(bundle))
+    except ValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for err in exc.errors():
+            errors.setdefault(_loc(tuple(err["loc"])), []).append(err["msg"])
+        first, *rest = errors.items()
+        summary = f"{first[0]}: {first[1][0]}" + (f" (and {len(rest)} more)" if rest else "")
+        raise FhirError(f"the Bundle is not valid FHIR R4: {summary}", errors) from exc
+    if bundle.get("type") not in BUNDLE_TYPES:
+        raise FhirError(
+            f"Bundle.type '{bundle.get('type')}' is not supported",
+            {"Bundle.type": [f"must be one of {', '.join(BUNDLE_TYPES)}"]},
+        )
+
+
+def _codings(concept: Mapping[str, Any] | None) -> list[Coding]:
+    if not concept:
+        return []
+    return [
+        Coding(c.get("system"), str(c.get("code", "")).strip(), c.get("display", ""))
+        for c in concept.get("coding") or []
+        if str(c.get("code", "")).strip()
+    ]
+
+
+def _status_code(concept: Mapping[str, Any] | None) -> str:
+    for coding in (concept or {}).get("coding") or []:
+        if coding.get("code"):
+            return str(coding["code"])
+    return ""
+
+
+def _date_of(text: str | None) -> date | None:
+    if not text or not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return None
+    return date.fromisoformat(text[:10])
+
+
+def _effective(resource: Mapping[str, Any]) -> date | None:
+    return _date_of(resource.get("effectiveDateTime")) or _date_of(
+        (resource.get("effectivePeriod") or {}).get("start")
+    ) or _date_of(resource.get("effectiveInstant"))
+
+
+def _concept_texts(concept: Mapping[str, Any]) -> list[str]:
+    # Text first (it names the isotype), then codings' display, then codes.
+    texts = [concept.get("text") or ""]
+    for coding in concept.get("coding") or []:
+        texts += [coding.get("display") or "", coding.get("code") or ""]
+    return [t for t in texts if str(t).strip()]
+
+
+def _first(texts: list[str], parser: Any) -> Any:
+    problems = []
+    for text in texts:
+        try:
+            return parser(text)
+        except ValueProblem as exc:
+            problems.append(str(exc))
+    raise ValueProblem("; ".join(problems) or "no value")
+
+
+def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
+    if quantity.get("code") and quantity.get("system") in (UCUM, None):
+        return codemap.normalize_unit(quantity["code"])
+    return codemap.normalize_unit(quantity.get("unit") or quantity.get("code"))
+
+
+def _reference_range(obs: Mapping[str, Any], unit: str, codemap: CodeMap) -> dict[str, Any] | None:
+    ranges = obs.get("referenceRange") or []
+    if not ranges:
+        return None
+    result: dict[str, Any] = {}
+    for side in ("low", "high"):
+        bound = ranges[0].get(side)
+        if not bound or bound.get("value") is None:
+            continue
+        bound_unit = _quantity_unit(bound, codemap)
+        if bound_unit and unit and bound_unit != unit:
+            raise ValueProblem(
+                f"referenceRange.{side} is in '{bound_unit}' but the value is in '{unit}'"
+            )
+        result[side] = bound["value"]
+    return result or None
+
+
+def _value(
+    obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: str, notes: list[str]
+) -> Any:
+    kind = entry.kind
+    if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
+        if "valueQuantity" in obs:
+            quantity = obs["valueQuantity"]
+            if quantity.get("value") is None:
+                raise ValueProblem("valueQuantity has no value")
+            number, comparator = quantity["value"], quantity.get("comparator")
+            unit = _quantity_unit(quantity, codemap)
+        elif "valueInteger" in obs and kind in (Kind.COUNT, Kind.PERCENT):
+            number, comparator, unit = obs["valueInteger"], None, ""
+        else:
+            raise ValueProblem(f"{entry.target} needs a valueQuantity")
+        if kind is Kind.CROSSCHECK:
+            return {"value": number, "comparator": comparator}
+        if kind in (Kind.PERCENT, Kind.COUNT):
+            if comparator:
+                raise ValueProblem(
+                    f"{entry.target} is a plain number; comparator '{comparator}' is not allowed"
+                )
+            if kind is Kind.PERCENT:
+                if unit not in ("", "%"):
+                    raise ValueProblem(f"{entry.target} must be in % (unit is '{unit}')")
+                return number
+            return parse_count(str(number))
+        rng = _reference_range(obs, unit, codemap)
+        if rng and not usable_range(rng):
+            notes.append(f"{where}: one-sided reference range {rng} dropped (needs low and high)")
+        return make_quantity(number, unit, comparator=comparator, reference_range=usable_range(rng))
+    if "valueBoolean" in obs:
+        if kind is not Kind.FLAG:
+            raise ValueProblem(f"{entry.target} cannot be given as valueBoolean")
+        return bool(obs["valueBoolean"])
+    if "valueCodeableConcept" in obs:
+        texts = _concept_texts(obs["valueCodeableConcept"])
+    elif "valueString" in obs:
+        texts = [obs["valueString"]]
+    else:
+        raise ValueProblem(f"{entry.target} needs valueCodeableConcept or valueString")
+    if kind is Kind.IFE:
+        # The first text that parses wins (text, then each coding's display, then code).
+        return _first(texts, lambda t: parse_ife([t]))
+    if kind is Kind.FLAG:
+        return _first(texts, parse_flag)
+    if kind is Kind.SCLEROMYXEDEMA:
+        return _first(texts, lambda t: parse_enum(t, SCLEROMYXEDEMA_VALUES))
+    if kind is Kind.ASSAY:
+        return _first(texts, lambda t: parse_enum(t, ASSAYS))
+    raise ValueProblem(f"no reader for {entry.target}")  # pragma: no cover - registry guard
+
+
+def _observation(
+    obs: Mapping[str, Any],
+    where: str,
+    codemap: CodeMap,
+    panel: PanelAssembler,
+    notes: list[str],
+) -> None:
+    codings = _codings(obs.get("code"))
+    label = codings[0].code if codings else "no code"
+    entry = codemap.resolve(codings, section="observations")
+    if entry is None:
+        entry = codemap.resolve(codings, section="conditions")
+    if entry is None:
+        notes.append(f"{where} ({label}): code not in the code map; ignored")
+        return
+    if obs.get("dataAbsentReason") is not None and not any(k.startswith("value") for k in obs):
+        notes.append(f"{where} ({label}): dataAbsentReason; ignored")
+        return
+    value = _value(obs, entry, codemap, f"{where} ({label})", notes)
+    panel.set(entry.target, value, source=f"{where} ({label})", priority=entry.priority)
+
+
+def _condition(
+    cond: Mapping[str, Any],
+    where: str,
+    codemap: CodeMap,
+    panel: PanelAssembler,
+    notes: list[str],
+) -> None:
+    codings = _codings(cond.get("code"))
+    label = codings[0].code if codings else "no code"
+    entry = codemap.resolve(codings, section="conditions")
+    if entry is None:
+        notes.append(f"{where} ({label}): diagnosis code not in the code map; ignored")
+        return
+    verification = _status_code(cond.get("verificationStatus")) or "confirmed"
+    clinical = _status_code(cond.get("clinicalStatus"))
+    if verification == "entered-in-error" or clinical in ("inactive", "resolved"):
+        notes.append(f"{where} ({label}): {verification}/{clinical}; ignored")
+        return
+    if entry.kind is Kind.SCLEROMYXEDEMA:
+        value: Any = {"confirmed": "confirmed", "refuted": "absent"}.get(verification, "suspected")
+    elif verification == "confirmed":
+        value = True
+    elif verification == "refuted":
+        value = False
+    else:
+        notes.append(f"{where} ({label}): {verification} diagnosis does not assert {entry.target}")
+        return
+    panel.set(
+        entry.target, value, source=f"{where} ({label})", priority=entry.priority,
+        from_condition=True,
+    )
+
+
+def _patient(resource: Mapping[str, Any], on: date, notes: list[str]) -> dict[str, Any]:
+    patient: dict[str, Any] = {}
+    if resource.get("gender"):
+        patient["sex"] = resource["gender"]  # FHIR administrative-gender == contract enum
+    birth = resource.get("birthDate")
+    if birth:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth):
+            patient["age_years"] = age_in_years(date.fromisoformat(birth), on)
+        else:
+            notes.append(f"Patient.birthDate '{birth}' is partial; age not derived")
+    return patient
+
+
+def translate_bundle(
+    bundle: dict[str, Any], codemap: CodeMap | None = None, *, today: date | None = None
+) -> FhirTranslation:
+    """Validate and translate a Bundle; returns the request dict with notes and sources."""
+    validate_bundle(bundle)
+    codemap = codemap if codemap is not None else load_codemap()
+    panel = PanelAssembler()
+    notes: list[str] = []
+    dates: list[date] = []
+    patients: list[tuple[str, Mapping[str, Any]]] = []
+    for index, entry in enumerate(bundle.get("entry") or []):
+        resource = entry.get("resource") or {}
+        kind = resource.get("resourceType")
+        where = f"Bundle.entry[{index}].resource"
+        try:
+            if kind == "Observation":
+                status = resource.get("status")
+                if status not in _USED_STATUSES:
+                    notes.append(f"{where}: status '{status}' is not a result; ignored")
+                    continue
+                _observation(resource, where, codemap, panel, notes)
+                for number, component in enumerate(resource.get("component") or []):
+                    _observation(component, f"{where}.component[{number}]", codemap, panel, notes)
+                when = _effective(resource)
+                if when:
+                    dates.append(when)
+            elif kind == "Condition":
+                _condition(resource, where, codemap, panel, notes)
+            elif kind == "Patient":
+                patients.append((where, resource))
+            else:
+                notes.append(f"{where}: {kind} ignored")
+        except ValueProblem as exc:
+            raise FhirError(f"{where}: {exc}", {where: [str(exc)]}) from exc
+    if len(patients) > 1:
+        raise FhirError(
+            "the Bundle holds more than one Patient: send one patient per request",
+            {w: ["second Patient"] for w, _ in patients[1:]},
+        )
+    try:
+        panel.check_flc_ratio()
+    except ValueProblem as exc:
+        raise FhirError(str(exc), {"Bundle": [str(exc)]}) from exc
+    request = panel.build()
+    collected = max(dates) if dates else None
+    if collected:
+        request["collected_on"] = collected.isoformat()
+    if patients:
+        where, resource = patients[0]
+        try:
+            patient = _patient(resource, collected or today or date.today(), notes)
+        except ValueProblem as exc:
+            raise FhirError(f"{where}: {exc}", {f"{where}.birthDate": [str(exc)]}) from exc
+        if patient:
+            request["patient"] = patient
+    return FhirTranslation(request, notes + panel.notes, panel.sources)
+
+
+def bundle_to_request(
+    bundle: dict[str, Any], codemap: CodeMap | None = None, *, today: date | None = None
+) -> dict[str, Any]:
+    """The contract request dict of a FHIR R4 Bundle (see translate_bundle)."""
+    return translate_bundle(bundle, codemap, today=today).request
+
+
+# --------------------------------------------------------------------------------------------
+# Outbound
+# --------------------------------------------------------------------------------------------
+
+
+def _cc(suffix: str, code: str, display: str | None = None) -> dict[str, Any]:
+    coding: dict[str, Any] = {"system": f"{CODESYSTEM_BASE}/{suffix}", "code": code}
+    if display:
+        coding["display"] = display
+    return {"coding": [coding]}
+
+
+def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
+    for entry in (bundle or {}).get("entry") or []:
+        resource = entry.get("resource") or {}
+        if resource.get("resourceType") == "Patient":
+            if resource.get("id"):
+                return {"reference": f"Patient/{resource['id']}"}
+            if entry.get("fullUrl"):
+                return {"reference": entry["fullUrl"]}
+    return None
+
+
+def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
+    dates = [
+        d
+        for entry in (bundle or {}).get("entry") or []
+        if (entry.get("resource") or {}).get("resourceType") == "Observation"
+        and (d := _effective(entry["resource"]))
+    ]
+    return max(dates).isoformat() if dates else None
+
+
+def _observation_out(
+    obs_id: str, code: str, display: str, subject: dict[str, str] | None
+) -> dict[str, Any]:
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": obs_id,
+        "status": "final",
+        "code": _cc("observation", code, display),
+    }
+    if subject:
+        obs["subject"] = subject
+    return obs
+
+
+def _risk_observation(
+    name: str, entry: Mapping[str, Any], subject: dict[str, str] | None
+) -> dict[str, Any]:
+    obs = _observation_out(
+        f"risk-{name.replace('_', '-')}", f"RISK_{name.upper()}", _RISK_LABELS.get(name, name),
+        subject,
+    )
+    group = entry.get("group")
+    if group:
+        obs["valueCodeableConcept"] = _cc("risk-group", str(group))
+    else:
+        obs["dataAbsentReason"] = {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                    "code": "unknown",
+                }
+            ]
+        }
+    notes = [
+        str(entry[k]) for k in ("reason", "why", "note", "explanation", "comment")
+        if isinstance(entry.get(k), str) and entry[k]
+    ]
+    possible = next(
+        (entry[k] for k in ("possible_groups", "groups", "open_between")
+         if isinstance(entry.get(k), list)),
+        None,
+    )
+    if possible:
+        notes.append("possible groups: " + ", ".join(str(g) for g in possible))
+    if notes:
+        obs["note"] = [{"text": text} for text in notes]
+    score = entry.get("score")
+    if isinstance(score, int | float) and not isinstance(score, bool):
+        obs["component"] = [
+            {"code": _cc("observation", "RISK_SCORE", "Risk score"), "valueQuantity": {
+                "value": score}}
+        ]
+    return obs
+
+
+def _flag_observation(
+    number: int, flag: Mapping[str, Any], subject: dict[str, str] | None
+) -> dict[str, Any]:
+    obs = _observation_out(f"flag-{number}", "FLAG", "Interpretive flag", subject)
+    value = _cc("flag", str(flag.get("code", "")))
+    if flag.get("message"):
+        value["text"] = str(flag["message"])
+    obs["valueCodeableConcept"] = value
+    components = []
+    if flag.get("severity"):
+        components.append(
+            {
+                "code": _cc("observation", "FLAG_SEVERITY", "Flag severity"),
+                "valueCodeableConcept": _cc("flag-severity", str(flag["severity"])),
+            }
+        )
+    for specialty in flag.get("refer_to") or []:
+        components.append(
+            {"code": _cc("observation", "REFER_TO", "Refer to"), "valueString": str(specialty)}
+        )
+    if components:
+        obs["component"] = components
+    return obs
+
+
+def interpretation_to_diagnostic_report(
+    interpretation: Mapping[str, Any],
+    request_bundle: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A DiagnosticReport dict (validated with fhir.resources) carrying the interpretation."""
+    subject = _subject(request_bundle)
+    classification = interpretation.get("classification") or {}
+    contained: list[dict[str, Any]] = []
+    if classification:
+        provisional = _observation_out(
+            "classification-provisional", "CLASSIFICATION_PROVISIONAL",
+            "Classification provisional", subject,
+        )
+        provisional["valueBoolean"] = bool(classification.get("provisional"))
+        contained.append(provisional)
+        if classification.get("isotype"):
+            isotype = _observation_out("isotype", "ISOTYPE", "Isotype", subject)
+            isotype["valueString"] = str(classification["isotype"])
+            contained.append(isotype)
+    for name, entry in (interpretation.get("risk") or {}).items():
+        if isinstance(entry, Mapping):
+            contained.append(_risk_observation(name, entry, subject))
+    for number, flag in enumerate(interpretation.get("flags") or [], start=1):
+        contained.append(_flag_observation(number, flag, subject))
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    report: dict[str, Any] = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}
+                ]
+            }
+        ],
+        "code": {
+            **_cc("report", "MGI_INTERPRETATION", "Monoclonal gammopathy interpretation"),
+            "text": "Monoclonal gammopathy interpretation",
+        },
+        "issued": moment.isoformat(),
+    }
+    if contained:
+        report["contained"] = contained
+        report["result"] = [{"reference": f"#{obs['id']}"} for obs in contained]
+    if subject:
+        report["subject"] = subject
+    effective = _effective_of(request_bundle)
+    if effective:
+        report["effectiveDateTime"] = effective
+    if interpretation.get("comment"):
+        report["conclusion"] = str(interpretation["comment"])
+    if classification.get("code"):
+        label = str(classification.get("label") or classification["code"])
+        concept = _cc("classification", str(classification["code"]), label)
+        concept["text"] = label + (" (provisional)" if classification.get("provisional") else "")
+        report["conclusionCode"] = [concept]
+    if interpretation.get("ruleset_version"):
+        report["identifier"] = [
+            {"system": f"{CODESYSTEM_BASE}/ruleset-version",
+             "value": str(interpretation["ruleset_version"])}
+        ]
+    return DiagnosticReport.model_validate(report).model_dump(mode="json", exclude_none=True)
+
+
+def operation_outcome(
+    errors: Mapping[str, list[str]] | str,
+    status: int,
+    *,
+    sources: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """An OperationOutcome dict (validated) for an error string or {location: [messages]}.
+
+    With ``sources`` (FhirTranslation.sources), request-schema paths such as
+    ``spep.m_protein.unit`` also name the Bundle entry the value came from.
+    """
+    code = _ISSUE_CODES.get(status, "processing")
+    severity = "fatal" if status >= 500 else "error"
+    issues: list[dict[str, Any]] = []
+    if isinstance(errors, str):
+        issues.append({"severity": severity, "code": code, "diagnostics": errors})
+    else:
+        for path, messages in errors.items():
+            expressions = [path] if path and path != "_schema" else []
+            origin = None
+            for fld, src in sorted((sources or {}).items(), key=lambda i: -len(i[0])):
+                if path == fld or path.startswith(fld + "."):
+                    origin = src
+                    break
+            if origin:
+                expressions.append(origin.split(" (", 1)[0])
+            for message in messages or [""]:
+                issue: dict[str, Any] = {
+                    "severity": severity,
+                    "code": code,
+                    "diagnostics": f"{path}: {message}" if path else message,
+                }
+                if expressions:
+                    issue["expression"] = expressions
+                issues.append(issue)
+    if not issues:
+        issues.append({"severity": severity, "code": code, "diagnostics": f"HTTP {status}"})
+    outcome = {"resourceType": "OperationOutcome", "issue": issues}
+    return OperationOutcome.model_validate(outcome).model_dump(mode="json", exclude_none=True)

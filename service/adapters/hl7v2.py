@@ -1,0 +1,944 @@
+"""HL7 v2 ORU^R01 <-> contract JSON (api-contract.md), parsed with hl7apy.
+
+Inbound: ``parse_oru`` turns an ER7 ORU^R01 (v2.5.1; 2.3, 2.3.1, 2.4 and 2.5 tolerated; segment
+separators \\r, \\n or \\r\\n; MLLP framing bytes stripped) into the public request dict, so the HTTP
+layer validates it with the same request schema as JSON and runs the same engine.
+
+* OBX-3 (identifier^text^system^alt-identifier^alt-text^alt-system) is looked up in the code
+  map (LOINC defaults + lab-local codes); both codings are tried, a known-wrong code in either
+  rejects the message. Unmapped codes are ignored (listed in ``OruContext.notes``).
+* OBX-2 NM/SN/ST/TX/FT for numbers (SN ``<^0.1`` and text ``<0.1`` give a comparator), CWE/CE/CNE
+  or ST/TX/FT for immunofixation (forms in ``codes.IFE_FORMS_DOC``) and yes/no findings.
+* OBX-6 unit (UCUM, passed through; see ``codemap.yaml`` unit_aliases), OBX-7 reference range
+  ``3.3-19.4``, OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped),
+  OBX-14 observation date.
+* PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today),
+  PID-8 sex (F female, M male, O/A other, U/N unknown). OBR-7 (else the latest OBX-14) ->
+  ``collected_on``. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
+* DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
+  code -> ``clinical.*``. DG1-6 ``W`` (working) makes scleromyxoedema "suspected", otherwise
+  "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent).
+
+Errors raise ``Hl7Error`` (segment, occurrence, field, HL7 table 0357 code, ACK code). Suggested
+HTTP behaviour: answer an ``Hl7Error`` (and a request-schema 422) with HTTP 200 and the ACK from
+``build_ack`` (AR: not an ORU^R01 / unparseable / unsupported version; AE: content errors), which
+interface engines log and do not retry; never a 500.
+
+Outbound: ``build_oru_response`` builds an ORU^R01 that echoes the inbound message: MSH with
+sending/receiving swapped and a new control ID, PID verbatim, OBR with the original placer (OBR-2)
+and filler (OBR-3) numbers and OBR-7, and the **original MSH-10 in OBR-20** (filler field 1).
+The interpretation is carried in OBX segments with local codes (coding system ``MGI``); their
+value type is CWE (CE for versions before 2.5). OBX-4 (sub-ID) links the OBX of one risk model,
+flag or recommendation.
+
+| OBX-3 code                   | type   | OBX-5 value                                          |
+|------------------------------|--------|------------------------------------------------------|
+| RULESET_VERSION              | ST     | ruleset version                                      |
+| CLASSIFICATION               | CWE    | classification code ^ label ^ MGI                    |
+| CLASSIFICATION_PROVISIONAL   | CWE    | Y^Yes^HL70136 or N^No^HL70136                        |
+| ISOTYPE                      | ST     | isotype text (e.g. "IgG kappa"); omitted when null   |
+| RISK_MGUS_MAYO_2005          | CWE    | group ^ group ^ MGI, or NOT_SCORED^Not scored^MGI    |
+| RISK_SMM_MAYO_2018           | CWE    | idem                                                 |
+| RISK_SMM_IMWG_2020           | CWE    | idem                                                 |
+| RISK_<MODEL>_SCORE           | NM     | the model's numeric score, when it has one           |
+| RISK_<MODEL>_POSSIBLE_GROUPS | ST     | groups an open result is between (a~b)               |
+| FLAG                         | CWE    | flag code ^ message ^ MGI                            |
+| FLAG_SEVERITY                | CWE    | info / refer / urgent ^ same ^ MGI                   |
+| FLAG_REFER_TO                | ST     | specialties, repeated (hematology~dermatology)       |
+| RECOMMENDATION               | CWE    | recommendation code ^ text ^ MGI                     |
+| MISSING_DATA                 | ST     | request field paths, repeated                        |
+| COMMENT                      | FT     | narrative comment (line breaks as \\.br\\)            |
+
+An NTE after a risk OBX carries the model's explanation when the interpretation gives one.
+Free text is escaped (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``); MSH-18 is ``UNICODE UTF-8``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
+
+from .codes import (
+    ASSAYS,
+    SCLEROMYXEDEMA_VALUES,
+    CodeEntry,
+    CodeMap,
+    Coding,
+    Kind,
+    PanelAssembler,
+    ValueProblem,
+    WrongCodeError,
+    age_in_years,
+    load_codemap,
+    make_quantity,
+    parse_compared,
+    parse_count,
+    parse_enum,
+    parse_flag,
+    parse_ife,
+    parse_number,
+    parse_range_text,
+    usable_range,
+)
+
+SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
+LOCAL_SYSTEM = "MGI"
+_USED_STATUSES = {"", "F", "C", "P", "R", "S", "U"}
+_SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
+_RISK_MODELS = ("mgus_mayo_2005", "smm_mayo_2018", "smm_imwg_2020")
+_RISK_LABELS = {
+    "mgus_mayo_2005": "Mayo 2005 MGUS risk group",
+    "smm_mayo_2018": "Mayo 2018 (20/2/20) SMM risk group",
+    "smm_imwg_2020": "IMWG 2020 SMM risk group",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding and escaping
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """The delimiters of a message (MSH-1 and MSH-2)."""
+
+    field: str = "|"
+    component: str = "^"
+    repetition: str = "~"
+    escape: str = "\\"
+    subcomponent: str = "&"
+
+    @property
+    def msh2(self) -> str:
+        """MSH-2 encoding characters."""
+        return f"{self.component}{self.repetition}{self.escape}{self.subcomponent}"
+
+
+DEFAULT_ENCODING = Encoding()
+
+
+def escape(text: str, enc: Encoding = DEFAULT_ENCODING, *, formatted: bool = False) -> str:
+    """Escape free text for an HL7 field; newlines become \\.br\\ in FT, spaces elsewhere."""
+    replacements = {
+        enc.escape: f"{enc.escape}E{enc.escape}",
+        enc.field: f"{enc.escape}F{enc.escape}",
+        enc.component: f"{enc.escape}S{enc.escape}",
+        enc.subcomponent: f"{enc.escape}T{enc.escape}",
+        enc.repetition: f"{enc.escape}R{enc.escape}",
+        "\n": f"{enc.escape}.br{enc.escape}" if formatted else " ",
+    }
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(replacements.get(ch, ch) for ch in normalized)
+
+
+def unescape(text: str, enc: Encoding = DEFAULT_ENCODING) -> str:
+    """Undo HL7 escape sequences (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\.br\\ \\Xhh\\); drop formatting."""
+    if enc.escape not in text:
+        return text
+    esc = re.escape(enc.escape)
+    simple = {
+        "F": enc.field,
+        "S": enc.component,
+        "T": enc.subcomponent,
+        "R": enc.repetition,
+        "E": enc.escape,
+        ".br": "\n",
+    }
+
+    def replace(match: re.Match[str]) -> str:
+        seq = match.group(1)
+        if seq in simple:
+            return simple[seq]
+        if seq.startswith("X") and re.fullmatch(r"X(?:[0-9A-Fa-f]{2})+", seq):
+            raw = bytes.fromhex(seq[1:])
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return raw.decode("latin-1")
+        return ""  # highlighting (\H\ \N\) and other formatting commands carry no text
+
+    return re.sub(f"{esc}([^{esc}]*){esc}", replace, text)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+
+class Hl7Error(Exception):
+    """A message that cannot be translated, with enough location detail for an ACK/ERR."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        segment: str | None = None,
+        index: int | None = None,
+        field: int | None = None,
+        hl7_code: int = 207,
+        ack_code: str = "AE",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.segment = segment
+        self.index = index
+        self.field = field
+        self.hl7_code = hl7_code  # HL7 table 0357 message error condition code
+        self.ack_code = ack_code  # AE (content error) or AR (message rejected)
+
+    @property
+    def location(self) -> str:
+        """Human-readable location, e.g. 'OBX[3] OBX-5'."""
+        if not self.segment:
+            return ""
+        where = f"{self.segment}[{self.index}]" if self.index else self.segment
+        return f"{where} {self.segment}-{self.field}" if self.field else where
+
+    def erl(self, enc: Encoding = DEFAULT_ENCODING) -> str:
+        """ERR-2 error location (segment^sequence^field)."""
+        parts = [self.segment or "", str(self.index or ""), str(self.field or "")]
+        return enc.component.join(parts).rstrip(enc.component)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_ERROR_TEXT = {
+    0: "Message accepted",
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    103: "Table value not found",
+    200: "Unsupported message type",
+    201: "Unsupported event code",
+    203: "Unsupported version id",
+    205: "Duplicate key identifier",
+    207: "Application internal error",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Segments
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    """A segment's raw ER7 with field access (values stay escaped until unescaped)."""
+
+    er7: str
+    enc: Encoding
+    index: int  # occurrence of this segment type, 1-based
+
+    @property
+    def name(self) -> str:
+        """Segment ID."""
+        return self.er7[:3]
+
+    @property
+    def parts(self) -> list[str]:
+        """The raw fields split on the field separator."""
+        return self.er7.split(self.enc.field)
+
+    def raw(self, n: int) -> str:
+        """Field n (1-based, HL7 numbering) still escaped."""
+        parts = self.parts
+        if self.name == "MSH":
+            if n == 1:
+                return self.enc.field
+            return parts[n - 1] if n - 1 < len(parts) else ""
+        return parts[n] if n < len(parts) else ""
+
+    def repetitions(self, n: int) -> list[str]:
+        """Raw repetitions of field n."""
+        value = self.raw(n)
+        return value.split(self.enc.repetition) if value else []
+
+    def components(self, n: int, rep: int = 0) -> list[str]:
+        """Unescaped components of one repetition of field n."""
+        reps = self.repetitions(n)
+        if rep >= len(reps):
+            return []
+        return [unescape(c, self.enc) for c in reps[rep].split(self.enc.component)]
+
+    def component(self, n: int, c: int = 1, rep: int = 0) -> str:
+        """Unescaped first subcomponent of component c (1-based) of field n, '' when absent."""
+        reps = self.repetitions(n)
+        if rep >= len(reps):
+            return ""
+        comps = reps[rep].split(self.enc.component)
+        if c - 1 >= len(comps):
+            return ""
+        # Split before unescaping: an escaped \T\ is a literal '&', not a subcomponent.
+        return unescape(comps[c - 1].split(self.enc.subcomponent)[0], self.enc)
+
+    def text(self, n: int) -> str:
+        """Unescaped whole field n (first repetition)."""
+        reps = self.repetitions(n)
+        return unescape(reps[0], self.enc) if reps else ""
+
+
+@dataclass
+class OruContext:
+    """A parsed ORU^R01: the request dict plus the control data a reply must echo."""
+
+    encoding: Encoding
+    version: str
+    message_type: str
+    control_id: str
+    processing_id: str
+    sending_application: str
+    sending_facility: str
+    receiving_application: str
+    receiving_facility: str
+    pid: str | None
+    obr: list[Segment]
+    request: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def _normalize(message: str | bytes) -> str:
+    if isinstance(message, bytes):
+        try:
+            message = message.decode("utf-8")
+        except UnicodeDecodeError:
+            message = message.decode("latin-1")
+    text = message.lstrip("\ufeff").strip("\x0b\x1c\r\n \t")
+    lines = re.split(r"\r\n|\r|\n", text)
+    return "\r".join(line for line in lines if line.strip())
+
+
+def _encoding_of(text: str) -> Encoding:
+    if len(text) < 8 or not text.startswith("MSH"):
+        return DEFAULT_ENCODING
+    sep = text[3]
+    chars = text[4:].split(sep, 1)[0]
+    if len(chars) < 4:
+        return DEFAULT_ENCODING
+    return Encoding(sep, chars[0], chars[1], chars[2], chars[3])
+
+
+def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> date | None:
+    digits = value.strip()[:8]
+    if not digits:
+        return None
+    if not re.fullmatch(r"\d{4}(\d{2}(\d{2})?)?", digits) or len(digits) < 8:
+        return None  # partial date: not enough to compute an age or a panel date
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError as exc:
+        raise Hl7Error(
+            f"{where}: '{value}' is not a valid date", segment=segment, index=index, field=fld,
+            hl7_code=102,
+        ) from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------
+
+
+def _segments(text: str, enc: Encoding) -> list[Segment]:
+    try:
+        parsed = parse_message(text, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
+    except Exception as exc:  # hl7apy raises many types; all mean "not a parseable message"
+        raise Hl7Error(
+            f"message cannot be parsed: {exc}", segment="MSH", index=1, hl7_code=100, ack_code="AR"
+        ) from exc
+    counts: dict[str, int] = {}
+    segments = []
+    for child in parsed.children:
+        er7 = child.to_er7()
+        counts[er7[:3]] = counts.get(er7[:3], 0) + 1
+        segments.append(Segment(er7, enc, counts[er7[:3]]))
+    return segments
+
+
+def _header(msh: Segment) -> dict[str, str]:
+    return {
+        "message_type": msh.raw(9),
+        "control_id": msh.text(10),
+        "processing_id": msh.component(11) or "P",
+        "version": msh.component(12),
+        "sending_application": msh.raw(3),
+        "sending_facility": msh.raw(4),
+        "receiving_application": msh.raw(5),
+        "receiving_facility": msh.raw(6),
+    }
+
+
+def _check_header(msh: Segment) -> None:
+    version = msh.component(12)
+    if version not in SUPPORTED_VERSIONS:
+        raise Hl7Error(
+            f"HL7 version '{version}' is not supported (supported: {', '.join(SUPPORTED_VERSIONS)})",
+            segment="MSH", index=1, field=12, hl7_code=203, ack_code="AR",
+        )
+    msg_type, trigger = msh.component(9, 1), msh.component(9, 2)
+    if msg_type != "ORU":
+        raise Hl7Error(
+            f"message type '{msg_type}' is not supported: send ORU^R01",
+            segment="MSH", index=1, field=9, hl7_code=200, ack_code="AR",
+        )
+    if trigger != "R01":
+        raise Hl7Error(
+            f"event '{trigger}' is not supported: send ORU^R01",
+            segment="MSH", index=1, field=9, hl7_code=201, ack_code="AR",
+        )
+
+
+def _codings(seg: Segment, n: int) -> list[Coding]:
+    comps = seg.components(n) + [""] * 6
+    codings = [Coding(comps[2] or None, comps[0].strip(), comps[1])]
+    if comps[3].strip():
+        codings.append(Coding(comps[5] or None, comps[3].strip(), comps[4]))
+    return [c for c in codings if c.code]
+
+
+def _candidates(seg: Segment, rep: str, value_type: str) -> list[str]:
+    # Coded values: try the code, then the text (Y^Yes^HL70136, confirmed^Confirmed^L).
+    if value_type in ("CWE", "CE", "CNE", "CF"):
+        comps = [unescape(c, seg.enc) for c in rep.split(seg.enc.component)] + ["", ""]
+        return [c for c in (comps[0], comps[1]) if c.strip()]
+    return [unescape(rep, seg.enc)]
+
+
+def _first_parse(candidates: list[str], parser: Any) -> Any:
+    problems = []
+    for candidate in candidates:
+        try:
+            return parser(candidate)
+        except ValueProblem as exc:
+            problems.append(str(exc))
+    raise ValueProblem("; ".join(problems) or "value is empty")
+
+
+class _ObxReader:
+    """Reads one OBX into (target, value) with the field being read tracked for errors."""
+
+    def __init__(self, seg: Segment, codemap: CodeMap, where: str, notes: list[str]) -> None:
+        self.seg = seg
+        self.codemap = codemap
+        self.where = where
+        self.notes = notes
+        self.field = 3
+
+    def value(self, entry: CodeEntry) -> Any:
+        seg = self.seg
+        value_type = seg.component(2).upper()
+        reps = [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]
+        self.field = 5
+        kind = entry.kind
+        if kind is Kind.IFE:
+            if value_type not in ("CWE", "CE", "CNE", "CF", "ST", "TX", "FT", ""):
+                raise ValueProblem(f"value type {value_type} cannot carry an immunofixation result")
+            texts = []
+            for rep in reps:
+                cands = _candidates(seg, rep, value_type)
+                # Coded IFE: the text names the isotype; the code is used only when text is empty.
+                texts.append(cands[1] if len(cands) > 1 else cands[0])
+            return parse_ife(texts)
+        if len(reps) != 1:
+            raise ValueProblem(f"expected one value, found {len(reps)} repetitions")
+        rep = reps[0]
+        if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
+            comparator, number = self._number(rep, value_type)
+            self.field = 6
+            unit = self.codemap.normalize_unit(seg.component(6, 1) or seg.component(6, 2))
+            if kind is Kind.CROSSCHECK:
+                return {"value": number, "comparator": comparator}
+            if kind in (Kind.PERCENT, Kind.COUNT):
+                if comparator:
+                    raise ValueProblem(
+                        f"{entry.target} is a plain number; comparator '{comparator}' is not allowed"
+                    )
+                if kind is Kind.PERCENT:
+                    if unit not in ("", "%"):
+                        raise ValueProblem(f"{entry.target} must be in % (OBX-6 is '{unit}')")
+                    return number
+                self.field = 5
+                return parse_count(str(number))
+            self.field = 7
+            rng = parse_range_text(seg.text(7)) if seg.text(7).strip() else None
+            if rng and not usable_range(rng):
+                self.notes.append(
+                    f"{self.where}: one-sided reference range '{seg.text(7)}' dropped "
+                    "(the contract needs low and high)"
+                )
+            self.field = 6
+            return make_quantity(
+                number, unit, comparator=comparator, reference_range=usable_range(rng)
+            )
+        cands = _candidates(seg, rep, value_type)
+        if kind is Kind.FLAG:
+            return _first_parse(cands, parse_flag)
+        if kind is Kind.SCLEROMYXEDEMA:
+            return _first_parse(cands, lambda t: parse_enum(t, SCLEROMYXEDEMA_VALUES))
+        if kind is Kind.ASSAY:
+            return _first_parse(cands, lambda t: parse_enum(t, ASSAYS))
+        raise ValueProblem(f"no reader for {entry.target}")  # pragma: no cover - registry guard
+
+    def _number(self, rep: str, value_type: str) -> tuple[str | None, int | float]:
+        seg = self.seg
+        if value_type == "SN":
+            comps = [unescape(c, seg.enc) for c in rep.split(seg.enc.component)] + ["", "", "", ""]
+            if comps[2].strip() or comps[3].strip():
+                raise ValueProblem(
+                    f"structured numeric '{unescape(rep, seg.enc)}' is a range or ratio, not a value"
+                )
+            comparator = comps[0].strip() or None
+            if comparator == "=":
+                comparator = None
+            if comparator and comparator not in ("<", ">", "<=", ">="):
+                raise ValueProblem(f"SN comparator '{comparator}' is not one of < <= > >=")
+            return comparator, parse_number(comps[1])
+        if value_type in ("NM", "ST", "TX", "FT", ""):
+            return parse_compared(unescape(rep, seg.enc))
+        raise ValueProblem(f"value type {value_type} cannot carry a number")
+
+
+def parse_oru(
+    message: str | bytes, codemap: CodeMap | None = None, *, today: date | None = None
+) -> OruContext:
+    """Parse an ER7 ORU^R01 into an OruContext (request dict + reply control data)."""
+    codemap = codemap if codemap is not None else load_codemap()
+    text = _normalize(message)
+    if not text.startswith("MSH"):
+        raise Hl7Error(
+            "message does not start with an MSH segment", segment="MSH", hl7_code=100,
+            ack_code="AR",
+        )
+    enc = _encoding_of(text)
+    msh = Segment(text.split("\r", 1)[0], enc, 1)
+    _check_header(msh)  # before hl7apy, so an unsupported version gets its own message
+    segments = _segments(text, enc)
+    ctx = OruContext(encoding=enc, pid=None, obr=[], **_header(msh))
+    panel = PanelAssembler()
+    obr_dates: list[date] = []
+    obx_dates: list[date] = []
+    pid: Segment | None = None
+    obx_count = 0
+    for seg in segments:
+        if seg.name == "PID":
+            if pid is not None:
+                raise Hl7Error(
+                    "more than one PID segment: send one patient per message",
+                    segment="PID", index=seg.index, hl7_code=100,
+                )
+            pid = seg
+            ctx.pid = seg.er7
+        elif seg.name == "OBR":
+            ctx.obr.append(seg)
+            when = _hl7_date(seg.component(7), f"OBR[{seg.index}] OBR-7", segment="OBR",
+                             index=seg.index, fld=7)
+            if when:
+                obr_dates.append(when)
+        elif seg.name == "OBX":
+            obx_count += 1
+            when = _map_obx(seg, codemap, panel, ctx.notes)
+            if when:
+                obx_dates.append(when)
+        elif seg.name == "DG1":
+            _map_dg1(seg, codemap, panel, ctx.notes)
+    if obx_count == 0:
+        raise Hl7Error("the message has no OBX segment", segment="OBX", hl7_code=101)
+    try:
+        panel.check_flc_ratio()
+    except ValueProblem as exc:
+        raise Hl7Error(str(exc), segment="OBX", hl7_code=102) from exc
+    ctx.notes.extend(panel.notes)
+    request = panel.build()
+    collected = max(obr_dates) if obr_dates else (max(obx_dates) if obx_dates else None)
+    if collected:
+        request["collected_on"] = collected.isoformat()
+    if pid is not None:
+        patient = _patient(pid, collected or today or date.today(), ctx.notes)
+        if patient:
+            request["patient"] = patient
+    ctx.request = request
+    ctx.sources = panel.sources
+    return ctx
+
+
+def message_to_request(
+    message: str | bytes, codemap: CodeMap | None = None, *, today: date | None = None
+) -> dict[str, Any]:
+    """The contract request dict of an ER7 ORU^R01 (see parse_oru)."""
+    return parse_oru(message, codemap, today=today).request
+
+
+def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str]) -> date | None:
+    set_id = seg.text(1) or str(seg.index)
+    codings = _codings(seg, 3)
+    code_label = codings[0].code if codings else "(no code)"
+    where = f"OBX[{seg.index}] (set ID {set_id}, {code_label})"
+    status = seg.component(11).upper()[:1]
+    if status not in _USED_STATUSES:
+        notes.append(f"{where}: result status '{status}' is not a result; ignored")
+        return None
+    reader = _ObxReader(seg, codemap, where, notes)
+    try:
+        entry = codemap.resolve(codings, section="observations")
+        from_finding = False
+        if entry is None:
+            entry = codemap.resolve(codings, section="conditions")
+            from_finding = entry is not None
+        if entry is None:
+            notes.append(f"{where}: code not in the code map; ignored")
+            return None
+        if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
+            notes.append(f"{where}: no value in OBX-5; ignored")
+            return None
+        value = reader.value(entry)
+        reader.field = 5
+        panel.set(entry.target, value, source=where, priority=entry.priority)
+        if from_finding:
+            notes.append(f"{where}: finding code mapped to {entry.target}")
+    except WrongCodeError as exc:
+        raise Hl7Error(f"{where}: {exc}", segment="OBX", index=seg.index, field=3,
+                       hl7_code=103) from exc
+    except ValueProblem as exc:
+        conflict = "conflicting values" in str(exc)
+        raise Hl7Error(
+            f"{where}: {exc}" if not conflict else str(exc),
+            segment="OBX", index=seg.index, field=reader.field,
+            hl7_code=205 if conflict else 102,
+        ) from exc
+    return _hl7_date(seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14)
+
+
+def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str]) -> None:
+    codings = _codings(seg, 3)
+    where = f"DG1[{seg.index}] ({codings[0].code if codings else 'no code'})"
+    try:
+        entry = codemap.resolve(codings, section="conditions")
+        if entry is None:
+            notes.append(f"{where}: diagnosis code not in the code map; ignored")
+            return
+        if entry.kind is Kind.SCLEROMYXEDEMA:
+            value: Any = "suspected" if seg.component(6).upper() == "W" else "confirmed"
+        else:
+            value = True
+        panel.set(entry.target, value, source=where, priority=entry.priority, from_condition=True)
+    except WrongCodeError as exc:
+        raise Hl7Error(f"{where}: {exc}", segment="DG1", index=seg.index, field=3,
+                       hl7_code=103) from exc
+    except ValueProblem as exc:
+        raise Hl7Error(f"{where}: {exc}", segment="DG1", index=seg.index, field=3,
+                       hl7_code=205) from exc
+
+
+def _patient(pid: Segment, on: date, notes: list[str]) -> dict[str, Any]:
+    patient: dict[str, Any] = {}
+    sex = pid.component(8).upper()
+    if sex:
+        if sex not in _SEX:
+            raise Hl7Error(f"PID-8 sex '{sex}' is not in HL7 table 0001 (F, M, O, U, A, N)",
+                           segment="PID", index=1, field=8, hl7_code=103)
+        patient["sex"] = _SEX[sex]
+    raw_birth = pid.component(7)
+    birth = _hl7_date(raw_birth, "PID-7", segment="PID", index=1, fld=7)
+    if birth:
+        try:
+            patient["age_years"] = age_in_years(birth, on)
+        except ValueProblem as exc:
+            raise Hl7Error(f"PID-7: {exc}", segment="PID", index=1, field=7, hl7_code=102) from exc
+    elif raw_birth.strip():
+        notes.append(f"PID-7 birth date '{raw_birth}' is partial; age not derived")
+    return patient
+
+
+# --------------------------------------------------------------------------------------------
+# Replies
+# --------------------------------------------------------------------------------------------
+
+
+def _timestamp(now: datetime | None) -> str:
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.strftime("%Y%m%d%H%M%S%z")
+
+
+def _new_control_id() -> str:
+    return "MGI" + uuid.uuid4().hex[:17].upper()
+
+
+def _msh(
+    enc: Encoding,
+    *,
+    sending: tuple[str, str],
+    receiving: tuple[str, str],
+    message_type: str,
+    control_id: str,
+    processing_id: str,
+    version: str,
+    now: datetime | None,
+) -> str:
+    fields = [
+        "MSH",
+        enc.msh2,
+        sending[0],
+        sending[1],
+        receiving[0],
+        receiving[1],
+        _timestamp(now),
+        "",
+        message_type,
+        control_id,
+        processing_id,
+        version,
+        "",
+        "",
+        "",
+        "",
+        "",
+        "UNICODE UTF-8",
+    ]
+    return enc.field.join(fields)
+
+
+class _SegmentWriter:
+    def __init__(self, enc: Encoding, coded_type: str) -> None:
+        self.enc = enc
+        self.coded_type = coded_type
+        self.lines: list[str] = []
+        self.obx_count = 0
+
+    def seg(self, *fields: str) -> None:
+        self.lines.append(self.enc.field.join(fields).rstrip(self.enc.field))
+
+    def cwe(self, code: str, text: str, system: str = LOCAL_SYSTEM) -> str:
+        c = self.enc.component
+        return f"{escape(code, self.enc)}{c}{escape(text, self.enc)}{c}{system}"
+
+    def obx(self, value_type: str, code: str, label: str, value: str, sub_id: str = "") -> None:
+        self.obx_count += 1
+        vt = self.coded_type if value_type == "CWE" else value_type
+        ident = self.cwe(code, label)
+        self.seg("OBX", str(self.obx_count), vt, ident, sub_id, value, "", "", "", "", "", "F")
+
+    def nte(self, text: str, number: int = 1) -> None:
+        self.seg("NTE", str(number), "L", escape(text, self.enc))
+
+
+def _text_of(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _risk_segments(w: _SegmentWriter, name: str, entry: Mapping[str, Any], sub: str) -> None:
+    code = f"RISK_{name.upper()}"
+    group = entry.get("group")
+    if group:
+        value = w.cwe(str(group), str(group).replace("_", "-"))
+    else:
+        value = w.cwe("NOT_SCORED", "Not scored")
+    w.obx("CWE", code, _RISK_LABELS.get(name, name), value, sub)
+    score = entry.get("score")
+    if isinstance(score, int | float) and not isinstance(score, bool):
+        w.obx("NM", f"{code}_SCORE", f"{_RISK_LABELS.get(name, name)} score", f"{score:g}", sub)
+    possible = next(
+        (entry[k] for k in ("possible_groups", "groups", "open_between") if isinstance(
+            entry.get(k), list)),
+        None,
+    )
+    if possible:
+        reps = w.enc.repetition.join(escape(str(g), w.enc) for g in possible)
+        w.obx("ST", f"{code}_POSSIBLE_GROUPS", "Possible risk groups", reps, sub)
+    reason = next(
+        (entry[k] for k in ("reason", "why", "note", "explanation", "comment") if _text_of(
+            entry.get(k))),
+        None,
+    )
+    if reason:
+        w.nte(reason)
+
+
+def build_oru_response(
+    parsed_context: OruContext,
+    interpretation: Mapping[str, Any],
+    *,
+    control_id: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """An ORU^R01 reply (ER7, \\r separators) carrying the interpretation as OBX/NTE segments."""
+    ctx = parsed_context
+    enc = ctx.encoding
+    version = ctx.version if ctx.version in SUPPORTED_VERSIONS else "2.5.1"
+    coded = "CWE" if version in ("2.5", "2.5.1") else "CE"
+    w = _SegmentWriter(enc, coded)
+    message_type = enc.component.join(["ORU", "R01"] + ([] if version == "2.3" else ["ORU_R01"]))
+    w.lines.append(
+        _msh(
+            enc,
+            sending=(ctx.receiving_application or LOCAL_SYSTEM, ctx.receiving_facility),
+            receiving=(ctx.sending_application, ctx.sending_facility),
+            message_type=message_type,
+            control_id=control_id or _new_control_id(),
+            processing_id=ctx.processing_id,
+            version=version,
+            now=now,
+        )
+    )
+    if ctx.pid:
+        w.lines.append(ctx.pid)
+    first_obr = ctx.obr[0] if ctx.obr else None
+    obr = ["OBR", "1"]
+    obr.append(first_obr.raw(2) if first_obr else "")
+    obr.append(first_obr.raw(3) if first_obr else "")
+    obr.append(w.cwe("MGI_INTERPRETATION", "Monoclonal gammopathy interpretation"))
+    obr += ["", ""]
+    obr.append(first_obr.raw(7) if first_obr else "")
+    obr += [""] * 12  # OBR-8 .. OBR-19
+    obr.append(escape(ctx.control_id, enc))  # OBR-20 filler field 1: original MSH-10
+    obr.append("")  # OBR-21
+    obr.append(_timestamp(now))  # OBR-22 results report/status change
+    obr += ["", ""]  # OBR-23, OBR-24
+    obr.append("F")  # OBR-25 result status
+    w.seg(*obr)
+    ruleset = str(interpretation.get("ruleset_version", ""))
+    if ruleset:
+        w.obx("ST", "RULESET_VERSION", "Ruleset version", escape(ruleset, enc))
+    classification = interpretation.get("classification") or {}
+    if classification:
+        w.obx(
+            "CWE",
+            "CLASSIFICATION",
+            "Classification",
+            w.cwe(str(classification.get("code", "")), str(classification.get("label", ""))),
+        )
+        provisional = bool(classification.get("provisional"))
+        yes_no = ("Y", "Yes") if provisional else ("N", "No")
+        w.obx("CWE", "CLASSIFICATION_PROVISIONAL", "Classification provisional",
+              w.cwe(*yes_no, system="HL70136"))
+        if classification.get("isotype"):
+            w.obx("ST", "ISOTYPE", "Isotype", escape(str(classification["isotype"]), enc))
+    risk = interpretation.get("risk") or {}
+    names = [m for m in _RISK_MODELS if m in risk] + [m for m in risk if m not in _RISK_MODELS]
+    for number, name in enumerate(names, start=1):
+        if isinstance(risk[name], Mapping):
+            _risk_segments(w, name, risk[name], str(number))
+    for number, flag in enumerate(interpretation.get("flags") or [], start=1):
+        sub = str(number)
+        w.obx("CWE", "FLAG", "Interpretive flag",
+              w.cwe(str(flag.get("code", "")), str(flag.get("message", ""))), sub)
+        severity = str(flag.get("severity", ""))
+        if severity:
+            w.obx("CWE", "FLAG_SEVERITY", "Flag severity", w.cwe(severity, severity), sub)
+        refer = flag.get("refer_to") or []
+        if refer:
+            reps = enc.repetition.join(escape(str(r), enc) for r in refer)
+            w.obx("ST", "FLAG_REFER_TO", "Refer to", reps, sub)
+    for number, rec in enumerate(interpretation.get("recommendations") or [], start=1):
+        w.obx("CWE", "RECOMMENDATION", "Recommendation",
+              w.cwe(str(rec.get("code", "")), str(rec.get("text", ""))), str(number))
+    missing = interpretation.get("missing_data") or []
+    if missing:
+        w.obx("ST", "MISSING_DATA", "Missing data",
+              enc.repetition.join(escape(str(m), enc) for m in missing))
+    comment = str(interpretation.get("comment") or "")
+    if comment:
+        w.obx("FT", "COMMENT", "Interpretive comment", escape(comment, enc, formatted=True))
+    return "\r".join(w.lines) + "\r"
+
+
+def _header_from_text(message: str | bytes) -> dict[str, str] | None:
+    try:
+        text = _normalize(message)
+    except Exception:  # noqa: BLE001 - any undecodable input just means "no header to echo"
+        return None
+    if not text.startswith("MSH") or len(text) < 8:
+        return None
+    enc = _encoding_of(text)
+    return {"enc": enc, **_header(Segment(text.split("\r", 1)[0], enc, 1))}  # type: ignore[dict-item]
+
+
+def build_ack(
+    message_text_or_parsed: str | bytes | OruContext,
+    code: str | None = None,
+    error_text: str = "",
+    *,
+    error: Hl7Error | None = None,
+    control_id: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """An ACK (MSH/MSA/ERR) answering the message; code AA, AE or AR (default from ``error``)."""
+    ack_code = code or (error.ack_code if error else "AE")
+    if ack_code not in ("AA", "AE", "AR"):
+        raise ValueError(f"ACK code must be AA, AE or AR, not {ack_code!r}")
+    text = error_text or (error.message if error else "")
+    if isinstance(message_text_or_parsed, OruContext):
+        ctx = message_text_or_parsed
+        header: dict[str, Any] = {"enc": ctx.encoding, **{
+            k: getattr(ctx, k) for k in (
+                "message_type", "control_id", "processing_id", "version", "sending_application",
+                "sending_facility", "receiving_application", "receiving_facility")}}
+    else:
+        header = _header_from_text(message_text_or_parsed) or {"enc": DEFAULT_ENCODING}
+    enc: Encoding = header["enc"]
+    version = header.get("version") if header.get("version") in SUPPORTED_VERSIONS else "2.5.1"
+    trigger = "R01"
+    if header.get("message_type"):
+        trigger = header["message_type"].split(enc.component)[1:2] or ["R01"]
+        trigger = trigger[0] or "R01"
+    message_type = enc.component.join(["ACK", trigger] + ([] if version == "2.3" else ["ACK"]))
+    lines = [
+        _msh(
+            enc,
+            sending=(header.get("receiving_application") or LOCAL_SYSTEM,
+                     header.get("receiving_facility", "")),
+            receiving=(header.get("sending_application", ""), header.get("sending_facility", "")),
+            message_type=message_type,
+            control_id=control_id or _new_control_id(),
+            processing_id=header.get("processing_id") or "P",
+            version=version,
+            now=now,
+        ),
+        enc.field.join(
+            ["MSA", ack_code, escape(header.get("control_id", ""), enc), escape(text, enc)[:80]]
+        ).rstrip(enc.field),
+    ]
+    if ack_code != "AA":
+        hl7_code = error.hl7_code if error else (100 if ack_code == "AR" else 207)
+        code_cwe = enc.component.join(
+            [str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"), "HL70357"]
+        )
+        location = error.erl(enc) if error else ""
+        if version in ("2.5", "2.5.1"):
+            lines.append(
+                enc.field.join(
+                    ["ERR", "", location, code_cwe, "E", "", "", "", escape(text, enc)]
+                ).rstrip(enc.field)
+            )
+        else:
+            # v2.3/2.4 ERR-1 (ELD): segment^sequence^field^code&text&table
+            sub = enc.subcomponent.join([str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"),
+                                         "HL70357"])
+            parts = (location.split(enc.component) + ["", "", ""])[:3]
+            lines.append(f"ERR{enc.field}{enc.component.join(parts + [sub])}")
+    return "\r".join(lines) + "\r"
+
+
+def describe_validation_errors(
+    errors: Mapping[str, list[str]], context: OruContext | None = None
+) -> str:
+    """One line for an ACK from request-schema errors, naming the OBX each field came from."""
+    sources = context.sources if context else {}
+    parts = []
+    for path, messages in errors.items():
+        origin = next(
+            (src for fld, src in sorted(sources.items(), key=lambda i: -len(i[0]))
+             if path == fld or path.startswith(fld + ".")),
+            None,
+        )
+        label = f"{path} ({origin})" if origin else path
+        parts.append(f"{label}: {'; '.join(messages)}")
+    return " | ".join(parts)

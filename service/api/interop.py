@@ -1,0 +1,135 @@
+"""LIS interoperability endpoints: HL7 v2.5.1 ORU^R01 and FHIR R4 (adapters in service/adapters).
+
+Both translate into the JSON request body and go through the same request schema and engine as
+POST /v1/interpretations, so every interface gives the same interpretation for the same data.
+
+Errors, chosen for interface engines:
+- HL7 v2: the body of every error is an HL7 ACK the engine can file — MSA-1 AR (message rejected:
+  unparseable, not ORU^R01, unsupported version; HTTP 400) or AE (content error: unknown unit, a
+  wrong LOINC code, an IFE text not understood; HTTP 422), with ERR naming the segment and field.
+  A wrong Content-Type or an oversized body gets the standard JSON error body (415 / 413).
+- FHIR: an OperationOutcome (HTTP 400 for malformed JSON is the standard body; 422 for a bundle
+  that does not validate or translate).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, abort, current_app, json, request
+from flask.views import MethodView
+from marshmallow import ValidationError
+
+from service.adapters import fhir, hl7v2
+from service.adapters.codes import CodeMap, load_codemap
+
+from .errors import flatten
+from .parsing import is_json_mimetype, parse_body
+from .schemas import ErrorSchema
+from .views import ERRORS, REQUEST_SCHEMA, v1
+
+log = logging.getLogger("mgi.interop")
+EXTENSION = "mgi.codemap"
+HL7_TYPES = ("x-application/hl7-v2+er7", "text/plain", "application/hl7-v2")
+HL7_MIME = "x-application/hl7-v2+er7"
+FHIR_MIME = "application/fhir+json"
+
+
+def init_interop(app: Flask) -> None:
+    """Load and validate the code mapping once; a bad mapping file stops start-up."""
+    app.extensions[EXTENSION] = load_codemap(app.config.get("CODEMAP_FILE"))
+
+
+def _codemap() -> CodeMap:
+    return current_app.extensions[EXTENSION]
+
+
+def _interpret_dict(body: dict[str, Any]) -> dict[str, Any]:
+    from .views import interpretation_payload
+
+    return interpretation_payload(REQUEST_SCHEMA.load(body))
+
+
+def _hl7(text: str, status: int) -> Response:
+    return Response(text, status=status, mimetype=HL7_MIME)
+
+
+@v1.route("/hl7v2")
+class Hl7v2(MethodView):
+    """HL7 v2.5.1 ORU^R01 in, ORU^R01 with the interpretation out."""
+
+    @v1.doc(
+        requestBody={"required": True, "content": {t: {"schema": {"type": "string"}} for t in HL7_TYPES}},
+        responses={
+            "200": {"description": "ORU^R01 carrying the interpretation as OBX/NTE segments",
+                    "content": {HL7_MIME: {"schema": {"type": "string"}}}},
+            "400": {"description": "ACK with MSA-1 AR: the message was rejected",
+                    "content": {HL7_MIME: {"schema": {"type": "string"}}}},
+            "422": {"description": "ACK with MSA-1 AE: content error (code, unit, value)",
+                    "content": {HL7_MIME: {"schema": {"type": "string"}}}},
+        },
+    )
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
+    @v1.alt_response(415, schema=ErrorSchema, description="Not an HL7 v2 ER7 content type.")
+    def post(self) -> Response:
+        """Interpret an ORU^R01 message (ER7)."""
+        if request.mimetype not in HL7_TYPES:
+            abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
+        raw = request.get_data(cache=True)
+        try:
+            ctx = hl7v2.parse_oru(raw, _codemap())
+        except hl7v2.Hl7Error as e:
+            return _hl7(hl7v2.build_ack(raw, e.ack_code, str(e), error=e), 400 if e.ack_code == "AR" else 422)
+        except Exception as e:  # noqa: BLE001 - any parser failure is a rejected message, never a 500
+            log.info("hl7 message rejected: %s", type(e).__name__)
+            return _hl7(hl7v2.build_ack(raw, "AR", "message cannot be parsed as HL7 v2 ER7"), 400)
+        try:
+            interpretation = _interpret_dict(ctx.request)
+        except ValidationError as e:
+            text = hl7v2.describe_validation_errors(flatten(e.messages), ctx)
+            return _hl7(hl7v2.build_ack(ctx, "AE", text), 422)
+        return _hl7(hl7v2.build_oru_response(ctx, interpretation), 200)
+
+
+@v1.route("/fhir/interpretations")
+class FhirInterpretations(MethodView):
+    """FHIR R4 Bundle of Observations (and Patient, Conditions) in, DiagnosticReport out."""
+
+    @v1.doc(
+        requestBody={"required": True, "content": {
+            FHIR_MIME: {"schema": {"type": "object", "description": "A FHIR R4 Bundle"}},
+            "application/json": {"schema": {"type": "object", "description": "A FHIR R4 Bundle"}}}},
+        responses={
+            "200": {"description": "DiagnosticReport (conclusion = narrative, conclusionCode = "
+                                   "classification, contained Observations for risk and flags)",
+                    "content": {FHIR_MIME: {"schema": {"type": "object"}}}},
+            "422": {"description": "OperationOutcome naming each problem",
+                    "content": {FHIR_MIME: {"schema": {"type": "object"}}}},
+        },
+    )
+    @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
+    @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
+    def post(self) -> Response:
+        """Interpret a FHIR R4 Bundle."""
+        if not is_json_mimetype(request.mimetype):
+            abort(415)
+        bundle = parse_body(request.get_data(cache=True))
+        try:
+            if not isinstance(bundle, dict):
+                raise fhir.FhirError("the body must be a FHIR Bundle resource (a JSON object)")
+            tr = fhir.translate_bundle(bundle, _codemap())
+            interpretation = _interpret_dict(tr.request)
+        except fhir.FhirError as e:
+            return _fhir(e.operation_outcome(), e.status)
+        except ValidationError as e:
+            return _fhir(fhir.operation_outcome(flatten(e.messages), 422, sources=tr.sources), 422)
+        return _fhir(fhir.interpretation_to_diagnostic_report(interpretation, bundle), 200)
+
+
+def _fhir(resource: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(resource), status=status, mimetype=FHIR_MIME)
+

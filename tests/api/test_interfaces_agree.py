@@ -1,0 +1,87 @@
+"""Every interface gives the same interpretation for the same data (issue #5): JSON, HL7 v2, FHIR."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.api import create_app
+from tests.conftest import ROOT
+
+SAMPLES = ROOT / "tests" / "adapters" / "samples"
+
+
+@pytest.fixture
+def lab_client():
+    """An app with the lab's own code mapping (local codes for scleromyxoedema and the marrow)."""
+    app = create_app({"TESTING": True, "DEV_MODE": True, "CODEMAP_FILE": str(SAMPLES / "lab-codemap.yaml")})
+    return app.test_client()
+
+
+def essence(body: dict) -> dict:
+    """What must agree: category, criteria outcomes, events, risk groups, flags, missing data."""
+    return {
+        "classification": {k: body["classification"][k] for k in ("code", "provisional", "isotype")},
+        "criteria": sorted((c["id"], c["status"]) for c in body["criteria"]),
+        "mde": body["myeloma_defining_events"],
+        "risk": {k: (v["group"], v["possible_groups"]) for k, v in body["risk"].items()},
+        "flags": sorted(f["code"] for f in body["flags"]),
+        "missing": sorted(body["missing_data"]),
+    }
+
+
+def test_the_worked_example_is_interpreted_alike_through_json_hl7_and_fhir(lab_client, worked_example):
+    via_json = lab_client.post("/v1/interpretations", json=worked_example).get_json()
+
+    hl7 = lab_client.post("/v1/hl7v2", data=(SAMPLES / "oru_worked_example_s6.hl7").read_bytes(),
+                          content_type="x-application/hl7-v2+er7")
+    assert hl7.status_code == 200, hl7.data
+    text = hl7.data.decode()
+    assert f"|{via_json['classification']['code']}^" in text
+    assert "MGCS_SCLEROMYXEDEMA" in text
+
+    fhir = lab_client.post("/v1/fhir/interpretations",
+                           data=(SAMPLES / "bundle_worked_example_s6.json").read_bytes(),
+                           content_type="application/fhir+json")
+    assert fhir.status_code == 200, fhir.data
+    report = fhir.get_json()
+    assert report["resourceType"] == "DiagnosticReport"
+    assert report["conclusionCode"][0]["coding"][0]["code"] == via_json["classification"]["code"]
+    assert report["conclusion"] == via_json["comment"]
+
+
+@pytest.mark.parametrize("name", ["oru_basic_lf", "oru_v23_crlf", "oru_local_codes", "oru_worked_example_s6"])
+def test_an_hl7_message_gives_the_same_interpretation_as_its_json_translation(lab_client, name):
+    from service.adapters import hl7v2
+    from service.adapters.codes import load_codemap
+
+    raw = (SAMPLES / f"{name}.hl7").read_bytes()
+    ctx = hl7v2.parse_oru(raw, load_codemap(str(SAMPLES / "lab-codemap.yaml")))
+    via_json = lab_client.post("/v1/interpretations", json=ctx.request).get_json()
+    text = lab_client.post("/v1/hl7v2", data=raw, content_type="text/plain").data.decode()
+    assert f"|{via_json['classification']['code']}^" in text
+    for flag in via_json["flags"]:
+        assert flag["code"] in text
+
+
+def test_a_fhir_bundle_gives_the_same_interpretation_as_its_json_translation(lab_client):
+    from service.adapters import fhir
+    from service.adapters.codes import load_codemap
+
+    bundle = json.loads((SAMPLES / "bundle_worked_example_s6.json").read_text())
+    request = fhir.bundle_to_request(bundle, load_codemap(str(SAMPLES / "lab-codemap.yaml")))
+    via_json = lab_client.post("/v1/interpretations", json=request).get_json()
+    worked = json.loads((ROOT / "examples" / "worked-example-s6.json").read_text())
+    assert essence(via_json) == essence(lab_client.post("/v1/interpretations", json=worked).get_json())
+
+
+def test_malformed_hl7_gets_an_ack_ar_and_never_a_500(lab_client):
+    resp = lab_client.post("/v1/hl7v2", data=b"not an hl7 message", content_type="text/plain")
+    assert resp.status_code == 400
+    assert b"MSA|AR" in resp.data
+
+
+def test_hl7_needs_an_hl7_content_type(lab_client):
+    resp = lab_client.post("/v1/hl7v2", data=b"MSH|", content_type="application/json")
+    assert resp.status_code == 415 and resp.get_json()["code"] == 415

@@ -1,0 +1,150 @@
+"""gunicorn.conf.py: every setting is one gunicorn knows, env overrides work, and a real
+gunicorn with two workers serves the extensions with metrics aggregated across workers."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from gunicorn.config import KNOWN_SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "gunicorn.conf.py"
+HOOKS = {"on_starting", "when_ready", "child_exit"}
+
+
+def load_conf(monkeypatch, **env) -> dict:
+    for name in ("MGI_BIND", "MGI_WORKERS", "MGI_WORKER_CLASS", "MGI_THREADS", "MGI_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return {k: v for k, v in runpy.run_path(str(CONF)).items() if not k.startswith("_")}
+
+
+def test_every_name_in_the_config_file_is_a_gunicorn_setting(monkeypatch):
+    known = {s.name for s in KNOWN_SETTINGS}
+    settings = {k for k, v in load_conf(monkeypatch).items()
+                if not callable(v) or k in HOOKS} - {"glob", "os"}
+    assert settings - known == set()
+    assert HOOKS <= settings
+
+
+def test_the_defaults_are_the_documented_ones(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf["bind"] == "0.0.0.0:8000"
+    assert conf["worker_class"] == "sync"
+    assert 1 <= conf["workers"] <= 8
+    assert conf["accesslog"] is None
+    assert conf["preload_app"] is False
+    assert conf["max_requests"] > 0 and conf["max_requests_jitter"] > 0
+    assert conf["graceful_timeout"] < 20  # docker-compose stop_grace_period
+
+
+@pytest.mark.parametrize(
+    ("env", "key", "expected"),
+    [({"MGI_BIND": "127.0.0.1:9001"}, "bind", "127.0.0.1:9001"),
+     ({"MGI_WORKERS": "3"}, "workers", 3),
+     ({"MGI_WORKERS": ""}, "workers", None),
+     ({"MGI_WORKER_CLASS": "gthread", "MGI_THREADS": "8"}, "threads", 8),
+     ({"MGI_TIMEOUT": "30"}, "timeout", 30)],
+)
+def test_environment_variables_override_the_defaults(monkeypatch, env, key, expected):
+    value = load_conf(monkeypatch, **env)[key]
+    if expected is None:
+        assert isinstance(value, int) and value >= 1
+    else:
+        assert value == expected
+
+
+WSGI = textwrap.dedent(
+    """
+    from flask import Flask, g
+    from service.api.observability import init_observability, mark_ready
+    from service.api.security import init_security
+
+    app = Flask("gunicorn_smoke")
+    app.config["API_KEYS"] = {"smoke": "%s"}
+    init_observability(app)
+    init_security(app)
+
+    @app.get("/v1/ping")
+    def ping():
+        g.classification_code = "MGUS_NON_IGM"
+        return {"pong": True}
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    mark_ready(app)
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, headers: dict | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_gunicorn_serves_the_app_with_metrics_aggregated_over_workers(tmp_path):
+    import hashlib
+
+    key = "smoke-test-key-0123456789abcdefghijklmnopq"
+    (tmp_path / "smoke_wsgi.py").write_text(WSGI % hashlib.sha256(key.encode()).hexdigest())
+    metrics_dir = tmp_path / "prom"
+    port = _free_port()
+    env = {**os.environ, "MGI_BIND": f"127.0.0.1:{port}", "MGI_WORKERS": "2",
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    env.pop("MGI_API_KEYS", None)
+    env.pop("MGI_DEV_MODE", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "smoke_wsgi:app"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _get(base + "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, "gunicorn exited"
+            assert time.monotonic() < deadline, "gunicorn did not become ready"
+            time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {key}"}
+        statuses = [_get(base + "/v1/ping", auth)[0] for _ in range(40)]
+        assert statuses == [200] * 40
+        assert _get(base + "/v1/ping")[0] == 401
+        status, text = _get(base + "/metrics")
+        assert status == 200
+        assert 'mgi_http_requests_total{method="GET",route="/v1/ping",status="200"} 40.0' in text
+        assert 'mgi_interpretations_total{classification="MGUS_NON_IGM"} 40.0' in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, output
+    assert "mgi: gunicorn ready" in output
+    assert '"logger":"mgi.access"' in output
+    assert key not in output
