@@ -47,7 +47,7 @@ class Severity(StrEnum):
     URGENT = "urgent"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Criterion:
     """One evaluated criterion: status, the value it was judged on, threshold and source."""
 
@@ -61,7 +61,7 @@ class Criterion:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Classification:
     """The category with its label, isotype and why."""
 
@@ -72,7 +72,7 @@ class Classification:
     reasons: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FlcSummary:
     """FLC ratio, the interval used, abnormality and the involved chain."""
 
@@ -93,7 +93,7 @@ class FlcSummary:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RiskFactor:
     """One factor or scored variable of a risk model."""
 
@@ -106,7 +106,7 @@ class RiskFactor:
     points_max: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RiskResult:
     """A risk model's outcome; group None when it does not apply or unknowns leave it open."""
 
@@ -124,7 +124,7 @@ class RiskResult:
     needed: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Flag:
     """An actionable finding."""
 
@@ -135,7 +135,7 @@ class Flag:
     evidence: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Recommendation:
     """What to do next; FOLLOW_UP items carry the interval and the tests to repeat."""
 
@@ -146,7 +146,7 @@ class Recommendation:
     tests: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Interpretation:
     """The full interpretation of one panel."""
 
