@@ -226,6 +226,17 @@ class _StderrHandler(logging.StreamHandler):
     def stream(self, value) -> None:  # logging may try to set it; it always follows sys.stderr
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        # StreamHandler.emit minus its repeated property lookups; called under the handler lock.
+        try:
+            stream = sys.stderr
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
 
 def configure_logging(level: str | int | None = None) -> logging.Handler:
     """Put one JSON stderr handler on the ``mgi`` logger (idempotent) and set its level."""

@@ -39,9 +39,20 @@ def _num(**kw: Any) -> FiniteFloat:
     return FiniteFloat(allow_nan=False, validate=validate.Range(min=0), **kw)
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: 1, 0, "yes" are rejected (1 == True in Python, so truthy sets are not
+    enough)."""
+
+    default_error_messages = {"invalid": "Not a valid boolean: send true or false."}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 def _bool(description: str) -> fields.Boolean:
-    return fields.Boolean(truthy={True}, falsy={False}, allow_none=True,
-                          metadata={"description": description})
+    return StrictBoolean(allow_none=True, metadata={"description": description})
 
 
 def _pct(description: str) -> FiniteFloat:
@@ -499,7 +510,8 @@ class BatchRequestSchema(StrictSchema):
     """Up to 1,000 panels; each item is validated and interpreted on its own."""
 
     items = fields.List(
-        fields.Raw(metadata={"description": "An InterpretationRequest body."}), required=True,
+        fields.Raw(allow_none=True, metadata={"description": "An InterpretationRequest body."}),
+        required=True,
         validate=validate.Length(min=1, max=MAX_BATCH),
         metadata={"description": f"1 to {MAX_BATCH} InterpretationRequest bodies."},
     )

@@ -309,19 +309,22 @@ def init_security(app: Flask) -> SecurityState:
 
     keys = state.keys
     dev_mode = state.dev_mode
+    get_request = request._get_current_object
+    get_g = g._get_current_object
 
     def require_api_key():
-        path = request.path
-        if "//" in path:  # "//v1/x" must not slip past the prefix test
+        req = get_request()
+        path = req.path  # werkzeug has already collapsed leading slashes ("//v1/x" -> "/v1/x")
+        if "//" in path:
             path = re.sub("/{2,}", "/", path)
         if not (path.startswith(PROTECTED_PREFIX) or path == "/v1"):
             return None
         if dev_mode:
-            g.api_key_name = DEV_KEY_NAME
+            get_g().__dict__["api_key_name"] = DEV_KEY_NAME
             return None
-        key, reason = authenticate(keys, request.headers.get("Authorization"))
+        key, reason = authenticate(keys, req.environ.get("HTTP_AUTHORIZATION"))
         if not reason:
-            g.api_key_name = key.name
+            get_g().__dict__["api_key_name"] = key.name
             return None
         if reason == "missing":
             return _unauthorized(

@@ -3,6 +3,7 @@ response schema in schemas.py documents this shape and a test checks real answer
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +11,12 @@ from service.domain.results import Interpretation, RiskResult
 
 
 def _n(v: Any) -> Any:
+    # A finite Decimal beyond float range would become Infinity, which is not JSON: null instead.
     if isinstance(v, Decimal):
-        return None if not v.is_finite() else float(v)
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
     return v
 
 

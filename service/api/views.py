@@ -3,6 +3,10 @@ response each; the interpretation is serialised directly (see serialize.py) for 
 
 from __future__ import annotations
 
+import math
+from json import dumps as _dumps
+from typing import Any
+
 from flask import Response, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
@@ -51,9 +55,23 @@ v1 = Blueprint("interpretations", __name__, url_prefix="/v1",
 ops = Blueprint("operations", __name__, description="Liveness and the ruleset in force.")
 
 
+def _finite(v: Any) -> Any:
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_finite(x) for x in v]
+    return v
+
+
 def json_response(payload: dict, status: int = 200) -> Response:
-    """Serialise a mapping as the response (no schema dump on the hot path)."""
-    return Response(json.dumps(payload), status=status, mimetype="application/json")
+    """Serialise a mapping as the response (no schema dump on the hot path); strict JSON only."""
+    try:
+        text = _dumps(payload, allow_nan=False)
+    except ValueError:  # a non-finite float slipped through (e.g. in evidence): null it, never emit NaN
+        text = _dumps(_finite(payload), allow_nan=False)
+    return Response(text, status=status, mimetype="application/json")
 
 
 def interpretation_payload(panel: Panel) -> dict:

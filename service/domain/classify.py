@@ -98,11 +98,12 @@ def classify(f: Facts) -> Outcome:
                 "(IgM, non-IgM or light chain only) decides which criteria apply",
                 ["serum_ife"],
             )
-        if plasmacytoma is True or clonal10 is True:
+        if plasmacytoma is True or clonal10 is True or f.mde_any is True:
             return _indeterminate(
                 isotype,
-                "plasmacytoma or clonal marrow plasma cells without serum immunofixation",
-                ["serum_ife"],
+                "plasmacytoma, clonal marrow plasma cells or a myeloma-defining event without serum "
+                "immunofixation",
+                ["serum_ife"] + ([MARROW] if f.bmpc is None else []),
             )
         missing = ["serum_ife"]
         if flc_abnormal is None:
@@ -123,7 +124,9 @@ def classify(f: Facts) -> Outcome:
         )
     if True in (light_only, urine_ife_pos, urine_mp_present, flc_abnormal):
         return _myeloma_logic(f, "light_chain", isotype)
-    if plasmacytoma is True or clonal10 is True:
+    if plasmacytoma is True or clonal10 is True or f.mde_any is True:
+        # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a myeloma-defining
+        # event: non-secretory disease is assessed with the myeloma rules, never "no M-protein".
         return _myeloma_logic(f, "non_secretory", isotype)
     missing = []
     if flc_abnormal is None:

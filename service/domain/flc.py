@@ -93,6 +93,14 @@ def summarize(
             interval.ratio_low if interval else None, interval.ratio_high if interval else None,
             basis, None, None, None, None, None, None, flc.assay.value, renal, tuple(notes),
         ), None
+    if kappa.interval.hi == 0 and lam.interval.hi == 0:
+        # 0/0: both chains at zero (or below a zero bound) give no ratio at all.
+        notes.append("Both light chains are zero: the ratio is undetermined.")
+        return FlcSummary(
+            None, None, None,
+            interval.ratio_low if interval else None, interval.ratio_high if interval else None,
+            basis, None, None, None, None, None, None, flc.assay.value, renal, tuple(notes),
+        ), None
     ratio_iv = kappa.interval.times(lam.interval.reciprocal())
     abnormal: Tri = None
     above: Tri = None
@@ -143,7 +151,9 @@ def summarize(
 
 
 def ratio_interval(flc: Flc | None) -> Interval | None:
-    """κ/λ ratio as an interval, or None when either chain is missing."""
+    """κ/λ ratio as an interval, or None when either chain is missing or both are zero."""
     if flc is None or flc.kappa is None or flc.lambda_ is None:
+        return None
+    if flc.kappa.interval.hi == 0 and flc.lambda_.interval.hi == 0:
         return None
     return flc.kappa.interval.times(flc.lambda_.interval.reciprocal())

@@ -1,0 +1,230 @@
+"""Hypothesis over the domain: any contract-shaped valid request body loads, is interpreted without an
+exception, and the interpretation is self-consistent, serialisable and deterministic."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from service.api.schemas import InterpretationRequestSchema, InterpretationResponseSchema
+from service.api.serialize import to_dict
+from service.domain import interpret
+from service.domain.quantity import Analyte, accepted_units
+
+REQUEST = InterpretationRequestSchema()
+RESPONSE = InterpretationResponseSchema()
+
+MGUS_CODES = {"MGUS_NON_IGM", "MGUS_IGM", "MGUS_LIGHT_CHAIN"}
+NO_MDE_CODES = MGUS_CODES | {"NO_MONOCLONAL_PROTEIN", "SMOLDERING_MYELOMA", "SMOLDERING_MYELOMA_LIGHT_CHAIN"}
+CRITERION_STATUSES = {"met", "not_met", "not_assessable"}
+TODAY = date.today()
+
+# Mostly clinically plausible magnitudes, sometimes anything a finite JSON number >= 0 can be.
+numbers = st.one_of(
+    st.integers(min_value=0, max_value=500),
+    st.floats(min_value=0, max_value=500, allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 0.0, 0.1, 1, 1.5, 3, 10, 30, 60, 100, 165]),
+    st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False),
+    st.floats(min_value=0, max_value=1e-6, allow_nan=False, allow_infinity=False),
+    st.floats(min_value=0, allow_nan=False, allow_infinity=False),  # up to 1.8e308
+)
+percentages = st.one_of(st.none(), st.integers(0, 100),
+                        st.floats(min_value=0, max_value=100, allow_nan=False, allow_infinity=False))
+tristate = st.sampled_from([True, False, None])
+
+
+@st.composite
+def ranges(draw) -> dict:
+    low, high = sorted((draw(numbers), draw(numbers)))
+    return {"low": low, "high": high}
+
+
+@st.composite
+def quantities(draw, analyte: Analyte) -> dict:
+    q = {"value": draw(numbers), "unit": draw(st.sampled_from(accepted_units(analyte)))}
+    if draw(st.booleans()):
+        q["comparator"] = draw(st.sampled_from(["<", "<=", ">", ">="]))
+    if draw(st.booleans()):
+        q["reference_range"] = draw(ranges())
+    return q
+
+
+def maybe(strategy):
+    """A value, or null (the section/field reported as not done)."""
+    return st.one_of(st.none(), strategy)
+
+
+@st.composite
+def sections(draw, fields: dict) -> dict:
+    """A random subset of the given fields, each drawn from its strategy."""
+    keys = draw(st.sets(st.sampled_from(sorted(fields))))
+    return {k: draw(fields[k]) for k in sorted(keys)}
+
+
+clones = st.builds(
+    lambda h, lc: {"heavy_chain": h, "light_chain": lc},
+    st.sampled_from(["IgG", "IgA", "IgM", "IgD", "IgE", None]),
+    st.sampled_from(["kappa", "lambda"]),
+)
+
+
+@st.composite
+def ife(draw) -> dict:
+    if draw(st.booleans()):
+        cl = draw(st.lists(clones, min_size=1, max_size=2,
+                           unique_by=lambda c: (c["heavy_chain"], c["light_chain"])))
+        return {"result": "positive", "clones": cl}
+    out: dict = {"result": "negative"}
+    if draw(st.booleans()):
+        out["clones"] = []
+    return out
+
+
+spep = sections({"m_protein": maybe(quantities(Analyte.SERUM_M_PROTEIN))})
+urine = sections({"m_protein_24h": maybe(quantities(Analyte.URINE_M_PROTEIN)), "ife": maybe(ife())})
+flc = sections({
+    "kappa": maybe(quantities(Analyte.FREE_LIGHT_CHAIN)),
+    "lambda": maybe(quantities(Analyte.FREE_LIGHT_CHAIN)),
+    "assay": st.sampled_from(["freelite", "n_latex", "sebia", "other"]),
+    "ratio_reference_range": maybe(ranges()),
+})
+labs = sections({
+    "calcium": maybe(quantities(Analyte.CALCIUM)),
+    "creatinine": maybe(quantities(Analyte.CREATININE)),
+    "creatinine_clearance": maybe(quantities(Analyte.CREATININE_CLEARANCE)),
+    "egfr": maybe(quantities(Analyte.EGFR)),
+    "hemoglobin": maybe(quantities(Analyte.HEMOGLOBIN)),
+    "tsh": maybe(quantities(Analyte.TSH)),
+})
+SECTIONS = {
+    "patient": sections({
+        "age_years": maybe(st.one_of(st.integers(0, 150),
+                                     st.floats(min_value=0, max_value=150, allow_nan=False))),
+        "sex": maybe(st.sampled_from(["female", "male", "other", "unknown"])),
+    }),
+    "spep": spep,
+    "serum_ife": ife(),
+    "urine": urine,
+    "flc": flc,
+    "marrow": sections({k: percentages for k in (
+        "clonal_plasma_cells_percent", "plasma_cells_percent",
+        "lymphoplasmacytic_infiltrate_percent", "flow_plasma_cells_percent")}),
+    "labs": labs,
+    "imaging": sections({"osteolytic_lesions": maybe(st.integers(0, 1000)),
+                         "mri_focal_lesions": maybe(st.integers(0, 1000))}),
+    "cytogenetics": sections({k: tristate for k in ("t_4_14", "t_14_16", "gain_1q", "del_13q")}),
+    "clinical": sections({
+        "scleromyxedema": maybe(st.sampled_from(["confirmed", "suspected", "absent"])),
+        **{k: tristate for k in (
+            "papular_eruption", "sclerodermoid_induration", "histology_mucin_fibrosis", "fever",
+            "neurologic_signs", "thyroid_disease", "amyloidosis", "plasmacytoma",
+            "igm_related_symptoms", "end_stage_renal_disease")},
+    }),
+}
+SCREENING = ("spep", "serum_ife", "urine", "flc")
+history_entry_sections = {
+    "spep": maybe(spep), "flc": maybe(flc), "urine": maybe(urine),
+    "labs": maybe(sections({"hemoglobin": maybe(quantities(Analyte.HEMOGLOBIN))})),
+}
+
+
+@st.composite
+def request_bodies(draw) -> dict:
+    """A valid InterpretationRequest: random sections, at least one screening section present."""
+    body: dict = {}
+    screening = draw(st.sets(st.sampled_from(SCREENING), min_size=1))
+    others = draw(st.sets(st.sampled_from(sorted(set(SECTIONS) - screening))))
+    for name in sorted(screening | others):
+        strategy = SECTIONS[name] if name in screening else maybe(SECTIONS[name])
+        body[name] = draw(strategy)
+    if draw(st.booleans()):
+        current = draw(st.dates(min_value=date(2000, 1, 1), max_value=TODAY))
+        body["collected_on"] = current.isoformat()
+        # Earlier panels, oldest first, distinct dates strictly before the current one.
+        gaps = draw(st.lists(st.integers(1, 400), max_size=4))
+        day, entries = current, []
+        for gap in gaps:
+            day -= timedelta(days=gap)
+            entries.append({"collected_on": day.isoformat(), **draw(sections(history_entry_sections))})
+        if entries or draw(st.booleans()):
+            body["history"] = entries[::-1]
+    elif draw(st.booleans()):
+        body["collected_on"] = None
+    return body
+
+
+def _flag_codes(d: dict) -> set[str]:
+    return {f["code"] for f in d["flags"]}
+
+
+def _sclero_reported(body: dict) -> bool:
+    c = body.get("clinical") or {}
+    return c.get("scleromyxedema") in ("confirmed", "suspected") or all(
+        c.get(k) is True for k in ("papular_eruption", "sclerodermoid_induration", "histology_mucin_fibrosis")
+    )
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(request_bodies())
+def test_any_valid_panel_is_interpreted_consistently(body):
+    note(f"request body: {json.dumps(body)}")
+    panel = REQUEST.load(body)  # a ValidationError here means the strategy or the schema is wrong
+    d = to_dict(interpret(panel))
+    code = d["classification"]["code"]
+    mde = d["myeloma_defining_events"]
+    flags = _flag_codes(d)
+
+    # Myeloma-defining events exclude the pre-malignant and the negative categories.
+    if mde:
+        assert code not in NO_MDE_CODES, (code, mde)
+    if code == "MULTIPLE_MYELOMA":
+        assert mde, "MULTIPLE_MYELOMA without a myeloma-defining event"
+    assert ("MYELOMA_DEFINING_EVENT" in flags) == bool(mde), (flags, mde)
+
+    # Scleromyxoedema flags only when reported, and never both kinds together.
+    if "MGCS_SCLEROMYXEDEMA" in flags:
+        assert _sclero_reported(body), body.get("clinical")
+    assert not {"MGCS_SCLEROMYXEDEMA", "SCLEROMYXEDEMA_NO_PARAPROTEIN"} <= flags
+
+    for c in d["criteria"]:
+        assert c["status"] in CRITERION_STATUSES, c
+    if d["classification"]["provisional"]:
+        assert d["missing_data"], "provisional classification with nothing listed as missing"
+    assert set(d["risk"]) == {"mgus_mayo_2005", "smm_mayo_2018", "smm_imwg_2020"}
+    for name, r in d["risk"].items():
+        if r["group"] is None:
+            assert r["reason"], f"{name}: group null without a reason"
+        else:
+            assert r["group"] in r["possible_groups"], (name, r["group"], r["possible_groups"])
+
+    assert RESPONSE.validate(d) == {}
+    text = json.dumps(d, allow_nan=False)  # no NaN/Infinity may leak into the JSON
+
+    # Deterministic: the same panel again gives the same answer.
+    assert json.dumps(to_dict(interpret(panel)), allow_nan=False) == text
+
+
+# Minimal reproducers the property above found: a myeloma-defining event in a panel without any
+# detected monoclonal protein is reported next to NO_MONOCLONAL_PROTEIN (clinical-reference §2.9: an
+# MDE without a marrow result cannot be classified and needs a marrow examination urgently).
+MDE_WITHOUT_PROTEIN = [
+    {"serum_ife": {"result": "negative"}, "imaging": {"mri_focal_lesions": 2}},
+    {"spep": {"m_protein": {"value": 0, "unit": "g/dL"}},
+     "labs": {"hemoglobin": {"value": 8, "unit": "g/dL"}}},
+    {"serum_ife": {"result": "negative"},
+     "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
+     "labs": {"calcium": {"value": 12, "unit": "mg/dL"}}},
+]
+
+
+@pytest.mark.parametrize("body", MDE_WITHOUT_PROTEIN, ids=["mri-lesions", "anaemia", "hypercalcaemia"])
+def test_an_mde_is_never_reported_with_no_monoclonal_protein(body):
+    d = to_dict(interpret(REQUEST.load(body)))
+    assert d["myeloma_defining_events"]
+    assert d["classification"]["code"] not in NO_MDE_CODES, (d["classification"]["code"],
+                                                             d["myeloma_defining_events"])
