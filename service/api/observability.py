@@ -395,6 +395,20 @@ def init_observability(app: Flask) -> ObservabilityState:
     get_g = g._get_current_object
     INFO, ERROR = logging.INFO, logging.ERROR  # noqa: N806
 
+    mgi_logger = logging.getLogger(LOGGER_ROOT)
+    only_ours = [handler]
+    formatter = handler.formatter
+    timestamp = formatter._timestamp
+    lock = handler.lock
+
+    def direct_write_possible() -> bool:
+        """True while the access line's only destination is our JSON handler, untouched (no
+        other handler, filter or formatter was added, e.g. by a test's log capture)."""
+        return (not access_log.handlers and not access_log.filters and access_log.propagate
+                and not access_log.disabled and mgi_logger.handlers == only_ours
+                and not mgi_logger.propagate and not handler.filters
+                and handler.formatter is formatter and handler.level <= INFO)
+
     # The hot path: a few dict reads, two metric updates, one log record whose JSON is built
     # from cached fragments (no json.dumps per request), one header appended.
     def start_request():
@@ -424,14 +438,31 @@ def init_observability(app: Flask) -> ObservabilityState:
             count(code)
         level = ERROR if status >= 500 else INFO
         if access_log.isEnabledFor(level):
-            access_log.handle(make_record(access_name, level, (
+            fields = (
                 f'"msg":"request","request_id":"{rid}",'
                 f'"key_name":{_json_text(gd.get("api_key_name"))},'
                 f'"method":"{method}","route":{_json_text(route)},"status":{status},'
                 f'"latency_ms":{seconds * 1000.0:.3f},'
                 f'"ruleset_version":{_json_text(gd.get("ruleset_version"))},'
                 f'"classification_code":{_json_text(code)}'
-            )))
+            )
+            if direct_write_possible():
+                # What logging would do here, without building a LogRecord: the same line, the
+                # same handler lock and stream. Measured: ~20 us less per request.
+                line = (f'{{"ts":"{timestamp(time.time())}",'
+                        f'"level":"{"ERROR" if level == ERROR else "INFO"}",'
+                        f'"logger":"{ACCESS_LOGGER}",{fields}}}\n')
+                lock.acquire()
+                try:
+                    stream = sys.stderr
+                    stream.write(line)
+                    stream.flush()
+                except Exception:
+                    handler.handleError(make_record(access_name, level, fields))
+                finally:
+                    lock.release()
+            else:
+                access_log.handle(make_record(access_name, level, fields))
         response.headers.add(REQUEST_ID_HEADER, rid)
         return response
 

@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from service.domain import panel as P
-from service.domain.quantity import Analyte, Comparator, UnitError, accepted_units, quantity, to_decimal
+from service.domain.quantity import Analyte, Comparator, accepted_units, quantity, to_decimal
 from service.domain.ruleset import FlcAssay
 
 MAX_CLONES = 2
@@ -68,7 +68,7 @@ class StrictSchema(Schema):
 
 
 class RangeSchema(StrictSchema):
-    """A reference range in the quantity's own unit."""
+    """A reference range (low <= high)."""
 
     low = _num(required=True)
     high = _num(required=True)
@@ -79,50 +79,112 @@ class RangeSchema(StrictSchema):
             raise ValidationError("low must not exceed high", "low")
 
 
-class QuantitySchema(StrictSchema):
-    """A measured value with its unit; optionally a bound and the lab's reference range."""
-
-    analyte: Analyte = Analyte.PERCENT
-
-    value = _num(required=True, metadata={"description": "Finite, >= 0."})
-    unit = fields.String(required=True)
-    comparator = fields.String(
-        validate=validate.OneOf([c.value for c in Comparator]),
-        metadata={"description": "The result is a bound: '<', '<=', '>' or '>=' the value."},
-    )
-    reference_range = fields.Nested(RangeSchema, metadata={"description": "Same unit as value."})
-
-    @post_load
-    def _make(self, data: dict, **_: Any) -> Any:
-        rr = data.get("reference_range")
-        try:
-            return quantity(
-                data["value"], data["unit"], self.analyte, data.get("comparator"),
-                (rr["low"], rr["high"]) if rr else None,
-            )
-        except UnitError as e:  # pragma: no cover - the OneOf validator catches it first
-            raise ValidationError(str(e), "unit") from None
+_MISSING_MSG = "Missing data for required field."
+_UNKNOWN_MSG = "Unknown field."
+_NUMBER_MSG = "Not a valid number: send a finite JSON number."
+_QUANTITY_KEYS = frozenset({"value", "unit", "comparator", "reference_range"})
+_COMPARATORS = frozenset(c.value for c in Comparator)
 
 
-def _quantity_schema(analyte: Analyte, name: str) -> type[QuantitySchema]:
-    units = accepted_units(analyte)
-    return type(name, (QuantitySchema,), {
-        "analyte": analyte,
-        "unit": fields.String(required=True, validate=validate.OneOf(units),
-                              metadata={"description": f"One of: {', '.join(units)}", "enum": list(units)}),
-        "__doc__": f"Quantity of {analyte.value}; units: {', '.join(units)}.",
-    })
+def _number_error(v: Any) -> str | None:
+    """Why ``v`` is not a finite JSON number >= 0, or None."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return _NUMBER_MSG
+    try:
+        f = float(v)
+    except OverflowError:
+        return "Number too large."
+    if f != f or f in (float("inf"), float("-inf")):
+        return _NUMBER_MSG
+    if f < 0:
+        return "Must be greater than or equal to 0."
+    return None
 
 
-SerumMProtein = _quantity_schema(Analyte.SERUM_M_PROTEIN, "SerumMProteinQuantity")
-UrineMProtein = _quantity_schema(Analyte.URINE_M_PROTEIN, "UrineMProteinQuantity")
-FreeLightChain = _quantity_schema(Analyte.FREE_LIGHT_CHAIN, "FreeLightChainQuantity")
-Calcium = _quantity_schema(Analyte.CALCIUM, "CalciumQuantity")
-Creatinine = _quantity_schema(Analyte.CREATININE, "CreatinineQuantity")
-CreatinineClearance = _quantity_schema(Analyte.CREATININE_CLEARANCE, "CreatinineClearanceQuantity")
-Egfr = _quantity_schema(Analyte.EGFR, "EgfrQuantity")
-Hemoglobin = _quantity_schema(Analyte.HEMOGLOBIN, "HemoglobinQuantity")
-Tsh = _quantity_schema(Analyte.TSH, "TshQuantity")
+class QuantityField(fields.Field):
+    """A quantity object validated in one pass (value, unit, comparator, reference_range).
+
+    One field instead of two nested schemas: a panel carries up to a dozen quantities, and nested
+    schema loads were most of the validation time. Errors keep marshmallow's shape, so each is
+    reported under its dotted path (``labs.calcium.reference_range.low``)."""
+
+    def __init__(self, analyte: Analyte, **kwargs: Any) -> None:
+        self.analyte = analyte
+        self.units = accepted_units(analyte)
+        self._unit_set = frozenset(self.units)
+        units_msg = f"Must be one of: {', '.join(self.units)}."
+        self._unit_msg = units_msg
+        number = {"type": "number", "minimum": 0}
+        rr = {"type": "object", "additionalProperties": False, "required": ["low", "high"],
+              "properties": {"low": number, "high": number},
+              "description": "The laboratory's reference range, in the same unit as value."}
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["value", "unit"],
+            "properties": {
+                "value": {**number, "description": "Finite, >= 0."},
+                "unit": {"type": "string", "enum": list(self.units)},
+                "comparator": {"type": "string", "enum": [c.value for c in Comparator],
+                               "description": "The result is a bound: '<', '<=', '>' or '>=' value."},
+                "reference_range": rr,
+            },
+            "description": f"Quantity of {analyte.value}; units: {', '.join(self.units)}.",
+            **kwargs["metadata"],
+        }
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("Not a valid quantity: send an object {value, unit}.")
+        errors: dict[str, list[str] | dict] = {}
+        for k in value.keys() - _QUANTITY_KEYS:
+            errors[k] = [_UNKNOWN_MSG]
+        v = value.get("value")
+        if "value" not in value:
+            errors["value"] = [_MISSING_MSG]
+        elif (msg := _number_error(v)) is not None:
+            errors["value"] = [msg]
+        unit = value.get("unit")
+        if "unit" not in value:
+            errors["unit"] = [_MISSING_MSG]
+        elif not isinstance(unit, str) or unit not in self._unit_set:
+            errors["unit"] = [self._unit_msg]
+        comp = value.get("comparator")
+        if comp is not None and (not isinstance(comp, str) or comp not in _COMPARATORS):
+            errors["comparator"] = [f"Must be one of: {', '.join(sorted(_COMPARATORS))}."]
+        rr = value.get("reference_range")
+        rr_pair = None
+        if rr is not None:
+            rr_errors = _range_errors(rr)
+            if rr_errors:
+                errors["reference_range"] = rr_errors
+            else:
+                rr_pair = (rr["low"], rr["high"])
+        if errors:
+            raise ValidationError(errors)
+        return quantity(v, unit, self.analyte, comp, rr_pair)
+
+
+def _range_errors(rr: Any) -> dict[str, list[str]] | list[str]:
+    if not isinstance(rr, dict):
+        return ["Not a valid reference range: send an object {low, high}."]
+    errors: dict[str, list[str]] = {}
+    for k in rr.keys() - {"low", "high"}:
+        errors[k] = [_UNKNOWN_MSG]
+    for k in ("low", "high"):
+        if k not in rr:
+            errors[k] = [_MISSING_MSG]
+        elif (msg := _number_error(rr[k])) is not None:
+            errors[k] = [msg]
+    if not errors and rr["low"] > rr["high"]:
+        errors["low"] = ["low must not exceed high"]
+    return errors
+
+
+def _q(analyte: Analyte) -> QuantityField:
+    return QuantityField(analyte, allow_none=True)
 
 
 class PatientSchema(StrictSchema):
@@ -140,7 +202,7 @@ class PatientSchema(StrictSchema):
 class SpepSchema(StrictSchema):
     """Serum protein electrophoresis; m_protein 0 = no M-spike."""
 
-    m_protein = fields.Nested(SerumMProtein, allow_none=True)
+    m_protein = _q(Analyte.SERUM_M_PROTEIN)
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Spep:
@@ -185,7 +247,7 @@ class IfeSchema(StrictSchema):
 class UrineSchema(StrictSchema):
     """24-hour urine M-protein and immunofixation."""
 
-    m_protein_24h = fields.Nested(UrineMProtein, allow_none=True)
+    m_protein_24h = _q(Analyte.URINE_M_PROTEIN)
     ife = fields.Nested(IfeSchema, allow_none=True)
 
     @post_load
@@ -196,8 +258,8 @@ class UrineSchema(StrictSchema):
 class FlcSchema(StrictSchema):
     """Serum free light chains."""
 
-    kappa = fields.Nested(FreeLightChain, allow_none=True)
-    lambda_ = fields.Nested(FreeLightChain, allow_none=True, data_key="lambda")
+    kappa = _q(Analyte.FREE_LIGHT_CHAIN)
+    lambda_ = QuantityField(Analyte.FREE_LIGHT_CHAIN, allow_none=True, data_key="lambda")
     assay = fields.String(load_default="freelite", validate=validate.OneOf([a.value for a in FlcAssay]))
     ratio_reference_range = fields.Nested(
         RangeSchema, allow_none=True,
@@ -232,12 +294,12 @@ class MarrowSchema(StrictSchema):
 class LabsSchema(StrictSchema):
     """CRAB-related laboratory results."""
 
-    calcium = fields.Nested(Calcium, allow_none=True)
-    creatinine = fields.Nested(Creatinine, allow_none=True)
-    creatinine_clearance = fields.Nested(CreatinineClearance, allow_none=True)
-    egfr = fields.Nested(Egfr, allow_none=True)
-    hemoglobin = fields.Nested(Hemoglobin, allow_none=True)
-    tsh = fields.Nested(Tsh, allow_none=True)
+    calcium = _q(Analyte.CALCIUM)
+    creatinine = _q(Analyte.CREATININE)
+    creatinine_clearance = _q(Analyte.CREATININE_CLEARANCE)
+    egfr = _q(Analyte.EGFR)
+    hemoglobin = _q(Analyte.HEMOGLOBIN)
+    tsh = _q(Analyte.TSH)
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Labs:
@@ -326,8 +388,8 @@ class InterpretationRequestSchema(StrictSchema):
     imaging = fields.Nested(ImagingSchema, allow_none=True)
     cytogenetics = fields.Nested(CytogeneticsSchema, allow_none=True)
     clinical = fields.Nested(ClinicalSchema, allow_none=True)
-    collected_on = fields.Date(allow_none=True,
-                               metadata={"description": "YYYY-MM-DD; required with history."})
+    collected_on = fields.Date(allow_none=True, metadata={
+        "description": "YYYY-MM-DD. With history and no collected_on, the panel is dated today."})
     history = fields.List(
         fields.Nested(HistoryEntrySchema), validate=validate.Length(max=MAX_HISTORY),
         metadata={"description": f"Earlier panels, oldest first (at most {MAX_HISTORY})."},
@@ -344,7 +406,7 @@ class InterpretationRequestSchema(StrictSchema):
             errors["collected_on"] = ["date is in the future"]
         history = d.get("history") or []
         if history and current is None:
-            errors["collected_on"] = ["required when history is given (dates place the current panel)"]
+            current = today  # the panel is dated today (said in the output), see _make
         previous = None
         for i, h in enumerate(history):
             on = h.collected_on
@@ -368,6 +430,9 @@ class InterpretationRequestSchema(StrictSchema):
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Panel:
         d["history"] = tuple(d.get("history") or ())
+        if d["history"] and d.get("collected_on") is None:
+            d["collected_on"] = date.today()
+            d["collected_on_assumed"] = True
         return P.Panel(**d)
 
 

@@ -4,9 +4,10 @@ response each; the interpretation is serialised directly (see serialize.py) for 
 from __future__ import annotations
 
 import math
-from json import dumps as _dumps
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from flask import Response, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
@@ -55,23 +56,23 @@ v1 = Blueprint("interpretations", __name__, url_prefix="/v1",
 ops = Blueprint("operations", __name__, description="Liveness and the ruleset in force.")
 
 
-def _finite(v: Any) -> Any:
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_finite(x) for x in v]
-    return v
+def _default(v: Any) -> Any:
+    # Only reached for a type orjson does not know; a Decimal is the one the domain could leak.
+    if isinstance(v, Decimal):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    raise TypeError(type(v).__name__)
 
 
 def json_response(payload: dict, status: int = 200) -> Response:
-    """Serialise a mapping as the response (no schema dump on the hot path); strict JSON only."""
+    """Serialise a mapping as the response with orjson (strict JSON: non-finite floats become null)."""
     try:
-        text = _dumps(payload, allow_nan=False)
-    except ValueError:  # a non-finite float slipped through (e.g. in evidence): null it, never emit NaN
-        text = _dumps(_finite(payload), allow_nan=False)
-    return Response(text, status=status, mimetype="application/json")
+        body = orjson.dumps(payload, default=_default)
+    except orjson.JSONEncodeError:
+        # orjson refuses strings that are not valid UTF-8 (a lone surrogate in an echoed unknown
+        # field name); the standard encoder escapes them. Non-finite floats are nulled by _n first.
+        body = json.dumps(payload, default=_default, allow_nan=False)
+    return Response(body, status=status, mimetype="application/json")
 
 
 def interpretation_payload(panel: Panel) -> dict:

@@ -184,3 +184,5 @@ class Panel:
     clinical: Clinical | None = None
     collected_on: date | None = None
     history: tuple[HistoryEntry, ...] = field(default_factory=tuple)
+    # True when the caller sent history without collected_on and the edge dated the panel today.
+    collected_on_assumed: bool = False

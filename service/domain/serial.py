@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -60,13 +61,26 @@ def _hemoglobin(section_owner) -> Quantity | None:
     return labs.hemoglobin if labs is not None else None
 
 
+def _float(v: Decimal) -> float | None:
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def _g(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:g}"
+
+
 def _pct(rise: Decimal, base: Decimal) -> float | None:
-    return None if base == 0 else round(float(rise / base * 100), 1)
+    # Display only: computed in float, so a huge value cannot overflow the decimal context.
+    if base == 0:
+        return None
+    f = _float(rise / base * 100)
+    return None if f is None else round(f, 1)
 
 
 def _ev(a: Point, b: Point, unit: str) -> dict:
-    return {"from_date": a.on.isoformat(), "from_value": float(a.value), "to_date": b.on.isoformat(),
-            "to_value": float(b.value), "unit": unit, "change_percent": _pct(b.value - a.value, a.value)}
+    return {"from_date": a.on.isoformat(), "from_value": _float(a.value), "to_date": b.on.isoformat(),
+            "to_value": _float(b.value), "unit": unit, "change_percent": _pct(b.value - a.value, a.value)}
 
 
 def evolving_m_protein(points: list[Point]) -> list[dict]:
@@ -129,6 +143,9 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
         return [], []
     flags: list[Flag] = []
     notes: list[str] = []
+    if panel.collected_on_assumed and panel.collected_on is not None:
+        notes.append(f"collected_on not given: the current panel was dated {panel.collected_on.isoformat()} "
+                     "(the day of the request) for the serial-result rules.")
     mp, mp_skipped = _series(panel, _m_protein)
     hb, hb_skipped = _series(panel, _hemoglobin)
     if mp_skipped or hb_skipped:
@@ -139,23 +156,23 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     if ev:
         e = ev[0]
         flags.append(Flag("EVOLVING_M_PROTEIN", Severity.REFER,
-                          f"Evolving M-protein ({e['rule']}): {e['from_value']:g} g/L on {e['from_date']} "
-                          f"to {e['to_value']:g} g/L on {e['to_date']} ({R.RAVI_2016}; {src}). An "
+                          f"Evolving M-protein ({e['rule']}): {_g(e['from_value'])} g/L on {e['from_date']} "
+                          f"to {_g(e['to_value'])} g/L on {e['to_date']} ({R.RAVI_2016}; {src}). An "
                           "evolving pattern predicts progression: haematology review.",
                           ("hematology",), tuple(ev)))
     ev = evolving_hemoglobin(hb)
     if ev:
         e = ev[0]
         flags.append(Flag("EVOLVING_HEMOGLOBIN", Severity.REFER,
-                          f"Evolving haemoglobin: {e['from_value']:g} g/L on {e['from_date']} to "
-                          f"{e['to_value']:g} g/L on {e['to_date']}, a fall of at least 5 g/L within 12 "
+                          f"Evolving haemoglobin: {_g(e['from_value'])} g/L on {e['from_date']} to "
+                          f"{_g(e['to_value'])} g/L on {e['to_date']}, a fall of at least 5 g/L within 12 "
                           f"months ({R.RAVI_2016}; {src}).", ("hematology",), tuple(ev)))
     ev = rising_successive(mp)
     if ev:
         flags.append(Flag("RISING_M_PROTEIN_SUCCESSIVE", Severity.REFER,
                           "M-protein up >= 25 % on two successive evaluations within 6 months "
-                          f"({ev[0]['from_value']:g} -> {ev[1]['from_value']:g} -> "
-                          f"{ev[1]['to_value']:g} g/L, "
+                          f"({_g(ev[0]['from_value'])} -> {_g(ev[1]['from_value'])} -> "
+                          f"{_g(ev[1]['to_value'])} g/L, "
                           f"{ev[0]['from_date']} to {ev[1]['to_date']}): a high-risk marker in smouldering "
                           f"myeloma ({R.RAJKUMAR_2015}; {src}).", ("hematology",), tuple(ev)))
     return flags, notes

@@ -117,7 +117,6 @@ def test_unknown_paths_and_methods_use_the_same_body(client):
          "history.1.collected_on", "out of order"),
         ([{"collected_on": "2099-01-01"}], "2026-01-01", "history.0.collected_on", "future"),
         ([], "2099-01-01", "collected_on", "future"),
-        ([{"collected_on": "2025-01-01"}], None, "collected_on", "required"),
     ],
 )
 def test_serial_dates_out_of_order_future_or_duplicate_are_422_naming_the_entry(
@@ -128,3 +127,13 @@ def test_serial_dates_out_of_order_future_or_duplicate_are_422_naming_the_entry(
         body["collected_on"] = current
     err = assert_error_body(client.post("/v1/interpretations", json=body), 422)
     assert any(fragment in m for m in err["errors"][field]), err
+
+
+def test_history_without_collected_on_dates_the_panel_today_and_says_so(client):
+    body = dict(MGUS, history=[{"collected_on": "2025-01-01",
+                                "spep": {"m_protein": {"value": 0.5, "unit": "g/dL"}}}])
+    resp = client.post("/v1/interpretations", json=body)
+    assert resp.status_code == 200
+    assert any("collected_on not given" in n for n in resp.get_json()["notes"])
+    flags = {f["code"] for f in resp.get_json()["flags"]}
+    assert "EVOLVING_M_PROTEIN" not in flags  # 5 -> 12 g/L spans more than 12 months
