@@ -409,8 +409,8 @@ def init_observability(app: Flask) -> ObservabilityState:
                 and not mgi_logger.propagate and not handler.filters
                 and handler.formatter is formatter and handler.level <= INFO)
 
-    # The hot path: a few dict reads, two metric updates, one log record whose JSON is built
-    # from cached fragments (no json.dumps per request), one header appended.
+    # The hot path: a few dict reads, two metric updates (label children cached), one log line
+    # built from cached JSON fragments (no json.dumps per request), one header appended.
     def start_request():
         gd = get_g().__dict__
         rid = get_request().environ.get("HTTP_X_REQUEST_ID")
@@ -447,8 +447,8 @@ def init_observability(app: Flask) -> ObservabilityState:
                 f'"classification_code":{_json_text(code)}'
             )
             if direct_write_possible():
-                # What logging would do here, without building a LogRecord: the same line, the
-                # same handler lock and stream. Measured: ~20 us less per request.
+                # What logging would do here, minus the LogRecord (two dozen attributes) and
+                # logging's dispatch: the same line, under the same handler lock, same stream.
                 line = (f'{{"ts":"{timestamp(time.time())}",'
                         f'"level":"{"ERROR" if level == ERROR else "INFO"}",'
                         f'"logger":"{ACCESS_LOGGER}",{fields}}}\n')

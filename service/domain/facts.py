@@ -25,6 +25,7 @@ MDE_IDS = (
     "mri_focal_lesions",
 )
 CRAB_IDS = MDE_IDS[:4]
+_STATUS = {True: Status.MET, False: Status.NOT_MET, None: Status.NOT_ASSESSABLE}
 
 
 @dataclass(slots=True)
@@ -60,9 +61,7 @@ class Facts:
         note: str | None = None,
     ) -> Tri:
         """Record a criterion and return its three-valued outcome."""
-        self.criteria.append(
-            Criterion(cid, Status.of(tri), value, unit, threshold, source, comparator, note)
-        )
+        self.criteria.append(Criterion(cid, _STATUS[tri], value, unit, threshold, source, comparator, note))
         return tri
 
     def add_q(
@@ -73,8 +72,9 @@ class Facts:
         if q is None:
             return self.add(cid, None, None, None, threshold, source, None, note or "not reported")
         tri = satisfies(q.interval, op, t)
-        comp = q.comparator.value if q.comparator else None
-        return self.add(cid, tri, q.value, q.unit, threshold, source, comp, note)
+        comp = q.comparator.value if q.comparator is not None else None
+        self.criteria.append(Criterion(cid, _STATUS[tri], q.value, q.unit, threshold, source, comp, note))
+        return tri
 
     @property
     def mde_any(self) -> Tri:
