@@ -68,6 +68,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = _Api(app)
     api.register_blueprint(v1)
     api.register_blueprint(ops)
+    _document_operational_routes(api, app)
     errors.register(app)
     mark_ready(app)
     return app
+
+
+def _document_operational_routes(api: Api, app: Flask) -> None:
+    """/readyz and /metrics are plain Flask routes (observability.py); describe them in the spec."""
+    rules = {r.rule: r for r in app.url_map.iter_rules()}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    api.spec.path(rule=rules["/readyz"], operations={"get": {
+        "summary": "Readiness: 200 once start-up finished, 503 otherwise.", "tags": ["operations"],
+        "security": [],
+        "responses": {
+            "200": {"description": "Ready", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+            "503": {"description": "Not ready", "content": error},
+        }}})
+    api.spec.path(rule=rules["/metrics"], operations={"get": {
+        "summary": "Prometheus metrics (text exposition format).", "tags": ["operations"],
+        "security": [],
+        "responses": {"200": {"description": "Metrics", "content": {
+            "text/plain": {"schema": {"type": "string"}}}}}}})

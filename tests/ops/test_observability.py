@@ -130,6 +130,43 @@ def test_no_request_value_appears_anywhere_in_the_logs(client, log_lines, caplog
         assert secret not in captured, secret
 
 
+@pytest.mark.parametrize(("direct",), [(True,), (False,)])
+def test_the_direct_access_line_equals_the_one_logging_would_write(monkeypatch, capsys, direct):
+    """With our JSON handler alone on 'mgi', access lines are written without a LogRecord;
+    with any other handler there (pytest's own log capture, say) they go through logging.
+    Either way the same line reaches stderr."""
+    records = []
+
+    class CountingRecord(observability._AccessRecord):
+        def __init__(self, *args):
+            records.append(args[0])
+            super().__init__(*args)
+
+    monkeypatch.setattr(observability, "_AccessRecord", CountingRecord)
+    app = build_app()
+    mgi = logging.getLogger("mgi")
+    ours = app.extensions["mgi_observability"].handler
+    extra = [] if direct else [logging.NullHandler()]
+    monkeypatch.setattr(mgi, "handlers", [ours, *extra])
+    client = app.test_client()
+    capsys.readouterr()
+    headers = {**bearer(KEY), "X-Request-ID": "rid-direct"}
+    client.post("/v1/interpretations?mrn=ZZQUERY", json=PANEL, headers=headers)
+    client.post("/v1/explode", json=PANEL, headers=headers)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert len(records) == (0 if direct else 2)
+    access = [line for line in lines if line["logger"] == "mgi.access"]
+    assert [line["status"] for line in access] == [200, 500]
+    assert all(set(line) == ACCESS_FIELDS for line in access)
+    assert list(access[0])[:4] == ["ts", "level", "logger", "msg"]
+    assert access[0]["classification_code"] == "MGUS_NON_IGM"
+    assert access[0]["request_id"] == "rid-direct"
+    assert access[1]["level"] == "ERROR"
+    assert any(line.get("exc_type") == "ValueError" for line in lines)
+    for secret in SECRETS:
+        assert secret not in json.dumps(lines), secret
+
+
 def test_metrics_exposition_counts_requests_latencies_and_interpretations(client):
     client.post("/v1/interpretations", json=PANEL, headers=bearer(KEY))
     client.post("/v1/interpretations", json={**PANEL, "code": "SMOLDERING_MYELOMA"},
