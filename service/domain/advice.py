@@ -17,7 +17,14 @@ def _d(x: int) -> Decimal:
     return Decimal(x)
 
 
-def _mgus_follow_up(mayo: RiskResult) -> Recommendation:
+MODEL_NAMES = {
+    "mgus_mayo_2005": "Mayo 2005 MGUS risk",
+    "smm_mayo_2018": "Mayo 2018 20/2/20 SMM risk",
+    "smm_imwg_2020": "IMWG 2020 SMM risk score",
+}
+
+
+def _mgus_follow_up(mayo: RiskResult, marrow_done: bool) -> Recommendation:
     groups = set(mayo.possible_groups)
     if groups == {"low"}:
         # ref: §3.2 — low-risk MGUS: SPEP at 6 months, then every 2–3 years if stable.
@@ -30,10 +37,12 @@ def _mgus_follow_up(mayo: RiskResult) -> Recommendation:
         )
     if "low" not in groups:
         # ref: §3.2 — intermediate/high-risk MGUS: marrow at baseline; review at 6 months, then yearly.
+        marrow = ("the baseline bone-marrow examination this risk group needs has been done"
+                  if marrow_done else "bone-marrow aspirate and biopsy at baseline")
         return Recommendation(
             "FOLLOW_UP",
-            "Intermediate- or high-risk MGUS: bone-marrow aspirate and biopsy at baseline; review at "
-            f"6 months, then yearly for life ({SRC32}).",
+            f"Intermediate- or high-risk MGUS: {marrow}; review at 6 months, then yearly for life "
+            f"({SRC32}).",
             _d(6), "yearly for life", CRAB_TESTS,
         )
     return Recommendation(
@@ -71,7 +80,7 @@ def recommendations(
                                    "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
                                    tests=("marrow",)))
     if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM):
-        recs.append(_mgus_follow_up(risk["mgus_mayo_2005"]))
+        recs.append(_mgus_follow_up(risk["mgus_mayo_2005"], f.bmpc is not None))
     elif out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN):
         # ref: §3.2 — SMM: re-test 2–3 months after recognition; then every 4–6 months for 1 year,
         # then every 6–12 months.
@@ -157,7 +166,7 @@ def comment(
     for r in risk.values():
         if not r.applies:
             continue
-        name = r.model.replace("_", " ")
+        name = MODEL_NAMES[r.model]
         if r.group is not None:
             parts.append(f"Risk ({name}): {r.group.replace('_', '-')}"
                          + (f", score {r.score}" if r.model == "smm_imwg_2020" else "") + ".")

@@ -8,8 +8,9 @@ from .facts import Facts
 from .panel import IfeResult, Scleromyxedema
 from .quantity import ZERO, satisfies
 from .results import Code, Flag, RiskResult, Severity
-from .tri import Tri, any_of
+from .tri import Tri, all_of, any_of, negate
 
+RONGIOLETTI_SRC = R.RONGIOLETTI
 REFERRAL_CODES = frozenset({
     Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN, Code.MULTIPLE_MYELOMA,
     Code.WALDENSTROM_RANGE, Code.SOLITARY_PLASMACYTOMA,
@@ -76,12 +77,34 @@ def thyroid_abnormal(f: Facts) -> Tri:
     return any_of(parts)
 
 
+SRC_RONGIOLETTI = f"{RONGIOLETTI_SRC}; clinical-reference §5"
+
+
+def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
+    """Record the four scleromyxoedema criteria (Rongioletti) when the skin is part of the work-up."""
+    c = f.panel.clinical
+    if c is None or (c.scleromyxedema is None and c.papular_eruption is None
+                     and c.sclerodermoid_induration is None and c.histology_mucin_fibrosis is None):
+        return
+    eruption = all_of((c.papular_eruption, c.sclerodermoid_induration))
+    f.add("scleromyxedema.papular_sclerodermoid_eruption", eruption, None, None,
+          "(1) generalised papular and sclerodermoid eruption", SRC_RONGIOLETTI)
+    f.add("scleromyxedema.monoclonal_gammopathy", mp, None, None, "(2) monoclonal gammopathy",
+          SRC_RONGIOLETTI)
+    f.add("scleromyxedema.histology", c.histology_mucin_fibrosis, None, None,
+          "(3) dermal mucin, fibroblast proliferation, fibrosis", SRC_RONGIOLETTI)
+    f.add("scleromyxedema.no_thyroid_disease", negate(thyroid), None, None,
+          "(4) absence of thyroid disease (TSH within its range)", SRC_RONGIOLETTI)
+
+
 def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Flag]:
     """All flags for the panel, most urgent first."""
     flags: list[Flag] = []
     c = f.panel.clinical
     sclero = scleromyxedema_status(f)
     mp = monoclonal_protein_detected(f)
+    thyroid = thyroid_abnormal(f)
+    rongioletti_criteria(f, mp, thyroid)
     src5 = "clinical-reference §5"
     if sclero is not None:
         if mp is True:
@@ -113,7 +136,7 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 f"Emergency admission ({src5}).",
                 ("emergency", "hematology", "dermatology", "neurology"),
             ))
-        if thyroid_abnormal(f) is True:
+        if thyroid is True:
             flags.append(Flag(
                 "THYROID_DISEASE_EXCLUSION", Severity.INFO,
                 "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "

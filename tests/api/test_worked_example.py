@@ -62,3 +62,22 @@ def test_every_example_request_file_is_accepted(client, path):
     body = json.loads(path.read_text())
     url = "/v1/interpretations/batch" if path.stem == "batch" else "/v1/interpretations"
     assert client.post(url, json=body).status_code == 200
+
+
+def test_the_worked_example_lists_the_four_rongioletti_criteria_as_met(client, worked_example):
+    body = client.post("/v1/interpretations", json=worked_example).get_json()
+    status = {c["id"]: c["status"] for c in body["criteria"] if c["id"].startswith("scleromyxedema.")}
+    assert status == {
+        "scleromyxedema.papular_sclerodermoid_eruption": "met",
+        "scleromyxedema.monoclonal_gammopathy": "met",
+        "scleromyxedema.histology": "met",
+        "scleromyxedema.no_thyroid_disease": "met",
+    }
+
+
+def test_thyroid_disease_leaves_rongioletti_4_unmet_and_raises_the_exclusion_flag(client, worked_example):
+    worked_example["labs"]["tsh"]["value"] = 9.5
+    body = client.post("/v1/interpretations", json=worked_example).get_json()
+    crit = {c["id"]: c["status"] for c in body["criteria"]}
+    assert crit["scleromyxedema.no_thyroid_disease"] == "not_met"
+    assert "THYROID_DISEASE_EXCLUSION" in {f["code"] for f in body["flags"]}
