@@ -51,6 +51,13 @@ ERRORS = {
     422: "Validation failed; errors names every offending field by dotted path.",
 }
 
+def json_errors(view: Any) -> Any:
+    """Document the error responses every JSON-body endpoint can give (the one error body)."""
+    for code in (400, 401, 413, 415, 422):
+        view = v1.alt_response(code, schema=ErrorSchema, description=ERRORS[code])(view)
+    return view
+
+
 v1 = Blueprint("interpretations", __name__, url_prefix="/v1",
                description="Interpret monoclonal-gammopathy work-ups (IMWG 2014).")
 ops = Blueprint("operations", __name__, description="Liveness and the ruleset in force.")
@@ -89,11 +96,7 @@ class Interpretations(MethodView):
 
     @v1.arguments(REQUEST_SCHEMA, location="json")
     @v1.response(200, InterpretationResponseSchema)
-    @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
-    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
-    @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
-    @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
-    @v1.alt_response(422, schema=ErrorSchema, description=ERRORS[422])
+    @json_errors
     def post(self, panel: Panel) -> Response:
         """Interpret one patient's work-up: category, criteria, risk, flags, recommendations."""
         return json_response(interpretation_payload(panel))
@@ -116,11 +119,7 @@ class InterpretationsBatch(MethodView):
 
     @v1.arguments(BatchRequestSchema, location="json")
     @v1.response(200, BatchResponseSchema)
-    @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
-    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
-    @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
-    @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
-    @v1.alt_response(422, schema=ErrorSchema, description=ERRORS[422])
+    @json_errors
     def post(self, body: dict) -> Response:
         """Up to 1,000 panels: one result or one error body per item, in order."""
         results = []

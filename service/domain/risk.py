@@ -63,6 +63,13 @@ def _factor_groups(
                       {}, present, present + unknown, bool(unknown), needed)
 
 
+def _smm_only(code: Code) -> str:
+    """Why a smouldering-myeloma model does not apply to this category."""
+    if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN:
+        return "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
+    return f"applies to smouldering myeloma only; the category is {code.value}"
+
+
 def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
     """Mayo 2005 MGUS risk (§3.1): M-protein ≥ 15 g/L, non-IgG, FLC ratio < 0.26 or > 1.65."""
     model = "mgus_mayo_2005"
@@ -101,12 +108,7 @@ def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
     """Mayo 2018 '20/2/20' (§3.3): BMPC > 20 %, M-protein > 20 g/L, involved/uninvolved ratio > 20."""
     model = "smm_mayo_2018"
     if code is not Code.SMOLDERING_MYELOMA:
-        why = (
-            "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
-            if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN
-            else f"applies to smouldering myeloma only; the category is {code.value}"
-        )
-        return _not_applicable(model, SRC_2018, why)
+        return _not_applicable(model, SRC_2018, _smm_only(code))
     t_bm = satisfies(f.bmpc, ">", R.SMM_2018_BMPC_PERCENT) if f.bmpc is not None else None
     t_mp = satisfies(f.serum_mp.interval, ">", R.SMM_2018_M_PROTEIN_G_L) if f.serum_mp else None
     t_flc = satisfies(f.iu, ">", R.SMM_2018_FLC_RATIO) if f.iu is not None else None
@@ -156,12 +158,7 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
     """IMWG 2020 SMM score (§3.4): points by band; without FISH the score is a lower bound."""
     model = "smm_imwg_2020"
     if code is not Code.SMOLDERING_MYELOMA:
-        why = (
-            "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
-            if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN
-            else f"applies to smouldering myeloma only; the category is {code.value}"
-        )
-        return _not_applicable(model, SRC_2020, why)
+        return _not_applicable(model, SRC_2020, _smm_only(code))
     mp_iv = f.serum_mp.interval if f.serum_mp else None
     variables = (
         ("flc_ratio", f.iu, R.SMM_2020_FLC_BANDS, "ratio", "<=10: 0; >10-25: 2; >25-40: 3; >40: 5",
