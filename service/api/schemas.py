@@ -392,7 +392,7 @@ class InterpretationRequestSchema(StrictSchema):
         "description": "YYYY-MM-DD. With history and no collected_on, the panel is dated today."})
     history = fields.List(
         fields.Nested(HistoryEntrySchema), validate=validate.Length(max=MAX_HISTORY),
-        metadata={"description": f"Earlier panels, oldest first (at most {MAX_HISTORY})."},
+        metadata={"description": f"Earlier dated panels, in any order (at most {MAX_HISTORY})."},
     )
 
     @validates_schema
@@ -407,7 +407,9 @@ class InterpretationRequestSchema(StrictSchema):
         history = d.get("history") or []
         if history and current is None:
             current = today  # the panel is dated today (said in the output), see _make
-        previous = None
+        # History may come in any order (the engine sorts it); a date after the current panel, in
+        # the future, or shared by two entries is refused, naming the entry.
+        seen: dict[date, int] = {}
         for i, h in enumerate(history):
             on = h.collected_on
             msgs = []
@@ -416,14 +418,12 @@ class InterpretationRequestSchema(StrictSchema):
             if current is not None and on >= current:
                 msgs.append("must be before the current panel's collected_on"
                             if on > current else "same date as the current panel")
-            if previous is not None:
-                if on == previous:
-                    msgs.append("duplicate date: two entries share this date")
-                elif on < previous:
-                    msgs.append("out of order: history must be oldest first")
+            if on in seen:
+                msgs.append(f"duplicate date: history.{seen[on]} has the same date")
+            else:
+                seen[on] = i
             if msgs:
                 errors[f"history.{i}.collected_on"] = msgs
-            previous = on
         if errors:
             raise ValidationError(errors)
 

@@ -80,7 +80,10 @@ def recommendations(
                                    "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
                                    tests=("marrow",)))
     if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM):
-        recs.append(_mgus_follow_up(risk["mgus_mayo_2005"], f.bmpc is not None))
+        marrow = f.panel.marrow
+        marrow_done = f.bmpc is not None or (
+            marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None)
+        recs.append(_mgus_follow_up(risk["mgus_mayo_2005"], marrow_done))
     elif out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN):
         # ref: §3.2 — SMM: re-test 2–3 months after recognition; then every 4–6 months for 1 year,
         # then every 6–12 months.
@@ -94,11 +97,23 @@ def recommendations(
             "HEMATOLOGY_FOLLOW_UP",
             "Light-chain MGUS: the ruleset holds no follow-up interval specific to it (§3.2 covers "
             "heavy-chain MGUS and SMM); haematology to set surveillance with serum FLC."))
-    if out.code in (Code.MULTIPLE_MYELOMA, Code.WALDENSTROM_RANGE, Code.SOLITARY_PLASMACYTOMA) or \
+    if out.code is Code.WALDENSTROM_RANGE:
+        recs.append(Recommendation(
+            "REFER_HEMATOLOGY",
+            "Refer to haematology: Waldenström range. Smouldering Waldenström macroglobulinaemia is "
+            "usually managed by surveillance, symptomatic disease by treatment; haematology sets which."))
+    elif out.code in (Code.MULTIPLE_MYELOMA, Code.SOLITARY_PLASMACYTOMA) or \
             "HEMATOLOGY_REFERRAL" in codes and out.code is Code.INDETERMINATE:
         recs.append(Recommendation("REFER_HEMATOLOGY",
                                    "Refer to haematology for staging and treatment decisions; a "
                                    "surveillance interval does not apply."))
+    evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
+    if evolving:
+        recs.append(Recommendation(
+            "EVOLVING_PATTERN_REVIEW",
+            f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
+            "review now; a risk-based interval above may be too long for this patient "
+            "(clinical-reference §3.5)."))
     if missing:
         recs.append(Recommendation(
             "COMPLETE_WORKUP",
@@ -161,7 +176,8 @@ def comment(
     for fl in flags:
         if fl.code in ("MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
                        "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN",
-                       "RISING_M_PROTEIN_SUCCESSIVE", "THYROID_DISEASE_EXCLUSION"):
+                       "RISING_M_PROTEIN_SUCCESSIVE", "THYROID_DISEASE_EXCLUSION",
+                       "IGM_WITH_CRAB_FEATURES"):
             parts.append(fl.message)
     for r in risk.values():
         if not r.applies:
@@ -174,7 +190,7 @@ def comment(
             parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
     for rec in recs:
         if rec.code in ("FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "HEMATOLOGY_FOLLOW_UP",
-                        "EMERGENCY_ADMISSION"):
+                        "EMERGENCY_ADMISSION", "EVOLVING_PATTERN_REVIEW"):
             parts.append(rec.text)
     if missing:
         parts.append("Not assessable without: " + ", ".join(missing) + ".")

@@ -17,7 +17,7 @@ from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
 from .facts import Facts, bmpc_criterion
 from .panel import HeavyChain, IfeResult
-from .quantity import ZERO, satisfies
+from .quantity import INF, ZERO, Comparator, Quantity, satisfies
 from .results import Code
 from .tri import Tri, all_of, any_of, negate
 
@@ -65,6 +65,22 @@ class Outcome:
             self.label = LABELS[self.code]
 
 
+def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
+    """The serum M-protein a single clone can be judged on.
+
+    In a biclonal gammopathy with an IgM and a non-IgM clone the one spike cannot be attributed to
+    either, so the total only bounds each (<= total): it still settles "< 30 g/L" when the total is
+    below 30, and leaves ">= 30 g/L" not assessable otherwise."""
+    q = f.serum_mp
+    if q is None or not f.mixed_igm:
+        return q, None
+    hi = q.interval.hi
+    if hi == INF:
+        return None, "biclonal IgM + non-IgM: the spike cannot be attributed to one clone"
+    return (Quantity(hi, q.unit, Comparator.LE),
+            "biclonal IgM + non-IgM: the total spike only bounds each clone")
+
+
 def _indeterminate(isotype: str | None, reason: str, missing: list[str] | None = None) -> Outcome:
     return Outcome(Code.INDETERMINATE, isotype, f"Indeterminate: {reason}", False, [reason],
                    list(missing or ()))
@@ -90,6 +106,12 @@ def classify(f: Facts) -> Outcome:
     clonal10 = (
         satisfies(f.clonal_bmpc, ">=", R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
     )
+    # ref: §2.9 — morphology stands in for clonal BMPC; without a monoclonal protein, though, a
+    # plasmacytosis by morphology alone does not show that the plasma cells are clonal.
+    morph10 = (
+        satisfies(f.bmpc, ">=", R.BMPC_MYELOMA_PERCENT)
+        if f.bmpc is not None and f.bmpc_source == "morphology" else None
+    )
     if p.serum_ife is None:
         if True in (spike_present, urine_ife_pos, urine_mp_present, flc_abnormal):
             return _indeterminate(
@@ -98,10 +120,10 @@ def classify(f: Facts) -> Outcome:
                 "(IgM, non-IgM or light chain only) decides which criteria apply",
                 ["serum_ife"],
             )
-        if plasmacytoma is True or clonal10 is True or f.mde_any is True:
+        if True in (plasmacytoma, clonal10, morph10, f.mde_any):
             return _indeterminate(
                 isotype,
-                "plasmacytoma, clonal marrow plasma cells or a myeloma-defining event without serum "
+                "plasmacytoma, marrow plasmacytosis or a myeloma-defining event without serum "
                 "immunofixation",
                 ["serum_ife"] + ([MARROW] if f.bmpc is None else []),
             )
@@ -128,6 +150,14 @@ def classify(f: Facts) -> Outcome:
         # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a myeloma-defining
         # event: non-secretory disease is assessed with the myeloma rules, never "no M-protein".
         return _myeloma_logic(f, "non_secretory", isotype)
+    if morph10 is True:
+        return _indeterminate(
+            isotype,
+            "marrow plasma cells >= 10 % by morphology without a detectable monoclonal protein: "
+            "clonality is not established (reactive plasmacytosis or non-secretory disease); "
+            "establish light-chain restriction of the marrow plasma cells",
+            ["marrow.clonal_plasma_cells_percent"],
+        )
     missing = []
     if flc_abnormal is None:
         missing += ["flc.kappa", "flc.lambda"]
@@ -145,8 +175,12 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     clinical = p.clinical
     plasmacytoma = clinical.plasmacytoma if clinical else None
     amyloidosis = clinical.amyloidosis if clinical else None
-    if kind == "light_chain" and not isotype and f.flc is not None and f.flc.involved:
-        isotype = f"free {f.flc.involved}"
+    if kind == "light_chain" and not isotype:
+        urine_ife = p.urine.ife if p.urine else None
+        if urine_ife is not None and urine_ife.clones:
+            isotype = " + ".join(c.label for c in urine_ife.clones) + " (urine)"
+        elif f.flc is not None and f.flc.abnormal is True and f.flc.involved:
+            isotype = f"free {f.flc.involved}"
     # ref: §2.2 — clonal BMPC ≥ 10 % or biopsy-proven plasmacytoma, and ≥ 1 MDE.
     bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ">=", R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC",
                             SRC_MM)
@@ -168,11 +202,13 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
                 "neither confirmed nor excluded; bone-marrow examination is needed urgently (§2.9)",
                 [MARROW],
             )
+        excluded = ("MGUS excludes CRAB" if f.crab_any is True
+                    else "smouldering myeloma and MGUS exclude myeloma-defining events")
         return _indeterminate(
             isotype,
             f"myeloma-defining event ({', '.join(met)}) with clonal BMPC < 10 % and no biopsy-proven "
-            "plasmacytoma: the myeloma criteria (§2.2) are not met and MGUS excludes CRAB; "
-            "attribution needs haematological assessment",
+            f"plasmacytoma: the myeloma criteria (§2.2) are not met and {excluded}; "
+            "haematological assessment is needed",
             ["clinical.plasmacytoma"] if plasmacytoma is None else [],
         )
     if amyloidosis is True:
@@ -207,8 +243,9 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     parts = [urine500, bmpc_10_60]
     serum30: Tri = None
     if kind != "light_chain":
-        serum30 = f.add_q("serum_m_protein_ge_30", f.serum_mp, ">=", R.SERUM_M_PROTEIN_G_L,
-                          ">= 30 g/L (3 g/dL)", SRC_SMM)
+        spike, note = attributable_spike(f)
+        serum30 = f.add_q("serum_m_protein_ge_30", spike, ">=", R.SERUM_M_PROTEIN_G_L,
+                          ">= 30 g/L (3 g/dL), IgG or IgA", SRC_SMM, note)
         parts.append(serum30)
     smm = any_of(parts)
     if smm is True:
@@ -229,8 +266,11 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     crab_open = f.mde_open(CRAB)
     if kind == "heavy":
         # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
-        out = Outcome(Code.MGUS_NON_IGM, isotype,
-                      reasons=["non-IgM M-protein below the smouldering-myeloma thresholds, no CRAB"])
+        why = ["non-IgM clone",
+               "serum M-protein < 30 g/L" if serum30 is False else "serum M-protein not quantified",
+               "clonal BMPC < 10 %" if bmpc10 is False else "no marrow result",
+               "no CRAB feature" if not crab_open else "CRAB not fully assessed"]
+        out = Outcome(Code.MGUS_NON_IGM, isotype, reasons=[", ".join(why)])
         if serum30 is None:
             out.missing.append("spep.m_protein")
         if bmpc10 is None:
@@ -239,7 +279,14 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             out.missing.extend(f.mde_missing(CRAB))
         out.provisional = bool(out.missing)
         if HeavyChain.IGM in f.heavy_chains:
-            out.reasons.append("biclonal with an IgM component: IgM criteria (§2.5) also apply to it")
+            # ref: §2.5 — the IgM component of a biclonal gammopathy is judged by the IgM criteria.
+            igm = _igm_logic(f, isotype)
+            if igm.code is not Code.MGUS_IGM:
+                igm.reasons.insert(0, "biclonal gammopathy: the IgM component decides")
+                return igm
+            out.reasons.append("biclonal with an IgM component, itself in the IgM MGUS range")
+            out.provisional = out.provisional or igm.provisional
+            out.missing.extend(m for m in igm.missing if m not in out.missing)
         return out
     if kind == "light_chain":
         return _light_chain_mgus(f, isotype, bmpc10, urine500, crab_open)
@@ -294,8 +341,9 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     p = f.panel
     marrow = p.marrow
     lpl = marrow.lymphoplasmacytic_infiltrate_percent if marrow else None
-    igm30 = f.add_q("igm_m_protein_ge_30", f.serum_mp, ">=", R.SERUM_M_PROTEIN_G_L,
-                    ">= 30 g/L (3 g/dL)", SRC_IGM)
+    spike, note = attributable_spike(f)
+    igm30 = f.add_q("igm_m_protein_ge_30", spike, ">=", R.SERUM_M_PROTEIN_G_L,
+                    ">= 30 g/L (3 g/dL)", SRC_IGM, note)
     lpl10 = f.add("lymphoplasmacytic_infiltrate_ge_10",
                   None if lpl is None else lpl >= R.LPL_INFILTRATE_PERCENT, lpl, "%",
                   ">= 10 % marrow lymphoplasmacytic infiltration", SRC_IGM,
@@ -304,6 +352,19 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     # The anaemia of §2.5 is read with the §2.1 haemoglobin rule: the only anaemia definition the
     # ruleset holds.
     anemia = f.mde["anemia"]
+    if anemia is None and f.mde_measured.get("anemia"):
+        anemia = False  # measured and no evaluable rule met (see Facts.mde_missing)
+    amyloidosis = p.clinical.amyloidosis if p.clinical else None
+    f.add("no_amyloidosis", negate(amyloidosis), amyloidosis, None, "no amyloidosis", SRC_IGM,
+          None, None if amyloidosis is not None else "not reported")
+    if amyloidosis is True:
+        out = _indeterminate(
+            isotype,
+            "IgM clone with systemic amyloidosis: a clone causing organ damage is not of undetermined "
+            "significance; AL amyloidosis is assessed by haematology",
+        )
+        out.igm_logic = True
+        return out
     end_organ = f.add("igm_end_organ_features", any_of((anemia, symptoms)), None, None,
                       "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy "
                       "or hepatosplenomegaly", SRC_IGM)
@@ -319,6 +380,10 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
             out.label = "Waldenström range (smouldering or symptomatic not determined)"
             out.missing.extend(_igm_end_organ_missing(f, symptoms))
         out.reasons.append(why)
+        if lpl10 is None:
+            # The IgM level alone places it in the range; the diagnosis rests on the marrow.
+            out.missing.append("marrow.lymphoplasmacytic_infiltrate_percent")
+        out.provisional = bool(out.missing)
         return out
     if end_organ is True:
         out = _indeterminate(
@@ -342,7 +407,8 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
 
 
 def _igm_end_organ_missing(f: Facts, symptoms: Tri) -> list[str]:
-    out = [] if f.mde["anemia"] is not None else list(f.mde_needs["anemia"])
+    out = [] if f.mde["anemia"] is not None or f.mde_measured.get("anemia") else list(
+        f.mde_needs["anemia"])
     if symptoms is None:
         out.append("clinical.igm_related_symptoms")
     return out

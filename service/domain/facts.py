@@ -43,6 +43,7 @@ class Facts:
     urine_mp: Quantity | None
     heavy_chains: tuple[HeavyChain, ...]
     clone_labels: tuple[str, ...]
+    mixed_igm: bool = False
     criteria: list[Criterion] = field(default_factory=list)
     mde: dict[str, Tri] = field(default_factory=dict)
     mde_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -105,10 +106,12 @@ class Facts:
 
 
 def _single_light_chain(panel: Panel) -> LightChain | None:
-    """The light chain of the serum clone(s), when all clones share one (drives 'involved')."""
-    if panel.serum_ife is None or not panel.serum_ife.clones:
-        return None
-    chains = {c.light_chain for c in panel.serum_ife.clones}
+    """The light chain of the clone(s) — serum, else urine immunofixation — when all share one
+    (it names the involved chain)."""
+    clones = panel.serum_ife.clones if panel.serum_ife is not None else ()
+    if not clones and panel.urine is not None and panel.urine.ife is not None:
+        clones = panel.urine.ife.clones
+    chains = {c.light_chain for c in clones}
     return next(iter(chains)) if len(chains) == 1 else None
 
 
@@ -154,6 +157,7 @@ def build_facts(panel: Panel) -> Facts:
         urine_mp=panel.urine.m_protein_24h if panel.urine else None,
         heavy_chains=heavy,
         clone_labels=tuple(c.label for c in clones),
+        mixed_igm=HeavyChain.IGM in heavy and any(h is not HeavyChain.IGM for h in heavy),
         notes=notes,
     )
     if flc_summary is not None:
@@ -236,18 +240,18 @@ def _evaluate_mde(f: Facts) -> None:
     f.mde_needs["bmpc_ge_60"] = ("marrow.clonal_plasma_cells_percent",)
     f.mde_measured["bmpc_ge_60"] = f.bmpc is not None
 
-    # ref: §2.1 Li — involved/uninvolved FLC ratio ≥ 100 and involved FLC ≥ 100 mg/L.
-    li: Tri
-    involved_q = None
-    if f.flc is not None and f.flc.involved is not None and f.panel.flc is not None:
-        involved_q = f.panel.flc.kappa if f.flc.involved == "kappa" else f.panel.flc.lambda_
-    if f.iu is None or involved_q is None:
-        li = None
-    else:
-        li = all_of((
-            satisfies(f.iu, ">=", R.FLC_SLIM_RATIO),
-            satisfies(involved_q.interval, ">=", R.FLC_SLIM_INVOLVED_MG_L),
-        ))
+    # ref: §2.1 Li — involved/uninvolved FLC ratio ≥ 100 and involved FLC ≥ 100 mg/L. Judged on
+    # whichever chain is in excess, so a second clone (or light-chain escape) opposite the heavy-chain
+    # clone's light chain is not missed; a chain below 100 mg/L settles it on its own.
+    li: Tri = None
+    flc_in = f.panel.flc
+    if flc_in is not None and flc_in.kappa is not None and flc_in.lambda_ is not None:
+        r = f.ratio
+        kappa_side = all_of((None if r is None else satisfies(r, ">=", R.FLC_SLIM_RATIO),
+                             satisfies(flc_in.kappa.interval, ">=", R.FLC_SLIM_INVOLVED_MG_L)))
+        lambda_side = all_of((None if r is None else satisfies(r.reciprocal(), ">=", R.FLC_SLIM_RATIO),
+                              satisfies(flc_in.lambda_.interval, ">=", R.FLC_SLIM_INVOLVED_MG_L)))
+        li = any_of((kappa_side, lambda_side))
     note = None
     if f.flc is not None and f.flc.assay != "freelite":
         note = "threshold validated for Freelite only"
@@ -257,7 +261,7 @@ def _evaluate_mde(f: Facts) -> None:
         "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L", SRC_MDE, None, note,
     )
     f.mde_needs["flc_ratio_ge_100"] = ("flc.kappa", "flc.lambda")
-    f.mde_measured["flc_ratio_ge_100"] = f.iu is not None
+    f.mde_measured["flc_ratio_ge_100"] = li is not None
 
     mri = imaging.mri_focal_lesions if imaging else None
     # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.

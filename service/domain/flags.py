@@ -80,6 +80,11 @@ def thyroid_abnormal(f: Facts) -> Tri:
 SRC_RONGIOLETTI = f"{RONGIOLETTI_SRC}; clinical-reference §5"
 
 
+def _tsh_without_range(f: Facts) -> bool:
+    labs = f.panel.labs
+    return labs is not None and labs.tsh is not None and labs.tsh.reference_range is None
+
+
 def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
     """Record the four scleromyxoedema criteria (Rongioletti) when the skin is part of the work-up."""
     c = f.panel.clinical
@@ -94,7 +99,8 @@ def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
     f.add("scleromyxedema.histology", c.histology_mucin_fibrosis, None, None,
           "(3) dermal mucin, fibroblast proliferation, fibrosis", SRC_RONGIOLETTI)
     f.add("scleromyxedema.no_thyroid_disease", negate(thyroid), None, None,
-          "(4) absence of thyroid disease (TSH within its range)", SRC_RONGIOLETTI)
+          "(4) absence of thyroid disease (TSH within its range)", SRC_RONGIOLETTI, None,
+          "TSH sent without a reference range: not used" if _tsh_without_range(f) else None)
 
 
 def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Flag]:
@@ -144,6 +150,17 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
             ))
     met = [k for k, v in f.mde.items() if v is True]
+    igm_crab = [k for k in ("hypercalcemia", "renal_insufficiency", "bone_lesions") if f.mde[k] is True]
+    if out.igm_logic and igm_crab:
+        # §2.5: IgM gammopathies do not use the myeloma CRAB logic, but CRAB features beside an IgM
+        # clone (IgM myeloma is rare, not impossible) must not pass silently.
+        flags.append(Flag(
+            "IGM_WITH_CRAB_FEATURES", Severity.REFER,
+            f"IgM clone with {', '.join(MDE_NAMES[k] for k in igm_crab)}: the IgM criteria do not use "
+            "the myeloma CRAB logic (clinical-reference §2.5); IgM myeloma and other causes need "
+            "haematological assessment.",
+            ("hematology",), tuple({"event": k} for k in igm_crab),
+        ))
     if met and not out.igm_logic:
         flags.append(Flag(
             "MYELOMA_DEFINING_EVENT", Severity.URGENT,

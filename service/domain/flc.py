@@ -110,14 +110,24 @@ def summarize(
         below = satisfies(ratio_iv, "<", interval.ratio_low)
         above = satisfies(ratio_iv, ">", interval.ratio_high)
         abnormal = any_of((below, above))
+    # The involved chain is the clone's; without a clone, the side the ratio is abnormal on. A ratio
+    # inside its interval names no involved chain, but the higher chain still gives the
+    # involved/uninvolved ratio the risk models read (it is then at most the interval's top).
+    named = True
     if clone_light_chain is not None:
         involved: LightChain | None = clone_light_chain
-    elif above is True or satisfies(ratio_iv, ">", Decimal(1)) is True:
+    elif above is True:
         involved = LightChain.KAPPA
-    elif below is True or satisfies(ratio_iv, "<", Decimal(1)) is True:
+    elif below is True:
         involved = LightChain.LAMBDA
     else:
-        involved = None
+        named = False
+        if satisfies(ratio_iv, ">=", Decimal(1)) is True:
+            involved = LightChain.KAPPA
+        elif satisfies(ratio_iv, "<", Decimal(1)) is True:
+            involved = LightChain.LAMBDA
+        else:
+            involved = None
     iu_iv = None
     raised: Tri = None
     if involved is LightChain.KAPPA:
@@ -138,7 +148,7 @@ def summarize(
         interval_high=interval.ratio_high if interval else None,
         basis=basis,
         abnormal=abnormal,
-        involved=involved.value if involved else None,
+        involved=involved.value if involved and named else None,
         involved_uninvolved_ratio=_num(iu_iv) if iu_iv is not None else None,
         iu_low=None if iu_iv is None or iu_iv.exact else iu_iv.lo,
         iu_high=None if iu_iv is None or iu_iv.exact or iu_iv.hi == INF else iu_iv.hi,

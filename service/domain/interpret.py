@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import advice
 from .classify import classify
 from .facts import build_facts
-from .flags import build_flags, ordered
+from .flags import build_flags, ordered, scleromyxedema_status
 from .panel import Panel
 from .results import MGUS_CODES, Classification, Interpretation
 from .risk import assess
@@ -36,6 +36,8 @@ def interpret(panel: Panel) -> Interpretation:
     label = out.label
     if out.code in MGUS_CODES and any(fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags):
         label = MGCS_LABEL.format(MGCS_RANGE[out.code.value])
+        if scleromyxedema_status(facts) == "suspected":
+            label = label.replace("(MGCS: scleromyxoedema)", "(MGCS: scleromyxoedema suspected)")
         out.label = label
     missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed]))
     flags_t = ordered(flags)

@@ -98,7 +98,8 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
         (RiskFactor("non_igg_isotype", _status(t_iso), " + ".join(f.clone_labels) or None, None,
                     "IgA, IgM, IgD or IgE"), t_iso, ("serum_ife",)),
         (RiskFactor("abnormal_flc_ratio", _status(t_flc), _value(f.ratio), "ratio",
-                    "< 0.26 or > 1.65"), t_flc, ("flc.kappa", "flc.lambda")),
+                    "< 0.26 or > 1.65 (the model's own cut-offs, whatever FLC interval is in force)"),
+         t_flc, ("flc.kappa", "flc.lambda")),
     ]
     return _factor_groups(model, SRC_MAYO, factors, R.MAYO_MGUS_GROUPS,
                           ("progression_20y_percent", "progression_20y_competing_death_percent"))

@@ -10,16 +10,23 @@ from decimal import Decimal
 
 from . import ruleset as R
 from .panel import Panel
-from .quantity import Quantity
+from .quantity import INF, Quantity
 from .results import Flag, Severity
 
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One dated exact value in canonical units."""
+    """One dated result as the range of values it allows (a bound is not a value)."""
 
     on: date
-    value: Decimal
+    lo: Decimal
+    hi: Decimal
+    comparator: str | None = None
+
+    @property
+    def shown(self) -> Decimal:
+        """The reported number (the bound itself for a bounded result)."""
+        return self.hi if self.hi != INF else self.lo
 
 
 def add_months(d: date, months: int) -> date:
@@ -34,21 +41,19 @@ def within(start: date, end: date, months: int) -> bool:
     return end <= add_months(start, months)
 
 
-def _series(panel: Panel, pick) -> tuple[list[Point], int]:
-    """Dated exact values, oldest first; the count of bounded values left out."""
+def _series(panel: Panel, pick) -> list[Point]:
+    """Dated results, oldest first. A bounded result keeps its range: a rule fires only when the
+    bounds guarantee it (a rise from "< 10" to 25 g/L is certainly >= 25 %)."""
     points: list[Point] = []
-    skipped = 0
     dated = [(h.collected_on, pick(h)) for h in panel.history]
     if panel.collected_on is not None:
         dated.append((panel.collected_on, pick(panel)))
     for on, q in sorted(dated, key=lambda x: x[0]):
         if q is None:
             continue
-        if q.comparator is not None:
-            skipped += 1  # a bound has no definite rise or fall
-            continue
-        points.append(Point(on, q.value))
-    return points, skipped
+        iv = q.interval
+        points.append(Point(on, iv.lo, iv.hi, q.comparator.value if q.comparator else None))
+    return points
 
 
 def _m_protein(section_owner) -> Quantity | None:
@@ -79,8 +84,20 @@ def _pct(rise: Decimal, base: Decimal) -> float | None:
 
 
 def _ev(a: Point, b: Point, unit: str) -> dict:
-    return {"from_date": a.on.isoformat(), "from_value": _float(a.value), "to_date": b.on.isoformat(),
-            "to_value": _float(b.value), "unit": unit, "change_percent": _pct(b.value - a.value, a.value)}
+    rise = b.shown - a.shown
+    return {"from_date": a.on.isoformat(), "from_value": _float(a.shown), "from_comparator": a.comparator,
+            "to_date": b.on.isoformat(), "to_value": _float(b.shown), "to_comparator": b.comparator,
+            "unit": unit, "change_percent": _pct(rise, a.shown)}
+
+
+def _certain_rise(a: Point, b: Point, fraction: Decimal, minimum: Decimal | None) -> bool:
+    """Whether b is certainly at least ``fraction`` (and ``minimum``) above a, whatever the bounds."""
+    if a.hi == INF:
+        return False
+    rise = b.lo - a.hi
+    if minimum is not None and rise < minimum:
+        return False
+    return rise >= fraction * a.hi and rise > 0
 
 
 def evolving_m_protein(points: list[Point]) -> list[dict]:
@@ -91,12 +108,10 @@ def evolving_m_protein(points: list[Point]) -> list[dict]:
         return hits
     base = points[0]
     # ref: §3.5 — early rule, only when the M-protein is ≥ 30 g/L at baseline.
-    if base.value >= R.EVOLVING_EARLY_MIN_M_PROTEIN_G_L:
+    if base.lo >= R.EVOLVING_EARLY_MIN_M_PROTEIN_G_L:
         for p in points[1:]:
-            rise = p.value - base.value
-            if (within(base.on, p.on, R.EVOLVING_EARLY_MONTHS)
-                    and rise >= R.EVOLVING_MIN_ABSOLUTE_RISE_G_L
-                    and rise >= R.EVOLVING_EARLY_RISE_FRACTION * base.value):
+            if within(base.on, p.on, R.EVOLVING_EARLY_MONTHS) and _certain_rise(
+                    base, p, R.EVOLVING_EARLY_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L):
                 hits.append({"rule": ">= 10 % rise within the first 6 months"} | _ev(base, p, "g/L"))
                 break
     # ref: §3.5 — ≥ 25 % rise within 12 months, minimum absolute rise 5 g/L.
@@ -104,8 +119,7 @@ def evolving_m_protein(points: list[Point]) -> list[dict]:
         for b in points[i + 1:]:
             if not within(a.on, b.on, R.EVOLVING_MONTHS):
                 break
-            rise = b.value - a.value
-            if rise >= R.EVOLVING_MIN_ABSOLUTE_RISE_G_L and rise >= R.EVOLVING_RISE_FRACTION * a.value:
+            if _certain_rise(a, b, R.EVOLVING_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L):
                 hits.append({"rule": ">= 25 % rise within 12 months"} | _ev(a, b, "g/L"))
                 return hits
     return hits
@@ -117,8 +131,8 @@ def evolving_hemoglobin(points: list[Point]) -> list[dict]:
         for b in points[i + 1:]:
             if not within(a.on, b.on, R.EVOLVING_HB_MONTHS):
                 break
-            # ref: §3.5 — fall ≥ 5 g/L.
-            if a.value - b.value >= R.EVOLVING_HB_FALL_G_L:
+            # ref: §3.5 — fall ≥ 5 g/L (certain: the lowest earlier value minus the highest later one).
+            if b.hi != INF and a.lo - b.hi >= R.EVOLVING_HB_FALL_G_L:
                 return [{"rule": "fall >= 5 g/L within 12 months"} | _ev(a, b, "g/L")]
     return []
 
@@ -129,9 +143,8 @@ def rising_successive(points: list[Point]) -> list[dict]:
     for a, b, c in zip(points, points[1:], points[2:], strict=False):
         # ref: §3.5 — each of the two successive evaluations ≥ 25 % above the one before it.
         if (within(a.on, c.on, R.SUCCESSIVE_RISE_MONTHS)
-                and b.value - a.value >= R.SUCCESSIVE_RISE_FRACTION * a.value
-                and c.value - b.value >= R.SUCCESSIVE_RISE_FRACTION * b.value
-                and b.value > a.value and c.value > b.value):
+                and _certain_rise(a, b, R.SUCCESSIVE_RISE_FRACTION, None)
+                and _certain_rise(b, c, R.SUCCESSIVE_RISE_FRACTION, None)):
             return [{"rule": ">= 25 % rise on two successive evaluations within 6 months"}
                     | _ev(a, b, "g/L"), _ev(b, c, "g/L")]
     return []
@@ -146,11 +159,8 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     if panel.collected_on_assumed and panel.collected_on is not None:
         notes.append(f"collected_on not given: the current panel was dated {panel.collected_on.isoformat()} "
                      "(the day of the request) for the serial-result rules.")
-    mp, mp_skipped = _series(panel, _m_protein)
-    hb, hb_skipped = _series(panel, _hemoglobin)
-    if mp_skipped or hb_skipped:
-        notes.append(f"{mp_skipped + hb_skipped} serial value(s) reported as bounds were not used "
-                     "for the evolving-pattern rules.")
+    mp = _series(panel, _m_protein)
+    hb = _series(panel, _hemoglobin)
     src = "clinical-reference §3.5"
     ev = evolving_m_protein(mp)
     if ev:

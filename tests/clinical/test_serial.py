@@ -295,12 +295,12 @@ def test_http_rising_successive(client):
 @pytest.mark.parametrize(
     "history_dates",
     [
-        ["2025-01-01", "2024-06-01"],
+        ["2025-06-01", "2024-06-01"],
         ["2024-06-01", "2024-06-01"],
         ["2024-06-01", "2025-03-01"],
         ["2024-06-01", "2099-01-01"],
     ],
-    ids=["out_of_order", "duplicate_date", "same_date_as_current", "future_date"],
+    ids=["after_current_panel", "duplicate_date", "same_date_as_current", "future_date"],
 )
 def test_http_badly_dated_history_is_a_422_naming_the_entry(client, history_dates):
     body = m_series(*[(d, 10) for d in history_dates], ("2025-03-01", 10))

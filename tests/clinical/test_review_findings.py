@@ -1,0 +1,182 @@
+"""Regressions for the adversarial clinical review: each finding, as the reviewer reproduced it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+LABS = {"calcium": {"value": 2.3, "unit": "mmol/L", "reference_range": {"low": 2.15, "high": 2.55}},
+        "creatinine": {"value": 80, "unit": "umol/L"}, "egfr": {"value": 90, "unit": "mL/min/1.73m2"},
+        "hemoglobin": {"value": 140, "unit": "g/L", "reference_range": {"low": 120, "high": 160}}}
+B = {"spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+     "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+     "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
+     "marrow": {"clonal_plasma_cells_percent": 5},
+     "urine": {"m_protein_24h": {"value": 0, "unit": "mg/24h"}, "ife": {"result": "negative", "clones": []}},
+     "labs": LABS, "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+     "clinical": {"plasmacytoma": False, "amyloidosis": False}}
+Z = {"spep": {"m_protein": {"value": 0, "unit": "g/L"}}, "serum_ife": {"result": "negative", "clones": []}}
+
+
+IGM_KAPPA = {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "kappa"}]}
+IGM_LAMBDA = {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "lambda"}]}
+BICLONAL = {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"},
+                                             {"heavy_chain": "IgM", "light_chain": "lambda"}]}
+
+
+def post(client, body):
+    resp = client.post("/v1/interpretations", json=body)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+def b(**changes):
+    body = copy.deepcopy(B)
+    body.update(changes)
+    return body
+
+
+def flags(body):
+    return {f["code"] for f in body["flags"]}
+
+
+def test_a_30_percent_plasmacytosis_by_morphology_without_m_protein_is_not_no_m_protein(client):
+    out = post(client, {**Z, "marrow": {"plasma_cells_percent": 30}, "labs": LABS})
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
+
+
+def test_clonal_plasma_cells_without_m_protein_follow_the_myeloma_rules(client):
+    out = post(client, {**Z, "marrow": {"clonal_plasma_cells_percent": 30}, "labs": LABS,
+                        "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0}})
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
+
+
+def test_the_igm_clone_of_a_biclonal_gammopathy_is_judged_by_the_igm_criteria(client):
+    out = post(client, b(serum_ife=BICLONAL,
+                         marrow={"clonal_plasma_cells_percent": 5,
+                                 "lymphoplasmacytic_infiltrate_percent": 20},
+                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    assert out["classification"]["code"] == "WALDENSTROM_RANGE"
+    assert any(c["id"] == "lymphoplasmacytic_infiltrate_ge_10" and c["status"] == "met"
+               for c in out["criteria"])
+
+
+@pytest.mark.parametrize(("total", "expected"), [(29.9, "not_met"), (35, "not_assessable")])
+def test_a_biclonal_igm_and_igg_spike_cannot_be_attributed_to_one_clone(client, total, expected):
+    out = post(client, b(serum_ife=BICLONAL,
+                         spep={"m_protein": {"value": total, "unit": "g/L"}}))
+    status = {c["id"]: c["status"] for c in out["criteria"]}
+    assert status["serum_m_protein_ge_30"] == expected
+    assert out["classification"]["code"] != "SMOLDERING_MYELOMA"
+
+
+def test_urine_bence_jones_lambda_names_the_isotype_not_a_normal_flc_ratio(client):
+    body = {**Z, "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
+            "urine": {"m_protein_24h": {"value": 600, "unit": "mg/24h"},
+                      "ife": {"result": "positive",
+                              "clones": [{"heavy_chain": None, "light_chain": "lambda"}]}},
+            "labs": LABS, "marrow": {"clonal_plasma_cells_percent": 5},
+            "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0}}
+    out = post(client, body)
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA_LIGHT_CHAIN"
+    assert "lambda" in out["classification"]["isotype"] and "kappa" not in out["classification"]["isotype"]
+
+
+def test_a_normal_flc_ratio_names_no_involved_chain(client):
+    out = post(client, B)
+    assert out["flc"]["abnormal"] is False and out["flc"]["involved"] == "kappa"  # the clone's chain
+    out = post(client, {**Z, "flc": B["flc"], "labs": LABS})
+    assert out["flc"]["involved"] is None
+
+
+def test_igm_with_amyloidosis_is_not_igm_mgus_and_is_referred(client):
+    out = post(client, b(serum_ife=IGM_LAMBDA,
+                         marrow={"lymphoplasmacytic_infiltrate_percent": 5},
+                         clinical={"amyloidosis": True, "igm_related_symptoms": False}))
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "HEMATOLOGY_REFERRAL" in flags(out)
+
+
+def test_igm_path_does_not_ask_for_a_haemoglobin_that_was_sent(client):
+    labs = dict(LABS, hemoglobin={"value": 135, "unit": "g/L"})
+    out = post(client, b(serum_ife=IGM_KAPPA,
+                         marrow={"lymphoplasmacytic_infiltrate_percent": 5}, labs=labs,
+                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    assert out["classification"]["code"] == "MGUS_IGM"
+    assert "labs.hemoglobin" not in out["missing_data"]
+
+
+def test_the_mgus_reason_does_not_claim_what_was_not_assessed(client):
+    out = post(client, {"serum_ife": B["serum_ife"]})
+    reason = out["classification"]["reasons"][0]
+    assert "not quantified" in reason and "no CRAB feature" not in reason
+
+
+def test_a_slim_only_event_is_not_described_as_crab(client):
+    flc = {"kappa": {"value": 300, "unit": "mg/L"}, "lambda": {"value": 2, "unit": "mg/L"}}
+    out = post(client, b(flc=flc))
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "MGUS excludes CRAB" not in out["classification"]["label"]
+
+
+def test_the_flc_slim_rule_is_judged_on_the_chain_in_excess(client):
+    flc = {"kappa": {"value": 1, "unit": "mg/L"}, "lambda": {"value": 100, "unit": "mg/L"}}
+    out = post(client, b(flc=flc))
+    status = {c["id"]: c["status"] for c in out["criteria"]}
+    assert status["mde.flc_ratio_ge_100"] == "met"
+
+
+def test_zero_light_chains_settle_the_flc_slim_rule_as_not_met(client):
+    flc = {"kappa": {"value": 0, "unit": "mg/L"}, "lambda": {"value": 0, "unit": "mg/L"}}
+    out = post(client, b(flc=flc))
+    status = {c["id"]: c["status"] for c in out["criteria"]}
+    assert status["mde.flc_ratio_ge_100"] == "not_met"
+
+
+def test_a_bound_in_history_decides_the_evolving_rule_when_it_settles_it(client):
+    body = b(collected_on="2025-02-28", spep={"m_protein": {"value": 25, "unit": "g/L"}},
+             history=[{"collected_on": "2024-08-31",
+                       "spep": {"m_protein": {"value": 10, "unit": "g/L", "comparator": "<"}}}])
+    assert "EVOLVING_M_PROTEIN" in flags(post(client, body))
+
+
+def test_an_undecided_bound_in_history_does_not_fire_the_evolving_rule(client):
+    body = b(collected_on="2025-02-28", spep={"m_protein": {"value": 11, "unit": "g/L"}},
+             history=[{"collected_on": "2024-08-31",
+                       "spep": {"m_protein": {"value": 10, "unit": "g/L", "comparator": "<"}}}])
+    assert "EVOLVING_M_PROTEIN" not in flags(post(client, body))
+
+
+def test_waldenstrom_range_without_marrow_is_provisional_and_asks_for_it(client):
+    body = b(serum_ife=IGM_KAPPA,
+             spep={"m_protein": {"value": 30, "unit": "g/L"}}, clinical={"igm_related_symptoms": False})
+    body.pop("marrow")
+    out = post(client, body)
+    assert out["classification"]["code"] == "WALDENSTROM_RANGE"
+    assert out["classification"]["provisional"] is True
+    assert "marrow.lymphoplasmacytic_infiltrate_percent" in out["missing_data"]
+
+
+def test_crab_features_beside_an_igm_clone_are_flagged(client):
+    labs = dict(LABS, calcium={"value": 3.2, "unit": "mmol/L"})
+    out = post(client, b(serum_ife=IGM_KAPPA,
+                         marrow={"lymphoplasmacytic_infiltrate_percent": 5}, labs=labs,
+                         imaging={"osteolytic_lesions": 3, "mri_focal_lesions": 0},
+                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    assert "IGM_WITH_CRAB_FEATURES" in flags(out)
+    assert "MYELOMA_DEFINING_EVENT" not in flags(out)
+
+
+def test_a_suspected_scleromyxoedema_label_says_suspected(client):
+    out = post(client, b(clinical={"scleromyxedema": "suspected"}))
+    assert "MGCS_SCLEROMYXEDEMA" in flags(out)
+    assert "suspected" in out["classification"]["label"]
+
+
+def test_an_evolving_pattern_asks_for_review_beyond_the_risk_based_interval(client):
+    body = b(collected_on="2025-06-01", spep={"m_protein": {"value": 14, "unit": "g/L"}},
+             history=[{"collected_on": "2025-01-01", "spep": {"m_protein": {"value": 8, "unit": "g/L"}}}])
+    codes = {r["code"] for r in post(client, body)["recommendations"]}
+    assert "EVOLVING_PATTERN_REVIEW" in codes
