@@ -845,3 +845,20 @@ def age_in_years(birth: date, on: date) -> int:
     if years < 0:
         raise ValueProblem(f"birth date {birth.isoformat()} is after {on.isoformat()}")
     return years
+
+
+def plain_value(target: str, kind: Kind, number: Any, comparator: str | None, unit: str,
+                unit_where: str) -> Any:
+    """The request value of a cross-check, percent or count result (one rule for HL7 and FHIR).
+
+    A cross-check keeps its bound; a percent or count is a plain number: no comparator, and a percent
+    only in % (``unit_where`` names where the unit came from, for the message)."""
+    if kind is Kind.CROSSCHECK:
+        return {"value": number, "comparator": comparator}
+    if comparator:
+        raise ValueProblem(f"{target} is a plain number; comparator '{comparator}' is not allowed")
+    if kind is Kind.PERCENT:
+        if unit not in ("", "%"):
+            raise ValueProblem(f"{target} must be in % ({unit_where} is '{unit}')")
+        return number
+    return parse_count(str(number))

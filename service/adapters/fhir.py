@@ -67,10 +67,10 @@ from .codes import (
     age_in_years,
     load_codemap,
     make_quantity,
-    parse_count,
     parse_enum,
     parse_flag,
     parse_ife,
+    plain_value,
     usable_range,
 )
 
@@ -235,18 +235,8 @@ def _value(
             number, comparator, unit = obs["valueInteger"], None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
-        if kind is Kind.CROSSCHECK:
-            return {"value": number, "comparator": comparator}
-        if kind in (Kind.PERCENT, Kind.COUNT):
-            if comparator:
-                raise ValueProblem(
-                    f"{entry.target} is a plain number; comparator '{comparator}' is not allowed"
-                )
-            if kind is Kind.PERCENT:
-                if unit not in ("", "%"):
-                    raise ValueProblem(f"{entry.target} must be in % (unit is '{unit}')")
-                return number
-            return parse_count(str(number))
+        if kind in (Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
+            return plain_value(entry.target, kind, number, comparator, unit, "unit")
         rng = _reference_range(obs, unit, codemap)
         if rng and not usable_range(rng):
             notes.append(f"{where}: one-sided reference range {rng} dropped (needs low and high)")

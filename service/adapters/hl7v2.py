@@ -79,12 +79,12 @@ from .codes import (
     load_codemap,
     make_quantity,
     parse_compared,
-    parse_count,
     parse_enum,
     parse_flag,
     parse_ife,
     parse_number,
     parse_range_text,
+    plain_value,
     usable_range,
 )
 
@@ -453,19 +453,10 @@ class _ObxReader:
             comparator, number = self._number(rep, value_type)
             self.field = 6
             unit = self.codemap.normalize_unit(seg.component(6, 1) or seg.component(6, 2))
-            if kind is Kind.CROSSCHECK:
-                return {"value": number, "comparator": comparator}
-            if kind in (Kind.PERCENT, Kind.COUNT):
-                if comparator:
-                    raise ValueProblem(
-                        f"{entry.target} is a plain number; comparator '{comparator}' is not allowed"
-                    )
-                if kind is Kind.PERCENT:
-                    if unit not in ("", "%"):
-                        raise ValueProblem(f"{entry.target} must be in % (OBX-6 is '{unit}')")
-                    return number
-                self.field = 5
-                return parse_count(str(number))
+            if kind in (Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
+                if kind is Kind.COUNT:
+                    self.field = 5  # a count's problems are in its value (OBX-5), not its unit
+                return plain_value(entry.target, kind, number, comparator, unit, "OBX-6")
             self.field = 7
             rng = parse_range_text(seg.text(7)) if seg.text(7).strip() else None
             if rng and not usable_range(rng):
