@@ -227,7 +227,7 @@ class IfeSchema(StrictSchema):
 
     result = fields.String(required=True, validate=validate.OneOf([r.value for r in P.IfeResult]))
     clones = fields.List(fields.Nested(CloneSchema), load_default=list,
-                         validate=validate.Length(max=MAX_CLONES))
+                         validate=validate.Length(max=MAX_CLONES), metadata={"uniqueItems": True})
 
     @validates_schema
     def _consistent(self, d: dict, **_: Any) -> None:
@@ -375,6 +375,17 @@ class HistoryEntrySchema(StrictSchema):
 SCREENING_SECTIONS = ("spep", "serum_ife", "urine", "flc")
 
 
+def _has_screening_result(d: dict) -> bool:
+    """Whether a screening section carries a result (loaded sections are domain objects)."""
+    spep, urine, flc = d.get("spep"), d.get("urine"), d.get("flc")
+    return (
+        d.get("serum_ife") is not None
+        or (spep is not None and spep.m_protein is not None)
+        or (urine is not None and (urine.m_protein_24h is not None or urine.ife is not None))
+        or (flc is not None and (flc.kappa is not None or flc.lambda_ is not None))
+    )
+
+
 class InterpretationRequestSchema(StrictSchema):
     """One patient's work-up. At least one of spep, serum_ife, urine, flc."""
 
@@ -398,8 +409,11 @@ class InterpretationRequestSchema(StrictSchema):
     @validates_schema
     def _whole(self, d: dict, **_: Any) -> None:
         errors: dict[str, Any] = {}
-        if not any(d.get(s) is not None for s in SCREENING_SECTIONS):
-            errors["_schema"] = [f"at least one of {', '.join(SCREENING_SECTIONS)} is required"]
+        if not _has_screening_result(d):
+            errors["_schema"] = [
+                "at least one screening result is required: spep.m_protein, serum_ife, "
+                "urine.m_protein_24h, urine.ife, flc.kappa or flc.lambda (an empty section is not a result)"
+            ]
         today = date.today()
         current = d.get("collected_on")
         if current is not None and current > today:

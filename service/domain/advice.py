@@ -139,14 +139,15 @@ def comment(
     if out.isotype:
         head += f"; isotype {out.isotype}"
     parts.append(head + ".")
-    if out.reasons:
-        parts.append("Basis: " + "; ".join(out.reasons) + ".")
+    reasons = [r for r in out.reasons if r not in out.label]
+    if reasons:
+        parts.append("Basis: " + "; ".join(reasons) + ".")
     findings: list[str] = []
     if f.serum_mp is not None:
         q = f.serum_mp
         findings.append(f"serum M-protein {_q(q.value, 'g/L', q.comparator.value if q.comparator else None)}")
     if f.flc is not None:
-        if f.flc.ratio is not None:
+        if f.flc.ratio is not None and f.flc.ratio.is_finite() and float(f.flc.ratio) != float("inf"):
             state = {True: "abnormal", False: "within interval", None: "not assessable"}[f.flc.abnormal]
             findings.append(
                 f"FLC kappa/lambda ratio {float(f.flc.ratio):.3g} ({state}; interval "
@@ -177,7 +178,7 @@ def comment(
         if fl.code in ("MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
                        "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN",
                        "RISING_M_PROTEIN_SUCCESSIVE", "THYROID_DISEASE_EXCLUSION",
-                       "IGM_WITH_CRAB_FEATURES"):
+                       "IGM_WITH_MYELOMA_FEATURES"):
             parts.append(fl.message)
     for r in risk.values():
         if not r.applies:

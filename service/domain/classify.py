@@ -137,6 +137,14 @@ def classify(f: Facts) -> Outcome:
         )
 
     light_only = bool(p.serum_ife.clones)  # a positive serum IFE here has free-light-chain clones only
+    urine_heavy = [c.label for c in (urine.ife.clones if urine and urine.ife else ()) if c.heavy_chain]
+    if urine_heavy:
+        return _indeterminate(
+            isotype,
+            f"urine immunofixation shows an intact immunoglobulin ({', '.join(urine_heavy)}) while serum "
+            "immunofixation shows no heavy chain (discordant): repeat serum immunofixation",
+            ["serum_ife"],
+        )
     if spike_present is True and not light_only:
         return _indeterminate(
             isotype,
@@ -146,10 +154,6 @@ def classify(f: Facts) -> Outcome:
         )
     if True in (light_only, urine_ife_pos, urine_mp_present, flc_abnormal):
         return _myeloma_logic(f, "light_chain", isotype)
-    if plasmacytoma is True or clonal10 is True or f.mde_any is True:
-        # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a myeloma-defining
-        # event: non-secretory disease is assessed with the myeloma rules, never "no M-protein".
-        return _myeloma_logic(f, "non_secretory", isotype)
     if morph10 is True:
         return _indeterminate(
             isotype,
@@ -158,6 +162,10 @@ def classify(f: Facts) -> Outcome:
             "establish light-chain restriction of the marrow plasma cells",
             ["marrow.clonal_plasma_cells_percent"],
         )
+    if plasmacytoma is True or clonal10 is True or f.mde_any is True:
+        # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a myeloma-defining
+        # event: non-secretory disease is assessed with the myeloma rules, never "no M-protein".
+        return _myeloma_logic(f, "non_secretory", isotype)
     missing = []
     if flc_abnormal is None:
         missing += ["flc.kappa", "flc.lambda"]
@@ -192,7 +200,9 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     met = [k for k, v in f.mde.items() if v is True]
     if mde is True:
         if any_of((bmpc10, plasmacytoma)) is True:
-            basis = "clonal BMPC >= 10 %" if bmpc10 is True else "biopsy-proven plasmacytoma"
+            basis = (("clonal BMPC >= 10 %" if f.bmpc_source == "clonal"
+                      else "BMPC >= 10 % (total plasma cells by morphology, §2.9)")
+                     if bmpc10 is True else "biopsy-proven plasmacytoma")
             return Outcome(Code.MULTIPLE_MYELOMA, isotype,
                            reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"])
         if bmpc10 is None and plasmacytoma is not True:
@@ -248,6 +258,24 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
                           ">= 30 g/L (3 g/dL), IgG or IgA", SRC_SMM, note)
         parts.append(serum30)
     smm = any_of(parts)
+    if f.mixed_igm and serum30 is None and f.serum_mp is not None and f.serum_mp.interval.lo > 0:
+        # ref: §2.3/§2.5 — a total spike >= 30 g/L in an IgM + non-IgM gammopathy could be either
+        # clone's: smouldering myeloma and the Waldenström range cannot be told apart.
+        return _indeterminate(
+            isotype,
+            "biclonal IgM + non-IgM gammopathy whose total M-spike (>= 30 g/L possible) cannot be "
+            "attributed to one clone: smouldering myeloma (IgG/IgA >= 30 g/L) and the Waldenström range "
+            "(IgM >= 30 g/L) cannot be told apart; quantify each clone",
+            ["spep.m_protein"],
+        )
+    if smm is True and f.mixed_igm:
+        igm = _igm_logic(f, isotype)
+        if igm.code is Code.WALDENSTROM_RANGE:
+            return _indeterminate(
+                isotype,
+                "biclonal gammopathy with the non-IgM clone in the smouldering-myeloma range and the IgM "
+                "component in the Waldenström range",
+            )
     if smm is True:
         code = Code.SMOLDERING_MYELOMA_LIGHT_CHAIN if kind == "light_chain" else Code.SMOLDERING_MYELOMA
         why = [n for n, v in (("serum M-protein >= 30 g/L", serum30),
@@ -310,10 +338,13 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
             "light-chain MGUS requires an abnormal ratio (§2.6)",
         )
     if abnormal is None:
+        fl = f.panel.flc
+        absent = [n for n, q in (("flc.kappa", fl.kappa if fl else None),
+                                 ("flc.lambda", fl.lambda_ if fl else None)) if q is None]
         return _indeterminate(
             isotype,
             "a monoclonal light chain was found but the FLC ratio is not assessable",
-            ["flc.kappa", "flc.lambda"],
+            absent or ["flc.ratio_reference_range"],
         )
     if raised is False:
         return _indeterminate(
@@ -365,9 +396,25 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         )
         out.igm_logic = True
         return out
+    slim = [k for k in ("bmpc_ge_60", "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
+    clonal10 = (satisfies(f.clonal_bmpc, ">=", R.BMPC_MYELOMA_PERCENT)
+                if f.clonal_bmpc is not None else None)
+    myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
     end_organ = f.add("igm_end_organ_features", any_of((anemia, symptoms)), None, None,
                       "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy "
                       "or hepatosplenomegaly", SRC_IGM)
+    if myeloma_features and lpl10 is not True:
+        # An IgM clone with clonal plasma cells >= 10 % or a SLiM biomarker but no lymphoplasmacytic
+        # infiltrate: IgM myeloma (rare) against Waldenström cannot be settled by the IgM criteria.
+        out = _indeterminate(
+            isotype,
+            f"IgM clone with myeloma features ({', '.join(myeloma_features)}) and no lymphoplasmacytic "
+            "infiltrate >= 10 %: IgM myeloma or Waldenström macroglobulinaemia; haematological "
+            "assessment is needed",
+            ["marrow.lymphoplasmacytic_infiltrate_percent"] if lpl10 is None else [],
+        )
+        out.igm_logic = True
+        return out
     if any_of((igm30, lpl10)) is True:
         out = Outcome(Code.WALDENSTROM_RANGE, isotype, igm_logic=True)
         why = " and ".join(n for n, v in (("IgM M-protein >= 30 g/L", igm30),
@@ -391,6 +438,15 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
             "IgM clone with anaemia or IgM-related symptoms below the Waldenström thresholds: IgM "
             "MGUS requires their absence; haematological assessment of attribution is needed",
             ["marrow.lymphoplasmacytic_infiltrate_percent"] if lpl10 is None else [],
+        )
+        out.igm_logic = True
+        return out
+    free = [c for c in (p.serum_ife.clones if p.serum_ife else ()) if c.heavy_chain is None]
+    if free and f.urine_mp is not None and satisfies(f.urine_mp.interval, ">=", R.URINE_M_PROTEIN_MG_24H):
+        out = _indeterminate(
+            isotype,
+            "IgM clone with a second, free light chain clone and urine M-protein >= 500 mg/24h: the "
+            "light-chain clone is in the light-chain smouldering range (§2.7)",
         )
         out.igm_logic = True
         return out

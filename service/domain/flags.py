@@ -11,6 +11,10 @@ from .results import Code, Flag, RiskResult, Severity
 from .tri import Tri, all_of, any_of, negate
 
 RONGIOLETTI_SRC = R.RONGIOLETTI
+CLONE_SHOWN = frozenset({
+    Code.MGUS_NON_IGM, Code.MGUS_IGM, Code.MGUS_LIGHT_CHAIN, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
+    Code.WALDENSTROM_RANGE,
+})
 REFERRAL_CODES = frozenset({
     Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN, Code.MULTIPLE_MYELOMA,
     Code.WALDENSTROM_RANGE, Code.SOLITARY_PLASMACYTOMA,
@@ -109,6 +113,8 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     c = f.panel.clinical
     sclero = scleromyxedema_status(f)
     mp = monoclonal_protein_detected(f)
+    if mp is not True and out.code in CLONE_SHOWN:
+        mp = True  # the category itself rests on a monoclonal protein (e.g. light-chain MGUS)
     thyroid = thyroid_abnormal(f)
     rongioletti_criteria(f, mp, thyroid)
     src5 = "clinical-reference §5"
@@ -150,16 +156,17 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
             ))
     met = [k for k, v in f.mde.items() if v is True]
-    igm_crab = [k for k in ("hypercalcemia", "renal_insufficiency", "bone_lesions") if f.mde[k] is True]
-    if out.igm_logic and igm_crab:
-        # §2.5: IgM gammopathies do not use the myeloma CRAB logic, but CRAB features beside an IgM
-        # clone (IgM myeloma is rare, not impossible) must not pass silently.
+    igm_mde = [k for k in ("hypercalcemia", "renal_insufficiency", "bone_lesions", "bmpc_ge_60",
+                           "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
+    if out.igm_logic and igm_mde:
+        # §2.5: IgM gammopathies do not use the myeloma CRAB logic, but myeloma-defining findings beside
+        # an IgM clone (IgM myeloma is rare, not impossible) must not pass silently.
         flags.append(Flag(
-            "IGM_WITH_CRAB_FEATURES", Severity.REFER,
-            f"IgM clone with {', '.join(MDE_NAMES[k] for k in igm_crab)}: the IgM criteria do not use "
-            "the myeloma CRAB logic (clinical-reference §2.5); IgM myeloma and other causes need "
+            "IGM_WITH_MYELOMA_FEATURES", Severity.REFER,
+            f"IgM clone with {', '.join(MDE_NAMES[k] for k in igm_mde)}: the IgM criteria do not use "
+            "the myeloma CRAB/SLiM logic (clinical-reference §2.5); IgM myeloma and other causes need "
             "haematological assessment.",
-            ("hematology",), tuple({"event": k} for k in igm_crab),
+            ("hematology",), tuple({"event": k} for k in igm_mde),
         ))
     if met and not out.igm_logic:
         flags.append(Flag(
@@ -173,8 +180,8 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     if marrow_flag:
         flags.append(Flag("MARROW_EXAMINATION_RECOMMENDED", Severity.REFER, marrow_flag,
                           ("hematology",)))
-    if out.code in REFERRAL_CODES or (out.code is Code.INDETERMINATE and (met and not out.igm_logic
-                                      or (c is not None and c.amyloidosis is True))):
+    if out.code in REFERRAL_CODES or (out.code is Code.INDETERMINATE and (
+            (met and not out.igm_logic) or out.igm_logic or (c is not None and c.amyloidosis is True))):
         flags.append(Flag("HEMATOLOGY_REFERRAL", Severity.REFER,
                           f"{out.label}: refer to haematology.", ("hematology",)))
     if f.flc is not None and f.flc.renal_interval:
@@ -196,6 +203,10 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> st
     if out.code is Code.INDETERMINATE and any(v is True for v in f.mde.values()) and not out.igm_logic:
         return ("Myeloma-defining event without a marrow result: bone-marrow aspirate and biopsy are "
                 "needed urgently to classify (clinical-reference §2.9).")
+    if out.code is Code.INDETERMINATE and out.igm_logic:
+        return ("IgM clone that the IgM criteria cannot place without a marrow result: bone-marrow "
+                "aspirate and biopsy (lymphoplasmacytic infiltration) are needed "
+                "(clinical-reference §2.5).")
     if out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
                     Code.SOLITARY_PLASMACYTOMA, Code.WALDENSTROM_RANGE):
         return (f"{LABEL_SHORT[out.code]} without a marrow result: bone-marrow aspirate and biopsy are "

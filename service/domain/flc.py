@@ -114,8 +114,24 @@ def summarize(
     # inside its interval names no involved chain, but the higher chain still gives the
     # involved/uninvolved ratio the risk models read (it is then at most the interval's top).
     named = True
-    if clone_light_chain is not None:
-        involved: LightChain | None = clone_light_chain
+    opposite = False
+    if clone_light_chain is not None and interval is not None:
+        # The interval is not symmetric about 1, so "the other chain is in excess" is judged against
+        # both limits mirrored (max(high, 1/low)): the same threshold for a κ and a λ clone.
+        marked = max(interval.ratio_high, 1 / interval.ratio_low)
+        if clone_light_chain is LightChain.LAMBDA:
+            opposite = satisfies(ratio_iv, ">", marked) is True
+        else:
+            opposite = satisfies(ratio_iv.reciprocal(), ">", marked) is True
+    if opposite:
+        # The ratio is abnormal on the side opposite the clone's light chain (a second clone or
+        # light-chain escape): the chain in excess is the involved one for the FLC rules and risk.
+        notes.append("FLC ratio abnormal on the side opposite the clone's light chain (possible second "
+                     "clone): the chain in excess is taken as involved.")
+        involved: LightChain | None = (
+            LightChain.KAPPA if clone_light_chain is LightChain.LAMBDA else LightChain.LAMBDA)
+    elif clone_light_chain is not None:
+        involved = clone_light_chain
     elif above is True:
         involved = LightChain.KAPPA
     elif below is True:

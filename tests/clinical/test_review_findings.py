@@ -165,7 +165,7 @@ def test_crab_features_beside_an_igm_clone_are_flagged(client):
                          marrow={"lymphoplasmacytic_infiltrate_percent": 5}, labs=labs,
                          imaging={"osteolytic_lesions": 3, "mri_focal_lesions": 0},
                          clinical={"igm_related_symptoms": False, "amyloidosis": False}))
-    assert "IGM_WITH_CRAB_FEATURES" in flags(out)
+    assert "IGM_WITH_MYELOMA_FEATURES" in flags(out)
     assert "MYELOMA_DEFINING_EVENT" not in flags(out)
 
 
@@ -180,3 +180,92 @@ def test_an_evolving_pattern_asks_for_review_beyond_the_risk_based_interval(clie
              history=[{"collected_on": "2025-01-01", "spep": {"m_protein": {"value": 8, "unit": "g/L"}}}])
     codes = {r["code"] for r in post(client, body)["recommendations"]}
     assert "EVOLVING_PATTERN_REVIEW" in codes
+
+
+# --- second review ------------------------------------------------------------------------------------
+def test_an_igm_clone_with_75_percent_clonal_plasma_cells_is_not_igm_mgus(client):
+    out = post(client, {"serum_ife": IGM_KAPPA, "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+                        "marrow": {"clonal_plasma_cells_percent": 75,
+                                   "lymphoplasmacytic_infiltrate_percent": 0},
+                        "labs": LABS, "clinical": {"igm_related_symptoms": False}})
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert {"IGM_WITH_MYELOMA_FEATURES", "HEMATOLOGY_REFERRAL"} <= flags(out)
+
+
+def test_an_mde_with_morphology_plasmacytosis_and_no_m_protein_is_not_myeloma(client):
+    out = post(client, {**Z, "flc": B["flc"], "marrow": {"plasma_cells_percent": 30},
+                        "labs": dict(LABS, hemoglobin={"value": 80, "unit": "g/L"})})
+    assert out["classification"]["code"] == "INDETERMINATE"
+
+
+def test_a_urine_intact_immunoglobulin_with_negative_serum_ife_is_discordant(client):
+    urine = {"m_protein_24h": {"value": 100, "unit": "mg/24h"},
+             "ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}}
+    flc = {"kappa": {"value": 40, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}}
+    out = post(client, {**Z, "urine": urine, "flc": flc, "labs": LABS})
+    assert out["classification"]["code"] == "INDETERMINATE"
+
+
+def test_scleromyxoedema_with_light_chain_mgus_is_mgcs(client):
+    flc = {"kappa": {"value": 80, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"},
+           "assay": "other", "ratio_reference_range": {"low": 0.3, "high": 1.5}}
+    out = post(client, {"serum_ife": {"result": "negative"}, "flc": flc,
+                        "clinical": {"scleromyxedema": "confirmed"}})
+    assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
+    assert "MGCS_SCLEROMYXEDEMA" in flags(out) and "SCLEROMYXEDEMA_NO_PARAPROTEIN" not in flags(out)
+    assert "clinical significance" in out["classification"]["label"]
+
+
+def test_igm_with_anaemia_below_the_waldenstrom_thresholds_is_referred_with_a_marrow(client):
+    out = post(client, {"serum_ife": IGM_KAPPA, "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+                        "labs": {"hemoglobin": {"value": 90, "unit": "g/L"}}})
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert {"HEMATOLOGY_REFERRAL", "MARROW_EXAMINATION_RECOMMENDED"} <= flags(out)
+
+
+def test_a_biclonal_spike_of_40_g_l_that_cannot_be_attributed_is_indeterminate(client):
+    body = b(serum_ife=BICLONAL, spep={"m_protein": {"value": 40, "unit": "g/L"}})
+    body.pop("marrow")
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "attributed" in out["classification"]["label"]
+
+
+def test_smm_beside_a_waldenstrom_range_igm_component_is_indeterminate(client):
+    out = post(client, b(serum_ife=BICLONAL,
+                         marrow={"clonal_plasma_cells_percent": 15,
+                                 "lymphoplasmacytic_infiltrate_percent": 20},
+                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    assert out["classification"]["code"] == "INDETERMINATE"
+
+
+def test_an_igm_clone_with_a_free_light_chain_clone_in_the_lc_smm_range_is_not_igm_mgus(client):
+    ife = {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "kappa"},
+                                            {"heavy_chain": None, "light_chain": "lambda"}]}
+    out = post(client, b(serum_ife=ife, marrow={"lymphoplasmacytic_infiltrate_percent": 5},
+                         urine={"m_protein_24h": {"value": 900, "unit": "mg/24h"}},
+                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    assert out["classification"]["code"] == "INDETERMINATE"
+
+
+def test_the_chain_in_marked_excess_opposite_the_clone_is_the_involved_one_for_risk(client):
+    body = b(serum_ife={"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "lambda"}]},
+             spep={"m_protein": {"value": 35, "unit": "g/L"}},
+             flc={"kappa": {"value": 300, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
+             marrow={"clonal_plasma_cells_percent": 12})
+    out = post(client, body)
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
+    assert out["flc"]["involved"] == "kappa" and out["flc"]["involved_uninvolved_ratio"] == 30
+    assert out["risk"]["smm_mayo_2018"]["group"] == "high"
+
+
+@pytest.mark.parametrize("body", [{"spep": {}}, {"urine": {}}, {"flc": {}}, {"spep": {"m_protein": None}}])
+def test_an_empty_screening_section_is_not_a_result(client, body):
+    resp = client.post("/v1/interpretations", json=body)
+    assert resp.status_code == 422 and "_schema" in resp.get_json()["errors"]
+
+
+def test_the_comment_never_prints_an_infinite_ratio(client):
+    flc = {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 0, "unit": "mg/L"}}
+    out = post(client, b(flc=flc))
+    assert "inf" not in out["comment"].replace("infiltrat", "")

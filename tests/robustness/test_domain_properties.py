@@ -141,6 +141,15 @@ def request_bodies(draw) -> dict:
     for name in sorted(screening | others):
         strategy = SECTIONS[name] if name in screening else maybe(SECTIONS[name])
         body[name] = draw(strategy)
+    # A screening section must carry a result (an empty {} is a 422): give one a negative IFE if none does.
+    has_result = (
+        body.get("serum_ife") is not None
+        or (body.get("spep") or {}).get("m_protein") is not None
+        or any((body.get("urine") or {}).get(k) is not None for k in ("m_protein_24h", "ife"))
+        or any((body.get("flc") or {}).get(k) is not None for k in ("kappa", "lambda"))
+    )
+    if not has_result:
+        body["serum_ife"] = {"result": "negative", "clones": []}
     if draw(st.booleans()):
         current = draw(st.dates(min_value=date(2000, 1, 1), max_value=TODAY))
         body["collected_on"] = current.isoformat()
