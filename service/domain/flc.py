@@ -118,7 +118,7 @@ def summarize(
     if clone_light_chain is not None and interval is not None:
         # The interval is not symmetric about 1, so "the other chain is in excess" is judged against
         # both limits mirrored (max(high, 1/low)): the same threshold for a κ and a λ clone.
-        marked = max(interval.ratio_high, 1 / interval.ratio_low)
+        marked = max(interval.ratio_high, INF if interval.ratio_low == 0 else 1 / interval.ratio_low)
         if clone_light_chain is LightChain.LAMBDA:
             opposite = satisfies(ratio_iv, ">", marked) is True
         else:
