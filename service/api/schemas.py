@@ -154,6 +154,8 @@ class QuantityField(fields.Field):
         comp = value.get("comparator")
         if comp is not None and (not isinstance(comp, str) or comp not in _COMPARATORS):
             errors["comparator"] = [f"Must be one of: {', '.join(sorted(_COMPARATORS))}."]
+        elif comp == "<" and "value" not in errors and v == 0:
+            errors["comparator"] = ["'< 0' allows no value: quantities are >= 0."]
         rr = value.get("reference_range")
         rr_pair = None
         if rr is not None:

@@ -144,6 +144,8 @@ def _points(iv: Interval | None, bands: tuple[R.Band, ...]) -> tuple[int, int]:
     if iv is None:
         return bands[0].points, bands[-1].points
     pts = [b.points for b in bands if _hits(iv, b)]
+    if not pts:  # an empty range of values (contradictory bound): nothing is known
+        return bands[0].points, bands[-1].points
     return min(pts), max(pts)
 
 

@@ -75,6 +75,8 @@ def test_a_valid_panel_gets_a_response_conforming_to_the_documented_schema(clien
          "spep.m_protein.value"),
         (b'{"spep": {"m_protein": {"value": 1e999, "unit": "g/L"}}}', "application/json", 422,
          "spep.m_protein.value"),
+        (b'{"spep": {"m_protein": {"value": 0, "unit": "g/L", "comparator": "<"}}}', "application/json",
+         422, "spep.m_protein.comparator"),
         (b'{"spep": {}, "mystery": 1}', "application/json", 422, "mystery"),
         (b'{"flc": {"kappa": {"value": 1, "unit": "mg/L", "extra": 1}}}', "application/json", 422,
          "flc.kappa.extra"),

@@ -47,7 +47,8 @@ def ranges(draw) -> dict:
 def quantities(draw, analyte: Analyte) -> dict:
     q = {"value": draw(numbers), "unit": draw(st.sampled_from(accepted_units(analyte)))}
     if draw(st.booleans()):
-        q["comparator"] = draw(st.sampled_from(["<", "<=", ">", ">="]))
+        # "< 0" allows no value (quantities are >= 0) and is a 422; every other bound is valid.
+        q["comparator"] = draw(st.sampled_from(["<=", ">", ">="] + (["<"] if q["value"] != 0 else [])))
     if draw(st.booleans()):
         q["reference_range"] = draw(ranges())
     return q
