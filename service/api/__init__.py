@@ -28,7 +28,7 @@ MAX_BODY_BYTES = 256 * 1024
 DEFAULTS: dict[str, Any] = {
     "API_TITLE": "Monoclonal gammopathy interpretation service",
     "API_VERSION": "1.0.0",
-    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_VERSION": "3.1.0",
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",

@@ -115,7 +115,7 @@ class QuantityField(fields.Field):
         units_msg = f"Must be one of: {', '.join(self.units)}."
         self._unit_msg = units_msg
         number = {"type": "number", "minimum": 0}
-        rr = {"type": "object", "additionalProperties": False, "required": ["low", "high"],
+        rr = {"type": ["object", "null"], "additionalProperties": False, "required": ["low", "high"],
               "properties": {"low": number, "high": number},
               "description": "The laboratory's reference range, in the same unit as value."}
         kwargs.setdefault("metadata", {})
@@ -126,7 +126,7 @@ class QuantityField(fields.Field):
             "properties": {
                 "value": {**number, "description": "Finite, >= 0."},
                 "unit": {"type": "string", "enum": list(self.units)},
-                "comparator": {"type": "string", "enum": [c.value for c in Comparator],
+                "comparator": {"type": ["string", "null"], "enum": [*(c.value for c in Comparator), None],
                                "description": "The result is a bound: '<', '<=', '>' or '>=' value."},
                 "reference_range": rr,
             },
