@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from flask import Response, g, json, request
+from flask import Response, abort, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
 from marshmallow import ValidationError
@@ -108,9 +108,18 @@ BATCH_MAX_BYTES = 8 * 1024 * 1024
 
 
 @v1.before_request
-def _batch_body_limit() -> None:
+def _body_limits() -> None:
     if request.endpoint == "interpretations.InterpretationsBatch":
         request.max_content_length = BATCH_MAX_BYTES
+    if request.method == "POST" and request.content_length is None:
+        # A chunked body has no Content-Length: the server's reader stops at the limit, so a body
+        # that reaches it is checked for one more byte — an oversized body is a 413, never a
+        # truncated body interpreted as if it were whole.
+        limit = request.max_content_length
+        data = request.get_data(cache=True)
+        raw = request.environ.get("wsgi.input")
+        if limit is not None and len(data) >= limit and raw is not None and raw.read(1):
+            abort(413)
 
 
 @v1.route("/interpretations/batch")

@@ -148,3 +148,53 @@ def test_gunicorn_serves_the_app_with_metrics_aggregated_over_workers(tmp_path):
     assert "mgi: gunicorn ready" in output
     assert '"logger":"mgi.access"' in output
     assert key not in output
+
+
+def _chunked_post(port: int, path: str, ctype: str, data: bytes) -> tuple[int, bytes]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    conn.putrequest("POST", path)
+    conn.putheader("Content-Type", ctype)
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    for i in range(0, len(data), 65536):
+        part = data[i:i + 65536]
+        conn.send(b"%x\r\n" % len(part) + part + b"\r\n")
+    conn.send(b"0\r\n\r\n")
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def test_a_chunked_body_over_the_limit_is_413_never_a_truncated_interpretation():
+    port = _free_port()
+    env = {**os.environ, "MGI_BIND": f"127.0.0.1:{port}", "MGI_WORKERS": "1", "MGI_DEV_MODE": "1",
+           "PYTHONPATH": str(ROOT)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "service.wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.1)
+        hl7 = (ROOT / "tests" / "adapters" / "samples" / "oru_basic_lf.hl7").read_bytes()
+        assert _chunked_post(port, "/v1/hl7v2", "text/plain", hl7)[0] == 200
+        big_hl7 = hl7 + b"NTE|1||" + b"x" * 300_000 + b"\n"
+        status, body = _chunked_post(port, "/v1/hl7v2", "text/plain", big_hl7)
+        assert status == 413, body[:200]
+        small = b'{"serum_ife": {"result": "negative"}}'
+        assert _chunked_post(port, "/v1/interpretations", "application/json", small)[0] == 200
+        big = b'{"serum_ife": {"result": "negative"}, "pad": "' + b"x" * 300_000 + b'"}'
+        status, body = _chunked_post(port, "/v1/interpretations", "application/json", big)
+        assert status == 413 and b'"code": 413' in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
