@@ -341,10 +341,20 @@ def translate_bundle(
     notes: list[str] = []
     dates: list[date] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
+    subjects: dict[str, str] = {}  # subject reference -> first entry naming it
+    aliases: dict[str, str] = {}  # a Patient's fullUrl -> "Patient/<id>"
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") or {}
+        if resource.get("resourceType") == "Patient" and resource.get("id") and entry.get("fullUrl"):
+            aliases[entry["fullUrl"]] = f"Patient/{resource['id']}"
     for index, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") or {}
         kind = resource.get("resourceType")
         where = f"Bundle.entry[{index}].resource"
+        ref = ((resource.get("subject") or {}).get("reference")
+               if kind in ("Observation", "Condition") else None)
+        if ref:
+            subjects.setdefault(aliases.get(ref, ref), f"{where}.subject")
         try:
             if kind == "Observation":
                 status = resource.get("status")
@@ -369,6 +379,15 @@ def translate_bundle(
         raise FhirError(
             "the Bundle holds more than one Patient: send one patient per request",
             {w: ["second Patient"] for w, _ in patients[1:]},
+        )
+    # Results about different patients must never be merged into one interpretation.
+    if patients and patients[0][1].get("id"):
+        subjects.setdefault(f"Patient/{patients[0][1]['id']}", f"{patients[0][0]}.id")
+    if len(subjects) > 1:
+        raise FhirError(
+            "the Bundle's results refer to more than one subject ("
+            + ", ".join(sorted(subjects)) + "): send one patient per request",
+            {w: [f"subject {r}"] for r, w in subjects.items()},
         )
     try:
         panel.check_flc_ratio()

@@ -91,6 +91,9 @@ from .codes import (
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
 LOCAL_SYSTEM = "MGI"
 _USED_STATUSES = {"", "F", "C", "P", "R", "S", "U"}
+# HL7 table 0085 codes that are not results (deleted, wrong, pending, not asked, order detail):
+# skipped with a note. A code outside table 0085 is an error, never a silently dropped result.
+_SKIPPED_STATUSES = {"X", "D", "W", "I", "N", "O", "A", "B"}
 _SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
 _RISK_MODELS = ("mgus_mayo_2005", "smm_mayo_2018", "smm_imwg_2020")
 _RISK_LABELS = {
@@ -571,7 +574,13 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
     codings = _codings(seg, 3)
     code_label = codings[0].code if codings else "(no code)"
     where = f"OBX[{seg.index}] (set ID {set_id}, {code_label})"
-    status = seg.component(11).upper()[:1]
+    raw_status = seg.component(11).upper()
+    status = raw_status[:1]
+    if raw_status not in _USED_STATUSES and raw_status not in _SKIPPED_STATUSES:
+        raise Hl7Error(
+            f"{where}: result status '{seg.component(11)}' is not an HL7 table 0085 code",
+            segment="OBX", index=seg.index, field=11, hl7_code=103, ack_code="AE",
+        )
     if status not in _USED_STATUSES:
         notes.append(f"{where}: result status '{status}' is not a result; ignored")
         return None
@@ -933,3 +942,22 @@ def describe_validation_errors(
         label = f"{path} ({origin})" if origin else path
         parts.append(f"{label}: {'; '.join(messages)}")
     return " | ".join(parts)
+
+
+_FIELD_OF = {"unit": 6, "value": 5, "comparator": 5, "reference_range": 7, "low": 7, "high": 7}
+
+
+def validation_error(errors: Mapping[str, list[str]], context: OruContext) -> Hl7Error:
+    """An AE error for request-schema failures, located at the first OBX a failing field came from
+    (OBX-5 value, OBX-6 unit, OBX-7 reference range)."""
+    text = describe_validation_errors(errors, context)
+    for path in errors:
+        origin = next((src for fld, src in sorted(context.sources.items(), key=lambda i: -len(i[0]))
+                       if path == fld or path.startswith(fld + ".")), None)
+        match = re.search(r"OBX\[(\d+)\]", origin or "")
+        if match:
+            last = path.rsplit(".", 1)[-1]
+            fld = _FIELD_OF.get(last, 5)
+            return Hl7Error(text, segment="OBX", index=int(match.group(1)), field=fld,
+                            hl7_code=103 if last == "unit" else 102, ack_code="AE")
+    return Hl7Error(text, hl7_code=207, ack_code="AE")

@@ -88,8 +88,8 @@ class Hl7v2(MethodView):
         try:
             interpretation = _interpret_dict(ctx.request)
         except ValidationError as e:
-            text = hl7v2.describe_validation_errors(flatten(e.messages), ctx)
-            return _hl7(hl7v2.build_ack(ctx, "AE", text), 422)
+            err = hl7v2.validation_error(flatten(e.messages), ctx)
+            return _hl7(hl7v2.build_ack(ctx, "AE", err.message, error=err), 422)
         return _hl7(hl7v2.build_oru_response(ctx, interpretation), 200)
 
 

@@ -85,3 +85,42 @@ def test_malformed_hl7_gets_an_ack_ar_and_never_a_500(lab_client):
 def test_hl7_needs_an_hl7_content_type(lab_client):
     resp = lab_client.post("/v1/hl7v2", data=b"MSH|", content_type="application/json")
     assert resp.status_code == 415 and resp.get_json()["code"] == 415
+
+
+ORU = ("MSH|^~\\&|LIS|LAB|MGI|HOSP|20240501120000||ORU^R01^ORU_R01|MSG7|P|2.5.1\r"
+       "PID|1||123^^^HOSP^MR||Doe^Jane||19900115|F\r"
+       "OBR|1|ORD1|FIL1|SPEP^SPEP^L|||20240501083000\r"
+       "OBX|1|NM|33358-3^Protein.monoclonal^LN||1.2|{unit}|||||{status}\r"
+       "OBX|2|TX|25700-6^Immunofixation^LN||IgG kappa||||||F\r")
+
+
+def test_an_obx_status_outside_hl7_table_0085_is_an_ae_naming_obx_11(lab_client):
+    resp = lab_client.post("/v1/hl7v2", data=ORU.format(unit="g/dL", status="Q"), content_type="text/plain")
+    assert resp.status_code == 422
+    text = resp.data.decode()
+    assert "MSA|AE" in text and "ERR||OBX^1^11|103" in text
+
+
+def test_a_unit_error_in_an_hl7_message_names_the_obx_and_field(lab_client):
+    resp = lab_client.post("/v1/hl7v2", data=ORU.format(unit="furlongs", status="F"),
+                           content_type="text/plain")
+    assert resp.status_code == 422
+    text = resp.data.decode()
+    assert "MSA|AE" in text and "ERR||OBX^1^6|103" in text
+
+
+def test_a_valid_minimal_oru_is_interpreted(lab_client):
+    resp = lab_client.post("/v1/hl7v2", data=ORU.format(unit="g/dL", status="F"), content_type="text/plain")
+    assert resp.status_code == 200 and "MGUS_NON_IGM" in resp.data.decode()
+
+
+def test_a_fhir_bundle_about_two_patients_is_refused(lab_client):
+    bundle = json.loads((SAMPLES / "bundle_worked_example_s6.json").read_text())
+    observations = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    observations[0]["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    resp = lab_client.post("/v1/fhir/interpretations", json=bundle)
+    assert resp.status_code == 422
+    assert resp.get_json()["resourceType"] == "OperationOutcome"
+    issues = resp.get_json()["issue"]
+    assert any("Patient/someone-else" in i["diagnostics"] for i in issues)
+    assert any("Patient/pat-034" in i["diagnostics"] for i in issues)
