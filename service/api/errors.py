@@ -75,8 +75,9 @@ def _from_http(e: HTTPException) -> Response:
             errors.update(flatten(loc_msgs))
     message = data.get("message")
     if message is None and e.description and (
-        code not in DEFAULT_MESSAGES or (code == 400 and "browser" not in e.description)
+        code not in DEFAULT_MESSAGES or e.description != type(e).description
     ):
+        # A description the code chose (abort(415, description=...)) says more than the default.
         message = e.description
     headers = dict(data.get("headers") or {})
     if code == 405 and getattr(e, "valid_methods", None):

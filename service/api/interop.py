@@ -25,7 +25,7 @@ from service.adapters import fhir, hl7v2
 from service.adapters.codes import CodeMap, load_codemap
 
 from .errors import flatten
-from .parsing import is_json_mimetype, parse_body
+from .parsing import check_charset, is_json_mimetype, parse_body
 from .schemas import ErrorSchema
 from .views import ERRORS, REQUEST_SCHEMA, v1
 
@@ -116,7 +116,8 @@ class FhirInterpretations(MethodView):
     def post(self) -> Response:
         """Interpret a FHIR R4 Bundle."""
         if not is_json_mimetype(request.mimetype):
-            abort(415)
+            abort(415, description="Content-Type must be application/fhir+json or application/json.")
+        check_charset(request)
         bundle = parse_body(request.get_data(cache=True))
         try:
             if not isinstance(bundle, dict):

@@ -33,6 +33,13 @@ def loads_strict(data: bytes | str) -> Any:
     return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
 
 
+def check_charset(req: Any) -> None:
+    """JSON is UTF-8: a body declared in another charset would be misread, so it is refused (415)."""
+    charset = req.mimetype_params.get("charset")
+    if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        abort(415, description=f"charset {charset!r} is not supported: send UTF-8 JSON")
+
+
 def is_json_mimetype(mimetype: str) -> bool:
     """application/json or application/*+json."""
     return mimetype == "application/json" or (
@@ -62,6 +69,7 @@ class StrictParser(FlaskParser):
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_mimetype(req.mimetype):
             abort(415)
+        check_charset(req)
         return parse_body(req.get_data(cache=True))
 
     def load_json(self, req: Any, schema: Any) -> Any:

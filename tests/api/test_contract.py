@@ -147,3 +147,14 @@ def test_history_in_any_order_is_accepted_and_read_chronologically(client):
     assert resp.status_code == 200
     flag = next(f for f in resp.get_json()["flags"] if f["code"] == "EVOLVING_M_PROTEIN")
     assert flag["evidence"][0]["from_date"] == "2025-03-01"
+
+
+
+@pytest.mark.parametrize(("content_type", "status"), [
+    ("application/json; charset=utf-8", 200), ("application/json; charset=UTF-8", 200),
+    ("application/json; charset=latin-1", 415), ("application/json; charset=utf-16", 415),
+])
+def test_json_must_be_utf_8(client, content_type, status):
+    import json
+    resp = client.post("/v1/interpretations", data=json.dumps(MGUS), content_type=content_type)
+    assert resp.status_code == status
