@@ -285,6 +285,11 @@ def _observation(
     panel.set(entry.target, value, source=f"{where} ({label})", priority=entry.priority)
 
 
+_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential", "confirmed", "refuted",
+                           "entered-in-error"})
+_CLINICAL = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved"})
+
+
 def _condition(
     cond: Mapping[str, Any],
     where: str,
@@ -299,7 +304,14 @@ def _condition(
         notes.append(f"{where} ({label}): diagnosis code not in the code map; ignored")
         return
     verification = _status_code(cond.get("verificationStatus")) or "confirmed"
-    clinical = _status_code(cond.get("clinicalStatus"))
+    clinical = _status_code(cond.get("clinicalStatus")) or None
+    # FHIR R4 value sets condition-ver-status and condition-clinical: an unknown code is refused
+    # rather than guessed. "remission" stays present: the disease (e.g. a scleromyxoedema held by
+    # IVIg) still makes the gammopathy clinically significant.
+    if verification not in _VERIFICATION:
+        raise ValueProblem(f"verificationStatus '{verification}' is not a condition-ver-status code")
+    if clinical is not None and clinical not in _CLINICAL:
+        raise ValueProblem(f"clinicalStatus '{clinical}' is not a condition-clinical code")
     if verification == "entered-in-error" or clinical in ("inactive", "resolved"):
         notes.append(f"{where} ({label}): {verification}/{clinical}; ignored")
         return

@@ -124,3 +124,12 @@ def test_a_fhir_bundle_about_two_patients_is_refused(lab_client):
     issues = resp.get_json()["issue"]
     assert any("Patient/someone-else" in i["diagnostics"] for i in issues)
     assert any("Patient/pat-034" in i["diagnostics"] for i in issues)
+
+
+@pytest.mark.parametrize("field", ["verificationStatus", "clinicalStatus"])
+def test_a_condition_status_outside_its_fhir_value_set_is_refused(lab_client, field):
+    bundle = json.loads((SAMPLES / "bundle_worked_example_s6.json").read_text())
+    cond = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition")
+    cond[field] = {"coding": [{"code": "bogus"}]}
+    resp = lab_client.post("/v1/fhir/interpretations", json=bundle)
+    assert resp.status_code == 422 and resp.get_json()["resourceType"] == "OperationOutcome"
