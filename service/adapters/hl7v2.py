@@ -42,10 +42,10 @@ flag or recommendation.
 | RISK_SMM_IMWG_2020           | CWE    | idem                                                 |
 | RISK_<MODEL>_SCORE           | NM     | the model's numeric score, when it has one           |
 | RISK_<MODEL>_POSSIBLE_GROUPS | ST     | groups an open result is between (a~b)               |
-| FLAG                         | CWE    | flag code ^ message ^ MGI                            |
+| FLAG                         | CWE    | flag code ^ short text ^ MGI; message in the NTE after |
 | FLAG_SEVERITY                | CWE    | info / refer / urgent ^ same ^ MGI                   |
 | FLAG_REFER_TO                | ST     | specialties, repeated (hematology~dermatology)       |
-| RECOMMENDATION               | CWE    | recommendation code ^ text ^ MGI                     |
+| RECOMMENDATION               | CWE    | code ^ short text ^ MGI; full text in the NTE after   |
 | MISSING_DATA                 | ST     | request field paths, repeated                        |
 | COMMENT                      | FT     | narrative comment (line breaks as \\.br\\)            |
 
@@ -831,8 +831,12 @@ def build_oru_response(
             _risk_segments(w, name, risk[name], str(number))
     for number, flag in enumerate(interpretation.get("flags") or [], start=1):
         sub = str(number)
-        w.obx("CWE", "FLAG", "Interpretive flag",
-              w.cwe(str(flag.get("code", "")), str(flag.get("message", ""))), sub)
+        # CWE-2 is limited to 199 characters: the code's text stays short, the full message
+        # follows as an NTE on the same OBX.
+        code = str(flag.get("code", ""))
+        w.obx("CWE", "FLAG", "Interpretive flag", w.cwe(code, code.replace("_", " ").lower()), sub)
+        if flag.get("message"):
+            w.nte(str(flag["message"]))
         severity = str(flag.get("severity", ""))
         if severity:
             w.obx("CWE", "FLAG_SEVERITY", "Flag severity", w.cwe(severity, severity), sub)
@@ -841,8 +845,11 @@ def build_oru_response(
             reps = enc.repetition.join(escape(str(r), enc) for r in refer)
             w.obx("ST", "FLAG_REFER_TO", "Refer to", reps, sub)
     for number, rec in enumerate(interpretation.get("recommendations") or [], start=1):
-        w.obx("CWE", "RECOMMENDATION", "Recommendation",
-              w.cwe(str(rec.get("code", "")), str(rec.get("text", ""))), str(number))
+        code = str(rec.get("code", ""))
+        w.obx("CWE", "RECOMMENDATION", "Recommendation", w.cwe(code, code.replace("_", " ").lower()),
+              str(number))
+        if rec.get("text"):
+            w.nte(str(rec["text"]))
     missing = interpretation.get("missing_data") or []
     if missing:
         w.obx("ST", "MISSING_DATA", "Missing data",

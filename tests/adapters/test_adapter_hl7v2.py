@@ -313,7 +313,8 @@ class TestReply:
         }
         reply = build_oru_response(ctx, interpretation)
         assert r"X^A\F\B\S\C^MGI" in reply
-        assert r"F1^x \T\ y \R\ z^MGI" in reply
+        # the flag's message follows its OBX as an NTE (CWE-2 stays short for strict validators)
+        assert "F1^f1^MGI" in reply and r"NTE|1|L|x \T\ y \R\ z" in reply
         assert r"line 1 \F\ pipe\.br\line 2 \E\ backslash" in reply
         assert "ISOTYPE" not in reply
         assert all(len(line.split("|")) > 1 for line in reply.split("\r") if line)
