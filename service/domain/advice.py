@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from . import ruleset as R
 from .classify import Outcome
-from .facts import Facts
-from .results import Code, Flag, Recommendation, RiskResult
+from .facts import CRITERION_NAMES, MDE_NAMES, Facts
+from .results import Code, Flag, Recommendation, RiskResult, Status
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
 SRC32 = f"{R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2"
@@ -104,9 +104,12 @@ def recommendations(
             "usually managed by surveillance, symptomatic disease by treatment; haematology sets which."))
     elif out.code in (Code.MULTIPLE_MYELOMA, Code.SOLITARY_PLASMACYTOMA) or \
             "HEMATOLOGY_REFERRAL" in codes and out.code is Code.INDETERMINATE:
-        recs.append(Recommendation("REFER_HEMATOLOGY",
-                                   "Refer to haematology for staging and treatment decisions; a "
-                                   "surveillance interval does not apply."))
+        recs.append(Recommendation(
+            "REFER_HEMATOLOGY",
+            "Refer to haematology for staging and treatment decisions; a surveillance interval does "
+            "not apply." if out.code is not Code.INDETERMINATE else
+            "Refer to haematology to complete the assessment; no surveillance interval until the "
+            "category is settled."))
     evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
     if evolving:
         recs.append(Recommendation(
@@ -114,11 +117,17 @@ def recommendations(
             f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
             "review now; a risk-based interval above may be too long for this patient "
             "(clinical-reference §3.5)."))
-    if missing:
+    workup = list(missing)
+    if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and \
+            risk["mgus_mayo_2005"].possible_groups == ("low",):
+        # ref: §3.2 — low-risk MGUS: baseline marrow and skeletal survey are not routinely indicated;
+        # the category stays provisional (§2.9) but they are not asked for.
+        workup = [m for m in workup if not m.startswith(("marrow.", "imaging."))]
+    if workup:
         recs.append(Recommendation(
             "COMPLETE_WORKUP",
-            f"Data that would settle or confirm the interpretation: {', '.join(missing)}.",
-            tests=tuple(missing)))
+            f"Data that would settle or confirm the interpretation: {', '.join(workup)}.",
+            tests=tuple(workup)))
     return recs
 
 
@@ -164,21 +173,29 @@ def comment(
         findings.append(f"urine M-protein {_q(q.value, 'mg/24h', comp)}")
     if findings:
         parts.append("Findings: " + "; ".join(findings) + ".")
+    met_criteria = [c for c in f.criteria if c.status is Status.MET and (
+        c.id.startswith("mde.") or c.id == "igm_end_organ_features")]
+    if met_criteria:
+        parts.append("Decisive findings: " + "; ".join(
+            f"{CRITERION_NAMES.get(c.id, c.id)} {_q(c.value, c.unit, c.comparator)} ({c.threshold})"
+            if isinstance(c.value, Decimal | int) and not isinstance(c.value, bool) else
+            f"{CRITERION_NAMES.get(c.id, c.id)} ({c.threshold})"
+            for c in met_criteria) + ".")
     if not out.igm_logic:
         met = [k for k, v in f.mde.items() if v is True]
         unknown = [k for k, v in f.mde.items() if v is None]
-        if met:
-            parts.append("Myeloma-defining events: " + ", ".join(met) + ".")
-        elif unknown:
-            parts.append("No myeloma-defining event among those assessable; not assessable: "
-                         + ", ".join(unknown) + ".")
-        else:
-            parts.append("No myeloma-defining event.")
+        if not met:
+            if unknown:
+                parts.append("No myeloma-defining event among those assessable; not assessable: "
+                             + ", ".join(MDE_NAMES[k] for k in unknown) + ".")
+            else:
+                parts.append("No myeloma-defining event.")
     for fl in flags:
         if fl.code in ("MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
                        "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN",
                        "RISING_M_PROTEIN_SUCCESSIVE", "THYROID_DISEASE_EXCLUSION",
-                       "IGM_WITH_MYELOMA_FEATURES"):
+                       "IGM_WITH_MYELOMA_FEATURES", "NON_FREELITE_ASSAY",
+                       "RENAL_FLC_INTERVAL_APPLIED"):
             parts.append(fl.message)
     for r in risk.values():
         if not r.applies:
@@ -189,12 +206,25 @@ def comment(
                          + (f", score {r.score}" if r.model == "smm_imwg_2020" else "") + ".")
         else:
             parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
+    said_marrow = any(fl.code == "MARROW_EXAMINATION_RECOMMENDED" for fl in flags)
     for rec in recs:
+        if rec.code == "MARROW_EXAMINATION" and any(
+                r.code == "FOLLOW_UP" and "bone-marrow aspirate" in r.text for r in recs):
+            continue  # the follow-up text already asks for the marrow
         if rec.code in ("FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "HEMATOLOGY_FOLLOW_UP",
-                        "EMERGENCY_ADMISSION", "EVOLVING_PATTERN_REVIEW"):
+                        "EMERGENCY_ADMISSION"):
             parts.append(rec.text)
+    if said_marrow:
+        parts.append(next(fl.message for fl in flags if fl.code == "MARROW_EXAMINATION_RECOMMENDED"))
     if missing:
-        parts.append("Not assessable without: " + ", ".join(missing) + ".")
+        low_risk = out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and \
+            risk["mgus_mayo_2005"].possible_groups == ("low",)
+        shown = [m for m in missing if not (low_risk and m.startswith(("marrow.", "imaging.")))]
+        if low_risk and len(shown) < len(missing):
+            parts.append("Provisional: no marrow result, which is not routinely indicated for "
+                         "low-risk MGUS (clinical-reference §2.9, §3.2).")
+        if shown:
+            parts.append("Not assessable without: " + ", ".join(shown) + ".")
     for n in f.notes:
         parts.append(n)
     return " ".join(parts)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
-from .facts import Facts, bmpc_criterion
+from .facts import MDE_NAMES, Facts, bmpc_criterion
 from .panel import HeavyChain, IfeResult
 from .quantity import INF, ZERO, Comparator, Quantity, satisfies
 from .results import Code
@@ -197,7 +197,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     f.add("no_amyloidosis", negate(amyloidosis), amyloidosis, None, "no amyloidosis", SRC_SMM,
           None, None if amyloidosis is not None else "not reported")
     mde = f.mde_any
-    met = [k for k, v in f.mde.items() if v is True]
+    met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
     if mde is True:
         if any_of((bmpc10, plasmacytoma)) is True:
             basis = (("clonal BMPC >= 10 %" if f.bmpc_source == "clonal"
@@ -296,7 +296,9 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
         why = ["non-IgM clone",
                "serum M-protein < 30 g/L" if serum30 is False else "serum M-protein not quantified",
-               "clonal BMPC < 10 %" if bmpc10 is False else "no marrow result",
+               ("clonal BMPC < 10 %" if f.bmpc_source == "clonal"
+                else "BMPC < 10 % (total plasma cells by morphology)") if bmpc10 is False
+               else "no marrow result",
                "no CRAB feature" if not crab_open else "CRAB not fully assessed"]
         out = Outcome(Code.MGUS_NON_IGM, isotype, reasons=[", ".join(why)])
         if serum30 is None:

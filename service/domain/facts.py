@@ -25,6 +25,29 @@ MDE_IDS = (
     "mri_focal_lesions",
 )
 CRAB_IDS = MDE_IDS[:4]
+MDE_NAMES = {
+    "hypercalcemia": "hypercalcaemia",
+    "renal_insufficiency": "renal insufficiency",
+    "anemia": "anaemia",
+    "bone_lesions": "osteolytic bone lesion(s)",
+    "bmpc_ge_60": "clonal BMPC >= 60 %",
+    "flc_ratio_ge_100": "involved/uninvolved FLC ratio >= 100",
+    "mri_focal_lesions": "> 1 focal lesion on MRI",
+}
+# Plain names of the criteria a report quotes with their values.
+CRITERION_NAMES = {
+    "mde.hypercalcemia.absolute": "calcium",
+    "mde.hypercalcemia.above_uln": "calcium against the ULN",
+    "mde.renal_insufficiency.creatinine": "creatinine",
+    "mde.renal_insufficiency.clearance": "creatinine clearance",
+    "mde.anemia.absolute": "haemoglobin",
+    "mde.anemia.below_lln": "haemoglobin against the LLN",
+    "mde.bone_lesions": "osteolytic lesions",
+    "mde.bmpc_ge_60": "clonal BMPC",
+    "mde.flc_ratio_ge_100": "involved/uninvolved FLC ratio",
+    "mde.mri_focal_lesions": "MRI focal lesions",
+    "igm_end_organ_features": "IgM end-organ features",
+}
 _STATUS = {True: Status.MET, False: Status.NOT_MET, None: Status.NOT_ASSESSABLE}
 
 

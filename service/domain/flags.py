@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import ruleset as R
 from .classify import Outcome
-from .facts import Facts
+from .facts import MDE_NAMES, Facts
 from .panel import IfeResult, Scleromyxedema
 from .quantity import ZERO, satisfies
 from .results import Code, Flag, RiskResult, Severity
@@ -21,15 +21,7 @@ REFERRAL_CODES = frozenset({
 })
 _ORDER = {Severity.URGENT: 0, Severity.REFER: 1, Severity.INFO: 2}
 
-MDE_NAMES = {
-    "hypercalcemia": "hypercalcaemia",
-    "renal_insufficiency": "renal insufficiency",
-    "anemia": "anaemia",
-    "bone_lesions": "osteolytic bone lesion(s)",
-    "bmpc_ge_60": "clonal BMPC >= 60 %",
-    "flc_ratio_ge_100": "involved/uninvolved FLC ratio >= 100",
-    "mri_focal_lesions": "> 1 focal lesion on MRI",
-}
+CRAB_EVENTS = frozenset({"hypercalcemia", "renal_insufficiency", "anemia", "bone_lesions"})
 
 
 def monoclonal_protein_detected(f: Facts) -> Tri:
@@ -171,9 +163,10 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     if met and not out.igm_logic:
         flags.append(Flag(
             "MYELOMA_DEFINING_EVENT", Severity.URGENT,
-            f"Myeloma-defining event(s): {', '.join(MDE_NAMES[k] for k in met)}. CRAB features must be "
-            "confirmed clinically as attributable to the plasma-cell disorder "
-            f"({R.IMWG_2014}; clinical-reference §2.1).",
+            f"Myeloma-defining event(s): {', '.join(MDE_NAMES[k] for k in met)}."
+            + (" CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
+               if any(k in CRAB_EVENTS for k in met) else "")
+            + f" ({R.IMWG_2014}; clinical-reference §2.1).",
             ("hematology",), tuple({"event": k} for k in met),
         ))
     marrow_flag = _marrow_indicated(f, out, risk)

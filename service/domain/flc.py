@@ -48,6 +48,12 @@ def _choose_interval(
     if flc.assay is FlcAssay.SEBIA:
         if clinical is not None and clinical.end_stage_renal_disease is True:
             return FLC_INTERVALS["sebia_end_stage_renal"], True
+        if renal is True:
+            notes.append(
+                "Renal impairment reported: the Sebia end-stage-renal interval (0.46-2.23) applies only "
+                "when clinical.end_stage_renal_disease is true (the ruleset holds no eGFR cut-off for "
+                "end-stage disease); the standard Sebia interval was applied."
+            )
         return FLC_INTERVALS["sebia"], False
     if flc.assay is FlcAssay.N_LATEX:
         if renal is True:
