@@ -317,7 +317,8 @@ class ImagingSchema(StrictSchema):
                                  "counting a biopsied plasmacytoma itself (clinical-reference §2.8)."})
     mri_focal_lesions = fields.Integer(
         strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_LESIONS),
-        metadata={"description": "Focal lesions >= 5 mm on MRI."})
+        metadata={"description": "Focal lesions >= 5 mm on MRI, not counting a biopsied plasmacytoma "
+                                 "itself."})
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Imaging:

@@ -229,6 +229,17 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         )
     mde_missing = f.mde_missing()
 
+    imaging = p.imaging
+    if plasmacytoma is True and bmpc10 is not True and imaging is not None and \
+            imaging.mri_focal_lesions is not None and imaging.mri_focal_lesions > 0:
+        # ref: §2.8 — imaging must be normal apart from the lesion; one further focal lesion is below
+        # the SLiM threshold (> 1) yet not "normal": the plasmacytoma is not shown to be solitary.
+        return _indeterminate(
+            isotype,
+            "biopsy-proven plasmacytoma with a further MRI focal lesion: a solitary plasmacytoma needs "
+            "imaging normal apart from the lesion (§2.8); one lesion is below the myeloma-defining "
+            "threshold (> 1)",
+        )
     if plasmacytoma is True and bmpc10 is not True:
         # ref: §2.8 — solitary lesion, marrow without clonal cells (< 10 %: minimal involvement), no CRAB.
         out = Outcome(Code.SOLITARY_PLASMACYTOMA, isotype,

@@ -116,7 +116,7 @@ class Labs:
 
 @dataclass(frozen=True, slots=True)
 class Imaging:
-    """Lesion counts. Osteolytic lesions exclude a biopsied plasmacytoma itself (§2.8)."""
+    """Lesion counts; both exclude a biopsied plasmacytoma itself (§2.8)."""
 
     osteolytic_lesions: int | None = None
     mri_focal_lesions: int | None = None

@@ -269,3 +269,40 @@ def test_the_comment_never_prints_an_infinite_ratio(client):
     flc = {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 0, "unit": "mg/L"}}
     out = post(client, b(flc=flc))
     assert "inf" not in out["comment"].replace("infiltrat", "")
+
+
+# --- third review ---------------------------------------------------------------------------------------
+def test_low_risk_mgus_does_not_ask_for_marrow_or_skeletal_imaging(client):
+    body = {"spep": {"m_protein": {"value": 8, "unit": "g/L"}}, "serum_ife": B["serum_ife"],
+            "flc": {"kappa": {"value": 14, "unit": "mg/L"}, "lambda": {"value": 11, "unit": "mg/L"}}}
+    out = post(client, body)
+    assert out["classification"]["provisional"] is True
+    assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
+    for rec in out["recommendations"]:
+        assert not any(t.startswith(("marrow.", "imaging.")) for t in rec.get("tests", []))
+    assert "not routinely indicated for low-risk MGUS" in out["comment"]
+
+
+def test_a_non_freelite_caveat_reaches_the_comment(client):
+    flc = {"kappa": {"value": 1500, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"},
+           "assay": "n_latex"}
+    out = post(client, b(flc=flc, marrow={"clonal_plasma_cells_percent": 15}))
+    assert out["classification"]["code"] == "MULTIPLE_MYELOMA"
+    assert "Freelite only" in out["comment"]
+
+
+def test_the_basis_names_events_in_words_not_codes(client):
+    out = post(client, b(labs=dict(LABS, calcium={"value": 3.0, "unit": "mmol/L"}),
+                         marrow={"clonal_plasma_cells_percent": 15}))
+    assert out["classification"]["code"] == "MULTIPLE_MYELOMA"
+    assert "hypercalcaemia" in out["classification"]["reasons"][0]
+    assert "calcium 3 mmol/L" in out["comment"]
+
+
+@pytest.mark.parametrize(("mri", "code"), [(0, "SOLITARY_PLASMACYTOMA"), (1, "INDETERMINATE"),
+                                           (2, "MULTIPLE_MYELOMA")])
+def test_a_plasmacytoma_is_solitary_only_with_imaging_normal_apart_from_it(client, mri, code):
+    body = b(clinical={"plasmacytoma": True, "amyloidosis": False},
+             marrow={"clonal_plasma_cells_percent": 0},
+             imaging={"osteolytic_lesions": 0, "mri_focal_lesions": mri})
+    assert post(client, body)["classification"]["code"] == code
