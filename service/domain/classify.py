@@ -23,11 +23,9 @@ from .tri import Tri, all_of, any_of, negate
 
 SRC_MM = R.src(R.IMWG_2014, "§2.2")
 SRC_SMM = R.src(R.IMWG_2014, "§2.3")
-SRC_MGUS = R.src(R.IMWG_2014, "§2.4")
 SRC_IGM = R.src(R.KYLE_WM_2012, "§2.5")
 SRC_LC_MGUS = R.src(R.IMWG_2014, "§2.6")
 SRC_LC_SMM = "Working definition, not IMWG 2014; clinical-reference §2.7"
-SRC_SP = R.src(R.IMWG_2014, "§2.8")
 
 MARROW = "marrow.clonal_plasma_cells_percent"
 
@@ -257,10 +255,11 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         return out
 
     # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
+    src_smm = SRC_LC_SMM if kind == "light_chain" else SRC_SMM
     bmpc_10_60 = f.add("bmpc_10_to_60", all_of((bmpc10, negate(f.mde["bmpc_ge_60"]))),
-                       f.bmpc.lo if f.bmpc else None, "%", "clonal BMPC 10-60 %", SRC_SMM)
+                       f.bmpc.lo if f.bmpc else None, "%", "clonal BMPC 10-60 %", src_smm)
     urine500 = f.add_q("urine_m_protein_ge_500", f.urine_mp, ">=", R.URINE_M_PROTEIN_MG_24H,
-                       ">= 500 mg/24h", SRC_SMM)
+                       ">= 500 mg/24h", src_smm)
     parts = [urine500, bmpc_10_60]
     serum30: Tri = None
     if kind != "light_chain":

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from . import ruleset as R
 from .flc import ratio_interval, summarize
-from .panel import HeavyChain, IfeResult, LightChain, Panel
+from .panel import HeavyChain, LightChain, Panel
 from .quantity import Interval, Quantity, satisfies
 from .results import Criterion, FlcSummary, Status
 from .tri import Tri, all_of, any_of
@@ -302,12 +302,3 @@ def bmpc_criterion(f: Facts, cid: str, op: str, t: Decimal, threshold: str, sour
         return f.add(cid, None, None, "%", threshold, source, None, "no marrow result")
     note = "total plasma cells by morphology (§2.9)" if f.bmpc_source == "morphology" else None
     return f.add(cid, satisfies(f.bmpc, op, t), f.bmpc.lo, "%", threshold, source, None, note)
-
-
-
-
-def ife_positive(panel: Panel) -> Tri:
-    """Serum immunofixation positive (None when not done)."""
-    if panel.serum_ife is None:
-        return None
-    return panel.serum_ife.result is IfeResult.POSITIVE

@@ -141,10 +141,6 @@ class Interval:
         """A single exact value."""
         return cls(v, v)
 
-    def scale(self, factor: Decimal) -> Interval:
-        """Multiply both ends by a positive factor."""
-        return Interval(self.lo * factor, self.hi * factor, self.lo_open, self.hi_open)
-
     def reciprocal(self) -> Interval:
         """1/x over the interval (x ≥ 0; 1/0 is +∞)."""
         lo = ZERO if self.hi == INF else (INF if self.hi == 0 else 1 / self.hi)
@@ -218,14 +214,12 @@ class Range:
 
 @dataclass(frozen=True, slots=True)
 class Quantity:
-    """A measured value in canonical units, with what was reported kept for the output."""
+    """A measured value in canonical units, with its bound and the lab's reference range."""
 
     value: Decimal
     unit: str
     comparator: Comparator | None = None
     reference_range: Range | None = None
-    reported_value: Decimal | None = None
-    reported_unit: str | None = None
     # The values this result allows; derived from value and comparator once, at construction,
     # because every criterion reads it.
     interval: Interval = field(init=False, repr=False, compare=False)
@@ -254,4 +248,4 @@ def quantity(
         low, high = reference_range
         rr = Range(convert(to_decimal(low), analyte, unit), convert(to_decimal(high), analyte, unit))
     comp = Comparator(comparator) if comparator is not None else None
-    return Quantity(canonical, UNITS[analyte][0], comp, rr, raw, unit)
+    return Quantity(canonical, UNITS[analyte][0], comp, rr)

@@ -15,11 +15,6 @@ class Status(StrEnum):
     NOT_MET = "not_met"
     NOT_ASSESSABLE = "not_assessable"
 
-    @classmethod
-    def of(cls, tri: bool | None) -> Status:
-        """Map a three-valued truth to a status."""
-        return cls.NOT_ASSESSABLE if tri is None else (cls.MET if tri else cls.NOT_MET)
-
 
 class Code(StrEnum):
     """IMWG 2014 classification codes (api-contract)."""
