@@ -86,6 +86,14 @@ def _document_operational_routes(api: Api, app: Flask) -> None:
                 "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
             "503": {"description": "Not ready", "content": error},
         }}})
+    api.spec.path(rule=rules["/openapi.json"], operations={"get": {
+        "summary": "This OpenAPI document.", "tags": ["operations"], "security": [],
+        "responses": {"200": {"description": "The OpenAPI document", "content": {
+            "application/json": {"schema": {"type": "object"}}}}}}})
+    api.spec.path(rule=rules["/docs"], operations={"get": {
+        "summary": "Interactive documentation (Swagger UI).", "tags": ["operations"], "security": [],
+        "responses": {"200": {"description": "HTML page", "content": {
+            "text/html": {"schema": {"type": "string"}}}}}}})
     api.spec.path(rule=rules["/metrics"], operations={"get": {
         "summary": "Prometheus metrics (text exposition format).", "tags": ["operations"],
         "security": [],

@@ -511,10 +511,19 @@ class RiskFactorOut(_Open):
     points_max = fields.Integer(allow_none=True)
 
 
+RISK_GROUPS = ["low", "low_intermediate", "intermediate", "high_intermediate", "high"]
+FLAG_CODES = [
+    "MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
+    "THYROID_DISEASE_EXCLUSION", "MYELOMA_DEFINING_EVENT", "MARROW_EXAMINATION_RECOMMENDED",
+    "HEMATOLOGY_REFERRAL", "RENAL_FLC_INTERVAL_APPLIED", "NON_FREELITE_ASSAY", "EVOLVING_M_PROTEIN",
+    "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE", "IGM_WITH_MYELOMA_FEATURES",
+]
+
+
 class RiskOut(_Open):
     applies = fields.Boolean(required=True)
-    group = fields.String(allow_none=True, required=True)
-    possible_groups = fields.List(fields.String(), required=True)
+    group = fields.String(allow_none=True, required=True, validate=validate.OneOf(RISK_GROUPS))
+    possible_groups = fields.List(fields.String(validate=validate.OneOf(RISK_GROUPS)), required=True)
     reason = fields.String(allow_none=True)
     factors = fields.List(fields.Nested(RiskFactorOut))
     source = fields.String()
@@ -535,7 +544,7 @@ class RiskSetOut(_Open):
 
 
 class FlagOut(_Open):
-    code = fields.String(required=True)
+    code = fields.String(required=True, validate=validate.OneOf(FLAG_CODES))
     severity = fields.String(required=True, validate=validate.OneOf(["info", "refer", "urgent"]))
     message = fields.String(required=True)
     refer_to = fields.List(fields.String(), required=True)

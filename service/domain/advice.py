@@ -206,10 +206,11 @@ def comment(
                          + (f", score {r.score}" if r.model == "smm_imwg_2020" else "") + ".")
         else:
             parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
-    said_marrow = any(fl.code == "MARROW_EXAMINATION_RECOMMENDED" for fl in flags)
+    follow_up_asks_marrow = any(r.code == "FOLLOW_UP" and "bone-marrow aspirate" in r.text for r in recs)
+    said_marrow = not follow_up_asks_marrow and any(
+        fl.code == "MARROW_EXAMINATION_RECOMMENDED" for fl in flags)
     for rec in recs:
-        if rec.code == "MARROW_EXAMINATION" and any(
-                r.code == "FOLLOW_UP" and "bone-marrow aspirate" in r.text for r in recs):
+        if rec.code == "MARROW_EXAMINATION" and follow_up_asks_marrow:
             continue  # the follow-up text already asks for the marrow
         if rec.code in ("FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "HEMATOLOGY_FOLLOW_UP",
                         "EMERGENCY_ADMISSION"):
