@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import ruleset as R
-from .flc import ratio_interval, summarize
+from .flc import summarize
 from .panel import HeavyChain, LightChain, Panel
 from .quantity import Interval, Quantity, satisfies
 from .results import Criterion, FlcSummary, Status
@@ -167,12 +167,12 @@ def build_facts(panel: Panel) -> Facts:
         )
     clones = panel.serum_ife.clones if panel.serum_ife else ()
     heavy = tuple(c.heavy_chain for c in clones if c.heavy_chain is not None)
-    flc_summary, iu = summarize(panel.flc, panel.labs, panel.clinical, _single_light_chain(panel))
+    flc_summary, ratio, iu = summarize(panel.flc, panel.labs, panel.clinical, _single_light_chain(panel))
     facts = Facts(
         panel=panel,
         flc=flc_summary,
         iu=iu,
-        ratio=ratio_interval(panel.flc),
+        ratio=ratio,
         bmpc=_pct(bmpc),
         bmpc_source=bmpc_source,
         clonal_bmpc=_pct(clonal),

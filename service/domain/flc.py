@@ -84,10 +84,11 @@ def summarize(
     labs: Labs | None,
     clinical: Clinical | None,
     clone_light_chain: LightChain | None,
-) -> tuple[FlcSummary | None, Interval | None]:
-    """FLC summary and the involved/uninvolved ratio interval; (None, None) when not done."""
+) -> tuple[FlcSummary | None, Interval | None, Interval | None]:
+    """FLC summary, the κ/λ ratio interval and the involved/uninvolved ratio interval (None when not
+    determined)."""
     if flc is None:
-        return None, None
+        return None, None, None
     notes: list[str] = []
     interval, renal = _choose_interval(flc, labs, clinical, notes)
     basis = interval.basis if interval else "no interval for this assay"
@@ -98,7 +99,7 @@ def summarize(
             None, None, None,
             interval.ratio_low if interval else None, interval.ratio_high if interval else None,
             basis, None, None, None, None, None, None, flc.assay.value, renal, tuple(notes),
-        ), None
+        ), None, None
     if kappa.interval.hi == 0 and lam.interval.hi == 0:
         # 0/0: both chains at zero (or below a zero bound) give no ratio at all.
         notes.append("Both light chains are zero: the ratio is undetermined.")
@@ -106,7 +107,7 @@ def summarize(
             None, None, None,
             interval.ratio_low if interval else None, interval.ratio_high if interval else None,
             basis, None, None, None, None, None, None, flc.assay.value, renal, tuple(notes),
-        ), None
+        ), None, None
     ratio_iv = kappa.interval.times(lam.interval.reciprocal())
     abnormal: Tri = None
     above: Tri = None
@@ -179,13 +180,4 @@ def summarize(
         renal_interval=renal,
         notes=tuple(notes),
     )
-    return summary, iu_iv
-
-
-def ratio_interval(flc: Flc | None) -> Interval | None:
-    """κ/λ ratio as an interval, or None when either chain is missing or both are zero."""
-    if flc is None or flc.kappa is None or flc.lambda_ is None:
-        return None
-    if flc.kappa.interval.hi == 0 and flc.lambda_.interval.hi == 0:
-        return None
-    return flc.kappa.interval.times(flc.lambda_.interval.reciprocal())
+    return summary, ratio_iv, iu_iv
