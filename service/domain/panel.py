@@ -1,14 +1,15 @@
 """The domain input: one patient's monoclonal-gammopathy work-up, in canonical units.
 
-``None`` always means "not done / not reported", which is never the same as normal.
+``None`` always means "not done / not reported", which is never the same as normal. The records are
+immutable NamedTuples (cheap to build: the edge builds a dozen per request).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from .quantity import Quantity
 from .ruleset import FlcAssay
@@ -46,8 +47,7 @@ class Scleromyxedema(StrEnum):
     ABSENT = "absent"
 
 
-@dataclass(frozen=True, slots=True)
-class Clone:
+class Clone(NamedTuple):
     """One monoclonal band: heavy chain (None = free light chain only) and light chain."""
 
     heavy_chain: HeavyChain | None
@@ -59,31 +59,27 @@ class Clone:
         return f"{self.heavy_chain.value if self.heavy_chain else 'free'} {self.light_chain.value}"
 
 
-@dataclass(frozen=True, slots=True)
-class Immunofixation:
+class Immunofixation(NamedTuple):
     """An immunofixation result with its clones (at most two: biclonal)."""
 
     result: IfeResult
     clones: tuple[Clone, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Spep:
+class Spep(NamedTuple):
     """Serum protein electrophoresis: the M-spike (0 = no spike)."""
 
     m_protein: Quantity | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Urine:
+class Urine(NamedTuple):
     """24-hour urine: M-protein and immunofixation."""
 
     m_protein_24h: Quantity | None = None
     ife: Immunofixation | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Flc:
+class Flc(NamedTuple):
     """Serum free light chains with the assay and an optional laboratory ratio interval."""
 
     kappa: Quantity | None = None
@@ -92,8 +88,7 @@ class Flc:
     ratio_reference_range: tuple[Decimal, Decimal] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Marrow:
+class Marrow(NamedTuple):
     """Bone-marrow plasma cells (%); flow cytometry is kept but never used for thresholds (§2.9)."""
 
     clonal_plasma_cells_percent: Decimal | None = None
@@ -102,8 +97,7 @@ class Marrow:
     flow_plasma_cells_percent: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Labs:
+class Labs(NamedTuple):
     """CRAB and related laboratory results."""
 
     calcium: Quantity | None = None
@@ -114,16 +108,14 @@ class Labs:
     tsh: Quantity | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Imaging:
+class Imaging(NamedTuple):
     """Lesion counts; both exclude a biopsied plasmacytoma itself (§2.8)."""
 
     osteolytic_lesions: int | None = None
     mri_focal_lesions: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Cytogenetics:
+class Cytogenetics(NamedTuple):
     """High-risk FISH abnormalities of the IMWG 2020 score (None = not tested)."""
 
     t_4_14: bool | None = None
@@ -132,8 +124,7 @@ class Cytogenetics:
     del_13q: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Clinical:
+class Clinical(NamedTuple):
     """Clinical findings (None = not reported)."""
 
     scleromyxedema: Scleromyxedema | None = None
@@ -149,16 +140,14 @@ class Clinical:
     end_stage_renal_disease: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Patient:
+class Patient(NamedTuple):
     """Demographics (no identifiers are accepted)."""
 
     age_years: Decimal | None = None
     sex: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
     """An earlier dated panel of the same patient (serial results, §3.5)."""
 
     collected_on: date
@@ -168,8 +157,7 @@ class HistoryEntry:
     labs: Labs | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Panel:
+class Panel(NamedTuple):
     """One work-up; every section optional, absent meaning not done."""
 
     patient: Patient | None = None
@@ -183,6 +171,6 @@ class Panel:
     cytogenetics: Cytogenetics | None = None
     clinical: Clinical | None = None
     collected_on: date | None = None
-    history: tuple[HistoryEntry, ...] = field(default_factory=tuple)
+    history: tuple[HistoryEntry, ...] = ()
     # True when the caller sent history without collected_on and the edge dated the panel today.
     collected_on_assumed: bool = False

@@ -7,9 +7,9 @@ value sitting exactly on a threshold stays exactly on it after a unit conversion
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 INF = Decimal("Infinity")
 ZERO = Decimal(0)
@@ -122,9 +122,12 @@ def convert(value: Decimal, analyte: Analyte, unit: str) -> Decimal:
     return value * mul / div
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """The set of values a result allows: [lo, hi] with open or closed ends."""
+class Interval(NamedTuple):
+    """The set of values a result allows: [lo, hi] with open or closed ends.
+
+    Immutable record types of the domain are NamedTuples rather than frozen dataclasses: a frozen
+    dataclass sets each field through ``object.__setattr__`` and costs about 4x as much to build, and
+    a panel builds a few dozen of them per request."""
 
     lo: Decimal
     hi: Decimal
@@ -139,22 +142,29 @@ class Interval:
     @classmethod
     def point(cls, v: Decimal) -> Interval:
         """A single exact value."""
-        return cls(v, v)
+        return _new(cls, (v, v, False, False))
 
     def reciprocal(self) -> Interval:
         """1/x over the interval (x ≥ 0; 1/0 is +∞)."""
-        lo = ZERO if self.hi == INF else (INF if self.hi == 0 else 1 / self.hi)
-        hi = INF if self.lo == 0 else 1 / self.lo
-        return Interval(lo, hi, self.hi_open, self.lo_open)
+        lo, hi, lo_open, hi_open = self
+        return _new(Interval, (
+            ZERO if hi == INF else (INF if hi == 0 else 1 / hi),
+            INF if lo == 0 else 1 / lo,
+            hi_open,
+            lo_open,
+        ))
 
     def times(self, other: Interval) -> Interval:
         """Product of two non-negative intervals."""
-        return Interval(
+        return _new(Interval, (
             _mul(self.lo, other.lo),
             _mul(self.hi, other.hi),
             self.lo_open or other.lo_open,
             self.hi_open or other.hi_open,
-        )
+        ))
+
+
+_new = tuple.__new__
 
 
 def _mul(a: Decimal, b: Decimal) -> Decimal:
@@ -167,65 +177,95 @@ def _mul(a: Decimal, b: Decimal) -> Decimal:
 def interval_of(value: Decimal, comparator: Comparator | None) -> Interval:
     """The values a reported result allows; all quantities are ≥ 0 (contract)."""
     if comparator is None:
-        return Interval(value, value)
+        return _new(Interval, (value, value, False, False))
     if comparator is Comparator.LT:
-        return Interval(ZERO, value, False, True)
+        return _new(Interval, (ZERO, value, False, True))
     if comparator is Comparator.LE:
-        return Interval(ZERO, value)
+        return _new(Interval, (ZERO, value, False, False))
     if comparator is Comparator.GT:
-        return Interval(value, INF, True, True)
-    return Interval(value, INF, False, True)
+        return _new(Interval, (value, INF, True, True))
+    return _new(Interval, (value, INF, False, True))
+
+
+# Three-valued comparisons of an interval with a threshold: True when every value in ``iv`` satisfies
+# ``x op t``, False when none does, None when only some do (a bound that does not settle it). One
+# function per operator: they run a few dozen times per panel.
+def ge(iv: Interval, t: Decimal) -> bool | None:
+    """x >= t over the interval."""
+    if iv.lo >= t:
+        return True
+    if iv.hi < t or (iv.hi == t and iv.hi_open):
+        return False
+    return None
+
+
+def gt(iv: Interval, t: Decimal) -> bool | None:
+    """x > t over the interval."""
+    if iv.lo > t or (iv.lo == t and iv.lo_open):
+        return True
+    if iv.hi <= t:
+        return False
+    return None
+
+
+def lt(iv: Interval, t: Decimal) -> bool | None:
+    """x < t over the interval."""
+    if iv.hi < t or (iv.hi == t and iv.hi_open):
+        return True
+    if iv.lo >= t:
+        return False
+    return None
+
+
+def le(iv: Interval, t: Decimal) -> bool | None:
+    """x <= t over the interval."""
+    if iv.hi <= t:
+        return True
+    if iv.lo > t or (iv.lo == t and iv.lo_open):
+        return False
+    return None
+
+
+OPS = {">=": ge, ">": gt, "<": lt, "<=": le}
 
 
 def satisfies(iv: Interval, op: str, t: Decimal) -> bool | None:
     """Whether every (True), no (False) or only some (None) value in ``iv`` satisfies ``x op t``."""
-    if op == ">=":
-        if iv.lo >= t:
-            return True
-        if iv.hi < t or (iv.hi == t and iv.hi_open):
-            return False
-    elif op == ">":
-        if iv.lo > t or (iv.lo == t and iv.lo_open):
-            return True
-        if iv.hi <= t:
-            return False
-    elif op == "<":
-        if iv.hi < t or (iv.hi == t and iv.hi_open):
-            return True
-        if iv.lo >= t:
-            return False
-    elif op == "<=":
-        if iv.hi <= t:
-            return True
-        if iv.lo > t or (iv.lo == t and iv.lo_open):
-            return False
-    else:  # pragma: no cover - programming error
-        raise ValueError(op)
-    return None
+    try:
+        fn = OPS[op]
+    except KeyError:  # pragma: no cover - programming error
+        raise ValueError(op) from None
+    return fn(iv, t)
 
 
-@dataclass(frozen=True, slots=True)
-class Range:
+class Range(NamedTuple):
     """A laboratory reference range in canonical units."""
 
     low: Decimal
     high: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Quantity:
-    """A measured value in canonical units, with its bound and the lab's reference range."""
-
+class _QuantityRecord(NamedTuple):
     value: Decimal
     unit: str
-    comparator: Comparator | None = None
-    reference_range: Range | None = None
-    # The values this result allows; derived from value and comparator once, at construction,
-    # because every criterion reads it.
-    interval: Interval = field(init=False, repr=False, compare=False)
+    comparator: Comparator | None
+    reference_range: Range | None
+    interval: Interval
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "interval", interval_of(self.value, self.comparator))
+
+class Quantity(_QuantityRecord):
+    """A measured value in canonical units, with its bound and the lab's reference range.
+
+    ``interval`` (the values the result allows) is derived from value and comparator once, at
+    construction, because every criterion reads it."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls, value: Decimal, unit: str, comparator: Comparator | None = None,
+        reference_range: Range | None = None,
+    ) -> Quantity:
+        return _new(cls, (value, unit, comparator, reference_range, interval_of(value, comparator)))
 
     @property
     def exact(self) -> bool:
@@ -246,6 +286,6 @@ def quantity(
     rr = None
     if reference_range is not None:
         low, high = reference_range
-        rr = Range(convert(to_decimal(low), analyte, unit), convert(to_decimal(high), analyte, unit))
+        rr = _new(Range, (convert(to_decimal(low), analyte, unit), convert(to_decimal(high), analyte, unit)))
     comp = Comparator(comparator) if comparator is not None else None
     return Quantity(canonical, UNITS[analyte][0], comp, rr)
