@@ -7,7 +7,7 @@ from decimal import Decimal
 from . import ruleset as R
 from .classify import Outcome
 from .facts import CRITERION_NAMES, MDE_NAMES, Facts
-from .results import Code, Flag, Recommendation, RiskResult, Status
+from .results import Code, Criterion, Flag, Recommendation, RiskResult, Status
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
 SRC32 = f"{R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2"
@@ -135,7 +135,33 @@ def _q(v: Decimal | None, unit: str | None = None, comparator: str | None = None
     if v is None:
         return "not reported"
     txt = f"{float(v):.4g}"
-    return f"{comparator or ''}{txt}{' ' + unit if unit else ''}"
+    if comparator:
+        txt = comparator + txt
+    return f"{txt} {unit}" if unit else txt
+
+
+_MET = Status.MET
+_FLC_STATE = {True: "abnormal", False: "within interval", None: "not assessable"}
+# Flags whose message the comment repeats (the others are said by a recommendation or not at all).
+_COMMENT_FLAGS = frozenset({
+    "MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
+    "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE",
+    "THYROID_DISEASE_EXCLUSION",
+    "IGM_WITH_MYELOMA_FEATURES", "NON_FREELITE_ASSAY", "RENAL_FLC_INTERVAL_APPLIED",
+})
+_COMMENT_RECS = frozenset({
+    "FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "HEMATOLOGY_FOLLOW_UP", "EMERGENCY_ADMISSION",
+})
+_LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
+_NOT_ROUTINE = ("marrow.", "imaging.")
+
+
+def _decisive(c: Criterion) -> str:
+    name = CRITERION_NAMES.get(c.id, c.id)
+    v = c.value
+    if isinstance(v, Decimal | int) and not isinstance(v, bool):
+        return f"{name} {_q(v, c.unit, c.comparator)} ({c.threshold})"
+    return f"{name} ({c.threshold})"
 
 
 def comment(
@@ -143,60 +169,58 @@ def comment(
     recs: list[Recommendation], missing: list[str],
 ) -> str:
     """A narrative a pathologist would sign: category, isotype, decisive findings, flags, next steps."""
-    parts: list[str] = []
-    head = out.label + (" (provisional)" if out.provisional else "")
+    label = out.label
+    head = label + " (provisional)" if out.provisional else label
     if out.isotype:
-        head += f"; isotype {out.isotype}"
-    parts.append(head + ".")
-    reasons = [r for r in out.reasons if r not in out.label]
+        head = f"{head}; isotype {out.isotype}"
+    parts = [head + "."]
+    reasons = [r for r in out.reasons if r not in label]
     if reasons:
         parts.append("Basis: " + "; ".join(reasons) + ".")
     findings: list[str] = []
-    if f.serum_mp is not None:
-        q = f.serum_mp
-        findings.append(f"serum M-protein {_q(q.value, 'g/L', q.comparator.value if q.comparator else None)}")
-    if f.flc is not None:
-        if f.flc.ratio is not None and f.flc.ratio.is_finite() and float(f.flc.ratio) != float("inf"):
-            state = {True: "abnormal", False: "within interval", None: "not assessable"}[f.flc.abnormal]
+    q = f.serum_mp
+    if q is not None:
+        c = q.comparator
+        findings.append("serum M-protein " + _q(q.value, "g/L", None if c is None else str(c)))
+    flc = f.flc
+    if flc is not None:
+        ratio = flc.ratio
+        if ratio is not None and ratio.is_finite() and float(ratio) != _FLOAT_INF:
+            state = _FLC_STATE[flc.abnormal]
             findings.append(
-                f"FLC kappa/lambda ratio {float(f.flc.ratio):.3g} ({state}; interval "
-                f"{f.flc.interval_low}-{f.flc.interval_high}, {f.flc.basis})"
-                if f.flc.interval_low is not None else f"FLC ratio {float(f.flc.ratio):.3g} ({state})")
+                f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
+                f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
+                if flc.interval_low is not None else f"FLC ratio {float(ratio):.3g} ({state})")
         else:
             findings.append("FLC ratio not determined")
     if f.bmpc is not None:
         src = "clonal" if f.bmpc_source == "clonal" else "total plasma cells by morphology"
         findings.append(f"marrow plasma cells {_q(f.bmpc.lo, '%')} ({src})")
-    if f.urine_mp is not None:
-        q = f.urine_mp
-        comp = q.comparator.value if q.comparator else None
-        findings.append(f"urine M-protein {_q(q.value, 'mg/24h', comp)}")
+    q = f.urine_mp
+    if q is not None:
+        c = q.comparator
+        findings.append("urine M-protein " + _q(q.value, "mg/24h", None if c is None else str(c)))
     if findings:
         parts.append("Findings: " + "; ".join(findings) + ".")
-    met_criteria = [c for c in f.criteria if c.status is Status.MET and (
+    decisive = [_decisive(c) for c in f.criteria if c.status is _MET and (
         c.id.startswith("mde.") or c.id == "igm_end_organ_features")]
-    if met_criteria:
-        parts.append("Decisive findings: " + "; ".join(
-            f"{CRITERION_NAMES.get(c.id, c.id)} {_q(c.value, c.unit, c.comparator)} ({c.threshold})"
-            if isinstance(c.value, Decimal | int) and not isinstance(c.value, bool) else
-            f"{CRITERION_NAMES.get(c.id, c.id)} ({c.threshold})"
-            for c in met_criteria) + ".")
+    if decisive:
+        parts.append("Decisive findings: " + "; ".join(decisive) + ".")
     if not out.igm_logic:
-        met = [k for k, v in f.mde.items() if v is True]
-        unknown = [k for k, v in f.mde.items() if v is None]
-        if not met:
+        values = f.mde.values()
+        if True not in values:
+            unknown = [MDE_NAMES[k] for k, v in f.mde.items() if v is None]
             if unknown:
                 parts.append("No myeloma-defining event among those assessable; not assessable: "
-                             + ", ".join(MDE_NAMES[k] for k in unknown) + ".")
+                             + ", ".join(unknown) + ".")
             else:
                 parts.append("No myeloma-defining event.")
+    marrow_flag = None
     for fl in flags:
-        if fl.code in ("MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
-                       "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN",
-                       "RISING_M_PROTEIN_SUCCESSIVE", "THYROID_DISEASE_EXCLUSION",
-                       "IGM_WITH_MYELOMA_FEATURES", "NON_FREELITE_ASSAY",
-                       "RENAL_FLC_INTERVAL_APPLIED"):
+        if fl.code in _COMMENT_FLAGS:
             parts.append(fl.message)
+        elif fl.code == "MARROW_EXAMINATION_RECOMMENDED":
+            marrow_flag = fl.message
     for r in risk.values():
         if not r.applies:
             continue
@@ -206,26 +230,28 @@ def comment(
                          + (f", score {r.score}" if r.model == "smm_imwg_2020" else "") + ".")
         else:
             parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
-    follow_up_asks_marrow = any(r.code == "FOLLOW_UP" and "bone-marrow aspirate" in r.text for r in recs)
-    said_marrow = not follow_up_asks_marrow and any(
-        fl.code == "MARROW_EXAMINATION_RECOMMENDED" for fl in flags)
+    follow_up_asks_marrow = False
+    for rec in recs:
+        if rec.code == "FOLLOW_UP" and "bone-marrow aspirate" in rec.text:
+            follow_up_asks_marrow = True
+            break
     for rec in recs:
         if rec.code == "MARROW_EXAMINATION" and follow_up_asks_marrow:
             continue  # the follow-up text already asks for the marrow
-        if rec.code in ("FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "HEMATOLOGY_FOLLOW_UP",
-                        "EMERGENCY_ADMISSION"):
+        if rec.code in _COMMENT_RECS:
             parts.append(rec.text)
-    if said_marrow:
-        parts.append(next(fl.message for fl in flags if fl.code == "MARROW_EXAMINATION_RECOMMENDED"))
+    if marrow_flag is not None and not follow_up_asks_marrow:
+        parts.append(marrow_flag)
     if missing:
-        low_risk = out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and \
-            risk["mgus_mayo_2005"].possible_groups == ("low",)
-        shown = [m for m in missing if not (low_risk and m.startswith(("marrow.", "imaging.")))]
+        low_risk = out.code in _LOW_RISK_MGUS and risk["mgus_mayo_2005"].possible_groups == ("low",)
+        shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
         if low_risk and len(shown) < len(missing):
             parts.append("Provisional: no marrow result, which is not routinely indicated for "
                          "low-risk MGUS (clinical-reference §2.9, §3.2).")
         if shown:
             parts.append("Not assessable without: " + ", ".join(shown) + ".")
-    for n in f.notes:
-        parts.append(n)
+    parts.extend(f.notes)
     return " ".join(parts)
+
+
+_FLOAT_INF = float("inf")

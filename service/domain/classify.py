@@ -17,7 +17,7 @@ from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
 from .facts import MDE_NAMES, Facts, bmpc_criterion
 from .panel import HeavyChain, IfeResult
-from .quantity import INF, ZERO, Comparator, Quantity, satisfies
+from .quantity import INF, ZERO, Comparator, Quantity, ge, gt
 from .results import Code
 from .tri import Tri, all_of, any_of, negate
 
@@ -89,10 +89,10 @@ def classify(f: Facts) -> Outcome:
     p = f.panel
     isotype = " + ".join(f.clone_labels) or None
     spike = f.serum_mp
-    spike_present: Tri = satisfies(spike.interval, ">", ZERO) if spike is not None else None
+    spike_present: Tri = gt(spike.interval, ZERO) if spike is not None else None
     urine = p.urine
     urine_ife_pos: Tri = (urine.ife.result is IfeResult.POSITIVE) if urine and urine.ife else None
-    urine_mp_present: Tri = satisfies(f.urine_mp.interval, ">", ZERO) if f.urine_mp else None
+    urine_mp_present: Tri = gt(f.urine_mp.interval, ZERO) if f.urine_mp else None
     flc_abnormal = f.flc.abnormal if f.flc else None
 
     if f.heavy_chains:
@@ -102,12 +102,12 @@ def classify(f: Facts) -> Outcome:
 
     plasmacytoma = p.clinical.plasmacytoma if p.clinical else None
     clonal10 = (
-        satisfies(f.clonal_bmpc, ">=", R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
+        ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
     )
     # ref: §2.9 — morphology stands in for clonal BMPC; without a monoclonal protein, though, a
     # plasmacytosis by morphology alone does not show that the plasma cells are clonal.
     morph10 = (
-        satisfies(f.bmpc, ">=", R.BMPC_MYELOMA_PERCENT)
+        ge(f.bmpc, R.BMPC_MYELOMA_PERCENT)
         if f.bmpc is not None and f.bmpc_source == "morphology" else None
     )
     if p.serum_ife is None:
@@ -188,7 +188,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         elif f.flc is not None and f.flc.abnormal is True and f.flc.involved:
             isotype = f"free {f.flc.involved}"
     # ref: §2.2 — clonal BMPC ≥ 10 % or biopsy-proven plasmacytoma, and ≥ 1 MDE.
-    bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ">=", R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC",
+    bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ge, R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC",
                             SRC_MM)
     f.add("plasmacytoma", plasmacytoma, plasmacytoma, None, "biopsy-proven bony or extramedullary "
           "plasmacytoma", SRC_MM, None, None if plasmacytoma is not None else "not reported")
@@ -258,13 +258,13 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     src_smm = SRC_LC_SMM if kind == "light_chain" else SRC_SMM
     bmpc_10_60 = f.add("bmpc_10_to_60", all_of((bmpc10, negate(f.mde["bmpc_ge_60"]))),
                        f.bmpc.lo if f.bmpc else None, "%", "clonal BMPC 10-60 %", src_smm)
-    urine500 = f.add_q("urine_m_protein_ge_500", f.urine_mp, ">=", R.URINE_M_PROTEIN_MG_24H,
+    urine500 = f.add_q("urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H,
                        ">= 500 mg/24h", src_smm)
     parts = [urine500, bmpc_10_60]
     serum30: Tri = None
     if kind != "light_chain":
         spike, note = attributable_spike(f)
-        serum30 = f.add_q("serum_m_protein_ge_30", spike, ">=", R.SERUM_M_PROTEIN_G_L,
+        serum30 = f.add_q("serum_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L,
                           ">= 30 g/L (3 g/dL), IgG or IgA", SRC_SMM, note)
         parts.append(serum30)
     smm = any_of(parts)
@@ -385,7 +385,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     marrow = p.marrow
     lpl = marrow.lymphoplasmacytic_infiltrate_percent if marrow else None
     spike, note = attributable_spike(f)
-    igm30 = f.add_q("igm_m_protein_ge_30", spike, ">=", R.SERUM_M_PROTEIN_G_L,
+    igm30 = f.add_q("igm_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L,
                     ">= 30 g/L (3 g/dL)", SRC_IGM, note)
     lpl10 = f.add("lymphoplasmacytic_infiltrate_ge_10",
                   None if lpl is None else lpl >= R.LPL_INFILTRATE_PERCENT, lpl, "%",
@@ -409,7 +409,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         out.igm_logic = True
         return out
     slim = [k for k in ("bmpc_ge_60", "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
-    clonal10 = (satisfies(f.clonal_bmpc, ">=", R.BMPC_MYELOMA_PERCENT)
+    clonal10 = (ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT)
                 if f.clonal_bmpc is not None else None)
     myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
     end_organ = f.add("igm_end_organ_features", any_of((anemia, symptoms)), None, None,
@@ -454,7 +454,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         out.igm_logic = True
         return out
     free = [c for c in (p.serum_ife.clones if p.serum_ife else ()) if c.heavy_chain is None]
-    if free and f.urine_mp is not None and satisfies(f.urine_mp.interval, ">=", R.URINE_M_PROTEIN_MG_24H):
+    if free and f.urine_mp is not None and ge(f.urine_mp.interval, R.URINE_M_PROTEIN_MG_24H):
         out = _indeterminate(
             isotype,
             "IgM clone with a second, free light chain clone and urine M-protein >= 500 mg/24h: the "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from . import ruleset as R
 from .flc import summarize
 from .panel import HeavyChain, LightChain, Panel
-from .quantity import Interval, Quantity, satisfies
+from .quantity import Comparator, Interval, Quantity, ge, gt, lt
 from .results import Criterion, FlcSummary, Status
-from .tri import Tri, all_of, any_of
+from .tri import Compare, Tri, any_of, both, either
 
 SRC_MDE = R.src(R.IMWG_2014, "§2.1")
 
@@ -49,6 +50,8 @@ CRITERION_NAMES = {
     "igm_end_organ_features": "IgM end-organ features",
 }
 _STATUS = {True: Status.MET, False: Status.NOT_MET, None: Status.NOT_ASSESSABLE}
+NA = Status.NOT_ASSESSABLE
+_COMP_TEXT = {c: c.value for c in Comparator}
 
 
 @dataclass(slots=True)
@@ -69,7 +72,7 @@ class Facts:
     mixed_igm: bool = False
     criteria: list[Criterion] = field(default_factory=list)
     mde: dict[str, Tri] = field(default_factory=dict)
-    mde_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    mde_needs: dict[str, tuple[str, ...]] = field(default_factory=lambda: MDE_NEEDS)
     mde_measured: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -89,15 +92,18 @@ class Facts:
         return tri
 
     def add_q(
-        self, cid: str, q: Quantity | None, op: str, t: Decimal, threshold: str, source: str,
+        self, cid: str, q: Quantity | None, op: Compare, t: Decimal, threshold: str, source: str,
         note: str | None = None,
     ) -> Tri:
-        """Record a criterion ``q op t`` on a quantity (None when not reported)."""
+        """Record a criterion ``op(q, t)`` on a quantity (None when not reported)."""
         if q is None:
-            return self.add(cid, None, None, None, threshold, source, None, note or "not reported")
-        tri = satisfies(q.interval, op, t)
-        comp = q.comparator.value if q.comparator is not None else None
-        self.criteria.append(Criterion(cid, _STATUS[tri], q.value, q.unit, threshold, source, comp, note))
+            self.criteria.append(Criterion(cid, NA, None, None, threshold, source, None,
+                                           note or "not reported"))
+            return None
+        tri = op(q.interval, t)
+        c = q.comparator
+        self.criteria.append(Criterion(cid, _STATUS[tri], q.value, q.unit, threshold, source,
+                                       None if c is None else _COMP_TEXT[c], note))
         return tri
 
     @property
@@ -193,75 +199,103 @@ def _fmt(v: Decimal) -> str:
     return f"{float(v):g}"
 
 
+@lru_cache(maxsize=256)
+def _uln_threshold(limit: Decimal) -> str:
+    # A laboratory sends the same ULN all day: the threshold text is built once per limit.
+    return f"> ULN + 0.25 mmol/L (> {_fmt(limit)} mmol/L)"
+
+
+@lru_cache(maxsize=256)
+def _lln_threshold(limit: Decimal) -> str:
+    return f"> 20 g/L below LLN (< {_fmt(limit)} g/L)"
+
+
+# What each MDE needs when it is not assessable (request field paths).
+MDE_NEEDS: dict[str, tuple[str, ...]] = {
+    "hypercalcemia": ("labs.calcium",),
+    "renal_insufficiency": ("labs.creatinine", "labs.egfr"),
+    "anemia": ("labs.hemoglobin",),
+    "bone_lesions": ("imaging.osteolytic_lesions",),
+    "bmpc_ge_60": ("marrow.clonal_plasma_cells_percent",),
+    "flc_ratio_ge_100": ("flc.kappa", "flc.lambda"),
+    "mri_focal_lesions": ("imaging.mri_focal_lesions",),
+}
+_NOT_REPORTED = "not reported"
+
+
 def _evaluate_mde(f: Facts) -> None:
     labs = f.panel.labs
-    calcium = labs.calcium if labs else None
-    creatinine = labs.creatinine if labs else None
-    clearance = labs.creatinine_clearance if labs else None
-    egfr = labs.egfr if labs else None
-    hb = labs.hemoglobin if labs else None
+    if labs is not None:
+        calcium, creatinine, clearance = labs.calcium, labs.creatinine, labs.creatinine_clearance
+        egfr, hb = labs.egfr, labs.hemoglobin
+    else:
+        calcium = creatinine = clearance = egfr = hb = None
+    crit = f.criteria.append
+    mde = f.mde
 
     # ref: §2.1 C — calcium > 2.75 mmol/L, or > 0.25 mmol/L above the laboratory's ULN.
-    c_abs = f.add_q("mde.hypercalcemia.absolute", calcium, ">", R.CALCIUM_ABSOLUTE_MMOL_L,
-                    "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE)
-    if calcium is not None and calcium.reference_range is not None:
-        limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
-        c_uln = f.add_q("mde.hypercalcemia.above_uln", calcium, ">", limit,
-                        f"> ULN + 0.25 mmol/L (> {_fmt(limit)} mmol/L)", SRC_MDE)
+    if calcium is None:
+        crit(Criterion("mde.hypercalcemia.absolute", NA, None, None, "> 2.75 mmol/L (> 11 mg/dL)",
+                       SRC_MDE, None, _NOT_REPORTED))
+        crit(Criterion("mde.hypercalcemia.above_uln", NA, None, None,
+                       "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)", SRC_MDE, None,
+                       "no calcium reference range (ULN) given"))
+        c_abs = c_uln = None
     else:
-        c_uln = f.add("mde.hypercalcemia.above_uln", None, calcium.value if calcium else None,
-                      "mmol/L" if calcium else None, "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)",
-                      SRC_MDE, None, "no calcium reference range (ULN) given")
-    f.mde["hypercalcemia"] = any_of((c_abs, c_uln))
-    f.mde_needs["hypercalcemia"] = ("labs.calcium",)
-    f.mde_measured["hypercalcemia"] = calcium is not None
+        iv, comp = calcium.interval, _comp(calcium)
+        c_abs = gt(iv, R.CALCIUM_ABSOLUTE_MMOL_L)
+        crit(Criterion("mde.hypercalcemia.absolute", _STATUS[c_abs], calcium.value, calcium.unit,
+                       "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE, comp))
+        if calcium.reference_range is not None:
+            limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
+            c_uln = gt(iv, limit)
+            crit(Criterion("mde.hypercalcemia.above_uln", _STATUS[c_uln], calcium.value, calcium.unit,
+                           _uln_threshold(limit), SRC_MDE, comp))
+        else:
+            c_uln = None
+            crit(Criterion("mde.hypercalcemia.above_uln", NA, calcium.value, "mmol/L",
+                           "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)", SRC_MDE, None,
+                           "no calcium reference range (ULN) given"))
+    mde["hypercalcemia"] = either(c_abs, c_uln)
 
     # ref: §2.1 R — creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL).
-    r_cr = f.add_q("mde.renal_insufficiency.creatinine", creatinine, ">", R.CREATININE_UMOL_L,
+    r_cr = f.add_q("mde.renal_insufficiency.creatinine", creatinine, gt, R.CREATININE_UMOL_L,
                    "> 177 umol/L (> 2 mg/dL)", SRC_MDE)
     if clearance is not None:
-        r_cl = f.add_q("mde.renal_insufficiency.clearance", clearance, "<",
+        r_cl = f.add_q("mde.renal_insufficiency.clearance", clearance, lt,
                        R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE)
     else:
         # IMWG 2014 accepts clearance "measured or estimated by validated equations": an eGFR is
         # that estimate, so it is used when no measured clearance is sent (said in the note).
-        r_cl = f.add_q("mde.renal_insufficiency.clearance", egfr, "<",
+        r_cl = f.add_q("mde.renal_insufficiency.clearance", egfr, lt,
                        R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE,
                        note="eGFR used as the estimated creatinine clearance" if egfr else None)
-    f.mde["renal_insufficiency"] = any_of((r_cr, r_cl))
-    f.mde_needs["renal_insufficiency"] = ("labs.creatinine", "labs.egfr")
-    f.mde_measured["renal_insufficiency"] = any(q is not None for q in (creatinine, clearance, egfr))
+    mde["renal_insufficiency"] = either(r_cr, r_cl)
 
     # ref: §2.1 A — haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN.
-    a_abs = f.add_q("mde.anemia.absolute", hb, "<", R.HEMOGLOBIN_ABSOLUTE_G_L,
+    a_abs = f.add_q("mde.anemia.absolute", hb, lt, R.HEMOGLOBIN_ABSOLUTE_G_L,
                     "< 100 g/L (< 10 g/dL)", SRC_MDE)
     if hb is not None and hb.reference_range is not None:
         limit = hb.reference_range.low - R.HEMOGLOBIN_BELOW_LLN_G_L
-        a_lln = f.add_q("mde.anemia.below_lln", hb, "<", limit,
-                        f"> 20 g/L below LLN (< {_fmt(limit)} g/L)", SRC_MDE)
+        a_lln = f.add_q("mde.anemia.below_lln", hb, lt, limit, _lln_threshold(limit), SRC_MDE)
     else:
-        a_lln = f.add("mde.anemia.below_lln", None, hb.value if hb else None,
-                      "g/L" if hb else None, "> 20 g/L below LLN", SRC_MDE, None,
-                      "no haemoglobin reference range (LLN) given")
-    f.mde["anemia"] = any_of((a_abs, a_lln))
-    f.mde_needs["anemia"] = ("labs.hemoglobin",)
-    f.mde_measured["anemia"] = hb is not None
+        a_lln = None
+        crit(Criterion("mde.anemia.below_lln", NA, hb.value if hb else None,
+                       "g/L" if hb else None, "> 20 g/L below LLN", SRC_MDE, None,
+                       "no haemoglobin reference range (LLN) given"))
+    mde["anemia"] = either(a_abs, a_lln)
 
     imaging = f.panel.imaging
     lytic = imaging.osteolytic_lesions if imaging else None
     # ref: §2.1 B — ≥ 1 osteolytic lesion (lesions other than a biopsied plasmacytoma, §2.8).
-    f.mde["bone_lesions"] = f.add(
+    mde["bone_lesions"] = f.add(
         "mde.bone_lesions", None if lytic is None else lytic >= R.OSTEOLYTIC_LESIONS_MIN,
         lytic, "lesions", ">= 1 osteolytic lesion", SRC_MDE,
     )
-    f.mde_needs["bone_lesions"] = ("imaging.osteolytic_lesions",)
-    f.mde_measured["bone_lesions"] = lytic is not None
 
     # ref: §2.1 S — clonal BMPC ≥ 60 %.
-    f.mde["bmpc_ge_60"] = bmpc_criterion(f, "mde.bmpc_ge_60", ">=", R.BMPC_SLIM_PERCENT,
-                                          ">= 60 % clonal BMPC", SRC_MDE)
-    f.mde_needs["bmpc_ge_60"] = ("marrow.clonal_plasma_cells_percent",)
-    f.mde_measured["bmpc_ge_60"] = f.bmpc is not None
+    mde["bmpc_ge_60"] = bmpc_criterion(f, "mde.bmpc_ge_60", ge, R.BMPC_SLIM_PERCENT,
+                                        ">= 60 % clonal BMPC", SRC_MDE)
 
     # ref: §2.1 Li — involved/uninvolved FLC ratio ≥ 100 and involved FLC ≥ 100 mg/L. Judged on
     # whichever chain is in excess, so a second clone (or light-chain escape) opposite the heavy-chain
@@ -270,35 +304,49 @@ def _evaluate_mde(f: Facts) -> None:
     flc_in = f.panel.flc
     if flc_in is not None and flc_in.kappa is not None and flc_in.lambda_ is not None:
         r = f.ratio
-        kappa_side = all_of((None if r is None else satisfies(r, ">=", R.FLC_SLIM_RATIO),
-                             satisfies(flc_in.kappa.interval, ">=", R.FLC_SLIM_INVOLVED_MG_L)))
-        lambda_side = all_of((None if r is None else satisfies(r.reciprocal(), ">=", R.FLC_SLIM_RATIO),
-                              satisfies(flc_in.lambda_.interval, ">=", R.FLC_SLIM_INVOLVED_MG_L)))
-        li = any_of((kappa_side, lambda_side))
-    note = None
-    if f.flc is not None and f.flc.assay != "freelite":
-        note = "threshold validated for Freelite only"
-    f.mde["flc_ratio_ge_100"] = f.add(
-        "mde.flc_ratio_ge_100", li,
-        f.flc.involved_uninvolved_ratio if f.flc else None, "ratio",
-        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L", SRC_MDE, None, note,
+        kappa_side = both(None if r is None else ge(r, R.FLC_SLIM_RATIO),
+                          ge(flc_in.kappa.interval, R.FLC_SLIM_INVOLVED_MG_L))
+        lambda_side = both(None if r is None else ge(r.reciprocal(), R.FLC_SLIM_RATIO),
+                           ge(flc_in.lambda_.interval, R.FLC_SLIM_INVOLVED_MG_L))
+        li = either(kappa_side, lambda_side)
+    flc = f.flc
+    mde["flc_ratio_ge_100"] = f.add(
+        "mde.flc_ratio_ge_100", li, flc.involved_uninvolved_ratio if flc else None, "ratio",
+        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L", SRC_MDE, None,
+        "threshold validated for Freelite only" if flc is not None and flc.assay != "freelite" else None,
     )
-    f.mde_needs["flc_ratio_ge_100"] = ("flc.kappa", "flc.lambda")
-    f.mde_measured["flc_ratio_ge_100"] = li is not None
 
     mri = imaging.mri_focal_lesions if imaging else None
     # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.
-    f.mde["mri_focal_lesions"] = f.add(
+    mde["mri_focal_lesions"] = f.add(
         "mde.mri_focal_lesions", None if mri is None else mri > R.MRI_FOCAL_LESIONS_MORE_THAN,
         mri, "lesions", "> 1 focal lesion (>= 5 mm) on MRI", SRC_MDE,
     )
-    f.mde_needs["mri_focal_lesions"] = ("imaging.mri_focal_lesions",)
-    f.mde_measured["mri_focal_lesions"] = mri is not None
+
+    # Which events had their primary measurement done (see Facts.mde_missing).
+    f.mde_measured = {
+        "hypercalcemia": calcium is not None,
+        "renal_insufficiency": creatinine is not None or clearance is not None or egfr is not None,
+        "anemia": hb is not None,
+        "bone_lesions": lytic is not None,
+        "bmpc_ge_60": f.bmpc is not None,
+        "flc_ratio_ge_100": li is not None,
+        "mri_focal_lesions": mri is not None,
+    }
 
 
-def bmpc_criterion(f: Facts, cid: str, op: str, t: Decimal, threshold: str, source: str) -> Tri:
+def _comp(q: Quantity) -> str | None:
+    c = q.comparator
+    return None if c is None else _COMP_TEXT[c]
+
+
+def bmpc_criterion(f: Facts, cid: str, op: Compare, t: Decimal, threshold: str, source: str) -> Tri:
     """Record a marrow plasma-cell criterion, saying when morphology stood in for clonal cells."""
-    if f.bmpc is None:
-        return f.add(cid, None, None, "%", threshold, source, None, "no marrow result")
+    bmpc = f.bmpc
+    if bmpc is None:
+        f.criteria.append(Criterion(cid, NA, None, "%", threshold, source, None, "no marrow result"))
+        return None
+    tri = op(bmpc, t)
     note = "total plasma cells by morphology (§2.9)" if f.bmpc_source == "morphology" else None
-    return f.add(cid, satisfies(f.bmpc, op, t), f.bmpc.lo, "%", threshold, source, None, note)
+    f.criteria.append(Criterion(cid, _STATUS[tri], bmpc.lo, "%", threshold, source, None, note))
+    return tri

@@ -6,7 +6,7 @@ from . import ruleset as R
 from .classify import Outcome
 from .facts import MDE_NAMES, Facts
 from .panel import IfeResult, Scleromyxedema
-from .quantity import ZERO, satisfies
+from .quantity import ZERO, gt, lt
 from .results import Code, Flag, RiskResult, Severity
 from .tri import Tri, all_of, any_of, negate
 
@@ -31,12 +31,12 @@ def monoclonal_protein_detected(f: Facts) -> Tri:
     if p.serum_ife is not None:
         signals.append(p.serum_ife.result is IfeResult.POSITIVE)
     if f.serum_mp is not None:
-        signals.append(satisfies(f.serum_mp.interval, ">", ZERO))
+        signals.append(gt(f.serum_mp.interval, ZERO))
     if p.urine is not None:
         if p.urine.ife is not None:
             signals.append(p.urine.ife.result is IfeResult.POSITIVE)
         if f.urine_mp is not None:
-            signals.append(satisfies(f.urine_mp.interval, ">", ZERO))
+            signals.append(gt(f.urine_mp.interval, ZERO))
     if f.flc is not None:
         # An abnormal ratio counts as a clone only with the involved chain not shown normal (§2.6).
         signals.append(None if f.flc.abnormal is True and f.flc.involved_raised is None
@@ -69,7 +69,7 @@ def thyroid_abnormal(f: Facts) -> Tri:
     parts: list[Tri] = [c.thyroid_disease if c else None]
     if tsh is not None and tsh.reference_range is not None:
         rr = tsh.reference_range
-        parts.append(any_of((satisfies(tsh.interval, "<", rr.low), satisfies(tsh.interval, ">", rr.high))))
+        parts.append(any_of((lt(tsh.interval, rr.low), gt(tsh.interval, rr.high))))
     return any_of(parts)
 
 

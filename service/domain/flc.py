@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .panel import Clinical, Flc, Labs, LightChain
-from .quantity import INF, Interval, Quantity, satisfies
+from .quantity import INF, Interval, Quantity, ge, gt, lt
 from .results import FlcSummary
 from .ruleset import FLC_INTERVALS, FLC_RENAL_CUTOFF, FlcAssay, FlcInterval
 from .tri import Tri, any_of
@@ -17,7 +17,7 @@ def renal_impairment(labs: Labs | None) -> Tri:
         return None
     # ref: §4 — the Freelite renal interval is the default when eGFR < 60 or CrCl < 60.
     parts = [
-        satisfies(q.interval, "<", FLC_RENAL_CUTOFF)
+        lt(q.interval, FLC_RENAL_CUTOFF)
         for q in (labs.egfr, labs.creatinine_clearance)
         if q is not None
     ]
@@ -114,8 +114,8 @@ def summarize(
     below: Tri = None
     if interval is not None:
         # ref: §4 / §2.6 — abnormal = outside the interval in force (< low or > high).
-        below = satisfies(ratio_iv, "<", interval.ratio_low)
-        above = satisfies(ratio_iv, ">", interval.ratio_high)
+        below = lt(ratio_iv, interval.ratio_low)
+        above = gt(ratio_iv, interval.ratio_high)
         abnormal = any_of((below, above))
     # The involved chain is the clone's; without a clone, the side the ratio is abnormal on. A ratio
     # inside its interval names no involved chain, but the higher chain still gives the
@@ -127,9 +127,9 @@ def summarize(
         # both limits mirrored (max(high, 1/low)): the same threshold for a κ and a λ clone.
         marked = max(interval.ratio_high, INF if interval.ratio_low == 0 else 1 / interval.ratio_low)
         if clone_light_chain is LightChain.LAMBDA:
-            opposite = satisfies(ratio_iv, ">", marked) is True
+            opposite = gt(ratio_iv, marked) is True
         else:
-            opposite = satisfies(ratio_iv.reciprocal(), ">", marked) is True
+            opposite = gt(ratio_iv.reciprocal(), marked) is True
     if opposite:
         # The ratio is abnormal on the side opposite the clone's light chain (a second clone or
         # light-chain escape): the chain in excess is the involved one for the FLC rules and risk.
@@ -145,9 +145,9 @@ def summarize(
         involved = LightChain.LAMBDA
     else:
         named = False
-        if satisfies(ratio_iv, ">=", Decimal(1)) is True:
+        if ge(ratio_iv, Decimal(1)) is True:
             involved = LightChain.KAPPA
-        elif satisfies(ratio_iv, "<", Decimal(1)) is True:
+        elif lt(ratio_iv, Decimal(1)) is True:
             involved = LightChain.LAMBDA
         else:
             involved = None
@@ -156,11 +156,11 @@ def summarize(
     if involved is LightChain.KAPPA:
         iu_iv = ratio_iv
         uln = _uln(kappa, interval.kappa if interval else None)
-        raised = satisfies(kappa.interval, ">", uln) if uln is not None else None
+        raised = gt(kappa.interval, uln) if uln is not None else None
     elif involved is LightChain.LAMBDA:
         iu_iv = ratio_iv.reciprocal()
         uln = _uln(lam, interval.lambda_ if interval else None)
-        raised = satisfies(lam.interval, ">", uln) if uln is not None else None
+        raised = gt(lam.interval, uln) if uln is not None else None
     if ratio_iv.hi == INF and ratio_iv.lo == 0:
         notes.append("Both light chains were reported as bounds: the ratio is undetermined.")
     summary = FlcSummary(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from . import ruleset as R
 from .facts import Facts
 from .panel import HeavyChain
-from .quantity import INF, Interval, satisfies
+from .quantity import INF, Interval, ge, gt, lt
 from .results import Code, RiskFactor, RiskResult
 from .tri import Tri, any_of
 
@@ -82,14 +82,14 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
         return _not_applicable(model, SRC_MAYO, why)
     mp = f.serum_mp
     # ref: §3.1 — serum M-protein ≥ 15 g/L.
-    t_mp = satisfies(mp.interval, ">=", R.MAYO_MGUS_M_PROTEIN_G_L) if mp is not None else None
+    t_mp = ge(mp.interval, R.MAYO_MGUS_M_PROTEIN_G_L) if mp is not None else None
     need_mp = ("spep.m_protein",)
     # ref: §3.1 — non-IgG isotype (a biclonal gammopathy with any non-IgG clone counts).
     t_iso: Tri = any(h is not HeavyChain.IGG for h in f.heavy_chains) if f.heavy_chains else None
     # ref: §3.1 — abnormal FLC ratio: < 0.26 or > 1.65 (the model's own cut-offs).
     t_flc = (
-        any_of((satisfies(f.ratio, "<", R.MAYO_MGUS_FLC_RATIO_LOW),
-                satisfies(f.ratio, ">", R.MAYO_MGUS_FLC_RATIO_HIGH)))
+        any_of((lt(f.ratio, R.MAYO_MGUS_FLC_RATIO_LOW),
+                gt(f.ratio, R.MAYO_MGUS_FLC_RATIO_HIGH)))
         if f.ratio is not None else None
     )
     factors = [
@@ -110,9 +110,9 @@ def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
     model = "smm_mayo_2018"
     if code is not Code.SMOLDERING_MYELOMA:
         return _not_applicable(model, SRC_2018, _smm_only(code))
-    t_bm = satisfies(f.bmpc, ">", R.SMM_2018_BMPC_PERCENT) if f.bmpc is not None else None
-    t_mp = satisfies(f.serum_mp.interval, ">", R.SMM_2018_M_PROTEIN_G_L) if f.serum_mp else None
-    t_flc = satisfies(f.iu, ">", R.SMM_2018_FLC_RATIO) if f.iu is not None else None
+    t_bm = gt(f.bmpc, R.SMM_2018_BMPC_PERCENT) if f.bmpc is not None else None
+    t_mp = gt(f.serum_mp.interval, R.SMM_2018_M_PROTEIN_G_L) if f.serum_mp else None
+    t_flc = gt(f.iu, R.SMM_2018_FLC_RATIO) if f.iu is not None else None
     factors = [
         (RiskFactor("bmpc_gt_20_percent", _status(t_bm), _value(f.bmpc), "%", "> 20 %"), t_bm,
          ("marrow.clonal_plasma_cells_percent",)),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import calendar
 import math
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from . import ruleset as R
 from .panel import Panel
@@ -14,8 +14,7 @@ from .quantity import INF, Quantity
 from .results import Flag, Severity
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
     """One dated result as the range of values it allows (a bound is not a value)."""
 
     on: date
@@ -33,7 +32,10 @@ def add_months(d: date, months: int) -> date:
     """The same day ``months`` later, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+    day = d.day
+    if day > 28:  # every month has 28 days: only later days can need the clamp
+        day = min(day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
 
 
 def within(start: date, end: date, months: int) -> bool:
@@ -48,12 +50,18 @@ def _series(panel: Panel, pick) -> list[Point]:
     dated = [(h.collected_on, pick(h)) for h in panel.history]
     if panel.collected_on is not None:
         dated.append((panel.collected_on, pick(panel)))
-    for on, q in sorted(dated, key=lambda x: x[0]):
+    dated.sort(key=_first)
+    for on, q in dated:
         if q is None:
             continue
         iv = q.interval
-        points.append(Point(on, iv.lo, iv.hi, q.comparator.value if q.comparator else None))
+        c = q.comparator
+        points.append(Point(on, iv.lo, iv.hi, None if c is None else str(c)))
     return points
+
+
+def _first(pair: tuple) -> date:
+    return pair[0]
 
 
 def _m_protein(section_owner) -> Quantity | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
 
 Tri = bool | None
+# A three-valued comparison of an interval with a threshold (quantity.ge, gt, lt, le).
+Compare = Callable[[Any, Decimal], Tri]
 
 
 def any_of(values: Iterable[Tri]) -> Tri:
@@ -32,3 +36,17 @@ def all_of(values: Iterable[Tri]) -> Tri:
 def negate(v: Tri) -> Tri:
     """Logical not that keeps 'not assessable'."""
     return None if v is None else not v
+
+
+def either(a: Tri, b: Tri) -> Tri:
+    """any_of for two values, without building a sequence (hot path)."""
+    if a is True or b is True:
+        return True
+    return None if a is None or b is None else False
+
+
+def both(a: Tri, b: Tri) -> Tri:
+    """all_of for two values, without building a sequence (hot path)."""
+    if a is False or b is False:
+        return False
+    return None if a is None or b is None else True
