@@ -51,7 +51,7 @@ def scleromyxedema_status(f: Facts) -> str | None:
     if c is None:
         return None
     if c.scleromyxedema in (Scleromyxedema.CONFIRMED, Scleromyxedema.SUSPECTED):
-        return c.scleromyxedema.value
+        return str(c.scleromyxedema)
     if c.scleromyxedema is None and (
         c.papular_eruption is True and c.sclerodermoid_induration is True
         and c.histology_mucin_fibrosis is True

@@ -30,7 +30,7 @@ def _choose_interval(
     """The ratio interval in force and whether it is the renal one."""
     if flc.ratio_reference_range is not None:
         low, high = flc.ratio_reference_range
-        default = FLC_INTERVALS.get(flc.assay.value)
+        default = FLC_INTERVALS.get(flc.assay)
         return FlcInterval(
             low, high, "laboratory ratio interval sent with the request",
             default.kappa if default else None, default.lambda_ if default else None,
@@ -98,7 +98,7 @@ def summarize(
         return FlcSummary(
             None, None, None,
             interval.ratio_low if interval else None, interval.ratio_high if interval else None,
-            basis, None, None, None, None, None, None, flc.assay.value, renal, tuple(notes),
+            basis, None, None, None, None, None, None, str(flc.assay), renal, tuple(notes),
         ), None, None
     if kappa.interval.hi == 0 and lam.interval.hi == 0:
         # 0/0: both chains at zero (or below a zero bound) give no ratio at all.
@@ -106,7 +106,7 @@ def summarize(
         return FlcSummary(
             None, None, None,
             interval.ratio_low if interval else None, interval.ratio_high if interval else None,
-            basis, None, None, None, None, None, None, flc.assay.value, renal, tuple(notes),
+            basis, None, None, None, None, None, None, str(flc.assay), renal, tuple(notes),
         ), None, None
     ratio_iv = kappa.interval.times(lam.interval.reciprocal())
     abnormal: Tri = None
@@ -171,12 +171,12 @@ def summarize(
         interval_high=interval.ratio_high if interval else None,
         basis=basis,
         abnormal=abnormal,
-        involved=involved.value if involved and named else None,
+        involved=str(involved) if involved and named else None,
         involved_uninvolved_ratio=_num(iu_iv) if iu_iv is not None else None,
         iu_low=None if iu_iv is None or iu_iv.exact else iu_iv.lo,
         iu_high=None if iu_iv is None or iu_iv.exact or iu_iv.hi == INF else iu_iv.hi,
         involved_raised=raised,
-        assay=flc.assay.value,
+        assay=str(flc.assay),
         renal_interval=renal,
         notes=tuple(notes),
     )

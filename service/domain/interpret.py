@@ -35,7 +35,7 @@ def interpret(panel: Panel) -> Interpretation:
         )
     label = out.label
     if out.code in MGUS_CODES and any(fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags):
-        label = MGCS_LABEL.format(MGCS_RANGE[out.code.value])
+        label = MGCS_LABEL.format(MGCS_RANGE[out.code])
         if scleromyxedema_status(facts) == "suspected":
             label = label.replace("(MGCS: scleromyxoedema)", "(MGCS: scleromyxoedema suspected)")
         out.label = label

@@ -56,7 +56,8 @@ class Clone(NamedTuple):
     @property
     def label(self) -> str:
         """Isotype as written in a report, e.g. 'IgG kappa' or 'free lambda'."""
-        return f"{self.heavy_chain.value if self.heavy_chain else 'free'} {self.light_chain.value}"
+        # StrEnum members format as their value (``.value`` is a slow descriptor on Python 3.11).
+        return f"{self.heavy_chain or 'free'} {self.light_chain}"
 
 
 class Immunofixation(NamedTuple):

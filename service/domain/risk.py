@@ -21,8 +21,8 @@ SRC_2018 = R.src(R.MAYO_SMM_2018, "§3.3")
 SRC_2020 = R.src(R.IMWG_SMM_2020, "§3.4")
 
 
-def _status(t: Tri) -> str:
-    return "unknown" if t is None else ("present" if t else "absent")
+_STATUS = {True: "present", False: "absent", None: "unknown"}
+_status = _STATUS.__getitem__
 
 
 def _value(iv: Interval | None) -> Decimal | None:
@@ -38,11 +38,17 @@ def _factor_groups(
     groups: tuple[tuple, ...], outcome_keys: tuple[str, str],
 ) -> RiskResult:
     """Count present factors; unknown ones open the group over every count they allow."""
-    present = sum(1 for _, t, _ in factors if t is True)
-    unknown = sum(1 for _, t, _ in factors if t is None)
+    present = unknown = 0
+    needs: list[str] = []
+    for _, t, need in factors:
+        if t is True:
+            present += 1
+        elif t is None:
+            unknown += 1
+            needs.extend(need)
+    needed = tuple(needs)
     top = len(groups) - 1
     possible = tuple(dict.fromkeys(groups[min(n, top)][0] for n in range(present, present + unknown + 1)))
-    needed = tuple(n for _, t, need in factors if t is None for n in need)
     if len(possible) == 1:
         g = groups[min(present, top)]
         outcomes = {outcome_keys[0]: g[1], outcome_keys[1]: g[2]}
