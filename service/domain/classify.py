@@ -19,7 +19,7 @@ from .facts import MDE_NAMES, Facts, bmpc_criterion
 from .panel import HeavyChain, IfeResult
 from .quantity import INF, ZERO, Comparator, Quantity, ge, gt
 from .results import Code
-from .tri import Tri, all_of, any_of, negate
+from .tri import Tri, any_of, both, either, negate
 
 SRC_MM = R.src(R.IMWG_2014, "§2.2")
 SRC_SMM = R.src(R.IMWG_2014, "§2.3")
@@ -197,7 +197,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     mde = f.mde_any
     met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
     if mde is True:
-        if any_of((bmpc10, plasmacytoma)) is True:
+        if either(bmpc10, plasmacytoma) is True:
             basis = (("clonal BMPC >= 10 %" if f.bmpc_source == "clonal"
                       else "BMPC >= 10 % (total plasma cells by morphology, §2.9)")
                      if bmpc10 is True else "biopsy-proven plasmacytoma")
@@ -256,7 +256,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
 
     # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
     src_smm = SRC_LC_SMM if kind == "light_chain" else SRC_SMM
-    bmpc_10_60 = f.add("bmpc_10_to_60", all_of((bmpc10, negate(f.mde["bmpc_ge_60"]))),
+    bmpc_10_60 = f.add("bmpc_10_to_60", both(bmpc10, negate(f.mde["bmpc_ge_60"])),
                        f.bmpc.lo if f.bmpc else None, "%", "clonal BMPC 10-60 %", src_smm)
     urine500 = f.add_q("urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H,
                        ">= 500 mg/24h", src_smm)
@@ -412,7 +412,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     clonal10 = (ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT)
                 if f.clonal_bmpc is not None else None)
     myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
-    end_organ = f.add("igm_end_organ_features", any_of((anemia, symptoms)), None, None,
+    end_organ = f.add("igm_end_organ_features", either(anemia, symptoms), None, None,
                       "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy "
                       "or hepatosplenomegaly", SRC_IGM)
     if myeloma_features and lpl10 is not True:
@@ -427,7 +427,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         )
         out.igm_logic = True
         return out
-    if any_of((igm30, lpl10)) is True:
+    if either(igm30, lpl10) is True:
         out = Outcome(Code.WALDENSTROM_RANGE, isotype, igm_logic=True)
         why = " and ".join(n for n, v in (("IgM M-protein >= 30 g/L", igm30),
                                           ("lymphoplasmacytic infiltration >= 10 %", lpl10)) if v)

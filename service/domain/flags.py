@@ -8,7 +8,7 @@ from .facts import MDE_NAMES, Facts
 from .panel import IfeResult, Scleromyxedema
 from .quantity import ZERO, gt, lt
 from .results import Code, Flag, RiskResult, Severity
-from .tri import Tri, all_of, any_of, negate
+from .tri import Tri, any_of, both, either, negate
 
 RONGIOLETTI_SRC = R.RONGIOLETTI
 CLONE_SHOWN = frozenset({
@@ -69,7 +69,7 @@ def thyroid_abnormal(f: Facts) -> Tri:
     parts: list[Tri] = [c.thyroid_disease if c else None]
     if tsh is not None and tsh.reference_range is not None:
         rr = tsh.reference_range
-        parts.append(any_of((lt(tsh.interval, rr.low), gt(tsh.interval, rr.high))))
+        parts.append(either(lt(tsh.interval, rr.low), gt(tsh.interval, rr.high)))
     return any_of(parts)
 
 
@@ -87,7 +87,7 @@ def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
     if c is None or (c.scleromyxedema is None and c.papular_eruption is None
                      and c.sclerodermoid_induration is None and c.histology_mucin_fibrosis is None):
         return
-    eruption = all_of((c.papular_eruption, c.sclerodermoid_induration))
+    eruption = both(c.papular_eruption, c.sclerodermoid_induration)
     f.add("scleromyxedema.papular_sclerodermoid_eruption", eruption, None, None,
           "(1) generalised papular and sclerodermoid eruption", SRC_RONGIOLETTI)
     f.add("scleromyxedema.monoclonal_gammopathy", mp, None, None, "(2) monoclonal gammopathy",

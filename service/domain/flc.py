@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from .panel import Clinical, Flc, Labs, LightChain
 from .quantity import INF, Interval, Quantity, ge, gt, lt
 from .results import FlcSummary
 from .ruleset import FLC_INTERVALS, FLC_RENAL_CUTOFF, FlcAssay, FlcInterval
-from .tri import Tri, any_of
+from .tri import Tri, either
 
 
 def renal_impairment(labs: Labs | None) -> Tri:
@@ -16,12 +17,12 @@ def renal_impairment(labs: Labs | None) -> Tri:
     if labs is None:
         return None
     # ref: §4 — the Freelite renal interval is the default when eGFR < 60 or CrCl < 60.
-    parts = [
-        lt(q.interval, FLC_RENAL_CUTOFF)
-        for q in (labs.egfr, labs.creatinine_clearance)
-        if q is not None
-    ]
-    return any_of(parts) if parts else None
+    egfr, crcl = labs.egfr, labs.creatinine_clearance
+    if egfr is None:
+        return None if crcl is None else lt(crcl.interval, FLC_RENAL_CUTOFF)
+    if crcl is None:
+        return lt(egfr.interval, FLC_RENAL_CUTOFF)
+    return either(lt(egfr.interval, FLC_RENAL_CUTOFF), lt(crcl.interval, FLC_RENAL_CUTOFF))
 
 
 def _choose_interval(
@@ -69,14 +70,16 @@ def _choose_interval(
     return None, False
 
 
+@lru_cache(maxsize=64)
+def _marked(low: Decimal, high: Decimal) -> Decimal:
+    # Depends on the interval only (a handful per laboratory): computed once per interval.
+    return max(high, INF if low == 0 else 1 / low)
+
+
 def _uln(q: Quantity, default: tuple[Decimal, Decimal] | None) -> Decimal | None:
     if q.reference_range is not None:
         return q.reference_range.high
     return default[1] if default else None
-
-
-def _num(iv: Interval) -> Decimal | None:
-    return iv.lo if iv.exact else None
 
 
 def summarize(
@@ -116,7 +119,7 @@ def summarize(
         # ref: §4 / §2.6 — abnormal = outside the interval in force (< low or > high).
         below = lt(ratio_iv, interval.ratio_low)
         above = gt(ratio_iv, interval.ratio_high)
-        abnormal = any_of((below, above))
+        abnormal = either(below, above)
     # The involved chain is the clone's; without a clone, the side the ratio is abnormal on. A ratio
     # inside its interval names no involved chain, but the higher chain still gives the
     # involved/uninvolved ratio the risk models read (it is then at most the interval's top).
@@ -125,7 +128,7 @@ def summarize(
     if clone_light_chain is not None and interval is not None:
         # The interval is not symmetric about 1, so "the other chain is in excess" is judged against
         # both limits mirrored (max(high, 1/low)): the same threshold for a κ and a λ clone.
-        marked = max(interval.ratio_high, INF if interval.ratio_low == 0 else 1 / interval.ratio_low)
+        marked = _marked(interval.ratio_low, interval.ratio_high)
         if clone_light_chain is LightChain.LAMBDA:
             opposite = gt(ratio_iv, marked) is True
         else:
@@ -163,21 +166,23 @@ def summarize(
         raised = gt(lam.interval, uln) if uln is not None else None
     if ratio_iv.hi == INF and ratio_iv.lo == 0:
         notes.append("Both light chains were reported as bounds: the ratio is undetermined.")
+    r_exact = ratio_iv.exact
+    iu_exact = iu_iv is not None and iu_iv.exact
     summary = FlcSummary(
-        ratio=_num(ratio_iv),
-        ratio_low=None if ratio_iv.exact else ratio_iv.lo,
-        ratio_high=None if ratio_iv.exact or ratio_iv.hi == INF else ratio_iv.hi,
-        interval_low=interval.ratio_low if interval else None,
-        interval_high=interval.ratio_high if interval else None,
-        basis=basis,
-        abnormal=abnormal,
-        involved=str(involved) if involved and named else None,
-        involved_uninvolved_ratio=_num(iu_iv) if iu_iv is not None else None,
-        iu_low=None if iu_iv is None or iu_iv.exact else iu_iv.lo,
-        iu_high=None if iu_iv is None or iu_iv.exact or iu_iv.hi == INF else iu_iv.hi,
-        involved_raised=raised,
-        assay=str(flc.assay),
-        renal_interval=renal,
-        notes=tuple(notes),
+        ratio_iv.lo if r_exact else None,  # ratio
+        None if r_exact else ratio_iv.lo,  # ratio_low
+        None if r_exact or ratio_iv.hi == INF else ratio_iv.hi,  # ratio_high
+        interval.ratio_low if interval else None,  # interval_low
+        interval.ratio_high if interval else None,  # interval_high
+        basis,
+        abnormal,
+        str(involved) if involved and named else None,  # involved
+        iu_iv.lo if iu_exact else None,  # involved_uninvolved_ratio
+        None if iu_iv is None or iu_exact else iu_iv.lo,  # iu_low
+        None if iu_iv is None or iu_exact or iu_iv.hi == INF else iu_iv.hi,  # iu_high
+        raised,  # involved_raised
+        str(flc.assay),  # assay
+        renal,  # renal_interval
+        tuple(notes),
     )
     return summary, ratio_iv, iu_iv

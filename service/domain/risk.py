@@ -13,7 +13,7 @@ from .facts import Facts
 from .panel import HeavyChain
 from .quantity import INF, Interval, ge, gt, lt
 from .results import Code, RiskFactor, RiskResult
-from .tri import Tri, any_of
+from .tri import Tri, any_of, either
 
 MGUS_MODEL_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_IGM})
 SRC_MAYO = R.src(R.MAYO_MGUS_2005, "§3.1")
@@ -94,8 +94,7 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
     t_iso: Tri = any(h is not HeavyChain.IGG for h in f.heavy_chains) if f.heavy_chains else None
     # ref: §3.1 — abnormal FLC ratio: < 0.26 or > 1.65 (the model's own cut-offs).
     t_flc = (
-        any_of((lt(f.ratio, R.MAYO_MGUS_FLC_RATIO_LOW),
-                gt(f.ratio, R.MAYO_MGUS_FLC_RATIO_HIGH)))
+        either(lt(f.ratio, R.MAYO_MGUS_FLC_RATIO_LOW), gt(f.ratio, R.MAYO_MGUS_FLC_RATIO_HIGH))
         if f.ratio is not None else None
     )
     factors = [
