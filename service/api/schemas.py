@@ -15,7 +15,14 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from service.api.compiled import CompiledLoadMixin, Converter
 from service.domain import panel as P
-from service.domain.quantity import Analyte, Comparator, accepted_units, quantity, to_decimal
+from service.domain.quantity import (
+    Analyte,
+    Comparator,
+    accepted_units,
+    quantity,
+    quantity_builder,
+    to_decimal,
+)
 from service.domain.ruleset import FlcAssay
 
 MAX_CLONES = 2
@@ -127,6 +134,22 @@ def _number_error(v: Any) -> str | None:
     return None
 
 
+_RANGE_KEYS = frozenset({"low", "high"})
+# Integers at or beyond this go through the checking path (float() of a huge int overflows there).
+_BIG_INT = 10**300
+
+
+def _plain_number(v: Any) -> bool:
+    """A finite JSON number >= 0 of exact type int or float (what _number_error accepts, bar huge ints)."""
+    t = type(v)
+    if t is float:
+        return 0 <= v < _INF  # False for NaN
+    return t is int and 0 <= v < _BIG_INT
+
+
+_INF = float("inf")
+
+
 class QuantityField(fields.Field):
     """A quantity object validated in one pass (value, unit, comparator, reference_range).
 
@@ -136,6 +159,7 @@ class QuantityField(fields.Field):
 
     def __init__(self, analyte: Analyte, **kwargs: Any) -> None:
         self.analyte = analyte
+        self._build = quantity_builder(analyte)
         self.units = accepted_units(analyte)
         self._unit_set = frozenset(self.units)
         units_msg = f"Must be one of: {', '.join(self.units)}."
@@ -162,6 +186,23 @@ class QuantityField(fields.Field):
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        # The usual case first: a plain, valid quantity object is built with no error bookkeeping.
+        # Anything else (subclasses of JSON types included) takes the checking path below, which
+        # accepts exactly the same valid objects and names every problem in the rest.
+        if type(value) is dict and value.keys() <= _QUANTITY_KEYS:
+            v = value.get("value")
+            unit = value.get("unit")
+            comp = value.get("comparator")
+            rr = value.get("reference_range")
+            if (_plain_number(v) and type(unit) is str and unit in self._unit_set
+                    and (comp is None or (type(comp) is str and comp in _COMPARATORS
+                                          and not (comp == "<" and v == 0)))):
+                if rr is None:
+                    return self._build(v, unit, comp)
+                if type(rr) is dict and rr.keys() == _RANGE_KEYS:
+                    low, high = rr["low"], rr["high"]
+                    if _plain_number(low) and _plain_number(high) and not low > high:
+                        return self._build(v, unit, comp, (low, high))
         if not isinstance(value, dict):
             raise ValidationError("Not a valid quantity: send an object {value, unit}.")
         errors: dict[str, list[str] | dict] = {}

@@ -7,6 +7,7 @@ value sitting exactly on a threshold stays exactly on it after a unit conversion
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
@@ -271,6 +272,44 @@ class Quantity(_QuantityRecord):
     def exact(self) -> bool:
         """True when reported as a value rather than a bound."""
         return self.comparator is None
+
+
+_COMPARATOR_OF = {str(c): c for c in Comparator}
+
+
+def quantity_builder(analyte: Analyte) -> Callable[..., Quantity]:
+    """``quantity`` for one analyte, its unit table looked up once (the edge builds a dozen per request).
+
+    The returned function takes (value, unit, comparator=None, reference_range=None) and gives the same
+    Quantity as ``quantity(value, unit, analyte, comparator, reference_range)``."""
+    canonical_unit, factors = UNITS[analyte]
+
+    def build(
+        value: float | int | Decimal | str,
+        unit: str,
+        comparator: Comparator | str | None = None,
+        reference_range: tuple[float | Decimal, float | Decimal] | None = None,
+    ) -> Quantity:
+        try:
+            mul, div = factors[unit]
+        except KeyError:
+            return quantity(value, unit, analyte, comparator, reference_range)  # raises UnitError
+        raw = to_decimal(value)
+        rr = None
+        if mul == _ONE and div == _ONE:  # already in the canonical unit
+            canonical = raw
+            if reference_range is not None:
+                rr = _new(Range, (to_decimal(reference_range[0]), to_decimal(reference_range[1])))
+        else:
+            canonical = convert(raw, analyte, unit)
+            if reference_range is not None:
+                low, high = reference_range
+                rr = _new(Range, (convert(to_decimal(low), analyte, unit),
+                                  convert(to_decimal(high), analyte, unit)))
+        comp = None if comparator is None else _COMPARATOR_OF[comparator]
+        return _new(Quantity, (canonical, canonical_unit, comp, rr, interval_of(canonical, comp)))
+
+    return build
 
 
 def quantity(
