@@ -13,6 +13,8 @@ Python generator):
   (b) stack ceiling: bare flask-smorest, validate with one reused InterpretationRequestSchema and
       answer the service's real answer for that panel, pre-serialised   (bench/ceiling_apps.py)
   (c) the service: service.wsgi:app, POST /v1/interpretations
+  (d) informational: (b) validating through marshmallow's generic Schema.load rather than the schema's
+      compiled loader (the stack ceiling as issue 6 measured it while planning)
 Throughput is all requests / all timed seconds; p50 and p99 are the medians of the rounds' figures.
 
 Before the timed part, the service answers each panel once and the classification codes are checked.
@@ -106,6 +108,8 @@ def main() -> int:
     servers = {
         "framework": Server("framework", "bench.ceiling_apps:framework_app()", args.workers, no_recycling),
         "stack": Server("stack", "bench.ceiling_apps:stack_app()", args.workers, no_recycling),
+        "stack-generic": Server("stack-generic", "bench.ceiling_apps:stack_app(generic=True)", args.workers,
+                                no_recycling),
         "service": Server("service", "service.wsgi:app", args.workers, no_recycling),
     }
     failures: list[str] = []
@@ -165,6 +169,10 @@ def main() -> int:
         ok = v >= target if op == ">=" else v <= target
         print(f"  {k:30s} {v:6.3f}   ({op} {target})  {'MET' if ok else 'NOT MET'}")
     print(f"  stack/framework throughput     {st.rps / f.rps:6.3f}   (the cost of validation alone)")
+    sg = results["stack-generic"]
+    print("informational, against the stack ceiling validating with marshmallow's generic Schema.load:")
+    print(f"  service/stack-generic throughput {sv.rps / sg.rps:6.3f}; p99 {sv.p99_ms / sg.p99_ms:6.3f}; "
+          f"stack-generic/framework {sg.rps / f.rps:6.3f}")
     for msg in failures:
         print("FAIL:", msg)
     print(f"{len(failures)} failure(s)")

@@ -131,7 +131,7 @@ def recommendations(
     return recs
 
 
-def _q(v: Decimal | None, unit: str | None = None, comparator: str | None = None) -> str:
+def _q(v: Decimal | int | None, unit: str | None = None, comparator: str | None = None) -> str:
     if v is None:
         return "not reported"
     txt = f"{float(v):.4g}"

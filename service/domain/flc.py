@@ -177,7 +177,7 @@ def summarize(
         basis,
         abnormal,
         str(involved) if involved and named else None,  # involved
-        iu_iv.lo if iu_exact else None,  # involved_uninvolved_ratio
+        iu_iv.lo if iu_iv is not None and iu_exact else None,  # involved_uninvolved_ratio
         None if iu_iv is None or iu_exact else iu_iv.lo,  # iu_low
         None if iu_iv is None or iu_exact or iu_iv.hi == INF else iu_iv.hi,  # iu_high
         raised,  # involved_raised

@@ -94,7 +94,7 @@ class RiskFactor:
 
     id: str
     status: str  # present | absent | unknown (scored variables: scored | unknown)
-    value: Decimal | int | bool | None
+    value: Decimal | int | bool | str | None
     unit: str | None
     threshold: str
     points: int | None = None
