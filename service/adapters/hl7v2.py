@@ -324,10 +324,11 @@ def _encoding_of(text: str) -> Encoding:
         return DEFAULT_ENCODING
     sep = text[3]
     chars = text[4:].split(sep, 1)[0]
-    # Separators must be five distinct printable characters, none a segment terminator: otherwise
-    # the message (and any ACK echoing its encoding) could not be read.
+    # Separators must be five distinct printable characters, none a segment terminator, a space, a
+    # letter or a digit (those cannot be told from data): otherwise the message, and any ACK echoing
+    # its encoding, could not be read.
     if len(chars) < 4 or len({sep, *chars[:4]}) < 5 or any(
-            c in "\r\n" or not c.isprintable() for c in (sep, *chars[:4])):
+            c in "\r\n" or not c.isprintable() or c.isspace() or c.isalnum() for c in (sep, *chars[:4])):
         return DEFAULT_ENCODING
     return Encoding(sep, chars[0], chars[1], chars[2], chars[3])
 

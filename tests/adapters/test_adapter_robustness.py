@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from service.adapters.codes import load_codemap
@@ -33,6 +33,8 @@ def test_arbitrary_segments_raise_only_hl7error(segments: list[str]) -> None:
 # hl7apy needs ~0.1 s per message of this size: few examples, each a full parse.
 @settings(max_examples=40, deadline=None)
 @given(st.integers(min_value=0, max_value=2000), st.sampled_from(list("|^~\\&\r\n x9")))
+@example(position=3, char=" ")  # a space as field separator: the ACK falls back to "|" (found by this test)
+@example(position=3, char="9")
 def test_corrupted_samples_raise_only_hl7error(position: int, char: str) -> None:
     data = bytearray(sample_bytes("oru_worked_example_s6.hl7"))
     data[position % len(data)] = ord(char)
