@@ -77,15 +77,19 @@ def _default(v: Any) -> Any:
     raise TypeError(type(v).__name__)
 
 
-def json_response(payload: dict, status: int = 200) -> Response:
-    """Serialise a mapping as the response with orjson (strict JSON: non-finite floats become null)."""
+def json_bytes(payload: Any) -> bytes:
+    """A JSON-ready value as UTF-8 JSON text, by orjson (strict JSON: non-finite floats become null)."""
     try:
-        body = orjson.dumps(payload, default=_default)
+        return orjson.dumps(payload, default=_default)
     except orjson.JSONEncodeError:
         # orjson refuses strings that are not valid UTF-8 (a lone surrogate in an echoed unknown
         # field name); the standard encoder escapes them. Non-finite floats are nulled by _n first.
-        body = json.dumps(payload, default=_default, allow_nan=False)
-    return Response(body, status=status, mimetype="application/json")
+        return json.dumps(payload, default=_default, allow_nan=False).encode()
+
+
+def json_response(payload: dict, status: int = 200) -> Response:
+    """Serialise a mapping as the response."""
+    return Response(json_bytes(payload), status=status, mimetype="application/json")
 
 
 def interpretation_payload(panel: Panel) -> dict:
@@ -137,23 +141,29 @@ class InterpretationsBatch(MethodView):
     @json_errors
     def post(self, body: dict) -> Response:
         """Up to 1,000 panels: one result or one error body per item, in order."""
-        results = []
+        # Each item is serialised as soon as it is interpreted: a batch of 1,000 then never holds a
+        # thousand answer trees at once (less memory, and far less for the cyclic GC to walk), and the
+        # body is the same JSON the one-shot serialisation of the whole mapping would give.
+        items = body["items"]
+        parts: list[bytes] = []
         ok = 0
-        for i, item in enumerate(body["items"]):
+        for i, item in enumerate(items):
+            items[i] = None  # the parsed item is not needed once loaded
             try:
                 panel = REQUEST_SCHEMA.load(item)
             except ValidationError as e:
-                results.append({"index": i, "status": 422,
-                                "error": error_body(422, None, flatten(e.messages))})
+                parts.append(json_bytes({"index": i, "status": 422,
+                                         "error": error_body(422, None, flatten(e.messages))}))
                 continue
             result = interpret(panel)
-            code = result.classification.code.value
-            count_interpretation(code)
-            results.append({"index": i, "status": 200, "interpretation": to_dict(result)})
+            count_interpretation(result.classification.code)
+            parts.append(json_bytes({"index": i, "status": 200, "interpretation": to_dict(result)}))
             ok += 1
         g.ruleset_version = RULESET_VERSION
-        return json_response({"ruleset_version": RULESET_VERSION, "count": len(results),
-                              "succeeded": ok, "failed": len(results) - ok, "results": results})
+        head = json_bytes({"ruleset_version": RULESET_VERSION, "count": len(parts), "succeeded": ok,
+                           "failed": len(parts) - ok})
+        return Response(b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}")),
+                        mimetype="application/json")
 
 
 @v1.route("/ruleset")
