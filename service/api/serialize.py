@@ -7,7 +7,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from service.domain.results import Interpretation, RiskResult
+from service.domain.results import Interpretation, RiskResult, Severity, Status
 
 
 def _n(v: Any) -> Any:
@@ -18,6 +18,11 @@ def _n(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+# Enum values looked up by member (the ``.value`` descriptor is slow on Python 3.11).
+_STATUS = {m: m.value for m in Status}
+_SEVERITY = {m: m.value for m in Severity}
 
 
 def _bounds(low: Decimal | None, high: Decimal | None) -> dict[str, Any] | None:
@@ -86,15 +91,17 @@ def to_dict(it: Interpretation) -> dict[str, Any]:
         "classification": {"code": c.code.value, "label": c.label, "provisional": c.provisional,
                            "isotype": c.isotype, "reasons": list(c.reasons)},
         "criteria": [
-            {"id": k.id, "status": k.status.value, "value": _n(k.value), "unit": k.unit,
-             "comparator": k.comparator, "threshold": k.threshold, "source": k.source, "note": k.note}
+            {"id": k.id, "status": _STATUS[k.status],
+             "value": _n(k.value) if k.value.__class__ is Decimal else k.value,
+             "unit": k.unit, "comparator": k.comparator, "threshold": k.threshold, "source": k.source,
+             "note": k.note}
             for k in it.criteria
         ],
         "myeloma_defining_events": list(it.myeloma_defining_events),
         "flc": flc_out,
         "risk": {name: _risk(r) for name, r in it.risk.items()},
         "flags": [
-            {"code": f.code, "severity": f.severity.value, "message": f.message,
+            {"code": f.code, "severity": _SEVERITY[f.severity], "message": f.message,
              "refer_to": list(f.refer_to), "evidence": list(f.evidence)}
             for f in it.flags
         ],
