@@ -1,0 +1,63 @@
+"""The per-analyte quantity builder the edge uses is the same function as ``quantity`` (§1 units)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.domain.quantity import (
+    Analyte,
+    Comparator,
+    Interval,
+    UnitError,
+    accepted_units,
+    quantity,
+    quantity_builder,
+)
+
+UNIT_CASES = [(a, u) for a in Analyte for u in accepted_units(a)]
+numbers = st.one_of(
+    st.integers(min_value=0, max_value=10**20),
+    st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False),
+)
+comparators = st.sampled_from([None, *(str(c) for c in Comparator)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(UNIT_CASES), numbers, comparators, st.none() | st.tuples(numbers, numbers))
+def test_the_builder_gives_the_same_quantity_as_quantity_for_every_unit(case, value, comp, rr):
+    analyte, unit = case
+    expected = quantity(value, unit, analyte, comp, rr)
+    got = quantity_builder(analyte)(value, unit, comp, rr)
+    assert got == expected
+    assert repr(got) == repr(expected)  # Decimal('3.3') and Decimal('3.30') are == but not the same text
+
+
+@pytest.mark.parametrize(
+    ("analyte", "unit", "value", "canonical"),
+    [
+        (Analyte.CALCIUM, "mg/dL", 11, Decimal(11) / Decimal("4.0078")),
+        (Analyte.SERUM_M_PROTEIN, "g/dL", 3.0, Decimal("30.0")),
+        (Analyte.FREE_LIGHT_CHAIN, "mg/dL", 0.33, Decimal("3.30")),
+        (Analyte.CREATININE, "mg/dL", 2, Decimal("176.8")),
+        (Analyte.HEMOGLOBIN, "g/L", 99.9, Decimal("99.9")),
+    ],
+)
+def test_the_builder_converts_to_the_canonical_unit_exactly(analyte, unit, value, canonical):
+    q = quantity_builder(analyte)(value, unit)
+    assert q.value == canonical
+    assert q.interval == Interval(canonical, canonical)
+
+
+def test_a_bound_keeps_its_comparator_and_interval():
+    q = quantity_builder(Analyte.SERUM_M_PROTEIN)(16, "g/L", "<")
+    assert q.comparator is Comparator.LT
+    assert q.interval == Interval(Decimal(0), Decimal(16), False, True)
+
+
+def test_the_builder_refuses_a_unit_the_analyte_does_not_accept():
+    with pytest.raises(UnitError):
+        quantity_builder(Analyte.CALCIUM)(2.5, "g/L")
