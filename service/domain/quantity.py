@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 INF = Decimal("Infinity")
 ZERO = Decimal(0)
@@ -267,6 +267,21 @@ class Quantity(_QuantityRecord):
         reference_range: Range | None = None,
     ) -> Quantity:
         return _new(cls, (value, unit, comparator, reference_range, interval_of(value, comparator)))
+
+    def __getnewargs__(self) -> tuple[Decimal, str, Comparator | None, Range | None]:
+        # copy, deepcopy and pickle rebuild through __new__: pass the four inputs, not the derived
+        # interval.
+        return (self.value, self.unit, self.comparator, self.reference_range)
+
+    def _replace(self, **changes: object) -> Quantity:
+        """A copy with fields changed; ``interval`` is derived again, never set."""
+        if "interval" in changes:
+            raise ValueError("interval is derived from value and comparator")
+        inputs: dict[str, Any] = {"value": self.value, "unit": self.unit, "comparator": self.comparator,
+                                  "reference_range": self.reference_range}
+        if unknown := changes.keys() - inputs.keys():
+            raise ValueError(f"Got unexpected field names: {sorted(unknown)!r}")
+        return Quantity(**{**inputs, **changes})
 
     @property
     def exact(self) -> bool:

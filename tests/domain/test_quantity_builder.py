@@ -61,3 +61,28 @@ def test_a_bound_keeps_its_comparator_and_interval():
 def test_the_builder_refuses_a_unit_the_analyte_does_not_accept():
     with pytest.raises(UnitError):
         quantity_builder(Analyte.CALCIUM)(2.5, "g/L")
+
+
+def test_quantities_and_panels_survive_copy_deepcopy_and_pickle():
+    import copy
+    import pickle
+
+    from service.api.schemas import InterpretationRequestSchema
+    from tests.conftest import ROOT
+
+    body = __import__("json").loads((ROOT / "examples" / "worked-example-s6.json").read_text())
+    panel = InterpretationRequestSchema().load(body)
+    for clone in (copy.copy(panel), copy.deepcopy(panel), pickle.loads(pickle.dumps(panel))):
+        assert clone == panel
+        assert repr(clone) == repr(panel)
+    q = quantity(1.5, "g/L", Analyte.SERUM_M_PROTEIN, "<", (1, 2))
+    assert pickle.loads(pickle.dumps(q)) == q
+    assert copy.deepcopy(q) == q
+
+
+def test_replacing_a_quantitys_value_derives_its_interval_again():
+    q = quantity(1.5, "g/L", Analyte.SERUM_M_PROTEIN, "<")
+    r = q._replace(value=Decimal(0), comparator=None)
+    assert r.interval == Interval(Decimal(0), Decimal(0))
+    with pytest.raises(ValueError):
+        q._replace(interval=Interval(Decimal(1), Decimal(1)))
