@@ -327,16 +327,34 @@ def test_the_compiler_refuses_schema_instances_loading_other_than_one_object_str
         compile_schema(_schema_with()(**kwargs))
 
 
-def test_a_schema_mixing_in_the_compiled_load_refuses_at_construction():
+def test_a_schema_the_compiler_refuses_still_loads_through_marshmallow_alone():
     class Hooked(CompiledLoadMixin, Schema):
         x = fields.Raw()
 
         @pre_load
         def _p(self, d, **kw):
-            return d
+            return {**d, "x": d["x"] + 1}
 
-    with pytest.raises(UnsupportedSchema, match="pre_load"):
-        Hooked()
+    s = Hooked()
+    assert s._compiled_loader is None
+    assert "pre_load" in s.compile_refusal
+    assert s.load({"x": 1}) == {"x": 2}  # the hook ran: marshmallow did the load
+
+
+@pytest.mark.parametrize("kwargs", [{"many": True}, {"partial": True}, {"unknown": INCLUDE}])
+def test_request_schema_instances_with_other_load_options_use_marshmallow(kwargs):
+    s = InterpretationRequestSchema(**kwargs)
+    assert s._compiled_loader is None
+    body = {"spep": {"m_protein": {"value": 1.2, "unit": "g/dL"}},
+            "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}}
+    loaded = s.load([body, body] if kwargs.get("many") else body)
+    assert loaded == ([REQUEST.load(body)] * 2 if kwargs.get("many") else REQUEST.load(body))
+
+
+def test_the_services_own_request_schema_is_compiled():
+    # The fallback above must never switch the optimisation off silently for the service itself.
+    assert views.REQUEST_SCHEMA._compiled_loader is not None
+    assert views.REQUEST_SCHEMA._compiled_loader.schema is views.REQUEST_SCHEMA
 
 
 def test_validates_schema_with_skip_on_field_errors_false_is_still_exact():
