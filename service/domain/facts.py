@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from types import MappingProxyType
 
 from . import ruleset as R
 from .flc import summarize
@@ -72,7 +74,7 @@ class Facts:
     mixed_igm: bool = False
     criteria: list[Criterion] = field(default_factory=list)
     mde: dict[str, Tri] = field(default_factory=dict)
-    mde_needs: dict[str, tuple[str, ...]] = field(default_factory=lambda: MDE_NEEDS)
+    mde_needs: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MDE_NEEDS)
     mde_measured: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -211,7 +213,7 @@ def _lln_threshold(limit: Decimal) -> str:
 
 
 # What each MDE needs when it is not assessable (request field paths).
-MDE_NEEDS: dict[str, tuple[str, ...]] = {
+MDE_NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "hypercalcemia": ("labs.calcium",),
     "renal_insufficiency": ("labs.creatinine", "labs.egfr"),
     "anemia": ("labs.hemoglobin",),
@@ -219,7 +221,7 @@ MDE_NEEDS: dict[str, tuple[str, ...]] = {
     "bmpc_ge_60": ("marrow.clonal_plasma_cells_percent",),
     "flc_ratio_ge_100": ("flc.kappa", "flc.lambda"),
     "mri_focal_lesions": ("imaging.mri_focal_lesions",),
-}
+})  # read-only: shared by every panel
 _NOT_REPORTED = "not reported"
 
 
