@@ -1,0 +1,259 @@
+"""Golden outputs for refactoring the engine: identical answers before and after, byte for byte.
+
+    .venv/bin/python bench/golden.py --write /tmp/golden.jsonl [--n 6000] [--seed 1]
+    ... change the code ...
+    .venv/bin/python bench/golden.py --check /tmp/golden.jsonl        (same --n and --seed)
+
+Builds --n random request bodies (seeded), biased to the thresholds of clinical-reference §2-§4 (values
+just below, at and just above each cut-off, in both unit systems, with bounds, reference ranges, clones,
+history), keeps those the request schema accepts (about 95 %), and writes one line per body: the
+interpretation as JSON with sorted keys. --check recomputes and reports the first differences. Used to
+keep a performance change from changing any answer; not a test, because an intended clinical change
+changes the outputs too. Needs a fixed date: history dates are relative to 2026-11-01 and must be in the
+past, which holds from that day on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import random
+import sys
+
+_BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _BENCH]
+sys.path.insert(0, os.path.dirname(_BENCH))
+
+import orjson  # noqa: E402
+from marshmallow import ValidationError  # noqa: E402
+
+from service.api.schemas import InterpretationRequestSchema  # noqa: E402
+from service.api.serialize import to_dict  # noqa: E402
+from service.domain import interpret  # noqa: E402
+
+RNG = random.Random(1)
+
+
+def maybe(p=0.5):
+    return RNG.random() < p
+
+
+def pick(*xs):
+    return RNG.choice(xs)
+
+
+def q(vals, unit, rr=None, comp=True):
+    out = {"value": pick(*vals), "unit": unit}
+    if comp and maybe(0.15):
+        out["comparator"] = pick("<", "<=", ">", ">=")
+        if out["comparator"] == "<" and out["value"] == 0:
+            out["value"] = 1
+    if rr and maybe(0.6):
+        out["reference_range"] = {"low": rr[0], "high": rr[1]}
+    return out
+
+
+def clone(heavy=True):
+    return {
+        "heavy_chain": pick("IgG", "IgA", "IgM", "IgD", "IgE", None) if heavy else None,
+        "light_chain": pick("kappa", "lambda"),
+    }
+
+
+def ife():
+    if maybe(0.3):
+        return {"result": "negative", "clones": []}
+    n = 1 if maybe(0.85) else 2
+    cs = []
+    while len(cs) < n:
+        c = clone()
+        if c not in cs:
+            cs.append(c)
+    return {"result": "positive", "clones": cs}
+
+
+def body():
+    b = {}
+    if maybe(0.7):
+        b["patient"] = {
+            "age_years": pick(30, 67, 80.5),
+            "sex": pick("male", "female", "other", "unknown", None),
+        }
+    if maybe(0.8):
+        b["spep"] = {
+            "m_protein": q(
+                [
+                    0,
+                    0.5,
+                    1.2,
+                    1.49,
+                    1.5,
+                    1.51,
+                    2,
+                    2.9,
+                    3,
+                    3.1,
+                    14.9,
+                    15,
+                    15.1,
+                    19.9,
+                    20,
+                    20.1,
+                    29.9,
+                    30,
+                    30.1,
+                    45,
+                ],
+                pick("g/L", "g/dL"),
+            )
+        }
+    if maybe(0.85):
+        b["serum_ife"] = ife()
+    if maybe(0.5):
+        u = {}
+        if maybe(0.7):
+            u["m_protein_24h"] = q([0, 100, 499, 500, 501, 1200], pick("mg/24h", "g/24h"))
+        if maybe(0.6):
+            u["ife"] = ife()
+        b["urine"] = u
+    if maybe(0.75):
+        f = {}
+        if maybe(0.9):
+            f["kappa"] = q(
+                [0, 5, 19.4, 19.5, 25, 99, 100, 101, 250, 1500], pick("mg/L", "mg/dL"), (3.3, 19.4)
+            )
+        if maybe(0.9):
+            f["lambda"] = q([0, 0.9, 1, 5.7, 12, 26.3, 27, 100, 400], "mg/L", (5.7, 26.3))
+        if maybe(0.3):
+            f["assay"] = pick("freelite", "sebia", "n_latex", "other")
+        if maybe(0.1):
+            f["ratio_reference_range"] = {"low": 0.26, "high": 1.65}
+        b["flc"] = f
+    if maybe(0.6):
+        m = {}
+        for k, vals in (
+            ("clonal_plasma_cells_percent", [0, 5, 9.9, 10, 10.1, 15, 20, 20.1, 30, 40, 59.9, 60, 61]),
+            ("plasma_cells_percent", [3, 9, 10, 12, 60]),
+            ("lymphoplasmacytic_infiltrate_percent", [0, 9.9, 10, 12]),
+            ("flow_plasma_cells_percent", [0.5, 2]),
+        ):
+            if maybe(0.45):
+                m[k] = pick(*vals)
+        b["marrow"] = m
+    if maybe(0.75):
+        labs = {}
+        if maybe(0.8):
+            labs["calcium"] = (
+                q(pick([2.3, 2.74, 2.75, 2.76, 3.1], [9.4, 10.99, 11, 11.01, 12.5]), "mmol/L", (2.15, 2.55))
+                if maybe()
+                else q([9.4, 10.99, 11, 11.02, 12.5], "mg/dL", (8.6, 10.3))
+            )
+        if maybe(0.8):
+            labs["creatinine"] = pick(
+                q([80, 176, 177, 178, 250], "umol/L", (60, 110)),
+                q([0.8, 1.99, 2, 2.01, 3], "mg/dL", (0.6, 1.2)),
+            )
+        if maybe(0.4):
+            labs["creatinine_clearance"] = q([20, 39, 40, 41, 59, 60, 95], "mL/min")
+        if maybe(0.5):
+            labs["egfr"] = q([20, 39, 40, 59, 60, 95], "mL/min/1.73m2")
+        if maybe(0.8):
+            labs["hemoglobin"] = pick(
+                q([90, 99, 100, 101, 131], "g/L", (120, 160)), q([9.9, 10, 10.1, 13.1], "g/dL", (12.0, 16.0))
+            )
+        if maybe(0.4):
+            labs["tsh"] = q([0.2, 1.9, 5.5], "mIU/L", (0.4, 4.0), comp=False)
+        b["labs"] = labs
+    if maybe(0.6):
+        b["imaging"] = {
+            k: pick(0, 1, 2, None) for k in ("osteolytic_lesions", "mri_focal_lesions") if maybe(0.7)
+        }
+    if maybe(0.4):
+        b["cytogenetics"] = {
+            k: pick(True, False, None) for k in ("t_4_14", "t_14_16", "gain_1q", "del_13q") if maybe(0.6)
+        }
+    if maybe(0.6):
+        c = {}
+        if maybe(0.4):
+            c["scleromyxedema"] = pick("confirmed", "suspected", "absent", "unknown", None)
+        for k in (
+            "papular_eruption",
+            "sclerodermoid_induration",
+            "histology_mucin_fibrosis",
+            "fever",
+            "neurologic_signs",
+            "thyroid_disease",
+            "amyloidosis",
+            "plasmacytoma",
+            "igm_related_symptoms",
+            "end_stage_renal_disease",
+        ):
+            if maybe(0.3):
+                c[k] = pick(True, False, None)
+        b["clinical"] = c
+    if maybe(0.3):
+        today = datetime.date(2026, 11, 1)
+        b["collected_on"] = today.isoformat() if maybe(0.8) else None
+        hist = []
+        days = sorted(RNG.sample(range(5, 600), RNG.randint(1, 4)))
+        for d in days:
+            h = {"collected_on": (today - datetime.timedelta(days=d)).isoformat()}
+            if maybe(0.8):
+                h["spep"] = {"m_protein": q([8, 10, 12, 15, 20, 25, 30, 33], "g/L")}
+            if maybe(0.5):
+                h["labs"] = {"hemoglobin": q([100, 110, 120, 131, 140], "g/L")}
+            hist.append(h)
+        b["history"] = hist
+    return b
+
+
+def outputs(n: int, seed: int) -> list[bytes]:
+    """One JSON line per accepted random body."""
+    RNG.seed(seed)
+    schema = InterpretationRequestSchema()
+    lines = []
+    for _ in range(n):
+        try:
+            panel = schema.load(body())
+        except ValidationError:
+            continue
+        lines.append(orjson.dumps(to_dict(interpret(panel)), option=orjson.OPT_SORT_KEYS, default=str))
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", metavar="FILE")
+    mode.add_argument("--check", metavar="FILE")
+    ap.add_argument("--n", type=int, default=6000)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    if not 0 < args.n <= 1_000_000:
+        ap.error("0 < n <= 1,000,000")
+    lines = outputs(args.n, args.seed)
+    if args.write:
+        with open(args.write, "wb") as fh:
+            fh.write(b"\n".join(lines) + b"\n")
+        print(f"wrote {len(lines)} answers to {args.write}")
+        return 0
+    with open(args.check, "rb") as fh:
+        old = fh.read().splitlines()
+    diffs = [i for i, (a, b) in enumerate(zip(old, lines, strict=False)) if a != b]
+    if len(old) != len(lines):
+        print(f"different number of answers: {len(old)} recorded, {len(lines)} now")
+    for i in diffs[:3]:
+        a, b = json.loads(old[i]), json.loads(lines[i])
+        for key in a:
+            if a[key] != b.get(key):
+                print(
+                    f"answer {i}, {key}:\n  recorded {str(a[key])[:400]}\n  now      {str(b.get(key))[:400]}"
+                )
+    print(f"{len(lines)} answers, {len(diffs)} different")
+    return 1 if diffs or len(old) != len(lines) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
