@@ -48,7 +48,10 @@ def _factor_groups(
             needs.extend(need)
     needed = tuple(needs)
     top = len(groups) - 1
-    possible = tuple(dict.fromkeys(groups[min(n, top)][0] for n in range(present, present + unknown + 1)))
+    if unknown:
+        possible = tuple(dict.fromkeys(groups[min(n, top)][0] for n in range(present, present + unknown + 1)))
+    else:
+        possible = (groups[min(present, top)][0],)
     if len(possible) == 1:
         g = groups[min(present, top)]
         outcomes = {outcome_keys[0]: g[1], outcome_keys[1]: g[2]}
@@ -69,23 +72,28 @@ def _factor_groups(
                       {}, present, present + unknown, bool(unknown), needed)
 
 
-def _smm_only(code: Code) -> str:
-    """Why a smouldering-myeloma model does not apply to this category."""
+def _smm_only_text(code: Code) -> str:
     if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN:
         return "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
     return f"applies to smouldering myeloma only; the category is {code.value}"
+
+
+def _mgus_only_text(code: Code) -> str:
+    if code is Code.MGUS_LIGHT_CHAIN:
+        return "derived in heavy-chain MGUS; not applied to light-chain MGUS"
+    return f"applies to MGUS (non-IgM or IgM) only; the category is {code.value}"
+
+
+# Why a model does not apply, per category: fixed texts, built once.
+_SMM_ONLY = {code: _smm_only_text(code) for code in Code}
+_MGUS_ONLY = {code: _mgus_only_text(code) for code in Code}
 
 
 def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
     """Mayo 2005 MGUS risk (§3.1): M-protein ≥ 15 g/L, non-IgG, FLC ratio < 0.26 or > 1.65."""
     model = "mgus_mayo_2005"
     if code not in MGUS_MODEL_CODES:
-        why = (
-            "derived in heavy-chain MGUS; not applied to light-chain MGUS"
-            if code is Code.MGUS_LIGHT_CHAIN
-            else f"applies to MGUS (non-IgM or IgM) only; the category is {code.value}"
-        )
-        return _not_applicable(model, SRC_MAYO, why)
+        return _not_applicable(model, SRC_MAYO, _MGUS_ONLY[code])
     mp = f.serum_mp
     # ref: §3.1 — serum M-protein ≥ 15 g/L.
     t_mp = ge(mp.interval, R.MAYO_MGUS_M_PROTEIN_G_L) if mp is not None else None
@@ -114,7 +122,7 @@ def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
     """Mayo 2018 '20/2/20' (§3.3): BMPC > 20 %, M-protein > 20 g/L, involved/uninvolved ratio > 20."""
     model = "smm_mayo_2018"
     if code is not Code.SMOLDERING_MYELOMA:
-        return _not_applicable(model, SRC_2018, _smm_only(code))
+        return _not_applicable(model, SRC_2018, _SMM_ONLY[code])
     t_bm = gt(f.bmpc, R.SMM_2018_BMPC_PERCENT) if f.bmpc is not None else None
     t_mp = gt(f.serum_mp.interval, R.SMM_2018_M_PROTEIN_G_L) if f.serum_mp else None
     t_flc = gt(f.iu, R.SMM_2018_FLC_RATIO) if f.iu is not None else None
@@ -166,7 +174,7 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
     """IMWG 2020 SMM score (§3.4): points by band; without FISH the score is a lower bound."""
     model = "smm_imwg_2020"
     if code is not Code.SMOLDERING_MYELOMA:
-        return _not_applicable(model, SRC_2020, _smm_only(code))
+        return _not_applicable(model, SRC_2020, _SMM_ONLY[code])
     mp_iv = f.serum_mp.interval if f.serum_mp else None
     variables = (
         ("flc_ratio", f.iu, R.SMM_2020_FLC_BANDS, "ratio", "<=10: 0; >10-25: 2; >25-40: 3; >40: 5",
