@@ -232,6 +232,8 @@ def _evaluate_mde(f: Facts) -> None:
         egfr, hb = labs.egfr, labs.hemoglobin
     else:
         calcium = creatinine = clearance = egfr = hb = None
+    # Every panel passes through here: criteria are appended directly (not through Facts.add) and the
+    # bound methods are looked up once.
     crit = f.criteria.append
     mde = f.mde
 
