@@ -51,6 +51,16 @@ CRITERION_NAMES = {
     "mde.mri_focal_lesions": "MRI focal lesions",
     "igm_end_organ_features": "IgM end-organ features",
 }
+# What each MDE needs when it is not assessable (request field paths).
+MDE_NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "hypercalcemia": ("labs.calcium",),
+    "renal_insufficiency": ("labs.creatinine", "labs.egfr"),
+    "anemia": ("labs.hemoglobin",),
+    "bone_lesions": ("imaging.osteolytic_lesions",),
+    "bmpc_ge_60": ("marrow.clonal_plasma_cells_percent",),
+    "flc_ratio_ge_100": ("flc.kappa", "flc.lambda"),
+    "mri_focal_lesions": ("imaging.mri_focal_lesions",),
+})  # read-only: shared by every panel
 _STATUS = {True: Status.MET, False: Status.NOT_MET, None: Status.NOT_ASSESSABLE}
 NA = Status.NOT_ASSESSABLE
 _COMP_TEXT = {c: c.value for c in Comparator}
@@ -74,7 +84,6 @@ class Facts:
     mixed_igm: bool = False
     criteria: list[Criterion] = field(default_factory=list)
     mde: dict[str, Tri] = field(default_factory=dict)
-    mde_needs: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MDE_NEEDS)
     mde_measured: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -128,7 +137,7 @@ class Facts:
         out: list[str] = []
         for k in ids:
             if self.mde.get(k) is None and not self.mde_measured.get(k):
-                out.extend(self.mde_needs.get(k, ()))
+                out.extend(MDE_NEEDS.get(k, ()))
         return out
 
     def mde_open(self, ids: tuple[str, ...] = MDE_IDS) -> bool:
@@ -212,16 +221,6 @@ def _lln_threshold(limit: Decimal) -> str:
     return f"> 20 g/L below LLN (< {_fmt(limit)} g/L)"
 
 
-# What each MDE needs when it is not assessable (request field paths).
-MDE_NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "hypercalcemia": ("labs.calcium",),
-    "renal_insufficiency": ("labs.creatinine", "labs.egfr"),
-    "anemia": ("labs.hemoglobin",),
-    "bone_lesions": ("imaging.osteolytic_lesions",),
-    "bmpc_ge_60": ("marrow.clonal_plasma_cells_percent",),
-    "flc_ratio_ge_100": ("flc.kappa", "flc.lambda"),
-    "mri_focal_lesions": ("imaging.mri_focal_lesions",),
-})  # read-only: shared by every panel
 _NOT_REPORTED = "not reported"
 
 

@@ -82,6 +82,22 @@ def _uln(q: Quantity, default: tuple[Decimal, Decimal] | None) -> Decimal | None
     return default[1] if default else None
 
 
+def _undetermined(
+    flc: Flc, interval: FlcInterval | None, renal: bool, notes: list[str], why: str
+) -> tuple[FlcSummary, None, None]:
+    """The summary when no κ/λ ratio can be formed: the interval in force, nothing else."""
+    notes.append(why)
+    return FlcSummary(
+        None, None, None,
+        interval.ratio_low if interval else None, interval.ratio_high if interval else None,
+        _basis(interval), None, None, None, None, None, None, str(flc.assay), renal, tuple(notes),
+    ), None, None
+
+
+def _basis(interval: FlcInterval | None) -> str:
+    return interval.basis if interval else "no interval for this assay"
+
+
 def summarize(
     flc: Flc | None,
     labs: Labs | None,
@@ -94,23 +110,14 @@ def summarize(
         return None, None, None
     notes: list[str] = []
     interval, renal = _choose_interval(flc, labs, clinical, notes)
-    basis = interval.basis if interval else "no interval for this assay"
+    basis = _basis(interval)
     kappa, lam = flc.kappa, flc.lambda_
     if kappa is None or lam is None:
-        notes.append("Both kappa and lambda are needed for the ratio.")
-        return FlcSummary(
-            None, None, None,
-            interval.ratio_low if interval else None, interval.ratio_high if interval else None,
-            basis, None, None, None, None, None, None, str(flc.assay), renal, tuple(notes),
-        ), None, None
+        return _undetermined(flc, interval, renal, notes, "Both kappa and lambda are needed for the ratio.")
     if kappa.interval.hi == 0 and lam.interval.hi == 0:
         # 0/0: both chains at zero (or below a zero bound) give no ratio at all.
-        notes.append("Both light chains are zero: the ratio is undetermined.")
-        return FlcSummary(
-            None, None, None,
-            interval.ratio_low if interval else None, interval.ratio_high if interval else None,
-            basis, None, None, None, None, None, None, str(flc.assay), renal, tuple(notes),
-        ), None, None
+        return _undetermined(flc, interval, renal, notes,
+                             "Both light chains are zero: the ratio is undetermined.")
     ratio_iv = kappa.interval.times(lam.interval.reciprocal())
     abnormal: Tri = None
     above: Tri = None

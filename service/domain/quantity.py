@@ -227,18 +227,6 @@ def le(iv: Interval, t: Decimal) -> bool | None:
     return None
 
 
-OPS = {">=": ge, ">": gt, "<": lt, "<=": le}
-
-
-def satisfies(iv: Interval, op: str, t: Decimal) -> bool | None:
-    """Whether every (True), no (False) or only some (None) value in ``iv`` satisfies ``x op t``."""
-    try:
-        fn = OPS[op]
-    except KeyError:  # pragma: no cover - programming error
-        raise ValueError(op) from None
-    return fn(iv, t)
-
-
 class Range(NamedTuple):
     """A laboratory reference range in canonical units."""
 

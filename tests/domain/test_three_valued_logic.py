@@ -7,7 +7,7 @@ from itertools import product
 
 import pytest
 
-from service.domain.quantity import INF, ZERO, Interval, ge, gt, le, lt, satisfies
+from service.domain.quantity import INF, ZERO, Interval, ge, gt, le, lt
 from service.domain.tri import all_of, any_of, both, either
 
 TRI = (True, False, None)
@@ -40,5 +40,3 @@ T = Decimal(30)
 ])
 def test_a_bounded_result_settles_a_threshold_only_when_every_value_it_allows_does(iv, op, expected):
     assert op(iv, T) is expected
-    name = {ge: ">=", gt: ">", lt: "<", le: "<="}[op]
-    assert satisfies(iv, name, T) is expected
