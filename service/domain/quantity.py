@@ -280,12 +280,18 @@ class Quantity(_QuantityRecord):
 _COMPARATOR_OF = {str(c): c for c in Comparator}
 
 
+def _comparator(text: Comparator | str) -> Comparator:
+    comp = _COMPARATOR_OF.get(text)
+    return comp if comp is not None else Comparator(text)  # raises ValueError for anything else
+
+
 def quantity_builder(analyte: Analyte) -> Callable[..., Quantity]:
     """``quantity`` for one analyte, its unit table looked up once (the edge builds a dozen per request).
 
-    The returned function takes (value, unit, comparator=None, reference_range=None) and gives the same
-    Quantity as ``quantity(value, unit, analyte, comparator, reference_range)``."""
+    The returned function takes (value, unit, comparator=None, reference_range=None)."""
     canonical_unit, factors = UNITS[analyte]
+    # Spellings of the canonical unit itself: nothing to convert.
+    identity = frozenset(u for u, (mul, div) in factors.items() if mul == _ONE and div == _ONE)
 
     def build(
         value: float | int | Decimal | str,
@@ -293,26 +299,25 @@ def quantity_builder(analyte: Analyte) -> Callable[..., Quantity]:
         comparator: Comparator | str | None = None,
         reference_range: tuple[float | Decimal, float | Decimal] | None = None,
     ) -> Quantity:
-        try:
-            mul, div = factors[unit]
-        except KeyError:
-            return quantity(value, unit, analyte, comparator, reference_range)  # raises UnitError
         raw = to_decimal(value)
         rr = None
-        if mul == _ONE and div == _ONE:  # already in the canonical unit
+        if unit in identity:
             canonical = raw
             if reference_range is not None:
                 rr = _new(Range, (to_decimal(reference_range[0]), to_decimal(reference_range[1])))
         else:
-            canonical = convert(raw, analyte, unit)
+            canonical = convert(raw, analyte, unit)  # raises UnitError for a unit not accepted
             if reference_range is not None:
                 low, high = reference_range
                 rr = _new(Range, (convert(to_decimal(low), analyte, unit),
                                   convert(to_decimal(high), analyte, unit)))
-        comp = None if comparator is None else _COMPARATOR_OF[comparator]
+        comp = None if comparator is None else _comparator(comparator)
         return _new(Quantity, (canonical, canonical_unit, comp, rr, interval_of(canonical, comp)))
 
     return build
+
+
+_BUILDERS = {analyte: quantity_builder(analyte) for analyte in Analyte}
 
 
 def quantity(
@@ -323,11 +328,4 @@ def quantity(
     reference_range: tuple[float | Decimal, float | Decimal] | None = None,
 ) -> Quantity:
     """Build a canonical-unit quantity from a reported value, unit, bound and reference range."""
-    raw = to_decimal(value)
-    canonical = convert(raw, analyte, unit)
-    rr = None
-    if reference_range is not None:
-        low, high = reference_range
-        rr = _new(Range, (convert(to_decimal(low), analyte, unit), convert(to_decimal(high), analyte, unit)))
-    comp = Comparator(comparator) if comparator is not None else None
-    return Quantity(canonical, UNITS[analyte][0], comp, rr)
+    return _BUILDERS[analyte](value, unit, comparator, reference_range)

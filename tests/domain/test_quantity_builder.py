@@ -1,4 +1,4 @@
-"""The per-analyte quantity builder the edge uses is the same function as ``quantity`` (§1 units)."""
+"""Quantities in canonical units (§1): the per-analyte builder the edge uses, and ``quantity`` built on it."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.domain.quantity import (
+    UNITS,
     Analyte,
     Comparator,
     Interval,
+    Quantity,
+    Range,
     UnitError,
     accepted_units,
+    convert,
     quantity,
     quantity_builder,
+    to_decimal,
 )
 
 UNIT_CASES = [(a, u) for a in Analyte for u in accepted_units(a)]
@@ -28,12 +33,18 @@ comparators = st.sampled_from([None, *(str(c) for c in Comparator)])
 
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(UNIT_CASES), numbers, comparators, st.none() | st.tuples(numbers, numbers))
-def test_the_builder_gives_the_same_quantity_as_quantity_for_every_unit(case, value, comp, rr):
+def test_the_builder_and_quantity_give_the_exact_canonical_quantity_for_every_unit(case, value, comp, rr):
     analyte, unit = case
-    expected = quantity(value, unit, analyte, comp, rr)
-    got = quantity_builder(analyte)(value, unit, comp, rr)
-    assert got == expected
-    assert repr(got) == repr(expected)  # Decimal('3.3') and Decimal('3.30') are == but not the same text
+    # The reference, from the primitives: exact decimal of the reported number, §1 conversion.
+    expected = Quantity(
+        convert(to_decimal(value), analyte, unit), UNITS[analyte][0],
+        None if comp is None else Comparator(comp),
+        None if rr is None else Range(convert(to_decimal(rr[0]), analyte, unit),
+                                      convert(to_decimal(rr[1]), analyte, unit)),
+    )
+    for got in (quantity_builder(analyte)(value, unit, comp, rr), quantity(value, unit, analyte, comp, rr)):
+        assert got == expected
+        assert repr(got) == repr(expected)  # Decimal('3.3') and Decimal('3.30') are == but not the same text
 
 
 @pytest.mark.parametrize(
@@ -61,6 +72,11 @@ def test_a_bound_keeps_its_comparator_and_interval():
 def test_the_builder_refuses_a_unit_the_analyte_does_not_accept():
     with pytest.raises(UnitError):
         quantity_builder(Analyte.CALCIUM)(2.5, "g/L")
+
+
+def test_the_builder_refuses_a_comparator_that_is_not_one():
+    with pytest.raises(ValueError):
+        quantity_builder(Analyte.CALCIUM)(2.5, "mmol/L", "~")
 
 
 def test_quantities_and_panels_survive_copy_deepcopy_and_pickle():
