@@ -36,7 +36,17 @@ import signal  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from bench.harness import HEADERS, LoadGen, Server, banner, post, run_python, vm_rss_kib, workdir  # noqa: E402
+from bench.harness import (  # noqa: E402
+    HEADERS,
+    LoadGen,
+    Server,
+    banner,
+    best_us,
+    post,
+    run_python,
+    vm_rss_kib,
+    workdir,
+)
 from bench.panels import BODIES, EXPECTED, NAMES, PANELS  # noqa: E402
 
 DOMAIN_TARGET = 20_000
@@ -73,13 +83,7 @@ def domain(seconds: float) -> dict:
     per_panel = {}
     n = 200
     for name, p in zip(NAMES, panels, strict=True):
-        best = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(n):
-                interpret(p)
-            best = min(best, (time.perf_counter() - t0) / n)
-        per_panel[name] = best * 1e6
+        per_panel[name] = best_us(interpret, p, n)
     # mix throughput: rounds of the whole mix for `seconds`, best round
     rounds = []
     deadline = time.perf_counter() + seconds
@@ -242,13 +246,7 @@ def profile(rounds: int) -> None:
     n = max(20, rounds // 2)
 
     def best(fn, arg) -> float:  # noqa: ANN001
-        out = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn(arg)
-            out = min(out, (time.perf_counter() - t0) / n)
-        return out * 1e6
+        return best_us(fn, arg, n)
 
     print("== one request, stage by stage (best of 5 x n, us; time.perf_counter)")
     head = (f"{'panel':22s} {'json parse':>10s} {'schema.load':>11s} {'interpret':>9s} {'to_dict':>8s} "

@@ -32,8 +32,11 @@ from marshmallow import ValidationError  # noqa: E402
 from service.api.schemas import InterpretationRequestSchema  # noqa: E402
 from service.api.serialize import to_dict  # noqa: E402
 from service.domain import interpret  # noqa: E402
+from service.domain.panel import Clinical  # noqa: E402
 
 RNG = random.Random(1)
+# The yes/no clinical findings, as the domain record names them.
+CLINICAL_BOOLEANS = tuple(k for k in Clinical._fields if k != "scleromyxedema")
 
 
 def maybe(p=0.5):
@@ -178,18 +181,7 @@ def body():
         c = {}
         if maybe(0.4):
             c["scleromyxedema"] = pick("confirmed", "suspected", "absent", "unknown", None)
-        for k in (
-            "papular_eruption",
-            "sclerodermoid_induration",
-            "histology_mucin_fibrosis",
-            "fever",
-            "neurologic_signs",
-            "thyroid_disease",
-            "amyloidosis",
-            "plasmacytoma",
-            "igm_related_symptoms",
-            "end_stage_renal_disease",
-        ):
+        for k in CLINICAL_BOOLEANS:
             if maybe(0.3):
                 c[k] = pick(True, False, None)
         b["clinical"] = c

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 # bench/ holds a module named "http": keep the directory off sys.path (see panels.py).
@@ -24,17 +22,10 @@ sys.path.insert(0, os.path.dirname(_BENCH))
 
 from marshmallow import Schema  # noqa: E402
 
+from bench.harness import mean_us  # noqa: E402
 from bench.panels import PANELS  # noqa: E402
 from service.api.compiled import DECLINE  # noqa: E402
 from service.api.schemas import InterpretationRequestSchema  # noqa: E402
-
-
-def mean_us(load: Callable[[Any], Any], body: Any, number: int) -> float:
-    """Mean µs of ``number`` calls of ``load(body)``."""
-    t0 = time.perf_counter()
-    for _ in range(number):
-        load(body)
-    return (time.perf_counter() - t0) / number * 1e6
 
 
 def main() -> int:

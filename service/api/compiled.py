@@ -227,34 +227,15 @@ def _field(f: fields.Field, attr: str | None, path: str, report: _Report) -> tup
     checks = tuple(_check(v) for v in f.validators)
     allow_none = f.allow_none
     # Field.deserialize: None is an error unless allow_none, and then skips conversion and validators.
-    if not checks:
-        def load_value(value: Any, data: Any) -> Any:
-            if value is None:
-                if allow_none:
-                    return None
-                raise Declined
-            return convert(value, attr, data)
-    elif len(checks) == 1:
-        (check,) = checks
-
-        def load_value(value: Any, data: Any) -> Any:
-            if value is None:
-                if allow_none:
-                    return None
-                raise Declined
-            out = convert(value, attr, data)
+    def load_value(value: Any, data: Any) -> Any:
+        if value is None:
+            if allow_none:
+                return None
+            raise Declined
+        out = convert(value, attr, data)
+        for check in checks:
             check(out)
-            return out
-    else:
-        def load_value(value: Any, data: Any) -> Any:
-            if value is None:
-                if allow_none:
-                    return None
-                raise Declined
-            out = convert(value, attr, data)
-            for check in checks:
-                check(out)
-            return out
+        return out
 
     return load_value, on_missing
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from . import ruleset as R
 from .classify import Outcome
 from .facts import MDE_NAMES, Facts
@@ -101,31 +99,6 @@ def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
           "TSH sent without a reference range: not used" if _tsh_without_range(f) else None)
 
 
-src5 = "clinical-reference §5"
-
-
-# The §5 messages depend only on the scleromyxoedema status: each is built once per status.
-@lru_cache(maxsize=8)
-def _mgcs_message(status: str) -> str:
-    return (
-        f"Monoclonal gammopathy with scleromyxoedema ({status}): a monoclonal gammopathy of "
-        "clinical significance (MGCS), not of undetermined significance. The skin disease, not "
-        "the size of the clone, drives the referral (mortality above 20 %). Refer to "
-        f"haematology and dermatology. {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; "
-        f"{src5})"
-    )
-
-
-@lru_cache(maxsize=8)
-def _no_paraprotein_message(status: str) -> str:
-    return (
-        f"Scleromyxoedema ({status}) without a detected monoclonal protein: about 10 % of "
-        "patients have no detectable paraprotein at first. Repeat serum and urine "
-        "immunofixation and serum free light chains; refer to dermatology and haematology "
-        f"({R.RONGIOLETTI}; {src5})."
-    )
-
-
 def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Flag]:
     """All flags for the panel, most urgent first."""
     flags: list[Flag] = []
@@ -136,13 +109,27 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
         mp = True  # the category itself rests on a monoclonal protein (e.g. light-chain MGUS)
     thyroid = thyroid_abnormal(f)
     rongioletti_criteria(f, mp, thyroid)
+    src5 = "clinical-reference §5"
     if sclero is not None:
         if mp is True:
-            flags.append(Flag("MGCS_SCLEROMYXEDEMA", Severity.REFER, _mgcs_message(sclero),
-                              ("hematology", "dermatology")))
+            flags.append(Flag(
+                "MGCS_SCLEROMYXEDEMA", Severity.REFER,
+                f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy of "
+                "clinical significance (MGCS), not of undetermined significance. The skin disease, not "
+                "the size of the clone, drives the referral (mortality above 20 %). Refer to "
+                f"haematology and dermatology. {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; "
+                f"{src5})",
+                ("hematology", "dermatology"),
+            ))
         else:
-            flags.append(Flag("SCLEROMYXEDEMA_NO_PARAPROTEIN", Severity.REFER,
-                              _no_paraprotein_message(sclero), ("dermatology", "hematology")))
+            flags.append(Flag(
+                "SCLEROMYXEDEMA_NO_PARAPROTEIN", Severity.REFER,
+                f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
+                "patients have no detectable paraprotein at first. Repeat serum and urine "
+                "immunofixation and serum free light chains; refer to dermatology and haematology "
+                f"({R.RONGIOLETTI}; {src5}).",
+                ("dermatology", "hematology"),
+            ))
         if c is not None and (c.fever is True or c.neurologic_signs is True):
             signs = " and ".join(n for n, v in (("fever", c.fever), ("neurological signs",
                                                                      c.neurologic_signs)) if v)
