@@ -4,8 +4,9 @@ rejected with a 400 naming the problem; only application/json is accepted (415).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
+import orjson
 from flask import abort
 from flask_smorest import abort as smorest_abort
 from webargs.flaskparser import FlaskParser
@@ -30,7 +31,38 @@ def _constant(name: str) -> Any:
 
 def loads_strict(data: bytes | str) -> Any:
     """json.loads that rejects duplicate keys and NaN/Infinity."""
+    if isinstance(data, bytes):
+        value = _fast(data)
+        if value is not _MISS:
+            return value
     return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+
+
+_MISS: Final = object()
+
+
+def _fast(raw: bytes) -> Any:
+    """orjson's parse of ``raw`` when it provably has no duplicate key, else _MISS.
+
+    Why: the duplicate-key hook above is a Python call per JSON object, which doubles the cost of
+    parsing a panel (a batch of 1,000 spends about 40 ms in it); orjson is C but keeps the last of
+    duplicate keys silently. Proof used here: orjson's output never has duplicate keys, and neither
+    has that output with a space after every ',' and every '":' (the two separators of Python's
+    json.dumps and of most LIS encoders; a space inserted inside a string keeps distinct keys
+    distinct). So when the body, without the whitespace around it, is byte-identical to either form,
+    the body has no duplicate keys and orjson's value is what json.loads gives. Anything else (a
+    pretty-printed body, other number spellings, non-ASCII escapes, or whatever orjson refuses:
+    NaN, a lone surrogate, a BOM, deep nesting) takes the strict parser, so its answers and error
+    messages are unchanged: the fast path can only cost time."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _MISS
+    text = raw.strip()
+    again = orjson.dumps(value)
+    if text == again or text == again.replace(b",", b", ").replace(b'":', b'": '):
+        return value
+    return _MISS
 
 
 def check_charset(req: Any) -> None:
