@@ -2,7 +2,8 @@
 
 Environment: MGI_BIND (default 0.0.0.0:8000), MGI_WORKERS (default 2*cores+1, at most 8),
 MGI_WORKER_CLASS (default sync), MGI_THREADS (gthread only, default 4), MGI_TIMEOUT (default 15),
-MGI_GUNICORN_LOG_LEVEL (default info), PROMETHEUS_MULTIPROC_DIR (metrics across workers).
+MGI_GUNICORN_LOG_LEVEL (default info), PROMETHEUS_MULTIPROC_DIR (metrics across workers),
+MGI_MALLOC_TUNING (default 1; 0 keeps glibc's allocator defaults, see post_fork).
 """
 
 import glob
@@ -98,6 +99,43 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # No control socket (gunicorn >= 25): it would be one more way to change the server at run time,
 # and it wants a writable $HOME. The server is managed with signals (HUP reload, TERM stop).
 control_socket_disable = True
+
+# --- memory allocator (glibc) ---------------------------------------------------------------
+
+# glibc serves an allocation above its mmap threshold (128 KiB at start, adapting upwards to at most
+# 32 MiB) with a fresh mmap, and gives freed memory at the top of the heap back to the kernel once
+# 128 KiB are free. A batch request allocates and frees megabytes (the 1.3 MB body, its parsed items,
+# an 8.8 MB answer): with the defaults every such request faults its pages in again, which measured
+# 8 page faults and ~25 us of kernel time per panel of a 1,000-panel batch. With these settings the
+# worker keeps and reuses that memory (0 faults, ~4 us). The price: a worker holds on to up to
+# 64 MiB of freed heap after its largest request, well inside a worker's budget; single requests
+# are unaffected. Set per worker (post_fork); MGI_MALLOC_TUNING=0 keeps glibc's defaults.
+_MALLOC_MMAP_THRESHOLD = 32 * 1024 * 1024  # below this, allocations come from the reusable heap
+_MALLOC_TRIM_THRESHOLD = 64 * 1024 * 1024  # free heap kept before any is returned to the kernel
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
+
+
+def _tune_malloc(log) -> None:
+    if os.environ.get("MGI_MALLOC_TUNING", "1") == "0":
+        return
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS): nothing to tune
+        log.info("mgi: no glibc mallopt here; allocator defaults kept")
+        return
+    ok = (mallopt(_M_MMAP_THRESHOLD, _MALLOC_MMAP_THRESHOLD) == 1
+          and mallopt(_M_TRIM_THRESHOLD, _MALLOC_TRIM_THRESHOLD) == 1)
+    if not ok:
+        log.warning("mgi: mallopt refused the allocator settings; defaults kept")
+
+
+def post_fork(server, worker):
+    _tune_malloc(server.log)
+
 
 _MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 

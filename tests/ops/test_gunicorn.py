@@ -19,7 +19,7 @@ from gunicorn.config import KNOWN_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "gunicorn.conf.py"
-HOOKS = {"on_starting", "when_ready", "child_exit"}
+HOOKS = {"on_starting", "when_ready", "child_exit", "post_fork"}
 
 
 def load_conf(monkeypatch, **env) -> dict:
@@ -47,6 +47,37 @@ def test_the_defaults_are_the_documented_ones(monkeypatch):
     assert conf["preload_app"] is False
     assert conf["max_requests"] > 0 and conf["max_requests_jitter"] > 0
     assert conf["graceful_timeout"] < 20  # docker-compose stop_grace_period
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str, *args) -> None:
+        self.lines.append("info: " + msg % args)
+
+    def warning(self, msg: str, *args) -> None:
+        self.lines.append("warning: " + msg % args)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc allocator settings")
+def test_each_worker_sets_the_allocator_to_keep_and_reuse_request_memory(monkeypatch):
+    # glibc accepts both settings (mallopt returns 1); a refusal would be logged as a warning.
+    conf = runpy.run_path(str(CONF))
+    log = _Log()
+    conf["_tune_malloc"](log)
+    assert log.lines == []
+    assert conf["_MALLOC_MMAP_THRESHOLD"] <= 32 * 1024 * 1024  # glibc's own maximum (HEAP_MAX/2)
+    assert conf["_MALLOC_TRIM_THRESHOLD"] >= conf["_MALLOC_MMAP_THRESHOLD"]
+
+
+def test_the_allocator_tuning_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("MGI_MALLOC_TUNING", "0")
+    conf = runpy.run_path(str(CONF))
+    called = []
+    monkeypatch.setattr("ctypes.CDLL", lambda *a, **k: called.append(a))
+    conf["_tune_malloc"](_Log())
+    assert called == []
 
 
 @pytest.mark.parametrize(
