@@ -65,8 +65,6 @@ _LOAD_INTERNALS = ("_do_load", "_deserialize", "_invoke_load_processors", "_invo
                    "_invoke_schema_validators", "_run_validator", "_invoke_processors", "_call_and_store")
 _HOOK_TAGS = {PRE_DUMP, POST_DUMP, PRE_LOAD, POST_LOAD, VALIDATES, VALIDATES_SCHEMA}
 _HOOK_OPTIONS = {VALIDATES_SCHEMA: {"pass_original", "skip_on_field_errors"}, POST_LOAD: {"pass_original"}}
-_SKIP: Final = object()  # a missing optional field without a load_default: left out of the result
-_REQUIRED: Final = object()  # a missing required field: an error, so decline
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,139 +148,131 @@ def _check_schema(schema: Schema, unknown: str, path: str) -> None:
 
 
 def _compile(schema: Schema, unknown: str, path: str, report: _Report) -> Callable[[Any], Any]:
-    """A loader for one schema level, raising Declined/ValidationError on what it does not accept."""
+    """A loader for one schema level, raising Declined/ValidationError on what it does not accept.
+
+    The loader is generated as Python source, one straight block per field, and compiled once: a
+    closure per field and a loop over a field plan cost about a third of a load (a panel has ~150
+    field slots, most of them absent). The block is marshmallow's sequence for that field: missing
+    (skip, required, default), None (allow_none), conversion, validators."""
     _check_schema(schema, unknown, path)
-    plan = []
-    for attr_name, f in schema.load_fields.items():
+    ns: dict[str, Any] = {"Declined": Declined, "missing": missing, "dict": dict, "type": type}
+    body: list[str] = []
+    keys = []
+    for i, (attr_name, f) in enumerate(schema.load_fields.items()):
         data_key = f.data_key if f.data_key is not None else attr_name
         out_key = f.attribute or attr_name
         if "." in out_key:  # marshmallow's set_value would nest it
             raise _refuse(_join(path, attr_name), f"dotted attribute {out_key!r}")
-        load_value, on_missing = _field(f, data_key, _join(path, data_key), report)
-        plan.append((data_key, out_key, load_value, on_missing))
-    plan_t = tuple(plan)
-    known = frozenset(key for key, _, _, _ in plan_t)
-    check_unknown = unknown == RAISE
+        keys.append(data_key)
+        body.extend(_field_source(i, f, data_key, out_key, _join(path, data_key), report, ns))
+    ns["known"] = frozenset(keys)
+    head = "    if type(data) is not dict"  # JSON objects are dicts; another Mapping is left to marshmallow
+    head += " or not known.issuperset(data):" if unknown == RAISE else ":"
     # Bound once: marshmallow looks each hook up by name per call; the arguments are what its
     # _run_validator and _invoke_processors pass for a single (many=False) load.
-    validators = tuple(getattr(schema, name) for name, _, _ in schema._hooks.get(VALIDATES_SCHEMA, ()))
-    processors = tuple(getattr(schema, name) for name, _, _ in schema._hooks.get(POST_LOAD, ()))
-    partial = schema.partial
-
-    def load(data: Any) -> Any:
-        # JSON objects are dicts; another Mapping is left to marshmallow.
-        if type(data) is not dict or (check_unknown and not known.issuperset(data)):
-            raise Declined
-        out: dict[str, Any] = {}
-        for key, name, load_value, on_missing in plan_t:
-            value = data.get(key, missing)
-            if value is missing:
-                if on_missing is _SKIP:
-                    continue
-                if on_missing is _REQUIRED:
-                    raise Declined
-                value = on_missing(data)
-            else:
-                value = load_value(value, data)
-            if value is not missing:  # a field may load to ``missing``: marshmallow leaves it out
-                out[name] = value
-        for validator in validators:
-            validator(out, partial=partial, many=False, unknown=unknown)
-        for processor in processors:
-            out = processor(out, many=False, partial=partial, unknown=unknown)
-        return out
-
-    return load
+    hooks = []
+    for j, (name, _, _) in enumerate(schema._hooks.get(VALIDATES_SCHEMA, ())):
+        ns[f"validator_{j}"] = getattr(schema, name)
+        hooks.append(f"    validator_{j}(out, partial=partial, many=False, unknown=unknown)")
+    for j, (name, _, _) in enumerate(schema._hooks.get(POST_LOAD, ())):
+        ns[f"processor_{j}"] = getattr(schema, name)
+        hooks.append(f"    out = processor_{j}(out, many=False, partial=partial, unknown=unknown)")
+    ns["partial"], ns["unknown"] = schema.partial, unknown
+    lines = ["def load(data):", head, "        raise Declined", "    out = {}", *body, *hooks,
+             "    return out"]
+    return _exec(lines, path, ns)["load"]
 
 
-def _field(f: fields.Field, attr: str | None, path: str, report: _Report) -> tuple[_ValueLoader, Any]:
-    """A present value's loader and what to do when the key is missing, for one field."""
-    cls = type(f)
-    if (cls.deserialize is not fields.Field.deserialize
-            or cls._validate_missing is not fields.Field._validate_missing
-            or cls._validate is not fields.Field._validate
-            or cls._validate_all is not fields.Field._validate_all
-            or getattr(f, "pre_load", None) or getattr(f, "post_load", None)):
+def _field_source(i: int, f: fields.Field, attr: str, out_key: str, path: str, report: _Report,
+                  ns: dict[str, Any]) -> list[str]:
+    """The generated block for one field: ``data[attr]`` loaded into ``out[out_key]``."""
+    key, name = repr(attr), repr(out_key)
+    if _needs_whole_deserialize(f):
         # Not the standard missing/None/validate sequence: the field's own deserialize does it all.
-        report.fallbacks.append(f"{path} ({cls.__name__})")
-
-        def load_whole(value: Any, data: Any) -> Any:
-            return f.deserialize(value, attr, data)
-
-        def missing_whole(data: Any) -> Any:
-            return f.deserialize(missing, attr, data)
-
-        return load_whole, missing_whole
-
+        report.fallbacks.append(f"{path} ({type(f).__name__})")
+        ns[f"whole_{i}"] = f.deserialize
+        return [f"    x = whole_{i}(data.get({key}, missing), {key}, data)",
+                f"    if x is not missing: out[{name}] = x"]
+    lines = [f"    v = data.get({key}, missing)", "    if v is missing:"]
     if f.required:
-        on_missing: Any = _REQUIRED
+        lines.append("        raise Declined")
     elif f.load_default is missing:
-        on_missing = _SKIP
-    elif callable(f.load_default):
-        on_missing = _call_default(f.load_default)
+        lines.append("        pass")
     else:
-        on_missing = _constant_default(f.load_default)
-
-    convert = _converter(f, path, report)
-    checks = tuple(_check(v) for v in f.validators)
-    allow_none = f.allow_none
+        ns[f"default_{i}"] = f.load_default
+        call = "()" if callable(f.load_default) else ""
+        lines += [f"        x = default_{i}{call}", f"        if x is not missing: out[{name}] = x"]
     # Field.deserialize: None is an error unless allow_none, and then skips conversion and validators.
-    def load_value(value: Any, data: Any) -> Any:
-        if value is None:
-            if allow_none:
-                return None
-            raise Declined
-        out = convert(value, attr, data)
-        for check in checks:
-            check(out)
-        return out
-
-    return load_value, on_missing
+    none = f"        out[{name}] = None" if f.allow_none else "        raise Declined"
+    lines += ["    elif v is None:", none, "    else:"]
+    lines += ["        " + line for line in _value_source(i, f, key, path, report, ns)]
+    lines.append(f"        if x is not missing: out[{name}] = x")  # a field may load to ``missing``
+    return lines
 
 
-def _call_default(default: Callable[[], Any]) -> Callable[[Any], Any]:
-    return lambda data: default()
-
-
-def _constant_default(default: Any) -> Callable[[Any], Any]:
-    return lambda data: default
-
-
-def _converter(f: fields.Field, path: str, report: _Report) -> Converter:
-    """The fast form of ``f._deserialize``: the exact JSON types inline, everything else via the field."""
+def _value_source(i: int, f: fields.Field, key: str, path: str, report: _Report,
+                  ns: dict[str, Any]) -> list[str]:
+    """Statements setting ``x`` to the loaded non-None value ``v``: ``f._deserialize(v, attr, data)``
+    (the fast form where there is one), then the field's validators."""
     cls = type(f)
-    # Only a class's own declaration counts: a subclass may accept other things than its parent.
+    ns[f"deserialize_{i}"] = f._deserialize
+    slow = f"deserialize_{i}(v, {key}, data)"
     if "compiled_converter" in cls.__dict__ and (own := f.compiled_converter()) is not None:
-        return own
-    deserialize = f._deserialize
-    if cls is fields.Nested and not f.many and not f.schema.many:
-        nested = _compile(f.schema, f.schema.unknown if f.unknown is None else f.unknown, path, report)
-
-        def load_nested(value: Any, attr: str | None, data: Any) -> Any:
-            # Nested._deserialize is schema.load(value, unknown=f.unknown): compiled for a dict.
-            return nested(value) if type(value) is dict else deserialize(value, attr, data)
-
-        return load_nested
-    if cls is fields.List:
+        # Only a class's own declaration counts: a subclass may accept other things than its parent.
+        ns[f"convert_{i}"] = own
+        lines = [f"x = convert_{i}(v, {key}, data)"]
+    elif cls is fields.Nested and not f.many and not f.schema.many:
+        # Nested._deserialize is schema.load(value, unknown=f.unknown): compiled for a dict.
+        unknown = f.schema.unknown if f.unknown is None else f.unknown
+        ns[f"nested_{i}"] = _compile(f.schema, unknown, path, report)
+        lines = [f"x = nested_{i}(v) if type(v) is dict else {slow}"]
+    elif cls is fields.List:
         # List._deserialize calls inner.deserialize(item): no attr, no data.
-        item, _ = _field(f.inner, None, _join(path, "*"), report)
-
-        def load_list(value: Any, attr: str | None, data: Any) -> Any:
-            if type(value) is list:
-                return [item(each, None) for each in value]
-            return deserialize(value, attr, data)
-
-        return load_list
-    if cls is fields.String:
+        ns[f"item_{i}"] = _item_loader(f.inner, _join(path, "*"), report)
+        lines = [f"x = [item_{i}(each, None) for each in v] if type(v) is list else {slow}"]
+    elif cls is fields.String:
         # String._deserialize returns str(value) for a str: the value itself when exactly a str.
-        return lambda value, attr, data: value if type(value) is str else deserialize(value, attr, data)
-    if cls is fields.Integer and f.strict:
+        lines = [f"x = v if type(v) is str else {slow}"]
+    elif cls is fields.Integer and f.strict:
         # Integer(strict)._validated returns int(value) for an int that is not a bool: the value itself.
-        return lambda value, attr, data: value if type(value) is int else deserialize(value, attr, data)
-    if cls is fields.Raw:
-        return lambda value, attr, data: value
-    report.own_deserialize.append(f"{path} ({cls.__name__})")
-    return deserialize
+        lines = [f"x = v if type(v) is int else {slow}"]
+    elif cls is fields.Raw:
+        lines = ["x = v"]
+    else:
+        report.own_deserialize.append(f"{path} ({cls.__name__})")
+        lines = [f"x = {slow}"]
+    for j, v in enumerate(f.validators):
+        ns[f"check_{i}_{j}"] = _check(v)
+        lines.append(f"check_{i}_{j}(x)")
+    return lines
+
+
+def _needs_whole_deserialize(f: fields.Field) -> bool:
+    cls = type(f)
+    return bool(cls.deserialize is not fields.Field.deserialize
+                or cls._validate_missing is not fields.Field._validate_missing
+                or cls._validate is not fields.Field._validate
+                or cls._validate_all is not fields.Field._validate_all
+                or getattr(f, "pre_load", None) or getattr(f, "post_load", None))
+
+
+def _item_loader(f: fields.Field, path: str, report: _Report) -> _ValueLoader:
+    """A list item's loader: ``f.deserialize(item)`` as List._deserialize calls it (no attr, no data)."""
+    if _needs_whole_deserialize(f):
+        report.fallbacks.append(f"{path} ({type(f).__name__})")
+        deserialize = f.deserialize
+        return lambda value, data: deserialize(value, None, data)
+    ns: dict[str, Any] = {"Declined": Declined, "missing": missing, "type": type}
+    lines = ["def item(v, data):", "    if v is None:",
+             "        return None" if f.allow_none else "        raise Declined"]
+    lines += ["    " + line for line in _value_source(0, f, "None", path, report, ns)]
+    lines.append("    return x")
+    return _exec(lines, path, ns)["item"]
+
+
+def _exec(lines: list[str], path: str, ns: dict[str, Any]) -> dict[str, Any]:
+    exec(compile("\n".join(lines) + "\n", f"<compiled loader {path or '(root)'}>", "exec"), ns)  # noqa: S102
+    return ns
 
 
 def _check(v: Callable[[Any], Any]) -> Callable[[Any], None]:

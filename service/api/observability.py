@@ -13,8 +13,8 @@
 * Prometheus metrics in a per-app ``CollectorRegistry``: ``mgi_http_requests_total{route,method,
   status}``, ``mgi_http_request_duration_seconds{route,method}`` and
   ``mgi_interpretations_total{classification}`` (from ``g.classification_code`` on a successful
-  response; a batch endpoint calls :func:`count_interpretation` per item and leaves
-  ``g.classification_code`` unset).
+  response; a batch endpoint calls :func:`count_interpretations` once with its items' codes and
+  leaves ``g.classification_code`` unset).
 
 and the open endpoints ``GET /metrics`` (Prometheus text format) and ``GET /readyz``.
 
@@ -48,6 +48,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -303,7 +304,7 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def count_interpretation(self, code: str) -> None:
+    def count_interpretation(self, code: str, n: int = 1) -> None:
         child = self._interpretation_children.get(code)
         if child is None:
             label = str(_plain(code))
@@ -311,12 +312,19 @@ class Metrics:
                 label = OTHER
             child = self.interpretations.labels(label)
             self._interpretation_children[code] = child
-        child.inc()
+        child.inc(n)
 
 
 def count_interpretation(code: str) -> None:
-    """Count one interpretation with classification ``code`` (for a batch endpoint, per item)."""
+    """Count one interpretation with classification ``code``."""
     current_app.extensions[EXTENSION].metrics.count_interpretation(code)
+
+
+def count_interpretations(counts: Mapping[str, int]) -> None:
+    """Count a batch's interpretations, ``counts`` per classification code (one update per code)."""
+    metrics = current_app.extensions[EXTENSION].metrics
+    for code, n in counts.items():
+        metrics.count_interpretation(code, n)
 
 
 # --------------------------------------------------------------------------- readiness

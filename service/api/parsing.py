@@ -52,14 +52,17 @@ def _fast(raw: bytes) -> Any:
     distinct). So when the body, without the whitespace around it, is byte-identical to either form,
     the body has no duplicate keys and orjson's value is what json.loads gives. Anything else (a
     pretty-printed body, other number spellings, non-ASCII escapes, or whatever orjson refuses:
-    NaN, a lone surrogate, a BOM, deep nesting) takes the strict parser, so its answers and error
+    NaN, a lone surrogate, a BOM, nesting deeper than it writes) takes the strict parser, so its answers and error
     messages are unchanged: the fast path can only cost time."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _MISS
     text = raw.strip()
-    again = orjson.dumps(value)
+    try:
+        again = orjson.dumps(value)
+    except orjson.JSONEncodeError:  # orjson writes at most 254 levels of nesting; it reads 1,024
+        return _MISS
     if text == again or text == again.replace(b",", b", ").replace(b'":', b'": '):
         return value
     return _MISS

@@ -18,7 +18,7 @@ from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
 from .errors import error_body, flatten
-from .observability import count_interpretation
+from .observability import count_interpretations
 from .parsing import StrictParser
 from .schemas import (
     BatchRequestSchema,
@@ -147,6 +147,7 @@ class InterpretationsBatch(MethodView):
         items = body["items"]
         parts: list[bytes] = []
         ok = 0
+        codes: dict[str, int] = {}  # counted once per batch: a metrics update per item costs ~3 us
         for i, item in enumerate(items):
             items[i] = None  # the parsed item is not needed once loaded
             try:
@@ -156,9 +157,11 @@ class InterpretationsBatch(MethodView):
                                          "error": error_body(422, None, flatten(e.messages))}))
                 continue
             result = interpret(panel)
-            count_interpretation(result.classification.code)
+            code = result.classification.code
+            codes[code] = codes.get(code, 0) + 1
             parts.append(json_bytes({"index": i, "status": 200, "interpretation": to_dict(result)}))
             ok += 1
+        count_interpretations(codes)
         g.ruleset_version = RULESET_VERSION
         head = json_bytes({"ruleset_version": RULESET_VERSION, "count": len(parts), "succeeded": ok,
                            "failed": len(parts) - ok})

@@ -91,6 +91,7 @@ def test_a_duplicate_key_or_a_non_finite_literal_is_refused_with_its_name(raw, m
         (b'{"a":1e2}', False),  # another spelling of 100.0
         (b'{"a":12345678901234567890123}', False),  # orjson would give a float
         (b'{"a":1,"a":1}', False),
+        (b"[" * 300 + b"]" * 300, False),  # orjson reads 1,024 levels but writes only 254
     ),
 )
 def test_the_fast_path_answers_only_for_bodies_it_can_prove_free_of_duplicates(raw, fast):

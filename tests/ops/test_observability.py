@@ -389,3 +389,23 @@ def test_the_json_formatter_renders_an_exception_without_its_message():
     assert line["exc_type"] == "KeyError"
     assert line["msg"] == "failed"
     assert "ZZSECRET" not in json.dumps(line)
+
+
+def test_a_batch_counts_each_interpreted_item_under_its_classification():
+    from service.api import create_app
+
+    app = create_app({"TESTING": True, "DEV_MODE": True})
+    client = app.test_client()
+    root = Path(__file__).resolve().parents[2] / "examples"
+    mgus = json.loads((root / "worked-example-s6.json").read_text())
+    igm = json.loads((root / "igm-mgus.json").read_text())
+    items = [mgus, {"flc": {"kappa": "high"}}, mgus, igm]
+    answer = client.post("/v1/interpretations/batch", json={"items": items}).get_json()
+    codes = [r["interpretation"]["classification"]["code"] for r in answer["results"] if r["status"] == 200]
+    assert answer["succeeded"] == 3 and answer["failed"] == 1
+    text = client.get("/metrics").get_data(as_text=True)
+    for code in set(codes):
+        assert f'mgi_interpretations_total{{classification="{code}"}} {codes.count(code)}.0' in text
+    assert "mgi_interpretations_total" in text and sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+        if line.startswith("mgi_interpretations_total{")) == 3
