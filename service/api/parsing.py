@@ -52,8 +52,8 @@ def _fast(raw: bytes) -> Any:
     distinct). So when the body, without the whitespace around it, is byte-identical to either form,
     the body has no duplicate keys and orjson's value is what json.loads gives. Anything else (a
     pretty-printed body, other number spellings, non-ASCII escapes, or whatever orjson refuses:
-    NaN, a lone surrogate, a BOM, nesting deeper than it writes) takes the strict parser, so its answers and error
-    messages are unchanged: the fast path can only cost time."""
+    NaN, a lone surrogate, a BOM, nesting deeper than it writes) takes the strict parser, so its
+    answers and error messages are unchanged: the fast path can only cost time."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -166,6 +166,7 @@ class Interval(NamedTuple):
 
 
 _new = tuple.__new__
+_repr = repr  # a module global: found before the builtins in the builders
 
 
 def _mul(a: Decimal, b: Decimal) -> Decimal:
@@ -299,7 +300,8 @@ def quantity_builder(analyte: Analyte) -> Callable[..., Quantity]:
         comparator: Comparator | str | None = None,
         reference_range: tuple[float | Decimal, float | Decimal] | None = None,
     ) -> Quantity:
-        raw = to_decimal(value)
+        # A dozen per request: the usual JSON float is converted inline (to_decimal's first case).
+        raw = Decimal(_repr(value)) if value.__class__ is float else to_decimal(value)
         rr = None
         if unit in identity:
             canonical = raw
@@ -311,7 +313,10 @@ def quantity_builder(analyte: Analyte) -> Callable[..., Quantity]:
                 low, high = reference_range
                 rr = _new(Range, (convert(to_decimal(low), analyte, unit),
                                   convert(to_decimal(high), analyte, unit)))
-        comp = None if comparator is None else _comparator(comparator)
+        if comparator is None:
+            return _new(Quantity, (canonical, canonical_unit, None, rr,
+                                   _new(Interval, (canonical, canonical, False, False))))
+        comp = _comparator(comparator)
         return _new(Quantity, (canonical, canonical_unit, comp, rr, interval_of(canonical, comp)))
 
     return build
