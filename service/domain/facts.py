@@ -64,6 +64,7 @@ MDE_NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
 _STATUS = {True: Status.MET, False: Status.NOT_MET, None: Status.NOT_ASSESSABLE}
 NA = Status.NOT_ASSESSABLE
 _COMP_TEXT = {c: c.value for c in Comparator}
+_new = tuple.__new__  # builds a NamedTuple record without its __new__ (a few dozen per panel)
 
 
 @dataclass(slots=True)
@@ -99,7 +100,8 @@ class Facts:
         note: str | None = None,
     ) -> Tri:
         """Record a criterion and return its three-valued outcome."""
-        self.criteria.append(Criterion(cid, _STATUS[tri], value, unit, threshold, source, comparator, note))
+        self.criteria.append(
+            _new(Criterion, (cid, _STATUS[tri], value, unit, comparator, threshold, source, note)))
         return tri
 
     def add_q(
@@ -108,13 +110,13 @@ class Facts:
     ) -> Tri:
         """Record a criterion ``op(q, t)`` on a quantity (None when not reported)."""
         if q is None:
-            self.criteria.append(Criterion(cid, NA, None, None, threshold, source, None,
-                                           note or "not reported"))
+            self.criteria.append(_new(Criterion, (cid, NA, None, None, None, threshold, source,
+                                                  note or "not reported")))
             return None
         tri = op(q.interval, t)
         c = q.comparator
-        self.criteria.append(Criterion(cid, _STATUS[tri], q.value, q.unit, threshold, source,
-                                       None if c is None else _COMP_TEXT[c], note))
+        self.criteria.append(_new(Criterion, (cid, _STATUS[tri], q.value, q.unit,
+                                              None if c is None else _COMP_TEXT[c], threshold, source, note)))
         return tri
 
     @property
@@ -223,6 +225,18 @@ def _lln_threshold(limit: Decimal) -> str:
 
 _NOT_REPORTED = "not reported"
 
+# Criteria whose every field is fixed when their measurement is absent: built once, shared by every
+# panel (Criterion is immutable).
+_CA_ABS_NA = Criterion("mde.hypercalcemia.absolute", NA, None, None, None, "> 2.75 mmol/L (> 11 mg/dL)",
+                       SRC_MDE, _NOT_REPORTED)
+_CA_ULN_TEXT = "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)"
+_CA_ULN_NOTE = "no calcium reference range (ULN) given"
+_CA_ULN_NA = Criterion("mde.hypercalcemia.above_uln", NA, None, None, None, _CA_ULN_TEXT, SRC_MDE,
+                       _CA_ULN_NOTE)
+_HB_LLN_TEXT = "> 20 g/L below LLN"
+_HB_LLN_NOTE = "no haemoglobin reference range (LLN) given"
+_HB_LLN_NA = Criterion("mde.anemia.below_lln", NA, None, None, None, _HB_LLN_TEXT, SRC_MDE, _HB_LLN_NOTE)
+
 
 def _evaluate_mde(f: Facts) -> None:
     labs = f.panel.labs
@@ -238,27 +252,23 @@ def _evaluate_mde(f: Facts) -> None:
 
     # ref: §2.1 C — calcium > 2.75 mmol/L, or > 0.25 mmol/L above the laboratory's ULN.
     if calcium is None:
-        crit(Criterion("mde.hypercalcemia.absolute", NA, None, None, "> 2.75 mmol/L (> 11 mg/dL)",
-                       SRC_MDE, None, _NOT_REPORTED))
-        crit(Criterion("mde.hypercalcemia.above_uln", NA, None, None,
-                       "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)", SRC_MDE, None,
-                       "no calcium reference range (ULN) given"))
+        crit(_CA_ABS_NA)
+        crit(_CA_ULN_NA)
         c_abs = c_uln = None
     else:
         iv, comp = calcium.interval, _comp(calcium)
         c_abs = gt(iv, R.CALCIUM_ABSOLUTE_MMOL_L)
-        crit(Criterion("mde.hypercalcemia.absolute", _STATUS[c_abs], calcium.value, calcium.unit,
-                       "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE, comp))
+        crit(_new(Criterion, ("mde.hypercalcemia.absolute", _STATUS[c_abs], calcium.value, calcium.unit,
+                              comp, "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE, None)))
         if calcium.reference_range is not None:
             limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
             c_uln = gt(iv, limit)
-            crit(Criterion("mde.hypercalcemia.above_uln", _STATUS[c_uln], calcium.value, calcium.unit,
-                           _uln_threshold(limit), SRC_MDE, comp))
+            crit(_new(Criterion, ("mde.hypercalcemia.above_uln", _STATUS[c_uln], calcium.value,
+                                  calcium.unit, comp, _uln_threshold(limit), SRC_MDE, None)))
         else:
             c_uln = None
-            crit(Criterion("mde.hypercalcemia.above_uln", NA, calcium.value, "mmol/L",
-                           "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)", SRC_MDE, None,
-                           "no calcium reference range (ULN) given"))
+            crit(_new(Criterion, ("mde.hypercalcemia.above_uln", NA, calcium.value, "mmol/L", None,
+                                  _CA_ULN_TEXT, SRC_MDE, _CA_ULN_NOTE)))
     mde["hypercalcemia"] = either(c_abs, c_uln)
 
     # ref: §2.1 R — creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL).
@@ -283,9 +293,8 @@ def _evaluate_mde(f: Facts) -> None:
         a_lln = f.add_q("mde.anemia.below_lln", hb, lt, limit, _lln_threshold(limit), SRC_MDE)
     else:
         a_lln = None
-        crit(Criterion("mde.anemia.below_lln", NA, hb.value if hb else None,
-                       "g/L" if hb else None, "> 20 g/L below LLN", SRC_MDE, None,
-                       "no haemoglobin reference range (LLN) given"))
+        crit(_HB_LLN_NA if hb is None else _new(Criterion, (
+            "mde.anemia.below_lln", NA, hb.value, "g/L", None, _HB_LLN_TEXT, SRC_MDE, _HB_LLN_NOTE)))
     mde["anemia"] = either(a_abs, a_lln)
 
     imaging = f.panel.imaging
@@ -347,9 +356,9 @@ def bmpc_criterion(f: Facts, cid: str, op: Compare, t: Decimal, threshold: str, 
     """Record a marrow plasma-cell criterion, saying when morphology stood in for clonal cells."""
     bmpc = f.bmpc
     if bmpc is None:
-        f.criteria.append(Criterion(cid, NA, None, "%", threshold, source, None, "no marrow result"))
+        f.criteria.append(_new(Criterion, (cid, NA, None, "%", None, threshold, source, "no marrow result")))
         return None
     tri = op(bmpc, t)
     note = "total plasma cells by morphology (§2.9)" if f.bmpc_source == "morphology" else None
-    f.criteria.append(Criterion(cid, _STATUS[tri], bmpc.lo, "%", threshold, source, None, note))
+    f.criteria.append(_new(Criterion, (cid, _STATUS[tri], bmpc.lo, "%", None, threshold, source, note)))
     return tri

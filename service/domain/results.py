@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Status(StrEnum):
@@ -42,17 +42,19 @@ class Severity(StrEnum):
     URGENT = "urgent"
 
 
-@dataclass(slots=True)
-class Criterion:
-    """One evaluated criterion: status, the value it was judged on, threshold and source."""
+class Criterion(NamedTuple):
+    """One evaluated criterion: status, the value it was judged on, threshold and source.
+
+    A NamedTuple, in the field order of the answer: immutable, so a criterion whose outcome is fixed
+    (a "not reported" row) is built once and shared by every panel."""
 
     id: str
     status: Status
     value: Decimal | int | bool | str | None
     unit: str | None
+    comparator: str | None
     threshold: str
     source: str
-    comparator: str | None = None
     note: str | None = None
 
 
