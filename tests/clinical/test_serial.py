@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.domain.serial import add_months, within
 
 from .helpers import mgus_igg, q, run
 
@@ -309,3 +314,26 @@ def test_http_badly_dated_history_is_a_422_naming_the_entry(client, history_date
     resp = client.post("/v1/interpretations", json=body)
     assert resp.status_code == 422
     assert any(k.startswith("history.") for k in resp.get_json()["errors"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.dates(date(1990, 1, 1), date(2100, 12, 31)), st.integers(-40, 800), st.sampled_from([6, 12]))
+def test_within_n_months_is_on_or_before_the_same_day_n_months_later(start, offset, months):
+    # `within` is computed without building the date: it must agree with the date it stands for,
+    # month ends (31 Jan + 1 month = 28/29 Feb) included.
+    end = start + timedelta(days=offset)
+    assert within(start, end, months) is (end <= add_months(start, months))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months", "inside"),
+    (
+        (date(2025, 8, 31), date(2026, 2, 28), 6, True),  # 31 Aug + 6 months = 28 Feb 2026
+        (date(2025, 8, 31), date(2026, 3, 1), 6, False),
+        (date(2023, 8, 31), date(2024, 2, 29), 6, True),  # leap year: 29 Feb
+        (date(2025, 1, 15), date(2026, 1, 15), 12, True),
+        (date(2025, 1, 15), date(2026, 1, 16), 12, False),
+    ),
+)
+def test_month_end_boundaries_of_the_serial_windows(start, end, months, inside):
+    assert within(start, end, months) is inside
