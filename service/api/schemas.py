@@ -680,8 +680,10 @@ class ErrorSchema(_Open):
 MAX_BATCH = 1000
 
 
-class BatchRequestSchema(StrictSchema):
-    """Up to 1,000 panels; each item is validated and interpreted on its own."""
+class BatchRequestSchema(CompiledLoadMixin, StrictSchema):
+    """Up to 1,000 panels; each item is validated and interpreted on its own.
+
+    Compiled like the request schema: marshmallow's generic List(Raw) load costs ~3 us per item."""
 
     items = fields.List(
         fields.Raw(allow_none=True, metadata={"description": "An InterpretationRequest body."}),

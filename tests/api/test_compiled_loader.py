@@ -357,6 +357,16 @@ def test_the_services_own_request_schema_is_compiled():
     assert views.REQUEST_SCHEMA._compiled_loader.schema is views.REQUEST_SCHEMA
 
 
+def test_the_batch_schema_is_compiled_and_loads_what_marshmallow_loads():
+    from service.api.schemas import BatchRequestSchema
+
+    schema = BatchRequestSchema()
+    assert schema._compiled_loader is not None
+    for data in ({"items": [{"a": 1}, None, [], "x"]}, {"items": []}, {"items": [{}] * 1001},
+                 {"items": None}, {"items": "x"}, {"items": [{}], "more": 1}, {}, []):
+        assert_same(schema._compiled_loader, data)
+
+
 def test_validates_schema_with_skip_on_field_errors_false_is_still_exact():
     class S(Schema):
         x = fields.Integer(strict=True)
