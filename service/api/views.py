@@ -115,6 +115,7 @@ class Interpretations(MethodView):
 # A batch of 1,000 full panels with history stays well under 8 MiB; single requests keep the
 # app-wide limit (create_app's MAX_CONTENT_LENGTH).
 BATCH_MAX_BYTES = 8 * 1024 * 1024
+BATCH_CHUNK = 8  # items per stage in a batch (see InterpretationsBatch.post)
 
 
 @v1.before_request
@@ -141,26 +142,34 @@ class InterpretationsBatch(MethodView):
     @json_errors
     def post(self, body: dict) -> Response:
         """Up to 1,000 panels: one result or one error body per item, in order."""
-        # Each item is serialised as soon as it is interpreted: a batch of 1,000 then never holds a
-        # thousand answer trees at once (less memory, and far less for the cyclic GC to walk), and the
-        # body is the same JSON the one-shot serialisation of the whole mapping would give.
+        # Items go through in chunks of BATCH_CHUNK, one stage at a time (load the chunk, interpret it,
+        # serialise it): each stage's code and data then stay in the CPU caches across the chunk, which
+        # measured ~10 % less time per item than item by item (bench/README.md). Chunks stay small, so a
+        # batch of 1,000 never holds more than a few answer trees at once (memory, and less for the
+        # cyclic GC to walk), and the body is the same JSON the one-shot serialisation would give.
         items = body["items"]
         parts: list[bytes] = []
         ok = 0
         codes: dict[str, int] = {}  # counted once per batch: a metrics update per item costs ~3 us
-        for i, item in enumerate(items):
-            items[i] = None  # the parsed item is not needed once loaded
-            try:
-                panel = REQUEST_SCHEMA.load(item)
-            except ValidationError as e:
-                parts.append(json_bytes({"index": i, "status": 422,
-                                         "error": error_body(422, None, flatten(e.messages))}))
-                continue
-            result = interpret(panel)
-            code = result.classification.code
-            codes[code] = codes.get(code, 0) + 1
-            parts.append(json_bytes({"index": i, "status": 200, "interpretation": to_dict(result)}))
-            ok += 1
+        for start in range(0, len(items), BATCH_CHUNK):
+            loaded: list[tuple[int, Panel | ValidationError]] = []
+            for i in range(start, min(start + BATCH_CHUNK, len(items))):
+                item, items[i] = items[i], None  # the parsed item is not needed once loaded
+                try:
+                    loaded.append((i, REQUEST_SCHEMA.load(item)))
+                except ValidationError as e:
+                    loaded.append((i, e))
+            done = [(i, p if isinstance(p, ValidationError) else interpret(p)) for i, p in loaded]
+            del loaded
+            for i, result in done:
+                if isinstance(result, ValidationError):
+                    parts.append(json_bytes({"index": i, "status": 422,
+                                             "error": error_body(422, None, flatten(result.messages))}))
+                    continue
+                code = result.classification.code
+                codes[code] = codes.get(code, 0) + 1
+                parts.append(json_bytes({"index": i, "status": 200, "interpretation": to_dict(result)}))
+                ok += 1
         count_interpretations(codes)
         g.ruleset_version = RULESET_VERSION
         head = json_bytes({"ruleset_version": RULESET_VERSION, "count": len(parts), "succeeded": ok,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from . import ruleset as R
@@ -55,7 +56,7 @@ def _mgus_follow_up(mayo: RiskResult, marrow_done: bool) -> Recommendation:
 
 
 def recommendations(
-    f: Facts, out: Outcome, risk: dict[str, RiskResult], flags: list[Flag], missing: list[str]
+    f: Facts, out: Outcome, risk: dict[str, RiskResult], flags: Sequence[Flag], missing: list[str]
 ) -> list[Recommendation]:
     """What to do next, as structured items."""
     recs: list[Recommendation] = []
@@ -165,7 +166,7 @@ def _decisive(c: Criterion) -> str:
 
 
 def comment(
-    f: Facts, out: Outcome, risk: dict[str, RiskResult], flags: list[Flag],
+    f: Facts, out: Outcome, risk: dict[str, RiskResult], flags: Sequence[Flag],
     recs: list[Recommendation], missing: list[str],
 ) -> str:
     """A narrative a pathologist would sign: category, isotype, decisive findings, flags, next steps."""

@@ -25,35 +25,37 @@ def interpret(panel: Panel) -> Interpretation:
     out = classify(facts)
     risk = assess(facts, out.code)
     flags = build_flags(facts, out, risk)
-    s_flags, s_notes = serial_flags(panel)
-    flags.extend(s_flags)
-    facts.notes.extend(s_notes)
+    if panel.history:
+        s_flags, s_notes = serial_flags(panel)
+        flags.extend(s_flags)
+        facts.notes.extend(s_notes)
     if out.igm_logic:
         facts.notes.append(
             "IgM gammopathies do not use the myeloma CRAB logic (clinical-reference §2.5): the CRAB/SLiM "
             "criteria are listed for information only."
         )
     label = out.label
-    if out.code in MGUS_CODES and any(fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags):
+    if out.code in MGUS_CODES and any([fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags]):
         label = MGCS_LABEL.format(MGCS_RANGE[out.code])
         if scleromyxedema_status(facts) == "suspected":
             label = label.replace("(MGCS: scleromyxoedema)", "(MGCS: scleromyxoedema suspected)")
         out.label = label
-    missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed]))
-    flags_t = ordered(flags)
-    recs = advice.recommendations(facts, out, risk, list(flags_t), missing)
-    text = advice.comment(facts, out, risk, list(flags_t), recs, missing)
-    mde = () if out.igm_logic else tuple(k for k, v in facts.mde.items() if v is True)
+    needed = [n for r in risk.values() for n in r.needed]
+    missing = list(dict.fromkeys(out.missing + needed)) if needed else list(dict.fromkeys(out.missing))
+    flags_t = ordered(flags) if len(flags) > 1 else tuple(flags)
+    recs = advice.recommendations(facts, out, risk, flags_t, missing)
+    text = advice.comment(facts, out, risk, flags_t, recs, missing)
+    mde = () if out.igm_logic else tuple([k for k, v in facts.mde.items() if v is True])
     return Interpretation(
-        ruleset_version=RULESET_VERSION,
-        classification=Classification(out.code, label, out.provisional, out.isotype, tuple(out.reasons)),
-        criteria=tuple(facts.criteria),
-        myeloma_defining_events=mde,
-        flc=facts.flc,
-        risk=risk,
-        flags=flags_t,
-        recommendations=tuple(recs),
-        missing_data=tuple(missing),
-        comment=text,
-        notes=tuple(facts.notes),
+        RULESET_VERSION,
+        Classification(out.code, label, out.provisional, out.isotype, tuple(out.reasons)),
+        tuple(facts.criteria),
+        mde,
+        facts.flc,
+        risk,
+        flags_t,
+        tuple(recs),
+        tuple(missing),
+        text,
+        tuple(facts.notes),
     )
