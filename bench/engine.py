@@ -242,12 +242,10 @@ def rss(wd: str, total: int, connections: int, force_python: bool) -> dict:
 # --- profile --------------------------------------------------------------------------------------
 
 def profile(rounds: int) -> None:
-    from flask import json as fjson
-
     from service.api import create_app
     from service.api.parsing import loads_strict
     from service.api.serialize import to_dict
-    from service.api.views import REQUEST_SCHEMA
+    from service.api.views import REQUEST_SCHEMA, json_bytes
     from service.domain import interpret
 
     panels = build_panels()
@@ -271,7 +269,7 @@ def profile(rounds: int) -> None:
 
     print("== one request, stage by stage (best of 5 x n, us; time.perf_counter)")
     head = (f"{'panel':22s} {'json parse':>10s} {'schema.load':>11s} {'interpret':>9s} {'to_dict':>8s} "
-            f"{'json.dumps':>10s} {'sum':>7s} {'full req':>8s} {'rest':>7s}")
+            f"{'encode':>10s} {'sum':>7s} {'full req':>8s} {'rest':>7s}")
     print(head)
     totals = [0.0] * 7
     with app.app_context():
@@ -281,7 +279,7 @@ def profile(rounds: int) -> None:
             result = interpret(panel)
             payload = to_dict(result)
             stages = [best(loads_strict, body), best(REQUEST_SCHEMA.load, data), best(interpret, panel),
-                      best(to_dict, result), best(fjson.dumps, payload)]
+                      best(to_dict, result), best(json_bytes, payload)]
 
             def full(b: bytes) -> None:
                 client.post("/v1/interpretations", data=b, content_type="application/json",
@@ -297,7 +295,7 @@ def profile(rounds: int) -> None:
     print(f"{'mean':22s} " + " ".join(f"{v:{w}.0f}" for v, w in zip(
         [*mean, mean[6] - mean[5]], (10, 11, 9, 8, 10, 7, 8, 7), strict=True)))
     share = {lbl: mean[i] / mean[6] * 100 for i, lbl in enumerate(
-        ["json parse", "validation", "interpretation", "to_dict", "json.dumps"])}
+        ["json parse", "validation", "interpretation", "to_dict", "encode (orjson)"])}
     share["framework + test client"] = (mean[6] - mean[5]) / mean[6] * 100
     print("share of a full test-client request: " + ", ".join(f"{k_} {v:.0f} %" for k_, v in share.items()))
 
