@@ -71,13 +71,48 @@ def test_each_worker_sets_the_allocator_to_keep_and_reuse_request_memory(monkeyp
     assert conf["_MALLOC_TRIM_THRESHOLD"] >= conf["_MALLOC_MMAP_THRESHOLD"]
 
 
-def test_the_allocator_tuning_can_be_turned_off(monkeypatch):
-    monkeypatch.setenv("MGI_MALLOC_TUNING", "0")
+@pytest.mark.parametrize("value", ["0", "false", "OFF", " no "])
+def test_the_allocator_tuning_can_be_turned_off(monkeypatch, value):
+    monkeypatch.setenv("MGI_MALLOC_TUNING", value)
     conf = runpy.run_path(str(CONF))
     called = []
     monkeypatch.setattr("ctypes.CDLL", lambda *a, **k: called.append(a))
     conf["_tune_malloc"](_Log())
     assert called == []
+
+
+@pytest.mark.parametrize(("worker_class", "threads"), [("gthread", 4), ("sync", 4)])
+def test_threaded_workers_keep_the_allocator_defaults(monkeypatch, worker_class, threads):
+    # glibc keeps a heap per thread and the trim threshold applies to each: a threaded worker would
+    # keep up to 64 MiB of freed memory per thread. (gunicorn runs gthread when threads > 1.)
+    from gunicorn.config import Config
+
+    conf = runpy.run_path(str(CONF))
+    cfg = Config()
+    cfg.set("worker_class", worker_class)
+    cfg.set("threads", threads)
+    called = []
+    monkeypatch.setattr("ctypes.CDLL", lambda *a, **k: called.append(a))
+    log = _Log()
+    conf["post_fork"](type("Server", (), {"cfg": cfg, "log": log})(), None)
+    assert called == [] and log.lines == ["info: mgi: gthread workers: glibc allocator defaults kept"]
+
+
+def test_a_sync_worker_tunes_the_allocator(monkeypatch):
+    from gunicorn.config import Config
+
+    conf = runpy.run_path(str(CONF))
+    calls = []
+
+    class Libc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr("ctypes.CDLL", lambda *a, **k: Libc())
+    log = _Log()
+    conf["post_fork"](type("Server", (), {"cfg": Config(), "log": log})(), None)
+    assert calls == [(-3, 32 * 1024 * 1024), (-1, 64 * 1024 * 1024)] and log.lines == []
 
 
 @pytest.mark.parametrize(
