@@ -48,8 +48,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -127,14 +129,63 @@ def _loc(parts: tuple[Any, ...]) -> str:
     return text
 
 
+def _structure_errors(node: Any, path: tuple[Any, ...], errors: dict[str, list[str]]) -> None:
+    """Two things fhir.resources does not refuse cleanly, by location.
+
+    - A ``resourceType`` that names no FHIR R4B model: the library looks the name up unchecked when it
+      validates a resource slot (an entry, a contained resource), and a number or an unknown name
+      there raised TypeError/KeyError inside it, i.e. a 500.
+    - A JSON null as an element's value: FHIR JSON allows null only inside arrays; the library takes
+      it as "absent" while the translation reads the raw element."""
+    if isinstance(node, Mapping):
+        if path and node.get("resourceType") is not None and not _is_model_name(node["resourceType"]):
+            value = node["resourceType"]
+            shown = f"'{value[:64]}'" if isinstance(value, str) else f"a {type(value).__name__}"
+            errors.setdefault(_loc((*path, "resourceType")), []).append(
+                f"{shown} is not a FHIR R4B resource type")
+        for key, value in node.items():
+            if value is None:
+                errors.setdefault(_loc((*path, key)), []).append(
+                    "null is not allowed in FHIR JSON: leave the element out")
+            else:
+                _structure_errors(value, (*path, key), errors)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _structure_errors(value, (*path, i), errors)
+
+
+@lru_cache(maxsize=512)
+def _model_name(name: str) -> bool:
+    try:
+        get_fhir_model_class(name)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def _is_model_name(value: Any) -> bool:
+    return isinstance(value, str) and _model_name(value)
+
+
 def validate_bundle(bundle: Any) -> None:
     """Validate a Bundle with fhir.resources R4B; failures raise FhirError."""
     if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
         raise FhirError(
             "the body must be a FHIR Bundle resource", {"Bundle": ["resourceType must be Bundle"]}
         )
+    structure: dict[str, list[str]] = {}
+    _structure_errors(bundle, (), structure)
+    if structure:
+        where, (why, *_) = next(iter(structure.items()))
+        more = f" (and {len(structure) - 1} more)" if len(structure) > 1 else ""
+        raise FhirError(f"the Bundle is not valid FHIR R4: {where}: {why}{more}", structure)
     try:
         Bundle.model_validate(dict(bundle))
+    except (TypeError, KeyError, AttributeError) as exc:
+        # Not a validation error but the library failing on input it did not expect: still the
+        # caller's input, so a 422 rather than a 500 (the type and place are logged nowhere else).
+        raise FhirError("the Bundle is not valid FHIR R4: a resource could not be read",
+                        {"Bundle": [f"unreadable content ({type(exc).__name__})"]}) from exc
     except ValidationError as exc:
         errors: dict[str, list[str]] = {}
         for err in exc.errors():
@@ -166,16 +217,43 @@ def _status_code(concept: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def _date_of(text: str | None) -> date | None:
-    if not text or not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+# FHIR JSON fixes each primitive's JSON type (decimal and integer: a number; boolean: true/false;
+# date and dateTime: a string), but fhir.resources validates leniently: "12" passes as a decimal,
+# "false" and 0 as a boolean, 5 as a dateTime. The translation reads the raw elements, so it checks
+# the JSON type of each one it reads. (Read as Python truth, "false" would have been a yes: a fever
+# reported as "false" turned into the dermato-neuro emergency.)
+def _number(value: Any, element: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueProblem(f"{element} must be a JSON number")
+    return value
+
+
+def _integer(value: Any, element: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueProblem(f"{element} must be a JSON integer")
+    return value
+
+
+def _boolean(value: Any, element: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueProblem(f"{element} must be JSON true or false")
+    return value
+
+
+def _date_of(text: Any, element: str) -> date | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ValueProblem(f"{element} must be a FHIR date/dateTime string")
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
         return None
     return date.fromisoformat(text[:10])
 
 
 def _effective(resource: Mapping[str, Any]) -> date | None:
-    return _date_of(resource.get("effectiveDateTime")) or _date_of(
-        (resource.get("effectivePeriod") or {}).get("start")
-    ) or _date_of(resource.get("effectiveInstant"))
+    return _date_of(resource.get("effectiveDateTime"), "effectiveDateTime") or _date_of(
+        (resource.get("effectivePeriod") or {}).get("start"), "effectivePeriod.start"
+    ) or _date_of(resource.get("effectiveInstant"), "effectiveInstant")
 
 
 def _concept_texts(concept: Mapping[str, Any]) -> list[str]:
@@ -211,6 +289,7 @@ def _reference_range(obs: Mapping[str, Any], unit: str, codemap: CodeMap) -> dic
         bound = ranges[0].get(side)
         if not bound or bound.get("value") is None:
             continue
+        _number(bound["value"], f"referenceRange.{side}.value")
         bound_unit = _quantity_unit(bound, codemap)
         if bound_unit and unit and bound_unit != unit:
             raise ValueProblem(
@@ -229,10 +308,11 @@ def _value(
             quantity = obs["valueQuantity"]
             if quantity.get("value") is None:
                 raise ValueProblem("valueQuantity has no value")
-            number, comparator = quantity["value"], quantity.get("comparator")
+            number = _number(quantity["value"], "valueQuantity.value")
+            comparator = quantity.get("comparator")
             unit = _quantity_unit(quantity, codemap)
         elif "valueInteger" in obs and kind in (Kind.COUNT, Kind.PERCENT):
-            number, comparator, unit = obs["valueInteger"], None, ""
+            number, comparator, unit = _integer(obs["valueInteger"], "valueInteger"), None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
         if kind in (Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
@@ -244,7 +324,7 @@ def _value(
     if "valueBoolean" in obs:
         if kind is not Kind.FLAG:
             raise ValueProblem(f"{entry.target} cannot be given as valueBoolean")
-        return bool(obs["valueBoolean"])
+        return _boolean(obs["valueBoolean"], "valueBoolean")
     if "valueCodeableConcept" in obs:
         texts = _concept_texts(obs["valueCodeableConcept"])
     elif "valueString" in obs:
@@ -335,6 +415,8 @@ def _patient(resource: Mapping[str, Any], on: date, notes: list[str]) -> dict[st
     if resource.get("gender"):
         patient["sex"] = resource["gender"]  # FHIR administrative-gender == contract enum
     birth = resource.get("birthDate")
+    if birth is not None and not isinstance(birth, str):
+        raise ValueProblem("birthDate must be a FHIR date string")
     if birth:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth):
             patient["age_years"] = age_in_years(date.fromisoformat(birth), on)
@@ -387,6 +469,11 @@ def translate_bundle(
                 notes.append(f"{where}: {kind} ignored")
         except ValueProblem as exc:
             raise FhirError(f"{where}: {exc}", {where: [str(exc)]}) from exc
+        except (TypeError, AttributeError, KeyError) as exc:
+            # An element of a shape the readers above do not expect and validation let through: the
+            # caller's input all the same, so a 422 at the resource rather than a 500.
+            why = f"an element has a JSON type FHIR does not allow here ({type(exc).__name__})"
+            raise FhirError(f"{where}: {why}", {where: [why]}) from exc
     if len(patients) > 1:
         raise FhirError(
             "the Bundle holds more than one Patient: send one patient per request",

@@ -207,6 +207,72 @@ class TestInboundErrors:
         assert outcome["issue"][0]["code"] == "invalid"
 
     @pytest.mark.parametrize(
+        ("resource_type", "shown"),
+        [(1, "a int"), (1e308, "a float"), (True, "a bool"), ([1], "a list"),
+         ({"result": "positive"}, "a dict"), ("", "''"), ("Nope", "'Nope'"), ("observation", "'observation'"),
+         ("2026-01-01", "'2026-01-01'")],
+    )
+    def test_a_resource_type_that_names_no_fhir_resource_is_a_422_at_its_place(
+            self, codemap, resource_type, shown):
+        # fhir.resources raised TypeError/KeyError (a 500) on these, found by fuzzing mutated bundles.
+        data = bundle(M_PROTEIN, {"resourceType": resource_type, "status": "final"})
+        with pytest.raises(FhirError) as err:
+            bundle_to_request(data, codemap)
+        where = "Bundle.entry[1].resource.resourceType"
+        assert err.value.status == 422
+        assert err.value.errors == {where: [f"{shown} is not a FHIR R4B resource type"]}
+        assert where in err.value.message
+        OperationOutcome.model_validate(err.value.operation_outcome())
+
+    @pytest.mark.parametrize(
+        ("element", "value", "problem"),
+        [
+            ("valueBoolean", "false", "valueBoolean must be JSON true or false"),
+            ("valueBoolean", 0, "valueBoolean must be JSON true or false"),
+            ("effectiveDateTime", 5, "effectiveDateTime must be a FHIR date/dateTime string"),
+        ],
+    )
+    def test_a_primitive_of_the_wrong_json_type_is_refused_not_read_as_python_truth(
+            self, lab_codemap, element, value, problem):
+        # fhir.resources validates leniently ("false" passes as a boolean); read as Python truth, a
+        # fever sent as "false" was a fever, and with scleromyxoedema the dermato-neuro emergency.
+        fever = observation("FEVER", system="https://lab.example/fhir/CodeSystem/mg", valueBoolean=False)
+        fever[element] = value
+        with pytest.raises(FhirError) as err:
+            bundle_to_request(bundle(M_PROTEIN, fever), lab_codemap)
+        assert err.value.status == 422
+        assert err.value.errors == {"Bundle.entry[1].resource": [problem]}
+
+    @pytest.mark.parametrize(
+        ("change", "problem"),
+        [
+            ({"valueQuantity": {"value": "12", "unit": "g/L"}}, "valueQuantity.value must be a JSON number"),
+            ({"referenceRange": [{"low": {"value": "1"}, "high": {"value": 2}}]},
+             "referenceRange.low.value must be a JSON number"),
+        ],
+    )
+    def test_a_number_sent_as_a_string_is_refused(self, codemap, change, problem):
+        m_protein = dict(M_PROTEIN, **change)
+        with pytest.raises(FhirError) as err:
+            bundle_to_request(bundle(m_protein), codemap)
+        assert err.value.errors == {"Bundle.entry[0].resource": [problem]}
+
+    def test_null_elements_are_refused_where_they_are(self, codemap):
+        data = bundle(dict(M_PROTEIN, valueQuantity=None), {"resourceType": None})
+        with pytest.raises(FhirError) as err:
+            bundle_to_request(data, codemap)
+        null = ["null is not allowed in FHIR JSON: leave the element out"]
+        assert err.value.errors == {"Bundle.entry[0].resource.valueQuantity": null,
+                                    "Bundle.entry[1].resource.resourceType": null}
+        assert err.value.message.endswith("(and 1 more)")
+
+    def test_a_contained_resource_is_checked_too(self, codemap):
+        observation_with = dict(M_PROTEIN, contained=[{"resourceType": "Nope"}])
+        with pytest.raises(FhirError) as err:
+            bundle_to_request(bundle(observation_with), codemap)
+        assert list(err.value.errors) == ["Bundle.entry[0].resource.contained[0].resourceType"]
+
+    @pytest.mark.parametrize(
         ("data", "fragment"),
         [
             ({"resourceType": "Patient"}, "must be a FHIR Bundle"),
