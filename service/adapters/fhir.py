@@ -182,8 +182,8 @@ def validate_bundle(bundle: Any) -> None:
     try:
         Bundle.model_validate(dict(bundle))
     except (TypeError, KeyError, AttributeError) as exc:
-        # Not a validation error but the library failing on input it did not expect: still the
-        # caller's input, so a 422 rather than a 500 (the type and place are logged nowhere else).
+        # Not a validation error but the library failing on input it did not expect (the checks above
+        # cover the cases found so far): still the caller's input, so a 422 rather than a 500.
         raise FhirError("the Bundle is not valid FHIR R4: a resource could not be read",
                         {"Bundle": [f"unreadable content ({type(exc).__name__})"]}) from exc
     except ValidationError as exc:
