@@ -317,7 +317,7 @@ class Metrics:
 
 def count_interpretation(code: str) -> None:
     """Count one interpretation with classification ``code``."""
-    current_app.extensions[EXTENSION].metrics.count_interpretation(code)
+    count_interpretations({code: 1})
 
 
 def count_interpretations(counts: Mapping[str, int]) -> None:

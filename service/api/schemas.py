@@ -195,9 +195,7 @@ class QuantityField(fields.Field):
             unit = value.get("unit")
             comp = value.get("comparator")
             rr = value.get("reference_range")
-            t = type(v)  # _plain_number(v), inline: a dozen quantities per request
-            if (((t is float and 0 <= v < _INF) or (t is int and 0 <= v < _BIG_INT))
-                    and type(unit) is str and unit in self._unit_set
+            if (_plain_number(v) and type(unit) is str and unit in self._unit_set
                     and (comp is None or (type(comp) is str and comp in _COMPARATORS
                                           and not (comp == "<" and v == 0)))):
                 if rr is None:

@@ -40,9 +40,8 @@ def interpret(panel: Panel) -> Interpretation:
         if scleromyxedema_status(facts) == "suspected":
             label = label.replace("(MGCS: scleromyxoedema)", "(MGCS: scleromyxoedema suspected)")
         out.label = label
-    needed = [n for r in risk.values() for n in r.needed]
-    missing = list(dict.fromkeys(out.missing + needed)) if needed else list(dict.fromkeys(out.missing))
-    flags_t = ordered(flags) if len(flags) > 1 else tuple(flags)
+    missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed]))
+    flags_t = ordered(flags)
     recs = advice.recommendations(facts, out, risk, flags_t, missing)
     text = advice.comment(facts, out, risk, flags_t, recs, missing)
     mde = () if out.igm_logic else tuple([k for k, v in facts.mde.items() if v is True])

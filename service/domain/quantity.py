@@ -313,10 +313,7 @@ def quantity_builder(analyte: Analyte) -> Callable[..., Quantity]:
                 low, high = reference_range
                 rr = _new(Range, (convert(to_decimal(low), analyte, unit),
                                   convert(to_decimal(high), analyte, unit)))
-        if comparator is None:
-            return _new(Quantity, (canonical, canonical_unit, None, rr,
-                                   _new(Interval, (canonical, canonical, False, False))))
-        comp = _comparator(comparator)
+        comp = None if comparator is None else _comparator(comparator)
         return _new(Quantity, (canonical, canonical_unit, comp, rr, interval_of(canonical, comp)))
 
     return build

@@ -40,18 +40,8 @@ def add_months(d: date, months: int) -> date:
 
 
 def within(start: date, end: date, months: int) -> bool:
-    """Whether ``end`` falls within ``months`` calendar months after ``start`` (inclusive).
-
-    The same as ``end <= add_months(start, months)``, without building the date: the pairwise rules
-    ask this a dozen times per panel with history."""
-    target = start.year * 12 + start.month + months  # month index of add_months(start, months)
-    month = end.year * 12 + end.month
-    if month != target:
-        return month < target
-    day = start.day
-    if day > 28:  # clamped to the target month's last day, as add_months does
-        day = min(day, calendar.monthrange(end.year, end.month)[1])
-    return end.day <= day
+    """Whether ``end`` falls within ``months`` calendar months after ``start`` (inclusive)."""
+    return end <= add_months(start, months)
 
 
 def _series(panel: Panel, pick) -> list[Point]:

@@ -53,11 +53,16 @@ def test_clonal_plasma_cells_without_m_protein_follow_the_myeloma_rules(client):
     assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
 
 
+def biclonal_with_infiltrate(clonal_percent: float) -> dict:
+    """IgM + IgG biclonal, lymphoplasmacytic infiltrate 20 %, no IgM symptoms, no amyloidosis."""
+    return b(serum_ife=BICLONAL,
+             marrow={"clonal_plasma_cells_percent": clonal_percent,
+                     "lymphoplasmacytic_infiltrate_percent": 20},
+             clinical={"igm_related_symptoms": False, "amyloidosis": False})
+
+
 def test_the_igm_clone_of_a_biclonal_gammopathy_is_judged_by_the_igm_criteria(client):
-    out = post(client, b(serum_ife=BICLONAL,
-                         marrow={"clonal_plasma_cells_percent": 5,
-                                 "lymphoplasmacytic_infiltrate_percent": 20},
-                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    out = post(client, biclonal_with_infiltrate(5))
     assert out["classification"]["code"] == "WALDENSTROM_RANGE"
     assert any(c["id"] == "lymphoplasmacytic_infiltrate_ge_10" and c["status"] == "met"
                for c in out["criteria"])
@@ -232,10 +237,7 @@ def test_a_biclonal_spike_of_40_g_l_that_cannot_be_attributed_is_indeterminate(c
 
 
 def test_smm_beside_a_waldenstrom_range_igm_component_is_indeterminate(client):
-    out = post(client, b(serum_ife=BICLONAL,
-                         marrow={"clonal_plasma_cells_percent": 15,
-                                 "lymphoplasmacytic_infiltrate_percent": 20},
-                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    out = post(client, biclonal_with_infiltrate(15))
     assert out["classification"]["code"] == "INDETERMINATE"
 
 
