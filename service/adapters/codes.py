@@ -431,9 +431,9 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
             match = item.get("match", "exact")
             if match not in ("exact", "prefix"):
                 raise CodeMapError(f"{where}: 'match' must be 'exact' or 'prefix'")
-            for key in ("display", "confidence", "caveat", "source"):
-                if key in item and not isinstance(item[key], str):
-                    raise CodeMapError(f"{where}: '{key}' must be a string")
+            for name in ("display", "confidence", "caveat", "source"):
+                if name in item and not isinstance(item[name], str):
+                    raise CodeMapError(f"{where}: '{name}' must be a string")
             entry = CodeEntry(
                 system=codemap.system_key(system),
                 code=code,

@@ -610,7 +610,7 @@ def _flag_observation(
     if flag.get("message"):
         value["text"] = str(flag["message"])
     obs["valueCodeableConcept"] = value
-    components = []
+    components: list[dict[str, Any]] = []
     if flag.get("severity"):
         components.append(
             {

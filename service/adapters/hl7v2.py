@@ -60,7 +60,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
@@ -311,10 +311,12 @@ class OruContext:
 def _normalize(message: str | bytes) -> str:
     if isinstance(message, bytes):
         try:
-            message = message.decode("utf-8")
+            decoded = message.decode("utf-8")
         except UnicodeDecodeError:
-            message = message.decode("latin-1")
-    text = message.lstrip("\ufeff").strip("\x0b\x1c\r\n \t")
+            decoded = message.decode("latin-1")
+    else:
+        decoded = message
+    text = decoded.lstrip("\ufeff").strip("\x0b\x1c\r\n \t")
     lines = re.split(r"\r\n|\r|\n", text)
     return "\r".join(line for line in lines if line.strip())
 
@@ -369,7 +371,18 @@ def _segments(text: str, enc: Encoding) -> list[Segment]:
     return segments
 
 
-def _header(msh: Segment) -> dict[str, str]:
+class _Header(TypedDict):
+    message_type: str
+    control_id: str
+    processing_id: str
+    version: str
+    sending_application: str
+    sending_facility: str
+    receiving_application: str
+    receiving_facility: str
+
+
+def _header(msh: Segment) -> _Header:
     return {
         "message_type": msh.raw(9),
         "control_id": msh.text(10),
@@ -895,11 +908,13 @@ def build_ack(
     else:
         header = _header_from_text(message_text_or_parsed) or {"enc": DEFAULT_ENCODING}
     enc: Encoding = header["enc"]
-    version = header.get("version") if header.get("version") in SUPPORTED_VERSIONS else "2.5.1"
+    sent_version = header.get("version")
+    version = (sent_version if isinstance(sent_version, str) and sent_version in SUPPORTED_VERSIONS
+               else "2.5.1")
     trigger = "R01"
     if header.get("message_type"):
-        trigger = header["message_type"].split(enc.component)[1:2] or ["R01"]
-        trigger = trigger[0] or "R01"
+        parts = header["message_type"].split(enc.component)
+        trigger = (parts[1] if len(parts) > 1 else "") or "R01"
     message_type = enc.component.join(["ACK", trigger] + ([] if version == "2.3" else ["ACK"]))
     lines = [
         _msh(

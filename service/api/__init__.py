@@ -59,7 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if os.environ.get("MGI_MAX_BODY_BYTES"):
         app.config["MAX_CONTENT_LENGTH"] = int(os.environ["MGI_MAX_BODY_BYTES"])
     app.config.update(config or {})
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting
     # Observability first, so that requests refused by authentication still get a request id,
     # an access-log line and a metric.
     init_observability(app)

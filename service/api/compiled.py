@@ -210,10 +210,12 @@ def _field_source(i: int, f: fields.Field, attr: str, out_key: str, path: str, r
     return lines
 
 
-def _value_source(i: int, f: fields.Field, key: str, path: str, report: _Report,
+def _value_source(i: int, field_: fields.Field, key: str, path: str, report: _Report,
                   ns: dict[str, Any]) -> list[str]:
     """Statements setting ``x`` to the loaded non-None value ``v``: ``f._deserialize(v, attr, data)``
     (the fast form where there is one), then the field's validators."""
+    # Told apart by exact class below, so the subclass attributes (many, schema, inner...) exist.
+    f: Any = field_
     cls = type(f)
     ns[f"deserialize_{i}"] = f._deserialize
     slow = f"deserialize_{i}(v, {key}, data)"
@@ -275,8 +277,10 @@ def _exec(lines: list[str], path: str, ns: dict[str, Any]) -> dict[str, Any]:
     return ns
 
 
-def _check(v: Callable[[Any], Any]) -> Callable[[Any], None]:
+def _check(validator: Callable[[Any], Any]) -> Callable[[Any], None]:
     """A validator as a check raising Declined; validators of other types are called as they are."""
+    # Told apart by exact class below, so each one's attributes (min, max, choices...) exist.
+    v: Any = validator
     t = type(v)
     if t is validate.Range:
         return _range_check(v)

@@ -80,8 +80,9 @@ def _from_http(e: HTTPException) -> Response:
         # A description the code chose (abort(415, description=...)) says more than the default.
         message = e.description
     headers = dict(data.get("headers") or {})
-    if code == 405 and getattr(e, "valid_methods", None):
-        headers["Allow"] = ", ".join(e.valid_methods)
+    allowed = getattr(e, "valid_methods", None)  # set on werkzeug's MethodNotAllowed only
+    if code == 405 and allowed:
+        headers["Allow"] = ", ".join(allowed)
     return error_response(code, message, errors, headers)
 
 

@@ -51,6 +51,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
 from flask.logging import default_handler
@@ -143,7 +144,7 @@ class JsonFormatter(logging.Formatter):
             # Access lines: the fields arrive pre-rendered (see init_observability).
             return (f'{{"ts":"{self._timestamp(record.created)}","level":"{record.levelname}",'
                     f'"logger":{_json_text(record.name)},{rendered}}}')
-        out = {"ts": self._timestamp(record.created), "level": record.levelname,
+        out: dict[str, Any] = {"ts": self._timestamp(record.created), "level": record.levelname,
                "logger": record.name}
         fields = getattr(record, "mgi", None)
         if fields is not None:
@@ -181,7 +182,7 @@ class _AccessRecord(logging.LogRecord):
         self.exc_info = self.exc_text = self.stack_info = None
         self.created = ct
         self.msecs = (ct - int(ct)) * 1000.0 // 1
-        self.relativeCreated = (ct - logging._startTime) * 1000.0
+        self.relativeCreated = (ct - logging._startTime) * 1000.0  # type: ignore[attr-defined]
         self.thread = threading.get_ident()
         self.threadName = self.processName = self.taskName = None
         self.process = os.getpid()
@@ -220,7 +221,7 @@ class _StderrHandler(logging.StreamHandler):
         logging.Handler.__init__(self)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -292,7 +293,7 @@ class Metrics:
             ("classification",), registry=registry,
         )
         self._http_children: dict[tuple[str, str, int], tuple] = {}
-        self._interpretation_children: dict[str, object] = {}
+        self._interpretation_children: dict[str, Any] = {}  # prometheus_client label children
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -344,7 +345,7 @@ def mark_ready(app: Flask) -> None:
 
 
 def _error(status: HTTPStatus, message: str):
-    body = {"code": status.value, "status": status.phrase, "message": message, "errors": {}}
+    body: dict[str, Any] = {"code": status.value, "status": status.phrase, "message": message, "errors": {}}
     response = current_app.json.response(body)
     response.status_code = status.value
     return response
@@ -399,15 +400,18 @@ def init_observability(app: Flask) -> ObservabilityState:
     id_ok = _REQUEST_ID_RE.fullmatch
     perf_counter = time.perf_counter
     make_record = _AccessRecord
-    get_request = request._get_current_object
+    # The proxied objects themselves, fetched once per hook call instead of once per attribute.
+    get_request = request._get_current_object  # type: ignore[attr-defined]
     get_g = g._get_current_object
     INFO, ERROR = logging.INFO, logging.ERROR  # noqa: N806
 
     mgi_logger = logging.getLogger(LOGGER_ROOT)
     only_ours = [handler]
     formatter = handler.formatter
-    timestamp = formatter._timestamp
-    lock = handler.lock
+    # Direct writes copy JsonFormatter's access line: only while the handler still uses one.
+    json_formatter = isinstance(formatter, JsonFormatter)
+    timestamp = (formatter if isinstance(formatter, JsonFormatter) else JsonFormatter())._timestamp
+    lock = cast(threading.RLock, handler.lock)  # Handler.__init__ always creates it
 
     def direct_write_possible() -> bool:
         """True while the access line's only destination is our JSON handler, untouched (no
@@ -415,7 +419,7 @@ def init_observability(app: Flask) -> ObservabilityState:
         return (not access_log.handlers and not access_log.filters and access_log.propagate
                 and not access_log.disabled and mgi_logger.handlers == only_ours
                 and not mgi_logger.propagate and not handler.filters
-                and handler.formatter is formatter and handler.level <= INFO)
+                and json_formatter and handler.formatter is formatter and handler.level <= INFO)
 
     # The hot path: a few dict reads, two metric updates (label children cached), one log line
     # built from cached JSON fragments (no json.dumps per request), one header appended.

@@ -20,8 +20,10 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     d = dict(pairs)
     if len(d) != len(pairs):
         seen: set[str] = set()
-        dupes = [k for k, _ in pairs if k in seen or seen.add(k)]
-        raise _BadJson(f"duplicate key {dupes[0]!r} in a JSON object")
+        for k, _ in pairs:
+            if k in seen:
+                raise _BadJson(f"duplicate key {k!r} in a JSON object")
+            seen.add(k)
     return d
 
 

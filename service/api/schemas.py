@@ -190,6 +190,8 @@ class QuantityField(fields.Field):
         # The usual case first: a plain, valid quantity object is built with no error bookkeeping.
         # Anything else (subclasses of JSON types included) takes the checking path below, which
         # accepts exactly the same valid objects and names every problem in the rest.
+        v: Any
+        unit: Any
         if type(value) is dict and value.keys() <= _QUANTITY_KEYS:
             v = value.get("value")
             unit = value.get("unit")

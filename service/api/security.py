@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import yaml
 from flask import Flask, current_app, g, request
@@ -252,7 +253,7 @@ def load_security_config(app: Flask) -> SecurityState:
 
 def _unauthorized(message: str, invalid_token: bool):
     status = HTTPStatus.UNAUTHORIZED
-    body = {"code": status.value, "status": status.phrase, "message": message, "errors": {}}
+    body: dict[str, Any] = {"code": status.value, "status": status.phrase, "message": message, "errors": {}}
     response = current_app.json.response(body)
     response.status_code = status.value
     challenge = 'Bearer realm="mgi"'
@@ -309,7 +310,8 @@ def init_security(app: Flask) -> SecurityState:
 
     keys = state.keys
     dev_mode = state.dev_mode
-    get_request = request._get_current_object
+    # The proxied objects themselves, fetched once per hook call instead of once per attribute.
+    get_request = request._get_current_object  # type: ignore[attr-defined]
     get_g = g._get_current_object
 
     def require_api_key():
@@ -323,7 +325,7 @@ def init_security(app: Flask) -> SecurityState:
             get_g().__dict__["api_key_name"] = DEV_KEY_NAME
             return None
         key, reason = authenticate(keys, req.environ.get("HTTP_AUTHORIZATION"))
-        if not reason:
+        if not reason and key is not None:
             get_g().__dict__["api_key_name"] = key.name
             return None
         if reason == "missing":
@@ -336,7 +338,8 @@ def init_security(app: Flask) -> SecurityState:
                 "malformed Authorization header: expected 'Bearer <API key>'", True
             )
         if reason == "revoked":
-            log.warning("authentication refused: revoked API key %r presented", key.name)
+            log.warning("authentication refused: revoked API key %r presented",
+                        key.name if key is not None else None)
         else:
             log.info("authentication refused: unknown API key")
         return _unauthorized("invalid or revoked API key", True)

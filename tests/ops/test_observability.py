@@ -167,6 +167,17 @@ def test_the_direct_access_line_equals_the_one_logging_would_write(monkeypatch, 
         assert secret not in json.dumps(lines), secret
 
 
+def test_an_operator_formatter_on_the_json_handler_is_used_for_access_lines(monkeypatch, capsys):
+    """A deployment that puts its own formatter on the 'mgi' handler still starts, and its access
+    lines go through that formatter, not the direct JSON write."""
+    handler = observability.configure_logging()
+    monkeypatch.setattr(handler, "formatter", logging.Formatter("PLAIN %(name)s %(message)s"))
+    client = build_app().test_client()
+    capsys.readouterr()
+    assert client.get("/healthz").status_code == 200
+    assert "PLAIN mgi.access request" in capsys.readouterr().err.splitlines()
+
+
 def test_metrics_exposition_counts_requests_latencies_and_interpretations(client):
     client.post("/v1/interpretations", json=PANEL, headers=bearer(KEY))
     client.post("/v1/interpretations", json={**PANEL, "code": "SMOLDERING_MYELOMA"},
