@@ -11,6 +11,7 @@ from .facts import CRITERION_NAMES, MDE_NAMES, Facts
 from .results import Code, Criterion, Flag, Recommendation, RiskResult, Status
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
+LC_MGUS_TESTS = ("flc", "hemoglobin", "calcium", "creatinine")  # no heavy chain: no M-spike to follow
 SRC32 = f"{R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2"
 
 
@@ -94,10 +95,16 @@ def recommendations(
             f"1 year, then every 6-12 months ({SRC32}).",
             (_d(2), _d(3)), "every 4-6 months for 1 year, then every 6-12 months", CRAB_TESTS))
     elif out.code is Code.MGUS_LIGHT_CHAIN:
+        # ref: §3.2 — low-risk MGUS is "M-protein < 15 g/L, IgG, normal FLC ratio"; light-chain MGUS
+        # has an abnormal ratio by definition, so the intermediate/high-risk schedule applies.
+        marrow_text = ("the baseline bone-marrow examination has been done" if f.bmpc is not None
+                       else "bone-marrow aspirate and biopsy at baseline")
         recs.append(Recommendation(
-            "HEMATOLOGY_FOLLOW_UP",
-            "Light-chain MGUS: the ruleset holds no follow-up interval specific to it (§3.2 covers "
-            "heavy-chain MGUS and SMM); haematology to set surveillance with serum FLC."))
+            "FOLLOW_UP",
+            "Light-chain MGUS: the FLC ratio is abnormal by definition, so this is not low-risk MGUS "
+            f"(M-protein < 15 g/L, IgG, normal FLC ratio): {marrow_text}; review at 6 months, then yearly "
+            f"for life, with serum free light chains ({SRC32}).",
+            _d(6), "yearly for life", LC_MGUS_TESTS))
     if out.code is Code.WALDENSTROM_RANGE:
         recs.append(Recommendation(
             "REFER_HEMATOLOGY",
@@ -147,11 +154,11 @@ _FLC_STATE = {True: "abnormal", False: "within interval", None: "not assessable"
 _COMMENT_FLAGS = frozenset({
     "MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
     "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE",
-    "THYROID_DISEASE_EXCLUSION", "IGM_WITH_MYELOMA_FEATURES", "NON_FREELITE_ASSAY",
+    "THYROID_DISEASE_EXCLUSION", "NON_FREELITE_ASSAY",
     "RENAL_FLC_INTERVAL_APPLIED",
 })
 _COMMENT_RECS = frozenset({
-    "FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "HEMATOLOGY_FOLLOW_UP", "EMERGENCY_ADMISSION",
+    "FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "EMERGENCY_ADMISSION",
 })
 _LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
 _NOT_ROUTINE = ("marrow.", "imaging.")

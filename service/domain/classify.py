@@ -57,10 +57,14 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     igm_logic: bool = False
+    refer: bool = False  # an INDETERMINATE outcome that needs haematology, not only more data
 
     def __post_init__(self) -> None:
         if not self.label:
             self.label = LABELS[self.code]
+
+
+_IGG_IGA = (HeavyChain.IGG, HeavyChain.IGA)
 
 
 def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
@@ -77,6 +81,22 @@ def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
         return None, "biclonal IgM + non-IgM: the spike cannot be attributed to one clone"
     return (Quantity(hi, q.unit, Comparator.LE),
             "biclonal IgM + non-IgM: the total spike only bounds each clone")
+
+
+def flc_missing(f: Facts) -> list[str]:
+    """Request fields that would let a not-assessable FLC ratio be judged."""
+    fl = f.panel.flc
+    if fl is None:
+        return ["flc.kappa", "flc.lambda"]
+    absent = [n for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_)) if q is None]
+    if absent:
+        return absent
+    if f.flc is not None and f.flc.interval_low is None:
+        return ["flc.ratio_reference_range"]  # assay 'other' without the laboratory's interval
+    # Both sent, an interval in force: a chain reported as a bound leaves the ratio open.
+    bounds = [n for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_))
+              if q is not None and not q.interval.exact]
+    return bounds or ["flc.kappa", "flc.lambda"]
 
 
 def _indeterminate(isotype: str | None, reason: str, missing: list[str] | None = None) -> Outcome:
@@ -127,7 +147,7 @@ def classify(f: Facts) -> Outcome:
             )
         missing = ["serum_ife"]
         if flc_abnormal is None:
-            missing += ["flc.kappa", "flc.lambda"]
+            missing += flc_missing(f)
         return Outcome(
             Code.NO_MONOCLONAL_PROTEIN, None, provisional=True,
             reasons=["no M-spike or abnormal result, but serum immunofixation was not done"],
@@ -166,7 +186,7 @@ def classify(f: Facts) -> Outcome:
         return _myeloma_logic(f, "non_secretory", isotype)
     missing = []
     if flc_abnormal is None:
-        missing += ["flc.kappa", "flc.lambda"]
+        missing += flc_missing(f)
     reason = "serum immunofixation negative"
     if f.flc is not None and flc_abnormal is False:
         reason += " and FLC ratio within its interval"
@@ -262,11 +282,17 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
                        ">= 500 mg/24h", src_smm)
     parts = [urine500, bmpc_10_60]
     serum30: Tri = None
+    # ref: §2.3 — the M-protein criterion is stated for IgG or IgA (IMWG 2014): an IgD or IgE clone
+    # reaches smouldering myeloma only through the urine or marrow criteria.
+    igg_iga = kind != "heavy" or any(h in _IGG_IGA for h in f.heavy_chains)
     if kind != "light_chain":
         spike, note = attributable_spike(f)
+        if not igg_iga:
+            note = "IgD/IgE clone: the criterion is stated for IgG or IgA (not used for the category)"
         serum30 = f.add_q("serum_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L,
                           ">= 30 g/L (3 g/dL), IgG or IgA", SRC_SMM, note)
-        parts.append(serum30)
+        if igg_iga:
+            parts.append(serum30)
     smm = any_of(parts)
     if f.mixed_igm and serum30 is None and f.serum_mp is not None and f.serum_mp.interval.lo > 0:
         # ref: §2.3/§2.5 — a total spike >= 30 g/L in an IgM + non-IgM gammopathy could be either
@@ -299,6 +325,17 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         if f.mde_open():
             out.provisional = True
             out.missing.extend(mde_missing)
+        return out
+
+    if serum30 is True and not igg_iga:
+        out = _indeterminate(
+            isotype,
+            "IgD/IgE M-protein >= 30 g/L: non-IgM MGUS needs < 30 g/L (§2.4) and the smouldering-myeloma "
+            "M-protein criterion is stated for IgG or IgA (§2.3); haematological assessment is needed",
+            # Either would place the clone: smouldering myeloma by marrow (10-60 %) or urine criteria.
+            ([MARROW] if bmpc10 is None else []) + (["urine.m_protein_24h"] if urine500 is None else []),
+        )
+        out.refer = True
         return out
 
     crab_open = f.mde_open(CRAB)
@@ -350,13 +387,10 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
             "light-chain MGUS requires an abnormal ratio (§2.6)",
         )
     if abnormal is None:
-        fl = f.panel.flc
-        absent = [n for n, q in (("flc.kappa", fl.kappa if fl else None),
-                                 ("flc.lambda", fl.lambda_ if fl else None)) if q is None]
         return _indeterminate(
             isotype,
             "a monoclonal light chain was found but the FLC ratio is not assessable",
-            absent or ["flc.ratio_reference_range"],
+            flc_missing(f),
         )
     if raised is False:
         return _indeterminate(
@@ -367,8 +401,12 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     out = Outcome(Code.MGUS_LIGHT_CHAIN, isotype,
                   reasons=["abnormal FLC ratio with the involved light chain raised, no heavy chain"])
     if raised is None:
-        out.missing.append("flc.kappa.reference_range" if flc and flc.involved == "kappa"
-                           else "flc.lambda.reference_range")
+        # Undecided: a reported bound (e.g. kappa ">= 19.4") needs the exact value; an exact value
+        # with no upper limit in force (no assay default, none sent) needs the reference range.
+        chain = "flc.kappa" if flc and flc.involved == "kappa" else "flc.lambda"
+        fl = f.panel.flc
+        q = (fl.kappa if chain == "flc.kappa" else fl.lambda_) if fl else None
+        out.missing.append(chain if q is not None and not q.interval.exact else f"{chain}.reference_range")
     if bmpc10 is None:
         out.missing.append(MARROW)
     if urine500 is None:

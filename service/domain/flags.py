@@ -148,22 +148,18 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
             ))
     met = [k for k, v in f.mde.items() if v is True]
-    igm_mde = [k for k in ("hypercalcemia", "renal_insufficiency", "bone_lesions", "bmpc_ge_60",
-                           "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
-    if out.igm_logic and igm_mde:
-        # §2.5: IgM gammopathies do not use the myeloma CRAB logic, but myeloma-defining findings beside
-        # an IgM clone (IgM myeloma is rare, not impossible) must not pass silently.
-        flags.append(Flag(
-            "IGM_WITH_MYELOMA_FEATURES", Severity.REFER,
-            f"IgM clone with {', '.join(MDE_NAMES[k] for k in igm_mde)}: the IgM criteria do not use "
-            "the myeloma CRAB/SLiM logic (clinical-reference §2.5); IgM myeloma and other causes need "
-            "haematological assessment.",
-            ("hematology",), tuple({"event": k} for k in igm_mde),
-        ))
-    if met and not out.igm_logic:
+    if met:
+        # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
+        # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
+        # use the myeloma CRAB logic), but hypercalcaemia, renal failure, anaemia or lesions still need
+        # urgent assessment, and IgM myeloma is rare, not impossible.
+        names = ", ".join(MDE_NAMES[k] for k in met)
         flags.append(Flag(
             "MYELOMA_DEFINING_EVENT", Severity.URGENT,
-            f"Myeloma-defining event(s): {', '.join(MDE_NAMES[k] for k in met)}."
+            (f"Myeloma-defining event(s) beside an IgM clone: {names}. The IgM criteria do not use the "
+             "myeloma CRAB/SLiM logic (clinical-reference §2.5), so the category does not rest on them; "
+             "IgM myeloma and other causes need haematological assessment."
+             if out.igm_logic else f"Myeloma-defining event(s): {names}.")
             + (" CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
                if any(k in CRAB_EVENTS for k in met) else "")
             + f" ({R.IMWG_2014}; clinical-reference §2.1).",
@@ -174,7 +170,8 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
         flags.append(Flag("MARROW_EXAMINATION_RECOMMENDED", Severity.REFER, marrow_flag,
                           ("hematology",)))
     if out.code in REFERRAL_CODES or (out.code is Code.INDETERMINATE and (
-            (met and not out.igm_logic) or out.igm_logic or (c is not None and c.amyloidosis is True))):
+            (met and not out.igm_logic) or out.igm_logic or out.refer
+            or (c is not None and c.amyloidosis is True))):
         flags.append(Flag("HEMATOLOGY_REFERRAL", Severity.REFER,
                           f"{out.label}: refer to haematology.", ("hematology",)))
     if f.flc is not None and f.flc.renal_interval:
@@ -204,6 +201,10 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> st
                     Code.SOLITARY_PLASMACYTOMA, Code.WALDENSTROM_RANGE):
         return (f"{LABEL_SHORT[out.code]} without a marrow result: bone-marrow aspirate and biopsy are "
                 "needed to confirm the category (clinical-reference §2.9).")
+    if out.code is Code.MGUS_LIGHT_CHAIN:
+        # ref: §3.2 — an abnormal FLC ratio (light-chain MGUS by definition) is not low-risk MGUS.
+        return ("Light-chain MGUS (abnormal FLC ratio, so not low-risk MGUS): bone-marrow aspirate and "
+                f"biopsy at baseline ({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2).")
     mayo = risk["mgus_mayo_2005"]
     if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and mayo.possible_groups and \
             "low" not in mayo.possible_groups:

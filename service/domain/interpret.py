@@ -44,6 +44,8 @@ def interpret(panel: Panel) -> Interpretation:
     flags_t = ordered(flags)
     recs = advice.recommendations(facts, out, risk, flags_t, missing)
     text = advice.comment(facts, out, risk, flags_t, recs, missing)
+    # §2.5: the IgM criteria do not use the myeloma CRAB/SLiM logic, so no event is myeloma-defining
+    # for an IgM category; the findings stay in criteria[] and in the MYELOMA_DEFINING_EVENT flag.
     mde = () if out.igm_logic else tuple([k for k, v in facts.mde.items() if v is True])
     return Interpretation(
         RULESET_VERSION,

@@ -13,7 +13,7 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.11.1"
+RULESET_VERSION = "mgi-rules-2026.11.2"
 
 IMWG_2014 = "IMWG 2014 (Rajkumar et al., Lancet Oncol 2014;15:e538-48)"
 KYLE_WM_2012 = "Kyle et al., Blood 2012; WHO 2016"
@@ -241,8 +241,8 @@ def describe() -> dict[str, Any]:
               "Clonal BMPC >= 10 % or biopsy-proven plasmacytoma, and >= 1 MDE",
               {"bmpc_percent": BMPC_MYELOMA_PERCENT}),
         _rule("category.smoldering_myeloma", "§2.3", IMWG_2014,
-              "Serum M-protein >= 30 g/L or urine M-protein >= 500 mg/24h and/or clonal BMPC "
-              "10-60 %; no MDE, no amyloidosis",
+              "Serum M-protein (IgG or IgA) >= 30 g/L or urine M-protein >= 500 mg/24h and/or clonal "
+              "BMPC 10-60 %; no MDE, no amyloidosis",
               {"serum_m_protein_g_l": SERUM_M_PROTEIN_G_L, "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
                "bmpc_percent_low": BMPC_MYELOMA_PERCENT, "bmpc_percent_high": BMPC_SLIM_PERCENT}),
         _rule("category.mgus_non_igm", "§2.4", IMWG_2014,
@@ -274,8 +274,9 @@ def describe() -> dict[str, Any]:
                           for i, (g, p, c) in enumerate(MAYO_MGUS_GROUPS)]}),
         _rule("follow_up", "§3.2", IMWG_FOLLOW_UP_2010,
               "Low-risk MGUS: SPEP at 6 months, then every 2-3 years; intermediate/high-risk MGUS: "
-              "marrow at baseline, review at 6 months then yearly; SMM: re-test at 2-3 months, then "
-              "every 4-6 months for 1 year, then every 6-12 months", {}),
+              "marrow at baseline, review at 6 months then yearly (light-chain MGUS too: its FLC ratio "
+              "is abnormal); SMM: re-test at 2-3 months, then every 4-6 months for 1 year, then every "
+              "6-12 months", {}),
         _rule("risk.smm_mayo_2018", "§3.3", MAYO_SMM_2018,
               "Factors: BMPC > 20 %; M-protein > 20 g/L; involved/uninvolved FLC ratio > 20",
               {"bmpc_percent": SMM_2018_BMPC_PERCENT, "m_protein_g_l": SMM_2018_M_PROTEIN_G_L,
@@ -301,7 +302,8 @@ def describe() -> dict[str, Any]:
         _rule("serial.evolving_hemoglobin", "§3.5", RAVI_2016, "Haemoglobin fall >= 5 g/L within 12 months",
               {"fall_g_l": EVOLVING_HB_FALL_G_L, "months": EVOLVING_HB_MONTHS}),
         _rule("serial.rising_m_protein_successive", "§3.5", RAJKUMAR_2015,
-              "M-protein rise >= 25 % on two successive evaluations within 6 months",
+              "M-protein rise >= 25 % on two successive evaluations within 6 months (both "
+              ">= 25 % above an earlier result, the three within 6 months)",
               {"rise_fraction": SUCCESSIVE_RISE_FRACTION, "months": SUCCESSIVE_RISE_MONTHS}),
         _rule("flc.reference_intervals", "§4", "Katzmann 2002; Hutchison 2008; manufacturers",
               "Serum FLC kappa/lambda ratio intervals by assay and renal function",

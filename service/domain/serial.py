@@ -147,15 +147,19 @@ def evolving_hemoglobin(points: list[Point]) -> list[dict]:
 
 
 def rising_successive(points: list[Point]) -> list[dict]:
-    """§3.5 (Rajkumar 2015): a rise ≥ 25 % over the previous result on two successive
-    evaluations, the three results spanning at most 6 months."""
-    for a, b, c in zip(points, points[1:], points[2:], strict=False):
-        # ref: §3.5 — each of the two successive evaluations ≥ 25 % above the one before it.
-        if (within(a.on, c.on, R.SUCCESSIVE_RISE_MONTHS)
-                and _certain_rise(a, b, R.SUCCESSIVE_RISE_FRACTION, None)
-                and _certain_rise(b, c, R.SUCCESSIVE_RISE_FRACTION, None)):
-            return [{"rule": ">= 25 % rise on two successive evaluations within 6 months"}
-                    | _ev(a, b, "g/L"), _ev(b, c, "g/L")]
+    """§3.5 (Rajkumar 2015): the M-protein ≥ 25 % above an earlier result on two successive
+    evaluations, the earlier result and both evaluations within 6 months."""
+    # ref: §3.5 — "rise >= 25 % on two successive evaluations": the rise over a baseline is seen
+    # at two consecutive evaluations (a confirmed rise, as myeloma criteria confirm changes on two
+    # consecutive assessments); it need not compound (10 -> 12.5 -> 12.5 g/L qualifies).
+    for j in range(1, len(points) - 1):
+        b, c = points[j], points[j + 1]
+        for a in points[:j]:
+            if (within(a.on, c.on, R.SUCCESSIVE_RISE_MONTHS)
+                    and _certain_rise(a, b, R.SUCCESSIVE_RISE_FRACTION, None)
+                    and _certain_rise(a, c, R.SUCCESSIVE_RISE_FRACTION, None)):
+                return [{"rule": ">= 25 % rise on two successive evaluations within 6 months"}
+                        | _ev(a, b, "g/L"), _ev(a, c, "g/L")]
     return []
 
 
@@ -190,8 +194,8 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     if ev:
         flags.append(Flag("RISING_M_PROTEIN_SUCCESSIVE", Severity.REFER,
                           "M-protein up >= 25 % on two successive evaluations within 6 months "
-                          f"({_g(ev[0]['from_value'])} -> {_g(ev[1]['from_value'])} -> "
-                          f"{_g(ev[1]['to_value'])} g/L, "
-                          f"{ev[0]['from_date']} to {ev[1]['to_date']}): a high-risk marker in smouldering "
-                          f"myeloma ({R.RAJKUMAR_2015}; {src}).", ("hematology",), tuple(ev)))
+                          f"({_g(ev[0]['from_value'])} g/L on {ev[0]['from_date']}, then "
+                          f"{_g(ev[0]['to_value'])} g/L on {ev[0]['to_date']} and "
+                          f"{_g(ev[1]['to_value'])} g/L on {ev[1]['to_date']}): a high-risk marker in "
+                          f"smouldering myeloma ({R.RAJKUMAR_2015}; {src}).", ("hematology",), tuple(ev)))
     return flags, notes

@@ -164,14 +164,44 @@ def test_waldenstrom_range_without_marrow_is_provisional_and_asks_for_it(client)
     assert "marrow.lymphoplasmacytic_infiltrate_percent" in out["missing_data"]
 
 
-def test_crab_features_beside_an_igm_clone_are_flagged(client):
+def test_crab_features_beside_an_igm_clone_raise_the_urgent_contract_flag_without_changing_the_category(
+        client):
     labs = dict(LABS, calcium={"value": 3.2, "unit": "mmol/L"})
     out = post(client, b(serum_ife=IGM_KAPPA,
                          marrow={"lymphoplasmacytic_infiltrate_percent": 5}, labs=labs,
                          imaging={"osteolytic_lesions": 3, "mri_focal_lesions": 0},
                          clinical={"igm_related_symptoms": False, "amyloidosis": False}))
-    assert "IGM_WITH_MYELOMA_FEATURES" in flags(out)
-    assert "MYELOMA_DEFINING_EVENT" not in flags(out)
+    assert out["classification"]["code"] == "MGUS_IGM"
+    mde_flag = next(f for f in out["flags"] if f["code"] == "MYELOMA_DEFINING_EVENT")
+    assert mde_flag["severity"] == "urgent"
+    assert "IgM" in mde_flag["message"]
+    assert {e["event"] for e in mde_flag["evidence"]} == {"hypercalcemia", "bone_lesions"}
+    assert out["myeloma_defining_events"] == []  # §2.5: not myeloma-defining for an IgM category
+    assert out["flags"][0]["code"] == "MYELOMA_DEFINING_EVENT"  # urgent first
+
+
+@pytest.mark.parametrize(
+    ("labs", "imaging", "flagged"),
+    [
+        ({"hemoglobin": {"value": 99.9, "unit": "g/L"}}, None, True),
+        ({"hemoglobin": {"value": 100, "unit": "g/L"}}, None, False),
+        (None, {"osteolytic_lesions": 1}, True),
+        (None, {"osteolytic_lesions": 0}, False),
+        (None, {"mri_focal_lesions": 2}, True),
+        (None, {"mri_focal_lesions": 1}, False),
+    ],
+)
+def test_any_crab_or_slim_finding_beside_an_igm_clone_raises_myeloma_defining_event(
+        client, labs, imaging, flagged):
+    body = {"serum_ife": IGM_KAPPA, "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+            "marrow": {"lymphoplasmacytic_infiltrate_percent": 5}}
+    if labs:
+        body["labs"] = labs
+    if imaging:
+        body["imaging"] = imaging
+    out = post(client, body)
+    assert ("MYELOMA_DEFINING_EVENT" in flags(out)) is flagged
+    assert out["myeloma_defining_events"] == []
 
 
 def test_a_suspected_scleromyxoedema_label_says_suspected(client):
@@ -194,7 +224,7 @@ def test_an_igm_clone_with_75_percent_clonal_plasma_cells_is_not_igm_mgus(client
                                    "lymphoplasmacytic_infiltrate_percent": 0},
                         "labs": LABS, "clinical": {"igm_related_symptoms": False}})
     assert out["classification"]["code"] == "INDETERMINATE"
-    assert {"IGM_WITH_MYELOMA_FEATURES", "HEMATOLOGY_REFERRAL"} <= flags(out)
+    assert {"MYELOMA_DEFINING_EVENT", "HEMATOLOGY_REFERRAL"} <= flags(out)
 
 
 def test_an_mde_with_morphology_plasmacytosis_and_no_m_protein_is_not_myeloma(client):
@@ -308,3 +338,98 @@ def test_a_plasmacytoma_is_solitary_only_with_imaging_normal_apart_from_it(clien
              marrow={"clonal_plasma_cells_percent": 0},
              imaging={"osteolytic_lesions": 0, "mri_focal_lesions": mri})
     assert post(client, body)["classification"]["code"] == code
+
+
+# --- third review -------------------------------------------------------------------------------------
+LC_KAPPA = {"serum_ife": {"result": "negative", "clones": []},
+            "flc": {"kappa": {"value": 58, "unit": "mg/L"}, "lambda": {"value": 11, "unit": "mg/L"}},
+            "urine": {"m_protein_24h": {"value": 40, "unit": "mg/24h"}},
+            "labs": LABS, "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0}}
+
+
+@pytest.mark.parametrize(
+    ("marrow", "asks_marrow"), [({"clonal_plasma_cells_percent": 4}, False), (None, True)])
+def test_light_chain_mgus_follows_the_intermediate_high_risk_mgus_schedule(client, marrow, asks_marrow):
+    """§3.2: low-risk MGUS needs a normal FLC ratio, which light-chain MGUS never has."""
+    body = copy.deepcopy(LC_KAPPA)
+    if marrow:
+        body["marrow"] = marrow
+    out = post(client, body)
+    assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
+    follow = [r for r in out["recommendations"] if r["code"] == "FOLLOW_UP"]
+    assert len(follow) == 1
+    assert follow[0]["interval_months"] == 6 and follow[0]["then"] == "yearly for life"
+    assert "flc" in follow[0]["tests"]
+    assert ("bone-marrow aspirate and biopsy at baseline" in follow[0]["text"]) is asks_marrow
+    assert ("MARROW_EXAMINATION_RECOMMENDED" in flags(out)) is asks_marrow
+
+
+NEG = {"result": "negative", "clones": []}
+
+
+@pytest.mark.parametrize(
+    ("flc", "missing"),
+    [
+        ({"kappa": {"value": 30, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}, "assay": "other"},
+         ["flc.ratio_reference_range"]),
+        ({"kappa": {"value": 30, "unit": "mg/L"}}, ["flc.lambda"]),
+        ({"lambda": {"value": 30, "unit": "mg/L"}}, ["flc.kappa"]),
+        ({"kappa": {"value": 30, "unit": "mg/L", "comparator": ">"}, "lambda": {"value": 20, "unit": "mg/L"}},
+         ["flc.kappa"]),
+    ],
+    ids=["assay_other_without_interval", "kappa_only", "lambda_only", "kappa_bound_straddles_the_interval"],
+)
+def test_an_open_flc_ratio_asks_for_what_would_settle_it_not_for_what_was_sent(client, flc, missing):
+    out = post(client, {"serum_ife": NEG, "flc": flc})
+    assert out["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
+    assert out["classification"]["provisional"] is True
+    assert out["flc"]["abnormal"] is None
+    assert out["missing_data"] == missing
+
+
+def test_an_involved_chain_reported_as_a_bound_at_its_limit_asks_for_the_exact_value(client):
+    kappa = {"value": 19.4, "unit": "mg/L", "comparator": ">="}
+    out = post(client, {"serum_ife": NEG, "flc": {"kappa": kappa, "lambda": {"value": 10, "unit": "mg/L"}}})
+    assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
+    assert "flc.kappa" in out["missing_data"]
+    assert "flc.kappa.reference_range" not in out["missing_data"]
+
+
+def igd_body(m_protein: float, heavy: str = "IgD", **changes) -> dict:
+    body = b(spep={"m_protein": {"value": m_protein, "unit": "g/L"}},
+             serum_ife={"result": "positive", "clones": [{"heavy_chain": heavy, "light_chain": "lambda"}]},
+             flc={"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 20, "unit": "mg/L"}})
+    body.update(changes)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("heavy", "m_protein", "expected"),
+    [
+        ("IgD", 29.99, "MGUS_NON_IGM"),
+        ("IgD", 30, "INDETERMINATE"),
+        ("IgE", 30.01, "INDETERMINATE"),
+        ("IgA", 30, "SMOLDERING_MYELOMA"),
+        ("IgG", 29.99, "MGUS_NON_IGM"),
+    ],
+)
+def test_the_smouldering_m_protein_criterion_is_for_igg_or_iga_only(client, heavy, m_protein, expected):
+    """IMWG 2014 (§2.3): serum M-protein (IgG or IgA) >= 30 g/L; non-IgM MGUS needs < 30 g/L (§2.4)."""
+    out = post(client, igd_body(m_protein, heavy))
+    assert out["classification"]["code"] == expected
+    if expected == "INDETERMINATE":
+        assert "HEMATOLOGY_REFERRAL" in flags(out)
+        assert "REFER_HEMATOLOGY" in {r["code"] for r in out["recommendations"]}
+
+
+def test_an_igd_clone_with_marrow_in_the_smouldering_range_is_smouldering_myeloma(client):
+    out = post(client, igd_body(35, marrow={"clonal_plasma_cells_percent": 15}))
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
+
+
+def test_an_igd_clone_of_35_g_l_without_marrow_asks_for_the_marrow(client):
+    body = igd_body(35)
+    body.pop("marrow")
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
