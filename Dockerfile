@@ -1,9 +1,16 @@
-# syntax=docker/dockerfile:1
 # MGI service image: gunicorn + Flask on python:3.11-slim, running as an unprivileged user.
 #   docker build -t mgi-service .        (or: docker-compose build)
+# Behind a hospital registry or package mirror (nothing here needs Docker Hub's dockerfile frontend):
+#   docker build --build-arg PYTHON_IMAGE=registry.example/python:3.11-slim \
+#                --build-arg PIP_INDEX_URL=https://mirror.example/simple -t mgi-service .
+# Never put credentials in build args: they show in `docker history`.
+ARG PYTHON_IMAGE=python:3.11-slim
 
 # ---- build stage: turn the project into a wheel (build tools never reach the runtime image)
-FROM python:3.11-slim AS build
+FROM ${PYTHON_IMAGE} AS build
+# pip reads these from the environment of each RUN; unset unless given with --build-arg.
+ARG PIP_INDEX_URL
+ARG PIP_TRUSTED_HOST
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN pip install "setuptools==80.9.0" "wheel==0.45.1"
@@ -12,7 +19,9 @@ COPY service ./service
 RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels .
 
 # ---- runtime stage
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
+ARG PIP_INDEX_URL
+ARG PIP_TRUSTED_HOST
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -35,7 +44,7 @@ COPY gunicorn.conf.py ./
 
 USER 10001:10001
 EXPOSE 8000
-# Liveness for plain `docker run`; docker-compose.yml declares the same check.
+# Liveness for plain `docker run` (on the port of MGI_BIND); docker-compose.yml declares the same check.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('MGI_BIND', ':8000').rsplit(':', 1)[-1]; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"]
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "service.wsgi:app"]
