@@ -496,7 +496,9 @@ def load_codemap(path: str | None = None) -> CodeMap:
 # Value interpretation
 # --------------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# ASCII digits only: Python's \d also matches other scripts' digits ('١٥', fullwidth '１５'), which no
+# laboratory system sends as a result and which would otherwise be read as numbers.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 _COMPARED = re.compile(r"^\s*(<=|>=|=<|=>|<|>|=)?\s*(\S+)\s*$")
 
 
@@ -504,10 +506,13 @@ def parse_number(text: str) -> int | float:
     """A decimal number from text ('16' -> 16, '0.80' -> 0.8); anything else raises."""
     raw = text.strip()
     if not _NUMBER.fullmatch(raw):
-        if re.fullmatch(r"[+-]?\d+,\d+", raw):
+        if re.fullmatch(r"[+-]?\d+,\d+", raw, re.ASCII):
             raise ValueProblem(f"'{text}' uses a decimal comma; send a decimal point")
         raise ValueProblem(f"'{text}' is not a number")
-    number: int | float = float(raw) if ("." in raw) else int(raw)
+    try:
+        number: int | float = float(raw) if ("." in raw) else int(raw)
+    except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits
+        raise ValueProblem(f"'{text[:32]}...' has too many digits to be a result") from None
     if isinstance(number, float) and not math.isfinite(number):
         raise ValueProblem(f"'{text}' is not a finite number")
     return number
@@ -528,11 +533,11 @@ def parse_range_text(text: str) -> dict[str, int | float] | None:
     if not raw:
         return None
     match = re.fullmatch(
-        r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:-|–|to)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw
+        r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:-|–|to)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw, re.ASCII
     )
     if match:
         return {"low": parse_number(match.group(1)), "high": parse_number(match.group(2))}
-    one_sided = re.fullmatch(r"(<=|<|>=|>)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw)
+    one_sided = re.fullmatch(r"(<=|<|>=|>)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw, re.ASCII)
     if one_sided:
         side = "high" if one_sided.group(1).startswith("<") else "low"
         return {side: parse_number(one_sided.group(2))}

@@ -81,6 +81,11 @@ CLASSIFICATION_SYSTEM = f"{CODESYSTEM_BASE}/classification"
 UCUM = "http://unitsofmeasure.org"
 BUNDLE_TYPES = ("collection", "batch", "transaction")
 _USED_STATUSES = {"final", "amended", "corrected", "preliminary"}
+# FHIR R4 Observation.status (a required binding): any other code is refused, not skipped.
+_OBSERVATION_STATUSES = _USED_STATUSES | {"registered", "cancelled", "entered-in-error", "unknown"}
+# FHIR resources nest a dozen levels or so; a body nested far deeper is refused before the library
+# recurses through it (150 levels of extensions raised RecursionError inside it: a 500).
+_MAX_DEPTH = 64
 _RISK_LABELS = {
     "mgus_mayo_2005": "Mayo 2005 MGUS risk group",
     "smm_mayo_2018": "Mayo 2018 (20/2/20) SMM risk group",
@@ -136,7 +141,12 @@ def _structure_errors(node: Any, path: tuple[Any, ...], errors: dict[str, list[s
       validates a resource slot (an entry, a contained resource), and a number or an unknown name
       there raised TypeError/KeyError inside it, i.e. a 500.
     - A JSON null as an element's value: FHIR JSON allows null only inside arrays; the library takes
-      it as "absent" while the translation reads the raw element."""
+      it as "absent" while the translation reads the raw element.
+    It also refuses nesting deeper than _MAX_DEPTH."""
+    if len(path) > _MAX_DEPTH:
+        errors.setdefault(_loc(path[:_MAX_DEPTH]), []).append(
+            f"nested deeper than {_MAX_DEPTH} levels: not a plausible FHIR resource")
+        return
     if isinstance(node, Mapping):
         if path and node.get("resourceType") is not None and not _is_model_name(node["resourceType"]):
             value = node["resourceType"]
@@ -181,7 +191,7 @@ def validate_bundle(bundle: Any) -> None:
         raise FhirError(f"the Bundle is not valid FHIR R4: {where}: {why}{more}", structure)
     try:
         Bundle.model_validate(dict(bundle))
-    except (TypeError, KeyError, AttributeError) as exc:
+    except (TypeError, KeyError, AttributeError, RecursionError) as exc:
         # Not a validation error but the library failing on input it did not expect (the checks above
         # cover the cases found so far): still the caller's input, so a 422 rather than a 500.
         raise FhirError("the Bundle is not valid FHIR R4: a resource could not be read",
@@ -452,6 +462,10 @@ def translate_bundle(
         try:
             if kind == "Observation":
                 status = resource.get("status")
+                if status not in _OBSERVATION_STATUSES:
+                    shown = f"'{status[:32]}'" if isinstance(status, str) else "missing"
+                    raise ValueProblem(f"status {shown} is not a FHIR Observation status "
+                                       f"({', '.join(sorted(_OBSERVATION_STATUSES))})")
                 if status not in _USED_STATUSES:
                     notes.append(f"{where}: status '{status}' is not a result; ignored")
                     continue
@@ -538,10 +552,12 @@ def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
 
 
 def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
+    # The results the interpretation used: an ignored (e.g. cancelled) Observation dates nothing.
     dates = [
         d
         for entry in (bundle or {}).get("entry") or []
         if (entry.get("resource") or {}).get("resourceType") == "Observation"
+        and entry["resource"].get("status") in _USED_STATUSES
         and (d := _effective(entry["resource"]))
     ]
     return max(dates).isoformat() if dates else None

@@ -308,6 +308,18 @@ class OruContext:
     sources: dict[str, str] = field(default_factory=dict)
 
 
+# One patient's work-up is a few dozen segments (an OBX per result, NTEs, history): 1,000 leaves
+# ample room and bounds the parse (hl7apy takes ~0.3 ms a segment) far below the worker timeout; a
+# 256 KiB body of short segments would otherwise take ~15 s.
+MAX_SEGMENTS = 1000
+
+
+def segment_count(message: str | bytes) -> int:
+    """Non-empty segments in an ER7 message (CR, LF or CRLF between them)."""
+    text = _normalize(message)
+    return text.count("\r") + 1 if text else 0
+
+
 def _normalize(message: str | bytes) -> str:
     if isinstance(message, bytes):
         try:
@@ -335,12 +347,25 @@ def _encoding_of(text: str) -> Encoding:
     return Encoding(sep, chars[0], chars[1], chars[2], chars[3])
 
 
+# HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], ASCII digits.
+_DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?(?:[+-]\d{4})?",
+                  re.ASCII)
+
+
 def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> date | None:
-    digits = value.strip()[:8]
-    if not digits:
+    text = value.strip()
+    if not text:
         return None
-    if not re.fullmatch(r"\d{4}(\d{2}(\d{2})?)?", digits) or len(digits) < 8:
-        return None  # partial date: not enough to compute an age or a panel date
+    match = _DTM.fullmatch(text)
+    if match is None:
+        # Not silently dropped: an interface sending '2024-01-15' or '2024XX' has its dates wrong.
+        raise Hl7Error(
+            f"{where}: '{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])", segment=segment,
+            index=index, field=fld, hl7_code=102,
+        )
+    if match.group(3) is None:
+        return None  # partial date (YYYY or YYYYMM): not enough to compute an age or a panel date
+    digits = text[:8]
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError as exc:

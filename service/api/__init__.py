@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
     "JSON_SORT_KEYS": False,
+    # No CORS here: Flask's automatic OPTIONS answer (200, an HTML content type, an empty body) is
+    # described nowhere in the contract, so OPTIONS gets the standard 405 with its Allow header.
+    "PROVIDE_AUTOMATIC_OPTIONS": False,
     "RULESET_VERSION": RULESET_VERSION,
     "API_SPEC_OPTIONS": {
         "security": [{"bearerAuth": []}],

@@ -7,7 +7,8 @@ Errors, chosen for interface engines:
 - HL7 v2: the body of every error is an HL7 ACK the engine can file — MSA-1 AR (message rejected:
   unparseable, not ORU^R01, unsupported version; HTTP 400) or AE (content error: unknown unit, a
   wrong LOINC code, an IFE text not understood; HTTP 422), with ERR naming the segment and field.
-  A wrong Content-Type or an oversized body gets the standard JSON error body (415 / 413).
+  A wrong Content-Type, an oversized body or a message of more than hl7v2.MAX_SEGMENTS segments gets
+  the standard JSON error body (415 / 413).
 - FHIR: an OperationOutcome (HTTP 400 for malformed JSON is the standard body; 422 for a bundle
   that does not validate or translate).
 """
@@ -78,6 +79,10 @@ class Hl7v2(MethodView):
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
         raw = request.get_data(cache=True)
+        segments = hl7v2.segment_count(raw)
+        if segments > hl7v2.MAX_SEGMENTS:
+            abort(413, description=f"HL7 message of {segments} segments: at most {hl7v2.MAX_SEGMENTS} "
+                                   "per request (one patient's work-up)")
         try:
             ctx = hl7v2.parse_oru(raw, _codemap())
         except hl7v2.Hl7Error as e:

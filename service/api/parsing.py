@@ -4,6 +4,7 @@ rejected with a 400 naming the problem; only application/json is accepted (415).
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Final
 
 import orjson
@@ -37,6 +38,9 @@ def loads_strict(data: bytes | str) -> Any:
         value = _fast(data)
         if value is not _MISS:
             return value
+        # JSON on the wire is UTF-8 (RFC 8259): json.loads would also guess UTF-16/32 from the first
+        # bytes. A UTF-8 byte-order mark is tolerated; anything else not UTF-8 raises here.
+        data = data.decode("utf-8-sig")
     return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
 
 
@@ -97,6 +101,9 @@ def parse_body(raw: bytes) -> Any:
     except UnicodeDecodeError:
         abort(400, description="malformed JSON: body is not valid UTF-8")
     except ValueError as e:
+        if "integer string conversion" in str(e):  # Python's int() digit limit, in Python's words
+            abort(400, description=f"malformed JSON: a number has more than {sys.get_int_max_str_digits()} "
+                                   "digits")
         abort(400, description=f"malformed JSON: {e}")
 
 

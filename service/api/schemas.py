@@ -7,6 +7,7 @@ boolean, gets a 422 naming the field rather than a silent coercion.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import date
 from enum import StrEnum
@@ -71,6 +72,24 @@ _FLOAT_MAX = int(sys.float_info.max)
 
 def _num(**kw: Any) -> FiniteFloat:
     return FiniteFloat(allow_nan=False, validate=validate.Range(min=0), **kw)
+
+
+class IsoDate(fields.Date):
+    """A calendar date written YYYY-MM-DD, and only so.
+
+    marshmallow's Date uses date.fromisoformat, which since Python 3.11 also reads "20240101" and
+    week dates ("2024-W01-1"): an interface sending those almost certainly has another format wrong
+    too, and the contract says YYYY-MM-DD."""
+
+    default_error_messages = {"invalid": "Not a valid date: use YYYY-MM-DD."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 class StrictBoolean(fields.Boolean):
@@ -444,7 +463,7 @@ class ClinicalSchema(StrictSchema):
 class HistoryEntrySchema(StrictSchema):
     """An earlier dated panel of the same patient."""
 
-    collected_on = fields.Date(required=True)
+    collected_on = IsoDate(required=True)
     spep = fields.Nested(SpepSchema, allow_none=True)
     flc = fields.Nested(FlcSchema, allow_none=True)
     urine = fields.Nested(UrineSchema, allow_none=True)
@@ -485,7 +504,7 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
     imaging = fields.Nested(ImagingSchema, allow_none=True)
     cytogenetics = fields.Nested(CytogeneticsSchema, allow_none=True)
     clinical = fields.Nested(ClinicalSchema, allow_none=True)
-    collected_on = fields.Date(allow_none=True, metadata={
+    collected_on = IsoDate(allow_none=True, metadata={
         "description": "YYYY-MM-DD. With history and no collected_on, the panel is dated today."})
     history = fields.List(
         fields.Nested(HistoryEntrySchema), validate=validate.Length(max=MAX_HISTORY),

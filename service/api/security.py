@@ -40,10 +40,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
 
 import yaml
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
+
+from .errors import error_response
 
 log = logging.getLogger("mgi.security")
 
@@ -252,16 +253,12 @@ def load_security_config(app: Flask) -> SecurityState:
 
 
 def _unauthorized(message: str, invalid_token: bool):
-    status = HTTPStatus.UNAUTHORIZED
-    body: dict[str, Any] = {"code": status.value, "status": status.phrase, "message": message, "errors": {}}
-    response = current_app.json.response(body)
-    response.status_code = status.value
     challenge = 'Bearer realm="mgi"'
     if invalid_token:
         challenge += ', error="invalid_token"'
-    response.headers["WWW-Authenticate"] = challenge
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    # The same body, bytes and all, as every other error (errors.error_response).
+    return error_response(HTTPStatus.UNAUTHORIZED.value, message, {},
+                          {"WWW-Authenticate": challenge, "Cache-Control": "no-store"})
 
 
 def authenticate(keys: tuple[ApiKey, ...], header: str | None) -> tuple[ApiKey | None, str]:

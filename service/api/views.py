@@ -11,13 +11,14 @@ import orjson
 from flask import Response, abort, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
+from gunicorn.http.errors import ParseException as GunicornParseError
 from marshmallow import ValidationError
 
 from service.domain import RULESET_VERSION, interpret
 from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
-from .errors import error_body, flatten
+from .errors import error_body, error_response, flatten
 from .observability import count_interpretations
 from .parsing import StrictParser
 from .schemas import (
@@ -112,10 +113,25 @@ class Interpretations(MethodView):
         return json_response(interpretation_payload(panel))
 
 
+# What reading a malformed request body raises: gunicorn's parser errors (InvalidChunkSize,
+# ChunkMissingTerminator...; NoMoreData is an OSError), werkzeug's own chunked reader a ValueError.
+BODY_READ_ERRORS = (GunicornParseError, ValueError, OSError)
+
 # A batch of 1,000 full panels with history stays well under 8 MiB; single requests keep the
 # app-wide limit (create_app's MAX_CONTENT_LENGTH).
 BATCH_MAX_BYTES = 8 * 1024 * 1024
 BATCH_CHUNK = 8  # items per stage in a batch (see InterpretationsBatch.post)
+
+
+@v1.before_request
+def _no_query_parameters() -> Response | None:
+    """No /v1 endpoint takes a query parameter: one sent (say ?assay=sebia) would otherwise be
+    silently ignored, so it is refused, named, like an unknown JSON field (422)."""
+    if not request.args:
+        return None
+    names = sorted(request.args)
+    return error_response(422, f"unknown query parameter(s): {', '.join(names[:10])}",
+                          {f"query.{name}": ["Unknown query parameter."] for name in names[:50]})
 
 
 @v1.before_request
@@ -127,9 +143,16 @@ def _body_limits() -> None:
         # that reaches it is checked for one more byte — an oversized body is a 413, never a
         # truncated body interpreted as if it were whole.
         limit = request.max_content_length
-        data = request.get_data(cache=True)
         raw = request.environ.get("wsgi.input")
-        if limit is not None and len(data) >= limit and raw is not None and raw.read(1):
+        try:
+            data = request.get_data(cache=True)
+            over = limit is not None and len(data) >= limit and raw is not None and raw.read(1)
+        except BODY_READ_ERRORS:
+            # The server's chunked-encoding reader refused the body (a chunk size that is not hex, a
+            # missing CRLF, a bad trailer): the client's framing, so a 400, not a 500.
+            abort(400, description="the request body could not be read: malformed chunked transfer "
+                                   "encoding")
+        if over:
             abort(413)
 
 

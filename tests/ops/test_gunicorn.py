@@ -232,6 +232,24 @@ def _chunked_post(port: int, path: str, ctype: str, data: bytes) -> tuple[int, b
     return resp.status, resp.read()
 
 
+def _raw_post(port: int, head_and_body: bytes) -> tuple[int, bytes]:
+    """Send bytes as they are (malformed framing included); the status and body of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(head_and_body)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+MALFORMED_CHUNKED = [
+    b"zz\r\nhi\r\n0\r\n\r\n",  # chunk size not hex
+    b"-5\r\nhi\r\n0\r\n\r\n",  # negative chunk size
+    b"2\r\nhiXX0\r\n\r\n",  # no CRLF after the chunk
+]
+
+
 def test_a_chunked_body_over_the_limit_is_413_never_a_truncated_interpretation():
     port = _free_port()
     env = {**os.environ, "MGI_BIND": f"127.0.0.1:{port}", "MGI_WORKERS": "1", "MGI_DEV_MODE": "1",
@@ -261,6 +279,13 @@ def test_a_chunked_body_over_the_limit_is_413_never_a_truncated_interpretation()
         big = b'{"serum_ife": {"result": "negative"}, "pad": "' + b"x" * 300_000 + b'"}'
         status, body = _chunked_post(port, "/v1/interpretations", "application/json", big)
         assert status == 413 and b'"code": 413' in body
+        # Malformed chunked framing is the client's: a 400 with the standard body, never a 500.
+        head = (b"POST /v1/interpretations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for framing in MALFORMED_CHUNKED:
+            status, body = _raw_post(port, head + framing)
+            assert status == 400, (framing, body[:300])
+            assert b'"code": 400' in body and b"chunked" in body
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)

@@ -1,0 +1,188 @@
+"""What a live fuzzing run against gunicorn found (third session), each as the fuzzer sent it.
+
+Every answer is a 4xx naming the problem, or the request is answered as it should be: never a 500,
+never a value read from input the service says it ignored, never a silently dropped value.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from service.adapters import hl7v2
+from service.api import create_app
+from service.api.errors import error_response
+from service.api.security import hash_key
+from tests.conftest import ROOT
+
+SAMPLES = ROOT / "tests" / "adapters" / "samples"
+FHIR_JSON = "application/fhir+json"
+ORU = (SAMPLES / "oru_basic_lf.hl7").read_text()
+PANEL = {"spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+         "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}}
+
+
+def worked_bundle() -> dict:
+    return json.loads((SAMPLES / "bundle_worked_example_s6.json").read_text())
+
+
+def cancelled_observation(effective) -> dict:
+    return {"resource": {"resourceType": "Observation", "status": "cancelled",
+                         "code": {"coding": [{"system": "http://loinc.org", "code": "2093-3"}]},
+                         "effectiveDateTime": effective}}
+
+
+def post_fhir(client, bundle):
+    return client.post("/v1/fhir/interpretations", data=json.dumps(bundle), content_type=FHIR_JSON)
+
+
+def post_hl7(client, text: str):
+    return client.post("/v1/hl7v2", data=text.encode(), content_type="text/plain")
+
+
+# --- FHIR ---------------------------------------------------------------------------------------------
+def test_a_cancelled_observation_with_a_numeric_date_is_ignored_not_a_500(client):
+    bundle = worked_bundle()
+    bundle["entry"].append(cancelled_observation(5))
+    resp = post_fhir(client, bundle)
+    assert resp.status_code == 200, resp.get_data()[:300]
+
+
+def test_a_cancelled_observation_does_not_date_the_report(client):
+    plain = post_fhir(client, worked_bundle()).get_json()
+    bundle = worked_bundle()
+    bundle["entry"].append(cancelled_observation("9999-12-31"))
+    report = post_fhir(client, bundle).get_json()
+    assert report.get("effectiveDateTime") == plain.get("effectiveDateTime")
+    assert report.get("effectiveDateTime") != "9999-12-31"
+
+
+def test_an_observation_status_outside_fhir_is_refused_not_skipped(client):
+    bundle = worked_bundle()
+    first = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+    first["resource"]["status"] = "bogus"
+    resp = post_fhir(client, bundle)
+    assert resp.status_code == 422
+    outcome = resp.get_json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "bogus" in json.dumps(outcome) and "status" in json.dumps(outcome)
+
+
+@pytest.mark.parametrize(("depth", "status"), [(20, 200), (150, 422)])
+def test_deeply_nested_extensions_are_refused_before_the_library_recurses(client, depth, status):
+    extension: dict = {"url": "http://example.org/x", "valueString": "v"}
+    for _ in range(depth):
+        extension = {"url": "http://example.org/x", "extension": [extension]}
+    bundle = worked_bundle()
+    patient = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    patient["resource"]["extension"] = [extension]
+    resp = post_fhir(client, bundle)
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 422:
+        assert "nested deeper" in json.dumps(resp.get_json())
+
+
+# --- HL7 v2 -------------------------------------------------------------------------------------------
+def _with_nte(count: int) -> str:
+    """The sample ORU padded with NTE segments to ``count`` segments in all."""
+    base = ORU.strip().split("\n")
+    return "\n".join(base + [f"NTE|{i}|L|padding" for i in range(count - len(base))]) + "\n"
+
+
+@pytest.mark.parametrize(("segments", "status"), [(hl7v2.MAX_SEGMENTS, 200),
+                                                  (hl7v2.MAX_SEGMENTS + 1, 413)])
+def test_an_hl7_message_is_refused_above_its_segment_limit(client, segments, status):
+    text = _with_nte(segments)
+    assert hl7v2.segment_count(text) == segments
+    resp = post_hl7(client, text)
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 413:
+        assert resp.get_json()["code"] == 413 and "segments" in resp.get_json()["message"]
+
+
+@pytest.mark.parametrize("value", ["１０.４", "١٠", "1" * 5000],
+                         ids=["fullwidth", "arabic_indic", "5000_digits"])
+def test_an_hl7_result_that_is_not_an_ascii_number_is_a_content_error_at_its_field(client, value):
+    text = ORU.replace("||10.4|mg/L|", f"||{value}|mg/L|")
+    assert value in text
+    resp = post_hl7(client, text)
+    assert resp.status_code == 422, resp.get_data()[:300]
+    ack = resp.get_data(as_text=True)
+    assert "MSA|AE" in ack and "OBX" in ack
+
+
+@pytest.mark.parametrize("value", ["2024XX", "2024-05-01", "20240501T0830"])
+def test_an_hl7_date_that_is_not_a_dtm_is_a_content_error_not_dropped(client, value):
+    text = ORU.replace("|||20240501083000", f"|||{value}")
+    assert value in text
+    resp = post_hl7(client, text)
+    assert resp.status_code == 422, resp.get_data()[:300]
+    assert "OBR" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["2024", "202405", "20240501", "202405010830+0200"])
+def test_an_hl7_date_of_any_dtm_precision_is_accepted(client, value):
+    assert post_hl7(client, ORU.replace("|||20240501083000", f"|||{value}")).status_code == 200
+
+
+# --- JSON bodies --------------------------------------------------------------------------------------
+def test_a_number_too_long_for_python_is_a_400_in_the_service_s_words(client):
+    body = '{"spep": {"m_protein": {"value": ' + "1" * 5000 + ', "unit": "g/L"}}}'
+    resp = client.post("/v1/interpretations", data=body, content_type="application/json")
+    assert resp.status_code == 400
+    message = resp.get_json()["message"]
+    assert "digits" in message and "sys." not in message and "set_int_max_str_digits" not in message
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_json_body_that_is_not_utf8_is_refused(client, encoding):
+    resp = client.post("/v1/interpretations", data=json.dumps(PANEL).encode(encoding),
+                       content_type="application/json")
+    assert resp.status_code == 400, resp.get_data()[:200]
+
+
+def test_a_utf8_byte_order_mark_is_tolerated(client):
+    data = b"\xef\xbb\xbf" + json.dumps(PANEL, indent=1).encode()
+    assert client.post("/v1/interpretations", data=data, content_type="application/json").status_code == 200
+
+
+@pytest.mark.parametrize("date_text", ["20240101", "2024-W01-1", "2024-1-01", "2024-01-01T00:00"])
+def test_collected_on_is_yyyy_mm_dd_only(client, date_text):
+    body = {**copy.deepcopy(PANEL), "collected_on": date_text}
+    resp = client.post("/v1/interpretations", json=body)
+    assert resp.status_code == 422
+    assert "collected_on" in resp.get_json()["errors"]
+
+
+def test_a_history_date_is_yyyy_mm_dd_only(client):
+    body = {**copy.deepcopy(PANEL), "collected_on": "2024-06-01",
+            "history": [{"collected_on": "20240101", "spep": {"m_protein": {"value": 9, "unit": "g/L"}}}]}
+    resp = client.post("/v1/interpretations", json=body)
+    assert resp.status_code == 422
+    assert "history.0.collected_on" in resp.get_json()["errors"]
+
+
+# --- HTTP ---------------------------------------------------------------------------------------------
+def test_a_query_parameter_is_refused_and_named_not_ignored(client):
+    resp = client.post("/v1/interpretations?assay=sebia", json=PANEL)
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"] == {"query.assay": ["Unknown query parameter."]}
+
+
+@pytest.mark.parametrize("path", ["/v1/interpretations", "/v1/ruleset", "/healthz"])
+def test_options_is_405_with_the_standard_body(client, path):
+    resp = client.options(path)
+    assert resp.status_code == 405
+    assert resp.get_json()["code"] == 405 and resp.headers["Allow"]
+
+
+def test_a_401_has_the_same_body_bytes_as_every_other_error():
+    app = create_app({"TESTING": True, "DEV_MODE": False, "API_KEYS": {"lis": hash_key("k" * 40)}})
+    resp = app.test_client().post("/v1/interpretations", json=PANEL)
+    assert resp.status_code == 401
+    with app.app_context():
+        same = error_response(401, resp.get_json()["message"], {})
+    assert resp.get_data() == same.get_data()
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
