@@ -72,9 +72,36 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.register_blueprint(v1)
     api.register_blueprint(ops)
     _document_operational_routes(api, app)
+    _document_request_rules(api)
     errors.register(app)
     mark_ready(app)
     return app
+
+
+def _present(*names: str) -> list[dict[str, Any]]:
+    return [{"required": [n], "properties": {n: {"type": "object"}}} for n in names]
+
+
+# The request rule "at least one screening result" (schemas._has_screening_result), as JSON Schema: the
+# document then describes the bodies the service accepts, not only their shape.
+SCREENING_RESULT = {"anyOf": [
+    *_present("serum_ife"),
+    {"required": ["spep"], "properties": {"spep": {"type": "object", "anyOf": _present("m_protein")}}},
+    {"required": ["urine"], "properties": {"urine": {
+        "type": "object", "anyOf": _present("m_protein_24h", "ife")}}},
+    {"required": ["flc"], "properties": {"flc": {"type": "object", "anyOf": _present("kappa", "lambda")}}},
+]}
+
+
+def _document_request_rules(api: Api) -> None:
+    """Cross-field rules of the request schema that marshmallow's field types cannot say."""
+    api.spec.components.schemas["InterpretationRequest"].update(SCREENING_RESULT)
+    # IfeSchema._consistent: a positive immunofixation lists its clones, a negative one none.
+    api.spec.components.schemas["Ife"].update({
+        "if": {"required": ["result"], "properties": {"result": {"const": "positive"}}},
+        "then": {"required": ["clones"], "properties": {"clones": {"minItems": 1}}},
+        "else": {"properties": {"clones": {"maxItems": 0}}},
+    })
 
 
 def _document_operational_routes(api: Api, app: Flask) -> None:

@@ -35,6 +35,16 @@ EXTENSION = "mgi.codemap"
 HL7_TYPES = ("x-application/hl7-v2+er7", "text/plain", "application/hl7-v2")
 HL7_MIME = "x-application/hl7-v2+er7"
 FHIR_MIME = "application/fhir+json"
+# What the OpenAPI document can say of the bodies (the adapters check the rest).
+HL7_BODY = {"type": "string", "pattern": "^MSH\\|",
+            "description": "An ER7 ORU^R01 message (segments ended by CR, LF or CRLF), at most "
+                           f"{hl7v2.MAX_SEGMENTS} segments"}
+FHIR_BUNDLE = {"type": "object", "description": "A FHIR R4 Bundle of Observations, an optional Patient "
+                                                "and Conditions",
+               "required": ["resourceType", "type", "entry"],
+               "properties": {"resourceType": {"const": "Bundle"},
+                              "type": {"enum": list(fhir.BUNDLE_TYPES)},
+                              "entry": {"type": "array", "minItems": 1}}}
 
 
 def init_interop(app: Flask) -> None:
@@ -61,7 +71,7 @@ class Hl7v2(MethodView):
     """HL7 v2.5.1 ORU^R01 in, ORU^R01 with the interpretation out."""
 
     @v1.doc(
-        requestBody={"required": True, "content": {t: {"schema": {"type": "string"}} for t in HL7_TYPES}},
+        requestBody={"required": True, "content": {t: {"schema": HL7_BODY} for t in HL7_TYPES}},
         responses={
             "200": {"description": "ORU^R01 carrying the interpretation as OBX/NTE segments",
                     "content": {HL7_MIME: {"schema": {"type": "string"}}}},
@@ -104,8 +114,8 @@ class FhirInterpretations(MethodView):
 
     @v1.doc(
         requestBody={"required": True, "content": {
-            FHIR_MIME: {"schema": {"type": "object", "description": "A FHIR R4 Bundle"}},
-            "application/json": {"schema": {"type": "object", "description": "A FHIR R4 Bundle"}}}},
+            FHIR_MIME: {"schema": FHIR_BUNDLE},
+            "application/json": {"schema": FHIR_BUNDLE}}},
         responses={
             "200": {"description": "DiagnosticReport (conclusion = narrative, conclusionCode = "
                                    "classification, contained Observations for risk and flags)",

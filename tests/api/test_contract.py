@@ -158,3 +158,48 @@ def test_json_must_be_utf_8(client, content_type, status):
     import json
     resp = client.post("/v1/interpretations", data=json.dumps(MGUS), content_type=content_type)
     assert resp.status_code == status
+
+
+# --- the document states the request's cross-field rules ----------------------------------------------
+SCREENING_CASES = [
+    ({}, False),
+    ({"patient": {"age_years": 60}}, False),
+    ({"spep": {}}, False),
+    ({"spep": {"m_protein": {"value": 0, "unit": "g/L"}}}, True),
+    ({"serum_ife": {"result": "negative"}}, True),
+    ({"serum_ife": None}, False),
+    ({"urine": {}}, False),
+    ({"urine": {"ife": {"result": "negative"}}}, True),
+    ({"urine": {"m_protein_24h": {"value": 0, "unit": "mg/24h"}}}, True),
+    ({"flc": {"assay": "freelite"}}, False),
+    ({"flc": {"kappa": {"value": 10, "unit": "mg/L"}}}, True),
+    ({"flc": {"lambda": {"value": 10, "unit": "mg/L"}}}, True),
+]
+
+
+@pytest.mark.parametrize(("body", "accepted"), SCREENING_CASES)
+def test_the_document_and_the_service_agree_on_what_is_a_screening_result(client, body, accepted):
+    import jsonschema_rs
+
+    spec = client.get("/openapi.json").get_json()
+    rule = {k: spec["components"]["schemas"]["InterpretationRequest"][k] for k in ("anyOf",)}
+    assert jsonschema_rs.validator_for(rule).is_valid(body) is accepted
+    resp = client.post("/v1/interpretations", json=body)
+    assert (resp.status_code == 200) is accepted, resp.get_json()
+
+
+@pytest.mark.parametrize(("ife", "valid"), [
+    ({"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}, True),
+    ({"result": "positive"}, False),
+    ({"result": "positive", "clones": []}, False),
+    ({"result": "negative"}, True),
+    ({"result": "negative", "clones": []}, True),
+    ({"result": "negative", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}, False),
+])
+def test_the_document_and_the_service_agree_on_immunofixation_clones(client, ife, valid):
+    import jsonschema_rs
+
+    spec = client.get("/openapi.json").get_json()
+    rule = {k: spec["components"]["schemas"]["Ife"][k] for k in ("if", "then", "else")}
+    assert jsonschema_rs.validator_for(rule).is_valid(ife) is valid
+    assert (client.post("/v1/interpretations", json={"serum_ife": ife}).status_code == 200) is valid
