@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from . import ruleset as R
 from .classify import Outcome
-from .facts import CRITERION_NAMES, MDE_NAMES, Facts
-from .results import Code, Criterion, Flag, Recommendation, RiskResult, Status
+from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, MDE_NAMES, Facts
+from .results import MGUS_CODES, Code, Criterion, Flag, Recommendation, RiskResult, Status
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
 LC_MGUS_TESTS = ("flc", "hemoglobin", "calcium", "creatinine")  # no heavy chain: no M-spike to follow
@@ -81,7 +81,19 @@ def recommendations(
         recs.append(Recommendation("MARROW_EXAMINATION",
                                    "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
                                    tests=("marrow",)))
-    if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM):
+    mgcs = "MGCS_SCLEROMYXEDEMA" in codes
+    if mgcs and out.code in MGUS_CODES:
+        # ref: §5 — the skin disease, not the size of the clone, drives management: no low-risk MGUS
+        # schedule (every 2-3 years, no marrow) beside an MGCS referral; §3.2's review at 6 months is
+        # common to every MGUS risk group.
+        recs.append(Recommendation(
+            "FOLLOW_UP",
+            "Monoclonal gammopathy of clinical significance (scleromyxoedema): review at 6 months at the "
+            "latest (common to every MGUS risk group, §3.2), then as haematology and dermatology decide "
+            "with the treatment of the skin disease; the MGUS surveillance schedule by clone size does "
+            "not apply (clinical-reference §5).",
+            _d(6), "as haematology and dermatology decide", CRAB_TESTS))
+    elif out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM):
         marrow = f.panel.marrow
         marrow_done = f.bmpc is not None or (
             marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None)
@@ -126,7 +138,7 @@ def recommendations(
             "review now; a risk-based interval above may be too long for this patient "
             "(clinical-reference §3.5)."))
     workup = list(missing)
-    if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and \
+    if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and not mgcs and \
             risk["mgus_mayo_2005"].possible_groups == ("low",):
         # ref: §3.2 — low-risk MGUS: baseline marrow and skeletal survey are not routinely indicated;
         # the category stays provisional (§2.9) but they are not asked for.
@@ -154,11 +166,12 @@ _FLC_STATE = {True: "abnormal", False: "within interval", None: "not assessable"
 _COMMENT_FLAGS = frozenset({
     "MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
     "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE",
-    "THYROID_DISEASE_EXCLUSION", "NON_FREELITE_ASSAY",
+    "THYROID_DISEASE_EXCLUSION", "NON_FREELITE_ASSAY", "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
     "RENAL_FLC_INTERVAL_APPLIED",
 })
 _COMMENT_RECS = frozenset({
-    "FOLLOW_UP", "MARROW_EXAMINATION", "REFER_HEMATOLOGY", "EMERGENCY_ADMISSION",
+    # MARROW_EXAMINATION and EMERGENCY_ADMISSION are said by their flags' messages already.
+    "FOLLOW_UP", "REFER_HEMATOLOGY",
 })
 _LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
 _NOT_ROUTINE = ("marrow.", "imaging.")
@@ -166,6 +179,8 @@ _NOT_ROUTINE = ("marrow.", "imaging.")
 
 def _decisive(c: Criterion) -> str:
     name = CRITERION_NAMES.get(c.id, c.id)
+    if c.note == EGFR_AS_CLEARANCE:
+        name = "eGFR, as the estimated creatinine clearance"  # never printed as a measured clearance
     v = c.value
     if isinstance(v, Decimal | int) and not isinstance(v, bool):
         return f"{name} {_q(v, c.unit, c.comparator)} ({c.threshold})"
@@ -210,8 +225,10 @@ def comment(
         findings.append("urine M-protein " + _q(q.value, "mg/24h", None if c is None else str(c)))
     if findings:
         parts.append("Findings: " + "; ".join(findings) + ".")
-    decisive = [_decisive(c) for c in f.criteria if c.status is _MET and (
-        c.id.startswith("mde.") or c.id == "igm_end_organ_features")]
+    # Without a clone, CRAB-range values decide nothing (the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag says so).
+    decisive = [] if out.code is Code.NO_MONOCLONAL_PROTEIN else [
+        _decisive(c) for c in f.criteria if c.status is _MET and (
+            c.id.startswith("mde.") or c.id == "igm_end_organ_features")]
     if decisive:
         parts.append("Decisive findings: " + "; ".join(decisive) + ".")
     if not out.igm_logic:
@@ -244,14 +261,13 @@ def comment(
             follow_up_asks_marrow = True
             break
     for rec in recs:
-        if rec.code == "MARROW_EXAMINATION" and follow_up_asks_marrow:
-            continue  # the follow-up text already asks for the marrow
         if rec.code in _COMMENT_RECS:
             parts.append(rec.text)
     if marrow_flag is not None and not follow_up_asks_marrow:
         parts.append(marrow_flag)
     if missing:
-        low_risk = out.code in _LOW_RISK_MGUS and risk["mgus_mayo_2005"].possible_groups == ("low",)
+        low_risk = (out.code in _LOW_RISK_MGUS and risk["mgus_mayo_2005"].possible_groups == ("low",)
+                    and not any(fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags))
         shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
         if low_risk and len(shown) < len(missing):
             parts.append("Provisional: no marrow result, which is not routinely indicated for "

@@ -138,10 +138,12 @@ def classify(f: Facts) -> Outcome:
                 "(IgM, non-IgM or light chain only) decides which criteria apply",
                 ["serum_ife"],
             )
-        if True in (plasmacytoma, clonal10, morph10, f.mde_any):
+        # CRAB alone does not count here: without a monoclonal protein it is not attributable to a
+        # plasma-cell disorder (§2.1), whereas a SLiM biomarker is itself a sign of one.
+        if True in (plasmacytoma, clonal10, morph10, f.slim_any):
             return _indeterminate(
                 isotype,
-                "plasmacytoma, marrow plasmacytosis or a myeloma-defining event without serum "
+                "plasmacytoma, marrow plasmacytosis or a myeloma-defining biomarker without serum "
                 "immunofixation",
                 ["serum_ife"] + ([MARROW] if f.bmpc is None else []),
             )
@@ -180,10 +182,13 @@ def classify(f: Facts) -> Outcome:
             "establish light-chain restriction of the marrow plasma cells",
             ["marrow.clonal_plasma_cells_percent"],
         )
-    if plasmacytoma is True or clonal10 is True or f.mde_any is True:
-        # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a myeloma-defining
-        # event: non-secretory disease is assessed with the myeloma rules, never "no M-protein".
+    if plasmacytoma is True or clonal10 is True or f.slim_any is True:
+        # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a SLiM biomarker:
+        # non-secretory disease is assessed with the myeloma rules, never "no M-protein".
         return _myeloma_logic(f, "non_secretory", isotype)
+    # ref: §2.1 — CRAB is end-organ damage attributable to the plasma-cell disorder: with none found
+    # (the commonest reason for a screen: anaemia or renal failure with a negative result), CRAB-range
+    # values are reported in criteria[] and a flag, but make no myeloma-defining event.
     missing = []
     if flc_abnormal is None:
         missing += flc_missing(f)
@@ -191,7 +196,8 @@ def classify(f: Facts) -> Outcome:
     if f.flc is not None and flc_abnormal is False:
         reason += " and FLC ratio within its interval"
     return Outcome(
-        Code.NO_MONOCLONAL_PROTEIN, None, provisional=bool(missing), reasons=[reason], missing=missing
+        Code.NO_MONOCLONAL_PROTEIN, None, provisional=bool(missing),
+        reasons=[reason], missing=missing,
     )
 
 

@@ -28,6 +28,7 @@ MDE_IDS = (
     "mri_focal_lesions",
 )
 CRAB_IDS = MDE_IDS[:4]
+SLIM_IDS = MDE_IDS[4:]
 MDE_NAMES = {
     "hypercalcemia": "hypercalcaemia",
     "renal_insufficiency": "renal insufficiency",
@@ -123,6 +124,11 @@ class Facts:
     def mde_any(self) -> Tri:
         """Any myeloma-defining event met (None: none met, some not assessable)."""
         return any_of(self.mde.values())
+
+    @property
+    def slim_any(self) -> Tri:
+        """Any SLiM biomarker met."""
+        return any_of(self.mde[k] for k in SLIM_IDS)
 
     @property
     def crab_any(self) -> Tri:
@@ -224,6 +230,7 @@ def _lln_threshold(limit: Decimal) -> str:
 
 
 _NOT_REPORTED = "not reported"
+EGFR_AS_CLEARANCE = "eGFR used as the estimated creatinine clearance"
 
 # Criteria whose every field is fixed when their measurement is absent: built once, shared by every
 # panel (Criterion is immutable).
@@ -282,7 +289,7 @@ def _evaluate_mde(f: Facts) -> None:
         # that estimate, so it is used when no measured clearance is sent (said in the note).
         r_cl = f.add_q("mde.renal_insufficiency.clearance", egfr, lt,
                        R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE,
-                       note="eGFR used as the estimated creatinine clearance" if egfr else None)
+                       note=EGFR_AS_CLEARANCE if egfr else None)
     mde["renal_insufficiency"] = either(r_cr, r_cl)
 
     # ref: §2.1 A — haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN.

@@ -148,7 +148,21 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
             ))
     met = [k for k, v in f.mde.items() if v is True]
-    if met:
+    if met and out.code is Code.NO_MONOCLONAL_PROTEIN:
+        # ref: §2.1 — CRAB is end-organ damage attributable to a plasma-cell disorder; with none found
+        # (classify only gets here with CRAB-range values, never a SLiM biomarker) it is not myeloma-
+        # defining, but it is reported, with what would still exclude a clone.
+        flc_open = f.flc is None or f.flc.abnormal is None
+        flags.append(Flag(
+            "CRAB_WITHOUT_MONOCLONAL_PROTEIN", Severity.INFO,
+            f"{', '.join(MDE_NAMES[k] for k in met).capitalize()} without a detectable monoclonal "
+            "protein: not attributable to a plasma-cell disorder on these results (clinical-reference "
+            "§2.1); other causes are more likely."
+            + (" Serum free light chains are needed to exclude light-chain disease." if flc_open else "")
+            + " Non-secretory myeloma is rare: if it is still suspected clinically, refer to haematology.",
+            (), tuple({"event": k} for k in met),
+        ))
+    elif met:
         # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
         # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
         # use the myeloma CRAB logic), but hypercalcaemia, renal failure, anaemia or lesions still need

@@ -7,7 +7,7 @@ from .classify import classify
 from .facts import build_facts
 from .flags import build_flags, ordered, scleromyxedema_status
 from .panel import Panel
-from .results import MGUS_CODES, Classification, Interpretation
+from .results import MGUS_CODES, Classification, Code, Interpretation
 from .risk import assess
 from .ruleset import RULESET_VERSION
 from .serial import serial_flags
@@ -46,7 +46,10 @@ def interpret(panel: Panel) -> Interpretation:
     text = advice.comment(facts, out, risk, flags_t, recs, missing)
     # §2.5: the IgM criteria do not use the myeloma CRAB/SLiM logic, so no event is myeloma-defining
     # for an IgM category; the findings stay in criteria[] and in the MYELOMA_DEFINING_EVENT flag.
-    mde = () if out.igm_logic else tuple([k for k, v in facts.mde.items() if v is True])
+    # Without a monoclonal protein nothing is attributable to a clone (§2.1): the CRAB-range values are
+    # in criteria[] and the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag.
+    mde = () if out.igm_logic or out.code is Code.NO_MONOCLONAL_PROTEIN else tuple(
+        [k for k, v in facts.mde.items() if v is True])
     return Interpretation(
         RULESET_VERSION,
         Classification(out.code, label, out.provisional, out.isotype, tuple(out.reasons)),

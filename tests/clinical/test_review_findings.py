@@ -433,3 +433,45 @@ def test_an_igd_clone_of_35_g_l_without_marrow_asks_for_the_marrow(client):
     out = post(client, body)
     assert out["classification"]["code"] == "INDETERMINATE"
     assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
+
+
+# --- realistic-case review ----------------------------------------------------------------------------
+IGG_LAMBDA = {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "lambda"}]}
+
+
+@pytest.mark.parametrize("dermato_neuro", [False, True])
+def test_an_mgcs_report_carries_no_low_risk_mgus_reassurance(client, dermato_neuro):
+    """§5: the skin disease, not the size of the clone, drives management."""
+    clinical = {"scleromyxedema": "confirmed", "fever": dermato_neuro, "neurologic_signs": dermato_neuro}
+    body = b(serum_ife=IGG_LAMBDA, spep={"m_protein": {"value": 9, "unit": "g/L"}}, clinical=clinical)
+    body.pop("marrow")
+    out = post(client, body)
+    assert "MGCS_SCLEROMYXEDEMA" in flags(out)
+    follow = [r for r in out["recommendations"] if r["code"] == "FOLLOW_UP"]
+    assert len(follow) == 1 and follow[0]["interval_months"] == 6
+    assert "2-3 years" not in follow[0]["then"] and "haematology and dermatology" in follow[0]["then"]
+    comment = out["comment"]
+    for reassurance in ("Low-risk MGUS", "not routinely indicated", "every 2-3 years"):
+        assert reassurance not in comment
+    assert "marrow.clonal_plasma_cells_percent" in next(
+        r["tests"] for r in out["recommendations"] if r["code"] == "COMPLETE_WORKUP")
+    assert comment.count("Emergency admission") + comment.count("emergency admission") == int(dermato_neuro)
+
+
+def test_an_egfr_standing_in_for_the_clearance_is_named_as_an_egfr(client):
+    labs = {"creatinine": {"value": 140, "unit": "umol/L"}, "egfr": {"value": 35, "unit": "mL/min/1.73m2"}}
+    out = post(client, b(marrow={"clonal_plasma_cells_percent": 12}, labs=labs))
+    assert out["classification"]["code"] == "MULTIPLE_MYELOMA"
+    assert "eGFR, as the estimated creatinine clearance 35" in out["comment"]
+    decisive = out["comment"].split("Decisive findings: ", 1)[1].split(". ", 1)[0]
+    assert decisive.startswith("eGFR, as the estimated creatinine clearance")
+
+
+def test_the_comment_asks_for_the_marrow_once_in_its_own_words(client):
+    body = b(labs=dict(LABS, hemoglobin={"value": 89, "unit": "g/L"}))
+    body.pop("marrow")
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "MARROW_EXAMINATION" in {r["code"] for r in out["recommendations"]}
+    assert "Bone-marrow aspirate and biopsy (clinical-reference" not in out["comment"]
+    assert "bone-marrow aspirate and biopsy are needed urgently" in out["comment"]

@@ -198,6 +198,9 @@ def test_any_valid_panel_is_interpreted_consistently(body):
     # the IgM criteria (§2.5) make none of them myeloma-defining for the category.
     found = {c["id"].split(".")[1] for c in d["criteria"]
              if c["id"].startswith("mde.") and c["status"] == "met"}
+    if code == "NO_MONOCLONAL_PROTEIN":  # CRAB values only, attributable to no clone (§2.1)
+        assert ("CRAB_WITHOUT_MONOCLONAL_PROTEIN" in flags) == bool(found), (flags, found)
+        found = set()
     assert ("MYELOMA_DEFINING_EVENT" in flags) == bool(found), (flags, found)
     if mde:
         assert set(mde) == found, (mde, found)
@@ -225,22 +228,44 @@ def test_any_valid_panel_is_interpreted_consistently(body):
     assert json.dumps(to_dict(interpret(panel)), allow_nan=False) == text
 
 
-# Minimal reproducers the property above found: a myeloma-defining event in a panel without any
-# detected monoclonal protein is reported next to NO_MONOCLONAL_PROTEIN (clinical-reference §2.9: an
-# MDE without a marrow result cannot be classified and needs a marrow examination urgently).
-MDE_WITHOUT_PROTEIN = [
+# A SLiM biomarker is itself a sign of a plasma-cell disorder: without a detectable monoclonal protein
+# it is still never "no M-protein" (non-secretory disease; §2.9: no marrow result, marrow urgently).
+SLIM_WITHOUT_PROTEIN = [
     {"serum_ife": {"result": "negative"}, "imaging": {"mri_focal_lesions": 2}},
-    {"spep": {"m_protein": {"value": 0, "unit": "g/dL"}},
-     "labs": {"hemoglobin": {"value": 8, "unit": "g/dL"}}},
-    {"serum_ife": {"result": "negative"},
-     "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
-     "labs": {"calcium": {"value": 12, "unit": "mg/dL"}}},
+    {"spep": {"m_protein": {"value": 0, "unit": "g/dL"}}, "imaging": {"mri_focal_lesions": 3}},
 ]
 
 
-@pytest.mark.parametrize("body", MDE_WITHOUT_PROTEIN, ids=["mri-lesions", "anaemia", "hypercalcaemia"])
-def test_an_mde_is_never_reported_with_no_monoclonal_protein(body):
+@pytest.mark.parametrize("body", SLIM_WITHOUT_PROTEIN, ids=["mri-lesions", "mri-lesions-no-ife"])
+def test_a_slim_biomarker_is_never_reported_with_no_monoclonal_protein(body):
     d = to_dict(interpret(REQUEST.load(body)))
-    assert d["myeloma_defining_events"]
-    assert d["classification"]["code"] not in NO_MDE_CODES, (d["classification"]["code"],
-                                                             d["myeloma_defining_events"])
+    assert d["classification"]["code"] not in NO_MDE_CODES, d["classification"]["code"]
+    assert "MYELOMA_DEFINING_EVENT" in _flag_codes(d)
+
+
+# CRAB is end-organ damage attributable to a plasma-cell disorder (§2.1): with a negative screen (the
+# commonest reason for one: anaemia, renal failure, hypercalcaemia) nothing is attributable.
+CRAB_WITHOUT_PROTEIN = [
+    ({"spep": {"m_protein": {"value": 0, "unit": "g/dL"}},
+      "labs": {"hemoglobin": {"value": 8, "unit": "g/dL"}}}, ["serum_ife", "flc.kappa", "flc.lambda"]),
+    ({"serum_ife": {"result": "negative"},
+      "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
+      "labs": {"calcium": {"value": 12, "unit": "mg/dL"}}}, []),
+    ({"serum_ife": {"result": "negative"}, "labs": {"creatinine": {"value": 300, "unit": "umol/L"}}},
+     ["flc.kappa", "flc.lambda"]),
+    ({"serum_ife": {"result": "negative"}, "imaging": {"osteolytic_lesions": 1}},
+     ["flc.kappa", "flc.lambda"]),
+]
+
+
+@pytest.mark.parametrize(("body", "missing"), CRAB_WITHOUT_PROTEIN,
+                         ids=["anaemia-no-ife", "hypercalcaemia", "renal-no-flc", "lytic-lesion"])
+def test_crab_values_without_a_monoclonal_protein_are_reported_but_not_myeloma_defining(body, missing):
+    d = to_dict(interpret(REQUEST.load(body)))
+    assert d["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
+    assert d["classification"]["provisional"] is bool(missing)
+    assert d["missing_data"] == missing  # what would still find a clone: immunofixation, FLC
+    assert d["myeloma_defining_events"] == []
+    flags = _flag_codes(d)
+    assert "MYELOMA_DEFINING_EVENT" not in flags and "CRAB_WITHOUT_MONOCLONAL_PROTEIN" in flags
+    assert any(c["id"].startswith("mde.") and c["status"] == "met" for c in d["criteria"])
