@@ -45,7 +45,7 @@ Errors raise ``FhirError`` (status, message, errors keyed by FHIRPath-like locat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -142,7 +142,7 @@ def _structure_errors(node: Any, path: tuple[Any, ...], errors: dict[str, list[s
       there raised TypeError/KeyError inside it, i.e. a 500.
     - A JSON null as an element's value: FHIR JSON allows null only inside arrays; the library takes
       it as "absent" while the translation reads the raw element.
-    It also refuses nesting deeper than _MAX_DEPTH."""
+    It also refuses nesting deeper than _MAX_DEPTH, and any modifierExtension."""
     if len(path) > _MAX_DEPTH:
         errors.setdefault(_loc(path[:_MAX_DEPTH]), []).append(
             f"nested deeper than {_MAX_DEPTH} levels: not a plausible FHIR resource")
@@ -154,7 +154,13 @@ def _structure_errors(node: Any, path: tuple[Any, ...], errors: dict[str, list[s
             errors.setdefault(_loc((*path, "resourceType")), []).append(
                 f"{shown} is not a FHIR R4B resource type")
         for key, value in node.items():
-            if value is None:
+            if key == "modifierExtension":
+                # FHIR: a modifier extension changes the meaning of its element (e.g. negates it); an
+                # implementation that does not understand one must not process the element.
+                errors.setdefault(_loc((*path, key)), []).append(
+                    "modifier extensions are not understood by this service: the element's meaning "
+                    "cannot be read")
+            elif value is None:
                 errors.setdefault(_loc((*path, key)), []).append(
                     "null is not allowed in FHIR JSON: leave the element out")
             else:
@@ -648,8 +654,10 @@ def interpretation_to_diagnostic_report(
     request_bundle: Mapping[str, Any] | None = None,
     *,
     now: datetime | None = None,
+    input_notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """A DiagnosticReport dict (validated with fhir.resources) carrying the interpretation."""
+    """A DiagnosticReport dict (validated with fhir.resources) carrying the interpretation and the
+    translation's notes on its input (resources ignored, and why)."""
     subject = _subject(request_bundle)
     classification = interpretation.get("classification") or {}
     contained: list[dict[str, Any]] = []
@@ -669,6 +677,12 @@ def interpretation_to_diagnostic_report(
             contained.append(_risk_observation(name, entry, subject))
     for number, flag in enumerate(interpretation.get("flags") or [], start=1):
         contained.append(_flag_observation(number, flag, subject))
+    if input_notes:
+        # Never silent: the sender sees which of its resources the interpretation did not use.
+        notes = _observation_out("input-notes", "INPUT_NOTES", "Notes on the input Bundle", subject)
+        notes["valueInteger"] = len(input_notes)
+        notes["note"] = [{"text": str(text)} for text in input_notes]
+        contained.append(notes)
     moment = now or datetime.now(UTC)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -312,12 +312,25 @@ class OruContext:
 # ample room and bounds the parse (hl7apy takes ~0.3 ms a segment) far below the worker timeout; a
 # 256 KiB body of short segments would otherwise take ~15 s.
 MAX_SEGMENTS = 1000
+# Repetitions and subcomponents cost hl7apy ~0.06-0.12 ms each (components far less): 121 KB of '~'
+# in one field took ~15 s. A work-up uses a handful; 4,000 bounds the parse at ~0.5 s.
+MAX_REPEATS = 4000
 
 
 def segment_count(message: str | bytes) -> int:
     """Non-empty segments in an ER7 message (CR, LF or CRLF between them)."""
     text = _normalize(message)
     return text.count("\r") + 1 if text else 0
+
+
+def size_of(message: str | bytes) -> tuple[int, int]:
+    """Segments, and repetition plus subcomponent separators after MSH-2, of an ER7 message."""
+    text = _normalize(message)
+    if not text:
+        return 0, 0
+    enc = _encoding_of(text)
+    body = text[8:] if text.startswith("MSH") else text  # MSH-2 itself lists the separators
+    return text.count("\r") + 1, body.count(enc.repetition) + body.count(enc.subcomponent)
 
 
 def _normalize(message: str | bytes) -> str:
@@ -896,6 +909,12 @@ def build_oru_response(
     comment = str(interpretation.get("comment") or "")
     if comment:
         w.obx("FT", "COMMENT", "Interpretive comment", escape(comment, enc, formatted=True))
+    if ctx.notes:
+        # What the translation ignored or assumed (unmapped codes, corrected results, partial dates):
+        # never silent, so the sender can see which of its results the interpretation did not use.
+        w.obx("NM", "INPUT_NOTES", "Notes on the input message", str(len(ctx.notes)))
+        for number, note in enumerate(ctx.notes, start=1):
+            w.nte(note, number)
     return "\r".join(w.lines) + "\r"
 
 
@@ -954,7 +973,9 @@ def build_ack(
             now=now,
         ),
         enc.field.join(
-            ["MSA", ack_code, escape(header.get("control_id", ""), enc), escape(text, enc)[:80]]
+            # MSA-3 holds 80 characters: cut the text, then escape it (cutting the escaped text could
+            # split an escape sequence and leave the ACK unreadable).
+            ["MSA", ack_code, escape(header.get("control_id", ""), enc), escape(text[:80], enc)]
         ).rstrip(enc.field),
     ]
     if ack_code != "AA":

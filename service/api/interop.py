@@ -7,8 +7,8 @@ Errors, chosen for interface engines:
 - HL7 v2: the body of every error is an HL7 ACK the engine can file — MSA-1 AR (message rejected:
   unparseable, not ORU^R01, unsupported version; HTTP 400) or AE (content error: unknown unit, a
   wrong LOINC code, an IFE text not understood; HTTP 422), with ERR naming the segment and field.
-  A wrong Content-Type, an oversized body or a message of more than hl7v2.MAX_SEGMENTS segments gets
-  the standard JSON error body (415 / 413).
+  A wrong Content-Type, an oversized body or a message of more than hl7v2.MAX_SEGMENTS segments (or
+  hl7v2.MAX_REPEATS repetitions and subcomponents) gets the standard JSON error body (415 / 413).
 - FHIR: an OperationOutcome (HTTP 400 for malformed JSON is the standard body; 422 for a bundle
   that does not validate or translate).
 """
@@ -89,10 +89,13 @@ class Hl7v2(MethodView):
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
         raw = request.get_data(cache=True)
-        segments = hl7v2.segment_count(raw)
+        segments, repeats = hl7v2.size_of(raw)
         if segments > hl7v2.MAX_SEGMENTS:
             abort(413, description=f"HL7 message of {segments} segments: at most {hl7v2.MAX_SEGMENTS} "
                                    "per request (one patient's work-up)")
+        if repeats > hl7v2.MAX_REPEATS:
+            abort(413, description=f"HL7 message with {repeats} repetition and subcomponent separators: "
+                                   f"at most {hl7v2.MAX_REPEATS} per request (one patient's work-up)")
         try:
             ctx = hl7v2.parse_oru(raw, _codemap())
         except hl7v2.Hl7Error as e:
@@ -143,7 +146,8 @@ class FhirInterpretations(MethodView):
             return _fhir(e.operation_outcome(), e.status)
         except ValidationError as e:
             return _fhir(fhir.operation_outcome(flatten(e.messages), 422, sources=tr.sources), 422)
-        return _fhir(fhir.interpretation_to_diagnostic_report(interpretation, bundle), 200)
+        return _fhir(fhir.interpretation_to_diagnostic_report(interpretation, bundle, input_notes=tr.notes),
+                     200)
 
 
 def _fhir(resource: dict[str, Any], status: int) -> Response:

@@ -154,6 +154,16 @@ def _body_limits() -> None:
                                    "encoding")
         if over:
             abort(413)
+    elif request.method == "POST":
+        # A client that closes its side before sending its whole Content-Length gives a short body:
+        # refused, never interpreted as if it were whole (a cut HL7 message loses its last results).
+        try:
+            data = request.get_data(cache=True)
+        except BODY_READ_ERRORS:
+            abort(400, description="the request body could not be read")
+        if len(data) < (request.content_length or 0):
+            abort(400, description=f"the request body ended after {len(data)} of the "
+                                   f"{request.content_length} bytes its Content-Length announced")
 
 
 @v1.route("/interpretations/batch")

@@ -232,10 +232,12 @@ def _chunked_post(port: int, path: str, ctype: str, data: bytes) -> tuple[int, b
     return resp.status, resp.read()
 
 
-def _raw_post(port: int, head_and_body: bytes) -> tuple[int, bytes]:
+def _raw_post(port: int, head_and_body: bytes, *, close_send: bool = False) -> tuple[int, bytes]:
     """Send bytes as they are (malformed framing included); the status and body of the answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
         s.sendall(head_and_body)
+        if close_send:  # the client stops sending: the server sees the end of the body
+            s.shutdown(socket.SHUT_WR)
         answer = b""
         while chunk := s.recv(65536):
             answer += chunk
@@ -286,6 +288,12 @@ def test_a_chunked_body_over_the_limit_is_413_never_a_truncated_interpretation()
             status, body = _raw_post(port, head + framing)
             assert status == 400, (framing, body[:300])
             assert b'"code": 400' in body and b"chunked" in body
+        # A body cut short of its Content-Length is refused, never interpreted as if it were whole.
+        cut = hl7[:hl7.index(b"OBX|5")]
+        short = (b"POST /v1/hl7v2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(hl7)) + cut
+        status, body = _raw_post(port, short, close_send=True)
+        assert status == 400 and b"Content-Length" in body, body[:300]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)

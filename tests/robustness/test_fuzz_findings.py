@@ -186,3 +186,63 @@ def test_a_401_has_the_same_body_bytes_as_every_other_error():
         same = error_response(401, resp.get_json()["message"], {})
     assert resp.get_data() == same.get_data()
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+# --- second fuzzing run -------------------------------------------------------------------------------
+@pytest.mark.parametrize("repeat", ["~", "&"])
+@pytest.mark.parametrize(("count", "status"), [(hl7v2.MAX_REPEATS, 200), (hl7v2.MAX_REPEATS + 1, 413)])
+def test_an_hl7_message_is_refused_above_its_repetition_limit(client, repeat, count, status):
+    # PID-5 padded with repetition or subcomponent separators (hl7apy pays ~0.1 ms for each).
+    text = ORU.replace("Doe^Jane", "Doe" + repeat * count + "Jane")
+    assert hl7v2.size_of(text)[1] == count
+    resp = post_hl7(client, text)
+    assert resp.status_code == status, resp.get_data()[:300]
+
+
+def test_a_short_body_is_refused_not_interpreted_as_if_whole():
+    app = create_app({"TESTING": True, "DEV_MODE": True})
+    whole = ORU.encode()
+    cut = whole[:whole.index(b"OBX|5")]
+    import io
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/v1/hl7v2", "SERVER_NAME": "x", "SERVER_PORT": "80",
+               "wsgi.url_scheme": "http", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": str(len(whole)),
+               "wsgi.input": io.BytesIO(cut), "wsgi.input_terminated": True, "wsgi.errors": io.StringIO()}
+    status = []
+    body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    assert status[0].startswith("400"), body[:300]
+    assert b"Content-Length" in body
+
+
+def test_an_ack_cut_to_80_characters_keeps_its_escape_sequences_whole(client):
+    text = ORU.replace("||IgA lambda||", "||I" + "\\F\\" * 40 + "||")
+    ack = post_hl7(client, text).get_data(as_text=True)
+    msa = next(line for line in ack.split("\r") if line.startswith("MSA"))
+    assert msa.count("\\") % 2 == 0, msa
+
+
+def test_a_fhir_modifier_extension_is_refused_not_ignored(client):
+    bundle = worked_bundle()
+    first = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+    first["resource"]["modifierExtension"] = [{"url": "http://example.org/negated", "valueBoolean": True}]
+    resp = post_fhir(client, bundle)
+    assert resp.status_code == 422
+    assert "modifier" in json.dumps(resp.get_json())
+
+
+def test_what_the_hl7_translation_ignored_is_in_the_reply(client):
+    reply = post_hl7(client, ORU).get_data(as_text=True).split("\r")
+    at = next(i for i, line in enumerate(reply) if line.startswith("OBX") and "INPUT_NOTES" in line)
+    notes = [line for line in reply[at + 1:] if line.startswith("NTE")]
+    assert int(reply[at].split("|")[5]) == len(notes) > 0
+    assert any("2093-3" in n and "ignored" in n for n in notes)  # cholesterol: not in the code map
+
+
+def test_what_the_fhir_translation_ignored_is_in_the_report(client):
+    bundle = worked_bundle()
+    bundle["entry"].append(cancelled_observation("2024-01-01"))
+    report = post_fhir(client, bundle).get_json()
+    notes = next(o for o in report["contained"] if o["id"] == "input-notes")
+    texts = [n["text"] for n in notes["note"]]
+    assert notes["valueInteger"] == len(texts)
+    assert any("cancelled" in t and "ignored" in t for t in texts)
