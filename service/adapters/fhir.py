@@ -183,6 +183,24 @@ def _is_model_name(value: Any) -> bool:
     return isinstance(value, str) and _model_name(value)
 
 
+_JSON_TYPES = {"int": "a number", "float": "a number", "str": "a string", "bool": "true or false",
+               "list": "an array", "dict": "an object"}
+
+
+def _element_path(loc: Any) -> tuple[Any, ...]:
+    # pydantic's RootModel adds a ".root" step the FHIR element path does not have.
+    return tuple(part for part in loc if part != "root")
+
+
+def _plain_message(msg: str) -> str:
+    """The model library's message in the caller's terms: JSON types, not Python classes, and no
+    claim that valid JSON is invalid (the library re-parses a string it expected to be an object)."""
+    msg = re.sub(r"(?:type )?<class '(\w+)'>", lambda m: _JSON_TYPES.get(m.group(1), m.group(1)), msg)
+    if msg.startswith("Invalid JSON"):
+        return "wrong JSON type for this element (an object or array is expected)"
+    return msg
+
+
 def validate_bundle(bundle: Any) -> None:
     """Validate a Bundle with fhir.resources R4B; failures raise FhirError."""
     if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
@@ -205,7 +223,7 @@ def validate_bundle(bundle: Any) -> None:
     except ValidationError as exc:
         errors: dict[str, list[str]] = {}
         for err in exc.errors():
-            errors.setdefault(_loc(tuple(err["loc"])), []).append(err["msg"])
+            errors.setdefault(_loc(_element_path(err["loc"])), []).append(_plain_message(err["msg"]))
         first, *rest = errors.items()
         summary = f"{first[0]}: {first[1][0]}" + (f" (and {len(rest)} more)" if rest else "")
         raise FhirError(f"the Bundle is not valid FHIR R4: {summary}", errors) from exc

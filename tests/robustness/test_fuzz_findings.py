@@ -246,3 +246,15 @@ def test_what_the_fhir_translation_ignored_is_in_the_report(client):
     texts = [n["text"] for n in notes["note"]]
     assert notes["valueInteger"] == len(texts)
     assert any("cancelled" in t and "ignored" in t for t in texts)
+
+
+@pytest.mark.parametrize(("element", "value"), [("effectivePeriod", 5), ("code", "abc")])
+def test_a_fhir_type_error_is_told_in_json_terms_at_the_element(client, element, value):
+    bundle = worked_bundle()
+    first = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")
+    first["resource"][element] = value
+    resp = post_fhir(client, bundle)
+    assert resp.status_code == 422
+    text = json.dumps(resp.get_json())
+    assert "<class" not in text and "Invalid JSON" not in text and ".root" not in text
+    assert f"resource.{element}" in text
