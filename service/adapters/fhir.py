@@ -148,6 +148,10 @@ def _structure_errors(node: Any, path: tuple[Any, ...], errors: dict[str, list[s
             f"nested deeper than {_MAX_DEPTH} levels: not a plausible FHIR resource")
         return
     if isinstance(node, Mapping):
+        if path and path[-1] == "resource" and "resourceType" not in node:
+            # FHIR JSON: every resource names its type; one without could be read as anything.
+            errors.setdefault(_loc((*path, "resourceType")), []).append(
+                "a resource must name its resourceType")
         if path and node.get("resourceType") is not None and not _is_model_name(node["resourceType"]):
             value = node["resourceType"]
             shown = f"'{value[:64]}'" if isinstance(value, str) else f"a {type(value).__name__}"

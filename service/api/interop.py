@@ -44,7 +44,10 @@ FHIR_BUNDLE = {"type": "object", "description": "A FHIR R4 Bundle of Observation
                "required": ["resourceType", "type", "entry"],
                "properties": {"resourceType": {"const": "Bundle"},
                               "type": {"enum": list(fhir.BUNDLE_TYPES)},
-                              "entry": {"type": "array", "minItems": 1}}}
+                              "entry": {"type": "array", "minItems": 1, "items": {
+                                  "type": "object",
+                                  "properties": {"resource": {"type": "object",
+                                                              "required": ["resourceType"]}}}}}}
 
 
 def init_interop(app: Flask) -> None:

@@ -258,3 +258,11 @@ def test_a_fhir_type_error_is_told_in_json_terms_at_the_element(client, element,
     text = json.dumps(resp.get_json())
     assert "<class" not in text and "Invalid JSON" not in text and ".root" not in text
     assert f"resource.{element}" in text
+
+
+def test_a_fhir_resource_without_its_resource_type_is_refused(client):
+    bundle = worked_bundle()
+    bundle["entry"].append({"resource": {"id": "x", "status": "final"}})
+    resp = post_fhir(client, bundle)
+    assert resp.status_code == 422
+    assert "resourceType" in json.dumps(resp.get_json())
