@@ -317,20 +317,20 @@ MAX_SEGMENTS = 1000
 MAX_REPEATS = 4000
 
 
-def segment_count(message: str | bytes) -> int:
-    """Non-empty segments in an ER7 message (CR, LF or CRLF between them)."""
-    text = _normalize(message)
-    return text.count("\r") + 1 if text else 0
+class MessageTooLarge(ValueError):
+    """A message beyond MAX_SEGMENTS or MAX_REPEATS: refused before the HL7 parser sees it."""
 
 
-def size_of(message: str | bytes) -> tuple[int, int]:
-    """Segments, and repetition plus subcomponent separators after MSH-2, of an ER7 message."""
-    text = _normalize(message)
-    if not text:
-        return 0, 0
-    enc = _encoding_of(text)
-    body = text[8:] if text.startswith("MSH") else text  # MSH-2 itself lists the separators
-    return text.count("\r") + 1, body.count(enc.repetition) + body.count(enc.subcomponent)
+def _check_size(text: str, enc: Encoding) -> None:
+    segments = text.count("\r") + 1
+    if segments > MAX_SEGMENTS:
+        raise MessageTooLarge(f"HL7 message of {segments} segments: at most {MAX_SEGMENTS} per request "
+                              "(one patient's work-up)")
+    body = text[8:]  # after MSH-2, which lists the separators themselves
+    repeats = body.count(enc.repetition) + body.count(enc.subcomponent)
+    if repeats > MAX_REPEATS:
+        raise MessageTooLarge(f"HL7 message with {repeats} repetition and subcomponent separators: at "
+                              f"most {MAX_REPEATS} per request (one patient's work-up)")
 
 
 def _normalize(message: str | bytes) -> str:
@@ -566,6 +566,7 @@ def parse_oru(
             ack_code="AR",
         )
     enc = _encoding_of(text)
+    _check_size(text, enc)  # raises MessageTooLarge
     msh = Segment(text.split("\r", 1)[0], enc, 1)
     _check_header(msh)  # before hl7apy, so an unsupported version gets its own message
     segments = _segments(text, enc)

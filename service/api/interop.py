@@ -92,15 +92,10 @@ class Hl7v2(MethodView):
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
         raw = request.get_data(cache=True)
-        segments, repeats = hl7v2.size_of(raw)
-        if segments > hl7v2.MAX_SEGMENTS:
-            abort(413, description=f"HL7 message of {segments} segments: at most {hl7v2.MAX_SEGMENTS} "
-                                   "per request (one patient's work-up)")
-        if repeats > hl7v2.MAX_REPEATS:
-            abort(413, description=f"HL7 message with {repeats} repetition and subcomponent separators: "
-                                   f"at most {hl7v2.MAX_REPEATS} per request (one patient's work-up)")
         try:
             ctx = hl7v2.parse_oru(raw, _codemap())
+        except hl7v2.MessageTooLarge as e:
+            abort(413, description=str(e))
         except hl7v2.Hl7Error as e:
             return _hl7(hl7v2.build_ack(raw, e.ack_code, str(e), error=e), 400 if e.ack_code == "AR" else 422)
         except Exception as e:  # noqa: BLE001 - any parser failure is a rejected message, never a 500

@@ -138,32 +138,31 @@ def _no_query_parameters() -> Response | None:
 def _body_limits() -> None:
     if request.endpoint == "interpretations.InterpretationsBatch":
         request.max_content_length = BATCH_MAX_BYTES
-    if request.method == "POST" and request.content_length is None:
-        # A chunked body has no Content-Length: the server's reader stops at the limit, so a body
-        # that reaches it is checked for one more byte — an oversized body is a 413, never a
-        # truncated body interpreted as if it were whole.
-        limit = request.max_content_length
-        raw = request.environ.get("wsgi.input")
-        try:
-            data = request.get_data(cache=True)
-            over = limit is not None and len(data) >= limit and raw is not None and raw.read(1)
-        except BODY_READ_ERRORS:
-            # The server's chunked-encoding reader refused the body (a chunk size that is not hex, a
-            # missing CRLF, a bad trailer): the client's framing, so a 400, not a 500.
-            abort(400, description="the request body could not be read: malformed chunked transfer "
-                                   "encoding")
-        if over:
-            abort(413)
-    elif request.method == "POST":
-        # A client that closes its side before sending its whole Content-Length gives a short body:
-        # refused, never interpreted as if it were whole (a cut HL7 message loses its last results).
-        try:
-            data = request.get_data(cache=True)
-        except BODY_READ_ERRORS:
-            abort(400, description="the request body could not be read")
-        if len(data) < (request.content_length or 0):
-            abort(400, description=f"the request body ended after {len(data)} of the "
-                                   f"{request.content_length} bytes its Content-Length announced")
+    if request.method != "POST":
+        return
+    # The body is read here, once (the views get it from the cache), so that no body is ever
+    # interpreted unless it arrived whole.
+    declared = request.content_length
+    limit = request.max_content_length
+    raw = request.environ.get("wsgi.input")
+    try:
+        data = request.get_data(cache=True)
+        # A chunked body has no Content-Length: the server's reader stops at the limit, so a body that
+        # reaches it is checked for one more byte — an oversized body is a 413, never a truncated one.
+        over = (declared is None and limit is not None and len(data) >= limit and raw is not None
+                and raw.read(1))
+    except BODY_READ_ERRORS:
+        # The server's reader refused the body (a chunk size that is not hex, a missing CRLF, a bad
+        # trailer): the client's framing, so a 400, not a 500.
+        abort(400, description="the request body could not be read: malformed chunked transfer "
+                               "encoding or a broken connection")
+    if over:
+        abort(413)
+    if declared is not None and len(data) < declared:
+        # The client closed its side before sending its whole Content-Length: a cut HL7 message, say,
+        # would lose its last results.
+        abort(400, description=f"the request body ended after {len(data)} of the {declared} bytes its "
+                               "Content-Length announced")
 
 
 @v1.route("/interpretations/batch")

@@ -138,11 +138,8 @@ def recommendations(
             "review now; a risk-based interval above may be too long for this patient "
             "(clinical-reference §3.5)."))
     workup = list(missing)
-    if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and not mgcs and \
-            risk["mgus_mayo_2005"].possible_groups == ("low",):
-        # ref: §3.2 — low-risk MGUS: baseline marrow and skeletal survey are not routinely indicated;
-        # the category stays provisional (§2.9) but they are not asked for.
-        workup = [m for m in workup if not m.startswith(("marrow.", "imaging."))]
+    if _low_risk_schedule(out, risk, codes):
+        workup = [m for m in workup if not m.startswith(_NOT_ROUTINE)]
     if workup:
         recs.append(Recommendation(
             "COMPLETE_WORKUP",
@@ -175,6 +172,14 @@ _COMMENT_RECS = frozenset({
 })
 _LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
 _NOT_ROUTINE = ("marrow.", "imaging.")
+
+
+def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: set[str]) -> bool:
+    """Whether the low-risk MGUS schedule applies, under which (§3.2) baseline marrow and skeletal
+    survey are not routinely indicated: the category stays provisional (§2.9), but they are not asked
+    for. Never beside an MGCS referral (§5: the skin disease, not the clone, drives management)."""
+    return (out.code in _LOW_RISK_MGUS and risk["mgus_mayo_2005"].possible_groups == ("low",)
+            and "MGCS_SCLEROMYXEDEMA" not in flag_codes)
 
 
 def _decisive(c: Criterion) -> str:
@@ -266,8 +271,7 @@ def comment(
     if marrow_flag is not None and not follow_up_asks_marrow:
         parts.append(marrow_flag)
     if missing:
-        low_risk = (out.code in _LOW_RISK_MGUS and risk["mgus_mayo_2005"].possible_groups == ("low",)
-                    and not any(fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags))
+        low_risk = _low_risk_schedule(out, risk, {fl.code for fl in flags})
         shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
         if low_risk and len(shown) < len(missing):
             parts.append("Provisional: no marrow result, which is not routinely indicated for "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
-from .facts import MDE_NAMES, MDE_NEEDS, Facts, bmpc_criterion
+from .facts import MDE_NAMES, Facts, bmpc_criterion
 from .panel import HeavyChain, IfeResult
 from .quantity import INF, ZERO, Comparator, Quantity, ge, gt
 from .results import Code
@@ -519,8 +519,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
 
 
 def _igm_end_organ_missing(f: Facts, symptoms: Tri) -> list[str]:
-    out = [] if f.mde["anemia"] is not None or f.mde_measured.get("anemia") else list(
-        MDE_NEEDS["anemia"])
+    out = f.mde_missing(("anemia",))
     if symptoms is None:
         out.append("clinical.igm_related_symptoms")
     return out

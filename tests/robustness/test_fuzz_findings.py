@@ -95,7 +95,7 @@ def _with_nte(count: int) -> str:
                                                   (hl7v2.MAX_SEGMENTS + 1, 413)])
 def test_an_hl7_message_is_refused_above_its_segment_limit(client, segments, status):
     text = _with_nte(segments)
-    assert hl7v2.segment_count(text) == segments
+    assert text.count("\n") == segments
     resp = post_hl7(client, text)
     assert resp.status_code == status, resp.get_data()[:300]
     if status == 413:
@@ -194,7 +194,7 @@ def test_a_401_has_the_same_body_bytes_as_every_other_error():
 def test_an_hl7_message_is_refused_above_its_repetition_limit(client, repeat, count, status):
     # PID-5 padded with repetition or subcomponent separators (hl7apy pays ~0.1 ms for each).
     text = ORU.replace("Doe^Jane", "Doe" + repeat * count + "Jane")
-    assert hl7v2.size_of(text)[1] == count
+    assert text[8:].count("~") + text[8:].count("&") == count  # MSH-2 lists the separators themselves
     resp = post_hl7(client, text)
     assert resp.status_code == status, resp.get_data()[:300]
 
