@@ -35,6 +35,9 @@ EXTENSION = "mgi.codemap"
 HL7_TYPES = ("x-application/hl7-v2+er7", "text/plain", "application/hl7-v2")
 HL7_MIME = "x-application/hl7-v2+er7"
 FHIR_MIME = "application/fhir+json"
+# Errors raised before an adapter reads the body (query parameters, an unreadable body) have the
+# standard JSON body, beside the endpoint's own HL7 ACK or OperationOutcome.
+STANDARD_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 # What the OpenAPI document can say of the bodies (the adapters check the rest).
 HL7_BODY = {"type": "string", "pattern": "^MSH\\|",
             "description": "An ER7 ORU^R01 message (segments ended by CR, LF or CRLF), at most "
@@ -78,10 +81,13 @@ class Hl7v2(MethodView):
         responses={
             "200": {"description": "ORU^R01 carrying the interpretation as OBX/NTE segments",
                     "content": {HL7_MIME: {"schema": {"type": "string"}}}},
-            "400": {"description": "ACK with MSA-1 AR: the message was rejected",
-                    "content": {HL7_MIME: {"schema": {"type": "string"}}}},
-            "422": {"description": "ACK with MSA-1 AE: content error (code, unit, value)",
-                    "content": {HL7_MIME: {"schema": {"type": "string"}}}},
+            "400": {"description": "ACK with MSA-1 AR: the message was rejected; or, before any HL7 is "
+                                   "read, the standard error body (a body cut short of its "
+                                   "Content-Length, malformed chunked framing)",
+                    "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR}},
+            "422": {"description": "ACK with MSA-1 AE: content error (code, unit, value); or the "
+                                   "standard error body for a query parameter",
+                    "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR}},
         },
     )
     @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
@@ -121,8 +127,9 @@ class FhirInterpretations(MethodView):
             "200": {"description": "DiagnosticReport (conclusion = narrative, conclusionCode = "
                                    "classification, contained Observations for risk and flags)",
                     "content": {FHIR_MIME: {"schema": {"type": "object"}}}},
-            "422": {"description": "OperationOutcome naming each problem",
-                    "content": {FHIR_MIME: {"schema": {"type": "object"}}}},
+            "422": {"description": "OperationOutcome naming each problem; or the standard error body "
+                                   "for a query parameter",
+                    "content": {FHIR_MIME: {"schema": {"type": "object"}}, **STANDARD_ERROR}},
         },
     )
     @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])

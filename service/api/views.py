@@ -216,6 +216,7 @@ class Ruleset(MethodView):
 
     @v1.response(200, RulesetSchema)
     @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(422, schema=ErrorSchema, description="A query parameter (none is taken).")
     def get(self) -> Response:
         """Version, every rule id with its thresholds and citation."""
         return Response(_RULESET_BODY, mimetype="application/json")

@@ -475,3 +475,12 @@ def test_the_comment_asks_for_the_marrow_once_in_its_own_words(client):
     assert "MARROW_EXAMINATION" in {r["code"] for r in out["recommendations"]}
     assert "Bone-marrow aspirate and biopsy (clinical-reference" not in out["comment"]
     assert "bone-marrow aspirate and biopsy are needed urgently" in out["comment"]
+
+
+@pytest.mark.parametrize(("hb", "flagged"), [(99.9, True), (100, False), (100.1, False)])
+def test_a_negative_screen_reports_crab_range_haemoglobin_only_below_100_g_l(client, hb, flagged):
+    """§2.1 A (< 100 g/L), with no monoclonal protein: reported, never myeloma-defining."""
+    out = post(client, {**Z, "flc": B["flc"], "labs": {"hemoglobin": {"value": hb, "unit": "g/L"}}})
+    assert out["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
+    assert ("CRAB_WITHOUT_MONOCLONAL_PROTEIN" in flags(out)) is flagged
+    assert "MYELOMA_DEFINING_EVENT" not in flags(out) and out["myeloma_defining_events"] == []

@@ -266,3 +266,18 @@ def test_a_fhir_resource_without_its_resource_type_is_refused(client):
     resp = post_fhir(client, bundle)
     assert resp.status_code == 422
     assert "resourceType" in json.dumps(resp.get_json())
+
+
+@pytest.mark.parametrize(("method", "path", "kw"), [
+    ("POST", "/v1/interpretations", {"json": PANEL}),
+    ("POST", "/v1/interpretations/batch", {"json": {"items": [PANEL]}}),
+    ("GET", "/v1/ruleset", {}),
+    ("POST", "/v1/hl7v2", {"data": ORU.encode(), "content_type": "text/plain"}),
+    ("POST", "/v1/fhir/interpretations", {"data": json.dumps(worked_bundle()), "content_type": FHIR_JSON}),
+])
+def test_the_query_parameter_422_is_documented_for_every_v1_operation(client, method, path, kw):
+    resp = client.open(path + "?x=1", method=method, **kw)
+    assert resp.status_code == 422 and resp.mimetype == "application/json"
+    spec = client.get("/openapi.json").get_json()
+    documented = spec["paths"][path][method.lower()]["responses"]["422"]["content"]
+    assert "application/json" in documented
