@@ -14,7 +14,6 @@ from . import errors
 from .interop import init_interop
 from .observability import init_observability, mark_ready
 from .schemas import ErrorSchema
-from .security import init_security
 from .views import ops, v1
 
 
@@ -66,6 +65,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Observability first, so that requests refused by authentication still get a request id,
     # an access-log line and a metric.
     init_observability(app)
+    # Imported here, not at the top: `python -m service.api.security hash-key` runs that module as
+    # __main__, and a copy already imported by this package would make runpy warn about it.
+    from .security import init_security
+
     init_security(app)
     init_interop(app)
     api = _Api(app)
