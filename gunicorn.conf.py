@@ -132,8 +132,10 @@ def _tune_malloc(log, worker_class: str = "sync") -> None:
     except (ImportError, OSError, AttributeError, TypeError):  # no ctypes, or not glibc (musl, macOS)
         log.info("mgi: no glibc mallopt here; allocator defaults kept")
         return
-    ok = (mallopt(_M_MMAP_THRESHOLD, _MALLOC_MMAP_THRESHOLD) == 1
-          and mallopt(_M_TRIM_THRESHOLD, _MALLOC_TRIM_THRESHOLD) == 1)
+    ok = (
+        mallopt(_M_MMAP_THRESHOLD, _MALLOC_MMAP_THRESHOLD) == 1
+        and mallopt(_M_TRIM_THRESHOLD, _MALLOC_TRIM_THRESHOLD) == 1
+    )
     if not ok:
         log.warning("mgi: mallopt refused the allocator settings; defaults kept")
 
@@ -155,7 +157,12 @@ def on_starting(server):
     server.log.info(
         "mgi: starting gunicorn: bind=%s workers=%s worker_class=%s timeout=%ss "
         "max_requests=%s+%s prometheus_multiproc=%s",
-        bind, workers, worker_class, timeout, max_requests, max_requests_jitter,
+        bind,
+        workers,
+        worker_class,
+        timeout,
+        max_requests,
+        max_requests_jitter,
         _MULTIPROC_DIR or "off",
     )
 

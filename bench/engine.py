@@ -73,6 +73,7 @@ def build_panels() -> list:
 
 # --- (a) domain -----------------------------------------------------------------------------------
 
+
 def domain(seconds: float) -> dict:
     from service.domain import interpret
 
@@ -101,13 +102,17 @@ def domain(seconds: float) -> dict:
     print(f"(a) domain engine on one core (cpu {cpu}), {len(rounds)} rounds of {100 * len(panels)} panels:")
     for name, us in per_panel.items():
         print(f"    {name:22s} {us:8.1f} us/panel")
-    print(f"    mix: best {best_rate:,.0f} panels/s ({1e6 / best_rate:.1f} us/panel), median "
-          f"{median_rate:,.0f} panels/s; target >= {DOMAIN_TARGET:,}: "
-          f"{'MET' if best_rate >= DOMAIN_TARGET else 'NOT MET'}", flush=True)
+    print(
+        f"    mix: best {best_rate:,.0f} panels/s ({1e6 / best_rate:.1f} us/panel), median "
+        f"{median_rate:,.0f} panels/s; target >= {DOMAIN_TARGET:,}: "
+        f"{'MET' if best_rate >= DOMAIN_TARGET else 'NOT MET'}",
+        flush=True,
+    )
     return {"panels_per_s": best_rate, "median": median_rate, "per_panel_us": per_panel}
 
 
 # --- (b) batch ------------------------------------------------------------------------------------
+
 
 def batch_body() -> tuple[bytes, list[str]]:
     items = [PANELS[i % len(PANELS)][1] for i in range(BATCH_SIZE)]
@@ -115,8 +120,9 @@ def batch_body() -> tuple[bytes, list[str]]:
     return json.dumps({"items": items}, separators=(",", ":")).encode(), expected
 
 
-def drive_batches(url: str, body: bytes, seconds: float, max_batches: int, connections: int = 2
-                  ) -> tuple[int, float, int]:
+def drive_batches(
+    url: str, body: bytes, seconds: float, max_batches: int, connections: int = 2
+) -> tuple[int, float, int]:
     """`connections` clients posting batches back to back (so the worker never waits for a client)
     until `seconds` have passed or `max_batches` were sent. Returns (batches, elapsed, non-200)."""
     host, port = url.removeprefix("http://").split(":")
@@ -159,10 +165,13 @@ def batch(wd: str, seconds: float, connections: int, force_python: bool) -> dict
         ans = json.loads(raw)
         codes = [r.get("interpretation", {}).get("classification", {}).get("code") for r in ans["results"]]
         wrong = sum(c != e for c, e in zip(codes, expected, strict=True))
-        print(f"(b) batch of {BATCH_SIZE}: request {len(body) / 1e6:.2f} MB, "
-              f"response {len(raw) / 1e6:.2f} MB; "
-              f"count {ans['count']} succeeded {ans['succeeded']} failed {ans['failed']}; "
-              f"wrong classifications {wrong}", flush=True)
+        print(
+            f"(b) batch of {BATCH_SIZE}: request {len(body) / 1e6:.2f} MB, "
+            f"response {len(raw) / 1e6:.2f} MB; "
+            f"count {ans['count']} succeeded {ans['succeeded']} failed {ans['failed']}; "
+            f"wrong classifications {wrong}",
+            flush=True,
+        )
         drive_batches(srv.url, body, 0.1, 1, 1)  # warm-up
         gen = LoadGen(BODIES, "/v1/interpretations", wd, force_python=force_python)
         gen.run(srv.url, 1, connections)  # warm-up
@@ -179,27 +188,48 @@ def batch(wd: str, seconds: float, connections: int, force_python: bool) -> dict
             r = gen.run(srv.url, per_round, connections)
             singles.append(r)
             rate = nb * BATCH_SIZE / el
-            print(f"    round {k + 1}: batch {rate:,.0f} panels/s, single {r.rps:,.1f} req/s, "
-                  f"ratio {rate / r.rps:.2f}", flush=True)
+            print(
+                f"    round {k + 1}: batch {rate:,.0f} panels/s, single {r.rps:,.1f} req/s, "
+                f"ratio {rate / r.rps:.2f}",
+                flush=True,
+            )
         batch_rate = n * BATCH_SIZE / elapsed
-        print(f"    batch endpoint, 1 worker: {n} batches in {elapsed:.1f} s = {batch_rate:,.0f} panels/s"
-              f" (non-200: {bad})", flush=True)
-        single = LoadResult(sum(r.requests for r in singles), sum(r.seconds for r in singles),
-                            statistics.median(r.p50_ms for r in singles),
-                            statistics.median(r.p99_ms for r in singles),
-                            sum(r.non200 for r in singles), sum(r.socket_errors for r in singles),
-                            singles[0].generator)
-        print(f"    single endpoint, 1 worker ({gen.name}, {connections} connections): "
-              f"{single.rps:,.1f} req/s, p50 {single.p50_ms:.2f} ms, p99 {single.p99_ms:.2f} ms "
-              f"(non-200: {single.non200})")
+        print(
+            f"    batch endpoint, 1 worker: {n} batches in {elapsed:.1f} s = {batch_rate:,.0f} panels/s"
+            f" (non-200: {bad})",
+            flush=True,
+        )
+        single = LoadResult(
+            sum(r.requests for r in singles),
+            sum(r.seconds for r in singles),
+            statistics.median(r.p50_ms for r in singles),
+            statistics.median(r.p99_ms for r in singles),
+            sum(r.non200 for r in singles),
+            sum(r.socket_errors for r in singles),
+            singles[0].generator,
+        )
+        print(
+            f"    single endpoint, 1 worker ({gen.name}, {connections} connections): "
+            f"{single.rps:,.1f} req/s, p50 {single.p50_ms:.2f} ms, p99 {single.p99_ms:.2f} ms "
+            f"(non-200: {single.non200})"
+        )
     ratio = batch_rate / single.rps
-    print(f"    batch panels/s / single req/s = {ratio:.2f}; target >= {BATCH_TARGET}: "
-          f"{'MET' if ratio >= BATCH_TARGET else 'NOT MET'}", flush=True)
-    return {"batch_panels_per_s": batch_rate, "single_rps": single.rps, "ratio": ratio,
-            "wrong": wrong, "non200": bad + single.non200 + single.socket_errors}
+    print(
+        f"    batch panels/s / single req/s = {ratio:.2f}; target >= {BATCH_TARGET}: "
+        f"{'MET' if ratio >= BATCH_TARGET else 'NOT MET'}",
+        flush=True,
+    )
+    return {
+        "batch_panels_per_s": batch_rate,
+        "single_rps": single.rps,
+        "ratio": ratio,
+        "wrong": wrong,
+        "non200": bad + single.non200 + single.socket_errors,
+    }
 
 
 # --- (c) rss --------------------------------------------------------------------------------------
+
 
 def rss(wd: str, total: int, connections: int, force_python: bool) -> dict:
     gen = LoadGen(BODIES, "/v1/interpretations", wd, force_python=force_python)
@@ -211,8 +241,11 @@ def rss(wd: str, total: int, connections: int, force_python: bool) -> dict:
         done = first.requests
         bad = first.non200 + first.socket_errors
         rss1k = vm_rss_kib(worker)
-        print(f"(c) worker {worker}: VmRSS {rss0 / 1024:.1f} MiB at start, {rss1k / 1024:.1f} MiB after "
-              f"{done:,} requests", flush=True)
+        print(
+            f"(c) worker {worker}: VmRSS {rss0 / 1024:.1f} MiB at start, {rss1k / 1024:.1f} MiB after "
+            f"{done:,} requests",
+            flush=True,
+        )
         rate = max(first.rps, 50.0)
         t_start = time.perf_counter()
         while done < total:
@@ -229,17 +262,23 @@ def rss(wd: str, total: int, connections: int, force_python: bool) -> dict:
             rate = max(r.rps, 50.0)
             if worker not in srv.worker_pids():
                 raise SystemExit("rss: the worker was replaced (recycled or crashed)")
-            print(f"    {done:>7,} requests  {r.rps:7.1f} req/s  VmRSS {vm_rss_kib(worker) / 1024:.1f} MiB",
-                  flush=True)
+            print(
+                f"    {done:>7,} requests  {r.rps:7.1f} req/s  VmRSS {vm_rss_kib(worker) / 1024:.1f} MiB",
+                flush=True,
+            )
         rss_end = vm_rss_kib(worker)
     growth = (rss_end - rss1k) / rss1k * 100
-    print(f"    VmRSS after 1,000: {rss1k / 1024:.1f} MiB; after {done:,}: {rss_end / 1024:.1f} MiB; growth "
-          f"{growth:+.2f} %; target < {RSS_TARGET_PCT} %: {'MET' if growth < RSS_TARGET_PCT else 'NOT MET'};"
-          f" non-200/errors {bad}", flush=True)
+    print(
+        f"    VmRSS after 1,000: {rss1k / 1024:.1f} MiB; after {done:,}: {rss_end / 1024:.1f} MiB; growth "
+        f"{growth:+.2f} %; target < {RSS_TARGET_PCT} %: {'MET' if growth < RSS_TARGET_PCT else 'NOT MET'};"
+        f" non-200/errors {bad}",
+        flush=True,
+    )
     return {"rss_1k_kib": rss1k, "rss_end_kib": rss_end, "requests": done, "growth_pct": growth, "bad": bad}
 
 
 # --- profile --------------------------------------------------------------------------------------
+
 
 def profile(rounds: int) -> None:
     from service.api import create_app
@@ -268,8 +307,10 @@ def profile(rounds: int) -> None:
         return best_us(fn, arg, n)
 
     print("== one request, stage by stage (best of 5 x n, us; time.perf_counter)")
-    head = (f"{'panel':22s} {'json parse':>10s} {'schema.load':>11s} {'interpret':>9s} {'to_dict':>8s} "
-            f"{'encode':>10s} {'sum':>7s} {'full req':>8s} {'rest':>7s}")
+    head = (
+        f"{'panel':22s} {'json parse':>10s} {'schema.load':>11s} {'interpret':>9s} {'to_dict':>8s} "
+        f"{'encode':>10s} {'sum':>7s} {'full req':>8s} {'rest':>7s}"
+    )
     print(head)
     totals = [0.0] * 7
     with app.app_context():
@@ -278,24 +319,45 @@ def profile(rounds: int) -> None:
             panel = REQUEST_SCHEMA.load(data)
             result = interpret(panel)
             payload = to_dict(result)
-            stages = [best(loads_strict, body), best(REQUEST_SCHEMA.load, data), best(interpret, panel),
-                      best(to_dict, result), best(json_bytes, payload)]
+            stages = [
+                best(loads_strict, body),
+                best(REQUEST_SCHEMA.load, data),
+                best(interpret, panel),
+                best(to_dict, result),
+                best(json_bytes, payload),
+            ]
 
             def full(b: bytes) -> None:
-                client.post("/v1/interpretations", data=b, content_type="application/json",
-                            headers={"Authorization": "Bearer x"})
+                client.post(
+                    "/v1/interpretations",
+                    data=b,
+                    content_type="application/json",
+                    headers={"Authorization": "Bearer x"},
+                )
 
             whole = best(full, body)
             row = [*stages, sum(stages), whole]
             totals = [t + v for t, v in zip(totals, row, strict=True)]
-            print(f"{name:22s} " + " ".join(f"{v:{w}.0f}" for v, w in zip(
-                [*row, whole - sum(stages)], (10, 11, 9, 8, 10, 7, 8, 7), strict=True)))
+            print(
+                f"{name:22s} "
+                + " ".join(
+                    f"{v:{w}.0f}"
+                    for v, w in zip([*row, whole - sum(stages)], (10, 11, 9, 8, 10, 7, 8, 7), strict=True)
+                )
+            )
     k = len(BODIES)
     mean = [t / k for t in totals]
-    print(f"{'mean':22s} " + " ".join(f"{v:{w}.0f}" for v, w in zip(
-        [*mean, mean[6] - mean[5]], (10, 11, 9, 8, 10, 7, 8, 7), strict=True)))
-    share = {lbl: mean[i] / mean[6] * 100 for i, lbl in enumerate(
-        ["json parse", "validation", "interpretation", "to_dict", "encode (orjson)"])}
+    print(
+        f"{'mean':22s} "
+        + " ".join(
+            f"{v:{w}.0f}"
+            for v, w in zip([*mean, mean[6] - mean[5]], (10, 11, 9, 8, 10, 7, 8, 7), strict=True)
+        )
+    )
+    share = {
+        lbl: mean[i] / mean[6] * 100
+        for i, lbl in enumerate(["json parse", "validation", "interpretation", "to_dict", "encode (orjson)"])
+    }
     share["framework + test client"] = (mean[6] - mean[5]) / mean[6] * 100
     print("share of a full test-client request: " + ", ".join(f"{k_} {v:.0f} %" for k_, v in share.items()))
 
@@ -304,8 +366,12 @@ def profile(rounds: int) -> None:
     prof.enable()
     for _ in range(n):
         for body in BODIES:
-            client.post("/v1/interpretations", data=body, content_type="application/json",
-                        headers={"Authorization": "Bearer x"})
+            client.post(
+                "/v1/interpretations",
+                data=body,
+                content_type="application/json",
+                headers={"Authorization": "Bearer x"},
+            )
     prof.disable()
     pstats.Stats(prof).strip_dirs().sort_stats("cumulative").print_stats(25)
     print("== same, top 15 by own (tottime) time")

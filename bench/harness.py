@@ -33,6 +33,7 @@ HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer x"}
 
 # --- servers ---------------------------------------------------------------------------------------
 
+
 def mean_us(fn: Callable[[Any], Any], arg: Any, number: int) -> float:
     """Mean µs of ``number`` calls of ``fn(arg)``."""
     t0 = time.perf_counter()
@@ -68,20 +69,35 @@ class Server:
     def start(self, log_dir: str, timeout: float = 30.0) -> Server:
         self.port = free_port()
         env = dict(os.environ)
-        env.update({"MGI_WORKERS": str(self.workers), "MGI_BIND": f"{HOST}:{self.port}",
-                    "MGI_DEV_MODE": "1", "MGI_GUNICORN_LOG_LEVEL": "warning"})
+        env.update(
+            {
+                "MGI_WORKERS": str(self.workers),
+                "MGI_BIND": f"{HOST}:{self.port}",
+                "MGI_DEV_MODE": "1",
+                "MGI_GUNICORN_LOG_LEVEL": "warning",
+            }
+        )
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         env.update(self.extra_env)
         self.log_path = os.path.join(log_dir, f"{self.name}.log")
         cmd = [GUNICORN, "-c", "gunicorn.conf.py", *self.extra_args, self.app]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name}: gunicorn exited ({self.proc.returncode}); see "
-                                   f"{self.log_path}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name}: gunicorn exited ({self.proc.returncode}); see "
+                    f"{self.log_path}:\n{self.log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=1) as r:
                     if r.status == 200:
@@ -166,6 +182,7 @@ def post(url: str, path: str, body: bytes, timeout: float = 120.0) -> tuple[int,
 
 # --- load generators -------------------------------------------------------------------------------
 
+
 @dataclass
 class LoadResult:
     requests: int
@@ -248,21 +265,42 @@ def write_lua(bodies: list[bytes], path: str, directory: str, tag: str = "mix") 
     return script
 
 
-def run_wrk(url: str, script: str, seconds: float, connections: int, threads: int = 1,
-            timeout_s: int = 30) -> LoadResult:
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-           "--timeout", f"{timeout_s}s", "-s", script, url]
+def run_wrk(
+    url: str, script: str, seconds: float, connections: int, threads: int = 1, timeout_s: int = 30
+) -> LoadResult:
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        f"{timeout_s}s",
+        "-s",
+        script,
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout_s + 30)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    d = json.loads(line[len("WRKJSON "):])
-    return LoadResult(d["requests"], d["duration_us"] / 1e6, d["p50_us"] / 1000, d["p99_us"] / 1000,
-                      max(d["non200"], d["status_errors"]), d["socket_errors"], "wrk")
+    d = json.loads(line[len("WRKJSON ") :])
+    return LoadResult(
+        d["requests"],
+        d["duration_us"] / 1e6,
+        d["p50_us"] / 1000,
+        d["p99_us"] / 1000,
+        max(d["non200"], d["status_errors"]),
+        d["socket_errors"],
+        "wrk",
+    )
 
 
-def run_python(url: str, path: str, bodies: list[bytes], seconds: float, connections: int,
-               limit: int = 0) -> LoadResult:
+def run_python(
+    url: str, path: str, bodies: list[bytes], seconds: float, connections: int, limit: int = 0
+) -> LoadResult:
     """Bounded fallback: `connections` threads, http.client keep-alive (reconnecting when the server
     closes), stop after `seconds` or `limit` requests in all."""
     host, port = url.removeprefix("http://").split(":")
@@ -328,8 +366,9 @@ def run_python(url: str, path: str, bodies: list[bytes], seconds: float, connect
 class LoadGen:
     """One load generator for a whole run (wrk if installed, else the Python one)."""
 
-    def __init__(self, bodies: list[bytes], path: str, workdir: str, force_python: bool = False,
-                 wrk_threads: int = 1) -> None:
+    def __init__(
+        self, bodies: list[bytes], path: str, workdir: str, force_python: bool = False, wrk_threads: int = 1
+    ) -> None:
         self.bodies = bodies
         self.path = path
         self.workdir = workdir
@@ -344,8 +383,9 @@ class LoadGen:
     def run(self, url: str, seconds: float, connections: int) -> LoadResult:
         if self.use_wrk:
             if self._script is None:
-                self._script = write_lua(self.bodies, self.path, self.workdir,
-                                         tag=f"mix-{abs(hash(self.path))}")
+                self._script = write_lua(
+                    self.bodies, self.path, self.workdir, tag=f"mix-{abs(hash(self.path))}"
+                )
             threads = min(self.wrk_threads, connections)
             return run_wrk(url, self._script, seconds, connections, threads)
         return run_python(url, self.path, self.bodies, seconds, connections)
@@ -365,11 +405,18 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu": model, "python": sys.version.split()[0],
-            "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "python": sys.version.split()[0],
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
 
 
 def banner(title: str) -> None:
     m = machine()
-    print(f"== {title} | nproc={m['nproc']} cpu={m['cpu']} python={m['python']} "
-          f"loadavg={m['load']} (other processes on the machine skew the figures)", flush=True)
+    print(
+        f"== {title} | nproc={m['nproc']} cpu={m['cpu']} python={m['python']} "
+        f"loadavg={m['load']} (other processes on the machine skew the figures)",
+        flush=True,
+    )

@@ -74,8 +74,9 @@ def verify_stack(url: str) -> list[int]:
 
 
 def _post_panel(url: str, k: int, body: bytes) -> tuple[int, bytes]:
-    req = urllib.request.Request(url + PATH, data=body, method="POST",
-                                 headers=dict(HEADERS, **{"X-Panel": str(k)}))
+    req = urllib.request.Request(
+        url + PATH, data=body, method="POST", headers=dict(HEADERS, **{"X-Panel": str(k)})
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.status, r.read()
 
@@ -84,32 +85,46 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="timed seconds per server (default 10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="untimed warm-up seconds per server")
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="interleaved rounds; each server gets seconds/rounds per round (default 2)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="interleaved rounds; each server gets seconds/rounds per round (default 2)",
+    )
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--wrk-threads", type=int, default=1,
-                    help="wrk threads (default 1: leaves the cores to the servers)")
+    ap.add_argument(
+        "--wrk-threads", type=int, default=1, help="wrk threads (default 1: leaves the cores to the servers)"
+    )
     ap.add_argument("--python-generator", action="store_true", help="use the Python generator, not wrk")
     args = ap.parse_args()
-    if not (0 < args.seconds <= 600 and 0 < args.rounds <= 20 and 0 <= args.warmup <= 60
-            and 0 < args.connections <= 256 and 0 < args.workers <= 16):
+    if not (
+        0 < args.seconds <= 600
+        and 0 < args.rounds <= 20
+        and 0 <= args.warmup <= 60
+        and 0 < args.connections <= 256
+        and 0 < args.workers <= 16
+    ):
         ap.error("bounds: 0 < seconds <= 600, warmup <= 60, connections <= 256, workers <= 16")
 
     banner("bench/http.py")
     wd = workdir()
     gen = LoadGen(BODIES, PATH, wd, force_python=args.python_generator, wrk_threads=args.wrk_threads)
-    print(f"load generator: {gen.name}; {args.connections} connections; {args.seconds:g} s timed "
-          f"(in {args.rounds} interleaved rounds, +{args.warmup:g} s warm-up) per server; "
-          f"gunicorn.conf.py with {args.workers} workers, "
-          f"--max-requests 0; mix of {len(BODIES)} panels: {', '.join(NAMES)}", flush=True)
+    print(
+        f"load generator: {gen.name}; {args.connections} connections; {args.seconds:g} s timed "
+        f"(in {args.rounds} interleaved rounds, +{args.warmup:g} s warm-up) per server; "
+        f"gunicorn.conf.py with {args.workers} workers, "
+        f"--max-requests 0; mix of {len(BODIES)} panels: {', '.join(NAMES)}",
+        flush=True,
+    )
 
     no_recycling = ["--max-requests", "0"]
     servers = {
         "framework": Server("framework", "bench.ceiling_apps:framework_app()", args.workers, no_recycling),
         "stack": Server("stack", "bench.ceiling_apps:stack_app()", args.workers, no_recycling),
-        "stack-generic": Server("stack-generic", "bench.ceiling_apps:stack_app(generic=True)", args.workers,
-                                no_recycling),
+        "stack-generic": Server(
+            "stack-generic", "bench.ceiling_apps:stack_app(generic=True)", args.workers, no_recycling
+        ),
         "service": Server("service", "service.wsgi:app", args.workers, no_recycling),
     }
     failures: list[str] = []
@@ -125,8 +140,11 @@ def main() -> int:
         stack_sizes = verify_stack(servers["stack"].url)
         wrong, sizes = verify_service(servers["service"].url)
         failures += [f"service: wrong answer: {w}" for w in wrong]
-        print(f"service verified: {len(BODIES) - len(wrong)}/{len(BODIES)} classification codes right; "
-              f"answer sizes {sizes} B, stack ceiling's canned answers {stack_sizes} B", flush=True)
+        print(
+            f"service verified: {len(BODIES) - len(wrong)}/{len(BODIES)} classification codes right; "
+            f"answer sizes {sizes} B, stack ceiling's canned answers {stack_sizes} B",
+            flush=True,
+        )
         if args.warmup > 0:
             for srv in servers.values():
                 gen.run(srv.url, args.warmup, args.connections)
@@ -135,8 +153,11 @@ def main() -> int:
             for name, srv in servers.items():
                 r = gen.run(srv.url, args.seconds / args.rounds, args.connections)
                 runs[name].append(r)
-                print(f"  round {rnd + 1} {name:10s} {r.rps:9.1f} req/s   p50 {r.p50_ms:7.2f} ms   "
-                      f"p99 {r.p99_ms:7.2f} ms   non-200 {r.non200}", flush=True)
+                print(
+                    f"  round {rnd + 1} {name:10s} {r.rps:9.1f} req/s   p50 {r.p50_ms:7.2f} ms   "
+                    f"p99 {r.p99_ms:7.2f} ms   non-200 {r.non200}",
+                    flush=True,
+                )
     except KeyboardInterrupt:
         print("interrupted: servers stopped", file=sys.stderr)
         return 130
@@ -146,12 +167,20 @@ def main() -> int:
 
     results = {}
     for name, rs in runs.items():
-        r = LoadResult(sum(x.requests for x in rs), sum(x.seconds for x in rs),
-                       statistics.median(x.p50_ms for x in rs), statistics.median(x.p99_ms for x in rs),
-                       sum(x.non200 for x in rs), sum(x.socket_errors for x in rs), rs[0].generator)
+        r = LoadResult(
+            sum(x.requests for x in rs),
+            sum(x.seconds for x in rs),
+            statistics.median(x.p50_ms for x in rs),
+            statistics.median(x.p99_ms for x in rs),
+            sum(x.non200 for x in rs),
+            sum(x.socket_errors for x in rs),
+            rs[0].generator,
+        )
         results[name] = r
-        print(f"{name:10s} {r.rps:9.1f} req/s   p50 {r.p50_ms:7.2f} ms   p99 {r.p99_ms:7.2f} ms   "
-              f"requests {r.requests}   non-200 {r.non200}   socket errors {r.socket_errors}")
+        print(
+            f"{name:10s} {r.rps:9.1f} req/s   p50 {r.p50_ms:7.2f} ms   p99 {r.p99_ms:7.2f} ms   "
+            f"requests {r.requests}   non-200 {r.non200}   socket errors {r.socket_errors}"
+        )
         if r.non200:
             failures.append(f"{name}: {r.non200} non-200 answers (log: {servers[name].log_path})")
         if r.socket_errors:
@@ -171,8 +200,10 @@ def main() -> int:
     print(f"  stack/framework throughput     {st.rps / f.rps:6.3f}   (the cost of validation alone)")
     sg = results["stack-generic"]
     print("informational, against the stack ceiling validating with marshmallow's generic Schema.load:")
-    print(f"  service/stack-generic throughput {sv.rps / sg.rps:6.3f}; p99 {sv.p99_ms / sg.p99_ms:6.3f}; "
-          f"stack-generic/framework {sg.rps / f.rps:6.3f}")
+    print(
+        f"  service/stack-generic throughput {sv.rps / sg.rps:6.3f}; p99 {sv.p99_ms / sg.p99_ms:6.3f}; "
+        f"stack-generic/framework {sg.rps / f.rps:6.3f}"
+    )
     for msg in failures:
         print("FAIL:", msg)
     print(f"{len(failures)} failure(s)")

@@ -79,9 +79,11 @@ def hook_costs(repeat: int = 15, number: int = 2000) -> dict[str, float]:
             finish(response)
             del header_list[-1]  # the appended X-Request-ID, so the list stays the same size
 
-        for name, fn in (("observability before_request", start),
-                         ("security before_request", require_key),
-                         ("observability after_request (metrics + access log)", finish_and_reset)):
+        for name, fn in (
+            ("observability before_request", start),
+            ("security before_request", require_key),
+            ("observability after_request (metrics + access log)", finish_and_reset),
+        ):
             out[name] = min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
     return out
 

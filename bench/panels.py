@@ -24,8 +24,13 @@ if os.path.dirname(_BENCH) not in sys.path:
     sys.path.insert(0, os.path.dirname(_BENCH))
 
 
-def q(value: float, unit: str, low: float | None = None, high: float | None = None,
-      comparator: str | None = None) -> dict[str, Any]:
+def q(
+    value: float,
+    unit: str,
+    low: float | None = None,
+    high: float | None = None,
+    comparator: str | None = None,
+) -> dict[str, Any]:
     """A quantity object of the contract."""
     out: dict[str, Any] = {"value": value, "unit": unit}
     if comparator:
@@ -49,15 +54,19 @@ MGUS_IGG_KAPPA = {
     "spep": {"m_protein": q(1.2, "g/dL")},
     "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
     "urine": {"m_protein_24h": q(0, "mg/24h"), "ife": {"result": "negative", "clones": []}},
-    "flc": {"kappa": q(25.0, "mg/L", 3.3, 19.4), "lambda": q(12.0, "mg/L", 5.7, 26.3),
-            "assay": "freelite"},
-    "marrow": {"clonal_plasma_cells_percent": 4, "plasma_cells_percent": 5,
-               "flow_plasma_cells_percent": 0.6},
+    "flc": {"kappa": q(25.0, "mg/L", 3.3, 19.4), "lambda": q(12.0, "mg/L", 5.7, 26.3), "assay": "freelite"},
+    "marrow": {"clonal_plasma_cells_percent": 4, "plasma_cells_percent": 5, "flow_plasma_cells_percent": 0.6},
     "labs": NORMAL_LABS,
     "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
-    "clinical": {"scleromyxedema": "absent", "fever": False, "neurologic_signs": False,
-                 "thyroid_disease": False, "amyloidosis": False, "plasmacytoma": False,
-                 "igm_related_symptoms": False},
+    "clinical": {
+        "scleromyxedema": "absent",
+        "fever": False,
+        "neurologic_signs": False,
+        "thyroid_disease": False,
+        "amyloidosis": False,
+        "plasmacytoma": False,
+        "igm_related_symptoms": False,
+    },
     "collected_on": "2025-03-14",
 }
 
@@ -65,12 +74,16 @@ SMOULDERING = {
     "patient": {"age_years": 58, "sex": "female"},
     "spep": {"m_protein": q(32, "g/L")},
     "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgA", "light_chain": "lambda"}]},
-    "urine": {"m_protein_24h": q(180, "mg/24h"),
-              "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]}},
-    "flc": {"kappa": q(9.0, "mg/L", 3.3, 19.4), "lambda": q(180.0, "mg/L", 5.7, 26.3),
-            "assay": "freelite"},
-    "marrow": {"clonal_plasma_cells_percent": 25, "plasma_cells_percent": 24,
-               "flow_plasma_cells_percent": 3.1},
+    "urine": {
+        "m_protein_24h": q(180, "mg/24h"),
+        "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+    },
+    "flc": {"kappa": q(9.0, "mg/L", 3.3, 19.4), "lambda": q(180.0, "mg/L", 5.7, 26.3), "assay": "freelite"},
+    "marrow": {
+        "clonal_plasma_cells_percent": 25,
+        "plasma_cells_percent": 24,
+        "flow_plasma_cells_percent": 3.1,
+    },
     "labs": {
         "calcium": q(2.35, "mmol/L", 2.15, 2.55),
         "creatinine": q(72, "umol/L", 45, 90),
@@ -88,10 +101,15 @@ MYELOMA = {
     "patient": {"age_years": 71, "sex": "male"},
     "spep": {"m_protein": q(4.6, "g/dL")},
     "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
-    "urine": {"m_protein_24h": q(0.65, "g/24h"),
-              "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "kappa"}]}},
-    "flc": {"kappa": q(42.0, "mg/dL", 0.33, 1.94), "lambda": q(0.8, "mg/dL", 0.57, 2.63),
-            "assay": "freelite"},
+    "urine": {
+        "m_protein_24h": q(0.65, "g/24h"),
+        "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "kappa"}]},
+    },
+    "flc": {
+        "kappa": q(42.0, "mg/dL", 0.33, 1.94),
+        "lambda": q(0.8, "mg/dL", 0.57, 2.63),
+        "assay": "freelite",
+    },
     "marrow": {"clonal_plasma_cells_percent": 45, "plasma_cells_percent": 40},
     "labs": {
         "calcium": q(12.1, "mg/dL", 8.6, 10.3),
@@ -113,8 +131,7 @@ SCLEROMYXOEDEMA = {
     "patient": {"age_years": 34, "sex": "female"},
     "spep": {"m_protein": q(16, "g/L", comparator="<")},
     "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
-    "flc": {"kappa": q(14.2, "mg/L", 3.3, 19.4), "lambda": q(11.8, "mg/L", 5.7, 26.3),
-            "assay": "freelite"},
+    "flc": {"kappa": q(14.2, "mg/L", 3.3, 19.4), "lambda": q(11.8, "mg/L", 5.7, 26.3), "assay": "freelite"},
     "marrow": {"plasma_cells_percent": 8, "flow_plasma_cells_percent": 0.8},
     "labs": {
         "calcium": q(2.3, "mmol/L", 2.15, 2.55),
@@ -124,10 +141,17 @@ SCLEROMYXOEDEMA = {
         "tsh": q(1.6, "mIU/L", 0.4, 4.0),
     },
     "imaging": {"osteolytic_lesions": 0},
-    "clinical": {"scleromyxedema": "confirmed", "papular_eruption": True,
-                 "sclerodermoid_induration": True, "histology_mucin_fibrosis": True,
-                 "fever": False, "neurologic_signs": False, "thyroid_disease": False,
-                 "amyloidosis": False, "plasmacytoma": False},
+    "clinical": {
+        "scleromyxedema": "confirmed",
+        "papular_eruption": True,
+        "sclerodermoid_induration": True,
+        "histology_mucin_fibrosis": True,
+        "fever": False,
+        "neurologic_signs": False,
+        "thyroid_disease": False,
+        "amyloidosis": False,
+        "plasmacytoma": False,
+    },
 }
 
 MGUS_WITH_HISTORY = {
@@ -139,17 +163,25 @@ MGUS_WITH_HISTORY = {
     "imaging": {"osteolytic_lesions": 0},
     "collected_on": "2025-05-02",
     "history": [
-        {"collected_on": "2023-04-11", "spep": {"m_protein": q(0.8, "g/dL")},
-         "flc": {"kappa": q(10.5, "mg/L"), "lambda": q(27.0, "mg/L")},
-         "labs": {"hemoglobin": q(13.3, "g/dL", 12.0, 16.0)}},
-        {"collected_on": "2024-04-16", "spep": {"m_protein": q(0.8, "g/dL")},
-         "flc": {"kappa": q(10.9, "mg/L"), "lambda": q(28.5, "mg/L")},
-         "urine": {"m_protein_24h": q(0, "mg/24h")},
-         "labs": {"hemoglobin": q(13.0, "g/dL", 12.0, 16.0)}},
-        {"collected_on": "2024-11-05", "spep": {"m_protein": q(0.9, "g/dL")},
-         "flc": {"kappa": q(11.2, "mg/L"), "lambda": q(29.1, "mg/L")},
-         "labs": {"hemoglobin": q(13.2, "g/dL", 12.0, 16.0),
-                  "calcium": q(9.2, "mg/dL", 8.6, 10.3)}},
+        {
+            "collected_on": "2023-04-11",
+            "spep": {"m_protein": q(0.8, "g/dL")},
+            "flc": {"kappa": q(10.5, "mg/L"), "lambda": q(27.0, "mg/L")},
+            "labs": {"hemoglobin": q(13.3, "g/dL", 12.0, 16.0)},
+        },
+        {
+            "collected_on": "2024-04-16",
+            "spep": {"m_protein": q(0.8, "g/dL")},
+            "flc": {"kappa": q(10.9, "mg/L"), "lambda": q(28.5, "mg/L")},
+            "urine": {"m_protein_24h": q(0, "mg/24h")},
+            "labs": {"hemoglobin": q(13.0, "g/dL", 12.0, 16.0)},
+        },
+        {
+            "collected_on": "2024-11-05",
+            "spep": {"m_protein": q(0.9, "g/dL")},
+            "flc": {"kappa": q(11.2, "mg/L"), "lambda": q(29.1, "mg/L")},
+            "labs": {"hemoglobin": q(13.2, "g/dL", 12.0, 16.0), "calcium": q(9.2, "mg/dL", 8.6, 10.3)},
+        },
     ],
 }
 
@@ -187,17 +219,23 @@ def main() -> int:
         sys.stderr = real_stderr
     answers = []
     for name, body in zip(NAMES, BODIES, strict=True):
-        r = client.post("/v1/interpretations", data=body, content_type="application/json",
-                        headers={"Authorization": "Bearer x"})
+        r = client.post(
+            "/v1/interpretations",
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": "Bearer x"},
+        )
         if r.status_code != 200:
             print(f"{name}: HTTP {r.status_code} {r.get_data(as_text=True)[:500]}")
             return 1
         a = r.get_json()
         answers.append(a)
         c = a["classification"]
-        print(f"{name:22s} {c['code']:20s} provisional={c['provisional']!s:5s} "
-              f"flags={[f['code'] for f in a['flags']]} response={len(r.get_data())} B "
-              f"request={len(body)} B")
+        print(
+            f"{name:22s} {c['code']:20s} provisional={c['provisional']!s:5s} "
+            f"flags={[f['code'] for f in a['flags']]} response={len(r.get_data())} B "
+            f"request={len(body)} B"
+        )
     wrong = check_answers(answers)
     for w in wrong:
         print("WRONG:", w)

@@ -45,8 +45,10 @@ def main() -> int:
         if schema._compiled_loader(body) is DECLINE:
             print(f"{name}: the compiled loader declined a bench panel")
             return 1
-        rounds = [(mean_us(full, body, args.number), mean_us(schema.load, body, args.number))
-                  for _ in range(args.repeat)]
+        rounds = [
+            (mean_us(full, body, args.number), mean_us(schema.load, body, args.number))
+            for _ in range(args.repeat)
+        ]
         t_full, t_compiled = min(r[0] for r in rounds), min(r[1] for r in rounds)
         print(f"{name:24s} {t_full:9.1f} {t_compiled:12.1f} {t_full / t_compiled:5.1f}x")
     return 0

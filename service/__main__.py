@@ -18,8 +18,10 @@ def main() -> None:
     os.environ["MGI_DEV_MODE"] = "1"
     os.environ.setdefault("MGI_BIND", "127.0.0.1:8000")
     os.environ.setdefault("MGI_WORKERS", "2")
-    print(f"MGI development server on http://{os.environ['MGI_BIND']} (authentication OFF; "
-          "Ctrl-C to stop)", file=sys.stderr)
+    print(
+        f"MGI development server on http://{os.environ['MGI_BIND']} (authentication OFF; Ctrl-C to stop)",
+        file=sys.stderr,
+    )
     args = [sys.executable, "-m", "gunicorn", "-c", str(CONF), "service.wsgi:app"]
     os.execv(sys.executable, args)
 

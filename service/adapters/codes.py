@@ -216,9 +216,7 @@ class CodeMap:
         # A known-wrong LOINC code is refused even under a local system: it is the same typo.
         return self.rejected.get(coding.code.strip())
 
-    def _lookup(
-        self, table: Mapping[tuple[str, str], CodeEntry], coding: Coding
-    ) -> CodeEntry | None:
+    def _lookup(self, table: Mapping[tuple[str, str], CodeEntry], coding: Coding) -> CodeEntry | None:
         key = (self.system_key(coding.system), coding.code.strip())
         entry = table.get(key)
         if entry is not None:
@@ -309,9 +307,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise CodeMapError(f"{path}: the top level must be a mapping of sections")
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise CodeMapError(
-            f"{path}: unknown section(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}"
-        )
+        raise CodeMapError(f"{path}: unknown section(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     return data
 
 
@@ -353,9 +349,7 @@ def _apply_aliases(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
             current = codemap.system_aliases.get(folded)
             if current is not None and current != key.casefold():
                 # Re-pointing e.g. 'LN' would silently detach every default LOINC entry.
-                raise CodeMapError(
-                    f"{path}: system_aliases.{key}: '{spelling}' already means '{current}'"
-                )
+                raise CodeMapError(f"{path}: system_aliases.{key}: '{spelling}' already means '{current}'")
             codemap.system_aliases[folded] = key.casefold()
         codemap.system_aliases[key.casefold()] = key.casefold()
     units = data.get("unit_aliases")
@@ -413,9 +407,7 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
                 )
             kind = FIELD_KINDS[target]
             if section == "conditions" and kind not in (Kind.FLAG, Kind.SCLEROMYXEDEMA):
-                raise CodeMapError(
-                    f"{where}: a condition can only fill a clinical finding, not '{target}'"
-                )
+                raise CodeMapError(f"{where}: a condition can only fill a clinical finding, not '{target}'")
             if section == "conditions" and not target.startswith("clinical."):
                 raise CodeMapError(f"{where}: a condition can only fill clinical.* fields")
             if code in codemap.rejected:
@@ -450,9 +442,7 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
             )
             key = (entry.system, entry.code)
             if key in seen and seen[key] != target:
-                raise CodeMapError(
-                    f"{where}: the same code is already mapped to '{seen[key]}' in this file"
-                )
+                raise CodeMapError(f"{where}: the same code is already mapped to '{seen[key]}' in this file")
             seen[key] = target
             table[key] = entry
 
@@ -464,9 +454,7 @@ def _apply_not_mapped(data: dict[str, Any], path: Path, codemap: CodeMap) -> Non
         if unknown:
             raise CodeMapError(f"{where}: unknown key(s) {sorted(unknown)}")
         code = _code_text(item.get("code"), where)
-        codemap.not_mapped[(codemap.system_key(item.get("system")), code)] = str(
-            item.get("reason", "")
-        )
+        codemap.not_mapped[(codemap.system_key(item.get("system")), code)] = str(item.get("reason", ""))
 
 
 def _merge_file(codemap: CodeMap, path: Path) -> None:
@@ -691,9 +679,7 @@ def parse_ife(values: Iterable[str]) -> dict[str, Any]:
             continue
         biclonal = biclonal or text.startswith("biclonal") or " biclonal " in f" {text} "
         if _PREFIX.sub("", text).strip() == "":
-            raise ValueProblem(
-                f"immunofixation value '{value}' says positive but names no heavy/light chain"
-            )
+            raise ValueProblem(f"immunofixation value '{value}' says positive but names no heavy/light chain")
         parts = re.split(r"\s*(?:\band\b|\bplus\b|[,;+&])\s*", text)
         for part in parts:
             # "positive, IgG kappa": a part that is only a prefix word carries no clone.
@@ -773,8 +759,7 @@ class PanelAssembler:
             self._slots[path] = self._merge_findings(path, old, new)
             return
         raise ValueProblem(
-            f"{path} has conflicting values: {old.value!r} from {old.source} and "
-            f"{new.value!r} from {source}"
+            f"{path} has conflicting values: {old.value!r} from {old.source} and {new.value!r} from {source}"
         )
 
     @staticmethod
@@ -828,8 +813,7 @@ class PanelAssembler:
                     f"and {self._slots['flc.lambda'].source}"
                 )
             self.notes.append(
-                f"{source}: reported kappa/lambda ratio {value:g} agrees; the service computes "
-                "its own ratio"
+                f"{source}: reported kappa/lambda ratio {value:g} agrees; the service computes its own ratio"
             )
 
     def build(self) -> dict[str, Any]:
@@ -852,8 +836,9 @@ def age_in_years(birth: date, on: date) -> int:
     return years
 
 
-def plain_value(target: str, kind: Kind, number: Any, comparator: str | None, unit: str,
-                unit_where: str) -> Any:
+def plain_value(
+    target: str, kind: Kind, number: Any, comparator: str | None, unit: str, unit_where: str
+) -> Any:
     """The request value of a cross-check, percent or count result (one rule for HL7 and FHIR).
 
     A cross-check keeps its bound; a percent or count is a plain number: no comparator, and a percent

@@ -105,9 +105,7 @@ _ISSUE_CODES = {
 class FhirError(Exception):
     """A bundle that cannot be translated; ``errors`` maps a FHIRPath-like location to messages."""
 
-    def __init__(
-        self, message: str, errors: dict[str, list[str]] | None = None, status: int = 422
-    ) -> None:
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None, status: int = 422) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
@@ -145,28 +143,33 @@ def _structure_errors(node: Any, path: tuple[Any, ...], errors: dict[str, list[s
     It also refuses nesting deeper than _MAX_DEPTH, and any modifierExtension."""
     if len(path) > _MAX_DEPTH:
         errors.setdefault(_loc(path[:_MAX_DEPTH]), []).append(
-            f"nested deeper than {_MAX_DEPTH} levels: not a plausible FHIR resource")
+            f"nested deeper than {_MAX_DEPTH} levels: not a plausible FHIR resource"
+        )
         return
     if isinstance(node, Mapping):
         if path and path[-1] == "resource" and "resourceType" not in node:
             # FHIR JSON: every resource names its type; one without could be read as anything.
             errors.setdefault(_loc((*path, "resourceType")), []).append(
-                "a resource must name its resourceType")
+                "a resource must name its resourceType"
+            )
         if path and node.get("resourceType") is not None and not _is_model_name(node["resourceType"]):
             value = node["resourceType"]
             shown = f"'{value[:64]}'" if isinstance(value, str) else f"a {type(value).__name__}"
             errors.setdefault(_loc((*path, "resourceType")), []).append(
-                f"{shown} is not a FHIR R4B resource type")
+                f"{shown} is not a FHIR R4B resource type"
+            )
         for key, value in node.items():
             if key == "modifierExtension":
                 # FHIR: a modifier extension changes the meaning of its element (e.g. negates it); an
                 # implementation that does not understand one must not process the element.
                 errors.setdefault(_loc((*path, key)), []).append(
                     "modifier extensions are not understood by this service: the element's meaning "
-                    "cannot be read")
+                    "cannot be read"
+                )
             elif value is None:
                 errors.setdefault(_loc((*path, key)), []).append(
-                    "null is not allowed in FHIR JSON: leave the element out")
+                    "null is not allowed in FHIR JSON: leave the element out"
+                )
             else:
                 _structure_errors(value, (*path, key), errors)
     elif isinstance(node, list):
@@ -187,8 +190,14 @@ def _is_model_name(value: Any) -> bool:
     return isinstance(value, str) and _model_name(value)
 
 
-_JSON_TYPES = {"int": "a number", "float": "a number", "str": "a string", "bool": "true or false",
-               "list": "an array", "dict": "an object"}
+_JSON_TYPES = {
+    "int": "a number",
+    "float": "a number",
+    "str": "a string",
+    "bool": "true or false",
+    "list": "an array",
+    "dict": "an object",
+}
 
 
 def _element_path(loc: Any) -> tuple[Any, ...]:
@@ -222,8 +231,10 @@ def validate_bundle(bundle: Any) -> None:
     except (TypeError, KeyError, AttributeError, RecursionError) as exc:
         # Not a validation error but the library failing on input it did not expect (the checks above
         # cover the cases found so far): still the caller's input, so a 422 rather than a 500.
-        raise FhirError("the Bundle is not valid FHIR R4: a resource could not be read",
-                        {"Bundle": [f"unreadable content ({type(exc).__name__})"]}) from exc
+        raise FhirError(
+            "the Bundle is not valid FHIR R4: a resource could not be read",
+            {"Bundle": [f"unreadable content ({type(exc).__name__})"]},
+        ) from exc
     except ValidationError as exc:
         errors: dict[str, list[str]] = {}
         for err in exc.errors():
@@ -289,9 +300,11 @@ def _date_of(text: Any, element: str) -> date | None:
 
 
 def _effective(resource: Mapping[str, Any]) -> date | None:
-    return _date_of(resource.get("effectiveDateTime"), "effectiveDateTime") or _date_of(
-        (resource.get("effectivePeriod") or {}).get("start"), "effectivePeriod.start"
-    ) or _date_of(resource.get("effectiveInstant"), "effectiveInstant")
+    return (
+        _date_of(resource.get("effectiveDateTime"), "effectiveDateTime")
+        or _date_of((resource.get("effectivePeriod") or {}).get("start"), "effectivePeriod.start")
+        or _date_of(resource.get("effectiveInstant"), "effectiveInstant")
+    )
 
 
 def _concept_texts(concept: Mapping[str, Any]) -> list[str]:
@@ -330,16 +343,12 @@ def _reference_range(obs: Mapping[str, Any], unit: str, codemap: CodeMap) -> dic
         _number(bound["value"], f"referenceRange.{side}.value")
         bound_unit = _quantity_unit(bound, codemap)
         if bound_unit and unit and bound_unit != unit:
-            raise ValueProblem(
-                f"referenceRange.{side} is in '{bound_unit}' but the value is in '{unit}'"
-            )
+            raise ValueProblem(f"referenceRange.{side} is in '{bound_unit}' but the value is in '{unit}'")
         result[side] = bound["value"]
     return result or None
 
 
-def _value(
-    obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: str, notes: list[str]
-) -> Any:
+def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: str, notes: list[str]) -> Any:
     kind = entry.kind
     if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
         if "valueQuantity" in obs:
@@ -403,8 +412,9 @@ def _observation(
     panel.set(entry.target, value, source=f"{where} ({label})", priority=entry.priority)
 
 
-_VERIFICATION = frozenset({"unconfirmed", "provisional", "differential", "confirmed", "refuted",
-                           "entered-in-error"})
+_VERIFICATION = frozenset(
+    {"unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"}
+)
 _CLINICAL = frozenset({"active", "recurrence", "relapse", "inactive", "remission", "resolved"})
 
 
@@ -443,7 +453,10 @@ def _condition(
         notes.append(f"{where} ({label}): {verification} diagnosis does not assert {entry.target}")
         return
     panel.set(
-        entry.target, value, source=f"{where} ({label})", priority=entry.priority,
+        entry.target,
+        value,
+        source=f"{where} ({label})",
+        priority=entry.priority,
         from_condition=True,
     )
 
@@ -483,8 +496,9 @@ def translate_bundle(
         resource = entry.get("resource") or {}
         kind = resource.get("resourceType")
         where = f"Bundle.entry[{index}].resource"
-        ref = ((resource.get("subject") or {}).get("reference")
-               if kind in ("Observation", "Condition") else None)
+        ref = (
+            (resource.get("subject") or {}).get("reference") if kind in ("Observation", "Condition") else None
+        )
         if ref:
             subjects.setdefault(aliases.get(ref, ref), f"{where}.subject")
         try:
@@ -492,8 +506,10 @@ def translate_bundle(
                 status = resource.get("status")
                 if status not in _OBSERVATION_STATUSES:
                     shown = f"'{status[:32]}'" if isinstance(status, str) else "missing"
-                    raise ValueProblem(f"status {shown} is not a FHIR Observation status "
-                                       f"({', '.join(sorted(_OBSERVATION_STATUSES))})")
+                    raise ValueProblem(
+                        f"status {shown} is not a FHIR Observation status "
+                        f"({', '.join(sorted(_OBSERVATION_STATUSES))})"
+                    )
                 if status not in _USED_STATUSES:
                     notes.append(f"{where}: status '{status}' is not a result; ignored")
                     continue
@@ -527,7 +543,8 @@ def translate_bundle(
     if len(subjects) > 1:
         raise FhirError(
             "the Bundle's results refer to more than one subject ("
-            + ", ".join(sorted(subjects)) + "): send one patient per request",
+            + ", ".join(sorted(subjects))
+            + "): send one patient per request",
             {w: [f"subject {r}"] for r, w in subjects.items()},
         )
     try:
@@ -591,9 +608,7 @@ def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
     return max(dates).isoformat() if dates else None
 
 
-def _observation_out(
-    obs_id: str, code: str, display: str, subject: dict[str, str] | None
-) -> dict[str, Any]:
+def _observation_out(obs_id: str, code: str, display: str, subject: dict[str, str] | None) -> dict[str, Any]:
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "id": obs_id,
@@ -605,11 +620,11 @@ def _observation_out(
     return obs
 
 
-def _risk_observation(
-    name: str, entry: Mapping[str, Any], subject: dict[str, str] | None
-) -> dict[str, Any]:
+def _risk_observation(name: str, entry: Mapping[str, Any], subject: dict[str, str] | None) -> dict[str, Any]:
     obs = _observation_out(
-        f"risk-{name.replace('_', '-')}", f"RISK_{name.upper()}", _RISK_LABELS.get(name, name),
+        f"risk-{name.replace('_', '-')}",
+        f"RISK_{name.upper()}",
+        _RISK_LABELS.get(name, name),
         subject,
     )
     group = entry.get("group")
@@ -625,12 +640,12 @@ def _risk_observation(
             ]
         }
     notes = [
-        str(entry[k]) for k in ("reason", "why", "note", "explanation", "comment")
+        str(entry[k])
+        for k in ("reason", "why", "note", "explanation", "comment")
         if isinstance(entry.get(k), str) and entry[k]
     ]
     possible = next(
-        (entry[k] for k in ("possible_groups", "groups", "open_between")
-         if isinstance(entry.get(k), list)),
+        (entry[k] for k in ("possible_groups", "groups", "open_between") if isinstance(entry.get(k), list)),
         None,
     )
     if possible:
@@ -640,15 +655,12 @@ def _risk_observation(
     score = entry.get("score")
     if isinstance(score, int | float) and not isinstance(score, bool):
         obs["component"] = [
-            {"code": _cc("observation", "RISK_SCORE", "Risk score"), "valueQuantity": {
-                "value": score}}
+            {"code": _cc("observation", "RISK_SCORE", "Risk score"), "valueQuantity": {"value": score}}
         ]
     return obs
 
 
-def _flag_observation(
-    number: int, flag: Mapping[str, Any], subject: dict[str, str] | None
-) -> dict[str, Any]:
+def _flag_observation(number: int, flag: Mapping[str, Any], subject: dict[str, str] | None) -> dict[str, Any]:
     obs = _observation_out(f"flag-{number}", "FLAG", "Interpretive flag", subject)
     value = _cc("flag", str(flag.get("code", "")))
     if flag.get("message"):
@@ -663,9 +675,7 @@ def _flag_observation(
             }
         )
     for specialty in flag.get("refer_to") or []:
-        components.append(
-            {"code": _cc("observation", "REFER_TO", "Refer to"), "valueString": str(specialty)}
-        )
+        components.append({"code": _cc("observation", "REFER_TO", "Refer to"), "valueString": str(specialty)})
     if components:
         obs["component"] = components
     return obs
@@ -685,8 +695,10 @@ def interpretation_to_diagnostic_report(
     contained: list[dict[str, Any]] = []
     if classification:
         provisional = _observation_out(
-            "classification-provisional", "CLASSIFICATION_PROVISIONAL",
-            "Classification provisional", subject,
+            "classification-provisional",
+            "CLASSIFICATION_PROVISIONAL",
+            "Classification provisional",
+            subject,
         )
         provisional["valueBoolean"] = bool(classification.get("provisional"))
         contained.append(provisional)
@@ -712,11 +724,7 @@ def interpretation_to_diagnostic_report(
         "resourceType": "DiagnosticReport",
         "status": "final",
         "category": [
-            {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}
-                ]
-            }
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}
         ],
         "code": {
             **_cc("report", "MGI_INTERPRETATION", "Monoclonal gammopathy interpretation"),
@@ -741,8 +749,7 @@ def interpretation_to_diagnostic_report(
         report["conclusionCode"] = [concept]
     if interpretation.get("ruleset_version"):
         report["identifier"] = [
-            {"system": f"{CODESYSTEM_BASE}/ruleset-version",
-             "value": str(interpretation["ruleset_version"])}
+            {"system": f"{CODESYSTEM_BASE}/ruleset-version", "value": str(interpretation["ruleset_version"])}
         ]
     return DiagnosticReport.model_validate(report).model_dump(mode="json", exclude_none=True)
 

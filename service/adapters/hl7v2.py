@@ -324,13 +324,16 @@ class MessageTooLarge(ValueError):
 def _check_size(text: str, enc: Encoding) -> None:
     segments = text.count("\r") + 1
     if segments > MAX_SEGMENTS:
-        raise MessageTooLarge(f"HL7 message of {segments} segments: at most {MAX_SEGMENTS} per request "
-                              "(one patient's work-up)")
+        raise MessageTooLarge(
+            f"HL7 message of {segments} segments: at most {MAX_SEGMENTS} per request (one patient's work-up)"
+        )
     body = text[8:]  # after MSH-2, which lists the separators themselves
     repeats = body.count(enc.repetition) + body.count(enc.subcomponent)
     if repeats > MAX_REPEATS:
-        raise MessageTooLarge(f"HL7 message with {repeats} repetition and subcomponent separators: at "
-                              f"most {MAX_REPEATS} per request (one patient's work-up)")
+        raise MessageTooLarge(
+            f"HL7 message with {repeats} repetition and subcomponent separators: at "
+            f"most {MAX_REPEATS} per request (one patient's work-up)"
+        )
 
 
 def _normalize(message: str | bytes) -> str:
@@ -354,15 +357,19 @@ def _encoding_of(text: str) -> Encoding:
     # Separators must be five distinct printable characters, none a segment terminator, a space, a
     # letter or a digit (those cannot be told from data): otherwise the message, and any ACK echoing
     # its encoding, could not be read.
-    if len(chars) < 4 or len({sep, *chars[:4]}) < 5 or any(
-            c in "\r\n" or not c.isprintable() or c.isspace() or c.isalnum() for c in (sep, *chars[:4])):
+    if (
+        len(chars) < 4
+        or len({sep, *chars[:4]}) < 5
+        or any(c in "\r\n" or not c.isprintable() or c.isspace() or c.isalnum() for c in (sep, *chars[:4]))
+    ):
         return DEFAULT_ENCODING
     return Encoding(sep, chars[0], chars[1], chars[2], chars[3])
 
 
 # HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], ASCII digits.
-_DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?(?:[+-]\d{4})?",
-                  re.ASCII)
+_DTM = re.compile(
+    r"(\d{4})(\d{2})?(\d{2})?(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?(?:[+-]\d{4})?", re.ASCII
+)
 
 
 def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> date | None:
@@ -373,8 +380,11 @@ def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> 
     if match is None:
         # Not silently dropped: an interface sending '2024-01-15' or '2024XX' has its dates wrong.
         raise Hl7Error(
-            f"{where}: '{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])", segment=segment,
-            index=index, field=fld, hl7_code=102,
+            f"{where}: '{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])",
+            segment=segment,
+            index=index,
+            field=fld,
+            hl7_code=102,
         )
     if match.group(3) is None:
         return None  # partial date (YYYY or YYYYMM): not enough to compute an age or a panel date
@@ -383,7 +393,10 @@ def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> 
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError as exc:
         raise Hl7Error(
-            f"{where}: '{value}' is not a valid date", segment=segment, index=index, field=fld,
+            f"{where}: '{value}' is not a valid date",
+            segment=segment,
+            index=index,
+            field=fld,
             hl7_code=102,
         ) from exc
 
@@ -438,18 +451,30 @@ def _check_header(msh: Segment) -> None:
     if version not in SUPPORTED_VERSIONS:
         raise Hl7Error(
             f"HL7 version '{version}' is not supported (supported: {', '.join(SUPPORTED_VERSIONS)})",
-            segment="MSH", index=1, field=12, hl7_code=203, ack_code="AR",
+            segment="MSH",
+            index=1,
+            field=12,
+            hl7_code=203,
+            ack_code="AR",
         )
     msg_type, trigger = msh.component(9, 1), msh.component(9, 2)
     if msg_type != "ORU":
         raise Hl7Error(
             f"message type '{msg_type}' is not supported: send ORU^R01",
-            segment="MSH", index=1, field=9, hl7_code=200, ack_code="AR",
+            segment="MSH",
+            index=1,
+            field=9,
+            hl7_code=200,
+            ack_code="AR",
         )
     if trigger != "R01":
         raise Hl7Error(
             f"event '{trigger}' is not supported: send ORU^R01",
-            segment="MSH", index=1, field=9, hl7_code=201, ack_code="AR",
+            segment="MSH",
+            index=1,
+            field=9,
+            hl7_code=201,
+            ack_code="AR",
         )
 
 
@@ -523,9 +548,7 @@ class _ObxReader:
                     "(the contract needs low and high)"
                 )
             self.field = 6
-            return make_quantity(
-                number, unit, comparator=comparator, reference_range=usable_range(rng)
-            )
+            return make_quantity(number, unit, comparator=comparator, reference_range=usable_range(rng))
         cands = _candidates(seg, rep, value_type)
         if kind is Kind.FLAG:
             return _first_parse(cands, parse_flag)
@@ -562,7 +585,9 @@ def parse_oru(
     text = _normalize(message)
     if not text.startswith("MSH"):
         raise Hl7Error(
-            "message does not start with an MSH segment", segment="MSH", hl7_code=100,
+            "message does not start with an MSH segment",
+            segment="MSH",
+            hl7_code=100,
             ack_code="AR",
         )
     enc = _encoding_of(text)
@@ -581,14 +606,17 @@ def parse_oru(
             if pid is not None:
                 raise Hl7Error(
                     "more than one PID segment: send one patient per message",
-                    segment="PID", index=seg.index, hl7_code=100,
+                    segment="PID",
+                    index=seg.index,
+                    hl7_code=100,
                 )
             pid = seg
             ctx.pid = seg.er7
         elif seg.name == "OBR":
             ctx.obr.append(seg)
-            when = _hl7_date(seg.component(7), f"OBR[{seg.index}] OBR-7", segment="OBR",
-                             index=seg.index, fld=7)
+            when = _hl7_date(
+                seg.component(7), f"OBR[{seg.index}] OBR-7", segment="OBR", index=seg.index, fld=7
+            )
             if when:
                 obr_dates.append(when)
         elif seg.name == "OBX":
@@ -635,7 +663,11 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
     if raw_status not in _USED_STATUSES and raw_status not in _SKIPPED_STATUSES:
         raise Hl7Error(
             f"{where}: result status '{seg.component(11)}' is not an HL7 table 0085 code",
-            segment="OBX", index=seg.index, field=11, hl7_code=103, ack_code="AE",
+            segment="OBX",
+            index=seg.index,
+            field=11,
+            hl7_code=103,
+            ack_code="AE",
         )
     if status not in _USED_STATUSES:
         notes.append(f"{where}: result status '{status}' is not a result; ignored")
@@ -659,13 +691,14 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
         if from_finding:
             notes.append(f"{where}: finding code mapped to {entry.target}")
     except WrongCodeError as exc:
-        raise Hl7Error(f"{where}: {exc}", segment="OBX", index=seg.index, field=3,
-                       hl7_code=103) from exc
+        raise Hl7Error(f"{where}: {exc}", segment="OBX", index=seg.index, field=3, hl7_code=103) from exc
     except ValueProblem as exc:
         conflict = "conflicting values" in str(exc)
         raise Hl7Error(
             f"{where}: {exc}" if not conflict else str(exc),
-            segment="OBX", index=seg.index, field=reader.field,
+            segment="OBX",
+            index=seg.index,
+            field=reader.field,
             hl7_code=205 if conflict else 102,
         ) from exc
     return _hl7_date(seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14)
@@ -685,11 +718,9 @@ def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
             value = True
         panel.set(entry.target, value, source=where, priority=entry.priority, from_condition=True)
     except WrongCodeError as exc:
-        raise Hl7Error(f"{where}: {exc}", segment="DG1", index=seg.index, field=3,
-                       hl7_code=103) from exc
+        raise Hl7Error(f"{where}: {exc}", segment="DG1", index=seg.index, field=3, hl7_code=103) from exc
     except ValueProblem as exc:
-        raise Hl7Error(f"{where}: {exc}", segment="DG1", index=seg.index, field=3,
-                       hl7_code=205) from exc
+        raise Hl7Error(f"{where}: {exc}", segment="DG1", index=seg.index, field=3, hl7_code=205) from exc
 
 
 def _patient(pid: Segment, on: date, notes: list[str]) -> dict[str, Any]:
@@ -697,8 +728,13 @@ def _patient(pid: Segment, on: date, notes: list[str]) -> dict[str, Any]:
     sex = pid.component(8).upper()
     if sex:
         if sex not in _SEX:
-            raise Hl7Error(f"PID-8 sex '{sex}' is not in HL7 table 0001 (F, M, O, U, A, N)",
-                           segment="PID", index=1, field=8, hl7_code=103)
+            raise Hl7Error(
+                f"PID-8 sex '{sex}' is not in HL7 table 0001 (F, M, O, U, A, N)",
+                segment="PID",
+                index=1,
+                field=8,
+                hl7_code=103,
+            )
         patient["sex"] = _SEX[sex]
     raw_birth = pid.component(7)
     birth = _hl7_date(raw_birth, "PID-7", segment="PID", index=1, fld=7)
@@ -802,16 +838,14 @@ def _risk_segments(w: _SegmentWriter, name: str, entry: Mapping[str, Any], sub: 
     if isinstance(score, int | float) and not isinstance(score, bool):
         w.obx("NM", f"{code}_SCORE", f"{_RISK_LABELS.get(name, name)} score", f"{score:g}", sub)
     possible = next(
-        (entry[k] for k in ("possible_groups", "groups", "open_between") if isinstance(
-            entry.get(k), list)),
+        (entry[k] for k in ("possible_groups", "groups", "open_between") if isinstance(entry.get(k), list)),
         None,
     )
     if possible:
         reps = w.enc.repetition.join(escape(str(g), w.enc) for g in possible)
         w.obx("ST", f"{code}_POSSIBLE_GROUPS", "Possible risk groups", reps, sub)
     reason = next(
-        (entry[k] for k in ("reason", "why", "note", "explanation", "comment") if _text_of(
-            entry.get(k))),
+        (entry[k] for k in ("reason", "why", "note", "explanation", "comment") if _text_of(entry.get(k))),
         None,
     )
     if reason:
@@ -873,8 +907,12 @@ def build_oru_response(
         )
         provisional = bool(classification.get("provisional"))
         yes_no = ("Y", "Yes") if provisional else ("N", "No")
-        w.obx("CWE", "CLASSIFICATION_PROVISIONAL", "Classification provisional",
-              w.cwe(*yes_no, system="HL70136"))
+        w.obx(
+            "CWE",
+            "CLASSIFICATION_PROVISIONAL",
+            "Classification provisional",
+            w.cwe(*yes_no, system="HL70136"),
+        )
         if classification.get("isotype"):
             w.obx("ST", "ISOTYPE", "Isotype", escape(str(classification["isotype"]), enc))
     risk = interpretation.get("risk") or {}
@@ -899,14 +937,18 @@ def build_oru_response(
             w.obx("ST", "FLAG_REFER_TO", "Refer to", reps, sub)
     for number, rec in enumerate(interpretation.get("recommendations") or [], start=1):
         code = str(rec.get("code", ""))
-        w.obx("CWE", "RECOMMENDATION", "Recommendation", w.cwe(code, code.replace("_", " ").lower()),
-              str(number))
+        w.obx(
+            "CWE",
+            "RECOMMENDATION",
+            "Recommendation",
+            w.cwe(code, code.replace("_", " ").lower()),
+            str(number),
+        )
         if rec.get("text"):
             w.nte(str(rec["text"]))
     missing = interpretation.get("missing_data") or []
     if missing:
-        w.obx("ST", "MISSING_DATA", "Missing data",
-              enc.repetition.join(escape(str(m), enc) for m in missing))
+        w.obx("ST", "MISSING_DATA", "Missing data", enc.repetition.join(escape(str(m), enc) for m in missing))
     comment = str(interpretation.get("comment") or "")
     if comment:
         w.obx("FT", "COMMENT", "Interpretive comment", escape(comment, enc, formatted=True))
@@ -946,16 +988,29 @@ def build_ack(
     text = error_text or (error.message if error else "")
     if isinstance(message_text_or_parsed, OruContext):
         ctx = message_text_or_parsed
-        header: dict[str, Any] = {"enc": ctx.encoding, **{
-            k: getattr(ctx, k) for k in (
-                "message_type", "control_id", "processing_id", "version", "sending_application",
-                "sending_facility", "receiving_application", "receiving_facility")}}
+        header: dict[str, Any] = {
+            "enc": ctx.encoding,
+            **{
+                k: getattr(ctx, k)
+                for k in (
+                    "message_type",
+                    "control_id",
+                    "processing_id",
+                    "version",
+                    "sending_application",
+                    "sending_facility",
+                    "receiving_application",
+                    "receiving_facility",
+                )
+            },
+        }
     else:
         header = _header_from_text(message_text_or_parsed) or {"enc": DEFAULT_ENCODING}
     enc: Encoding = header["enc"]
     sent_version = header.get("version")
-    version = (sent_version if isinstance(sent_version, str) and sent_version in SUPPORTED_VERSIONS
-               else "2.5.1")
+    version = (
+        sent_version if isinstance(sent_version, str) and sent_version in SUPPORTED_VERSIONS else "2.5.1"
+    )
     trigger = "R01"
     if header.get("message_type"):
         parts = header["message_type"].split(enc.component)
@@ -964,8 +1019,10 @@ def build_ack(
     lines = [
         _msh(
             enc,
-            sending=(header.get("receiving_application") or LOCAL_SYSTEM,
-                     header.get("receiving_facility", "")),
+            sending=(
+                header.get("receiving_application") or LOCAL_SYSTEM,
+                header.get("receiving_facility", ""),
+            ),
             receiving=(header.get("sending_application", ""), header.get("sending_facility", "")),
             message_type=message_type,
             control_id=control_id or _new_control_id(),
@@ -981,35 +1038,33 @@ def build_ack(
     ]
     if ack_code != "AA":
         hl7_code = error.hl7_code if error else (100 if ack_code == "AR" else 207)
-        code_cwe = enc.component.join(
-            [str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"), "HL70357"]
-        )
+        code_cwe = enc.component.join([str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"), "HL70357"])
         location = error.erl(enc) if error else ""
         if version in ("2.5", "2.5.1"):
             lines.append(
-                enc.field.join(
-                    ["ERR", "", location, code_cwe, "E", "", "", "", escape(text, enc)]
-                ).rstrip(enc.field)
+                enc.field.join(["ERR", "", location, code_cwe, "E", "", "", "", escape(text, enc)]).rstrip(
+                    enc.field
+                )
             )
         else:
             # v2.3/2.4 ERR-1 (ELD): segment^sequence^field^code&text&table
-            sub = enc.subcomponent.join([str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"),
-                                         "HL70357"])
+            sub = enc.subcomponent.join([str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"), "HL70357"])
             parts = (location.split(enc.component) + ["", "", ""])[:3]
             lines.append(f"ERR{enc.field}{enc.component.join(parts + [sub])}")
     return "\r".join(lines) + "\r"
 
 
-def describe_validation_errors(
-    errors: Mapping[str, list[str]], context: OruContext | None = None
-) -> str:
+def describe_validation_errors(errors: Mapping[str, list[str]], context: OruContext | None = None) -> str:
     """One line for an ACK from request-schema errors, naming the OBX each field came from."""
     sources = context.sources if context else {}
     parts = []
     for path, messages in errors.items():
         origin = next(
-            (src for fld, src in sorted(sources.items(), key=lambda i: -len(i[0]))
-             if path == fld or path.startswith(fld + ".")),
+            (
+                src
+                for fld, src in sorted(sources.items(), key=lambda i: -len(i[0]))
+                if path == fld or path.startswith(fld + ".")
+            ),
             None,
         )
         label = f"{path} ({origin})" if origin else path
@@ -1025,12 +1080,24 @@ def validation_error(errors: Mapping[str, list[str]], context: OruContext) -> Hl
     (OBX-5 value, OBX-6 unit, OBX-7 reference range)."""
     text = describe_validation_errors(errors, context)
     for path in errors:
-        origin = next((src for fld, src in sorted(context.sources.items(), key=lambda i: -len(i[0]))
-                       if path == fld or path.startswith(fld + ".")), None)
+        origin = next(
+            (
+                src
+                for fld, src in sorted(context.sources.items(), key=lambda i: -len(i[0]))
+                if path == fld or path.startswith(fld + ".")
+            ),
+            None,
+        )
         match = re.search(r"OBX\[(\d+)\]", origin or "")
         if match:
             last = path.rsplit(".", 1)[-1]
             fld = _FIELD_OF.get(last, 5)
-            return Hl7Error(text, segment="OBX", index=int(match.group(1)), field=fld,
-                            hl7_code=103 if last == "unit" else 102, ack_code="AE")
+            return Hl7Error(
+                text,
+                segment="OBX",
+                index=int(match.group(1)),
+                field=fld,
+                hl7_code=103 if last == "unit" else 102,
+                ack_code="AE",
+            )
     return Hl7Error(text, hl7_code=207, ack_code="AE")

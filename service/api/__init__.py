@@ -21,6 +21,7 @@ class _Api(Api):
     # The one error body of the contract documents every error response.
     ERROR_SCHEMA = ErrorSchema
 
+
 # A full panel with 50 history entries is ~60 KiB: 256 KiB bounds one interpretation generously.
 MAX_BODY_BYTES = 256 * 1024
 
@@ -40,16 +41,22 @@ DEFAULTS: dict[str, Any] = {
     "RULESET_VERSION": RULESET_VERSION,
     "API_SPEC_OPTIONS": {
         "security": [{"bearerAuth": []}],
-        "components": {"securitySchemes": {"bearerAuth": {
-            "type": "http", "scheme": "bearer",
-            "description": "An API key issued by the service operator (see README, Authentication)."}}},
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key issued by the service operator (see README, Authentication).",
+                }
+            }
+        },
         "info": {
             "description": (
                 "Interprets one patient's monoclonal-gammopathy work-up: IMWG 2014 category with "
                 "every criterion, risk models, follow-up and flags (including MGCS with "
                 f"scleromyxoedema). Ruleset {RULESET_VERSION}."
             )
-        }
+        },
     },
 }
 
@@ -87,48 +94,101 @@ def _present(*names: str) -> list[dict[str, Any]]:
 
 # The request rule "at least one screening result" (schemas._has_screening_result), as JSON Schema: the
 # document then describes the bodies the service accepts, not only their shape.
-SCREENING_RESULT = {"anyOf": [
-    *_present("serum_ife"),
-    {"required": ["spep"], "properties": {"spep": {"type": "object", "anyOf": _present("m_protein")}}},
-    {"required": ["urine"], "properties": {"urine": {
-        "type": "object", "anyOf": _present("m_protein_24h", "ife")}}},
-    {"required": ["flc"], "properties": {"flc": {"type": "object", "anyOf": _present("kappa", "lambda")}}},
-]}
+SCREENING_RESULT = {
+    "anyOf": [
+        *_present("serum_ife"),
+        {"required": ["spep"], "properties": {"spep": {"type": "object", "anyOf": _present("m_protein")}}},
+        {
+            "required": ["urine"],
+            "properties": {"urine": {"type": "object", "anyOf": _present("m_protein_24h", "ife")}},
+        },
+        {
+            "required": ["flc"],
+            "properties": {"flc": {"type": "object", "anyOf": _present("kappa", "lambda")}},
+        },
+    ]
+}
 
 
 def _document_request_rules(api: Api) -> None:
     """Cross-field rules of the request schema that marshmallow's field types cannot say."""
     api.spec.components.schemas["InterpretationRequest"].update(SCREENING_RESULT)
     # IfeSchema._consistent: a positive immunofixation lists its clones, a negative one none.
-    api.spec.components.schemas["Ife"].update({
-        "if": {"required": ["result"], "properties": {"result": {"const": "positive"}}},
-        "then": {"required": ["clones"], "properties": {"clones": {"minItems": 1}}},
-        "else": {"properties": {"clones": {"maxItems": 0}}},
-    })
+    api.spec.components.schemas["Ife"].update(
+        {
+            "if": {"required": ["result"], "properties": {"result": {"const": "positive"}}},
+            "then": {"required": ["clones"], "properties": {"clones": {"minItems": 1}}},
+            "else": {"properties": {"clones": {"maxItems": 0}}},
+        }
+    )
 
 
 def _document_operational_routes(api: Api, app: Flask) -> None:
     """/readyz and /metrics are plain Flask routes (observability.py); describe them in the spec."""
     rules = {r.rule: r for r in app.url_map.iter_rules()}
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    api.spec.path(rule=rules["/readyz"], operations={"get": {
-        "summary": "Readiness: 200 once start-up finished, 503 otherwise.", "tags": ["operations"],
-        "security": [],
-        "responses": {
-            "200": {"description": "Ready", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
-            "503": {"description": "Not ready", "content": error},
-        }}})
-    api.spec.path(rule=rules["/openapi.json"], operations={"get": {
-        "summary": "This OpenAPI document.", "tags": ["operations"], "security": [],
-        "responses": {"200": {"description": "The OpenAPI document", "content": {
-            "application/json": {"schema": {"type": "object"}}}}}}})
-    api.spec.path(rule=rules["/docs"], operations={"get": {
-        "summary": "Interactive documentation (Swagger UI).", "tags": ["operations"], "security": [],
-        "responses": {"200": {"description": "HTML page", "content": {
-            "text/html": {"schema": {"type": "string"}}}}}}})
-    api.spec.path(rule=rules["/metrics"], operations={"get": {
-        "summary": "Prometheus metrics (text exposition format).", "tags": ["operations"],
-        "security": [],
-        "responses": {"200": {"description": "Metrics", "content": {
-            "text/plain": {"schema": {"type": "string"}}}}}}})
+    api.spec.path(
+        rule=rules["/readyz"],
+        operations={
+            "get": {
+                "summary": "Readiness: 200 once start-up finished, 503 otherwise.",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Ready",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                    },
+                    "503": {"description": "Not ready", "content": error},
+                },
+            }
+        },
+    )
+    api.spec.path(
+        rule=rules["/openapi.json"],
+        operations={
+            "get": {
+                "summary": "This OpenAPI document.",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI document",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    )
+    api.spec.path(
+        rule=rules["/docs"],
+        operations={
+            "get": {
+                "summary": "Interactive documentation (Swagger UI).",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "HTML page",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    )
+    api.spec.path(
+        rule=rules["/metrics"],
+        operations={
+            "get": {
+                "summary": "Prometheus metrics (text exposition format).",
+                "tags": ["operations"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    )

@@ -61,8 +61,16 @@ class UnsupportedSchema(TypeError):
 
 
 # The load internals whose behaviour the compiled loader restates (marshmallow 4.x).
-_LOAD_INTERNALS = ("_do_load", "_deserialize", "_invoke_load_processors", "_invoke_field_validators",
-                   "_invoke_schema_validators", "_run_validator", "_invoke_processors", "_call_and_store")
+_LOAD_INTERNALS = (
+    "_do_load",
+    "_deserialize",
+    "_invoke_load_processors",
+    "_invoke_field_validators",
+    "_invoke_schema_validators",
+    "_run_validator",
+    "_invoke_processors",
+    "_call_and_store",
+)
 _HOOK_TAGS = {PRE_DUMP, POST_DUMP, PRE_LOAD, POST_LOAD, VALIDATES, VALIDATES_SCHEMA}
 _HOOK_OPTIONS = {VALIDATES_SCHEMA: {"pass_original", "skip_on_field_errors"}, POST_LOAD: {"pass_original"}}
 
@@ -178,21 +186,31 @@ def _compile(schema: Schema, unknown: str, path: str, report: _Report) -> Callab
         ns[f"processor_{j}"] = getattr(schema, name)
         hooks.append(f"    out = processor_{j}(out, many=False, partial=partial, unknown=unknown)")
     ns["partial"], ns["unknown"] = schema.partial, unknown
-    lines = ["def load(data):", head, "        raise Declined", "    out = {}", *body, *hooks,
-             "    return out"]
+    lines = [
+        "def load(data):",
+        head,
+        "        raise Declined",
+        "    out = {}",
+        *body,
+        *hooks,
+        "    return out",
+    ]
     return _exec(lines, path, ns)["load"]
 
 
-def _field_source(i: int, f: fields.Field, attr: str, out_key: str, path: str, report: _Report,
-                  ns: dict[str, Any]) -> list[str]:
+def _field_source(
+    i: int, f: fields.Field, attr: str, out_key: str, path: str, report: _Report, ns: dict[str, Any]
+) -> list[str]:
     """The generated block for one field: ``data[attr]`` loaded into ``out[out_key]``."""
     key, name = repr(attr), repr(out_key)
     if _needs_whole_deserialize(f):
         # Not the standard missing/None/validate sequence: the field's own deserialize does it all.
         report.fallbacks.append(f"{path} ({type(f).__name__})")
         ns[f"whole_{i}"] = f.deserialize
-        return [f"    x = whole_{i}(data.get({key}, missing), {key}, data)",
-                f"    if x is not missing: out[{name}] = x"]
+        return [
+            f"    x = whole_{i}(data.get({key}, missing), {key}, data)",
+            f"    if x is not missing: out[{name}] = x",
+        ]
     lines = [f"    v = data.get({key}, missing)", "    if v is missing:"]
     if f.required:
         lines.append("        raise Declined")
@@ -210,8 +228,9 @@ def _field_source(i: int, f: fields.Field, attr: str, out_key: str, path: str, r
     return lines
 
 
-def _value_source(i: int, field_: fields.Field, key: str, path: str, report: _Report,
-                  ns: dict[str, Any]) -> list[str]:
+def _value_source(
+    i: int, field_: fields.Field, key: str, path: str, report: _Report, ns: dict[str, Any]
+) -> list[str]:
     """Statements setting ``x`` to the loaded non-None value ``v``: ``f._deserialize(v, attr, data)``
     (the fast form where there is one), then the field's validators."""
     # Told apart by exact class below, so the subclass attributes (many, schema, inner...) exist.
@@ -251,11 +270,14 @@ def _value_source(i: int, field_: fields.Field, key: str, path: str, report: _Re
 
 def _needs_whole_deserialize(f: fields.Field) -> bool:
     cls = type(f)
-    return bool(cls.deserialize is not fields.Field.deserialize
-                or cls._validate_missing is not fields.Field._validate_missing
-                or cls._validate is not fields.Field._validate
-                or cls._validate_all is not fields.Field._validate_all
-                or getattr(f, "pre_load", None) or getattr(f, "post_load", None))
+    return bool(
+        cls.deserialize is not fields.Field.deserialize
+        or cls._validate_missing is not fields.Field._validate_missing
+        or cls._validate is not fields.Field._validate
+        or cls._validate_all is not fields.Field._validate_all
+        or getattr(f, "pre_load", None)
+        or getattr(f, "post_load", None)
+    )
 
 
 def _item_loader(f: fields.Field, path: str, report: _Report) -> _ValueLoader:
@@ -265,8 +287,11 @@ def _item_loader(f: fields.Field, path: str, report: _Report) -> _ValueLoader:
         deserialize = f.deserialize
         return lambda value, data: deserialize(value, None, data)
     ns: dict[str, Any] = {"Declined": Declined, "missing": missing, "type": type}
-    lines = ["def item(v, data):", "    if v is None:",
-             "        return None" if f.allow_none else "        raise Declined"]
+    lines = [
+        "def item(v, data):",
+        "    if v is None:",
+        "        return None" if f.allow_none else "        raise Declined",
+    ]
     lines += ["    " + line for line in _value_source(0, f, "None", path, report, ns)]
     lines.append("    return x")
     return _exec(lines, path, ns)["item"]
@@ -341,8 +366,9 @@ class CompiledLoadMixin:
             self.compile_refusal = str(exc)
         self._compiled_loader = loader
 
-    def load(self, data: Any, *, many: bool | None = None, partial: Any = None,
-             unknown: str | None = None) -> Any:
+    def load(
+        self, data: Any, *, many: bool | None = None, partial: Any = None, unknown: str | None = None
+    ) -> Any:
         """Schema.load; the compiled loader answers a plain call for data it accepts."""
         if many is None and partial is None and unknown is None:
             loader = self._compiled_loader

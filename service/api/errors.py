@@ -50,15 +50,19 @@ def error_body(code: int, message: str | None = None, errors: dict[str, list[str
         reason = HTTPStatus(code).phrase
     except ValueError:
         reason = "Error"
-    return {"code": code, "status": reason, "message": message or DEFAULT_MESSAGES.get(code, reason),
-            "errors": errors or {}}
+    return {
+        "code": code,
+        "status": reason,
+        "message": message or DEFAULT_MESSAGES.get(code, reason),
+        "errors": errors or {},
+    }
 
 
-def error_response(code: int, message: str | None = None, errors: dict | None = None,
-                   headers: dict | None = None) -> Response:
+def error_response(
+    code: int, message: str | None = None, errors: dict | None = None, headers: dict | None = None
+) -> Response:
     """A JSON error response with the standard body."""
-    resp = Response(json.dumps(error_body(code, message, errors)), status=code,
-                    mimetype="application/json")
+    resp = Response(json.dumps(error_body(code, message, errors)), status=code, mimetype="application/json")
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
@@ -74,8 +78,10 @@ def _from_http(e: HTTPException) -> Response:
         for loc_msgs in msgs.values():
             errors.update(flatten(loc_msgs))
     message = data.get("message")
-    if message is None and e.description and (
-        code not in DEFAULT_MESSAGES or e.description != type(e).description
+    if (
+        message is None
+        and e.description
+        and (code not in DEFAULT_MESSAGES or e.description != type(e).description)
     ):
         # A description the code chose (abort(415, description=...)) says more than the default.
         message = e.description

@@ -39,18 +39,29 @@ FHIR_MIME = "application/fhir+json"
 # standard JSON body, beside the endpoint's own HL7 ACK or OperationOutcome.
 STANDARD_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 # What the OpenAPI document can say of the bodies (the adapters check the rest).
-HL7_BODY = {"type": "string", "pattern": "^MSH\\|",
-            "description": "An ER7 ORU^R01 message (segments ended by CR, LF or CRLF), at most "
-                           f"{hl7v2.MAX_SEGMENTS} segments"}
-FHIR_BUNDLE = {"type": "object", "description": "A FHIR R4 Bundle of Observations, an optional Patient "
-                                                "and Conditions",
-               "required": ["resourceType", "type", "entry"],
-               "properties": {"resourceType": {"const": "Bundle"},
-                              "type": {"enum": list(fhir.BUNDLE_TYPES)},
-                              "entry": {"type": "array", "minItems": 1, "items": {
-                                  "type": "object",
-                                  "properties": {"resource": {"type": "object",
-                                                              "required": ["resourceType"]}}}}}}
+HL7_BODY = {
+    "type": "string",
+    "pattern": "^MSH\\|",
+    "description": "An ER7 ORU^R01 message (segments ended by CR, LF or CRLF), at most "
+    f"{hl7v2.MAX_SEGMENTS} segments",
+}
+FHIR_BUNDLE = {
+    "type": "object",
+    "description": "A FHIR R4 Bundle of Observations, an optional Patient and Conditions",
+    "required": ["resourceType", "type", "entry"],
+    "properties": {
+        "resourceType": {"const": "Bundle"},
+        "type": {"enum": list(fhir.BUNDLE_TYPES)},
+        "entry": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {"resource": {"type": "object", "required": ["resourceType"]}},
+            },
+        },
+    },
+}
 
 
 def init_interop(app: Flask) -> None:
@@ -79,15 +90,21 @@ class Hl7v2(MethodView):
     @v1.doc(
         requestBody={"required": True, "content": {t: {"schema": HL7_BODY} for t in HL7_TYPES}},
         responses={
-            "200": {"description": "ORU^R01 carrying the interpretation as OBX/NTE segments",
-                    "content": {HL7_MIME: {"schema": {"type": "string"}}}},
-            "400": {"description": "ACK with MSA-1 AR: the message was rejected; or, before any HL7 is "
-                                   "read, the standard error body (a body cut short of its "
-                                   "Content-Length, malformed chunked framing)",
-                    "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR}},
-            "422": {"description": "ACK with MSA-1 AE: content error (code, unit, value); or the "
-                                   "standard error body for a query parameter",
-                    "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR}},
+            "200": {
+                "description": "ORU^R01 carrying the interpretation as OBX/NTE segments",
+                "content": {HL7_MIME: {"schema": {"type": "string"}}},
+            },
+            "400": {
+                "description": "ACK with MSA-1 AR: the message was rejected; or, before any HL7 is "
+                "read, the standard error body (a body cut short of its "
+                "Content-Length, malformed chunked framing)",
+                "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR},
+            },
+            "422": {
+                "description": "ACK with MSA-1 AE: content error (code, unit, value); or the "
+                "standard error body for a query parameter",
+                "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR},
+            },
         },
     )
     @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
@@ -120,16 +137,21 @@ class FhirInterpretations(MethodView):
     """FHIR R4 Bundle of Observations (and Patient, Conditions) in, DiagnosticReport out."""
 
     @v1.doc(
-        requestBody={"required": True, "content": {
-            FHIR_MIME: {"schema": FHIR_BUNDLE},
-            "application/json": {"schema": FHIR_BUNDLE}}},
+        requestBody={
+            "required": True,
+            "content": {FHIR_MIME: {"schema": FHIR_BUNDLE}, "application/json": {"schema": FHIR_BUNDLE}},
+        },
         responses={
-            "200": {"description": "DiagnosticReport (conclusion = narrative, conclusionCode = "
-                                   "classification, contained Observations for risk and flags)",
-                    "content": {FHIR_MIME: {"schema": {"type": "object"}}}},
-            "422": {"description": "OperationOutcome naming each problem; or the standard error body "
-                                   "for a query parameter",
-                    "content": {FHIR_MIME: {"schema": {"type": "object"}}, **STANDARD_ERROR}},
+            "200": {
+                "description": "DiagnosticReport (conclusion = narrative, conclusionCode = "
+                "classification, contained Observations for risk and flags)",
+                "content": {FHIR_MIME: {"schema": {"type": "object"}}},
+            },
+            "422": {
+                "description": "OperationOutcome naming each problem; or the standard error body "
+                "for a query parameter",
+                "content": {FHIR_MIME: {"schema": {"type": "object"}}, **STANDARD_ERROR},
+            },
         },
     )
     @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
@@ -151,10 +173,10 @@ class FhirInterpretations(MethodView):
             return _fhir(e.operation_outcome(), e.status)
         except ValidationError as e:
             return _fhir(fhir.operation_outcome(flatten(e.messages), 422, sources=tr.sources), 422)
-        return _fhir(fhir.interpretation_to_diagnostic_report(interpretation, bundle, input_notes=tr.notes),
-                     200)
+        return _fhir(
+            fhir.interpretation_to_diagnostic_report(interpretation, bundle, input_notes=tr.notes), 200
+        )
 
 
 def _fhir(resource: dict[str, Any], status: int) -> Response:
     return Response(json.dumps(resource), status=status, mimetype=FHIR_MIME)
-

@@ -75,7 +75,21 @@ ENV_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 #: Seconds. The service answers in well under a millisecond to a few milliseconds; the upper
 #: buckets catch pathological requests up to the gunicorn timeout.
 LATENCY_BUCKETS = (
-    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 UNMATCHED_ROUTE = "unmatched"  # 404/405: one label, whatever path was asked (bounded cardinality)
 OTHER = "OTHER"
@@ -142,10 +156,15 @@ class JsonFormatter(logging.Formatter):
         rendered = getattr(record, "mgi_json", None)
         if rendered is not None and not record.exc_info:
             # Access lines: the fields arrive pre-rendered (see init_observability).
-            return (f'{{"ts":"{self._timestamp(record.created)}","level":"{record.levelname}",'
-                    f'"logger":{_json_text(record.name)},{rendered}}}')
-        out: dict[str, Any] = {"ts": self._timestamp(record.created), "level": record.levelname,
-               "logger": record.name}
+            return (
+                f'{{"ts":"{self._timestamp(record.created)}","level":"{record.levelname}",'
+                f'"logger":{_json_text(record.name)},{rendered}}}'
+            )
+        out: dict[str, Any] = {
+            "ts": self._timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+        }
         fields = getattr(record, "mgi", None)
         if fields is not None:
             out.update(fields)
@@ -209,8 +228,7 @@ class WithholdExceptionMessages(logging.Filter):
                 f"  {_short_path(f.filename)}:{f.lineno} in {f.name}"
                 for f in traceback.extract_tb(exc_info[2], limit=30)
             )
-            record.exc_text = (f"Traceback (frames only):\n{frames}\n"
-                               f"{exc_info[0].__name__} (message withheld)")
+            record.exc_text = f"Traceback (frames only):\n{frames}\n{exc_info[0].__name__} (message withheld)"
         return True
 
 
@@ -280,17 +298,23 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.requests = Counter(
-            "mgi_http_requests", "HTTP requests answered, by route pattern, method and status.",
-            ("route", "method", "status"), registry=registry,
+            "mgi_http_requests",
+            "HTTP requests answered, by route pattern, method and status.",
+            ("route", "method", "status"),
+            registry=registry,
         )
         self.latency = Histogram(
             "mgi_http_request_duration_seconds",
             "Time from the first to the last application hook of a request, in seconds.",
-            ("route", "method"), buckets=LATENCY_BUCKETS, registry=registry,
+            ("route", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.interpretations = Counter(
-            "mgi_interpretations", "Interpretations returned, by classification code.",
-            ("classification",), registry=registry,
+            "mgi_interpretations",
+            "Interpretations returned, by classification code.",
+            ("classification",),
+            registry=registry,
         )
         self._http_children: dict[tuple[str, str, int], tuple] = {}
         self._interpretation_children: dict[str, Any] = {}  # prometheus_client label children
@@ -299,8 +323,7 @@ class Metrics:
         key = (route, method, status)
         children = self._http_children.get(key)
         if children is None:
-            children = (self.requests.labels(route, method, str(status)),
-                        self.latency.labels(route, method))
+            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
             self._http_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
@@ -416,10 +439,18 @@ def init_observability(app: Flask) -> ObservabilityState:
     def direct_write_possible() -> bool:
         """True while the access line's only destination is our JSON handler, untouched (no
         other handler, filter or formatter was added, e.g. by a test's log capture)."""
-        return (not access_log.handlers and not access_log.filters and access_log.propagate
-                and not access_log.disabled and mgi_logger.handlers == only_ours
-                and not mgi_logger.propagate and not handler.filters
-                and json_formatter and handler.formatter is formatter and handler.level <= INFO)
+        return (
+            not access_log.handlers
+            and not access_log.filters
+            and access_log.propagate
+            and not access_log.disabled
+            and mgi_logger.handlers == only_ours
+            and not mgi_logger.propagate
+            and not handler.filters
+            and json_formatter
+            and handler.formatter is formatter
+            and handler.level <= INFO
+        )
 
     # The hot path: a few dict reads, two metric updates (label children cached), one log line
     # built from cached JSON fragments (no json.dumps per request), one header appended.
@@ -461,9 +492,11 @@ def init_observability(app: Flask) -> ObservabilityState:
             if direct_write_possible():
                 # What logging would do here, minus the LogRecord (two dozen attributes) and
                 # logging's dispatch: the same line, under the same handler lock, same stream.
-                line = (f'{{"ts":"{timestamp(time.time())}",'
-                        f'"level":"{"ERROR" if level == ERROR else "INFO"}",'
-                        f'"logger":"{ACCESS_LOGGER}",{fields}}}\n')
+                line = (
+                    f'{{"ts":"{timestamp(time.time())}",'
+                    f'"level":"{"ERROR" if level == ERROR else "INFO"}",'
+                    f'"logger":"{ACCESS_LOGGER}",{fields}}}\n'
+                )
                 lock.acquire()
                 try:
                     stream = sys.stderr
@@ -487,8 +520,7 @@ def init_observability(app: Flask) -> ObservabilityState:
         if multiproc_dir:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
-        return app.response_class(generate_latest(registry),
-                                  headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return app.response_class(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def readyz_view():
         ok, reason = _readiness(app, state)

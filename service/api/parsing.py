@@ -102,8 +102,10 @@ def parse_body(raw: bytes) -> Any:
         abort(400, description="malformed JSON: body is not valid UTF-8")
     except ValueError as e:
         if "integer string conversion" in str(e):  # Python's int() digit limit, in Python's words
-            abort(400, description=f"malformed JSON: a number has more than {sys.get_int_max_str_digits()} "
-                                   "digits")
+            abort(
+                400,
+                description=f"malformed JSON: a number has more than {sys.get_int_max_str_digits()} digits",
+            )
         abort(400, description=f"malformed JSON: {e}")
 
 

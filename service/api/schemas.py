@@ -109,8 +109,12 @@ def _bool(description: str) -> fields.Boolean:
 
 
 def _pct(description: str) -> FiniteFloat:
-    return FiniteFloat(allow_nan=False, allow_none=True, validate=validate.Range(min=0, max=100),
-                       metadata={"description": description})
+    return FiniteFloat(
+        allow_nan=False,
+        allow_none=True,
+        validate=validate.Range(min=0, max=100),
+        metadata={"description": description},
+    )
 
 
 class StrictSchema(Schema):
@@ -185,9 +189,13 @@ class QuantityField(fields.Field):
         units_msg = f"Must be one of: {', '.join(self.units)}."
         self._unit_msg = units_msg
         number = {"type": "number", "minimum": 0}
-        rr = {"type": ["object", "null"], "additionalProperties": False, "required": ["low", "high"],
-              "properties": {"low": number, "high": number},
-              "description": "The laboratory's reference range, in the same unit as value."}
+        rr = {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["low", "high"],
+            "properties": {"low": number, "high": number},
+            "description": "The laboratory's reference range, in the same unit as value.",
+        }
         kwargs.setdefault("metadata", {})
         kwargs["metadata"] = {
             "type": "object",
@@ -196,8 +204,11 @@ class QuantityField(fields.Field):
             "properties": {
                 "value": {**number, "description": "Finite, >= 0."},
                 "unit": {"type": "string", "enum": list(self.units)},
-                "comparator": {"type": ["string", "null"], "enum": [*(c.value for c in Comparator), None],
-                               "description": "The result is a bound: '<', '<=', '>' or '>=' value."},
+                "comparator": {
+                    "type": ["string", "null"],
+                    "enum": [*(c.value for c in Comparator), None],
+                    "description": "The result is a bound: '<', '<=', '>' or '>=' value.",
+                },
                 "reference_range": rr,
             },
             "description": f"Quantity of {analyte.value}; units: {', '.join(self.units)}.",
@@ -216,9 +227,15 @@ class QuantityField(fields.Field):
             unit = value.get("unit")
             comp = value.get("comparator")
             rr = value.get("reference_range")
-            if (_plain_number(v) and type(unit) is str and unit in self._unit_set
-                    and (comp is None or (type(comp) is str and comp in _COMPARATORS
-                                          and not (comp == "<" and v == 0)))):
+            if (
+                _plain_number(v)
+                and type(unit) is str
+                and unit in self._unit_set
+                and (
+                    comp is None
+                    or (type(comp) is str and comp in _COMPARATORS and not (comp == "<" and v == 0))
+                )
+            ):
                 if rr is None:
                     return self._build(v, unit, comp)
                 if type(rr) is dict and rr.keys() == _RANGE_KEYS:
@@ -313,8 +330,9 @@ class SpepSchema(StrictSchema):
 class CloneSchema(StrictSchema):
     """One monoclonal band; heavy_chain null = free light chain only."""
 
-    heavy_chain = fields.String(required=True, allow_none=True,
-                                validate=validate.OneOf([h.value for h in P.HeavyChain]))
+    heavy_chain = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf([h.value for h in P.HeavyChain])
+    )
     light_chain = fields.String(required=True, validate=validate.OneOf([c.value for c in P.LightChain]))
 
     @post_load
@@ -327,8 +345,12 @@ class IfeSchema(StrictSchema):
     """Immunofixation: positive with 1-2 clones, or negative with none."""
 
     result = fields.String(required=True, validate=validate.OneOf([r.value for r in P.IfeResult]))
-    clones = fields.List(fields.Nested(CloneSchema), load_default=list,
-                         validate=validate.Length(max=MAX_CLONES), metadata={"uniqueItems": True})
+    clones = fields.List(
+        fields.Nested(CloneSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_CLONES),
+        metadata={"uniqueItems": True},
+    )
 
     @validates_schema
     def _consistent(self, d: dict, **_: Any) -> None:
@@ -363,33 +385,51 @@ class FlcSchema(StrictSchema):
     lambda_ = QuantityField(Analyte.FREE_LIGHT_CHAIN, allow_none=True, data_key="lambda")
     assay = fields.String(load_default="freelite", validate=validate.OneOf([a.value for a in FlcAssay]))
     ratio_reference_range = fields.Nested(
-        RangeSchema, allow_none=True,
-        metadata={"description": "The laboratory's own kappa/lambda ratio interval (overrides the "
-                                 "assay default of clinical-reference §4)."},
+        RangeSchema,
+        allow_none=True,
+        metadata={
+            "description": "The laboratory's own kappa/lambda ratio interval (overrides the "
+            "assay default of clinical-reference §4)."
+        },
     )
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Flc:
         rr = d.get("ratio_reference_range")
-        return P.Flc(d.get("kappa"), d.get("lambda_"), _ASSAY[d.get("assay", "freelite")],
-                     (to_decimal(rr["low"]), to_decimal(rr["high"])) if rr else None)
+        return P.Flc(
+            d.get("kappa"),
+            d.get("lambda_"),
+            _ASSAY[d.get("assay", "freelite")],
+            (to_decimal(rr["low"]), to_decimal(rr["high"])) if rr else None,
+        )
 
 
 class MarrowSchema(StrictSchema):
     """Bone-marrow plasma cells, percent (plain numbers)."""
 
     clonal_plasma_cells_percent = _pct("Clonal BMPC (%).")
-    plasma_cells_percent = _pct("Total plasma cells by morphology (%); stands in for clonal BMPC "
-                                "when no clonal figure is given (clinical-reference §2.9).")
+    plasma_cells_percent = _pct(
+        "Total plasma cells by morphology (%); stands in for clonal BMPC "
+        "when no clonal figure is given (clinical-reference §2.9)."
+    )
     lymphoplasmacytic_infiltrate_percent = _pct("Lymphoplasmacytic infiltration (%), IgM (§2.5).")
-    flow_plasma_cells_percent = _pct("Plasma cells by flow cytometry (%): reported back, never used "
-                                     "for the 10 %/60 % thresholds (§2.9).")
+    flow_plasma_cells_percent = _pct(
+        "Plasma cells by flow cytometry (%): reported back, never used for the 10 %/60 % thresholds (§2.9)."
+    )
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Marrow:
-        return P.Marrow(*(None if d.get(k) is None else to_decimal(d[k]) for k in (
-            "clonal_plasma_cells_percent", "plasma_cells_percent",
-            "lymphoplasmacytic_infiltrate_percent", "flow_plasma_cells_percent")))
+        return P.Marrow(
+            *(
+                None if d.get(k) is None else to_decimal(d[k])
+                for k in (
+                    "clonal_plasma_cells_percent",
+                    "plasma_cells_percent",
+                    "lymphoplasmacytic_infiltrate_percent",
+                    "flow_plasma_cells_percent",
+                )
+            )
+        )
 
 
 class LabsSchema(StrictSchema):
@@ -411,13 +451,22 @@ class ImagingSchema(StrictSchema):
     """Lesion counts."""
 
     osteolytic_lesions = fields.Integer(
-        strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_LESIONS),
-        metadata={"description": "Osteolytic lesions on skeletal radiography, CT or PET-CT, not "
-                                 "counting a biopsied plasmacytoma itself (clinical-reference §2.8)."})
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_LESIONS),
+        metadata={
+            "description": "Osteolytic lesions on skeletal radiography, CT or PET-CT, not "
+            "counting a biopsied plasmacytoma itself (clinical-reference §2.8)."
+        },
+    )
     mri_focal_lesions = fields.Integer(
-        strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_LESIONS),
-        metadata={"description": "Focal lesions >= 5 mm on MRI, not counting a biopsied plasmacytoma "
-                                 "itself."})
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_LESIONS),
+        metadata={
+            "description": "Focal lesions >= 5 mm on MRI, not counting a biopsied plasmacytoma itself."
+        },
+    )
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Imaging:
@@ -440,8 +489,9 @@ class CytogeneticsSchema(StrictSchema):
 class ClinicalSchema(StrictSchema):
     """Clinical findings (absent = not reported, never 'no')."""
 
-    scleromyxedema = fields.String(allow_none=True,
-                                   validate=validate.OneOf([s.value for s in P.Scleromyxedema]))
+    scleromyxedema = fields.String(
+        allow_none=True, validate=validate.OneOf([s.value for s in P.Scleromyxedema])
+    )
     papular_eruption = _bool("Generalised papular eruption (Rongioletti 1).")
     sclerodermoid_induration = _bool("Sclerodermoid induration (Rongioletti 1).")
     histology_mucin_fibrosis = _bool("Dermal mucin, fibroblast proliferation, fibrosis (Rongioletti 3).")
@@ -450,8 +500,10 @@ class ClinicalSchema(StrictSchema):
     thyroid_disease = _bool("Known thyroid disease.")
     amyloidosis = _bool("Systemic (AL) amyloidosis.")
     plasmacytoma = _bool("Biopsy-proven bony or extramedullary plasmacytoma.")
-    igm_related_symptoms = _bool("Anaemia, constitutional symptoms, hyperviscosity, lymphadenopathy "
-                                 "or hepatosplenomegaly attributable to an IgM clone.")
+    igm_related_symptoms = _bool(
+        "Anaemia, constitutional symptoms, hyperviscosity, lymphadenopathy "
+        "or hepatosplenomegaly attributable to an IgM clone."
+    )
     end_stage_renal_disease = _bool("End-stage renal disease (selects the Sebia ESRD FLC interval).")
 
     @post_load
@@ -504,10 +556,13 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
     imaging = fields.Nested(ImagingSchema, allow_none=True)
     cytogenetics = fields.Nested(CytogeneticsSchema, allow_none=True)
     clinical = fields.Nested(ClinicalSchema, allow_none=True)
-    collected_on = IsoDate(allow_none=True, metadata={
-        "description": "YYYY-MM-DD. With history and no collected_on, the panel is dated today."})
+    collected_on = IsoDate(
+        allow_none=True,
+        metadata={"description": "YYYY-MM-DD. With history and no collected_on, the panel is dated today."},
+    )
     history = fields.List(
-        fields.Nested(HistoryEntrySchema), validate=validate.Length(max=MAX_HISTORY),
+        fields.Nested(HistoryEntrySchema),
+        validate=validate.Length(max=MAX_HISTORY),
         metadata={"description": f"Earlier dated panels, in any order (at most {MAX_HISTORY})."},
     )
 
@@ -535,8 +590,11 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
             if on > today:
                 msgs.append("date is in the future")
             if current is not None and on >= current:
-                msgs.append("must be before the current panel's collected_on"
-                            if on > current else "same date as the current panel")
+                msgs.append(
+                    "must be before the current panel's collected_on"
+                    if on > current
+                    else "same date as the current panel"
+                )
             if on in seen:
                 msgs.append(f"duplicate date: history.{seen[on]} has the same date")
             else:
@@ -562,10 +620,23 @@ class _Open(Schema):
 
 
 class ClassificationOut(_Open):
-    code = fields.String(required=True, validate=validate.OneOf([
-        "NO_MONOCLONAL_PROTEIN", "MGUS_NON_IGM", "MGUS_IGM", "MGUS_LIGHT_CHAIN", "SMOLDERING_MYELOMA",
-        "SMOLDERING_MYELOMA_LIGHT_CHAIN", "MULTIPLE_MYELOMA", "WALDENSTROM_RANGE",
-        "SOLITARY_PLASMACYTOMA", "INDETERMINATE"]))
+    code = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            [
+                "NO_MONOCLONAL_PROTEIN",
+                "MGUS_NON_IGM",
+                "MGUS_IGM",
+                "MGUS_LIGHT_CHAIN",
+                "SMOLDERING_MYELOMA",
+                "SMOLDERING_MYELOMA_LIGHT_CHAIN",
+                "MULTIPLE_MYELOMA",
+                "WALDENSTROM_RANGE",
+                "SOLITARY_PLASMACYTOMA",
+                "INDETERMINATE",
+            ]
+        ),
+    )
     label = fields.String(required=True)
     provisional = fields.Boolean(required=True)
     isotype = fields.String(allow_none=True, required=True)
@@ -575,8 +646,9 @@ class ClassificationOut(_Open):
 class CriterionOut(_Open):
     id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["met", "not_met", "not_assessable"]))
-    value = fields.Raw(allow_none=True, required=True,
-                       metadata={"description": "number, boolean, string or null"})
+    value = fields.Raw(
+        allow_none=True, required=True, metadata={"description": "number, boolean, string or null"}
+    )
     unit = fields.String(allow_none=True, required=True)
     comparator = fields.String(allow_none=True)
     threshold = fields.String(required=True)
@@ -615,10 +687,19 @@ class RiskFactorOut(_Open):
 
 RISK_GROUPS = ["low", "low_intermediate", "intermediate", "high_intermediate", "high"]
 FLAG_CODES = [
-    "MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
-    "THYROID_DISEASE_EXCLUSION", "MYELOMA_DEFINING_EVENT", "MARROW_EXAMINATION_RECOMMENDED",
-    "HEMATOLOGY_REFERRAL", "RENAL_FLC_INTERVAL_APPLIED", "NON_FREELITE_ASSAY", "EVOLVING_M_PROTEIN",
-    "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE", "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
+    "MGCS_SCLEROMYXEDEMA",
+    "DERMATO_NEURO_SYNDROME",
+    "SCLEROMYXEDEMA_NO_PARAPROTEIN",
+    "THYROID_DISEASE_EXCLUSION",
+    "MYELOMA_DEFINING_EVENT",
+    "MARROW_EXAMINATION_RECOMMENDED",
+    "HEMATOLOGY_REFERRAL",
+    "RENAL_FLC_INTERVAL_APPLIED",
+    "NON_FREELITE_ASSAY",
+    "EVOLVING_M_PROTEIN",
+    "EVOLVING_HEMOGLOBIN",
+    "RISING_M_PROTEIN_SUCCESSIVE",
+    "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
 ]
 
 
@@ -656,11 +737,20 @@ class FlagOut(_Open):
 class RecommendationOut(_Open):
     code = fields.String(required=True)
     text = fields.String(required=True)
-    interval_months = fields.Raw(allow_none=True, metadata={
-        "description": "FOLLOW_UP only: a number of months or {min, max}",
-        "oneOf": [{"type": "number"},
-                  {"type": "object", "required": ["min", "max"],
-                   "properties": {"min": {"type": "number"}, "max": {"type": "number"}}}]})
+    interval_months = fields.Raw(
+        allow_none=True,
+        metadata={
+            "description": "FOLLOW_UP only: a number of months or {min, max}",
+            "oneOf": [
+                {"type": "number"},
+                {
+                    "type": "object",
+                    "required": ["min", "max"],
+                    "properties": {"min": {"type": "number"}, "max": {"type": "number"}},
+                },
+            ],
+        },
+    )
     then = fields.String(allow_none=True)
     tests = fields.List(fields.String())
 

@@ -104,8 +104,11 @@ def _entry(name: object, digest: object, revoked: object, where: str) -> ApiKey:
         )
     if not isinstance(digest, str) or not _DIGEST_RE.fullmatch(digest):
         # Never echo the value: a common mistake is pasting the key itself instead of its digest.
-        got = (f"{len(digest)} characters" if isinstance(digest, str)
-               else f"a YAML {type(digest).__name__} (quote the digest)")
+        got = (
+            f"{len(digest)} characters"
+            if isinstance(digest, str)
+            else f"a YAML {type(digest).__name__} (quote the digest)"
+        )
         raise KeyConfigError(
             f"{where} (key {name!r}): expected a SHA-256 hex digest (64 hex characters), got {got}"
             " - did you paste the key itself? Generate keys with "
@@ -257,8 +260,12 @@ def _unauthorized(message: str, invalid_token: bool):
     if invalid_token:
         challenge += ', error="invalid_token"'
     # The same body, bytes and all, as every other error (errors.error_response).
-    return error_response(HTTPStatus.UNAUTHORIZED.value, message, {},
-                          {"WWW-Authenticate": challenge, "Cache-Control": "no-store"})
+    return error_response(
+        HTTPStatus.UNAUTHORIZED.value,
+        message,
+        {},
+        {"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
+    )
 
 
 def authenticate(keys: tuple[ApiKey, ...], header: str | None) -> tuple[ApiKey | None, str]:
@@ -301,9 +308,13 @@ def init_security(app: Flask) -> SecurityState:
             "without an API key; never run like this on a network (unset MGI_DEV_MODE)"
         )
     else:
-        log.info("API-key authentication enabled for %s* (%d active key(s): %s; %d revoked)",
-                 PROTECTED_PREFIX, len(state.active_names), ", ".join(state.active_names),
-                 len(state.keys) - len(state.active_names))
+        log.info(
+            "API-key authentication enabled for %s* (%d active key(s): %s; %d revoked)",
+            PROTECTED_PREFIX,
+            len(state.active_names),
+            ", ".join(state.active_names),
+            len(state.keys) - len(state.active_names),
+        )
 
     keys = state.keys
     dev_mode = state.dev_mode
@@ -326,17 +337,14 @@ def init_security(app: Flask) -> SecurityState:
             get_g().__dict__["api_key_name"] = key.name
             return None
         if reason == "missing":
-            return _unauthorized(
-                "authentication required: send 'Authorization: Bearer <API key>'", False
-            )
+            return _unauthorized("authentication required: send 'Authorization: Bearer <API key>'", False)
         if reason == "malformed":
             log.info("authentication refused: malformed Authorization header")
-            return _unauthorized(
-                "malformed Authorization header: expected 'Bearer <API key>'", True
-            )
+            return _unauthorized("malformed Authorization header: expected 'Bearer <API key>'", True)
         if reason == "revoked":
-            log.warning("authentication refused: revoked API key %r presented",
-                        key.name if key is not None else None)
+            log.warning(
+                "authentication refused: revoked API key %r presented", key.name if key is not None else None
+            )
         else:
             log.info("authentication refused: unknown API key")
         return _unauthorized("invalid or revoked API key", True)

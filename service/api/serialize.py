@@ -38,8 +38,15 @@ def _risk(r: RiskResult) -> dict[str, Any]:
         "possible_groups": list(r.possible_groups),
         "reason": r.reason,
         "factors": [
-            {"id": f.id, "status": f.status, "value": _n(f.value), "unit": f.unit,
-             "threshold": f.threshold, "points": f.points, "points_max": f.points_max}
+            {
+                "id": f.id,
+                "status": f.status,
+                "value": _n(f.value),
+                "unit": f.unit,
+                "threshold": f.threshold,
+                "points": f.points,
+                "points_max": f.points_max,
+            }
             for f in r.factors
         ],
         "source": r.source,
@@ -64,8 +71,11 @@ def to_dict(it: Interpretation) -> dict[str, Any]:
         flc_out = {
             "ratio": _n(flc.ratio),
             "ratio_bounds": _bounds(flc.ratio_low, flc.ratio_high),
-            "reference_interval": {"low": _n(flc.interval_low), "high": _n(flc.interval_high),
-                                   "basis": flc.basis},
+            "reference_interval": {
+                "low": _n(flc.interval_low),
+                "high": _n(flc.interval_high),
+                "basis": flc.basis,
+            },
             "abnormal": flc.abnormal,
             "involved": flc.involved,
             "involved_uninvolved_ratio": _n(flc.involved_uninvolved_ratio),
@@ -88,21 +98,37 @@ def to_dict(it: Interpretation) -> dict[str, Any]:
         recs.append(item)
     return {
         "ruleset_version": it.ruleset_version,
-        "classification": {"code": c.code.value, "label": c.label, "provisional": c.provisional,
-                           "isotype": c.isotype, "reasons": list(c.reasons)},
+        "classification": {
+            "code": c.code.value,
+            "label": c.label,
+            "provisional": c.provisional,
+            "isotype": c.isotype,
+            "reasons": list(c.reasons),
+        },
         "criteria": [
-            {"id": k.id, "status": _STATUS[k.status],
-             "value": _n(k.value) if k.value.__class__ is Decimal else k.value,
-             "unit": k.unit, "comparator": k.comparator, "threshold": k.threshold, "source": k.source,
-             "note": k.note}
+            {
+                "id": k.id,
+                "status": _STATUS[k.status],
+                "value": _n(k.value) if k.value.__class__ is Decimal else k.value,
+                "unit": k.unit,
+                "comparator": k.comparator,
+                "threshold": k.threshold,
+                "source": k.source,
+                "note": k.note,
+            }
             for k in it.criteria
         ],
         "myeloma_defining_events": list(it.myeloma_defining_events),
         "flc": flc_out,
         "risk": {name: _risk(r) for name, r in it.risk.items()},
         "flags": [
-            {"code": f.code, "severity": _SEVERITY[f.severity], "message": f.message,
-             "refer_to": list(f.refer_to), "evidence": list(f.evidence)}
+            {
+                "code": f.code,
+                "severity": _SEVERITY[f.severity],
+                "message": f.message,
+                "refer_to": list(f.refer_to),
+                "evidence": list(f.evidence),
+            }
             for f in it.flags
         ],
         "recommendations": recs,

@@ -52,6 +52,7 @@ ERRORS = {
     422: "Validation failed; errors names every offending field by dotted path.",
 }
 
+
 def json_errors(view: Any) -> Any:
     """Document the error responses every JSON-body endpoint can give (the one error body).
 
@@ -65,8 +66,12 @@ def json_errors(view: Any) -> Any:
     return view
 
 
-v1 = Blueprint("interpretations", __name__, url_prefix="/v1",
-               description="Interpret monoclonal-gammopathy work-ups (IMWG 2014).")
+v1 = Blueprint(
+    "interpretations",
+    __name__,
+    url_prefix="/v1",
+    description="Interpret monoclonal-gammopathy work-ups (IMWG 2014).",
+)
 ops = Blueprint("operations", __name__, description="Liveness and the ruleset in force.")
 
 
@@ -130,8 +135,11 @@ def _no_query_parameters() -> Response | None:
     if not request.args:
         return None
     names = sorted(request.args)
-    return error_response(422, f"unknown query parameter(s): {', '.join(names[:10])}",
-                          {f"query.{name}": ["Unknown query parameter."] for name in names[:50]})
+    return error_response(
+        422,
+        f"unknown query parameter(s): {', '.join(names[:10])}",
+        {f"query.{name}": ["Unknown query parameter."] for name in names[:50]},
+    )
 
 
 @v1.before_request
@@ -149,20 +157,27 @@ def _body_limits() -> None:
         data = request.get_data(cache=True)
         # A chunked body has no Content-Length: the server's reader stops at the limit, so a body that
         # reaches it is checked for one more byte — an oversized body is a 413, never a truncated one.
-        over = (declared is None and limit is not None and len(data) >= limit and raw is not None
-                and raw.read(1))
+        over = (
+            declared is None and limit is not None and len(data) >= limit and raw is not None and raw.read(1)
+        )
     except BODY_READ_ERRORS:
         # The server's reader refused the body (a chunk size that is not hex, a missing CRLF, a bad
         # trailer): the client's framing, so a 400, not a 500.
-        abort(400, description="the request body could not be read: malformed chunked transfer "
-                               "encoding or a broken connection")
+        abort(
+            400,
+            description="the request body could not be read: malformed chunked transfer "
+            "encoding or a broken connection",
+        )
     if over:
         abort(413)
     if declared is not None and len(data) < declared:
         # The client closed its side before sending its whole Content-Length: a cut HL7 message, say,
         # would lose its last results.
-        abort(400, description=f"the request body ended after {len(data)} of the {declared} bytes its "
-                               "Content-Length announced")
+        abort(
+            400,
+            description=f"the request body ended after {len(data)} of the {declared} bytes its "
+            "Content-Length announced",
+        )
 
 
 @v1.route("/interpretations/batch")
@@ -195,8 +210,15 @@ class InterpretationsBatch(MethodView):
             del loaded
             for i, result in done:
                 if isinstance(result, ValidationError):
-                    parts.append(json_bytes({"index": i, "status": 422,
-                                             "error": error_body(422, None, flatten(result.messages))}))
+                    parts.append(
+                        json_bytes(
+                            {
+                                "index": i,
+                                "status": 422,
+                                "error": error_body(422, None, flatten(result.messages)),
+                            }
+                        )
+                    )
                     continue
                 code = result.classification.code
                 codes[code] = codes.get(code, 0) + 1
@@ -204,10 +226,17 @@ class InterpretationsBatch(MethodView):
                 ok += 1
         count_interpretations(codes)
         g.ruleset_version = RULESET_VERSION
-        head = json_bytes({"ruleset_version": RULESET_VERSION, "count": len(parts), "succeeded": ok,
-                           "failed": len(parts) - ok})
-        return Response(b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}")),
-                        mimetype="application/json")
+        head = json_bytes(
+            {
+                "ruleset_version": RULESET_VERSION,
+                "count": len(parts),
+                "succeeded": ok,
+                "failed": len(parts) - ok,
+            }
+        )
+        return Response(
+            b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}")), mimetype="application/json"
+        )
 
 
 @v1.route("/ruleset")

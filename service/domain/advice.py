@@ -35,24 +35,32 @@ def _mgus_follow_up(mayo: RiskResult, marrow_done: bool) -> Recommendation:
             "Low-risk MGUS: repeat serum protein electrophoresis in 6 months, then every 2-3 years if "
             "stable or when symptoms arise. Baseline bone-marrow examination and skeletal survey are "
             f"not routinely indicated ({SRC32}).",
-            _d(6), "every 2-3 years if stable, or when symptoms arise", ("spep",),
+            _d(6),
+            "every 2-3 years if stable, or when symptoms arise",
+            ("spep",),
         )
     if "low" not in groups:
         # ref: §3.2 — intermediate/high-risk MGUS: marrow at baseline; review at 6 months, then yearly.
-        marrow = ("the baseline bone-marrow examination this risk group needs has been done"
-                  if marrow_done else "bone-marrow aspirate and biopsy at baseline")
+        marrow = (
+            "the baseline bone-marrow examination this risk group needs has been done"
+            if marrow_done
+            else "bone-marrow aspirate and biopsy at baseline"
+        )
         return Recommendation(
             "FOLLOW_UP",
-            f"Intermediate- or high-risk MGUS: {marrow}; review at 6 months, then yearly for life "
-            f"({SRC32}).",
-            _d(6), "yearly for life", CRAB_TESTS,
+            f"Intermediate- or high-risk MGUS: {marrow}; review at 6 months, then yearly for life ({SRC32}).",
+            _d(6),
+            "yearly for life",
+            CRAB_TESTS,
         )
     return Recommendation(
         "FOLLOW_UP",
         "Review at 6 months (common to every possible risk group). Afterwards: every 2-3 years if the "
         "missing data show low-risk MGUS; yearly for life, with a baseline bone-marrow examination, if "
         f"intermediate or high risk ({SRC32}).",
-        _d(6), "depends on the risk group once the missing data are known", CRAB_TESTS,
+        _d(6),
+        "depends on the risk group once the missing data are known",
+        CRAB_TESTS,
     )
 
 
@@ -63,88 +71,136 @@ def recommendations(
     recs: list[Recommendation] = []
     codes = {fl.code for fl in flags}
     if "DERMATO_NEURO_SYNDROME" in codes:
-        recs.append(Recommendation("EMERGENCY_ADMISSION",
-                                   "Possible dermato-neuro syndrome: emergency admission "
-                                   "(clinical-reference §5)."))
+        recs.append(
+            Recommendation(
+                "EMERGENCY_ADMISSION",
+                "Possible dermato-neuro syndrome: emergency admission (clinical-reference §5).",
+            )
+        )
     if "MGCS_SCLEROMYXEDEMA" in codes:
-        recs.append(Recommendation(
-            "REFER_HEMATOLOGY_DERMATOLOGY",
-            "Refer to haematology and dermatology for monoclonal gammopathy of clinical significance "
-            f"(scleromyxoedema). {R.IVIG_CONTEXT}"))
+        recs.append(
+            Recommendation(
+                "REFER_HEMATOLOGY_DERMATOLOGY",
+                "Refer to haematology and dermatology for monoclonal gammopathy of clinical significance "
+                f"(scleromyxoedema). {R.IVIG_CONTEXT}",
+            )
+        )
     if "SCLEROMYXEDEMA_NO_PARAPROTEIN" in codes:
-        recs.append(Recommendation(
-            "REPEAT_IFE_FLC",
-            "Repeat serum and urine immunofixation and serum free light chains: about 10 % of "
-            "scleromyxoedema patients have no detectable paraprotein at first (clinical-reference §5).",
-            tests=("serum_ife", "urine_ife", "flc")))
+        recs.append(
+            Recommendation(
+                "REPEAT_IFE_FLC",
+                "Repeat serum and urine immunofixation and serum free light chains: about 10 % of "
+                "scleromyxoedema patients have no detectable paraprotein at first (clinical-reference §5).",
+                tests=("serum_ife", "urine_ife", "flc"),
+            )
+        )
     if "MARROW_EXAMINATION_RECOMMENDED" in codes:
-        recs.append(Recommendation("MARROW_EXAMINATION",
-                                   "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
-                                   tests=("marrow",)))
+        recs.append(
+            Recommendation(
+                "MARROW_EXAMINATION",
+                "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
+                tests=("marrow",),
+            )
+        )
     mgcs = "MGCS_SCLEROMYXEDEMA" in codes
     if mgcs and out.code in MGUS_CODES:
         # ref: §5 — the skin disease, not the size of the clone, drives management: no low-risk MGUS
         # schedule (every 2-3 years, no marrow) beside an MGCS referral; §3.2's review at 6 months is
         # common to every MGUS risk group.
-        recs.append(Recommendation(
-            "FOLLOW_UP",
-            "Monoclonal gammopathy of clinical significance (scleromyxoedema): review at 6 months at the "
-            "latest (common to every MGUS risk group, §3.2), then as haematology and dermatology decide "
-            "with the treatment of the skin disease; the MGUS surveillance schedule by clone size does "
-            "not apply (clinical-reference §5).",
-            _d(6), "as haematology and dermatology decide", CRAB_TESTS))
+        recs.append(
+            Recommendation(
+                "FOLLOW_UP",
+                "Monoclonal gammopathy of clinical significance (scleromyxoedema): review at 6 months at the "
+                "latest (common to every MGUS risk group, §3.2), then as haematology and dermatology decide "
+                "with the treatment of the skin disease; the MGUS surveillance schedule by clone size does "
+                "not apply (clinical-reference §5).",
+                _d(6),
+                "as haematology and dermatology decide",
+                CRAB_TESTS,
+            )
+        )
     elif out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM):
         marrow = f.panel.marrow
         marrow_done = f.bmpc is not None or (
-            marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None)
+            marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None
+        )
         recs.append(_mgus_follow_up(risk["mgus_mayo_2005"], marrow_done))
     elif out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN):
         # ref: §3.2 — SMM: re-test 2–3 months after recognition; then every 4–6 months for 1 year,
         # then every 6–12 months.
-        recs.append(Recommendation(
-            "FOLLOW_UP",
-            "Smouldering myeloma: re-test 2-3 months after recognition; if stable every 4-6 months for "
-            f"1 year, then every 6-12 months ({SRC32}).",
-            (_d(2), _d(3)), "every 4-6 months for 1 year, then every 6-12 months", CRAB_TESTS))
+        recs.append(
+            Recommendation(
+                "FOLLOW_UP",
+                "Smouldering myeloma: re-test 2-3 months after recognition; if stable every 4-6 months for "
+                f"1 year, then every 6-12 months ({SRC32}).",
+                (_d(2), _d(3)),
+                "every 4-6 months for 1 year, then every 6-12 months",
+                CRAB_TESTS,
+            )
+        )
     elif out.code is Code.MGUS_LIGHT_CHAIN:
         # ref: §3.2 — low-risk MGUS is "M-protein < 15 g/L, IgG, normal FLC ratio"; light-chain MGUS
         # has an abnormal ratio by definition, so the intermediate/high-risk schedule applies.
-        marrow_text = ("the baseline bone-marrow examination has been done" if f.bmpc is not None
-                       else "bone-marrow aspirate and biopsy at baseline")
-        recs.append(Recommendation(
-            "FOLLOW_UP",
-            "Light-chain MGUS: the FLC ratio is abnormal by definition, so this is not low-risk MGUS "
-            f"(M-protein < 15 g/L, IgG, normal FLC ratio): {marrow_text}; review at 6 months, then yearly "
-            f"for life, with serum free light chains ({SRC32}).",
-            _d(6), "yearly for life", LC_MGUS_TESTS))
+        marrow_text = (
+            "the baseline bone-marrow examination has been done"
+            if f.bmpc is not None
+            else "bone-marrow aspirate and biopsy at baseline"
+        )
+        recs.append(
+            Recommendation(
+                "FOLLOW_UP",
+                "Light-chain MGUS: the FLC ratio is abnormal by definition, so this is not low-risk MGUS "
+                f"(M-protein < 15 g/L, IgG, normal FLC ratio): {marrow_text}; review at 6 months, "
+                f"then yearly for life, with serum free light chains ({SRC32}).",
+                _d(6),
+                "yearly for life",
+                LC_MGUS_TESTS,
+            )
+        )
     if out.code is Code.WALDENSTROM_RANGE:
-        recs.append(Recommendation(
-            "REFER_HEMATOLOGY",
-            "Refer to haematology: Waldenström range. Smouldering Waldenström macroglobulinaemia is "
-            "usually managed by surveillance, symptomatic disease by treatment; haematology sets which."))
-    elif out.code in (Code.MULTIPLE_MYELOMA, Code.SOLITARY_PLASMACYTOMA) or \
-            "HEMATOLOGY_REFERRAL" in codes and out.code is Code.INDETERMINATE:
-        recs.append(Recommendation(
-            "REFER_HEMATOLOGY",
-            "Refer to haematology for staging and treatment decisions; a surveillance interval does "
-            "not apply." if out.code is not Code.INDETERMINATE else
-            "Refer to haematology to complete the assessment; no surveillance interval until the "
-            "category is settled."))
+        recs.append(
+            Recommendation(
+                "REFER_HEMATOLOGY",
+                "Refer to haematology: Waldenström range. Smouldering Waldenström macroglobulinaemia is "
+                "usually managed by surveillance, symptomatic disease by treatment; haematology sets which.",
+            )
+        )
+    elif (
+        out.code in (Code.MULTIPLE_MYELOMA, Code.SOLITARY_PLASMACYTOMA)
+        or "HEMATOLOGY_REFERRAL" in codes
+        and out.code is Code.INDETERMINATE
+    ):
+        recs.append(
+            Recommendation(
+                "REFER_HEMATOLOGY",
+                "Refer to haematology for staging and treatment decisions; a surveillance interval does "
+                "not apply."
+                if out.code is not Code.INDETERMINATE
+                else "Refer to haematology to complete the assessment; no surveillance interval until the "
+                "category is settled.",
+            )
+        )
     evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
     if evolving:
-        recs.append(Recommendation(
-            "EVOLVING_PATTERN_REVIEW",
-            f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
-            "review now; a risk-based interval above may be too long for this patient "
-            "(clinical-reference §3.5)."))
+        recs.append(
+            Recommendation(
+                "EVOLVING_PATTERN_REVIEW",
+                f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
+                "review now; a risk-based interval above may be too long for this patient "
+                "(clinical-reference §3.5).",
+            )
+        )
     workup = list(missing)
     if _low_risk_schedule(out, risk, codes):
         workup = [m for m in workup if not m.startswith(_NOT_ROUTINE)]
     if workup:
-        recs.append(Recommendation(
-            "COMPLETE_WORKUP",
-            f"Data that would settle or confirm the interpretation: {', '.join(workup)}.",
-            tests=tuple(workup)))
+        recs.append(
+            Recommendation(
+                "COMPLETE_WORKUP",
+                f"Data that would settle or confirm the interpretation: {', '.join(workup)}.",
+                tests=tuple(workup),
+            )
+        )
     return recs
 
 
@@ -160,16 +216,28 @@ def _q(v: Decimal | int | None, unit: str | None = None, comparator: str | None 
 _MET = Status.MET
 _FLC_STATE = {True: "abnormal", False: "within interval", None: "not assessable"}
 # Flags whose message the comment repeats (the others are said by a recommendation or not at all).
-_COMMENT_FLAGS = frozenset({
-    "MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME", "SCLEROMYXEDEMA_NO_PARAPROTEIN",
-    "MYELOMA_DEFINING_EVENT", "EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE",
-    "THYROID_DISEASE_EXCLUSION", "NON_FREELITE_ASSAY", "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
-    "RENAL_FLC_INTERVAL_APPLIED",
-})
-_COMMENT_RECS = frozenset({
-    # MARROW_EXAMINATION and EMERGENCY_ADMISSION are said by their flags' messages already.
-    "FOLLOW_UP", "REFER_HEMATOLOGY",
-})
+_COMMENT_FLAGS = frozenset(
+    {
+        "MGCS_SCLEROMYXEDEMA",
+        "DERMATO_NEURO_SYNDROME",
+        "SCLEROMYXEDEMA_NO_PARAPROTEIN",
+        "MYELOMA_DEFINING_EVENT",
+        "EVOLVING_M_PROTEIN",
+        "EVOLVING_HEMOGLOBIN",
+        "RISING_M_PROTEIN_SUCCESSIVE",
+        "THYROID_DISEASE_EXCLUSION",
+        "NON_FREELITE_ASSAY",
+        "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
+        "RENAL_FLC_INTERVAL_APPLIED",
+    }
+)
+_COMMENT_RECS = frozenset(
+    {
+        # MARROW_EXAMINATION and EMERGENCY_ADMISSION are said by their flags' messages already.
+        "FOLLOW_UP",
+        "REFER_HEMATOLOGY",
+    }
+)
 _LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
 _NOT_ROUTINE = ("marrow.", "imaging.")
 
@@ -178,8 +246,11 @@ def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: se
     """Whether the low-risk MGUS schedule applies, under which (§3.2) baseline marrow and skeletal
     survey are not routinely indicated: the category stays provisional (§2.9), but they are not asked
     for. Never beside an MGCS referral (§5: the skin disease, not the clone, drives management)."""
-    return (out.code in _LOW_RISK_MGUS and risk["mgus_mayo_2005"].possible_groups == ("low",)
-            and "MGCS_SCLEROMYXEDEMA" not in flag_codes)
+    return (
+        out.code in _LOW_RISK_MGUS
+        and risk["mgus_mayo_2005"].possible_groups == ("low",)
+        and "MGCS_SCLEROMYXEDEMA" not in flag_codes
+    )
 
 
 def _decisive(c: Criterion) -> str:
@@ -193,8 +264,12 @@ def _decisive(c: Criterion) -> str:
 
 
 def comment(
-    f: Facts, out: Outcome, risk: dict[str, RiskResult], flags: Sequence[Flag],
-    recs: list[Recommendation], missing: list[str],
+    f: Facts,
+    out: Outcome,
+    risk: dict[str, RiskResult],
+    flags: Sequence[Flag],
+    recs: list[Recommendation],
+    missing: list[str],
 ) -> str:
     """A narrative a pathologist would sign: category, isotype, decisive findings, flags, next steps."""
     label = out.label
@@ -218,7 +293,9 @@ def comment(
             findings.append(
                 f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
                 f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
-                if flc.interval_low is not None else f"FLC ratio {float(ratio):.3g} ({state})")
+                if flc.interval_low is not None
+                else f"FLC ratio {float(ratio):.3g} ({state})"
+            )
         else:
             findings.append("FLC ratio not determined")
     if f.bmpc is not None:
@@ -231,9 +308,15 @@ def comment(
     if findings:
         parts.append("Findings: " + "; ".join(findings) + ".")
     # Without a clone, CRAB-range values decide nothing (the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag says so).
-    decisive = [] if out.code is Code.NO_MONOCLONAL_PROTEIN else [
-        _decisive(c) for c in f.criteria if c.status is _MET and (
-            c.id.startswith("mde.") or c.id == "igm_end_organ_features")]
+    decisive = (
+        []
+        if out.code is Code.NO_MONOCLONAL_PROTEIN
+        else [
+            _decisive(c)
+            for c in f.criteria
+            if c.status is _MET and (c.id.startswith("mde.") or c.id == "igm_end_organ_features")
+        ]
+    )
     if decisive:
         parts.append("Decisive findings: " + "; ".join(decisive) + ".")
     if not out.igm_logic:
@@ -241,8 +324,11 @@ def comment(
         if True not in values:
             unknown = [MDE_NAMES[k] for k, v in f.mde.items() if v is None]
             if unknown:
-                parts.append("No myeloma-defining event among those assessable; not assessable: "
-                             + ", ".join(unknown) + ".")
+                parts.append(
+                    "No myeloma-defining event among those assessable; not assessable: "
+                    + ", ".join(unknown)
+                    + "."
+                )
             else:
                 parts.append("No myeloma-defining event.")
     marrow_flag = None
@@ -256,8 +342,11 @@ def comment(
             continue
         name = MODEL_NAMES[r.model]
         if r.group is not None:
-            parts.append(f"Risk ({name}): {r.group.replace('_', '-')}"
-                         + (f", score {r.score}" if r.model == "smm_imwg_2020" else "") + ".")
+            parts.append(
+                f"Risk ({name}): {r.group.replace('_', '-')}"
+                + (f", score {r.score}" if r.model == "smm_imwg_2020" else "")
+                + "."
+            )
         else:
             parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
     follow_up_asks_marrow = False
@@ -274,8 +363,10 @@ def comment(
         low_risk = _low_risk_schedule(out, risk, {fl.code for fl in flags})
         shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
         if low_risk and len(shown) < len(missing):
-            parts.append("Provisional: no marrow result, which is not routinely indicated for "
-                         "low-risk MGUS (clinical-reference §2.9, §3.2).")
+            parts.append(
+                "Provisional: no marrow result, which is not routinely indicated for "
+                "low-risk MGUS (clinical-reference §2.9, §3.2)."
+            )
         if shown:
             parts.append("Not assessable without: " + ", ".join(shown) + ".")
     parts.extend(f.notes)

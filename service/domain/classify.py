@@ -79,8 +79,10 @@ def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
     hi = q.interval.hi
     if hi == INF:
         return None, "biclonal IgM + non-IgM: the spike cannot be attributed to one clone"
-    return (Quantity(hi, q.unit, Comparator.LE),
-            "biclonal IgM + non-IgM: the total spike only bounds each clone")
+    return (
+        Quantity(hi, q.unit, Comparator.LE),
+        "biclonal IgM + non-IgM: the total spike only bounds each clone",
+    )
 
 
 def flc_missing(f: Facts) -> list[str]:
@@ -94,14 +96,18 @@ def flc_missing(f: Facts) -> list[str]:
     if f.flc is not None and f.flc.interval_low is None:
         return ["flc.ratio_reference_range"]  # assay 'other' without the laboratory's interval
     # Both sent, an interval in force: a chain reported as a bound leaves the ratio open.
-    bounds = [n for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_))
-              if q is not None and not q.interval.exact]
+    bounds = [
+        n
+        for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_))
+        if q is not None and not q.interval.exact
+    ]
     return bounds or ["flc.kappa", "flc.lambda"]
 
 
 def _indeterminate(isotype: str | None, reason: str, missing: list[str] | None = None) -> Outcome:
-    return Outcome(Code.INDETERMINATE, isotype, f"Indeterminate: {reason}", False, [reason],
-                   list(missing or ()))
+    return Outcome(
+        Code.INDETERMINATE, isotype, f"Indeterminate: {reason}", False, [reason], list(missing or ())
+    )
 
 
 def classify(f: Facts) -> Outcome:
@@ -121,14 +127,11 @@ def classify(f: Facts) -> Outcome:
         return _igm_logic(f, isotype)
 
     plasmacytoma = p.clinical.plasmacytoma if p.clinical else None
-    clonal10 = (
-        ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
-    )
+    clonal10 = ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
     # ref: §2.9 — morphology stands in for clonal BMPC; without a monoclonal protein, though, a
     # plasmacytosis by morphology alone does not show that the plasma cells are clonal.
     morph10 = (
-        ge(f.bmpc, R.BMPC_MYELOMA_PERCENT)
-        if f.bmpc is not None and f.bmpc_source == "morphology" else None
+        ge(f.bmpc, R.BMPC_MYELOMA_PERCENT) if f.bmpc is not None and f.bmpc_source == "morphology" else None
     )
     if p.serum_ife is None:
         if True in (spike_present, urine_ife_pos, urine_mp_present, flc_abnormal):
@@ -151,7 +154,9 @@ def classify(f: Facts) -> Outcome:
         if flc_abnormal is None:
             missing += flc_missing(f)
         return Outcome(
-            Code.NO_MONOCLONAL_PROTEIN, None, provisional=True,
+            Code.NO_MONOCLONAL_PROTEIN,
+            None,
+            provisional=True,
             reasons=["no M-spike or abnormal result, but serum immunofixation was not done"],
             missing=missing,
         )
@@ -168,8 +173,7 @@ def classify(f: Facts) -> Outcome:
     if spike_present is True and not light_only:
         return _indeterminate(
             isotype,
-            "SPEP shows an M-spike but serum immunofixation is negative (discordant): repeat "
-            "immunofixation",
+            "SPEP shows an M-spike but serum immunofixation is negative (discordant): repeat immunofixation",
             ["serum_ife"],
         )
     if True in (light_only, urine_ife_pos, urine_mp_present, flc_abnormal):
@@ -196,8 +200,11 @@ def classify(f: Facts) -> Outcome:
     if f.flc is not None and flc_abnormal is False:
         reason += " and FLC ratio within its interval"
     return Outcome(
-        Code.NO_MONOCLONAL_PROTEIN, None, provisional=bool(missing),
-        reasons=[reason], missing=missing,
+        Code.NO_MONOCLONAL_PROTEIN,
+        None,
+        provisional=bool(missing),
+        reasons=[reason],
+        missing=missing,
     )
 
 
@@ -214,21 +221,45 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         elif f.flc is not None and f.flc.abnormal is True and f.flc.involved:
             isotype = f"free {f.flc.involved}"
     # ref: §2.2 — clonal BMPC ≥ 10 % or biopsy-proven plasmacytoma, and ≥ 1 MDE.
-    bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ge, R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC",
-                            SRC_MM)
-    f.add("plasmacytoma", plasmacytoma, plasmacytoma, None, "biopsy-proven bony or extramedullary "
-          "plasmacytoma", SRC_MM, None, None if plasmacytoma is not None else "not reported")
-    f.add("no_amyloidosis", negate(amyloidosis), amyloidosis, None, "no amyloidosis", SRC_SMM,
-          None, None if amyloidosis is not None else "not reported")
+    bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ge, R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC", SRC_MM)
+    f.add(
+        "plasmacytoma",
+        plasmacytoma,
+        plasmacytoma,
+        None,
+        "biopsy-proven bony or extramedullary plasmacytoma",
+        SRC_MM,
+        None,
+        None if plasmacytoma is not None else "not reported",
+    )
+    f.add(
+        "no_amyloidosis",
+        negate(amyloidosis),
+        amyloidosis,
+        None,
+        "no amyloidosis",
+        SRC_SMM,
+        None,
+        None if amyloidosis is not None else "not reported",
+    )
     mde = f.mde_any
     met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
     if mde is True:
         if either(bmpc10, plasmacytoma) is True:
-            basis = (("clonal BMPC >= 10 %" if f.bmpc_source == "clonal"
-                      else "BMPC >= 10 % (total plasma cells by morphology, §2.9)")
-                     if bmpc10 is True else "biopsy-proven plasmacytoma")
-            return Outcome(Code.MULTIPLE_MYELOMA, isotype,
-                           reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"])
+            basis = (
+                (
+                    "clonal BMPC >= 10 %"
+                    if f.bmpc_source == "clonal"
+                    else "BMPC >= 10 % (total plasma cells by morphology, §2.9)"
+                )
+                if bmpc10 is True
+                else "biopsy-proven plasmacytoma"
+            )
+            return Outcome(
+                Code.MULTIPLE_MYELOMA,
+                isotype,
+                reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"],
+            )
         if bmpc10 is None and plasmacytoma is not True:
             return _indeterminate(
                 isotype,
@@ -236,8 +267,11 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
                 "neither confirmed nor excluded; bone-marrow examination is needed urgently (§2.9)",
                 [MARROW],
             )
-        excluded = ("MGUS excludes CRAB" if f.crab_any is True
-                    else "smouldering myeloma and MGUS exclude myeloma-defining events")
+        excluded = (
+            "MGUS excludes CRAB"
+            if f.crab_any is True
+            else "smouldering myeloma and MGUS exclude myeloma-defining events"
+        )
         return _indeterminate(
             isotype,
             f"myeloma-defining event ({', '.join(met)}) with clonal BMPC < 10 % and no biopsy-proven "
@@ -254,8 +288,13 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     mde_missing = f.mde_missing()
 
     imaging = p.imaging
-    if plasmacytoma is True and bmpc10 is not True and imaging is not None and \
-            imaging.mri_focal_lesions is not None and imaging.mri_focal_lesions > 0:
+    if (
+        plasmacytoma is True
+        and bmpc10 is not True
+        and imaging is not None
+        and imaging.mri_focal_lesions is not None
+        and imaging.mri_focal_lesions > 0
+    ):
         # ref: §2.8 — imaging must be normal apart from the lesion; one further focal lesion is below
         # the SLiM threshold (> 1) yet not "normal": the plasmacytoma is not shown to be solitary.
         return _indeterminate(
@@ -266,8 +305,11 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         )
     if plasmacytoma is True and bmpc10 is not True:
         # ref: §2.8 — solitary lesion, marrow without clonal cells (< 10 %: minimal involvement), no CRAB.
-        out = Outcome(Code.SOLITARY_PLASMACYTOMA, isotype,
-                      reasons=["biopsy-proven plasmacytoma without myeloma-defining events"])
+        out = Outcome(
+            Code.SOLITARY_PLASMACYTOMA,
+            isotype,
+            reasons=["biopsy-proven plasmacytoma without myeloma-defining events"],
+        )
         if f.bmpc is None:
             out.provisional = True
             out.missing.append(MARROW)
@@ -282,10 +324,17 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
 
     # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
     src_smm = SRC_LC_SMM if kind == "light_chain" else SRC_SMM
-    bmpc_10_60 = f.add("bmpc_10_to_60", both(bmpc10, negate(f.mde["bmpc_ge_60"])),
-                       f.bmpc.lo if f.bmpc else None, "%", "clonal BMPC 10-60 %", src_smm)
-    urine500 = f.add_q("urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H,
-                       ">= 500 mg/24h", src_smm)
+    bmpc_10_60 = f.add(
+        "bmpc_10_to_60",
+        both(bmpc10, negate(f.mde["bmpc_ge_60"])),
+        f.bmpc.lo if f.bmpc else None,
+        "%",
+        "clonal BMPC 10-60 %",
+        src_smm,
+    )
+    urine500 = f.add_q(
+        "urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H, ">= 500 mg/24h", src_smm
+    )
     parts = [urine500, bmpc_10_60]
     serum30: Tri = None
     # ref: §2.3 — the M-protein criterion is stated for IgG or IgA (IMWG 2014): an IgD or IgE clone
@@ -295,8 +344,15 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         spike, note = attributable_spike(f)
         if not igg_iga:
             note = "IgD/IgE clone: the criterion is stated for IgG or IgA (not used for the category)"
-        serum30 = f.add_q("serum_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L,
-                          ">= 30 g/L (3 g/dL), IgG or IgA", SRC_SMM, note)
+        serum30 = f.add_q(
+            "serum_m_protein_ge_30",
+            spike,
+            ge,
+            R.SERUM_M_PROTEIN_G_L,
+            ">= 30 g/L (3 g/dL), IgG or IgA",
+            SRC_SMM,
+            note,
+        )
         if igg_iga:
             parts.append(serum30)
     smm = any_of(parts)
@@ -320,9 +376,15 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             )
     if smm is True:
         code = Code.SMOLDERING_MYELOMA_LIGHT_CHAIN if kind == "light_chain" else Code.SMOLDERING_MYELOMA
-        why = [n for n, v in (("serum M-protein >= 30 g/L", serum30),
-                              ("urine M-protein >= 500 mg/24h", urine500),
-                              ("clonal BMPC 10-60 %", bmpc_10_60)) if v is True]
+        why = [
+            n
+            for n, v in (
+                ("serum M-protein >= 30 g/L", serum30),
+                ("urine M-protein >= 500 mg/24h", urine500),
+                ("clonal BMPC 10-60 %", bmpc_10_60),
+            )
+            if v is True
+        ]
         out = Outcome(code, isotype, reasons=[f"{' and '.join(why)} without myeloma-defining events"])
         if plasmacytoma is True:
             out.reasons.append("plasmacytoma with clonal BMPC >= 10 % and no MDE")
@@ -347,12 +409,18 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     crab_open = f.mde_open(CRAB)
     if kind == "heavy":
         # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
-        why = ["non-IgM clone",
-               "serum M-protein < 30 g/L" if serum30 is False else "serum M-protein not quantified",
-               ("clonal BMPC < 10 %" if f.bmpc_source == "clonal"
-                else "BMPC < 10 % (total plasma cells by morphology)") if bmpc10 is False
-               else "no marrow result",
-               "no CRAB feature" if not crab_open else "CRAB not fully assessed"]
+        why = [
+            "non-IgM clone",
+            "serum M-protein < 30 g/L" if serum30 is False else "serum M-protein not quantified",
+            (
+                "clonal BMPC < 10 %"
+                if f.bmpc_source == "clonal"
+                else "BMPC < 10 % (total plasma cells by morphology)"
+            )
+            if bmpc10 is False
+            else "no marrow result",
+            "no CRAB feature" if not crab_open else "CRAB not fully assessed",
+        ]
         out = Outcome(Code.MGUS_NON_IGM, isotype, reasons=[", ".join(why)])
         if serum30 is None:
             out.missing.append("spep.m_protein")
@@ -381,11 +449,24 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     flc = f.flc
     abnormal = flc.abnormal if flc else None
     raised = flc.involved_raised if flc else None
-    f.add("flc_ratio_abnormal", abnormal, flc.ratio if flc else None, "ratio",
-          f"outside {flc.interval_low}-{flc.interval_high}" if flc and flc.interval_low else
-          "outside the ratio interval in force", SRC_LC_MGUS)
-    f.add("involved_flc_raised", raised, None, None,
-          "involved light chain above its upper reference limit", SRC_LC_MGUS)
+    f.add(
+        "flc_ratio_abnormal",
+        abnormal,
+        flc.ratio if flc else None,
+        "ratio",
+        f"outside {flc.interval_low}-{flc.interval_high}"
+        if flc and flc.interval_low
+        else "outside the ratio interval in force",
+        SRC_LC_MGUS,
+    )
+    f.add(
+        "involved_flc_raised",
+        raised,
+        None,
+        None,
+        "involved light chain above its upper reference limit",
+        SRC_LC_MGUS,
+    )
     if abnormal is False:
         return _indeterminate(
             isotype,
@@ -404,8 +485,11 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
             "abnormal FLC ratio without an increase of the involved light chain: light-chain MGUS "
             "criteria (§2.6) are not met (consider renal function or suppression of the other chain)",
         )
-    out = Outcome(Code.MGUS_LIGHT_CHAIN, isotype,
-                  reasons=["abnormal FLC ratio with the involved light chain raised, no heavy chain"])
+    out = Outcome(
+        Code.MGUS_LIGHT_CHAIN,
+        isotype,
+        reasons=["abnormal FLC ratio with the involved light chain raised, no heavy chain"],
+    )
     if raised is None:
         # Undecided: a reported bound (e.g. kappa ">= 19.4") needs the exact value; an exact value
         # with no upper limit in force (no assay default, none sent) needs the reference range.
@@ -429,12 +513,19 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     marrow = p.marrow
     lpl = marrow.lymphoplasmacytic_infiltrate_percent if marrow else None
     spike, note = attributable_spike(f)
-    igm30 = f.add_q("igm_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L,
-                    ">= 30 g/L (3 g/dL)", SRC_IGM, note)
-    lpl10 = f.add("lymphoplasmacytic_infiltrate_ge_10",
-                  None if lpl is None else lpl >= R.LPL_INFILTRATE_PERCENT, lpl, "%",
-                  ">= 10 % marrow lymphoplasmacytic infiltration", SRC_IGM,
-                  None, None if lpl is not None else "no marrow result")
+    igm30 = f.add_q(
+        "igm_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L, ">= 30 g/L (3 g/dL)", SRC_IGM, note
+    )
+    lpl10 = f.add(
+        "lymphoplasmacytic_infiltrate_ge_10",
+        None if lpl is None else lpl >= R.LPL_INFILTRATE_PERCENT,
+        lpl,
+        "%",
+        ">= 10 % marrow lymphoplasmacytic infiltration",
+        SRC_IGM,
+        None,
+        None if lpl is not None else "no marrow result",
+    )
     symptoms = p.clinical.igm_related_symptoms if p.clinical else None
     # The anaemia of §2.5 is read with the §2.1 haemoglobin rule: the only anaemia definition the
     # ruleset holds.
@@ -442,8 +533,16 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     if anemia is None and f.mde_measured.get("anemia"):
         anemia = False  # measured and no evaluable rule met (see Facts.mde_missing)
     amyloidosis = p.clinical.amyloidosis if p.clinical else None
-    f.add("no_amyloidosis", negate(amyloidosis), amyloidosis, None, "no amyloidosis", SRC_IGM,
-          None, None if amyloidosis is not None else "not reported")
+    f.add(
+        "no_amyloidosis",
+        negate(amyloidosis),
+        amyloidosis,
+        None,
+        "no amyloidosis",
+        SRC_IGM,
+        None,
+        None if amyloidosis is not None else "not reported",
+    )
     if amyloidosis is True:
         out = _indeterminate(
             isotype,
@@ -453,12 +552,16 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         out.igm_logic = True
         return out
     slim = [k for k in ("bmpc_ge_60", "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
-    clonal10 = (ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT)
-                if f.clonal_bmpc is not None else None)
+    clonal10 = ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
     myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
-    end_organ = f.add("igm_end_organ_features", either(anemia, symptoms), None, None,
-                      "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy "
-                      "or hepatosplenomegaly", SRC_IGM)
+    end_organ = f.add(
+        "igm_end_organ_features",
+        either(anemia, symptoms),
+        None,
+        None,
+        "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy or hepatosplenomegaly",
+        SRC_IGM,
+    )
     if myeloma_features and lpl10 is not True:
         # An IgM clone with clonal plasma cells >= 10 % or a SLiM biomarker but no lymphoplasmacytic
         # infiltrate: IgM myeloma (rare) against Waldenström cannot be settled by the IgM criteria.
@@ -473,8 +576,14 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         return out
     if either(igm30, lpl10) is True:
         out = Outcome(Code.WALDENSTROM_RANGE, isotype, igm_logic=True)
-        why = " and ".join(n for n, v in (("IgM M-protein >= 30 g/L", igm30),
-                                          ("lymphoplasmacytic infiltration >= 10 %", lpl10)) if v)
+        why = " and ".join(
+            n
+            for n, v in (
+                ("IgM M-protein >= 30 g/L", igm30),
+                ("lymphoplasmacytic infiltration >= 10 %", lpl10),
+            )
+            if v
+        )
         if end_organ is True:
             out.label = "Waldenström range: Waldenström macroglobulinaemia (end-organ features present)"
         elif end_organ is False:
@@ -506,8 +615,12 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         )
         out.igm_logic = True
         return out
-    out = Outcome(Code.MGUS_IGM, isotype, igm_logic=True,
-                  reasons=["IgM M-protein < 30 g/L, infiltration < 10 %, no end-organ features"])
+    out = Outcome(
+        Code.MGUS_IGM,
+        isotype,
+        igm_logic=True,
+        reasons=["IgM M-protein < 30 g/L, infiltration < 10 %, no end-organ features"],
+    )
     if igm30 is None:
         out.missing.append("spep.m_protein")
     if lpl10 is None:

@@ -53,15 +53,17 @@ CRITERION_NAMES = {
     "igm_end_organ_features": "IgM end-organ features",
 }
 # What each MDE needs when it is not assessable (request field paths).
-MDE_NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "hypercalcemia": ("labs.calcium",),
-    "renal_insufficiency": ("labs.creatinine", "labs.egfr"),
-    "anemia": ("labs.hemoglobin",),
-    "bone_lesions": ("imaging.osteolytic_lesions",),
-    "bmpc_ge_60": ("marrow.clonal_plasma_cells_percent",),
-    "flc_ratio_ge_100": ("flc.kappa", "flc.lambda"),
-    "mri_focal_lesions": ("imaging.mri_focal_lesions",),
-})  # read-only: shared by every panel
+MDE_NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "hypercalcemia": ("labs.calcium",),
+        "renal_insufficiency": ("labs.creatinine", "labs.egfr"),
+        "anemia": ("labs.hemoglobin",),
+        "bone_lesions": ("imaging.osteolytic_lesions",),
+        "bmpc_ge_60": ("marrow.clonal_plasma_cells_percent",),
+        "flc_ratio_ge_100": ("flc.kappa", "flc.lambda"),
+        "mri_focal_lesions": ("imaging.mri_focal_lesions",),
+    }
+)  # read-only: shared by every panel
 _STATUS = {True: Status.MET, False: Status.NOT_MET, None: Status.NOT_ASSESSABLE}
 NA = Status.NOT_ASSESSABLE
 _COMP_TEXT = {c: c.value for c in Comparator}
@@ -102,22 +104,43 @@ class Facts:
     ) -> Tri:
         """Record a criterion and return its three-valued outcome."""
         self.criteria.append(
-            _new(Criterion, (cid, _STATUS[tri], value, unit, comparator, threshold, source, note)))
+            _new(Criterion, (cid, _STATUS[tri], value, unit, comparator, threshold, source, note))
+        )
         return tri
 
     def add_q(
-        self, cid: str, q: Quantity | None, op: Compare, t: Decimal, threshold: str, source: str,
+        self,
+        cid: str,
+        q: Quantity | None,
+        op: Compare,
+        t: Decimal,
+        threshold: str,
+        source: str,
         note: str | None = None,
     ) -> Tri:
         """Record a criterion ``op(q, t)`` on a quantity (None when not reported)."""
         if q is None:
-            self.criteria.append(_new(Criterion, (cid, NA, None, None, None, threshold, source,
-                                                  note or "not reported")))
+            self.criteria.append(
+                _new(Criterion, (cid, NA, None, None, None, threshold, source, note or "not reported"))
+            )
             return None
         tri = op(q.interval, t)
         c = q.comparator
-        self.criteria.append(_new(Criterion, (cid, _STATUS[tri], q.value, q.unit,
-                                              None if c is None else _COMP_TEXT[c], threshold, source, note)))
+        self.criteria.append(
+            _new(
+                Criterion,
+                (
+                    cid,
+                    _STATUS[tri],
+                    q.value,
+                    q.unit,
+                    None if c is None else _COMP_TEXT[c],
+                    threshold,
+                    source,
+                    note,
+                ),
+            )
+        )
         return tri
 
     @property
@@ -234,12 +257,14 @@ EGFR_AS_CLEARANCE = "eGFR used as the estimated creatinine clearance"
 
 # Criteria whose every field is fixed when their measurement is absent: built once, shared by every
 # panel (Criterion is immutable).
-_CA_ABS_NA = Criterion("mde.hypercalcemia.absolute", NA, None, None, None, "> 2.75 mmol/L (> 11 mg/dL)",
-                       SRC_MDE, _NOT_REPORTED)
+_CA_ABS_NA = Criterion(
+    "mde.hypercalcemia.absolute", NA, None, None, None, "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE, _NOT_REPORTED
+)
 _CA_ULN_TEXT = "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)"
 _CA_ULN_NOTE = "no calcium reference range (ULN) given"
-_CA_ULN_NA = Criterion("mde.hypercalcemia.above_uln", NA, None, None, None, _CA_ULN_TEXT, SRC_MDE,
-                       _CA_ULN_NOTE)
+_CA_ULN_NA = Criterion(
+    "mde.hypercalcemia.above_uln", NA, None, None, None, _CA_ULN_TEXT, SRC_MDE, _CA_ULN_NOTE
+)
 _HB_LLN_TEXT = "> 20 g/L below LLN"
 _HB_LLN_NOTE = "no haemoglobin reference range (LLN) given"
 _HB_LLN_NA = Criterion("mde.anemia.below_lln", NA, None, None, None, _HB_LLN_TEXT, SRC_MDE, _HB_LLN_NOTE)
@@ -265,56 +290,125 @@ def _evaluate_mde(f: Facts) -> None:
     else:
         iv, comp = calcium.interval, _comp(calcium)
         c_abs = gt(iv, R.CALCIUM_ABSOLUTE_MMOL_L)
-        crit(_new(Criterion, ("mde.hypercalcemia.absolute", _STATUS[c_abs], calcium.value, calcium.unit,
-                              comp, "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE, None)))
+        crit(
+            _new(
+                Criterion,
+                (
+                    "mde.hypercalcemia.absolute",
+                    _STATUS[c_abs],
+                    calcium.value,
+                    calcium.unit,
+                    comp,
+                    "> 2.75 mmol/L (> 11 mg/dL)",
+                    SRC_MDE,
+                    None,
+                ),
+            )
+        )
         if calcium.reference_range is not None:
             limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
             c_uln = gt(iv, limit)
-            crit(_new(Criterion, ("mde.hypercalcemia.above_uln", _STATUS[c_uln], calcium.value,
-                                  calcium.unit, comp, _uln_threshold(limit), SRC_MDE, None)))
+            crit(
+                _new(
+                    Criterion,
+                    (
+                        "mde.hypercalcemia.above_uln",
+                        _STATUS[c_uln],
+                        calcium.value,
+                        calcium.unit,
+                        comp,
+                        _uln_threshold(limit),
+                        SRC_MDE,
+                        None,
+                    ),
+                )
+            )
         else:
             c_uln = None
-            crit(_new(Criterion, ("mde.hypercalcemia.above_uln", NA, calcium.value, "mmol/L", None,
-                                  _CA_ULN_TEXT, SRC_MDE, _CA_ULN_NOTE)))
+            crit(
+                _new(
+                    Criterion,
+                    (
+                        "mde.hypercalcemia.above_uln",
+                        NA,
+                        calcium.value,
+                        "mmol/L",
+                        None,
+                        _CA_ULN_TEXT,
+                        SRC_MDE,
+                        _CA_ULN_NOTE,
+                    ),
+                )
+            )
     mde["hypercalcemia"] = either(c_abs, c_uln)
 
     # ref: §2.1 R — creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL).
-    r_cr = f.add_q("mde.renal_insufficiency.creatinine", creatinine, gt, R.CREATININE_UMOL_L,
-                   "> 177 umol/L (> 2 mg/dL)", SRC_MDE)
+    r_cr = f.add_q(
+        "mde.renal_insufficiency.creatinine",
+        creatinine,
+        gt,
+        R.CREATININE_UMOL_L,
+        "> 177 umol/L (> 2 mg/dL)",
+        SRC_MDE,
+    )
     if clearance is not None:
-        r_cl = f.add_q("mde.renal_insufficiency.clearance", clearance, lt,
-                       R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE)
+        r_cl = f.add_q(
+            "mde.renal_insufficiency.clearance",
+            clearance,
+            lt,
+            R.CREATININE_CLEARANCE_ML_MIN,
+            "< 40 mL/min",
+            SRC_MDE,
+        )
     else:
         # IMWG 2014 accepts clearance "measured or estimated by validated equations": an eGFR is
         # that estimate, so it is used when no measured clearance is sent (said in the note).
-        r_cl = f.add_q("mde.renal_insufficiency.clearance", egfr, lt,
-                       R.CREATININE_CLEARANCE_ML_MIN, "< 40 mL/min", SRC_MDE,
-                       note=EGFR_AS_CLEARANCE if egfr else None)
+        r_cl = f.add_q(
+            "mde.renal_insufficiency.clearance",
+            egfr,
+            lt,
+            R.CREATININE_CLEARANCE_ML_MIN,
+            "< 40 mL/min",
+            SRC_MDE,
+            note=EGFR_AS_CLEARANCE if egfr else None,
+        )
     mde["renal_insufficiency"] = either(r_cr, r_cl)
 
     # ref: §2.1 A — haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN.
-    a_abs = f.add_q("mde.anemia.absolute", hb, lt, R.HEMOGLOBIN_ABSOLUTE_G_L,
-                    "< 100 g/L (< 10 g/dL)", SRC_MDE)
+    a_abs = f.add_q(
+        "mde.anemia.absolute", hb, lt, R.HEMOGLOBIN_ABSOLUTE_G_L, "< 100 g/L (< 10 g/dL)", SRC_MDE
+    )
     if hb is not None and hb.reference_range is not None:
         limit = hb.reference_range.low - R.HEMOGLOBIN_BELOW_LLN_G_L
         a_lln = f.add_q("mde.anemia.below_lln", hb, lt, limit, _lln_threshold(limit), SRC_MDE)
     else:
         a_lln = None
-        crit(_HB_LLN_NA if hb is None else _new(Criterion, (
-            "mde.anemia.below_lln", NA, hb.value, "g/L", None, _HB_LLN_TEXT, SRC_MDE, _HB_LLN_NOTE)))
+        crit(
+            _HB_LLN_NA
+            if hb is None
+            else _new(
+                Criterion,
+                ("mde.anemia.below_lln", NA, hb.value, "g/L", None, _HB_LLN_TEXT, SRC_MDE, _HB_LLN_NOTE),
+            )
+        )
     mde["anemia"] = either(a_abs, a_lln)
 
     imaging = f.panel.imaging
     lytic = imaging.osteolytic_lesions if imaging else None
     # ref: §2.1 B — ≥ 1 osteolytic lesion (lesions other than a biopsied plasmacytoma, §2.8).
     mde["bone_lesions"] = f.add(
-        "mde.bone_lesions", None if lytic is None else lytic >= R.OSTEOLYTIC_LESIONS_MIN,
-        lytic, "lesions", ">= 1 osteolytic lesion", SRC_MDE,
+        "mde.bone_lesions",
+        None if lytic is None else lytic >= R.OSTEOLYTIC_LESIONS_MIN,
+        lytic,
+        "lesions",
+        ">= 1 osteolytic lesion",
+        SRC_MDE,
     )
 
     # ref: §2.1 S — clonal BMPC ≥ 60 %.
-    mde["bmpc_ge_60"] = bmpc_criterion(f, "mde.bmpc_ge_60", ge, R.BMPC_SLIM_PERCENT,
-                                        ">= 60 % clonal BMPC", SRC_MDE)
+    mde["bmpc_ge_60"] = bmpc_criterion(
+        f, "mde.bmpc_ge_60", ge, R.BMPC_SLIM_PERCENT, ">= 60 % clonal BMPC", SRC_MDE
+    )
 
     # ref: §2.1 Li — involved/uninvolved FLC ratio ≥ 100 and involved FLC ≥ 100 mg/L. Judged on
     # whichever chain is in excess, so a second clone (or light-chain escape) opposite the heavy-chain
@@ -323,23 +417,36 @@ def _evaluate_mde(f: Facts) -> None:
     flc_in = f.panel.flc
     if flc_in is not None and flc_in.kappa is not None and flc_in.lambda_ is not None:
         r = f.ratio
-        kappa_side = both(None if r is None else ge(r, R.FLC_SLIM_RATIO),
-                          ge(flc_in.kappa.interval, R.FLC_SLIM_INVOLVED_MG_L))
-        lambda_side = both(None if r is None else ge(r.reciprocal(), R.FLC_SLIM_RATIO),
-                           ge(flc_in.lambda_.interval, R.FLC_SLIM_INVOLVED_MG_L))
+        kappa_side = both(
+            None if r is None else ge(r, R.FLC_SLIM_RATIO),
+            ge(flc_in.kappa.interval, R.FLC_SLIM_INVOLVED_MG_L),
+        )
+        lambda_side = both(
+            None if r is None else ge(r.reciprocal(), R.FLC_SLIM_RATIO),
+            ge(flc_in.lambda_.interval, R.FLC_SLIM_INVOLVED_MG_L),
+        )
         li = either(kappa_side, lambda_side)
     flc = f.flc
     mde["flc_ratio_ge_100"] = f.add(
-        "mde.flc_ratio_ge_100", li, flc.involved_uninvolved_ratio if flc else None, "ratio",
-        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L", SRC_MDE, None,
+        "mde.flc_ratio_ge_100",
+        li,
+        flc.involved_uninvolved_ratio if flc else None,
+        "ratio",
+        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L",
+        SRC_MDE,
+        None,
         "threshold validated for Freelite only" if flc is not None and flc.assay != "freelite" else None,
     )
 
     mri = imaging.mri_focal_lesions if imaging else None
     # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.
     mde["mri_focal_lesions"] = f.add(
-        "mde.mri_focal_lesions", None if mri is None else mri > R.MRI_FOCAL_LESIONS_MORE_THAN,
-        mri, "lesions", "> 1 focal lesion (>= 5 mm) on MRI", SRC_MDE,
+        "mde.mri_focal_lesions",
+        None if mri is None else mri > R.MRI_FOCAL_LESIONS_MORE_THAN,
+        mri,
+        "lesions",
+        "> 1 focal lesion (>= 5 mm) on MRI",
+        SRC_MDE,
     )
 
     # Which events had their primary measurement done (see Facts.mde_missing).

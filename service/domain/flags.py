@@ -11,14 +11,24 @@ from .results import Code, Flag, RiskResult, Severity
 from .tri import Tri, any_of, both, either, negate
 
 RONGIOLETTI_SRC = R.RONGIOLETTI
-CLONE_SHOWN = frozenset({
-    Code.MGUS_NON_IGM, Code.MGUS_IGM, Code.MGUS_LIGHT_CHAIN, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
-    Code.WALDENSTROM_RANGE,
-})
-REFERRAL_CODES = frozenset({
-    Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN, Code.MULTIPLE_MYELOMA,
-    Code.WALDENSTROM_RANGE, Code.SOLITARY_PLASMACYTOMA,
-})
+CLONE_SHOWN = frozenset(
+    {
+        Code.MGUS_NON_IGM,
+        Code.MGUS_IGM,
+        Code.MGUS_LIGHT_CHAIN,
+        Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
+        Code.WALDENSTROM_RANGE,
+    }
+)
+REFERRAL_CODES = frozenset(
+    {
+        Code.SMOLDERING_MYELOMA,
+        Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
+        Code.MULTIPLE_MYELOMA,
+        Code.WALDENSTROM_RANGE,
+        Code.SOLITARY_PLASMACYTOMA,
+    }
+)
 _ORDER = {Severity.URGENT: 0, Severity.REFER: 1, Severity.INFO: 2}
 
 CRAB_EVENTS = frozenset({"hypercalcemia", "renal_insufficiency", "anemia", "bone_lesions"})
@@ -39,8 +49,11 @@ def monoclonal_protein_detected(f: Facts) -> Tri:
             signals.append(gt(f.urine_mp.interval, ZERO))
     if f.flc is not None:
         # An abnormal ratio counts as a clone only with the involved chain not shown normal (§2.6).
-        signals.append(None if f.flc.abnormal is True and f.flc.involved_raised is None
-                       else bool(f.flc.abnormal and f.flc.involved_raised))
+        signals.append(
+            None
+            if f.flc.abnormal is True and f.flc.involved_raised is None
+            else bool(f.flc.abnormal and f.flc.involved_raised)
+        )
     return any_of(signals) if signals else None
 
 
@@ -53,7 +66,8 @@ def scleromyxedema_status(f: Facts) -> str | None:
     if c.scleromyxedema in (Scleromyxedema.CONFIRMED, Scleromyxedema.SUSPECTED):
         return str(c.scleromyxedema)
     if c.scleromyxedema is None and (
-        c.papular_eruption is True and c.sclerodermoid_induration is True
+        c.papular_eruption is True
+        and c.sclerodermoid_induration is True
         and c.histology_mucin_fibrosis is True
     ):
         # Rongioletti (1) and (3) reported without a stated diagnosis: treat as suspected.
@@ -84,19 +98,43 @@ def _tsh_without_range(f: Facts) -> bool:
 def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
     """Record the four scleromyxoedema criteria (Rongioletti) when the skin is part of the work-up."""
     c = f.panel.clinical
-    if c is None or (c.scleromyxedema is None and c.papular_eruption is None
-                     and c.sclerodermoid_induration is None and c.histology_mucin_fibrosis is None):
+    if c is None or (
+        c.scleromyxedema is None
+        and c.papular_eruption is None
+        and c.sclerodermoid_induration is None
+        and c.histology_mucin_fibrosis is None
+    ):
         return
     eruption = both(c.papular_eruption, c.sclerodermoid_induration)
-    f.add("scleromyxedema.papular_sclerodermoid_eruption", eruption, None, None,
-          "(1) generalised papular and sclerodermoid eruption", SRC_RONGIOLETTI)
-    f.add("scleromyxedema.monoclonal_gammopathy", mp, None, None, "(2) monoclonal gammopathy",
-          SRC_RONGIOLETTI)
-    f.add("scleromyxedema.histology", c.histology_mucin_fibrosis, None, None,
-          "(3) dermal mucin, fibroblast proliferation, fibrosis", SRC_RONGIOLETTI)
-    f.add("scleromyxedema.no_thyroid_disease", negate(thyroid), None, None,
-          "(4) absence of thyroid disease (TSH within its range)", SRC_RONGIOLETTI, None,
-          "TSH sent without a reference range: not used" if _tsh_without_range(f) else None)
+    f.add(
+        "scleromyxedema.papular_sclerodermoid_eruption",
+        eruption,
+        None,
+        None,
+        "(1) generalised papular and sclerodermoid eruption",
+        SRC_RONGIOLETTI,
+    )
+    f.add(
+        "scleromyxedema.monoclonal_gammopathy", mp, None, None, "(2) monoclonal gammopathy", SRC_RONGIOLETTI
+    )
+    f.add(
+        "scleromyxedema.histology",
+        c.histology_mucin_fibrosis,
+        None,
+        None,
+        "(3) dermal mucin, fibroblast proliferation, fibrosis",
+        SRC_RONGIOLETTI,
+    )
+    f.add(
+        "scleromyxedema.no_thyroid_disease",
+        negate(thyroid),
+        None,
+        None,
+        "(4) absence of thyroid disease (TSH within its range)",
+        SRC_RONGIOLETTI,
+        None,
+        "TSH sent without a reference range: not used" if _tsh_without_range(f) else None,
+    )
 
 
 def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Flag]:
@@ -112,118 +150,184 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     src5 = "clinical-reference §5"
     if sclero is not None:
         if mp is True:
-            flags.append(Flag(
-                "MGCS_SCLEROMYXEDEMA", Severity.REFER,
-                f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy of "
-                "clinical significance (MGCS), not of undetermined significance. The skin disease, not "
-                "the size of the clone, drives the referral (mortality above 20 %). Refer to "
-                f"haematology and dermatology. {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; "
-                f"{src5})",
-                ("hematology", "dermatology"),
-            ))
+            flags.append(
+                Flag(
+                    "MGCS_SCLEROMYXEDEMA",
+                    Severity.REFER,
+                    f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy of "
+                    "clinical significance (MGCS), not of undetermined significance. The skin disease, not "
+                    "the size of the clone, drives the referral (mortality above 20 %). Refer to "
+                    f"haematology and dermatology. {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; "
+                    f"{src5})",
+                    ("hematology", "dermatology"),
+                )
+            )
         else:
-            flags.append(Flag(
-                "SCLEROMYXEDEMA_NO_PARAPROTEIN", Severity.REFER,
-                f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
-                "patients have no detectable paraprotein at first. Repeat serum and urine "
-                "immunofixation and serum free light chains; refer to dermatology and haematology "
-                f"({R.RONGIOLETTI}; {src5}).",
-                ("dermatology", "hematology"),
-            ))
+            flags.append(
+                Flag(
+                    "SCLEROMYXEDEMA_NO_PARAPROTEIN",
+                    Severity.REFER,
+                    f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
+                    "patients have no detectable paraprotein at first. Repeat serum and urine "
+                    "immunofixation and serum free light chains; refer to dermatology and haematology "
+                    f"({R.RONGIOLETTI}; {src5}).",
+                    ("dermatology", "hematology"),
+                )
+            )
         if c is not None and (c.fever is True or c.neurologic_signs is True):
-            signs = " and ".join(n for n, v in (("fever", c.fever), ("neurological signs",
-                                                                     c.neurologic_signs)) if v)
-            flags.append(Flag(
-                "DERMATO_NEURO_SYNDROME", Severity.URGENT,
-                f"Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
-                "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
-                f"Emergency admission ({src5}).",
-                ("emergency", "hematology", "dermatology", "neurology"),
-            ))
+            signs = " and ".join(
+                n for n, v in (("fever", c.fever), ("neurological signs", c.neurologic_signs)) if v
+            )
+            flags.append(
+                Flag(
+                    "DERMATO_NEURO_SYNDROME",
+                    Severity.URGENT,
+                    f"Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
+                    "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
+                    f"Emergency admission ({src5}).",
+                    ("emergency", "hematology", "dermatology", "neurology"),
+                )
+            )
         if thyroid is True:
-            flags.append(Flag(
-                "THYROID_DISEASE_EXCLUSION", Severity.INFO,
-                "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
-                "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
-                f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
-            ))
+            flags.append(
+                Flag(
+                    "THYROID_DISEASE_EXCLUSION",
+                    Severity.INFO,
+                    "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
+                    "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
+                    f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
+                )
+            )
     met = [k for k, v in f.mde.items() if v is True]
     if met and out.code is Code.NO_MONOCLONAL_PROTEIN:
         # ref: §2.1 — CRAB is end-organ damage attributable to a plasma-cell disorder; with none found
         # (classify only gets here with CRAB-range values, never a SLiM biomarker) it is not myeloma-
         # defining, but it is reported, with what would still exclude a clone.
         flc_open = f.flc is None or f.flc.abnormal is None
-        flags.append(Flag(
-            "CRAB_WITHOUT_MONOCLONAL_PROTEIN", Severity.INFO,
-            f"{', '.join(MDE_NAMES[k] for k in met).capitalize()} without a detectable monoclonal "
-            "protein: not attributable to a plasma-cell disorder on these results (clinical-reference "
-            "§2.1); other causes are more likely."
-            + (" Serum free light chains are needed to exclude light-chain disease." if flc_open else "")
-            + " Non-secretory myeloma is rare: if it is still suspected clinically, refer to haematology.",
-            (), tuple({"event": k} for k in met),
-        ))
+        flags.append(
+            Flag(
+                "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
+                Severity.INFO,
+                f"{', '.join(MDE_NAMES[k] for k in met).capitalize()} without a detectable monoclonal "
+                "protein: not attributable to a plasma-cell disorder on these results (clinical-reference "
+                "§2.1); other causes are more likely."
+                + (" Serum free light chains are needed to exclude light-chain disease." if flc_open else "")
+                + " Non-secretory myeloma is rare: if it is still suspected clinically, refer to "
+                "haematology.",
+                (),
+                tuple({"event": k} for k in met),
+            )
+        )
     elif met:
         # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
         # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
         # use the myeloma CRAB logic), but hypercalcaemia, renal failure, anaemia or lesions still need
         # urgent assessment, and IgM myeloma is rare, not impossible.
         names = ", ".join(MDE_NAMES[k] for k in met)
-        flags.append(Flag(
-            "MYELOMA_DEFINING_EVENT", Severity.URGENT,
-            (f"Myeloma-defining event(s) beside an IgM clone: {names}. The IgM criteria do not use the "
-             "myeloma CRAB/SLiM logic (clinical-reference §2.5), so the category does not rest on them; "
-             "IgM myeloma and other causes need haematological assessment."
-             if out.igm_logic else f"Myeloma-defining event(s): {names}.")
-            + (" CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
-               if any(k in CRAB_EVENTS for k in met) else "")
-            + f" ({R.IMWG_2014}; clinical-reference §2.1).",
-            ("hematology",), tuple({"event": k} for k in met),
-        ))
+        flags.append(
+            Flag(
+                "MYELOMA_DEFINING_EVENT",
+                Severity.URGENT,
+                (
+                    f"Myeloma-defining event(s) beside an IgM clone: {names}. The IgM criteria do not use "
+                    "the myeloma CRAB/SLiM logic (clinical-reference §2.5), so the category does not rest "
+                    "on them; IgM myeloma and other causes need haematological assessment."
+                    if out.igm_logic
+                    else f"Myeloma-defining event(s): {names}."
+                )
+                + (
+                    " CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
+                    if any(k in CRAB_EVENTS for k in met)
+                    else ""
+                )
+                + f" ({R.IMWG_2014}; clinical-reference §2.1).",
+                ("hematology",),
+                tuple({"event": k} for k in met),
+            )
+        )
     marrow_flag = _marrow_indicated(f, out, risk)
     if marrow_flag:
-        flags.append(Flag("MARROW_EXAMINATION_RECOMMENDED", Severity.REFER, marrow_flag,
-                          ("hematology",)))
-    if out.code in REFERRAL_CODES or (out.code is Code.INDETERMINATE and (
-            (met and not out.igm_logic) or out.igm_logic or out.refer
-            or (c is not None and c.amyloidosis is True))):
-        flags.append(Flag("HEMATOLOGY_REFERRAL", Severity.REFER,
-                          f"{out.label}: refer to haematology.", ("hematology",)))
+        flags.append(Flag("MARROW_EXAMINATION_RECOMMENDED", Severity.REFER, marrow_flag, ("hematology",)))
+    if out.code in REFERRAL_CODES or (
+        out.code is Code.INDETERMINATE
+        and (
+            (met and not out.igm_logic)
+            or out.igm_logic
+            or out.refer
+            or (c is not None and c.amyloidosis is True)
+        )
+    ):
+        flags.append(
+            Flag(
+                "HEMATOLOGY_REFERRAL", Severity.REFER, f"{out.label}: refer to haematology.", ("hematology",)
+            )
+        )
     if f.flc is not None and f.flc.renal_interval:
-        flags.append(Flag("RENAL_FLC_INTERVAL_APPLIED", Severity.INFO,
-                          f"FLC ratio judged against {f.flc.basis} "
-                          f"({f.flc.interval_low}-{f.flc.interval_high}) (clinical-reference §4)."))
+        flags.append(
+            Flag(
+                "RENAL_FLC_INTERVAL_APPLIED",
+                Severity.INFO,
+                f"FLC ratio judged against {f.flc.basis} "
+                f"({f.flc.interval_low}-{f.flc.interval_high}) (clinical-reference §4).",
+            )
+        )
     if f.flc is not None and f.flc.assay != "freelite":
-        flags.append(Flag("NON_FREELITE_ASSAY", Severity.INFO,
-                          f"FLC measured with the {f.flc.assay} assay: the SLiM FLC threshold (ratio >= 100, "
-                          "involved >= 100 mg/L) was validated for Freelite only (clinical-reference §4)."))
+        flags.append(
+            Flag(
+                "NON_FREELITE_ASSAY",
+                Severity.INFO,
+                f"FLC measured with the {f.flc.assay} assay: the SLiM FLC threshold (ratio >= 100, "
+                "involved >= 100 mg/L) was validated for Freelite only (clinical-reference §4).",
+            )
+        )
     return flags
 
 
 def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> str | None:
     """Why a marrow examination is indicated and not given (§2.9, §3.2), or None."""
-    if f.bmpc is not None or (out.igm_logic and f.panel.marrow is not None
-                              and f.panel.marrow.lymphoplasmacytic_infiltrate_percent is not None):
+    if f.bmpc is not None or (
+        out.igm_logic
+        and f.panel.marrow is not None
+        and f.panel.marrow.lymphoplasmacytic_infiltrate_percent is not None
+    ):
         return None
     if out.code is Code.INDETERMINATE and any(v is True for v in f.mde.values()) and not out.igm_logic:
-        return ("Myeloma-defining event without a marrow result: bone-marrow aspirate and biopsy are "
-                "needed urgently to classify (clinical-reference §2.9).")
+        return (
+            "Myeloma-defining event without a marrow result: bone-marrow aspirate and biopsy are "
+            "needed urgently to classify (clinical-reference §2.9)."
+        )
     if out.code is Code.INDETERMINATE and out.igm_logic:
-        return ("IgM clone that the IgM criteria cannot place without a marrow result: bone-marrow "
-                "aspirate and biopsy (lymphoplasmacytic infiltration) are needed "
-                "(clinical-reference §2.5).")
-    if out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
-                    Code.SOLITARY_PLASMACYTOMA, Code.WALDENSTROM_RANGE):
-        return (f"{LABEL_SHORT[out.code]} without a marrow result: bone-marrow aspirate and biopsy are "
-                "needed to confirm the category (clinical-reference §2.9).")
+        return (
+            "IgM clone that the IgM criteria cannot place without a marrow result: bone-marrow "
+            "aspirate and biopsy (lymphoplasmacytic infiltration) are needed "
+            "(clinical-reference §2.5)."
+        )
+    if out.code in (
+        Code.SMOLDERING_MYELOMA,
+        Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
+        Code.SOLITARY_PLASMACYTOMA,
+        Code.WALDENSTROM_RANGE,
+    ):
+        return (
+            f"{LABEL_SHORT[out.code]} without a marrow result: bone-marrow aspirate and biopsy are "
+            "needed to confirm the category (clinical-reference §2.9)."
+        )
     if out.code is Code.MGUS_LIGHT_CHAIN:
         # ref: §3.2 — an abnormal FLC ratio (light-chain MGUS by definition) is not low-risk MGUS.
-        return ("Light-chain MGUS (abnormal FLC ratio, so not low-risk MGUS): bone-marrow aspirate and "
-                f"biopsy at baseline ({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2).")
+        return (
+            "Light-chain MGUS (abnormal FLC ratio, so not low-risk MGUS): bone-marrow aspirate and "
+            f"biopsy at baseline ({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2)."
+        )
     mayo = risk["mgus_mayo_2005"]
-    if out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM) and mayo.possible_groups and \
-            "low" not in mayo.possible_groups:
-        return ("Intermediate- or high-risk MGUS: bone-marrow aspirate and biopsy at baseline "
-                f"({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2).")
+    if (
+        out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM)
+        and mayo.possible_groups
+        and "low" not in mayo.possible_groups
+    ):
+        return (
+            "Intermediate- or high-risk MGUS: bone-marrow aspirate and biopsy at baseline "
+            f"({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2)."
+        )
     return None
 
 

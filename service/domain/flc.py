@@ -33,8 +33,11 @@ def _choose_interval(
         low, high = flc.ratio_reference_range
         default = FLC_INTERVALS.get(flc.assay)
         return FlcInterval(
-            low, high, "laboratory ratio interval sent with the request",
-            default.kappa if default else None, default.lambda_ if default else None,
+            low,
+            high,
+            "laboratory ratio interval sent with the request",
+            default.kappa if default else None,
+            default.lambda_ if default else None,
         ), False
     renal = renal_impairment(labs)
     if flc.assay is FlcAssay.FREELITE:
@@ -87,11 +90,27 @@ def _undetermined(
 ) -> tuple[FlcSummary, None, None]:
     """The summary when no κ/λ ratio can be formed: the interval in force, nothing else."""
     notes.append(why)
-    return FlcSummary(
-        None, None, None,
-        interval.ratio_low if interval else None, interval.ratio_high if interval else None,
-        _basis(interval), None, None, None, None, None, None, str(flc.assay), renal, tuple(notes),
-    ), None, None
+    return (
+        FlcSummary(
+            None,
+            None,
+            None,
+            interval.ratio_low if interval else None,
+            interval.ratio_high if interval else None,
+            _basis(interval),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            str(flc.assay),
+            renal,
+            tuple(notes),
+        ),
+        None,
+        None,
+    )
 
 
 def _basis(interval: FlcInterval | None) -> str:
@@ -116,8 +135,9 @@ def summarize(
         return _undetermined(flc, interval, renal, notes, "Both kappa and lambda are needed for the ratio.")
     if kappa.interval.hi == 0 and lam.interval.hi == 0:
         # 0/0: both chains at zero (or below a zero bound) give no ratio at all.
-        return _undetermined(flc, interval, renal, notes,
-                             "Both light chains are zero: the ratio is undetermined.")
+        return _undetermined(
+            flc, interval, renal, notes, "Both light chains are zero: the ratio is undetermined."
+        )
     ratio_iv = kappa.interval.times(lam.interval.reciprocal())
     abnormal: Tri = None
     above: Tri = None
@@ -143,10 +163,13 @@ def summarize(
     if opposite:
         # The ratio is abnormal on the side opposite the clone's light chain (a second clone or
         # light-chain escape): the chain in excess is the involved one for the FLC rules and risk.
-        notes.append("FLC ratio abnormal on the side opposite the clone's light chain (possible second "
-                     "clone): the chain in excess is taken as involved.")
+        notes.append(
+            "FLC ratio abnormal on the side opposite the clone's light chain (possible second "
+            "clone): the chain in excess is taken as involved."
+        )
         involved: LightChain | None = (
-            LightChain.KAPPA if clone_light_chain is LightChain.LAMBDA else LightChain.LAMBDA)
+            LightChain.KAPPA if clone_light_chain is LightChain.LAMBDA else LightChain.LAMBDA
+        )
     elif clone_light_chain is not None:
         involved = clone_light_chain
     elif above is True:

@@ -48,8 +48,11 @@ def interpret(panel: Panel) -> Interpretation:
     # for an IgM category; the findings stay in criteria[] and in the MYELOMA_DEFINING_EVENT flag.
     # Without a monoclonal protein nothing is attributable to a clone (§2.1): the CRAB-range values are
     # in criteria[] and the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag.
-    mde = () if out.igm_logic or out.code is Code.NO_MONOCLONAL_PROTEIN else tuple(
-        [k for k, v in facts.mde.items() if v is True])
+    mde = (
+        ()
+        if out.igm_logic or out.code is Code.NO_MONOCLONAL_PROTEIN
+        else tuple([k for k, v in facts.mde.items() if v is True])
+    )
     return Interpretation(
         RULESET_VERSION,
         Classification(out.code, label, out.provisional, out.isotype, tuple(out.reasons)),

@@ -148,21 +148,27 @@ class Interval(NamedTuple):
     def reciprocal(self) -> Interval:
         """1/x over the interval (x ≥ 0; 1/0 is +∞)."""
         lo, hi, lo_open, hi_open = self
-        return _new(Interval, (
-            ZERO if hi == INF else (INF if hi == 0 else 1 / hi),
-            INF if lo == 0 else 1 / lo,
-            hi_open,
-            lo_open,
-        ))
+        return _new(
+            Interval,
+            (
+                ZERO if hi == INF else (INF if hi == 0 else 1 / hi),
+                INF if lo == 0 else 1 / lo,
+                hi_open,
+                lo_open,
+            ),
+        )
 
     def times(self, other: Interval) -> Interval:
         """Product of two non-negative intervals."""
-        return _new(Interval, (
-            _mul(self.lo, other.lo),
-            _mul(self.hi, other.hi),
-            self.lo_open or other.lo_open,
-            self.hi_open or other.hi_open,
-        ))
+        return _new(
+            Interval,
+            (
+                _mul(self.lo, other.lo),
+                _mul(self.hi, other.hi),
+                self.lo_open or other.lo_open,
+                self.hi_open or other.hi_open,
+            ),
+        )
 
 
 _new = tuple.__new__
@@ -252,7 +258,10 @@ class Quantity(_QuantityRecord):
     __slots__ = ()
 
     def __new__(
-        cls, value: Decimal, unit: str, comparator: Comparator | None = None,
+        cls,
+        value: Decimal,
+        unit: str,
+        comparator: Comparator | None = None,
         reference_range: Range | None = None,
     ) -> Quantity:
         return _new(cls, (value, unit, comparator, reference_range, interval_of(value, comparator)))
@@ -266,8 +275,12 @@ class Quantity(_QuantityRecord):
         """A copy with fields changed; ``interval`` is derived again, never set."""
         if "interval" in changes:
             raise ValueError("interval is derived from value and comparator")
-        inputs: dict[str, Any] = {"value": self.value, "unit": self.unit, "comparator": self.comparator,
-                                  "reference_range": self.reference_range}
+        inputs: dict[str, Any] = {
+            "value": self.value,
+            "unit": self.unit,
+            "comparator": self.comparator,
+            "reference_range": self.reference_range,
+        }
         if unknown := changes.keys() - inputs.keys():
             raise ValueError(f"Got unexpected field names: {sorted(unknown)!r}")
         return Quantity(**{**inputs, **changes})
@@ -311,8 +324,9 @@ def quantity_builder(analyte: Analyte) -> Callable[..., Quantity]:
             canonical = convert(raw, analyte, unit)  # raises UnitError for a unit not accepted
             if reference_range is not None:
                 low, high = reference_range
-                rr = _new(Range, (convert(to_decimal(low), analyte, unit),
-                                  convert(to_decimal(high), analyte, unit)))
+                rr = _new(
+                    Range, (convert(to_decimal(low), analyte, unit), convert(to_decimal(high), analyte, unit))
+                )
         comp = None if comparator is None else _comparator(comparator)
         return _new(Quantity, (canonical, canonical_unit, comp, rr, interval_of(canonical, comp)))
 

@@ -34,8 +34,11 @@ def _not_applicable(model: str, source: str, reason: str) -> RiskResult:
 
 
 def _factor_groups(
-    model: str, source: str, factors: list[tuple[RiskFactor, Tri, tuple[str, ...]]],
-    groups: tuple[tuple, ...], outcome_keys: tuple[str, str],
+    model: str,
+    source: str,
+    factors: list[tuple[RiskFactor, Tri, tuple[str, ...]]],
+    groups: tuple[tuple, ...],
+    outcome_keys: tuple[str, str],
 ) -> RiskResult:
     """Count present factors; unknown ones open the group over every count they allow."""
     present = unknown = 0
@@ -58,18 +61,43 @@ def _factor_groups(
         reason = None
         if unknown:
             reason = "unknown factor(s) cannot change the group"
-        return RiskResult(model, True, g[0], possible, reason, tuple(f for f, _, _ in factors), source,
-                          outcomes, present, present + unknown, bool(unknown), needed)
+        return RiskResult(
+            model,
+            True,
+            g[0],
+            possible,
+            reason,
+            tuple(f for f, _, _ in factors),
+            source,
+            outcomes,
+            present,
+            present + unknown,
+            bool(unknown),
+            needed,
+        )
     undecided = ", ".join(
         f.id + (" (reported as a bound that does not settle it)" if f.value is not None else "")
-        for f, t, _ in factors if t is None
+        for f, t, _ in factors
+        if t is None
     )
     reason = (
         f"{unknown} factor(s) unknown ({undecided}): the group lies between {possible[0]} and "
         f"{possible[-1]}; needed: {', '.join(needed)}"
     )
-    return RiskResult(model, True, None, possible, reason, tuple(f for f, _, _ in factors), source,
-                      {}, present, present + unknown, bool(unknown), needed)
+    return RiskResult(
+        model,
+        True,
+        None,
+        possible,
+        reason,
+        tuple(f for f, _, _ in factors),
+        source,
+        {},
+        present,
+        present + unknown,
+        bool(unknown),
+        needed,
+    )
 
 
 def _smm_only_text(code: Code) -> str:
@@ -103,19 +131,45 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
     # ref: §3.1 — abnormal FLC ratio: < 0.26 or > 1.65 (the model's own cut-offs).
     t_flc = (
         either(lt(f.ratio, R.MAYO_MGUS_FLC_RATIO_LOW), gt(f.ratio, R.MAYO_MGUS_FLC_RATIO_HIGH))
-        if f.ratio is not None else None
+        if f.ratio is not None
+        else None
     )
     factors = [
-        (RiskFactor("m_protein_ge_15_g_l", _status(t_mp), mp.value if mp else None,
-                    "g/L", ">= 15 g/L"), t_mp, need_mp),
-        (RiskFactor("non_igg_isotype", _status(t_iso), " + ".join(f.clone_labels) or None, None,
-                    "IgA, IgM, IgD or IgE"), t_iso, ("serum_ife",)),
-        (RiskFactor("abnormal_flc_ratio", _status(t_flc), _value(f.ratio), "ratio",
-                    "< 0.26 or > 1.65 (the model's own cut-offs, whatever FLC interval is in force)"),
-         t_flc, ("flc.kappa", "flc.lambda")),
+        (
+            RiskFactor("m_protein_ge_15_g_l", _status(t_mp), mp.value if mp else None, "g/L", ">= 15 g/L"),
+            t_mp,
+            need_mp,
+        ),
+        (
+            RiskFactor(
+                "non_igg_isotype",
+                _status(t_iso),
+                " + ".join(f.clone_labels) or None,
+                None,
+                "IgA, IgM, IgD or IgE",
+            ),
+            t_iso,
+            ("serum_ife",),
+        ),
+        (
+            RiskFactor(
+                "abnormal_flc_ratio",
+                _status(t_flc),
+                _value(f.ratio),
+                "ratio",
+                "< 0.26 or > 1.65 (the model's own cut-offs, whatever FLC interval is in force)",
+            ),
+            t_flc,
+            ("flc.kappa", "flc.lambda"),
+        ),
     ]
-    return _factor_groups(model, SRC_MAYO, factors, R.MAYO_MGUS_GROUPS,
-                          ("progression_20y_percent", "progression_20y_competing_death_percent"))
+    return _factor_groups(
+        model,
+        SRC_MAYO,
+        factors,
+        R.MAYO_MGUS_GROUPS,
+        ("progression_20y_percent", "progression_20y_competing_death_percent"),
+    )
 
 
 def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
@@ -127,15 +181,31 @@ def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
     t_mp = gt(f.serum_mp.interval, R.SMM_2018_M_PROTEIN_G_L) if f.serum_mp else None
     t_flc = gt(f.iu, R.SMM_2018_FLC_RATIO) if f.iu is not None else None
     factors = [
-        (RiskFactor("bmpc_gt_20_percent", _status(t_bm), _value(f.bmpc), "%", "> 20 %"), t_bm,
-         ("marrow.clonal_plasma_cells_percent",)),
-        (RiskFactor("m_protein_gt_20_g_l", _status(t_mp), f.serum_mp.value if f.serum_mp else None,
-                    "g/L", "> 20 g/L"), t_mp, ("spep.m_protein",)),
-        (RiskFactor("flc_ratio_gt_20", _status(t_flc), _value(f.iu), "ratio",
-                    "involved/uninvolved > 20"), t_flc, ("flc.kappa", "flc.lambda")),
+        (
+            RiskFactor("bmpc_gt_20_percent", _status(t_bm), _value(f.bmpc), "%", "> 20 %"),
+            t_bm,
+            ("marrow.clonal_plasma_cells_percent",),
+        ),
+        (
+            RiskFactor(
+                "m_protein_gt_20_g_l",
+                _status(t_mp),
+                f.serum_mp.value if f.serum_mp else None,
+                "g/L",
+                "> 20 g/L",
+            ),
+            t_mp,
+            ("spep.m_protein",),
+        ),
+        (
+            RiskFactor("flc_ratio_gt_20", _status(t_flc), _value(f.iu), "ratio", "involved/uninvolved > 20"),
+            t_flc,
+            ("flc.kappa", "flc.lambda"),
+        ),
     ]
-    return _factor_groups(model, SRC_2018, factors, R.SMM_2018_GROUPS,
-                          ("median_ttp_months", "progression_2y_percent"))
+    return _factor_groups(
+        model, SRC_2018, factors, R.SMM_2018_GROUPS, ("median_ttp_months", "progression_2y_percent")
+    )
 
 
 def _hits(iv: Interval, band: R.Band) -> bool:
@@ -177,12 +247,30 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
         return _not_applicable(model, SRC_2020, _SMM_ONLY[code])
     mp_iv = f.serum_mp.interval if f.serum_mp else None
     variables = (
-        ("flc_ratio", f.iu, R.SMM_2020_FLC_BANDS, "ratio", "<=10: 0; >10-25: 2; >25-40: 3; >40: 5",
-         ("flc.kappa", "flc.lambda")),
-        ("m_protein", mp_iv, R.SMM_2020_M_PROTEIN_BANDS, "g/L",
-         "<=15 g/L: 0; >15-30: 3; >30: 4 (exactly 30 g/L scores 3)", ("spep.m_protein",)),
-        ("bmpc", f.bmpc, R.SMM_2020_BMPC_BANDS, "%", "<=15: 0; >15-20: 2; >20-30: 3; >30-40: 5; >40: 6",
-         ("marrow.clonal_plasma_cells_percent",)),
+        (
+            "flc_ratio",
+            f.iu,
+            R.SMM_2020_FLC_BANDS,
+            "ratio",
+            "<=10: 0; >10-25: 2; >25-40: 3; >40: 5",
+            ("flc.kappa", "flc.lambda"),
+        ),
+        (
+            "m_protein",
+            mp_iv,
+            R.SMM_2020_M_PROTEIN_BANDS,
+            "g/L",
+            "<=15 g/L: 0; >15-30: 3; >30: 4 (exactly 30 g/L scores 3)",
+            ("spep.m_protein",),
+        ),
+        (
+            "bmpc",
+            f.bmpc,
+            R.SMM_2020_BMPC_BANDS,
+            "%",
+            "<=15: 0; >15-20: 2; >20-30: 3; >30-40: 5; >40: 6",
+            ("marrow.clonal_plasma_cells_percent",),
+        ),
     )
     factors: list[RiskFactor] = []
     lo_total = hi_total = 0
@@ -194,8 +282,11 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
         known = iv is not None and lo == hi
         if not known:
             needed.extend(need)
-        factors.append(RiskFactor(vid, "scored" if known else "unknown", _value(iv), unit, thr, lo,
-                                  None if known else hi))
+        factors.append(
+            RiskFactor(
+                vid, "scored" if known else "unknown", _value(iv), unit, thr, lo, None if known else hi
+            )
+        )
     cg = f.panel.cytogenetics
     fish_vals = (cg.t_4_14, cg.t_14_16, cg.gain_1q, cg.del_13q) if cg else (None,) * 4
     fish = any_of(fish_vals)
@@ -205,24 +296,55 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
     fish_hi = 0 if fish is False else R.SMM_2020_FISH_POINTS
     if fish is None:
         needed.append("cytogenetics")
-    factors.append(RiskFactor("high_risk_fish", _status(fish), fish, None,
-                              "t(4;14), t(14;16), +1q or del(13q): 2", fish_lo,
-                              None if fish is not None else fish_hi))
+    factors.append(
+        RiskFactor(
+            "high_risk_fish",
+            _status(fish),
+            fish,
+            None,
+            "t(4;14), t(14;16), +1q or del(13q): 2",
+            fish_lo,
+            None if fish is not None else fish_hi,
+        )
+    )
     lo_total += fish_lo
     hi_total += fish_hi
     possible = tuple(dict.fromkeys(_group_2020(t)[0] for t in range(lo_total, hi_total + 1)))
     if len(possible) == 1:
         name, rate = _group_2020(lo_total)
         reason = None if lo_total == hi_total else "unknown inputs cannot change the group"
-        return RiskResult(model, True, name, possible, reason, tuple(factors), SRC_2020,
-                          {"progression_2y_percent": float(rate)}, lo_total, hi_total,
-                          lo_total != hi_total, tuple(needed))
+        return RiskResult(
+            model,
+            True,
+            name,
+            possible,
+            reason,
+            tuple(factors),
+            SRC_2020,
+            {"progression_2y_percent": float(rate)},
+            lo_total,
+            hi_total,
+            lo_total != hi_total,
+            tuple(needed),
+        )
     reason = (
         f"score {lo_total} is a lower bound (at most {hi_total}): the group lies between "
         f"{possible[0]} and {possible[-1]}; needed: {', '.join(needed)}"
     )
-    return RiskResult(model, True, None, possible, reason, tuple(factors), SRC_2020, {},
-                      lo_total, hi_total, True, tuple(needed))
+    return RiskResult(
+        model,
+        True,
+        None,
+        possible,
+        reason,
+        tuple(factors),
+        SRC_2020,
+        {},
+        lo_total,
+        hi_total,
+        True,
+        tuple(needed),
+    )
 
 
 def assess(f: Facts, code: Code) -> dict[str, RiskResult]:

@@ -169,24 +169,39 @@ class FlcInterval:
 # request (flc.ratio_reference_range) and its own κ/λ ranges on each quantity.
 FLC_INTERVALS: dict[str, FlcInterval] = {
     "freelite": FlcInterval(
-        D("0.26"), D("1.65"), "Freelite, normal renal function (Katzmann 2002)",
-        (D("3.3"), D("19.4")), (D("5.7"), D("26.3")),
+        D("0.26"),
+        D("1.65"),
+        "Freelite, normal renal function (Katzmann 2002)",
+        (D("3.3"), D("19.4")),
+        (D("5.7"), D("26.3")),
     ),
     "freelite_renal": FlcInterval(
-        D("0.37"), D("3.10"), "Freelite, renal impairment (Hutchison 2008): eGFR or CrCl < 60",
-        (D("3.3"), D("19.4")), (D("5.7"), D("26.3")),
+        D("0.37"),
+        D("3.10"),
+        "Freelite, renal impairment (Hutchison 2008): eGFR or CrCl < 60",
+        (D("3.3"), D("19.4")),
+        (D("5.7"), D("26.3")),
     ),
     "n_latex": FlcInterval(
-        D("0.31"), D("1.56"), "Siemens N Latex FLC",
-        (D("6.7"), D("22.4")), (D("8.3"), D("27.0")),
+        D("0.31"),
+        D("1.56"),
+        "Siemens N Latex FLC",
+        (D("6.7"), D("22.4")),
+        (D("8.3"), D("27.0")),
     ),
     "sebia": FlcInterval(
-        D("0.37"), D("1.44"), "Sebia FLC",
-        (D("5.2"), D("15.3")), (D("8.2"), D("18.1")),
+        D("0.37"),
+        D("1.44"),
+        "Sebia FLC",
+        (D("5.2"), D("15.3")),
+        (D("8.2"), D("18.1")),
     ),
     "sebia_end_stage_renal": FlcInterval(
-        D("0.46"), D("2.23"), "Sebia FLC, end-stage renal disease",
-        (D("5.2"), D("15.3")), (D("8.2"), D("18.1")),
+        D("0.46"),
+        D("2.23"),
+        "Sebia FLC, end-stage renal disease",
+        (D("5.2"), D("15.3")),
+        (D("8.2"), D("18.1")),
     ),
 }
 # ref: §4 — the Freelite renal interval is the default "when eGFR < 60 or CrCl < 60".
@@ -216,104 +231,243 @@ def _bands(bands: tuple[Band, ...]) -> list[dict[str, Any]]:
 def describe() -> dict[str, Any]:
     """The ruleset in force as plain data: version, every rule with thresholds and citation."""
     r = [
-        _rule("mde.hypercalcemia", "§2.1", IMWG_2014,
-              "Serum calcium > 0.25 mmol/L above the ULN, or > 2.75 mmol/L",
-              {"above_uln_mmol_l": CALCIUM_ABOVE_ULN_MMOL_L, "absolute_mmol_l": CALCIUM_ABSOLUTE_MMOL_L}),
-        _rule("mde.renal_insufficiency", "§2.1", IMWG_2014,
-              "Creatinine clearance < 40 mL/min (eGFR used as the estimate when no clearance is "
-              "given), or serum creatinine > 177 umol/L",
-              {"creatinine_clearance_ml_min": CREATININE_CLEARANCE_ML_MIN,
-               "creatinine_umol_l": CREATININE_UMOL_L}),
-        _rule("mde.anemia", "§2.1", IMWG_2014,
-              "Haemoglobin > 20 g/L below the LLN, or < 100 g/L",
-              {"below_lln_g_l": HEMOGLOBIN_BELOW_LLN_G_L, "absolute_g_l": HEMOGLOBIN_ABSOLUTE_G_L}),
-        _rule("mde.bone_lesions", "§2.1", IMWG_2014,
-              ">= 1 osteolytic lesion on skeletal radiography, CT or PET-CT",
-              {"osteolytic_lesions_min": OSTEOLYTIC_LESIONS_MIN}),
-        _rule("mde.bmpc_ge_60", "§2.1", IMWG_2014, "Clonal BMPC >= 60 %",
-              {"bmpc_percent": BMPC_SLIM_PERCENT}),
-        _rule("mde.flc_ratio_ge_100", "§2.1", IMWG_2014,
-              "Involved/uninvolved FLC ratio >= 100 with involved FLC >= 100 mg/L (Freelite)",
-              {"ratio": FLC_SLIM_RATIO, "involved_mg_l": FLC_SLIM_INVOLVED_MG_L}),
-        _rule("mde.mri_focal_lesions", "§2.1", IMWG_2014, "> 1 focal lesion (>= 5 mm) on MRI",
-              {"more_than": MRI_FOCAL_LESIONS_MORE_THAN}),
-        _rule("category.multiple_myeloma", "§2.2", IMWG_2014,
-              "Clonal BMPC >= 10 % or biopsy-proven plasmacytoma, and >= 1 MDE",
-              {"bmpc_percent": BMPC_MYELOMA_PERCENT}),
-        _rule("category.smoldering_myeloma", "§2.3", IMWG_2014,
-              "Serum M-protein (IgG or IgA) >= 30 g/L or urine M-protein >= 500 mg/24h and/or clonal "
-              "BMPC 10-60 %; no MDE, no amyloidosis",
-              {"serum_m_protein_g_l": SERUM_M_PROTEIN_G_L, "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
-               "bmpc_percent_low": BMPC_MYELOMA_PERCENT, "bmpc_percent_high": BMPC_SLIM_PERCENT}),
-        _rule("category.mgus_non_igm", "§2.4", IMWG_2014,
-              "Serum M-protein < 30 g/L; clonal BMPC < 10 %; no CRAB or amyloidosis",
-              {"serum_m_protein_g_l": SERUM_M_PROTEIN_G_L, "bmpc_percent": BMPC_MYELOMA_PERCENT}),
-        _rule("category.mgus_igm_and_waldenstrom_range", "§2.5", KYLE_WM_2012,
-              "IgM M-protein < 30 g/L and lymphoplasmacytic infiltration < 10 % without end-organ "
-              "features: IgM MGUS; otherwise the Waldenström range",
-              {"igm_m_protein_g_l": SERUM_M_PROTEIN_G_L, "lpl_infiltrate_percent": LPL_INFILTRATE_PERCENT}),
-        _rule("category.mgus_light_chain", "§2.6", IMWG_2014,
-              "Abnormal FLC ratio with the involved chain raised, no heavy chain on IFE, no CRAB or "
-              "amyloidosis, clonal BMPC < 10 %, urine M-protein < 500 mg/24h",
-              {"ratio_low": MAYO_MGUS_FLC_RATIO_LOW, "ratio_high": MAYO_MGUS_FLC_RATIO_HIGH,
-               "bmpc_percent": BMPC_MYELOMA_PERCENT, "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H}),
-        _rule("category.smoldering_myeloma_light_chain", "§2.7", "Working definition (not IMWG 2014)",
-              "No heavy chain on IFE, urine M-protein >= 500 mg/24h and/or clonal BMPC 10-60 %, no MDE",
-              {"urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
-               "bmpc_percent_low": BMPC_MYELOMA_PERCENT, "bmpc_percent_high": BMPC_SLIM_PERCENT}),
-        _rule("category.solitary_plasmacytoma", "§2.8", IMWG_2014,
-              "Biopsy-proven solitary lesion; marrow without clonal plasma cells (< 10 %: minimal "
-              "marrow involvement); imaging normal apart from the lesion; no CRAB",
-              {"bmpc_percent": BMPC_MYELOMA_PERCENT}),
-        _rule("risk.mgus_mayo_2005", "§3.1", MAYO_MGUS_2005,
-              "Factors: M-protein >= 15 g/L; non-IgG isotype; FLC ratio < 0.26 or > 1.65",
-              {"m_protein_g_l": MAYO_MGUS_M_PROTEIN_G_L, "flc_ratio_low": MAYO_MGUS_FLC_RATIO_LOW,
-               "flc_ratio_high": MAYO_MGUS_FLC_RATIO_HIGH,
-               "groups": [{"factors": i, "group": g, "progression_20y_percent": p,
-                           "progression_20y_competing_death_percent": c}
-                          for i, (g, p, c) in enumerate(MAYO_MGUS_GROUPS)]}),
-        _rule("follow_up", "§3.2", IMWG_FOLLOW_UP_2010,
-              "Low-risk MGUS: SPEP at 6 months, then every 2-3 years; intermediate/high-risk MGUS: "
-              "marrow at baseline, review at 6 months then yearly (light-chain MGUS too: its FLC ratio "
-              "is abnormal); SMM: re-test at 2-3 months, then every 4-6 months for 1 year, then every "
-              "6-12 months", {}),
-        _rule("risk.smm_mayo_2018", "§3.3", MAYO_SMM_2018,
-              "Factors: BMPC > 20 %; M-protein > 20 g/L; involved/uninvolved FLC ratio > 20",
-              {"bmpc_percent": SMM_2018_BMPC_PERCENT, "m_protein_g_l": SMM_2018_M_PROTEIN_G_L,
-               "flc_ratio": SMM_2018_FLC_RATIO,
-               "groups": [{"factors": f"{i}" if i < 2 else ">=2", "group": g, "median_ttp_months": m,
-                           "progression_2y_percent": p}
-                          for i, (g, m, p) in enumerate(SMM_2018_GROUPS)]}),
-        _rule("risk.smm_imwg_2020", "§3.4", IMWG_SMM_2020,
-              "Points for FLC ratio, M-protein, BMPC and high-risk FISH; totals grouped",
-              {"flc_ratio_bands": _bands(SMM_2020_FLC_BANDS),
-               "m_protein_g_l_bands": _bands(SMM_2020_M_PROTEIN_BANDS),
-               "bmpc_percent_bands": _bands(SMM_2020_BMPC_BANDS),
-               "fish_points": SMM_2020_FISH_POINTS,
-               "groups": [{"group": g, "min_total": t, "progression_2y_percent": float(p)}
-                          for g, t, p in SMM_2020_GROUPS]}),
-        _rule("serial.evolving_m_protein", "§3.5", RAVI_2016,
-              ">= 10 % rise within the first 6 months (only if M-protein >= 30 g/L) and/or >= 25 % "
-              "rise within 12 months, with a minimum absolute rise of 5 g/L",
-              {"early_rise_fraction": EVOLVING_EARLY_RISE_FRACTION, "early_months": EVOLVING_EARLY_MONTHS,
-               "early_min_m_protein_g_l": EVOLVING_EARLY_MIN_M_PROTEIN_G_L,
-               "rise_fraction": EVOLVING_RISE_FRACTION, "months": EVOLVING_MONTHS,
-               "min_absolute_rise_g_l": EVOLVING_MIN_ABSOLUTE_RISE_G_L}),
-        _rule("serial.evolving_hemoglobin", "§3.5", RAVI_2016, "Haemoglobin fall >= 5 g/L within 12 months",
-              {"fall_g_l": EVOLVING_HB_FALL_G_L, "months": EVOLVING_HB_MONTHS}),
-        _rule("serial.rising_m_protein_successive", "§3.5", RAJKUMAR_2015,
-              "M-protein rise >= 25 % on two successive evaluations within 6 months (both "
-              ">= 25 % above an earlier result, the three within 6 months)",
-              {"rise_fraction": SUCCESSIVE_RISE_FRACTION, "months": SUCCESSIVE_RISE_MONTHS}),
-        _rule("flc.reference_intervals", "§4", "Katzmann 2002; Hutchison 2008; manufacturers",
-              "Serum FLC kappa/lambda ratio intervals by assay and renal function",
-              {name: {"ratio_low": i.ratio_low, "ratio_high": i.ratio_high, "basis": i.basis,
-                      "kappa_mg_l": list(i.kappa) if i.kappa else None,
-                      "lambda_mg_l": list(i.lambda_) if i.lambda_ else None}
-               for name, i in FLC_INTERVALS.items()} | {"renal_cutoff_ml_min": FLC_RENAL_CUTOFF}),
-        _rule("mgcs.scleromyxedema", "§5", f"{FERMAND_2018}; {RONGIOLETTI}; {EDF_S1}",
-              "Monoclonal gammopathy with scleromyxoedema is an MGCS: refer to haematology and "
-              "dermatology; fever/neurological signs = dermato-neuro syndrome (emergency)", {}),
+        _rule(
+            "mde.hypercalcemia",
+            "§2.1",
+            IMWG_2014,
+            "Serum calcium > 0.25 mmol/L above the ULN, or > 2.75 mmol/L",
+            {"above_uln_mmol_l": CALCIUM_ABOVE_ULN_MMOL_L, "absolute_mmol_l": CALCIUM_ABSOLUTE_MMOL_L},
+        ),
+        _rule(
+            "mde.renal_insufficiency",
+            "§2.1",
+            IMWG_2014,
+            "Creatinine clearance < 40 mL/min (eGFR used as the estimate when no clearance is "
+            "given), or serum creatinine > 177 umol/L",
+            {
+                "creatinine_clearance_ml_min": CREATININE_CLEARANCE_ML_MIN,
+                "creatinine_umol_l": CREATININE_UMOL_L,
+            },
+        ),
+        _rule(
+            "mde.anemia",
+            "§2.1",
+            IMWG_2014,
+            "Haemoglobin > 20 g/L below the LLN, or < 100 g/L",
+            {"below_lln_g_l": HEMOGLOBIN_BELOW_LLN_G_L, "absolute_g_l": HEMOGLOBIN_ABSOLUTE_G_L},
+        ),
+        _rule(
+            "mde.bone_lesions",
+            "§2.1",
+            IMWG_2014,
+            ">= 1 osteolytic lesion on skeletal radiography, CT or PET-CT",
+            {"osteolytic_lesions_min": OSTEOLYTIC_LESIONS_MIN},
+        ),
+        _rule(
+            "mde.bmpc_ge_60", "§2.1", IMWG_2014, "Clonal BMPC >= 60 %", {"bmpc_percent": BMPC_SLIM_PERCENT}
+        ),
+        _rule(
+            "mde.flc_ratio_ge_100",
+            "§2.1",
+            IMWG_2014,
+            "Involved/uninvolved FLC ratio >= 100 with involved FLC >= 100 mg/L (Freelite)",
+            {"ratio": FLC_SLIM_RATIO, "involved_mg_l": FLC_SLIM_INVOLVED_MG_L},
+        ),
+        _rule(
+            "mde.mri_focal_lesions",
+            "§2.1",
+            IMWG_2014,
+            "> 1 focal lesion (>= 5 mm) on MRI",
+            {"more_than": MRI_FOCAL_LESIONS_MORE_THAN},
+        ),
+        _rule(
+            "category.multiple_myeloma",
+            "§2.2",
+            IMWG_2014,
+            "Clonal BMPC >= 10 % or biopsy-proven plasmacytoma, and >= 1 MDE",
+            {"bmpc_percent": BMPC_MYELOMA_PERCENT},
+        ),
+        _rule(
+            "category.smoldering_myeloma",
+            "§2.3",
+            IMWG_2014,
+            "Serum M-protein (IgG or IgA) >= 30 g/L or urine M-protein >= 500 mg/24h and/or clonal "
+            "BMPC 10-60 %; no MDE, no amyloidosis",
+            {
+                "serum_m_protein_g_l": SERUM_M_PROTEIN_G_L,
+                "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
+                "bmpc_percent_low": BMPC_MYELOMA_PERCENT,
+                "bmpc_percent_high": BMPC_SLIM_PERCENT,
+            },
+        ),
+        _rule(
+            "category.mgus_non_igm",
+            "§2.4",
+            IMWG_2014,
+            "Serum M-protein < 30 g/L; clonal BMPC < 10 %; no CRAB or amyloidosis",
+            {"serum_m_protein_g_l": SERUM_M_PROTEIN_G_L, "bmpc_percent": BMPC_MYELOMA_PERCENT},
+        ),
+        _rule(
+            "category.mgus_igm_and_waldenstrom_range",
+            "§2.5",
+            KYLE_WM_2012,
+            "IgM M-protein < 30 g/L and lymphoplasmacytic infiltration < 10 % without end-organ "
+            "features: IgM MGUS; otherwise the Waldenström range",
+            {"igm_m_protein_g_l": SERUM_M_PROTEIN_G_L, "lpl_infiltrate_percent": LPL_INFILTRATE_PERCENT},
+        ),
+        _rule(
+            "category.mgus_light_chain",
+            "§2.6",
+            IMWG_2014,
+            "Abnormal FLC ratio with the involved chain raised, no heavy chain on IFE, no CRAB or "
+            "amyloidosis, clonal BMPC < 10 %, urine M-protein < 500 mg/24h",
+            {
+                "ratio_low": MAYO_MGUS_FLC_RATIO_LOW,
+                "ratio_high": MAYO_MGUS_FLC_RATIO_HIGH,
+                "bmpc_percent": BMPC_MYELOMA_PERCENT,
+                "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
+            },
+        ),
+        _rule(
+            "category.smoldering_myeloma_light_chain",
+            "§2.7",
+            "Working definition (not IMWG 2014)",
+            "No heavy chain on IFE, urine M-protein >= 500 mg/24h and/or clonal BMPC 10-60 %, no MDE",
+            {
+                "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
+                "bmpc_percent_low": BMPC_MYELOMA_PERCENT,
+                "bmpc_percent_high": BMPC_SLIM_PERCENT,
+            },
+        ),
+        _rule(
+            "category.solitary_plasmacytoma",
+            "§2.8",
+            IMWG_2014,
+            "Biopsy-proven solitary lesion; marrow without clonal plasma cells (< 10 %: minimal "
+            "marrow involvement); imaging normal apart from the lesion; no CRAB",
+            {"bmpc_percent": BMPC_MYELOMA_PERCENT},
+        ),
+        _rule(
+            "risk.mgus_mayo_2005",
+            "§3.1",
+            MAYO_MGUS_2005,
+            "Factors: M-protein >= 15 g/L; non-IgG isotype; FLC ratio < 0.26 or > 1.65",
+            {
+                "m_protein_g_l": MAYO_MGUS_M_PROTEIN_G_L,
+                "flc_ratio_low": MAYO_MGUS_FLC_RATIO_LOW,
+                "flc_ratio_high": MAYO_MGUS_FLC_RATIO_HIGH,
+                "groups": [
+                    {
+                        "factors": i,
+                        "group": g,
+                        "progression_20y_percent": p,
+                        "progression_20y_competing_death_percent": c,
+                    }
+                    for i, (g, p, c) in enumerate(MAYO_MGUS_GROUPS)
+                ],
+            },
+        ),
+        _rule(
+            "follow_up",
+            "§3.2",
+            IMWG_FOLLOW_UP_2010,
+            "Low-risk MGUS: SPEP at 6 months, then every 2-3 years; intermediate/high-risk MGUS: "
+            "marrow at baseline, review at 6 months then yearly (light-chain MGUS too: its FLC ratio "
+            "is abnormal); SMM: re-test at 2-3 months, then every 4-6 months for 1 year, then every "
+            "6-12 months",
+            {},
+        ),
+        _rule(
+            "risk.smm_mayo_2018",
+            "§3.3",
+            MAYO_SMM_2018,
+            "Factors: BMPC > 20 %; M-protein > 20 g/L; involved/uninvolved FLC ratio > 20",
+            {
+                "bmpc_percent": SMM_2018_BMPC_PERCENT,
+                "m_protein_g_l": SMM_2018_M_PROTEIN_G_L,
+                "flc_ratio": SMM_2018_FLC_RATIO,
+                "groups": [
+                    {
+                        "factors": f"{i}" if i < 2 else ">=2",
+                        "group": g,
+                        "median_ttp_months": m,
+                        "progression_2y_percent": p,
+                    }
+                    for i, (g, m, p) in enumerate(SMM_2018_GROUPS)
+                ],
+            },
+        ),
+        _rule(
+            "risk.smm_imwg_2020",
+            "§3.4",
+            IMWG_SMM_2020,
+            "Points for FLC ratio, M-protein, BMPC and high-risk FISH; totals grouped",
+            {
+                "flc_ratio_bands": _bands(SMM_2020_FLC_BANDS),
+                "m_protein_g_l_bands": _bands(SMM_2020_M_PROTEIN_BANDS),
+                "bmpc_percent_bands": _bands(SMM_2020_BMPC_BANDS),
+                "fish_points": SMM_2020_FISH_POINTS,
+                "groups": [
+                    {"group": g, "min_total": t, "progression_2y_percent": float(p)}
+                    for g, t, p in SMM_2020_GROUPS
+                ],
+            },
+        ),
+        _rule(
+            "serial.evolving_m_protein",
+            "§3.5",
+            RAVI_2016,
+            ">= 10 % rise within the first 6 months (only if M-protein >= 30 g/L) and/or >= 25 % "
+            "rise within 12 months, with a minimum absolute rise of 5 g/L",
+            {
+                "early_rise_fraction": EVOLVING_EARLY_RISE_FRACTION,
+                "early_months": EVOLVING_EARLY_MONTHS,
+                "early_min_m_protein_g_l": EVOLVING_EARLY_MIN_M_PROTEIN_G_L,
+                "rise_fraction": EVOLVING_RISE_FRACTION,
+                "months": EVOLVING_MONTHS,
+                "min_absolute_rise_g_l": EVOLVING_MIN_ABSOLUTE_RISE_G_L,
+            },
+        ),
+        _rule(
+            "serial.evolving_hemoglobin",
+            "§3.5",
+            RAVI_2016,
+            "Haemoglobin fall >= 5 g/L within 12 months",
+            {"fall_g_l": EVOLVING_HB_FALL_G_L, "months": EVOLVING_HB_MONTHS},
+        ),
+        _rule(
+            "serial.rising_m_protein_successive",
+            "§3.5",
+            RAJKUMAR_2015,
+            "M-protein rise >= 25 % on two successive evaluations within 6 months (both "
+            ">= 25 % above an earlier result, the three within 6 months)",
+            {"rise_fraction": SUCCESSIVE_RISE_FRACTION, "months": SUCCESSIVE_RISE_MONTHS},
+        ),
+        _rule(
+            "flc.reference_intervals",
+            "§4",
+            "Katzmann 2002; Hutchison 2008; manufacturers",
+            "Serum FLC kappa/lambda ratio intervals by assay and renal function",
+            {
+                name: {
+                    "ratio_low": i.ratio_low,
+                    "ratio_high": i.ratio_high,
+                    "basis": i.basis,
+                    "kappa_mg_l": list(i.kappa) if i.kappa else None,
+                    "lambda_mg_l": list(i.lambda_) if i.lambda_ else None,
+                }
+                for name, i in FLC_INTERVALS.items()
+            }
+            | {"renal_cutoff_ml_min": FLC_RENAL_CUTOFF},
+        ),
+        _rule(
+            "mgcs.scleromyxedema",
+            "§5",
+            f"{FERMAND_2018}; {RONGIOLETTI}; {EDF_S1}",
+            "Monoclonal gammopathy with scleromyxoedema is an MGCS: refer to haematology and "
+            "dermatology; fever/neurological signs = dermato-neuro syndrome (emergency)",
+            {},
+        ),
     ]
     return {"ruleset_version": RULESET_VERSION, "rules": r}
 
@@ -329,5 +483,10 @@ def _plain(v: Any) -> Any:
 
 
 def _rule(rid: str, section: str, citation: str, text: str, thresholds: dict[str, Any]) -> dict[str, Any]:
-    return {"id": rid, "section": section, "citation": citation, "description": text,
-            "thresholds": _plain(thresholds)}
+    return {
+        "id": rid,
+        "section": section,
+        "citation": citation,
+        "description": text,
+        "thresholds": _plain(thresholds),
+    }

@@ -94,9 +94,16 @@ def _pct(rise: Decimal, base: Decimal) -> float | None:
 
 def _ev(a: Point, b: Point, unit: str) -> dict:
     rise = b.shown - a.shown
-    return {"from_date": a.on.isoformat(), "from_value": _float(a.shown), "from_comparator": a.comparator,
-            "to_date": b.on.isoformat(), "to_value": _float(b.shown), "to_comparator": b.comparator,
-            "unit": unit, "change_percent": _pct(rise, a.shown)}
+    return {
+        "from_date": a.on.isoformat(),
+        "from_value": _float(a.shown),
+        "from_comparator": a.comparator,
+        "to_date": b.on.isoformat(),
+        "to_value": _float(b.shown),
+        "to_comparator": b.comparator,
+        "unit": unit,
+        "change_percent": _pct(rise, a.shown),
+    }
 
 
 def _certain_rise(a: Point, b: Point, fraction: Decimal, minimum: Decimal | None) -> bool:
@@ -120,12 +127,13 @@ def evolving_m_protein(points: list[Point]) -> list[dict]:
     if base.lo >= R.EVOLVING_EARLY_MIN_M_PROTEIN_G_L:
         for p in points[1:]:
             if within(base.on, p.on, R.EVOLVING_EARLY_MONTHS) and _certain_rise(
-                    base, p, R.EVOLVING_EARLY_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L):
+                base, p, R.EVOLVING_EARLY_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L
+            ):
                 hits.append({"rule": ">= 10 % rise within the first 6 months"} | _ev(base, p, "g/L"))
                 break
     # ref: §3.5 — ≥ 25 % rise within 12 months, minimum absolute rise 5 g/L.
     for i, a in enumerate(points):
-        for b in points[i + 1:]:
+        for b in points[i + 1 :]:
             if not within(a.on, b.on, R.EVOLVING_MONTHS):
                 break
             if _certain_rise(a, b, R.EVOLVING_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L):
@@ -137,7 +145,7 @@ def evolving_m_protein(points: list[Point]) -> list[dict]:
 def evolving_hemoglobin(points: list[Point]) -> list[dict]:
     """§3.5: haemoglobin fall of ≥ 5 g/L within 12 months."""
     for i, a in enumerate(points):
-        for b in points[i + 1:]:
+        for b in points[i + 1 :]:
             if not within(a.on, b.on, R.EVOLVING_HB_MONTHS):
                 break
             # ref: §3.5 — fall ≥ 5 g/L (certain: the lowest earlier value minus the highest later one).
@@ -155,11 +163,15 @@ def rising_successive(points: list[Point]) -> list[dict]:
     for j in range(1, len(points) - 1):
         b, c = points[j], points[j + 1]
         for a in points[:j]:
-            if (within(a.on, c.on, R.SUCCESSIVE_RISE_MONTHS)
-                    and _certain_rise(a, b, R.SUCCESSIVE_RISE_FRACTION, None)
-                    and _certain_rise(a, c, R.SUCCESSIVE_RISE_FRACTION, None)):
-                return [{"rule": ">= 25 % rise on two successive evaluations within 6 months"}
-                        | _ev(a, b, "g/L"), _ev(a, c, "g/L")]
+            if (
+                within(a.on, c.on, R.SUCCESSIVE_RISE_MONTHS)
+                and _certain_rise(a, b, R.SUCCESSIVE_RISE_FRACTION, None)
+                and _certain_rise(a, c, R.SUCCESSIVE_RISE_FRACTION, None)
+            ):
+                return [
+                    {"rule": ">= 25 % rise on two successive evaluations within 6 months"} | _ev(a, b, "g/L"),
+                    _ev(a, c, "g/L"),
+                ]
     return []
 
 
@@ -170,32 +182,54 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     flags: list[Flag] = []
     notes: list[str] = []
     if panel.collected_on_assumed and panel.collected_on is not None:
-        notes.append(f"collected_on not given: the current panel was dated {panel.collected_on.isoformat()} "
-                     "(the day of the request) for the serial-result rules.")
+        notes.append(
+            f"collected_on not given: the current panel was dated {panel.collected_on.isoformat()} "
+            "(the day of the request) for the serial-result rules."
+        )
     mp = _series(panel, _m_protein)
     hb = _series(panel, _hemoglobin)
     src = "clinical-reference §3.5"
     ev = evolving_m_protein(mp)
     if ev:
         e = ev[0]
-        flags.append(Flag("EVOLVING_M_PROTEIN", Severity.REFER,
-                          f"Evolving M-protein ({e['rule']}): {_g(e['from_value'])} g/L on {e['from_date']} "
-                          f"to {_g(e['to_value'])} g/L on {e['to_date']} ({R.RAVI_2016}; {src}). An "
-                          "evolving pattern predicts progression: haematology review.",
-                          ("hematology",), tuple(ev)))
+        flags.append(
+            Flag(
+                "EVOLVING_M_PROTEIN",
+                Severity.REFER,
+                f"Evolving M-protein ({e['rule']}): {_g(e['from_value'])} g/L on {e['from_date']} "
+                f"to {_g(e['to_value'])} g/L on {e['to_date']} ({R.RAVI_2016}; {src}). An "
+                "evolving pattern predicts progression: haematology review.",
+                ("hematology",),
+                tuple(ev),
+            )
+        )
     ev = evolving_hemoglobin(hb)
     if ev:
         e = ev[0]
-        flags.append(Flag("EVOLVING_HEMOGLOBIN", Severity.REFER,
-                          f"Evolving haemoglobin: {_g(e['from_value'])} g/L on {e['from_date']} to "
-                          f"{_g(e['to_value'])} g/L on {e['to_date']}, a fall of at least 5 g/L within 12 "
-                          f"months ({R.RAVI_2016}; {src}).", ("hematology",), tuple(ev)))
+        flags.append(
+            Flag(
+                "EVOLVING_HEMOGLOBIN",
+                Severity.REFER,
+                f"Evolving haemoglobin: {_g(e['from_value'])} g/L on {e['from_date']} to "
+                f"{_g(e['to_value'])} g/L on {e['to_date']}, a fall of at least 5 g/L within 12 "
+                f"months ({R.RAVI_2016}; {src}).",
+                ("hematology",),
+                tuple(ev),
+            )
+        )
     ev = rising_successive(mp)
     if ev:
-        flags.append(Flag("RISING_M_PROTEIN_SUCCESSIVE", Severity.REFER,
-                          "M-protein up >= 25 % on two successive evaluations within 6 months "
-                          f"({_g(ev[0]['from_value'])} g/L on {ev[0]['from_date']}, then "
-                          f"{_g(ev[0]['to_value'])} g/L on {ev[0]['to_date']} and "
-                          f"{_g(ev[1]['to_value'])} g/L on {ev[1]['to_date']}): a high-risk marker in "
-                          f"smouldering myeloma ({R.RAJKUMAR_2015}; {src}).", ("hematology",), tuple(ev)))
+        flags.append(
+            Flag(
+                "RISING_M_PROTEIN_SUCCESSIVE",
+                Severity.REFER,
+                "M-protein up >= 25 % on two successive evaluations within 6 months "
+                f"({_g(ev[0]['from_value'])} g/L on {ev[0]['from_date']}, then "
+                f"{_g(ev[0]['to_value'])} g/L on {ev[0]['to_date']} and "
+                f"{_g(ev[1]['to_value'])} g/L on {ev[1]['to_date']}): a high-risk marker in "
+                f"smouldering myeloma ({R.RAJKUMAR_2015}; {src}).",
+                ("hematology",),
+                tuple(ev),
+            )
+        )
     return flags, notes

@@ -152,17 +152,16 @@ class TestLabFile:
         assert entry.target == "spep.m_protein"
         assert entry.origin.endswith("lab-codemap.yaml")
         # the same code through the lab's FHIR CodeSystem (system alias)
-        assert lab_codemap.observation(
-            Coding("https://lab.example/fhir/CodeSystem/mg", "MPROT")
-        ).target == "spep.m_protein"
+        assert (
+            lab_codemap.observation(Coding("https://lab.example/fhir/CodeSystem/mg", "MPROT")).target
+            == "spep.m_protein"
+        )
         # defaults are still there
         assert lab_codemap.observation(Coding("LN", "33358-3")).target == "spep.m_protein"
 
     def test_env_var_names_the_lab_file(self, monkeypatch):
         monkeypatch.setenv("MGI_CODEMAP_FILE", str(SAMPLES / "lab-codemap.yaml"))
-        assert load_codemap().observation(Coding("99MGL", "SCLMYX")).target == (
-            "clinical.scleromyxedema"
-        )
+        assert load_codemap().observation(Coding("99MGL", "SCLMYX")).target == ("clinical.scleromyxedema")
         monkeypatch.delenv("MGI_CODEMAP_FILE")
         assert load_codemap().observation(Coding("99MGL", "SCLMYX")) is None
 
@@ -184,9 +183,7 @@ class TestLabFile:
             tmp_path,
             "conditions:\n  - {code: '17602002', system: SCT, target: clinical.amyloidosis}\n",
         )
-        assert load_codemap(path).condition(Coding("SCT", "17602002")).target == (
-            "clinical.amyloidosis"
-        )
+        assert load_codemap(path).condition(Coding("SCT", "17602002")).target == ("clinical.amyloidosis")
 
     def test_unquoted_numeric_code_is_read_as_text(self, tmp_path):
         path = write(tmp_path, "conditions:\n  - {code: 123456, system: L, target: clinical.fever}\n")
@@ -262,16 +259,27 @@ class TestValueReaders:
 
     @pytest.mark.parametrize(
         ("text", "expected"),
-        [("<0.1", ("<", 0.1)), ("< 0.1", ("<", 0.1)), (">=90", (">=", 90)), ("=<5", ("<=", 5)),
-         ("=3", (None, 3)), ("16", (None, 16))],
+        [
+            ("<0.1", ("<", 0.1)),
+            ("< 0.1", ("<", 0.1)),
+            (">=90", (">=", 90)),
+            ("=<5", ("<=", 5)),
+            ("=3", (None, 3)),
+            ("16", (None, 16)),
+        ],
     )
     def test_comparators(self, text, expected):
         assert parse_compared(text) == expected
 
     @pytest.mark.parametrize(
         ("text", "expected"),
-        [("3.3-19.4", {"low": 3.3, "high": 19.4}), ("0.4 - 4.0", {"low": 0.4, "high": 4.0}),
-         ("<4.0", {"high": 4.0}), (">60", {"low": 60}), ("", None)],
+        [
+            ("3.3-19.4", {"low": 3.3, "high": 19.4}),
+            ("0.4 - 4.0", {"low": 0.4, "high": 4.0}),
+            ("<4.0", {"high": 4.0}),
+            (">60", {"low": 60}),
+            ("", None),
+        ],
     )
     def test_reference_ranges(self, text, expected):
         assert parse_range_text(text) == expected
@@ -327,7 +335,8 @@ class TestImmunofixation:
 
     def test_repetitions_make_a_biclonal_result(self):
         assert parse_ife(["IgG kappa", "IgA lambda"])["clones"] == [
-            IGG_K, {"heavy_chain": "IgA", "light_chain": "lambda"},
+            IGG_K,
+            {"heavy_chain": "IgA", "light_chain": "lambda"},
         ]
 
     @pytest.mark.parametrize(
@@ -398,8 +407,17 @@ class TestAssembler:
 
 def test_field_registry_covers_the_contract_request_sections():
     sections = {path.split(".")[0] for path in FIELD_KINDS}
-    assert sections >= {"spep", "serum_ife", "urine", "flc", "marrow", "labs", "imaging",
-                        "cytogenetics", "clinical"}
+    assert sections >= {
+        "spep",
+        "serum_ife",
+        "urine",
+        "flc",
+        "marrow",
+        "labs",
+        "imaging",
+        "cytogenetics",
+        "clinical",
+    }
     assert FIELD_KINDS["clinical.scleromyxedema"] is Kind.SCLEROMYXEDEMA
 
 

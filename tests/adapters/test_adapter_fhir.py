@@ -28,8 +28,11 @@ SCT = "http://snomed.info/sct"
 
 
 def observation(code: str, system: str = LOINC, **value: Any) -> dict[str, Any]:
-    resource = {"resourceType": "Observation", "status": "final",
-                "code": {"coding": [{"system": system, "code": code}]}}
+    resource = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
     resource.update(value)
     return resource
 
@@ -38,24 +41,31 @@ def quantity(value: float, unit: str, **extra: Any) -> dict[str, Any]:
     return {"valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit, **extra}}
 
 
-def condition(code: str, verification: str | None = "confirmed", system: str = SCT,
-              clinical: str | None = None) -> dict[str, Any]:
-    resource: dict[str, Any] = {"resourceType": "Condition",
-                                "subject": {"reference": "Patient/p1"},
-                                "code": {"coding": [{"system": system, "code": code}]}}
+def condition(
+    code: str, verification: str | None = "confirmed", system: str = SCT, clinical: str | None = None
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": system, "code": code}]},
+    }
     if verification:
-        resource["verificationStatus"] = {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-            "code": verification}]}
+        resource["verificationStatus"] = {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}
+            ]
+        }
     if clinical:
-        resource["clinicalStatus"] = {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": clinical}]}
+        resource["clinicalStatus"] = {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": clinical}
+            ]
+        }
     return resource
 
 
 def bundle(*resources: dict[str, Any], kind: str = "collection") -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": kind,
-            "entry": [{"resource": r} for r in resources]}
+    return {"resourceType": "Bundle", "type": kind, "entry": [{"resource": r} for r in resources]}
 
 
 M_PROTEIN = observation("33358-3", effectiveDateTime="2024-05-02T10:00:00Z", **quantity(12, "g/L"))
@@ -63,22 +73,23 @@ M_PROTEIN = observation("33358-3", effectiveDateTime="2024-05-02T10:00:00Z", **q
 
 class TestInbound:
     def test_bundle_without_patient(self, codemap):
-        request = bundle_to_request(bundle(
-            M_PROTEIN,
-            observation("25700-6", valueString="IgG kappa"),
-            observation("36916-5", **quantity(0.2, "mg/L", comparator="<")),
-        ), codemap)
+        request = bundle_to_request(
+            bundle(
+                M_PROTEIN,
+                observation("25700-6", valueString="IgG kappa"),
+                observation("36916-5", **quantity(0.2, "mg/L", comparator="<")),
+            ),
+            codemap,
+        )
         assert request == {
             "collected_on": "2024-05-02",
             "spep": {"m_protein": {"value": 12, "unit": "g/L"}},
-            "serum_ife": {"result": "positive",
-                          "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+            "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
             "flc": {"kappa": {"value": 0.2, "unit": "mg/L", "comparator": "<"}},
         }
 
     def test_bundle_with_patient_gives_age_at_collection_and_sex(self, codemap):
-        patient = {"resourceType": "Patient", "id": "p1", "gender": "male",
-                   "birthDate": "1950-05-03"}
+        patient = {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1950-05-03"}
         request = bundle_to_request(bundle(patient, M_PROTEIN), codemap)
         assert request["patient"] == {"age_years": 73, "sex": "male"}  # a day before the birthday
 
@@ -103,16 +114,18 @@ class TestInbound:
         assert bundle_to_request(data, codemap)["spep"]
 
     def test_conditions(self, codemap):
-        request = bundle_to_request(bundle(
-            M_PROTEIN,
-            condition("40930008", "refuted"),
-            condition("34486009", "confirmed"),   # one confirmed thyroid disease is enough
-            condition("23132008", None),           # no verificationStatus: taken as confirmed
-            condition("C90.3", "confirmed", system="http://hl7.org/fhir/sid/icd-10"),
-            condition("17602002"),                 # disabled default: ignored
-        ), codemap)
-        assert request["clinical"] == {"thyroid_disease": True, "amyloidosis": True,
-                                       "plasmacytoma": True}
+        request = bundle_to_request(
+            bundle(
+                M_PROTEIN,
+                condition("40930008", "refuted"),
+                condition("34486009", "confirmed"),  # one confirmed thyroid disease is enough
+                condition("23132008", None),  # no verificationStatus: taken as confirmed
+                condition("C90.3", "confirmed", system="http://hl7.org/fhir/sid/icd-10"),
+                condition("17602002"),  # disabled default: ignored
+            ),
+            codemap,
+        )
+        assert request["clinical"] == {"thyroid_disease": True, "amyloidosis": True, "plasmacytoma": True}
 
     def test_condition_without_subject_is_invalid_fhir(self, codemap):
         cond = condition("40930008")
@@ -122,41 +135,56 @@ class TestInbound:
         assert "Bundle.entry[1].resource.subject" in err.value.errors
 
     def test_condition_statuses(self, codemap):
-        result = translate_bundle(bundle(
-            M_PROTEIN,
-            condition("40930008", "provisional"),
-            condition("34486009", "entered-in-error"),
-            condition("23132008", "confirmed", clinical="resolved"),
-        ), codemap)
+        result = translate_bundle(
+            bundle(
+                M_PROTEIN,
+                condition("40930008", "provisional"),
+                condition("34486009", "entered-in-error"),
+                condition("23132008", "confirmed", clinical="resolved"),
+            ),
+            codemap,
+        )
         assert "clinical" not in result.request
-        assert any(n.startswith("Bundle.entry[1].resource (40930008): provisional diagnosis does "
-                                "not assert clinical.thyroid_disease") for n in result.notes)
-        assert any(n.startswith("Bundle.entry[2].resource (34486009): entered-in-error")
-                   for n in result.notes)
-        assert any(n.startswith("Bundle.entry[3].resource (23132008): confirmed/resolved")
-                   for n in result.notes)
+        assert any(
+            n.startswith(
+                "Bundle.entry[1].resource (40930008): provisional diagnosis does "
+                "not assert clinical.thyroid_disease"
+            )
+            for n in result.notes
+        )
+        assert any(
+            n.startswith("Bundle.entry[2].resource (34486009): entered-in-error") for n in result.notes
+        )
+        assert any(
+            n.startswith("Bundle.entry[3].resource (23132008): confirmed/resolved") for n in result.notes
+        )
 
     def test_local_scleromyxoedema_condition(self, lab_codemap):
         system = "https://lab.example/fhir/CodeSystem/mg"
-        for verification, expected in [("confirmed", "confirmed"), ("differential", "suspected"),
-                                       ("refuted", "absent")]:
+        for verification, expected in [
+            ("confirmed", "confirmed"),
+            ("differential", "suspected"),
+            ("refuted", "absent"),
+        ]:
             request = bundle_to_request(
                 bundle(M_PROTEIN, condition("SCLMYX-DX", verification, system=system)), lab_codemap
             )
             assert request["clinical"] == {"scleromyxedema": expected}
 
     def test_local_code_needs_the_lab_codemap(self, codemap, lab_codemap):
-        data = bundle(observation("MPROT", "https://lab.example/fhir/CodeSystem/mg",
-                                  **quantity(7, "g/L")))
+        data = bundle(observation("MPROT", "https://lab.example/fhir/CodeSystem/mg", **quantity(7, "g/L")))
         assert bundle_to_request(data, codemap) == {}
-        assert bundle_to_request(data, lab_codemap) == {
-            "spep": {"m_protein": {"value": 7, "unit": "g/L"}}}
+        assert bundle_to_request(data, lab_codemap) == {"spep": {"m_protein": {"value": 7, "unit": "g/L"}}}
 
     def test_units_and_reference_ranges(self, codemap):
-        tsh = observation("3016-3", **quantity(1.9, "m[IU]/L"),
-                          referenceRange=[{"low": {"value": 0.4}, "high": {"value": 4.0}}])
-        egfr = observation("98979-8", **quantity(88, "mL/min/{1.73_m2}"),
-                           referenceRange=[{"low": {"value": 60}}])
+        tsh = observation(
+            "3016-3",
+            **quantity(1.9, "m[IU]/L"),
+            referenceRange=[{"low": {"value": 0.4}, "high": {"value": 4.0}}],
+        )
+        egfr = observation(
+            "98979-8", **quantity(88, "mL/min/{1.73_m2}"), referenceRange=[{"low": {"value": 60}}]
+        )
         result = translate_bundle(bundle(tsh, egfr), codemap)
         assert result.request["labs"] == {
             "tsh": {"value": 1.9, "unit": "mIU/L", "reference_range": {"low": 0.4, "high": 4.0}},
@@ -177,10 +205,13 @@ class TestInbound:
         assert any("Specimen ignored" in n for n in result.notes)
 
     def test_coded_ife_reads_the_text_then_the_display(self, codemap):
-        ife = observation("25700-6", valueCodeableConcept={
-            "coding": [{"system": "urn:lab", "code": "Q1", "display": "free lambda"}]})
+        ife = observation(
+            "25700-6",
+            valueCodeableConcept={"coding": [{"system": "urn:lab", "code": "Q1", "display": "free lambda"}]},
+        )
         assert bundle_to_request(bundle(ife), codemap)["serum_ife"]["clones"] == [
-            {"heavy_chain": None, "light_chain": "lambda"}]
+            {"heavy_chain": None, "light_chain": "lambda"}
+        ]
 
 
 class TestInboundErrors:
@@ -199,7 +230,8 @@ class TestInboundErrors:
             bundle_to_request(data, codemap)
         assert err.value.status == 422
         assert err.value.message == (
-            "the Bundle is not valid FHIR R4: Bundle.entry[0].resource.code: Field required")
+            "the Bundle is not valid FHIR R4: Bundle.entry[0].resource.code: Field required"
+        )
         assert err.value.errors == {"Bundle.entry[0].resource.code": ["Field required"]}
         outcome = err.value.operation_outcome()
         OperationOutcome.model_validate(outcome)
@@ -208,12 +240,21 @@ class TestInboundErrors:
 
     @pytest.mark.parametrize(
         ("resource_type", "shown"),
-        [(1, "a int"), (1e308, "a float"), (True, "a bool"), ([1], "a list"),
-         ({"result": "positive"}, "a dict"), ("", "''"), ("Nope", "'Nope'"), ("observation", "'observation'"),
-         ("2026-01-01", "'2026-01-01'")],
+        [
+            (1, "a int"),
+            (1e308, "a float"),
+            (True, "a bool"),
+            ([1], "a list"),
+            ({"result": "positive"}, "a dict"),
+            ("", "''"),
+            ("Nope", "'Nope'"),
+            ("observation", "'observation'"),
+            ("2026-01-01", "'2026-01-01'"),
+        ],
     )
     def test_a_resource_type_that_names_no_fhir_resource_is_a_422_at_its_place(
-            self, codemap, resource_type, shown):
+        self, codemap, resource_type, shown
+    ):
         # fhir.resources raised TypeError/KeyError (a 500) on these, found by fuzzing mutated bundles.
         data = bundle(M_PROTEIN, {"resourceType": resource_type, "status": "final"})
         with pytest.raises(FhirError) as err:
@@ -233,7 +274,8 @@ class TestInboundErrors:
         ],
     )
     def test_a_primitive_of_the_wrong_json_type_is_refused_not_read_as_python_truth(
-            self, lab_codemap, element, value, problem):
+        self, lab_codemap, element, value, problem
+    ):
         # fhir.resources validates leniently ("false" passes as a boolean); read as Python truth, a
         # fever sent as "false" was a fever, and with scleromyxoedema the dermato-neuro emergency.
         fever = observation("FEVER", system="https://lab.example/fhir/CodeSystem/mg", valueBoolean=False)
@@ -247,8 +289,10 @@ class TestInboundErrors:
         ("change", "problem"),
         [
             ({"valueQuantity": {"value": "12", "unit": "g/L"}}, "valueQuantity.value must be a JSON number"),
-            ({"referenceRange": [{"low": {"value": "1"}, "high": {"value": 2}}]},
-             "referenceRange.low.value must be a JSON number"),
+            (
+                {"referenceRange": [{"low": {"value": "1"}, "high": {"value": 2}}]},
+                "referenceRange.low.value must be a JSON number",
+            ),
         ],
     )
     def test_a_number_sent_as_a_string_is_refused(self, codemap, change, problem):
@@ -262,8 +306,10 @@ class TestInboundErrors:
         with pytest.raises(FhirError) as err:
             bundle_to_request(data, codemap)
         null = ["null is not allowed in FHIR JSON: leave the element out"]
-        assert err.value.errors == {"Bundle.entry[0].resource.valueQuantity": null,
-                                    "Bundle.entry[1].resource.resourceType": null}
+        assert err.value.errors == {
+            "Bundle.entry[0].resource.valueQuantity": null,
+            "Bundle.entry[1].resource.resourceType": null,
+        }
         assert err.value.message.endswith("(and 1 more)")
 
     def test_a_contained_resource_is_checked_too(self, codemap):
@@ -278,19 +324,34 @@ class TestInboundErrors:
             ({"resourceType": "Patient"}, "must be a FHIR Bundle"),
             ([], "must be a FHIR Bundle"),
             (bundle(M_PROTEIN, kind="searchset"), "Bundle.type 'searchset'"),
-            (bundle({"resourceType": "Patient"}, {"resourceType": "Patient"}, M_PROTEIN),
-             "more than one Patient"),
+            (
+                bundle({"resourceType": "Patient"}, {"resourceType": "Patient"}, M_PROTEIN),
+                "more than one Patient",
+            ),
             (bundle(observation("25700-6", valueString="speckled")), "'speckled' is not understood"),
             (bundle(observation("33358-3", valueString="12")), "needs a valueQuantity"),
             (bundle(observation("11118-7", **quantity(8, "mg"))), "must be in %"),
-            (bundle(observation("17861-6", valueQuantity={"value": 2.3, "unit": "mmol/L"},
-                                referenceRange=[{"low": {"value": 8.6, "unit": "mg/dL"},
-                                                 "high": {"value": 10.3, "unit": "mg/dL"}}])),
-             "referenceRange.low is in 'mg/dL'"),
+            (
+                bundle(
+                    observation(
+                        "17861-6",
+                        valueQuantity={"value": 2.3, "unit": "mmol/L"},
+                        referenceRange=[
+                            {"low": {"value": 8.6, "unit": "mg/dL"}, "high": {"value": 10.3, "unit": "mg/dL"}}
+                        ],
+                    )
+                ),
+                "referenceRange.low is in 'mg/dL'",
+            ),
             (bundle(M_PROTEIN, observation("33358-3", **quantity(13, "g/L"))), "conflicting values"),
-            (bundle(observation("36916-5", **quantity(40, "mg/L")),
+            (
+                bundle(
+                    observation("36916-5", **quantity(40, "mg/L")),
                     observation("33944-0", **quantity(10, "mg/L")),
-                    observation("48378-4", valueQuantity={"value": 0.4})), "disagrees"),
+                    observation("48378-4", valueQuantity={"value": 0.4}),
+                ),
+                "disagrees",
+            ),
         ],
     )
     def test_errors(self, codemap, data, fragment):
@@ -302,8 +363,7 @@ class TestDiagnosticReport:
     def test_report_validates_and_carries_the_interpretation(self, worked_example_response):
         request_bundle = sample_json("bundle_worked_example_s6.json")
         now = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
-        report = interpretation_to_diagnostic_report(worked_example_response, request_bundle,
-                                                     now=now)
+        report = interpretation_to_diagnostic_report(worked_example_response, request_bundle, now=now)
         DiagnosticReport.model_validate(report)  # round-trips through fhir.resources
         assert report["resourceType"] == "DiagnosticReport" and report["status"] == "final"
         assert report["subject"] == {"reference": "Patient/pat-034"}
@@ -321,22 +381,28 @@ class TestDiagnosticReport:
         assert any("low, low_intermediate" in n["text"] for n in mayo["note"])
         flags = [o for o in report["contained"] if o["code"]["coding"][0]["code"] == "FLAG"]
         assert [f["valueCodeableConcept"]["coding"][0]["code"] for f in flags] == [
-            f["code"] for f in worked_example_response["flags"]]
+            f["code"] for f in worked_example_response["flags"]
+        ]
         first = flags[0]
-        severity = next(c for c in first["component"]
-                        if c["code"]["coding"][0]["code"] == "FLAG_SEVERITY")
+        severity = next(c for c in first["component"] if c["code"]["coding"][0]["code"] == "FLAG_SEVERITY")
         assert severity["valueCodeableConcept"]["coding"][0]["code"] == "refer"
-        refer = [c["valueString"] for c in first["component"]
-                 if c["code"]["coding"][0]["code"] == "REFER_TO"]
+        refer = [c["valueString"] for c in first["component"] if c["code"]["coding"][0]["code"] == "REFER_TO"]
         assert refer == worked_example_response["flags"][0]["refer_to"]
         assert contained["isotype"]["valueString"] == "IgG kappa"
         assert contained["classification-provisional"]["valueBoolean"] is True
 
     def test_report_without_patient(self):
-        interpretation = {"classification": {"code": "NO_MONOCLONAL_PROTEIN", "label": "None",
-                                             "provisional": False, "isotype": None},
-                          "risk": {"mgus_mayo_2005": {"group": "low"}}, "flags": [],
-                          "comment": ""}
+        interpretation = {
+            "classification": {
+                "code": "NO_MONOCLONAL_PROTEIN",
+                "label": "None",
+                "provisional": False,
+                "isotype": None,
+            },
+            "risk": {"mgus_mayo_2005": {"group": "low"}},
+            "flags": [],
+            "comment": "",
+        }
         report = interpretation_to_diagnostic_report(interpretation, bundle(M_PROTEIN))
         DiagnosticReport.model_validate(report)
         assert "subject" not in report and "conclusion" not in report
@@ -354,19 +420,27 @@ class TestDiagnosticReport:
 class TestOperationOutcome:
     @pytest.mark.parametrize(
         ("status", "code", "severity"),
-        [(400, "structure", "error"), (415, "not-supported", "error"), (413, "too-long", "error"),
-         (422, "invalid", "error"), (404, "not-found", "error"), (500, "exception", "fatal")],
+        [
+            (400, "structure", "error"),
+            (415, "not-supported", "error"),
+            (413, "too-long", "error"),
+            (422, "invalid", "error"),
+            (404, "not-found", "error"),
+            (500, "exception", "fatal"),
+        ],
     )
     def test_status_codes(self, status, code, severity):
         outcome = operation_outcome("something went wrong", status)
         OperationOutcome.model_validate(outcome)
         assert outcome["issue"] == [
-            {"severity": severity, "code": code, "diagnostics": "something went wrong"}]
+            {"severity": severity, "code": code, "diagnostics": "something went wrong"}
+        ]
 
     def test_field_errors_name_the_source_entry(self, codemap):
         result = translate_bundle(bundle(observation("33358-3", **quantity(1, "ug/mL"))), codemap)
-        outcome = operation_outcome({"spep.m_protein.unit": ["Must be one of: g/L, g/dL."]}, 422,
-                                    sources=result.sources)
+        outcome = operation_outcome(
+            {"spep.m_protein.unit": ["Must be one of: g/L, g/dL."]}, 422, sources=result.sources
+        )
         OperationOutcome.model_validate(outcome)
         issue = outcome["issue"][0]
         assert issue["diagnostics"] == "spep.m_protein.unit: Must be one of: g/L, g/dL."

@@ -31,8 +31,9 @@ def message(*segments: str, header: str = MSH, sep: str = "\r") -> str:
     return sep.join([header, *segments]) + sep
 
 
-def obx(n: int, value_type: str, code: str, value: str, unit: str = "", rng: str = "",
-        status: str = "F") -> str:
+def obx(
+    n: int, value_type: str, code: str, value: str, unit: str = "", rng: str = "", status: str = "F"
+) -> str:
     return f"OBX|{n}|{value_type}|{code}||{value}|{unit}|{rng}||||{status}"
 
 
@@ -53,12 +54,10 @@ class TestSamples:
             "collected_on": "2024-05-01",
             "patient": {"age_years": 34, "sex": "female"},
             "spep": {"m_protein": {"value": 1.2, "unit": "g/dL"}},
-            "serum_ife": {"result": "positive",
-                          "clones": [{"heavy_chain": "IgA", "light_chain": "lambda"}]},
+            "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgA", "light_chain": "lambda"}]},
             "flc": {
                 "kappa": {"value": 10.4, "unit": "mg/L", "reference_range": {"low": 3.3, "high": 19.4}},
-                "lambda": {"value": 48.0, "unit": "mg/L",
-                           "reference_range": {"low": 5.7, "high": 26.3}},
+                "lambda": {"value": 48.0, "unit": "mg/L", "reference_range": {"low": 5.7, "high": 26.3}},
             },
             "labs": {"egfr": {"value": 95, "unit": "mL/min/1.73m2"}},
         }
@@ -76,12 +75,15 @@ class TestSamples:
             "patient": {"sex": "male"},
             "urine": {
                 "m_protein_24h": {"value": 620, "unit": "mg/24h"},
-                "ife": {"result": "positive",
-                        "clones": [{"heavy_chain": None, "light_chain": "kappa"}]},
+                "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "kappa"}]},
             },
             "flc": {
-                "lambda": {"value": 0.5, "unit": "mg/L", "comparator": "<",
-                           "reference_range": {"low": 5.7, "high": 26.3}},
+                "lambda": {
+                    "value": 0.5,
+                    "unit": "mg/L",
+                    "comparator": "<",
+                    "reference_range": {"low": 5.7, "high": 26.3},
+                },
                 "kappa": {"value": 180, "unit": "mg/L", "reference_range": {"low": 3.3, "high": 19.4}},
             },
             "clinical": {"thyroid_disease": True},
@@ -96,9 +98,13 @@ class TestSamples:
         assert request == {
             "collected_on": "2024-07-20",
             "spep": {"m_protein": {"value": 22, "unit": "g/L"}},
-            "serum_ife": {"result": "positive", "clones": [
-                {"heavy_chain": "IgG", "light_chain": "kappa"},
-                {"heavy_chain": "IgA", "light_chain": "lambda"}]},
+            "serum_ife": {
+                "result": "positive",
+                "clones": [
+                    {"heavy_chain": "IgG", "light_chain": "kappa"},
+                    {"heavy_chain": "IgA", "light_chain": "lambda"},
+                ],
+            },
             "marrow": {"clonal_plasma_cells_percent": 12},
             "clinical": {"scleromyxedema": "suspected"},  # DG1-6 W = working diagnosis
         }
@@ -158,8 +164,9 @@ class TestSamples:
 class TestErrors:
     @pytest.mark.parametrize("code", sorted(WRONG_CODES))
     def test_every_wrong_code_is_rejected(self, codemap, code):
-        text = message(OBR, obx(1, "NM", "33358-3^M^LN", "1", "g/L"),
-                       obx(2, "NM", f"{code}^Wrong^LN", "8", "%"))
+        text = message(
+            OBR, obx(1, "NM", "33358-3^M^LN", "1", "g/L"), obx(2, "NM", f"{code}^Wrong^LN", "8", "%")
+        )
         with pytest.raises(Hl7Error) as err:
             parse_oru(text, codemap)
         assert WRONG_CODES[code] in err.value.message
@@ -167,12 +174,14 @@ class TestErrors:
         assert err.value.ack_code == "AE" and err.value.hl7_code == 103
 
     def test_unreadable_ife_names_the_segment_and_the_value(self, codemap):
-        text = message(obx(1, "NM", "33358-3^M^LN", "1", "g/L"),
-                       obx(2, "ST", "25700-6^IFE^LN", "smudge near gamma"))
+        text = message(
+            obx(1, "NM", "33358-3^M^LN", "1", "g/L"), obx(2, "ST", "25700-6^IFE^LN", "smudge near gamma")
+        )
         with pytest.raises(Hl7Error) as err:
             parse_oru(text, codemap)
-        assert err.value.message.startswith("OBX[2] (set ID 2, 25700-6): immunofixation value "
-                                             "'smudge near gamma' is not understood")
+        assert err.value.message.startswith(
+            "OBX[2] (set ID 2, 25700-6): immunofixation value 'smudge near gamma' is not understood"
+        )
         assert err.value.location == "OBX[2] OBX-5"
 
     @pytest.mark.parametrize(
@@ -193,16 +202,17 @@ class TestErrors:
         assert (err.value.segment, err.value.field) == ("OBX", field)
 
     def test_conflicting_values(self, codemap):
-        text = message(obx(1, "NM", "33358-3^M^LN", "1", "g/L"),
-                       obx(2, "NM", "33358-3^M^LN", "2", "g/L"))
+        text = message(obx(1, "NM", "33358-3^M^LN", "1", "g/L"), obx(2, "NM", "33358-3^M^LN", "2", "g/L"))
         with pytest.raises(Hl7Error, match="spep.m_protein has conflicting values") as err:
             parse_oru(text, codemap)
         assert err.value.hl7_code == 205
 
     def test_reported_ratio_that_disagrees(self, codemap):
-        text = message(obx(1, "NM", "36916-5^K^LN", "40", "mg/L"),
-                       obx(2, "NM", "33944-0^L^LN", "10", "mg/L"),
-                       obx(3, "NM", "48378-4^R^LN", "0.4", ""))
+        text = message(
+            obx(1, "NM", "36916-5^K^LN", "40", "mg/L"),
+            obx(2, "NM", "33944-0^L^LN", "10", "mg/L"),
+            obx(3, "NM", "48378-4^R^LN", "0.4", ""),
+        )
         with pytest.raises(Hl7Error, match="ratio 0.4 disagrees with kappa/lambda 4.00"):
             parse_oru(text, codemap)
 
@@ -210,8 +220,7 @@ class TestErrors:
         ("text", "code", "fragment"),
         [
             ("garbage", 100, "does not start with an MSH"),
-            (message(PID, header=MSH.replace("ORU^R01^ORU_R01", "ADT^A01")), 200,
-             "message type 'ADT'"),
+            (message(PID, header=MSH.replace("ORU^R01^ORU_R01", "ADT^A01")), 200, "message type 'ADT'"),
             (message(PID, header=MSH.replace("ORU^R01^ORU_R01", "ORU^R30")), 201, "event 'R30'"),
             (message(PID, header=MSH.replace("2.5.1", "2.7")), 203, "HL7 version '2.7'"),
             (message(PID, "XX|broken"), 100, "cannot be parsed"),
@@ -237,9 +246,7 @@ class TestErrors:
 
 
 class TestEscaping:
-    @pytest.mark.parametrize(
-        "text", ["a|b", "a^b&c~d\\e", "plain", "κ/λ ≥ 100 mg/L", "\\F\\ literal", ""]
-    )
+    @pytest.mark.parametrize("text", ["a|b", "a^b&c~d\\e", "plain", "κ/λ ≥ 100 mg/L", "\\F\\ literal", ""])
     def test_round_trip(self, text):
         escaped = escape(text)
         assert not any(ch in escaped for ch in "|^&~") and unescape(escaped) == text
@@ -270,31 +277,36 @@ class TestReply:
         assert parsed.name == "ORU_R01"
         segs = segments_of(reply)
         msh = segs[0]
-        assert (msh.raw(3), msh.raw(4), msh.raw(5), msh.raw(6)) == ("MGI", "HOSP", "DERMLIS",
-                                                                    "DERMLAB")
+        assert (msh.raw(3), msh.raw(4), msh.raw(5), msh.raw(6)) == ("MGI", "HOSP", "DERMLIS", "DERMLAB")
         assert msh.raw(10) == "R1" and msh.raw(12) == "2.5.1" and msh.raw(18) == "UNICODE UTF-8"
         pid = next(s for s in segs if s.name == "PID")
         assert pid.er7 == r"PID|1||MRN0034^^^HOSP^MR||Example^Anna||19890702|F"
         obr = next(s for s in segs if s.name == "OBR")
         assert (obr.raw(2), obr.raw(3), obr.raw(7), obr.raw(20)) == (
-            "ORD7788", "FIL7788", "20240315083000", "WE000001")
+            "ORD7788",
+            "FIL7788",
+            "20240315083000",
+            "WE000001",
+        )
         by_code = {}
         for s in segs:
             if s.name == "OBX":
                 by_code.setdefault(s.component(3, 1), []).append(s)
         assert by_code["CLASSIFICATION"][0].component(5, 1) == "MGUS_NON_IGM"
-        assert by_code["CLASSIFICATION"][0].component(5, 2) == (
-            worked_example_response["classification"]["label"])
+        assert (
+            by_code["CLASSIFICATION"][0].component(5, 2)
+            == (worked_example_response["classification"]["label"])
+        )
         assert by_code["CLASSIFICATION"][0].component(5, 3) == "MGI"
         assert by_code["CLASSIFICATION"][0].component(2) == "CWE"
         assert by_code["CLASSIFICATION_PROVISIONAL"][0].component(5, 1) == "Y"
         assert by_code["ISOTYPE"][0].text(5) == "IgG kappa"
         mayo = by_code["RISK_MGUS_MAYO_2005"][0]
         assert mayo.component(5, 1) == "NOT_SCORED"
-        assert by_code["RISK_MGUS_MAYO_2005_POSSIBLE_GROUPS"][0].repetitions(5) == [
-            "low", "low_intermediate"]
+        assert by_code["RISK_MGUS_MAYO_2005_POSSIBLE_GROUPS"][0].repetitions(5) == ["low", "low_intermediate"]
         assert {s.component(5, 1) for s in by_code["FLAG"]} == {
-            f["code"] for f in worked_example_response["flags"]}
+            f["code"] for f in worked_example_response["flags"]
+        }
         flag = by_code["FLAG"][0]
         severity = next(s for s in by_code["FLAG_SEVERITY"] if s.raw(4) == flag.raw(4))
         assert severity.component(5, 1) == worked_example_response["flags"][0]["severity"]
@@ -306,8 +318,7 @@ class TestReply:
     def test_reply_escapes_free_text(self, codemap):
         ctx = parse_oru(message(PID, OBR, obx(1, "NM", "33358-3^M^LN", "1", "g/L")), codemap)
         interpretation = {
-            "classification": {"code": "X", "label": "A|B^C", "provisional": False,
-                               "isotype": None},
+            "classification": {"code": "X", "label": "A|B^C", "provisional": False, "isotype": None},
             "flags": [{"code": "F1", "severity": "info", "message": "x & y ~ z", "refer_to": []}],
             "comment": "line 1 | pipe\nline 2 \\ backslash",
         }
@@ -353,10 +364,8 @@ class TestAck:
 
     def test_ack_from_parsed_context_and_validation_errors(self, codemap):
         ctx = parse_oru(message(obx(1, "NM", "33358-3^M^LN", "1", "ug/mL")), codemap)
-        text = describe_validation_errors(
-            {"spep.m_protein.unit": ["Must be one of: g/L, g/dL."]}, ctx)
-        assert text == ("spep.m_protein.unit (OBX[1] (set ID 1, 33358-3)): "
-                        "Must be one of: g/L, g/dL.")
+        text = describe_validation_errors({"spep.m_protein.unit": ["Must be one of: g/L, g/dL."]}, ctx)
+        assert text == ("spep.m_protein.unit (OBX[1] (set ID 1, 33358-3)): Must be one of: g/L, g/dL.")
         ack = build_ack(ctx, "AE", text)
         assert segments_of(ack)[1].raw(2) == "CTRL1"
 

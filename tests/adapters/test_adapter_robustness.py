@@ -15,8 +15,7 @@ from .conftest import sample_bytes
 
 CODEMAP = load_codemap()
 HEADER = r"MSH|^~\&|LIS|LAB|MGI|HOSP|20240501120000||ORU^R01^ORU_R01|FUZZ|P|2.5.1"
-SEGMENT_TEXT = st.text(alphabet=st.sampled_from(list("OBXPIDNTEG123|^~\\&<>.-,abc kKgL%/ ")),
-                       max_size=60)
+SEGMENT_TEXT = st.text(alphabet=st.sampled_from(list("OBXPIDNTEG123|^~\\&<>.-,abc kKgL%/ ")), max_size=60)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -46,10 +45,27 @@ def test_corrupted_samples_raise_only_hl7error(position: int, char: str) -> None
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["resourceType", "type", "entry", "resource", "code",
-                                       "valueQuantity", "value", "status", "coding", "system"]),
-                      children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "resourceType",
+                    "type",
+                    "entry",
+                    "resource",
+                    "code",
+                    "valueQuantity",
+                    "value",
+                    "status",
+                    "coding",
+                    "system",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 
@@ -64,27 +80,42 @@ def test_arbitrary_json_raises_only_fhirerror(data: Any) -> None:
 
 
 VALUES = st.one_of(
-    st.fixed_dictionaries({"valueQuantity": st.fixed_dictionaries(
-        {"value": st.floats(min_value=0, max_value=1e6, allow_nan=False)},
-        optional={"comparator": st.sampled_from(["<", "<=", ">", ">="]),
-                  "unit": st.sampled_from(["g/L", "%", "mg", "m[IU]/L"]),
-                  "code": st.sampled_from(["g/L", "%", "mg/(24.h)"])})}),
+    st.fixed_dictionaries(
+        {
+            "valueQuantity": st.fixed_dictionaries(
+                {"value": st.floats(min_value=0, max_value=1e6, allow_nan=False)},
+                optional={
+                    "comparator": st.sampled_from(["<", "<=", ">", ">="]),
+                    "unit": st.sampled_from(["g/L", "%", "mg", "m[IU]/L"]),
+                    "code": st.sampled_from(["g/L", "%", "mg/(24.h)"]),
+                },
+            )
+        }
+    ),
     st.fixed_dictionaries({"valueString": st.text(max_size=20)}),
     st.fixed_dictionaries({"valueBoolean": st.booleans()}),
     st.fixed_dictionaries({"valueInteger": st.integers(0, 50)}),
 )
-CODES = st.sampled_from(["33358-3", "25700-6", "11118-7", "48378-4", "36916-5", "13440-3",
-                         "99999-9", "26450-7"])
+CODES = st.sampled_from(
+    ["33358-3", "25700-6", "11118-7", "48378-4", "36916-5", "13440-3", "99999-9", "26450-7"]
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(CODES, VALUES), max_size=5))
 def test_valid_bundles_with_arbitrary_values_raise_only_fhirerror(observations) -> None:
-    entries = [{"resource": {"resourceType": "Observation", "status": "final",
-                             "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-                             **value}} for code, value in observations]
+    entries = [
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                **value,
+            }
+        }
+        for code, value in observations
+    ]
     try:
-        bundle_to_request({"resourceType": "Bundle", "type": "collection", "entry": entries},
-                          CODEMAP)
+        bundle_to_request({"resourceType": "Bundle", "type": "collection", "entry": entries}, CODEMAP)
     except FhirError as exc:
         assert exc.errors

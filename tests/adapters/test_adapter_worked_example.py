@@ -20,20 +20,30 @@ def test_the_json_example_is_the_section_6_case(worked_example_request):
     r = worked_example_request
     assert r["patient"] == {"age_years": 34, "sex": "female"}
     assert r["spep"]["m_protein"] == {"value": 16, "unit": "g/L", "comparator": "<"}
-    assert r["serum_ife"] == {"result": "positive",
-                              "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}
+    assert r["serum_ife"] == {
+        "result": "positive",
+        "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}],
+    }
     assert r["marrow"] == {"plasma_cells_percent": 8}
     ratio = r["flc"]["kappa"]["value"] / r["flc"]["lambda"]["value"]
     assert 0.26 <= ratio <= 1.65  # FLC ratio normal
-    for name, low, high in [("calcium", 2.15, 2.55), ("creatinine", 45, 84),
-                            ("hemoglobin", 120, 160), ("tsh", 0.4, 4.0)]:
+    for name, low, high in [
+        ("calcium", 2.15, 2.55),
+        ("creatinine", 45, 84),
+        ("hemoglobin", 120, 160),
+        ("tsh", 0.4, 4.0),
+    ]:
         lab = r["labs"][name]
         assert lab["reference_range"] == {"low": low, "high": high}
         assert low <= lab["value"] <= high  # CRAB labs and thyroid function normal
     assert r["imaging"] == {"osteolytic_lesions": 0}
     assert r["clinical"] == {
-        "scleromyxedema": "confirmed", "papular_eruption": True, "sclerodermoid_induration": True,
-        "histology_mucin_fibrosis": True, "fever": False, "neurologic_signs": False,
+        "scleromyxedema": "confirmed",
+        "papular_eruption": True,
+        "sclerodermoid_induration": True,
+        "histology_mucin_fibrosis": True,
+        "fever": False,
+        "neurologic_signs": False,
         "thyroid_disease": False,
     }
 
@@ -71,17 +81,28 @@ def _fhir(*observations: dict[str, Any]) -> dict[str, Any]:
     patient = {"resourceType": "Patient", "id": "p", "gender": "male", "birthDate": "1956-09-02"}
     entries = [{"resource": patient}]
     for obs in observations:
-        resource = {"resourceType": "Observation", "status": "final",
-                    "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2024-09-01",
-                    **obs}
+        resource = {
+            "resourceType": "Observation",
+            "status": "final",
+            "subject": {"reference": "Patient/p"},
+            "effectiveDateTime": "2024-09-01",
+            **obs,
+        }
         entries.append({"resource": resource})
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
 def _q(code: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
-    return {"code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
-                              "code": unit, **extra}}
+    return {
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        "valueQuantity": {
+            "value": value,
+            "unit": unit,
+            "system": "http://unitsofmeasure.org",
+            "code": unit,
+            **extra,
+        },
+    }
 
 
 def _s(code: str, text: str) -> dict[str, Any]:
@@ -90,33 +111,52 @@ def _s(code: str, text: str) -> dict[str, Any]:
 
 PANELS = {
     "smouldering IgA lambda": (
-        _hl7(r"OBX|1|NM|33358-3^M^LN||3.4|g/dL|||||F",
-             r"OBX|2|ST|25700-6^IFE^LN||IgA lambda||||||F",
-             r"OBX|3|NM|36916-5^K^LN||9|mg/L|3.3-19.4||||F",
-             r"OBX|4|NM|33944-0^L^LN||310|mg/L|5.7-26.3||||F",
-             r"OBX|5|NM|11118-7^PC^LN||25|%|||||F",
-             r"OBX|6|NM|17861-6^Ca^LN||9.4|mg/dL|8.6-10.3||||F"),
-        _fhir(_q("33358-3", 3.4, "g/dL"), _s("25700-6", "IgA lambda"),
-              {**_q("36916-5", 9, "mg/L"),
-               "referenceRange": [{"low": {"value": 3.3}, "high": {"value": 19.4}}]},
-              {**_q("33944-0", 310, "mg/L"),
-               "referenceRange": [{"low": {"value": 5.7}, "high": {"value": 26.3}}]},
-              _q("11118-7", 25, "%"),
-              {**_q("17861-6", 9.4, "mg/dL"),
-               "referenceRange": [{"low": {"value": 8.6}, "high": {"value": 10.3}}]}),
+        _hl7(
+            r"OBX|1|NM|33358-3^M^LN||3.4|g/dL|||||F",
+            r"OBX|2|ST|25700-6^IFE^LN||IgA lambda||||||F",
+            r"OBX|3|NM|36916-5^K^LN||9|mg/L|3.3-19.4||||F",
+            r"OBX|4|NM|33944-0^L^LN||310|mg/L|5.7-26.3||||F",
+            r"OBX|5|NM|11118-7^PC^LN||25|%|||||F",
+            r"OBX|6|NM|17861-6^Ca^LN||9.4|mg/dL|8.6-10.3||||F",
+        ),
+        _fhir(
+            _q("33358-3", 3.4, "g/dL"),
+            _s("25700-6", "IgA lambda"),
+            {
+                **_q("36916-5", 9, "mg/L"),
+                "referenceRange": [{"low": {"value": 3.3}, "high": {"value": 19.4}}],
+            },
+            {
+                **_q("33944-0", 310, "mg/L"),
+                "referenceRange": [{"low": {"value": 5.7}, "high": {"value": 26.3}}],
+            },
+            _q("11118-7", 25, "%"),
+            {
+                **_q("17861-6", 9.4, "mg/dL"),
+                "referenceRange": [{"low": {"value": 8.6}, "high": {"value": 10.3}}],
+            },
+        ),
     ),
     "negative IFE, light chain below detection, urine": (
-        _hl7(r"OBX|1|NM|33358-3^M^LN||0|g/L|||||F",
-             r"OBX|2|ST|25700-6^IFE^LN||no monoclonal protein detected||||||F",
-             r"OBX|3|SN|33944-0^L^LN||<^0.5|mg/L|||||F",
-             r"OBX|4|NM|42482-0^U^LN||0.62|g/(24.h)|||||F",
-             r"OBX|5|CWE|13440-3^UIFE^LN||K^free kappa^L||||||F",
-             r"OBX|6|NM|98979-8^eGFR^LN||52|mL/min/{1.73_m2}|||||F"),
-        _fhir(_q("33358-3", 0, "g/L"), _s("25700-6", "Negative"),
-              _q("33944-0", 0.5, "mg/L", comparator="<"), _q("42482-0", 0.62, "g/(24.h)"),
-              {"code": {"coding": [{"system": "http://loinc.org", "code": "13440-3"}]},
-               "valueCodeableConcept": {"text": "free kappa"}},
-              _q("98979-8", 52, "mL/min/{1.73_m2}")),
+        _hl7(
+            r"OBX|1|NM|33358-3^M^LN||0|g/L|||||F",
+            r"OBX|2|ST|25700-6^IFE^LN||no monoclonal protein detected||||||F",
+            r"OBX|3|SN|33944-0^L^LN||<^0.5|mg/L|||||F",
+            r"OBX|4|NM|42482-0^U^LN||0.62|g/(24.h)|||||F",
+            r"OBX|5|CWE|13440-3^UIFE^LN||K^free kappa^L||||||F",
+            r"OBX|6|NM|98979-8^eGFR^LN||52|mL/min/{1.73_m2}|||||F",
+        ),
+        _fhir(
+            _q("33358-3", 0, "g/L"),
+            _s("25700-6", "Negative"),
+            _q("33944-0", 0.5, "mg/L", comparator="<"),
+            _q("42482-0", 0.62, "g/(24.h)"),
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "13440-3"}]},
+                "valueCodeableConcept": {"text": "free kappa"},
+            },
+            _q("98979-8", 52, "mL/min/{1.73_m2}"),
+        ),
     ),
 }
 

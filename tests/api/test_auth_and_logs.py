@@ -21,8 +21,13 @@ V1 = [
 
 @pytest.fixture
 def secured():
-    app = create_app({"TESTING": True, "DEV_MODE": False, "API_KEYS": {
-        "lis": hash_key(GOOD), "retired": {"sha256": hash_key(REVOKED), "revoked": True}}})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DEV_MODE": False,
+            "API_KEYS": {"lis": hash_key(GOOD), "retired": {"sha256": hash_key(REVOKED), "revoked": True}},
+        }
+    )
     return app.test_client()
 
 

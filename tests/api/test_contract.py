@@ -37,8 +37,13 @@ def test_healthz_names_the_ruleset_version(client):
 def test_ruleset_lists_every_rule_with_thresholds_and_citation(client):
     body = client.get("/v1/ruleset").get_json()
     ids = {r["id"] for r in body["rules"]}
-    assert {"mde.hypercalcemia", "category.smoldering_myeloma", "risk.smm_imwg_2020",
-            "serial.evolving_m_protein", "mgcs.scleromyxedema"} <= ids
+    assert {
+        "mde.hypercalcemia",
+        "category.smoldering_myeloma",
+        "risk.smm_imwg_2020",
+        "serial.evolving_m_protein",
+        "mgcs.scleromyxedema",
+    } <= ids
     for r in body["rules"]:
         assert r["citation"] and r["section"].startswith("§")
 
@@ -67,30 +72,61 @@ def test_a_valid_panel_gets_a_response_conforming_to_the_documented_schema(clien
         (b'{"spep": {}}', "text/plain", 415, None),
         (b'{"spep": {}}', "application/x-www-form-urlencoded", 415, None),
         (b"{}", "application/json", 422, "_schema"),
-        (b'{"spep": {"m_protein": {"value": 1, "unit": "mg/mL"}}}', "application/json", 422,
-         "spep.m_protein.unit"),
-        (b'{"spep": {"m_protein": {"value": -1, "unit": "g/L"}}}', "application/json", 422,
-         "spep.m_protein.value"),
-        (b'{"spep": {"m_protein": {"value": "12", "unit": "g/L"}}}', "application/json", 422,
-         "spep.m_protein.value"),
-        (b'{"spep": {"m_protein": {"value": 1e999, "unit": "g/L"}}}', "application/json", 422,
-         "spep.m_protein.value"),
-        (b'{"spep": {"m_protein": {"value": 0, "unit": "g/L", "comparator": "<"}}}', "application/json",
-         422, "spep.m_protein.comparator"),
+        (
+            b'{"spep": {"m_protein": {"value": 1, "unit": "mg/mL"}}}',
+            "application/json",
+            422,
+            "spep.m_protein.unit",
+        ),
+        (
+            b'{"spep": {"m_protein": {"value": -1, "unit": "g/L"}}}',
+            "application/json",
+            422,
+            "spep.m_protein.value",
+        ),
+        (
+            b'{"spep": {"m_protein": {"value": "12", "unit": "g/L"}}}',
+            "application/json",
+            422,
+            "spep.m_protein.value",
+        ),
+        (
+            b'{"spep": {"m_protein": {"value": 1e999, "unit": "g/L"}}}',
+            "application/json",
+            422,
+            "spep.m_protein.value",
+        ),
+        (
+            b'{"spep": {"m_protein": {"value": 0, "unit": "g/L", "comparator": "<"}}}',
+            "application/json",
+            422,
+            "spep.m_protein.comparator",
+        ),
         (b'{"spep": {}, "mystery": 1}', "application/json", 422, "mystery"),
-        (b'{"flc": {"kappa": {"value": 1, "unit": "mg/L", "extra": 1}}}', "application/json", 422,
-         "flc.kappa.extra"),
-        (b'{"serum_ife": {"result": "positive", "clones": []}}', "application/json", 422,
-         "serum_ife.clones"),
-        (b'{"serum_ife": {"result": "negative", "clones": [{"heavy_chain": "IgG", "light_chain": '
-         b'"kappa"}]}}', "application/json", 422, "serum_ife.clones"),
+        (
+            b'{"flc": {"kappa": {"value": 1, "unit": "mg/L", "extra": 1}}}',
+            "application/json",
+            422,
+            "flc.kappa.extra",
+        ),
+        (b'{"serum_ife": {"result": "positive", "clones": []}}', "application/json", 422, "serum_ife.clones"),
+        (
+            b'{"serum_ife": {"result": "negative", "clones": [{"heavy_chain": "IgG", "light_chain": '
+            b'"kappa"}]}}',
+            "application/json",
+            422,
+            "serum_ife.clones",
+        ),
         (b'{"spep": {}, "clinical": {"fever": "yes"}}', "application/json", 422, "clinical.fever"),
-        (b'{"spep": {}, "imaging": {"osteolytic_lesions": 1.5}}', "application/json", 422,
-         "imaging.osteolytic_lesions"),
+        (
+            b'{"spep": {}, "imaging": {"osteolytic_lesions": 1.5}}',
+            "application/json",
+            422,
+            "imaging.osteolytic_lesions",
+        ),
     ],
 )
-def test_bad_input_gets_the_standard_error_body_naming_the_field(client, data, content_type, status,
-                                                                 field):
+def test_bad_input_gets_the_standard_error_body_naming_the_field(client, data, content_type, status, field):
     resp = client.post("/v1/interpretations", data=data, content_type=content_type)
     body = assert_error_body(resp, status)
     if field:
@@ -113,8 +149,12 @@ def test_unknown_paths_and_methods_use_the_same_body(client):
     ("history", "current", "field", "fragment"),
     [
         ([{"collected_on": "2026-01-01"}], "2025-12-01", "history.0.collected_on", "before the current"),
-        ([{"collected_on": "2025-01-01"}, {"collected_on": "2025-01-01"}], "2026-01-01",
-         "history.1.collected_on", "duplicate"),
+        (
+            [{"collected_on": "2025-01-01"}, {"collected_on": "2025-01-01"}],
+            "2026-01-01",
+            "history.1.collected_on",
+            "duplicate",
+        ),
         ([{"collected_on": "2099-01-01"}], "2026-01-01", "history.0.collected_on", "future"),
         ([], "2099-01-01", "collected_on", "future"),
     ],
@@ -130,8 +170,9 @@ def test_serial_dates_out_of_order_future_or_duplicate_are_422_naming_the_entry(
 
 
 def test_history_without_collected_on_dates_the_panel_today_and_says_so(client):
-    body = dict(MGUS, history=[{"collected_on": "2025-01-01",
-                                "spep": {"m_protein": {"value": 0.5, "unit": "g/dL"}}}])
+    body = dict(
+        MGUS, history=[{"collected_on": "2025-01-01", "spep": {"m_protein": {"value": 0.5, "unit": "g/dL"}}}]
+    )
     resp = client.post("/v1/interpretations", json=body)
     assert resp.status_code == 200
     assert any("collected_on not given" in n for n in resp.get_json()["notes"])
@@ -140,22 +181,33 @@ def test_history_without_collected_on_dates_the_panel_today_and_says_so(client):
 
 
 def test_history_in_any_order_is_accepted_and_read_chronologically(client):
-    body = dict(MGUS, collected_on="2025-12-01", spep={"m_protein": {"value": 30, "unit": "g/L"}},
-                history=[{"collected_on": "2025-09-01", "spep": {"m_protein": {"value": 24, "unit": "g/L"}}},
-                         {"collected_on": "2025-03-01", "spep": {"m_protein": {"value": 20, "unit": "g/L"}}}])
+    body = dict(
+        MGUS,
+        collected_on="2025-12-01",
+        spep={"m_protein": {"value": 30, "unit": "g/L"}},
+        history=[
+            {"collected_on": "2025-09-01", "spep": {"m_protein": {"value": 24, "unit": "g/L"}}},
+            {"collected_on": "2025-03-01", "spep": {"m_protein": {"value": 20, "unit": "g/L"}}},
+        ],
+    )
     resp = client.post("/v1/interpretations", json=body)
     assert resp.status_code == 200
     flag = next(f for f in resp.get_json()["flags"] if f["code"] == "EVOLVING_M_PROTEIN")
     assert flag["evidence"][0]["from_date"] == "2025-03-01"
 
 
-
-@pytest.mark.parametrize(("content_type", "status"), [
-    ("application/json; charset=utf-8", 200), ("application/json; charset=UTF-8", 200),
-    ("application/json; charset=latin-1", 415), ("application/json; charset=utf-16", 415),
-])
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("application/json; charset=utf-8", 200),
+        ("application/json; charset=UTF-8", 200),
+        ("application/json; charset=latin-1", 415),
+        ("application/json; charset=utf-16", 415),
+    ],
+)
 def test_json_must_be_utf_8(client, content_type, status):
     import json
+
     resp = client.post("/v1/interpretations", data=json.dumps(MGUS), content_type=content_type)
     assert resp.status_code == status
 
@@ -188,14 +240,17 @@ def test_the_document_and_the_service_agree_on_what_is_a_screening_result(client
     assert (resp.status_code == 200) is accepted, resp.get_json()
 
 
-@pytest.mark.parametrize(("ife", "valid"), [
-    ({"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}, True),
-    ({"result": "positive"}, False),
-    ({"result": "positive", "clones": []}, False),
-    ({"result": "negative"}, True),
-    ({"result": "negative", "clones": []}, True),
-    ({"result": "negative", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}, False),
-])
+@pytest.mark.parametrize(
+    ("ife", "valid"),
+    [
+        ({"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}, True),
+        ({"result": "positive"}, False),
+        ({"result": "positive", "clones": []}, False),
+        ({"result": "negative"}, True),
+        ({"result": "negative", "clones": []}, True),
+        ({"result": "negative", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}, False),
+    ],
+)
 def test_the_document_and_the_service_agree_on_immunofixation_clones(client, ife, valid):
     import jsonschema_rs
 

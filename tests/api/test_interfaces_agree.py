@@ -34,16 +34,21 @@ def essence(body: dict) -> dict:
 def test_the_worked_example_is_interpreted_alike_through_json_hl7_and_fhir(lab_client, worked_example):
     via_json = lab_client.post("/v1/interpretations", json=worked_example).get_json()
 
-    hl7 = lab_client.post("/v1/hl7v2", data=(SAMPLES / "oru_worked_example_s6.hl7").read_bytes(),
-                          content_type="x-application/hl7-v2+er7")
+    hl7 = lab_client.post(
+        "/v1/hl7v2",
+        data=(SAMPLES / "oru_worked_example_s6.hl7").read_bytes(),
+        content_type="x-application/hl7-v2+er7",
+    )
     assert hl7.status_code == 200, hl7.data
     text = hl7.data.decode()
     assert f"|{via_json['classification']['code']}^" in text
     assert "MGCS_SCLEROMYXEDEMA" in text
 
-    fhir = lab_client.post("/v1/fhir/interpretations",
-                           data=(SAMPLES / "bundle_worked_example_s6.json").read_bytes(),
-                           content_type="application/fhir+json")
+    fhir = lab_client.post(
+        "/v1/fhir/interpretations",
+        data=(SAMPLES / "bundle_worked_example_s6.json").read_bytes(),
+        content_type="application/fhir+json",
+    )
     assert fhir.status_code == 200, fhir.data
     report = fhir.get_json()
     assert report["resourceType"] == "DiagnosticReport"
@@ -87,11 +92,13 @@ def test_hl7_needs_an_hl7_content_type(lab_client):
     assert resp.status_code == 415 and resp.get_json()["code"] == 415
 
 
-ORU = ("MSH|^~\\&|LIS|LAB|MGI|HOSP|20240501120000||ORU^R01^ORU_R01|MSG7|P|2.5.1\r"
-       "PID|1||123^^^HOSP^MR||Doe^Jane||19900115|F\r"
-       "OBR|1|ORD1|FIL1|SPEP^SPEP^L|||20240501083000\r"
-       "OBX|1|NM|33358-3^Protein.monoclonal^LN||1.2|{unit}|||||{status}\r"
-       "OBX|2|TX|25700-6^Immunofixation^LN||IgG kappa||||||F\r")
+ORU = (
+    "MSH|^~\\&|LIS|LAB|MGI|HOSP|20240501120000||ORU^R01^ORU_R01|MSG7|P|2.5.1\r"
+    "PID|1||123^^^HOSP^MR||Doe^Jane||19900115|F\r"
+    "OBR|1|ORD1|FIL1|SPEP^SPEP^L|||20240501083000\r"
+    "OBX|1|NM|33358-3^Protein.monoclonal^LN||1.2|{unit}|||||{status}\r"
+    "OBX|2|TX|25700-6^Immunofixation^LN||IgG kappa||||||F\r"
+)
 
 
 def test_an_obx_status_outside_hl7_table_0085_is_an_ae_naming_obx_11(lab_client):
@@ -102,8 +109,9 @@ def test_an_obx_status_outside_hl7_table_0085_is_an_ae_naming_obx_11(lab_client)
 
 
 def test_a_unit_error_in_an_hl7_message_names_the_obx_and_field(lab_client):
-    resp = lab_client.post("/v1/hl7v2", data=ORU.format(unit="furlongs", status="F"),
-                           content_type="text/plain")
+    resp = lab_client.post(
+        "/v1/hl7v2", data=ORU.format(unit="furlongs", status="F"), content_type="text/plain"
+    )
     assert resp.status_code == 422
     text = resp.data.decode()
     assert "MSA|AE" in text and "ERR||OBX^1^6|103" in text

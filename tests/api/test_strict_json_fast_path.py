@@ -33,13 +33,20 @@ def outcome(fn, raw: bytes):
 
 
 keys = st.sampled_from(["a", "b", "value", "unit", "a, b", 'q"":', "é", "\u2028"])
-scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-           | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6))
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6)
+)
 # Objects as lists of pairs, so that duplicate keys can be written.
 documents = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.lists(st.tuples(keys, inner), max_size=4).map(
-        lambda pairs: _Pairs(pairs)),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(st.tuples(keys, inner), max_size=4).map(lambda pairs: _Pairs(pairs))
+    ),
     max_leaves=12,
 )
 
@@ -50,8 +57,10 @@ class _Pairs(list):
 
 def encode(doc, item_sep: str, key_sep: str, ensure_ascii: bool) -> str:
     if isinstance(doc, _Pairs):
-        members = (f"{json.dumps(k, ensure_ascii=ensure_ascii)}{key_sep}"
-                   f"{encode(v, item_sep, key_sep, ensure_ascii)}" for k, v in doc)
+        members = (
+            f"{json.dumps(k, ensure_ascii=ensure_ascii)}{key_sep}{encode(v, item_sep, key_sep, ensure_ascii)}"
+            for k, v in doc
+        )
         return "{" + item_sep.join(members) + "}"
     if isinstance(doc, list):
         return "[" + item_sep.join(encode(v, item_sep, key_sep, ensure_ascii) for v in doc) + "]"
@@ -59,8 +68,12 @@ def encode(doc, item_sep: str, key_sep: str, ensure_ascii: bool) -> str:
 
 
 @settings(max_examples=600, deadline=None)
-@given(documents, st.sampled_from([(",", ":"), (", ", ": "), (",", ": "), (" , ", " :")]),
-       st.booleans(), st.sampled_from(["", " ", "\n", "\t\r\n "]))
+@given(
+    documents,
+    st.sampled_from([(",", ":"), (", ", ": "), (",", ": "), (" , ", " :")]),
+    st.booleans(),
+    st.sampled_from(["", " ", "\n", "\t\r\n "]),
+)
 def test_the_fast_path_never_changes_what_a_body_parses_to(doc, seps, ensure_ascii, pad):
     raw = (pad + encode(doc, *seps, ensure_ascii) + pad).encode()
     assert outcome(loads_strict, raw) == outcome(strict_only, raw)

@@ -33,8 +33,11 @@ def test_the_worked_example_mayo_risk_asks_for_the_m_protein_value_instead_of_gu
     assert mayo["possible_groups"] == ["low", "low_intermediate"]
     assert "spep.m_protein" in mayo["needed"]
     status = {f["id"]: f["status"] for f in mayo["factors"]}
-    assert status == {"m_protein_ge_15_g_l": "unknown", "non_igg_isotype": "absent",
-                      "abnormal_flc_ratio": "absent"}
+    assert status == {
+        "m_protein_ge_15_g_l": "unknown",
+        "non_igg_isotype": "absent",
+        "abnormal_flc_ratio": "absent",
+    }
 
 
 def test_the_worked_example_uses_morphology_plasma_cells_and_says_so(client, worked_example):

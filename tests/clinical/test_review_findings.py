@@ -6,23 +6,34 @@ import copy
 
 import pytest
 
-LABS = {"calcium": {"value": 2.3, "unit": "mmol/L", "reference_range": {"low": 2.15, "high": 2.55}},
-        "creatinine": {"value": 80, "unit": "umol/L"}, "egfr": {"value": 90, "unit": "mL/min/1.73m2"},
-        "hemoglobin": {"value": 140, "unit": "g/L", "reference_range": {"low": 120, "high": 160}}}
-B = {"spep": {"m_protein": {"value": 10, "unit": "g/L"}},
-     "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
-     "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
-     "marrow": {"clonal_plasma_cells_percent": 5},
-     "urine": {"m_protein_24h": {"value": 0, "unit": "mg/24h"}, "ife": {"result": "negative", "clones": []}},
-     "labs": LABS, "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
-     "clinical": {"plasmacytoma": False, "amyloidosis": False}}
+LABS = {
+    "calcium": {"value": 2.3, "unit": "mmol/L", "reference_range": {"low": 2.15, "high": 2.55}},
+    "creatinine": {"value": 80, "unit": "umol/L"},
+    "egfr": {"value": 90, "unit": "mL/min/1.73m2"},
+    "hemoglobin": {"value": 140, "unit": "g/L", "reference_range": {"low": 120, "high": 160}},
+}
+B = {
+    "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+    "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+    "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
+    "marrow": {"clonal_plasma_cells_percent": 5},
+    "urine": {"m_protein_24h": {"value": 0, "unit": "mg/24h"}, "ife": {"result": "negative", "clones": []}},
+    "labs": LABS,
+    "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+    "clinical": {"plasmacytoma": False, "amyloidosis": False},
+}
 Z = {"spep": {"m_protein": {"value": 0, "unit": "g/L"}}, "serum_ife": {"result": "negative", "clones": []}}
 
 
 IGM_KAPPA = {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "kappa"}]}
 IGM_LAMBDA = {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "lambda"}]}
-BICLONAL = {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"},
-                                             {"heavy_chain": "IgM", "light_chain": "lambda"}]}
+BICLONAL = {
+    "result": "positive",
+    "clones": [
+        {"heavy_chain": "IgG", "light_chain": "kappa"},
+        {"heavy_chain": "IgM", "light_chain": "lambda"},
+    ],
+}
 
 
 def post(client, body):
@@ -48,42 +59,55 @@ def test_a_30_percent_plasmacytosis_by_morphology_without_m_protein_is_not_no_m_
 
 
 def test_clonal_plasma_cells_without_m_protein_follow_the_myeloma_rules(client):
-    out = post(client, {**Z, "marrow": {"clonal_plasma_cells_percent": 30}, "labs": LABS,
-                        "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0}})
+    out = post(
+        client,
+        {
+            **Z,
+            "marrow": {"clonal_plasma_cells_percent": 30},
+            "labs": LABS,
+            "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+        },
+    )
     assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
 
 
 def biclonal_with_infiltrate(clonal_percent: float) -> dict:
     """IgM + IgG biclonal, lymphoplasmacytic infiltrate 20 %, no IgM symptoms, no amyloidosis."""
-    return b(serum_ife=BICLONAL,
-             marrow={"clonal_plasma_cells_percent": clonal_percent,
-                     "lymphoplasmacytic_infiltrate_percent": 20},
-             clinical={"igm_related_symptoms": False, "amyloidosis": False})
+    return b(
+        serum_ife=BICLONAL,
+        marrow={"clonal_plasma_cells_percent": clonal_percent, "lymphoplasmacytic_infiltrate_percent": 20},
+        clinical={"igm_related_symptoms": False, "amyloidosis": False},
+    )
 
 
 def test_the_igm_clone_of_a_biclonal_gammopathy_is_judged_by_the_igm_criteria(client):
     out = post(client, biclonal_with_infiltrate(5))
     assert out["classification"]["code"] == "WALDENSTROM_RANGE"
-    assert any(c["id"] == "lymphoplasmacytic_infiltrate_ge_10" and c["status"] == "met"
-               for c in out["criteria"])
+    assert any(
+        c["id"] == "lymphoplasmacytic_infiltrate_ge_10" and c["status"] == "met" for c in out["criteria"]
+    )
 
 
 @pytest.mark.parametrize(("total", "expected"), [(29.9, "not_met"), (35, "not_assessable")])
 def test_a_biclonal_igm_and_igg_spike_cannot_be_attributed_to_one_clone(client, total, expected):
-    out = post(client, b(serum_ife=BICLONAL,
-                         spep={"m_protein": {"value": total, "unit": "g/L"}}))
+    out = post(client, b(serum_ife=BICLONAL, spep={"m_protein": {"value": total, "unit": "g/L"}}))
     status = {c["id"]: c["status"] for c in out["criteria"]}
     assert status["serum_m_protein_ge_30"] == expected
     assert out["classification"]["code"] != "SMOLDERING_MYELOMA"
 
 
 def test_urine_bence_jones_lambda_names_the_isotype_not_a_normal_flc_ratio(client):
-    body = {**Z, "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
-            "urine": {"m_protein_24h": {"value": 600, "unit": "mg/24h"},
-                      "ife": {"result": "positive",
-                              "clones": [{"heavy_chain": None, "light_chain": "lambda"}]}},
-            "labs": LABS, "marrow": {"clonal_plasma_cells_percent": 5},
-            "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0}}
+    body = {
+        **Z,
+        "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
+        "urine": {
+            "m_protein_24h": {"value": 600, "unit": "mg/24h"},
+            "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+        },
+        "labs": LABS,
+        "marrow": {"clonal_plasma_cells_percent": 5},
+        "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+    }
     out = post(client, body)
     assert out["classification"]["code"] == "SMOLDERING_MYELOMA_LIGHT_CHAIN"
     assert "lambda" in out["classification"]["isotype"] and "kappa" not in out["classification"]["isotype"]
@@ -97,18 +121,29 @@ def test_a_normal_flc_ratio_names_no_involved_chain(client):
 
 
 def test_igm_with_amyloidosis_is_not_igm_mgus_and_is_referred(client):
-    out = post(client, b(serum_ife=IGM_LAMBDA,
-                         marrow={"lymphoplasmacytic_infiltrate_percent": 5},
-                         clinical={"amyloidosis": True, "igm_related_symptoms": False}))
+    out = post(
+        client,
+        b(
+            serum_ife=IGM_LAMBDA,
+            marrow={"lymphoplasmacytic_infiltrate_percent": 5},
+            clinical={"amyloidosis": True, "igm_related_symptoms": False},
+        ),
+    )
     assert out["classification"]["code"] == "INDETERMINATE"
     assert "HEMATOLOGY_REFERRAL" in flags(out)
 
 
 def test_igm_path_does_not_ask_for_a_haemoglobin_that_was_sent(client):
     labs = dict(LABS, hemoglobin={"value": 135, "unit": "g/L"})
-    out = post(client, b(serum_ife=IGM_KAPPA,
-                         marrow={"lymphoplasmacytic_infiltrate_percent": 5}, labs=labs,
-                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    out = post(
+        client,
+        b(
+            serum_ife=IGM_KAPPA,
+            marrow={"lymphoplasmacytic_infiltrate_percent": 5},
+            labs=labs,
+            clinical={"igm_related_symptoms": False, "amyloidosis": False},
+        ),
+    )
     assert out["classification"]["code"] == "MGUS_IGM"
     assert "labs.hemoglobin" not in out["missing_data"]
 
@@ -141,22 +176,39 @@ def test_zero_light_chains_settle_the_flc_slim_rule_as_not_met(client):
 
 
 def test_a_bound_in_history_decides_the_evolving_rule_when_it_settles_it(client):
-    body = b(collected_on="2025-02-28", spep={"m_protein": {"value": 25, "unit": "g/L"}},
-             history=[{"collected_on": "2024-08-31",
-                       "spep": {"m_protein": {"value": 10, "unit": "g/L", "comparator": "<"}}}])
+    body = b(
+        collected_on="2025-02-28",
+        spep={"m_protein": {"value": 25, "unit": "g/L"}},
+        history=[
+            {
+                "collected_on": "2024-08-31",
+                "spep": {"m_protein": {"value": 10, "unit": "g/L", "comparator": "<"}},
+            }
+        ],
+    )
     assert "EVOLVING_M_PROTEIN" in flags(post(client, body))
 
 
 def test_an_undecided_bound_in_history_does_not_fire_the_evolving_rule(client):
-    body = b(collected_on="2025-02-28", spep={"m_protein": {"value": 11, "unit": "g/L"}},
-             history=[{"collected_on": "2024-08-31",
-                       "spep": {"m_protein": {"value": 10, "unit": "g/L", "comparator": "<"}}}])
+    body = b(
+        collected_on="2025-02-28",
+        spep={"m_protein": {"value": 11, "unit": "g/L"}},
+        history=[
+            {
+                "collected_on": "2024-08-31",
+                "spep": {"m_protein": {"value": 10, "unit": "g/L", "comparator": "<"}},
+            }
+        ],
+    )
     assert "EVOLVING_M_PROTEIN" not in flags(post(client, body))
 
 
 def test_waldenstrom_range_without_marrow_is_provisional_and_asks_for_it(client):
-    body = b(serum_ife=IGM_KAPPA,
-             spep={"m_protein": {"value": 30, "unit": "g/L"}}, clinical={"igm_related_symptoms": False})
+    body = b(
+        serum_ife=IGM_KAPPA,
+        spep={"m_protein": {"value": 30, "unit": "g/L"}},
+        clinical={"igm_related_symptoms": False},
+    )
     body.pop("marrow")
     out = post(client, body)
     assert out["classification"]["code"] == "WALDENSTROM_RANGE"
@@ -165,12 +217,19 @@ def test_waldenstrom_range_without_marrow_is_provisional_and_asks_for_it(client)
 
 
 def test_crab_features_beside_an_igm_clone_raise_the_urgent_contract_flag_without_changing_the_category(
-        client):
+    client,
+):
     labs = dict(LABS, calcium={"value": 3.2, "unit": "mmol/L"})
-    out = post(client, b(serum_ife=IGM_KAPPA,
-                         marrow={"lymphoplasmacytic_infiltrate_percent": 5}, labs=labs,
-                         imaging={"osteolytic_lesions": 3, "mri_focal_lesions": 0},
-                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    out = post(
+        client,
+        b(
+            serum_ife=IGM_KAPPA,
+            marrow={"lymphoplasmacytic_infiltrate_percent": 5},
+            labs=labs,
+            imaging={"osteolytic_lesions": 3, "mri_focal_lesions": 0},
+            clinical={"igm_related_symptoms": False, "amyloidosis": False},
+        ),
+    )
     assert out["classification"]["code"] == "MGUS_IGM"
     mde_flag = next(f for f in out["flags"] if f["code"] == "MYELOMA_DEFINING_EVENT")
     assert mde_flag["severity"] == "urgent"
@@ -192,9 +251,13 @@ def test_crab_features_beside_an_igm_clone_raise_the_urgent_contract_flag_withou
     ],
 )
 def test_any_crab_or_slim_finding_beside_an_igm_clone_raises_myeloma_defining_event(
-        client, labs, imaging, flagged):
-    body = {"serum_ife": IGM_KAPPA, "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
-            "marrow": {"lymphoplasmacytic_infiltrate_percent": 5}}
+    client, labs, imaging, flagged
+):
+    body = {
+        "serum_ife": IGM_KAPPA,
+        "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+        "marrow": {"lymphoplasmacytic_infiltrate_percent": 5},
+    }
     if labs:
         body["labs"] = labs
     if imaging:
@@ -211,49 +274,78 @@ def test_a_suspected_scleromyxoedema_label_says_suspected(client):
 
 
 def test_an_evolving_pattern_asks_for_review_beyond_the_risk_based_interval(client):
-    body = b(collected_on="2025-06-01", spep={"m_protein": {"value": 14, "unit": "g/L"}},
-             history=[{"collected_on": "2025-01-01", "spep": {"m_protein": {"value": 8, "unit": "g/L"}}}])
+    body = b(
+        collected_on="2025-06-01",
+        spep={"m_protein": {"value": 14, "unit": "g/L"}},
+        history=[{"collected_on": "2025-01-01", "spep": {"m_protein": {"value": 8, "unit": "g/L"}}}],
+    )
     codes = {r["code"] for r in post(client, body)["recommendations"]}
     assert "EVOLVING_PATTERN_REVIEW" in codes
 
 
 # --- second review ------------------------------------------------------------------------------------
 def test_an_igm_clone_with_75_percent_clonal_plasma_cells_is_not_igm_mgus(client):
-    out = post(client, {"serum_ife": IGM_KAPPA, "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
-                        "marrow": {"clonal_plasma_cells_percent": 75,
-                                   "lymphoplasmacytic_infiltrate_percent": 0},
-                        "labs": LABS, "clinical": {"igm_related_symptoms": False}})
+    out = post(
+        client,
+        {
+            "serum_ife": IGM_KAPPA,
+            "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+            "marrow": {"clonal_plasma_cells_percent": 75, "lymphoplasmacytic_infiltrate_percent": 0},
+            "labs": LABS,
+            "clinical": {"igm_related_symptoms": False},
+        },
+    )
     assert out["classification"]["code"] == "INDETERMINATE"
     assert {"MYELOMA_DEFINING_EVENT", "HEMATOLOGY_REFERRAL"} <= flags(out)
 
 
 def test_an_mde_with_morphology_plasmacytosis_and_no_m_protein_is_not_myeloma(client):
-    out = post(client, {**Z, "flc": B["flc"], "marrow": {"plasma_cells_percent": 30},
-                        "labs": dict(LABS, hemoglobin={"value": 80, "unit": "g/L"})})
+    out = post(
+        client,
+        {
+            **Z,
+            "flc": B["flc"],
+            "marrow": {"plasma_cells_percent": 30},
+            "labs": dict(LABS, hemoglobin={"value": 80, "unit": "g/L"}),
+        },
+    )
     assert out["classification"]["code"] == "INDETERMINATE"
 
 
 def test_a_urine_intact_immunoglobulin_with_negative_serum_ife_is_discordant(client):
-    urine = {"m_protein_24h": {"value": 100, "unit": "mg/24h"},
-             "ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}}
+    urine = {
+        "m_protein_24h": {"value": 100, "unit": "mg/24h"},
+        "ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+    }
     flc = {"kappa": {"value": 40, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}}
     out = post(client, {**Z, "urine": urine, "flc": flc, "labs": LABS})
     assert out["classification"]["code"] == "INDETERMINATE"
 
 
 def test_scleromyxoedema_with_light_chain_mgus_is_mgcs(client):
-    flc = {"kappa": {"value": 80, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"},
-           "assay": "other", "ratio_reference_range": {"low": 0.3, "high": 1.5}}
-    out = post(client, {"serum_ife": {"result": "negative"}, "flc": flc,
-                        "clinical": {"scleromyxedema": "confirmed"}})
+    flc = {
+        "kappa": {"value": 80, "unit": "mg/L"},
+        "lambda": {"value": 10, "unit": "mg/L"},
+        "assay": "other",
+        "ratio_reference_range": {"low": 0.3, "high": 1.5},
+    }
+    out = post(
+        client, {"serum_ife": {"result": "negative"}, "flc": flc, "clinical": {"scleromyxedema": "confirmed"}}
+    )
     assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
     assert "MGCS_SCLEROMYXEDEMA" in flags(out) and "SCLEROMYXEDEMA_NO_PARAPROTEIN" not in flags(out)
     assert "clinical significance" in out["classification"]["label"]
 
 
 def test_igm_with_anaemia_below_the_waldenstrom_thresholds_is_referred_with_a_marrow(client):
-    out = post(client, {"serum_ife": IGM_KAPPA, "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
-                        "labs": {"hemoglobin": {"value": 90, "unit": "g/L"}}})
+    out = post(
+        client,
+        {
+            "serum_ife": IGM_KAPPA,
+            "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+            "labs": {"hemoglobin": {"value": 90, "unit": "g/L"}},
+        },
+    )
     assert out["classification"]["code"] == "INDETERMINATE"
     assert {"HEMATOLOGY_REFERRAL", "MARROW_EXAMINATION_RECOMMENDED"} <= flags(out)
 
@@ -272,19 +364,32 @@ def test_smm_beside_a_waldenstrom_range_igm_component_is_indeterminate(client):
 
 
 def test_an_igm_clone_with_a_free_light_chain_clone_in_the_lc_smm_range_is_not_igm_mgus(client):
-    ife = {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "kappa"},
-                                            {"heavy_chain": None, "light_chain": "lambda"}]}
-    out = post(client, b(serum_ife=ife, marrow={"lymphoplasmacytic_infiltrate_percent": 5},
-                         urine={"m_protein_24h": {"value": 900, "unit": "mg/24h"}},
-                         clinical={"igm_related_symptoms": False, "amyloidosis": False}))
+    ife = {
+        "result": "positive",
+        "clones": [
+            {"heavy_chain": "IgM", "light_chain": "kappa"},
+            {"heavy_chain": None, "light_chain": "lambda"},
+        ],
+    }
+    out = post(
+        client,
+        b(
+            serum_ife=ife,
+            marrow={"lymphoplasmacytic_infiltrate_percent": 5},
+            urine={"m_protein_24h": {"value": 900, "unit": "mg/24h"}},
+            clinical={"igm_related_symptoms": False, "amyloidosis": False},
+        ),
+    )
     assert out["classification"]["code"] == "INDETERMINATE"
 
 
 def test_the_chain_in_marked_excess_opposite_the_clone_is_the_involved_one_for_risk(client):
-    body = b(serum_ife={"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "lambda"}]},
-             spep={"m_protein": {"value": 35, "unit": "g/L"}},
-             flc={"kappa": {"value": 300, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
-             marrow={"clonal_plasma_cells_percent": 12})
+    body = b(
+        serum_ife={"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "lambda"}]},
+        spep={"m_protein": {"value": 35, "unit": "g/L"}},
+        flc={"kappa": {"value": 300, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
+        marrow={"clonal_plasma_cells_percent": 12},
+    )
     out = post(client, body)
     assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
     assert out["flc"]["involved"] == "kappa" and out["flc"]["involved_uninvolved_ratio"] == 30
@@ -305,8 +410,11 @@ def test_the_comment_never_prints_an_infinite_ratio(client):
 
 # --- third review ---------------------------------------------------------------------------------------
 def test_low_risk_mgus_does_not_ask_for_marrow_or_skeletal_imaging(client):
-    body = {"spep": {"m_protein": {"value": 8, "unit": "g/L"}}, "serum_ife": B["serum_ife"],
-            "flc": {"kappa": {"value": 14, "unit": "mg/L"}, "lambda": {"value": 11, "unit": "mg/L"}}}
+    body = {
+        "spep": {"m_protein": {"value": 8, "unit": "g/L"}},
+        "serum_ife": B["serum_ife"],
+        "flc": {"kappa": {"value": 14, "unit": "mg/L"}, "lambda": {"value": 11, "unit": "mg/L"}},
+    }
     out = post(client, body)
     assert out["classification"]["provisional"] is True
     assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
@@ -316,39 +424,54 @@ def test_low_risk_mgus_does_not_ask_for_marrow_or_skeletal_imaging(client):
 
 
 def test_a_non_freelite_caveat_reaches_the_comment(client):
-    flc = {"kappa": {"value": 1500, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"},
-           "assay": "n_latex"}
+    flc = {
+        "kappa": {"value": 1500, "unit": "mg/L"},
+        "lambda": {"value": 10, "unit": "mg/L"},
+        "assay": "n_latex",
+    }
     out = post(client, b(flc=flc, marrow={"clonal_plasma_cells_percent": 15}))
     assert out["classification"]["code"] == "MULTIPLE_MYELOMA"
     assert "Freelite only" in out["comment"]
 
 
 def test_the_basis_names_events_in_words_not_codes(client):
-    out = post(client, b(labs=dict(LABS, calcium={"value": 3.0, "unit": "mmol/L"}),
-                         marrow={"clonal_plasma_cells_percent": 15}))
+    out = post(
+        client,
+        b(
+            labs=dict(LABS, calcium={"value": 3.0, "unit": "mmol/L"}),
+            marrow={"clonal_plasma_cells_percent": 15},
+        ),
+    )
     assert out["classification"]["code"] == "MULTIPLE_MYELOMA"
     assert "hypercalcaemia" in out["classification"]["reasons"][0]
     assert "calcium 3 mmol/L" in out["comment"]
 
 
-@pytest.mark.parametrize(("mri", "code"), [(0, "SOLITARY_PLASMACYTOMA"), (1, "INDETERMINATE"),
-                                           (2, "MULTIPLE_MYELOMA")])
+@pytest.mark.parametrize(
+    ("mri", "code"), [(0, "SOLITARY_PLASMACYTOMA"), (1, "INDETERMINATE"), (2, "MULTIPLE_MYELOMA")]
+)
 def test_a_plasmacytoma_is_solitary_only_with_imaging_normal_apart_from_it(client, mri, code):
-    body = b(clinical={"plasmacytoma": True, "amyloidosis": False},
-             marrow={"clonal_plasma_cells_percent": 0},
-             imaging={"osteolytic_lesions": 0, "mri_focal_lesions": mri})
+    body = b(
+        clinical={"plasmacytoma": True, "amyloidosis": False},
+        marrow={"clonal_plasma_cells_percent": 0},
+        imaging={"osteolytic_lesions": 0, "mri_focal_lesions": mri},
+    )
     assert post(client, body)["classification"]["code"] == code
 
 
 # --- third review -------------------------------------------------------------------------------------
-LC_KAPPA = {"serum_ife": {"result": "negative", "clones": []},
-            "flc": {"kappa": {"value": 58, "unit": "mg/L"}, "lambda": {"value": 11, "unit": "mg/L"}},
-            "urine": {"m_protein_24h": {"value": 40, "unit": "mg/24h"}},
-            "labs": LABS, "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0}}
+LC_KAPPA = {
+    "serum_ife": {"result": "negative", "clones": []},
+    "flc": {"kappa": {"value": 58, "unit": "mg/L"}, "lambda": {"value": 11, "unit": "mg/L"}},
+    "urine": {"m_protein_24h": {"value": 40, "unit": "mg/24h"}},
+    "labs": LABS,
+    "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+}
 
 
 @pytest.mark.parametrize(
-    ("marrow", "asks_marrow"), [({"clonal_plasma_cells_percent": 4}, False), (None, True)])
+    ("marrow", "asks_marrow"), [({"clonal_plasma_cells_percent": 4}, False), (None, True)]
+)
 def test_light_chain_mgus_follows_the_intermediate_high_risk_mgus_schedule(client, marrow, asks_marrow):
     """§3.2: low-risk MGUS needs a normal FLC ratio, which light-chain MGUS never has."""
     body = copy.deepcopy(LC_KAPPA)
@@ -370,12 +493,23 @@ NEG = {"result": "negative", "clones": []}
 @pytest.mark.parametrize(
     ("flc", "missing"),
     [
-        ({"kappa": {"value": 30, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}, "assay": "other"},
-         ["flc.ratio_reference_range"]),
+        (
+            {
+                "kappa": {"value": 30, "unit": "mg/L"},
+                "lambda": {"value": 10, "unit": "mg/L"},
+                "assay": "other",
+            },
+            ["flc.ratio_reference_range"],
+        ),
         ({"kappa": {"value": 30, "unit": "mg/L"}}, ["flc.lambda"]),
         ({"lambda": {"value": 30, "unit": "mg/L"}}, ["flc.kappa"]),
-        ({"kappa": {"value": 30, "unit": "mg/L", "comparator": ">"}, "lambda": {"value": 20, "unit": "mg/L"}},
-         ["flc.kappa"]),
+        (
+            {
+                "kappa": {"value": 30, "unit": "mg/L", "comparator": ">"},
+                "lambda": {"value": 20, "unit": "mg/L"},
+            },
+            ["flc.kappa"],
+        ),
     ],
     ids=["assay_other_without_interval", "kappa_only", "lambda_only", "kappa_bound_straddles_the_interval"],
 )
@@ -396,9 +530,11 @@ def test_an_involved_chain_reported_as_a_bound_at_its_limit_asks_for_the_exact_v
 
 
 def igd_body(m_protein: float, heavy: str = "IgD", **changes) -> dict:
-    body = b(spep={"m_protein": {"value": m_protein, "unit": "g/L"}},
-             serum_ife={"result": "positive", "clones": [{"heavy_chain": heavy, "light_chain": "lambda"}]},
-             flc={"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 20, "unit": "mg/L"}})
+    body = b(
+        spep={"m_protein": {"value": m_protein, "unit": "g/L"}},
+        serum_ife={"result": "positive", "clones": [{"heavy_chain": heavy, "light_chain": "lambda"}]},
+        flc={"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 20, "unit": "mg/L"}},
+    )
     body.update(changes)
     return body
 
@@ -454,7 +590,8 @@ def test_an_mgcs_report_carries_no_low_risk_mgus_reassurance(client, dermato_neu
     for reassurance in ("Low-risk MGUS", "not routinely indicated", "every 2-3 years"):
         assert reassurance not in comment
     assert "marrow.clonal_plasma_cells_percent" in next(
-        r["tests"] for r in out["recommendations"] if r["code"] == "COMPLETE_WORKUP")
+        r["tests"] for r in out["recommendations"] if r["code"] == "COMPLETE_WORKUP"
+    )
     assert comment.count("Emergency admission") + comment.count("emergency admission") == int(dermato_neuro)
 
 

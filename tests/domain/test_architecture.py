@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 DOMAIN = Path(__file__).resolve().parents[2] / "service" / "domain"
-FORBIDDEN = ("flask", "flask_smorest", "marshmallow", "webargs", "werkzeug", "apispec", "gunicorn",
-             "requests", "service.api", "service.adapters")
+FORBIDDEN = (
+    "flask",
+    "flask_smorest",
+    "marshmallow",
+    "webargs",
+    "werkzeug",
+    "apispec",
+    "gunicorn",
+    "requests",
+    "service.api",
+    "service.adapters",
+)
 
 
 @pytest.mark.parametrize("path", sorted(DOMAIN.glob("*.py")), ids=lambda p: p.name)

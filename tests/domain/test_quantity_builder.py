@@ -37,10 +37,12 @@ def test_the_builder_and_quantity_give_the_exact_canonical_quantity_for_every_un
     analyte, unit = case
     # The reference, from the primitives: exact decimal of the reported number, §1 conversion.
     expected = Quantity(
-        convert(to_decimal(value), analyte, unit), UNITS[analyte][0],
+        convert(to_decimal(value), analyte, unit),
+        UNITS[analyte][0],
         None if comp is None else Comparator(comp),
-        None if rr is None else Range(convert(to_decimal(rr[0]), analyte, unit),
-                                      convert(to_decimal(rr[1]), analyte, unit)),
+        None
+        if rr is None
+        else Range(convert(to_decimal(rr[0]), analyte, unit), convert(to_decimal(rr[1]), analyte, unit)),
     )
     for got in (quantity_builder(analyte)(value, unit, comp, rr), quantity(value, unit, analyte, comp, rr)):
         assert got == expected

@@ -22,9 +22,14 @@ def test_any_serial_m_protein_and_haemoglobin_series_is_interpreted_to_strict_js
         "collected_on": "2025-06-10",
         "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
         "spep": {"m_protein": {"value": current, "unit": "g/L"}},
-        "history": [{"collected_on": d, "spep": {"m_protein": {"value": m, "unit": "g/dL"}},
-                     "labs": {"hemoglobin": {"value": h, "unit": "g/dL"}}}
-                    for d, m, h in zip(dates, mps, hbs, strict=True)],
+        "history": [
+            {
+                "collected_on": d,
+                "spep": {"m_protein": {"value": m, "unit": "g/dL"}},
+                "labs": {"hemoglobin": {"value": h, "unit": "g/dL"}},
+            }
+            for d, m, h in zip(dates, mps, hbs, strict=True)
+        ],
     }
     out = to_dict(interpret(SCHEMA.load(body)))
     orjson.loads(orjson.dumps(out))

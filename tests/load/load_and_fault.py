@@ -90,8 +90,14 @@ def children(pid: int) -> set[int]:
     return out
 
 
-def call(port: int, method: str, path: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -140,18 +146,24 @@ class Server:
         env = dict(os.environ)
         for name in ("MGI_DEV_MODE", "MGI_API_KEYS_FILE", "MGI_THREADS", "MGI_TIMEOUT", "MGI_WORKER_CLASS"):
             env.pop(name, None)
-        env.update({
-            "MGI_BIND": f"{HOST}:{self.port}",
-            "MGI_WORKERS": str(workers),
-            "MGI_WORKER_CLASS": worker_class,
-            "MGI_API_KEYS": f"{KEY_NAME}:{key_digest}",
-            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),  # as deployed
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "MGI_BIND": f"{HOST}:{self.port}",
+                "MGI_WORKERS": str(workers),
+                "MGI_WORKER_CLASS": worker_class,
+                "MGI_API_KEYS": f"{KEY_NAME}:{key_digest}",
+                "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),  # as deployed
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "service.wsgi:app"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # own session and process group: killpg reaches master + workers
         )
         self.pid = self.proc.pid
@@ -230,14 +242,25 @@ class Stats:
 
 
 class Load:
-    def __init__(self, port: int, key: str, mix: list[tuple[str, bytes, str]], ruleset: str,
-                 total: int, concurrency: int, timeout: float, deadline: float):
+    def __init__(
+        self,
+        port: int,
+        key: str,
+        mix: list[tuple[str, bytes, str]],
+        ruleset: str,
+        total: int,
+        concurrency: int,
+        timeout: float,
+        deadline: float,
+    ):
         self.port, self.key, self.mix, self.ruleset = port, key, mix, ruleset
         self.total, self.concurrency, self.timeout, self.deadline = total, concurrency, timeout, deadline
         self.stats = Stats()
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._client, args=(n,), daemon=True, name=f"client-{n}")
-                        for n in range(concurrency)]
+        self.threads = [
+            threading.Thread(target=self._client, args=(n,), daemon=True, name=f"client-{n}")
+            for n in range(concurrency)
+        ]
 
     def issued(self) -> int:
         with self.stats.lock:
@@ -341,8 +364,12 @@ def drive_faults(server: Server, load: Load, faults: Faults) -> None:
     faults.t_hup = time.monotonic()
     os.kill(server.pid, signal.SIGHUP)
     reloaded = wait_until(
-        lambda: (w := server.workers_now()) and not (w & faults.workers_before_hup)
-        and len(w) == server.workers, 30, load.stop)
+        lambda: (
+            (w := server.workers_now()) and not (w & faults.workers_before_hup) and len(w) == server.workers
+        ),
+        30,
+        load.stop,
+    )
     if reloaded:
         faults.reload_seconds = time.monotonic() - faults.t_hup
         faults.workers_after_hup = server.workers_now()
@@ -362,8 +389,9 @@ def drive_faults(server: Server, load: Load, faults: Faults) -> None:
     faults.t_kill = time.monotonic()
     os.kill(victim, signal.SIGKILL)
     faults.killed_pid = victim
-    if wait_until(lambda: victim not in (w := server.workers_now()) and len(w) == server.workers,
-                  30, load.stop):
+    if wait_until(
+        lambda: victim not in (w := server.workers_now()) and len(w) == server.workers, 30, load.stop
+    ):
         faults.respawn_seconds = time.monotonic() - faults.t_kill
     else:
         faults.errors.append("the killed worker was not replaced within 30 s")
@@ -378,8 +406,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
-def post_fault_checks(port: int, key: str, body: bytes, expected: str,
-                      ruleset: str) -> list[tuple[str, bool, str]]:
+def post_fault_checks(
+    port: int, key: str, body: bytes, expected: str, ruleset: str
+) -> list[tuple[str, bool, str]]:
     checks: list[tuple[str, bool, str]] = []
 
     def attempt(name: str, fn) -> None:
@@ -394,8 +423,9 @@ def post_fault_checks(port: int, key: str, body: bytes, expected: str,
         return status == 200, f"HTTP {status}"
 
     def authenticated():
-        status, data = call(port, "POST", PATH, body,
-                            {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        status, data = call(
+            port, "POST", PATH, body, {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        )
         problem = check_answer(data, expected, ruleset) if status == 200 else f"HTTP {status}"
         return not problem, problem or f"HTTP 200, {expected}"
 
@@ -404,8 +434,13 @@ def post_fault_checks(port: int, key: str, body: bytes, expected: str,
         return status == 401, f"HTTP {status}"
 
     def unknown_key():
-        status, _ = call(port, "POST", PATH, body, {"Content-Type": "application/json",
-                                                    "Authorization": f"Bearer {secrets.token_urlsafe(32)}"})
+        status, _ = call(
+            port,
+            "POST",
+            PATH,
+            body,
+            {"Content-Type": "application/json", "Authorization": f"Bearer {secrets.token_urlsafe(32)}"},
+        )
         return status == 401, f"HTTP {status}"
 
     attempt("GET /healthz -> 200", healthz)
@@ -422,8 +457,10 @@ def run(args: argparse.Namespace) -> int:
     load: Load | None = None
     keep_log = args.keep_log
     try:
-        print(f"gunicorn master pid {server.pid} on {HOST}:{server.port}, {args.workers} {args.worker_class} "
-              f"workers, log {server.log_path}")
+        print(
+            f"gunicorn master pid {server.pid} on {HOST}:{server.port}, {args.workers} {args.worker_class} "
+            f"workers, log {server.log_path}"
+        )
         if not server.wait_healthy(args.startup_timeout):
             keep_log = True
             print("the server did not become healthy; last log lines:")
@@ -443,12 +480,22 @@ def run(args: argparse.Namespace) -> int:
             doc = json.loads(data)
             ruleset = ruleset or doc["ruleset_version"]
             mix.append((name, body, doc["classification"]["code"]))
-        print(f"ruleset {ruleset}; {len(mix)} bodies: "
-              + ", ".join(f"{name.removesuffix('.json')}={code}" for name, _, code in mix))
+        print(
+            f"ruleset {ruleset}; {len(mix)} bodies: "
+            + ", ".join(f"{name.removesuffix('.json')}={code}" for name, _, code in mix)
+        )
 
         t0 = time.monotonic()
-        load = Load(server.port, key, mix, ruleset, args.requests, args.concurrency, args.timeout,
-                    deadline=t0 + args.max_seconds)
+        load = Load(
+            server.port,
+            key,
+            mix,
+            ruleset,
+            args.requests,
+            args.concurrency,
+            args.timeout,
+            deadline=t0 + args.max_seconds,
+        )
         faults = Faults()
         fault_thread = threading.Thread(target=drive_faults, args=(server, load, faults), daemon=True)
         load.start()
@@ -476,8 +523,16 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(args, server: Server, stats: Stats, faults: Faults, checks, elapsed: float,
-           master_alive: bool, workers_end: set[int]) -> int:
+def report(
+    args,
+    server: Server,
+    stats: Stats,
+    faults: Faults,
+    checks,
+    elapsed: float,
+    master_alive: bool,
+    workers_end: set[int],
+) -> int:
     with stats.lock:
         issued, correct = stats.issued, stats.correct
         wrong, failures, lat = list(stats.wrong), list(stats.failures), sorted(stats.latencies)
@@ -505,19 +560,29 @@ def report(args, server: Server, stats: Stats, faults: Faults, checks, elapsed: 
         (f"  in flight on the killed worker (+/-{window:g} s)", f"{len(in_window):,}"),
         ("  outside the kill window", f"{len(outside):,}"),
         ("duration", f"{elapsed:.1f} s ({issued / elapsed:,.0f} req/s)" if elapsed else "-"),
-        ("latency of answers p50 / p99 / max",
-         f"{percentile(lat, .5) * 1e3:.1f} / {percentile(lat, .99) * 1e3:.1f} / "
-         f"{(lat[-1] if lat else float('nan')) * 1e3:.0f} ms (slowest ended {rel(slowest_end)} after HUP)"),
-        ("SIGHUP (graceful reload)",
-         f"at request {faults.hup_at_request:,}; workers {sorted(faults.workers_before_hup)} -> "
-         f"{sorted(faults.workers_after_hup)} in {faults.reload_seconds or float('nan'):.2f} s"
-         if faults.t_hup is not None else "NOT SENT"),
-        ("SIGKILL (one worker)",
-         f"pid {faults.killed_pid} at request {faults.kill_at_request:,} ({rel(faults.t_kill)} after HUP); "
-         f"replaced in {faults.respawn_seconds or float('nan'):.2f} s"
-         if faults.t_kill is not None else "NOT SENT"),
-        ("workers at the end", f"{len(workers_end)} {sorted(workers_end)}; master "
-                               f"{'alive' if master_alive else 'DEAD'}"),
+        (
+            "latency of answers p50 / p99 / max",
+            f"{percentile(lat, 0.5) * 1e3:.1f} / {percentile(lat, 0.99) * 1e3:.1f} / "
+            f"{(lat[-1] if lat else float('nan')) * 1e3:.0f} ms (slowest ended {rel(slowest_end)} after HUP)",
+        ),
+        (
+            "SIGHUP (graceful reload)",
+            f"at request {faults.hup_at_request:,}; workers {sorted(faults.workers_before_hup)} -> "
+            f"{sorted(faults.workers_after_hup)} in {faults.reload_seconds or float('nan'):.2f} s"
+            if faults.t_hup is not None
+            else "NOT SENT",
+        ),
+        (
+            "SIGKILL (one worker)",
+            f"pid {faults.killed_pid} at request {faults.kill_at_request:,} "
+            f"({rel(faults.t_kill)} after HUP); replaced in {faults.respawn_seconds or float('nan'):.2f} s"
+            if faults.t_kill is not None
+            else "NOT SENT",
+        ),
+        (
+            "workers at the end",
+            f"{len(workers_end)} {sorted(workers_end)}; master {'alive' if master_alive else 'DEAD'}",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print("\n=== load-and-fault summary " + "=" * 40)
@@ -530,8 +595,10 @@ def report(args, server: Server, stats: Stats, faults: Faults, checks, elapsed: 
         print("\nfailures (time relative to the SIGKILL):")
         for f in failures[:20]:
             since = f"{f.t_end - faults.t_kill:+.3f} s" if faults.t_kill is not None else "?"
-            print(f"  {f.request_id:<12} {f.what:<24} ended {since}, took {f.t_end - f.t_start:.3f} s, "
-                  f"{'in kill window' if in_kill_window(f) else 'OUTSIDE kill window'}")
+            print(
+                f"  {f.request_id:<12} {f.what:<24} ended {since}, took {f.t_end - f.t_start:.3f} s, "
+                f"{'in kill window' if in_kill_window(f) else 'OUTSIDE kill window'}"
+            )
         if len(failures) > 20:
             print(f"  ... {len(failures) - 20} more")
     if wrong:
@@ -569,10 +636,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3, choices=range(2, 5), help="gunicorn workers (2-4)")
     parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     parser.add_argument("--timeout", type=float, default=15.0, help="per-request client timeout, s")
-    parser.add_argument("--max-seconds", type=float, default=600.0,
-                        help="stop issuing requests after this long (default 600)")
-    parser.add_argument("--kill-window", type=float, default=1.0,
-                        help="failures this close to the SIGKILL count as in flight on the killed worker")
+    parser.add_argument(
+        "--max-seconds", type=float, default=600.0, help="stop issuing requests after this long (default 600)"
+    )
+    parser.add_argument(
+        "--kill-window",
+        type=float,
+        default=1.0,
+        help="failures this close to the SIGKILL count as in flight on the killed worker",
+    )
     parser.add_argument("--startup-timeout", type=float, default=60.0)
     parser.add_argument("--keep-log", action="store_true", help="keep the gunicorn log directory")
     args = parser.parse_args(argv)

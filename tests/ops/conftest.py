@@ -28,8 +28,14 @@ def bearer(key: str) -> dict[str, str]:
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
     """No MGI_* or Prometheus variable from the developer's shell leaks into a test."""
-    for name in ("MGI_API_KEYS", "MGI_API_KEYS_FILE", "MGI_DEV_MODE", "MGI_LOG_LEVEL",
-                 "PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+    for name in (
+        "MGI_API_KEYS",
+        "MGI_API_KEYS_FILE",
+        "MGI_DEV_MODE",
+        "MGI_LOG_LEVEL",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "prometheus_multiproc_dir",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

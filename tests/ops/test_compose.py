@@ -45,8 +45,11 @@ def test_the_image_installs_pinned_dependencies_without_resolving_new_ones():
     runs = " ".join(rest for word, rest in dockerfile_instructions() if word == "RUN")
     assert "pip install --no-deps -r requirements.lock" in runs
     assert "pip check" in runs
-    pins = [line for line in (ROOT / "requirements.lock").read_text().splitlines()
-            if line and not line.startswith("#")]
+    pins = [
+        line
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+\-]+", p) for p in pins)
     names = {p.split("==")[0].lower() for p in pins}
     assert {"flask", "gunicorn", "prometheus_client", "marshmallow"} <= names
@@ -66,8 +69,7 @@ def test_the_build_context_is_an_allow_list():
     lines = (ROOT / ".dockerignore").read_text().split()
     assert lines[lines.index("*")] == "*"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "requirements.lock", "gunicorn.conf.py",
-                       "service"}
+    assert allowed == {"pyproject.toml", "README.md", "requirements.lock", "gunicorn.conf.py", "service"}
 
 
 def test_compose_requires_the_key_variable(service):
@@ -99,12 +101,18 @@ def _compose(env_overrides: dict[str, str], tmp_path: Path) -> subprocess.Comple
     empty_env_file.write_text("")
     return subprocess.run(
         ["docker-compose", "--env-file", str(empty_env_file), "-f", str(COMPOSE), "config"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None,
-                    reason="docker-compose binary not installed (apt-get install docker-compose)")
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="docker-compose binary not installed (apt-get install docker-compose)",
+)
 @pytest.mark.parametrize(
     ("env", "starts"),
     [({"MGI_API_KEYS": "lis:" + "a" * 64}, True), ({}, False), ({"MGI_API_KEYS": ""}, False)],

@@ -32,8 +32,10 @@ def load_conf(monkeypatch, **env) -> dict:
 
 def test_every_name_in_the_config_file_is_a_gunicorn_setting(monkeypatch):
     known = {s.name for s in KNOWN_SETTINGS}
-    settings = {k for k, v in load_conf(monkeypatch).items()
-                if not callable(v) or k in HOOKS} - {"glob", "os"}
+    settings = {k for k, v in load_conf(monkeypatch).items() if not callable(v) or k in HOOKS} - {
+        "glob",
+        "os",
+    }
     assert settings - known == set()
     assert HOOKS <= settings
 
@@ -117,11 +119,13 @@ def test_a_sync_worker_tunes_the_allocator(monkeypatch):
 
 @pytest.mark.parametrize(
     ("env", "key", "expected"),
-    [({"MGI_BIND": "127.0.0.1:9001"}, "bind", "127.0.0.1:9001"),
-     ({"MGI_WORKERS": "3"}, "workers", 3),
-     ({"MGI_WORKERS": ""}, "workers", None),
-     ({"MGI_WORKER_CLASS": "gthread", "MGI_THREADS": "8"}, "threads", 8),
-     ({"MGI_TIMEOUT": "30"}, "timeout", 30)],
+    [
+        ({"MGI_BIND": "127.0.0.1:9001"}, "bind", "127.0.0.1:9001"),
+        ({"MGI_WORKERS": "3"}, "workers", 3),
+        ({"MGI_WORKERS": ""}, "workers", None),
+        ({"MGI_WORKER_CLASS": "gthread", "MGI_THREADS": "8"}, "threads", 8),
+        ({"MGI_TIMEOUT": "30"}, "timeout", 30),
+    ],
 )
 def test_environment_variables_override_the_defaults(monkeypatch, env, key, expected):
     value = load_conf(monkeypatch, **env)[key]
@@ -178,14 +182,22 @@ def test_gunicorn_serves_the_app_with_metrics_aggregated_over_workers(tmp_path):
     (tmp_path / "smoke_wsgi.py").write_text(WSGI % hashlib.sha256(key.encode()).hexdigest())
     metrics_dir = tmp_path / "prom"
     port = _free_port()
-    env = {**os.environ, "MGI_BIND": f"127.0.0.1:{port}", "MGI_WORKERS": "2",
-           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    env = {
+        **os.environ,
+        "MGI_BIND": f"127.0.0.1:{port}",
+        "MGI_WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
     env.pop("MGI_API_KEYS", None)
     env.pop("MGI_DEV_MODE", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(CONF), "smoke_wsgi:app"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -225,7 +237,7 @@ def _chunked_post(port: int, path: str, ctype: str, data: bytes) -> tuple[int, b
     conn.putheader("Transfer-Encoding", "chunked")
     conn.endheaders()
     for i in range(0, len(data), 65536):
-        part = data[i:i + 65536]
+        part = data[i : i + 65536]
         conn.send(b"%x\r\n" % len(part) + part + b"\r\n")
     conn.send(b"0\r\n\r\n")
     resp = conn.getresponse()
@@ -254,12 +266,21 @@ MALFORMED_CHUNKED = [
 
 def test_a_chunked_body_over_the_limit_is_413_never_a_truncated_interpretation():
     port = _free_port()
-    env = {**os.environ, "MGI_BIND": f"127.0.0.1:{port}", "MGI_WORKERS": "1", "MGI_DEV_MODE": "1",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "MGI_BIND": f"127.0.0.1:{port}",
+        "MGI_WORKERS": "1",
+        "MGI_DEV_MODE": "1",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(CONF), "service.wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -282,16 +303,20 @@ def test_a_chunked_body_over_the_limit_is_413_never_a_truncated_interpretation()
         status, body = _chunked_post(port, "/v1/interpretations", "application/json", big)
         assert status == 413 and b'"code": 413' in body
         # Malformed chunked framing is the client's: a 400 with the standard body, never a 500.
-        head = (b"POST /v1/interpretations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        head = (
+            b"POST /v1/interpretations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
         for framing in MALFORMED_CHUNKED:
             status, body = _raw_post(port, head + framing)
             assert status == 400, (framing, body[:300])
             assert b'"code": 400' in body and b"chunked" in body
         # A body cut short of its Content-Length is refused, never interpreted as if it were whole.
-        cut = hl7[:hl7.index(b"OBX|5")]
-        short = (b"POST /v1/hl7v2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-                 b"Content-Length: %d\r\n\r\n" % len(hl7)) + cut
+        cut = hl7[: hl7.index(b"OBX|5")]
+        short = (
+            b"POST /v1/hl7v2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(hl7)
+        ) + cut
         status, body = _raw_post(port, short, close_send=True)
         assert status == 400 and b"Content-Length" in body, body[:300]
     finally:

@@ -20,10 +20,25 @@ from service.api.observability import count_interpretation, init_observability
 
 from .conftest import KEY, bearer, build_app
 
-ACCESS_FIELDS = {"ts", "level", "logger", "msg", "request_id", "key_name", "method", "route",
-                 "status", "latency_ms", "ruleset_version", "classification_code"}
-PANEL = {"spep": {"m_protein": {"value": 987.654, "unit": "g/dL"}},
-         "patient": {"name": "ZZSECRET", "mrn": "ZZMRN-4711"}, "code": "MGUS_NON_IGM"}
+ACCESS_FIELDS = {
+    "ts",
+    "level",
+    "logger",
+    "msg",
+    "request_id",
+    "key_name",
+    "method",
+    "route",
+    "status",
+    "latency_ms",
+    "ruleset_version",
+    "classification_code",
+}
+PANEL = {
+    "spep": {"m_protein": {"value": 987.654, "unit": "g/dL"}},
+    "patient": {"name": "ZZSECRET", "mrn": "ZZMRN-4711"},
+    "code": "MGUS_NON_IGM",
+}
 SECRETS = ("987.654", "ZZSECRET", "ZZMRN-4711", "ZZQUERY", "ZZHEADER")
 
 
@@ -50,8 +65,16 @@ def test_a_missing_x_request_id_is_generated_as_a_uuid4_hex(client):
 
 @pytest.mark.parametrize(
     ("sent",),
-    [("a" * 129,), ("has space",), ("semi;colon",), ("caf\xe9",), ("",), ('"quoted"',),
-     ("{\"json\":1}",), ("../../etc/passwd",)],
+    [
+        ("a" * 129,),
+        ("has space",),
+        ("semi;colon",),
+        ("caf\xe9",),
+        ("",),
+        ('"quoted"',),
+        ('{"json":1}',),
+        ("../../etc/passwd",),
+    ],
 )
 def test_an_insane_x_request_id_is_replaced_by_a_generated_one(client, log_lines, sent):
     response = client.get("/healthz", headers={"X-Request-ID": sent})
@@ -73,8 +96,9 @@ def test_a_refused_request_still_carries_a_request_id_and_is_logged(log_lines):
 
 
 def test_one_access_line_per_request_has_exactly_the_documented_fields(client, log_lines):
-    response = client.post("/v1/interpretations", json=PANEL,
-                           headers={**bearer(KEY), "X-Request-ID": "rid-1"})
+    response = client.post(
+        "/v1/interpretations", json=PANEL, headers={**bearer(KEY), "X-Request-ID": "rid-1"}
+    )
     assert response.status_code == 200
     lines = log_lines.json("mgi.access")
     assert len(lines) == 1
@@ -82,10 +106,24 @@ def test_one_access_line_per_request_has_exactly_the_documented_fields(client, l
     assert set(line) == ACCESS_FIELDS
     assert line["level"] == "INFO"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"])
-    assert {k: line[k] for k in ("request_id", "key_name", "method", "route", "status",
-                                 "ruleset_version", "classification_code")} == {
-        "request_id": "rid-1", "key_name": "lis", "method": "POST",
-        "route": "/v1/interpretations", "status": 200, "ruleset_version": "test-1",
+    assert {
+        k: line[k]
+        for k in (
+            "request_id",
+            "key_name",
+            "method",
+            "route",
+            "status",
+            "ruleset_version",
+            "classification_code",
+        )
+    } == {
+        "request_id": "rid-1",
+        "key_name": "lis",
+        "method": "POST",
+        "route": "/v1/interpretations",
+        "status": 200,
+        "ruleset_version": "test-1",
         "classification_code": "MGUS_NON_IGM",
     }
     assert isinstance(line["latency_ms"], float) and line["latency_ms"] >= 0
@@ -113,8 +151,11 @@ def test_no_request_value_appears_anywhere_in_the_logs(client, log_lines, caplog
     # The view raises an exception whose message quotes the whole body: Flask logs it.
     boom = client.post("/v1/explode?mrn=ZZQUERY", json=PANEL, headers=headers)
     assert boom.status_code == 500
-    invalid = client.post("/v1/interpretations", data="{\"x\": ZZSECRET 987.654",
-                          headers={**headers, "Content-Type": "application/json"})
+    invalid = client.post(
+        "/v1/interpretations",
+        data='{"x": ZZSECRET 987.654',
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert invalid.status_code == 400
     stderr = capsys.readouterr().err
     captured = "\n".join(log_lines.lines) + "\n" + caplog.text + "\n" + stderr
@@ -180,8 +221,7 @@ def test_an_operator_formatter_on_the_json_handler_is_used_for_access_lines(monk
 
 def test_metrics_exposition_counts_requests_latencies_and_interpretations(client):
     client.post("/v1/interpretations", json=PANEL, headers=bearer(KEY))
-    client.post("/v1/interpretations", json={**PANEL, "code": "SMOLDERING_MYELOMA"},
-                headers=bearer(KEY))
+    client.post("/v1/interpretations", json={**PANEL, "code": "SMOLDERING_MYELOMA"}, headers=bearer(KEY))
     client.post("/v1/interpretations", json=PANEL, headers=bearer(KEY))
     client.post("/v1/interpretations", json=PANEL)  # 401: counted as a request only
     client.get("/v1/items/5", headers=bearer(KEY))
@@ -297,8 +337,12 @@ def test_readyz_is_503_with_the_standard_body_when_not_ready(ready, check, messa
     client = build_app(ready=ready, READINESS_CHECK=check).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.get_json() == {"code": 503, "status": "Service Unavailable",
-                                   "message": message, "errors": {}}
+    assert response.get_json() == {
+        "code": 503,
+        "status": "Service Unavailable",
+        "message": message,
+        "errors": {},
+    }
 
 
 def test_readyz_passes_when_the_readiness_check_passes():
@@ -379,10 +423,14 @@ MULTIPROCESS_SCRIPT = textwrap.dedent(
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_multiprocess_mode_aggregates_metrics_over_worker_processes(tmp_path):
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([sys.executable, "-c", MULTIPROCESS_SCRIPT], env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", MULTIPROCESS_SCRIPT], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert 'mgi_http_requests_total{method="GET",route="/v1/x",status="200"} 4.0' in done.stdout
     assert 'mgi_interpretations_total{classification="MGUS_NON_IGM"} 4.0' in done.stdout
@@ -394,8 +442,7 @@ def test_the_json_formatter_renders_an_exception_without_its_message():
     try:
         raise KeyError("ZZSECRET")
     except KeyError:
-        record = logging.LogRecord("mgi.x", logging.ERROR, __file__, 1, "failed", None,
-                                   sys.exc_info())
+        record = logging.LogRecord("mgi.x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     line = json.loads(formatter.format(record))
     assert line["exc_type"] == "KeyError"
     assert line["msg"] == "failed"
@@ -417,6 +464,12 @@ def test_a_batch_counts_each_interpreted_item_under_its_classification():
     text = client.get("/metrics").get_data(as_text=True)
     for code in set(codes):
         assert f'mgi_interpretations_total{{classification="{code}"}} {codes.count(code)}.0' in text
-    assert "mgi_interpretations_total" in text and sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-        if line.startswith("mgi_interpretations_total{")) == 3
+    assert (
+        "mgi_interpretations_total" in text
+        and sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("mgi_interpretations_total{")
+        )
+        == 3
+    )

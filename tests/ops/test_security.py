@@ -44,8 +44,7 @@ def assert_unauthorized(response, invalid_token: bool) -> None:
 )
 def test_a_v1_request_without_a_key_gets_401_with_the_standard_body(client, method, path):
     # PATH_INFO set directly: the test client would read "//v1/..." as a host name.
-    response = client.open("/", method=method, json={"spep": {}},
-                           environ_overrides={"PATH_INFO": path})
+    response = client.open("/", method=method, json={"spep": {}}, environ_overrides={"PATH_INFO": path})
     assert_unauthorized(response, invalid_token=False)
 
 
@@ -85,16 +84,23 @@ def test_the_bearer_scheme_is_case_insensitive(client):
 
 @pytest.mark.parametrize(
     ("path",),
-    [("/healthz",), ("/readyz",), ("/metrics",), ("/openapi.json",), ("/docs",), ("/other",),
-     ("/v2/anything",), ("/v1x",)],
+    [
+        ("/healthz",),
+        ("/readyz",),
+        ("/metrics",),
+        ("/openapi.json",),
+        ("/docs",),
+        ("/other",),
+        ("/v2/anything",),
+        ("/v1x",),
+    ],
 )
 def test_open_paths_need_no_key(client, path):
     assert client.get(path).status_code != 401
 
 
 def test_a_revoked_key_from_app_config_gets_401(monkeypatch):
-    app = build_app(API_KEYS={"lis": digest(KEY),
-                              "old": {"sha256": digest(REVOKED_KEY), "revoked": True}})
+    app = build_app(API_KEYS={"lis": digest(KEY), "old": {"sha256": digest(REVOKED_KEY), "revoked": True}})
     client = app.test_client()
     assert_unauthorized(client.get("/v1/items/1", headers=bearer(REVOKED_KEY)), True)
     assert client.get("/v1/items/1", headers=bearer(KEY)).status_code == 200
@@ -181,9 +187,7 @@ def test_start_up_fails_when_every_key_is_revoked():
         (f"lis:{KEY}", r"did you paste the key itself"),
     ],
 )
-def test_a_malformed_key_configuration_fails_at_start_up_naming_the_entry(
-    monkeypatch, env_value, message
-):
+def test_a_malformed_key_configuration_fails_at_start_up_naming_the_entry(monkeypatch, env_value, message):
     monkeypatch.setenv("MGI_API_KEYS", env_value)
     with pytest.raises(KeyConfigError, match=message) as excinfo:
         build_app(API_KEYS=None)
@@ -194,10 +198,16 @@ def test_a_malformed_key_configuration_fails_at_start_up_naming_the_entry(
     ("content", "suffix", "message"),
     [
         ("keys:\n  - {name: a, sha256: abc}\n", ".yaml", r"keys\[1\] \(key 'a'\)"),
-        (f"keys:\n  - {{name: a, sha256: {'a' * 64}, expires: 2025}}\n", ".yaml",
-         r"keys\[1\]: unknown field"),
-        (f"keys:\n  a: {'a' * 64}\n  b: {{sha256: {'b' * 64}, revoked: maybe}}\n", ".yml",
-         r"entry 'b'.*'revoked' must be true or false"),
+        (
+            f"keys:\n  - {{name: a, sha256: {'a' * 64}, expires: 2025}}\n",
+            ".yaml",
+            r"keys\[1\]: unknown field",
+        ),
+        (
+            f"keys:\n  a: {'a' * 64}\n  b: {{sha256: {'b' * 64}, revoked: maybe}}\n",
+            ".yml",
+            r"entry 'b'.*'revoked' must be true or false",
+        ),
         (f"keys:\n  a: {'1' * 64}\n", ".yml", r"entry 'a'.*quote the digest"),
         ("keys: [\n", ".yaml", "not valid YAML"),
         ("- a\n", ".yaml", "must be a mapping with a 'keys' field"),
@@ -254,7 +264,9 @@ def test_hash_key_runs_as_a_module_and_never_repeats_a_key():
     def run() -> list[str]:
         done = subprocess.run(
             [sys.executable, "-m", "service.api.security", "hash-key"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         # runpy warns when the package imports the module it is about to run as __main__.
         assert "Warning" not in done.stderr
@@ -268,7 +280,10 @@ def test_hash_key_runs_as_a_module_and_never_repeats_a_key():
 def test_the_digest_command_hashes_a_key_read_from_standard_input():
     done = subprocess.run(
         [sys.executable, "-m", "service.api.security", "digest"],
-        input=KEY + "\n", capture_output=True, text=True, check=True,
+        input=KEY + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert done.stdout.strip() == digest(KEY)
 
@@ -277,8 +292,7 @@ def test_init_security_returns_the_state_without_the_keys_in_clear():
     from flask import Flask
 
     app = Flask("bare")
-    app.config["API_KEYS"] = {"lis": digest(KEY), "old": {"sha256": digest(OTHER_KEY),
-                                                        "revoked": True}}
+    app.config["API_KEYS"] = {"lis": digest(KEY), "old": {"sha256": digest(OTHER_KEY), "revoked": True}}
     state = init_security(app)
     assert state.active_names == ["lis"]
     assert KEY not in repr(state)

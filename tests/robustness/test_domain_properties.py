@@ -32,8 +32,11 @@ numbers = st.one_of(
     st.floats(min_value=0, max_value=1e-6, allow_nan=False, allow_infinity=False),
     st.floats(min_value=0, allow_nan=False, allow_infinity=False),  # up to 1.8e308
 )
-percentages = st.one_of(st.none(), st.integers(0, 100),
-                        st.floats(min_value=0, max_value=100, allow_nan=False, allow_infinity=False))
+percentages = st.one_of(
+    st.none(),
+    st.integers(0, 100),
+    st.floats(min_value=0, max_value=100, allow_nan=False, allow_infinity=False),
+)
 tristate = st.sampled_from([True, False, None])
 
 
@@ -76,8 +79,9 @@ clones = st.builds(
 @st.composite
 def ife(draw) -> dict:
     if draw(st.booleans()):
-        cl = draw(st.lists(clones, min_size=1, max_size=2,
-                           unique_by=lambda c: (c["heavy_chain"], c["light_chain"])))
+        cl = draw(
+            st.lists(clones, min_size=1, max_size=2, unique_by=lambda c: (c["heavy_chain"], c["light_chain"]))
+        )
         return {"result": "positive", "clones": cl}
     out: dict = {"result": "negative"}
     if draw(st.booleans()):
@@ -87,48 +91,79 @@ def ife(draw) -> dict:
 
 spep = sections({"m_protein": maybe(quantities(Analyte.SERUM_M_PROTEIN))})
 urine = sections({"m_protein_24h": maybe(quantities(Analyte.URINE_M_PROTEIN)), "ife": maybe(ife())})
-flc = sections({
-    "kappa": maybe(quantities(Analyte.FREE_LIGHT_CHAIN)),
-    "lambda": maybe(quantities(Analyte.FREE_LIGHT_CHAIN)),
-    "assay": st.sampled_from(["freelite", "n_latex", "sebia", "other"]),
-    "ratio_reference_range": maybe(ranges()),
-})
-labs = sections({
-    "calcium": maybe(quantities(Analyte.CALCIUM)),
-    "creatinine": maybe(quantities(Analyte.CREATININE)),
-    "creatinine_clearance": maybe(quantities(Analyte.CREATININE_CLEARANCE)),
-    "egfr": maybe(quantities(Analyte.EGFR)),
-    "hemoglobin": maybe(quantities(Analyte.HEMOGLOBIN)),
-    "tsh": maybe(quantities(Analyte.TSH)),
-})
+flc = sections(
+    {
+        "kappa": maybe(quantities(Analyte.FREE_LIGHT_CHAIN)),
+        "lambda": maybe(quantities(Analyte.FREE_LIGHT_CHAIN)),
+        "assay": st.sampled_from(["freelite", "n_latex", "sebia", "other"]),
+        "ratio_reference_range": maybe(ranges()),
+    }
+)
+labs = sections(
+    {
+        "calcium": maybe(quantities(Analyte.CALCIUM)),
+        "creatinine": maybe(quantities(Analyte.CREATININE)),
+        "creatinine_clearance": maybe(quantities(Analyte.CREATININE_CLEARANCE)),
+        "egfr": maybe(quantities(Analyte.EGFR)),
+        "hemoglobin": maybe(quantities(Analyte.HEMOGLOBIN)),
+        "tsh": maybe(quantities(Analyte.TSH)),
+    }
+)
 SECTIONS = {
-    "patient": sections({
-        "age_years": maybe(st.one_of(st.integers(0, 150),
-                                     st.floats(min_value=0, max_value=150, allow_nan=False))),
-        "sex": maybe(st.sampled_from(["female", "male", "other", "unknown"])),
-    }),
+    "patient": sections(
+        {
+            "age_years": maybe(
+                st.one_of(st.integers(0, 150), st.floats(min_value=0, max_value=150, allow_nan=False))
+            ),
+            "sex": maybe(st.sampled_from(["female", "male", "other", "unknown"])),
+        }
+    ),
     "spep": spep,
     "serum_ife": ife(),
     "urine": urine,
     "flc": flc,
-    "marrow": sections({k: percentages for k in (
-        "clonal_plasma_cells_percent", "plasma_cells_percent",
-        "lymphoplasmacytic_infiltrate_percent", "flow_plasma_cells_percent")}),
+    "marrow": sections(
+        {
+            k: percentages
+            for k in (
+                "clonal_plasma_cells_percent",
+                "plasma_cells_percent",
+                "lymphoplasmacytic_infiltrate_percent",
+                "flow_plasma_cells_percent",
+            )
+        }
+    ),
     "labs": labs,
-    "imaging": sections({"osteolytic_lesions": maybe(st.integers(0, 1000)),
-                         "mri_focal_lesions": maybe(st.integers(0, 1000))}),
+    "imaging": sections(
+        {"osteolytic_lesions": maybe(st.integers(0, 1000)), "mri_focal_lesions": maybe(st.integers(0, 1000))}
+    ),
     "cytogenetics": sections({k: tristate for k in ("t_4_14", "t_14_16", "gain_1q", "del_13q")}),
-    "clinical": sections({
-        "scleromyxedema": maybe(st.sampled_from(["confirmed", "suspected", "absent"])),
-        **{k: tristate for k in (
-            "papular_eruption", "sclerodermoid_induration", "histology_mucin_fibrosis", "fever",
-            "neurologic_signs", "thyroid_disease", "amyloidosis", "plasmacytoma",
-            "igm_related_symptoms", "end_stage_renal_disease")},
-    }),
+    "clinical": sections(
+        {
+            "scleromyxedema": maybe(st.sampled_from(["confirmed", "suspected", "absent"])),
+            **{
+                k: tristate
+                for k in (
+                    "papular_eruption",
+                    "sclerodermoid_induration",
+                    "histology_mucin_fibrosis",
+                    "fever",
+                    "neurologic_signs",
+                    "thyroid_disease",
+                    "amyloidosis",
+                    "plasmacytoma",
+                    "igm_related_symptoms",
+                    "end_stage_renal_disease",
+                )
+            },
+        }
+    ),
 }
 SCREENING = ("spep", "serum_ife", "urine", "flc")
 history_entry_sections = {
-    "spep": maybe(spep), "flc": maybe(flc), "urine": maybe(urine),
+    "spep": maybe(spep),
+    "flc": maybe(flc),
+    "urine": maybe(urine),
     "labs": maybe(sections({"hemoglobin": maybe(quantities(Analyte.HEMOGLOBIN))})),
 }
 
@@ -178,8 +213,9 @@ def _sclero_reported(body: dict) -> bool:
     )
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(request_bodies())
 def test_any_valid_panel_is_interpreted_consistently(body):
     note(f"request body: {json.dumps(body)}")
@@ -196,8 +232,9 @@ def test_any_valid_panel_is_interpreted_consistently(body):
         assert mde, "MULTIPLE_MYELOMA without a myeloma-defining event"
     # The flag is raised for any CRAB or SLiM finding (api-contract), beside an IgM clone too, where
     # the IgM criteria (§2.5) make none of them myeloma-defining for the category.
-    found = {c["id"].split(".")[1] for c in d["criteria"]
-             if c["id"].startswith("mde.") and c["status"] == "met"}
+    found = {
+        c["id"].split(".")[1] for c in d["criteria"] if c["id"].startswith("mde.") and c["status"] == "met"
+    }
     if code == "NO_MONOCLONAL_PROTEIN":  # CRAB values only, attributable to no clone (§2.1)
         assert ("CRAB_WITHOUT_MONOCLONAL_PROTEIN" in flags) == bool(found), (flags, found)
         found = set()
@@ -246,20 +283,37 @@ def test_a_slim_biomarker_is_never_reported_with_no_monoclonal_protein(body):
 # CRAB is end-organ damage attributable to a plasma-cell disorder (§2.1): with a negative screen (the
 # commonest reason for one: anaemia, renal failure, hypercalcaemia) nothing is attributable.
 CRAB_WITHOUT_PROTEIN = [
-    ({"spep": {"m_protein": {"value": 0, "unit": "g/dL"}},
-      "labs": {"hemoglobin": {"value": 8, "unit": "g/dL"}}}, ["serum_ife", "flc.kappa", "flc.lambda"]),
-    ({"serum_ife": {"result": "negative"},
-      "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
-      "labs": {"calcium": {"value": 12, "unit": "mg/dL"}}}, []),
-    ({"serum_ife": {"result": "negative"}, "labs": {"creatinine": {"value": 300, "unit": "umol/L"}}},
-     ["flc.kappa", "flc.lambda"]),
-    ({"serum_ife": {"result": "negative"}, "imaging": {"osteolytic_lesions": 1}},
-     ["flc.kappa", "flc.lambda"]),
+    (
+        {
+            "spep": {"m_protein": {"value": 0, "unit": "g/dL"}},
+            "labs": {"hemoglobin": {"value": 8, "unit": "g/dL"}},
+        },
+        ["serum_ife", "flc.kappa", "flc.lambda"],
+    ),
+    (
+        {
+            "serum_ife": {"result": "negative"},
+            "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
+            "labs": {"calcium": {"value": 12, "unit": "mg/dL"}},
+        },
+        [],
+    ),
+    (
+        {"serum_ife": {"result": "negative"}, "labs": {"creatinine": {"value": 300, "unit": "umol/L"}}},
+        ["flc.kappa", "flc.lambda"],
+    ),
+    (
+        {"serum_ife": {"result": "negative"}, "imaging": {"osteolytic_lesions": 1}},
+        ["flc.kappa", "flc.lambda"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("body", "missing"), CRAB_WITHOUT_PROTEIN,
-                         ids=["anaemia-no-ife", "hypercalcaemia", "renal-no-flc", "lytic-lesion"])
+@pytest.mark.parametrize(
+    ("body", "missing"),
+    CRAB_WITHOUT_PROTEIN,
+    ids=["anaemia-no-ife", "hypercalcaemia", "renal-no-flc", "lytic-lesion"],
+)
 def test_crab_values_without_a_monoclonal_protein_are_reported_but_not_myeloma_defining(body, missing):
     d = to_dict(interpret(REQUEST.load(body)))
     assert d["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"

@@ -20,8 +20,10 @@ from tests.conftest import ROOT
 SAMPLES = ROOT / "tests" / "adapters" / "samples"
 FHIR_JSON = "application/fhir+json"
 ORU = (SAMPLES / "oru_basic_lf.hl7").read_text()
-PANEL = {"spep": {"m_protein": {"value": 10, "unit": "g/L"}},
-         "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}}
+PANEL = {
+    "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+    "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+}
 
 
 def worked_bundle() -> dict:
@@ -29,9 +31,14 @@ def worked_bundle() -> dict:
 
 
 def cancelled_observation(effective) -> dict:
-    return {"resource": {"resourceType": "Observation", "status": "cancelled",
-                         "code": {"coding": [{"system": "http://loinc.org", "code": "2093-3"}]},
-                         "effectiveDateTime": effective}}
+    return {
+        "resource": {
+            "resourceType": "Observation",
+            "status": "cancelled",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2093-3"}]},
+            "effectiveDateTime": effective,
+        }
+    }
 
 
 def post_fhir(client, bundle):
@@ -91,8 +98,7 @@ def _with_nte(count: int) -> str:
     return "\n".join(base + [f"NTE|{i}|L|padding" for i in range(count - len(base))]) + "\n"
 
 
-@pytest.mark.parametrize(("segments", "status"), [(hl7v2.MAX_SEGMENTS, 200),
-                                                  (hl7v2.MAX_SEGMENTS + 1, 413)])
+@pytest.mark.parametrize(("segments", "status"), [(hl7v2.MAX_SEGMENTS, 200), (hl7v2.MAX_SEGMENTS + 1, 413)])
 def test_an_hl7_message_is_refused_above_its_segment_limit(client, segments, status):
     text = _with_nte(segments)
     assert text.count("\n") == segments
@@ -102,8 +108,9 @@ def test_an_hl7_message_is_refused_above_its_segment_limit(client, segments, sta
         assert resp.get_json()["code"] == 413 and "segments" in resp.get_json()["message"]
 
 
-@pytest.mark.parametrize("value", ["１０.４", "١٠", "1" * 5000],
-                         ids=["fullwidth", "arabic_indic", "5000_digits"])
+@pytest.mark.parametrize(
+    "value", ["１０.４", "١٠", "1" * 5000], ids=["fullwidth", "arabic_indic", "5000_digits"]
+)
 def test_an_hl7_result_that_is_not_an_ascii_number_is_a_content_error_at_its_field(client, value):
     text = ORU.replace("||10.4|mg/L|", f"||{value}|mg/L|")
     assert value in text
@@ -138,8 +145,9 @@ def test_a_number_too_long_for_python_is_a_400_in_the_service_s_words(client):
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
 def test_a_json_body_that_is_not_utf8_is_refused(client, encoding):
-    resp = client.post("/v1/interpretations", data=json.dumps(PANEL).encode(encoding),
-                       content_type="application/json")
+    resp = client.post(
+        "/v1/interpretations", data=json.dumps(PANEL).encode(encoding), content_type="application/json"
+    )
     assert resp.status_code == 400, resp.get_data()[:200]
 
 
@@ -157,8 +165,11 @@ def test_collected_on_is_yyyy_mm_dd_only(client, date_text):
 
 
 def test_a_history_date_is_yyyy_mm_dd_only(client):
-    body = {**copy.deepcopy(PANEL), "collected_on": "2024-06-01",
-            "history": [{"collected_on": "20240101", "spep": {"m_protein": {"value": 9, "unit": "g/L"}}}]}
+    body = {
+        **copy.deepcopy(PANEL),
+        "collected_on": "2024-06-01",
+        "history": [{"collected_on": "20240101", "spep": {"m_protein": {"value": 9, "unit": "g/L"}}}],
+    }
     resp = client.post("/v1/interpretations", json=body)
     assert resp.status_code == 422
     assert "history.0.collected_on" in resp.get_json()["errors"]
@@ -202,12 +213,21 @@ def test_an_hl7_message_is_refused_above_its_repetition_limit(client, repeat, co
 def test_a_short_body_is_refused_not_interpreted_as_if_whole():
     app = create_app({"TESTING": True, "DEV_MODE": True})
     whole = ORU.encode()
-    cut = whole[:whole.index(b"OBX|5")]
+    cut = whole[: whole.index(b"OBX|5")]
     import io
 
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/v1/hl7v2", "SERVER_NAME": "x", "SERVER_PORT": "80",
-               "wsgi.url_scheme": "http", "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": str(len(whole)),
-               "wsgi.input": io.BytesIO(cut), "wsgi.input_terminated": True, "wsgi.errors": io.StringIO()}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/v1/hl7v2",
+        "SERVER_NAME": "x",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": "text/plain",
+        "CONTENT_LENGTH": str(len(whole)),
+        "wsgi.input": io.BytesIO(cut),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": io.StringIO(),
+    }
     status = []
     body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
     assert status[0].startswith("400"), body[:300]
@@ -233,7 +253,7 @@ def test_a_fhir_modifier_extension_is_refused_not_ignored(client):
 def test_what_the_hl7_translation_ignored_is_in_the_reply(client):
     reply = post_hl7(client, ORU).get_data(as_text=True).split("\r")
     at = next(i for i, line in enumerate(reply) if line.startswith("OBX") and "INPUT_NOTES" in line)
-    notes = [line for line in reply[at + 1:] if line.startswith("NTE")]
+    notes = [line for line in reply[at + 1 :] if line.startswith("NTE")]
     assert int(reply[at].split("|")[5]) == len(notes) > 0
     assert any("2093-3" in n and "ignored" in n for n in notes)  # cholesterol: not in the code map
 
@@ -268,13 +288,20 @@ def test_a_fhir_resource_without_its_resource_type_is_refused(client):
     assert "resourceType" in json.dumps(resp.get_json())
 
 
-@pytest.mark.parametrize(("method", "path", "kw"), [
-    ("POST", "/v1/interpretations", {"json": PANEL}),
-    ("POST", "/v1/interpretations/batch", {"json": {"items": [PANEL]}}),
-    ("GET", "/v1/ruleset", {}),
-    ("POST", "/v1/hl7v2", {"data": ORU.encode(), "content_type": "text/plain"}),
-    ("POST", "/v1/fhir/interpretations", {"data": json.dumps(worked_bundle()), "content_type": FHIR_JSON}),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "kw"),
+    [
+        ("POST", "/v1/interpretations", {"json": PANEL}),
+        ("POST", "/v1/interpretations/batch", {"json": {"items": [PANEL]}}),
+        ("GET", "/v1/ruleset", {}),
+        ("POST", "/v1/hl7v2", {"data": ORU.encode(), "content_type": "text/plain"}),
+        (
+            "POST",
+            "/v1/fhir/interpretations",
+            {"data": json.dumps(worked_bundle()), "content_type": FHIR_JSON},
+        ),
+    ],
+)
 def test_the_query_parameter_422_is_documented_for_every_v1_operation(client, method, path, kw):
     resp = client.open(path + "?x=1", method=method, **kw)
     assert resp.status_code == 422 and resp.mimetype == "application/json"

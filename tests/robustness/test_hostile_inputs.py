@@ -47,8 +47,10 @@ def with_(path: str, value) -> dict:
 
 def history(n: int) -> dict:
     today = date.today()
-    entries = [{"collected_on": (today - timedelta(days=30 * (n - i))).isoformat(),
-                "spep": {"m_protein": QTY}} for i in range(n)]
+    entries = [
+        {"collected_on": (today - timedelta(days=30 * (n - i))).isoformat(), "spep": {"m_protein": QTY}}
+        for i in range(n)
+    ]
     return {**VALID, "collected_on": today.isoformat(), "history": entries}
 
 
@@ -60,8 +62,13 @@ def nested(depth: int, open_: str, close: str) -> str:
 CASES: list[tuple[str, bytes, str | None, int, str | None]] = []
 
 
-def case(id_: str, body: bytes | str | dict | list, content_type: str | None = JSON, status: int = 422,
-         field: str | None = None) -> None:
+def case(
+    id_: str,
+    body: bytes | str | dict | list,
+    content_type: str | None = JSON,
+    status: int = 422,
+    field: str | None = None,
+) -> None:
     if isinstance(body, dict | list):
         body = json.dumps(body)
     if isinstance(body, str):
@@ -75,7 +82,7 @@ case("trailing-garbage", VALID_TEXT + " xyz", status=400)
 case("two-documents", VALID_TEXT + VALID_TEXT, status=400)
 case("single-quotes", VALID_TEXT.replace('"', "'"), status=400)
 case("trailing-comma", '{"spep": {"m_protein": {"value": 1, "unit": "g/L"},},}', status=400)
-case("js-comment", '// c\n' + VALID_TEXT, status=400)
+case("js-comment", "// c\n" + VALID_TEXT, status=400)
 case("bare-word", "spep", status=400)
 case("empty-body", b"", status=400)
 case("whitespace-body", b"   \n\t ", status=400)
@@ -104,8 +111,18 @@ case("top-null", "null", field="_schema")
 case("empty-object", {}, field="_schema")
 case("only-null-sections", {"spep": None, "serum_ife": None, "urine": None, "flc": None}, field="_schema")
 # --- wrong types at every level (422) ---
-for section in ("patient", "spep", "serum_ife", "urine", "flc", "marrow", "labs", "imaging", "cytogenetics",
-                "clinical"):
+for section in (
+    "patient",
+    "spep",
+    "serum_ife",
+    "urine",
+    "flc",
+    "marrow",
+    "labs",
+    "imaging",
+    "cytogenetics",
+    "clinical",
+):
     for label, bad in (("string", "x"), ("array", []), ("number", 1), ("bool", True)):
         case(f"{section}-as-{label}", with_(section, bad), field=section)
 for path, bad, label in (
@@ -151,25 +168,48 @@ for path, bad, label in (
     case(f"{path}-as-{label}", with_(path, bad), field=path + (".0" if label == "null-entry" else ""))
 # --- huge and tiny numbers where they cannot be valid (422) ---
 case("int-10e400-value", VALID_TEXT.replace("1.2", "1" + "0" * 400), field="spep.m_protein.value")
-case("int-10e400-age", VALID_TEXT[:-1] + ', "patient": {"age_years": 1' + "0" * 400 + "}}",
-     field="patient.age_years")
-case("int-10e400-lesions", VALID_TEXT[:-1] + ', "imaging": {"osteolytic_lesions": 1' + "0" * 400 + "}}",
-     field="imaging.osteolytic_lesions")
+case(
+    "int-10e400-age",
+    VALID_TEXT[:-1] + ', "patient": {"age_years": 1' + "0" * 400 + "}}",
+    field="patient.age_years",
+)
+case(
+    "int-10e400-lesions",
+    VALID_TEXT[:-1] + ', "imaging": {"osteolytic_lesions": 1' + "0" * 400 + "}}",
+    field="imaging.osteolytic_lesions",
+)
 case("float-1e308-age", with_("patient.age_years", 1e308), field="patient.age_years")
-case("float-1e308-percent", with_("marrow.clonal_plasma_cells_percent", 1e308),
-     field="marrow.clonal_plasma_cells_percent")
-case("float-1e-400-lesions", VALID_TEXT[:-1] + ', "imaging": {"osteolytic_lesions": 1e-400}}',
-     field="imaging.osteolytic_lesions")
+case(
+    "float-1e308-percent",
+    with_("marrow.clonal_plasma_cells_percent", 1e308),
+    field="marrow.clonal_plasma_cells_percent",
+)
+case(
+    "float-1e-400-lesions",
+    VALID_TEXT[:-1] + ', "imaging": {"osteolytic_lesions": 1e-400}}',
+    field="imaging.osteolytic_lesions",
+)
 case("int-5000-digits", VALID_TEXT.replace("1.2", "9" * 5000), status=400)
 # --- negative values (422) ---
-for path in ("spep.m_protein.value", "patient.age_years", "marrow.clonal_plasma_cells_percent",
-             "imaging.osteolytic_lesions", "imaging.mri_focal_lesions"):
+for path in (
+    "spep.m_protein.value",
+    "patient.age_years",
+    "marrow.clonal_plasma_cells_percent",
+    "imaging.osteolytic_lesions",
+    "imaging.mri_focal_lesions",
+):
     case(f"negative-{path}", with_(path, -1), field=path)
 case("negative-value-tiny", with_("spep.m_protein.value", -1e-300), field="spep.m_protein.value")
-case("negative-range-low", with_("spep.m_protein.reference_range", {"low": -1, "high": 2}),
-     field="spep.m_protein.reference_range.low")
-case("range-low-above-high", with_("spep.m_protein.reference_range", {"low": 3, "high": 2}),
-     field="spep.m_protein.reference_range.low")
+case(
+    "negative-range-low",
+    with_("spep.m_protein.reference_range", {"low": -1, "high": 2}),
+    field="spep.m_protein.reference_range.low",
+)
+case(
+    "range-low-above-high",
+    with_("spep.m_protein.reference_range", {"low": 3, "high": 2}),
+    field="spep.m_protein.reference_range.low",
+)
 case("percent-above-100", with_("marrow.plasma_cells_percent", 100.01), field="marrow.plasma_cells_percent")
 # --- very long strings (413 past the body limit; 422 below it) ---
 case("unit-1MB", with_("spep.m_protein.unit", "g" * 1_000_000), status=413)
@@ -178,37 +218,78 @@ case("key-100KB", {**VALID, "k" * 100_000: 1}, field="k" * 100_000)
 case("sex-100KB", with_("patient.sex", "f" * 100_000), field="patient.sex")
 case("body-300KB-whitespace", VALID_TEXT + " " * 300_000, status=413)
 # --- unknown fields at every level (422 naming them) ---
-for path in ("x", "patient.x", "spep.x", "spep.m_protein.x", "spep.m_protein.reference_range.x",
-             "serum_ife.x", "serum_ife.clones.0.x", "urine.x", "urine.ife.x", "flc.x", "flc.kappa.x",
-             "marrow.x", "labs.x", "labs.calcium.x", "imaging.x", "cytogenetics.x", "clinical.x",
-             "history.0.x", "history.0.spep.x", "history.0.labs.hemoglobin.x"):
+for path in (
+    "x",
+    "patient.x",
+    "spep.x",
+    "spep.m_protein.x",
+    "spep.m_protein.reference_range.x",
+    "serum_ife.x",
+    "serum_ife.clones.0.x",
+    "urine.x",
+    "urine.ife.x",
+    "flc.x",
+    "flc.kappa.x",
+    "marrow.x",
+    "labs.x",
+    "labs.calcium.x",
+    "imaging.x",
+    "cytogenetics.x",
+    "clinical.x",
+    "history.0.x",
+    "history.0.spep.x",
+    "history.0.labs.hemoglobin.x",
+):
     body = with_("spep.m_protein.reference_range", {"low": 0, "high": 2})
-    body.update({"urine": {"ife": {"result": "negative"}}, "flc": {"kappa": {"value": 1, "unit": "mg/L"}},
-                 "labs": {"calcium": {"value": 9, "unit": "mg/dL"}},
-                 "collected_on": date.today().isoformat(),
-                 "history": [{"collected_on": "2020-01-01", "spep": {"m_protein": QTY},
-                              "labs": {"hemoglobin": {"value": 12, "unit": "g/dL"}}}]})
+    body.update(
+        {
+            "urine": {"ife": {"result": "negative"}},
+            "flc": {"kappa": {"value": 1, "unit": "mg/L"}},
+            "labs": {"calcium": {"value": 9, "unit": "mg/dL"}},
+            "collected_on": date.today().isoformat(),
+            "history": [
+                {
+                    "collected_on": "2020-01-01",
+                    "spep": {"m_protein": QTY},
+                    "labs": {"hemoglobin": {"value": 12, "unit": "g/dL"}},
+                }
+            ],
+        }
+    )
     node = body
     keys = path.split(".")
     for k in keys[:-1]:
         node = node[int(k)] if isinstance(node, list) else node.setdefault(k, {})
     node["x"] = 1
     case(f"unknown-field-{path}", body, field=path)
-case("unknown-field-identifier", {**VALID, "patient": {"mrn": "123456", "name": "Jane Doe"}},
-     field="patient.mrn")
+case(
+    "unknown-field-identifier",
+    {**VALID, "patient": {"mrn": "123456", "name": "Jane Doe"}},
+    field="patient.mrn",
+)
 case("unknown-field-lone-surrogate", VALID_TEXT[:-1] + ', "\\ud800": 1}', field="\ud800")
 case("unknown-field-empty-name", {**VALID, "": 1})
 # --- bounded arrays (422) ---
-case("three-clones", with_("serum_ife.clones", [
-    {"heavy_chain": h, "light_chain": "kappa"} for h in ("IgG", "IgA", "IgM")]), field="serum_ife.clones")
+case(
+    "three-clones",
+    with_("serum_ife.clones", [{"heavy_chain": h, "light_chain": "kappa"} for h in ("IgG", "IgA", "IgM")]),
+    field="serum_ife.clones",
+)
 case("history-51", history(51), field="history")
-case("history-duplicate-date", {**history(2), "history": [history(2)["history"][0]] * 2},
-     field="history.1.collected_on")
+case(
+    "history-duplicate-date",
+    {**history(2), "history": [history(2)["history"][0]] * 2},
+    field="history.1.collected_on",
+)
 # --- wrong content types (415) ---
 case("text-plain", VALID_TEXT, content_type="text/plain", status=415)
 case("form-urlencoded", "spep=1", content_type="application/x-www-form-urlencoded", status=415)
-case("multipart", b"--b\r\nContent-Disposition: form-data; name=\"spep\"\r\n\r\n1\r\n--b--\r\n",
-     content_type="multipart/form-data; boundary=b", status=415)
+case(
+    "multipart",
+    b'--b\r\nContent-Disposition: form-data; name="spep"\r\n\r\n1\r\n--b--\r\n',
+    content_type="multipart/form-data; boundary=b",
+    status=415,
+)
 case("xml", "<spep/>", content_type="application/xml", status=415)
 case("missing-content-type", VALID_TEXT, content_type=None, status=415)
 case("json-misspelt", VALID_TEXT, content_type="application/jsn", status=415)
@@ -245,8 +326,11 @@ batch_case("items-deep-10000", '{"items": ' + nested(10_000, "[", "]") + "}", st
 batch_case("body-9MiB", '{"items": ["' + "x" * (9 * 1024 * 1024) + '"]}', status=413)
 
 # Item-level problems: the batch answers 200 and each bad item carries its own standard 422 error body.
-ITEM_CASES = [(id_, json.loads(body), field) for id_, body, _, status, field in CASES
-              if status == 422 and body.strip() and body != b"null" and len(body) < 200_000]
+ITEM_CASES = [
+    (id_, json.loads(body), field)
+    for id_, body, _, status, field in CASES
+    if status == 422 and body.strip() and body != b"null" and len(body) < 200_000
+]
 
 
 def assert_standard_error(resp, status: int, field: str | None) -> None:
@@ -283,14 +367,16 @@ def post(client, path: str, body: bytes, content_type: str | None):
     return client.post(path, data=body, headers=headers)
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "field"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_single_endpoint_refuses_hostile_input(client, body, content_type, status, field):
     assert_standard_error(post(client, SINGLE, body, content_type), status, field)
 
 
-@pytest.mark.parametrize(("body", "content_type", "status", "field"), [c[1:] for c in BATCH_CASES],
-                         ids=[c[0] for c in BATCH_CASES])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "field"), [c[1:] for c in BATCH_CASES], ids=[c[0] for c in BATCH_CASES]
+)
 def test_batch_endpoint_refuses_hostile_input(client, body, content_type, status, field):
     assert_standard_error(post(client, BATCH, body, content_type), status, field)
 
@@ -320,18 +406,38 @@ EXTREMES = [
     ("spep-1e308-g/dL", {"spep": {"m_protein": {"value": 1e308, "unit": "g/dL"}}}),
     ("spep-1e-400", {"spep": {"m_protein": {"value": 0.0, "unit": "g/L"}}, "_raw": "1e-400"}),
     ("spep-5e-324", {"spep": {"m_protein": {"value": 5e-324, "unit": "g/L"}}}),
-    ("flc-kappa-1e308-mg/dL", {"flc": {"kappa": {"value": 1e308, "unit": "mg/dL"},
-                                       "lambda": {"value": 1, "unit": "mg/L"}}}),
-    ("flc-lambda-1e-320", {"serum_ife": {"result": "negative"},
-                           "flc": {"kappa": {"value": 10, "unit": "mg/L"},
-                                   "lambda": {"value": 1e-320, "unit": "mg/L"}}}),
-    ("creatinine-1e308-mg/dL", {"serum_ife": {"result": "negative"},
-                                "labs": {"creatinine": {"value": 1e308, "unit": "mg/dL"}}}),
-    ("calcium-1e308-range", {"serum_ife": {"result": "negative"},
-                             "labs": {"calcium": {"value": 1e308, "unit": "mg/dL",
-                                                  "reference_range": {"low": 0, "high": 1e308}}}}),
-    ("age-150-lesions-1000", {**VALID, "patient": {"age_years": 150},
-                              "imaging": {"osteolytic_lesions": 1000, "mri_focal_lesions": 1000}}),
+    (
+        "flc-kappa-1e308-mg/dL",
+        {"flc": {"kappa": {"value": 1e308, "unit": "mg/dL"}, "lambda": {"value": 1, "unit": "mg/L"}}},
+    ),
+    (
+        "flc-lambda-1e-320",
+        {
+            "serum_ife": {"result": "negative"},
+            "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 1e-320, "unit": "mg/L"}},
+        },
+    ),
+    (
+        "creatinine-1e308-mg/dL",
+        {"serum_ife": {"result": "negative"}, "labs": {"creatinine": {"value": 1e308, "unit": "mg/dL"}}},
+    ),
+    (
+        "calcium-1e308-range",
+        {
+            "serum_ife": {"result": "negative"},
+            "labs": {
+                "calcium": {"value": 1e308, "unit": "mg/dL", "reference_range": {"low": 0, "high": 1e308}}
+            },
+        },
+    ),
+    (
+        "age-150-lesions-1000",
+        {
+            **VALID,
+            "patient": {"age_years": 150},
+            "imaging": {"osteolytic_lesions": 1000, "mri_focal_lesions": 1000},
+        },
+    ),
 ]
 
 

@@ -27,10 +27,12 @@ from service.api import create_app
 
 KEY = secrets.token_urlsafe(32)
 APP = create_app({"TESTING": True, "API_KEYS": {"robustness": hashlib.sha256(KEY.encode()).hexdigest()}})
-CONFIG = SchemathesisConfig.from_dict({
-    "auth": {"openapi": {"bearerAuth": {"bearer": KEY}}},
-    "generation": {"mode": "all", "max-examples": 40},
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "auth": {"openapi": {"bearerAuth": {"bearer": KEY}}},
+        "generation": {"mode": "all", "max-examples": 40},
+    }
+)
 
 schema = schemathesis.openapi.from_wsgi("/openapi.json", APP, config=CONFIG)
 
@@ -44,8 +46,10 @@ CHECKS = [
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 def test_openapi_conformance(case):
     case.call_and_validate(checks=CHECKS)
