@@ -164,7 +164,9 @@ class Facts:
         Operational choice: an event whose primary measurement was done (calcium, creatinine or a
         clearance, haemoglobin, the lesion counts, marrow, both light chains) and that meets none of
         its evaluable rules does not hold a category open; its unevaluated alternative (e.g. calcium
-        against a ULN that was not sent) stays not_assessable in criteria[]."""
+        against a ULN that was not sent) stays not_assessable in criteria[]. A measurement sent as a
+        bound that does not decide its rule counts as not done: its field is listed (an exact
+        value is needed)."""
         out: list[str] = []
         for k in ids:
             if self.mde.get(k) is None and not self.mde_measured.get(k):
@@ -449,11 +451,19 @@ def _evaluate_mde(f: Facts) -> None:
         SRC_MDE,
     )
 
-    # Which events had their primary measurement done (see Facts.mde_missing).
+    # Which events had their primary measurement done and decided (see Facts.mde_missing). A value
+    # sent as a bound that its rule cannot decide (creatinine "> 150", calcium "< 2.8") leaves the
+    # event open like an absent one: not assessable is never read as normal. Only an alternative
+    # that lacks the laboratory's own limit (no ULN, no LLN) is let go once the absolute rule is not met.
+    used_clearance = clearance if clearance is not None else egfr
     f.mde_measured = {
-        "hypercalcemia": calcium is not None,
-        "renal_insufficiency": creatinine is not None or clearance is not None or egfr is not None,
-        "anemia": hb is not None,
+        "hypercalcemia": calcium is not None
+        and c_abs is not None
+        and (c_uln is not None or calcium.reference_range is None),
+        "renal_insufficiency": (creatinine is not None or used_clearance is not None)
+        and (creatinine is None or r_cr is not None)
+        and (used_clearance is None or r_cl is not None),
+        "anemia": hb is not None and a_abs is not None and (hb.reference_range is None or a_lln is not None),
         "bone_lesions": lytic is not None,
         "bmpc_ge_60": f.bmpc is not None,
         "flc_ratio_ge_100": li is not None,

@@ -621,3 +621,98 @@ def test_a_negative_screen_reports_crab_range_haemoglobin_only_below_100_g_l(cli
     assert out["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
     assert ("CRAB_WITHOUT_MONOCLONAL_PROTEIN" in flags(out)) is flagged
     assert "MYELOMA_DEFINING_EVENT" not in flags(out) and out["myeloma_defining_events"] == []
+
+
+# --- Fifth session's black-box review -----------------------------------------------------------
+
+
+def with_lab(name, **quantity):
+    body = b()
+    body["labs"] = {**LABS, name: quantity}
+    return body
+
+
+def test_the_complete_reference_panel_is_final_mgus(client):
+    out = post(client, b())
+    assert (out["classification"]["code"], out["classification"]["provisional"]) == ("MGUS_NON_IGM", False)
+    assert out["missing_data"] == []
+
+
+@pytest.mark.parametrize(
+    ("lab", "quantity", "missing"),
+    [
+        # ref: §2.1 R: creatinine > 177 umol/L; "> 150" and ">= 177" do not decide it.
+        ("creatinine", {"value": 150, "unit": "umol/L", "comparator": ">"}, "labs.creatinine"),
+        ("creatinine", {"value": 177, "unit": "umol/L", "comparator": ">="}, "labs.creatinine"),
+        # ref: §2.1 C: calcium > 2.75 mmol/L or > ULN + 0.25 (2.55 + 0.25 = 2.80).
+        (
+            "calcium",
+            {
+                "value": 2.8,
+                "unit": "mmol/L",
+                "comparator": "<",
+                "reference_range": {"low": 2.15, "high": 2.55},
+            },
+            "labs.calcium",
+        ),
+        ("calcium", {"value": 2.8, "unit": "mmol/L", "comparator": "<"}, "labs.calcium"),
+        # ref: §2.1 A: haemoglobin < 100 g/L or > 20 g/L below the LLN (120 - 20 = 100).
+        (
+            "hemoglobin",
+            {"value": 105, "unit": "g/L", "comparator": "<", "reference_range": {"low": 120, "high": 160}},
+            "labs.hemoglobin",
+        ),
+        ("hemoglobin", {"value": 105, "unit": "g/L", "comparator": "<"}, "labs.hemoglobin"),
+    ],
+)
+def test_a_crab_value_sent_as_a_bound_that_decides_nothing_keeps_mgus_provisional(
+    client, lab, quantity, missing
+):
+    out = post(client, with_lab(lab, **quantity))
+    assert out["classification"]["code"] == "MGUS_NON_IGM"
+    assert out["classification"]["provisional"] is True
+    assert missing in out["missing_data"]
+    assert "not assessable" in out["comment"]
+
+
+@pytest.mark.parametrize(
+    ("lab", "quantity"),
+    [
+        ("creatinine", {"value": 177, "unit": "umol/L", "comparator": "<="}),
+        ("creatinine", {"value": 150, "unit": "umol/L", "comparator": "<"}),
+        (
+            "calcium",
+            {
+                "value": 2.75,
+                "unit": "mmol/L",
+                "comparator": "<=",
+                "reference_range": {"low": 2.15, "high": 2.55},
+            },
+        ),
+        ("calcium", {"value": 2.75, "unit": "mmol/L", "comparator": "<"}),
+        (
+            "hemoglobin",
+            {"value": 100, "unit": "g/L", "comparator": ">=", "reference_range": {"low": 120, "high": 160}},
+        ),
+        ("hemoglobin", {"value": 100, "unit": "g/L", "comparator": ">="}),
+    ],
+)
+def test_a_crab_value_sent_as_a_bound_that_rules_the_feature_out_leaves_mgus_final(client, lab, quantity):
+    out = post(client, with_lab(lab, **quantity))
+    assert (out["classification"]["code"], out["classification"]["provisional"]) == ("MGUS_NON_IGM", False)
+    assert out["missing_data"] == []
+
+
+def test_a_creatinine_bound_above_the_threshold_is_renal_insufficiency(client):
+    out = post(client, with_lab("creatinine", value=177, unit="umol/L", comparator=">"))
+    assert "renal_insufficiency" in out["myeloma_defining_events"]
+
+
+def test_a_smouldering_panel_with_an_undecided_calcium_bound_is_provisional(client):
+    body = with_lab("calcium", value=2.8, unit="mmol/L", comparator="<")
+    body["marrow"] = {"clonal_plasma_cells_percent": 20}
+    body["cytogenetics"] = {"t_4_14": False, "t_14_16": False, "gain_1q": False, "del_13q": False}
+    out = post(client, body)
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
+    assert out["classification"]["provisional"] is True
+    assert "labs.calcium" in out["missing_data"]
