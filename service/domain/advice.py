@@ -8,6 +8,7 @@ from decimal import Decimal
 from . import ruleset as R
 from .classify import Outcome
 from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, MDE_NAMES, Facts
+from .flags import CLONE_BEYOND_MGCS, paraprotein_tests_not_done
 from .results import MGUS_CODES, Code, Criterion, Flag, Recommendation, RiskResult, Status
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
@@ -81,16 +82,38 @@ def recommendations(
         recs.append(
             Recommendation(
                 "REFER_HEMATOLOGY_DERMATOLOGY",
-                "Refer to haematology and dermatology for monoclonal gammopathy of clinical significance "
-                f"(scleromyxoedema). {R.IVIG_CONTEXT}",
+                (
+                    "Refer to haematology and dermatology for monoclonal gammopathy of clinical significance "
+                    "(scleromyxoedema). "
+                    if out.code not in CLONE_BEYOND_MGCS
+                    else "Refer to haematology and dermatology: scleromyxoedema with "
+                    f"{CLONE_BEYOND_MGCS[out.code]}. "
+                )
+                + R.IVIG_CONTEXT,
             )
         )
     if "SCLEROMYXEDEMA_NO_PARAPROTEIN" in codes:
+        not_done = paraprotein_tests_not_done(f)
         recs.append(
             Recommendation(
                 "REPEAT_IFE_FLC",
-                "Repeat serum and urine immunofixation and serum free light chains: about 10 % of "
+                (
+                    f"Do {', '.join(not_done)} (not done yet); if no paraprotein is found, repeat "
+                    if not_done
+                    else "Repeat "
+                )
+                + "serum and urine immunofixation and serum free light chains: about 10 % of "
                 "scleromyxoedema patients have no detectable paraprotein at first (clinical-reference §5).",
+                tests=("serum_ife", "urine_ife", "flc"),
+            )
+        )
+    if out.repeat_flc and "SCLEROMYXEDEMA_NO_PARAPROTEIN" not in codes:
+        # No interval is given: the reference holds none for an unexplained FLC ratio.
+        recs.append(
+            Recommendation(
+                "REPEAT_IFE_FLC",
+                "Repeat serum free light chains with serum and urine immunofixation: an abnormal ratio "
+                "without a raised involved chain is not light-chain MGUS (clinical-reference §2.6).",
                 tests=("serum_ife", "urine_ife", "flc"),
             )
         )
@@ -168,16 +191,19 @@ def recommendations(
     elif (
         out.code in (Code.MULTIPLE_MYELOMA, Code.SOLITARY_PLASMACYTOMA)
         or "HEMATOLOGY_REFERRAL" in codes
-        and out.code is Code.INDETERMINATE
+        and out.code in (Code.INDETERMINATE, Code.MGUS_IGM)
     ):
         recs.append(
             Recommendation(
                 "REFER_HEMATOLOGY",
                 "Refer to haematology for staging and treatment decisions; a surveillance interval does "
                 "not apply."
-                if out.code is not Code.INDETERMINATE
+                if out.code in (Code.MULTIPLE_MYELOMA, Code.SOLITARY_PLASMACYTOMA)
                 else "Refer to haematology to complete the assessment; no surveillance interval until the "
-                "category is settled.",
+                "category is settled."
+                if out.code is Code.INDETERMINATE
+                else "Refer to haematology: myeloma-defining finding(s) beside an IgM clone need assessment "
+                "of their cause; the IgM MGUS schedule below applies once it is settled.",
             )
         )
     evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
@@ -251,6 +277,13 @@ def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: se
         and risk["mgus_mayo_2005"].possible_groups == ("low",)
         and "MGCS_SCLEROMYXEDEMA" not in flag_codes
     )
+
+
+def _imwg_score(r: RiskResult) -> str:
+    # ref: §3.4 — a score computed without FISH (or on a bounded value) is a lower bound, said so.
+    if r.score_is_lower_bound and r.score_max is not None and r.score_max != r.score:
+        return f", score at least {r.score} (up to {r.score_max} with the data not given)"
+    return f", score {r.score}"
 
 
 def _decisive(c: Criterion) -> str:
@@ -344,7 +377,7 @@ def comment(
         if r.group is not None:
             parts.append(
                 f"Risk ({name}): {r.group.replace('_', '-')}"
-                + (f", score {r.score}" if r.model == "smm_imwg_2020" else "")
+                + (_imwg_score(r) if r.model == "smm_imwg_2020" else "")
                 + "."
             )
         else:

@@ -28,6 +28,8 @@ SRC_LC_MGUS = R.src(R.IMWG_2014, "§2.6")
 SRC_LC_SMM = "Working definition, not IMWG 2014; clinical-reference §2.7"
 
 MARROW = "marrow.clonal_plasma_cells_percent"
+# ref: §4 — renal function decides which Freelite ratio interval applies (eGFR or CrCl < 60).
+RENAL = "labs.egfr"
 
 LABELS = {
     Code.NO_MONOCLONAL_PROTEIN: "No monoclonal protein detected",
@@ -58,6 +60,7 @@ class Outcome:
     missing: list[str] = field(default_factory=list)
     igm_logic: bool = False
     refer: bool = False  # an INDETERMINATE outcome that needs haematology, not only more data
+    repeat_flc: bool = False  # an FLC finding that no clone explains: repeat the FLC and IFE
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -467,11 +470,13 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
         "involved light chain above its upper reference limit",
         SRC_LC_MGUS,
     )
+    renal = [RENAL] if flc is not None and flc.renal_open else []
     if abnormal is False:
         return _indeterminate(
             isotype,
             "a monoclonal light chain was found but the FLC ratio is within its interval: "
             "light-chain MGUS requires an abnormal ratio (§2.6)",
+            renal,
         )
     if abnormal is None:
         return _indeterminate(
@@ -480,11 +485,16 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
             flc_missing(f),
         )
     if raised is False:
-        return _indeterminate(
-            isotype,
+        # No clone is shown (an abnormal ratio by suppression of the other chain is not one): no
+        # isotype unless immunofixation found a light-chain clone.
+        out = _indeterminate(
+            isotype if f.clone_labels else None,
             "abnormal FLC ratio without an increase of the involved light chain: light-chain MGUS "
             "criteria (§2.6) are not met (consider renal function or suppression of the other chain)",
+            renal,
         )
+        out.repeat_flc = True
+        return out
     out = Outcome(
         Code.MGUS_LIGHT_CHAIN,
         isotype,
@@ -503,6 +513,7 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
         out.missing.append("urine.m_protein_24h")
     if crab_open:
         out.missing.extend(f.mde_missing(CRAB))
+    out.missing.extend(m for m in renal if m not in out.missing)
     out.provisional = bool(out.missing)
     return out
 

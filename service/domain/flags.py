@@ -29,6 +29,15 @@ REFERRAL_CODES = frozenset(
         Code.SOLITARY_PLASMACYTOMA,
     }
 )
+# What a clone beyond the MGUS range is, in the words of a scleromyxoedema flag (§5: MGCS is a clone
+# "not malignant by size"; these are haematological diseases in their own right).
+CLONE_BEYOND_MGCS = {
+    Code.SMOLDERING_MYELOMA: "a clone in the smouldering-myeloma range",
+    Code.SMOLDERING_MYELOMA_LIGHT_CHAIN: "a light-chain clone in the smouldering-myeloma range",
+    Code.MULTIPLE_MYELOMA: "multiple myeloma",
+    Code.WALDENSTROM_RANGE: "an IgM clone in the Waldenström range",
+    Code.SOLITARY_PLASMACYTOMA: "a solitary plasmacytoma",
+}
 _ORDER = {Severity.URGENT: 0, Severity.REFER: 1, Severity.INFO: 2}
 
 CRAB_EVENTS = frozenset({"hypercalcemia", "renal_insufficiency", "anemia", "bone_lesions"})
@@ -55,6 +64,21 @@ def monoclonal_protein_detected(f: Facts) -> Tri:
             else bool(f.flc.abnormal and f.flc.involved_raised)
         )
     return any_of(signals) if signals else None
+
+
+def paraprotein_tests_not_done(f: Facts) -> list[str]:
+    """The sensitive tests for a small paraprotein that were not done: a negative electrophoresis alone
+    does not exclude the small clones of scleromyxoedema (§5: repeat serum/urine IFE and FLC)."""
+    p = f.panel
+    return [
+        name
+        for name, missing in (
+            ("serum immunofixation", p.serum_ife is None),
+            ("serum free light chains", f.flc is None or f.flc.abnormal is None),
+            ("urine immunofixation", p.urine is None or p.urine.ife is None),
+        )
+        if missing
+    ]
 
 
 def scleromyxedema_status(f: Facts) -> str | None:
@@ -146,7 +170,11 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     if mp is not True and out.code in CLONE_SHOWN:
         mp = True  # the category itself rests on a monoclonal protein (e.g. light-chain MGUS)
     thyroid = thyroid_abnormal(f)
-    rongioletti_criteria(f, mp, thyroid)
+    not_done = paraprotein_tests_not_done(f) if sclero is not None and mp is not True else []
+    # Rongioletti (2) is not met only once serum immunofixation and FLC were done and found nothing
+    # (urine immunofixation is asked for, but a serum IFE and FLC that find nothing settle it).
+    screened = not any(t.startswith("serum") for t in not_done)
+    rongioletti_criteria(f, mp if mp is not False or screened else None, thyroid)
     src5 = "clinical-reference §5"
     if sclero is not None:
         if mp is True:
@@ -154,11 +182,21 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 Flag(
                     "MGCS_SCLEROMYXEDEMA",
                     Severity.REFER,
-                    f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy of "
-                    "clinical significance (MGCS), not of undetermined significance. The skin disease, not "
-                    "the size of the clone, drives the referral (mortality above 20 %). Refer to "
-                    f"haematology and dermatology. {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; "
-                    f"{src5})",
+                    (
+                        (
+                            f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy "
+                            "of clinical significance (MGCS), not of undetermined significance. The skin "
+                            "disease, not the size of the clone, drives the referral (mortality above 20 %). "
+                            "Refer to haematology and dermatology."
+                        )
+                        if out.code not in CLONE_BEYOND_MGCS
+                        else (
+                            f"Scleromyxoedema ({sclero}) with {CLONE_BEYOND_MGCS[out.code]}: the clonal "
+                            "disorder needs haematology in its own right, and the skin disease (mortality "
+                            "above 20 %) needs dermatology alongside. Refer to haematology and dermatology."
+                        )
+                    )
+                    + f" {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; {src5})",
                     ("hematology", "dermatology"),
                 )
             )
@@ -168,9 +206,15 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                     "SCLEROMYXEDEMA_NO_PARAPROTEIN",
                     Severity.REFER,
                     f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
-                    "patients have no detectable paraprotein at first. Repeat serum and urine "
-                    "immunofixation and serum free light chains; refer to dermatology and haematology "
-                    f"({R.RONGIOLETTI}; {src5}).",
+                    "patients have no detectable paraprotein at first. "
+                    + (
+                        f"Not done yet: {', '.join(not_done)}: do {'it' if len(not_done) == 1 else 'them'}; "
+                        "if no paraprotein is found, repeat serum and urine immunofixation and serum free "
+                        "light chains; "
+                        if not_done
+                        else "Repeat serum and urine immunofixation and serum free light chains; "
+                    )
+                    + f"refer to dermatology and haematology ({R.RONGIOLETTI}; {src5}).",
                     ("dermatology", "hematology"),
                 )
             )
@@ -260,6 +304,29 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
         flags.append(
             Flag(
                 "HEMATOLOGY_REFERRAL", Severity.REFER, f"{out.label}: refer to haematology.", ("hematology",)
+            )
+        )
+    elif c is not None and c.plasmacytoma is True:
+        # api-contract: HEMATOLOGY_REFERRAL for a plasmacytoma, whatever category the rest allows (a
+        # biopsy-proven plasma-cell tumour that §2.8 cannot place is still a haematology case).
+        flags.append(
+            Flag(
+                "HEMATOLOGY_REFERRAL",
+                Severity.REFER,
+                f"{out.label}: biopsy-proven plasmacytoma; refer to haematology.",
+                ("hematology",),
+            )
+        )
+    elif met and out.igm_logic:
+        # The urgent MYELOMA_DEFINING_EVENT beside an IgM clone asks for haematological assessment: the
+        # referral goes with it, or the MGUS surveillance schedule would be the only action reported.
+        flags.append(
+            Flag(
+                "HEMATOLOGY_REFERRAL",
+                Severity.REFER,
+                f"{out.label} with myeloma-defining finding(s): refer to haematology to assess their cause "
+                "before the surveillance schedule applies.",
+                ("hematology",),
             )
         )
     if f.flc is not None and f.flc.renal_interval:

@@ -214,5 +214,18 @@ def summarize(
         str(flc.assay),  # assay
         renal,  # renal_interval
         tuple(notes),
+        _renal_open(flc, labs, ratio_iv, abnormal),
     )
     return summary, ratio_iv, iu_iv
+
+
+def _renal_open(flc: Flc, labs: Labs | None, ratio_iv: Interval, abnormal: Tri) -> bool:
+    """Whether renal function, not given, would change the verdict on the ratio (§4: the Freelite
+    renal interval is the default when eGFR or CrCl < 60): the category then rests on it."""
+    if abnormal is None or flc.assay is not FlcAssay.FREELITE or flc.ratio_reference_range is not None:
+        return False
+    if renal_impairment(labs) is not None:
+        return False
+    renal = FLC_INTERVALS["freelite_renal"]
+    renal_abnormal = either(lt(ratio_iv, renal.ratio_low), gt(ratio_iv, renal.ratio_high))
+    return renal_abnormal is not None and renal_abnormal is not abnormal

@@ -88,6 +88,8 @@ class FlcSummary:
     assay: str
     renal_interval: bool
     notes: tuple[str, ...] = ()
+    # Renal function not given, and the Freelite renal interval would judge the ratio the other way.
+    renal_open: bool = False
 
 
 @dataclass(slots=True)

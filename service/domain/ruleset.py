@@ -13,7 +13,7 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.11.2"
+RULESET_VERSION = "mgi-rules-2026.11.3"
 
 IMWG_2014 = "IMWG 2014 (Rajkumar et al., Lancet Oncol 2014;15:e538-48)"
 KYLE_WM_2012 = "Kyle et al., Blood 2012; WHO 2016"

@@ -716,3 +716,136 @@ def test_a_smouldering_panel_with_an_undecided_calcium_bound_is_provisional(clie
     assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
     assert out["classification"]["provisional"] is True
     assert "labs.calcium" in out["missing_data"]
+
+
+def test_a_plasmacytoma_that_section_2_8_cannot_place_is_still_referred_to_haematology(client):
+    body = b(clinical={"plasmacytoma": True, "amyloidosis": False})
+    body["imaging"] = {"osteolytic_lesions": 0, "mri_focal_lesions": 1}
+    body["marrow"] = {"clonal_plasma_cells_percent": 0}
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "HEMATOLOGY_REFERRAL" in flags(out)
+    assert "REFER_HEMATOLOGY" in {r["code"] for r in out["recommendations"]}
+
+
+@pytest.mark.parametrize(
+    ("creatinine", "referred"),
+    [(177, False), (177.1, True), (200, True)],  # ref: §2.1 R: creatinine > 177 umol/L
+)
+def test_an_igm_mgus_beside_a_myeloma_defining_finding_is_referred_to_haematology(
+    client, creatinine, referred
+):
+    body = b(serum_ife=IGM_KAPPA, marrow={"lymphoplasmacytic_infiltrate_percent": 5})
+    body["labs"] = {**LABS, "creatinine": {"value": creatinine, "unit": "umol/L"}}
+    body["clinical"] = {"igm_related_symptoms": False, "amyloidosis": False}
+    out = post(client, body)
+    assert out["classification"]["code"] == "MGUS_IGM"
+    assert ("MYELOMA_DEFINING_EVENT" in flags(out)) is referred
+    assert ("HEMATOLOGY_REFERRAL" in flags(out)) is referred
+    assert ("REFER_HEMATOLOGY" in {r["code"] for r in out["recommendations"]}) is referred
+
+
+def sclero_criterion(out):
+    return next(c["status"] for c in out["criteria"] if c["id"] == "scleromyxedema.monoclonal_gammopathy")
+
+
+def test_a_negative_electrophoresis_alone_does_not_rule_out_the_paraprotein_of_scleromyxoedema(client):
+    out = post(
+        client,
+        {"spep": {"m_protein": {"value": 0, "unit": "g/L"}}, "clinical": {"scleromyxedema": "confirmed"}},
+    )
+    assert sclero_criterion(out) == "not_assessable"
+    message = next(f["message"] for f in out["flags"] if f["code"] == "SCLEROMYXEDEMA_NO_PARAPROTEIN")
+    assert "Not done yet: serum immunofixation, serum free light chains, urine immunofixation" in message
+    assert next(r["text"] for r in out["recommendations"] if r["code"] == "REPEAT_IFE_FLC").startswith(
+        "Do serum"
+    )
+
+
+def test_a_negative_immunofixation_and_normal_flc_rule_out_the_paraprotein_of_scleromyxoedema(client):
+    body = {**Z, "flc": B["flc"], "urine": B["urine"], "clinical": {"scleromyxedema": "confirmed"}}
+    out = post(client, body)
+    assert sclero_criterion(out) == "not_met"
+    assert "SCLEROMYXEDEMA_NO_PARAPROTEIN" in flags(out)
+    assert next(r["text"] for r in out["recommendations"] if r["code"] == "REPEAT_IFE_FLC").startswith(
+        "Repeat"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bmpc", "code", "mgcs_wording"),
+    [(9, "MGUS_NON_IGM", True), (10, "SMOLDERING_MYELOMA", False), (60, "MULTIPLE_MYELOMA", False)],
+)
+def test_scleromyxoedema_beside_a_clone_beyond_mgus_is_not_called_mgcs(client, bmpc, code, mgcs_wording):
+    out = post(
+        client, b(marrow={"clonal_plasma_cells_percent": bmpc}, clinical={"scleromyxedema": "confirmed"})
+    )
+    assert out["classification"]["code"] == code
+    message = next(f["message"] for f in out["flags"] if f["code"] == "MGCS_SCLEROMYXEDEMA")
+    assert ("not of undetermined significance" in message) is mgcs_wording
+    assert "IVIg" in message
+    refer = next(r["text"] for r in out["recommendations"] if r["code"] == "REFER_HEMATOLOGY_DERMATOLOGY")
+    assert ("monoclonal gammopathy of clinical significance" in refer) is mgcs_wording
+
+
+def test_the_comment_says_an_imwg_2020_score_without_fish_is_a_lower_bound(client):
+    body = b(marrow={"clonal_plasma_cells_percent": 12})
+    out = post(client, body)
+    assert out["risk"]["smm_imwg_2020"]["score_is_lower_bound"] is True
+    assert "score at least 0 (up to 2 with the data not given)" in out["comment"]
+    body["cytogenetics"] = {"t_4_14": False, "t_14_16": False, "gain_1q": False, "del_13q": False}
+    out = post(client, body)
+    assert "IMWG 2020 SMM risk score): low, score 0." in out["comment"]
+
+
+def flc_only(kappa, lam, **extra):
+    return {
+        **Z,
+        "flc": {"kappa": {"value": kappa, "unit": "mg/L"}, "lambda": {"value": lam, "unit": "mg/L"}},
+        **extra,
+    }
+
+
+def test_an_abnormal_ratio_without_a_raised_chain_names_no_isotype_and_asks_for_a_repeat(client):
+    out = post(client, flc_only(18, 8))  # ratio 2.25, kappa within 3.3-19.4
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["classification"]["isotype"] is None
+    assert "REPEAT_IFE_FLC" in {r["code"] for r in out["recommendations"]}
+    assert out["missing_data"] == ["labs.egfr"]  # the renal interval (0.37-3.10) would call 2.25 normal
+
+
+@pytest.mark.parametrize(
+    ("egfr", "code", "missing"),
+    [
+        (None, "MGUS_LIGHT_CHAIN", ["labs.egfr"]),
+        (60, "MGUS_LIGHT_CHAIN", []),  # ref: §4: the renal interval needs eGFR < 60
+        (59.9, "NO_MONOCLONAL_PROTEIN", []),  # 2.5 is inside 0.37-3.10
+    ],
+)
+def test_light_chain_mgus_rests_on_renal_function_when_the_renal_interval_would_judge_otherwise(
+    client, egfr, code, missing
+):
+    body = flc_only(40, 16, marrow={"clonal_plasma_cells_percent": 3}, urine=B["urine"], imaging=B["imaging"])
+    body["labs"] = {k: v for k, v in LABS.items() if k != "egfr"}
+    if egfr is not None:
+        body["labs"]["egfr"] = {"value": egfr, "unit": "mL/min/1.73m2"}
+    out = post(client, body)
+    assert out["classification"]["code"] == code
+    assert out["missing_data"] == missing
+    assert out["classification"]["provisional"] is bool(missing)
+
+
+@pytest.mark.parametrize(
+    ("kappa", "renal_decides"),
+    [(31, True), (31.1, False)],  # ref: §4: ratio 3.10 is inside the renal interval, 3.11 above it
+)
+def test_renal_function_is_asked_for_only_when_the_renal_interval_would_change_the_verdict(
+    client, kappa, renal_decides
+):
+    body = flc_only(
+        kappa, 10, marrow={"clonal_plasma_cells_percent": 3}, urine=B["urine"], imaging=B["imaging"]
+    )
+    body["labs"] = {k: v for k, v in LABS.items() if k != "egfr"}
+    out = post(client, body)
+    assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
+    assert ("labs.egfr" in out["missing_data"]) is renal_decides
