@@ -146,9 +146,32 @@ def post_fork(server, worker):
 
 
 _MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_ON = {"1", "true", "yes", "on"}
+
+
+def _loopback(address: str) -> bool:
+    """Whether a gunicorn bind address is reachable from this machine only."""
+    if address.startswith("unix:"):
+        return True
+    if address.startswith("["):  # [::1]:8000
+        host = address[1 : address.find("]")]
+    else:
+        host = address.rpartition(":")[0] if ":" in address else address
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def on_starting(server):
+    # Development mode switches authentication off: never on an address the network can reach
+    # (MGI_DEV_MODE=1 with MGI_BIND=0.0.0.0:... or --bind would serve every /v1 request unauthenticated).
+    if os.environ.get("MGI_DEV_MODE", "").strip().lower() in _ON:
+        exposed = [b for b in server.cfg.bind if not _loopback(b)]
+        if exposed:
+            server.log.error(
+                "mgi: MGI_DEV_MODE=1 (authentication off) is refused on %s: bind to 127.0.0.1 or "
+                "configure API keys (MGI_API_KEYS / MGI_API_KEYS_FILE) and unset MGI_DEV_MODE",
+                ", ".join(exposed),
+            )
+            raise SystemExit(2)
     # Metric files from a previous run would be added to this run's counters: start clean.
     if _MULTIPROC_DIR:
         os.makedirs(_MULTIPROC_DIR, exist_ok=True)

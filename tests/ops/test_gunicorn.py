@@ -322,3 +322,47 @@ def test_a_chunked_body_over_the_limit_is_413_never_a_truncated_interpretation()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "bind_args",
+    [
+        ["--bind", "0.0.0.0:{port}"],
+        ["--bind", "127.0.0.1:{port}", "--bind", "0.0.0.0:{other}"],
+    ],
+)
+def test_development_mode_refuses_an_address_the_network_can_reach(bind_args):
+    port, other = _free_port(), _free_port()
+    env = {**os.environ, "MGI_BIND": f"127.0.0.1:{port}", "MGI_WORKERS": "1", "MGI_DEV_MODE": "1"}
+    env["PYTHONPATH"] = str(ROOT)
+    args = [a.format(port=port, other=other) for a in bind_args]
+    done = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), *args, "service.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "MGI_DEV_MODE=1 (authentication off) is refused on 0.0.0.0:" in done.stderr
+    assert "Booting worker" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1:8000", True),
+        ("127.1.2.3:8000", True),
+        ("localhost:8000", True),
+        ("[::1]:8000", True),
+        ("unix:/run/mgi.sock", True),
+        ("0.0.0.0:8000", False),
+        ("[::]:8000", False),
+        ("10.0.0.5:8000", False),
+        (":8000", False),
+    ],
+)
+def test_only_loopback_addresses_count_as_loopback(address, loopback):
+    conf = runpy.run_path(str(CONF))
+    assert conf["_loopback"](address) is loopback
