@@ -27,15 +27,20 @@ MODEL_NAMES = {
 }
 
 
-def _mgus_follow_up(mayo: RiskResult, marrow_done: bool) -> Recommendation:
+def _mgus_follow_up(mayo: RiskResult, marrow_done: bool, marrow_asked: bool) -> Recommendation:
     groups = set(mayo.possible_groups)
     if groups == {"low"}:
         # ref: §3.2 — low-risk MGUS: SPEP at 6 months, then every 2–3 years if stable.
         return Recommendation(
             "FOLLOW_UP",
             "Low-risk MGUS: repeat serum protein electrophoresis in 6 months, then every 2-3 years if "
-            "stable or when symptoms arise. Baseline bone-marrow examination and skeletal survey are "
-            f"not routinely indicated ({SRC32}).",
+            "stable or when symptoms arise. "
+            + (
+                "The marrow result asked for above decides whether the category stands "
+                if marrow_asked
+                else "Baseline bone-marrow examination and skeletal survey are not routinely indicated "
+            )
+            + f"({SRC32}).",
             _d(6),
             "every 2-3 years if stable, or when symptoms arise",
             ("spep",),
@@ -147,7 +152,9 @@ def recommendations(
         marrow_done = f.bmpc is not None or (
             marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None
         )
-        recs.append(_mgus_follow_up(risk["mgus_mayo_2005"], marrow_done))
+        recs.append(
+            _mgus_follow_up(risk["mgus_mayo_2005"], marrow_done, "MARROW_EXAMINATION_RECOMMENDED" in codes)
+        )
     elif out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN):
         # ref: §3.2 — SMM: re-test 2–3 months after recognition; then every 4–6 months for 1 year,
         # then every 6–12 months.
@@ -271,10 +278,12 @@ _NOT_ROUTINE = ("marrow.", "imaging.")
 def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: set[str]) -> bool:
     """Whether the low-risk MGUS schedule applies, under which (§3.2) baseline marrow and skeletal
     survey are not routinely indicated: the category stays provisional (§2.9), but they are not asked
-    for. Never beside an MGCS referral (§5: the skin disease, not the clone, drives management)."""
+    for. Never beside an MGCS referral (§5: the skin disease, not the clone, drives management), nor
+    when a marrow examination is asked for (a flow-cytometry figure at or above 10 %, §2.9)."""
     return (
         out.code in _LOW_RISK_MGUS
         and risk["mgus_mayo_2005"].possible_groups == ("low",)
+        and "MARROW_EXAMINATION_RECOMMENDED" not in flag_codes
         and "MGCS_SCLEROMYXEDEMA" not in flag_codes
     )
 

@@ -395,6 +395,16 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> st
             "Intermediate- or high-risk MGUS: bone-marrow aspirate and biopsy at baseline "
             f"({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2)."
         )
+    marrow = f.panel.marrow
+    flow = marrow.flow_plasma_cells_percent if marrow is not None else None
+    if flow is not None and flow >= R.BMPC_MYELOMA_PERCENT and not out.igm_logic:
+        # ref: §2.9 — flow cytometry is never used for the 10 %/60 % thresholds, but it under-estimates:
+        # a flow figure at 10 % or more means the clonal percentage, which decides, may be higher still.
+        return (
+            f"Flow-cytometry plasma cells {float(flow):g} % (at or above the 10 % threshold, and flow "
+            "under-estimates): the clonal or morphological plasma-cell percentage of the marrow is needed "
+            "to classify (clinical-reference §2.9)."
+        )
     return None
 
 

@@ -849,3 +849,17 @@ def test_renal_function_is_asked_for_only_when_the_renal_interval_would_change_t
     out = post(client, body)
     assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
     assert ("labs.egfr" in out["missing_data"]) is renal_decides
+
+
+@pytest.mark.parametrize(("flow", "asked"), [(9.9, False), (10, True), (70, True)])
+def test_a_flow_figure_at_or_above_10_percent_asks_for_the_marrow_even_in_low_risk_mgus(client, flow, asked):
+    body = b(marrow={"flow_plasma_cells_percent": flow})
+    out = post(client, body)
+    assert out["classification"]["code"] == "MGUS_NON_IGM"
+    assert out["risk"]["mgus_mayo_2005"]["group"] == "low"
+    assert ("MARROW_EXAMINATION_RECOMMENDED" in flags(out)) is asked
+    follow_up = next(r["text"] for r in out["recommendations"] if r["code"] == "FOLLOW_UP")
+    assert ("not routinely indicated" in follow_up) is not asked
+    assert ("marrow.clonal_plasma_cells_percent" in out["missing_data"]) is True
+    # §2.9: the flow figure itself never decides a threshold.
+    assert all(c["value"] != flow for c in out["criteria"] if c["id"].startswith("mde.bmpc"))
