@@ -312,9 +312,13 @@ class OruContext:
 # ample room and bounds the parse (hl7apy takes ~0.3 ms a segment) far below the worker timeout; a
 # 256 KiB body of short segments would otherwise take ~15 s.
 MAX_SEGMENTS = 1000
-# Repetitions and subcomponents cost hl7apy ~0.06-0.12 ms each (components far less): 121 KB of '~'
-# in one field took ~15 s. A work-up uses a handful; 4,000 bounds the parse at ~0.5 s.
+# Repetitions and subcomponents cost hl7apy ~0.06-0.12 ms each: 121 KB of '~' in one field took ~15 s.
+# A work-up uses a handful; 4,000 bounds the parse at ~0.5 s.
 MAX_REPEATS = 4000
+# Every separator costs the parser: measured ~0.23 ms a field and ~0.14 ms a component, whether in
+# one segment or many (100,000 fields in one NTE ran past the 15 s worker timeout). A work-up of a
+# few dozen OBX uses well under 1,000 separators of all kinds; 6,000 bounds the parse at ~1.5 s.
+MAX_SEPARATORS = 6000
 
 
 class MessageTooLarge(ValueError):
@@ -334,6 +338,12 @@ def _check_size(text: str, enc: Encoding) -> None:
             f"HL7 message with {repeats} repetition and subcomponent separators: at "
             f"most {MAX_REPEATS} per request (one patient's work-up)"
         )
+    separators = repeats + body.count(enc.field) + body.count(enc.component)
+    if separators > MAX_SEPARATORS:
+        raise MessageTooLarge(
+            f"HL7 message with {separators} field, component, repetition and subcomponent separators: "
+            f"at most {MAX_SEPARATORS} per request (one patient's work-up)"
+        )
 
 
 def _normalize(message: str | bytes) -> str:
@@ -350,8 +360,14 @@ def _normalize(message: str | bytes) -> str:
 
 
 def _encoding_of(text: str) -> Encoding:
+    """The message's declared separators, or the standard ones when it declares none usable (an ACK
+    must still be written)."""
+    return _declared_encoding(text) or DEFAULT_ENCODING
+
+
+def _declared_encoding(text: str) -> Encoding | None:
     if len(text) < 8 or not text.startswith("MSH"):
-        return DEFAULT_ENCODING
+        return None
     sep = text[3]
     chars = text[4:].split(sep, 1)[0]
     # Separators must be five distinct printable characters, none a segment terminator, a space, a
@@ -362,7 +378,7 @@ def _encoding_of(text: str) -> Encoding:
         or len({sep, *chars[:4]}) < 5
         or any(c in "\r\n" or not c.isprintable() or c.isspace() or c.isalnum() for c in (sep, *chars[:4]))
     ):
-        return DEFAULT_ENCODING
+        return None
     return Encoding(sep, chars[0], chars[1], chars[2], chars[3])
 
 
@@ -590,7 +606,19 @@ def parse_oru(
             hl7_code=100,
             ack_code="AR",
         )
-    enc = _encoding_of(text)
+    enc = _declared_encoding(text)
+    if enc is None:
+        # The parser would split on the declared characters whatever they are: a message whose
+        # separators cannot be told from its data is refused, never read with others substituted.
+        raise Hl7Error(
+            "MSH-1/MSH-2: the field separator and the four encoding characters must be five distinct "
+            "printable characters, none a letter, a digit or a space (standard: |^~\\&)",
+            segment="MSH",
+            index=1,
+            field=2,
+            hl7_code=102,
+            ack_code="AR",
+        )
     _check_size(text, enc)  # raises MessageTooLarge
     msh = Segment(text.split("\r", 1)[0], enc, 1)
     _check_header(msh)  # before hl7apy, so an unsupported version gets its own message

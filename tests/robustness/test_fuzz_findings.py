@@ -308,3 +308,39 @@ def test_the_query_parameter_422_is_documented_for_every_v1_operation(client, me
     spec = client.get("/openapi.json").get_json()
     documented = spec["paths"][path][method.lower()]["responses"]["422"]["content"]
     assert "application/json" in documented
+
+
+# --- third fuzzing run (fifth session) ----------------------------------------------------------------
+def _separators(text: str) -> int:
+    body = text[8:]
+    return sum(body.count(c) for c in "|^~&")
+
+
+@pytest.mark.parametrize(("extra", "status"), [(0, 200), (1, 413)], ids=["at_the_limit", "one_above"])
+def test_an_hl7_message_is_refused_above_its_separator_limit(client, extra, status):
+    base = ORU.strip() + "\nNTE|1|L|"
+    fields = hl7v2.MAX_SEPARATORS - _separators(base) + extra
+    text = base + "|a" * fields + "\n"
+    assert _separators(text) == hl7v2.MAX_SEPARATORS + extra
+    resp = post_hl7(client, text)
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 413:
+        assert "separators" in resp.get_json()["message"]
+
+
+def test_a_hundred_thousand_fields_in_one_segment_are_refused_at_once(client):
+    text = ORU.strip() + "\nNTE|1|L" + "|a" * 100_000 + "\n"
+    resp = post_hl7(client, text)
+    assert resp.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "msh2", ["^b\\&", "^~1&", "^ \\&", "^~~&", "^~\\"], ids=["letter", "digit", "space", "twice", "three"]
+)
+def test_an_hl7_message_whose_separators_cannot_be_told_from_data_is_rejected(client, msh2):
+    text = ORU.replace("MSH|^~\\&|", f"MSH|{msh2}|", 1)
+    assert text.startswith(f"MSH|{msh2}|")
+    resp = post_hl7(client, text)
+    assert resp.status_code == 400, resp.get_data()[:300]
+    ack = resp.get_data(as_text=True)
+    assert "MSA|AR" in ack and "encoding characters" in ack
