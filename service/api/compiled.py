@@ -247,10 +247,13 @@ def _value_source(
         unknown = f.schema.unknown if f.unknown is None else f.unknown
         ns[f"nested_{i}"] = _compile(f.schema, unknown, path, report)
         lines = [f"x = nested_{i}(v) if type(v) is dict else {slow}"]
-    elif cls is fields.List:
-        # List._deserialize calls inner.deserialize(item): no attr, no data.
+    elif cls is fields.List or cls.__dict__.get("compiled_as_list"):
+        # List._deserialize calls inner.deserialize(item): no attr, no data. A bounded list checks
+        # its length first (an over-long one goes to its own _deserialize, which refuses it at once).
         ns[f"item_{i}"] = _item_loader(f.inner, _join(path, "*"), report)
-        lines = [f"x = [item_{i}(each, None) for each in v] if type(v) is list else {slow}"]
+        bound = getattr(f, "max_length", None) if cls is not fields.List else None
+        fits = "type(v) is list" if bound is None else f"type(v) is list and len(v) <= {int(bound)}"
+        lines = [f"x = [item_{i}(each, None) for each in v] if {fits} else {slow}"]
     elif cls is fields.String:
         # String._deserialize returns str(value) for a str: the value itself when exactly a str.
         lines = [f"x = v if type(v) is str else {slow}"]

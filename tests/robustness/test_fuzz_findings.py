@@ -12,7 +12,7 @@ import json
 import pytest
 
 from service.adapters import hl7v2
-from service.api import create_app
+from service.api import create_app, views
 from service.api.errors import error_response
 from service.api.security import hash_key
 from tests.conftest import ROOT
@@ -344,3 +344,39 @@ def test_an_hl7_message_whose_separators_cannot_be_told_from_data_is_rejected(cl
     assert resp.status_code == 400, resp.get_data()[:300]
     ack = resp.get_data(as_text=True)
     assert "MSA|AR" in ack and "encoding characters" in ack
+
+
+def test_an_over_long_clone_list_is_one_error_not_one_per_clone(client):
+    body = '{"serum_ife":{"result":"positive","clones":[' + ",".join(["{}"] * 80_000) + "]}}"
+    resp = client.post("/v1/interpretations", data=body, content_type="application/json")
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"] == {"serum_ife.clones": ["Longer than maximum length 2."]}
+    assert len(resp.get_data()) < 1000  # was a 12 MB answer to a 240 KB body
+
+
+@pytest.mark.parametrize(("entries", "errors"), [(50, None), (51, ["Longer than maximum length 50."])])
+def test_history_is_refused_above_50_entries_before_its_entries_are_read(client, entries, errors):
+    body = {**PANEL, "history": [{"collected_on": "x"}] * entries}
+    resp = client.post("/v1/interpretations", json=body)
+    assert resp.status_code == 422
+    got = resp.get_json()["errors"]
+    if errors is None:
+        assert "history" not in got and any(k.startswith("history.") for k in got)
+    else:
+        assert got["history"] == errors and not any(k.startswith("history.") for k in got)
+
+
+@pytest.mark.parametrize(
+    ("total", "status"), [(views.MAX_BATCH_HISTORY, 200), (views.MAX_BATCH_HISTORY + 1, 413)]
+)
+def test_a_batch_is_refused_above_its_history_entry_limit(client, total, status):
+    per_item = 50
+    items = [{"history": [{"collected_on": "x"}] * per_item} for _ in range(total // per_item)]
+    if total % per_item:
+        items.append({"history": [{"collected_on": "x"}] * (total % per_item)})
+    resp = client.post("/v1/interpretations/batch", json={"items": items})
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 413:
+        assert "history entries in one batch" in resp.get_json()["message"]
+    else:
+        assert resp.get_json()["failed"] == len(items)
