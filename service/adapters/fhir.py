@@ -487,6 +487,8 @@ def translate_bundle(
     dates: list[date] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
     subjects: dict[str, str] = {}  # subject reference -> first entry naming it
+    # Subjects named by identifier or display only (no reference): each must be one patient too.
+    other_subjects: dict[str, dict[str, str]] = {"identifier": {}, "display": {}}
     aliases: dict[str, str] = {}  # a Patient's fullUrl -> "Patient/<id>"
     for entry in bundle.get("entry") or []:
         resource = entry.get("resource") or {}
@@ -496,12 +498,14 @@ def translate_bundle(
         resource = entry.get("resource") or {}
         kind = resource.get("resourceType")
         where = f"Bundle.entry[{index}].resource"
-        ref = (
-            (resource.get("subject") or {}).get("reference") if kind in ("Observation", "Condition") else None
-        )
+        subject = resource.get("subject") if kind in ("Observation", "Condition") else None
+        ref = subject.get("reference") if isinstance(subject, dict) else None
         if ref:
             subjects.setdefault(aliases.get(ref, ref), f"{where}.subject")
         try:
+            if isinstance(subject, dict):
+                for form, key in _subject_keys(subject, "subject").items():
+                    other_subjects[form].setdefault(key, f"{where}.subject")
             if kind == "Observation":
                 status = resource.get("status")
                 if status not in _OBSERVATION_STATUSES:
@@ -547,6 +551,14 @@ def translate_bundle(
             + "): send one patient per request",
             {w: [f"subject {r}"] for r, w in subjects.items()},
         )
+    for form, named in other_subjects.items():
+        if len(named) > 1:
+            raise FhirError(
+                f"the Bundle's results name more than one subject by {form} ("
+                + ", ".join(sorted(named))
+                + "): send one patient per request",
+                {w: [f"subject {form} {k}"] for k, w in named.items()},
+            )
     try:
         panel.check_flc_ratio()
     except ValueProblem as exc:
@@ -583,6 +595,26 @@ def _cc(suffix: str, code: str, display: str | None = None) -> dict[str, Any]:
     if display:
         coding["display"] = display
     return {"coding": [coding]}
+
+
+def _subject_keys(subject: Mapping[str, Any], where: str) -> dict[str, str]:
+    """The identifier ('system|value') and display a Reference names its subject by."""
+    keys: dict[str, str] = {}
+    identifier = subject.get("identifier")
+    if identifier is not None:
+        value = identifier.get("value") if isinstance(identifier, dict) else None
+        system = identifier.get("system", "") if isinstance(identifier, dict) else None
+        if not isinstance(value, str) or not isinstance(system, str):
+            raise ValueProblem(
+                f"{where}.identifier: an Identifier with a string value (and system) is needed"
+            )
+        keys["identifier"] = f"{system}|{value}"
+    display = subject.get("display")
+    if display is not None:
+        if not isinstance(display, str):
+            raise ValueProblem(f"{where}.display: a string is needed")
+        keys["display"] = display
+    return keys
 
 
 def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:

@@ -380,3 +380,65 @@ def test_a_batch_is_refused_above_its_history_entry_limit(client, total, status)
         assert "history entries in one batch" in resp.get_json()["message"]
     else:
         assert resp.get_json()["failed"] == len(items)
+
+
+def _obs(code: str, subject: dict, **value) -> dict:
+    return {
+        "resource": {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": subject,
+            **value,
+        }
+    }
+
+
+_SPIKE = {
+    "valueQuantity": {"value": 3.5, "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}
+}
+_IFE = {"valueString": "IgG kappa"}
+_MRN = "urn:oid:1.2.3"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "status"),
+    [
+        (
+            {"identifier": {"system": _MRN, "value": "MRN-A"}},
+            {"identifier": {"system": _MRN, "value": "MRN-B"}},
+            422,
+        ),
+        (
+            {"identifier": {"system": _MRN, "value": "MRN-A"}},
+            {"identifier": {"system": _MRN, "value": "MRN-A"}},
+            200,
+        ),
+        ({"display": "Jane Doe"}, {"display": "John Roe"}, 422),
+        ({"display": "Jane Doe"}, {"display": "Jane Doe"}, 200),
+        (
+            {"reference": "Patient/1", "identifier": {"system": _MRN, "value": "MRN-A"}},
+            {"reference": "Patient/1", "identifier": {"system": _MRN, "value": "MRN-B"}},
+            422,
+        ),
+    ],
+    ids=[
+        "two_identifiers",
+        "one_identifier",
+        "two_displays",
+        "one_display",
+        "same_reference_two_identifiers",
+    ],
+)
+def test_results_of_two_patients_named_by_identifier_or_display_are_never_merged(
+    client, first, second, status
+):
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [_obs("33358-3", first, **_SPIKE), _obs("25700-6", second, **_IFE)],
+    }
+    resp = post_fhir(client, bundle)
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 422:
+        assert "resource.subject: subject " in json.dumps(resp.get_json())
