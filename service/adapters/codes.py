@@ -38,6 +38,8 @@ from typing import Any
 
 import yaml
 
+from service.domain.quantity import UNITS
+
 DEFAULT_CODEMAP_PATH = Path(__file__).with_name("codemap.yaml")
 CODEMAP_ENV = "MGI_CODEMAP_FILE"
 
@@ -64,7 +66,7 @@ class Kind(StrEnum):
 
     QUANTITY = "quantity"  # {"value","unit"[,"comparator"][,"reference_range"]}
     IFE = "ife"  # {"result": positive|negative, "clones": [...]}
-    PERCENT = "percent"  # plain number, unit "%" or none
+    PERCENT = "percent"  # plain number, unit "%"
     COUNT = "count"  # non-negative integer
     FLAG = "flag"  # boolean
     SCLEROMYXEDEMA = "scleromyxedema"  # confirmed|suspected|absent
@@ -836,6 +838,20 @@ def age_in_years(birth: date, on: date) -> int:
     return years
 
 
+# Every unit spelling the contract accepts (clinical-reference §1), and the percent of marrow counts.
+KNOWN_UNITS = frozenset({u for _, table in UNITS.values() for u in table} | {"%"})
+
+
+def units_contradict(first: str, second: str) -> bool:
+    """Two known unit spellings that do not mean the same unit (g/L beside g/dL; not µmol/L beside
+    umol/L): a value given with both is ambiguous, by a factor of ten or more."""
+    if first == second or first not in KNOWN_UNITS or second not in KNOWN_UNITS:
+        return False
+    return not any(
+        first in table and second in table and table[first] == table[second] for _, table in UNITS.values()
+    )
+
+
 def plain_value(
     target: str, kind: Kind, number: Any, comparator: str | None, unit: str, unit_where: str
 ) -> Any:
@@ -848,7 +864,10 @@ def plain_value(
     if comparator:
         raise ValueProblem(f"{target} is a plain number; comparator '{comparator}' is not allowed")
     if kind is Kind.PERCENT:
-        if unit not in ("", "%"):
-            raise ValueProblem(f"{target} must be in % ({unit_where} is '{unit}')")
+        # No unit is not taken as %: a fraction (0.15) would be read as 0.15 %, and 15 of something
+        # else as 15 % of marrow cells.
+        if unit != "%":
+            shown = f"is '{unit}'" if unit else "is missing"
+            raise ValueProblem(f"{target} must be in % ({unit_where} {shown})")
         return number
     return parse_count(str(number))

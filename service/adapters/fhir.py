@@ -73,6 +73,7 @@ from .codes import (
     parse_flag,
     parse_ife,
     plain_value,
+    units_contradict,
     usable_range,
 )
 
@@ -327,7 +328,13 @@ def _first(texts: list[str], parser: Any) -> Any:
 
 def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
     if quantity.get("code") and quantity.get("system") in (UCUM, None):
-        return codemap.normalize_unit(quantity["code"])
+        coded = codemap.normalize_unit(quantity["code"])
+        # unit is the human-readable form of code: when it is itself a unit the service knows and
+        # says another one ("g/L" beside code "g/dL"), the quantity is ambiguous by a factor of ten.
+        shown = codemap.normalize_unit(quantity.get("unit")) if isinstance(quantity.get("unit"), str) else ""
+        if units_contradict(shown, coded):
+            raise ValueProblem(f"unit '{quantity['unit']}' contradicts code '{quantity['code']}'")
+        return coded
     return codemap.normalize_unit(quantity.get("unit") or quantity.get("code"))
 
 
@@ -358,7 +365,7 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             number = _number(quantity["value"], "valueQuantity.value")
             comparator = quantity.get("comparator")
             unit = _quantity_unit(quantity, codemap)
-        elif "valueInteger" in obs and kind in (Kind.COUNT, Kind.PERCENT):
+        elif "valueInteger" in obs and kind is Kind.COUNT:
             number, comparator, unit = _integer(obs["valueInteger"], "valueInteger"), None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
@@ -500,7 +507,7 @@ def translate_bundle(
         where = f"Bundle.entry[{index}].resource"
         subject = resource.get("subject") if kind in ("Observation", "Condition") else None
         ref = subject.get("reference") if isinstance(subject, dict) else None
-        if ref:
+        if isinstance(ref, str) and ref:
             subjects.setdefault(aliases.get(ref, ref), f"{where}.subject")
         try:
             if isinstance(subject, dict):

@@ -85,6 +85,7 @@ from .codes import (
     parse_number,
     parse_range_text,
     plain_value,
+    units_contradict,
     usable_range,
 )
 
@@ -551,7 +552,13 @@ class _ObxReader:
         if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
             comparator, number = self._number(rep, value_type)
             self.field = 6
-            unit = self.codemap.normalize_unit(seg.component(6, 1) or seg.component(6, 2))
+            coded, text = (self.codemap.normalize_unit(seg.component(6, n)) for n in (1, 2))
+            if units_contradict(coded, text):
+                # OBX-6.2 is the text of OBX-6.1: two different known units are ambiguous by a factor.
+                raise ValueProblem(
+                    f"unit '{seg.component(6, 1)}' contradicts its text '{seg.component(6, 2)}'"
+                )
+            unit = coded or text
             if kind in (Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
                 if kind is Kind.COUNT:
                     self.field = 5  # a count's problems are in its value (OBX-5), not its unit

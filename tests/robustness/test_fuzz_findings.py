@@ -442,3 +442,67 @@ def test_results_of_two_patients_named_by_identifier_or_display_are_never_merged
     assert resp.status_code == status, resp.get_data()[:300]
     if status == 422:
         assert "resource.subject: subject " in json.dumps(resp.get_json())
+
+
+_MARROW = "11118-7"
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        ({"valueQuantity": {"value": 15}}, 422),
+        ({"valueInteger": 15}, 422),
+        (
+            {"valueQuantity": {"value": 15, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}},
+            200,
+        ),
+    ],
+    ids=["quantity_without_unit", "integer", "percent"],
+)
+def test_a_fhir_percentage_without_its_unit_is_refused_not_assumed(client, value, status):
+    entries = [_obs("33358-3", {}, **_SPIKE), _obs("25700-6", {}, **_IFE), _obs(_MARROW, {}, **value)]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 422:
+        assert "plasma_cells_percent" in json.dumps(resp.get_json())
+
+
+@pytest.mark.parametrize(
+    ("unit", "code", "status"),
+    [("g/L", "g/dL", 422), ("grams per deciliter", "g/dL", 200), ("g/dL", "g/dL", 200)],
+)
+def test_a_fhir_quantity_whose_unit_contradicts_its_code_is_refused(client, unit, code, status):
+    spike = {
+        "valueQuantity": {"value": 2.5, "unit": unit, "system": "http://unitsofmeasure.org", "code": code}
+    }
+    entries = [_obs("33358-3", {}, **spike), _obs("25700-6", {}, **_IFE)]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 422:
+        assert "contradicts" in json.dumps(resp.get_json())
+
+
+def test_micro_and_u_spellings_of_one_unit_do_not_contradict_each_other():
+    from service.adapters.codes import units_contradict
+
+    assert not units_contradict("µmol/L", "umol/L")
+    assert not units_contradict("mg/24h", "mg/d")
+    assert units_contradict("g/L", "g/dL")
+    assert units_contradict("mg/dL", "mmol/L")
+
+
+@pytest.mark.parametrize(("unit", "status"), [("", 422), ("%", 200), ("%^percent^UCUM", 200)])
+def test_an_hl7_percentage_without_its_unit_is_refused_not_assumed(client, unit, status):
+    text = ORU.strip() + f"\nOBX|99|NM|{_MARROW}^Plasma cells^LN||15|{unit}|||||F\n"
+    resp = post_hl7(client, text)
+    assert resp.status_code == status, resp.get_data()[:300]
+
+
+@pytest.mark.parametrize(
+    ("unit", "status"), [("mg/L^mg/dL^UCUM", 422), ("mg/L^milligrams per litre^UCUM", 200)]
+)
+def test_an_hl7_unit_whose_text_is_another_unit_is_refused(client, unit, status):
+    text = ORU.replace("||10.4|mg/L|", f"||10.4|{unit}|")
+    assert unit in text
+    resp = post_hl7(client, text)
+    assert resp.status_code == status, resp.get_data()[:300]
