@@ -84,6 +84,7 @@ _CLINICAL_FLAGS = (
     "amyloidosis",
     "plasmacytoma",
     "igm_related_symptoms",
+    "end_stage_renal_disease",  # selects the Sebia ESRD FLC interval (§4); a lab maps its own code
 )
 
 FIELD_KINDS: dict[str, Kind] = {

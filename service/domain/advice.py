@@ -113,12 +113,12 @@ def recommendations(
             )
         )
     if out.repeat_flc and "SCLEROMYXEDEMA_NO_PARAPROTEIN" not in codes:
-        # No interval is given: the reference holds none for an unexplained FLC ratio.
+        # No interval is given: the reference holds none for an FLC finding that no clone explains.
         recs.append(
             Recommendation(
                 "REPEAT_IFE_FLC",
-                "Repeat serum free light chains with serum and urine immunofixation: an abnormal ratio "
-                "without a raised involved chain is not light-chain MGUS (clinical-reference §2.6).",
+                "Repeat serum free light chains with serum and urine immunofixation: light-chain MGUS "
+                "needs an abnormal ratio with a raised involved chain (clinical-reference §2.6).",
                 tests=("serum_ife", "urine_ife", "flc"),
             )
         )

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
-from .facts import MDE_NAMES, Facts, bmpc_criterion
+from .facts import MDE_NAMES, Facts, attributable_spike, bmpc_criterion
 from .panel import HeavyChain, IfeResult
-from .quantity import INF, ZERO, Comparator, Quantity, ge, gt
+from .quantity import ZERO, ge, gt
 from .results import Code
 from .tri import Tri, any_of, both, either, negate
 
@@ -70,22 +70,22 @@ class Outcome:
 _IGG_IGA = (HeavyChain.IGG, HeavyChain.IGA)
 
 
-def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
-    """The serum M-protein a single clone can be judged on.
-
-    In a biclonal gammopathy with an IgM and a non-IgM clone the one spike cannot be attributed to
-    either, so the total only bounds each (<= total): it still settles "< 30 g/L" when the total is
-    below 30, and leaves ">= 30 g/L" not assessable otherwise."""
-    q = f.serum_mp
-    if q is None or not f.mixed_igm:
-        return q, None
-    hi = q.interval.hi
-    if hi == INF:
-        return None, "biclonal IgM + non-IgM: the spike cannot be attributed to one clone"
+def _urine_discordant(f: Facts) -> bool:
+    """A urine M-protein band with a negative urine immunofixation."""
+    urine = f.panel.urine
     return (
-        Quantity(hi, q.unit, Comparator.LE),
-        "biclonal IgM + non-IgM: the total spike only bounds each clone",
+        f.urine_mp is not None
+        and urine is not None
+        and urine.ife is not None
+        and urine.ife.result is IfeResult.NEGATIVE
+        and gt(f.urine_mp.interval, ZERO) is True
     )
+
+
+def _urine_field(f: Facts) -> str:
+    """What would settle an open urine criterion: the immunofixation of a discordant band, or else the
+    24-hour M-protein."""
+    return "urine.ife" if _urine_discordant(f) else "urine.m_protein_24h"
 
 
 def flc_missing(f: Facts) -> list[str]:
@@ -179,7 +179,12 @@ def classify(f: Facts) -> Outcome:
             "SPEP shows an M-spike but serum immunofixation is negative (discordant): repeat immunofixation",
             ["serum_ife"],
         )
-    if True in (light_only, urine_ife_pos, urine_mp_present, flc_abnormal):
+    # The urine counterpart of the serum discordance above: a band that urine immunofixation finds
+    # negative is not shown to be a monoclonal protein (§2.7 needs a urinary M-protein), so it places
+    # no light-chain category on its own.
+    urine_discordant = _urine_discordant(f)
+    urine_signal = False if urine_discordant else urine_mp_present
+    if True in (light_only, urine_ife_pos, urine_signal, flc_abnormal):
         return _myeloma_logic(f, "light_chain", isotype)
     if morph10 is True:
         return _indeterminate(
@@ -193,6 +198,12 @@ def classify(f: Facts) -> Outcome:
         # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a SLiM biomarker:
         # non-secretory disease is assessed with the myeloma rules, never "no M-protein".
         return _myeloma_logic(f, "non_secretory", isotype)
+    if urine_discordant:
+        return _indeterminate(
+            isotype,
+            "urine M-protein with a negative urine immunofixation (discordant): repeat urine immunofixation",
+            ["urine.ife"],
+        )
     # ref: §2.1 — CRAB is end-organ damage attributable to the plasma-cell disorder: with none found
     # (the commonest reason for a screen: anaemia or renal failure with a negative result), CRAB-range
     # values are reported in criteria[] and a flag, but make no myeloma-defining event.
@@ -335,9 +346,23 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         "clonal BMPC 10-60 %",
         src_smm,
     )
-    urine500 = f.add_q(
-        "urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H, ">= 500 mg/24h", src_smm
-    )
+    if _urine_discordant(f):
+        # ref: §2.3 / §2.7 — the criterion is a urinary M-protein: a band the urine immunofixation
+        # finds negative is not shown to be one, so the criterion stays open (never met on it).
+        urine500 = f.add(
+            "urine_m_protein_ge_500",
+            None,
+            f.urine_mp.value if f.urine_mp else None,
+            f.urine_mp.unit if f.urine_mp else None,
+            ">= 500 mg/24h",
+            src_smm,
+            None,
+            "urine immunofixation negative: the urine protein is not shown to be monoclonal",
+        )
+    else:
+        urine500 = f.add_q(
+            "urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H, ">= 500 mg/24h", src_smm
+        )
     parts = [urine500, bmpc_10_60]
     serum30: Tri = None
     # ref: §2.3 — the M-protein criterion is stated for IgG or IgA (IMWG 2014): an IgD or IgE clone
@@ -404,7 +429,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "IgD/IgE M-protein >= 30 g/L: non-IgM MGUS needs < 30 g/L (§2.4) and the smouldering-myeloma "
             "M-protein criterion is stated for IgG or IgA (§2.3); haematological assessment is needed",
             # Either would place the clone: smouldering myeloma by marrow (10-60 %) or urine criteria.
-            ([MARROW] if bmpc10 is None else []) + (["urine.m_protein_24h"] if urine500 is None else []),
+            ([MARROW] if bmpc10 is None else []) + ([_urine_field(f)] if urine500 is None else []),
         )
         out.refer = True
         return out
@@ -431,6 +456,9 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             out.missing.append(MARROW)
         if crab_open:
             out.missing.extend(f.mde_missing(CRAB))
+        if urine500 is None and _urine_discordant(f):
+            # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
+            out.missing.append("urine.ife")
         out.provisional = bool(out.missing)
         if HeavyChain.IGM in f.heavy_chains:
             # ref: §2.5 — the IgM component of a biclonal gammopathy is judged by the IgM criteria.
@@ -472,12 +500,16 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     )
     renal = [RENAL] if flc is not None and flc.renal_open else []
     if abnormal is False:
-        return _indeterminate(
+        # ref: §2.7 — light-chain smouldering myeloma needs no abnormal ratio: the urine or the marrow,
+        # when not given, could still place the clone.
+        out = _indeterminate(
             isotype,
             "a monoclonal light chain was found but the FLC ratio is within its interval: "
             "light-chain MGUS requires an abnormal ratio (§2.6)",
-            renal,
+            renal + ([MARROW] if bmpc10 is None else []) + ([_urine_field(f)] if urine500 is None else []),
         )
+        out.repeat_flc = True
+        return out
     if abnormal is None:
         return _indeterminate(
             isotype,
@@ -510,7 +542,7 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     if bmpc10 is None:
         out.missing.append(MARROW)
     if urine500 is None:
-        out.missing.append("urine.m_protein_24h")
+        out.missing.append(_urine_field(f))
     if crab_open:
         out.missing.extend(f.mde_missing(CRAB))
     out.missing.extend(m for m in renal if m not in out.missing)
@@ -544,16 +576,18 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     if anemia is None and f.mde_measured.get("anemia"):
         anemia = False  # measured and no evaluable rule met (see Facts.mde_missing)
     amyloidosis = p.clinical.amyloidosis if p.clinical else None
-    f.add(
-        "no_amyloidosis",
-        negate(amyloidosis),
-        amyloidosis,
-        None,
-        "no amyloidosis",
-        SRC_IGM,
-        None,
-        None if amyloidosis is not None else "not reported",
-    )
+    # A biclonal IgM + non-IgM panel has recorded it already, for the other clone.
+    if not any(c.id == "no_amyloidosis" for c in f.criteria):
+        f.add(
+            "no_amyloidosis",
+            negate(amyloidosis),
+            amyloidosis,
+            None,
+            "no amyloidosis",
+            SRC_IGM,
+            None,
+            None if amyloidosis is not None else "not reported",
+        )
     if amyloidosis is True:
         out = _indeterminate(
             isotype,
@@ -625,6 +659,17 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
             "light-chain clone is in the light-chain smouldering range (§2.7)",
         )
         out.igm_logic = True
+        return out
+    if p.clinical is not None and p.clinical.plasmacytoma is True:
+        # ref: §2.8 sets no isotype, but IgM MGUS (§2.5) has no place for a plasmacytoma: IgM
+        # myeloma or a lymphoma with plasmacytic differentiation, which haematology settles.
+        out = _indeterminate(
+            isotype,
+            "IgM clone with a biopsy-proven plasmacytoma: the IgM criteria (§2.5) do not place a "
+            "plasmacytoma; haematological assessment is needed",
+        )
+        out.igm_logic = True
+        out.refer = True
         return out
     out = Outcome(
         Code.MGUS_IGM,

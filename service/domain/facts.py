@@ -11,7 +11,7 @@ from types import MappingProxyType
 from . import ruleset as R
 from .flc import summarize
 from .panel import HeavyChain, LightChain, Panel
-from .quantity import Comparator, Interval, Quantity, ge, gt, lt
+from .quantity import INF, Comparator, Interval, Quantity, ge, gt, lt
 from .results import Criterion, FlcSummary, Status
 from .tri import Compare, Tri, any_of, both, either
 
@@ -176,6 +176,24 @@ class Facts:
     def mde_open(self, ids: tuple[str, ...] = MDE_IDS) -> bool:
         """Whether a not-measured MDE among ``ids`` could still change the category."""
         return any(self.mde.get(k) is None and not self.mde_measured.get(k) for k in ids)
+
+
+def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
+    """The serum M-protein a single clone can be judged on.
+
+    In a biclonal gammopathy with an IgM and a non-IgM clone the one spike cannot be attributed to
+    either, so the total only bounds each (<= total): it still settles "< 30 g/L" when the total is
+    below 30, and leaves ">= 30 g/L" not assessable otherwise."""
+    q = f.serum_mp
+    if q is None or not f.mixed_igm:
+        return q, None
+    hi = q.interval.hi
+    if hi == INF:
+        return None, "biclonal IgM + non-IgM: the spike cannot be attributed to one clone"
+    return (
+        Quantity(hi, q.unit, Comparator.LE),
+        "biclonal IgM + non-IgM: the total spike only bounds each clone",
+    )
 
 
 def _single_light_chain(panel: Panel) -> LightChain | None:

@@ -27,7 +27,17 @@ def interpret(panel: Panel) -> Interpretation:
     flags = build_flags(facts, out, risk)
     if panel.history:
         s_flags, s_notes = serial_flags(panel)
-        flags.extend(s_flags)
+        if s_flags and out.code is Code.NO_MONOCLONAL_PROTEIN:
+            # §3.5 describes a clone's progression: with no monoclonal protein found now, a serial
+            # finding is reported as a note, not as a flag asking for haematology review.
+            facts.notes.append(
+                "Serial results meet "
+                + ", ".join(fl.code for fl in s_flags)
+                + " (clinical-reference §3.5), but no monoclonal protein is detected on this panel: not "
+                "raised as a flag; review the earlier results if a clone was known."
+            )
+        else:
+            flags.extend(s_flags)
         facts.notes.extend(s_notes)
     if out.igm_logic:
         facts.notes.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from . import ruleset as R
-from .facts import Facts
+from .facts import Facts, attributable_spike
 from .panel import HeavyChain
 from .quantity import INF, Interval, ge, gt, lt
 from .results import Code, RiskFactor, RiskResult
@@ -178,7 +178,10 @@ def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
     if code is not Code.SMOLDERING_MYELOMA:
         return _not_applicable(model, SRC_2018, _SMM_ONLY[code])
     t_bm = gt(f.bmpc, R.SMM_2018_BMPC_PERCENT) if f.bmpc is not None else None
-    t_mp = gt(f.serum_mp.interval, R.SMM_2018_M_PROTEIN_G_L) if f.serum_mp else None
+    # ref: §3.3 — the smouldering clone's M-protein: in a biclonal IgM + non-IgM gammopathy the total
+    # spike only bounds it (attributable_spike), so "> 20 g/L" may stay open.
+    spike, _ = attributable_spike(f)
+    t_mp = gt(spike.interval, R.SMM_2018_M_PROTEIN_G_L) if spike else None
     t_flc = gt(f.iu, R.SMM_2018_FLC_RATIO) if f.iu is not None else None
     factors = [
         (
@@ -245,7 +248,8 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
     model = "smm_imwg_2020"
     if code is not Code.SMOLDERING_MYELOMA:
         return _not_applicable(model, SRC_2020, _SMM_ONLY[code])
-    mp_iv = f.serum_mp.interval if f.serum_mp else None
+    spike, _ = attributable_spike(f)  # ref: §3.4 — the smouldering clone's M-protein (see smm_mayo_2018)
+    mp_iv = spike.interval if spike else None
     variables = (
         (
             "flc_ratio",

@@ -108,7 +108,9 @@ def _ev(a: Point, b: Point, unit: str) -> dict:
 
 def _certain_rise(a: Point, b: Point, fraction: Decimal, minimum: Decimal | None) -> bool:
     """Whether b is certainly at least ``fraction`` (and ``minimum``) above a, whatever the bounds."""
-    if a.hi == INF:
+    # A baseline of 0 has no percentage to rise by: a spike appearing (0 -> 0.5 g/L) is a new
+    # finding, not a ">= 25 % rise" (§3.5).
+    if a.hi == INF or a.hi == 0:
         return False
     rise = b.lo - a.hi
     if minimum is not None and rise < minimum:

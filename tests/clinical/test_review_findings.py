@@ -863,3 +863,126 @@ def test_a_flow_figure_at_or_above_10_percent_asks_for_the_marrow_even_in_low_ri
     assert ("marrow.clonal_plasma_cells_percent" in out["missing_data"]) is True
     # §2.9: the flow figure itself never decides a threshold.
     assert all(c["value"] != flow for c in out["criteria"] if c["id"].startswith("mde.bmpc"))
+
+
+# --- Fifth session's second review ----------------------------------------------------------------
+
+
+def test_an_igm_clone_with_a_biopsy_proven_plasmacytoma_is_not_igm_mgus(client):
+    body = b(
+        serum_ife=IGM_KAPPA,
+        marrow={"clonal_plasma_cells_percent": 0, "lymphoplasmacytic_infiltrate_percent": 0},
+    )
+    body["clinical"] = {"plasmacytoma": True, "igm_related_symptoms": False, "amyloidosis": False}
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "plasmacytoma" in out["classification"]["label"]
+    assert "HEMATOLOGY_REFERRAL" in flags(out)
+    body["clinical"]["plasmacytoma"] = False
+    assert post(client, body)["classification"]["code"] == "MGUS_IGM"
+
+
+NEG_URINE = {"m_protein_24h": {"value": 600, "unit": "mg/24h"}, "ife": {"result": "negative", "clones": []}}
+
+
+def test_a_urine_band_that_urine_immunofixation_finds_negative_places_no_light_chain_category(client):
+    out = post(client, {"serum_ife": {"result": "negative", "clones": []}, "urine": NEG_URINE})
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["missing_data"] == ["urine.ife"]
+    positive = {
+        **NEG_URINE,
+        "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "kappa"}]},
+    }
+    out = post(client, {"serum_ife": {"result": "negative", "clones": []}, "urine": positive})
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA_LIGHT_CHAIN"
+
+
+@pytest.mark.parametrize(
+    ("urine_ife", "code"),
+    [
+        ({"result": "negative", "clones": []}, "MGUS_NON_IGM"),
+        (
+            {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+            "SMOLDERING_MYELOMA",
+        ),
+        (None, "SMOLDERING_MYELOMA"),  # no urine immunofixation: the 24-hour M-protein as sent
+    ],
+)
+def test_the_urine_criterion_of_smouldering_myeloma_needs_a_band_not_shown_negative(client, urine_ife, code):
+    urine = {"m_protein_24h": {"value": 600, "unit": "mg/24h"}}
+    if urine_ife is not None:
+        urine["ife"] = urine_ife
+    out = post(client, b(urine=urine))
+    assert out["classification"]["code"] == code
+    criterion = next(c for c in out["criteria"] if c["id"] == "urine_m_protein_ge_500")
+    assert criterion["status"] == ("not_assessable" if code == "MGUS_NON_IGM" else "met")
+    if code == "MGUS_NON_IGM":
+        assert out["classification"]["provisional"] is True and "urine.ife" in out["missing_data"]
+
+
+def test_a_free_light_chain_clone_with_a_normal_ratio_names_what_could_still_place_it(client):
+    body = {
+        "serum_ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+        "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 20, "unit": "mg/L"}},
+        "labs": LABS,
+    }
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["missing_data"] == ["marrow.clonal_plasma_cells_percent", "urine.m_protein_24h"]
+    assert "REPEAT_IFE_FLC" in {r["code"] for r in out["recommendations"]}
+
+
+def test_serial_findings_without_a_monoclonal_protein_are_a_note_not_a_flag(client):
+    body = {
+        "collected_on": "2026-10-01",
+        **Z,
+        "flc": B["flc"],
+        "labs": {"hemoglobin": {"value": 120, "unit": "g/L"}},
+        "history": [{"collected_on": "2026-01-01", "labs": {"hemoglobin": {"value": 130, "unit": "g/L"}}}],
+    }
+    out = post(client, body)
+    assert out["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
+    assert "EVOLVING_HEMOGLOBIN" not in flags(out)
+    assert any("EVOLVING_HEMOGLOBIN" in n for n in out["notes"])
+    clone = {**body, "spep": B["spep"], "serum_ife": B["serum_ife"]}
+    assert "EVOLVING_HEMOGLOBIN" in flags(post(client, clone))
+
+
+def test_a_rise_from_an_m_protein_of_zero_is_not_a_25_percent_rise(client):
+    def run(first):
+        body = b(collected_on="2026-06-01", marrow={"clonal_plasma_cells_percent": 15})
+        body["spep"] = {"m_protein": {"value": 5, "unit": "g/L"}}
+        body["history"] = [
+            {"collected_on": "2026-01-01", "spep": {"m_protein": {"value": first, "unit": "g/L"}}},
+            {"collected_on": "2026-03-01", "spep": {"m_protein": {"value": 5, "unit": "g/L"}}},
+        ]
+        return post(client, body)
+
+    assert "RISING_M_PROTEIN_SUCCESSIVE" not in flags(run(0))
+    assert "RISING_M_PROTEIN_SUCCESSIVE" in flags(run(4))  # 4 -> 5 -> 5 g/L: +25 % twice
+
+
+@pytest.mark.parametrize(
+    ("total", "mayo_2018", "imwg_2020"),
+    [
+        # ref: §3.3 "> 20 g/L" is settled by a total of 20 (the clone is at most 20), open at 25; §3.4
+        # "<= 1.5 g/dL: 0; > 1.5-3: 3" is open at both (BMPC 25 % scores 3: a total of 3 or 6).
+        (20, ["intermediate"], ["low", "low_intermediate"]),
+        (25, ["intermediate", "high"], ["low", "low_intermediate"]),
+    ],
+)
+def test_a_biclonal_igm_smouldering_myeloma_scores_the_spike_only_as_a_bound(
+    client, total, mayo_2018, imwg_2020
+):
+    body = b(
+        spep={"m_protein": {"value": total, "unit": "g/L"}},
+        serum_ife=BICLONAL,
+        marrow={"clonal_plasma_cells_percent": 25, "lymphoplasmacytic_infiltrate_percent": 2},
+        flc={"kappa": {"value": 30, "unit": "mg/L"}, "lambda": {"value": 15, "unit": "mg/L"}},
+        cytogenetics={"t_4_14": False, "t_14_16": False, "gain_1q": False, "del_13q": False},
+    )
+    out = post(client, body)
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
+    assert out["risk"]["smm_mayo_2018"]["possible_groups"] == mayo_2018
+    assert out["risk"]["smm_imwg_2020"]["possible_groups"] == imwg_2020
+    assert [c["id"] for c in out["criteria"]].count("no_amyloidosis") == 1
