@@ -412,9 +412,19 @@ def _observation(
     if entry is None:
         notes.append(f"{where} ({label}): code not in the code map; ignored")
         return
-    if obs.get("dataAbsentReason") is not None and not any(k.startswith("value") for k in obs):
+    if obs.get("dataAbsentReason") is not None:
+        if any(k.startswith("value") for k in obs):
+            # FHIR invariant obs-6: a value and a reason for its absence cannot both stand.
+            raise ValueProblem("dataAbsentReason and a value[x] together (FHIR obs-6): send one of them")
         notes.append(f"{where} ({label}): dataAbsentReason; ignored")
         return
+    ranges = obs.get("referenceRange") or []
+    if len(ranges) > 1 or any(isinstance(r, dict) and (r.get("appliesTo") or r.get("age")) for r in ranges):
+        # Only one range can be the laboratory's for this patient: the first is used, and it is said.
+        notes.append(
+            f"{where} ({label}): {len(ranges)} reference range(s), with appliesTo/age not evaluated: "
+            "the first was used"
+        )
     value = _value(obs, entry, codemap, f"{where} ({label})", notes)
     panel.set(entry.target, value, source=f"{where} ({label})", priority=entry.priority)
 

@@ -139,7 +139,18 @@ def escape(text: str, enc: Encoding = DEFAULT_ENCODING, *, formatted: bool = Fal
         "\n": f"{enc.escape}.br{enc.escape}" if formatted else " ",
     }
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(replacements.get(ch, ch) for ch in normalized)
+    return _hex_controls("".join(replacements.get(ch, ch) for ch in normalized), enc)
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _hex_controls(text: str, enc: Encoding) -> str:
+    """Control characters as \\Xhh\\ escapes: echoed raw (a NUL or VT from the sender's MSH-10 or PID),
+    they would break the receiving interface engine's framing (MLLP uses VT and FS)."""
+    if _CONTROLS.search(text) is None:
+        return text
+    return _CONTROLS.sub(lambda m: f"{enc.escape}X{ord(m.group()):02X}{enc.escape}", text)
 
 
 def unescape(text: str, enc: Encoding = DEFAULT_ENCODING) -> str:
@@ -423,7 +434,21 @@ def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> 
 # --------------------------------------------------------------------------------------------
 
 
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
+
+
 def _segments(text: str, enc: Encoding) -> list[Segment]:
+    for line in text.split("\r"):
+        name = line.split(enc.field, 1)[0]
+        if _SEGMENT_ID.fullmatch(name) is None:
+            # hl7apy turns "OBXX|1|NM|..." into "OBX||1|NM|...": its result would be read, shifted,
+            # from a segment the sender never wrote as an OBX.
+            raise Hl7Error(
+                f"segment ID '{name[:16]}' is not an HL7 segment ID (three capital letters or digits)",
+                segment=name[:3],
+                hl7_code=100,
+                ack_code="AR",
+            )
     try:
         parsed = parse_message(text, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
     except Exception as exc:  # hl7apy raises many types; all mean "not a parseable message"
@@ -993,7 +1018,8 @@ def build_oru_response(
         w.obx("NM", "INPUT_NOTES", "Notes on the input message", str(len(ctx.notes)))
         for number, note in enumerate(ctx.notes, start=1):
             w.nte(note, number)
-    return "\r".join(w.lines) + "\r"
+    # Whatever was echoed from the sender (MSH, PID, OBR fields), no control character leaves raw.
+    return "\r".join(_hex_controls(line, enc) for line in w.lines) + "\r"
 
 
 def _header_from_text(message: str | bytes) -> dict[str, str] | None:
@@ -1086,7 +1112,7 @@ def build_ack(
             sub = enc.subcomponent.join([str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"), "HL70357"])
             parts = (location.split(enc.component) + ["", "", ""])[:3]
             lines.append(f"ERR{enc.field}{enc.component.join(parts + [sub])}")
-    return "\r".join(lines) + "\r"
+    return "\r".join(_hex_controls(line, enc) for line in lines) + "\r"
 
 
 def describe_validation_errors(errors: Mapping[str, list[str]], context: OruContext | None = None) -> str:

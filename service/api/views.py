@@ -153,6 +153,11 @@ def _body_limits() -> None:
         request.max_content_length = BATCH_MAX_BYTES
     if request.method != "POST":
         return
+    # RFC 9110 §8.4: a content coding the server does not apply is a 415; read as it is, a gzip body
+    # would be "not UTF-8" and a "gzip" label on a plain body would be silently ignored.
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding not in ("", "identity"):
+        abort(415, description=f"Content-Encoding {coding[:32]!r} is not supported: send the body unencoded")
     # The body is read here, once (the views get it from the cache), so that no body is ever
     # interpreted unless it arrived whole.
     declared = request.content_length

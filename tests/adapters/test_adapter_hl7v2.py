@@ -223,7 +223,7 @@ class TestErrors:
             (message(PID, header=MSH.replace("ORU^R01^ORU_R01", "ADT^A01")), 200, "message type 'ADT'"),
             (message(PID, header=MSH.replace("ORU^R01^ORU_R01", "ORU^R30")), 201, "event 'R30'"),
             (message(PID, header=MSH.replace("2.5.1", "2.7")), 203, "HL7 version '2.7'"),
-            (message(PID, "XX|broken"), 100, "cannot be parsed"),
+            (message(PID, "XX|broken"), 100, "is not an HL7 segment ID"),
         ],
     )
     def test_structure_errors_are_rejections(self, codemap, text, code, fragment):

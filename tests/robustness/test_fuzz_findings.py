@@ -506,3 +506,95 @@ def test_an_hl7_unit_whose_text_is_another_unit_is_refused(client, unit, status)
     assert unit in text
     resp = post_hl7(client, text)
     assert resp.status_code == status, resp.get_data()[:300]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        ("/v1/interpretations", "application/json", json.dumps(PANEL).encode()),
+        ("/v1/interpretations/batch", "application/json", json.dumps({"items": [PANEL]}).encode()),
+        ("/v1/hl7v2", "text/plain", ORU.encode()),
+    ],
+)
+@pytest.mark.parametrize(("coding", "status"), [("gzip", 415), ("br", 415), ("identity", 200), (None, 200)])
+def test_a_content_coding_the_service_does_not_apply_is_a_415(
+    client, path, content_type, body, coding, status
+):
+    headers = {"Content-Encoding": coding} if coding else {}
+    resp = client.post(path, data=body, content_type=content_type, headers=headers)
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 415:
+        assert resp.get_json()["code"] == 415 and "Content-Encoding" in resp.get_json()["message"]
+
+
+def test_a_fhir_value_beside_a_data_absent_reason_is_refused(client):
+    absent = {
+        "dataAbsentReason": {
+            "coding": [
+                {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "error"}
+            ]
+        }
+    }
+    entries = [_obs("33358-3", {}, **_SPIKE, **absent), _obs("25700-6", {}, **_IFE)]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == 422
+    assert "obs-6" in json.dumps(resp.get_json())
+
+
+@pytest.mark.parametrize(
+    ("ranges", "noted"),
+    [
+        ([{"low": {"value": 2.15, "unit": "mmol/L"}, "high": {"value": 2.55, "unit": "mmol/L"}}], False),
+        (
+            [
+                {"low": {"value": 2.15, "unit": "mmol/L"}, "high": {"value": 2.55, "unit": "mmol/L"}},
+                {"low": {"value": 2.2, "unit": "mmol/L"}, "high": {"value": 2.6, "unit": "mmol/L"}},
+            ],
+            True,
+        ),
+        (
+            [
+                {
+                    "low": {"value": 2.15, "unit": "mmol/L"},
+                    "high": {"value": 2.55, "unit": "mmol/L"},
+                    "appliesTo": [{"text": "female"}],
+                }
+            ],
+            True,
+        ),
+    ],
+    ids=["one", "two", "applies_to"],
+)
+def test_a_fhir_reference_range_that_is_not_the_only_one_is_said_to_be_a_choice(client, ranges, noted):
+    calcium = {
+        "valueQuantity": {
+            "value": 2.3,
+            "unit": "mmol/L",
+            "system": "http://unitsofmeasure.org",
+            "code": "mmol/L",
+        },
+        "referenceRange": ranges,
+    }
+    entries = [_obs("33358-3", {}, **_SPIKE), _obs("25700-6", {}, **_IFE), _obs("17861-6", {}, **calcium)]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == 200, resp.get_data()[:300]
+    assert ("the first was used" in json.dumps(resp.get_json())) is noted
+
+
+def test_an_hl7_segment_id_of_four_characters_is_rejected_not_read_as_an_obx(client):
+    text = ORU.replace("\nOBX|", "\nOBXX|", 1)
+    assert "OBXX|" in text
+    resp = post_hl7(client, text)
+    assert resp.status_code == 400, resp.get_data()[:300]
+    assert "MSA|AR" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x0b", "\x01", "\x1c"])
+def test_control_characters_from_the_sender_never_leave_raw_in_the_reply(client, control):
+    text = ORU.replace("|MSG0001|", f"|MSG{control}0001|").replace("Doe^Jane", f"Doe{control}^Jane")
+    assert control in text
+    for body in (text, text.replace("\nOBX|", "\nOBXX|", 1)):  # the ORU reply and the AR ACK
+        resp = post_hl7(client, body)
+        reply = resp.get_data(as_text=True)
+        assert not any(ord(ch) < 32 and ch != "\r" for ch in reply), repr(reply[:200])
+        assert f"\\X{ord(control):02X}\\" in reply
