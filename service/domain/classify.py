@@ -346,14 +346,20 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         "clonal BMPC 10-60 %",
         src_smm,
     )
-    if _urine_discordant(f):
-        # ref: §2.3 / §2.7 — the criterion is a urinary M-protein: a band the urine immunofixation
-        # finds negative is not shown to be one, so the criterion stays open (never met on it).
+    urine_mp = f.urine_mp
+    if (
+        urine_mp is not None
+        and _urine_discordant(f)
+        and ge(urine_mp.interval, R.URINE_M_PROTEIN_MG_24H) is not False
+    ):
+        # ref: §2.3 / §2.7 — the criterion is a urinary M-protein: a band of >= 500 mg/24h that urine
+        # immunofixation finds negative is not shown to be one, so the criterion stays open (never met
+        # on it); a band below 500 does not meet it either way.
         urine500 = f.add(
             "urine_m_protein_ge_500",
             None,
-            f.urine_mp.value if f.urine_mp else None,
-            f.urine_mp.unit if f.urine_mp else None,
+            urine_mp.value,
+            urine_mp.unit,
             ">= 500 mg/24h",
             src_smm,
             None,

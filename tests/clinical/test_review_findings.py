@@ -986,3 +986,19 @@ def test_a_biclonal_igm_smouldering_myeloma_scores_the_spike_only_as_a_bound(
     assert out["risk"]["smm_mayo_2018"]["possible_groups"] == mayo_2018
     assert out["risk"]["smm_imwg_2020"]["possible_groups"] == imwg_2020
     assert [c["id"] for c in out["criteria"]].count("no_amyloidosis") == 1
+
+
+@pytest.mark.parametrize(("urine", "open_"), [(499, False), (500, True)])  # ref: §2.3 urine >= 500 mg/24h
+def test_a_negative_urine_immunofixation_holds_mgus_open_only_for_a_band_that_could_meet_500(
+    client, urine, open_
+):
+    body = b(
+        urine={
+            "m_protein_24h": {"value": urine, "unit": "mg/24h"},
+            "ife": {"result": "negative", "clones": []},
+        }
+    )
+    out = post(client, body)
+    assert out["classification"]["code"] == "MGUS_NON_IGM"
+    assert ("urine.ife" in out["missing_data"]) is open_
+    assert out["classification"]["provisional"] is open_
