@@ -144,7 +144,7 @@ def recommendations(
                 "not apply (clinical-reference §5).",
                 _d(6),
                 "as haematology and dermatology decide",
-                CRAB_TESTS,
+                LC_MGUS_TESTS if out.code is Code.MGUS_LIGHT_CHAIN else CRAB_TESTS,
             )
         )
     elif out.code in (Code.MGUS_NON_IGM, Code.MGUS_IGM):
@@ -318,7 +318,9 @@ def comment(
     head = label + " (provisional)" if out.provisional else label
     if out.isotype:
         head = f"{head}; isotype {out.isotype}"
-    parts = [head + "."]
+    # The emergency opens the report: a reader who scans only its first line must not miss it (§5).
+    emergency = [fl.message for fl in flags if fl.code == "DERMATO_NEURO_SYNDROME"]
+    parts = [*emergency, head + "."]
     reasons = [r for r in out.reasons if r not in label]
     if reasons:
         parts.append("Basis: " + "; ".join(reasons) + ".")
@@ -364,7 +366,8 @@ def comment(
     if not out.igm_logic:
         values = f.mde.values()
         if True not in values:
-            unknown = [MDE_NAMES[k] for k, v in f.mde.items() if v is None]
+            # Events whose measurement was done and met no evaluable rule are settled (Facts.mde_missing).
+            unknown = [MDE_NAMES[k] for k, v in f.mde.items() if v is None and not f.mde_measured.get(k)]
             if unknown:
                 parts.append(
                     "No myeloma-defining event among those assessable; not assessable: "
@@ -375,7 +378,7 @@ def comment(
                 parts.append("No myeloma-defining event.")
     marrow_flag = None
     for fl in flags:
-        if fl.code in _COMMENT_FLAGS:
+        if fl.code in _COMMENT_FLAGS and fl.code != "DERMATO_NEURO_SYNDROME":
             parts.append(fl.message)
         elif fl.code == "MARROW_EXAMINATION_RECOMMENDED":
             marrow_flag = fl.message

@@ -108,8 +108,10 @@ def flc_missing(f: Facts) -> list[str]:
 
 
 def _indeterminate(isotype: str | None, reason: str, missing: list[str] | None = None) -> Outcome:
+    # api-contract: provisional when the category rests on data not yet done; an INDETERMINATE that
+    # names what would settle it (no marrow, no immunofixation) rests on exactly that.
     return Outcome(
-        Code.INDETERMINATE, isotype, f"Indeterminate: {reason}", False, [reason], list(missing or ())
+        Code.INDETERMINATE, isotype, f"Indeterminate: {reason}", bool(missing), [reason], list(missing or ())
     )
 
 
@@ -138,12 +140,16 @@ def classify(f: Facts) -> Outcome:
     )
     if p.serum_ife is None:
         if True in (spike_present, urine_ife_pos, urine_mp_present, flc_abnormal):
-            return _indeterminate(
+            out = _indeterminate(
                 isotype,
                 "monoclonal protein found without serum immunofixation: the heavy-chain isotype "
                 "(IgM, non-IgM or light chain only) decides which criteria apply",
                 ["serum_ife"],
             )
+            # ref: §2.3 / §2.5 — a spike of >= 30 g/L is beyond MGUS whatever the isotype (smouldering
+            # myeloma, the Waldenström range, or IgD/IgE referred): haematology, not only the IFE.
+            out.refer = spike is not None and ge(spike.interval, R.SERUM_M_PROTEIN_G_L) is True
+            return out
         # CRAB alone does not count here: without a monoclonal protein it is not attributable to a
         # plasma-cell disorder (§2.1), whereas a SLiM biomarker is itself a sign of one.
         if True in (plasmacytoma, clonal10, morph10, f.slim_any):
@@ -322,7 +328,10 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         out = Outcome(
             Code.SOLITARY_PLASMACYTOMA,
             isotype,
-            reasons=["biopsy-proven plasmacytoma without myeloma-defining events"],
+            reasons=[
+                "biopsy-proven plasmacytoma without myeloma-defining events"
+                + (" among those assessed" if f.mde_open() else "")
+            ],
         )
         if f.bmpc is None:
             out.provisional = True
@@ -419,7 +428,14 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             )
             if v is True
         ]
-        out = Outcome(code, isotype, reasons=[f"{' and '.join(why)} without myeloma-defining events"])
+        out = Outcome(
+            code,
+            isotype,
+            reasons=[
+                f"{' and '.join(why)} without myeloma-defining events"
+                + (" among those assessed" if f.mde_open() else "")
+            ],
+        )
         if plasmacytoma is True:
             out.reasons.append("plasmacytoma with clonal BMPC >= 10 % and no MDE")
         if kind == "non_secretory":
@@ -677,12 +693,13 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         out.igm_logic = True
         out.refer = True
         return out
-    out = Outcome(
-        Code.MGUS_IGM,
-        isotype,
-        igm_logic=True,
-        reasons=["IgM M-protein < 30 g/L, infiltration < 10 %, no end-organ features"],
-    )
+    # The basis says what was shown, never "< 30 g/L" for an M-protein that was not quantified.
+    why = [
+        "IgM M-protein < 30 g/L" if igm30 is False else "IgM M-protein not quantified",
+        "infiltration < 10 %" if lpl10 is False else "no marrow result",
+        "no end-organ features" if end_organ is False else "end-organ features not fully assessed",
+    ]
+    out = Outcome(Code.MGUS_IGM, isotype, igm_logic=True, reasons=[", ".join(why)])
     if igm30 is None:
         out.missing.append("spep.m_protein")
     if lpl10 is None:

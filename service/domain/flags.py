@@ -37,6 +37,8 @@ CLONE_BEYOND_MGCS = {
     Code.MULTIPLE_MYELOMA: "multiple myeloma",
     Code.WALDENSTROM_RANGE: "an IgM clone in the Waldenström range",
     Code.SOLITARY_PLASMACYTOMA: "a solitary plasmacytoma",
+    # Not beyond MGUS for certain, but not shown to be within it either: no "not malignant by size".
+    Code.INDETERMINATE: "a monoclonal protein whose category is not settled yet",
 }
 _ORDER = {Severity.URGENT: 0, Severity.REFER: 1, Severity.INFO: 2}
 
@@ -92,9 +94,12 @@ def scleromyxedema_status(f: Facts) -> str | None:
     if c.scleromyxedema is None and (
         c.papular_eruption is True
         and c.sclerodermoid_induration is True
-        and c.histology_mucin_fibrosis is True
+        and c.histology_mucin_fibrosis is not False
     ):
-        # Rongioletti (1) and (3) reported without a stated diagnosis: treat as suspected.
+        # Rongioletti (1), the generalised papular and sclerodermoid eruption, reported without a
+        # stated diagnosis and with the histology (3) pending or typical: treat as suspected, so that
+        # the MGCS referral and, with fever or neurological signs, the dermato-neuro emergency are
+        # never lost while the biopsy is awaited (§5). A histology reported negative rules it out.
         return "suspected"
     return None
 
@@ -104,11 +109,16 @@ def thyroid_abnormal(f: Facts) -> Tri:
     c = f.panel.clinical
     labs = f.panel.labs
     tsh = labs.tsh if labs else None
-    parts: list[Tri] = [c.thyroid_disease if c else None]
+    disease: Tri = c.thyroid_disease if c else None
+    tsh_out: Tri = None
     if tsh is not None and tsh.reference_range is not None:
         rr = tsh.reference_range
-        parts.append(either(lt(tsh.interval, rr.low), gt(tsh.interval, rr.high)))
-    return any_of(parts)
+        tsh_out = either(lt(tsh.interval, rr.low), gt(tsh.interval, rr.high))
+    if True in (disease, tsh_out):
+        return True
+    # Either a stated absence of thyroid disease or a TSH within its range settles Rongioletti (4)
+    # ("absence of thyroid disease (TSH within its range)"), unless the other says otherwise.
+    return False if False in (disease, tsh_out) else None
 
 
 SRC_RONGIOLETTI = f"{RONGIOLETTI_SRC}; clinical-reference §5"

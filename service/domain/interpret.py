@@ -23,6 +23,8 @@ def interpret(panel: Panel) -> Interpretation:
     """Classify, stratify and flag one patient's work-up."""
     facts = build_facts(panel)
     out = classify(facts)
+    if out.code is Code.INDETERMINATE:
+        out.provisional = bool(out.missing)  # however the outcome was built (see classify._indeterminate)
     risk = assess(facts, out.code)
     flags = build_flags(facts, out, risk)
     if panel.history:
@@ -50,7 +52,17 @@ def interpret(panel: Panel) -> Interpretation:
         if scleromyxedema_status(facts) == "suspected":
             label = label.replace("(MGCS: scleromyxoedema)", "(MGCS: scleromyxoedema suspected)")
         out.label = label
-    missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed]))
+    extra: list[str] = []
+    clinical = panel.clinical
+    if clinical is not None and scleromyxedema_status(facts) == "suspected":
+        # What would settle a suspected scleromyxoedema (§5): the diagnosis, or the histology (3).
+        if clinical.scleromyxedema is None and clinical.histology_mucin_fibrosis is None:
+            extra.append("clinical.histology_mucin_fibrosis")
+    if any(fl.code == "SCLEROMYXEDEMA_NO_PARAPROTEIN" for fl in flags) and (
+        panel.urine is None or panel.urine.ife is None
+    ):
+        extra.append("urine.ife")  # §5: repeat serum/urine IFE; a positive urine IFE would place a clone
+    missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed] + extra))
     flags_t = ordered(flags)
     recs = advice.recommendations(facts, out, risk, flags_t, missing)
     text = advice.comment(facts, out, risk, flags_t, recs, missing)

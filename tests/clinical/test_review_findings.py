@@ -1002,3 +1002,135 @@ def test_a_negative_urine_immunofixation_holds_mgus_open_only_for_a_band_that_co
     assert out["classification"]["code"] == "MGUS_NON_IGM"
     assert ("urine.ife" in out["missing_data"]) is open_
     assert out["classification"]["provisional"] is open_
+
+
+# --- Fifth session's third review (scleromyxoedema and the narrative) --------------------------------
+
+
+def eruption(**more):
+    return {"papular_eruption": True, "sclerodermoid_induration": True, **more}
+
+
+@pytest.mark.parametrize(
+    ("histology", "suspected"),
+    [(None, True), (True, True), (False, False)],
+    ids=["histology_pending", "histology_typical", "histology_negative"],
+)
+def test_the_eruption_with_a_paraprotein_is_suspected_scleromyxoedema_until_histology_rules_it_out(
+    client, histology, suspected
+):
+    clinical = eruption(fever=True, neurologic_signs=True)
+    if histology is not None:
+        clinical["histology_mucin_fibrosis"] = histology
+    out = post(client, b(clinical=clinical))
+    assert ("DERMATO_NEURO_SYNDROME" in flags(out)) is suspected
+    assert ("MGCS_SCLEROMYXEDEMA" in flags(out)) is suspected
+    assert ("EMERGENCY_ADMISSION" in {r["code"] for r in out["recommendations"]}) is suspected
+    assert ("clinical.histology_mucin_fibrosis" in out["missing_data"]) is (histology is None)
+    if suspected:
+        assert out["comment"].startswith("Scleromyxoedema with fever and neurological signs")
+
+
+def test_the_eruption_alone_without_a_sclerodermoid_induration_is_not_inferred(client):
+    out = post(
+        client, b(clinical={"papular_eruption": True, "sclerodermoid_induration": False, "fever": True})
+    )
+    assert not flags(out) & {"MGCS_SCLEROMYXEDEMA", "DERMATO_NEURO_SYNDROME"}
+
+
+def test_scleromyxoedema_beside_an_unplaced_clone_is_not_called_mgcs_and_a_30_g_spike_is_referred(client):
+    out = post(
+        client,
+        {"spep": {"m_protein": {"value": 45, "unit": "g/L"}}, "clinical": {"scleromyxedema": "confirmed"}},
+    )
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["classification"]["provisional"] is True and out["missing_data"] == ["serum_ife"]
+    message = next(f["message"] for f in out["flags"] if f["code"] == "MGCS_SCLEROMYXEDEMA")
+    assert "not the size of the clone" not in message and "not settled yet" in message
+    assert "HEMATOLOGY_REFERRAL" in flags(out)
+
+
+@pytest.mark.parametrize(("spike", "referred"), [(29.9, False), (30, True)])  # ref: §2.3/§2.5: 30 g/L
+def test_a_spike_without_immunofixation_is_referred_from_30_g_per_litre(client, spike, referred):
+    out = post(client, {"spep": {"m_protein": {"value": spike, "unit": "g/L"}}})
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert ("HEMATOLOGY_REFERRAL" in flags(out)) is referred
+
+
+def test_an_indeterminate_category_that_waits_for_a_marrow_is_provisional(client):
+    body = b(labs={**LABS, "hemoglobin": {"value": 85, "unit": "g/L"}})
+    del body["marrow"]
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["classification"]["provisional"] is True
+    assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
+
+
+def test_the_basis_of_igm_mgus_never_states_what_was_not_measured(client):
+    out = post(client, {"serum_ife": IGM_KAPPA})
+    assert out["classification"]["code"] == "MGUS_IGM"
+    assert out["classification"]["reasons"] == [
+        "IgM M-protein not quantified, no marrow result, end-organ features not fully assessed"
+    ]
+    full = post(
+        client,
+        b(
+            serum_ife=IGM_KAPPA,
+            marrow={"lymphoplasmacytic_infiltrate_percent": 5},
+            clinical={"igm_related_symptoms": False},
+        ),
+    )
+    assert full["classification"]["reasons"] == [
+        "IgM M-protein < 30 g/L, infiltration < 10 %, no end-organ features"
+    ]
+
+
+def test_smouldering_myeloma_without_crab_labs_says_no_event_among_those_assessed(client):
+    body = b(marrow={"clonal_plasma_cells_percent": 20})
+    del body["labs"]
+    out = post(client, body)
+    assert out["classification"]["reasons"][0].endswith(
+        "without myeloma-defining events among those assessed"
+    )
+
+
+def test_the_worked_example_comment_does_not_call_a_measured_creatinine_not_assessable(client):
+    import json
+    import pathlib
+
+    example = json.loads(
+        (pathlib.Path(__file__).parents[2] / "examples" / "worked-example-s6.json").read_text()
+    )
+    out = post(client, example)
+    assert "renal insufficiency" not in out["comment"].split("not assessable:")[-1].split(".")[0]
+
+
+def test_a_scleromyxoedema_without_paraprotein_asks_for_the_urine_immunofixation_in_missing_data(client):
+    out = post(client, {**Z, "flc": B["flc"], "clinical": {"scleromyxedema": "confirmed"}})
+    assert "SCLEROMYXEDEMA_NO_PARAPROTEIN" in flags(out)
+    assert out["missing_data"] == ["urine.ife"]
+
+
+@pytest.mark.parametrize(
+    ("tsh", "disease", "status"),
+    [
+        (1.9, None, "met"),
+        (4.1, None, "not_met"),
+        (None, False, "met"),
+        (None, None, "not_assessable"),
+        (1.9, True, "not_met"),
+    ],
+)
+def test_rongioletti_4_is_settled_by_a_tsh_within_its_range_or_a_stated_absence(client, tsh, disease, status):
+    body = b(
+        clinical={"scleromyxedema": "confirmed", **({} if disease is None else {"thyroid_disease": disease})}
+    )
+    if tsh is not None:
+        body["labs"] = {
+            **LABS,
+            "tsh": {"value": tsh, "unit": "mIU/L", "reference_range": {"low": 0.4, "high": 4.0}},
+        }
+    out = post(client, body)
+    assert (
+        next(c["status"] for c in out["criteria"] if c["id"] == "scleromyxedema.no_thyroid_disease") == status
+    )
