@@ -142,7 +142,8 @@ def escape(text: str, enc: Encoding = DEFAULT_ENCODING, *, formatted: bool = Fal
     return _hex_controls("".join(replacements.get(ch, ch) for ch in normalized), enc)
 
 
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 (but \t and \n, handled by escape()), DEL, C1, and the Unicode line and paragraph separators.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _hex_controls(text: str, enc: Encoding) -> str:
@@ -331,6 +332,8 @@ MAX_REPEATS = 4000
 # one segment or many (100,000 fields in one NTE ran past the 15 s worker timeout). A work-up of a
 # few dozen OBX uses well under 1,000 separators of all kinds; 6,000 bounds the parse at ~1.5 s.
 MAX_SEPARATORS = 6000
+MAX_DIGIT_RUN = 100
+_DIGIT_RUN = re.compile(rf"\d{{{MAX_DIGIT_RUN + 1}}}")  # \d as hl7apy's own regex reads it (Unicode)
 
 
 class MessageTooLarge(ValueError):
@@ -349,6 +352,15 @@ def _check_size(text: str, enc: Encoding) -> None:
         raise MessageTooLarge(
             f"HL7 message with {repeats} repetition and subcomponent separators: at "
             f"most {MAX_REPEATS} per request (one patient's work-up)"
+        )
+    # hl7apy's date check (utils._split_offset, a regex of the form \d*(...)$) costs the square of a
+    # digit run: a 40,000-digit MSH-7 took 16 s. No HL7 value needs 100 digits in a row (a DTM has at
+    # most 24 characters).
+    run = _DIGIT_RUN.search(body)
+    if run is not None:
+        raise MessageTooLarge(
+            f"HL7 message with a run of more than {MAX_DIGIT_RUN} digits: no field needs that many "
+            "(one patient's work-up)"
         )
     separators = repeats + body.count(enc.field) + body.count(enc.component)
     if separators > MAX_SEPARATORS:
@@ -438,8 +450,18 @@ _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
 
 
 def _segments(text: str, enc: Encoding) -> list[Segment]:
-    for line in text.split("\r"):
+    for number, line in enumerate(text.split("\r")):
         name = line.split(enc.field, 1)[0]
+        if name == "MSH" and number > 0:
+            # A batch of messages sent as one: its results would be read into the first message's
+            # patient. One message per request.
+            raise Hl7Error(
+                "a second MSH segment: send one message per request",
+                segment="MSH",
+                index=2,
+                hl7_code=100,
+                ack_code="AR",
+            )
         if _SEGMENT_ID.fullmatch(name) is None:
             # hl7apy turns "OBXX|1|NM|..." into "OBX||1|NM|...": its result would be read, shifted,
             # from a segment the sender never wrote as an OBX.
