@@ -349,13 +349,19 @@ class BoundedList(fields.List):
 
     compiled_as_list = True  # compiled.py: loaded like fields.List after the same length check
 
-    def __init__(self, cls_or_instance: Any, *, max_length: int, **kwargs: Any) -> None:
-        super().__init__(cls_or_instance, validate=validate.Length(max=max_length), **kwargs)
+    def __init__(
+        self, cls_or_instance: Any, *, max_length: int, min_length: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(cls_or_instance, validate=validate.Length(min=min_length, max=max_length), **kwargs)
         self.max_length = max_length
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, list | tuple) and len(value) > self.max_length:
-            raise ValidationError(validate.Length.message_max.format(max=self.max_length))
+            # Length's own message, with both bounds when it has a minimum too.
+            length = self.validators[-1]
+            raise ValidationError(
+                length._format_error(value, length.message_max if length.min is None else length.message_all)  # type: ignore[attr-defined]
+            )
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -812,10 +818,11 @@ class BatchRequestSchema(CompiledLoadMixin, StrictSchema):
 
     Compiled like the request schema: marshmallow's generic List(Raw) load costs ~3 us per item."""
 
-    items = fields.List(
+    items = BoundedList(
         fields.Raw(allow_none=True, metadata={"description": "An InterpretationRequest body."}),
         required=True,
-        validate=validate.Length(min=1, max=MAX_BATCH),
+        min_length=1,
+        max_length=MAX_BATCH,
         metadata={"description": f"1 to {MAX_BATCH} InterpretationRequest bodies."},
     )
 

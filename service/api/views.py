@@ -130,6 +130,10 @@ BATCH_MAX_BYTES = 8 * 1024 * 1024
 # timeout under load. An archive batch carries a few earlier results per patient; 5,000 bounds the
 # worst case near 0.7 s.
 MAX_BATCH_HISTORY = 5000
+# JSON object keys across a batch: the bench mix has ~86 a panel (127 with three history entries), so
+# 1,000 full panels with a few history entries each stay well inside 250,000, which bounds the worst
+# case (every key unknown, inside history entries) near 3 s.
+MAX_BATCH_KEYS = 250_000
 BATCH_CHUNK = 8  # items per stage in a batch (see InterpretationsBatch.post)
 
 
@@ -187,6 +191,15 @@ def _body_limits() -> None:
             400,
             description=f"the request body ended after {len(data)} of the {declared} bytes its "
             "Content-Length announced",
+        )
+    if request.endpoint == "interpretations.InterpretationsBatch" and data.count(b":") > MAX_BATCH_KEYS:
+        # Every object key needs a colon (a colon inside a string over-counts, never under-counts), and
+        # validating, reporting and answering costs grow with the keys: ~13 us for each unknown key
+        # in a history entry, so 8 MB of them (1.5 M keys) ran past the worker timeout.
+        abort(
+            413,
+            description=f"more than {MAX_BATCH_KEYS:,} JSON keys in one batch (split the archive into "
+            "smaller batches)",
         )
 
 

@@ -694,12 +694,12 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         out.refer = True
         return out
     # The basis says what was shown, never "< 30 g/L" for an M-protein that was not quantified.
-    why = [
+    basis = [
         "IgM M-protein < 30 g/L" if igm30 is False else "IgM M-protein not quantified",
         "infiltration < 10 %" if lpl10 is False else "no marrow result",
         "no end-organ features" if end_organ is False else "end-organ features not fully assessed",
     ]
-    out = Outcome(Code.MGUS_IGM, isotype, igm_logic=True, reasons=[", ".join(why)])
+    out = Outcome(Code.MGUS_IGM, isotype, igm_logic=True, reasons=[", ".join(basis)])
     if igm30 is None:
         out.missing.append("spep.m_protein")
     if lpl10 is None:

@@ -208,8 +208,12 @@ def _flag_codes(d: dict) -> set[str]:
 
 def _sclero_reported(body: dict) -> bool:
     c = body.get("clinical") or {}
-    return c.get("scleromyxedema") in ("confirmed", "suspected") or all(
-        c.get(k) is True for k in ("papular_eruption", "sclerodermoid_induration", "histology_mucin_fibrosis")
+    # Stated, or read from the eruption (Rongioletti 1) when no diagnosis is stated and the histology is
+    # not reported negative (flags.scleromyxedema_status).
+    return c.get("scleromyxedema") in ("confirmed", "suspected") or (
+        c.get("scleromyxedema") is None
+        and all(c.get(k) is True for k in ("papular_eruption", "sclerodermoid_induration"))
+        and c.get("histology_mucin_fibrosis") is not False
     )
 
 

@@ -629,3 +629,27 @@ def test_c1_controls_and_unicode_line_separators_never_leave_raw_in_the_reply(cl
     text = ORU.replace("|MSG0001|", f"|MSG{control}0001|").replace("Doe^Jane", f"Doe{control}^Jane")
     reply = post_hl7(client, text).get_data(as_text=True)
     assert control not in reply
+
+
+@pytest.mark.parametrize(("extra", "status"), [(0, 200), (1, 413)])
+def test_a_batch_is_refused_above_its_json_key_limit(client, monkeypatch, extra, status):
+    monkeypatch.setattr(views, "MAX_BATCH_KEYS", 49)  # the arithmetic, on a small body
+    item = {"spep": {"m_protein": {"value": 10, "unit": "g/L"}}}  # 4 keys
+    items = [item] * 12 + ([{"spep": {}}] if extra else [])
+    body = json.dumps({"items": items}).encode()
+    assert body.count(b":") == 49 + extra
+    resp = client.post("/v1/interpretations/batch", data=body, content_type="application/json")
+    assert resp.status_code == status, resp.get_data()[:300]
+    if status == 413:
+        assert "JSON keys in one batch" in resp.get_json()["message"]
+
+
+def test_four_million_batch_items_are_refused_by_their_count_not_read_one_by_one(client):
+    import time
+
+    body = '{"items":[' + ",".join(["0"] * 4_000_000) + "]}"
+    started = time.perf_counter()
+    resp = client.post("/v1/interpretations/batch", data=body, content_type="application/json")
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"] == {"items": ["Length must be between 1 and 1000."]}
+    assert time.perf_counter() - started < 3  # 8.5 s before
