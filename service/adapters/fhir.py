@@ -504,8 +504,11 @@ def translate_bundle(
     dates: list[date] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
     subjects: dict[str, str] = {}  # subject reference -> first entry naming it
-    # Subjects named by identifier or display only (no reference): each must be one patient too.
-    other_subjects: dict[str, dict[str, str]] = {"identifier": {}, "display": {}}
+    # Subjects named by display: each must be one patient too.
+    other_subjects: dict[str, dict[str, str]] = {"display": {}}
+    # Subjects named by identifier (the subject's own, or a contained Patient's): each result's set of
+    # 'system|value' keys must share one with the others, and with the Bundle's Patient's identifiers.
+    identified: list[tuple[str, frozenset[str]]] = []
     aliases: dict[str, str] = {}  # a Patient's fullUrl -> "Patient/<id>"
     for entry in bundle.get("entry") or []:
         resource = entry.get("resource") or {}
@@ -517,12 +520,20 @@ def translate_bundle(
         where = f"Bundle.entry[{index}].resource"
         subject = resource.get("subject") if kind in ("Observation", "Condition") else None
         ref = subject.get("reference") if isinstance(subject, dict) else None
-        if isinstance(ref, str) and ref:
+        # A '#id' reference points into the resource's own contained list: every result may call its
+        # patient '#p', so it names nobody across resources; the contained Patient's identifiers do.
+        if isinstance(ref, str) and ref and not ref.startswith("#"):
             subjects.setdefault(aliases.get(ref, ref), f"{where}.subject")
         try:
             if isinstance(subject, dict):
-                for form, key in _subject_keys(subject, "subject").items():
-                    other_subjects[form].setdefault(key, f"{where}.subject")
+                keys = _subject_keys(subject, "subject")
+                if "display" in keys:
+                    other_subjects["display"].setdefault(keys["display"], f"{where}.subject")
+                ids = {keys["identifier"]} if "identifier" in keys else set()
+                if isinstance(ref, str) and ref.startswith("#"):
+                    ids |= _contained_patient_ids(resource, ref[1:], "subject")
+                if ids:
+                    identified.append((f"{where}.subject", frozenset(ids)))
             if kind == "Observation":
                 status = resource.get("status")
                 if status not in _OBSERVATION_STATUSES:
@@ -568,6 +579,16 @@ def translate_bundle(
             + "): send one patient per request",
             {w: [f"subject {r}"] for r, w in subjects.items()},
         )
+    anchor: frozenset[str] = _patient_ids(patients[0][1]) if patients else frozenset()
+    for place, named_ids in identified:
+        if anchor and not named_ids & anchor:
+            why = "subject identifier " + ", ".join(sorted(named_ids))
+            raise FhirError(
+                f"{place}: the result names another patient than the Bundle's other results or Patient "
+                f"({why}): send one patient per request",
+                {place: [why]},
+            )
+        anchor = anchor or named_ids
     for form, named in other_subjects.items():
         if len(named) > 1:
             raise FhirError(
@@ -614,18 +635,48 @@ def _cc(suffix: str, code: str, display: str | None = None) -> dict[str, Any]:
     return {"coding": [coding]}
 
 
+def _identifier_key(identifier: Any, where: str) -> str:
+    value = identifier.get("value") if isinstance(identifier, dict) else None
+    system = identifier.get("system", "") if isinstance(identifier, dict) else None
+    if not isinstance(value, str) or not isinstance(system, str):
+        raise ValueProblem(f"{where}: an Identifier with a string value (and system) is needed")
+    return f"{system}|{value}"
+
+
+def _patient_ids(patient: Mapping[str, Any]) -> frozenset[str]:
+    """A Patient's identifiers as 'system|value' keys."""
+    return frozenset(
+        _identifier_key(i, "Patient.identifier")
+        for i in patient.get("identifier") or []
+        if isinstance(i, dict)
+    )
+
+
+def _contained_patient_ids(resource: Mapping[str, Any], local_id: str, where: str) -> set[str]:
+    """The identifiers of the contained Patient a '#id' subject points to (refused when there is none,
+    or it has no identifier: the result could not be matched to the others)."""
+    for contained in resource.get("contained") or []:
+        if isinstance(contained, dict) and contained.get("id") == local_id:
+            if contained.get("resourceType") != "Patient":
+                raise ValueProblem(
+                    f"{where}: #{local_id} is a contained {contained.get('resourceType')}, not a Patient"
+                )
+            ids = set(_patient_ids(contained))
+            if not ids:
+                raise ValueProblem(
+                    f"{where}: the contained Patient #{local_id} has no identifier, so the result cannot "
+                    "be matched to the Bundle's other results"
+                )
+            return ids
+    raise ValueProblem(f"{where}: #{local_id} names no contained resource")
+
+
 def _subject_keys(subject: Mapping[str, Any], where: str) -> dict[str, str]:
     """The identifier ('system|value') and display a Reference names its subject by."""
     keys: dict[str, str] = {}
     identifier = subject.get("identifier")
     if identifier is not None:
-        value = identifier.get("value") if isinstance(identifier, dict) else None
-        system = identifier.get("system", "") if isinstance(identifier, dict) else None
-        if not isinstance(value, str) or not isinstance(system, str):
-            raise ValueProblem(
-                f"{where}.identifier: an Identifier with a string value (and system) is needed"
-            )
-        keys["identifier"] = f"{system}|{value}"
+        keys["identifier"] = _identifier_key(identifier, f"{where}.identifier")
     display = subject.get("display")
     if display is not None:
         if not isinstance(display, str):

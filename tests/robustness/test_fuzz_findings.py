@@ -653,3 +653,49 @@ def test_four_million_batch_items_are_refused_by_their_count_not_read_one_by_one
     assert resp.status_code == 422
     assert resp.get_json()["errors"] == {"items": ["Length must be between 1 and 1000."]}
     assert time.perf_counter() - started < 3  # 8.5 s before
+
+
+def _contained(code: str, who: str | None, **value) -> dict:
+    patient = {"resourceType": "Patient", "id": "p"}
+    if who is not None:
+        patient["identifier"] = [{"system": "urn:mrn", "value": who}]
+    entry = _obs(code, {"reference": "#p"}, **value)
+    entry["resource"]["contained"] = [patient]
+    return entry
+
+
+_CALCIUM = {
+    "valueQuantity": {"value": 13.5, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
+}
+
+
+@pytest.mark.parametrize(
+    ("third", "status"), [("A", 200), ("B", 422), (None, 422)], ids=["same", "other", "no_identifier"]
+)
+def test_contained_patients_are_matched_by_identifier_never_by_their_local_id(client, third, status):
+    entries = [
+        _contained("33358-3", "A", **_SPIKE),
+        _contained("25700-6", "A", **_IFE),
+        _contained("17861-6", third, **_CALCIUM),
+    ]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == status, resp.get_data()[:300]
+
+
+@pytest.mark.parametrize(("mrn", "status"), [("111", 200), ("222", 422)])
+def test_a_result_named_by_identifier_must_be_the_bundle_patients(client, mrn, status):
+    patient = {
+        "resource": {
+            "resourceType": "Patient",
+            "id": "1",
+            "identifier": [{"system": "urn:mrn", "value": "111"}, {"system": "urn:nhs", "value": "999"}],
+        }
+    }
+    entries = [
+        patient,
+        _obs("33358-3", {"reference": "Patient/1"}, **_SPIKE),
+        _obs("25700-6", {"reference": "Patient/1"}, **_IFE),
+        _obs("17861-6", {"identifier": {"system": "urn:mrn", "value": mrn}}, **_CALCIUM),
+    ]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == status, resp.get_data()[:300]
