@@ -861,6 +861,9 @@ def plain_value(
     A cross-check keeps its bound; a percent or count is a plain number: no comparator, and a percent
     only in % (``unit_where`` names where the unit came from, for the message)."""
     if kind is Kind.CROSSCHECK:
+        # A κ/λ ratio has no unit: a mass or molar unit means the code names another result.
+        if unit not in ("", "1", "{ratio}", "ratio"):
+            raise ValueProblem(f"{target} is a ratio without unit ({unit_where} is '{unit}')")
         return {"value": number, "comparator": comparator}
     if comparator:
         raise ValueProblem(f"{target} is a plain number; comparator '{comparator}' is not allowed")

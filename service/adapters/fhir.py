@@ -327,15 +327,17 @@ def _first(texts: list[str], parser: Any) -> Any:
 
 
 def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
-    if quantity.get("code") and quantity.get("system") in (UCUM, None):
-        coded = codemap.normalize_unit(quantity["code"])
-        # unit is the human-readable form of code: when it is itself a unit the service knows and
-        # says another one ("g/L" beside code "g/dL"), the quantity is ambiguous by a factor of ten.
-        shown = codemap.normalize_unit(quantity.get("unit")) if isinstance(quantity.get("unit"), str) else ""
-        if units_contradict(shown, coded):
-            raise ValueProblem(f"unit '{quantity['unit']}' contradicts code '{quantity['code']}'")
+    code, unit = quantity.get("code"), quantity.get("unit")
+    coded = codemap.normalize_unit(code) if isinstance(code, str) else ""
+    shown = codemap.normalize_unit(unit) if isinstance(unit, str) else ""
+    # unit is the human-readable form of code: when both are units the service knows and they say
+    # different ones ("g/L" beside code "g/dL"), the quantity is ambiguous by a factor of ten, whatever
+    # the code system.
+    if units_contradict(shown, coded):
+        raise ValueProblem(f"unit '{unit}' contradicts code '{code}'")
+    if code and quantity.get("system") in (UCUM, None):
         return coded
-    return codemap.normalize_unit(quantity.get("unit") or quantity.get("code"))
+    return codemap.normalize_unit(unit or code)
 
 
 def _reference_range(obs: Mapping[str, Any], unit: str, codemap: CodeMap) -> dict[str, Any] | None:

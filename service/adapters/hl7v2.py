@@ -599,12 +599,18 @@ class _ObxReader:
         if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
             comparator, number = self._number(rep, value_type)
             self.field = 6
-            coded, text = (self.codemap.normalize_unit(seg.component(6, n)) for n in (1, 2))
-            if units_contradict(coded, text):
-                # OBX-6.2 is the text of OBX-6.1: two different known units are ambiguous by a factor.
-                raise ValueProblem(
-                    f"unit '{seg.component(6, 1)}' contradicts its text '{seg.component(6, 2)}'"
-                )
+            if len(seg.repetitions(6)) > 1:
+                raise ValueProblem("OBX-6 repeats: one unit per result")
+            # OBX-6.2 is the text of OBX-6.1, OBX-6.4/6.5 an alternate code and its text: two different
+            # known units among them are ambiguous by a factor of ten or more.
+            named = [(n, self.codemap.normalize_unit(seg.component(6, n))) for n in (1, 2, 4, 5)]
+            given = [(n, u) for n, u in named if u]
+            for n, other in given[1:]:
+                if units_contradict(given[0][1], other):
+                    raise ValueProblem(
+                        f"OBX-6.{given[0][0]} '{given[0][1]}' and OBX-6.{n} '{other}' name different units"
+                    )
+            coded, text = named[0][1], named[1][1]
             unit = coded or text
             if kind in (Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
                 if kind is Kind.COUNT:

@@ -699,3 +699,31 @@ def test_a_result_named_by_identifier_must_be_the_bundle_patients(client, mrn, s
     ]
     resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
     assert resp.status_code == status, resp.get_data()[:300]
+
+
+def test_a_fhir_unit_contradiction_is_refused_whatever_the_code_system(client):
+    spike = {
+        "valueQuantity": {"value": 15, "unit": "g/L", "system": "http://example.org/units", "code": "g/dL"}
+    }
+    entries = [_obs("33358-3", {}, **spike), _obs("25700-6", {}, **_IFE)]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == 422 and "contradicts" in json.dumps(resp.get_json())
+
+
+@pytest.mark.parametrize(
+    ("unit", "status"),
+    [("mg/L^mg/L^UCUM^mg/dL^mg/dL^UCUM", 422), ("mg/L~mg/dL", 422), ("mg/L^mg/L^UCUM^mg/L^mg/L^UCUM", 200)],
+    ids=["alternate_code", "repeated", "alternate_agrees"],
+)
+def test_an_hl7_unit_is_refused_when_its_alternate_or_repetition_names_another(client, unit, status):
+    text = ORU.replace("||10.4|mg/L|", f"||10.4|{unit}|")
+    assert unit in text
+    resp = post_hl7(client, text)
+    assert resp.status_code == status, resp.get_data()[:300]
+
+
+@pytest.mark.parametrize(("unit", "status"), [("g/dL", 422), ("", 200), ("{ratio}", 200)])
+def test_an_flc_ratio_cross_check_in_a_mass_unit_is_refused(client, unit, status):
+    text = ORU.strip() + f"\nOBX|99|NM|48378-4^FLC ratio^LN||0.217|{unit}|||||F\n"  # 10.4 / 48.0
+    resp = post_hl7(client, text)
+    assert resp.status_code == status, resp.get_data()[:300]
