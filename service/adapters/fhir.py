@@ -511,6 +511,8 @@ def translate_bundle(
     # Subjects named by identifier (the subject's own, or a contained Patient's): each result's set of
     # 'system|value' keys must share one with the others, and with the Bundle's Patient's identifiers.
     identified: list[tuple[str, frozenset[str]]] = []
+    # Per result: where, named by reference, its identifiers, named by display (for the linking rules).
+    linking: list[tuple[str, bool, frozenset[str], bool]] = []
     aliases: dict[str, str] = {}  # a Patient's fullUrl -> "Patient/<id>"
     for entry in bundle.get("entry") or []:
         resource = entry.get("resource") or {}
@@ -536,6 +538,10 @@ def translate_bundle(
                     ids |= _contained_patient_ids(resource, ref[1:], "subject")
                 if ids:
                     identified.append((f"{where}.subject", frozenset(ids)))
+                has_ref = isinstance(ref, str) and bool(ref) and not ref.startswith("#")
+                linking.append((f"{where}.subject", has_ref, frozenset(ids), "display" in keys))
+            elif kind in ("Observation", "Condition"):
+                linking.append((f"{where}.subject", False, frozenset(), False))
             if kind == "Observation":
                 status = resource.get("status")
                 if status not in _OBSERVATION_STATUSES:
@@ -591,6 +597,7 @@ def translate_bundle(
                 {place: [why]},
             )
         anchor = anchor or named_ids
+    _check_linked(linking, _patient_ids(patients[0][1]) if patients else frozenset(), bool(patients))
     for form, named in other_subjects.items():
         if len(named) > 1:
             raise FhirError(
@@ -635,6 +642,30 @@ def _cc(suffix: str, code: str, display: str | None = None) -> dict[str, Any]:
     if display:
         coding["display"] = display
     return {"coding": [coding]}
+
+
+def _check_linked(
+    linking: list[tuple[str, bool, frozenset[str], bool]], patient_ids: frozenset[str], has_patient: bool
+) -> None:
+    """Every result that names its subject must be shown to be about the one patient: one named in a
+    form that nothing links to the others' (an identifier beside references to a Patient without it, a
+    display only) could be another patient's, and is refused, never merged. A result that names no
+    subject is the Bundle's (Observation.subject is optional in FHIR)."""
+    named = [row for row in linking if row[1] or row[2] or row[3]]
+    by_reference = has_patient or any(row[1] for row in named)
+    linked_ids = patient_ids.union(*(row[2] for row in named if row[1]))
+    for place, has_ref, ids, has_display in named:
+        if has_ref:
+            continue
+        if ids and by_reference and not ids & linked_ids:
+            why = (
+                "named by identifier only, and neither the Bundle's Patient nor the results named by "
+                "reference carry that identifier: it cannot be shown to be the same patient"
+            )
+            raise FhirError(f"{place}: {why}", {place: [why]})
+        if not ids and has_display and (by_reference or any(row[2] for row in named)):
+            why = "named by display only: a name cannot be matched to the patient the other results name"
+            raise FhirError(f"{place}: {why}", {place: [why]})
 
 
 def _identifier_key(identifier: Any, where: str) -> str:

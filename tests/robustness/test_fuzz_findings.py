@@ -727,3 +727,47 @@ def test_an_flc_ratio_cross_check_in_a_mass_unit_is_refused(client, unit, status
     text = ORU.strip() + f"\nOBX|99|NM|48378-4^FLC ratio^LN||0.217|{unit}|||||F\n"  # 10.4 / 48.0
     resp = post_hl7(client, text)
     assert resp.status_code == status, resp.get_data()[:300]
+
+
+@pytest.mark.parametrize(
+    ("patient", "third_subject", "status"),
+    [
+        (
+            {"id": "1"},
+            {"identifier": {"system": "urn:mrn", "value": "999"}},
+            422,
+        ),  # Patient without identifiers
+        (
+            {"id": "1", "identifier": [{"system": "urn:mrn", "value": "999"}]},
+            {"identifier": {"system": "urn:mrn", "value": "999"}},
+            200,
+        ),
+        ({"id": "1"}, {"display": "John Smith"}, 422),
+        (None, {"identifier": {"system": "urn:mrn", "value": "999"}}, 422),  # Patient/1 not in the Bundle
+        (None, {"reference": "Patient/1", "identifier": {"system": "urn:mrn", "value": "999"}}, 200),
+        ({"id": "1"}, None, 200),  # no subject: the Bundle's patient
+    ],
+    ids=[
+        "id_unmatched",
+        "id_matched",
+        "display_only",
+        "no_patient_resource",
+        "linked_by_a_result",
+        "no_subject",
+    ],
+)
+def test_a_result_is_merged_only_when_something_links_it_to_the_patient(
+    client, patient, third_subject, status
+):
+    entries = [
+        _obs("33358-3", {"reference": "Patient/1"}, **_SPIKE),
+        _obs("25700-6", {"reference": "Patient/1"}, **_IFE),
+    ]
+    third = _obs("17861-6", third_subject or {}, **_CALCIUM)
+    if third_subject is None:
+        del third["resource"]["subject"]
+    entries.append(third)
+    if patient is not None:
+        entries.insert(0, {"resource": {"resourceType": "Patient", **patient}})
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == status, resp.get_data()[:300]
