@@ -210,7 +210,7 @@ def recommendations(
                 "category is settled."
                 if out.code is Code.INDETERMINATE
                 else "Refer to haematology: myeloma-defining finding(s) beside an IgM clone need assessment "
-                "of their cause; the IgM MGUS schedule below applies once it is settled.",
+                "of their cause; the IgM MGUS follow-up applies once it is settled.",
             )
         )
     evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}

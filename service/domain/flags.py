@@ -186,6 +186,16 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     screened = not any(t.startswith("serum") for t in not_done)
     rongioletti_criteria(f, mp if mp is not False or screened else None, thyroid)
     src5 = "clinical-reference §5"
+    if (
+        c is not None
+        and c.scleromyxedema is Scleromyxedema.CONFIRMED
+        and False in (c.papular_eruption, c.sclerodermoid_induration, c.histology_mucin_fibrosis)
+    ):
+        # The stated diagnosis is kept (the clinician's), but the contradiction is said.
+        f.notes.append(
+            "Scleromyxoedema is reported confirmed although Rongioletti criterion (1) or (3) is reported "
+            "absent: check the clinical data (clinical-reference §5)."
+        )
     if sclero is not None:
         if mp is True:
             flags.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import advice
 from .classify import classify
 from .facts import build_facts
-from .flags import build_flags, ordered, scleromyxedema_status
+from .flags import build_flags, ordered, scleromyxedema_status, thyroid_abnormal
 from .panel import Panel
 from .results import MGUS_CODES, Classification, Code, Interpretation
 from .risk import assess
@@ -58,6 +58,8 @@ def interpret(panel: Panel) -> Interpretation:
         # What would settle a suspected scleromyxoedema (§5): the diagnosis, or the histology (3).
         if clinical.scleromyxedema is None and clinical.histology_mucin_fibrosis is None:
             extra.append("clinical.histology_mucin_fibrosis")
+        if thyroid_abnormal(facts) is None:
+            extra.append("labs.tsh")  # Rongioletti (4): a TSH with its range, or a stated absence
     if any(fl.code == "SCLEROMYXEDEMA_NO_PARAPROTEIN" for fl in flags) and (
         panel.urine is None or panel.urine.ife is None
     ):

@@ -1134,3 +1134,21 @@ def test_rongioletti_4_is_settled_by_a_tsh_within_its_range_or_a_stated_absence(
     assert (
         next(c["status"] for c in out["criteria"] if c["id"] == "scleromyxedema.no_thyroid_disease") == status
     )
+
+
+def test_a_suspected_scleromyxoedema_asks_for_the_tsh_when_thyroid_disease_is_not_settled(client):
+    body = b(clinical=eruption(histology_mucin_fibrosis=True))
+    out = post(client, body)
+    assert "MGCS_SCLEROMYXEDEMA" in flags(out)
+    assert "labs.tsh" in out["missing_data"]
+    body["labs"] = {
+        **LABS,
+        "tsh": {"value": 1.9, "unit": "mIU/L", "reference_range": {"low": 0.4, "high": 4.0}},
+    }
+    assert "labs.tsh" not in post(client, body)["missing_data"]
+
+
+def test_a_confirmed_scleromyxoedema_against_absent_criteria_is_kept_and_questioned(client):
+    out = post(client, b(clinical={"scleromyxedema": "confirmed", "papular_eruption": False}))
+    assert "MGCS_SCLEROMYXEDEMA" in flags(out)
+    assert any("reported confirmed although Rongioletti" in n for n in out["notes"])
