@@ -230,7 +230,9 @@ def recommendations(
         recs.append(
             Recommendation(
                 "COMPLETE_WORKUP",
-                f"Data that would settle or confirm the interpretation: {', '.join(workup)}.",
+                "Data that would settle or confirm the interpretation: "
+                + ", ".join(f"{_words(m)} ({m})" for m in workup)
+                + ".",
                 tests=tuple(workup),
             )
         )
@@ -273,6 +275,39 @@ _COMMENT_RECS = frozenset(
 )
 _LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
 _NOT_ROUTINE = ("marrow.", "imaging.")
+
+
+# The request fields missing_data names, in the words of a lab report (the comment is pasted into one;
+# missing_data and the recommendation's tests keep the field paths for an LIS).
+FIELD_WORDS = {
+    "spep.m_protein": "the serum M-protein (quantified)",
+    "serum_ife": "serum immunofixation",
+    "urine.ife": "urine immunofixation",
+    "urine.m_protein_24h": "the 24-hour urine M-protein",
+    "flc.kappa": "serum free kappa",
+    "flc.lambda": "serum free lambda",
+    "flc.kappa.reference_range": "the laboratory's free kappa reference range",
+    "flc.lambda.reference_range": "the laboratory's free lambda reference range",
+    "flc.ratio_reference_range": "the laboratory's FLC ratio interval",
+    "marrow.clonal_plasma_cells_percent": "bone-marrow clonal plasma cells (%)",
+    "marrow.lymphoplasmacytic_infiltrate_percent": "bone-marrow lymphoplasmacytic infiltration (%)",
+    "labs.calcium": "calcium",
+    "labs.creatinine": "creatinine",
+    "labs.egfr": "eGFR (or creatinine clearance)",
+    "labs.hemoglobin": "haemoglobin",
+    "labs.tsh": "TSH with its reference range",
+    "imaging.osteolytic_lesions": "skeletal imaging (osteolytic lesions)",
+    "imaging.mri_focal_lesions": "MRI (focal lesions)",
+    "cytogenetics": "FISH cytogenetics",
+    "clinical.plasmacytoma": "whether a plasmacytoma was biopsied",
+    "clinical.igm_related_symptoms": "IgM-related symptoms",
+    "clinical.histology_mucin_fibrosis": "skin histology (mucin, fibroblasts, fibrosis)",
+    "clinical.thyroid_disease": "thyroid disease",
+}
+
+
+def _words(field_path: str) -> str:
+    return FIELD_WORDS.get(field_path, field_path)
 
 
 def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: set[str]) -> bool:
@@ -413,7 +448,7 @@ def comment(
                 "low-risk MGUS (clinical-reference §2.9, §3.2)."
             )
         if shown:
-            parts.append("Not assessable without: " + ", ".join(shown) + ".")
+            parts.append("Not assessable without: " + ", ".join(_words(m) for m in shown) + ".")
     parts.extend(f.notes)
     return " ".join(parts)
 

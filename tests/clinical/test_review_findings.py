@@ -1152,3 +1152,39 @@ def test_a_confirmed_scleromyxoedema_against_absent_criteria_is_kept_and_questio
     out = post(client, b(clinical={"scleromyxedema": "confirmed", "papular_eruption": False}))
     assert "MGCS_SCLEROMYXEDEMA" in flags(out)
     assert any("reported confirmed although Rongioletti" in n for n in out["notes"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"serum_ife": IGM_KAPPA},
+        {"spep": {"m_protein": {"value": 10, "unit": "g/L"}}, "serum_ife": B["serum_ife"]},
+        {"serum_ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]}},
+        {"spep": {"m_protein": {"value": 45, "unit": "g/L"}}, "clinical": {"scleromyxedema": "confirmed"}},
+    ],
+)
+def test_the_comment_names_missing_data_in_words_and_the_work_up_keeps_the_field_paths(client, body):
+    import re
+
+    out = post(client, body)
+    assert out["missing_data"] and "Not assessable without: " in out["comment"]
+    sentence = out["comment"].split("Not assessable without: ")[-1].split(".")[0]
+    assert not re.search(r"\b[a-z_]+\.[a-z_]+", sentence), sentence
+    workup = next(r for r in out["recommendations"] if r["code"] == "COMPLETE_WORKUP")
+    assert all(f"({m})" in workup["text"] for m in workup["tests"])
+
+
+def test_every_field_missing_data_can_name_has_words():
+    import importlib.util
+    import json
+    import pathlib
+
+    from service.domain.advice import FIELD_WORDS
+
+    spec = importlib.util.spec_from_file_location(
+        "golden", pathlib.Path(__file__).parents[2] / "bench" / "golden.py"
+    )
+    golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(golden)
+    named = {m for line in golden.outputs(600, 3) for m in json.loads(line)["missing_data"]}
+    assert named and named <= set(FIELD_WORDS), named - set(FIELD_WORDS)
