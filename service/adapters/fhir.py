@@ -536,9 +536,11 @@ def translate_bundle(
                 ids = {keys["identifier"]} if "identifier" in keys else set()
                 if isinstance(ref, str) and ref.startswith("#"):
                     ids |= _contained_patient_ids(resource, ref[1:], "subject")
-                if ids:
-                    identified.append((f"{where}.subject", frozenset(ids)))
                 has_ref = isinstance(ref, str) and bool(ref) and not ref.startswith("#")
+                if ids and not has_ref:
+                    # A reference already ties the result to the patient (references are compared
+                    # above); an LIS may add its own patient number beside it.
+                    identified.append((f"{where}.subject", frozenset(ids)))
                 linking.append((f"{where}.subject", has_ref, frozenset(ids), "display" in keys))
             elif kind in ("Observation", "Condition"):
                 linking.append((f"{where}.subject", False, frozenset(), False))
@@ -652,6 +654,16 @@ def _check_linked(
     display only) could be another patient's, and is refused, never merged. A result that names no
     subject is the Bundle's (Observation.subject is optional in FHIR)."""
     named = [row for row in linking if row[1] or row[2] or row[3]]
+    # Beside one reference, identifiers of different systems are the same patient's numbers (the LIS's
+    # own, a national one); two values in one system are two patients, or a mix-up.
+    seen: dict[str, tuple[str, str]] = {}
+    for place, has_ref, ids, _ in named:
+        for key in ids if has_ref else ():
+            system, _, value = key.partition("|")
+            first = seen.setdefault(system, (value, place))
+            if first[0] != value:
+                why = f"subject identifier {system}|{value} beside {system}|{first[0]} at {first[1]}"
+                raise FhirError(f"{place}: {why}: send one patient per request", {place: [why]})
     by_reference = has_patient or any(row[1] for row in named)
     linked_ids = patient_ids.union(*(row[2] for row in named if row[1]))
     for place, has_ref, ids, has_display in named:
@@ -678,10 +690,11 @@ def _identifier_key(identifier: Any, where: str) -> str:
 
 def _patient_ids(patient: Mapping[str, Any]) -> frozenset[str]:
     """A Patient's identifiers as 'system|value' keys."""
+    # Identifier.value is optional in FHIR (a type-only identifier): such an entry matches nothing.
     return frozenset(
         _identifier_key(i, "Patient.identifier")
         for i in patient.get("identifier") or []
-        if isinstance(i, dict)
+        if isinstance(i, dict) and isinstance(i.get("value"), str) and isinstance(i.get("system", ""), str)
     )
 
 

@@ -771,3 +771,49 @@ def test_a_result_is_merged_only_when_something_links_it_to_the_patient(
         entries.insert(0, {"resource": {"resourceType": "Patient", **patient}})
     resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
     assert resp.status_code == status, resp.get_data()[:300]
+
+
+def test_a_patient_identifier_without_a_value_is_ignored_not_a_500(client):
+    patient = {
+        "resource": {
+            "resourceType": "Patient",
+            "id": "1",
+            "identifier": [
+                {"system": "urn:mrn", "value": "111"},
+                {"system": "urn:y", "type": {"text": "National ID"}},
+            ],
+        }
+    }
+    entries = [
+        patient,
+        _obs("33358-3", {"reference": "Patient/1"}, **_SPIKE),
+        _obs("25700-6", {"reference": "Patient/1"}, **_IFE),
+    ]
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == 200, resp.get_data()[:300]
+
+
+@pytest.mark.parametrize("with_patient", [True, False])
+def test_results_linked_by_reference_may_carry_the_labs_own_patient_numbers(client, with_patient):
+    lab = {
+        "reference": "Patient/1",
+        "identifier": {"system": "https://lab.example/patient", "value": "L-778"},
+    }
+    nhs = {
+        "reference": "Patient/1",
+        "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919"},
+    }
+    entries = [_obs("33358-3", lab, **_SPIKE), _obs("25700-6", nhs, **_IFE)]
+    if with_patient:
+        entries.insert(
+            0,
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "1",
+                    "identifier": [{"system": "urn:mrn", "value": "111"}],
+                }
+            },
+        )
+    resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
+    assert resp.status_code == 200, resp.get_data()[:300]
