@@ -70,22 +70,27 @@ class Outcome:
 _IGG_IGA = (HeavyChain.IGG, HeavyChain.IGA)
 
 
-def _urine_discordant(f: Facts) -> bool:
-    """A urine M-protein band with a negative urine immunofixation."""
-    urine = f.panel.urine
-    return (
-        f.urine_mp is not None
-        and urine is not None
-        and urine.ife is not None
-        and urine.ife.result is IfeResult.NEGATIVE
-        and gt(f.urine_mp.interval, ZERO) is True
+def _no_amyloidosis(f: Facts, amyloidosis: Tri, source: str) -> None:
+    """Record the "no amyloidosis" criterion once (a biclonal IgM + non-IgM panel reaches both the
+    myeloma and the IgM criteria)."""
+    if any(c.id == "no_amyloidosis" for c in f.criteria):
+        return
+    f.add(
+        "no_amyloidosis",
+        negate(amyloidosis),
+        amyloidosis,
+        None,
+        "no amyloidosis",
+        source,
+        None,
+        None if amyloidosis is not None else "not reported",
     )
 
 
 def _urine_field(f: Facts) -> str:
     """What would settle an open urine criterion: the immunofixation of a discordant band, or else the
     24-hour M-protein."""
-    return "urine.ife" if _urine_discordant(f) else "urine.m_protein_24h"
+    return "urine.ife" if f.urine_discordant else "urine.m_protein_24h"
 
 
 def flc_missing(f: Facts) -> list[str]:
@@ -188,7 +193,7 @@ def classify(f: Facts) -> Outcome:
     # The urine counterpart of the serum discordance above: a band that urine immunofixation finds
     # negative is not shown to be a monoclonal protein (§2.7 needs a urinary M-protein), so it places
     # no light-chain category on its own.
-    urine_discordant = _urine_discordant(f)
+    urine_discordant = f.urine_discordant
     urine_signal = False if urine_discordant else urine_mp_present
     if True in (light_only, urine_ife_pos, urine_signal, flc_abnormal):
         return _myeloma_logic(f, "light_chain", isotype)
@@ -252,16 +257,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         None,
         None if plasmacytoma is not None else "not reported",
     )
-    f.add(
-        "no_amyloidosis",
-        negate(amyloidosis),
-        amyloidosis,
-        None,
-        "no amyloidosis",
-        SRC_SMM,
-        None,
-        None if amyloidosis is not None else "not reported",
-    )
+    _no_amyloidosis(f, amyloidosis, SRC_SMM)
     mde = f.mde_any
     met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
     if mde is True:
@@ -358,7 +354,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     urine_mp = f.urine_mp
     if (
         urine_mp is not None
-        and _urine_discordant(f)
+        and f.urine_discordant
         and ge(urine_mp.interval, R.URINE_M_PROTEIN_MG_24H) is not False
     ):
         # ref: §2.3 / §2.7 — the criterion is a urinary M-protein: a band of >= 500 mg/24h that urine
@@ -478,7 +474,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             out.missing.append(MARROW)
         if crab_open:
             out.missing.extend(f.mde_missing(CRAB))
-        if urine500 is None and _urine_discordant(f):
+        if urine500 is None and f.urine_discordant:
             # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
             out.missing.append("urine.ife")
         out.provisional = bool(out.missing)
@@ -598,18 +594,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     if anemia is None and f.mde_measured.get("anemia"):
         anemia = False  # measured and no evaluable rule met (see Facts.mde_missing)
     amyloidosis = p.clinical.amyloidosis if p.clinical else None
-    # A biclonal IgM + non-IgM panel has recorded it already, for the other clone.
-    if not any(c.id == "no_amyloidosis" for c in f.criteria):
-        f.add(
-            "no_amyloidosis",
-            negate(amyloidosis),
-            amyloidosis,
-            None,
-            "no amyloidosis",
-            SRC_IGM,
-            None,
-            None if amyloidosis is not None else "not reported",
-        )
+    _no_amyloidosis(f, amyloidosis, SRC_IGM)
     if amyloidosis is True:
         out = _indeterminate(
             isotype,

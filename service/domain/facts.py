@@ -10,8 +10,8 @@ from types import MappingProxyType
 
 from . import ruleset as R
 from .flc import summarize
-from .panel import HeavyChain, LightChain, Panel
-from .quantity import INF, Comparator, Interval, Quantity, ge, gt, lt
+from .panel import HeavyChain, IfeResult, LightChain, Panel
+from .quantity import INF, ZERO, Comparator, Interval, Quantity, ge, gt, lt
 from .results import Criterion, FlcSummary, Status
 from .tri import Compare, Tri, any_of, both, either
 
@@ -86,6 +86,8 @@ class Facts:
     heavy_chains: tuple[HeavyChain, ...]
     clone_labels: tuple[str, ...]
     mixed_igm: bool = False
+    # A urine M-protein band that urine immunofixation finds negative (not shown to be monoclonal).
+    urine_discordant: bool = False
     criteria: list[Criterion] = field(default_factory=list)
     mde: dict[str, Tri] = field(default_factory=dict)
     mde_measured: dict[str, bool] = field(default_factory=dict)
@@ -249,6 +251,11 @@ def build_facts(panel: Panel) -> Facts:
         heavy_chains=heavy,
         clone_labels=tuple(c.label for c in clones),
         mixed_igm=HeavyChain.IGM in heavy and any(h is not HeavyChain.IGM for h in heavy),
+        urine_discordant=panel.urine is not None
+        and panel.urine.ife is not None
+        and panel.urine.ife.result is IfeResult.NEGATIVE
+        and panel.urine.m_protein_24h is not None
+        and gt(panel.urine.m_protein_24h.interval, ZERO) is True,
         notes=notes,
     )
     if flc_summary is not None:
