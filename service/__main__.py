@@ -1,19 +1,29 @@
-"""``python -m service``: run the service locally under gunicorn in explicit development mode.
+"""``python -m service [COMMAND …]``: the service's command line.
 
-Development mode turns authentication off (with a warning at every start) and binds to loopback
-only; a deployment uses docker-compose.yml, which refuses to start without API keys.
+Without a command it runs the service locally under gunicorn in explicit development mode:
+authentication off (with a warning at every start), bound to loopback only. A deployment uses
+docker-compose.yml or the manifests under deploy/, which refuse to start without API keys.
+
+Every other command lives in its own module and is imported only when it is asked for, so that the
+service's start-up never pays for a tool it does not run. ``python -m service help`` lists them.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
 
 CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 
+# command -> (module exposing ``main(argv: list[str]) -> int``, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("service.__main__", "run the service locally in development mode (the default)"),
+}
 
-def main() -> None:
+
+def serve(argv: list[str] | None = None) -> int:
     """Exec gunicorn with the project's settings, development mode on, bound to 127.0.0.1:8000."""
     os.environ["MGI_DEV_MODE"] = "1"
     os.environ.setdefault("MGI_BIND", "127.0.0.1:8000")
@@ -24,7 +34,32 @@ def main() -> None:
     )
     args = [sys.executable, "-m", "gunicorn", "-c", str(CONF), "service.wsgi:app"]
     os.execv(sys.executable, args)
+    return 0  # not reached
+
+
+def _usage() -> str:
+    width = max(len(c) for c in COMMANDS)
+    lines = ["usage: python -m service [COMMAND] [ARGS…]", "", "commands:"]
+    lines += [f"  {name.ljust(width)}  {desc}" for name, (_, desc) in COMMANDS.items()]
+    lines.append(f"  {'help'.ljust(width)}  this list")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a command's module; no command (or ``serve``) runs the service."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] == "serve":
+        return serve(args[1:])
+    name, rest = args[0], args[1:]
+    if name in ("help", "-h", "--help"):
+        print(_usage())
+        return 0
+    if name not in COMMANDS:
+        print(f"unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

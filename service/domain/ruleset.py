@@ -33,6 +33,54 @@ def src(citation: str, section: str) -> str:
     return f"{citation}; clinical-reference {section}"
 
 
+# --- §1.1 Plausibility windows (data-entry checks, not clinical thresholds) ----------------------
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A closed plausible window low ≤ x ≤ high, in the analyte's canonical unit (§1)."""
+
+    low: D
+    high: D
+
+    def holds(self, x: D) -> bool:
+        return self.low <= x <= self.high
+
+
+@dataclass(frozen=True, slots=True)
+class Plausibility:
+    """§1.1: the plausible value, and the plausible lab reference limits, of one analyte."""
+
+    value: Window
+    lower_limit: Window | None = None
+    upper_limit: Window | None = None
+    # Haemoglobin's lower limit has sex-specific windows; ``lower_limit`` is the wider one.
+    lower_limit_female: Window | None = None
+    lower_limit_male: Window | None = None
+
+
+# ref: §1.1 — keyed by quantity.Analyte values, canonical units (g/L, mg/24h, mg/L, mmol/L, umol/L,
+# g/L, mL/min, mL/min/1.73m2, %, mIU/L). Creatinine clearance and eGFR share one window.
+PLAUSIBILITY: dict[str, Plausibility] = {
+    "serum_m_protein": Plausibility(Window(D(0), D(150))),
+    "urine_m_protein": Plausibility(Window(D(0), D(50000))),
+    "free_light_chain": Plausibility(Window(D(0), D(100000)), Window(D("0.5"), D(15)), Window(D(10), D(150))),
+    "calcium": Plausibility(
+        Window(D("1.0"), D("6.0")), Window(D("1.8"), D("2.4")), Window(D("2.45"), D("2.80"))
+    ),
+    "creatinine": Plausibility(Window(D(10), D(4000)), Window(D(20), D(90)), Window(D(60), D(150))),
+    "hemoglobin": Plausibility(
+        Window(D(20), D(250)),
+        Window(D(100), D(140)),
+        Window(D(140), D(200)),
+        lower_limit_female=Window(D(100), D(125)),
+        lower_limit_male=Window(D(115), D(140)),
+    ),
+    "creatinine_clearance": Plausibility(Window(D(0), D(250))),
+    "egfr": Plausibility(Window(D(0), D(250))),
+    "tsh": Plausibility(Window(D(0), D(500)), Window(D("0.1"), D("1.0")), Window(D("2.5"), D(10))),
+    "percent": Plausibility(Window(D(0), D(100))),
+}
+
+
 # --- §2.1 Myeloma-defining events -------------------------------------------------------------
 # ref: §2.1 C — > 0.25 mmol/L (> 1 mg/dL) above the ULN, or > 2.75 mmol/L (> 11 mg/dL).
 CALCIUM_ABOVE_ULN_MMOL_L = D("0.25")
