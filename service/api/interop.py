@@ -16,6 +16,7 @@ Errors, chosen for interface engines:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, json, request
@@ -83,6 +84,45 @@ def _hl7(text: str, status: int) -> Response:
     return Response(text, status=status, mimetype=HL7_MIME)
 
 
+@dataclass(frozen=True, slots=True)
+class Hl7Outcome:
+    """What one ER7 message came to: the HTTP status, the ER7 reply (ORU^R01 or ACK), the answer."""
+
+    status: int
+    reply: str
+    interpretation: dict[str, Any] | None = None
+    context: hl7v2.OruContext | None = None
+
+    @property
+    def ack_code(self) -> str:
+        return "AA" if self.status == 200 else ("AR" if self.status == 400 else "AE")
+
+
+def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
+    """Read one ORU^R01 and interpret it: the one reading path of every HL7 v2 transport.
+
+    Raises hl7v2.MessageTooLarge (the caller's 413); every other failure is an ACK (AR or AE). Needs an
+    application context (the request schema and the answer's encoding are the app's).
+    """
+    try:
+        ctx = hl7v2.parse_oru(raw, codemap)
+    except hl7v2.MessageTooLarge:
+        raise
+    except hl7v2.Hl7Error as e:
+        return Hl7Outcome(
+            400 if e.ack_code == "AR" else 422, hl7v2.build_ack(raw, e.ack_code, str(e), error=e)
+        )
+    except Exception as e:  # noqa: BLE001 - any parser failure is a rejected message, never a 500
+        log.info("hl7 message rejected: %s", type(e).__name__)
+        return Hl7Outcome(400, hl7v2.build_ack(raw, "AR", "message cannot be parsed as HL7 v2 ER7"))
+    try:
+        interpretation = _interpret_dict(ctx.request)
+    except ValidationError as e:
+        err = hl7v2.validation_error(flatten(e.messages), ctx)
+        return Hl7Outcome(422, hl7v2.build_ack(ctx, "AE", err.message, error=err), None, ctx)
+    return Hl7Outcome(200, hl7v2.build_oru_response(ctx, interpretation), interpretation, ctx)
+
+
 @v1.route("/hl7v2")
 class Hl7v2(MethodView):
     """HL7 v2.5.1 ORU^R01 in, ORU^R01 with the interpretation out."""
@@ -114,22 +154,11 @@ class Hl7v2(MethodView):
         """Interpret an ORU^R01 message (ER7)."""
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
-        raw = request.get_data(cache=True)
         try:
-            ctx = hl7v2.parse_oru(raw, _codemap())
+            outcome = process_hl7(request.get_data(cache=True), _codemap())
         except hl7v2.MessageTooLarge as e:
             abort(413, description=str(e))
-        except hl7v2.Hl7Error as e:
-            return _hl7(hl7v2.build_ack(raw, e.ack_code, str(e), error=e), 400 if e.ack_code == "AR" else 422)
-        except Exception as e:  # noqa: BLE001 - any parser failure is a rejected message, never a 500
-            log.info("hl7 message rejected: %s", type(e).__name__)
-            return _hl7(hl7v2.build_ack(raw, "AR", "message cannot be parsed as HL7 v2 ER7"), 400)
-        try:
-            interpretation = _interpret_dict(ctx.request)
-        except ValidationError as e:
-            err = hl7v2.validation_error(flatten(e.messages), ctx)
-            return _hl7(hl7v2.build_ack(ctx, "AE", err.message, error=err), 422)
-        return _hl7(hl7v2.build_oru_response(ctx, interpretation), 200)
+        return _hl7(outcome.reply, outcome.status)
 
 
 @v1.route("/fhir/interpretations")
