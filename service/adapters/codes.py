@@ -30,8 +30,10 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,12 @@ CONTRACT_UNITS = frozenset(
 )
 
 COMPARATORS = ("<=", ">=", "<", ">")
+# The risk models of the answer, in reply order, with the label an HL7 OBX-3 / FHIR code shows.
+RISK_LABELS = {
+    "mgus_mayo_2005": "Mayo 2005 MGUS risk group",
+    "smm_mayo_2018": "Mayo 2018 (20/2/20) SMM risk group",
+    "smm_imwg_2020": "IMWG 2020 SMM risk group",
+}
 ASSAYS = ("freelite", "n_latex", "sebia", "other")
 SCLEROMYXEDEMA_VALUES = ("confirmed", "suspected", "absent")
 
@@ -163,6 +171,17 @@ class CodeEntry:
     enabled: bool = True
     match: str = "exact"  # "exact" | "prefix"
     origin: str = ""  # file the entry came from
+    # The units this code may carry (its LOINC property, mass or moles, fixes them) and how each is
+    # converted: incoming unit -> (unit sent in the request, multiplier). None: any unit, judged by
+    # the request schema.
+    units: Mapping[str, tuple[str, Decimal]] | None = None
+
+    @property
+    def label(self) -> str:
+        """The code as a reader names it: 'LOINC 2000-8' or the lab's own 'K1 (99LAB)'."""
+        if self.system == "loinc":
+            return f"LOINC {self.code}"
+        return f"{self.code} ({self.system})" if self.system else f"local code {self.code}"
 
     @property
     def kind(self) -> Kind:
@@ -198,6 +217,18 @@ class Coding:
 
 
 @dataclass
+class SenderMap:
+    """A sending system's own code map: matched on its identity, merged over the global map."""
+
+    name: str
+    criteria: dict[str, str]  # application / facility / fhir_source / organization -> folded value
+    codemap: CodeMap
+
+
+SENDER_CRITERIA = ("application", "facility", "fhir_source", "organization")
+
+
+@dataclass
 class CodeMap:
     """The merged, validated code mapping."""
 
@@ -207,7 +238,32 @@ class CodeMap:
     not_mapped: dict[tuple[str, str], str] = field(default_factory=dict)
     unit_aliases: dict[str, str] = field(default_factory=dict)
     system_aliases: dict[str, str] = field(default_factory=dict)  # folded alias -> key
+    # The lab's own immunofixation wordings: normalised text -> {'result', 'clones'}.
+    ife_wordings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    senders: list[SenderMap] = field(default_factory=list)
+    sender: str = ""  # name of the sender this map is specific to ("" = the global map)
     files: tuple[str, ...] = ()
+
+    def for_sender(self, **identity: str) -> CodeMap:
+        """The code map of the sending system (HL7 MSH-3/MSH-4, FHIR meta.source or the sending
+        Organization), else this global one. The first ``senders`` entry whose every criterion matches
+        wins; criteria compare case-insensitively, whitespace trimmed."""
+        given = {k: v.strip().casefold() for k, v in identity.items() if v and v.strip()}
+        for sender in self.senders:
+            if sender.criteria and all(given.get(k) == v for k, v in sender.criteria.items()):
+                return sender.codemap
+        return self
+
+    def parse_ife(self, values: Iterable[str]) -> dict[str, Any]:
+        """Immunofixation text read with the standard forms and this map's lab wordings."""
+        return parse_ife(values, self.ife_wordings)
+
+    def unit_home(self, target: str, unit: str) -> CodeEntry | None:
+        """A code that carries ``unit`` for the same field (names the right code in a message)."""
+        for entry in self.observations.values():
+            if entry.target == target and entry.units and unit in entry.units and entry.enabled:
+                return entry
+        return None
 
     def system_key(self, system: str | None) -> str:
         """Canonical key of a coding-system identifier (case-insensitive)."""
@@ -281,6 +337,7 @@ _ENTRY_KEYS = {
     "priority",
     "enabled",
     "match",
+    "units",
 }
 _REJECTED_KEYS = {"code", "system", "is", "wrongly_used_for"}
 _NOT_MAPPED_KEYS = {"code", "system", "reason", "source"}
@@ -292,6 +349,8 @@ _TOP_KEYS = {
     "conditions",
     "rejected",
     "not_mapped",
+    "ife_wordings",
+    "senders",
 }
 
 
@@ -399,9 +458,10 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
                 raise CodeMapError(f"{where}: unknown key(s) {sorted(unknown)}")
             code = _code_text(item.get("code"), where)
             where = f"{where} (code '{code}')"
-            system = item.get("system")
-            if not isinstance(system, str) or not system.strip():
-                raise CodeMapError(f"{where}: 'system' is required (e.g. LN, SCT or the lab's own)")
+            system = item.get("system", "")
+            if not isinstance(system, str):
+                raise CodeMapError(f"{where}: 'system' must be a string (LN, SCT, the lab's own) or left out")
+            # No system: a local code sent with an empty coding system (OBX-3.3, Coding.system).
             target = item.get("target")
             if target not in FIELD_KINDS:
                 raise CodeMapError(
@@ -429,6 +489,7 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
             for name in ("display", "confidence", "caveat", "source"):
                 if name in item and not isinstance(item[name], str):
                     raise CodeMapError(f"{where}: '{name}' must be a string")
+            units = _unit_rules(item.get("units"), kind, where)
             entry = CodeEntry(
                 system=codemap.system_key(system),
                 code=code,
@@ -442,12 +503,88 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
                 enabled=enabled,
                 match=match,
                 origin=str(path),
+                units=units,
             )
             key = (entry.system, entry.code)
             if key in seen and seen[key] != target:
                 raise CodeMapError(f"{where}: the same code is already mapped to '{seen[key]}' in this file")
             seen[key] = target
             table[key] = entry
+
+
+_UNIT_RULE = re.compile(r"^\s*(\S+)\s*(?:[*x×]\s*([0-9]+(?:\.[0-9]+)?))?\s*$")
+
+
+def _unit_rules(value: Any, kind: Kind, where: str) -> dict[str, tuple[str, Decimal]] | None:
+    """``units: {"mmol/L": "umol/L * 1000", "umol/L": "umol/L"}`` -> {unit: (request unit, factor)}."""
+    if value is None:
+        return None
+    if kind is not Kind.QUANTITY:
+        raise CodeMapError(f"{where}: 'units' applies to quantities only")
+    if not isinstance(value, dict) or not value:
+        raise CodeMapError(f"{where}: 'units' must map each unit the code carries to the request unit")
+    rules: dict[str, tuple[str, Decimal]] = {}
+    for unit, rule in value.items():
+        match = _UNIT_RULE.match(rule) if isinstance(rule, str) else None
+        if not isinstance(unit, str) or match is None:
+            raise CodeMapError(
+                f"{where}: units.{unit}: write the request unit, optionally '* factor' ('umol/L * 1000')"
+            )
+        if match.group(1) not in KNOWN_UNITS:
+            raise CodeMapError(f"{where}: units.{unit}: '{match.group(1)}' is not a unit of the contract")
+        try:
+            factor = Decimal(match.group(2) or "1")
+        except InvalidOperation as exc:  # pragma: no cover - the pattern admits decimals only
+            raise CodeMapError(f"{where}: units.{unit}: bad factor") from exc
+        rules[unit] = (match.group(1), factor)
+    return rules
+
+
+def _apply_ife_wordings(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
+    wordings = data.get("ife_wordings")
+    if wordings is None:
+        return
+    if not isinstance(wordings, dict):
+        raise CodeMapError(f"{path}: 'ife_wordings' must map the lab's text to a standard form")
+    for text, meaning in wordings.items():
+        if not isinstance(text, str) or not text.strip() or not isinstance(meaning, str):
+            raise CodeMapError(f"{path}: ife_wordings.{text}: map a text to a form such as 'IgG kappa'")
+        try:
+            value = parse_ife([meaning])
+        except ValueProblem as exc:
+            raise CodeMapError(f"{path}: ife_wordings.{text}: {exc}") from exc
+        codemap.ife_wordings[_ife_text(text)] = value
+
+
+def _apply_senders(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
+    """Per-sender maps: each is the map built so far (defaults + this file) with its own sections over it."""
+    for index, item in enumerate(_entries(data, "senders", path)):
+        where = f"{path}: senders[{index}]"
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise CodeMapError(f"{where}: 'name' is required")
+        criteria = {}
+        for key in SENDER_CRITERIA:
+            if key in item:
+                if not isinstance(item[key], str) or not item[key].strip():
+                    raise CodeMapError(f"{where} ({name}): '{key}' must be a non-empty string")
+                criteria[key] = item[key].strip().casefold()
+        if not criteria:
+            raise CodeMapError(
+                f"{where} ({name}): name the sender by at least one of {', '.join(SENDER_CRITERIA)}"
+            )
+        sections = {k: v for k, v in item.items() if k not in (*SENDER_CRITERIA, "name", "file")}
+        if "file" in item:
+            if not isinstance(item["file"], str):
+                raise CodeMapError(f"{where} ({name}): 'file' must be a path")
+            sections = {**_read_yaml(path.parent / item["file"]), **sections}
+        unknown = set(sections) - (_TOP_KEYS - {"senders", "version"})
+        if unknown:
+            raise CodeMapError(f"{where} ({name}): unknown key(s) {sorted(unknown)}")
+        own = deepcopy(codemap)
+        own.senders, own.sender = [], name.strip()
+        _merge_data(own, sections, Path(f"{path} senders[{index}] ({name})"))
+        codemap.senders.append(SenderMap(name.strip(), criteria, own))
 
 
 def _apply_not_mapped(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
@@ -460,17 +597,23 @@ def _apply_not_mapped(data: dict[str, Any], path: Path, codemap: CodeMap) -> Non
         codemap.not_mapped[(codemap.system_key(item.get("system")), code)] = str(item.get("reason", ""))
 
 
-def _merge_file(codemap: CodeMap, path: Path) -> None:
-    data = _read_yaml(path)
-    version = data.get("version", 1)
-    if version != 1:
-        raise CodeMapError(f"{path}: unsupported code-map version {version!r} (expected 1)")
+def _merge_data(codemap: CodeMap, data: dict[str, Any], path: Path) -> None:
     _apply_aliases(data, path, codemap)
     # A lab file may add known-wrong codes; nothing can remove one (there is no un-reject).
     _apply_rejected(data, path, codemap)
     _apply_entries(data, path, codemap)
     _apply_not_mapped(data, path, codemap)
+    _apply_ife_wordings(data, path, codemap)
     codemap.files = (*codemap.files, str(path))
+
+
+def _merge_file(codemap: CodeMap, path: Path) -> None:
+    data = _read_yaml(path)
+    version = data.get("version", 1)
+    if version != 1:
+        raise CodeMapError(f"{path}: unsupported code-map version {version!r} (expected 1)")
+    _merge_data(codemap, data, path)
+    _apply_senders(data, path, codemap)
 
 
 def load_codemap(path: str | None = None) -> CodeMap:
@@ -518,21 +661,57 @@ def parse_compared(text: str) -> tuple[str | None, int | float]:
     return comparator or None, parse_number(match.group(2))
 
 
-def parse_range_text(text: str) -> dict[str, int | float] | None:
-    """A reference range '3.3-19.4' -> {'low': 3.3, 'high': 19.4}; '<4.0' -> {'high': 4.0}."""
-    raw = text.strip()
+_NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
+_RANGE_FORMS = (
+    (re.compile(rf"({_NUM})\s*(?:-|–|to)\s*({_NUM})\s*(\S*)", re.ASCII), "both"),
+    (re.compile(rf"(<=|<|≤)\s*({_NUM})\s*(\S*)", re.ASCII), "high"),
+    (re.compile(rf"(>=|>|≥)\s*({_NUM})\s*(\S*)", re.ASCII), "low"),
+)
+
+
+def parse_range_text(text: str) -> tuple[dict[str, int | float], str] | None:
+    """A free-text reference range: '3.3-19.4', '3.3 - 19.4 mg/L', '<4.0', '> 60 mL/min/1.73m2' ->
+    ({'low': 3.3, 'high': 19.4}, unit or ''); None for an empty text. Anything else raises."""
+    raw = " ".join(text.split()).strip("()[] ")
     if not raw:
         return None
-    match = re.fullmatch(
-        r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:-|–|to)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw, re.ASCII
-    )
-    if match:
-        return {"low": parse_number(match.group(1)), "high": parse_number(match.group(2))}
-    one_sided = re.fullmatch(r"(<=|<|>=|>)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))", raw, re.ASCII)
-    if one_sided:
-        side = "high" if one_sided.group(1).startswith("<") else "low"
-        return {side: parse_number(one_sided.group(2))}
-    raise ValueProblem(f"reference range '{text}' is not 'low-high', '<high' or '>low'")
+    for pattern, side in _RANGE_FORMS:
+        match = pattern.fullmatch(raw)
+        if match is None:
+            continue
+        if side == "both":
+            return {"low": parse_number(match.group(1)), "high": parse_number(match.group(2))}, match.group(3)
+        return {side: parse_number(match.group(2))}, match.group(3)
+    raise ValueProblem(f"reference range '{text}' is not 'low-high', '<high' or '>low' (with a unit or none)")
+
+
+def read_range_text(
+    text: str, unit: str, codemap: CodeMap, where: str, notes: list[str]
+) -> dict[str, int | float] | None:
+    """The reference range of a free-text field (HL7 OBX-7), or None. Never refuses the message: a
+    range that cannot be read, or that names another unit than the value, is ignored with a note."""
+    try:
+        parsed = parse_range_text(text)
+    except ValueProblem as exc:
+        notes.append(f"{where}: {exc}; the range is ignored")
+        return None
+    if parsed is None:
+        return None
+    rng, range_unit = parsed
+    range_unit = codemap.normalize_unit(range_unit)
+    same = not units_contradict(range_unit, unit) and {range_unit, unit} <= KNOWN_UNITS
+    if range_unit and unit and range_unit != unit and not same:
+        notes.append(
+            f"{where}: reference range '{text}' is in '{range_unit}', the value in '{unit}'; ignored"
+        )
+        return None
+    if "low" in rng and "high" in rng and rng["low"] > rng["high"]:
+        notes.append(f"{where}: reference range '{text}' has its low above its high; ignored")
+        return None
+    if not usable_range(rng):
+        notes.append(f"{where}: one-sided reference range '{text}' dropped (the contract needs low and high)")
+        return None
+    return rng
 
 
 def usable_range(rng: Mapping[str, int | float] | None) -> dict[str, int | float] | None:
@@ -615,6 +794,14 @@ Accepted immunofixation values (case-insensitive; spaces, hyphens and Greek κ/�
 |   monoclonal IgG kappa, IgG kappa paraprotein   |   as are trailing band/protein/paraprotein words  |
 | biclonal IgG kappa and IgA lambda               | positive, two clones (separators: and , ; + &)    |
 | HL7 repetitions: IgG kappa~IgA lambda           | positive, two clones                              |
+| HL7 OBX-4 sub-IDs 1 and 2, one clone each       | positive, two clones                              |
+| sentences: monoclonal IgG kappa identified,     | positive, [{"heavy_chain": "IgG",                 |
+|   monoclonal IgG kappa protein detected.,       |             "light_chain": "kappa"}]              |
+|   IgG/kappa, faint band of monoclonal IgG kappa |                                                   |
+|   in a polyclonal background                    |                                                   |
+| no monoclonal protein identified, negative for  | {"result": "negative", "clones": []}              |
+|   monoclonal protein, no M-spike seen           |                                                   |
+| the lab's own wordings (code map ife_wordings)  | the standard form each is mapped to               |
 
 Coded values (CWE/CE, valueCodeableConcept) are read from their text, then their code.
 Anything else (a bare "positive", three clones, "biclonal" with one clone, an unknown heavy
@@ -626,26 +813,36 @@ _NEGATIVE = {
     "neg",
     "not detected",
     "none detected",
-    "no monoclonal protein detected",
-    "no monoclonal protein",
-    "no monoclonal band detected",
-    "no monoclonal component detected",
-    "no monoclonal immunoglobulin detected",
     "no paraprotein detected",
-    "no m-protein detected",
-    "no m protein detected",
 }
-_PREFIX = re.compile(r"^(?:positive|pos|monoclonal|biclonal)\b\s*(?:for\b)?\s*[:\-,]?\s*")
-_SUFFIX = re.compile(
-    r"\s+(?:monoclonal\s+)?(?:protein|paraprotein|band|component|gammopathy|m-protein|type)$"
+# "No monoclonal protein identified", "Negative for monoclonal protein", "no M-spike seen", ...
+_NEGATIVE_SENTENCE = re.compile(
+    r"^(?:no|negative\s+for|absence\s+of|without)\s+(?:evidence\s+of\s+)?(?:an?\s+)?(?:any\s+)?"
+    r"(?:monoclonal|m-?)\s*(?:proteins?|bands?|components?|immunoglobulins?|paraproteins?|spikes?|"
+    r"gammopathy)(?:\s+(?:is\s+|was\s+)?(?:identified|detected|seen|present|noted|found))?$"
 )
-_HEAVY = re.compile(r"^ig\s*([gamde])\s*[-_ ]?\s*(kappa|lambda|k|l)$")
+_PREFIX = re.compile(
+    r"^(?:positive|pos|monoclonal|biclonal|(?:an?\s+)?(?:faint|small|weak|trace|minor|discrete)?\s*"
+    r"(?:band|spike|amount)\s+of)\b\s*(?:for\b)?\s*[:\-,]?\s*"
+)
+_SUFFIX = re.compile(
+    r"\s+(?:(?:monoclonal\s+)?(?:protein|paraprotein|band|component|gammopathy|m-protein|type)"
+    r"|(?:is\s+|was\s+)?(?:identified|detected|present|seen|noted|found)"
+    r"|(?:in|on)\s+an?\s+polyclonal\s+background)$"
+)
+_HEAVY = re.compile(r"^ig\s*([gamde])\s*[-_ /]?\s*(kappa|lambda|k|l)$")
 _FREE = re.compile(
     r"^(?:(?:free|bence[\s-]jones)\s+(kappa|lambda)(?:\s+(?:free\s+)?light\s+chains?)?(?:\s+only)?"
     r"|(kappa|lambda)\s+(?:free\s+light\s+chains?|light\s+chains?\s+only|light\s+chains?|free"
     r"|bence[\s-]jones)(?:\s+only)?)$"
 )
 _LIGHT = {"kappa": "kappa", "k": "kappa", "lambda": "lambda", "l": "lambda"}
+
+
+def _ife_text(value: str) -> str:
+    """An immunofixation text as compared: Greek letters spelled out, case and spacing folded."""
+    text = value.replace("κ", " kappa ").replace("λ", " lambda ").casefold()
+    return " ".join(text.replace("\u2013", "-").split()).strip(" .")
 
 
 def _ife_clone(part: str, original: str) -> dict[str, str | None]:
@@ -665,8 +862,9 @@ def _ife_clone(part: str, original: str) -> dict[str, str | None]:
     raise ValueProblem(f"immunofixation value '{original}' is not understood (part '{part}')")
 
 
-def parse_ife(values: Iterable[str]) -> dict[str, Any]:
-    """Immunofixation text (one or more repetitions) -> {'result', 'clones'}; see IFE_FORMS_DOC."""
+def parse_ife(values: Iterable[str], wordings: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Immunofixation text (one or more repetitions) -> {'result', 'clones'}; see IFE_FORMS_DOC.
+    ``wordings``: the lab's own texts (code map ``ife_wordings``), read before the standard forms."""
     texts = [v for v in values if v and v.strip()]
     if not texts:
         raise ValueProblem("immunofixation value is empty")
@@ -675,9 +873,13 @@ def parse_ife(values: Iterable[str]) -> dict[str, Any]:
     negatives = 0
     biclonal = False
     for value in texts:
-        text = value.replace("κ", " kappa ").replace("λ", " lambda ").casefold()
-        text = " ".join(text.replace("\u2013", "-").split()).strip(" .")
-        if text in _NEGATIVE:
+        text = _ife_text(value)
+        lab = (wordings or {}).get(text)
+        if lab is not None:
+            negatives += lab["result"] == "negative"
+            clones.extend(lab["clones"])
+            continue
+        if text in _NEGATIVE or _NEGATIVE_SENTENCE.match(text):
             negatives += 1
             continue
         biclonal = biclonal or text.startswith("biclonal") or " biclonal " in f" {text} "
@@ -688,6 +890,12 @@ def parse_ife(values: Iterable[str]) -> dict[str, Any]:
             # "positive, IgG kappa": a part that is only a prefix word carries no clone.
             if _PREFIX.sub("", part.strip()).strip():
                 clones.append(_ife_clone(part.strip(), value))
+    return _ife_result(clones, negatives, biclonal, original)
+
+
+def _ife_result(
+    clones: list[dict[str, str | None]], negatives: int, biclonal: bool, original: str
+) -> dict[str, Any]:
     if negatives and clones:
         raise ValueProblem(f"immunofixation value '{original}' is both negative and positive")
     if negatives:
@@ -699,6 +907,87 @@ def parse_ife(values: Iterable[str]) -> dict[str, Any]:
     if biclonal and len(clones) != 2:
         raise ValueProblem(f"immunofixation value '{original}' says biclonal but names one clone")
     return {"result": "positive", "clones": clones}
+
+
+def merge_ife(first: dict[str, Any], second: dict[str, Any], where: str) -> dict[str, Any]:
+    """Two immunofixation results of one panel told apart by sub-ID (HL7 OBX-4): one clone each."""
+    negatives = (first["result"] == "negative") + (second["result"] == "negative")
+    return _ife_result([*first["clones"], *second["clones"]], negatives, False, where)
+
+
+# --- one value-type dispatch for HL7 v2 and FHIR ----------------------------------------------
+
+
+def first_parse(candidates: Iterable[str], parser: Any) -> Any:
+    """The first candidate text (coded value's text, alternate text, code, ...) the parser reads."""
+    problems = []
+    for candidate in candidates:
+        try:
+            return parser(candidate)
+        except ValueProblem as exc:
+            problems.append(str(exc))
+    raise ValueProblem("; ".join(problems) or "the value is empty")
+
+
+def coded_value(entry: CodeEntry, candidates: list[str], codemap: CodeMap) -> Any:
+    """A non-numeric result from its candidate texts: immunofixation, yes/no finding, scleromyxoedema
+    status or FLC assay (HL7 CWE/CE/ST, FHIR valueCodeableConcept/valueString)."""
+    kind = entry.kind
+    if kind is Kind.IFE:
+        return first_parse(candidates, lambda t: codemap.parse_ife([t]))
+    if kind is Kind.FLAG:
+        return first_parse(candidates, parse_flag)
+    if kind is Kind.SCLEROMYXEDEMA:
+        return first_parse(candidates, lambda t: parse_enum(t, SCLEROMYXEDEMA_VALUES))
+    if kind is Kind.ASSAY:
+        return first_parse(candidates, lambda t: parse_enum(t, ASSAYS))
+    raise ValueProblem(f"{entry.target} needs a number, not a coded or text value")
+
+
+def _scaled(number: int | float, factor: Decimal) -> int | float:
+    if factor == 1:
+        return number
+    exact = Decimal(repr(number) if isinstance(number, float) else number) * factor
+    return int(exact) if exact == exact.to_integral_value() else float(exact)
+
+
+def numeric_value(
+    entry: CodeEntry,
+    number: int | float,
+    comparator: str | None,
+    unit: str,
+    reference_range: Mapping[str, int | float] | None,
+    *,
+    codemap: CodeMap,
+    where: str,
+    unit_where: str,
+    notes: list[str],
+) -> Any:
+    """The request value of a numeric result (quantity, cross-check, percent, count), one rule for HL7
+    and FHIR. A code whose property fixes its units (``units`` in the code map) refuses any other unit
+    and converts the value and its reference range (creatinine mmol/L x 1000 -> umol/L, §1)."""
+    kind = entry.kind
+    if kind is not Kind.QUANTITY:
+        return plain_value(entry.target, kind, number, comparator, unit, unit_where)
+    if entry.units is not None:
+        if unit not in entry.units:
+            home = codemap.unit_home(entry.target, unit) if unit else None
+            hint = f"; a result in {unit} is sent under {home.label}" if home and home is not entry else ""
+            shown = f"'{unit}'" if unit else "missing"
+            raise ValueProblem(
+                f"{entry.label} ({entry.display or entry.target}) carries {', '.join(entry.units)}; "
+                f"the unit ({unit_where}) is {shown}{hint}"
+            )
+        to_unit, factor = entry.units[unit]
+        if factor != 1:
+            converted = _scaled(number, factor)
+            notes.append(f"{where}: {number:g} {unit} read as {converted:g} {to_unit} ({entry.label})")
+            number, unit = converted, to_unit
+            if reference_range:
+                reference_range = {k: _scaled(v, factor) for k, v in reference_range.items()}
+        else:
+            unit = to_unit
+    return make_quantity(number, unit, comparator=comparator, reference_range=reference_range)
 
 
 # --------------------------------------------------------------------------------------------
@@ -714,6 +1003,7 @@ class _Slot:
     priority: int
     source: str
     from_condition: bool
+    groups: frozenset[str] = frozenset()  # HL7 OBX-4 sub-IDs that gave the value
 
 
 class PanelAssembler:
@@ -742,16 +1032,23 @@ class PanelAssembler:
         source: str,
         priority: int = 0,
         from_condition: bool = False,
+        group: str = "",
     ) -> None:
-        """Record a value for a request field path; contradictory data raises ValueProblem."""
+        """Record a value for a request field path; contradictory data raises ValueProblem.
+
+        ``group`` is the HL7 OBX-4 sub-ID: results of one code told apart by sub-ID are one analyte's
+        parts (two bands of a biclonal gammopathy), combined rather than in conflict."""
         if FIELD_KINDS.get(path) is Kind.CROSSCHECK:
             self.crosschecks.append((value, source))
             return
-        new = _Slot(value, priority, source, from_condition)
+        new = _Slot(value, priority, source, from_condition, frozenset({group}) if group else frozenset())
         old = self._slots.get(path)
         if old is None or old.value == value:
             if old is None:
                 self._slots[path] = new
+            return
+        if group and old.groups and group not in old.groups and old.priority == priority:
+            self._slots[path] = self._combine(path, old, new)
             return
         if old.priority != new.priority:
             keep, drop = (old, new) if old.priority < new.priority else (new, old)
@@ -764,6 +1061,36 @@ class PanelAssembler:
         raise ValueProblem(
             f"{path} has conflicting values: {old.value!r} from {old.source} and {new.value!r} from {source}"
         )
+
+    def _combine(self, path: str, old: _Slot, new: _Slot) -> _Slot:
+        both = f"{old.source} and {new.source}"
+        kind = FIELD_KINDS[path]
+        if kind is Kind.IFE:
+            value = merge_ife(old.value, new.value, both)
+        elif path == "spep.m_protein":
+            value = self._sum_bands(old.value, new.value, both)
+            self.notes.append(f"{path}: the bands of {both} are added into one serum M-protein")
+        else:
+            raise ValueProblem(
+                f"{path} has conflicting values: {old.value!r} from {old.source} and {new.value!r} "
+                f"from {new.source} (sub-IDs tell apart only immunofixation clones and M-protein bands)"
+            )
+        return _Slot(value, old.priority, both, False, old.groups | new.groups)
+
+    @staticmethod
+    def _sum_bands(first: dict[str, Any], second: dict[str, Any], where: str) -> dict[str, Any]:
+        if first.get("comparator") or second.get("comparator") or first["unit"] != second["unit"]:
+            raise ValueProblem(
+                f"spep.m_protein: the bands of {where} cannot be added (a bound, or different units)"
+            )
+        total = Decimal(repr(first["value"])) + Decimal(repr(second["value"]))
+        summed: dict[str, Any] = {
+            "value": int(total) if total == total.to_integral_value() else float(total),
+            "unit": first["unit"],
+        }
+        if first.get("reference_range"):
+            summed["reference_range"] = first["reference_range"]
+        return summed
 
     @staticmethod
     def _merge_findings(path: str, old: _Slot, new: _Slot) -> _Slot:

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypedDict
@@ -66,8 +66,7 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
 from .codes import (
-    ASSAYS,
-    SCLEROMYXEDEMA_VALUES,
+    RISK_LABELS,
     CodeEntry,
     CodeMap,
     Coding,
@@ -76,17 +75,13 @@ from .codes import (
     ValueProblem,
     WrongCodeError,
     age_in_years,
+    coded_value,
     load_codemap,
-    make_quantity,
+    numeric_value,
     parse_compared,
-    parse_enum,
-    parse_flag,
-    parse_ife,
     parse_number,
-    parse_range_text,
-    plain_value,
+    read_range_text,
     units_contradict,
-    usable_range,
 )
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
@@ -96,12 +91,7 @@ _USED_STATUSES = {"", "F", "C", "P", "R", "S", "U"}
 # skipped with a note. A code outside table 0085 is an error, never a silently dropped result.
 _SKIPPED_STATUSES = {"X", "D", "W", "I", "N", "O", "A", "B"}
 _SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
-_RISK_MODELS = ("mgus_mayo_2005", "smm_mayo_2018", "smm_imwg_2020")
-_RISK_LABELS = {
-    "mgus_mayo_2005": "Mayo 2005 MGUS risk group",
-    "smm_mayo_2018": "Mayo 2018 (20/2/20) SMM risk group",
-    "smm_imwg_2020": "IMWG 2020 SMM risk group",
-}
+_RISK_MODELS = tuple(RISK_LABELS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,6 +198,7 @@ class Hl7Error(Exception):
         self.field = field
         self.hl7_code = hl7_code  # HL7 table 0357 message error condition code
         self.ack_code = ack_code  # AE (content error) or AR (message rejected)
+        self.notes: list[str] = []  # what the reading ignored before it stopped (reaches the ACK)
 
     @property
     def location(self) -> str:
@@ -389,8 +380,26 @@ def _encoding_of(text: str) -> Encoding:
     return _declared_encoding(text) or DEFAULT_ENCODING
 
 
+_RUN_ON = re.compile(r"[^\r](?:PID|PV1|ORC|OBR|OBX|NTE|SPM|DG1)\|")
+
+
+def _check_terminators(text: str) -> None:
+    """A message posted as one line (``curl -d`` drops the line breaks) reads 'version 2.5.1PID':
+    say what happened, not that the version is unsupported."""
+    first = text.split("\r", 1)[0]
+    if _RUN_ON.search(first[8:]):
+        raise Hl7Error(
+            "segment terminators are missing: the segments run on in one line (curl -d strips line "
+            "breaks; send the file with --data-binary @file)",
+            segment="MSH",
+            index=1,
+            hl7_code=100,
+            ack_code="AR",
+        )
+
+
 def _declared_encoding(text: str) -> Encoding | None:
-    if len(text) < 8 or not text.startswith("MSH"):
+    if len(text) < 8 or not text.startswith(("MSH", "FHS", "BHS")):
         return None
     sep = text[3]
     chars = text[4:].split(sep, 1)[0]
@@ -550,22 +559,17 @@ def _codings(seg: Segment, n: int) -> list[Coding]:
     return [c for c in codings if c.code]
 
 
+_CODED = ("CWE", "CE", "CNE", "CF")
+
+
 def _candidates(seg: Segment, rep: str, value_type: str) -> list[str]:
-    # Coded values: try the code, then the text (Y^Yes^HL70136, confirmed^Confirmed^L).
-    if value_type in ("CWE", "CE", "CNE", "CF"):
-        comps = [unescape(c, seg.enc) for c in rep.split(seg.enc.component)] + ["", ""]
-        return [c for c in (comps[0], comps[1]) if c.strip()]
-    return [unescape(rep, seg.enc)]
-
-
-def _first_parse(candidates: list[str], parser: Any) -> Any:
-    problems = []
-    for candidate in candidates:
-        try:
-            return parser(candidate)
-        except ValueProblem as exc:
-            problems.append(str(exc))
-    raise ValueProblem("; ".join(problems) or "value is empty")
+    """The texts a value may be read from. Coded values (CWE/CE): the text, the code, then the
+    alternate text and code (``^^^IGGK^IgG kappa^L`` names its value in the alternate coding only)."""
+    if value_type in _CODED:
+        comps = [unescape(c, seg.enc) for c in rep.split(seg.enc.component)] + ["", "", "", "", ""]
+        return [c for c in (comps[1], comps[0], comps[4], comps[3]) if c.strip()]
+    text = unescape(rep, seg.enc)
+    return [text] if text.strip() else []
 
 
 class _ObxReader:
@@ -585,54 +589,50 @@ class _ObxReader:
         self.field = 5
         kind = entry.kind
         if kind is Kind.IFE:
-            if value_type not in ("CWE", "CE", "CNE", "CF", "ST", "TX", "FT", ""):
+            if value_type not in (*_CODED, "ST", "TX", "FT", ""):
                 raise ValueProblem(f"value type {value_type} cannot carry an immunofixation result")
-            texts = []
-            for rep in reps:
-                cands = _candidates(seg, rep, value_type)
-                # Coded IFE: the text names the isotype; the code is used only when text is empty.
-                texts.append(cands[1] if len(cands) > 1 else cands[0])
-            return parse_ife(texts)
+            # Each repetition is read from the first of its texts that is an immunofixation result.
+            chosen = [_first_readable(_candidates(seg, rep, value_type), self.codemap) for rep in reps]
+            return self.codemap.parse_ife(chosen)
         if len(reps) != 1:
             raise ValueProblem(f"expected one value, found {len(reps)} repetitions")
         rep = reps[0]
         if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
             comparator, number = self._number(rep, value_type)
             self.field = 6
-            if len(seg.repetitions(6)) > 1:
-                raise ValueProblem("OBX-6 repeats: one unit per result")
-            # OBX-6.2 is the text of OBX-6.1, OBX-6.4/6.5 an alternate code and its text: two different
-            # known units among them are ambiguous by a factor of ten or more.
-            named = [(n, self.codemap.normalize_unit(seg.component(6, n))) for n in (1, 2, 4, 5)]
-            given = [(n, u) for n, u in named if u]
-            for n, other in given[1:]:
-                if units_contradict(given[0][1], other):
-                    raise ValueProblem(
-                        f"OBX-6.{given[0][0]} '{given[0][1]}' and OBX-6.{n} '{other}' name different units"
-                    )
-            coded, text = named[0][1], named[1][1]
-            unit = coded or text
-            if kind in (Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
-                if kind is Kind.COUNT:
-                    self.field = 5  # a count's problems are in its value (OBX-5), not its unit
-                return plain_value(entry.target, kind, number, comparator, unit, "OBX-6")
-            self.field = 7
-            rng = parse_range_text(seg.text(7)) if seg.text(7).strip() else None
-            if rng and not usable_range(rng):
-                self.notes.append(
-                    f"{self.where}: one-sided reference range '{seg.text(7)}' dropped "
-                    "(the contract needs low and high)"
+            unit = self._unit()
+            rng = None
+            if kind is Kind.QUANTITY and seg.text(7).strip():
+                rng = read_range_text(seg.text(7), unit, self.codemap, f"{self.where} OBX-7", self.notes)
+            if kind is Kind.COUNT:
+                self.field = 5  # a count's problems are in its value (OBX-5), not its unit
+            return numeric_value(
+                entry,
+                number,
+                comparator,
+                unit,
+                rng,
+                codemap=self.codemap,
+                where=self.where,
+                unit_where="OBX-6",
+                notes=self.notes,
+            )
+        return coded_value(entry, _candidates(seg, rep, value_type), self.codemap)
+
+    def _unit(self) -> str:
+        seg = self.seg
+        if len(seg.repetitions(6)) > 1:
+            raise ValueProblem("OBX-6 repeats: one unit per result")
+        # OBX-6.2 is the text of OBX-6.1, OBX-6.4/6.5 an alternate code and its text: two different
+        # known units among them are ambiguous by a factor of ten or more.
+        named = [(n, self.codemap.normalize_unit(seg.component(6, n))) for n in (1, 2, 4, 5)]
+        given = [(n, u) for n, u in named if u]
+        for n, other in given[1:]:
+            if units_contradict(given[0][1], other):
+                raise ValueProblem(
+                    f"OBX-6.{given[0][0]} '{given[0][1]}' and OBX-6.{n} '{other}' name different units"
                 )
-            self.field = 6
-            return make_quantity(number, unit, comparator=comparator, reference_range=usable_range(rng))
-        cands = _candidates(seg, rep, value_type)
-        if kind is Kind.FLAG:
-            return _first_parse(cands, parse_flag)
-        if kind is Kind.SCLEROMYXEDEMA:
-            return _first_parse(cands, lambda t: parse_enum(t, SCLEROMYXEDEMA_VALUES))
-        if kind is Kind.ASSAY:
-            return _first_parse(cands, lambda t: parse_enum(t, ASSAYS))
-        raise ValueProblem(f"no reader for {entry.target}")  # pragma: no cover - registry guard
+        return named[0][1] or named[1][1]
 
     def _number(self, rep: str, value_type: str) -> tuple[str | None, int | float]:
         seg = self.seg
@@ -653,12 +653,31 @@ class _ObxReader:
         raise ValueProblem(f"value type {value_type} cannot carry a number")
 
 
+def _first_readable(candidates: list[str], codemap: CodeMap) -> str:
+    problems = []
+    for text in candidates:
+        try:
+            codemap.parse_ife([text])
+            return text
+        except ValueProblem as exc:
+            problems.append(str(exc))
+    raise ValueProblem("; ".join(problems) or "immunofixation value is empty")
+
+
 def parse_oru(
     message: str | bytes, codemap: CodeMap | None = None, *, today: date | None = None
 ) -> OruContext:
     """Parse an ER7 ORU^R01 into an OruContext (request dict + reply control data)."""
     codemap = codemap if codemap is not None else load_codemap()
     text = _normalize(message)
+    if text.startswith(("FHS", "BHS")):
+        raise Hl7Error(
+            "a batch file (FHS/BHS ... BTS/FTS): send it as a batch, one message per MSH",
+            segment=text[:3],
+            index=1,
+            hl7_code=100,
+            ack_code="AR",
+        )
     if not text.startswith("MSH"):
         raise Hl7Error(
             "message does not start with an MSH segment",
@@ -666,6 +685,7 @@ def parse_oru(
             hl7_code=100,
             ack_code="AR",
         )
+    _check_terminators(text)
     enc = _declared_encoding(text)
     if enc is None:
         # The parser would split on the declared characters whatever they are: a message whose
@@ -684,6 +704,19 @@ def parse_oru(
     _check_header(msh)  # before hl7apy, so an unsupported version gets its own message
     segments = _segments(text, enc)
     ctx = OruContext(encoding=enc, pid=None, obr=[], **_header(msh))
+    codemap = codemap.for_sender(application=msh.component(3), facility=msh.component(4))
+    if codemap.sender:
+        ctx.notes.append(f"codes read with the code map of sender '{codemap.sender}'")
+    try:
+        return _read_segments(ctx, segments, codemap, today)
+    except Hl7Error as exc:
+        exc.notes = ctx.notes
+        raise
+
+
+def _read_segments(
+    ctx: OruContext, segments: list[Segment], codemap: CodeMap, today: date | None
+) -> OruContext:
     panel = PanelAssembler()
     obr_dates: list[date] = []
     obx_dates: list[date] = []
@@ -719,6 +752,7 @@ def parse_oru(
     try:
         panel.check_flc_ratio()
     except ValueProblem as exc:
+        ctx.notes.extend(panel.notes)
         raise Hl7Error(str(exc), segment="OBX", hl7_code=102) from exc
     ctx.notes.extend(panel.notes)
     request = panel.build()
@@ -775,7 +809,10 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
             return None
         value = reader.value(entry)
         reader.field = 5
-        panel.set(entry.target, value, source=where, priority=entry.priority)
+        sub_id = seg.text(4).strip()
+        if sub_id:
+            where = f"{where} sub-ID {sub_id}"
+        panel.set(entry.target, value, source=where, priority=entry.priority, group=sub_id)
         if from_finding:
             notes.append(f"{where}: finding code mapped to {entry.target}")
     except WrongCodeError as exc:
@@ -921,10 +958,10 @@ def _risk_segments(w: _SegmentWriter, name: str, entry: Mapping[str, Any], sub: 
         value = w.cwe(str(group), str(group).replace("_", "-"))
     else:
         value = w.cwe("NOT_SCORED", "Not scored")
-    w.obx("CWE", code, _RISK_LABELS.get(name, name), value, sub)
+    w.obx("CWE", code, RISK_LABELS.get(name, name), value, sub)
     score = entry.get("score")
     if isinstance(score, int | float) and not isinstance(score, bool):
-        w.obx("NM", f"{code}_SCORE", f"{_RISK_LABELS.get(name, name)} score", f"{score:g}", sub)
+        w.obx("NM", f"{code}_SCORE", f"{RISK_LABELS.get(name, name)} score", f"{score:g}", sub)
     possible = next(
         (entry[k] for k in ("possible_groups", "groups", "open_between") if isinstance(entry.get(k), list)),
         None,
@@ -1069,8 +1106,13 @@ def build_ack(
     error: Hl7Error | None = None,
     control_id: str | None = None,
     now: datetime | None = None,
+    notes: Sequence[str] | None = None,
 ) -> str:
-    """An ACK (MSH/MSA/ERR) answering the message; code AA, AE or AR (default from ``error``)."""
+    """An ACK (MSH/MSA/ERR) answering the message; code AA, AE or AR (default from ``error``).
+
+    ``notes`` (default: the error's) are what the reading ignored or assumed before it stopped; in
+    v2.5/2.5.1 each follows as an ERR of severity I (information), so the sender sees, beside the
+    error, which of its results were not read and why."""
     ack_code = code or (error.ack_code if error else "AE")
     if ack_code not in ("AA", "AE", "AR"):
         raise ValueError(f"ACK code must be AA, AE or AR, not {ack_code!r}")
@@ -1140,6 +1182,10 @@ def build_ack(
             sub = enc.subcomponent.join([str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"), "HL70357"])
             parts = (location.split(enc.component) + ["", "", ""])[:3]
             lines.append(f"ERR{enc.field}{enc.component.join(parts + [sub])}")
+    if version in ("2.5", "2.5.1"):
+        info = enc.component.join(["0", _ERROR_TEXT[0], "HL70357"])
+        for note in (error.notes if notes is None and error else notes) or ():
+            lines.append(enc.field.join(["ERR", "", "", info, "I", "", "", "", escape(note, enc)]))
     return "\r".join(_hex_controls(line, enc) for line in lines) + "\r"
 
 
@@ -1190,3 +1236,180 @@ def validation_error(errors: Mapping[str, list[str]], context: OruContext) -> Hl
                 ack_code="AE",
             )
     return Hl7Error(text, hl7_code=207, ack_code="AE")
+
+
+# --------------------------------------------------------------------------------------------
+# Batches (FHS/BHS ... BTS/FTS)
+# --------------------------------------------------------------------------------------------
+
+# A batch file holds many patients' messages; each message keeps the per-message bounds. This bounds
+# the whole file's parse (hl7apy ~0.3 ms a segment) to a few seconds.
+MAX_BATCH_SEGMENTS = 5000
+MAX_BATCH_MESSAGES = 500
+
+
+@dataclass
+class BatchPart:
+    """One BHS ... BTS batch (header and trailer absent when a file holds bare messages)."""
+
+    header: Segment | None
+    messages: list[str] = field(default_factory=list)
+    trailer: Segment | None = None
+
+
+@dataclass
+class BatchFile:
+    """An HL7 v2 batch file: FHS, one or more BHS ... BTS batches of MSH messages, FTS."""
+
+    encoding: Encoding
+    header: Segment | None
+    batches: list[BatchPart]
+    trailer: Segment | None = None
+
+
+def is_batch(message: str | bytes) -> bool:
+    """Whether a body is an HL7 batch file (starts with FHS or BHS)."""
+    head = message[:8] if isinstance(message, str) else message[:8].decode("latin-1")
+    return head.lstrip("\ufeff\x0b\r\n \t").startswith(("FHS", "BHS"))
+
+
+def split_batch(message: str | bytes) -> BatchFile:
+    """Split a batch file into its messages (each still ER7 text, read later by parse_oru).
+
+    Structure errors (a segment outside any message, a second FHS, no message at all, more than
+    MAX_BATCH_MESSAGES) raise Hl7Error (AR); a BTS/FTS count that disagrees is said in the reply."""
+    text = _normalize(message)
+    enc = _declared_encoding(text)
+    if enc is None:
+        raise Hl7Error(
+            "FHS/BHS-1 and -2: the field separator and the four encoding characters must be five distinct "
+            "printable characters (standard: |^~\\&)",
+            segment=text[:3],
+            index=1,
+            field=2,
+            hl7_code=102,
+            ack_code="AR",
+        )
+    lines = text.split("\r")
+    if len(lines) > MAX_BATCH_SEGMENTS:
+        raise MessageTooLarge(f"HL7 batch of {len(lines)} segments: at most {MAX_BATCH_SEGMENTS} per request")
+    batch_file = BatchFile(enc, None, [])
+    current: BatchPart | None = None
+    lines_of: list[str] | None = None
+    counts: dict[str, int] = {}
+
+    def close_message() -> None:
+        nonlocal lines_of
+        if lines_of is not None and current is not None:
+            current.messages.append("\r".join(lines_of))
+        lines_of = None
+
+    for number, line in enumerate(lines, start=1):
+        name = line.split(enc.field, 1)[0]
+        counts[name] = counts.get(name, 0) + 1
+        seg = Segment(line, enc, counts[name])
+        if name == "FHS":
+            if number != 1:
+                raise Hl7Error(
+                    "FHS must be the first segment of a batch file",
+                    segment="FHS",
+                    index=seg.index,
+                    hl7_code=100,
+                    ack_code="AR",
+                )
+            batch_file.header = seg
+        elif name == "BHS":
+            close_message()
+            current = BatchPart(seg)
+            batch_file.batches.append(current)
+        elif name == "MSH":
+            close_message()
+            if current is None:
+                current = BatchPart(None)
+                batch_file.batches.append(current)
+            lines_of = [line]
+        elif name == "BTS":
+            close_message()
+            if current is None:
+                raise Hl7Error(
+                    "BTS without a batch", segment="BTS", index=seg.index, hl7_code=100, ack_code="AR"
+                )
+            current.trailer = seg
+            current = None
+        elif name == "FTS":
+            close_message()
+            batch_file.trailer = seg
+            current = None
+        elif lines_of is None:
+            raise Hl7Error(
+                f"segment {name[:3]} (line {number}) is outside any message: each message starts with MSH",
+                segment=name[:3],
+                hl7_code=100,
+                ack_code="AR",
+            )
+        else:
+            lines_of.append(line)
+    close_message()
+    total = sum(len(b.messages) for b in batch_file.batches)
+    if total == 0:
+        raise Hl7Error("the batch holds no message (MSH)", segment="BHS", hl7_code=100, ack_code="AR")
+    if total > MAX_BATCH_MESSAGES:
+        raise MessageTooLarge(f"HL7 batch of {total} messages: at most {MAX_BATCH_MESSAGES} per request")
+    return batch_file
+
+
+def batch_count_notes(batch_file: BatchFile) -> list[str]:
+    """Disagreements between the trailers' counts (BTS-1, FTS-1) and what the file holds."""
+    notes = []
+    for number, part in enumerate(batch_file.batches, start=1):
+        declared = part.trailer.text(1).strip() if part.trailer else ""
+        if declared and declared != str(len(part.messages)):
+            notes.append(
+                f"batch {number}: BTS-1 declares {declared} messages, the batch holds {len(part.messages)}"
+            )
+    declared = batch_file.trailer.text(1).strip() if batch_file.trailer else ""
+    if declared and declared != str(len(batch_file.batches)):
+        notes.append(f"FTS-1 declares {declared} batches, the file holds {len(batch_file.batches)}")
+    return notes
+
+
+def _batch_header(
+    name: str, original: Segment | None, enc: Encoding, comment: str, now: datetime | None
+) -> str:
+    raw = original.raw if original else (lambda n: "")
+    fields = [
+        name,
+        enc.msh2,
+        raw(5) or LOCAL_SYSTEM,  # sending: the original receiver
+        raw(6),
+        raw(3),
+        raw(4),
+        _timestamp(now),
+        "",
+        "",
+        escape(comment, enc),
+        _new_control_id(),
+        raw(11),  # reference control ID: the original file's / batch's
+    ]
+    return enc.field.join(fields).rstrip(enc.field)
+
+
+def build_batch_reply(
+    batch_file: BatchFile,
+    replies: list[list[str]],
+    summaries: list[str],
+    file_comment: str,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """The batch acknowledgement: FHS/BHS echoing the sender's control IDs (FHS-12/BHS-12), in each
+    batch the replies of its messages in order, BTS-1 their count and BTS-2 the batch's outcome, FTS."""
+    enc = batch_file.encoding
+    lines = [_batch_header("FHS", batch_file.header, enc, file_comment, now)]
+    for part, part_replies, summary in zip(batch_file.batches, replies, summaries, strict=True):
+        lines.append(_batch_header("BHS", part.header or batch_file.header, enc, summary, now))
+        for reply in part_replies:
+            lines.extend(line for line in reply.split("\r") if line)
+        lines.append(enc.field.join(["BTS", str(len(part_replies)), escape(summary, enc)]))
+    lines.append(enc.field.join(["FTS", str(len(batch_file.batches)), escape(file_comment, enc)]))
+    return "\r".join(_hex_controls(line, enc) for line in lines) + "\r"

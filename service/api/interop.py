@@ -68,6 +68,26 @@ FHIR_BUNDLE = {
 def init_interop(app: Flask) -> None:
     """Load and validate the code mapping once; a bad mapping file stops start-up."""
     app.extensions[EXTENSION] = load_codemap(app.config.get("CODEMAP_FILE"))
+    app.after_request(_hl7_refusals_as_ack)
+
+
+HL7_PATH = "/v1/hl7v2"
+
+
+def _hl7_refusals_as_ack(response: Response) -> Response:
+    """An HL7 sender files ACKs, not JSON: a refused authentication on the HL7 endpoint (401, from
+    the API-key check before the view) keeps its status and headers, with an ACK AR as its body."""
+    if response.status_code != 401 or request.path.rstrip("/") != HL7_PATH or response.mimetype == HL7_MIME:
+        return response
+    message = "authentication required"
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        message = body["message"]
+    raw = request.get_data(cache=True) if request.content_length and request.content_length <= 65536 else b""
+    refusal = hl7v2.Hl7Error(message, hl7_code=207, ack_code="AR")
+    response.set_data(hl7v2.build_ack(raw, error=refusal))
+    response.mimetype = HL7_MIME
+    return response
 
 
 def _codemap() -> CodeMap:
@@ -101,8 +121,10 @@ class Hl7Outcome:
 def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
     """Read one ORU^R01 and interpret it: the one reading path of every HL7 v2 transport.
 
-    Raises hl7v2.MessageTooLarge (the caller's 413); every other failure is an ACK (AR or AE). Needs an
-    application context (the request schema and the answer's encoding are the app's).
+    Raises hl7v2.MessageTooLarge (the caller's 413); every other failure is an ACK (AR or AE) that
+    also lists, as information ERRs, what the reading had ignored. The code map is chosen per sender
+    (MSH-3/MSH-4) from ``codemap.senders``. Needs an application context (the request schema and the
+    answer's encoding are the app's).
     """
     try:
         ctx = hl7v2.parse_oru(raw, codemap)
@@ -119,8 +141,66 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
         interpretation = _interpret_dict(ctx.request)
     except ValidationError as e:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
-        return Hl7Outcome(422, hl7v2.build_ack(ctx, "AE", err.message, error=err), None, ctx)
+        ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)
+        return Hl7Outcome(422, ack, None, ctx)
     return Hl7Outcome(200, hl7v2.build_oru_response(ctx, interpretation), interpretation, ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class Hl7BatchOutcome:
+    """What an HL7 batch file came to: one outcome per message (in file order), the batch reply."""
+
+    status: int
+    reply: str
+    outcomes: tuple[Hl7Outcome, ...] = ()
+
+    @property
+    def ack_code(self) -> str:
+        """AA when every message was accepted, AR when the file could not be read, else AE."""
+        if self.status == 400:
+            return "AR"
+        return "AA" if all(o.status == 200 for o in self.outcomes) else "AE"
+
+
+def process_hl7_batch(raw: bytes | str, codemap: CodeMap) -> Hl7BatchOutcome:
+    """Read an HL7 batch file (FHS/BHS ... BTS/FTS) message by message, each with ``process_hl7``.
+
+    The reply is a batch: FHS and BHS naming the sender's file and batch control IDs (FHS-12, BHS-12)
+    and the batch's outcome (BHS-10, BTS-2); per message its ACK (AA, AE or AR, MSA-2 its MSH-10) and,
+    when accepted, the ORU^R01 carrying its interpretation; BTS-1 and FTS-1 the counts. A message
+    too large is that message's AR; a file that is not a batch is one ACK AR (status 400).
+    """
+    try:
+        batch_file = hl7v2.split_batch(raw)
+    except hl7v2.Hl7Error as e:
+        return Hl7BatchOutcome(400, hl7v2.build_ack(raw, "AR", str(e), error=e))
+    outcomes: list[Hl7Outcome] = []
+    replies: list[list[str]] = []
+    summaries: list[str] = []
+    for part in batch_file.batches:
+        part_replies: list[str] = []
+        accepted = 0
+        for message in part.messages:
+            try:
+                outcome = process_hl7(message, codemap)
+            except hl7v2.MessageTooLarge as e:
+                outcome = Hl7Outcome(413, hl7v2.build_ack(message, "AR", str(e)))
+            outcomes.append(outcome)
+            if outcome.status == 200 and outcome.context is not None:
+                accepted += 1
+                part_replies.append(hl7v2.build_ack(outcome.context, "AA"))
+            part_replies.append(outcome.reply)
+        summaries.append(
+            f"{'AA' if accepted == len(part.messages) else 'AE'}: {accepted} of {len(part.messages)} "
+            "messages accepted"
+        )
+        replies.append(part_replies)
+    notes = hl7v2.batch_count_notes(batch_file)
+    total = len(outcomes)
+    accepted_all = sum(o.status == 200 for o in outcomes)
+    comment = "; ".join([f"{accepted_all} of {total} messages accepted", *notes])
+    reply = hl7v2.build_batch_reply(batch_file, replies, summaries, comment)
+    return Hl7BatchOutcome(200, reply, tuple(outcomes))
 
 
 @v1.route("/hl7v2")
@@ -154,8 +234,11 @@ class Hl7v2(MethodView):
         """Interpret an ORU^R01 message (ER7)."""
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
+        raw = request.get_data(cache=True)
         try:
-            outcome = process_hl7(request.get_data(cache=True), _codemap())
+            outcome: Hl7Outcome | Hl7BatchOutcome = (
+                process_hl7_batch(raw, _codemap()) if hl7v2.is_batch(raw) else process_hl7(raw, _codemap())
+            )
         except hl7v2.MessageTooLarge as e:
             abort(413, description=str(e))
         return _hl7(outcome.reply, outcome.status)

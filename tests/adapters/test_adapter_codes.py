@@ -35,6 +35,7 @@ LOINC_DEFAULTS = {
     "13440-3": ("urine.ife", "B (unconfirmed)"),
     "36916-5": ("flc.kappa", "B"),
     "80515-0": ("flc.kappa", "B"),
+    "104544-2": ("flc.kappa", "B"),
     "33944-0": ("flc.lambda", "B"),
     "80516-8": ("flc.lambda", "B"),
     "48378-4": ("crosscheck.flc_ratio", "A"),
@@ -42,8 +43,11 @@ LOINC_DEFAULTS = {
     "42482-0": ("urine.m_protein_24h", "A-"),
     "11118-7": ("marrow.plasma_cells_percent", "B (unconfirmed)"),
     "17861-6": ("labs.calcium", "A"),
+    "2000-8": ("labs.calcium", "A"),
     "2160-0": ("labs.creatinine", "B"),
+    "14682-9": ("labs.creatinine", "A"),
     "718-7": ("labs.hemoglobin", "B"),
+    "59260-0": ("labs.hemoglobin", "B"),
     "98979-8": ("labs.egfr", "B"),
     "62238-1": ("labs.egfr", "B"),
     "33914-3": ("labs.egfr", "B"),
@@ -205,8 +209,8 @@ class TestBadLabFile:
                 r"26450-7 is eosinophils/100 leukocytes in blood",
             ),
             (
-                "observations:\n  - {code: X, target: labs.tsh}\n",
-                r"observations\[0\] \(code 'X'\): 'system' is required",
+                "observations:\n  - {code: X, system: 7, target: labs.tsh}\n",
+                r"observations\[0\] \(code 'X'\): 'system' must be a string",
             ),
             (
                 "observations:\n  - {code: X, system: L, target: labs.tsh, colour: red}\n",
@@ -274,10 +278,13 @@ class TestValueReaders:
     @pytest.mark.parametrize(
         ("text", "expected"),
         [
-            ("3.3-19.4", {"low": 3.3, "high": 19.4}),
-            ("0.4 - 4.0", {"low": 0.4, "high": 4.0}),
-            ("<4.0", {"high": 4.0}),
-            (">60", {"low": 60}),
+            ("3.3-19.4", ({"low": 3.3, "high": 19.4}, "")),
+            ("0.4 - 4.0", ({"low": 0.4, "high": 4.0}, "")),
+            ("3.3-19.4 mg/L", ({"low": 3.3, "high": 19.4}, "mg/L")),
+            ("(2.15 - 2.55)", ({"low": 2.15, "high": 2.55}, "")),
+            ("<4.0", ({"high": 4.0}, "")),
+            ("< 4.0 mIU/L", ({"high": 4.0}, "mIU/L")),
+            (">60", ({"low": 60}, "")),
             ("", None),
         ],
     )
