@@ -244,13 +244,16 @@ class CodeMap:
     sender: str = ""  # name of the sender this map is specific to ("" = the global map)
     files: tuple[str, ...] = ()
 
-    def for_sender(self, **identity: str) -> CodeMap:
+    def for_sender(self, **identity: str | Iterable[str | None] | None) -> CodeMap:
         """The code map of the sending system (HL7 MSH-3/MSH-4, FHIR meta.source or the sending
         Organization), else this global one. The first ``senders`` entry whose every criterion matches
-        wins; criteria compare case-insensitively, whitespace trimmed."""
-        given = {k: v.strip().casefold() for k, v in identity.items() if v and v.strip()}
+        one of the given values wins; values compare case-insensitively, whitespace trimmed."""
+        given: dict[str, set[str]] = {}
+        for key, values in identity.items():
+            listed = [values] if values is None or isinstance(values, str) else list(values)
+            given[key] = {v.strip().casefold() for v in listed if isinstance(v, str) and v.strip()}
         for sender in self.senders:
-            if sender.criteria and all(given.get(k) == v for k, v in sender.criteria.items()):
+            if all(v in given.get(k, ()) for k, v in sender.criteria.items()):
                 return sender.codemap
         return self
 

@@ -58,8 +58,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
 from .codes import (
-    ASSAYS,
-    SCLEROMYXEDEMA_VALUES,
+    RISK_LABELS,
     CodeEntry,
     CodeMap,
     Coding,
@@ -67,12 +66,9 @@ from .codes import (
     PanelAssembler,
     ValueProblem,
     age_in_years,
+    coded_value,
     load_codemap,
-    make_quantity,
-    parse_enum,
-    parse_flag,
-    parse_ife,
-    plain_value,
+    numeric_value,
     units_contradict,
     usable_range,
 )
@@ -80,18 +76,13 @@ from .codes import (
 CODESYSTEM_BASE = "https://mgi.example/fhir/CodeSystem"
 CLASSIFICATION_SYSTEM = f"{CODESYSTEM_BASE}/classification"
 UCUM = "http://unitsofmeasure.org"
-BUNDLE_TYPES = ("collection", "batch", "transaction")
+BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "message", "document")
 _USED_STATUSES = {"final", "amended", "corrected", "preliminary"}
 # FHIR R4 Observation.status (a required binding): any other code is refused, not skipped.
 _OBSERVATION_STATUSES = _USED_STATUSES | {"registered", "cancelled", "entered-in-error", "unknown"}
 # FHIR resources nest a dozen levels or so; a body nested far deeper is refused before the library
 # recurses through it (150 levels of extensions raised RecursionError inside it: a 500).
 _MAX_DEPTH = 64
-_RISK_LABELS = {
-    "mgus_mayo_2005": "Mayo 2005 MGUS risk group",
-    "smm_mayo_2018": "Mayo 2018 (20/2/20) SMM risk group",
-    "smm_imwg_2020": "IMWG 2020 SMM risk group",
-}
 _ISSUE_CODES = {
     400: "structure",
     404: "not-found",
@@ -111,10 +102,11 @@ class FhirError(Exception):
         self.message = message
         self.errors = errors or {}
         self.status = status
+        self.notes: list[str] = []  # what the reading ignored before it stopped
 
     def operation_outcome(self) -> dict[str, Any]:
-        """This error as a validated OperationOutcome dict."""
-        return operation_outcome(self.errors or self.message, self.status)
+        """This error as a validated OperationOutcome dict (the notes as information issues)."""
+        return operation_outcome(self.errors or self.message, self.status, notes=self.notes)
 
 
 @dataclass
@@ -316,16 +308,6 @@ def _concept_texts(concept: Mapping[str, Any]) -> list[str]:
     return [t for t in texts if str(t).strip()]
 
 
-def _first(texts: list[str], parser: Any) -> Any:
-    problems = []
-    for text in texts:
-        try:
-            return parser(text)
-        except ValueProblem as exc:
-            problems.append(str(exc))
-    raise ValueProblem("; ".join(problems) or "no value")
-
-
 def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
     code, unit = quantity.get("code"), quantity.get("unit")
     coded = codemap.normalize_unit(code) if isinstance(code, str) else ""
@@ -371,12 +353,20 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             number, comparator, unit = _integer(obs["valueInteger"], "valueInteger"), None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
-        if kind in (Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
-            return plain_value(entry.target, kind, number, comparator, unit, "unit")
-        rng = _reference_range(obs, unit, codemap)
+        rng = _reference_range(obs, unit, codemap) if kind is Kind.QUANTITY else None
         if rng and not usable_range(rng):
             notes.append(f"{where}: one-sided reference range {rng} dropped (needs low and high)")
-        return make_quantity(number, unit, comparator=comparator, reference_range=usable_range(rng))
+        return numeric_value(
+            entry,
+            number,
+            comparator,
+            unit,
+            usable_range(rng),
+            codemap=codemap,
+            where=where,
+            unit_where="valueQuantity unit",
+            notes=notes,
+        )
     if "valueBoolean" in obs:
         if kind is not Kind.FLAG:
             raise ValueProblem(f"{entry.target} cannot be given as valueBoolean")
@@ -387,16 +377,8 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
         texts = [obs["valueString"]]
     else:
         raise ValueProblem(f"{entry.target} needs valueCodeableConcept or valueString")
-    if kind is Kind.IFE:
-        # The first text that parses wins (text, then each coding's display, then code).
-        return _first(texts, lambda t: parse_ife([t]))
-    if kind is Kind.FLAG:
-        return _first(texts, parse_flag)
-    if kind is Kind.SCLEROMYXEDEMA:
-        return _first(texts, lambda t: parse_enum(t, SCLEROMYXEDEMA_VALUES))
-    if kind is Kind.ASSAY:
-        return _first(texts, lambda t: parse_enum(t, ASSAYS))
-    raise ValueProblem(f"no reader for {entry.target}")  # pragma: no cover - registry guard
+    # The first text that parses wins (text, then each coding's display, then code).
+    return coded_value(entry, texts, codemap)
 
 
 def _observation(
@@ -413,6 +395,11 @@ def _observation(
         entry = codemap.resolve(codings, section="conditions")
     if entry is None:
         notes.append(f"{where} ({label}): code not in the code map; ignored")
+        return
+    if not any(k.startswith("value") for k in obs) and obs.get("component") and entry.kind is not Kind.FLAG:
+        # A panel-like result whose values are all in its components (blood pressure, the MDRD eGFR of
+        # the FHIR specification's example f205): the components are read on their own.
+        notes.append(f"{where} ({label}): no value of its own; its components are read")
         return
     if obs.get("dataAbsentReason") is not None:
         if any(k.startswith("value") for k in obs):
@@ -498,11 +485,95 @@ def _patient(resource: Mapping[str, Any], on: date, notes: list[str]) -> dict[st
 def translate_bundle(
     bundle: dict[str, Any], codemap: CodeMap | None = None, *, today: date | None = None
 ) -> FhirTranslation:
-    """Validate and translate a Bundle; returns the request dict with notes and sources."""
+    """Validate and translate a Bundle; returns the request dict with notes and sources.
+
+    The code map is the sender's (Bundle.meta.source, MessageHeader.source.endpoint, the sending
+    Organization) when ``codemap.senders`` names it, else the global one. A FhirError carries the
+    notes gathered before it (what was ignored), for the OperationOutcome."""
     validate_bundle(bundle)
     codemap = codemap if codemap is not None else load_codemap()
+    codemap = codemap.for_sender(**_sender_identity(bundle))
+    notes: list[str] = (
+        [f"codes read with the code map of sender '{codemap.sender}'"] if codemap.sender else []
+    )
     panel = PanelAssembler()
-    notes: list[str] = []
+    try:
+        return _translate(bundle, codemap, today, notes, panel)
+    except FhirError as exc:
+        exc.notes = notes + panel.notes
+        raise
+
+
+def _sender_identity(bundle: Mapping[str, Any]) -> dict[str, list[Any]]:
+    resources = [e.get("resource") or {} for e in bundle.get("entry") or [] if isinstance(e, dict)]
+    sources: list[Any] = [(bundle.get("meta") or {}).get("source")]
+    organizations: list[Any] = []
+    header = next((r for r in resources if r.get("resourceType") == "MessageHeader"), None)
+    named = [r for r in resources if r.get("resourceType") == "Organization"]
+    if header is not None:
+        source = header.get("source") or {}
+        sources.append(source.get("endpoint"))
+        organizations.append(source.get("name"))
+        sender = header.get("sender") or {}
+        organizations += [sender.get("display"), (sender.get("identifier") or {}).get("value")]
+        ref = sender.get("reference")
+        named = [r for r in named if isinstance(ref, str) and ref.endswith(f"Organization/{r.get('id')}")]
+    if len(named) == 1:
+        organizations.append(named[0].get("name"))
+        organizations += [i.get("value") for i in named[0].get("identifier") or [] if isinstance(i, dict)]
+    return {"fhir_source": sources, "organization": organizations}
+
+
+def _resources(bundle: Mapping[str, Any], notes: list[str]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(location, resource) of every entry, a DiagnosticReport replaced by the Observations contained
+    in it that its results (and their hasMember) reference."""
+    items: list[tuple[str, Mapping[str, Any]]] = []
+    for index, entry in enumerate(bundle.get("entry") or []):
+        resource = entry.get("resource") or {}
+        where = f"Bundle.entry[{index}].resource"
+        if resource.get("resourceType") == "DiagnosticReport":
+            items += _report_results(resource, where, notes)
+        else:
+            items.append((where, resource))
+    return items
+
+
+def _report_results(
+    report: Mapping[str, Any], where: str, notes: list[str]
+) -> list[tuple[str, Mapping[str, Any]]]:
+    contained = {
+        c.get("id"): (j, c) for j, c in enumerate(report.get("contained") or []) if isinstance(c, dict)
+    }
+    subject = report.get("subject")
+    queue = [r.get("reference") for r in report.get("result") or [] if isinstance(r, dict)]
+    seen: set[str] = set()
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    while queue:
+        ref = queue.pop(0)
+        # A reference to a Bundle entry is read with that entry; only '#id' points into the report.
+        if not isinstance(ref, str) or not ref.startswith("#") or ref in seen:
+            continue
+        seen.add(ref)
+        if ref[1:] not in contained:
+            raise FhirError(
+                f"{where}.result: {ref} names no contained resource",
+                {f"{where}.result": [f"{ref} names no contained resource"]},
+            )
+        j, obs = contained[ref[1:]]
+        if obs.get("resourceType") != "Observation":
+            notes.append(f"{where}.contained[{j}]: {obs.get('resourceType')} ignored")
+            continue
+        queue += [m.get("reference") for m in obs.get("hasMember") or [] if isinstance(m, dict)]
+        if obs.get("subject") is None and subject is not None:
+            obs = {**obs, "subject": subject}  # a contained result is about the report's subject
+        found.append((f"{where}.contained[{j}]", obs))
+    notes.append(f"{where}: DiagnosticReport read through its results ({len(found)} contained Observations)")
+    return found
+
+
+def _translate(
+    bundle: dict[str, Any], codemap: CodeMap, today: date | None, notes: list[str], panel: PanelAssembler
+) -> FhirTranslation:
     dates: list[date] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
     subjects: dict[str, str] = {}  # subject reference -> first entry naming it
@@ -518,10 +589,8 @@ def translate_bundle(
         resource = entry.get("resource") or {}
         if resource.get("resourceType") == "Patient" and resource.get("id") and entry.get("fullUrl"):
             aliases[entry["fullUrl"]] = f"Patient/{resource['id']}"
-    for index, entry in enumerate(bundle.get("entry") or []):
-        resource = entry.get("resource") or {}
+    for where, resource in _resources(bundle, notes):
         kind = resource.get("resourceType")
-        where = f"Bundle.entry[{index}].resource"
         subject = resource.get("subject") if kind in ("Observation", "Condition") else None
         ref = subject.get("reference") if isinstance(subject, dict) else None
         # A '#id' reference points into the resource's own contained list: every result may call its
@@ -732,6 +801,7 @@ def _subject_keys(subject: Mapping[str, Any], where: str) -> dict[str, str]:
 
 
 def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The report's subject: the Bundle's Patient, else the one subject every result names."""
     for entry in (bundle or {}).get("entry") or []:
         resource = entry.get("resource") or {}
         if resource.get("resourceType") == "Patient":
@@ -739,17 +809,26 @@ def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
                 return {"reference": f"Patient/{resource['id']}"}
             if entry.get("fullUrl"):
                 return {"reference": entry["fullUrl"]}
-    return None
+    named = {
+        ref
+        for _, resource in _resources(bundle or {}, [])
+        if resource.get("resourceType") in ("Observation", "Condition")
+        and isinstance(resource.get("subject"), dict)
+        and isinstance(ref := resource["subject"].get("reference"), str)
+        and ref
+        and not ref.startswith("#")
+    }
+    return {"reference": named.pop()} if len(named) == 1 else None
 
 
 def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
     # The results the interpretation used: an ignored (e.g. cancelled) Observation dates nothing.
     dates = [
         d
-        for entry in (bundle or {}).get("entry") or []
-        if (entry.get("resource") or {}).get("resourceType") == "Observation"
-        and entry["resource"].get("status") in _USED_STATUSES
-        and (d := _effective(entry["resource"]))
+        for _, resource in _resources(bundle or {}, [])
+        if resource.get("resourceType") == "Observation"
+        and resource.get("status") in _USED_STATUSES
+        and (d := _effective(resource))
     ]
     return max(dates).isoformat() if dates else None
 
@@ -770,7 +849,7 @@ def _risk_observation(name: str, entry: Mapping[str, Any], subject: dict[str, st
     obs = _observation_out(
         f"risk-{name.replace('_', '-')}",
         f"RISK_{name.upper()}",
-        _RISK_LABELS.get(name, name),
+        RISK_LABELS.get(name, name),
         subject,
     )
     group = entry.get("group")
@@ -905,8 +984,10 @@ def operation_outcome(
     status: int,
     *,
     sources: Mapping[str, str] | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """An OperationOutcome dict (validated) for an error string or {location: [messages]}.
+    """An OperationOutcome dict (validated) for an error string or {location: [messages]}; ``notes``
+    (what the reading ignored) follow as issues of severity information.
 
     With ``sources`` (FhirTranslation.sources), request-schema paths such as
     ``spep.m_protein.unit`` also name the Bundle entry the value came from.
@@ -937,5 +1018,6 @@ def operation_outcome(
                 issues.append(issue)
     if not issues:
         issues.append({"severity": severity, "code": code, "diagnostics": f"HTTP {status}"})
+    issues += [{"severity": "information", "code": "informational", "diagnostics": n} for n in notes]
     outcome = {"resourceType": "OperationOutcome", "issue": issues}
     return OperationOutcome.model_validate(outcome).model_dump(mode="json", exclude_none=True)

@@ -42,9 +42,10 @@ STANDARD_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/
 # What the OpenAPI document can say of the bodies (the adapters check the rest).
 HL7_BODY = {
     "type": "string",
-    "pattern": "^MSH\\|",
+    "pattern": "^(MSH|FHS|BHS)\\|",
     "description": "An ER7 ORU^R01 message (segments ended by CR, LF or CRLF), at most "
-    f"{hl7v2.MAX_SEGMENTS} segments",
+    f"{hl7v2.MAX_SEGMENTS} segments; or a batch file (FHS/BHS ... BTS/FTS) of at most "
+    f"{hl7v2.MAX_BATCH_MESSAGES} messages and {hl7v2.MAX_BATCH_SEGMENTS} segments",
 }
 FHIR_BUNDLE = {
     "type": "object",
@@ -211,7 +212,9 @@ class Hl7v2(MethodView):
         requestBody={"required": True, "content": {t: {"schema": HL7_BODY} for t in HL7_TYPES}},
         responses={
             "200": {
-                "description": "ORU^R01 carrying the interpretation as OBX/NTE segments",
+                "description": "ORU^R01 carrying the interpretation as OBX/NTE segments; for a batch "
+                "file, a batch (FHS/BHS ... BTS/FTS) with each message's ACK and, when accepted, its "
+                "ORU^R01",
                 "content": {HL7_MIME: {"schema": {"type": "string"}}},
             },
             "400": {
@@ -225,13 +228,17 @@ class Hl7v2(MethodView):
                 "standard error body for a query parameter",
                 "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR},
             },
+            "401": {
+                "description": ERRORS[401] + " The body is an ACK with MSA-1 AR (an HL7 sender files "
+                "ACKs); WWW-Authenticate as on every endpoint.",
+                "content": {HL7_MIME: {"schema": {"type": "string"}}},
+            },
         },
     )
-    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
     @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
     @v1.alt_response(415, schema=ErrorSchema, description="Not an HL7 v2 ER7 content type.")
     def post(self) -> Response:
-        """Interpret an ORU^R01 message (ER7)."""
+        """Interpret an ORU^R01 message (ER7), or an HL7 batch file (FHS/BHS ... BTS/FTS)."""
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
         raw = request.get_data(cache=True)
@@ -284,7 +291,8 @@ class FhirInterpretations(MethodView):
         except fhir.FhirError as e:
             return _fhir(e.operation_outcome(), e.status)
         except ValidationError as e:
-            return _fhir(fhir.operation_outcome(flatten(e.messages), 422, sources=tr.sources), 422)
+            outcome = fhir.operation_outcome(flatten(e.messages), 422, sources=tr.sources, notes=tr.notes)
+            return _fhir(outcome, 422)
         return _fhir(
             fhir.interpretation_to_diagnostic_report(interpretation, bundle, input_notes=tr.notes), 200
         )

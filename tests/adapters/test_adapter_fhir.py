@@ -323,7 +323,7 @@ class TestInboundErrors:
         [
             ({"resourceType": "Patient"}, "must be a FHIR Bundle"),
             ([], "must be a FHIR Bundle"),
-            (bundle(M_PROTEIN, kind="searchset"), "Bundle.type 'searchset'"),
+            (bundle(M_PROTEIN, kind="history"), "Bundle.type 'history'"),
             (
                 bundle({"resourceType": "Patient"}, {"resourceType": "Patient"}, M_PROTEIN),
                 "more than one Patient",

@@ -573,7 +573,7 @@ def test_a_fhir_reference_range_that_is_not_the_only_one_is_said_to_be_a_choice(
         },
         "referenceRange": ranges,
     }
-    entries = [_obs("33358-3", {}, **_SPIKE), _obs("25700-6", {}, **_IFE), _obs("17861-6", {}, **calcium)]
+    entries = [_obs("33358-3", {}, **_SPIKE), _obs("25700-6", {}, **_IFE), _obs("2000-8", {}, **calcium)]
     resp = post_fhir(client, {"resourceType": "Bundle", "type": "collection", "entry": entries})
     assert resp.status_code == 200, resp.get_data()[:300]
     assert ("the first was used" in json.dumps(resp.get_json())) is noted
