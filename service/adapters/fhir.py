@@ -567,7 +567,10 @@ def _report_results(
         if obs.get("subject") is None and subject is not None:
             obs = {**obs, "subject": subject}  # a contained result is about the report's subject
         found.append((f"{where}.contained[{j}]", obs))
-    notes.append(f"{where}: DiagnosticReport read through its results ({len(found)} contained Observations)")
+    notes.append(
+        f"{where}: DiagnosticReport read through its results ({len(found)} contained Observations; "
+        "results that are Bundle entries are read as entries)"
+    )
     return found
 
 

@@ -257,7 +257,7 @@ class Segment:
     def raw(self, n: int) -> str:
         """Field n (1-based, HL7 numbering) still escaped."""
         parts = self.parts
-        if self.name == "MSH":
+        if self.name in ("MSH", "FHS", "BHS"):  # field 1 is the separator itself
             if n == 1:
                 return self.enc.field
             return parts[n - 1] if n - 1 < len(parts) else ""

@@ -141,3 +141,102 @@ def test_a_condition_status_outside_its_fhir_value_set_is_refused(lab_client, fi
     cond[field] = {"coding": [{"code": "bogus"}]}
     resp = lab_client.post("/v1/fhir/interpretations", json=bundle)
     assert resp.status_code == 422 and resp.get_json()["resourceType"] == "OperationOutcome"
+
+
+# --- the forms laboratories send (tests/adapters/realworld) -------------------------------------------
+
+REALWORLD = ROOT / "tests" / "adapters" / "realworld"
+
+
+def _corpus(name: str) -> str:
+    return "\n".join(line for line in (REALWORLD / name).read_text().splitlines() if not line.startswith("#"))
+
+
+@pytest.fixture(scope="module")
+def realworld_client():
+    app = create_app({"TESTING": True, "DEV_MODE": True, "CODEMAP_FILE": str(REALWORLD / "lab-codemap.yaml")})
+    return app.test_client()
+
+
+def _hl7_answer(text: str) -> dict:
+    """Classification, isotype, flags and missing data as an ORU^R01 reply carries them."""
+    lines = [line.split("|") for line in text.split("\r") if line.startswith("OBX|")]
+    by_code: dict[str, list[str]] = {}
+    for seg in lines:
+        by_code.setdefault(seg[3].split("^")[0], []).append(seg[5])
+    return {
+        "classification": by_code["CLASSIFICATION"][0].split("^")[0],
+        "isotype": (by_code.get("ISOTYPE") or [None])[0],
+        "flags": sorted(v.split("^")[0] for v in by_code.get("FLAG", [])),
+        "missing": sorted(m for v in by_code.get("MISSING_DATA", []) for m in v.split("~")),
+    }
+
+
+def _json_answer(body: dict) -> dict:
+    return {
+        "classification": body["classification"]["code"],
+        "isotype": body["classification"]["isotype"],
+        "flags": sorted(f["code"] for f in body["flags"]),
+        "missing": sorted(body["missing_data"]),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nist_elr_251_si_hypercalcaemia.hl7",
+        "cerner_healthsentry_alternate_coding.hl7",
+        "labcorp_v23_zsegment_biclonal_subids.hl7",
+        "arup_231_ife_wording.hl7",
+        "athena_local_codes_no_system.hl7",
+    ],
+)
+def test_a_laboratory_s_hl7_message_gives_the_interpretation_of_its_json_translation(realworld_client, name):
+    from service.adapters import hl7v2
+    from service.adapters.codes import load_codemap
+
+    text = _corpus(name)
+    request = hl7v2.parse_oru(text, load_codemap(str(REALWORLD / "lab-codemap.yaml"))).request
+    via_json = realworld_client.post("/v1/interpretations", json=request)
+    assert via_json.status_code == 200, via_json.get_json()
+    reply = realworld_client.post("/v1/hl7v2", data=text.encode(), content_type="text/plain")
+    assert reply.status_code == 200, reply.data
+    assert _hl7_answer(reply.data.decode()) == _json_answer(via_json.get_json())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "fhir_r4_f205_components_collection.json",
+        "fhir_r4_f204_local_code_sender_map.json",
+        "fhir_r4_f005_document.json",
+        "fhir_r4_ghp_report_searchset.json",
+        "fhir_r4_message_bundle_hypercalcaemia.json",
+    ],
+)
+def test_a_laboratory_s_fhir_bundle_gives_the_interpretation_of_its_json_translation(realworld_client, name):
+    from service.adapters import fhir
+    from service.adapters.codes import load_codemap
+
+    bundle = json.loads(_corpus(name))
+    request = fhir.translate_bundle(bundle, load_codemap(str(REALWORLD / "lab-codemap.yaml"))).request
+    via_json = realworld_client.post("/v1/interpretations", json=request)
+    report = realworld_client.post("/v1/fhir/interpretations", json=bundle)
+    if via_json.status_code != 200:  # refused alike (e.g. a reference range no laboratory uses)
+        assert report.status_code == via_json.status_code == 422
+        return
+    assert report.status_code == 200, report.get_json()
+    body = via_json.get_json()
+    assert report.get_json()["conclusionCode"][0]["coding"][0]["code"] == body["classification"]["code"]
+    assert report.get_json()["conclusion"] == body["comment"]
+
+
+def test_each_message_of_a_batch_is_interpreted_as_if_it_came_alone(realworld_client):
+    batch = _corpus("cdc_prime_batch_fhs_bhs.hl7")
+    reply = realworld_client.post("/v1/hl7v2", data=batch.encode(), content_type="text/plain").data.decode()
+    first_message = batch.split("\nMSH|")[1].split("\nMSH|")[0]
+    alone = realworld_client.post(
+        "/v1/hl7v2", data=("MSH|" + first_message).encode(), content_type="text/plain"
+    ).data.decode()
+    in_batch = reply.split("\rMSH|")[2]  # FHS, BHS, the ACK's MSH, then the ORU^R01's
+    assert _hl7_answer("MSH|" + in_batch) == _hl7_answer(alone)
