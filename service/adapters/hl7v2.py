@@ -1269,7 +1269,7 @@ class BatchFile:
 
 def is_batch(message: str | bytes) -> bool:
     """Whether a body is an HL7 batch file (starts with FHS or BHS)."""
-    head = message[:8] if isinstance(message, str) else message[:8].decode("latin-1")
+    head = message[:16] if isinstance(message, str) else message[:16].decode("utf-8", "ignore")
     return head.lstrip("\ufeff\x0b\r\n \t").startswith(("FHS", "BHS"))
 
 

@@ -222,6 +222,28 @@ class TestBadLabFile:
             ),
             ("observations:\n  - {code: 1.5, system: L, target: labs.tsh}\n", "'code' must be"),
             ("mappings: []\n", r"unknown section\(s\) \['mappings'\]"),
+            (
+                "observations:\n  - {code: X, target: labs.calcium, units: {'mmol/L': 'mmol/L * ten'}}\n",
+                r"units.mmol/L: write the request unit, optionally '\* factor'",
+            ),
+            (
+                "observations:\n  - {code: X, target: labs.calcium, units: {'mmol/L': 'mol/L'}}\n",
+                r"units.mmol/L: 'mol/L' is not a unit of the contract",
+            ),
+            (
+                "observations:\n  - {code: X, target: serum_ife, units: {'%': '%'}}\n",
+                "'units' applies to quantities only",
+            ),
+            ("ife_wordings: {'IgG band': 'IgQ kappa'}\n", r"ife_wordings.IgG band: immunofixation value"),
+            ("senders:\n  - {name: a}\n", r"senders\[0\] \(a\): name the sender by at least one of"),
+            (
+                "senders:\n  - {name: a, application: A, colour: red}\n",
+                r"senders\[0\] \(a\): unknown key\(s\) \['colour'\]",
+            ),
+            (
+                "senders:\n  - {name: a, application: A, observations: [{code: X, target: nope}]}\n",
+                r"senders\[0\] \(a\).*unknown target field 'nope'",
+            ),
             ("unit_aliases: {'ug/mL': 'ug/mL'}\n", "is not a unit of the contract"),
             (
                 "observations:\n  - {code: X, system: L, target: labs.tsh}\n"
@@ -430,3 +452,31 @@ def test_field_registry_covers_the_contract_request_sections():
 
 def test_codemap_is_a_plain_value_object():
     assert isinstance(load_codemap(), CodeMap)
+
+
+class TestSenderMaps:
+    def test_a_sender_map_is_the_global_map_with_the_sender_s_codes_over_it(self, tmp_path):
+        path = tmp_path / "lab.yaml"
+        path.write_text(
+            "observations:\n  - {code: G1, target: spep.m_protein}\n"
+            "senders:\n  - {name: a, application: LABA, facility: MAIN,\n"
+            "     observations: [{code: G1, target: serum_ife}, {code: K, system: L, target: flc.kappa}]}\n"
+        )
+        codemap = load_codemap(str(path))
+        assert codemap.observation(Coding(None, "G1")).target == "spep.m_protein"
+        own = codemap.for_sender(application="laba ", facility="MAIN")
+        assert own.sender == "a"
+        assert own.observation(Coding(None, "G1")).target == "serum_ife"
+        assert own.observation(Coding("L", "K")).target == "flc.kappa"
+        assert own.observation(Coding("LN", "33358-3")).target == "spep.m_protein"  # the defaults stay
+        # Every criterion must match: the same application from another facility is another sender.
+        assert codemap.for_sender(application="LABA", facility="ANNEX") is codemap
+        assert codemap.for_sender() is codemap
+
+    def test_an_entry_without_a_system_matches_only_a_coding_without_one(self, tmp_path):
+        path = tmp_path / "lab.yaml"
+        path.write_text("observations:\n  - {code: MSPIKE, target: spep.m_protein}\n")
+        codemap = load_codemap(str(path))
+        assert codemap.observation(Coding(None, "MSPIKE")).target == "spep.m_protein"
+        assert codemap.observation(Coding("", "MSPIKE")).target == "spep.m_protein"
+        assert codemap.observation(Coding("99LAB", "MSPIKE")) is None
