@@ -4,7 +4,15 @@ fhir.resources 8 offers R5 (package root), R4B and STU3, but no R4 package. R4B 
 closest release to R4 (4.0.1) and is used to validate R4 payloads: every element read or written
 here exists with the same meaning in both.
 
-Inbound ``bundle_to_request``: a Bundle of type collection, batch or transaction.
+Inbound ``bundle_to_request``: a Bundle of type collection, batch, transaction, searchset, message or
+document (MessageHeader, Composition and OperationOutcome entries are noted and skipped). The code map
+is the sender's (``meta.source``, MessageHeader source or sender Organization) or the global one.
+
+* DiagnosticReport: the Observations contained in it that ``result`` (and their ``hasMember``)
+  reference are read like entries, about the report's subject when they name none; results that are
+  Bundle entries are read as entries.
+* An Observation with no value of its own and ``component`` values (spec example f205) is read
+  through its components.
 
 * Observation: ``code.coding`` looked up in the code map (LOINC defaults + lab codes; a known-wrong
   code in any coding rejects the bundle). ``valueQuantity`` (value, comparator, unit from ``code``

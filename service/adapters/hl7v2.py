@@ -5,13 +5,21 @@ separators \\r, \\n or \\r\\n; MLLP framing bytes stripped) into the public requ
 layer validates it with the same request schema as JSON and runs the same engine.
 
 * OBX-3 (identifier^text^system^alt-identifier^alt-text^alt-system) is looked up in the code
-  map (LOINC defaults + lab-local codes); both codings are tried, a known-wrong code in either
-  rejects the message. Unmapped codes are ignored (listed in ``OruContext.notes``).
+  map of the sender (MSH-3/MSH-4, ``senders`` in the lab file) or the global one (LOINC defaults +
+  lab-local codes; an entry without a system matches a code sent with an empty OBX-3.3); both codings
+  are tried, a known-wrong code in either rejects the message. Unmapped codes are ignored (listed in
+  ``OruContext.notes``, which reach the reply and any ACK).
 * OBX-2 NM/SN/ST/TX/FT for numbers (SN ``<^0.1`` and text ``<0.1`` give a comparator), CWE/CE/CNE
-  or ST/TX/FT for immunofixation (forms in ``codes.IFE_FORMS_DOC``) and yes/no findings.
-* OBX-6 unit (UCUM, passed through; see ``codemap.yaml`` unit_aliases), OBX-7 reference range
-  ``3.3-19.4``, OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped),
-  OBX-14 observation date.
+  (text, code, then the alternate text and code) or ST/TX/FT for immunofixation (forms in
+  ``codes.IFE_FORMS_DOC`` and the lab's ``ife_wordings``) and yes/no findings.
+* OBX-4 sub-IDs: two results of one code with different sub-IDs are the clones of a biclonal
+  immunofixation, or M-protein bands (added); any other field with two values is a conflict.
+* OBX-6 unit: a code whose property fixes its units (``units`` in the code map: the SI codes 2000-8,
+  14682-9, 59260-0 and the mass codes beside them) refuses any other unit and converts (creatinine
+  mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
+  (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
+  OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped), OBX-14 date.
+* Batch files (FHS/BHS ... BTS/FTS) are split by ``split_batch``; each message is read alone.
 * PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today),
   PID-8 sex (F female, M male, O/A other, U/N unknown). OBR-7 (else the latest OBX-14) ->
   ``collected_on``. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
@@ -824,7 +832,8 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
             segment="OBX",
             index=seg.index,
             field=reader.field,
-            hl7_code=205 if conflict else 102,
+            # A unit the code does not carry is a table value (UCUM) not found, like the schema's.
+            hl7_code=205 if conflict else (103 if reader.field == 6 else 102),
         ) from exc
     return _hl7_date(seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14)
 

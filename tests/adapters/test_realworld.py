@@ -313,7 +313,7 @@ class TestBatches:
         ]
         # The accepted message's interpretation follows its ACK; the refused one names its OBX.
         assert classification(resp.data) == "MGUS_NON_IGM"
-        assert any(s[0] == "ERR" and s[2] == "OBX^3^6" for s in segs)
+        assert any(s[0] == "ERR" and s[2] == "OBX^3^6" and s[3].startswith("103^") for s in segs)
         assert segs[-2][:2] == ["BTS", "3"] and segs[-1][:2] == ["FTS", "1"]
 
     def test_trailer_counts_that_disagree_are_said(self, client):
