@@ -1021,6 +1021,7 @@ class PanelAssembler:
         self._slots: dict[str, _Slot] = {}
         self.notes: list[str] = []
         self.crosschecks: list[tuple[dict[str, Any], str]] = []
+        self._bands = ""  # sources of M-protein bands added together (checked against the IFE)
 
     @property
     def sources(self) -> dict[str, str]:
@@ -1072,6 +1073,7 @@ class PanelAssembler:
             value = merge_ife(old.value, new.value, both)
         elif path == "spep.m_protein":
             value = self._sum_bands(old.value, new.value, both)
+            self._bands = both
             self.notes.append(f"{path}: the bands of {both} are added into one serum M-protein")
         else:
             raise ValueProblem(
@@ -1116,6 +1118,23 @@ class PanelAssembler:
         """The value of a field (None when absent)."""
         slot = self._slots.get(path)
         return None if slot is None else slot.value
+
+    def check(self) -> None:
+        """Cross-field checks once every result is in: M-protein bands, the reported κ/λ ratio."""
+        self.check_bands()
+        self.check_flc_ratio()
+
+    def check_bands(self) -> None:
+        """M-protein bands told apart by sub-ID are added only for a biclonal immunofixation: without
+        one they could be a repeated measurement, and adding them would double the M-protein."""
+        if not self._bands:
+            return
+        ife = self.get("serum_ife") or {}
+        if len(ife.get("clones") or []) < 2:
+            raise ValueProblem(
+                f"spep.m_protein: two bands ({self._bands}) but no serum immunofixation naming two clones "
+                "in the message: send the total M-protein, or the immunofixation of both clones"
+            )
 
     def check_flc_ratio(self) -> None:
         """Compare a reported kappa/lambda ratio with the kappa and lambda of the same panel."""

@@ -689,7 +689,7 @@ def _translate(
                 {w: [f"subject {form} {k}"] for k, w in named.items()},
             )
     try:
-        panel.check_flc_ratio()
+        panel.check()
     except ValueProblem as exc:
         raise FhirError(str(exc), {"Bundle": [str(exc)]}) from exc
     request = panel.build()

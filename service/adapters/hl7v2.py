@@ -13,7 +13,8 @@ layer validates it with the same request schema as JSON and runs the same engine
   (text, code, then the alternate text and code) or ST/TX/FT for immunofixation (forms in
   ``codes.IFE_FORMS_DOC`` and the lab's ``ife_wordings``) and yes/no findings.
 * OBX-4 sub-IDs: two results of one code with different sub-IDs are the clones of a biclonal
-  immunofixation, or M-protein bands (added); any other field with two values is a conflict.
+  immunofixation, or M-protein bands (added when the immunofixation names two clones); any other
+  field with two values is a conflict.
 * OBX-6 unit: a code whose property fixes its units (``units`` in the code map: the SI codes 2000-8,
   14682-9, 59260-0 and the mass codes beside them) refuses any other unit and converts (creatinine
   mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
@@ -758,7 +759,7 @@ def _read_segments(
     if obx_count == 0:
         raise Hl7Error("the message has no OBX segment", segment="OBX", hl7_code=101)
     try:
-        panel.check_flc_ratio()
+        panel.check()
     except ValueProblem as exc:
         ctx.notes.extend(panel.notes)
         raise Hl7Error(str(exc), segment="OBX", hl7_code=102) from exc

@@ -203,6 +203,12 @@ class TestHl7Forms:
         assert "IgG kappa" in reply and "IgA lambda" in reply
         assert reply.startswith("MSH|^~\\&|LIS|TEST9999|LCS|LCA|") and "|ORU^R01|" in reply  # v2.3 reply
 
+    def test_two_bands_without_a_biclonal_immunofixation_are_not_added(self, lab_map):
+        # Two sub-IDs of one M-protein code could be a repeat: they are added only for two clones.
+        text = corpus_text("labcorp_v23_zsegment_biclonal_subids.hl7").replace("|IgA lambda|", "|IgG kappa|")
+        with pytest.raises(hl7v2.Hl7Error, match="no serum immunofixation naming two clones"):
+            hl7v2.parse_oru(text, lab_map)
+
     def test_without_sub_ids_two_m_spikes_still_conflict(self, lab_map):
         text = corpus_text("labcorp_v23_zsegment_biclonal_subids.hl7").replace("^LN|1|", "^LN||")
         text = text.replace("^LN|2|", "^LN||")
