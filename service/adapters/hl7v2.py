@@ -713,7 +713,11 @@ def parse_oru(
     _check_header(msh)  # before hl7apy, so an unsupported version gets its own message
     segments = _segments(text, enc)
     ctx = OruContext(encoding=enc, pid=None, obr=[], **_header(msh))
-    codemap = codemap.for_sender(application=msh.component(3), facility=msh.component(4))
+    # A sender is named by the namespace ID or the universal ID (OID) of MSH-3 and MSH-4.
+    codemap = codemap.for_sender(
+        application=(msh.component(3, 1), msh.component(3, 2)),
+        facility=(msh.component(4, 1), msh.component(4, 2)),
+    )
     if codemap.sender:
         ctx.notes.append(f"codes read with the code map of sender '{codemap.sender}'")
     try:

@@ -130,6 +130,22 @@ class TestSiCodes:
             "reference_range": {"low": 2.25, "high": 2.65},
         }
 
+    def test_fhir_haemoglobin_in_mmol_l_under_the_mass_code_points_to_59260_0(self, lab_map):
+        bundle = corpus_bundle("fhir_r4_f005_document.json")
+        f005 = bundle["entry"][2]["resource"]
+        f005["valueQuantity"] = {
+            "value": 7.2,
+            "unit": "mmol/L",
+            "system": "http://unitsofmeasure.org",
+            "code": "mmol/L",
+        }
+        del f005["referenceRange"]
+        with pytest.raises(fhir.FhirError, match="a result in mmol/L is sent under LOINC 59260-0"):
+            fhir.translate_bundle(bundle, lab_map)
+        f005["code"]["coding"][0]["code"] = "59260-0"
+        hemoglobin = fhir.translate_bundle(bundle, lab_map).request["labs"]["hemoglobin"]
+        assert hemoglobin == {"value": 115.992, "unit": "g/L"}  # 7.2 x 16.11 (clinical-reference §1)
+
     def test_fhir_calcium_in_mg_dl_under_the_molar_code_names_the_observation(self, lab_map):
         bundle = corpus_bundle("fhir_r4_message_bundle_hypercalcaemia.json")
         calcium = bundle["entry"][6]["resource"]
@@ -279,6 +295,16 @@ class TestHl7Forms:
             assert "OBX[3] (set ID 3, FLC1): code not in the code map; ignored" in ctx.notes
         else:
             assert ctx.request["flc"] == {field: {"value": 150, "unit": "mg/L"}}
+
+    def test_a_sender_is_also_named_by_the_oid_of_msh3(self, tmp_path):
+        mapping = tmp_path / "map.yaml"
+        mapping.write_text(
+            "senders:\n  - {name: nist, application: '2.16.840.1.113883.3.72.7.1',\n"
+            "     ife_wordings: {'IgG kappa': 'IgA lambda'}}\n"
+        )
+        ctx = hl7v2.parse_oru(corpus_text(NIST), load_codemap(str(mapping)))
+        assert ctx.request["serum_ife"]["clones"] == [{"heavy_chain": "IgA", "light_chain": "lambda"}]
+        assert "codes read with the code map of sender 'nist'" in ctx.notes
 
     def test_a_body_posted_with_curl_d_says_the_segment_terminators_are_missing(self, client):
         one_line = corpus_text(NIST).replace("\n", "")
