@@ -571,12 +571,14 @@ def _codings(seg: Segment, n: int) -> list[Coding]:
 _CODED = ("CWE", "CE", "CNE", "CF")
 
 
-def _candidates(seg: Segment, rep: str, value_type: str) -> list[str]:
-    """The texts a value may be read from. Coded values (CWE/CE): the text, the code, then the
-    alternate text and code (``^^^IGGK^IgG kappa^L`` names its value in the alternate coding only)."""
+def _candidates(seg: Segment, rep: str, value_type: str, *, text_first: bool = False) -> list[str]:
+    """The texts a value may be read from. Coded values (CWE/CE): the code, then its text, then the
+    alternate code and text (``^^^IGGK^IgG kappa^L`` names its value in the alternate coding only);
+    an immunofixation reads the text first (the text names the isotype, a code is often local)."""
     if value_type in _CODED:
         comps = [unescape(c, seg.enc) for c in rep.split(seg.enc.component)] + ["", "", "", "", ""]
-        return [c for c in (comps[1], comps[0], comps[4], comps[3]) if c.strip()]
+        order = (1, 0, 4, 3) if text_first else (0, 1, 3, 4)
+        return [comps[i] for i in order if comps[i].strip()]
     text = unescape(rep, seg.enc)
     return [text] if text.strip() else []
 
@@ -601,7 +603,10 @@ class _ObxReader:
             if value_type not in (*_CODED, "ST", "TX", "FT", ""):
                 raise ValueProblem(f"value type {value_type} cannot carry an immunofixation result")
             # Each repetition is read from the first of its texts that is an immunofixation result.
-            chosen = [_first_readable(_candidates(seg, rep, value_type), self.codemap) for rep in reps]
+            chosen = [
+                _first_readable(_candidates(seg, rep, value_type, text_first=True), self.codemap)
+                for rep in reps
+            ]
             return self.codemap.parse_ife(chosen)
         if len(reps) != 1:
             raise ValueProblem(f"expected one value, found {len(reps)} repetitions")
