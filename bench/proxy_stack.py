@@ -56,8 +56,16 @@ def _sub(text: str, old: str, new: str, count: int, where: str) -> str:
     return text.replace(old, new)
 
 
-def render(work: Path, https_port: int, http_port: int, upstream: str, tls_dir: Path) -> Path:
-    """Write the shipped config, rendered for loopback, under ``work``; return the main file's path."""
+SYSTEMD_UPSTREAM = ROOT / "deploy" / "systemd" / "mgi-upstream.conf"
+
+
+def render(
+    work: Path, https_port: int, http_port: int, upstream: str, tls_dir: Path, host_install: bool = False
+) -> Path:
+    """Write the shipped config, rendered for loopback, under ``work``; return the main file's path.
+
+    ``upstream`` is ``host:port``, or ``unix:/path`` with ``host_install`` (the systemd site's
+    upstream file, deploy/systemd/mgi-upstream.conf, in place of the container one)."""
     conf_d = work / "conf.d"
     conf_d.mkdir(parents=True, exist_ok=True)
     main = (SHIPPED / "nginx.conf").read_text()
@@ -74,8 +82,14 @@ def render(work: Path, https_port: int, http_port: int, upstream: str, tls_dir: 
     site = _sub(site, "/etc/nginx/tls/", f"{tls_dir}/", 2, "mgi.conf")
     site = _sub(site, "/var/log/nginx/access.log", f"{work}/access.log", 2, "mgi.conf")
     site = _sub(site, "/var/log/nginx/error.log", f"{work}/error.log", 2, "mgi.conf")
-    upstream_conf = (SHIPPED / "conf.d" / "mgi-upstream.conf").read_text()
-    upstream_conf = _sub(upstream_conf, "server mgi:8000;", f"server {upstream};", 1, "mgi-upstream.conf")
+    if host_install:
+        upstream_conf = SYSTEMD_UPSTREAM.read_text()
+        upstream_conf = _sub(
+            upstream_conf, "server unix:/run/mgi/gunicorn.sock;", f"server {upstream};", 1, "systemd upstream"
+        )
+    else:
+        upstream_conf = (SHIPPED / "conf.d" / "mgi-upstream.conf").read_text()
+        upstream_conf = _sub(upstream_conf, "server mgi:8000;", f"server {upstream};", 1, "mgi-upstream.conf")
     names = sorted(p.name for p in (SHIPPED / "conf.d").glob("*.conf"))
     if names != ["mgi-upstream.conf", "mgi.conf"]:
         raise ValueError(f"deploy/nginx/conf.d holds {names}: teach bench/proxy_stack.py about them")
@@ -104,6 +118,8 @@ class Stack:
 
     work: Path
     workers: int = 2
+    # As deploy/systemd/ installs it: gunicorn on a Unix socket, the systemd site's upstream file.
+    unix_socket: bool = False
     gunicorn_port: int = 0
     https_port: int = 0
     http_port: int = 0
@@ -123,8 +139,10 @@ class Stack:
         env = {
             k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "MGI_API_KEYS_FILE")
         }
+        socket_path = self.work / "gunicorn.sock"
+        bind = f"unix:{socket_path}" if self.unix_socket else f"{HOST}:{self.gunicorn_port}"
         env.update(
-            MGI_BIND=f"{HOST}:{self.gunicorn_port}",
+            MGI_BIND=bind,
             MGI_WORKERS=str(self.workers),
             MGI_WORKER_CLASS="sync",
             MGI_DEV_MODE="0",
@@ -137,13 +155,12 @@ class Stack:
                 env,
                 "gunicorn.log",
             )
-            self._wait(lambda: self.get(f"http://{HOST}:{self.gunicorn_port}/healthz")[0] == 200, "gunicorn")
+            if self.unix_socket:
+                self._wait(socket_path.exists, "gunicorn")
+            else:
+                self._wait(lambda: self.get(self.direct("/healthz"))[0] == 200, "gunicorn")
             conf = render(
-                self.work / "nginx",
-                self.https_port,
-                self.http_port,
-                f"{HOST}:{self.gunicorn_port}",
-                self.tls_dir,
+                self.work / "nginx", self.https_port, self.http_port, bind, self.tls_dir, self.unix_socket
             )
             check = subprocess.run(
                 [nginx, "-e", "stderr", "-p", str(conf.parent), "-c", str(conf), "-t"],
