@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from .quantity import UNITS, Analyte, Quantity, convert, to_decimal
-from .ruleset import PLAUSIBILITY, Plausibility, Window
+from .ruleset import PLAUSIBILITY, Window
 
 Number = float | int | Decimal
 
@@ -65,11 +65,6 @@ class Implausible(ValueError):
                 node = node.setdefault(key, {})  # type: ignore[assignment]
             node[last] = msgs
         return out
-
-
-def windows(analyte: Analyte) -> Plausibility:
-    """The plausible windows of an analyte, in its canonical unit (§1.1)."""
-    return PLAUSIBILITY[analyte.value]
 
 
 def lower_limit_window(analyte: Analyte, sex: str | None) -> Window | None:
