@@ -114,10 +114,10 @@ def read_hl7(status: int, raw: bytes) -> Answer:
         segments = {
             seg.split("|", 1)[0]: seg.split("|") for seg in text.replace("\n", "\r").split("\r") if seg
         }
-        ack = (segments.get("MSA") or ["", "?"])[1]
-        where = (segments.get("ERR") or ["", "", "?"])[2]
-        fields = frozenset(_PATH.findall(text))
-        return Answer(status, error_text=f"MSA {ack} at {where}: {text}", error_fields=fields)
+        ack = (segments.get("MSA", []) + ["", "?"])[1]
+        where = (segments.get("ERR", []) + ["", "", "?"])[2]
+        named = frozenset(_PATH.findall(text))
+        return Answer(status, error_text=f"MSA {ack} at {where}: {text}", error_fields=named)
     answer = Answer(status)
     flags = set()
     for segment in text.replace("\n", "\r").split("\r"):
