@@ -185,6 +185,7 @@ class QuantityField(fields.Field):
     def __init__(self, analyte: Analyte, **kwargs: Any) -> None:
         self.analyte = analyte
         self._build = quantity_builder(analyte)
+        self._check = plausibility.checker(analyte)
         self.units = accepted_units(analyte)
         self._unit_set = frozenset(self.units)
         units_msg = f"Must be one of: {', '.join(self.units)}."
@@ -220,7 +221,7 @@ class QuantityField(fields.Field):
     def _plausible(self, q: Any, unit: str, value: Any, rr: Any) -> Any:
         """The quantity, or a ValidationError naming each implausible figure (clinical-reference §1.1)."""
         try:
-            plausibility.check(self.analyte, q, unit, value, rr)
+            self._check(q, unit, value, rr)
         except plausibility.Implausible as e:
             raise ValidationError(e.nested()) from None
         return q

@@ -18,7 +18,7 @@ edge prefixes the field's own path (``labs.calcium.reference_range.high``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from .quantity import UNITS, Analyte, Quantity, convert, to_decimal
@@ -76,6 +76,29 @@ def lower_limit_window(analyte: Analyte, sex: str | None) -> Window | None:
     if sex == "male" and p.lower_limit_male is not None:
         return p.lower_limit_male
     return p.lower_limit
+
+
+def checker(analyte: Analyte) -> Callable[[Quantity, str, Number, Sequence[Number] | None], None]:
+    """``check`` for one analyte, its windows looked up once: the edge runs it on every quantity, and a
+    plausible one (nearly all) costs a few comparisons. Anything else goes to ``check`` for the messages."""
+    p = PLAUSIBILITY[analyte.value]
+    v_lo, v_hi = p.value.low, p.value.high
+    lower, upper = p.lower_limit, p.upper_limit
+    needs_limits = frozenset(unit for a, unit in NEEDS_REFERENCE_LIMITS if a is analyte)
+
+    def fast(q: Quantity, unit: str, value: Number, reference_range: Sequence[Number] | None) -> None:
+        if v_lo <= q.value <= v_hi:
+            rr = q.reference_range
+            if rr is None:
+                if unit not in needs_limits:
+                    return
+            elif (lower is None or lower.low <= rr.low <= lower.high) and (
+                upper is None or upper.low <= rr.high <= upper.high
+            ):
+                return
+        check(analyte, q, unit, value, reference_range)
+
+    return fast
 
 
 def check(
