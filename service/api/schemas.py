@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from service.api.compiled import CompiledLoadMixin, Converter
 from service.domain import panel as P
+from service.domain import plausibility
 from service.domain.quantity import (
     Analyte,
     Comparator,
@@ -184,6 +185,7 @@ class QuantityField(fields.Field):
     def __init__(self, analyte: Analyte, **kwargs: Any) -> None:
         self.analyte = analyte
         self._build = quantity_builder(analyte)
+        self._check = plausibility.checker(analyte)
         self.units = accepted_units(analyte)
         self._unit_set = frozenset(self.units)
         units_msg = f"Must be one of: {', '.join(self.units)}."
@@ -216,6 +218,14 @@ class QuantityField(fields.Field):
         }
         super().__init__(**kwargs)
 
+    def _plausible(self, q: Any, unit: str, value: Any, rr: Any) -> Any:
+        """The quantity, or a ValidationError naming each implausible figure (clinical-reference §1.1)."""
+        try:
+            self._check(q, unit, value, rr)
+        except plausibility.Implausible as e:
+            raise ValidationError(e.nested()) from None
+        return q
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         # The usual case first: a plain, valid quantity object is built with no error bookkeeping.
         # Anything else (subclasses of JSON types included) takes the checking path below, which
@@ -237,11 +247,11 @@ class QuantityField(fields.Field):
                 )
             ):
                 if rr is None:
-                    return self._build(v, unit, comp)
+                    return self._plausible(self._build(v, unit, comp), unit, v, None)
                 if type(rr) is dict and rr.keys() == _RANGE_KEYS:
                     low, high = rr["low"], rr["high"]
                     if _plain_number(low) and _plain_number(high) and not low > high:
-                        return self._build(v, unit, comp, (low, high))
+                        return self._plausible(self._build(v, unit, comp, (low, high)), unit, v, (low, high))
         if not isinstance(value, dict):
             raise ValidationError("Not a valid quantity: send an object {value, unit}.")
         errors: dict[str, list[str] | dict] = {}
@@ -272,7 +282,7 @@ class QuantityField(fields.Field):
                 rr_pair = (rr["low"], rr["high"])
         if errors:
             raise ValidationError(errors)
-        return quantity(v, unit, self.analyte, comp, rr_pair)
+        return self._plausible(quantity(v, unit, self.analyte, comp, rr_pair), unit, v, rr_pair)
 
 
 def _range_errors(rr: Any) -> dict[str, list[str]] | list[str]:
@@ -625,6 +635,23 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
                 seen[on] = i
             if msgs:
                 errors[f"history.{i}.collected_on"] = msgs
+        # ref: §1.1 — haemoglobin's lower reference limit against the window for the patient's sex (the
+        # field itself was held to the wider window, before the sex was known).
+        patient = d.get("patient")
+        sex = None if patient is None else patient.sex
+        if sex in ("female", "male"):
+            for prefix, labs in (
+                ("labs", d.get("labs")),
+                *((f"history.{i}.labs", h.labs) for i, h in enumerate(history)),
+            ):
+                q = None if labs is None else labs.hemoglobin
+                if q is None:
+                    continue
+                try:
+                    plausibility.check_lower_limit_for_sex(Analyte.HEMOGLOBIN, q, sex)
+                except plausibility.Implausible as e:
+                    for path, msgs in e.errors.items():
+                        errors[f"{prefix}.hemoglobin.{path}"] = msgs
         if errors:
             raise ValidationError(errors)
 

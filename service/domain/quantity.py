@@ -47,6 +47,8 @@ class UnitError(ValueError):
 # ref: §1 — (canonical unit, {accepted spelling: (multiplier, divisor)}).
 # Calcium mg/dL -> mmol/L is "× 0.2495 (÷ 4.0078)": we divide by 4.0078 (the molar mass of calcium
 # / 10), the exact form of which 0.2495 is the rounding, so nothing is rounded before comparing.
+# Creatinine and haemoglobin in mmol/L (§1) are accepted only with the lab's reference limits in the
+# same unit (§1.1, overlapping units): plausibility.py refuses them without.
 # Spellings: the UCUM forms of §1 plus a few unambiguous aliases an LIS sends (µ as the micro sign,
 # the Greek mu or "u"; UCUM's "{1.73_m2}" and "/(24.h)" forms; "/d" for per day = per 24 h).
 _ONE = Decimal(1)
@@ -72,9 +74,17 @@ UNITS: dict[Analyte, tuple[str, dict[str, tuple[Decimal, Decimal]]]] = {
             "µmol/L": (_ONE, _ONE),
             "μmol/L": (_ONE, _ONE),
             "mg/dL": (Decimal("88.4"), _ONE),
+            "mmol/L": (Decimal(1000), _ONE),  # ref: §1 — mmol/L × 1000
         },
     ),
-    Analyte.HEMOGLOBIN: ("g/L", {"g/L": (_ONE, _ONE), "g/dL": (Decimal(10), _ONE)}),
+    Analyte.HEMOGLOBIN: (
+        "g/L",
+        {
+            "g/L": (_ONE, _ONE),
+            "g/dL": (Decimal(10), _ONE),
+            "mmol/L": (Decimal("16.11"), _ONE),  # ref: §1 — mmol/L × 16.11 (monomer basis, Dutch convention)
+        },
+    ),
     Analyte.CREATININE_CLEARANCE: ("mL/min", {"mL/min": (_ONE, _ONE)}),
     Analyte.EGFR: (
         "mL/min/1.73m2",

@@ -60,7 +60,7 @@ def test_operational_paths_need_no_key(secured, path):
 
 
 def test_a_request_s_values_appear_nowhere_in_the_logs(secured, capsys, worked_example):
-    worked_example["spep"]["m_protein"]["value"] = 987.654
+    worked_example["spep"]["m_protein"]["value"] = 98.7654
     worked_example["patient"]["age_years"] = 77.125
     worked_example["labs"]["calcium"]["value"] = 2.4321
     resp = call(secured, "POST", "/v1/interpretations", {"json": worked_example}, GOOD)

@@ -1,4 +1,7 @@
-"""Serial-result rules never fail on extreme values (a huge Decimal once overflowed a rounding)."""
+"""Serial-result rules never fail on extreme values (a huge Decimal once overflowed a rounding).
+
+Values span the whole plausible window of clinical-reference §1.1, from the subnormal floats up to its
+upper end; beyond it a request is refused before any rule runs (tests/api/test_plausibility.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +14,19 @@ from service.api.serialize import to_dict
 from service.domain import interpret
 
 SCHEMA = InterpretationRequestSchema()
-values = st.floats(min_value=0, max_value=1e308, allow_nan=False, allow_infinity=False)
+
+
+def values(high: float, low: float = 0):
+    """Floats over a plausible window (bounds included), tiny ones included when it starts at 0."""
+    return st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False)
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(values, min_size=3, max_size=3), values, st.lists(values, min_size=3, max_size=3))
+@given(
+    st.lists(values(15), min_size=3, max_size=3),  # serum M-protein 0-150 g/L, sent in g/dL
+    values(150),  # g/L
+    st.lists(values(25, 2), min_size=3, max_size=3),  # haemoglobin 20-250 g/L, sent in g/dL
+)
 def test_any_serial_m_protein_and_haemoglobin_series_is_interpreted_to_strict_json(mps, current, hbs):
     dates = ["2025-01-10", "2025-03-10", "2025-05-10"]
     body = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, note, settings
@@ -13,7 +14,9 @@ from hypothesis import strategies as st
 from service.api.schemas import InterpretationRequestSchema, InterpretationResponseSchema
 from service.api.serialize import to_dict
 from service.domain import interpret
-from service.domain.quantity import Analyte, accepted_units
+from service.domain.plausibility import NEEDS_REFERENCE_LIMITS
+from service.domain.quantity import UNITS, Analyte, accepted_units, convert
+from service.domain.ruleset import PLAUSIBILITY, Window
 
 REQUEST = InterpretationRequestSchema()
 RESPONSE = InterpretationResponseSchema()
@@ -46,14 +49,45 @@ def ranges(draw) -> dict:
     return {"low": low, "high": high}
 
 
+# Haemoglobin's lower limit drawn from the part of its window that fits a patient of either sex
+# (female 100-125, male 115-140 g/L, clinical-reference §1.1), since the patient is drawn apart.
+HB_LOWER_LIMIT_ANY_SEX = Window(
+    PLAUSIBILITY["hemoglobin"].lower_limit_male.low, PLAUSIBILITY["hemoglobin"].lower_limit_female.high
+)
+
+
+def in_window(analyte: Analyte, unit: str, window: Window):
+    """Numbers in ``unit`` whose canonical value is inside ``window`` (§1.1): spread over it, its ends
+    included, and the subnormal floats when it starts at 0."""
+    mul, div = UNITS[analyte][1][unit]
+    low, high = float(window.low * div / mul), float(window.high * div / mul)
+    inside = lambda x: window.holds(convert(Decimal(repr(float(x))), analyte, unit))  # noqa: E731
+    edges = [x for x in (low, high) if inside(x)]
+    parts = [st.floats(min_value=low, max_value=high, allow_nan=False, allow_infinity=False).filter(inside)]
+    if edges:
+        parts.append(st.sampled_from(edges))
+    if window.low == 0:
+        parts += [st.just(0), st.floats(min_value=0, max_value=1e-6, allow_nan=False)]
+    return st.one_of(parts)
+
+
 @st.composite
 def quantities(draw, analyte: Analyte) -> dict:
-    q = {"value": draw(numbers), "unit": draw(st.sampled_from(accepted_units(analyte)))}
+    """A plausible quantity (§1.1): value and reference limits inside their windows, in any accepted unit."""
+    unit = draw(st.sampled_from(accepted_units(analyte)))
+    p = PLAUSIBILITY[analyte.value]
+    q = {"value": draw(in_window(analyte, unit, p.value)), "unit": unit}
     if draw(st.booleans()):
         # "< 0" allows no value (quantities are >= 0) and is a 422; every other bound is valid.
         q["comparator"] = draw(st.sampled_from(["<=", ">", ">="] + (["<"] if q["value"] != 0 else [])))
-    if draw(st.booleans()):
-        q["reference_range"] = draw(ranges())
+    if (analyte, unit) in NEEDS_REFERENCE_LIMITS or draw(st.booleans()):
+        if p.lower_limit is None or p.upper_limit is None:
+            q["reference_range"] = draw(ranges())
+        else:
+            lower = HB_LOWER_LIMIT_ANY_SEX if analyte is Analyte.HEMOGLOBIN else p.lower_limit
+            low = draw(in_window(analyte, unit, lower))
+            high = draw(in_window(analyte, unit, p.upper_limit).filter(lambda h, low=low: h >= low))
+            q["reference_range"] = {"low": low, "high": high}
     return q
 
 

@@ -400,34 +400,17 @@ def _strict_json(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-# Legal but extreme numbers (finite, >= 0) are not errors: the answer is a 200 whose body is still
-# standard JSON (no NaN/Infinity literals) and conforms to the documented response.
+# Legal but extreme numbers (finite, >= 0, inside the plausible windows of clinical-reference §1.1) are
+# not errors: the answer is a 200 whose body is still standard JSON (no NaN/Infinity literals) and
+# conforms to the documented response.
 EXTREMES = [
-    ("spep-1e308-g/dL", {"spep": {"m_protein": {"value": 1e308, "unit": "g/dL"}}}),
     ("spep-1e-400", {"spep": {"m_protein": {"value": 0.0, "unit": "g/L"}}, "_raw": "1e-400"}),
     ("spep-5e-324", {"spep": {"m_protein": {"value": 5e-324, "unit": "g/L"}}}),
-    (
-        "flc-kappa-1e308-mg/dL",
-        {"flc": {"kappa": {"value": 1e308, "unit": "mg/dL"}, "lambda": {"value": 1, "unit": "mg/L"}}},
-    ),
     (
         "flc-lambda-1e-320",
         {
             "serum_ife": {"result": "negative"},
             "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": 1e-320, "unit": "mg/L"}},
-        },
-    ),
-    (
-        "creatinine-1e308-mg/dL",
-        {"serum_ife": {"result": "negative"}, "labs": {"creatinine": {"value": 1e308, "unit": "mg/dL"}}},
-    ),
-    (
-        "calcium-1e308-range",
-        {
-            "serum_ife": {"result": "negative"},
-            "labs": {
-                "calcium": {"value": 1e308, "unit": "mg/dL", "reference_range": {"low": 0, "high": 1e308}}
-            },
         },
     ),
     (
@@ -452,6 +435,44 @@ def test_extreme_legal_numbers_answer_with_standard_json(client, body):
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     parsed = _strict_json(resp.get_data(as_text=True))
     assert InterpretationResponseSchema().validate(parsed) == {}
+
+
+# Finite numbers beyond any plausible figure (§1.1) are data-entry errors: a 422 in standard JSON naming
+# each field, never an interpretation.
+IMPLAUSIBLE_EXTREMES = [
+    ("spep-1e308-g/dL", {"spep": {"m_protein": {"value": 1e308, "unit": "g/dL"}}}, ["spep.m_protein.value"]),
+    (
+        "flc-kappa-1e308-mg/dL",
+        {"flc": {"kappa": {"value": 1e308, "unit": "mg/dL"}, "lambda": {"value": 1, "unit": "mg/L"}}},
+        ["flc.kappa.value"],
+    ),
+    (
+        "creatinine-1e308-mg/dL",
+        {"serum_ife": {"result": "negative"}, "labs": {"creatinine": {"value": 1e308, "unit": "mg/dL"}}},
+        ["labs.creatinine.value"],
+    ),
+    (
+        "calcium-1e308-range",
+        {
+            "serum_ife": {"result": "negative"},
+            "labs": {
+                "calcium": {"value": 1e308, "unit": "mg/dL", "reference_range": {"low": 0, "high": 1e308}}
+            },
+        },
+        ["labs.calcium.value", "labs.calcium.reference_range.low", "labs.calcium.reference_range.high"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"), [c[1:] for c in IMPLAUSIBLE_EXTREMES], ids=[c[0] for c in IMPLAUSIBLE_EXTREMES]
+)
+def test_extreme_numbers_beyond_the_plausible_windows_are_a_422_naming_each_field(client, body, fields):
+    resp = client.post(SINGLE, data=json.dumps(body), content_type=JSON)
+    assert resp.status_code == 422
+    parsed = _strict_json(resp.get_data(as_text=True))
+    assert sorted(parsed["errors"]) == sorted(fields)
+    assert "classification" not in parsed
 
 
 def test_a_null_batch_item_gets_its_own_422_like_any_other_bad_item(client):
