@@ -134,8 +134,19 @@ ORU = (
 )
 
 
-def test_hl7_calcium_in_mmol_with_a_mg_dl_range_is_an_ae_naming_obx_3_field_7(client):
+def test_the_reviewers_hl7_calcium_under_the_mass_code_is_refused_not_interpreted(client):
+    # The reproduction as reported: a mmol/L figure under the mass code 17861-6 is refused on its unit
+    # (the code fixes mass units; loinc-map.md) before its range is read: an AE, never an answer.
     obx = "OBX|3|NM|17861-6^Calcium^LN||2.70|mmol/L|8.6-9.6||||F"
+    resp = client.post("/v1/hl7v2", data=ORU.format(obx3=obx), content_type="x-application/hl7-v2+er7")
+    assert resp.status_code == 422
+    text = resp.data.decode()
+    assert "MSA|AE" in text and "OBX^3" in text and "2000-8" in text, text
+    assert "ORU^R01" not in text.split("\r")[0]
+
+
+def test_hl7_calcium_in_mmol_with_a_mg_dl_range_is_an_ae_naming_obx_3_field_7(client):
+    obx = "OBX|3|NM|2000-8^Calcium^LN||2.70|mmol/L|8.6-9.6||||F"
     resp = client.post("/v1/hl7v2", data=ORU.format(obx3=obx), content_type="x-application/hl7-v2+er7")
     assert resp.status_code == 422
     text = resp.data.decode()
@@ -144,7 +155,7 @@ def test_hl7_calcium_in_mmol_with_a_mg_dl_range_is_an_ae_naming_obx_3_field_7(cl
 
 
 def test_hl7_calcium_with_its_range_in_mmol_is_interpreted(client):
-    obx = "OBX|3|NM|17861-6^Calcium^LN||2.70|mmol/L|2.15-2.55||||F"
+    obx = "OBX|3|NM|2000-8^Calcium^LN||2.70|mmol/L|2.15-2.55||||F"
     resp = client.post("/v1/hl7v2", data=ORU.format(obx3=obx), content_type="x-application/hl7-v2+er7")
     assert resp.status_code == 200, resp.data
 
@@ -161,7 +172,7 @@ def _bundle(reference_range: list[dict]) -> dict:
         }
 
     calcium = obs(
-        "17861-6",
+        "2000-8",
         valueQuantity={
             "value": 2.70,
             "unit": "mmol/L",
