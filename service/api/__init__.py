@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, abort, send_file
 from flask_smorest import Api
 
 from service.domain import RULESET_VERSION
@@ -32,7 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    # Swagger UI's script and styles come from the pinned flask-swagger-ui package, served here: the page
+    # works offline and runs no third-party script where users paste their keys.
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
     "JSON_SORT_KEYS": False,
     # No CORS here: Flask's automatic OPTIONS answer (200, an HTML content type, an empty body) is
@@ -47,7 +51,13 @@ DEFAULTS: dict[str, Any] = {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An API key issued by the service operator (see README, Authentication).",
-                }
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The metrics token (MGI_METRICS_TOKEN) of the monitoring system; an API "
+                    "key does not open /metrics.",
+                },
             }
         },
         "info": {
@@ -84,8 +94,40 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _document_operational_routes(api, app)
     _document_request_rules(api)
     errors.register(app)
+    _serve_swagger_ui_assets(app)
     mark_ready(app)
     return app
+
+
+# The files flask-smorest's /docs page loads (its swagger_ui.html template), nothing else of the package.
+SWAGGER_UI_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+}
+
+
+def swagger_ui_dist() -> Path:
+    """The Swagger UI distribution shipped inside the flask-swagger-ui package (version pinned in
+    pyproject.toml; its dist/VERSION names the Swagger UI release)."""
+    spec = importlib.util.find_spec("flask_swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the flask-swagger-ui package (Swagger UI assets for /docs) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "dist"
+
+
+def _serve_swagger_ui_assets(app: Flask) -> None:
+    dist = swagger_ui_dist()
+
+    def swagger_ui_asset(name: str) -> Response:
+        mimetype = SWAGGER_UI_ASSETS.get(name)
+        if mimetype is None:
+            abort(404)
+        return send_file(dist / name, mimetype=mimetype, max_age=None, conditional=False, etag=False)
+
+    app.add_url_rule(
+        "/docs/assets/<name>", endpoint="swagger_ui_asset", view_func=swagger_ui_asset, methods=["GET"]
+    )
 
 
 def _present(*names: str) -> list[dict[str, Any]]:
@@ -180,14 +222,15 @@ def _document_operational_routes(api: Api, app: Flask) -> None:
         rule=rules["/metrics"],
         operations={
             "get": {
-                "summary": "Prometheus metrics (text exposition format).",
+                "summary": "Prometheus metrics (text exposition format), with the metrics token.",
                 "tags": ["operations"],
-                "security": [],
+                "security": [{"metricsToken": []}],
                 "responses": {
                     "200": {
                         "description": "Metrics",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "401": {"description": "No metrics token, or not the configured one", "content": error},
                 },
             }
         },

@@ -508,7 +508,12 @@ def init_observability(app: Flask) -> ObservabilityState:
                     lock.release()
             else:
                 access_log.handle(make_record(access_name, level, fields))
-        response.headers.add(REQUEST_ID_HEADER, rid)
+        headers = response.headers
+        headers.add(REQUEST_ID_HEADER, rid)
+        # Every answer may carry patient data or a page users paste keys into: no cache (browser,
+        # proxy) may keep it, and no browser may guess a type other than the declared one.
+        headers["Cache-Control"] = "no-store"
+        headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     # Put ours first even if other hooks were registered before init_observability.

@@ -87,7 +87,6 @@ def test_the_bearer_scheme_is_case_insensitive(client):
     [
         ("/healthz",),
         ("/readyz",),
-        ("/metrics",),
         ("/openapi.json",),
         ("/docs",),
         ("/other",),
