@@ -172,11 +172,20 @@ def on_starting(server):
                 ", ".join(exposed),
             )
             raise SystemExit(2)
-    # Metric files from a previous run would be added to this run's counters: start clean.
+    # Metric files from a previous run would be added to this run's counters: start clean. A directory
+    # that cannot be created or emptied costs the metrics, never the service (the workers then run
+    # with metrics off and say so).
     if _MULTIPROC_DIR:
-        os.makedirs(_MULTIPROC_DIR, exist_ok=True)
-        for path in glob.glob(os.path.join(_MULTIPROC_DIR, "*.db")):
-            os.remove(path)
+        try:
+            os.makedirs(_MULTIPROC_DIR, exist_ok=True)
+            for path in glob.glob(os.path.join(_MULTIPROC_DIR, "*.db")):
+                os.remove(path)
+        except OSError as exc:
+            server.log.error(
+                "mgi: PROMETHEUS_MULTIPROC_DIR=%s cannot be prepared (%s): metrics will be off",
+                _MULTIPROC_DIR,
+                exc.strerror or type(exc).__name__,
+            )
     server.log.info(
         "mgi: starting gunicorn: bind=%s workers=%s worker_class=%s timeout=%ss "
         "max_requests=%s+%s prometheus_multiproc=%s",
@@ -200,4 +209,9 @@ def child_exit(server, worker):
     if _MULTIPROC_DIR:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        try:
+            multiprocess.mark_process_dead(worker.pid)
+        except OSError as exc:  # a read-only or vanished directory: nothing to tidy, nothing to stop
+            server.log.warning(
+                "mgi: metric files of worker %s not tidied (%s)", worker.pid, type(exc).__name__
+            )
