@@ -3,7 +3,9 @@
 Environment: MGI_BIND (default 0.0.0.0:8000), MGI_WORKERS (default 2*cores+1, at most 8),
 MGI_WORKER_CLASS (default sync), MGI_THREADS (gthread only, default 4), MGI_TIMEOUT (default 15),
 MGI_GUNICORN_LOG_LEVEL (default info), PROMETHEUS_MULTIPROC_DIR (metrics across workers),
-MGI_MALLOC_TUNING (default 1; 0 keeps glibc's allocator defaults, see post_fork).
+MGI_MALLOC_TUNING (default 1; 0 keeps glibc's allocator defaults, see post_fork), MGI_BATCH_CONCURRENCY
+(default min(cores, workers-1)), MGI_BATCH_CONCURRENCY_PER_KEY (default half of it, rounded up),
+MGI_BATCH_TIME_BUDGET (default timeout/3 s), MGI_RUNTIME_DIR (default a new directory in /dev/shm).
 """
 
 import glob
@@ -43,6 +45,23 @@ threads = int(os.environ.get("MGI_THREADS", "4")) if worker_class == "gthread" e
 # A request takes milliseconds; a worker silent for 15 s is stuck (pathological input, deadlock)
 # and is killed and replaced. 15 s still lets a slow LAN client send a body at the size limit.
 timeout = int(os.environ.get("MGI_TIMEOUT", "15"))
+
+# --- admission control (service/api/admission.py) -------------------------------------------
+
+# Batches running at once over all workers: at most one per core (batch work is CPU-bound), and always
+# fewer than the workers, so single interpretations find a free worker however many batches are sent.
+# Per API key: half of that (rounded up), so one key cannot take every batch slot. A batch stops
+# starting new items after a third of the worker timeout and answers what it finished (items not
+# started get status 503): it never runs into the timeout's SIGKILL.
+_batch_total = os.environ.get("MGI_BATCH_CONCURRENCY") or str(max(1, min(_cores(), workers - 1)))
+_batch_per_key = os.environ.get("MGI_BATCH_CONCURRENCY_PER_KEY") or str(max(1, -(-int(_batch_total) // 2)))
+_batch_budget = os.environ.get("MGI_BATCH_TIME_BUDGET") or str(max(1, timeout // 3))
+# gunicorn sets these in the workers' environment (and resets them on a reload, from this file).
+raw_env = [
+    f"MGI_BATCH_CONCURRENCY={_batch_total}",
+    f"MGI_BATCH_CONCURRENCY_PER_KEY={_batch_per_key}",
+    f"MGI_BATCH_TIME_BUDGET={_batch_budget}",
+]
 
 # On HUP (reload) or TERM, workers get this long to finish in-flight requests before SIGKILL.
 # Requests are milliseconds, so 10 s is ample; keep it below docker-compose's stop_grace_period
@@ -186,9 +205,10 @@ def on_starting(server):
                 _MULTIPROC_DIR,
                 exc.strerror or type(exc).__name__,
             )
+    _make_runtime_dir(server)
     server.log.info(
         "mgi: starting gunicorn: bind=%s workers=%s worker_class=%s timeout=%ss "
-        "max_requests=%s+%s prometheus_multiproc=%s",
+        "max_requests=%s+%s prometheus_multiproc=%s batches=%s (per key %s, budget %ss) runtime_dir=%s",
         bind,
         workers,
         worker_class,
@@ -196,7 +216,45 @@ def on_starting(server):
         max_requests,
         max_requests_jitter,
         _MULTIPROC_DIR or "off",
+        _batch_total,
+        _batch_per_key,
+        _batch_budget,
+        os.environ.get("MGI_RUNTIME_DIR"),
     )
+    try:
+        over = float(_batch_budget) >= timeout / 2
+    except ValueError:
+        over = False  # the workers refuse the value at start, naming it
+    if over:
+        server.log.warning(
+            "mgi: MGI_BATCH_TIME_BUDGET=%s is not well under the worker timeout (%ss): under load a batch "
+            "may be killed mid-way instead of answering what it finished",
+            _batch_budget,
+            timeout,
+        )
+
+
+# The runtime directory holds the batch slots (lock files) and the configuration in force. On a RAM
+# disk: the container's root file system is read-only, and nothing here must outlive the service.
+_RUNTIME_OWNED = "MGI_RUNTIME_DIR_OWNED"
+
+
+def _make_runtime_dir(server) -> None:
+    if os.environ.get("MGI_RUNTIME_DIR"):
+        os.makedirs(os.environ["MGI_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+        return
+    import tempfile
+
+    os.environ["MGI_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="mgi-", dir=worker_tmp_dir)
+    os.environ[_RUNTIME_OWNED] = os.environ["MGI_RUNTIME_DIR"]
+
+
+def on_exit(server):
+    owned = os.environ.get(_RUNTIME_OWNED)
+    if owned and owned == os.environ.get("MGI_RUNTIME_DIR"):
+        import shutil
+
+        shutil.rmtree(owned, ignore_errors=True)
 
 
 def when_ready(server):

@@ -13,6 +13,7 @@ from flask_smorest import Api
 from service.domain import RULESET_VERSION
 
 from . import errors
+from .admission import init_admission
 from .interop import init_interop
 from .observability import init_observability, mark_ready
 from .schemas import ErrorSchema
@@ -87,6 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .security import init_security
 
     init_security(app)
+    init_admission(app)
     init_interop(app)
     api = _Api(app)
     api.register_blueprint(v1)
