@@ -206,6 +206,9 @@ def on_starting(server):
                 exc.strerror or type(exc).__name__,
             )
     _make_runtime_dir(server)
+    if not _publish_config(server):
+        server.log.error("mgi: the configuration above is invalid: the service does not start")
+        raise SystemExit(2)
     server.log.info(
         "mgi: starting gunicorn: bind=%s workers=%s worker_class=%s timeout=%ss "
         "max_requests=%s+%s prometheus_multiproc=%s batches=%s (per key %s, budget %ss) runtime_dir=%s",
@@ -247,6 +250,41 @@ def _make_runtime_dir(server) -> None:
 
     os.environ["MGI_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="mgi-", dir=worker_tmp_dir)
     os.environ[_RUNTIME_OWNED] = os.environ["MGI_RUNTIME_DIR"]
+
+
+def _publish_config(server) -> bool:
+    """Validate the key file and code map and publish the valid copies for the workers
+    (service/api/config_state.py). In a child process: the master itself stays app-free, so that new
+    workers import the code as it is on disk."""
+    import subprocess
+    import sys
+
+    if not (os.environ.get("MGI_API_KEYS_FILE") or os.environ.get("MGI_CODEMAP_FILE")):
+        return True  # nothing a reload re-reads: keys from MGI_API_KEYS only, the built-in code map
+    env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "MGI_ACTIVE_CONFIG")}
+    command = [sys.executable, "-m", "service", "check-config", "--publish", os.environ["MGI_RUNTIME_DIR"]]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        verdict = (done.stdout.strip().splitlines() or ["mgi-config: REFUSED: no verdict"])[-1]
+        ok = done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        verdict, ok = f"mgi-config: REFUSED: the check did not run ({type(exc).__name__})", False
+    if ok:
+        os.environ["MGI_ACTIVE_CONFIG"] = os.path.join(os.environ["MGI_RUNTIME_DIR"], "config", "active.json")
+        server.log.info("mgi: configuration published: %s", verdict)
+    else:
+        server.log.error("mgi: configuration refused: %s", verdict)
+    return ok
+
+
+def on_reload(server):
+    # SIGHUP: new workers will read the configuration published here. A refused one leaves the previous
+    # configuration in force (the workers read its published copies): a bad edit never stops the service.
+    if not _publish_config(server):
+        server.log.error(
+            "mgi: reload refused: the previous configuration stays in force; fix the file and send SIGHUP "
+            "again (the refusal shows in /readyz and in mgi_config_reload_failed)"
+        )
 
 
 def on_exit(server):

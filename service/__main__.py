@@ -20,6 +20,10 @@ CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 # command -> (module exposing ``main(argv: list[str]) -> int``, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service.__main__", "run the service locally in development mode (the default)"),
+    "check-config": (
+        "service.api.config_state",
+        "validate the API-key file and code map as the service would",
+    ),
 }
 
 

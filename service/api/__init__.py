@@ -14,6 +14,7 @@ from service.domain import RULESET_VERSION
 
 from . import errors
 from .admission import init_admission
+from .config_state import apply_active_config, watch_config_status
 from .interop import init_interop
 from .observability import init_observability, mark_ready
 from .schemas import ErrorSchema
@@ -78,11 +79,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(DEFAULTS)
     if os.environ.get("MGI_MAX_BODY_BYTES"):
         app.config["MAX_CONTENT_LENGTH"] = int(os.environ["MGI_MAX_BODY_BYTES"])
+    # Under gunicorn: the key file and code map the master validated and published (config_state.py).
+    apply_active_config(app)
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting
     # Observability first, so that requests refused by authentication still get a request id,
     # an access-log line and a metric.
     init_observability(app)
+    watch_config_status(app)
     # Imported here, not at the top: `python -m service.api.security hash-key` runs that module as
     # __main__, and a copy already imported by this package would make runpy warn about it.
     from .security import init_security
@@ -175,13 +179,29 @@ def _document_operational_routes(api: Api, app: Flask) -> None:
         rule=rules["/readyz"],
         operations={
             "get": {
-                "summary": "Readiness: 200 once start-up finished, 503 otherwise.",
+                "summary": "Readiness: 200 once start-up finished, 503 otherwise (or while no API key is "
+                "active: every /v1 request would be refused).",
                 "tags": ["operations"],
                 "security": [],
                 "responses": {
                     "200": {
-                        "description": "Ready",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                        "description": "Ready; ``warnings`` names conditions an operator should act on (a "
+                        "configuration reload that was refused: the previous configuration stays in force)",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "allOf": [
+                                        {"$ref": "#/components/schemas/Health"},
+                                        {
+                                            "type": "object",
+                                            "properties": {
+                                                "warnings": {"type": "array", "items": {"type": "string"}}
+                                            },
+                                        },
+                                    ]
+                                }
+                            }
+                        },
                     },
                     "503": {"description": "Not ready", "content": error},
                 },

@@ -434,6 +434,10 @@ class ObservabilityState:
     handler: logging.Handler | None = field(default=None, repr=False)
     #: Callables yielding metric families computed at scrape time (configuration state, admission).
     status_metrics: list[Callable[[], Iterable[Any]]] = field(default_factory=list)
+    #: Further readiness checks, ``() -> (ok, reason)`` (the API keys, ...).
+    readiness_checks: list[Callable[[], tuple[bool, str]]] = field(default_factory=list)
+    #: ``() -> list[str]``: conditions /readyz reports while ready (a refused configuration reload, ...).
+    readiness_warnings: list[Callable[[], list[str]]] = field(default_factory=list)
 
 
 def mark_ready(app: Flask) -> None:
@@ -451,6 +455,10 @@ def _error(status: HTTPStatus, message: str):
 def _readiness(app: Flask, state: ObservabilityState) -> tuple[bool, str]:
     if not state.ready:
         return False, "start-up not finished"
+    for extension_check in state.readiness_checks:
+        ok, reason = extension_check()
+        if not ok:
+            return False, reason
     check = app.config.get("READINESS_CHECK")
     if check is None:
         return True, ""
@@ -644,7 +652,11 @@ def init_observability(app: Flask) -> ObservabilityState:
         ok, reason = _readiness(app, state)
         if not ok:
             return _error(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {reason}")
-        return {"status": "ready", "ruleset_version": app.config.get("RULESET_VERSION")}
+        body: dict[str, Any] = {"status": "ready", "ruleset_version": app.config.get("RULESET_VERSION")}
+        warnings = [w for source in state.readiness_warnings for w in source()]
+        if warnings:
+            body["warnings"] = warnings
+        return body
 
     app.add_url_rule("/metrics", endpoint="mgi_metrics", view_func=metrics_view, methods=["GET"])
     app.add_url_rule("/readyz", endpoint="mgi_readyz", view_func=readyz_view, methods=["GET"])

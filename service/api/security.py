@@ -269,10 +269,13 @@ def load_security_config(app: Flask) -> SecurityState:
     if key_file:
         keys += parse_key_file(key_file)
     state = SecurityState(dev_mode=dev_mode, keys=_check_unique(keys), metrics_digest=_metrics_digest(app))
-    if not dev_mode and not state.active_names:
-        revoked = f" ({len(state.keys)} configured, all revoked)" if state.keys else ""
+    # A key file that names no active key (emptied, or every key marked revoked) is the operator's
+    # emergency stop after a leak: it applies - every /v1 request is refused and /readyz says so. Only
+    # no key source at all is a mistake that stops start-up.
+    key_source = bool(configured) or bool(env_value.strip()) or bool(key_file)
+    if not dev_mode and not state.active_names and not key_source:
         raise KeyConfigError(
-            f"no active API key configured{revoked}: "
+            "no active API key configured: "
             "set MGI_API_KEYS='name:sha256hex,...' or MGI_API_KEYS_FILE "
             "(generate a key with `python -m service.api.security hash-key`), "
             "or set MGI_DEV_MODE=1 for a local development run without authentication"
@@ -335,6 +338,13 @@ def init_security(app: Flask) -> SecurityState:
             "development mode: authentication disabled - every /v1/ request is accepted "
             "without an API key; never run like this on a network (unset MGI_DEV_MODE)"
         )
+    elif not state.active_names:
+        log.error(
+            "no active API key (%d configured, all revoked): every %s* request is refused until a key "
+            "is added and the service reloaded (SIGHUP)",
+            len(state.keys),
+            PROTECTED_PREFIX,
+        )
     else:
         log.info(
             "API-key authentication enabled for %s* (%d active key(s): %s; %d revoked)",
@@ -344,6 +354,11 @@ def init_security(app: Flask) -> SecurityState:
             len(state.keys) - len(state.active_names),
         )
 
+    observability = app.extensions.get("mgi_observability")
+    if observability is not None and not state.dev_mode and not state.active_names:
+        observability.readiness_checks.append(
+            lambda: (False, f"no active API key: every {PROTECTED_PREFIX} request is refused (all revoked)")
+        )
     keys = state.keys
     dev_mode = state.dev_mode
     metrics_keys = () if state.metrics_digest is None else (ApiKey("metrics", state.metrics_digest),)
