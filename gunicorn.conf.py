@@ -107,6 +107,9 @@ accesslog = None
 # Gunicorn's own messages (boot, worker timeouts, kills) to stderr, next to the app's JSON lines.
 errorlog = "-"
 loglevel = os.environ.get("MGI_GUNICORN_LOG_LEVEL", "info")
+# gunicorn's messages without request content: no request line, target, query string, header value or
+# exception message (service/gunicorn_logging.py). The service's logs hold no patient data.
+logger_class = "service.gunicorn_logging.RedactingLogger"
 proc_name = "mgi"
 
 # --- process hygiene -------------------------------------------------------------------------
