@@ -25,10 +25,12 @@ directory (tests, a single process) the app makes a private one.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -138,10 +140,20 @@ class Admission:
         return Slots(self.directory, f"batch-key-{key_name}", self.per_key)
 
 
+_private_dir: str | None = None
+
+
+def _private_runtime_dir() -> str:
+    """One directory per process when no runtime directory is configured (tests, a single process)."""
+    global _private_dir
+    if _private_dir is None:
+        _private_dir = tempfile.mkdtemp(prefix="mgi-runtime-")
+        atexit.register(shutil.rmtree, _private_dir, True)
+    return _private_dir
+
+
 def init_admission(app: Flask) -> Admission:
-    directory = app.config.get("RUNTIME_DIR") or os.environ.get(ENV_RUNTIME_DIR) or ""
-    if not directory:
-        directory = tempfile.mkdtemp(prefix="mgi-runtime-")
+    directory = app.config.get("RUNTIME_DIR") or os.environ.get(ENV_RUNTIME_DIR) or _private_runtime_dir()
     os.makedirs(directory, exist_ok=True)
     total = int(_setting(app, "BATCH_CONCURRENCY", ENV_TOTAL, max(1, _cores())))
     per_key = int(_setting(app, "BATCH_CONCURRENCY_PER_KEY", ENV_PER_KEY, max(1, math.ceil(total / 2))))
