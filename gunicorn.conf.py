@@ -246,13 +246,21 @@ _RUNTIME_OWNED = "MGI_RUNTIME_DIR_OWNED"
 
 
 def _make_runtime_dir(server) -> None:
-    if os.environ.get("MGI_RUNTIME_DIR"):
-        os.makedirs(os.environ["MGI_RUNTIME_DIR"], mode=0o700, exist_ok=True)
-        return
-    import tempfile
+    try:
+        if os.environ.get("MGI_RUNTIME_DIR"):
+            os.makedirs(os.environ["MGI_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+            return
+        import tempfile
 
-    os.environ["MGI_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="mgi-", dir=worker_tmp_dir)
-    os.environ[_RUNTIME_OWNED] = os.environ["MGI_RUNTIME_DIR"]
+        os.environ["MGI_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="mgi-", dir=worker_tmp_dir)
+    except OSError as exc:
+        server.log.error(
+            "mgi: no runtime directory (%s): set MGI_RUNTIME_DIR to a writable local directory",
+            exc.strerror or type(exc).__name__,
+        )
+        raise SystemExit(2) from None
+    # Removed at exit by this master only (a master started by USR2 inherits the variable, not the dir).
+    os.environ[_RUNTIME_OWNED] = f"{os.getpid()}:{os.environ['MGI_RUNTIME_DIR']}"
 
 
 def _publish_config(server) -> bool:
@@ -291,11 +299,10 @@ def on_reload(server):
 
 
 def on_exit(server):
-    owned = os.environ.get(_RUNTIME_OWNED)
-    if owned and owned == os.environ.get("MGI_RUNTIME_DIR"):
+    if os.environ.get(_RUNTIME_OWNED) == f"{os.getpid()}:{os.environ.get('MGI_RUNTIME_DIR')}":
         import shutil
 
-        shutil.rmtree(owned, ignore_errors=True)
+        shutil.rmtree(os.environ["MGI_RUNTIME_DIR"], ignore_errors=True)
 
 
 def when_ready(server):

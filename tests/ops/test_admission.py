@@ -158,3 +158,21 @@ def test_under_gunicorn_the_slots_are_shared_by_every_worker(tmp_path):
         assert server.post("/v1/interpretations", PANEL)[0] == 200
         Slots.release(held)
         assert server.post("/v1/interpretations/batch", batch())[0] == 200
+
+
+def test_the_master_makes_its_runtime_directory_and_removes_it_at_exit(monkeypatch):
+    import runpy
+    from types import SimpleNamespace
+
+    from .server import CONF
+
+    for name in ("MGI_RUNTIME_DIR", "MGI_RUNTIME_DIR_OWNED"):
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
+    conf = runpy.run_path(str(CONF))
+    server = SimpleNamespace(log=SimpleNamespace(error=print))
+    conf["_make_runtime_dir"](server)
+    made = os.environ["MGI_RUNTIME_DIR"]
+    assert os.path.isdir(made) and (not os.path.isdir("/dev/shm") or made.startswith("/dev/shm/"))
+    conf["on_exit"](server)
+    assert not os.path.exists(made)
