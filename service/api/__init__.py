@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, send_file
+from flask import Flask, Response, abort, request, send_file
 from flask_smorest import Api
 
 from service.domain import RULESET_VERSION
@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     # Swagger UI's script and styles come from the pinned flask-swagger-ui package, served here: the page
     # works offline and runs no third-party script where users paste their keys.
     "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+    # Swagger UI would send the document's address to an online validator for its badge: not from here.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
     "JSON_SORT_KEYS": False,
     # No CORS here: Flask's automatic OPTIONS answer (200, an HTML content type, an empty body) is
@@ -113,6 +115,12 @@ SWAGGER_UI_ASSETS = {
 }
 
 
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
 def swagger_ui_dist() -> Path:
     """The Swagger UI distribution shipped inside the flask-swagger-ui package (version pinned in
     pyproject.toml; its dist/VERSION names the Swagger UI release)."""
@@ -134,6 +142,14 @@ def _serve_swagger_ui_assets(app: Flask) -> None:
     app.add_url_rule(
         "/docs/assets/<name>", endpoint="swagger_ui_asset", view_func=swagger_ui_asset, methods=["GET"]
     )
+
+    @app.after_request
+    def _docs_policy(response: Response) -> Response:
+        # The page where users paste keys loads and talks to this service only (its own inline
+        # configuration script excepted), whatever a script on it would try.
+        if request.path.startswith("/docs"):
+            response.headers["Content-Security-Policy"] = DOCS_CSP
+        return response
 
 
 def _present(*names: str) -> list[dict[str, Any]]:

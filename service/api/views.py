@@ -70,6 +70,11 @@ def json_errors(view: Any, codes: tuple[int, ...] = (400, 401, 413, 415, 422)) -
     return view
 
 
+def batch_errors(view: Any) -> Any:
+    """json_errors plus the batch endpoint's 429 (admission.py)."""
+    return json_errors(view, (400, 401, 413, 415, 422, 429))
+
+
 v1 = Blueprint(
     "interpretations",
     __name__,
@@ -222,7 +227,7 @@ class InterpretationsBatch(MethodView):
 
     @v1.arguments(BatchRequestSchema, location="json")
     @v1.response(200, BatchResponseSchema)
-    @lambda view: json_errors(view, (400, 401, 413, 415, 422, 429))
+    @batch_errors
     def post(self, body: dict) -> Response:
         """Up to 1,000 panels: one result or one error body per item, in order."""
         # Items go through in chunks of BATCH_CHUNK, one stage at a time (load the chunk, interpret it,

@@ -63,6 +63,14 @@ def test_the_docs_page_loads_its_script_and_styles_from_the_service_only(client)
         assert asset.status_code == 200, source
         assert len(asset.get_data()) > 1000
     assert "http://" not in page and "https://" not in page
+    assert '"validatorUrl": null' in page  # no badge fetched from the online validator
+
+
+def test_the_docs_page_may_load_and_contact_this_service_only(client):
+    for path in ("/docs", "/docs/assets/swagger-ui-bundle.js"):
+        policy = client.get(path).headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+        assert "http" not in policy
 
 
 def test_the_swagger_ui_assets_are_the_pinned_release_and_nothing_else_of_the_package_is_served(client):
