@@ -169,3 +169,18 @@ def test_sighup_with_bad_then_good_then_emptied_key_files_never_halts_gunicorn(t
     output = server.output()
     assert "mgi: configuration refused" in output and "reload refused" in output
     assert "Worker failed to boot" not in output and "Shutting down: Master" in output
+
+
+def test_check_config_tells_an_operator_before_the_reload(tmp_path, monkeypatch, capsys):
+    from service.__main__ import main
+
+    keys = tmp_path / "keys.yaml"
+    key_file(keys, lis=OLD)
+    monkeypatch.setenv("MGI_API_KEYS_FILE", str(keys))
+    assert main(["check-config"]) == 0
+    assert capsys.readouterr().out.strip() == "mgi-config: OK: 1 active key(s), 0 revoked"
+    keys.write_text("keys:\n  - {name: lis, sha256: 123}\n")
+    assert main(["check-config"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("mgi-config: REFUSED: KeyConfigError:") and "SHA-256" in out
+    assert not (tmp_path / "config").exists()  # checking publishes nothing
