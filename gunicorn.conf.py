@@ -3,7 +3,9 @@
 Environment: MGI_BIND (default 0.0.0.0:8000), MGI_WORKERS (default 2*cores+1, at most 8),
 MGI_WORKER_CLASS (default sync), MGI_THREADS (gthread only, default 4), MGI_TIMEOUT (default 15),
 MGI_GUNICORN_LOG_LEVEL (default info), PROMETHEUS_MULTIPROC_DIR (metrics across workers),
-MGI_MALLOC_TUNING (default 1; 0 keeps glibc's allocator defaults, see post_fork).
+MGI_MALLOC_TUNING (default 1; 0 keeps glibc's allocator defaults, see post_fork), MGI_BATCH_CONCURRENCY
+(default min(cores, workers-1)), MGI_BATCH_CONCURRENCY_PER_KEY (default half of it, rounded up),
+MGI_BATCH_TIME_BUDGET (default timeout/3 s), MGI_RUNTIME_DIR (default a new directory in /dev/shm).
 """
 
 import glob
@@ -43,6 +45,23 @@ threads = int(os.environ.get("MGI_THREADS", "4")) if worker_class == "gthread" e
 # A request takes milliseconds; a worker silent for 15 s is stuck (pathological input, deadlock)
 # and is killed and replaced. 15 s still lets a slow LAN client send a body at the size limit.
 timeout = int(os.environ.get("MGI_TIMEOUT", "15"))
+
+# --- admission control (service/api/admission.py) -------------------------------------------
+
+# Batches running at once over all workers: at most one per core (batch work is CPU-bound), and always
+# fewer than the workers, so single interpretations find a free worker however many batches are sent.
+# Per API key: half of that (rounded up), so one key cannot take every batch slot. A batch stops
+# starting new items after a third of the worker timeout and answers what it finished (items not
+# started get status 503): it never runs into the timeout's SIGKILL.
+_batch_total = os.environ.get("MGI_BATCH_CONCURRENCY") or str(max(1, min(_cores(), workers - 1)))
+_batch_per_key = os.environ.get("MGI_BATCH_CONCURRENCY_PER_KEY") or str(max(1, -(-int(_batch_total) // 2)))
+_batch_budget = os.environ.get("MGI_BATCH_TIME_BUDGET") or str(max(1, timeout // 3))
+# gunicorn sets these in the workers' environment (and resets them on a reload, from this file).
+raw_env = [
+    f"MGI_BATCH_CONCURRENCY={_batch_total}",
+    f"MGI_BATCH_CONCURRENCY_PER_KEY={_batch_per_key}",
+    f"MGI_BATCH_TIME_BUDGET={_batch_budget}",
+]
 
 # On HUP (reload) or TERM, workers get this long to finish in-flight requests before SIGKILL.
 # Requests are milliseconds, so 10 s is ample; keep it below docker-compose's stop_grace_period
@@ -88,6 +107,9 @@ accesslog = None
 # Gunicorn's own messages (boot, worker timeouts, kills) to stderr, next to the app's JSON lines.
 errorlog = "-"
 loglevel = os.environ.get("MGI_GUNICORN_LOG_LEVEL", "info")
+# gunicorn's messages without request content: no request line, target, query string, header value or
+# exception message (service/gunicorn_logging.py). The service's logs hold no patient data.
+logger_class = "service.gunicorn_logging.RedactingLogger"
 proc_name = "mgi"
 
 # --- process hygiene -------------------------------------------------------------------------
@@ -172,14 +194,27 @@ def on_starting(server):
                 ", ".join(exposed),
             )
             raise SystemExit(2)
-    # Metric files from a previous run would be added to this run's counters: start clean.
+    # Metric files from a previous run would be added to this run's counters: start clean. A directory
+    # that cannot be created or emptied costs the metrics, never the service (the workers then run
+    # with metrics off and say so).
     if _MULTIPROC_DIR:
-        os.makedirs(_MULTIPROC_DIR, exist_ok=True)
-        for path in glob.glob(os.path.join(_MULTIPROC_DIR, "*.db")):
-            os.remove(path)
+        try:
+            os.makedirs(_MULTIPROC_DIR, exist_ok=True)
+            for path in glob.glob(os.path.join(_MULTIPROC_DIR, "*.db")):
+                os.remove(path)
+        except OSError as exc:
+            server.log.error(
+                "mgi: PROMETHEUS_MULTIPROC_DIR=%s cannot be prepared (%s): metrics will be off",
+                _MULTIPROC_DIR,
+                exc.strerror or type(exc).__name__,
+            )
+    _make_runtime_dir(server)
+    if not _publish_config(server):
+        server.log.error("mgi: the configuration above is invalid: the service does not start")
+        raise SystemExit(2)
     server.log.info(
         "mgi: starting gunicorn: bind=%s workers=%s worker_class=%s timeout=%ss "
-        "max_requests=%s+%s prometheus_multiproc=%s",
+        "max_requests=%s+%s prometheus_multiproc=%s batches=%s (per key %s, budget %ss) runtime_dir=%s",
         bind,
         workers,
         worker_class,
@@ -187,7 +222,87 @@ def on_starting(server):
         max_requests,
         max_requests_jitter,
         _MULTIPROC_DIR or "off",
+        _batch_total,
+        _batch_per_key,
+        _batch_budget,
+        os.environ.get("MGI_RUNTIME_DIR"),
     )
+    try:
+        over = float(_batch_budget) >= timeout / 2
+    except ValueError:
+        over = False  # the workers refuse the value at start, naming it
+    if over:
+        server.log.warning(
+            "mgi: MGI_BATCH_TIME_BUDGET=%s is not well under the worker timeout (%ss): under load a batch "
+            "may be killed mid-way instead of answering what it finished",
+            _batch_budget,
+            timeout,
+        )
+
+
+# The runtime directory holds the batch slots (lock files) and the configuration in force. On a RAM
+# disk: the container's root file system is read-only, and nothing here must outlive the service.
+_RUNTIME_OWNED = "MGI_RUNTIME_DIR_OWNED"
+
+
+def _make_runtime_dir(server) -> None:
+    try:
+        if os.environ.get("MGI_RUNTIME_DIR"):
+            os.makedirs(os.environ["MGI_RUNTIME_DIR"], mode=0o700, exist_ok=True)
+            return
+        import tempfile
+
+        os.environ["MGI_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="mgi-", dir=worker_tmp_dir)
+    except OSError as exc:
+        server.log.error(
+            "mgi: no runtime directory (%s): set MGI_RUNTIME_DIR to a writable local directory",
+            exc.strerror or type(exc).__name__,
+        )
+        raise SystemExit(2) from None
+    # Removed at exit by this master only (a master started by USR2 inherits the variable, not the dir).
+    os.environ[_RUNTIME_OWNED] = f"{os.getpid()}:{os.environ['MGI_RUNTIME_DIR']}"
+
+
+def _publish_config(server) -> bool:
+    """Validate the key file and code map and publish the valid copies for the workers
+    (service/api/config_state.py). In a child process: the master itself stays app-free, so that new
+    workers import the code as it is on disk."""
+    import subprocess
+    import sys
+
+    if not (os.environ.get("MGI_API_KEYS_FILE") or os.environ.get("MGI_CODEMAP_FILE")):
+        return True  # nothing a reload re-reads: keys from MGI_API_KEYS only, the built-in code map
+    env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "MGI_ACTIVE_CONFIG")}
+    command = [sys.executable, "-m", "service", "check-config", "--publish", os.environ["MGI_RUNTIME_DIR"]]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        verdict = (done.stdout.strip().splitlines() or ["mgi-config: REFUSED: no verdict"])[-1]
+        ok = done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        verdict, ok = f"mgi-config: REFUSED: the check did not run ({type(exc).__name__})", False
+    if ok:
+        os.environ["MGI_ACTIVE_CONFIG"] = os.path.join(os.environ["MGI_RUNTIME_DIR"], "config", "active.json")
+        server.log.info("mgi: configuration published: %s", verdict)
+    else:
+        server.log.error("mgi: configuration refused: %s", verdict)
+    return ok
+
+
+def on_reload(server):
+    # SIGHUP: new workers will read the configuration published here. A refused one leaves the previous
+    # configuration in force (the workers read its published copies): a bad edit never stops the service.
+    if not _publish_config(server):
+        server.log.error(
+            "mgi: reload refused: the previous configuration stays in force; fix the file and send SIGHUP "
+            "again (the refusal shows in /readyz and in mgi_config_reload_failed)"
+        )
+
+
+def on_exit(server):
+    if os.environ.get(_RUNTIME_OWNED) == f"{os.getpid()}:{os.environ.get('MGI_RUNTIME_DIR')}":
+        import shutil
+
+        shutil.rmtree(os.environ["MGI_RUNTIME_DIR"], ignore_errors=True)
 
 
 def when_ready(server):
@@ -200,4 +315,9 @@ def child_exit(server, worker):
     if _MULTIPROC_DIR:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        try:
+            multiprocess.mark_process_dead(worker.pid)
+        except OSError as exc:  # a read-only or vanished directory: nothing to tidy, nothing to stop
+            server.log.warning(
+                "mgi: metric files of worker %s not tidied (%s)", worker.pid, type(exc).__name__
+            )

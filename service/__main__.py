@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "service.verification.run",
         "run the verification cases against a running instance (--url URL)",
     ),
+    "check-config": (
+        "service.api.config_state",
+        "validate the API-key file and code map as the service would",
+    ),
 }
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, abort, request, send_file
 from flask_smorest import Api
 
 from service.domain import RULESET_VERSION
 
 from . import errors
+from .admission import init_admission
+from .config_state import apply_active_config, watch_config_status
 from .interop import init_interop
 from .observability import init_observability, mark_ready
 from .schemas import ErrorSchema
@@ -32,7 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    # Swagger UI's script and styles come from the pinned flask-swagger-ui package, served here: the page
+    # works offline and runs no third-party script where users paste their keys.
+    "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
+    # Swagger UI would send the document's address to an online validator for its badge: not from here.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
     "JSON_SORT_KEYS": False,
     # No CORS here: Flask's automatic OPTIONS answer (200, an HTML content type, an empty body) is
@@ -47,7 +55,13 @@ DEFAULTS: dict[str, Any] = {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "An API key issued by the service operator (see README, Authentication).",
-                }
+                },
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The metrics token (MGI_METRICS_TOKEN) of the monitoring system; an API "
+                    "key does not open /metrics.",
+                },
             }
         },
         "info": {
@@ -67,16 +81,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(DEFAULTS)
     if os.environ.get("MGI_MAX_BODY_BYTES"):
         app.config["MAX_CONTENT_LENGTH"] = int(os.environ["MGI_MAX_BODY_BYTES"])
+    # Under gunicorn: the key file and code map the master validated and published (config_state.py).
+    apply_active_config(app)
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting
     # Observability first, so that requests refused by authentication still get a request id,
     # an access-log line and a metric.
     init_observability(app)
+    watch_config_status(app)
     # Imported here, not at the top: `python -m service.api.security hash-key` runs that module as
     # __main__, and a copy already imported by this package would make runpy warn about it.
     from .security import init_security
 
     init_security(app)
+    init_admission(app)
     init_interop(app)
     api = _Api(app)
     api.register_blueprint(v1)
@@ -84,8 +102,54 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _document_operational_routes(api, app)
     _document_request_rules(api)
     errors.register(app)
+    _serve_swagger_ui_assets(app)
     mark_ready(app)
     return app
+
+
+# The files flask-smorest's /docs page loads (its swagger_ui.html template), nothing else of the package.
+SWAGGER_UI_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+}
+
+
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def swagger_ui_dist() -> Path:
+    """The Swagger UI distribution shipped inside the flask-swagger-ui package (version pinned in
+    pyproject.toml; its dist/VERSION names the Swagger UI release)."""
+    spec = importlib.util.find_spec("flask_swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the flask-swagger-ui package (Swagger UI assets for /docs) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "dist"
+
+
+def _serve_swagger_ui_assets(app: Flask) -> None:
+    dist = swagger_ui_dist()
+
+    def swagger_ui_asset(name: str) -> Response:
+        mimetype = SWAGGER_UI_ASSETS.get(name)
+        if mimetype is None:
+            abort(404)
+        return send_file(dist / name, mimetype=mimetype, max_age=None, conditional=False, etag=False)
+
+    app.add_url_rule(
+        "/docs/assets/<name>", endpoint="swagger_ui_asset", view_func=swagger_ui_asset, methods=["GET"]
+    )
+
+    @app.after_request
+    def _docs_policy(response: Response) -> Response:
+        # The page where users paste keys loads and talks to this service only (its own inline
+        # configuration script excepted), whatever a script on it would try.
+        if request.path.startswith("/docs"):
+            response.headers["Content-Security-Policy"] = DOCS_CSP
+        return response
 
 
 def _present(*names: str) -> list[dict[str, Any]]:
@@ -131,13 +195,29 @@ def _document_operational_routes(api: Api, app: Flask) -> None:
         rule=rules["/readyz"],
         operations={
             "get": {
-                "summary": "Readiness: 200 once start-up finished, 503 otherwise.",
+                "summary": "Readiness: 200 once start-up finished, 503 otherwise (or while no API key is "
+                "active: every /v1 request would be refused).",
                 "tags": ["operations"],
                 "security": [],
                 "responses": {
                     "200": {
-                        "description": "Ready",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}},
+                        "description": "Ready; ``warnings`` names conditions an operator should act on (a "
+                        "configuration reload that was refused: the previous configuration stays in force)",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "allOf": [
+                                        {"$ref": "#/components/schemas/Health"},
+                                        {
+                                            "type": "object",
+                                            "properties": {
+                                                "warnings": {"type": "array", "items": {"type": "string"}}
+                                            },
+                                        },
+                                    ]
+                                }
+                            }
+                        },
                     },
                     "503": {"description": "Not ready", "content": error},
                 },
@@ -180,14 +260,15 @@ def _document_operational_routes(api: Api, app: Flask) -> None:
         rule=rules["/metrics"],
         operations={
             "get": {
-                "summary": "Prometheus metrics (text exposition format).",
+                "summary": "Prometheus metrics (text exposition format), with the metrics token.",
                 "tags": ["operations"],
-                "security": [],
+                "security": [{"metricsToken": []}],
                 "responses": {
                     "200": {
                         "description": "Metrics",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "401": {"description": "No metrics token, or not the configured one", "content": error},
                 },
             }
         },

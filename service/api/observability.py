@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, cast
@@ -64,6 +64,7 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 EXTENSION = "mgi_observability"
 ACCESS_LOGGER = "mgi.access"
@@ -297,6 +298,10 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        #: Set by the first failed metric write (metrics storage read-only, full, gone): from then on this
+        #: process records nothing, so that a metrics fault never touches an answer.
+        self.off = False
+        self.faults = 0
         self.requests = Counter(
             "mgi_http_requests",
             "HTTP requests answered, by route pattern, method and status.",
@@ -319,24 +324,91 @@ class Metrics:
         self._http_children: dict[tuple[str, str, int], tuple] = {}
         self._interpretation_children: dict[str, Any] = {}  # prometheus_client label children
 
+    def fault(self, exc: BaseException | None, what: str) -> None:
+        """Stop recording in this process after a metrics-storage failure; say so once."""
+        self.faults += 1
+        if self.off:
+            return
+        self.off = True
+        logging.getLogger("mgi.metrics").error(
+            "metrics storage failed (%s: %s): this process stops recording metrics; answers are not "
+            "affected. Check %s (writable, free space) and restart the service",
+            what,
+            type(exc).__name__ if exc is not None else "unavailable",
+            ENV_MULTIPROC_DIR,
+        )
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        if self.off:
+            self.faults += 1
+            return
         key = (route, method, status)
-        children = self._http_children.get(key)
-        if children is None:
-            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route, method))
-            self._http_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        try:
+            children = self._http_children.get(key)
+            if children is None:
+                children = (
+                    self.requests.labels(route, method, str(status)),
+                    self.latency.labels(route, method),
+                )
+                self._http_children[key] = children
+            children[0].inc()
+            children[1].observe(seconds)
+        except (
+            Exception
+        ) as exc:  # a read-only or vanished PROMETHEUS_MULTIPROC_DIR: never the answer's problem
+            self.fault(exc, "request metrics")
 
     def count_interpretation(self, code: str, n: int = 1) -> None:
-        child = self._interpretation_children.get(code)
-        if child is None:
-            label = str(_plain(code))
-            if len(self._interpretation_children) >= _MAX_CLASSIFICATIONS:
-                label = OTHER
-            child = self.interpretations.labels(label)
-            self._interpretation_children[code] = child
-        child.inc(n)
+        if self.off:
+            self.faults += 1
+            return
+        try:
+            child = self._interpretation_children.get(code)
+            if child is None:
+                label = str(_plain(code))
+                if len(self._interpretation_children) >= _MAX_CLASSIFICATIONS:
+                    label = OTHER
+                child = self.interpretations.labels(label)
+                self._interpretation_children[code] = child
+            child.inc(n)
+        except Exception as exc:
+            self.fault(exc, "interpretation metrics")
+
+
+# prometheus_client (multiprocess mode) keeps each process's samples in memory-mapped files
+# <type>_<pid>.db, created sparse: on a full filesystem (a tmpfs at its size limit), the first write
+# to a page that was never allocated kills the process with SIGBUS. Allocating the files' blocks
+# before any metric is written turns "full" into an OSError at start (metrics off, answers go on).
+# 1 MiB holds this service's bounded label sets (routes x methods x statuses, 64 classifications)
+# many times over, so the files never need to grow into unallocated space.
+STORAGE_TYPES = ("counter", "histogram")
+STORAGE_BYTES = 1 << 20
+
+
+def prepare_metrics_storage(directory: str, pid: int | None = None) -> None:
+    """Allocate this process's metric files in ``directory``; raises OSError if it cannot."""
+    pid = os.getpid() if pid is None else pid
+    for typ in STORAGE_TYPES:
+        path = os.path.join(directory, f"{typ}_{pid}.db")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size < STORAGE_BYTES:
+                os.posix_fallocate(fd, 0, STORAGE_BYTES)
+        finally:
+            os.close(fd)
+
+
+def storage_writable(directory: str | None) -> bool:
+    """Whether a new worker could allocate its metric files there now (scrape-time check)."""
+    if not directory:
+        return True
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    read_only = bool(st.f_flag & os.ST_RDONLY)
+    free = st.f_bavail * st.f_frsize
+    return not read_only and os.access(directory, os.W_OK) and free >= len(STORAGE_TYPES) * STORAGE_BYTES
 
 
 def count_interpretation(code: str) -> None:
@@ -360,6 +432,12 @@ class ObservabilityState:
     multiproc_dir: str | None
     ready: bool = False
     handler: logging.Handler | None = field(default=None, repr=False)
+    #: Callables yielding metric families computed at scrape time (configuration state, admission).
+    status_metrics: list[Callable[[], Iterable[Any]]] = field(default_factory=list)
+    #: Further readiness checks, ``() -> (ok, reason)`` (the API keys, ...).
+    readiness_checks: list[Callable[[], tuple[bool, str]]] = field(default_factory=list)
+    #: ``() -> list[str]``: conditions /readyz reports while ready (a refused configuration reload, ...).
+    readiness_warnings: list[Callable[[], list[str]]] = field(default_factory=list)
 
 
 def mark_ready(app: Flask) -> None:
@@ -377,6 +455,10 @@ def _error(status: HTTPStatus, message: str):
 def _readiness(app: Flask, state: ObservabilityState) -> tuple[bool, str]:
     if not state.ready:
         return False, "start-up not finished"
+    for extension_check in state.readiness_checks:
+        ok, reason = extension_check()
+        if not ok:
+            return False, reason
     check = app.config.get("READINESS_CHECK")
     if check is None:
         return True, ""
@@ -393,6 +475,30 @@ def _readiness(app: Flask, state: ObservabilityState) -> tuple[bool, str]:
     return bool(result), "" if result else "readiness check reported not ready"
 
 
+class _StatusCollector:
+    """Process and configuration state, computed when scraped (never stored in the metric files)."""
+
+    def __init__(self, app: Flask, state: ObservabilityState) -> None:
+        self.app = app
+        self.state = state
+
+    def collect(self):
+        writable = GaugeMetricFamily(
+            "mgi_metrics_storage_writable",
+            f"1 if {ENV_MULTIPROC_DIR} can take a new worker's metric files (writable, free space).",
+            value=1.0 if storage_writable(self.state.multiproc_dir) else 0.0,
+        )
+        yield writable
+        faults = CounterMetricFamily(
+            "mgi_metrics_storage_faults",
+            "Metric writes skipped by the answering process after its metrics storage failed.",
+            value=float(self.state.metrics.faults),
+        )
+        yield faults
+        for extra in self.state.status_metrics:
+            yield from extra()
+
+
 # --------------------------------------------------------------------------- the extension
 
 
@@ -405,14 +511,19 @@ def init_observability(app: Flask) -> ObservabilityState:
     handler = configure_logging(app.config.get("LOG_LEVEL"))
     _json_flask_logger(app, handler)
     multiproc_dir = os.environ.get(ENV_MULTIPROC_DIR) or None
-    if multiproc_dir and not os.path.isdir(multiproc_dir):
-        raise RuntimeError(f"{ENV_MULTIPROC_DIR}={multiproc_dir} is not a directory")
     if multiproc_dir and values.ValueClass is values.MutexValue:
         raise RuntimeError(
             f"{ENV_MULTIPROC_DIR} was set after prometheus_client was imported: set it in the "
             "environment before the process starts (gunicorn.conf.py / the container environment)"
         )
     metrics = Metrics(CollectorRegistry(auto_describe=True))
+    if multiproc_dir:
+        try:
+            if not os.path.isdir(multiproc_dir):
+                raise FileNotFoundError(multiproc_dir)
+            prepare_metrics_storage(multiproc_dir)
+        except OSError as exc:
+            metrics.fault(exc, f"{ENV_MULTIPROC_DIR}={multiproc_dir}")
     state = ObservabilityState(metrics=metrics, multiproc_dir=multiproc_dir, handler=handler)
     app.extensions[EXTENSION] = state
 
@@ -508,25 +619,44 @@ def init_observability(app: Flask) -> ObservabilityState:
                     lock.release()
             else:
                 access_log.handle(make_record(access_name, level, fields))
-        response.headers.add(REQUEST_ID_HEADER, rid)
+        headers = response.headers
+        headers.add(REQUEST_ID_HEADER, rid)
+        # Every answer may carry patient data or a page users paste keys into: no cache (browser,
+        # proxy) may keep it, and no browser may guess a type other than the declared one.
+        headers["Cache-Control"] = "no-store"
+        headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     # Put ours first even if other hooks were registered before init_observability.
     app.before_request_funcs.setdefault(None, []).insert(0, start_request)
     app.after_request(finish_request)
 
+    status_collector = _StatusCollector(app, state)
+
     def metrics_view():
         registry = metrics.registry
-        if multiproc_dir:
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
-        return app.response_class(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        try:
+            if multiproc_dir:
+                registry = CollectorRegistry()
+                multiprocess.MultiProcessCollector(registry, path=multiproc_dir)
+            text = generate_latest(registry)
+        except Exception as exc:  # the storage cannot be read: say so to the scraper, nothing else
+            logging.getLogger("mgi.metrics").error("metrics cannot be read: %s", type(exc).__name__)
+            return _error(
+                HTTPStatus.SERVICE_UNAVAILABLE, f"metrics storage cannot be read ({ENV_MULTIPROC_DIR})"
+            )
+        text += generate_latest(status_collector)
+        return app.response_class(text, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def readyz_view():
         ok, reason = _readiness(app, state)
         if not ok:
             return _error(HTTPStatus.SERVICE_UNAVAILABLE, f"not ready: {reason}")
-        return {"status": "ready", "ruleset_version": app.config.get("RULESET_VERSION")}
+        body: dict[str, Any] = {"status": "ready", "ruleset_version": app.config.get("RULESET_VERSION")}
+        warnings = [w for source in state.readiness_warnings for w in source()]
+        if warnings:
+            body["warnings"] = warnings
+        return body
 
     app.add_url_rule("/metrics", endpoint="mgi_metrics", view_func=metrics_view, methods=["GET"])
     app.add_url_rule("/readyz", endpoint="mgi_readyz", view_func=readyz_view, methods=["GET"])

@@ -856,7 +856,13 @@ class BatchRequestSchema(CompiledLoadMixin, StrictSchema):
 
 class BatchItemOut(_Open):
     index = fields.Integer(required=True)
-    status = fields.Integer(required=True, metadata={"description": "200, or the item's error code (422)"})
+    status = fields.Integer(
+        required=True,
+        metadata={
+            "description": "200, or the item's error code: 422 (the item is invalid), 503 (not started: the "
+            "batch's time budget ran out first; send it again)"
+        },
+    )
     interpretation = fields.Nested(InterpretationResponseSchema, metadata={"description": "when 200"})
     error = fields.Nested(ErrorSchema, metadata={"description": "when not 200"})
 

@@ -51,11 +51,14 @@ log = logging.getLogger("mgi.security")
 ENV_KEYS = "MGI_API_KEYS"
 ENV_KEYS_FILE = "MGI_API_KEYS_FILE"
 ENV_DEV_MODE = "MGI_DEV_MODE"
+ENV_METRICS_TOKEN = "MGI_METRICS_TOKEN"
+ENV_METRICS_TOKEN_SHA256 = "MGI_METRICS_TOKEN_SHA256"
+METRICS_PATH = "/metrics"
 DEV_KEY_NAME = "dev"
 EXTENSION = "mgi_security"
 
-#: Paths under this prefix need a key; everything else (/healthz, /readyz, /metrics,
-#: /openapi.json, /docs, ...) is open.
+#: Paths under this prefix need a key; /metrics needs the metrics token (never an API key); everything
+#: else (/healthz, /readyz, /openapi.json, /docs, ...) is open.
 PROTECTED_PREFIX = "/v1/"
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -82,6 +85,8 @@ class ApiKey:
 class SecurityState:
     dev_mode: bool
     keys: tuple[ApiKey, ...]
+    #: SHA-256 of the token that opens /metrics; None: /metrics is closed (open in development mode).
+    metrics_digest: bytes | None = None
 
     @property
     def active_names(self) -> list[str]:
@@ -223,6 +228,29 @@ def _flag(value: object, what: str) -> bool:
     raise KeyConfigError(f"{what}={value!r}: expected 1/0, true/false, yes/no or on/off")
 
 
+def _metrics_digest(app: Flask) -> bytes | None:
+    """The metrics token's digest, from ``METRICS_TOKEN`` / MGI_METRICS_TOKEN (the token itself) or
+    ``METRICS_TOKEN_SHA256`` / MGI_METRICS_TOKEN_SHA256 (its SHA-256 hex digest); one of them at most."""
+    token = app.config.get("METRICS_TOKEN") or os.environ.get(ENV_METRICS_TOKEN, "").strip()
+    digest = app.config.get("METRICS_TOKEN_SHA256") or os.environ.get(ENV_METRICS_TOKEN_SHA256, "").strip()
+    if token and digest:
+        raise KeyConfigError(f"set {ENV_METRICS_TOKEN} or {ENV_METRICS_TOKEN_SHA256}, not both")
+    if token:
+        if not _BEARER_RE.fullmatch(f"Bearer {token}") or len(token) < 16:
+            raise KeyConfigError(
+                f"{ENV_METRICS_TOKEN}: expected 16-512 characters of A-Z a-z 0-9 . _ ~ + / - "
+                "(generate one with `python -m service.api.security hash-key --name metrics`)"
+            )
+        return hashlib.sha256(token.encode("ascii")).digest()
+    if digest:
+        if not isinstance(digest, str) or not _DIGEST_RE.fullmatch(digest):
+            raise KeyConfigError(
+                f"{ENV_METRICS_TOKEN_SHA256}: expected a SHA-256 hex digest (64 hex characters)"
+            )
+        return bytes.fromhex(digest)
+    return None
+
+
 def load_security_config(app: Flask) -> SecurityState:
     """Gather keys from app.config, the environment and the key file; validate them."""
     dev_mode = _flag(app.config.get("DEV_MODE", False), "DEV_MODE") or _flag(
@@ -240,11 +268,14 @@ def load_security_config(app: Flask) -> SecurityState:
     key_file = app.config.get("API_KEYS_FILE") or os.environ.get(ENV_KEYS_FILE, "")
     if key_file:
         keys += parse_key_file(key_file)
-    state = SecurityState(dev_mode=dev_mode, keys=_check_unique(keys))
-    if not dev_mode and not state.active_names:
-        revoked = f" ({len(state.keys)} configured, all revoked)" if state.keys else ""
+    state = SecurityState(dev_mode=dev_mode, keys=_check_unique(keys), metrics_digest=_metrics_digest(app))
+    # A key file that names no active key (emptied, or every key marked revoked) is the operator's
+    # emergency stop after a leak: it applies - every /v1 request is refused and /readyz says so. Only
+    # no key source at all is a mistake that stops start-up.
+    key_source = bool(configured) or bool(env_value.strip()) or bool(key_file)
+    if not dev_mode and not state.active_names and not key_source:
         raise KeyConfigError(
-            f"no active API key configured{revoked}: "
+            "no active API key configured: "
             "set MGI_API_KEYS='name:sha256hex,...' or MGI_API_KEYS_FILE "
             "(generate a key with `python -m service.api.security hash-key`), "
             "or set MGI_DEV_MODE=1 for a local development run without authentication"
@@ -255,8 +286,8 @@ def load_security_config(app: Flask) -> SecurityState:
 # --------------------------------------------------------------------------- request handling
 
 
-def _unauthorized(message: str, invalid_token: bool):
-    challenge = 'Bearer realm="mgi"'
+def _unauthorized(message: str, invalid_token: bool, realm: str = "mgi"):
+    challenge = f'Bearer realm="{realm}"'
     if invalid_token:
         challenge += ', error="invalid_token"'
     # The same body, bytes and all, as every other error (errors.error_response).
@@ -307,6 +338,13 @@ def init_security(app: Flask) -> SecurityState:
             "development mode: authentication disabled - every /v1/ request is accepted "
             "without an API key; never run like this on a network (unset MGI_DEV_MODE)"
         )
+    elif not state.active_names:
+        log.error(
+            "no active API key (%d configured, all revoked): every %s* request is refused until a key "
+            "is added and the service reloaded (SIGHUP)",
+            len(state.keys),
+            PROTECTED_PREFIX,
+        )
     else:
         log.info(
             "API-key authentication enabled for %s* (%d active key(s): %s; %d revoked)",
@@ -316,8 +354,14 @@ def init_security(app: Flask) -> SecurityState:
             len(state.keys) - len(state.active_names),
         )
 
+    observability = app.extensions.get("mgi_observability")
+    if observability is not None and not state.dev_mode and not state.active_names:
+        observability.readiness_checks.append(
+            lambda: (False, f"no active API key: every {PROTECTED_PREFIX} request is refused (all revoked)")
+        )
     keys = state.keys
     dev_mode = state.dev_mode
+    metrics_keys = () if state.metrics_digest is None else (ApiKey("metrics", state.metrics_digest),)
     # The proxied objects themselves, fetched once per hook call instead of once per attribute.
     get_request = request._get_current_object  # type: ignore[attr-defined]
     get_g = g._get_current_object
@@ -327,6 +371,8 @@ def init_security(app: Flask) -> SecurityState:
         path = req.path  # werkzeug has already collapsed leading slashes ("//v1/x" -> "/v1/x")
         if "//" in path:
             path = re.sub("/{2,}", "/", path)
+        if path == METRICS_PATH:
+            return require_metrics_token(req)
         if not (path.startswith(PROTECTED_PREFIX) or path == "/v1"):
             return None
         if dev_mode:
@@ -348,6 +394,25 @@ def init_security(app: Flask) -> SecurityState:
         else:
             log.info("authentication refused: unknown API key")
         return _unauthorized("invalid or revoked API key", True)
+
+    def require_metrics_token(req):
+        # Metrics say which diagnoses were just made and how many logins failed: they open with their
+        # own token, never with an API key (a LIS key holder is not a monitoring system).
+        if dev_mode:
+            return None
+        if not metrics_keys:
+            return _unauthorized(
+                f"metrics are closed: the operator sets {ENV_METRICS_TOKEN} for the monitoring system",
+                False,
+                realm="mgi-metrics",
+            )
+        key, reason = authenticate(metrics_keys, req.environ.get("HTTP_AUTHORIZATION"))
+        if not reason and key is not None:
+            return None
+        if reason == "missing":
+            return _unauthorized("metrics need 'Authorization: Bearer <metrics token>'", False, "mgi-metrics")
+        log.info("metrics refused: %s token", "malformed" if reason == "malformed" else "unknown")
+        return _unauthorized("invalid metrics token", True, realm="mgi-metrics")
 
     app.before_request(require_api_key)
     return state

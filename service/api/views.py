@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from service.domain import RULESET_VERSION, interpret
 from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
+from .admission import admit_batch, batch_deadline, budget_error, retry_after
 from .errors import error_body, error_response, flatten
 from .observability import count_interpretations
 from .parsing import StrictParser
@@ -50,20 +52,27 @@ ERRORS = {
     413: "Body too large.",
     415: "Not application/json.",
     422: "Validation failed; errors names every offending field by dotted path.",
+    429: "Too many batches running (for this API key, or in total): not started; send it again after "
+    "the Retry-After header's seconds.",
 }
 
 
-def json_errors(view: Any) -> Any:
+def json_errors(view: Any, codes: tuple[int, ...] = (400, 401, 413, 415, 422)) -> Any:
     """Document the error responses every JSON-body endpoint can give (the one error body).
 
     Documentation only: flask-smorest's ``alt_response`` also wraps the view in a call-through
     wrapper per code, five calls per request that do nothing at run time, so the documentation is
     taken from the wrapped copy and attached to the view itself."""
     documented = view
-    for code in (400, 401, 413, 415, 422):
+    for code in codes:
         documented = v1.alt_response(code, schema=ErrorSchema, description=ERRORS[code])(documented)
     view._apidoc = documented._apidoc
     return view
+
+
+def batch_errors(view: Any) -> Any:
+    """json_errors plus the batch endpoint's 429 (admission.py)."""
+    return json_errors(view, (400, 401, 413, 415, 422, 429))
 
 
 v1 = Blueprint(
@@ -203,13 +212,22 @@ def _body_limits() -> None:
         )
 
 
+@v1.before_request
+def _admit_batch() -> Response | None:
+    """A batch takes its slots (admission.py) once its body has arrived whole, before it is parsed: a
+    refused batch costs a read and a 429, and the client is never cut off mid-body."""
+    if request.endpoint == "interpretations.InterpretationsBatch" and request.method == "POST":
+        return admit_batch(g.get("api_key_name"))
+    return None
+
+
 @v1.route("/interpretations/batch")
 class InterpretationsBatch(MethodView):
     """Interpret many panels in one request."""
 
     @v1.arguments(BatchRequestSchema, location="json")
     @v1.response(200, BatchResponseSchema)
-    @json_errors
+    @batch_errors
     def post(self, body: dict) -> Response:
         """Up to 1,000 panels: one result or one error body per item, in order."""
         # Items go through in chunks of BATCH_CHUNK, one stage at a time (load the chunk, interpret it,
@@ -228,7 +246,12 @@ class InterpretationsBatch(MethodView):
         parts: list[bytes] = []
         ok = 0
         codes: dict[str, int] = {}  # counted once per batch: a metrics update per item costs ~3 us
+        deadline = batch_deadline()
+        stopped: int | None = None
         for start in range(0, len(items), BATCH_CHUNK):
+            if perf_counter() > deadline:  # the time budget (admission.py): start no new item
+                stopped = start
+                break
             loaded: list[tuple[int, Panel | ValidationError]] = []
             for i in range(start, min(start + BATCH_CHUNK, len(items))):
                 item, items[i] = items[i], None  # the parsed item is not needed once loaded
@@ -254,6 +277,13 @@ class InterpretationsBatch(MethodView):
                 codes[code] = codes.get(code, 0) + 1
                 parts.append(json_bytes({"index": i, "status": 200, "interpretation": to_dict(result)}))
                 ok += 1
+        if stopped is not None:
+            # One result per item not started, each the standard error body (status 503): the batch
+            # keeps its shape, and the client sends these items again.
+            error = json_bytes(budget_error(stopped))
+            parts.extend(
+                b'{"index":%d,"status":503,"error":%s}' % (i, error) for i in range(stopped, len(items))
+            )
         count_interpretations(codes)
         g.ruleset_version = RULESET_VERSION
         head = json_bytes(
@@ -264,9 +294,12 @@ class InterpretationsBatch(MethodView):
                 "failed": len(parts) - ok,
             }
         )
-        return Response(
+        response = Response(
             b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}")), mimetype="application/json"
         )
+        if stopped is not None:
+            response.headers["Retry-After"] = str(retry_after())
+        return response
 
 
 @v1.route("/ruleset")

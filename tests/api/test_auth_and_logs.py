@@ -54,9 +54,13 @@ def test_with_a_valid_key_every_v1_call_is_processed(secured, method, path, kw):
     assert call(secured, method, path, kw, GOOD).status_code != 401
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs", "/metrics"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs"])
 def test_operational_paths_need_no_key(secured, path):
     assert secured.get(path).status_code == 200
+
+
+def test_an_api_key_does_not_open_the_metrics(secured):
+    assert secured.get("/metrics", headers={"Authorization": f"Bearer {GOOD}"}).status_code == 401
 
 
 def test_a_request_s_values_appear_nowhere_in_the_logs(secured, capsys, worked_example):

@@ -15,6 +15,7 @@ from service.api.security import init_security
 KEY = "k3y-Fv0wq7nS2yXb9P1cLr4TqZ8eWu6HjD5aM0gVtYs"
 OTHER_KEY = "0ther-key-Nq2Lp9Xc4Vb7Mz1Kd8Rf3Ts6Wy5Ga0Hj"
 REVOKED_KEY = "revoked-key-Qm7Zr2Lx9Bv4Nc1Kp8Sd3Tf6Wg5Yh0"
+METRICS_TOKEN = "metrics-token-Lp4Xc8Vb2Nm6Qw0Er3Ty7Ui1Op"
 
 
 def digest(key: str) -> str:
@@ -33,6 +34,8 @@ def clean_environment(monkeypatch):
         "MGI_API_KEYS_FILE",
         "MGI_DEV_MODE",
         "MGI_LOG_LEVEL",
+        "MGI_METRICS_TOKEN",
+        "MGI_METRICS_TOKEN_SHA256",
         "PROMETHEUS_MULTIPROC_DIR",
         "prometheus_multiproc_dir",
     ):
@@ -41,7 +44,9 @@ def clean_environment(monkeypatch):
 
 def build_app(*, ready: bool = True, security_first: bool = False, **config) -> Flask:
     app = Flask(__name__)
-    app.config.update({"API_KEYS": {"lis": digest(KEY)}, "RULESET_VERSION": "test-1"})
+    app.config.update(
+        {"API_KEYS": {"lis": digest(KEY)}, "RULESET_VERSION": "test-1", "METRICS_TOKEN": METRICS_TOKEN}
+    )
     app.config.update(config)
     if security_first:
         init_security(app)

@@ -187,6 +187,7 @@ def test_gunicorn_serves_the_app_with_metrics_aggregated_over_workers(tmp_path):
         "MGI_BIND": f"127.0.0.1:{port}",
         "MGI_WORKERS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "MGI_METRICS_TOKEN": "smoke-metrics-token-0123456789",
         "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
     }
     env.pop("MGI_API_KEYS", None)
@@ -215,7 +216,8 @@ def test_gunicorn_serves_the_app_with_metrics_aggregated_over_workers(tmp_path):
         statuses = [_get(base + "/v1/ping", auth)[0] for _ in range(40)]
         assert statuses == [200] * 40
         assert _get(base + "/v1/ping")[0] == 401
-        status, text = _get(base + "/metrics")
+        assert _get(base + "/metrics", auth)[0] == 401  # an API key does not open the metrics
+        status, text = _get(base + "/metrics", {"Authorization": "Bearer smoke-metrics-token-0123456789"})
         assert status == 200
         assert 'mgi_http_requests_total{method="GET",route="/v1/ping",status="200"} 40.0' in text
         assert 'mgi_interpretations_total{classification="MGUS_NON_IGM"} 40.0' in text
