@@ -20,6 +20,7 @@ CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 # command -> (module exposing ``main(argv: list[str]) -> int``, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service.__main__", "run the service locally in development mode (the default)"),
+    "mllp": ("service.api.mllp", "HL7 v2 over MLLP: listener and outbound delivery (docs/mllp.md)"),
 }
 
 
