@@ -312,8 +312,10 @@ class OutboundSender:
         )
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._writer is not None and self._reader is not None and not self._writer.is_closing():
-            return self._reader, self._writer
+        if self._writer is not None and self._reader is not None:
+            if not self._writer.is_closing() and not self._reader.at_eof():
+                return self._reader, self._writer
+            self._close()  # the destination closed a kept-open connection: open a new one
         try:
             self._reader, self._writer = await asyncio.wait_for(
                 open_hl7_connection(
