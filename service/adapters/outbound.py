@@ -252,34 +252,41 @@ class OutboundSender:
         self._loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
-                self._prune()
-                batch = await asyncio.to_thread(self.outbox.due, self.clock(), 100)
-                if not batch:
-                    await self._sleep_until_due()
-                    continue
-                for item in batch:
-                    if self._stopping:
-                        break
-                    try:
-                        await self._deliver(item)
-                    except _DestinationDown as e:
-                        self._close()
-                        await asyncio.to_thread(self.outbox.failed, item.id, self.clock(), None, str(e))
-                        self._down_attempts += 1
-                        delay = backoff(
-                            self._down_attempts, self.settings.retry_base, self.settings.retry_max
-                        )
-                        log.warning(
-                            "outbound destination %s:%d unavailable (%s); retrying in %.1f s",
-                            self.settings.host,
-                            self.settings.port,
-                            e,
-                            delay,
-                        )
-                        await self._pause(delay)
-                        break
+                try:
+                    await self._round()
+                except Exception:  # noqa: BLE001 - the outbox itself failed: keep trying, loudly
+                    log.exception("outbound delivery failed; retrying in %.1f s", self.settings.retry_max)
+                    self._close()
+                    await self._pause(self.settings.retry_max)
         finally:
             self._close()
+
+    async def _round(self) -> None:
+        """Deliver what is due now, or sleep until something is."""
+        await self._prune()
+        batch = await asyncio.to_thread(self.outbox.due, self.clock(), 100)
+        if not batch:
+            await self._sleep_until_due()
+            return
+        for item in batch:
+            if self._stopping:
+                return
+            try:
+                await self._deliver(item)
+            except _DestinationDown as e:
+                self._close()
+                await asyncio.to_thread(self.outbox.failed, item.id, self.clock(), None, str(e))
+                self._down_attempts += 1
+                delay = backoff(self._down_attempts, self.settings.retry_base, self.settings.retry_max)
+                log.warning(
+                    "outbound destination %s:%d unavailable (%s); retrying in %.1f s",
+                    self.settings.host,
+                    self.settings.port,
+                    e,
+                    delay,
+                )
+                await self._pause(delay)
+                return
 
     async def _deliver(self, item: OutboundMessage) -> None:
         reader, writer = await self._connection()
@@ -351,10 +358,10 @@ class OutboundSender:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait)
 
-    def _prune(self) -> None:
+    async def _prune(self) -> None:
         now = self.clock()
         if now - self._last_prune >= 3600:
             self._last_prune = now
-            removed = self.outbox.prune(now - self.settings.keep_delivered_s)
+            removed = await asyncio.to_thread(self.outbox.prune, now - self.settings.keep_delivered_s)
             if removed:
                 log.info("forgot %d delivered outbound messages", removed)

@@ -140,6 +140,13 @@ class Hl7MllpHandler:
         self.notify = notify
 
     def handle(self, raw: bytes) -> bytes:
+        try:
+            return self._handle(raw)
+        except Exception:  # noqa: BLE001 - the sender gets an ACK it can file, never a dropped connection
+            log.exception("MLLP message could not be processed")
+            return _reject(raw, "internal error while reading the message")
+
+    def _handle(self, raw: bytes) -> bytes:
         with self.app.app_context():
             try:
                 outcome = process_hl7(raw, self.app.extensions[EXTENSION])

@@ -261,3 +261,16 @@ def test_stopping_lets_a_connection_finish_the_message_it_is_reading_then_refuse
     with contextlib.suppress(OSError):
         late = MllpClient(listener.port, timeout=2)
         assert late.closed_by_peer(wait=2)
+
+
+def test_a_failure_inside_the_service_is_answered_ar_never_a_dropped_connection(monkeypatch):
+    from service.api import mllp as shell
+    from service.api.mllp import Hl7MllpHandler, build_app
+
+    def boom(raw, codemap):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(shell, "process_hl7", boom)
+    reply = Hl7MllpHandler(build_app(), object()).handle(oru("BOOM1"))  # type: ignore[arg-type]
+    assert msa(reply)[:2] == ["AR", "BOOM1"]
+    assert "internal error" in reply.decode()

@@ -182,3 +182,28 @@ def test_a_thousand_messages_on_two_connections_with_a_dropped_connection_and_a_
 )
 def test_ten_thousand_messages_with_the_same_faults(tmp_path):
     run_traffic(tmp_path, total=10_000, die_at=4000)
+
+
+def test_a_listener_killed_with_interpretations_queued_delivers_them_after_its_restart(tmp_path):
+    from .conftest import free_port
+
+    listener, port, _ = start_listener(tmp_path, free_port())  # the destination is down
+    try:
+        client = MllpClient(port)
+        for n in range(20):
+            assert msa(client.send(oru(f"K{n:02d}")))[:2] == ["AA", f"K{n:02d}"]
+        client.close()
+        listener.kill()  # SIGKILL: no graceful stop
+        listener.wait(10)
+        receiver = Receiver(tmp_path)
+        try:
+            listener, _, _ = start_listener(tmp_path, receiver.port)
+            assert wait_for(lambda: len(receiver.lines()) >= 20, timeout=30)
+            time.sleep(0.5)
+            assert Counter(inbound for _, inbound in receiver.lines()) == {f"K{n:02d}": 1 for n in range(20)}
+        finally:
+            receiver.stop()
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait(10)
