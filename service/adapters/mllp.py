@@ -130,7 +130,7 @@ class _Closed(Exception):
 
 
 class MllpListener:
-    """An asyncio MLLP server: ``await start()``, then ``await stop()`` (or ``serve_until(event)``)."""
+    """An asyncio MLLP server: ``await start()``, then ``await stop()``."""
 
     def __init__(self, handler: MessageHandler, settings: ListenerSettings) -> None:
         self.handler = handler
@@ -139,14 +139,14 @@ class MllpListener:
         self._pool = ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="mllp")
         self._connections: set[asyncio.Task[None]] = set()
         self._open: dict[Any, _Reader] = {}  # writer -> reader of each open connection
+        self._answering: set[Any] = set()  # writers whose message is being read and answered
         self._stopping = False
         self.port = settings.port
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        limit = (
-            self.settings.max_bytes + 1
-        )  # the reader counts the <VT> start byte; the limit is the message's
+        # The reader counts the <VT> start byte against its limit; the limit is the message's.
+        limit = self.settings.max_bytes + 1
 
         def factory() -> HL7StreamProtocol:
             return HL7StreamProtocol(_Reader(limit), self._connected, loop=loop)
@@ -162,7 +162,7 @@ class MllpListener:
         if self._server is not None:
             self._server.close()
         for writer, reader in list(self._open.items()):
-            if reader.started_at is None:
+            if reader.started_at is None and writer not in self._answering:
                 writer.close()  # idle between messages: nothing to finish
         if self._connections:
             _, late = await asyncio.wait(self._connections, timeout=self.settings.stop_grace)
@@ -212,9 +212,13 @@ class MllpListener:
                         self.settings.max_bytes,
                     )
                     break
-                reply = await loop.run_in_executor(self._pool, self.handler.handle, block)
-                writer.writeblock(reply)
-                await writer.drain()
+                self._answering.add(writer)
+                try:
+                    reply = await loop.run_in_executor(self._pool, self.handler.handle, block)
+                    writer.writeblock(reply)
+                    await writer.drain()
+                finally:
+                    self._answering.discard(writer)
         except _Closed as e:
             if str(e):
                 log.info("MLLP connection from %s closed: %s", where, e)
@@ -242,9 +246,9 @@ class MllpListener:
                     reason = f"message not complete within {self.settings.read_timeout:g} s"
                 if left <= 0:
                     raise _Closed(reason)
-                done, _ = await asyncio.wait(
-                    {read, first_byte}, timeout=left, return_when=asyncio.FIRST_COMPLETED
-                )
+                # Until the first byte, its arrival also wakes us (to switch to the read timeout).
+                waiting = {read} if first_byte.done() else {read, first_byte}
+                done, _ = await asyncio.wait(waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED)
                 if read in done:
                     return read.result()
         except asyncio.IncompleteReadError as e:
