@@ -151,8 +151,15 @@ def test_a_connection_beyond_the_limit_is_closed_at_once(start_listener, engine)
     third = listener.client()
     assert third.closed_by_peer()
     first.close()
-    time.sleep(0.1)
-    assert msa(listener.client().send(oru("C3")))[0] == "AA"
+
+    def served_again() -> bool:  # once the listener has seen the first connection close
+        try:
+            reply = listener.client().send(oru("C3"))
+        except OSError:
+            return False
+        return bool(reply) and msa(reply)[0] == "AA"
+
+    assert wait_for(served_again, timeout=10, step=0.1)
 
 
 def test_a_peer_outside_the_allow_list_is_closed_before_a_byte_is_read(start_listener, engine):
@@ -249,7 +256,7 @@ def test_stopping_lets_a_connection_finish_the_message_it_is_reading_then_refuse
     client = listener.client()
     message = oru("LAST1")
     client.send_raw(VT + message[:40])
-    time.sleep(0.2)
+    time.sleep(0.5)  # the listener has the first bytes: it is in the middle of a message
     stopping = threading.Thread(target=listener.stop)
     stopping.start()
     time.sleep(0.3)
@@ -257,7 +264,6 @@ def test_stopping_lets_a_connection_finish_the_message_it_is_reading_then_refuse
     assert msa(client.reply())[:2] == ["AA", "LAST1"]
     stopping.join(15)
     assert not stopping.is_alive()
-    assert wait_for(lambda: engine.inbound_ids() == {"LAST1": 1}, timeout=2) or True
     with contextlib.suppress(OSError):
         late = MllpClient(listener.port, timeout=2)
         assert late.closed_by_peer(wait=2)
