@@ -121,6 +121,7 @@ class FakeEngine:
     loop: LoopThread
     port: int = 0
     received: list[tuple[str, str]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # the ER7 of each message filed
     answer: Callable[[str, int], str | None] = lambda text, n: "AA"
     server: Any = None
 
@@ -134,6 +135,7 @@ class FakeEngine:
                     return
                 if code in ("AA", "CA"):
                     self.received.append(fields_of(text))
+                    self.messages.append(text)
                 writer.writeblock(ack(text, code))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
