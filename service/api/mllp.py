@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as e:
         print(f"mllp: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the port is taken, the data directory cannot be written…
+        print(f"mllp: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
