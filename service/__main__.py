@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "service.api.config_state",
         "validate the API-key file and code map as the service would",
     ),
+    "mllp": ("service.api.mllp", "HL7 v2 over MLLP: listener and outbound delivery (docs/mllp.md)"),
 }
 
 
