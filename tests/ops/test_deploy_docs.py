@@ -39,7 +39,7 @@ def documented_defaults() -> dict[str, str]:
     for line in CONFIGURATION.read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 3 and cells[0].startswith("`"):
-            for name in re.findall(r"`([A-Z_]+)`", cells[0]):
+            for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0]):
                 rows.setdefault(name, cells[1])
     return rows
 
