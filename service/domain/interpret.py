@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import advice
 from .classify import classify
-from .facts import build_facts
+from .egfr import EGFR_UNIT, INPUTS
+from .facts import Facts, build_facts
 from .flags import build_flags, ordered, scleromyxedema_status, thyroid_abnormal
 from .panel import Panel
 from .results import MGUS_CODES, Classification, Code, Interpretation
@@ -68,13 +71,14 @@ def interpret(panel: Panel) -> Interpretation:
     flags_t = ordered(flags)
     recs = advice.recommendations(facts, out, risk, flags_t, missing)
     text = advice.comment(facts, out, risk, flags_t, recs, missing)
-    # §2.5: the IgM criteria do not use the myeloma CRAB/SLiM logic, so no event is myeloma-defining
-    # for an IgM category; the findings stay in criteria[] and in the MYELOMA_DEFINING_EVENT flag.
-    # Without a monoclonal protein nothing is attributable to a clone (§2.1): the CRAB-range values are
-    # in criteria[] and the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag.
+    # The list and the MYELOMA_DEFINING_EVENT flag always agree: both name every §2.1 event met beside
+    # a monoclonal protein. Beside an IgM clone they are listed too (the contract's "any CRAB feature or
+    # SLiM biomarker present"), while the category does not rest on them (§2.5: the IgM criteria do not
+    # use the myeloma CRAB logic; the flag and a note say so). Without a monoclonal protein nothing is
+    # attributable to a clone (§2.1): the values are in criteria[] and CRAB_WITHOUT_MONOCLONAL_PROTEIN.
     mde = (
         ()
-        if out.igm_logic or out.code is Code.NO_MONOCLONAL_PROTEIN
+        if out.code is Code.NO_MONOCLONAL_PROTEIN
         else tuple([k for k, v in facts.mde.items() if v is True])
     )
     return Interpretation(
@@ -89,4 +93,25 @@ def interpret(panel: Panel) -> Interpretation:
         tuple(missing),
         text,
         tuple(facts.notes),
+        _derived(facts),
     )
+
+
+def _derived(facts: Facts) -> dict[str, Any]:
+    """Values the service computed (api-contract 1.1): the CKD-EPI 2021 eGFR of §2.1 R."""
+    e = facts.egfr_estimate
+    if e is None:
+        return {}
+    comp = e.quantity.comparator
+    return {
+        "egfr": {
+            "value": e.display,
+            "unit": EGFR_UNIT,
+            "comparator": None if comp is None else str(comp),
+            "method": "CKD-EPI 2021",
+            "inputs": list(INPUTS),
+            "note": "Race-free CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49); assumes a stable "
+            "creatinine; used for the renal criterion and the renal FLC interval (clinical-reference §2.1, "
+            "§4). Shown to one decimal; the rules use the unrounded estimate.",
+        }
+    }

@@ -13,7 +13,7 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.11.3"
+RULESET_VERSION = "mgi-rules-2026.12.1"
 
 IMWG_2014 = "IMWG 2014 (Rajkumar et al., Lancet Oncol 2014;15:e538-48)"
 KYLE_WM_2012 = "Kyle et al., Blood 2012; WHO 2016"
@@ -88,6 +88,19 @@ CALCIUM_ABSOLUTE_MMOL_L = D("2.75")
 # ref: §2.1 R — creatinine clearance < 40 mL/min, or serum creatinine > 177 µmol/L (> 2 mg/dL).
 CREATININE_CLEARANCE_ML_MIN = D(40)
 CREATININE_UMOL_L = D(177)
+# ref: §2.1 R — race-free CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49), Scr in mg/dL:
+# eGFR = 142 × min(Scr/κ, 1)^α × max(Scr/κ, 1)^-1.200 × 0.9938^age × 1.012 (if female); used when
+# neither clearance nor eGFR is sent but creatinine, age (≥ 18 years) and sex (female or male) are.
+CKD_EPI_2021 = "CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49)"
+CKD_EPI_CONSTANT = D(142)
+CKD_EPI_HIGH_EXPONENT = D("-1.200")
+CKD_EPI_AGE_BASE = D("0.9938")
+CKD_EPI_FEMALE_FACTOR = D("1.012")
+CKD_EPI_KAPPA = {"female": D("0.7"), "male": D("0.9")}
+CKD_EPI_ALPHA = {"female": D("-0.241"), "male": D("-0.302")}
+CKD_EPI_MIN_AGE_YEARS = D(18)
+# ref: §1 — creatinine mg/dL × 88.4 = µmol/L (the equation takes mg/dL).
+CREATININE_UMOL_PER_MG_DL = D("88.4")
 # ref: §2.1 A — haemoglobin > 20 g/L below the LLN, or < 100 g/L.
 HEMOGLOBIN_BELOW_LLN_G_L = D(20)
 HEMOGLOBIN_ABSOLUTE_G_L = D(100)
@@ -256,6 +269,11 @@ FLC_INTERVALS: dict[str, FlcInterval] = {
 FLC_RENAL_CUTOFF = D(60)
 
 # --- §5 MGCS and scleromyxoedema -----------------------------------------------------------------
+# ref: §5 — IgG-based values are unreliable while IVIg is given "and for about 3 months after the last
+# dose". The reference gives no day count: read as 3 calendar months, i.e. a panel collected on or before
+# the same day of the month 3 months after the last dose (the end of a shorter month when that day does
+# not exist) is inside the window. No tolerance is added to "about".
+IVIG_WINDOW_MONTHS = 3
 IVIG_CONTEXT = (
     "Treatment context (for the referral, not a prescription): first line high-dose IVIg "
     "2 g/kg per cycle every 4-6 weeks, divided over 2-5 days, usually indefinitely (EDF S1 "

@@ -116,10 +116,11 @@ CRAB_ROWS = [
     ),
     ("calcium_10.61_mgdl_uln_9.6_above", _labs(calcium=q(10.61, "mg/dL", rr=(8.5, 9.6))), CA_ULN, MET, MM),
     (
-        "calcium_without_reference_range_uln_rule_not_assessable",
+        # ref: §1.1 — no ULN sent: 2.5 mmol/L cannot exceed any plausible ULN (2.45-2.80) + 0.25.
+        "calcium_2.5_without_reference_range_cannot_exceed_any_plausible_uln",
         _labs(calcium=q(2.5, "mmol/L")),
         CA_ULN,
-        NA,
+        NOT,
         None,
     ),
     # R: creatinine > 177 umol/L (> 2 mg/dL); 177 umol/L = 2.00226 mg/dL.
@@ -505,12 +506,12 @@ def _plasmacytoma(bmpc):
     [
         (0, "SOLITARY_PLASMACYTOMA"),
         (9.9, "SOLITARY_PLASMACYTOMA"),
-        (10, SMM),
+        (10, "MULTIPLE_MYELOMA"),  # ref: §2.8 — a plasmacytoma with clonal BMPC >= 10 % is myeloma
     ],
     ids=[
         "clean_marrow_is_solitary",
         "minimal_involvement_9.9_is_solitary",
-        "bmpc_exactly_10_is_not_solitary",
+        "bmpc_exactly_10_is_myeloma_not_solitary",
     ],
 )
 def test_solitary_plasmacytoma_allows_only_minimal_marrow_involvement_below_10_percent(bmpc, category):
