@@ -10,6 +10,7 @@ from .classify import Outcome, screen_tests_not_done
 from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, EGFR_ESTIMATED, MDE_NAMES, Facts
 from .flags import CLONE_BEYOND_MGCS, SCREEN_EVENTS, paraprotein_tests_not_done
 from .results import MGUS_CODES, Code, Criterion, Flag, Recommendation, RiskResult, Status
+from .words import field_words
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
 LC_MGUS_TESTS = ("flc", "hemoglobin", "calcium", "creatinine")  # no heavy chain: no M-spike to follow
@@ -324,40 +325,8 @@ _LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
 _NOT_ROUTINE = ("marrow.", "imaging.")
 
 
-# The request fields missing_data names, in the words of a lab report (the comment is pasted into one;
-# missing_data and the recommendation's tests keep the field paths for an LIS).
-FIELD_WORDS = {
-    "spep.m_protein": "the serum M-protein (quantified)",
-    "serum_ife": "serum immunofixation",
-    "urine.ife": "urine immunofixation",
-    "urine.m_protein_24h": "the 24-hour urine M-protein",
-    "flc.kappa": "serum free kappa",
-    "flc.lambda": "serum free lambda",
-    "flc.kappa.reference_range": "the laboratory's free kappa reference range",
-    "flc.lambda.reference_range": "the laboratory's free lambda reference range",
-    "flc.ratio_reference_range": "the laboratory's FLC ratio interval",
-    "marrow.clonal_plasma_cells_percent": "bone-marrow clonal plasma cells (%)",
-    "marrow.lymphoplasmacytic_infiltrate_percent": "bone-marrow lymphoplasmacytic infiltration (%)",
-    "labs.calcium": "calcium",
-    "labs.creatinine": "creatinine",
-    "labs.egfr": "eGFR (or creatinine clearance)",
-    "labs.hemoglobin": "haemoglobin",
-    "labs.tsh": "TSH with its reference range",
-    "imaging.osteolytic_lesions": "skeletal imaging (osteolytic lesions)",
-    "imaging.mri_focal_lesions": "MRI (focal lesions)",
-    "cytogenetics": "FISH cytogenetics",
-    "clinical.plasmacytoma": "whether a plasmacytoma was biopsied",
-    "clinical.igm_related_symptoms": "IgM-related symptoms",
-    "clinical.histology_mucin_fibrosis": "skin histology (mucin, fibroblasts, fibrosis)",
-    "clinical.thyroid_disease": "thyroid disease",
-    "labs.calcium.reference_range": "the laboratory's calcium reference range",
-    "labs.hemoglobin.reference_range": "the laboratory's haemoglobin reference range",
-    "flc.assay": "serum free light chains measured with Freelite",
-}
-
-
 def _words(field_path: str) -> str:
-    return FIELD_WORDS.get(field_path, field_path)
+    return field_words(field_path)
 
 
 def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: set[str]) -> bool:

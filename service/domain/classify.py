@@ -172,13 +172,16 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
         )
         res.refer = flow >= R.BMPC_SLIM_PERCENT  # ref: §2.9 — urgently at >= 60 %
         return res
-    if f.bmpc is not None and f.bmpc.lo < R.BMPC_MYELOMA_PERCENT and flow > f.bmpc.lo:
-        # ref: §2.9 — IMWG takes the higher of aspirate and biopsy.
+    morph = f.bmpc.lo if f.bmpc is not None and f.bmpc_source == "morphology" else None
+    if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph:
+        # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine count, sent as the
+        # morphology figure, settles it.
         out.provisional = True
         out.trephine = True
+        out.missing.append("marrow.plasma_cells_percent")
         out.reasons.append(
-            f"flow-cytometry plasma cells ({shown}) above the marrow figure used "
-            f"({float(f.bmpc.lo):g} %): the trephine biopsy (CD138) plasma-cell count is needed, as IMWG "
+            f"flow-cytometry plasma cells ({shown}) above the morphology figure "
+            f"({float(morph):g} %): the trephine biopsy (CD138) plasma-cell count is needed, as IMWG "
             "takes the higher of aspirate and biopsy (§2.9)"
         )
     return out

@@ -19,6 +19,11 @@ MGCS_LABEL = (
     "Monoclonal gammopathy of clinical significance (MGCS: scleromyxoedema), not of undetermined "
     "significance; the clone is in the {} range"
 )
+SERIAL_WORDS = {
+    "EVOLVING_M_PROTEIN": "the evolving M-protein rule",
+    "EVOLVING_HEMOGLOBIN": "the evolving haemoglobin rule",
+    "RISING_M_PROTEIN_SUCCESSIVE": "the rule of an M-protein rising on two successive results",
+}
 MGCS_RANGE = {"MGUS_NON_IGM": "non-IgM MGUS", "MGUS_IGM": "IgM MGUS", "MGUS_LIGHT_CHAIN": "light-chain MGUS"}
 
 
@@ -37,7 +42,7 @@ def interpret(panel: Panel) -> Interpretation:
             # finding is reported as a note, not as a flag asking for haematology review.
             facts.notes.append(
                 "Serial results meet "
-                + ", ".join(fl.code for fl in s_flags)
+                + ", ".join(SERIAL_WORDS.get(fl.code, fl.code) for fl in s_flags)
                 + " (clinical-reference §3.5), but no monoclonal protein is detected on this panel: not "
                 "raised as a flag; review the earlier results if a clone was known."
             )
