@@ -436,7 +436,11 @@ def ivig_flag(f: Facts) -> Flag | None:
     last = c.ivig_last_dose_on if c is not None else None
     if last is None or on is None or on > ivig_window_end(last):
         return None
-    dated = " (the panel is dated today: collected_on not given)" if f.panel.collected_on_assumed else ""
+    dated = (
+        " (the panel is dated today: its collection date was not given)"
+        if f.panel.collected_on_assumed
+        else ""
+    )
     text = (
         f"Last IVIg dose on {last.isoformat()}, within 3 months of this panel{dated}: IVIg is polyclonal "
         "IgG, so serum IgG and an IgG M-protein estimated from total IgG or from the gamma region are "
