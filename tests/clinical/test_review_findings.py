@@ -956,7 +956,7 @@ def test_serial_findings_without_a_monoclonal_protein_are_a_note_not_a_flag(clie
     out = post(client, body)
     assert out["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
     assert "EVOLVING_HEMOGLOBIN" not in flags(out)
-    assert any("EVOLVING_HEMOGLOBIN" in n for n in out["notes"])
+    assert any("evolving haemoglobin rule" in n for n in out["notes"])  # in words, not the code
     clone = {**body, "spep": B["spep"], "serum_ife": B["serum_ife"]}
     assert "EVOLVING_HEMOGLOBIN" in flags(post(client, clone))
 
@@ -1192,7 +1192,7 @@ def test_every_field_missing_data_can_name_has_words():
     import json
     import pathlib
 
-    from service.domain.advice import FIELD_WORDS
+    from service.domain.words import FIELD_WORDS
 
     spec = importlib.util.spec_from_file_location(
         "golden", pathlib.Path(__file__).parents[2] / "bench" / "golden.py"
