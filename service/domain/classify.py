@@ -126,6 +126,11 @@ def classify(f: Facts) -> Outcome:
     out = _classify(f)
     if out.code is Code.NO_MONOCLONAL_PROTEIN:
         return _screen_incomplete(f, out)
+    if f.li_escalated and out.code is not Code.MULTIPLE_MYELOMA and "flc.assay" not in out.missing:
+        # ref: §2.1 Li — a non-Freelite ratio in the SLiM range holds every other category open (MGUS
+        # criteria list CRAB only, but a SLiM biomarker would make it myeloma).
+        out.missing.append("flc.assay")
+        out.provisional = True
     return _flow_cytometry(f, out)
 
 
@@ -139,18 +144,30 @@ def screen_tests_not_done(f: Facts) -> list[str]:
     return out
 
 
+def _screen_gaps(f: Facts) -> list[str]:
+    """The incomplete parts of a screen, each with what is wrong with it."""
+    gaps = []
+    if f.panel.serum_ife is None:
+        gaps.append("serum immunofixation not done")
+    if f.flc is None:
+        gaps.append("serum free light chains not done")
+    elif f.flc.abnormal is None:
+        gaps.append("serum free light chain ratio not assessable")
+    return gaps
+
+
 def _screen_incomplete(f: Facts, out: Outcome) -> Outcome:
     """§2.9: a negative screen is complete only with SPEP, serum immunofixation and serum FLC together."""
-    not_done = screen_tests_not_done(f)
+    gaps = _screen_gaps(f)
     clinical = f.panel.clinical
     urine = f.panel.urine
     if clinical is not None and clinical.amyloidosis is True and (urine is None or urine.ife is None):
         # ref: §2.9 — 24-hour urine immunofixation is added when AL amyloidosis is suspected.
-        not_done.append("24-hour urine immunofixation")
+        gaps.append("24-hour urine immunofixation not done (amyloidosis reported)")
         out.missing.append("urine.ife")
-    if not_done:
+    if gaps:
         out.provisional = True
-        out.label = f"No monoclonal protein detected (incomplete screen: {' and '.join(not_done)} not done)"
+        out.label = f"No monoclonal protein detected (incomplete screen: {'; '.join(gaps)})"
     return out
 
 
@@ -226,6 +243,8 @@ def _classify(f: Facts) -> Outcome:
             return out
         # CRAB alone does not count here: without a monoclonal protein it is not attributable to a
         # plasma-cell disorder (§2.1), whereas a SLiM biomarker is itself a sign of one.
+        if f.li_escalated:
+            return _li_escalated_without_clone(isotype)
         if True in (plasmacytoma, clonal10, morph10, f.slim_any):
             return _indeterminate(
                 isotype,
@@ -274,6 +293,8 @@ def _classify(f: Facts) -> Outcome:
             "establish light-chain restriction of the marrow plasma cells",
             ["marrow.clonal_plasma_cells_percent"],
         )
+    if f.li_escalated and plasmacytoma is not True and clonal10 is not True and f.slim_any is not True:
+        return _li_escalated_without_clone(isotype)
     if plasmacytoma is True or clonal10 is True or f.slim_any is True:
         # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a SLiM biomarker:
         # non-secretory disease is assessed with the myeloma rules, never "no M-protein".
@@ -562,6 +583,19 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     if kind == "light_chain":
         return _light_chain_mgus(f, isotype, bmpc10, urine500, crab_open)
     return _indeterminate(isotype, "clonal marrow plasma cells without a detectable monoclonal protein")
+
+
+def _li_escalated_without_clone(isotype: str | None) -> Outcome:
+    """§2.1 Li: a non-Freelite ratio in the SLiM range is never read as "no monoclonal protein"."""
+    out = _indeterminate(
+        isotype,
+        "involved/uninvolved FLC ratio >= 100 with the involved chain >= 100 mg/L on an assay other than "
+        "Freelite, without a monoclonal protein on the other tests: the myeloma-defining biomarker is not "
+        "assessable on this assay; urgent Freelite measurement and haematology review (§2.1)",
+        ["flc.assay"],
+    )
+    out.refer = True
+    return out
 
 
 def _plasmacytoma_with_marrow(f: Facts, isotype: str | None) -> Outcome:

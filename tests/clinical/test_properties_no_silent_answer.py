@@ -84,4 +84,4 @@ def test_no_monoclonal_protein_without_serum_immunofixation_or_flc_is_provisiona
     )
     if not complete:
         assert out["classification"]["provisional"] is True
-        assert "not done" in out["classification"]["label"]
+        assert "incomplete screen" in out["classification"]["label"]
