@@ -840,7 +840,12 @@ class InterpretationResponseSchema(_Open):
 class RulesetSchema(_Open):
     ruleset_version = fields.String(required=True)
     rules = fields.List(fields.Dict(), required=True)
-    changelog = fields.String(metadata={"description": "What changed in each ruleset version (Markdown)."})
+    changelog = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "What changed in each ruleset version, newest first: rules, section, change."
+        },
+    )
 
 
 class HealthSchema(_Open):
