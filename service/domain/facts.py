@@ -171,12 +171,13 @@ class Facts:
     def mde_missing(self, ids: tuple[str, ...] = MDE_IDS) -> list[str]:
         """Request fields whose absence leaves an MDE among ``ids`` open.
 
-        Operational choice: an event whose primary measurement was done (calcium, creatinine or a
-        clearance, haemoglobin, the lesion counts, marrow, both light chains) and that meets none of
-        its evaluable rules does not hold a category open; its unevaluated alternative (e.g. calcium
-        against a ULN that was not sent) stays not_assessable in criteria[]. A measurement sent as a
-        bound that does not decide its rule counts as not done: its field is listed (an exact
-        value is needed)."""
+        A relative rule whose laboratory limit was not sent holds the category open unless no
+        plausible limit could meet it (§1.1): the reference range is then listed (``mde_needs``).
+        Operational choices: a creatinine that decides its rule, with no clearance, eGFR or estimate,
+        does not hold a category open (its clearance rule stays not_assessable in criteria[] and in the
+        comment); nor does a non-Freelite FLC ratio that could not meet the SLiM threshold (§2.1 Li). A
+        measurement sent as a bound that does not decide its rule counts as not done: its field is
+        listed (an exact value is needed)."""
         out: list[str] = []
         for k in ids:
             if self.mde.get(k) is None and not self.mde_measured.get(k):
@@ -278,12 +279,13 @@ def build_facts(panel: Panel) -> Facts:
         facts.notes.extend(flc_summary.notes)
     if egfr is not None:
         facts.egfr_estimate = egfr
-        facts.notes.append(_egfr_note(egfr))
+        fl = panel.flc
+        facts.notes.append(_egfr_note(egfr, fl is None or fl.kappa is None or fl.lambda_ is None))
     _evaluate_mde(facts)
     return facts
 
 
-def _egfr_note(e: EstimatedGfr) -> str:
+def _egfr_note(e: EstimatedGfr, flc_missing: bool) -> str:
     comp = e.quantity.comparator
     shown = f"{'' if comp is None else str(comp) + ' '}{_fmt(e.display)} {EGFR_UNIT}"
     return (
@@ -292,6 +294,11 @@ def _egfr_note(e: EstimatedGfr) -> str:
         "interval. The estimate assumes a stable creatinine (not valid in acute kidney injury), and a "
         "renal impairment is not shown to be caused by the clone: many older patients have an eGFR below "
         "40 from other causes (clinical-reference §2.1)."
+        + (
+            " Serum free light chains were not given: they are needed to look for a light-chain cause."
+            if flc_missing
+            else ""
+        )
     )
 
 
@@ -328,10 +335,19 @@ _CA_ULN_NA = Criterion(
 )
 _HB_LLN_TEXT = "> 20 g/L below LLN"
 _HB_LLN_NA = Criterion("mde.anemia.below_lln", NA, None, None, None, _HB_LLN_TEXT, SRC_MDE, _NOT_REPORTED)
+
+
 # ref: §1.1 — the plausible reference limits a relative rule is judged against when the limit is not sent.
-_CA_ULN_WINDOW: R.Window = R.PLAUSIBILITY["calcium"].upper_limit  # type: ignore[assignment]
+def _limit(window: R.Window | None) -> R.Window:
+    if window is None:
+        raise LookupError("ruleset.PLAUSIBILITY lacks a reference-limit window the relative rules need")
+    return window
+
+
+_CA_ULN_WINDOW = _limit(R.PLAUSIBILITY["calcium"].upper_limit)
 _HB = R.PLAUSIBILITY["hemoglobin"]
-_HB_LLN_WINDOWS = {"female": _HB.lower_limit_female, "male": _HB.lower_limit_male}
+_HB_LLN_WINDOWS = {"female": _limit(_HB.lower_limit_female), "male": _limit(_HB.lower_limit_male)}
+_HB_LLN_WIDE = _limit(_HB.lower_limit)
 
 
 def _window_note(what: str, window: R.Window, unit: str, settled: bool) -> str:
@@ -464,8 +480,7 @@ def _anemia(f: Facts, hb: Quantity | None, sex: str | None) -> None:
     else:
         # ref: §1.1 — no LLN sent: not met only when no plausible LLN - 20 could meet it, with the
         # sex-specific window for a woman or a man and the wider one otherwise.
-        window = _HB_LLN_WINDOWS.get(sex or "") or _HB.lower_limit
-        assert window is not None
+        window = _HB_LLN_WINDOWS.get(sex or "", _HB_LLN_WIDE)
         a_lln = _not_met_or_open(lt(hb.interval, window.high - R.HEMOGLOBIN_BELOW_LLN_G_L))
         note = _window_note("LLN", window, "g/L", a_lln is False)
         if sex not in _HB_LLN_WINDOWS:
