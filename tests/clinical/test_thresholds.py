@@ -89,32 +89,33 @@ CRAB_ROWS = [
         MET,
         MM,
     ),
-    # C: > ULN + 0.25 mmol/L using the quantity's own reference range (ULN 2.40 -> 2.65).
-    ("calcium_2.64_below_uln_plus_0.25", _labs(calcium=q(2.64, "mmol/L", rr=(2.1, 2.40))), CA_ULN, NOT, SMM),
+    # C: > ULN + 0.25 mmol/L using the quantity's own reference range (ULN 2.45, the lowest plausible
+    # upper limit of §1.1 -> 2.70).
+    ("calcium_2.69_below_uln_plus_0.25", _labs(calcium=q(2.69, "mmol/L", rr=(2.1, 2.45))), CA_ULN, NOT, SMM),
     (
         "calcium_exactly_uln_plus_0.25_is_not_above",
-        _labs(calcium=q(2.65, "mmol/L", rr=(2.1, 2.40))),
+        _labs(calcium=q(2.70, "mmol/L", rr=(2.1, 2.45))),
         CA_ULN,
         NOT,
         SMM,
     ),
-    ("calcium_2.66_above_uln_plus_0.25", _labs(calcium=q(2.66, "mmol/L", rr=(2.1, 2.40))), CA_ULN, MET, MM),
-    # ULN 9.6 mg/dL = 2.3953 mmol/L -> threshold 2.6453 mmol/L = 10.602 mg/dL.
+    ("calcium_2.71_above_uln_plus_0.25", _labs(calcium=q(2.71, "mmol/L", rr=(2.1, 2.45))), CA_ULN, MET, MM),
+    # ULN 9.9 mg/dL = 2.47018 mmol/L -> threshold 2.72018 mmol/L = 10.902 mg/dL.
     (
-        "calcium_10.59_mgdl_uln_9.6_not_above",
-        _labs(calcium=q(10.59, "mg/dL", rr=(8.5, 9.6))),
+        "calcium_10.89_mgdl_uln_9.9_not_above",
+        _labs(calcium=q(10.89, "mg/dL", rr=(8.6, 9.9))),
         CA_ULN,
         NOT,
         SMM,
     ),
     (
-        "calcium_10.60_mgdl_uln_9.6_not_above",
-        _labs(calcium=q(10.60, "mg/dL", rr=(8.5, 9.6))),
+        "calcium_10.90_mgdl_uln_9.9_not_above",
+        _labs(calcium=q(10.90, "mg/dL", rr=(8.6, 9.9))),
         CA_ULN,
         NOT,
         SMM,
     ),
-    ("calcium_10.61_mgdl_uln_9.6_above", _labs(calcium=q(10.61, "mg/dL", rr=(8.5, 9.6))), CA_ULN, MET, MM),
+    ("calcium_10.91_mgdl_uln_9.9_above", _labs(calcium=q(10.91, "mg/dL", rr=(8.6, 9.9))), CA_ULN, MET, MM),
     (
         # ref: §1.1 — no ULN sent: 2.5 mmol/L cannot exceed any plausible ULN (2.45-2.80) + 0.25.
         "calcium_2.5_without_reference_range_cannot_exceed_any_plausible_uln",
