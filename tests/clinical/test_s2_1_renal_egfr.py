@@ -158,3 +158,20 @@ def test_the_estimate_below_60_selects_the_renal_flc_interval(unit, offset_mg_dl
     assert out["flc"]["renal_interval"] is renal_interval
     assert ("RENAL_FLC_INTERVAL_APPLIED" in flag_codes(out)) is renal_interval
     assert out["flc"]["abnormal"] is (not renal_interval)
+
+
+def test_the_estimate_reaches_the_http_answer_under_derived_as_the_contract_shapes_it(client):
+    from service.api.schemas import InterpretationResponseSchema
+
+    resp = client.post("/v1/interpretations", json=panel(q(2.0, "mg/dL")))
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert InterpretationResponseSchema().validate(body) == {}
+    assert set(body["derived"]["egfr"]) >= {"value", "unit", "method", "inputs"}
+
+
+def test_an_answer_without_an_estimate_has_an_empty_derived_object(client):
+    resp = client.post(
+        "/v1/interpretations", json=panel(q(2.0, "mg/dL"), labs={"egfr": q(80, "mL/min/1.73m2")})
+    )
+    assert resp.get_json()["derived"] == {}
