@@ -245,11 +245,7 @@ def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[R
     """§2.9: urgent FLC and immunofixation beside renal insufficiency or anaemia; the trephine count."""
     recs = []
     not_done = screen_tests_not_done(f)
-    if (
-        not_done
-        and any(f.mde.get(k) is True for k in SCREEN_EVENTS)
-        and "CRAB_WITHOUT_MONOCLONAL_PROTEIN" not in codes
-    ):
+    if not_done and any(f.mde.get(k) is True for k in SCREEN_EVENTS):
         recs.append(
             Recommendation(
                 "URGENT_FLC_IFE",
@@ -450,8 +446,12 @@ def comment(
         if rec.code == "FOLLOW_UP" and "bone-marrow aspirate" in rec.text:
             follow_up_asks_marrow = True
             break
+    flag_codes = {fl.code for fl in flags}
     for rec in recs:
-        if rec.code in _COMMENT_RECS:
+        if rec.code in _COMMENT_RECS and not (
+            # The flag's message already asks for the same tests in the comment.
+            rec.code == "URGENT_FLC_IFE" and "CRAB_WITHOUT_MONOCLONAL_PROTEIN" in flag_codes
+        ):
             parts.append(rec.text)
     if marrow_flag is not None and not follow_up_asks_marrow:
         parts.append(marrow_flag)

@@ -374,7 +374,7 @@ def _crab_without_monoclonal_protein(f: Facts, met: list[str]) -> Flag:
     # ref: §2.1 — CRAB is end-organ damage attributable to a plasma-cell disorder; with none found
     # (classify only gets here with CRAB-range values, never a SLiM biomarker) it is not myeloma-
     # defining, but it is reported, with what would still exclude a clone.
-    names = ", ".join(MDE_NAMES[k] for k in met).capitalize()
+    names = " and ".join(MDE_NAMES[k] for k in met).capitalize()
     not_done = screen_tests_not_done(f)
     if any(k in SCREEN_EVENTS for k in met):
         # ref: §2.9 — renal insufficiency or anaemia: never "other causes are more likely"; the tests

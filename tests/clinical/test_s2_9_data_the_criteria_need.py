@@ -29,6 +29,9 @@ def test_spep_alone_beside_renal_failure_and_anaemia_is_no_reassurance_and_asks_
     assert "other causes are more likely" not in out["comment"]
     assert "other causes are more likely" not in fl["message"]
     assert {"serum_ife", "flc.kappa", "flc.lambda"} <= set(out["missing_data"])
+    urgent = next(r for r in out["recommendations"] if r["code"] == "URGENT_FLC_IFE")
+    assert set(urgent["tests"]) == {"serum_ife", "flc"}
+    assert out["comment"].count("Urgent: serum immunofixation and serum free light chains") == 1
 
 
 @pytest.mark.parametrize(
