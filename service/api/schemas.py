@@ -822,7 +822,16 @@ class InterpretationResponseSchema(_Open):
     ruleset_version = fields.String(required=True)
     classification = fields.Nested(ClassificationOut, required=True)
     criteria = fields.List(fields.Nested(CriterionOut), required=True)
-    myeloma_defining_events = fields.List(fields.String(), required=True)
+    myeloma_defining_events = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Every clinical-reference §2.1 event met beside a monoclonal protein: non-empty "
+            "exactly when the MYELOMA_DEFINING_EVENT flag is raised. Beside an IgM clone the events are "
+            "listed too, but the IgM category does not rest on them (§2.5); with no monoclonal protein the "
+            "list is empty and CRAB-range values are in criteria and CRAB_WITHOUT_MONOCLONAL_PROTEIN."
+        },
+    )
     flc = fields.Nested(FlcOut, allow_none=True, required=True)
     risk = fields.Nested(RiskSetOut, required=True)
     flags = fields.List(fields.Nested(FlagOut), required=True)
