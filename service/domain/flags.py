@@ -290,6 +290,7 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                     if any(k in CRAB_EVENTS for k in met)
                     else ""
                 )
+                + _estimate_caveat(f)
                 + f" ({R.IMWG_2014}; clinical-reference §2.1).",
                 ("hematology",),
                 tuple({"event": k} for k in met),
@@ -404,6 +405,18 @@ def _crab_without_monoclonal_protein(f: Facts, met: list[str]) -> Flag:
         )
         severity, refer = Severity.INFO, ()
     return Flag("CRAB_WITHOUT_MONOCLONAL_PROTEIN", severity, text, refer, tuple({"event": k} for k in met))
+
+
+def _estimate_caveat(f: Facts) -> str:
+    """§2.1 R: renal insufficiency resting on the CKD-EPI 2021 estimate alone says what it assumes."""
+    if f.egfr_estimate is None or f.mde.get("renal_insufficiency") is not True:
+        return ""
+    if any(c.id == "mde.renal_insufficiency.creatinine" and c.status == "met" for c in f.criteria):
+        return ""
+    return (
+        " Renal insufficiency rests on the CKD-EPI 2021 eGFR estimate: it assumes a stable creatinine, and "
+        "many older patients have an eGFR below 40 from other causes."
+    )
 
 
 def _li_non_freelite(f: Facts) -> Flag | None:

@@ -56,6 +56,8 @@ def test_a_78_year_old_man_with_creatinine_2_mg_dl_has_an_egfr_of_about_33_5_and
     assert status(out, R_CLEARANCE) == "met"
     assert code(out) == "MULTIPLE_MYELOMA"
     assert "renal_insufficiency" in out["myeloma_defining_events"]
+    mde_flag = next(f for f in out["flags"] if f["code"] == "MYELOMA_DEFINING_EVENT")
+    assert "rests on the CKD-EPI 2021 eGFR estimate" in mde_flag["message"]
 
 
 def test_the_same_creatinine_in_umol_l_gives_the_same_estimate():
@@ -175,3 +177,14 @@ def test_an_answer_without_an_estimate_has_an_empty_derived_object(client):
         "/v1/interpretations", json=panel(q(2.0, "mg/dL"), labs={"egfr": q(80, "mL/min/1.73m2")})
     )
     assert resp.get_json()["derived"] == {}
+
+
+@pytest.mark.parametrize(
+    ("creatinine", "rests_on_estimate"), [(q(2.0, "mg/dL"), True), (q(177.1, "umol/L"), False)]
+)
+def test_the_myeloma_defining_event_flag_says_when_renal_insufficiency_rests_on_the_estimate_alone(
+    creatinine, rests_on_estimate
+):
+    out = run(panel(creatinine))
+    message = next(f for f in out["flags"] if f["code"] == "MYELOMA_DEFINING_EVENT")["message"]
+    assert ("rests on the CKD-EPI 2021 eGFR estimate" in message) is rests_on_estimate
