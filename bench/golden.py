@@ -3,6 +3,7 @@
     .venv/bin/python bench/golden.py --write /tmp/golden.jsonl [--n 6000] [--seed 1]
     ... change the code ...
     .venv/bin/python bench/golden.py --check /tmp/golden.jsonl        (same --n and --seed)
+    .venv/bin/python bench/golden.py --impact /tmp/golden.jsonl       (a deliberate clinical change)
 
 Builds --n random request bodies (seeded), biased to the thresholds of clinical-reference §2-§4 (values
 just below, at and just above each cut-off, in both unit systems, with bounds, reference ranges, clones,
@@ -36,7 +37,7 @@ from service.domain.panel import Clinical  # noqa: E402
 
 RNG = random.Random(1)
 # The yes/no clinical findings, as the domain record names them.
-CLINICAL_BOOLEANS = tuple(k for k in Clinical._fields if k != "scleromyxedema")
+CLINICAL_BOOLEANS = tuple(k for k in Clinical._fields if k not in ("scleromyxedema", "ivig_last_dose_on"))
 
 
 def maybe(p=0.5):
@@ -215,11 +216,69 @@ def outputs(n: int, seed: int) -> list[bytes]:
     return lines
 
 
+# The parts of an answer a lab reads, for --impact (the ruleset version changes every answer).
+IMPACT_PARTS = {
+    "category": lambda a: a["classification"]["code"],
+    "provisional": lambda a: a["classification"]["provisional"],
+    "label": lambda a: a["classification"]["label"],
+    "criterion statuses": lambda a: [(c["id"], c["status"]) for c in a["criteria"]],
+    "myeloma-defining events": lambda a: a["myeloma_defining_events"],
+    "flags": lambda a: sorted(f["code"] for f in a["flags"]),
+    "flag severities": lambda a: sorted((f["code"], f["severity"]) for f in a["flags"]),
+    "recommendations": lambda a: sorted(r["code"] for r in a["recommendations"]),
+    "missing data": lambda a: a["missing_data"],
+    "risk groups": lambda a: {m: (r["group"], r["possible_groups"]) for m, r in a["risk"].items()},
+    "comment": lambda a: a["comment"],
+    "derived": lambda a: a.get("derived", {}),
+}
+
+
+# Parts that are text only: an answer differing only in these changed its wording, not its content.
+WORDING = {"label", "comment"}
+
+
+def impact(old: list[bytes], new: list[bytes]) -> int:
+    """Print how many answers differ in each part, and the category moves; 0 unless the bodies differ."""
+    if len(old) != len(new):
+        print(f"different number of answers: {len(old)} recorded, {len(new)} now")
+        return 1
+    parts = dict.fromkeys(IMPACT_PARTS, 0)
+    moves: dict[str, int] = {}
+    changed = substantive = 0
+    for a_raw, b_raw in zip(old, new, strict=True):
+        a, b = json.loads(a_raw), json.loads(b_raw)
+        for answer in (a, b):
+            answer.pop("ruleset_version", None)
+            answer.setdefault("derived", {})  # answers before ruleset 2026.12.1 had no derived values
+        if a == b:
+            continue
+        changed += 1
+        differs = [name for name, get in IMPACT_PARTS.items() if get(a) != get(b)]
+        for name in differs:
+            parts[name] += 1
+        substantive += bool(set(differs) - WORDING)
+        ca, cb = IMPACT_PARTS["category"](a), IMPACT_PARTS["category"](b)
+        if ca != cb:
+            moves[f"{ca} -> {cb}"] = moves.get(f"{ca} -> {cb}", 0) + 1
+    print(f"{len(new)} answers; {changed} differ beyond the ruleset version, {substantive} beyond wording")
+    for name, n in parts.items():
+        print(f"  {name}: {n}")
+    print("category moves:")
+    for move, n in sorted(moves.items(), key=lambda kv: -kv[1]):
+        print(f"  {move}: {n}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", metavar="FILE")
     mode.add_argument("--check", metavar="FILE")
+    mode.add_argument(
+        "--impact",
+        metavar="FILE",
+        help="count the answers a ruleset change affects, by part of the answer and category move",
+    )
     ap.add_argument("--n", type=int, default=6000)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -231,6 +290,9 @@ def main() -> int:
             fh.write(b"\n".join(lines) + b"\n")
         print(f"wrote {len(lines)} answers to {args.write}")
         return 0
+    if args.impact:
+        with open(args.impact, "rb") as fh:
+            return impact(fh.read().splitlines(), lines)
     with open(args.check, "rb") as fh:
         old = fh.read().splitlines()
     diffs = [i for i, (a, b) in enumerate(zip(old, lines, strict=False)) if a != b]

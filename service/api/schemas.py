@@ -539,6 +539,14 @@ class ClinicalSchema(StrictSchema):
         "or hepatosplenomegaly attributable to an IgM clone."
     )
     end_stage_renal_disease = _bool("End-stage renal disease (selects the Sebia ESRD FLC interval).")
+    ivig_last_dose_on = IsoDate(
+        allow_none=True,
+        metadata={
+            "description": "YYYY-MM-DD: the last intravenous immunoglobulin (IVIg) dose, on or before the "
+            "panel's date. Within 3 calendar months of it IgG-based values are reported as unreliable "
+            "(clinical-reference §5)."
+        },
+    )
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Clinical:
@@ -613,8 +621,16 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
         if current is not None and current > today:
             errors["collected_on"] = ["date is in the future"]
         history = d.get("history") or []
-        if history and current is None:
+        ivig = d["clinical"].ivig_last_dose_on if d.get("clinical") is not None else None
+        if (history or ivig is not None) and current is None:
             current = today  # the panel is dated today (said in the output), see _make
+        if ivig is not None and current is not None and ivig > current:
+            # §5 reads the window back from the panel: a dose after it says nothing about this sample.
+            errors["clinical.ivig_last_dose_on"] = [
+                "date is in the future"
+                if ivig > today
+                else "must be on or before the panel's collected_on (the last dose before this sample)"
+            ]
         # History may come in any order (the engine sorts it); a date after the current panel, in
         # the future, or shared by two entries is refused, naming the entry.
         seen: dict[date, int] = {}
@@ -658,7 +674,9 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Panel:
         d["history"] = tuple(d.get("history") or ())
-        if d["history"] and d.get("collected_on") is None:
+        clinical = d.get("clinical")
+        ivig = clinical is not None and clinical.ivig_last_dose_on is not None
+        if (d["history"] or ivig) and d.get("collected_on") is None:
             d["collected_on"] = date.today()
             d["collected_on_assumed"] = True
         return P.Panel(**d)
@@ -751,6 +769,8 @@ FLAG_CODES = [
     "EVOLVING_HEMOGLOBIN",
     "RISING_M_PROTEIN_SUCCESSIVE",
     "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
+    "FLC_SLIM_RANGE_NON_FREELITE",
+    "IVIG_IGG_UNRELIABLE",
 ]
 
 
@@ -806,11 +826,39 @@ class RecommendationOut(_Open):
     tests = fields.List(fields.String())
 
 
+class DerivedValueOut(_Open):
+    value = fields.Float(required=True)
+    unit = fields.String(required=True)
+    comparator = fields.String(allow_none=True)
+    method = fields.String(required=True)
+    inputs = fields.List(fields.String(), required=True)
+    note = fields.String()
+
+
+class DerivedOut(_Open):
+    egfr = fields.Nested(
+        DerivedValueOut,
+        metadata={
+            "description": "CKD-EPI 2021 eGFR, when neither clearance nor eGFR was sent but creatinine, "
+            "age (>= 18) and sex (female or male) were (clinical-reference §2.1 R)."
+        },
+    )
+
+
 class InterpretationResponseSchema(_Open):
     ruleset_version = fields.String(required=True)
     classification = fields.Nested(ClassificationOut, required=True)
     criteria = fields.List(fields.Nested(CriterionOut), required=True)
-    myeloma_defining_events = fields.List(fields.String(), required=True)
+    myeloma_defining_events = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Every clinical-reference §2.1 event met beside a monoclonal protein: non-empty "
+            "exactly when the MYELOMA_DEFINING_EVENT flag is raised. Beside an IgM clone the events are "
+            "listed too, but the IgM category does not rest on them (§2.5); with no monoclonal protein the "
+            "list is empty and CRAB-range values are in criteria and CRAB_WITHOUT_MONOCLONAL_PROTEIN."
+        },
+    )
     flc = fields.Nested(FlcOut, allow_none=True, required=True)
     risk = fields.Nested(RiskSetOut, required=True)
     flags = fields.List(fields.Nested(FlagOut), required=True)
@@ -818,11 +866,22 @@ class InterpretationResponseSchema(_Open):
     missing_data = fields.List(fields.String(), required=True)
     comment = fields.String(required=True)
     notes = fields.List(fields.String())
+    derived = fields.Nested(
+        DerivedOut,
+        required=True,
+        metadata={"description": "Values the service computed (empty when none), e.g. an estimated GFR."},
+    )
 
 
 class RulesetSchema(_Open):
     ruleset_version = fields.String(required=True)
     rules = fields.List(fields.Dict(), required=True)
+    changelog = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "What changed in each ruleset version, newest first: rules, section, change."
+        },
+    )
 
 
 class HealthSchema(_Open):

@@ -135,4 +135,5 @@ def to_dict(it: Interpretation) -> dict[str, Any]:
         "missing_data": list(it.missing_data),
         "comment": it.comment,
         "notes": list(it.notes),
+        "derived": {name: {k: _n(v) for k, v in d.items()} for name, d in it.derived.items()},
     }

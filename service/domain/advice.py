@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from . import ruleset as R
-from .classify import Outcome
-from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, MDE_NAMES, Facts
-from .flags import CLONE_BEYOND_MGCS, paraprotein_tests_not_done
+from .classify import Outcome, screen_tests_not_done
+from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, EGFR_ESTIMATED, MDE_NAMES, Facts
+from .flags import CLONE_BEYOND_MGCS, SCREEN_EVENTS, paraprotein_tests_not_done
 from .results import MGUS_CODES, Code, Criterion, Flag, Recommendation, RiskResult, Status
+from .words import field_words
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
 LC_MGUS_TESTS = ("flc", "hemoglobin", "calcium", "creatinine")  # no heavy chain: no M-spike to follow
@@ -122,6 +123,7 @@ def recommendations(
                 tests=("serum_ife", "urine_ife", "flc"),
             )
         )
+    recs.extend(_screen_and_marrow_advice(f, out, codes))
     if "MARROW_EXAMINATION_RECOMMENDED" in codes:
         recs.append(
             Recommendation(
@@ -239,6 +241,44 @@ def recommendations(
     return recs
 
 
+def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[Recommendation]:
+    """§2.9: urgent FLC and immunofixation beside renal insufficiency or anaemia; the trephine count."""
+    recs = []
+    not_done = screen_tests_not_done(f)
+    if not_done and any(f.mde.get(k) is True for k in SCREEN_EVENTS):
+        recs.append(
+            Recommendation(
+                "URGENT_FLC_IFE",
+                f"Urgent: {' and '.join(not_done)}: with renal insufficiency or anaemia, light-chain disease "
+                "(light-chain cast nephropathy) may be missed by serum protein electrophoresis "
+                "(clinical-reference §2.9).",
+                tests=tuple(_SCREEN_TESTS[t] for t in not_done),
+            )
+        )
+    if "FLC_SLIM_RANGE_NON_FREELITE" in codes:
+        recs.append(
+            Recommendation(
+                "URGENT_FREELITE_FLC",
+                "Urgent serum free light chains with Freelite and haematology review: the ratio on another "
+                "assay would meet the myeloma-defining threshold (clinical-reference §2.1).",
+                tests=("flc",),
+            )
+        )
+    if out.trephine:
+        recs.append(
+            Recommendation(
+                "TREPHINE_CD138_COUNT",
+                "Trephine biopsy plasma-cell count (CD138): the flow-cytometry figure exceeds the marrow "
+                "figure used, and IMWG takes the higher of aspirate and biopsy (clinical-reference §2.9).",
+                tests=("marrow",),
+            )
+        )
+    return recs
+
+
+_SCREEN_TESTS = {"serum immunofixation": "serum_ife", "serum free light chains": "flc"}
+
+
 def _q(v: Decimal | int | None, unit: str | None = None, comparator: str | None = None) -> str:
     if v is None:
         return "not reported"
@@ -264,6 +304,8 @@ _COMMENT_FLAGS = frozenset(
         "NON_FREELITE_ASSAY",
         "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
         "RENAL_FLC_INTERVAL_APPLIED",
+        "FLC_SLIM_RANGE_NON_FREELITE",
+        "IVIG_IGG_UNRELIABLE",
     }
 )
 _COMMENT_RECS = frozenset(
@@ -271,43 +313,16 @@ _COMMENT_RECS = frozenset(
         # MARROW_EXAMINATION and EMERGENCY_ADMISSION are said by their flags' messages already.
         "FOLLOW_UP",
         "REFER_HEMATOLOGY",
+        "URGENT_FLC_IFE",
+        "TREPHINE_CD138_COUNT",
     }
 )
 _LOW_RISK_MGUS = (Code.MGUS_NON_IGM, Code.MGUS_IGM)
 _NOT_ROUTINE = ("marrow.", "imaging.")
 
 
-# The request fields missing_data names, in the words of a lab report (the comment is pasted into one;
-# missing_data and the recommendation's tests keep the field paths for an LIS).
-FIELD_WORDS = {
-    "spep.m_protein": "the serum M-protein (quantified)",
-    "serum_ife": "serum immunofixation",
-    "urine.ife": "urine immunofixation",
-    "urine.m_protein_24h": "the 24-hour urine M-protein",
-    "flc.kappa": "serum free kappa",
-    "flc.lambda": "serum free lambda",
-    "flc.kappa.reference_range": "the laboratory's free kappa reference range",
-    "flc.lambda.reference_range": "the laboratory's free lambda reference range",
-    "flc.ratio_reference_range": "the laboratory's FLC ratio interval",
-    "marrow.clonal_plasma_cells_percent": "bone-marrow clonal plasma cells (%)",
-    "marrow.lymphoplasmacytic_infiltrate_percent": "bone-marrow lymphoplasmacytic infiltration (%)",
-    "labs.calcium": "calcium",
-    "labs.creatinine": "creatinine",
-    "labs.egfr": "eGFR (or creatinine clearance)",
-    "labs.hemoglobin": "haemoglobin",
-    "labs.tsh": "TSH with its reference range",
-    "imaging.osteolytic_lesions": "skeletal imaging (osteolytic lesions)",
-    "imaging.mri_focal_lesions": "MRI (focal lesions)",
-    "cytogenetics": "FISH cytogenetics",
-    "clinical.plasmacytoma": "whether a plasmacytoma was biopsied",
-    "clinical.igm_related_symptoms": "IgM-related symptoms",
-    "clinical.histology_mucin_fibrosis": "skin histology (mucin, fibroblasts, fibrosis)",
-    "clinical.thyroid_disease": "thyroid disease",
-}
-
-
 def _words(field_path: str) -> str:
-    return FIELD_WORDS.get(field_path, field_path)
+    return field_words(field_path)
 
 
 def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: set[str]) -> bool:
@@ -334,6 +349,8 @@ def _decisive(c: Criterion) -> str:
     name = CRITERION_NAMES.get(c.id, c.id)
     if c.note == EGFR_AS_CLEARANCE:
         name = "eGFR, as the estimated creatinine clearance"  # never printed as a measured clearance
+    elif c.note == EGFR_ESTIMATED:
+        name = "eGFR estimated by CKD-EPI 2021 from creatinine, age and sex"
     v = c.value
     if isinstance(v, Decimal | int) and not isinstance(v, bool):
         return f"{name} {_q(v, c.unit, c.comparator)} ({c.threshold})"
@@ -398,19 +415,14 @@ def comment(
     )
     if decisive:
         parts.append("Decisive findings: " + "; ".join(decisive) + ".")
-    if not out.igm_logic:
-        values = f.mde.values()
-        if True not in values:
-            # Events whose measurement was done and met no evaluable rule are settled (Facts.mde_missing).
-            unknown = [MDE_NAMES[k] for k, v in f.mde.items() if v is None and not f.mde_measured.get(k)]
-            if unknown:
-                parts.append(
-                    "No myeloma-defining event among those assessable; not assessable: "
-                    + ", ".join(unknown)
-                    + "."
-                )
-            else:
-                parts.append("No myeloma-defining event.")
+    if not out.igm_logic and True not in f.mde.values():
+        # ref: §2.9 — a criterion that is not assessable is never summarised as absent.
+        unknown = [MDE_NAMES[k] for k, v in f.mde.items() if v is None]
+        parts.append(
+            "No myeloma-defining event among those assessed; not assessable: " + ", ".join(unknown) + "."
+            if unknown
+            else "No myeloma-defining event."
+        )
     marrow_flag = None
     for fl in flags:
         if fl.code in _COMMENT_FLAGS and fl.code != "DERMATO_NEURO_SYNDROME":
@@ -434,8 +446,12 @@ def comment(
         if rec.code == "FOLLOW_UP" and "bone-marrow aspirate" in rec.text:
             follow_up_asks_marrow = True
             break
+    flag_codes = {fl.code for fl in flags}
     for rec in recs:
-        if rec.code in _COMMENT_RECS:
+        if rec.code in _COMMENT_RECS and not (
+            # The flag's message already asks for the same tests in the comment.
+            rec.code == "URGENT_FLC_IFE" and "CRAB_WITHOUT_MONOCLONAL_PROTEIN" in flag_codes
+        ):
             parts.append(rec.text)
     if marrow_flag is not None and not follow_up_asks_marrow:
         parts.append(marrow_flag)

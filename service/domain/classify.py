@@ -61,6 +61,7 @@ class Outcome:
     igm_logic: bool = False
     refer: bool = False  # an INDETERMINATE outcome that needs haematology, not only more data
     repeat_flc: bool = False  # an FLC finding that no clone explains: repeat the FLC and IFE
+    trephine: bool = False  # a flow figure above a marrow figure below 10 %: the trephine count (§2.9)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -122,6 +123,91 @@ def _indeterminate(isotype: str | None, reason: str, missing: list[str] | None =
 
 def classify(f: Facts) -> Outcome:
     """Decide the IMWG category of the panel."""
+    out = _classify(f)
+    if out.code is Code.NO_MONOCLONAL_PROTEIN:
+        return _screen_incomplete(f, out)
+    if f.li_escalated and out.code is not Code.MULTIPLE_MYELOMA and "flc.assay" not in out.missing:
+        # ref: §2.1 Li — a non-Freelite ratio in the SLiM range holds every other category open (MGUS
+        # criteria list CRAB only, but a SLiM biomarker would make it myeloma).
+        out.missing.append("flc.assay")
+        out.provisional = True
+    return _flow_cytometry(f, out)
+
+
+def screen_tests_not_done(f: Facts) -> list[str]:
+    """The tests of a complete screen besides SPEP (§2.9) that were not done or not assessable."""
+    out = []
+    if f.panel.serum_ife is None:
+        out.append("serum immunofixation")
+    if f.flc is None or f.flc.abnormal is None:
+        out.append("serum free light chains")
+    return out
+
+
+def _screen_gaps(f: Facts) -> list[str]:
+    """The incomplete parts of a screen, each with what is wrong with it."""
+    gaps = []
+    if f.panel.serum_ife is None:
+        gaps.append("serum immunofixation not done")
+    if f.flc is None:
+        gaps.append("serum free light chains not done")
+    elif f.flc.abnormal is None:
+        gaps.append("serum free light chain ratio not assessable")
+    return gaps
+
+
+def _screen_incomplete(f: Facts, out: Outcome) -> Outcome:
+    """§2.9: a negative screen is complete only with SPEP, serum immunofixation and serum FLC together."""
+    gaps = _screen_gaps(f)
+    clinical = f.panel.clinical
+    urine = f.panel.urine
+    if clinical is not None and clinical.amyloidosis is True and (urine is None or urine.ife is None):
+        # ref: §2.9 — 24-hour urine immunofixation is added when AL amyloidosis is suspected.
+        gaps.append("24-hour urine immunofixation not done (amyloidosis reported)")
+        out.missing.append("urine.ife")
+    if gaps:
+        out.provisional = True
+        out.label = f"No monoclonal protein detected (incomplete screen: {'; '.join(gaps)})"
+    return out
+
+
+def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
+    """§2.9: a flow figure never meets a threshold, but at >= 10 % it rules out a final MGUS label, and
+    above a figure below 10 % it asks for the trephine (CD138) count."""
+    marrow = f.panel.marrow
+    flow = marrow.flow_plasma_cells_percent if marrow is not None else None
+    if flow is None or out.igm_logic or out.code not in _FLOW_CODES:
+        return out
+    shown = f"{float(flow):g} %"
+    if f.bmpc is None and flow >= R.BMPC_MYELOMA_PERCENT and out.code is not Code.SOLITARY_PLASMACYTOMA:
+        res = _indeterminate(
+            out.isotype,
+            f"flow-cytometry plasma cells {shown} (>= 10 %) without a morphological or clonal figure: flow "
+            "under-estimates the marrow burden, so MGUS (plasma cells < 10 %) cannot be the final category "
+            "(§2.9)",
+            [MARROW],
+        )
+        res.refer = flow >= R.BMPC_SLIM_PERCENT  # ref: §2.9 — urgently at >= 60 %
+        return res
+    morph = f.bmpc.lo if f.bmpc is not None and f.bmpc_source == "morphology" else None
+    if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph:
+        # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine count, sent as the
+        # morphology figure, settles it.
+        out.provisional = True
+        out.trephine = True
+        out.missing.append("marrow.plasma_cells_percent")
+        out.reasons.append(
+            f"flow-cytometry plasma cells ({shown}) above the morphology figure "
+            f"({float(morph):g} %): the trephine biopsy (CD138) plasma-cell count is needed, as IMWG "
+            "takes the higher of aspirate and biopsy (§2.9)"
+        )
+    return out
+
+
+_FLOW_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_LIGHT_CHAIN, Code.SOLITARY_PLASMACYTOMA})
+
+
+def _classify(f: Facts) -> Outcome:
     p = f.panel
     isotype = " + ".join(f.clone_labels) or None
     spike = f.serum_mp
@@ -157,6 +243,8 @@ def classify(f: Facts) -> Outcome:
             return out
         # CRAB alone does not count here: without a monoclonal protein it is not attributable to a
         # plasma-cell disorder (§2.1), whereas a SLiM biomarker is itself a sign of one.
+        if f.li_escalated:
+            return _li_escalated_without_clone(isotype)
         if True in (plasmacytoma, clonal10, morph10, f.slim_any):
             return _indeterminate(
                 isotype,
@@ -205,6 +293,8 @@ def classify(f: Facts) -> Outcome:
             "establish light-chain restriction of the marrow plasma cells",
             ["marrow.clonal_plasma_cells_percent"],
         )
+    if f.li_escalated and plasmacytoma is not True and clonal10 is not True and f.slim_any is not True:
+        return _li_escalated_without_clone(isotype)
     if plasmacytoma is True or clonal10 is True or f.slim_any is True:
         # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a SLiM biomarker:
         # non-secretory disease is assessed with the myeloma rules, never "no M-protein".
@@ -295,6 +385,8 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "haematological assessment is needed",
             ["clinical.plasmacytoma"] if plasmacytoma is None else [],
         )
+    if plasmacytoma is True and bmpc10 is True:
+        return _plasmacytoma_with_marrow(f, isotype)
     if amyloidosis is True:
         return _indeterminate(
             isotype,
@@ -493,6 +585,41 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     return _indeterminate(isotype, "clonal marrow plasma cells without a detectable monoclonal protein")
 
 
+def _li_escalated_without_clone(isotype: str | None) -> Outcome:
+    """§2.1 Li: a non-Freelite ratio in the SLiM range is never read as "no monoclonal protein"."""
+    out = _indeterminate(
+        isotype,
+        "involved/uninvolved FLC ratio >= 100 with the involved chain >= 100 mg/L on an assay other than "
+        "Freelite, without a monoclonal protein on the other tests: the myeloma-defining biomarker is not "
+        "assessable on this assay; urgent Freelite measurement and haematology review (§2.1)",
+        ["flc.assay"],
+    )
+    out.refer = True
+    return out
+
+
+def _plasmacytoma_with_marrow(f: Facts, isotype: str | None) -> Outcome:
+    """§2.8: a biopsy-proven plasmacytoma with clonal BMPC >= 10 % is multiple myeloma (not solitary
+    plasmacytoma, not smouldering myeloma); on total plasma cells by morphology alone it is likely."""
+    if f.bmpc_source == "clonal":
+        return Outcome(
+            Code.MULTIPLE_MYELOMA,
+            isotype,
+            reasons=[
+                "biopsy-proven plasmacytoma with clonal BMPC >= 10 %: multiple myeloma, not solitary "
+                "plasmacytoma or smouldering myeloma (§2.8)"
+            ],
+        )
+    out = _indeterminate(
+        isotype,
+        "biopsy-proven plasmacytoma with marrow plasma cells >= 10 % by morphology (clonality not "
+        "reported): myeloma likely; confirm clonality (§2.8)",
+        [MARROW],
+    )
+    out.refer = True
+    return out
+
+
 def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri, crab_open: bool) -> Outcome:
     """§2.6: abnormal ratio, involved chain raised, no heavy chain, no CRAB, BMPC < 10 %, urine < 500."""
     flc = f.flc
@@ -603,9 +730,11 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         )
         out.igm_logic = True
         return out
-    slim = [k for k in ("bmpc_ge_60", "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
+    slim = [MDE_NAMES[k] for k in ("bmpc_ge_60", "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
     clonal10 = ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
     myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
+    # Named in the label, though not deciding it: lytic lesions point to IgM myeloma, not Waldenström.
+    named = myeloma_features + ([MDE_NAMES["bone_lesions"]] if f.mde["bone_lesions"] is True else [])
     end_organ = f.add(
         "igm_end_organ_features",
         either(anemia, symptoms),
@@ -619,7 +748,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         # infiltrate: IgM myeloma (rare) against Waldenström cannot be settled by the IgM criteria.
         out = _indeterminate(
             isotype,
-            f"IgM clone with myeloma features ({', '.join(myeloma_features)}) and no lymphoplasmacytic "
+            f"IgM clone with myeloma features ({', '.join(named)}) and no lymphoplasmacytic "
             "infiltrate >= 10 %: IgM myeloma or Waldenström macroglobulinaemia; haematological "
             "assessment is needed",
             ["marrow.lymphoplasmacytic_infiltrate_percent"] if lpl10 is None else [],

@@ -9,8 +9,9 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from . import ruleset as R
+from .egfr import EGFR_UNIT, EstimatedGfr, estimate
 from .flc import summarize
-from .panel import HeavyChain, IfeResult, LightChain, Panel
+from .panel import HeavyChain, IfeResult, Labs, LightChain, Panel
 from .quantity import INF, ZERO, Comparator, Interval, Quantity, ge, gt, lt
 from .results import Criterion, FlcSummary, Status
 from .tri import Compare, Tri, any_of, both, either
@@ -91,7 +92,14 @@ class Facts:
     criteria: list[Criterion] = field(default_factory=list)
     mde: dict[str, Tri] = field(default_factory=dict)
     mde_measured: dict[str, bool] = field(default_factory=dict)
+    # What settles an event that is open for a reason other than its measurement (e.g. a calcium whose
+    # ULN was not sent), in place of MDE_NEEDS.
+    mde_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # The CKD-EPI 2021 estimate (§2.1 R) when the panel called for one; panel.labs.egfr then holds it.
+    egfr_estimate: EstimatedGfr | None = None
+    # A non-Freelite FLC ratio that would meet the SLiM threshold (§2.1 Li): escalated, never silent.
+    li_escalated: bool = False
 
     def add(
         self,
@@ -163,16 +171,17 @@ class Facts:
     def mde_missing(self, ids: tuple[str, ...] = MDE_IDS) -> list[str]:
         """Request fields whose absence leaves an MDE among ``ids`` open.
 
-        Operational choice: an event whose primary measurement was done (calcium, creatinine or a
-        clearance, haemoglobin, the lesion counts, marrow, both light chains) and that meets none of
-        its evaluable rules does not hold a category open; its unevaluated alternative (e.g. calcium
-        against a ULN that was not sent) stays not_assessable in criteria[]. A measurement sent as a
-        bound that does not decide its rule counts as not done: its field is listed (an exact
-        value is needed)."""
+        A relative rule whose laboratory limit was not sent holds the category open unless no
+        plausible limit could meet it (§1.1): the reference range is then listed (``mde_needs``).
+        Operational choices: a creatinine that decides its rule, with no clearance, eGFR or estimate,
+        does not hold a category open (its clearance rule stays not_assessable in criteria[] and in the
+        comment); nor does a non-Freelite FLC ratio that could not meet the SLiM threshold (§2.1 Li). A
+        measurement sent as a bound that does not decide its rule counts as not done: its field is
+        listed (an exact value is needed)."""
         out: list[str] = []
         for k in ids:
             if self.mde.get(k) is None and not self.mde_measured.get(k):
-                out.extend(MDE_NEEDS.get(k, ()))
+                out.extend(self.mde_needs.get(k) or MDE_NEEDS.get(k, ()))
         return out
 
     def mde_open(self, ids: tuple[str, ...] = MDE_IDS) -> bool:
@@ -212,8 +221,16 @@ def _pct(v: Decimal | None) -> Interval | None:
     return None if v is None else Interval.point(v)
 
 
+_NO_LABS = Labs()
+
+
 def build_facts(panel: Panel) -> Facts:
     """Derive the shared facts and evaluate the myeloma-defining events (§2.1)."""
+    # ref: §2.1 R — with no clearance or eGFR sent, the CKD-EPI 2021 estimate stands in for both (the R
+    # rule and the renal FLC interval of §4): the rules read it as the panel's eGFR.
+    egfr = estimate(panel)
+    if egfr is not None and panel.labs is not None:
+        panel = panel._replace(labs=panel.labs._replace(egfr=egfr.quantity))
     marrow = panel.marrow
     clonal = marrow.clonal_plasma_cells_percent if marrow else None
     morph = marrow.plasma_cells_percent if marrow else None
@@ -260,8 +277,29 @@ def build_facts(panel: Panel) -> Facts:
     )
     if flc_summary is not None:
         facts.notes.extend(flc_summary.notes)
+    if egfr is not None:
+        facts.egfr_estimate = egfr
+        fl = panel.flc
+        facts.notes.append(_egfr_note(egfr, fl is None or fl.kappa is None or fl.lambda_ is None))
     _evaluate_mde(facts)
     return facts
+
+
+def _egfr_note(e: EstimatedGfr, flc_missing: bool) -> str:
+    comp = e.quantity.comparator
+    shown = f"{'' if comp is None else str(comp) + ' '}{_fmt(e.display)} {EGFR_UNIT}"
+    return (
+        f"Neither creatinine clearance nor eGFR was given: eGFR estimated by the race-free CKD-EPI 2021 "
+        f"equation from creatinine, age and sex ({shown}), used for the renal criterion and the renal FLC "
+        "interval. The estimate assumes a stable creatinine (not valid in acute kidney injury), and a "
+        "renal impairment is not shown to be caused by the clone: many older patients have an eGFR below "
+        "40 from other causes (clinical-reference §2.1)."
+        + (
+            " Serum free light chains were not given: they are needed to look for a light-chain cause."
+            if flc_missing
+            else ""
+        )
+    )
 
 
 def _fmt(v: Decimal) -> str:
@@ -281,95 +319,196 @@ def _lln_threshold(limit: Decimal) -> str:
 
 _NOT_REPORTED = "not reported"
 EGFR_AS_CLEARANCE = "eGFR used as the estimated creatinine clearance"
+EGFR_ESTIMATED = (
+    "eGFR estimated by CKD-EPI 2021 from creatinine, age and sex (§2.1): assumes a stable creatinine"
+)
 
 # Criteria whose every field is fixed when their measurement is absent: built once, shared by every
 # panel (Criterion is immutable).
+_CA_ABS_TEXT = "> 2.75 mmol/L (> 11 mg/dL)"
 _CA_ABS_NA = Criterion(
-    "mde.hypercalcemia.absolute", NA, None, None, None, "> 2.75 mmol/L (> 11 mg/dL)", SRC_MDE, _NOT_REPORTED
+    "mde.hypercalcemia.absolute", NA, None, None, None, _CA_ABS_TEXT, SRC_MDE, _NOT_REPORTED
 )
 _CA_ULN_TEXT = "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)"
-_CA_ULN_NOTE = "no calcium reference range (ULN) given"
 _CA_ULN_NA = Criterion(
-    "mde.hypercalcemia.above_uln", NA, None, None, None, _CA_ULN_TEXT, SRC_MDE, _CA_ULN_NOTE
+    "mde.hypercalcemia.above_uln", NA, None, None, None, _CA_ULN_TEXT, SRC_MDE, _NOT_REPORTED
 )
 _HB_LLN_TEXT = "> 20 g/L below LLN"
-_HB_LLN_NOTE = "no haemoglobin reference range (LLN) given"
-_HB_LLN_NA = Criterion("mde.anemia.below_lln", NA, None, None, None, _HB_LLN_TEXT, SRC_MDE, _HB_LLN_NOTE)
+_HB_LLN_NA = Criterion("mde.anemia.below_lln", NA, None, None, None, _HB_LLN_TEXT, SRC_MDE, _NOT_REPORTED)
+
+
+# ref: §1.1 — the plausible reference limits a relative rule is judged against when the limit is not sent.
+def _limit(window: R.Window | None) -> R.Window:
+    if window is None:
+        raise LookupError("ruleset.PLAUSIBILITY lacks a reference-limit window the relative rules need")
+    return window
+
+
+_CA_ULN_WINDOW = _limit(R.PLAUSIBILITY["calcium"].upper_limit)
+_HB = R.PLAUSIBILITY["hemoglobin"]
+_HB_LLN_WINDOWS = {"female": _limit(_HB.lower_limit_female), "male": _limit(_HB.lower_limit_male)}
+_HB_LLN_WIDE = _limit(_HB.lower_limit)
+
+
+def _window_note(what: str, window: R.Window, unit: str, settled: bool) -> str:
+    span = f"{_fmt(window.low)}-{_fmt(window.high)} {unit}"
+    if settled:
+        return f"no {what} given: not met against any plausible {what} ({span}, §1.1)"
+    return (
+        f"no {what} given: a plausible {what} ({span}, §1.1) could make it met; send the laboratory's range"
+    )
 
 
 def _evaluate_mde(f: Facts) -> None:
     labs = f.panel.labs
-    if labs is not None:
-        calcium, creatinine, clearance = labs.calcium, labs.creatinine, labs.creatinine_clearance
-        egfr, hb = labs.egfr, labs.hemoglobin
-    else:
-        calcium = creatinine = clearance = egfr = hb = None
-    # Every panel passes through here: criteria are appended directly (not through Facts.add) and the
-    # bound methods are looked up once.
-    crit = f.criteria.append
-    mde = f.mde
+    patient = f.panel.patient
+    sex = patient.sex if patient is not None else None
+    if labs is None:
+        labs = _NO_LABS
+    _hypercalcemia(f, labs.calcium)
+    _renal(f, labs.creatinine, labs.creatinine_clearance, labs.egfr)
+    _anemia(f, labs.hemoglobin, sex)
+    imaging = f.panel.imaging
+    lytic = imaging.osteolytic_lesions if imaging else None
+    # ref: §2.1 B — ≥ 1 osteolytic lesion (lesions other than a biopsied plasmacytoma, §2.8).
+    f.mde["bone_lesions"] = f.add(
+        "mde.bone_lesions",
+        None if lytic is None else lytic >= R.OSTEOLYTIC_LESIONS_MIN,
+        lytic,
+        "lesions",
+        ">= 1 osteolytic lesion",
+        SRC_MDE,
+    )
+    # ref: §2.1 S — clonal BMPC ≥ 60 %.
+    f.mde["bmpc_ge_60"] = bmpc_criterion(
+        f, "mde.bmpc_ge_60", ge, R.BMPC_SLIM_PERCENT, ">= 60 % clonal BMPC", SRC_MDE
+    )
+    _light_chain_ratio(f)
+    mri = imaging.mri_focal_lesions if imaging else None
+    # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.
+    f.mde["mri_focal_lesions"] = f.add(
+        "mde.mri_focal_lesions",
+        None if mri is None else mri > R.MRI_FOCAL_LESIONS_MORE_THAN,
+        mri,
+        "lesions",
+        "> 1 focal lesion (>= 5 mm) on MRI",
+        SRC_MDE,
+    )
+    measured = f.mde_measured
+    measured["bone_lesions"] = lytic is not None
+    measured["bmpc_ge_60"] = f.bmpc is not None
+    measured["mri_focal_lesions"] = mri is not None
 
-    # ref: §2.1 C — calcium > 2.75 mmol/L, or > 0.25 mmol/L above the laboratory's ULN.
+
+def _hypercalcemia(f: Facts, calcium: Quantity | None) -> None:
+    """§2.1 C: calcium > 2.75 mmol/L, or > 0.25 mmol/L above the laboratory's ULN."""
+    crit = f.criteria.append
     if calcium is None:
         crit(_CA_ABS_NA)
         crit(_CA_ULN_NA)
-        c_abs = c_uln = None
+        f.mde["hypercalcemia"] = None
+        f.mde_measured["hypercalcemia"] = False
+        return
+    iv, comp = calcium.interval, _comp(calcium)
+    # ref: §2.1 C — > 2.75 mmol/L.
+    c_abs = gt(iv, R.CALCIUM_ABSOLUTE_MMOL_L)
+    crit(
+        _new(
+            Criterion,
+            (
+                "mde.hypercalcemia.absolute",
+                _STATUS[c_abs],
+                calcium.value,
+                "mmol/L",
+                comp,
+                _CA_ABS_TEXT,
+                SRC_MDE,
+                None,
+            ),
+        )
+    )
+    note = None
+    if calcium.reference_range is not None:
+        # ref: §2.1 C — > 0.25 mmol/L above the laboratory's ULN.
+        limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
+        c_uln, text = gt(iv, limit), _uln_threshold(limit)
     else:
-        iv, comp = calcium.interval, _comp(calcium)
-        c_abs = gt(iv, R.CALCIUM_ABSOLUTE_MMOL_L)
-        crit(
+        # ref: §1.1 — no ULN sent: not met only when no plausible ULN (2.45-2.80) + 0.25 could meet it.
+        c_uln = _not_met_or_open(gt(iv, _CA_ULN_WINDOW.low + R.CALCIUM_ABOVE_ULN_MMOL_L))
+        text = _CA_ULN_TEXT
+        note = _window_note("ULN", _CA_ULN_WINDOW, "mmol/L", c_uln is False)
+    crit(
+        _new(
+            Criterion,
+            (
+                "mde.hypercalcemia.above_uln",
+                _STATUS[c_uln],
+                calcium.value,
+                "mmol/L",
+                comp,
+                text,
+                SRC_MDE,
+                note,
+            ),
+        )
+    )
+    event = f.mde["hypercalcemia"] = either(c_abs, c_uln)
+    f.mde_measured["hypercalcemia"] = event is not None
+    if event is None and c_abs is False:
+        f.mde_needs["hypercalcemia"] = ("labs.calcium.reference_range",)
+
+
+def _not_met_or_open(could_meet: Tri) -> Tri:
+    """A relative rule judged against every plausible limit: not met when none could meet it, else
+    not assessable (one that every plausible limit meets is met by the absolute rule already)."""
+    return False if could_meet is False else None
+
+
+def _anemia(f: Facts, hb: Quantity | None, sex: str | None) -> None:
+    """§2.1 A: haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN."""
+    # ref: §2.1 A — haemoglobin < 100 g/L.
+    a_abs = f.add_q(
+        "mde.anemia.absolute", hb, lt, R.HEMOGLOBIN_ABSOLUTE_G_L, "< 100 g/L (< 10 g/dL)", SRC_MDE
+    )
+    if hb is None:
+        f.criteria.append(_HB_LLN_NA)
+        a_lln: Tri = None
+    elif hb.reference_range is not None:
+        # ref: §2.1 A — > 20 g/L below the laboratory's LLN.
+        limit = hb.reference_range.low - R.HEMOGLOBIN_BELOW_LLN_G_L
+        a_lln = f.add_q("mde.anemia.below_lln", hb, lt, limit, _lln_threshold(limit), SRC_MDE)
+    else:
+        # ref: §1.1 — no LLN sent: not met only when no plausible LLN - 20 could meet it, with the
+        # sex-specific window for a woman or a man and the wider one otherwise.
+        window = _HB_LLN_WINDOWS.get(sex or "", _HB_LLN_WIDE)
+        a_lln = _not_met_or_open(lt(hb.interval, window.high - R.HEMOGLOBIN_BELOW_LLN_G_L))
+        note = _window_note("LLN", window, "g/L", a_lln is False)
+        if sex not in _HB_LLN_WINDOWS:
+            note += " (sex not female or male: the wider window)"
+        f.criteria.append(
             _new(
                 Criterion,
                 (
-                    "mde.hypercalcemia.absolute",
-                    _STATUS[c_abs],
-                    calcium.value,
-                    calcium.unit,
-                    comp,
-                    "> 2.75 mmol/L (> 11 mg/dL)",
+                    "mde.anemia.below_lln",
+                    _STATUS[a_lln],
+                    hb.value,
+                    "g/L",
+                    _comp(hb),
+                    _HB_LLN_TEXT,
                     SRC_MDE,
-                    None,
+                    note,
                 ),
             )
         )
-        if calcium.reference_range is not None:
-            limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
-            c_uln = gt(iv, limit)
-            crit(
-                _new(
-                    Criterion,
-                    (
-                        "mde.hypercalcemia.above_uln",
-                        _STATUS[c_uln],
-                        calcium.value,
-                        calcium.unit,
-                        comp,
-                        _uln_threshold(limit),
-                        SRC_MDE,
-                        None,
-                    ),
-                )
-            )
-        else:
-            c_uln = None
-            crit(
-                _new(
-                    Criterion,
-                    (
-                        "mde.hypercalcemia.above_uln",
-                        NA,
-                        calcium.value,
-                        "mmol/L",
-                        None,
-                        _CA_ULN_TEXT,
-                        SRC_MDE,
-                        _CA_ULN_NOTE,
-                    ),
-                )
-            )
-    mde["hypercalcemia"] = either(c_abs, c_uln)
+    event = f.mde["anemia"] = either(a_abs, a_lln)
+    f.mde_measured["anemia"] = event is not None
+    if event is None and a_abs is False:
+        f.mde_needs["anemia"] = ("labs.hemoglobin.reference_range",)
 
-    # ref: §2.1 R — creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL).
+
+def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, egfr: Quantity | None) -> None:
+    """§2.1 R: creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL)."""
+    # ref: §2.1 R — creatinine > 177 µmol/L (> 2 mg/dL).
     r_cr = f.add_q(
         "mde.renal_insufficiency.creatinine",
         creatinine,
@@ -378,68 +517,37 @@ def _evaluate_mde(f: Facts) -> None:
         "> 177 umol/L (> 2 mg/dL)",
         SRC_MDE,
     )
-    if clearance is not None:
-        r_cl = f.add_q(
-            "mde.renal_insufficiency.clearance",
-            clearance,
-            lt,
-            R.CREATININE_CLEARANCE_ML_MIN,
-            "< 40 mL/min",
-            SRC_MDE,
-        )
-    else:
-        # IMWG 2014 accepts clearance "measured or estimated by validated equations": an eGFR is
-        # that estimate, so it is used when no measured clearance is sent (said in the note).
-        r_cl = f.add_q(
-            "mde.renal_insufficiency.clearance",
-            egfr,
-            lt,
-            R.CREATININE_CLEARANCE_ML_MIN,
-            "< 40 mL/min",
-            SRC_MDE,
-            note=EGFR_AS_CLEARANCE if egfr else None,
-        )
-    mde["renal_insufficiency"] = either(r_cr, r_cl)
-
-    # ref: §2.1 A — haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN.
-    a_abs = f.add_q(
-        "mde.anemia.absolute", hb, lt, R.HEMOGLOBIN_ABSOLUTE_G_L, "< 100 g/L (< 10 g/dL)", SRC_MDE
-    )
-    if hb is not None and hb.reference_range is not None:
-        limit = hb.reference_range.low - R.HEMOGLOBIN_BELOW_LLN_G_L
-        a_lln = f.add_q("mde.anemia.below_lln", hb, lt, limit, _lln_threshold(limit), SRC_MDE)
-    else:
-        a_lln = None
-        crit(
-            _HB_LLN_NA
-            if hb is None
-            else _new(
-                Criterion,
-                ("mde.anemia.below_lln", NA, hb.value, "g/L", None, _HB_LLN_TEXT, SRC_MDE, _HB_LLN_NOTE),
-            )
-        )
-    mde["anemia"] = either(a_abs, a_lln)
-
-    imaging = f.panel.imaging
-    lytic = imaging.osteolytic_lesions if imaging else None
-    # ref: §2.1 B — ≥ 1 osteolytic lesion (lesions other than a biopsied plasmacytoma, §2.8).
-    mde["bone_lesions"] = f.add(
-        "mde.bone_lesions",
-        None if lytic is None else lytic >= R.OSTEOLYTIC_LESIONS_MIN,
-        lytic,
-        "lesions",
-        ">= 1 osteolytic lesion",
+    # ref: §2.1 R — clearance < 40 mL/min, measured or estimated by a validated equation: an eGFR is
+    # that estimate when no measured clearance is sent (said in the note), and the CKD-EPI 2021
+    # estimate when neither is sent (Facts.egfr_estimate).
+    used = clearance if clearance is not None else egfr
+    note = None
+    if clearance is None and egfr is not None:
+        note = EGFR_ESTIMATED if f.egfr_estimate is not None else EGFR_AS_CLEARANCE
+    r_cl = f.add_q(
+        "mde.renal_insufficiency.clearance",
+        used,
+        lt,
+        R.CREATININE_CLEARANCE_ML_MIN,
+        "< 40 mL/min",
         SRC_MDE,
+        note=note,
+    )
+    f.mde["renal_insufficiency"] = either(r_cr, r_cl)
+    # Operational choice: a creatinine that decides its rule, with no clearance or eGFR and no estimate
+    # (age or sex not given), does not hold the category open; its clearance rule stays not_assessable
+    # in criteria[] and in the comment. A bound that its rule cannot decide counts as not done.
+    f.mde_measured["renal_insufficiency"] = (
+        (creatinine is not None or used is not None)
+        and (creatinine is None or r_cr is not None)
+        and (used is None or r_cl is not None)
     )
 
-    # ref: §2.1 S — clonal BMPC ≥ 60 %.
-    mde["bmpc_ge_60"] = bmpc_criterion(
-        f, "mde.bmpc_ge_60", ge, R.BMPC_SLIM_PERCENT, ">= 60 % clonal BMPC", SRC_MDE
-    )
 
-    # ref: §2.1 Li — involved/uninvolved FLC ratio ≥ 100 and involved FLC ≥ 100 mg/L. Judged on
-    # whichever chain is in excess, so a second clone (or light-chain escape) opposite the heavy-chain
-    # clone's light chain is not missed; a chain below 100 mg/L settles it on its own.
+def _light_chain_ratio(f: Facts) -> None:
+    """§2.1 Li: involved/uninvolved FLC ratio ≥ 100 with the involved chain ≥ 100 mg/L (Freelite)."""
+    # Judged on whichever chain is in excess, so a second clone (or light-chain escape) opposite the
+    # heavy-chain clone's light chain is not missed; a chain below 100 mg/L settles it on its own.
     li: Tri = None
     flc_in = f.panel.flc
     if flc_in is not None and flc_in.kappa is not None and flc_in.lambda_ is not None:
@@ -454,46 +562,38 @@ def _evaluate_mde(f: Facts) -> None:
         )
         li = either(kappa_side, lambda_side)
     flc = f.flc
-    mde["flc_ratio_ge_100"] = f.add(
+    note = None
+    measured = li is not None
+    if flc is not None and flc.assay != "freelite":
+        # ref: §2.1 Li / §4 — validated on Freelite only: not assessable with another assay; values that
+        # would meet it are escalated (urgent Freelite measurement, haematology review) and hold the
+        # category open until a Freelite result is sent.
+        f.li_escalated = li is True
+        note = (
+            f"{ASSAY_WORDS.get(flc.assay, flc.assay)} assay: the threshold was validated on Freelite only"
+            + (
+                "; the ratio would meet it: urgent Freelite measurement and haematology review"
+                if f.li_escalated
+                else ""
+            )
+        )
+        li, measured = None, li is not None and not f.li_escalated
+        if f.li_escalated:
+            f.mde_needs["flc_ratio_ge_100"] = ("flc.assay",)
+    f.mde["flc_ratio_ge_100"] = f.add(
         "mde.flc_ratio_ge_100",
         li,
         flc.involved_uninvolved_ratio if flc else None,
         "ratio",
-        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L",
+        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L (Freelite)",
         SRC_MDE,
         None,
-        "threshold validated for Freelite only" if flc is not None and flc.assay != "freelite" else None,
+        note,
     )
+    f.mde_measured["flc_ratio_ge_100"] = measured
 
-    mri = imaging.mri_focal_lesions if imaging else None
-    # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.
-    mde["mri_focal_lesions"] = f.add(
-        "mde.mri_focal_lesions",
-        None if mri is None else mri > R.MRI_FOCAL_LESIONS_MORE_THAN,
-        mri,
-        "lesions",
-        "> 1 focal lesion (>= 5 mm) on MRI",
-        SRC_MDE,
-    )
 
-    # Which events had their primary measurement done and decided (see Facts.mde_missing). A value
-    # sent as a bound that its rule cannot decide (creatinine "> 150", calcium "< 2.8") leaves the
-    # event open like an absent one: not assessable is never read as normal. Only an alternative
-    # that lacks the laboratory's own limit (no ULN, no LLN) is let go once the absolute rule is not met.
-    used_clearance = clearance if clearance is not None else egfr
-    f.mde_measured = {
-        "hypercalcemia": calcium is not None
-        and c_abs is not None
-        and (c_uln is not None or calcium.reference_range is None),
-        "renal_insufficiency": (creatinine is not None or used_clearance is not None)
-        and (creatinine is None or r_cr is not None)
-        and (used_clearance is None or r_cl is not None),
-        "anemia": hb is not None and a_abs is not None and (hb.reference_range is None or a_lln is not None),
-        "bone_lesions": lytic is not None,
-        "bmpc_ge_60": f.bmpc is not None,
-        "flc_ratio_ge_100": li is not None,
-        "mri_focal_lesions": mri is not None,
-    }
+ASSAY_WORDS = {"freelite": "Freelite", "n_latex": "Siemens N Latex", "sebia": "Sebia", "other": "Another"}
 
 
 def _comp(q: Quantity) -> str | None:

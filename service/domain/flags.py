@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
+
 from . import ruleset as R
-from .classify import Outcome
-from .facts import MDE_NAMES, Facts
+from .classify import Outcome, screen_tests_not_done
+from .facts import ASSAY_WORDS, MDE_NAMES, Facts
 from .panel import IfeResult, Scleromyxedema
-from .quantity import ZERO, gt, lt
+from .quantity import ZERO, ge, gt, lt
 from .results import Code, Flag, RiskResult, Severity
 from .tri import Tri, any_of, both, either, negate
 
@@ -264,24 +267,7 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
             )
     met = [k for k, v in f.mde.items() if v is True]
     if met and out.code is Code.NO_MONOCLONAL_PROTEIN:
-        # ref: §2.1 — CRAB is end-organ damage attributable to a plasma-cell disorder; with none found
-        # (classify only gets here with CRAB-range values, never a SLiM biomarker) it is not myeloma-
-        # defining, but it is reported, with what would still exclude a clone.
-        flc_open = f.flc is None or f.flc.abnormal is None
-        flags.append(
-            Flag(
-                "CRAB_WITHOUT_MONOCLONAL_PROTEIN",
-                Severity.INFO,
-                f"{', '.join(MDE_NAMES[k] for k in met).capitalize()} without a detectable monoclonal "
-                "protein: not attributable to a plasma-cell disorder on these results (clinical-reference "
-                "§2.1); other causes are more likely."
-                + (" Serum free light chains are needed to exclude light-chain disease." if flc_open else "")
-                + " Non-secretory myeloma is rare: if it is still suspected clinically, refer to "
-                "haematology.",
-                (),
-                tuple({"event": k} for k in met),
-            )
-        )
+        flags.append(_crab_without_monoclonal_protein(f, met))
     elif met:
         # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
         # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
@@ -304,12 +290,16 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                     if any(k in CRAB_EVENTS for k in met)
                     else ""
                 )
+                + _estimate_caveat(f)
                 + f" ({R.IMWG_2014}; clinical-reference §2.1).",
                 ("hematology",),
                 tuple({"event": k} for k in met),
             )
         )
-    marrow_flag = _marrow_indicated(f, out, risk)
+    li = _li_non_freelite(f)
+    if li is not None:
+        flags.append(li)
+    marrow_flag = _marrow_indicated(f, out, risk, sclero is not None and mp is True)
     if marrow_flag:
         flags.append(Flag("MARROW_EXAMINATION_RECOMMENDED", Severity.REFER, marrow_flag, ("hematology",)))
     if out.code in REFERRAL_CODES or (
@@ -355,7 +345,9 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 "RENAL_FLC_INTERVAL_APPLIED",
                 Severity.INFO,
                 f"FLC ratio judged against {f.flc.basis} "
-                f"({f.flc.interval_low}-{f.flc.interval_high}) (clinical-reference §4).",
+                f"({f.flc.interval_low}-{f.flc.interval_high})"
+                + (" on the CKD-EPI 2021 eGFR estimate (§2.1)" if f.egfr_estimate is not None else "")
+                + " (clinical-reference §4).",
             )
         )
     if f.flc is not None and f.flc.assay != "freelite":
@@ -363,38 +355,194 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
             Flag(
                 "NON_FREELITE_ASSAY",
                 Severity.INFO,
-                f"FLC measured with the {f.flc.assay} assay: the SLiM FLC threshold (ratio >= 100, "
-                "involved >= 100 mg/L) was validated for Freelite only (clinical-reference §4).",
+                f"FLC measured with the {ASSAY_WORDS.get(f.flc.assay, f.flc.assay)} assay: the SLiM FLC "
+                "threshold (ratio >= 100, involved >= 100 mg/L) was validated for Freelite only, so that "
+                "myeloma-defining event is not assessable (clinical-reference §2.1, §4).",
             )
         )
+    ivig = ivig_flag(f)
+    if ivig is not None:
+        flags.append(ivig)
     return flags
 
 
-def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> str | None:
-    """Why a marrow examination is indicated and not given (§2.9, §3.2), or None."""
-    if f.bmpc is not None or (
-        out.igm_logic
-        and f.panel.marrow is not None
-        and f.panel.marrow.lymphoplasmacytic_infiltrate_percent is not None
-    ):
+# ref: §2.9 — R or A met: light-chain cast nephropathy may be missed by SPEP.
+SCREEN_EVENTS = ("renal_insufficiency", "anemia")
+
+
+def _crab_without_monoclonal_protein(f: Facts, met: list[str]) -> Flag:
+    """CRAB-range values with no monoclonal protein found (§2.1, §2.9)."""
+    # ref: §2.1 — CRAB is end-organ damage attributable to a plasma-cell disorder; with none found
+    # (classify only gets here with CRAB-range values, never a SLiM biomarker) it is not myeloma-
+    # defining, but it is reported, with what would still exclude a clone.
+    names = " and ".join(MDE_NAMES[k] for k in met).capitalize()
+    not_done = screen_tests_not_done(f)
+    if any(k in SCREEN_EVENTS for k in met):
+        # ref: §2.9 — renal insufficiency or anaemia: never "other causes are more likely"; the tests
+        # SPEP misses (light-chain cast nephropathy) are asked for urgently.
+        text = (
+            f"{names} without a monoclonal protein detected so far: light-chain disease (light-chain cast "
+            "nephropathy) may be missed by serum protein electrophoresis (clinical-reference §2.9). "
+            + (
+                f"Urgent: {' and '.join(not_done)}."
+                if not_done
+                else "Serum immunofixation and free light chains found no clone; if a plasma-cell disorder "
+                "is still suspected clinically, refer to haematology."
+            )
+        )
+        severity = Severity.URGENT if not_done else Severity.INFO
+        refer: tuple[str, ...] = ("hematology",) if not_done else ()
+    else:
+        text = (
+            f"{names} without a detectable monoclonal protein: not attributable to a plasma-cell disorder "
+            "on these results (clinical-reference §2.1); other causes are more likely."
+            + (
+                " Serum free light chains are needed to exclude light-chain disease."
+                if f.flc is None or f.flc.abnormal is None
+                else ""
+            )
+            + " Non-secretory myeloma is rare: if it is still suspected clinically, refer to haematology."
+        )
+        severity, refer = Severity.INFO, ()
+    return Flag("CRAB_WITHOUT_MONOCLONAL_PROTEIN", severity, text, refer, tuple({"event": k} for k in met))
+
+
+def _estimate_caveat(f: Facts) -> str:
+    """§2.1 R: renal insufficiency resting on the CKD-EPI 2021 estimate alone says what it assumes."""
+    if f.egfr_estimate is None or f.mde.get("renal_insufficiency") is not True:
+        return ""
+    if any(c.id == "mde.renal_insufficiency.creatinine" and c.status == "met" for c in f.criteria):
+        return ""
+    return (
+        " Renal insufficiency rests on the CKD-EPI 2021 eGFR estimate: it assumes a stable creatinine, and "
+        "many older patients have an eGFR below 40 from other causes."
+    )
+
+
+def _li_non_freelite(f: Facts) -> Flag | None:
+    """§2.1 Li with another assay: values that would meet the threshold are escalated, never silent."""
+    if not f.li_escalated or f.flc is None:
+        return None
+    return Flag(
+        "FLC_SLIM_RANGE_NON_FREELITE",
+        Severity.URGENT,
+        f"Involved/uninvolved FLC ratio >= 100 with the involved chain >= 100 mg/L on the "
+        f"{ASSAY_WORDS.get(f.flc.assay, f.flc.assay)} assay: the myeloma-defining threshold was validated "
+        "on Freelite only, so it is not assessable here, but it cannot be ignored: urgent serum free light "
+        "chain measurement with Freelite and haematology review (clinical-reference §2.1, §4).",
+        ("hematology",),
+    )
+
+
+def ivig_window_end(last_dose: date) -> date:
+    """The last day of the §5 window: the same day of the month IVIG_WINDOW_MONTHS later (the month's
+    end when that day does not exist)."""
+    # ref: §5 — "about 3 months after the last dose", read as calendar months (ruleset.IVIG_WINDOW_MONTHS).
+    month = last_dose.month - 1 + R.IVIG_WINDOW_MONTHS
+    year, month = last_dose.year + month // 12, month % 12 + 1
+    return date(year, month, min(last_dose.day, calendar.monthrange(year, month)[1]))
+
+
+def ivig_flag(f: Facts) -> Flag | None:
+    """§5: IgG-based values unreliable within the window after the last IVIg dose."""
+    c, on = f.panel.clinical, f.panel.collected_on
+    last = c.ivig_last_dose_on if c is not None else None
+    if last is None or on is None or on > ivig_window_end(last):
+        return None
+    dated = (
+        " (the panel is dated today: its collection date was not given)"
+        if f.panel.collected_on_assumed
+        else ""
+    )
+    text = (
+        f"Last IVIg dose on {last.isoformat()}, within 3 months of this panel{dated}: IVIg is polyclonal "
+        "IgG, so serum IgG and an IgG M-protein estimated from total IgG or from the gamma region are "
+        "inflated or blurred, and IgG-based values and bounds are unreliable; immunofixation (and serum free "
+        "light chains when abnormal) follows the clone (clinical-reference §5)."
+    )
+    met = [MDE_NAMES[k] for k in SCREEN_EVENTS if f.mde.get(k) is True]
+    if met:
+        text += (
+            f" High-dose IVIg can also raise creatinine or cause haemolysis: the {' and '.join(met)} may "
+            "be related to it."
+        )
+    return Flag("IVIG_IGG_UNRELIABLE", Severity.INFO, text, (), ({"last_dose_on": last.isoformat()},))
+
+
+def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult], mgcs: bool) -> str | None:
+    """Why a marrow examination is indicated and not given (§2.9, §3.2, §5), or None."""
+    marrow = f.panel.marrow
+    lpl_given = marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None
+    if f.bmpc is not None or (out.igm_logic and lpl_given):
         return None
     if out.code is Code.INDETERMINATE and any(v is True for v in f.mde.values()) and not out.igm_logic:
         return (
             "Myeloma-defining event without a marrow result: bone-marrow aspirate and biopsy are "
             "needed urgently to classify (clinical-reference §2.9)."
         )
+    return (
+        _marrow_for_flow(f, out)
+        or _marrow_for_igm(out)
+        or (_MARROW_MGCS if mgcs and not lpl_given else None)
+        or _marrow_for_spike_without_ife(f)
+        or _marrow_for_category(out, risk)
+    )
+
+
+_MARROW_MGCS = (
+    # ref: §5 — in MGCS the clone is characterised whatever its size: marrow for a monoclonal
+    # gammopathy with scleromyxoedema whatever the Mayo risk group, unless a marrow result is given.
+    "Monoclonal gammopathy with scleromyxoedema: bone-marrow aspirate and biopsy are recommended whatever "
+    "the Mayo risk group, because treatment is directed at the clone (Fermand et al., Blood 2018; "
+    "clinical-reference §5)."
+)
+
+
+def _marrow_for_flow(f: Facts, out: Outcome) -> str | None:
+    marrow = f.panel.marrow
+    flow = marrow.flow_plasma_cells_percent if marrow is not None else None
+    if flow is None or flow < R.BMPC_MYELOMA_PERCENT or out.igm_logic:
+        return None
+    # ref: §2.9 — flow cytometry is never used for the 10 %/60 % thresholds, but it under-estimates:
+    # a flow figure at 10 % or more rules out a final MGUS; morphology is needed, urgently at >= 60 %.
+    urgent = flow >= R.BMPC_SLIM_PERCENT
+    return (
+        f"Flow-cytometry plasma cells {float(flow):g} % (at or above the "
+        f"{'60' if urgent else '10'} % threshold, and flow under-estimates): the morphological or clonal "
+        "plasma-cell percentage of the marrow (aspirate and trephine biopsy) is needed"
+        + (" urgently" if urgent else "")
+        + " to classify (clinical-reference §2.9)."
+    )
+
+
+def _marrow_for_igm(out: Outcome) -> str | None:
     if out.code is Code.INDETERMINATE and out.igm_logic:
         return (
             "IgM clone that the IgM criteria cannot place without a marrow result: bone-marrow "
             "aspirate and biopsy (lymphoplasmacytic infiltration) are needed "
             "(clinical-reference §2.5)."
         )
-    if out.code in (
-        Code.SMOLDERING_MYELOMA,
-        Code.SMOLDERING_MYELOMA_LIGHT_CHAIN,
-        Code.SOLITARY_PLASMACYTOMA,
-        Code.WALDENSTROM_RANGE,
+    return None
+
+
+def _marrow_for_spike_without_ife(f: Facts) -> str | None:
+    spike = f.serum_mp
+    if (
+        f.panel.serum_ife is not None
+        or spike is None
+        or ge(spike.interval, R.MAYO_MGUS_M_PROTEIN_G_L) is not True
     ):
+        return None
+    # ref: §2.9 — every category a spike >= 15 g/L can turn out to be indicates a marrow (§3.2).
+    return (
+        "M-spike >= 15 g/L without immunofixation: every category it can turn out to be (MGUS with a spike "
+        ">= 15 g/L, smouldering myeloma, the Waldenström range) indicates a bone-marrow aspirate and "
+        "biopsy (clinical-reference §2.9, §3.2)."
+    )
+
+
+def _marrow_for_category(out: Outcome, risk: dict[str, RiskResult]) -> str | None:
+    if out.code in LABEL_SHORT:
         return (
             f"{LABEL_SHORT[out.code]} without a marrow result: bone-marrow aspirate and biopsy are "
             "needed to confirm the category (clinical-reference §2.9)."
@@ -414,16 +562,6 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> st
         return (
             "Intermediate- or high-risk MGUS: bone-marrow aspirate and biopsy at baseline "
             f"({R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2)."
-        )
-    marrow = f.panel.marrow
-    flow = marrow.flow_plasma_cells_percent if marrow is not None else None
-    if flow is not None and flow >= R.BMPC_MYELOMA_PERCENT and not out.igm_logic:
-        # ref: §2.9 — flow cytometry is never used for the 10 %/60 % thresholds, but it under-estimates:
-        # a flow figure at 10 % or more means the clonal percentage, which decides, may be higher still.
-        return (
-            f"Flow-cytometry plasma cells {float(flow):g} % (at or above the 10 % threshold, and flow "
-            "under-estimates): the clonal or morphological plasma-cell percentage of the marrow is needed "
-            "to classify (clinical-reference §2.9)."
         )
     return None
 

@@ -55,7 +55,7 @@ def _choose_interval(
         if renal is True:
             notes.append(
                 "Renal impairment reported: the Sebia end-stage-renal interval (0.46-2.23) applies only "
-                "when clinical.end_stage_renal_disease is true (the ruleset holds no eGFR cut-off for "
+                "when end-stage renal disease is reported (the ruleset holds no eGFR cut-off for "
                 "end-stage disease); the standard Sebia interval was applied."
             )
         return FLC_INTERVALS["sebia"], False
@@ -67,8 +67,8 @@ def _choose_interval(
             )
         return FLC_INTERVALS["n_latex"], False
     notes.append(
-        "Assay 'other' has no default interval: send the laboratory's ratio interval in "
-        "flc.ratio_reference_range to assess the ratio."
+        "Another FLC assay than Freelite, N Latex or Sebia has no default interval: send the laboratory's "
+        "ratio interval with the request to assess the ratio."
     )
     return None, False
 

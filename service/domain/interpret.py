@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import advice
 from .classify import classify
-from .facts import build_facts
+from .egfr import EGFR_UNIT, INPUTS
+from .facts import Facts, build_facts
 from .flags import build_flags, ordered, scleromyxedema_status, thyroid_abnormal
 from .panel import Panel
 from .results import MGUS_CODES, Classification, Code, Interpretation
@@ -16,6 +19,11 @@ MGCS_LABEL = (
     "Monoclonal gammopathy of clinical significance (MGCS: scleromyxoedema), not of undetermined "
     "significance; the clone is in the {} range"
 )
+SERIAL_WORDS = {
+    "EVOLVING_M_PROTEIN": "the evolving M-protein rule",
+    "EVOLVING_HEMOGLOBIN": "the evolving haemoglobin rule",
+    "RISING_M_PROTEIN_SUCCESSIVE": "the rule of an M-protein rising on two successive results",
+}
 MGCS_RANGE = {"MGUS_NON_IGM": "non-IgM MGUS", "MGUS_IGM": "IgM MGUS", "MGUS_LIGHT_CHAIN": "light-chain MGUS"}
 
 
@@ -34,7 +42,7 @@ def interpret(panel: Panel) -> Interpretation:
             # finding is reported as a note, not as a flag asking for haematology review.
             facts.notes.append(
                 "Serial results meet "
-                + ", ".join(fl.code for fl in s_flags)
+                + ", ".join(SERIAL_WORDS.get(fl.code, fl.code) for fl in s_flags)
                 + " (clinical-reference §3.5), but no monoclonal protein is detected on this panel: not "
                 "raised as a flag; review the earlier results if a clone was known."
             )
@@ -68,13 +76,14 @@ def interpret(panel: Panel) -> Interpretation:
     flags_t = ordered(flags)
     recs = advice.recommendations(facts, out, risk, flags_t, missing)
     text = advice.comment(facts, out, risk, flags_t, recs, missing)
-    # §2.5: the IgM criteria do not use the myeloma CRAB/SLiM logic, so no event is myeloma-defining
-    # for an IgM category; the findings stay in criteria[] and in the MYELOMA_DEFINING_EVENT flag.
-    # Without a monoclonal protein nothing is attributable to a clone (§2.1): the CRAB-range values are
-    # in criteria[] and the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag.
+    # The list and the MYELOMA_DEFINING_EVENT flag always agree: both name every §2.1 event met beside
+    # a monoclonal protein. Beside an IgM clone they are listed too (the contract's "any CRAB feature or
+    # SLiM biomarker present"), while the category does not rest on them (§2.5: the IgM criteria do not
+    # use the myeloma CRAB logic; the flag and a note say so). Without a monoclonal protein nothing is
+    # attributable to a clone (§2.1): the values are in criteria[] and CRAB_WITHOUT_MONOCLONAL_PROTEIN.
     mde = (
         ()
-        if out.igm_logic or out.code is Code.NO_MONOCLONAL_PROTEIN
+        if out.code is Code.NO_MONOCLONAL_PROTEIN
         else tuple([k for k, v in facts.mde.items() if v is True])
     )
     return Interpretation(
@@ -89,4 +98,25 @@ def interpret(panel: Panel) -> Interpretation:
         tuple(missing),
         text,
         tuple(facts.notes),
+        _derived(facts),
     )
+
+
+def _derived(facts: Facts) -> dict[str, Any]:
+    """Values the service computed (api-contract 1.1): the CKD-EPI 2021 eGFR of §2.1 R."""
+    e = facts.egfr_estimate
+    if e is None:
+        return {}
+    comp = e.quantity.comparator
+    return {
+        "egfr": {
+            "value": e.display,
+            "unit": EGFR_UNIT,
+            "comparator": None if comp is None else str(comp),
+            "method": "CKD-EPI 2021",
+            "inputs": list(INPUTS),
+            "note": "Race-free CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49); assumes a stable "
+            "creatinine; used for the renal criterion and the renal FLC interval (clinical-reference §2.1, "
+            "§4). Shown to one decimal; the rules use the unrounded estimate.",
+        }
+    }

@@ -139,6 +139,8 @@ class Clinical(NamedTuple):
     plasmacytoma: bool | None = None
     igm_related_symptoms: bool | None = None
     end_stage_renal_disease: bool | None = None
+    # ref: §5 — the last IVIg dose: IgG-based values are unreliable for about 3 months after it.
+    ivig_last_dose_on: date | None = None
 
 
 class Patient(NamedTuple):

@@ -160,3 +160,5 @@ class Interpretation:
     missing_data: tuple[str, ...]
     comment: str
     notes: tuple[str, ...] = ()
+    # Values the service computed (api-contract 1.1), e.g. {"egfr": {...}} from CKD-EPI 2021 (§2.1 R).
+    derived: dict[str, Any] = field(default_factory=dict)

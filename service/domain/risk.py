@@ -14,6 +14,7 @@ from .panel import HeavyChain
 from .quantity import INF, Interval, ge, gt, lt
 from .results import Code, RiskFactor, RiskResult
 from .tri import Tri, any_of, either
+from .words import FACTOR_WORDS, field_words, group_words
 
 MGUS_MODEL_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_IGM})
 SRC_MAYO = R.src(R.MAYO_MGUS_2005, "§3.1")
@@ -76,13 +77,14 @@ def _factor_groups(
             needed,
         )
     undecided = ", ".join(
-        f.id + (" (reported as a bound that does not settle it)" if f.value is not None else "")
+        FACTOR_WORDS.get(f.id, f.id)
+        + (" (reported as a bound that does not settle it)" if f.value is not None else "")
         for f, t, _ in factors
         if t is None
     )
     reason = (
-        f"{unknown} factor(s) unknown ({undecided}): the group lies between {possible[0]} and "
-        f"{possible[-1]}; needed: {', '.join(needed)}"
+        f"{unknown} factor(s) unknown ({undecided}): the group lies between {group_words(possible[0])} and "
+        f"{group_words(possible[-1])}; needed: {', '.join(field_words(n) for n in needed)}"
     )
     return RiskResult(
         model,
@@ -333,7 +335,8 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
         )
     reason = (
         f"score {lo_total} is a lower bound (at most {hi_total}): the group lies between "
-        f"{possible[0]} and {possible[-1]}; needed: {', '.join(needed)}"
+        f"{group_words(possible[0])} and {group_words(possible[-1])}; needed: "
+        f"{', '.join(field_words(n) for n in needed)}"
     )
     return RiskResult(
         model,

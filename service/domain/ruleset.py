@@ -13,7 +13,81 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.11.3"
+RULESET_VERSION = "mgi-rules-2026.12.1"
+
+# What changed in each ruleset version, for a laboratory (GET /v1/ruleset; docs/ruleset-changelog.md
+# gives the same with the measured effect on a reference set of panels).
+CHANGELOG: tuple[dict[str, Any], ...] = (
+    {
+        "version": "mgi-rules-2026.12.1",
+        "previous": "mgi-rules-2026.11.3",
+        "changes": [
+            {
+                "rules": ["mde.hypercalcemia", "mde.anemia"],
+                "section": "§1.1",
+                "change": "A calcium or haemoglobin sent without the laboratory's limit no longer settles "
+                "the relative rule as not met: it is not met only when no plausible limit could meet it "
+                "(calcium <= 2.70 mmol/L; haemoglobin >= 105 g/L in a woman, >= 120 g/L otherwise); "
+                "otherwise it is not assessable, the category is provisional and the reference range is "
+                "asked for.",
+                "affects": "Panels with calcium above 2.70 mmol/L (10.82 mg/dL) or haemoglobin below 120 "
+                "g/L (105 g/L in a woman) sent without a reference range.",
+            },
+            {
+                "rules": ["mde.renal_insufficiency", "flc.reference_intervals"],
+                "section": "§2.1 R, §4",
+                "change": "With neither clearance nor eGFR sent, the race-free CKD-EPI 2021 eGFR is "
+                "estimated from creatinine, age (>= 18) and sex (female or male), used for the renal rule "
+                "(< 40) and the renal FLC interval (< 60), and reported under derived with its caveats.",
+                "affects": "Panels with creatinine, age and sex but no clearance or eGFR: renal "
+                "insufficiency can now be met below 177 umol/L, and the renal FLC interval applied.",
+            },
+            {
+                "rules": ["mde.flc_ratio_ge_100"],
+                "section": "§2.1 Li",
+                "change": "With an assay other than Freelite the FLC biomarker is not assessable; a ratio "
+                "that would meet it is escalated (urgent flag FLC_SLIM_RANGE_NON_FREELITE) and holds the "
+                "category open.",
+                "affects": "Panels with flc.assay n_latex, sebia or other: such a ratio no longer makes "
+                "multiple myeloma.",
+            },
+            {
+                "rules": ["category.multiple_myeloma", "category.solitary_plasmacytoma"],
+                "section": "§2.8",
+                "change": "A biopsy-proven plasmacytoma with clonal BMPC >= 10 % is multiple myeloma (was "
+                "smouldering myeloma); with total plasma cells by morphology only, INDETERMINATE "
+                "(myeloma likely; confirm clonality) and referred.",
+                "affects": "Panels with a plasmacytoma and marrow plasma cells >= 10 % and no MDE.",
+            },
+            {
+                "rules": ["data.complete_screen", "data.flow_cytometry", "data.marrow_recommended"],
+                "section": "§2.9, §5",
+                "change": "No monoclonal protein without serum immunofixation or FLC is provisional and says "
+                "which test is missing; renal insufficiency or anaemia without a clone asks for FLC and "
+                "immunofixation urgently; flow cytometry >= 10 % rules out a final MGUS; an M-spike >= 15 "
+                "g/L without immunofixation and a monoclonal gammopathy with scleromyxoedema ask for the "
+                "marrow.",
+                "affects": "Negative screens, panels with flow-cytometry figures, spikes without "
+                "immunofixation and scleromyxoedema without a marrow result.",
+            },
+            {
+                "rules": ["ivig.igg_values_unreliable"],
+                "section": "§5",
+                "change": "New input clinical.ivig_last_dose_on: within 3 calendar months IgG-based values "
+                "are reported as unreliable (flag IVIG_IGG_UNRELIABLE).",
+                "affects": "Only requests that send the date.",
+            },
+            {
+                "rules": ["report"],
+                "section": "§2.9",
+                "change": "The MYELOMA_DEFINING_EVENT flag and myeloma_defining_events always agree (beside "
+                "an IgM clone the events are now listed too); a not-assessable event is never summarised "
+                "as absent; labels and comments use words, never field names.",
+                "affects": "Comments of most answers (wording); IgM panels with CRAB or SLiM findings.",
+            },
+        ],
+    },
+)
 
 IMWG_2014 = "IMWG 2014 (Rajkumar et al., Lancet Oncol 2014;15:e538-48)"
 KYLE_WM_2012 = "Kyle et al., Blood 2012; WHO 2016"
@@ -25,6 +99,7 @@ RAVI_2016 = "Evolving pattern (Mayo; Ravi et al., Blood Cancer J 2016)"
 RAJKUMAR_2015 = "High-risk SMM marker (Rajkumar, Landgren, Mateos, Blood 2015)"
 FERMAND_2018 = "MGCS (Fermand et al., Blood 2018)"
 RONGIOLETTI = "Scleromyxoedema diagnostic criteria (Rongioletti)"
+DISPENZIERI_2009 = "IMWG serum FLC guidelines (Dispenzieri et al., Leukemia 2009;23:215-24)"
 EDF_S1 = "EDF S1 guideline (Knobler et al., JEADV 2017; Guarneri et al., JEADV 2017)"
 
 
@@ -88,6 +163,19 @@ CALCIUM_ABSOLUTE_MMOL_L = D("2.75")
 # ref: §2.1 R — creatinine clearance < 40 mL/min, or serum creatinine > 177 µmol/L (> 2 mg/dL).
 CREATININE_CLEARANCE_ML_MIN = D(40)
 CREATININE_UMOL_L = D(177)
+# ref: §2.1 R — race-free CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49), Scr in mg/dL:
+# eGFR = 142 × min(Scr/κ, 1)^α × max(Scr/κ, 1)^-1.200 × 0.9938^age × 1.012 (if female); used when
+# neither clearance nor eGFR is sent but creatinine, age (≥ 18 years) and sex (female or male) are.
+CKD_EPI_2021 = "CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49)"
+CKD_EPI_CONSTANT = D(142)
+CKD_EPI_HIGH_EXPONENT = D("-1.200")
+CKD_EPI_AGE_BASE = D("0.9938")
+CKD_EPI_FEMALE_FACTOR = D("1.012")
+CKD_EPI_KAPPA = {"female": D("0.7"), "male": D("0.9")}
+CKD_EPI_ALPHA = {"female": D("-0.241"), "male": D("-0.302")}
+CKD_EPI_MIN_AGE_YEARS = D(18)
+# ref: §1 — creatinine mg/dL × 88.4 = µmol/L (the equation takes mg/dL).
+CREATININE_UMOL_PER_MG_DL = D("88.4")
 # ref: §2.1 A — haemoglobin > 20 g/L below the LLN, or < 100 g/L.
 HEMOGLOBIN_BELOW_LLN_G_L = D(20)
 HEMOGLOBIN_ABSOLUTE_G_L = D(100)
@@ -256,6 +344,11 @@ FLC_INTERVALS: dict[str, FlcInterval] = {
 FLC_RENAL_CUTOFF = D(60)
 
 # --- §5 MGCS and scleromyxoedema -----------------------------------------------------------------
+# ref: §5 — IgG-based values are unreliable while IVIg is given "and for about 3 months after the last
+# dose". The reference gives no day count: read as 3 calendar months, i.e. a panel collected on or before
+# the same day of the month 3 months after the last dose (the end of a shorter month when that day does
+# not exist) is inside the window. No tolerance is added to "about".
+IVIG_WINDOW_MONTHS = 3
 IVIG_CONTEXT = (
     "Treatment context (for the referral, not a prescription): first line high-dose IVIg "
     "2 g/kg per cycle every 4-6 weeks, divided over 2-5 days, usually indefinitely (EDF S1 "
@@ -283,26 +376,53 @@ def describe() -> dict[str, Any]:
             "mde.hypercalcemia",
             "§2.1",
             IMWG_2014,
-            "Serum calcium > 0.25 mmol/L above the ULN, or > 2.75 mmol/L",
-            {"above_uln_mmol_l": CALCIUM_ABOVE_ULN_MMOL_L, "absolute_mmol_l": CALCIUM_ABSOLUTE_MMOL_L},
+            "Serum calcium > 0.25 mmol/L above the ULN, or > 2.75 mmol/L. Without the laboratory's ULN "
+            "(§1.1) the ULN rule is not met only when no plausible ULN could meet it (calcium <= 2.70 "
+            "mmol/L); otherwise it is not assessable and holds the category open",
+            {
+                "above_uln_mmol_l": CALCIUM_ABOVE_ULN_MMOL_L,
+                "absolute_mmol_l": CALCIUM_ABSOLUTE_MMOL_L,
+                "plausible_uln_mmol_l": _window(PLAUSIBILITY["calcium"].upper_limit),
+            },
         ),
         _rule(
             "mde.renal_insufficiency",
             "§2.1",
             IMWG_2014,
             "Creatinine clearance < 40 mL/min (eGFR used as the estimate when no clearance is "
-            "given), or serum creatinine > 177 umol/L",
+            "given; with neither, the race-free CKD-EPI 2021 eGFR from creatinine, age >= 18 and sex "
+            "female or male, also used for the renal FLC interval), or serum creatinine > 177 umol/L",
             {
                 "creatinine_clearance_ml_min": CREATININE_CLEARANCE_ML_MIN,
                 "creatinine_umol_l": CREATININE_UMOL_L,
+                "ckd_epi_2021": {
+                    "citation": CKD_EPI_2021,
+                    "constant": CKD_EPI_CONSTANT,
+                    "kappa": dict(CKD_EPI_KAPPA),
+                    "alpha": dict(CKD_EPI_ALPHA),
+                    "high_exponent": CKD_EPI_HIGH_EXPONENT,
+                    "age_base": CKD_EPI_AGE_BASE,
+                    "female_factor": CKD_EPI_FEMALE_FACTOR,
+                    "min_age_years": CKD_EPI_MIN_AGE_YEARS,
+                },
             },
         ),
         _rule(
             "mde.anemia",
             "§2.1",
             IMWG_2014,
-            "Haemoglobin > 20 g/L below the LLN, or < 100 g/L",
-            {"below_lln_g_l": HEMOGLOBIN_BELOW_LLN_G_L, "absolute_g_l": HEMOGLOBIN_ABSOLUTE_G_L},
+            "Haemoglobin > 20 g/L below the LLN, or < 100 g/L. Without the laboratory's LLN (§1.1) the "
+            "LLN rule is not met only when no plausible LLN could meet it (female >= 105 g/L; male, other "
+            "or unknown sex >= 120 g/L); otherwise it is not assessable and holds the category open",
+            {
+                "below_lln_g_l": HEMOGLOBIN_BELOW_LLN_G_L,
+                "absolute_g_l": HEMOGLOBIN_ABSOLUTE_G_L,
+                "plausible_lln_g_l": {
+                    "female": _window(PLAUSIBILITY["hemoglobin"].lower_limit_female),
+                    "male": _window(PLAUSIBILITY["hemoglobin"].lower_limit_male),
+                    "other_or_unknown": _window(PLAUSIBILITY["hemoglobin"].lower_limit),
+                },
+            },
         ),
         _rule(
             "mde.bone_lesions",
@@ -318,7 +438,9 @@ def describe() -> dict[str, Any]:
             "mde.flc_ratio_ge_100",
             "§2.1",
             IMWG_2014,
-            "Involved/uninvolved FLC ratio >= 100 with involved FLC >= 100 mg/L (Freelite)",
+            "Involved/uninvolved FLC ratio >= 100 with involved FLC >= 100 mg/L (Freelite). With another "
+            "assay not assessable; values that would meet it are escalated (urgent Freelite measurement "
+            "and haematology review) and hold the category open",
             {"ratio": FLC_SLIM_RATIO, "involved_mg_l": FLC_SLIM_INVOLVED_MG_L},
         ),
         _rule(
@@ -332,7 +454,9 @@ def describe() -> dict[str, Any]:
             "category.multiple_myeloma",
             "§2.2",
             IMWG_2014,
-            "Clonal BMPC >= 10 % or biopsy-proven plasmacytoma, and >= 1 MDE",
+            "Clonal BMPC >= 10 % or biopsy-proven plasmacytoma, and >= 1 MDE; or (§2.8) a biopsy-proven "
+            "plasmacytoma with clonal BMPC >= 10 % (with total plasma cells by morphology only: "
+            "INDETERMINATE, myeloma likely, confirm clonality)",
             {"bmpc_percent": BMPC_MYELOMA_PERCENT},
         ),
         _rule(
@@ -392,8 +516,36 @@ def describe() -> dict[str, Any]:
             "§2.8",
             IMWG_2014,
             "Biopsy-proven solitary lesion; marrow without clonal plasma cells (< 10 %: minimal "
-            "marrow involvement); imaging normal apart from the lesion; no CRAB",
+            "marrow involvement; >= 10 % is multiple myeloma); imaging normal apart from the lesion; no CRAB",
             {"bmpc_percent": BMPC_MYELOMA_PERCENT},
+        ),
+        _rule(
+            "data.complete_screen",
+            "§2.9",
+            DISPENZIERI_2009,
+            "A negative screen is complete only with SPEP, serum immunofixation and serum FLC (24-hour urine "
+            "immunofixation added when amyloidosis is reported): NO_MONOCLONAL_PROTEIN without them is "
+            "provisional and names them. Renal insufficiency or anaemia (§2.1 R, A) asks for FLC and "
+            "immunofixation urgently and never says that other causes are more likely",
+            {},
+        ),
+        _rule(
+            "data.flow_cytometry",
+            "§2.9",
+            IMWG_2014,
+            "Flow-cytometry plasma cells never meet a threshold; >= 10 % without a morphological or clonal "
+            "figure rules out a final MGUS (INDETERMINATE, marrow morphology requested, urgently at "
+            ">= 60 %); above a morphology figure below 10 % the trephine (CD138) count is asked for",
+            {"bmpc_percent": BMPC_MYELOMA_PERCENT, "urgent_percent": BMPC_SLIM_PERCENT},
+        ),
+        _rule(
+            "data.marrow_recommended",
+            "§2.9, §3.2, §5",
+            f"{IMWG_FOLLOW_UP_2010}; {FERMAND_2018}",
+            "Marrow examination recommended when not given: MDE without marrow; SMM, plasmacytoma, "
+            "Waldenström range; intermediate/high-risk and light-chain MGUS; an M-spike >= 15 g/L without "
+            "immunofixation; a monoclonal gammopathy with scleromyxoedema whatever the Mayo risk group",
+            {"m_spike_without_ife_g_l": MAYO_MGUS_M_PROTEIN_G_L},
         ),
         _rule(
             "risk.mgus_mayo_2005",
@@ -516,8 +668,21 @@ def describe() -> dict[str, Any]:
             "dermatology; fever/neurological signs = dermato-neuro syndrome (emergency)",
             {},
         ),
+        _rule(
+            "ivig.igg_values_unreliable",
+            "§5",
+            FERMAND_2018,
+            "Within 3 calendar months of the last IVIg dose (clinical.ivig_last_dose_on; the reference says "
+            "'about 3 months'), IgG-based values and bounds are reported as unreliable; beside renal "
+            "insufficiency or anaemia the output says IVIg can raise creatinine or cause haemolysis",
+            {"window_months": IVIG_WINDOW_MONTHS},
+        ),
     ]
-    return {"ruleset_version": RULESET_VERSION, "rules": r}
+    return {"ruleset_version": RULESET_VERSION, "rules": r, "changelog": _plain(CHANGELOG)}
+
+
+def _window(w: Window | None) -> dict[str, Any] | None:
+    return None if w is None else {"low": w.low, "high": w.high}
 
 
 def _plain(v: Any) -> Any:

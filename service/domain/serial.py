@@ -185,7 +185,7 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     notes: list[str] = []
     if panel.collected_on_assumed and panel.collected_on is not None:
         notes.append(
-            f"collected_on not given: the current panel was dated {panel.collected_on.isoformat()} "
+            f"Collection date not given: the current panel was dated {panel.collected_on.isoformat()} "
             "(the day of the request) for the serial-result rules."
         )
     mp = _series(panel, _m_protein)

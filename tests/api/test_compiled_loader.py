@@ -635,6 +635,21 @@ BIG = int(sys.float_info.max)
         (history(51), False),
         (history(3, collected_on=None), True),  # dated today by the post_load hook
         (at("history.1.collected_on", TODAY.isoformat(), history(3)), False),
+        # clinical.ivig_last_dose_on (contract 1.1): a YYYY-MM-DD date on or before the panel's date.
+        (at("clinical.ivig_last_dose_on", TODAY.isoformat()), True),
+        (at("clinical.ivig_last_dose_on", (TODAY - timedelta(days=400)).isoformat()), True),
+        (at("clinical.ivig_last_dose_on", (TODAY + timedelta(days=1)).isoformat()), False),
+        (at("clinical.ivig_last_dose_on", "2025-02-30"), False),
+        (at("clinical.ivig_last_dose_on", "20250314"), False),
+        (at("clinical.ivig_last_dose_on", None), True),
+        (
+            at(
+                "clinical.ivig_last_dose_on",
+                TODAY.isoformat(),
+                {**VALID, "collected_on": (TODAY - timedelta(days=1)).isoformat()},
+            ),
+            False,
+        ),
         ({}, False),
         ({"extra": 1, **VALID}, False),
         ({"spep": {}}, False),

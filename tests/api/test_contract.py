@@ -175,7 +175,7 @@ def test_history_without_collected_on_dates_the_panel_today_and_says_so(client):
     )
     resp = client.post("/v1/interpretations", json=body)
     assert resp.status_code == 200
-    assert any("collected_on not given" in n for n in resp.get_json()["notes"])
+    assert any("Collection date not given" in n for n in resp.get_json()["notes"])
     flags = {f["code"] for f in resp.get_json()["flags"]}
     assert "EVOLVING_M_PROTEIN" not in flags  # 5 -> 12 g/L spans more than 12 months
 

@@ -235,7 +235,8 @@ def test_crab_features_beside_an_igm_clone_raise_the_urgent_contract_flag_withou
     assert mde_flag["severity"] == "urgent"
     assert "IgM" in mde_flag["message"]
     assert {e["event"] for e in mde_flag["evidence"]} == {"hypercalcemia", "bone_lesions"}
-    assert out["myeloma_defining_events"] == []  # §2.5: not myeloma-defining for an IgM category
+    # The list and the flag agree (the category still does not rest on them, §2.5).
+    assert out["myeloma_defining_events"] == ["hypercalcemia", "bone_lesions"]
     assert out["flags"][0]["code"] == "MYELOMA_DEFINING_EVENT"  # urgent first
 
 
@@ -264,7 +265,7 @@ def test_any_crab_or_slim_finding_beside_an_igm_clone_raises_myeloma_defining_ev
         body["imaging"] = imaging
     out = post(client, body)
     assert ("MYELOMA_DEFINING_EVENT" in flags(out)) is flagged
-    assert out["myeloma_defining_events"] == []
+    assert bool(out["myeloma_defining_events"]) is flagged  # the list and the flag agree
 
 
 def test_a_suspected_scleromyxoedema_label_says_suspected(client):
@@ -430,7 +431,10 @@ def test_a_non_freelite_caveat_reaches_the_comment(client):
         "assay": "n_latex",
     }
     out = post(client, b(flc=flc, marrow={"clonal_plasma_cells_percent": 15}))
-    assert out["classification"]["code"] == "MULTIPLE_MYELOMA"
+    # ref: §2.1 Li — not assessable with another assay, escalated rather than deciding myeloma.
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
+    assert out["classification"]["provisional"] is True
+    assert "FLC_SLIM_RANGE_NON_FREELITE" in flags(out)
     assert "Freelite only" in out["comment"]
 
 
@@ -689,12 +693,14 @@ def test_a_crab_value_sent_as_a_bound_that_decides_nothing_keeps_mgus_provisiona
                 "reference_range": {"low": 2.15, "high": 2.55},
             },
         ),
-        ("calcium", {"value": 2.75, "unit": "mmol/L", "comparator": "<"}),
+        # ref: §1.1 — without a ULN, only a value no plausible ULN + 0.25 could exceed settles the rule.
+        ("calcium", {"value": 2.70, "unit": "mmol/L", "comparator": "<="}),
         (
             "hemoglobin",
             {"value": 100, "unit": "g/L", "comparator": ">=", "reference_range": {"low": 120, "high": 160}},
         ),
-        ("hemoglobin", {"value": 100, "unit": "g/L", "comparator": ">="}),
+        # ref: §1.1 — without an LLN (sex not sent: the wider window), >= 120 g/L settles the rule.
+        ("hemoglobin", {"value": 120, "unit": "g/L", "comparator": ">="}),
     ],
 )
 def test_a_crab_value_sent_as_a_bound_that_rules_the_feature_out_leaves_mgus_final(client, lab, quantity):
@@ -851,15 +857,22 @@ def test_renal_function_is_asked_for_only_when_the_renal_interval_would_change_t
     assert ("labs.egfr" in out["missing_data"]) is renal_decides
 
 
-@pytest.mark.parametrize(("flow", "asked"), [(9.9, False), (10, True), (70, True)])
-def test_a_flow_figure_at_or_above_10_percent_asks_for_the_marrow_even_in_low_risk_mgus(client, flow, asked):
+@pytest.mark.parametrize(
+    ("flow", "asked", "category"),
+    # ref: §2.9 — a flow figure >= 10 % rules out a final MGUS label (INDETERMINATE until morphology).
+    [(9.9, False, "MGUS_NON_IGM"), (10, True, "INDETERMINATE"), (70, True, "INDETERMINATE")],
+)
+def test_a_flow_figure_at_or_above_10_percent_asks_for_the_marrow_even_in_low_risk_mgus(
+    client, flow, asked, category
+):
     body = b(marrow={"flow_plasma_cells_percent": flow})
     out = post(client, body)
-    assert out["classification"]["code"] == "MGUS_NON_IGM"
-    assert out["risk"]["mgus_mayo_2005"]["group"] == "low"
+    assert out["classification"]["code"] == category
     assert ("MARROW_EXAMINATION_RECOMMENDED" in flags(out)) is asked
-    follow_up = next(r["text"] for r in out["recommendations"] if r["code"] == "FOLLOW_UP")
-    assert ("not routinely indicated" in follow_up) is not asked
+    if not asked:
+        assert out["risk"]["mgus_mayo_2005"]["group"] == "low"
+        follow_up = next(r["text"] for r in out["recommendations"] if r["code"] == "FOLLOW_UP")
+        assert "not routinely indicated" in follow_up
     assert ("marrow.clonal_plasma_cells_percent" in out["missing_data"]) is True
     # §2.9: the flow figure itself never decides a threshold.
     assert all(c["value"] != flow for c in out["criteria"] if c["id"].startswith("mde.bmpc"))
@@ -943,7 +956,7 @@ def test_serial_findings_without_a_monoclonal_protein_are_a_note_not_a_flag(clie
     out = post(client, body)
     assert out["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
     assert "EVOLVING_HEMOGLOBIN" not in flags(out)
-    assert any("EVOLVING_HEMOGLOBIN" in n for n in out["notes"])
+    assert any("evolving haemoglobin rule" in n for n in out["notes"])  # in words, not the code
     clone = {**body, "spep": B["spep"], "serum_ife": B["serum_ife"]}
     assert "EVOLVING_HEMOGLOBIN" in flags(post(client, clone))
 
@@ -1179,7 +1192,7 @@ def test_every_field_missing_data_can_name_has_words():
     import json
     import pathlib
 
-    from service.domain.advice import FIELD_WORDS
+    from service.domain.words import FIELD_WORDS
 
     spec = importlib.util.spec_from_file_location(
         "golden", pathlib.Path(__file__).parents[2] / "bench" / "golden.py"

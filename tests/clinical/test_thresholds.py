@@ -90,7 +90,7 @@ CRAB_ROWS = [
         MM,
     ),
     # C: > ULN + 0.25 mmol/L using the quantity's own reference range (ULN 2.45, the lowest plausible
-    # ULN of §1.1 -> 2.70, below the absolute 2.75 so that only the relative rule decides).
+    # upper limit of §1.1 -> 2.70).
     ("calcium_2.69_below_uln_plus_0.25", _labs(calcium=q(2.69, "mmol/L", rr=(2.1, 2.45))), CA_ULN, NOT, SMM),
     (
         "calcium_exactly_uln_plus_0.25_is_not_above",
@@ -100,27 +100,28 @@ CRAB_ROWS = [
         SMM,
     ),
     ("calcium_2.71_above_uln_plus_0.25", _labs(calcium=q(2.71, "mmol/L", rr=(2.1, 2.45))), CA_ULN, MET, MM),
-    # ULN 9.9 mg/dL = 2.47018 mmol/L -> threshold 2.72018 mmol/L = 10.90195 mg/dL.
+    # ULN 9.9 mg/dL = 2.47018 mmol/L -> threshold 2.72018 mmol/L = 10.902 mg/dL.
     (
         "calcium_10.89_mgdl_uln_9.9_not_above",
-        _labs(calcium=q(10.89, "mg/dL", rr=(8.5, 9.9))),
+        _labs(calcium=q(10.89, "mg/dL", rr=(8.6, 9.9))),
         CA_ULN,
         NOT,
         SMM,
     ),
     (
         "calcium_10.90_mgdl_uln_9.9_not_above",
-        _labs(calcium=q(10.90, "mg/dL", rr=(8.5, 9.9))),
+        _labs(calcium=q(10.90, "mg/dL", rr=(8.6, 9.9))),
         CA_ULN,
         NOT,
         SMM,
     ),
-    ("calcium_10.91_mgdl_uln_9.9_above", _labs(calcium=q(10.91, "mg/dL", rr=(8.5, 9.9))), CA_ULN, MET, MM),
+    ("calcium_10.91_mgdl_uln_9.9_above", _labs(calcium=q(10.91, "mg/dL", rr=(8.6, 9.9))), CA_ULN, MET, MM),
     (
-        "calcium_without_reference_range_uln_rule_not_assessable",
+        # ref: §1.1 — no ULN sent: 2.5 mmol/L cannot exceed any plausible ULN (2.45-2.80) + 0.25.
+        "calcium_2.5_without_reference_range_cannot_exceed_any_plausible_uln",
         _labs(calcium=q(2.5, "mmol/L")),
         CA_ULN,
-        NA,
+        NOT,
         None,
     ),
     # R: creatinine > 177 umol/L (> 2 mg/dL); 177 umol/L = 2.00226 mg/dL.
@@ -506,12 +507,12 @@ def _plasmacytoma(bmpc):
     [
         (0, "SOLITARY_PLASMACYTOMA"),
         (9.9, "SOLITARY_PLASMACYTOMA"),
-        (10, SMM),
+        (10, "MULTIPLE_MYELOMA"),  # ref: §2.8 — a plasmacytoma with clonal BMPC >= 10 % is myeloma
     ],
     ids=[
         "clean_marrow_is_solitary",
         "minimal_involvement_9.9_is_solitary",
-        "bmpc_exactly_10_is_not_solitary",
+        "bmpc_exactly_10_is_myeloma_not_solitary",
     ],
 )
 def test_solitary_plasmacytoma_allows_only_minimal_marrow_involvement_below_10_percent(bmpc, category):

@@ -1,0 +1,71 @@
+"""Estimated GFR by the race-free CKD-EPI 2021 equation (clinical-reference §2.1 R).
+
+Used only when neither a creatinine clearance nor an eGFR is sent but creatinine, age (≥ 18 years) and
+sex (female or male) are. The estimate is computed in floating point from the exact canonical
+creatinine and is never rounded before it is compared (§1); ``display`` is the one-decimal figure a
+report shows.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import NamedTuple
+
+from . import ruleset as R
+from .panel import Panel
+from .quantity import Comparator, Quantity
+
+EGFR_UNIT = "mL/min/1.73m2"
+INPUTS = ("labs.creatinine", "patient.age_years", "patient.sex")
+# A creatinine bound gives the opposite eGFR bound: the equation falls as creatinine rises.
+_FLIPPED = {
+    Comparator.GT: Comparator.LT,
+    Comparator.GE: Comparator.LE,
+    Comparator.LT: Comparator.GT,
+    Comparator.LE: Comparator.GE,
+}
+
+
+class EstimatedGfr(NamedTuple):
+    """The estimate as a quantity (for the rules) and as the figure the answer reports."""
+
+    quantity: Quantity
+    display: Decimal
+    sex: str
+    age_years: Decimal
+
+
+def ckd_epi_2021(creatinine_umol_l: Decimal, age_years: Decimal, sex: str) -> Decimal:
+    """eGFR (mL/min/1.73m2) from creatinine in µmol/L; sex 'female' or 'male'."""
+    # ref: §2.1 R — Scr in mg/dL (µmol/L ÷ 88.4, §1); κ and α by sex; 1.012 for women.
+    scr = float(creatinine_umol_l / R.CREATININE_UMOL_PER_MG_DL) / float(R.CKD_EPI_KAPPA[sex])
+    if scr <= 0:
+        return Decimal("Infinity")
+    value = (
+        float(R.CKD_EPI_CONSTANT)
+        * min(scr, 1.0) ** float(R.CKD_EPI_ALPHA[sex])
+        * max(scr, 1.0) ** float(R.CKD_EPI_HIGH_EXPONENT)
+        * float(R.CKD_EPI_AGE_BASE) ** float(age_years)
+    )
+    if sex == "female":
+        value *= float(R.CKD_EPI_FEMALE_FACTOR)
+    return Decimal(repr(value)) if math.isfinite(value) else Decimal("Infinity")
+
+
+def estimate(panel: Panel) -> EstimatedGfr | None:
+    """The CKD-EPI 2021 estimate when §2.1 calls for it, else None."""
+    labs, patient = panel.labs, panel.patient
+    if labs is None or patient is None or labs.creatinine is None:
+        return None
+    if labs.creatinine_clearance is not None or labs.egfr is not None:
+        return None  # a sent clearance or eGFR is used as it is
+    age, sex = patient.age_years, patient.sex
+    if age is None or age < R.CKD_EPI_MIN_AGE_YEARS or sex not in R.CKD_EPI_KAPPA:
+        return None
+    cr = labs.creatinine
+    value = ckd_epi_2021(cr.value, age, sex)
+    if not value.is_finite():
+        return None  # a creatinine of 0 (or "< 0"-like bound) gives no estimate
+    comp = None if cr.comparator is None else _FLIPPED[cr.comparator]
+    return EstimatedGfr(Quantity(value, EGFR_UNIT, comp), round(value, 1), sex, age)
