@@ -47,19 +47,33 @@ def fields_of(body: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             yield path, value
 
 
-def code_for(codemap: CodeMap, target: str) -> CodeEntry:
-    """The code a message uses for a request field: enabled, exact match preferred, lowest priority."""
+def _carries(entry: CodeEntry, unit: str | None) -> bool:
+    """Whether a code may carry a value in ``unit`` as it is (its property fixes its units)."""
+    if unit is None or entry.units is None:
+        return True
+    sent = entry.units.get(unit)
+    return sent is not None and sent[0] == unit and sent[1] == 1
+
+
+def code_for(codemap: CodeMap, target: str, unit: str | None = None) -> CodeEntry:
+    """The code a message uses for a request field: enabled, carrying the value's unit as it is
+    (calcium in mmol/L under LOINC 2000-8, in mg/dL under 17861-6), exact match preferred, lowest
+    priority."""
     entries = [
         e
         for table in (codemap.observations, codemap.conditions)
         for e in table.values()
-        if e.target == target and e.enabled
+        if e.target == target and e.enabled and _carries(e, unit)
     ]
     if not entries:
         raise NotExpressible(
             f"no code in the code map for {target} (add the laboratory's code with --codemap)"
         )
     return min(entries, key=lambda e: (e.match != "exact", e.priority, e.section != "observations"))
+
+
+def _unit_of(value: Any) -> str | None:
+    return value.get("unit") if isinstance(value, Mapping) and isinstance(value.get("unit"), str) else None
 
 
 def _system(codemap: CodeMap, key: str, *, url: bool) -> str:
@@ -113,7 +127,7 @@ def to_hl7(body: Mapping[str, Any], codemap: CodeMap, control_id: str = "VERIFY"
         f"OBR|1|{control_id}|{control_id}|MGV^Verification^L|||{stamp}0800",
     ]
     for n, (path, value) in enumerate(fields_of(body), start=1):
-        entry = code_for(codemap, path)
+        entry = code_for(codemap, path, _unit_of(value))
         obx3 = f"{entry.code}^{path}^{_system(codemap, entry.system, url=False)}"
         value_type, obx5, unit, ref = _hl7_value(entry.kind, path, value)
         segments.append(f"OBX|{n}|{value_type}|{obx3}||{obx5}|{unit}|{ref}||||F")
@@ -155,7 +169,7 @@ def to_fhir(body: Mapping[str, Any], codemap: CodeMap) -> dict[str, Any]:
             resource["birthDate"] = _birth_date(patient["age_years"], on)
         entries.append({"fullUrl": "urn:uuid:6d1a3c0e-0000-4000-8000-000000000001", "resource": resource})
     for path, value in fields_of(body):
-        entry = code_for(codemap, path)
+        entry = code_for(codemap, path, _unit_of(value))
         obs: dict[str, Any] = {
             "resourceType": "Observation",
             "status": "final",

@@ -109,14 +109,17 @@ def test_the_shipped_cases_pass_in_json_hl7_and_fhir_against_a_running_instance(
     assert code == (1 if failed else 0)
 
 
-def test_the_hl7_and_fhir_forms_use_the_shipped_loinc_codes_where_there_are_some():
+def test_the_hl7_and_fhir_forms_use_the_shipped_loinc_code_that_carries_the_value_s_unit():
     codemap = load_codemap(None)
     case = next(c for c in SHIPPED if c.id == "plausibility-calcium-range-in-mg-dl")
     message = F.to_hl7(case.body, codemap)
-    assert "|17861-6^labs.calcium^LN||2.7|mmol/L|8.6-9.6||||F" in message
+    # a calcium in mmol/L goes under the molar code 2000-8, never the mass code 17861-6
+    assert "|2000-8^labs.calcium^LN||2.7|mmol/L|8.6-9.6||||F" in message
     bundle = F.to_fhir(case.body, codemap)
     codes = [e["resource"]["code"]["coding"][0] for e in bundle["entry"]]
-    assert {"system": "http://loinc.org", "code": "17861-6"} in codes
+    assert {"system": "http://loinc.org", "code": "2000-8"} in codes
+    mg_dl = {**case.body, "labs": {"calcium": {"value": 10.8, "unit": "mg/dL"}}}
+    assert "|17861-6^labs.calcium^LN||10.8|mg/dL|" in F.to_hl7(mg_dl, codemap)
 
 
 def test_a_case_needing_a_local_code_is_not_sent_in_hl7_without_the_lab_s_code_map():
