@@ -78,6 +78,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_security(app)
     init_interop(app)
+    from .records import init_store
+
+    init_store(app)
     api = _Api(app)
     api.register_blueprint(v1)
     api.register_blueprint(ops)

@@ -18,17 +18,24 @@ from service.domain import RULESET_VERSION, interpret
 from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
+from . import records
 from .errors import error_body, error_response, flatten
 from .observability import count_interpretations
 from .parsing import StrictParser
 from .schemas import (
+    AuditOut,
+    AuditQuery,
     BatchRequestSchema,
     BatchResponseSchema,
     ErrorSchema,
     HealthSchema,
     InterpretationRequestSchema,
     InterpretationResponseSchema,
+    RecordListOut,
+    RecordListQuery,
+    RecordOut,
     RulesetSchema,
+    StoredInterpretationOut,
 )
 from .serialize import to_dict
 
@@ -106,16 +113,78 @@ def interpretation_payload(panel: Panel) -> dict:
     return to_dict(result)
 
 
+UNAVAILABLE = "The records database is unavailable (Retry-After says when to retry)."
+
+
 @v1.route("/interpretations")
 class Interpretations(MethodView):
-    """Interpret one panel."""
+    """Interpret one panel; list the stored interpretations."""
 
     @v1.arguments(REQUEST_SCHEMA, location="json")
-    @v1.response(200, InterpretationResponseSchema)
+    @v1.response(200, InterpretationResponseSchema, description="The interpretation (the store is off).")
+    @v1.alt_response(
+        201,
+        schema=StoredInterpretationOut,
+        description="The interpretation, stored: its id, and Location /v1/interpretations/{id}. A retry "
+        "(the same Idempotency-Key, or the same patient_ref, specimen_id and body) returns the "
+        "first one's record again, with Idempotent-Replayed: true.",
+    )
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    @v1.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "A retry with the same key (and body) returns the same stored record.",
+            }
+        ]
+    )
     @json_errors
     def post(self, panel: Panel) -> Response:
         """Interpret one patient's work-up: category, criteria, risk, flags, recommendations."""
-        return json_response(interpretation_payload(panel))
+        if records.state() is None:
+            return json_response(interpretation_payload(panel))
+        return records.interpret_and_store(panel)
+
+    @v1.arguments(RecordListQuery, location="query", as_kwargs=True)
+    @v1.response(200, RecordListOut)
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(405, schema=ErrorSchema, description="The store is off: nothing to list.")
+    @v1.alt_response(422, schema=ErrorSchema, description="A query parameter.")
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    def get(self, **query: object) -> Response:
+        """Stored interpretations, newest first, a page at a time (each one listed is an audited read)."""
+        return records.list_view(query)
+
+
+@v1.route("/interpretations/<string:record_id>")
+class InterpretationRecord(MethodView):
+    """One stored interpretation."""
+
+    @v1.response(200, RecordOut)
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(404, schema=ErrorSchema, description="No such record (or the store is off).")
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    def get(self, record_id: str) -> Response:
+        """The stored request (canonical, no patient_ref), the answer, its provenance; an audited read."""
+        return records.get_view(record_id)
+
+
+@v1.route("/audit")
+class Audit(MethodView):
+    """Who read which stored interpretation, when."""
+
+    @v1.arguments(AuditQuery, location="query", as_kwargs=True)
+    @v1.response(200, AuditOut)
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(404, schema=ErrorSchema, description="The store is off.")
+    @v1.alt_response(422, schema=ErrorSchema, description="A query parameter.")
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    def get(self, **query: object) -> Response:
+        """The audit trail of reads (GET by id and list rows), newest first."""
+        return records.audit_view(query)
 
 
 # What reading a malformed request body raises: gunicorn's parser errors (InvalidChunkSize,
@@ -137,11 +206,17 @@ MAX_BATCH_KEYS = 250_000
 BATCH_CHUNK = 8  # items per stage in a batch (see InterpretationsBatch.post)
 
 
+# The GET endpoints whose query schema (unknown=RAISE) names an unknown parameter itself.
+QUERY_ENDPOINTS = frozenset({("interpretations.Interpretations", "GET"), ("interpretations.Audit", "GET")})
+
+
 @v1.before_request
 def _no_query_parameters() -> Response | None:
-    """No /v1 endpoint takes a query parameter: one sent (say ?assay=sebia) would otherwise be
+    """No other /v1 endpoint takes a query parameter: one sent (say ?assay=sebia) would otherwise be
     silently ignored, so it is refused, named, like an unknown JSON field (422)."""
-    if not request.args:
+    if not request.args or (
+        (request.endpoint, request.method) in QUERY_ENDPOINTS and records.state() is not None
+    ):
         return None
     names = sorted(request.args)
     return error_response(

@@ -1,0 +1,436 @@
+"""The shell's side of the records store (service/store): storing answers, reading them back, the
+audit trail, serial memory. The views in views.py call these; with the store off (MGI_STORE=off)
+none of this runs and the service answers exactly as a stateless one (200, no id).
+
+Serial memory: a request with ``patient_ref`` gets the patient's stored panels of the last
+``WINDOW_MONTHS`` (the longest window of the serial rules, clinical-reference §3.5) as history. A
+request's own history wins on the same date; ``history_used`` lists what the rules saw and where it
+came from, and a note says when the two were merged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from marshmallow import ValidationError
+
+from service.domain import ruleset as R
+from service.domain.panel import HistoryEntry, Panel
+from service.domain.serial import add_months, within
+from service.store import (
+    IdempotencyConflict,
+    NewRecord,
+    Record,
+    RecordStore,
+    SchemaNotCurrent,
+    StoreUnavailable,
+    canonical_hash,
+    migrate,
+    patient_key_secret,
+    read_settings,
+)
+
+from .errors import error_response
+from .parsing import parse_body
+from .schemas import MAX_HISTORY, HistoryEntrySchema
+
+log = logging.getLogger("mgi.records")
+EXTENSION = "mgi.store"
+
+# ref: §3.5 — the longest window of the serial rules (12 months): stored panels older than this
+# before the current one cannot change a serial finding, so they are not fetched.
+WINDOW_MONTHS = max(
+    R.EVOLVING_EARLY_MONTHS, R.EVOLVING_MONTHS, R.EVOLVING_HB_MONTHS, R.SUCCESSIVE_RISE_MONTHS
+)
+HISTORY_SECTIONS = ("spep", "flc", "urine", "labs")
+RETRY_AFTER_SECONDS = 5
+MAX_IDEMPOTENCY_KEY = 255
+RELEASE_STATUSES = ("auto", "review_required", "reviewed", "amended")
+HISTORY_SCHEMA = HistoryEntrySchema()
+
+# app.config keys that override the MGI_* environment variables of the same meaning (tests use them).
+CONFIG_TO_ENV = {
+    "STORE": "MGI_STORE",
+    "DATABASE_URL": "MGI_DATABASE_URL",
+    "DATA_DIR": "MGI_DATA_DIR",
+    "PATIENT_KEY_SECRET": "MGI_PATIENT_KEY_SECRET",
+    "RETENTION_DAYS": "MGI_RETENTION_DAYS",
+    "STORE_FAIL_OPEN": "MGI_STORE_FAIL_OPEN",
+}
+
+
+@dataclass
+class StoreState:
+    store: RecordStore
+    fail_open: bool
+
+
+def _env(app: Flask) -> dict[str, str]:
+    env = dict(os.environ)
+    for key, name in CONFIG_TO_ENV.items():
+        if key in app.config:
+            value = app.config[key]
+            env[name] = {True: "1", False: "0"}.get(value, str(value)) if value is not None else ""
+    return env
+
+
+def init_store(app: Flask) -> StoreState | None:
+    """Open the store (unless MGI_STORE=off) and refuse to start on a schema that is not current.
+
+    ``app.config["STORE_AUTO_MIGRATE"]`` migrates instead (``python -m service`` in development mode
+    does this for its embedded SQLite file before starting the workers)."""
+    env = _env(app)
+    settings = read_settings(env)
+    if not settings.enabled:
+        app.extensions[EXTENSION] = None
+        return None
+    dev_mode = bool(getattr(app.extensions.get("mgi_security"), "dev_mode", False))
+    secret = patient_key_secret(settings.data_dir, dev_mode=dev_mode, env=env)
+    store = RecordStore.from_url(settings.url, secret)
+    try:
+        if app.config.get("STORE_AUTO_MIGRATE"):
+            migrate.upgrade(store.engine)
+        migrate.check_current(store.engine)
+    except SchemaNotCurrent:
+        store.dispose()
+        raise
+    except Exception as e:
+        store.dispose()
+        raise StoreUnavailable(
+            f"the records database cannot be reached at start-up ({type(e).__name__})"
+        ) from e
+    state = StoreState(store, settings.fail_open)
+    app.extensions[EXTENSION] = state
+    previous = app.config.get("READINESS_CHECK")
+
+    def readiness() -> tuple[bool, str]:
+        if previous is not None:
+            ok = previous()
+            ok, reason = ok if isinstance(ok, tuple) else (ok, "")
+            if not ok:
+                return False, reason or "readiness check reported not ready"
+        return store.ping()
+
+    app.config["READINESS_CHECK"] = readiness
+    app.register_error_handler(StoreUnavailable, _unavailable)
+    return state
+
+
+def state() -> StoreState | None:
+    """The store of the current app, or None when it is off."""
+    return current_app.extensions.get(EXTENSION)
+
+
+def _unavailable(e: StoreUnavailable) -> Response:
+    log.error("records database unavailable: %s", e)
+    return error_response(
+        503,
+        "The records database is unavailable: the request was not processed. Retry later.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def not_kept() -> Response:
+    return error_response(404, "This service keeps no records (the store is off: MGI_STORE=off).")
+
+
+# --------------------------------------------------------------------------- serial memory
+@dataclass
+class Serial:
+    panel: Panel
+    used: list[dict[str, Any]]
+    from_store: list[dict[str, Any]]  # {"record_id", "entry"} as stored with the record
+    notes: list[str]
+
+
+def _entry_json(r: Record) -> dict[str, Any] | None:
+    sections = {k: r.request[k] for k in HISTORY_SECTIONS if r.request.get(k) is not None}
+    return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
+
+
+def with_stored_history(store: RecordStore, panel: Panel, key: str | None) -> Serial:
+    """The panel with the patient's stored earlier panels merged into its history."""
+    used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
+    if key is None:
+        return Serial(panel, used, [], [])
+    current = panel.collected_on or datetime.now(UTC).date()
+    records = store.panels_of(key, on_or_after=add_months(current, -WINDOW_MONTHS), before=current)
+    latest: dict[date, Record] = {}
+    for r in records:  # oldest first; of two records of one day the later one stands
+        if within(r.collected_on, current, WINDOW_MONTHS):
+            latest[r.collected_on] = r
+    sent = {h.collected_on for h in panel.history}
+    same_day: list[str] = []
+    added: list[tuple[HistoryEntry, dict[str, Any]]] = []
+    for on, r in sorted(latest.items()):
+        if on in sent:
+            same_day.append(on.isoformat())
+            continue
+        entry = _entry_json(r)
+        if entry is None:
+            continue
+        try:
+            loaded = HISTORY_SCHEMA.load(entry)
+        except ValidationError:
+            # A stored panel today's rules refuse (a plausibility window added since): not used.
+            continue
+        added.append((loaded, {"record_id": r.id, "entry": entry}))
+    if not added and not same_day:
+        return Serial(panel, used, [], [])
+    history = list(panel.history) + [h for h, _ in added]
+    notes: list[str] = []
+    if len(history) > MAX_HISTORY:
+        history.sort(key=lambda h: h.collected_on)
+        history = history[-MAX_HISTORY:]
+        notes.append(f"Only the {MAX_HISTORY} most recent earlier panels were used as history.")
+    kept = {h.collected_on for h in history}
+    from_store = [s for h, s in added if h.collected_on in kept]
+    used += [
+        {"collected_on": s["entry"]["collected_on"], "source": "store", "id": s["record_id"]}
+        for s in from_store
+    ]
+    used = [u for u in used if date.fromisoformat(u["collected_on"]) in kept]
+    used.sort(key=lambda u: u["collected_on"])
+    if from_store and panel.history:
+        notes.append(
+            f"History merged: {len(panel.history)} earlier panel(s) sent with the request and "
+            f"{len(from_store)} from this service's records of the patient"
+            + (f"; on {', '.join(same_day)} both had a panel and the request's was used" if same_day else "")
+            + "."
+        )
+    elif from_store:
+        notes.append(
+            f"{len(from_store)} earlier panel(s) of the patient from this service's records were used as "
+            f"history (panels of the {WINDOW_MONTHS} months before this one, clinical-reference §3.5)."
+        )
+    elif same_day:
+        notes.append(
+            f"This service's records of the patient have panels on {', '.join(same_day)}; the request's "
+            "history entries of those dates were used."
+        )
+    new = panel._replace(history=tuple(history))
+    if panel.collected_on is None:
+        new = new._replace(collected_on=current, collected_on_assumed=True)
+    return Serial(new, used, from_store, notes)
+
+
+# --------------------------------------------------------------------------- storing an answer
+def idempotency_key() -> str | None | Response:
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    if not (1 <= len(raw) <= MAX_IDEMPOTENCY_KEY) or not raw.isprintable():
+        return error_response(
+            422,
+            "Idempotency-Key must be 1-255 printable characters",
+            {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable characters."]},
+        )
+    return raw
+
+
+def created(record: Record, replayed: bool) -> Response:
+    from .views import json_response
+
+    resp = json_response({"id": record.id, **record.response}, status=201)
+    resp.headers["Location"] = f"/v1/interpretations/{record.id}"
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    g.ruleset_version = record.ruleset_version
+    g.classification_code = record.classification_code
+    return resp
+
+
+def interpret_and_store(panel: Panel, source: str = "json") -> Response:
+    """POST /v1/interpretations with the store on: 201 with the record's id and Location."""
+    from .views import interpretation_payload, json_response
+
+    st = state()
+    assert st is not None
+    key_or_error = idempotency_key()
+    if isinstance(key_or_error, Response):
+        return key_or_error
+    idem = key_or_error
+    body = parse_body(request.get_data(cache=True))  # the body as sent (the schema accepted it)
+    canonical = {k: v for k, v in body.items() if k != "patient_ref"}
+    rhash = canonical_hash(canonical)
+    api_key_name = g.get("api_key_name")
+    store = st.store
+    try:
+        pkey = store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
+        try:
+            earlier = store.find_retry(
+                api_key_name=api_key_name,
+                idempotency_key=idem,
+                patient_key=pkey,
+                specimen_id=panel.specimen_id,
+                request_hash=rhash,
+            )
+        except IdempotencyConflict:
+            return error_response(
+                422,
+                "this Idempotency-Key was used for another request body",
+                {"header.Idempotency-Key": ["Already used for a different request body."]},
+            )
+        if earlier is not None:
+            return created(earlier, replayed=True)
+        serial = with_stored_history(store, panel, pkey)
+        payload = interpretation_payload(serial.panel)
+        payload["history_used"] = serial.used
+        if serial.notes:
+            payload["notes"] = [*payload.get("notes", []), *serial.notes]
+        release = payload.get("release")
+        status = release.get("status", "auto") if isinstance(release, dict) else "auto"
+        record, new = store.save(
+            NewRecord(
+                request=canonical,
+                response=payload,
+                collected_on=serial.panel.collected_on or datetime.now(UTC).date(),
+                patient_key=pkey,
+                specimen_id=panel.specimen_id,
+                source=source,
+                api_key_name=api_key_name,
+                request_id=g.get("request_id"),
+                idempotency_key=idem,
+                ruleset_version=payload["ruleset_version"],
+                classification_code=payload["classification"]["code"],
+                status=status,
+                store_history=serial.from_store or None,
+                request_hash=rhash,
+            )
+        )
+    except StoreUnavailable as e:
+        if not st.fail_open:
+            raise
+        log.error("records database unavailable, answering without a record (fail-open): %s", e)
+        payload = interpretation_payload(panel)
+        payload["notes"] = [
+            *payload.get("notes", []),
+            "Not stored: the records database was unavailable (this service is configured to answer "
+            "anyway). The stored history of the patient, if any, was not used.",
+        ]
+        return json_response(payload)
+    return created(record, replayed=not new)
+
+
+# --------------------------------------------------------------------------- reading
+def record_body(r: Record) -> dict[str, Any]:
+    """GET /v1/interpretations/{id}: the stored request and answer with their provenance."""
+    return {
+        "id": r.id,
+        "received_at": r.received_at.isoformat(),
+        "collected_on": r.collected_on.isoformat(),
+        "specimen_id": r.specimen_id,
+        "source": r.source,
+        "api_key_name": r.api_key_name,
+        "request_id": r.request_id,
+        "ruleset_version": r.ruleset_version,
+        "status": r.status,
+        "request": r.request,
+        "interpretation": r.response,
+        "reviews": [],
+    }
+
+
+def summary(r: Record) -> dict[str, Any]:
+    """One row of the list."""
+    c = r.response.get("classification") or {}
+    return {
+        "id": r.id,
+        "received_at": r.received_at.isoformat(),
+        "collected_on": r.collected_on.isoformat(),
+        "specimen_id": r.specimen_id,
+        "source": r.source,
+        "ruleset_version": r.ruleset_version,
+        "status": r.status,
+        "classification": {
+            "code": c.get("code"),
+            "label": c.get("label"),
+            "provisional": c.get("provisional"),
+        },
+        "flags": [f.get("code") for f in r.response.get("flags") or []],
+        "location": f"/v1/interpretations/{r.id}",
+    }
+
+
+def _page_args(query: dict[str, Any]) -> tuple[int | None, Response | None]:
+    cursor = query.get("cursor")
+    if cursor is None:
+        return None, None
+    from service.store import decode_cursor
+
+    try:
+        return decode_cursor(str(cursor)), None
+    except ValueError:
+        return None, error_response(
+            422, "not a cursor", {"query.cursor": ["Not a cursor this service returned."]}
+        )
+
+
+def list_view(query: dict[str, Any]) -> Response:
+    from .views import json_response
+
+    st = state()
+    if st is None:
+        # Stateless, the resource only interprets: the answer it gave before there was a list.
+        return error_response(405, headers={"Allow": "POST"})
+    before, err = _page_args(query)
+    if err is not None:
+        return err
+    ref = query.get("patient_ref")
+    page = st.store.list_records(
+        patient_key=st.store.patient_key(str(ref)) if ref is not None else None,
+        status=query.get("status"),
+        since=query.get("since"),
+        before_seq=before,
+        limit=int(query.get("limit") or 50),
+        reader=g.get("api_key_name"),
+        request_id=g.get("request_id"),
+    )
+    return json_response({"items": [summary(r) for r in page.records], "next_cursor": page.next_cursor})
+
+
+def get_view(record_id: str) -> Response:
+    from .views import json_response
+
+    st = state()
+    if st is None:
+        return not_kept()
+    if len(record_id) > 32:
+        return error_response(404, "No stored interpretation has this id.")
+    r = st.store.get(record_id, reader=g.get("api_key_name"), request_id=g.get("request_id"))
+    if r is None:
+        return error_response(404, "No stored interpretation has this id.")
+    return json_response(record_body(r))
+
+
+def audit_view(query: dict[str, Any]) -> Response:
+    from .views import json_response
+
+    st = state()
+    if st is None:
+        return not_kept()
+    before, err = _page_args(query)
+    if err is not None:
+        return err
+    entries, cursor = st.store.reads(
+        interpretation_id=query.get("interpretation_id"),
+        since=query.get("since"),
+        before_seq=before,
+        limit=int(query.get("limit") or 100),
+    )
+    items = [
+        {
+            "interpretation_id": e.interpretation_id,
+            "read_at": e.read_at.isoformat(),
+            "api_key_name": e.api_key_name,
+            "request_id": e.request_id,
+            "via": e.via,
+        }
+        for e in entries
+    ]
+    return json_response({"items": items, "next_cursor": cursor})
