@@ -21,6 +21,7 @@ CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service.__main__", "run the service locally in development mode (the default)"),
     "db": ("service.store.cli", "the records database: upgrade, downgrade, current, purge, erase"),
+    "ruleset-impact": ("service.api.impact", "re-interpret stored panels under the ruleset in force"),
 }
 
 

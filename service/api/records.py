@@ -36,6 +36,7 @@ from service.store import (
 )
 
 from .errors import error_response
+from .observability import count_interpretations
 from .parsing import parse_body
 from .schemas import MAX_HISTORY, HistoryEntrySchema
 
@@ -114,7 +115,7 @@ def init_store(app: Flask) -> StoreState | None:
             ok, reason = ok if isinstance(ok, tuple) else (ok, "")
             if not ok:
                 return False, reason or "readiness check reported not ready"
-        return store.ping()
+        return state.store.ping()
 
     app.config["READINESS_CHECK"] = readiness
     app.register_error_handler(StoreUnavailable, _unavailable)
@@ -245,76 +246,140 @@ def created(record: Record, replayed: bool) -> Response:
     return resp
 
 
+def store_panel(
+    store: RecordStore, panel: Panel, body: dict[str, Any], source: str, idem: str | None
+) -> tuple[Record, bool]:
+    """Interpret ``panel`` (with the patient's stored history) and store it: (record, True), or
+    (the earlier record, False) for a retry. Raises IdempotencyConflict, StoreUnavailable."""
+    from .views import interpretation_payload
+
+    canonical = {k: v for k, v in body.items() if k != "patient_ref"}
+    rhash = canonical_hash(canonical)
+    api_key_name = g.get("api_key_name")
+    pkey = store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
+    earlier = store.find_retry(
+        api_key_name=api_key_name,
+        idempotency_key=idem,
+        patient_key=pkey,
+        specimen_id=panel.specimen_id,
+        request_hash=rhash,
+    )
+    if earlier is not None:
+        return earlier, False
+    serial = with_stored_history(store, panel, pkey)
+    payload = interpretation_payload(serial.panel)
+    payload["history_used"] = serial.used
+    if serial.notes:
+        payload["notes"] = [*payload.get("notes", []), *serial.notes]
+    release = payload.get("release")
+    status = release.get("status", "auto") if isinstance(release, dict) else "auto"
+    return store.save(
+        NewRecord(
+            request=canonical,
+            response=payload,
+            collected_on=serial.panel.collected_on or datetime.now(UTC).date(),
+            patient_key=pkey,
+            specimen_id=panel.specimen_id,
+            source=source,
+            api_key_name=api_key_name,
+            request_id=g.get("request_id"),
+            idempotency_key=idem,
+            ruleset_version=payload["ruleset_version"],
+            classification_code=payload["classification"]["code"],
+            status=status,
+            store_history=serial.from_store or None,
+            request_hash=rhash,
+        )
+    )
+
+
+FAIL_OPEN_NOTE = (
+    "Not stored: the records database was unavailable (this service is configured to answer anyway). "
+    "The patient's stored history, if any, was not used."
+)
+
+
+def unstored_payload(panel: Panel, e: StoreUnavailable) -> dict[str, Any]:
+    """Fail-open: the answer without a record (MGI_STORE_FAIL_OPEN=1)."""
+    from .views import interpretation_payload
+
+    log.error("records database unavailable, answering without a record (fail-open): %s", e)
+    payload = interpretation_payload(panel)
+    payload["notes"] = [*payload.get("notes", []), FAIL_OPEN_NOTE]
+    return payload
+
+
 def interpret_and_store(panel: Panel, source: str = "json") -> Response:
     """POST /v1/interpretations with the store on: 201 with the record's id and Location."""
-    from .views import interpretation_payload, json_response
+    from .views import json_response
 
     st = state()
     assert st is not None
     key_or_error = idempotency_key()
     if isinstance(key_or_error, Response):
         return key_or_error
-    idem = key_or_error
     body = parse_body(request.get_data(cache=True))  # the body as sent (the schema accepted it)
-    canonical = {k: v for k, v in body.items() if k != "patient_ref"}
-    rhash = canonical_hash(canonical)
-    api_key_name = g.get("api_key_name")
-    store = st.store
     try:
-        pkey = store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
-        try:
-            earlier = store.find_retry(
-                api_key_name=api_key_name,
-                idempotency_key=idem,
-                patient_key=pkey,
-                specimen_id=panel.specimen_id,
-                request_hash=rhash,
-            )
-        except IdempotencyConflict:
-            return error_response(
-                422,
-                "this Idempotency-Key was used for another request body",
-                {"header.Idempotency-Key": ["Already used for a different request body."]},
-            )
-        if earlier is not None:
-            return created(earlier, replayed=True)
-        serial = with_stored_history(store, panel, pkey)
-        payload = interpretation_payload(serial.panel)
-        payload["history_used"] = serial.used
-        if serial.notes:
-            payload["notes"] = [*payload.get("notes", []), *serial.notes]
-        release = payload.get("release")
-        status = release.get("status", "auto") if isinstance(release, dict) else "auto"
-        record, new = store.save(
-            NewRecord(
-                request=canonical,
-                response=payload,
-                collected_on=serial.panel.collected_on or datetime.now(UTC).date(),
-                patient_key=pkey,
-                specimen_id=panel.specimen_id,
-                source=source,
-                api_key_name=api_key_name,
-                request_id=g.get("request_id"),
-                idempotency_key=idem,
-                ruleset_version=payload["ruleset_version"],
-                classification_code=payload["classification"]["code"],
-                status=status,
-                store_history=serial.from_store or None,
-                request_hash=rhash,
-            )
+        record, new = store_panel(st.store, panel, body, source, key_or_error)
+    except IdempotencyConflict:
+        return error_response(
+            422,
+            "this Idempotency-Key was used for another request body",
+            {"header.Idempotency-Key": ["Already used for a different request body."]},
         )
     except StoreUnavailable as e:
         if not st.fail_open:
             raise
-        log.error("records database unavailable, answering without a record (fail-open): %s", e)
-        payload = interpretation_payload(panel)
-        payload["notes"] = [
-            *payload.get("notes", []),
-            "Not stored: the records database was unavailable (this service is configured to answer "
-            "anyway). The stored history of the patient, if any, was not used.",
-        ]
-        return json_response(payload)
+        return json_response(unstored_payload(panel, e))
     return created(record, replayed=not new)
+
+
+def batch_items(items: list[Any]) -> Response:
+    """POST /v1/interpretations/batch with the store on: each valid item is interpreted and stored in
+    order (a later item of a patient sees an earlier one as history), answered 201 with its id."""
+    from service.domain import RULESET_VERSION
+
+    from .errors import error_body, flatten
+    from .schemas import InterpretationRequestSchema
+    from .views import REQUEST_SCHEMA, json_bytes
+
+    st = state()
+    assert st is not None
+    assert isinstance(REQUEST_SCHEMA, InterpretationRequestSchema)
+    parts: list[bytes] = []
+    ok = 0
+    codes: dict[str, int] = {}
+    for i, item in enumerate(items):
+        try:
+            panel = REQUEST_SCHEMA.load(item)
+        except ValidationError as e:
+            parts.append(
+                json_bytes({"index": i, "status": 422, "error": error_body(422, None, flatten(e.messages))})
+            )
+            continue
+        try:
+            record, _ = store_panel(st.store, panel, item, "batch", None)
+        except StoreUnavailable as e:
+            if not st.fail_open:
+                raise
+            parts.append(
+                json_bytes({"index": i, "status": 200, "interpretation": unstored_payload(panel, e)})
+            )
+            ok += 1
+            continue
+        parts.append(
+            json_bytes({"index": i, "status": 201, "interpretation": {"id": record.id, **record.response}})
+        )
+        codes[record.classification_code] = codes.get(record.classification_code, 0) + 1
+        ok += 1
+    count_interpretations(codes)
+    g.ruleset_version = RULESET_VERSION
+    head = json_bytes(
+        {"ruleset_version": RULESET_VERSION, "count": len(parts), "succeeded": ok, "failed": len(parts) - ok}
+    )
+    return Response(
+        b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}")), mimetype="application/json"
+    )
 
 
 # --------------------------------------------------------------------------- reading
@@ -434,3 +499,29 @@ def audit_view(query: dict[str, Any]) -> Response:
         for e in entries
     ]
     return json_response({"items": items, "next_cursor": cursor})
+
+
+def impact_view(body: dict[str, Any]) -> Response:
+    """POST /v1/ruleset-impact: the report streamed (chunked) as the records are re-interpreted."""
+    from flask import stream_with_context
+
+    from . import impact
+
+    st = state()
+    if st is None:
+        return not_kept()
+    after, err = _page_args(body)
+    if err is not None:
+        err_body = err.get_json()
+        return error_response(422, "not a cursor", {"cursor": err_body["errors"]["query.cursor"]})
+    ok, reason = st.store.ping()
+    if not ok:  # once streaming has begun the status cannot change: check first
+        raise StoreUnavailable(reason)
+    chunks = impact.stream(
+        st.store,
+        since=body.get("since"),
+        list_limit=body["list_limit"],
+        after=after or 0,
+        max_records=body["max_records"],
+    )
+    return Response(stream_with_context(chunks), mimetype="application/json")

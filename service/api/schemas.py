@@ -850,7 +850,12 @@ class BatchRequestSchema(CompiledLoadMixin, StrictSchema):
 
 class BatchItemOut(_Open):
     index = fields.Integer(required=True)
-    status = fields.Integer(required=True, metadata={"description": "200, or the item's error code (422)"})
+    status = fields.Integer(
+        required=True,
+        metadata={
+            "description": "200 (201 when stored, with the record's id), or the item's error code (422)"
+        },
+    )
     interpretation = fields.Nested(InterpretationResponseSchema, metadata={"description": "when 200"})
     error = fields.Nested(ErrorSchema, metadata={"description": "when not 200"})
 
@@ -986,4 +991,51 @@ class ReadOut(_Open):
 
 class AuditOut(_Open):
     items = fields.List(fields.Nested(ReadOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class RulesetImpactRequest(StrictSchema):
+    """Which stored panels to re-interpret under the ruleset in force."""
+
+    since = SinceField(metadata={"description": "Only records received at or after this."})
+    cursor = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "next_cursor of the previous call: continue after its last record."},
+    )
+    max_records = fields.Integer(
+        strict=True,
+        load_default=10_000,
+        validate=validate.Range(min=1, max=20_000),
+        metadata={"description": "Records re-interpreted in this call (the command line has no bound)."},
+    )
+    list_limit = fields.Integer(
+        strict=True,
+        load_default=1000,
+        validate=validate.Range(min=0, max=10_000),
+        metadata={"description": "Changes listed (all are counted)."},
+    )
+
+
+class ImpactSummaryOut(_Open):
+    examined = fields.Integer(required=True)
+    changed = fields.Integer(required=True)
+    category_changed = fields.Integer(required=True)
+    flags_changed = fields.Integer(required=True)
+    risk_changed = fields.Integer(required=True)
+    not_reinterpretable = fields.Integer(required=True)
+    category_transitions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    listed = fields.Integer(required=True)
+
+
+class RulesetImpactOut(_Open):
+    ruleset_version = fields.String(required=True)
+    changes = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": "{id, collected_on, category: {from, to}, flags: {added, removed}, risk: {model: "
+            "{from, to}}} (only what changed), or {id, not_reinterpretable: [field paths]}"
+        },
+    )
+    summary = fields.Nested(ImpactSummaryOut, required=True)
     next_cursor = fields.String(allow_none=True, required=True)

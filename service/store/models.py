@@ -79,6 +79,9 @@ class Interpretation(Base):
     store_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # The answer as returned (the response body, without its id).
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What a ruleset change is judged on, small enough to scan a million rows:
+    # {"flags": [codes], "risk": {model: group}}.
+    findings: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (
         # Retries: the same patient, specimen and body is one record, whatever the concurrency.

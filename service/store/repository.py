@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -107,6 +108,14 @@ class NewRecord:
     request_hash: str = ""
 
 
+def findings_of(response: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an answer a ruleset change is judged on: flag codes and risk groups."""
+    return {
+        "flags": sorted({f["code"] for f in response.get("flags") or ()}),
+        "risk": {m: (r or {}).get("group") for m, r in sorted((response.get("risk") or {}).items())},
+    }
+
+
 @dataclass(frozen=True)
 class Record:
     """A stored interpretation as read back."""
@@ -128,6 +137,7 @@ class Record:
     request: dict[str, Any]
     store_history: list[dict[str, Any]] | None
     response: dict[str, Any]
+    findings: dict[str, Any]
 
     @classmethod
     def of(cls, row: Interpretation) -> Record:
@@ -149,7 +159,18 @@ class Record:
             row.request,
             row.store_history,
             row.response,
+            row.findings,
         )
+
+
+class ScanRow(NamedTuple):
+    seq: int
+    id: str
+    collected_on: date
+    request: dict[str, Any]
+    store_history: list[dict[str, Any]] | None
+    classification_code: str
+    findings: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -317,6 +338,7 @@ class RecordStore:
             "request": new.request,
             "store_history": new.store_history,
             "response": new.response,
+            "findings": findings_of(new.response),
         }
 
         def work(s: Session) -> int:
@@ -475,18 +497,45 @@ class RecordStore:
             yield rows
             after = rows[-1].seq
 
+    def scan(
+        self,
+        *,
+        chunk: int = 2000,
+        since: datetime | None = None,
+        shard: tuple[int, int] = (0, 1),
+        after: int = 0,
+    ) -> Iterator[list[ScanRow]]:
+        """What ruleset impact reads of every record, in chunks, oldest first: keyset pagination
+        (constant cost per chunk), plain columns (no ORM objects, no answer bodies). ``shard`` (k, n)
+        keeps the records whose seq % n == k, for n processes sharing a run."""
+        t = Interpretation.__table__
+        cols = (t.c.seq, t.c.id, t.c.collected_on, t.c.request, t.c.store_history, t.c.classification_code)
+        k, n = shard
+        while True:
+
+            def work(s: Session, after: int = after) -> list[ScanRow]:
+                q = select(*cols, t.c.findings).where(t.c.seq > after)
+                if since is not None:
+                    q = q.where(t.c.received_at >= since)
+                if n > 1:
+                    q = q.where(t.c.seq % n == k)
+                return [ScanRow(*row) for row in s.execute(q.order_by(t.c.seq).limit(chunk))]
+
+            rows = self._run(work)
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].seq
+
     # ------------------------------------------------------------------ retention and erasure
     def purge(self, older_than: datetime) -> int:
         """Delete records received before ``older_than`` (and the audit rows of reads before it)."""
 
         def work(s: Session) -> int:
-            n = s.scalars(
-                delete(Interpretation)
-                .where(Interpretation.received_at < older_than)
-                .returning(Interpretation.seq)
-            ).all()
+            old = delete(Interpretation).where(Interpretation.received_at < older_than)
+            n = cast(CursorResult[Any], s.execute(old)).rowcount
             s.execute(delete(RecordRead).where(RecordRead.read_at < older_than))
-            return len(n)
+            return int(n or 0)
 
         return self._run(work)
 

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, make_url, text
 from service.api import create_app
 from service.store import RecordStore, migrate
 
+ROOT_DIR = str(__import__("pathlib").Path(__file__).resolve().parents[2])
 SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 PG_ENV = "MGI_TEST_DATABASE_URL"
 NO_PG = f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("request", sa.JSON(), nullable=False),
         sa.Column("store_history", sa.JSON(), nullable=True),
         sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("findings", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_interpretations"),
         sa.UniqueConstraint("id", name="uq_interpretations_id"),
         sa.UniqueConstraint(
