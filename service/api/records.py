@@ -470,7 +470,9 @@ def get_view(record_id: str) -> Response:
     r = st.store.get(record_id, reader=g.get("api_key_name"), request_id=g.get("request_id"))
     if r is None:
         return error_response(404, "No stored interpretation has this id.")
-    return json_response(record_body(r))
+    from service.review.store import decorate
+
+    return json_response(decorate(st.store, record_body(r)))
 
 
 def audit_view(query: dict[str, Any]) -> Response:

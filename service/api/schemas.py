@@ -800,6 +800,16 @@ class RecommendationOut(_Open):
     tests = fields.List(fields.String())
 
 
+class ReleaseOut(_Open):
+    status = fields.String(
+        required=True, validate=validate.OneOf(["auto", "review_required", "reviewed", "amended"])
+    )
+    reasons = fields.List(fields.String(), required=True)
+    reviewer = fields.String(metadata={"description": "After review: who signed it off."})
+    reviewed_at = fields.DateTime(metadata={"description": "After review: when."})
+    amendment_reason = fields.String(allow_none=True, metadata={"description": "After an amendment: why."})
+
+
 class InterpretationResponseSchema(_Open):
     ruleset_version = fields.String(required=True)
     classification = fields.Nested(ClassificationOut, required=True)
@@ -812,6 +822,11 @@ class InterpretationResponseSchema(_Open):
     missing_data = fields.List(fields.String(), required=True)
     comment = fields.String(required=True)
     notes = fields.List(fields.String())
+    release = fields.Nested(
+        ReleaseOut,
+        required=True,
+        metadata={"description": "The laboratory's release policy: auto or review_required, with reasons."},
+    )
 
 
 class RulesetSchema(_Open):

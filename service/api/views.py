@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from flask import Response, abort, g, json, request
+from flask import Response, abort, current_app, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
 from gunicorn.http.errors import ParseException as GunicornParseError
@@ -112,9 +112,16 @@ def interpretation_payload(panel: Panel) -> dict:
     result = interpret(panel)
     g.ruleset_version = result.ruleset_version
     g.classification_code = result.classification.code.value
-    return to_dict(result)
+    return with_release(to_dict(result), panel)
 
 
+def with_release(payload: dict, panel: Panel) -> dict:
+    """The answer with its ``release`` decided by the laboratory's release policy (contract 1.1)."""
+    payload["release"] = current_app.extensions[RELEASE_EXTENSION].decide(payload, panel)
+    return payload
+
+
+RELEASE_EXTENSION = "mgi.release"
 UNAVAILABLE = "The records database is unavailable (Retry-After says when to retry)."
 
 
@@ -315,9 +322,9 @@ class InterpretationsBatch(MethodView):
                     loaded.append((i, REQUEST_SCHEMA.load(item)))
                 except ValidationError as e:
                     loaded.append((i, e))
-            done = [(i, p if isinstance(p, ValidationError) else interpret(p)) for i, p in loaded]
+            done = [(i, p, p if isinstance(p, ValidationError) else interpret(p)) for i, p in loaded]
             del loaded
-            for i, result in done:
+            for i, panel, result in done:
                 if isinstance(result, ValidationError):
                     parts.append(
                         json_bytes(
@@ -331,7 +338,9 @@ class InterpretationsBatch(MethodView):
                     continue
                 code = result.classification.code
                 codes[code] = codes.get(code, 0) + 1
-                parts.append(json_bytes({"index": i, "status": 200, "interpretation": to_dict(result)}))
+                assert isinstance(panel, Panel)
+                answer = with_release(to_dict(result), panel)
+                parts.append(json_bytes({"index": i, "status": 200, "interpretation": answer}))
                 ok += 1
         count_interpretations(codes)
         g.ruleset_version = RULESET_VERSION

@@ -33,7 +33,7 @@ def test_migrations_run_up_from_empty_down_to_empty_and_up_again(empty_url):
     engine = RecordStore.from_url(empty_url).engine
     assert migrate.current(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0001_records" == migrate.head()
+    assert migrate.current(engine) == migrate.head()
     assert {"interpretations", "record_reads"} <= set(inspect(engine).get_table_names())
     migrate.downgrade(engine, "base")
     assert migrate.current(engine) is None
