@@ -9,6 +9,7 @@ with 177 µmol/L (§2.1 R) and the laboratory's ULN. Point groups and threshold 
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from dataclasses import dataclass, field
@@ -119,14 +120,35 @@ def series_of(records: list[Record], case: Record) -> list[Series]:
 
 
 def svg(series: Series) -> str:
-    """One chart as an SVG document (no XML prolog: it is inlined in the page)."""
+    """One chart as an SVG document (no XML prolog: it is inlined in the page). Drawing one takes a
+    few hundred milliseconds, so charts are kept by their content (the same data draws the same)."""
+    return _svg(
+        series.name,
+        series.title,
+        series.unit,
+        tuple(series.points),
+        tuple((t.value, t.label) for t in series.thresholds),
+        series.band,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _svg(
+    name: str,
+    title: str,
+    unit: str,
+    points: tuple[tuple[date, float, str], ...],
+    thresholds: tuple[tuple[float, str], ...],
+    band: tuple[float, float, str] | None,
+) -> str:
+    series = Series(name, title, unit, list(points), [Threshold(v, t) for v, t in thresholds], band)
     fig = Figure(figsize=(6.4, 2.8), dpi=100)
     ax = fig.add_subplot()
     ax.set_title(f"{series.title} ({series.unit})", fontsize=11)
     if series.band is not None:
-        low, high, basis = series.band
-        band = ax.axhspan(low, high, color="#9ecae1", alpha=0.45, label=f"interval in force {low:g}–{high:g}")
-        band.set_gid(f"band-{series.name}")
+        low, high, _basis = series.band
+        span = ax.axhspan(low, high, color="#9ecae1", alpha=0.45, label=f"interval in force {low:g}–{high:g}")
+        span.set_gid(f"band-{series.name}")
     styles = ["--", ":", "-.", (0, (5, 1))]
     for n, t in enumerate(series.thresholds):
         line = ax.axhline(
@@ -157,7 +179,8 @@ def svg(series: Series) -> str:
         matplotlib.rcParams["svg.hashsalt"] = f"mgi-{series.name}"
         fig.savefig(buf, format="svg")
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    # The figure's text alternative is on its container (role=img, aria-label): the drawing is hidden.
+    return '<svg aria-hidden="true" focusable="false"' + text[text.index("<svg") + 4 :]
 
 
 def charts(records: list[Record], case: Record) -> list[dict[str, Any]]:

@@ -109,12 +109,12 @@ def requests() -> list[dict[str, Any]]:
     ]
 
 
-def store_demo(app: Any) -> list[dict[str, Any]]:
+def store_demo(app: Any, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """POST each demonstration request to ``app`` (in-process); the answers' id, specimen and release."""
     out = []
     client = app.test_client()
     for body in requests():
-        resp = client.post("/v1/interpretations", json=body)
+        resp = client.post("/v1/interpretations", json=body, headers=headers or {})
         if resp.status_code not in (200, 201):
             raise RuntimeError(
                 f"{body['specimen_id']}: HTTP {resp.status_code} {resp.get_data(as_text=True)[:300]}"

@@ -78,7 +78,8 @@ def init_pages(app: Flask) -> None:
         secret = hmac.new(
             st.store.patient_key("mgi-review-session").encode(), b"session", hashlib.sha256
         ).hexdigest()
-    app.config.setdefault("SECRET_KEY", secret)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret
     secure = app.config.get("REVIEW_COOKIE_SECURE")
     if secure is None:
         secure = _flag(os.environ.get("MGI_REVIEW_COOKIE_SECURE"), not dev_mode)
