@@ -76,6 +76,7 @@ def _run(args: argparse.Namespace, settings, store: RecordStore) -> int:  # noqa
             return 2
         cutoff = datetime.now(UTC) - timedelta(days=days)
         n = store.purge(cutoff)
+        _drop_orphan_reviews(store)
         print(f"purged {n} record(s) received before {cutoff.isoformat(timespec='seconds')} ({days} days)")
         return 0
     # erase
@@ -91,5 +92,13 @@ def _run(args: argparse.Namespace, settings, store: RecordStore) -> int:  # noqa
         total += len(ids)
         for rid in ids:
             print(f"erased {rid}")
+    _drop_orphan_reviews(store)
     print(f"erased {total} record(s) of {len(refs)} patient reference(s)")
     return 0
+
+
+def _drop_orphan_reviews(store: RecordStore) -> None:
+    """The sign-offs of purged or erased records go with them (a reviewer's comment is patient data)."""
+    from service.review.store import erase_orphans
+
+    erase_orphans(store)
