@@ -112,3 +112,16 @@ def test_the_store_imports_neither_the_shell_nor_flask():
                 else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
             )
             assert not any(n.startswith(("service.api", "flask", "marshmallow")) for n in names), path
+
+
+def test_compose_runs_postgresql_with_a_volume_and_points_the_service_at_it():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    pg = compose["services"]["postgres"]
+    assert pg["image"].startswith("postgres:15")
+    volume = pg["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"]
+    env = compose["services"]["mgi"]["environment"]
+    assert env["MGI_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env["MGI_DATABASE_URL"]
+    assert "MGI_PATIENT_KEY_SECRET" in env
