@@ -162,8 +162,9 @@ def fill(url: str, n: int, per_patient: int = 10) -> tuple[list[str], list[str]]
                         for r in batch:
                             cp.write_row(r)
                 else:
+                    marks = ", ".join("?" * len(cols))
                     cur.executemany(
-                        f"INSERT INTO interpretations ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                        f"INSERT INTO interpretations ({', '.join(cols)}) VALUES ({marks})",
                         [(*r[:1], r[1].isoformat(), r[2].isoformat(), *r[3:]) for r in batch],
                     )
                 raw.commit()

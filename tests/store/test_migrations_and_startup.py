@@ -123,5 +123,8 @@ def test_compose_runs_postgresql_with_a_volume_and_points_the_service_at_it():
     volume = pg["volumes"][0].split(":")[0]
     assert volume in compose["volumes"]
     env = compose["services"]["mgi"]["environment"]
-    assert env["MGI_DATABASE_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env["MGI_DATABASE_URL"]
+    assert (
+        env["MGI_DATABASE_URL"].startswith("postgresql+psycopg://")
+        and "@postgres:5432/" in env["MGI_DATABASE_URL"]
+    )
     assert "MGI_PATIENT_KEY_SECRET" in env
