@@ -233,6 +233,35 @@ def drive(
     return len(lat) - bad[0], time.perf_counter() - t0, lat, bad[0]
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (and their waited-for children), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / TICK
+
+
+def postgres_pids() -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() in ("postgres", "postmaster"):
+                        out.append(int(entry))
+            except OSError:
+                pass
+    return out
+
+
 def p(lat: list[float], q: float) -> float:
     s = sorted(lat)
     return s[min(len(s) - 1, int(q / 100 * len(s)))] * 1000 if s else float("nan")
@@ -252,7 +281,7 @@ def gets(port: int, paths: list[str]) -> tuple[list[float], int]:
     return lat, bad
 
 
-def impact_rate(url: str, processes: int, since_records: int) -> tuple[int, float]:
+def impact_rate(url: str, processes: int, since_records: int) -> tuple[int, float, float]:
     """(records examined, seconds) of the command line over the last ``since_records`` records."""
     from sqlalchemy import create_engine, text
 
@@ -271,8 +300,9 @@ def impact_rate(url: str, processes: int, since_records: int) -> tuple[int, floa
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
-    n, elapsed = done.stdout.split()
-    return int(n), float(elapsed)  # from the first query to the last record (imports excluded)
+    n, elapsed, cpu = done.stdout.split()
+    # from the first query to the last record (imports excluded); CPU seconds of the impact processes
+    return int(n), float(elapsed), float(cpu)
 
 
 # The impact loop of service.api.impact over the records after a seq, sharded over processes as the
@@ -290,13 +320,17 @@ def shard(a):
     s.dispose(); return t.examined
 url, after, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 jobs = [(url, after, k, n) for k in range(n)]
-t0 = time.perf_counter()
+import resource
+t0 = time.perf_counter(); c0 = time.process_time()
 if n == 1:
     total = shard(jobs[0])
+    cpu = time.process_time() - c0
 else:
     with ProcessPoolExecutor(n) as p:
         total = sum(p.map(shard, jobs))
-print(total, time.perf_counter() - t0)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru.ru_utime + ru.ru_stime
+print(total, time.perf_counter() - t0, cpu)
 """
 
 
@@ -330,9 +364,13 @@ def main() -> int:
                 drive(srv.port, 1.5, args.connections, flag, 99)  # warm-up
             tput: dict[str, list[float]] = {"off": [], "on": []}
             p99s: dict[str, list[float]] = {"off": [], "on": []}
+            cpu_ms: dict[str, list[float]] = {"off": [], "on": []}
             for r in range(args.rounds):
                 for name, srv, flag in (("off", off, False), ("on", on, True)):
+                    pids = srv.worker_pids() + (postgres_pids() if flag else [])
+                    c0 = cpu_seconds(pids)
                     ok, secs, lat, bad = drive(srv.port, args.seconds, args.connections, flag, r + 1)
+                    cpu_ms[name].append((cpu_seconds(pids) - c0) / max(1, ok) * 1000)
                     if bad:
                         print(f"   {name}: {bad} failed or non-2xx answers", flush=True)
                     tput[name].append(ok / secs)
@@ -350,11 +388,16 @@ def main() -> int:
             list_lat, list_bad = gets(on.port, list_paths)
         print(f"-- ruleset impact on the last {args.impact_sample:,} records", flush=True)
         imp = {}
+        imp_cpu_ms = 0.0
         for procs in (1, 2):
-            n, secs = impact_rate(url, procs, args.impact_sample)
+            pg0 = cpu_seconds(postgres_pids())
+            n, secs, cpu = impact_rate(url, procs, args.impact_sample)
+            pg_cpu = cpu_seconds(postgres_pids()) - pg0
             imp[procs] = n / secs
+            imp_cpu_ms = (cpu + pg_cpu) / n * 1000
             print(
-                f"   {procs} process(es): {n:,} records in {secs:.1f} s = {n / secs:,.0f} records/s",
+                f"   {procs} process(es): {n:,} records in {secs:.1f} s = {n / secs:,.0f} records/s; "
+                f"CPU {cpu / n * 1000:.3f} ms/record (+ PostgreSQL {pg_cpu / n * 1000:.3f})",
                 flush=True,
             )
     on_off = statistics.mean(tput["on"]) / statistics.mean(tput["off"])
@@ -370,6 +413,10 @@ def main() -> int:
         "throughput_req_s": {k: [round(x, 1) for x in v] for k, v in tput.items()},
         "post_p99_ms": {k: [round(x, 1) for x in v] for k, v in p99s.items()},
         "ratio_throughput_on_over_off": round(on_off, 3),
+        "cpu_ms_per_request": {k: [round(x, 3) for x in v] for k, v in cpu_ms.items()},
+        "ratio_cpu_per_request_off_over_on": round(
+            statistics.mean(cpu_ms["off"]) / statistics.mean(cpu_ms["on"]), 3
+        ),
         "get_by_id_ms": {
             "p50": round(p(get_lat, 50), 2),
             "p99": round(p(get_lat, 99), 2),
@@ -384,6 +431,10 @@ def main() -> int:
         },
         "impact_records_per_s": {str(k): round(v, 1) for k, v in imp.items()},
         "impact_1m_records_minutes_2_processes_extrapolated": round(million_min, 1),
+        "impact_cpu_ms_per_record_incl_postgresql": round(imp_cpu_ms, 3),
+        "impact_1m_records_minutes_on_2_idle_cores_from_cpu_time": round(
+            1_000_000 * imp_cpu_ms / 1000 / 2 / 60, 1
+        ),
         "targets": {
             "throughput on/off >= 0.7": on_off >= 0.7,
             "GET by id p99 <= 10 ms": p(get_lat, 99) <= 10,

@@ -342,6 +342,21 @@ def interpret_and_store(panel: Panel, source: str = "json") -> Response:
     return created(record, replayed=not new)
 
 
+def store_translated(panel: Panel, body: dict[str, Any], source: str) -> dict[str, Any]:
+    """An HL7 v2 or FHIR request, translated to the JSON contract, interpreted and stored in that
+    canonical form (the raw message is not kept): the answer with its record's id. The interface's
+    own reply (ORU^R01, DiagnosticReport) is built from it as without the store."""
+    st = state()
+    assert st is not None
+    try:
+        record, _ = store_panel(st.store, panel, body, source, None)
+    except StoreUnavailable as e:
+        if not st.fail_open:
+            raise
+        return unstored_payload(panel, e)
+    return {"id": record.id, **record.response}
+
+
 def batch_items(items: list[Any]) -> Response:
     """POST /v1/interpretations/batch with the store on: each valid item is interpreted and stored in
     order (a later item of a patient sees an earlier one as history), answered 201 with its id."""
