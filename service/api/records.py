@@ -34,6 +34,7 @@ from service.store import (
     patient_key_secret,
     read_settings,
 )
+from service.store.repository import PanelRow
 
 from .errors import error_response
 from .observability import count_interpretations
@@ -149,20 +150,24 @@ class Serial:
     notes: list[str]
 
 
-def _entry_json(r: Record) -> dict[str, Any] | None:
+def _entry_json(r: PanelRow) -> dict[str, Any] | None:
     sections = {k: r.request[k] for k in HISTORY_SECTIONS if r.request.get(k) is not None}
     return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
 
 
-def with_stored_history(store: RecordStore, panel: Panel, key: str | None) -> Serial:
-    """The panel with the patient's stored earlier panels merged into its history."""
-    used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
-    if key is None:
-        return Serial(panel, used, [], [])
+def history_window(panel: Panel) -> tuple[date, date]:
+    """[from, before): the dates of stored panels that can be the history of ``panel``."""
     current = panel.collected_on or datetime.now(UTC).date()
-    records = store.panels_of(key, on_or_after=add_months(current, -WINDOW_MONTHS), before=current)
-    latest: dict[date, Record] = {}
-    for r in records:  # oldest first; of two records of one day the later one stands
+    return add_months(current, -WINDOW_MONTHS), current
+
+
+def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
+    """The panel with the patient's stored earlier panels (``rows``, oldest first) merged into its
+    history."""
+    used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
+    _, current = history_window(panel)
+    latest: dict[date, PanelRow] = {}
+    for r in rows:  # oldest first; of two records of one day the later one stands
         if within(r.collected_on, current, WINDOW_MONTHS):
             latest[r.collected_on] = r
     sent = {h.collected_on for h in panel.history}
@@ -257,24 +262,17 @@ def store_panel(
     rhash = canonical_hash(canonical)
     api_key_name = g.get("api_key_name")
     pkey = store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
-    earlier = store.find_retry(
-        api_key_name=api_key_name,
-        idempotency_key=idem,
-        patient_key=pkey,
-        specimen_id=panel.specimen_id,
-        request_hash=rhash,
-    )
-    if earlier is not None:
-        return earlier, False
-    serial = with_stored_history(store, panel, pkey)
-    payload = interpretation_payload(serial.panel)
-    payload["history_used"] = serial.used
-    if serial.notes:
-        payload["notes"] = [*payload.get("notes", []), *serial.notes]
-    release = payload.get("release")
-    status = release.get("status", "auto") if isinstance(release, dict) else "auto"
-    return store.save(
-        NewRecord(
+    start, before = history_window(panel)
+
+    def make(rows: list[PanelRow]) -> NewRecord:
+        serial = with_stored_history(panel, rows)
+        payload = interpretation_payload(serial.panel)
+        payload["history_used"] = serial.used
+        if serial.notes:
+            payload["notes"] = [*payload.get("notes", []), *serial.notes]
+        release = payload.get("release")
+        status = release.get("status", "auto") if isinstance(release, dict) else "auto"
+        return NewRecord(
             request=canonical,
             response=payload,
             collected_on=serial.panel.collected_on or datetime.now(UTC).date(),
@@ -290,6 +288,16 @@ def store_panel(
             store_history=serial.from_store or None,
             request_hash=rhash,
         )
+
+    return store.record(
+        api_key_name=api_key_name,
+        idempotency_key=idem,
+        patient_key=pkey,
+        specimen_id=panel.specimen_id,
+        request_hash=rhash,
+        history_from=start,
+        history_before=before,
+        make=make,
     )
 
 
@@ -332,6 +340,21 @@ def interpret_and_store(panel: Panel, source: str = "json") -> Response:
             raise
         return json_response(unstored_payload(panel, e))
     return created(record, replayed=not new)
+
+
+def store_translated(panel: Panel, body: dict[str, Any], source: str) -> dict[str, Any]:
+    """An HL7 v2 or FHIR request, translated to the JSON contract, interpreted and stored in that
+    canonical form (the raw message is not kept): the answer with its record's id. The interface's
+    own reply (ORU^R01, DiagnosticReport) is built from it as without the store."""
+    st = state()
+    assert st is not None
+    try:
+        record, _ = store_panel(st.store, panel, body, source, None)
+    except StoreUnavailable as e:
+        if not st.fail_open:
+            raise
+        return unstored_payload(panel, e)
+    return {"id": record.id, **record.response}
 
 
 def batch_items(items: list[Any]) -> Response:
@@ -402,8 +425,7 @@ def record_body(r: Record) -> dict[str, Any]:
 
 
 def summary(r: Record) -> dict[str, Any]:
-    """One row of the list."""
-    c = r.response.get("classification") or {}
+    """One row of the list (read without the request and answer bodies: GET the record for them)."""
     return {
         "id": r.id,
         "received_at": r.received_at.isoformat(),
@@ -412,12 +434,8 @@ def summary(r: Record) -> dict[str, Any]:
         "source": r.source,
         "ruleset_version": r.ruleset_version,
         "status": r.status,
-        "classification": {
-            "code": c.get("code"),
-            "label": c.get("label"),
-            "provisional": c.get("provisional"),
-        },
-        "flags": [f.get("code") for f in r.response.get("flags") or []],
+        "classification_code": r.classification_code,
+        "flags": list(r.findings.get("flags") or ()),
         "location": f"/v1/interpretations/{r.id}",
     }
 

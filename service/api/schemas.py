@@ -986,8 +986,8 @@ class RecordSummaryOut(_Open):
     source = fields.String(required=True)
     ruleset_version = fields.String(required=True)
     status = fields.String(required=True)
-    classification = fields.Dict(required=True)
-    flags = fields.List(fields.String(), required=True)
+    classification_code = fields.String(required=True)
+    flags = fields.List(fields.String(), required=True, metadata={"description": "Flag codes (sorted)."})
     location = fields.String(required=True)
 
 

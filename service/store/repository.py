@@ -10,7 +10,7 @@ import hmac
 import logging
 import math
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import orjson
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.orm import Session
 
 from .models import Interpretation, RecordRead
 
@@ -140,26 +138,28 @@ class Record:
     findings: dict[str, Any]
 
     @classmethod
-    def of(cls, row: Interpretation) -> Record:
+    def of(cls, row: Any) -> Record:
+        """From a row of the interpretations table (a list row has no request or answer bodies)."""
+        m = row._mapping
         return cls(
-            row.id,
-            row.seq,
-            _aware(row.received_at),
-            row.collected_on,
-            row.patient_key,
-            row.specimen_id,
-            row.source,
-            row.api_key_name,
-            row.request_id,
-            row.idempotency_key,
-            row.request_hash,
-            row.ruleset_version,
-            row.classification_code,
-            row.status,
-            row.request,
-            row.store_history,
-            row.response,
-            row.findings,
+            m["id"],
+            m["seq"],
+            _aware(m["received_at"]),
+            m["collected_on"],
+            m["patient_key"],
+            m["specimen_id"],
+            m["source"],
+            m["api_key_name"],
+            m["request_id"],
+            m["idempotency_key"],
+            m["request_hash"],
+            m["ruleset_version"],
+            m["classification_code"],
+            m["status"],
+            m.get("request") or {},
+            m.get("store_history"),
+            m.get("response") or {},
+            m["findings"],
         )
 
 
@@ -234,13 +234,20 @@ class RecordStore:
         return patient_key(self._secret, patient_ref)
 
     # ------------------------------------------------------------------ plumbing
-    def _run(self, work: Any) -> Any:
-        """Run ``work(session)`` in a transaction; retried once when the connection had been dropped
-        (a database restart). Operational failures become StoreUnavailable."""
+    def _run(self, work: Any, *, audit: bool = False) -> Any:
+        """Run ``work(connection)`` in a transaction (SQLAlchemy Core: the ORM's unit of work would
+        cost more than the statements); retried once when the connection had been dropped (a
+        database restart). Operational failures become StoreUnavailable.
+
+        ``audit``: the transaction only appends audit rows beside a read; on PostgreSQL its commit
+        does not wait for the disk (synchronous_commit off): a crash of the database server within a
+        fraction of a second after a read can lose that read's audit row, never a record."""
         for attempt in (1, 2):
             try:
-                with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                    return work(session)
+                with self.engine.begin() as conn:
+                    if audit and self._postgres:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    return work(conn)
             except DBAPIError as e:
                 if isinstance(e, IntegrityError):
                     raise
@@ -250,6 +257,10 @@ class RecordStore:
                     raise StoreUnavailable(type(e.orig).__name__ if e.orig else type(e).__name__) from e
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @property
+    def _postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     def ping(self) -> tuple[bool, str]:
         """(reachable, reason) for /readyz."""
@@ -275,107 +286,107 @@ class RecordStore:
     ) -> Record | None:
         """The record an earlier identical request made, if any (IdempotencyConflict when the
         Idempotency-Key was used for another body)."""
+        if idempotency_key is None and (patient_key is None or specimen_id is None):
+            return None  # nothing to match a retry by: no round trip
 
-        def work(s: Session) -> Record | None:
-            return self._find_retry(s, api_key_name, idempotency_key, patient_key, specimen_id, request_hash)
+        def work(c: Connection) -> Record | None:
+            return _find_retry(c, api_key_name, idempotency_key, patient_key, specimen_id, request_hash)
 
         return self._run(work)
-
-    @staticmethod
-    def _find_retry(
-        s: Session,
-        api_key_name: str | None,
-        idempotency_key: str | None,
-        patient_key: str | None,
-        specimen_id: str | None,
-        request_hash: str,
-    ) -> Record | None:
-        if idempotency_key is not None:
-            q = select(Interpretation).where(Interpretation.idempotency_key == idempotency_key)
-            q = q.where(
-                Interpretation.api_key_name.is_(None)
-                if api_key_name is None
-                else Interpretation.api_key_name == api_key_name
-            )
-            row = s.scalars(q).first()
-            if row is not None:
-                if row.request_hash != request_hash:
-                    raise IdempotencyConflict(idempotency_key)
-                return Record.of(row)
-        if patient_key is not None and specimen_id is not None:
-            row = s.scalars(
-                select(Interpretation).where(
-                    Interpretation.patient_key == patient_key,
-                    Interpretation.specimen_id == specimen_id,
-                    Interpretation.request_hash == request_hash,
-                )
-            ).first()
-            if row is not None:
-                return Record.of(row)
-        return None
 
     def save(self, new: NewRecord) -> tuple[Record, bool]:
         """Store ``new``; (record, True), or (the existing record, False) when it is a retry of an
         earlier request (same Idempotency-Key, or same patient, specimen and body) - decided by the
         unique constraints, so two concurrent retries still make one row."""
-        rid = uuid.uuid4().hex
-        now = utcnow()
-        rhash = new.request_hash or canonical_hash(new.request)
-        values: dict[str, Any] = {
-            "id": rid,
-            "received_at": now,
-            "collected_on": new.collected_on,
-            "patient_key": new.patient_key,
-            "specimen_id": new.specimen_id,
-            "source": new.source,
-            "api_key_name": new.api_key_name,
-            "request_id": new.request_id,
-            "idempotency_key": new.idempotency_key,
-            "request_hash": rhash,
-            "ruleset_version": new.ruleset_version,
-            "classification_code": new.classification_code,
-            "status": new.status,
-            "request": new.request,
-            "store_history": new.store_history,
-            "response": new.response,
-            "findings": findings_of(new.response),
-        }
+        values = _values(new)
 
-        def work(s: Session) -> int:
-            return int(
-                s.execute(insert(Interpretation).values(**values).returning(Interpretation.seq)).scalar_one()
-            )
+        def work(c: Connection) -> int:
+            return int(c.execute(insert(T).values(**values).returning(T.c.seq)).scalar_one())
 
         try:
             seq = self._run(work)
         except IntegrityError:
-            existing = self.find_retry(
-                api_key_name=new.api_key_name,
-                idempotency_key=new.idempotency_key,
-                patient_key=new.patient_key,
-                specimen_id=new.specimen_id,
-                request_hash=rhash,
-            )
-            if existing is None:
-                raise
-            return existing, False
+            return self._the_earlier(new), False
         return Record(seq=seq, **values), True
 
-    def save_many(self, records: Sequence[NewRecord]) -> list[tuple[Record, bool]]:
-        """Store several (a batch): each is its own insert, so one retry does not undo the others."""
-        return [self.save(r) for r in records]
+    def _the_earlier(self, new: NewRecord) -> Record:
+        """The record a concurrent identical request stored first (after a unique-constraint refusal)."""
+        existing = self.find_retry(
+            api_key_name=new.api_key_name,
+            idempotency_key=new.idempotency_key,
+            patient_key=new.patient_key,
+            specimen_id=new.specimen_id,
+            request_hash=new.request_hash,
+        )
+        if existing is None:
+            raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
+        return existing
+
+    def record(
+        self,
+        *,
+        api_key_name: str | None,
+        idempotency_key: str | None,
+        patient_key: str | None,
+        specimen_id: str | None,
+        request_hash: str,
+        history_from: date,
+        history_before: date,
+        make: Callable[[list[PanelRow]], NewRecord],
+    ) -> tuple[Record, bool]:
+        """Look for a retry, read the patient's panels, ``make`` the record from them and insert it:
+        (record, True), or (the earlier record, False) for a retry.
+
+        On PostgreSQL this is one transaction (one commit, the only one that waits for the disk). On
+        SQLite the lookups and the insert are two: a read transaction cannot become a write one while
+        another connection writes, and the unique constraints decide races either way."""
+        retry_key = idempotency_key is not None or (patient_key is not None and specimen_id is not None)
+
+        def lookups(c: Connection) -> tuple[Record | None, list[PanelRow]]:
+            if retry_key:
+                earlier = _find_retry(
+                    c, api_key_name, idempotency_key, patient_key, specimen_id, request_hash
+                )
+                if earlier is not None:
+                    return earlier, []
+            if patient_key is None:
+                return None, []
+            return None, _panels(c, patient_key, history_from, history_before)
+
+        if not self._postgres:
+            if not retry_key and patient_key is None:
+                return self.save(make([]))
+            earlier, rows = self._run(lookups)
+            return (earlier, False) if earlier is not None else self.save(make(rows))
+
+        made: list[NewRecord] = []
+
+        def work(c: Connection) -> tuple[Record, bool]:
+            earlier, rows = lookups(c) if retry_key or patient_key is not None else (None, [])
+            if earlier is not None:
+                return earlier, False
+            new = make(rows)
+            made.append(new)
+            values = _values(new)
+            seq = int(c.execute(insert(T).values(**values).returning(T.c.seq)).scalar_one())
+            return Record(seq=seq, **values), True
+
+        try:
+            return self._run(work)
+        except IntegrityError:
+            return self._the_earlier(made[-1]), False
 
     # ------------------------------------------------------------------ read
     def get(self, record_id: str, *, reader: str | None, request_id: str | None) -> Record | None:
         """One record by id; the read is recorded in the audit trail in the same transaction."""
 
-        def work(s: Session) -> Record | None:
-            row = s.scalars(select(Interpretation).where(Interpretation.id == record_id)).first()
+        def work(c: Connection) -> Record | None:
+            row = c.execute(select(T).where(T.c.id == record_id)).first()
             if row is None:
                 return None
-            s.execute(
-                insert(RecordRead).values(
-                    interpretation_id=row.id,
+            c.execute(
+                insert(RT).values(
+                    interpretation_id=record_id,
                     read_at=utcnow(),
                     api_key_name=reader,
                     request_id=request_id,
@@ -384,7 +395,7 @@ class RecordStore:
             )
             return Record.of(row)
 
-        return self._run(work)
+        return self._run(work, audit=True)
 
     def list_records(
         self,
@@ -397,25 +408,27 @@ class RecordStore:
         reader: str | None = None,
         request_id: str | None = None,
     ) -> Page:
-        """Records newest first, after the cursor; every record listed is recorded as read."""
+        """Records newest first, after the cursor (summaries: no request or answer bodies); every
+        record listed is recorded as read."""
+        cols = [c for c in T.c if c.name not in ("request", "response", "store_history")]
 
-        def work(s: Session) -> Page:
-            q = select(Interpretation)
+        def work(c: Connection) -> Page:
+            q = select(*cols)
             if patient_key is not None:
-                q = q.where(Interpretation.patient_key == patient_key)
+                q = q.where(T.c.patient_key == patient_key)
             if status is not None:
-                q = q.where(Interpretation.status == status)
+                q = q.where(T.c.status == status)
             if since is not None:
-                q = q.where(Interpretation.received_at >= since)
+                q = q.where(T.c.received_at >= since)
             if before_seq is not None:
-                q = q.where(Interpretation.seq < before_seq)
-            rows = list(s.scalars(q.order_by(Interpretation.seq.desc()).limit(limit + 1)))
+                q = q.where(T.c.seq < before_seq)
+            rows = c.execute(q.order_by(T.c.seq.desc()).limit(limit + 1)).all()
             more = len(rows) > limit
             rows = rows[:limit]
             if rows:
                 now = utcnow()
-                s.execute(
-                    insert(RecordRead),
+                c.execute(
+                    insert(RT),
                     [
                         {
                             "interpretation_id": r.id,
@@ -429,7 +442,7 @@ class RecordStore:
                 )
             return Page([Record.of(r) for r in rows], encode_cursor(rows[-1].seq) if more else None)
 
-        return self._run(work)
+        return self._run(work, audit=True)
 
     def reads(
         self,
@@ -441,15 +454,15 @@ class RecordStore:
     ) -> tuple[list[ReadEntry], str | None]:
         """The audit trail, newest first."""
 
-        def work(s: Session) -> tuple[list[ReadEntry], str | None]:
-            q = select(RecordRead)
+        def work(c: Connection) -> tuple[list[ReadEntry], str | None]:
+            q = select(RT)
             if interpretation_id is not None:
-                q = q.where(RecordRead.interpretation_id == interpretation_id)
+                q = q.where(RT.c.interpretation_id == interpretation_id)
             if since is not None:
-                q = q.where(RecordRead.read_at >= since)
+                q = q.where(RT.c.read_at >= since)
             if before_seq is not None:
-                q = q.where(RecordRead.seq < before_seq)
-            rows = list(s.scalars(q.order_by(RecordRead.seq.desc()).limit(limit + 1)))
+                q = q.where(RT.c.seq < before_seq)
+            rows = c.execute(q.order_by(RT.c.seq.desc()).limit(limit + 1)).all()
             more = len(rows) > limit
             rows = rows[:limit]
             out = [
@@ -460,42 +473,12 @@ class RecordStore:
 
         return self._run(work)
 
-    def panels_of(self, patient_key: str, *, on_or_after: date, before: date) -> list[Record]:
-        """A patient's records whose panel date is in [on_or_after, before), oldest first (serial memory)."""
-
-        def work(s: Session) -> list[Record]:
-            q = (
-                select(Interpretation)
-                .where(
-                    Interpretation.patient_key == patient_key,
-                    Interpretation.collected_on >= on_or_after,
-                    Interpretation.collected_on < before,
-                )
-                .order_by(Interpretation.collected_on, Interpretation.seq)
-            )
-            return [Record.of(r) for r in s.scalars(q)]
-
-        return self._run(work)
+    def panels_of(self, patient_key: str, *, on_or_after: date, before: date) -> list[PanelRow]:
+        """A patient's panels dated in [on_or_after, before), oldest first (serial memory)."""
+        return self._run(lambda c: _panels(c, patient_key, on_or_after, before))
 
     def count(self) -> int:
-        return int(self._run(lambda s: s.scalar(select(func.count()).select_from(Interpretation))))
-
-    def iterate(self, *, chunk: int = 2000, since: datetime | None = None) -> Iterator[list[Record]]:
-        """Every record in chunks, oldest first (keyset pagination: constant cost per chunk)."""
-        after = 0
-        while True:
-
-            def work(s: Session, after: int = after) -> list[Record]:
-                q = select(Interpretation).where(Interpretation.seq > after)
-                if since is not None:
-                    q = q.where(Interpretation.received_at >= since)
-                return [Record.of(r) for r in s.scalars(q.order_by(Interpretation.seq).limit(chunk))]
-
-            rows = self._run(work)
-            if not rows:
-                return
-            yield rows
-            after = rows[-1].seq
+        return int(self._run(lambda c: c.scalar(select(func.count()).select_from(T))))
 
     def scan(
         self,
@@ -506,20 +489,19 @@ class RecordStore:
         after: int = 0,
     ) -> Iterator[list[ScanRow]]:
         """What ruleset impact reads of every record, in chunks, oldest first: keyset pagination
-        (constant cost per chunk), plain columns (no ORM objects, no answer bodies). ``shard`` (k, n)
-        keeps the records whose seq % n == k, for n processes sharing a run."""
-        t = Interpretation.__table__
-        cols = (t.c.seq, t.c.id, t.c.collected_on, t.c.request, t.c.store_history, t.c.classification_code)
+        (constant cost per chunk), plain columns (no answer bodies). ``shard`` (k, n) keeps the
+        records whose seq % n == k, for n processes sharing a run."""
+        cols = (T.c.seq, T.c.id, T.c.collected_on, T.c.request, T.c.store_history, T.c.classification_code)
         k, n = shard
         while True:
 
-            def work(s: Session, after: int = after) -> list[ScanRow]:
-                q = select(*cols, t.c.findings).where(t.c.seq > after)
+            def work(c: Connection, after: int = after) -> list[ScanRow]:
+                q = select(*cols, T.c.findings).where(T.c.seq > after)
                 if since is not None:
-                    q = q.where(t.c.received_at >= since)
+                    q = q.where(T.c.received_at >= since)
                 if n > 1:
-                    q = q.where(t.c.seq % n == k)
-                return [ScanRow(*row) for row in s.execute(q.order_by(t.c.seq).limit(chunk))]
+                    q = q.where(T.c.seq % n == k)
+                return [ScanRow(*row) for row in c.execute(q.order_by(T.c.seq).limit(chunk))]
 
             rows = self._run(work)
             if not rows:
@@ -531,10 +513,9 @@ class RecordStore:
     def purge(self, older_than: datetime) -> int:
         """Delete records received before ``older_than`` (and the audit rows of reads before it)."""
 
-        def work(s: Session) -> int:
-            old = delete(Interpretation).where(Interpretation.received_at < older_than)
-            n = cast(CursorResult[Any], s.execute(old)).rowcount
-            s.execute(delete(RecordRead).where(RecordRead.read_at < older_than))
+        def work(c: Connection) -> int:
+            n = c.execute(delete(T).where(T.c.received_at < older_than)).rowcount
+            c.execute(delete(RT).where(RT.c.read_at < older_than))
             return int(n or 0)
 
         return self._run(work)
@@ -542,9 +523,85 @@ class RecordStore:
     def erase(self, patient_key: str) -> list[str]:
         """Delete every record of one patient; the ids erased (the audit trail keeps who read them)."""
 
-        def work(s: Session) -> list[str]:
-            ids = list(s.scalars(select(Interpretation.id).where(Interpretation.patient_key == patient_key)))
-            s.execute(delete(Interpretation).where(Interpretation.patient_key == patient_key))
+        def work(c: Connection) -> list[str]:
+            ids = list(c.scalars(select(T.c.id).where(T.c.patient_key == patient_key)))
+            c.execute(delete(T).where(T.c.patient_key == patient_key))
             return ids
 
         return self._run(work)
+
+
+def _values(new: NewRecord) -> dict[str, Any]:
+    """The row of a new record (its id is drawn here)."""
+    return {
+        "id": uuid.uuid4().hex,
+        "received_at": utcnow(),
+        "collected_on": new.collected_on,
+        "patient_key": new.patient_key,
+        "specimen_id": new.specimen_id,
+        "source": new.source,
+        "api_key_name": new.api_key_name,
+        "request_id": new.request_id,
+        "idempotency_key": new.idempotency_key,
+        "request_hash": new.request_hash or canonical_hash(new.request),
+        "ruleset_version": new.ruleset_version,
+        "classification_code": new.classification_code,
+        "status": new.status,
+        "request": new.request,
+        "store_history": new.store_history,
+        "response": new.response,
+        "findings": findings_of(new.response),
+    }
+
+
+T = cast(Table, Interpretation.__table__)
+RT = cast(Table, RecordRead.__table__)
+
+
+class PanelRow(NamedTuple):
+    """A stored panel as serial memory reads it."""
+
+    id: str
+    seq: int
+    collected_on: date
+    request: dict[str, Any]
+
+
+def _panels(c: Connection, patient_key: str, on_or_after: date, before: date) -> list[PanelRow]:
+    q = (
+        select(T.c.id, T.c.seq, T.c.collected_on, T.c.request)
+        .where(T.c.patient_key == patient_key, T.c.collected_on >= on_or_after, T.c.collected_on < before)
+        .order_by(T.c.collected_on, T.c.seq)
+    )
+    return [PanelRow(*r) for r in c.execute(q)]
+
+
+def _find_retry(
+    c: Connection,
+    api_key_name: str | None,
+    idempotency_key: str | None,
+    patient_key: str | None,
+    specimen_id: str | None,
+    request_hash: str,
+) -> Record | None:
+    if idempotency_key is not None:
+        q = select(T).where(
+            T.c.idempotency_key == idempotency_key,
+            T.c.api_key_name.is_(None) if api_key_name is None else T.c.api_key_name == api_key_name,
+        )
+        row = c.execute(q).first()
+        if row is not None:
+            if row.request_hash != request_hash:
+                raise IdempotencyConflict(idempotency_key)
+            return Record.of(row)
+    if patient_key is not None and specimen_id is not None:
+        row = c.execute(
+            select(T).where(
+                T.c.patient_key == patient_key,
+                T.c.specimen_id == specimen_id,
+                T.c.request_hash == request_hash,
+            )
+        ).first()
+        if row is not None:
+            return Record.of(row)
+    return None

@@ -112,3 +112,59 @@ def test_the_store_imports_neither_the_shell_nor_flask():
                 else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
             )
             assert not any(n.startswith(("service.api", "flask", "marshmallow")) for n in names), path
+
+
+def test_compose_runs_postgresql_with_a_volume_and_points_the_service_at_it():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    pg = compose["services"]["postgres"]
+    assert pg["image"].startswith("postgres:15")
+    volume = pg["volumes"][0].split(":")[0]
+    assert volume in compose["volumes"]
+    env = compose["services"]["mgi"]["environment"]
+    assert (
+        env["MGI_DATABASE_URL"].startswith("postgresql+psycopg://")
+        and "@postgres:5432/" in env["MGI_DATABASE_URL"]
+    )
+    assert "MGI_PATIENT_KEY_SECRET" in env
+
+
+def test_the_development_server_migrates_its_embedded_database_before_starting(tmp_path, monkeypatch):
+    from service.__main__ import _prepare_embedded_store
+
+    monkeypatch.setenv("MGI_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("MGI_STORE", "on")
+    monkeypatch.delenv("MGI_DATABASE_URL", raising=False)
+    assert "mgi.sqlite3" in _prepare_embedded_store()
+    engine = RecordStore.from_url(f"sqlite:///{tmp_path / 'var' / 'mgi.sqlite3'}").engine
+    assert migrate.current(engine) == migrate.head()
+    engine.dispose()
+    monkeypatch.setenv("MGI_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    assert _prepare_embedded_store() == "records in MGI_DATABASE_URL"  # never migrated implicitly
+
+
+def test_the_db_command_says_what_the_database_needs(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT_DIR
+
+    env = {"MGI_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def db(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "service", "db", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT_DIR,
+            timeout=120,
+        )
+
+    before = db("current")
+    assert before.returncode == 1 and "schema none; this version needs 0001_records" in before.stdout
+    assert db("upgrade").returncode == 0
+    assert db("current").returncode == 0
+    assert db("downgrade", "base").returncode == 0
+    assert db("current").returncode == 1

@@ -163,3 +163,31 @@ def test_list_parameters_are_checked_and_named(client):
         "query.cursor": ["Not a cursor this service returned."]
     }
     assert client.get("/v1/interpretations?limit=200").status_code == 200
+
+
+def test_the_patient_ref_is_never_logged(client, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    client.post("/v1/interpretations", json=panel(patient_ref="MRN-LOGME-1", specimen_id="S-1"))
+    client.post("/v1/interpretations", json=panel(patient_ref="MRN-LOGME-2\n", specimen_id="S-1"))
+    client.get("/v1/interpretations?patient_ref=MRN-LOGME-3")
+    client.get("/v1/interpretations?patient_ref=" + "MRN-LOGME-4" * 10)
+    text = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    assert "LOGME" not in text
+
+
+def test_patient_ref_and_specimen_id_are_checked_at_their_bounds(client):
+    def status(**ids):
+        return client.post("/v1/interpretations", json=panel(**ids)).status_code
+
+    assert status(patient_ref="x" * 64, specimen_id="s" * 64) == 201
+    r = client.post("/v1/interpretations", json=panel(patient_ref="x" * 65, specimen_id="s" * 65))
+    assert r.status_code == 422 and {"patient_ref", "specimen_id"} <= set(r.json["errors"])
+    r = client.post("/v1/interpretations", json=panel(patient_ref="", specimen_id=""))
+    assert r.status_code == 422 and {"patient_ref", "specimen_id"} <= set(r.json["errors"])
+    r = client.post("/v1/interpretations", json=panel(patient_ref="MRN\t1"))
+    assert r.json["errors"] == {
+        "patient_ref": ["Must contain printable characters only (no control characters)."]
+    }
+    assert status(patient_ref=7) == 422

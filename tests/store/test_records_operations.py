@@ -269,3 +269,23 @@ def test_fail_open_is_read_from_the_environment(database_url, tmp_path):
     app = store_app(database_url, tmp_path, STORE_FAIL_OPEN="1")
     assert app.extensions["mgi.store"].fail_open is True
     app.extensions["mgi.store"].store.dispose()
+
+
+# --------------------------------------------------------------------------- HL7 v2 and FHIR
+def test_hl7_and_fhir_requests_are_stored_in_their_canonical_json_form_with_unchanged_replies(client):
+    from tests.conftest import ROOT
+
+    samples = ROOT / "tests" / "adapters" / "samples"
+    hl7 = next(iter(sorted(samples.glob("*.hl7"))), None)
+    fhir = next(iter(sorted(samples.glob("*.json"))), None)
+    if hl7 is None or fhir is None:
+        pytest.skip("no HL7/FHIR sample")
+    r = client.post("/v1/hl7v2", data=hl7.read_bytes(), content_type="x-application/hl7-v2+er7")
+    assert r.status_code == 200 and r.get_data(as_text=True).startswith("MSH|")
+    f = client.post("/v1/fhir/interpretations", data=fhir.read_bytes(), content_type="application/fhir+json")
+    assert f.status_code == 200 and f.json["resourceType"] == "DiagnosticReport"
+    items = client.get("/v1/interpretations").json["items"]
+    assert sorted(i["source"] for i in items) == ["fhir", "hl7"]
+    for item in items:
+        rec = client.get(f"/v1/interpretations/{item['id']}").json
+        assert "MSH" not in json.dumps(rec["request"]) and "resourceType" not in rec["request"]

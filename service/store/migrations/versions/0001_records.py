@@ -50,10 +50,6 @@ def upgrade() -> None:
             "api_key_name", "idempotency_key", name="uq_interpretations_api_key_name_idempotency_key"
         ),
     )
-    op.create_index("ix_interpretations_patient_key_seq", "interpretations", ["patient_key", "seq"])
-    op.create_index(
-        "ix_interpretations_patient_key_collected_on", "interpretations", ["patient_key", "collected_on"]
-    )
     op.create_index("ix_interpretations_received_at", "interpretations", ["received_at"])
     op.create_index("ix_interpretations_status_seq", "interpretations", ["status", "seq"])
     op.create_table(
