@@ -11,16 +11,18 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from service.store import RecordStore
 
 from .models import NAME_LENGTH, ROLES, User
+
+UT = cast(Table, User.__table__)
 
 NAME_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{NAME_LENGTH - 1}}}")
 MIN_PASSWORD = 12
@@ -52,8 +54,8 @@ class Account:
         return self.role == "reviewer"
 
 
-def _account(u: User) -> Account:
-    return Account(u.name, u.role, u.session_epoch)
+def _account(row: Any) -> Account:
+    return Account(row.name, row.role, row.session_epoch)
 
 
 def check_new(name: str, role: str, password: str | None) -> None:
@@ -73,18 +75,18 @@ def add_user(store: RecordStore, name: str, role: str, password: str | None) -> 
     check_new(name, role, password)
     hashed = HASHER.hash(password) if password is not None else None
 
-    def work(s: Session) -> Account:
-        u = User(
-            name=name,
-            role=role,
-            password_hash=hashed,
-            failed_logins=0,
-            created_at=datetime.now(UTC),
-            session_epoch=0,
+    def work(c: Connection) -> Account:
+        c.execute(
+            insert(UT).values(
+                name=name,
+                role=role,
+                password_hash=hashed,
+                failed_logins=0,
+                created_at=datetime.now(UTC),
+                session_epoch=0,
+            )
         )
-        s.add(u)
-        s.flush()
-        return _account(u)
+        return Account(name, role, 0)
 
     try:
         return store._run(work)
@@ -93,9 +95,9 @@ def add_user(store: RecordStore, name: str, role: str, password: str | None) -> 
 
 
 def find(store: RecordStore, name: str) -> Account | None:
-    def work(s: Session) -> Account | None:
-        u = s.scalars(select(User).where(User.name == name)).first()
-        return _account(u) if u is not None else None
+    def work(c: Connection) -> Account | None:
+        row = c.execute(select(UT.c.name, UT.c.role, UT.c.session_epoch).where(UT.c.name == name)).first()
+        return _account(row) if row is not None else None
 
     return store._run(work)
 
@@ -107,8 +109,8 @@ def sign_in(
     (the page says the same for both unknown name and wrong password)."""
     now = now or datetime.now(UTC)
 
-    def load(s: Session) -> tuple[int, str | None, datetime | None] | None:
-        u = s.scalars(select(User).where(User.name == name)).first()
+    def load(c: Connection) -> tuple[int, str | None, datetime | None] | None:
+        u = c.execute(select(UT.c.id, UT.c.password_hash, UT.c.locked_until).where(UT.c.name == name)).first()
         if u is None:
             return None
         locked = u.locked_until
@@ -132,20 +134,20 @@ def sign_in(
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
 
-    def record(s: Session) -> tuple[Account | None, str]:
-        u = s.get(User, uid)
-        assert u is not None
+    def record(c: Connection) -> tuple[Account | None, str]:
+        u = c.execute(select(UT).where(UT.c.id == uid).with_for_update()).one()
+        where = update(UT).where(UT.c.id == uid)
         if ok:
-            u.failed_logins = 0
-            u.locked_until = None
+            values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
             if HASHER.check_needs_rehash(hashed):
-                u.password_hash = HASHER.hash(password)
+                values["password_hash"] = HASHER.hash(password)
+            c.execute(where.values(**values))
             return _account(u), ""
-        u.failed_logins = (u.failed_logins or 0) + 1
-        if u.failed_logins >= lockout_failures():
-            u.locked_until = now + timedelta(minutes=lockout_minutes())
-            u.failed_logins = 0
+        failed = (u.failed_logins or 0) + 1
+        if failed >= lockout_failures():
+            c.execute(where.values(failed_logins=0, locked_until=now + timedelta(minutes=lockout_minutes())))
             return None, "locked"
+        c.execute(where.values(failed_logins=failed))
         return None, "invalid"
 
     return store._run(record)
@@ -155,12 +157,12 @@ def set_password(store: RecordStore, name: str, password: str) -> None:
     check_new(name, "viewer", password)
     hashed = HASHER.hash(password)
 
-    def work(s: Session) -> int:
-        res = s.execute(
-            update(User)
-            .where(User.name == name)
+    def work(c: Connection) -> int:
+        res = c.execute(
+            update(UT)
+            .where(UT.c.name == name)
             .values(
-                password_hash=hashed, failed_logins=0, locked_until=None, session_epoch=User.session_epoch + 1
+                password_hash=hashed, failed_logins=0, locked_until=None, session_epoch=UT.c.session_epoch + 1
             )
         )
         return int(getattr(res, "rowcount", 0) or 0)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from service.adapters.release import AMENDED, REVIEWED
 from service.domain.classify import LABELS
@@ -23,6 +22,9 @@ from service.store import Record, RecordStore
 from service.store.models import Interpretation
 
 from .models import Review
+
+T = cast(Table, Interpretation.__table__)
+RV = cast(Table, Review.__table__)
 
 DECISION_STATUS = {"approve": REVIEWED, "amend": AMENDED}
 QUEUE_LIMIT = 200
@@ -46,18 +48,19 @@ class ReviewEntry:
     via: str
 
     @classmethod
-    def of(cls, r: Review) -> ReviewEntry:
+    def of(cls, row: Any) -> ReviewEntry:
+        r = row._mapping
         return cls(
-            r.seq,
-            r.interpretation_id,
-            r.decision,
-            r.reviewer,
-            _aware(r.reviewed_at),
-            r.comment,
-            r.classification_code,
-            r.reason,
-            r.status_before,
-            r.via,
+            r["seq"],
+            r["interpretation_id"],
+            r["decision"],
+            r["reviewer"],
+            _aware(r["reviewed_at"]),
+            r["comment"],
+            r["classification_code"],
+            r["reason"],
+            r["status_before"],
+            r["via"],
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -88,31 +91,31 @@ def add_review(
     """Record a sign-off and set the record's release status, in one transaction; (review, status),
     or None when no record has this id."""
 
-    def work(s: Session) -> tuple[ReviewEntry, str] | None:
-        row = s.scalars(
-            select(Interpretation).where(Interpretation.id == record_id).with_for_update()
-        ).first()
-        if row is None:
+    def work(c: Connection) -> tuple[ReviewEntry, str] | None:
+        before = c.execute(select(T.c.status).where(T.c.id == record_id).with_for_update()).scalar()
+        if before is None:
             return None
         status = DECISION_STATUS[decision]
-        if decision == "approve" and row.status == AMENDED:
+        if decision == "approve" and before == AMENDED:
             status = AMENDED  # approving an amended answer countersigns the amendment: it stays amended
-        review = Review(
-            interpretation_id=record_id,
-            decision=decision,
-            reviewer=reviewer,
-            reviewed_at=datetime.now(UTC),
-            comment=comment,
-            classification_code=classification_code,
-            reason=reason,
-            status_before=row.status,
-            via=via,
-            api_key_name=api_key_name,
-        )
-        s.add(review)
-        s.execute(update(Interpretation).where(Interpretation.id == record_id).values(status=status))
-        s.flush()
-        return ReviewEntry.of(review), status
+        row = c.execute(
+            insert(RV)
+            .values(
+                interpretation_id=record_id,
+                decision=decision,
+                reviewer=reviewer,
+                reviewed_at=datetime.now(UTC),
+                comment=comment,
+                classification_code=classification_code,
+                reason=reason,
+                status_before=before,
+                via=via,
+                api_key_name=api_key_name,
+            )
+            .returning(*RV.c)
+        ).one()
+        c.execute(update(T).where(T.c.id == record_id).values(status=status))
+        return ReviewEntry.of(row), status
 
     return store._run(work)
 
@@ -120,9 +123,9 @@ def add_review(
 def reviews_of(store: RecordStore, record_id: str) -> list[ReviewEntry]:
     """A record's reviews, oldest first."""
 
-    def work(s: Session) -> list[ReviewEntry]:
-        q = select(Review).where(Review.interpretation_id == record_id).order_by(Review.seq)
-        return [ReviewEntry.of(r) for r in s.scalars(q)]
+    def work(c: Connection) -> list[ReviewEntry]:
+        q = select(RV).where(RV.c.interpretation_id == record_id).order_by(RV.c.seq)
+        return [ReviewEntry.of(r) for r in c.execute(q)]
 
     return store._run(work)
 
@@ -186,31 +189,31 @@ def queue(
     now = now or datetime.now(UTC)
     bounds = AGES.get(age or "")
 
-    def work(s: Session) -> list[Record]:
-        q = select(Interpretation)
+    def work(c: Connection) -> list[Record]:
+        q = select(T)
         if status:
-            q = q.where(Interpretation.status == status)
+            q = q.where(T.c.status == status)
         if category:
-            q = q.where(Interpretation.classification_code == category)
+            q = q.where(T.c.classification_code == category)
         if bounds is not None:
             from datetime import timedelta
 
             newer_than, older_than = bounds
             if newer_than is not None:
-                q = q.where(Interpretation.received_at <= now - timedelta(days=newer_than))
+                q = q.where(T.c.received_at <= now - timedelta(days=newer_than))
             if older_than is not None:
-                q = q.where(Interpretation.received_at > now - timedelta(days=older_than))
-        q = q.order_by(Interpretation.seq)
+                q = q.where(T.c.received_at > now - timedelta(days=older_than))
+        q = q.order_by(T.c.seq)
         out: list[Record] = []
         # Flags live in the findings JSON: filtered here, in bounded chunks.
         offset = 0
         while len(out) < limit:
-            rows = list(s.scalars(q.offset(offset).limit(500)))
+            rows = list(c.execute(q.offset(offset).limit(500)))
             if not rows:
                 break
             offset += len(rows)
             for r in rows:
-                if flag and flag not in (r.findings or {}).get("flags", []):
+                if flag and flag not in (r._mapping["findings"] or {}).get("flags", []):
                     continue
                 out.append(Record.of(r))
                 if len(out) >= limit:
@@ -225,8 +228,8 @@ def queue(
 def get_record(store: RecordStore, record_id: str) -> Record | None:
     """One record without an audit row (callers record the read themselves via store.get)."""
 
-    def work(s: Session) -> Record | None:
-        row = s.scalars(select(Interpretation).where(Interpretation.id == record_id)).first()
+    def work(c: Connection) -> Record | None:
+        row = c.execute(select(T).where(T.c.id == record_id)).first()
         return Record.of(row) if row is not None else None
 
     return store._run(work)
@@ -237,16 +240,25 @@ def patient_records(store: RecordStore, record: Record) -> list[Record]:
     request carried no patient_ref)."""
     if record.patient_key is None:
         return [record]
-    rows = store.panels_of(record.patient_key, on_or_after=date.min, before=date.max)
-    return [r for r in rows if r.collected_on <= record.collected_on]
+    key, on = record.patient_key, record.collected_on
+
+    def work(c: Connection) -> list[Record]:
+        q = (
+            select(T)
+            .where(T.c.patient_key == key, T.c.collected_on <= on)
+            .order_by(T.c.collected_on, T.c.seq)
+            .limit(500)
+        )
+        return [Record.of(r) for r in c.execute(q)]
+
+    return store._run(work)
 
 
 def erase_orphans(store: RecordStore) -> int:
     """Delete reviews whose record is gone (after an erasure or a purge)."""
 
-    def work(s: Session) -> int:
-        ids = select(Interpretation.id)
-        res = s.execute(delete(Review).where(Review.interpretation_id.not_in(ids)))
+    def work(c: Connection) -> int:
+        res = c.execute(delete(RV).where(RV.c.interpretation_id.not_in(select(T.c.id))))
         return int(getattr(res, "rowcount", 0) or 0)
 
     return store._run(work)
@@ -259,18 +271,19 @@ def agreement(store: RecordStore, since: datetime | None) -> dict[str, Any]:
     A case counts once, by its latest review: ``amended`` when that review amended it (or approved an
     earlier amendment)."""
 
-    def work(s: Session) -> list[tuple[Review, Interpretation]]:
-        q = select(Review, Interpretation).join(Interpretation, Interpretation.id == Review.interpretation_id)
-        if since is not None:
-            q = q.where(Review.reviewed_at >= since)
-        return [(r, i) for r, i in s.execute(q.order_by(Review.seq))]
-
-    latest: dict[str, tuple[Review, Interpretation, bool]] = {}
-    for review, rec in store._run(work):
-        amended = review.decision == "amend" or (
-            rec.id in latest and latest[rec.id][2] and review.decision == "approve"
+    def work(c: Connection) -> list[Any]:
+        q = select(RV.c.decision, T.c.id, T.c.classification_code, T.c.findings, T.c.response).join(
+            T, T.c.id == RV.c.interpretation_id
         )
-        latest[rec.id] = (review, rec, amended)
+        if since is not None:
+            q = q.where(RV.c.reviewed_at >= since)
+        return list(c.execute(q.order_by(RV.c.seq)))
+
+    latest: dict[str, tuple[str, Any, bool]] = {}
+    for row in store._run(work):
+        decision, rid = row.decision, row.id
+        amended = decision == "amend" or (rid in latest and latest[rid][2] and decision == "approve")
+        latest[rid] = (decision, row, amended)
     groups: dict[str, dict[str, dict[str, Any]]] = {"category": {}, "flag": {}, "rule": {}}
 
     def count(kind: str, key: str, rid: str, amended: bool) -> None:

@@ -108,3 +108,41 @@ def test_erasing_a_patient_erases_the_sign_offs_of_their_records(tmp_path, monke
     assert len(reviews.reviews_of(st, other)) == 1
     assert client.get(f"/v1/interpretations/{other}", headers=AUTH).get_json()["status"] == "reviewed"
     st.dispose()
+
+
+def test_on_postgresql_reviews_set_the_status_and_feed_the_agreement_report(tmp_path):
+    from tests.store.conftest import fresh_postgres_database
+
+    from .conftest import API_KEYS, AUTH, SECRET, body, post
+
+    with fresh_postgres_database() as url:
+        engine = RecordStore.from_url(url).engine
+        migrate.upgrade(engine)
+        assert {"reviews", "review_users"} <= set(inspect(engine).get_table_names())
+        engine.dispose()
+        from service.api import create_app
+
+        app = create_app(
+            {
+                "TESTING": True,
+                "API_KEYS": API_KEYS,
+                "STORE": "on",
+                "DATABASE_URL": url,
+                "PATIENT_KEY_SECRET": SECRET,
+            }
+        )
+        st = app.extensions["mgi.store"].store
+        client = app.test_client()
+        rid = post(client, body("mgus"))["id"]
+        resp = client.post(
+            f"/v1/interpretations/{rid}/reviews",
+            json={"decision": "amend", "reviewer": "R", "comment": "Changed.", "reason": "wording"},
+            headers=AUTH,
+        )
+        assert resp.status_code == 201
+        assert client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["status"] == "amended"
+        assert client.get("/v1/reports/agreement", headers=AUTH).get_json()["amended"] == 1
+        accounts.add_user(st, "rita", "reviewer", PASSWORD)
+        assert accounts.sign_in(st, "rita", "wrong")[1] == "invalid"
+        assert accounts.sign_in(st, "rita", PASSWORD)[0] is not None
+        st.dispose()
