@@ -824,8 +824,10 @@ class InterpretationResponseSchema(_Open):
     notes = fields.List(fields.String())
     release = fields.Nested(
         ReleaseOut,
-        required=True,
-        metadata={"description": "The laboratory's release policy: auto or review_required, with reasons."},
+        metadata={
+            "description": "Present in every /v1 answer: the laboratory's release policy decides auto or "
+            "review_required, with the reasons; after a review, reviewed or amended with who and when."
+        },
     )
 
 

@@ -173,6 +173,16 @@ def _csrf_error(e: CSRFError) -> tuple[str, int]:
     return render_template("review/error.html", title="Form expired", message=e.description), 400
 
 
+@bp.errorhandler(403)
+def _forbidden(e: Any) -> tuple[str, int]:
+    return render_template("review/error.html", title="Not allowed", message=e.description), 403
+
+
+@bp.errorhandler(404)
+def _not_found(e: Any) -> tuple[str, int]:
+    return render_template("review/error.html", title="Not found", message="No stored case has this id."), 404
+
+
 def _require_reviewer() -> None:
     if g.account is None or not g.account.may_review:
         abort(403, description="Only a reviewer may sign off (your account is a viewer).")

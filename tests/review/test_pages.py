@@ -263,3 +263,10 @@ def test_chart_thresholds_come_from_the_ruleset(client, store):
         float(R.FLC_INTERVALS["freelite"].ratio_low),
         float(R.FLC_INTERVALS["freelite"].ratio_high),
     )
+
+
+def test_an_unknown_case_is_a_page_saying_so(client):
+    sign_in(client)
+    resp = client.get("/review/cases/" + "0" * 32)
+    assert resp.status_code == 404 and "No stored case has this id." in resp.get_data(as_text=True)
+    assert resp.mimetype == "text/html"
