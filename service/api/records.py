@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -226,15 +227,21 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
 
 
 # --------------------------------------------------------------------------- storing an answer
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
 def idempotency_key() -> str | None | Response:
+    """The Idempotency-Key header: None, the key, or a 422 naming it (checked with the store off too:
+    a malformed header is never silently ignored)."""
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
         return None
-    if not (1 <= len(raw) <= MAX_IDEMPOTENCY_KEY) or not raw.isprintable():
+    if _IDEMPOTENCY_KEY.match(raw) is None:
         return error_response(
             422,
-            "Idempotency-Key must be 1-255 printable characters",
-            {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable characters."]},
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+            {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters."]},
         )
     return raw
 
