@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .models import Interpretation, RecordRead
+from .settings import StoreConfigError
 
 log = logging.getLogger("mgi.store")
 
@@ -205,7 +206,13 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreConfigError(
+                    f"cannot create the data directory {Path(path).parent} ({e.strerror}): set "
+                    "MGI_DATA_DIR to a writable directory, MGI_DATABASE_URL to a database, or MGI_STORE=off"
+                ) from e
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
