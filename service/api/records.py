@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -34,7 +35,7 @@ from service.store import (
     patient_key_secret,
     read_settings,
 )
-from service.store.repository import PanelRow
+from service.store.repository import PanelRow, Pending
 
 from .errors import error_response
 from .observability import count_interpretations
@@ -226,15 +227,21 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
 
 
 # --------------------------------------------------------------------------- storing an answer
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
 def idempotency_key() -> str | None | Response:
+    """The Idempotency-Key header: None, the key, or a 422 naming it (checked with the store off too:
+    a malformed header is never silently ignored)."""
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
         return None
-    if not (1 <= len(raw) <= MAX_IDEMPOTENCY_KEY) or not raw.isprintable():
+    if _IDEMPOTENCY_KEY.match(raw) is None:
         return error_response(
             422,
-            "Idempotency-Key must be 1-255 printable characters",
-            {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable characters."]},
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+            {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters."]},
         )
     return raw
 
@@ -251,17 +258,18 @@ def created(record: Record, replayed: bool) -> Response:
     return resp
 
 
-def store_panel(
-    store: RecordStore, panel: Panel, body: dict[str, Any], source: str, idem: str | None
-) -> tuple[Record, bool]:
-    """Interpret ``panel`` (with the patient's stored history) and store it: (record, True), or
-    (the earlier record, False) for a retry. Raises IdempotencyConflict, StoreUnavailable."""
+def pending(panel: Panel, body: dict[str, Any], source: str, idem: str | None) -> Pending:
+    """What storing ``panel`` needs: its retry identity, its history window, and how to interpret it
+    (with the patient's stored panels) into its record."""
     from .views import interpretation_payload
 
+    st = state()
+    assert st is not None
     canonical = {k: v for k, v in body.items() if k != "patient_ref"}
     rhash = canonical_hash(canonical)
     api_key_name = g.get("api_key_name")
-    pkey = store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
+    request_id = g.get("request_id")
+    pkey = st.store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
     start, before = history_window(panel)
 
     def make(rows: list[PanelRow]) -> NewRecord:
@@ -280,7 +288,7 @@ def store_panel(
             specimen_id=panel.specimen_id,
             source=source,
             api_key_name=api_key_name,
-            request_id=g.get("request_id"),
+            request_id=request_id,
             idempotency_key=idem,
             ruleset_version=payload["ruleset_version"],
             classification_code=payload["classification"]["code"],
@@ -289,16 +297,15 @@ def store_panel(
             request_hash=rhash,
         )
 
-    return store.record(
-        api_key_name=api_key_name,
-        idempotency_key=idem,
-        patient_key=pkey,
-        specimen_id=panel.specimen_id,
-        request_hash=rhash,
-        history_from=start,
-        history_before=before,
-        make=make,
-    )
+    return Pending(api_key_name, idem, pkey, panel.specimen_id, rhash, start, before, make)
+
+
+def store_panel(
+    store: RecordStore, panel: Panel, body: dict[str, Any], source: str, idem: str | None
+) -> tuple[Record, bool]:
+    """Interpret ``panel`` (with the patient's stored history) and store it: (record, True), or
+    (the earlier record, False) for a retry. Raises IdempotencyConflict, StoreUnavailable."""
+    return store.record(pending(panel, body, source, idem))
 
 
 FAIL_OPEN_NOTE = (
@@ -369,32 +376,42 @@ def batch_items(items: list[Any]) -> Response:
     st = state()
     assert st is not None
     assert isinstance(REQUEST_SCHEMA, InterpretationRequestSchema)
+    loaded: list[tuple[int, Panel | ValidationError]] = []
+    for i, item in enumerate(items):
+        try:
+            loaded.append((i, REQUEST_SCHEMA.load(item)))
+        except ValidationError as e:
+            loaded.append((i, e))
+    valid = [(i, p) for i, p in loaded if isinstance(p, Panel)]
+    stored: dict[int, Record] = {}
+    unstored: dict[int, dict[str, Any]] = {}
+    try:
+        done = st.store.record_batch([pending(p, items[i], "batch", None) for i, p in valid])
+        stored = {i: r for (i, _), (r, _) in zip(valid, done, strict=True)}
+    except StoreUnavailable as e:
+        if not st.fail_open:
+            raise
+        unstored = {i: unstored_payload(p, e) for i, p in valid}
     parts: list[bytes] = []
     ok = 0
     codes: dict[str, int] = {}
-    for i, item in enumerate(items):
-        try:
-            panel = REQUEST_SCHEMA.load(item)
-        except ValidationError as e:
+    for i, p in loaded:
+        if isinstance(p, ValidationError):
             parts.append(
-                json_bytes({"index": i, "status": 422, "error": error_body(422, None, flatten(e.messages))})
+                json_bytes({"index": i, "status": 422, "error": error_body(422, None, flatten(p.messages))})
             )
-            continue
-        try:
-            record, _ = store_panel(st.store, panel, item, "batch", None)
-        except StoreUnavailable as e:
-            if not st.fail_open:
-                raise
-            parts.append(
-                json_bytes({"index": i, "status": 200, "interpretation": unstored_payload(panel, e)})
-            )
+        elif i in unstored:
+            parts.append(json_bytes({"index": i, "status": 200, "interpretation": unstored[i]}))
             ok += 1
-            continue
-        parts.append(
-            json_bytes({"index": i, "status": 201, "interpretation": {"id": record.id, **record.response}})
-        )
-        codes[record.classification_code] = codes.get(record.classification_code, 0) + 1
-        ok += 1
+        else:
+            record = stored[i]
+            parts.append(
+                json_bytes(
+                    {"index": i, "status": 201, "interpretation": {"id": record.id, **record.response}}
+                )
+            )
+            codes[record.classification_code] = codes.get(record.classification_code, 0) + 1
+            ok += 1
     count_interpretations(codes)
     g.ruleset_version = RULESET_VERSION
     head = json_bytes(

@@ -145,7 +145,7 @@ class Interpretations(MethodView):
                 "in": "header",
                 "name": "Idempotency-Key",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "pattern": records.IDEMPOTENCY_KEY_PATTERN},
                 "description": "A retry with the same key (and body) returns the same stored record.",
             }
         ]
@@ -154,6 +154,10 @@ class Interpretations(MethodView):
     def post(self, panel: Panel) -> Response:
         """Interpret one patient's work-up: category, criteria, risk, flags, recommendations."""
         if records.state() is None:
+            if "Idempotency-Key" in request.headers:  # checked, though stateless has no retry to match
+                checked = records.idempotency_key()
+                if isinstance(checked, Response):
+                    return checked
             return json_response(interpretation_payload(panel))
         return records.interpret_and_store(panel)
 

@@ -10,7 +10,7 @@ import hmac
 import logging
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, 
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .models import Interpretation, RecordRead
+from .settings import StoreConfigError
 
 log = logging.getLogger("mgi.store")
 
@@ -205,7 +206,13 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreConfigError(
+                    f"cannot create the data directory {Path(path).parent} ({e.strerror}): set "
+                    "MGI_DATA_DIR to a writable directory, MGI_DATABASE_URL to a database, or MGI_STORE=off"
+                ) from e
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -322,59 +329,27 @@ class RecordStore:
             raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
         return existing
 
-    def record(
-        self,
-        *,
-        api_key_name: str | None,
-        idempotency_key: str | None,
-        patient_key: str | None,
-        specimen_id: str | None,
-        request_hash: str,
-        history_from: date,
-        history_before: date,
-        make: Callable[[list[PanelRow]], NewRecord],
-    ) -> tuple[Record, bool]:
-        """Look for a retry, read the patient's panels, ``make`` the record from them and insert it:
+    def record(self, pending: Pending) -> tuple[Record, bool]:
+        """Look for a retry, read the patient's panels, make the record from them and insert it:
         (record, True), or (the earlier record, False) for a retry.
 
         On PostgreSQL this is one transaction (one commit, the only one that waits for the disk). On
         SQLite the lookups and the insert are two: a read transaction cannot become a write one while
         another connection writes, and the unique constraints decide races either way."""
-        retry_key = idempotency_key is not None or (patient_key is not None and specimen_id is not None)
-
-        def lookups(c: Connection) -> tuple[Record | None, list[PanelRow]]:
-            if retry_key:
-                earlier = _find_retry(
-                    c, api_key_name, idempotency_key, patient_key, specimen_id, request_hash
-                )
-                if earlier is not None:
-                    return earlier, []
-            if patient_key is None:
-                return None, []
-            return None, _panels(c, patient_key, history_from, history_before)
-
         if not self._postgres:
-            if not retry_key and patient_key is None:
-                return self.save(make([]))
-            earlier, rows = self._run(lookups)
-            return (earlier, False) if earlier is not None else self.save(make(rows))
+            if not pending.retry_key and pending.patient_key is None:
+                return self.save(pending.make([]))
+            earlier, rows = self._run(lambda c: _lookups(c, pending))
+            return (earlier, False) if earlier is not None else self.save(pending.make(rows))
+        return self._run(lambda c: _record(c, pending))
 
-        made: list[NewRecord] = []
-
-        def work(c: Connection) -> tuple[Record, bool]:
-            earlier, rows = lookups(c) if retry_key or patient_key is not None else (None, [])
-            if earlier is not None:
-                return earlier, False
-            new = make(rows)
-            made.append(new)
-            values = _values(new)
-            seq = int(c.execute(insert(T).values(**values).returning(T.c.seq)).scalar_one())
-            return Record(seq=seq, **values), True
-
-        try:
-            return self._run(work)
-        except IntegrityError:
-            return self._the_earlier(made[-1]), False
+    def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
+        """Several records in order (a later one sees an earlier one's panel as history). On
+        PostgreSQL in one transaction, each insert in a savepoint (a retry refused by a unique
+        constraint undoes only itself), so a batch costs one durable commit."""
+        if not self._postgres:
+            return [self.record(p) for p in pending]
+        return self._run(lambda c: [_record(c, p) for p in pending])
 
     # ------------------------------------------------------------------ read
     def get(self, record_id: str, *, reader: str | None, request_id: str | None) -> Record | None:
@@ -529,6 +504,60 @@ class RecordStore:
             return ids
 
         return self._run(work)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request about to be stored: what identifies a retry of it, the window of the patient's
+    panels it may use as history, and how to make its record from those panels."""
+
+    api_key_name: str | None
+    idempotency_key: str | None
+    patient_key: str | None
+    specimen_id: str | None
+    request_hash: str
+    history_from: date
+    history_before: date
+    make: Callable[[list[PanelRow]], NewRecord]
+
+    @property
+    def retry_key(self) -> bool:
+        return self.idempotency_key is not None or (
+            self.patient_key is not None and self.specimen_id is not None
+        )
+
+    def find_retry(self, c: Connection) -> Record | None:
+        return _find_retry(
+            c, self.api_key_name, self.idempotency_key, self.patient_key, self.specimen_id, self.request_hash
+        )
+
+
+def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
+    if p.retry_key:
+        earlier = p.find_retry(c)
+        if earlier is not None:
+            return earlier, []
+    if p.patient_key is None:
+        return None, []
+    return None, _panels(c, p.patient_key, p.history_from, p.history_before)
+
+
+def _record(c: Connection, p: Pending) -> tuple[Record, bool]:
+    """Within a PostgreSQL transaction: the retry's record, or the new record inserted in a savepoint."""
+    earlier, rows = _lookups(c, p)
+    if earlier is not None:
+        return earlier, False
+    values = _values(p.make(rows))
+    try:
+        with c.begin_nested():
+            seq = int(c.execute(insert(T).values(**values).returning(T.c.seq)).scalar_one())
+    except IntegrityError:
+        # A concurrent identical request committed first (the unique check waited for it).
+        earlier = p.find_retry(c)
+        if earlier is None:
+            raise
+        return earlier, False
+    return Record(seq=seq, **values), True
 
 
 def _values(new: NewRecord) -> dict[str, Any]:

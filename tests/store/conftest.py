@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from service.api import create_app
 from service.store import RecordStore, migrate
@@ -30,7 +31,8 @@ def fresh_postgres_database() -> Iterator[str]:
         pytest.skip(NO_PG)
     url = make_url(base)
     name = f"mgi_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    # No pool: each statement gets a fresh connection (a PostgreSQL restart in between is harmless).
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -168,3 +168,10 @@ def test_the_db_command_says_what_the_database_needs(tmp_path):
     assert db("current").returncode == 0
     assert db("downgrade", "base").returncode == 0
     assert db("current").returncode == 1
+
+
+def test_an_unwritable_data_directory_is_refused_at_start_naming_the_settings(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreConfigError, match="MGI_DATA_DIR"):
+        store_app(f"sqlite:///{blocker / 'sub' / 'x.sqlite3'}", tmp_path)
