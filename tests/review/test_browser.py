@@ -101,12 +101,13 @@ def test_a_reviewer_signs_in_reviews_the_worked_example_and_every_output_shows_t
     # Sign in with the keyboard alone: the name field has the focus, Tab moves to the password.
     page.goto(base + "/review/")
     assert "/review/sign-in" in page.url
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
     page.keyboard.type("rita")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     with page.expect_navigation():
         page.keyboard.press("Enter")
-    assert "/review/sign-in" not in page.url
+    assert "/review/sign-in" not in page.url, page.locator("main").inner_text()
     assert page.get_by_role("heading", name="Review queue").is_visible()
     assert page.get_by_label("Status").input_value() == "review_required"
     shot("review-queue.png")
@@ -187,3 +188,71 @@ def test_a_page_posted_from_elsewhere_without_the_token_is_refused_in_the_browse
         f"{base}/v1/interpretations/{cases['MGUS-2024-03-14']}", headers=AUTH, timeout=30
     ).json()
     assert status["status"] == "review_required"
+
+
+CONTRAST_JS = """
+() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map(v => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const el of document.querySelectorAll('main *, header *')) {
+    if (el.closest('svg')) continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) worst.push(el.tagName + '.' + el.className + ': ' + ratio.toFixed(2));
+  }
+  return worst;
+}
+"""
+
+
+def test_the_pages_work_with_the_keyboard_and_keep_text_contrast(server, page):
+    base, cases = server
+    page.goto(base + "/review/sign-in")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
+    assert page.evaluate(CONTRAST_JS) == []
+    # The check itself sees a pale grey on white (2.3:1).
+    page.evaluate(
+        "document.querySelector('main').insertAdjacentHTML('beforeend', '<p id=pale style=color:#999>x</p>')"
+    )
+    assert [w for w in page.evaluate(CONTRAST_JS) if w.startswith("P.")]
+    page.evaluate("document.getElementById('pale').remove()")
+    page.keyboard.type("rita")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.evaluate(CONTRAST_JS) == []
+    # Tab from the top of the queue reaches the first case link; Enter opens it.
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if "/review/cases/" in (page.evaluate("document.activeElement.getAttribute('href') || ''")):
+            break
+    else:
+        raise AssertionError("no case link reached with the Tab key")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/review/cases/" in page.url
+    assert page.evaluate(CONTRAST_JS) == []
+    # Every form field on the case page has a label.
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(e => !e.labels || !e.labels.length).map(e => e.name)"
+    )
+    assert unlabelled == []
