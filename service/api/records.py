@@ -159,6 +159,8 @@ def _entry_json(r: PanelRow) -> dict[str, Any] | None:
 def history_window(panel: Panel) -> tuple[date, date]:
     """[from, before): the dates of stored panels that can be the history of ``panel``."""
     current = panel.collected_on or datetime.now(UTC).date()
+    if current.year <= 1:  # a panel dated in year 1: no earlier calendar year to look back into
+        return date.min, current
     return add_months(current, -WINDOW_MONTHS), current
 
 

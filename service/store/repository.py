@@ -18,7 +18,19 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, func, insert, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .models import Interpretation, RecordRead
@@ -308,7 +320,7 @@ class RecordStore:
         values = _values(new)
 
         def work(c: Connection) -> int:
-            return int(c.execute(insert(T).values(**values).returning(T.c.seq)).scalar_one())
+            return int(c.execute(INSERT_RECORD, values).scalar_one())
 
         try:
             seq = self._run(work)
@@ -341,7 +353,14 @@ class RecordStore:
                 return self.save(pending.make([]))
             earlier, rows = self._run(lambda c: _lookups(c, pending))
             return (earlier, False) if earlier is not None else self.save(pending.make(rows))
-        return self._run(lambda c: _record(c, pending))
+        try:
+            return self._run(lambda c: _record(c, pending, savepoint=False))
+        except IntegrityError:
+            # A concurrent identical request committed first (the unique check waited for it).
+            earlier = self._run(pending.find_retry)
+            if earlier is None:
+                raise
+            return earlier, False
 
     def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
         """Several records in order (a later one sees an earlier one's panel as history). On
@@ -356,17 +375,18 @@ class RecordStore:
         """One record by id; the read is recorded in the audit trail in the same transaction."""
 
         def work(c: Connection) -> Record | None:
-            row = c.execute(select(T).where(T.c.id == record_id)).first()
+            row = c.execute(BY_ID, {"rid": record_id}).first()
             if row is None:
                 return None
             c.execute(
-                insert(RT).values(
-                    interpretation_id=record_id,
-                    read_at=utcnow(),
-                    api_key_name=reader,
-                    request_id=request_id,
-                    via="get",
-                )
+                INSERT_READ,
+                {
+                    "interpretation_id": record_id,
+                    "read_at": utcnow(),
+                    "api_key_name": reader,
+                    "request_id": request_id,
+                    "via": "get",
+                },
             )
             return Record.of(row)
 
@@ -542,15 +562,19 @@ def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
     return None, _panels(c, p.patient_key, p.history_from, p.history_before)
 
 
-def _record(c: Connection, p: Pending) -> tuple[Record, bool]:
-    """Within a PostgreSQL transaction: the retry's record, or the new record inserted in a savepoint."""
+def _record(c: Connection, p: Pending, savepoint: bool = True) -> tuple[Record, bool]:
+    """Within a PostgreSQL transaction: the retry's record, or the new record inserted (in a
+    savepoint when other records share the transaction; alone, a refused insert aborts it and the
+    caller looks for the earlier record in a new one)."""
     earlier, rows = _lookups(c, p)
     if earlier is not None:
         return earlier, False
     values = _values(p.make(rows))
+    if not savepoint:
+        return Record(seq=int(c.execute(INSERT_RECORD, values).scalar_one()), **values), True
     try:
         with c.begin_nested():
-            seq = int(c.execute(insert(T).values(**values).returning(T.c.seq)).scalar_one())
+            seq = int(c.execute(INSERT_RECORD, values).scalar_one())
     except IntegrityError:
         # A concurrent identical request committed first (the unique check waited for it).
         earlier = p.find_retry(c)
@@ -586,6 +610,32 @@ def _values(new: NewRecord) -> dict[str, Any]:
 T = cast(Table, Interpretation.__table__)
 RT = cast(Table, RecordRead.__table__)
 
+# The hot statements, built once with bind parameters: building a statement per call (coercing each
+# value, generating its cache key) cost more CPU than executing it.
+INSERT_RECORD = insert(T).returning(T.c.seq)
+INSERT_READ = insert(RT)
+BY_ID = select(T).where(T.c.id == bindparam("rid"))
+BY_IDEMPOTENCY_KEY = select(T).where(
+    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name == bindparam("api")
+)
+BY_IDEMPOTENCY_KEY_NO_API_KEY = select(T).where(
+    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name.is_(None)
+)
+BY_PATIENT_SPECIMEN_BODY = select(T).where(
+    T.c.patient_key == bindparam("pk"),
+    T.c.specimen_id == bindparam("sp"),
+    T.c.request_hash == bindparam("rh"),
+)
+PANELS = (
+    select(T.c.id, T.c.seq, T.c.collected_on, T.c.request)
+    .where(
+        T.c.patient_key == bindparam("pk"),
+        T.c.collected_on >= bindparam("lo"),
+        T.c.collected_on < bindparam("hi"),
+    )
+    .order_by(T.c.collected_on, T.c.seq)
+)
+
 
 class PanelRow(NamedTuple):
     """A stored panel as serial memory reads it."""
@@ -597,12 +647,7 @@ class PanelRow(NamedTuple):
 
 
 def _panels(c: Connection, patient_key: str, on_or_after: date, before: date) -> list[PanelRow]:
-    q = (
-        select(T.c.id, T.c.seq, T.c.collected_on, T.c.request)
-        .where(T.c.patient_key == patient_key, T.c.collected_on >= on_or_after, T.c.collected_on < before)
-        .order_by(T.c.collected_on, T.c.seq)
-    )
-    return [PanelRow(*r) for r in c.execute(q)]
+    return [PanelRow(*r) for r in c.execute(PANELS, {"pk": patient_key, "lo": on_or_after, "hi": before})]
 
 
 def _find_retry(
@@ -614,22 +659,17 @@ def _find_retry(
     request_hash: str,
 ) -> Record | None:
     if idempotency_key is not None:
-        q = select(T).where(
-            T.c.idempotency_key == idempotency_key,
-            T.c.api_key_name.is_(None) if api_key_name is None else T.c.api_key_name == api_key_name,
-        )
-        row = c.execute(q).first()
+        if api_key_name is None:
+            row = c.execute(BY_IDEMPOTENCY_KEY_NO_API_KEY, {"idem": idempotency_key}).first()
+        else:
+            row = c.execute(BY_IDEMPOTENCY_KEY, {"idem": idempotency_key, "api": api_key_name}).first()
         if row is not None:
             if row.request_hash != request_hash:
                 raise IdempotencyConflict(idempotency_key)
             return Record.of(row)
     if patient_key is not None and specimen_id is not None:
         row = c.execute(
-            select(T).where(
-                T.c.patient_key == patient_key,
-                T.c.specimen_id == specimen_id,
-                T.c.request_hash == request_hash,
-            )
+            BY_PATIENT_SPECIMEN_BODY, {"pk": patient_key, "sp": specimen_id, "rh": request_hash}
         ).first()
         if row is not None:
             return Record.of(row)

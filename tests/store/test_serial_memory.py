@@ -96,3 +96,10 @@ def test_a_panel_without_a_date_is_dated_the_day_it_was_received(client, store):
     assert (
         client.get(f"/v1/interpretations/{rid}").json["collected_on"] == datetime.now(UTC).date().isoformat()
     )
+
+
+def test_a_panel_dated_in_year_one_has_no_window_before_it_and_is_no_500(client):
+    r = client.post("/v1/interpretations", json=spike(1.0, "0001-01-01"))
+    assert r.status_code == 201 and r.json["history_used"] == []
+    later = client.post("/v1/interpretations", json=spike(1.0, "0001-06-01")).json
+    assert [h["collected_on"] for h in later["history_used"]] == ["0001-01-01"]
