@@ -190,7 +190,8 @@ def queue(
     bounds = AGES.get(age or "")
 
     def work(c: Connection) -> list[Record]:
-        q = select(T)
+        # No request or history bodies: a queue row shows the answer's category and flags only.
+        q = select(*[col for col in T.c if col.name not in ("request", "store_history")])
         if status:
             q = q.where(T.c.status == status)
         if category:
