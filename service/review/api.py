@@ -173,7 +173,8 @@ def _released(record_id: str) -> tuple[dict[str, Any], str] | Response:
 
 
 def stored_context(record_id: str) -> hl7v2.OruContext:
-    """The reply context of a stored answer: the service's own header (the record keeps no message)."""
+    """The reply context of a stored answer: the service's own header (the record keeps no message);
+    the record id is OBR-3 (filler order number)."""
     return hl7v2.OruContext(
         encoding=hl7v2.DEFAULT_ENCODING,
         version="2.5.1",
@@ -185,7 +186,8 @@ def stored_context(record_id: str) -> hl7v2.OruContext:
         receiving_application="",
         receiving_facility="",
         pid=None,
-        obr=[],
+        # OBR-3, the filler order number: the record's id, under the service's namespace.
+        obr=[hl7v2.Segment(f"OBR|1||{record_id}^MGI", hl7v2.DEFAULT_ENCODING, 1)],
     )
 
 

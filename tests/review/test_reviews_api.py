@@ -35,6 +35,8 @@ def test_a_stored_answer_waiting_for_review_is_preliminary_in_hl7_and_fhir(clien
     assert hl7.mimetype == "x-application/hl7-v2+er7"
     text = hl7.get_data(as_text=True)
     assert obx_statuses(text) == {"P"} and obr_status(text) == "P"
+    obr = next(seg.split("|") for seg in text.split("\r") if seg.startswith("OBR|"))
+    assert obr[3] == f"{rid}^MGI"  # the filler order number names the record
     fhir = client.get(f"/v1/interpretations/{rid}/fhir", headers=AUTH).get_json()
     assert fhir["resourceType"] == "DiagnosticReport" and fhir["status"] == "preliminary"
 
