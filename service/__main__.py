@@ -22,10 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("service.__main__", "run the service locally in development mode (the default)"),
     "db": ("service.store.cli", "the records database: upgrade, downgrade, current, purge, erase"),
     "ruleset-impact": ("service.api.impact", "re-interpret stored panels under the ruleset in force"),
-    "users": (
-        "service.review.cli",
-        "review console accounts: add NAME --role reviewer|viewer, password, list",
-    ),
+    "users": ("service.review.cli", "review console accounts: add NAME --role reviewer|viewer, list"),
     "demo-data": ("service.review.demo", "store a demonstration patient (the §6 example with two panels)"),
 }
 
