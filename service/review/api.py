@@ -63,10 +63,15 @@ class ReviewIn(StrictSchema):
                 errors["comment"] = ["An amendment changes the comment or the classification_code."]
             if errors:
                 raise ValidationError(errors)
-        elif data.get("decision") == "approve" and data.get("classification_code") is not None:
-            raise ValidationError(
-                {"classification_code": ["Approval releases the answer as it is: use decision 'amend'."]}
-            )
+        elif data.get("decision") == "approve":
+            # Approval releases the answer as it is: a new comment or classification is an amendment.
+            errors = {
+                name: ["Approval releases the answer as it is: use decision 'amend', with the reason."]
+                for name in ("comment", "classification_code")
+                if data.get(name) is not None
+            }
+            if errors:
+                raise ValidationError(errors)
 
 
 class ReviewOut(_Open):

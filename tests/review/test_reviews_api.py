@@ -126,6 +126,7 @@ def test_an_amended_classification_carries_its_label(client):
         ({"decision": "amend", "reviewer": "R", "comment": "x"}, "reason"),
         ({"decision": "amend", "reviewer": "R", "reason": "why"}, "comment"),
         ({"decision": "approve", "reviewer": "R", "classification_code": "MGUS_IGM"}, "classification_code"),
+        ({"decision": "approve", "reviewer": "R", "comment": "A new comment."}, "comment"),
         ({"decision": "reject", "reviewer": "R"}, "decision"),
         ({"decision": "approve"}, "reviewer"),
         ({"decision": "approve", "reviewer": ""}, "reviewer"),
