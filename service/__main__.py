@@ -29,21 +29,59 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate the API-key file and code map as the service would",
     ),
     "mllp": ("service.api.mllp", "HL7 v2 over MLLP: listener and outbound delivery (docs/mllp.md)"),
+    "db": ("service.store.cli", "the records database: upgrade, downgrade, current, purge, erase"),
+    "ruleset-impact": ("service.api.impact", "re-interpret stored panels under the ruleset in force"),
+    "users": ("service.review.cli", "review console accounts: add NAME --role reviewer|viewer, list"),
+    "demo-data": ("service.review.demo", "store a demonstration patient (the §6 example with two panels)"),
 }
 
 
 def serve(argv: list[str] | None = None) -> int:
-    """Exec gunicorn with the project's settings, development mode on, bound to 127.0.0.1:8000."""
+    """Exec gunicorn with the project's settings, development mode on, bound to 127.0.0.1:8000.
+
+    ``--no-store`` runs it stateless (MGI_STORE=off). Otherwise the records store is on: the embedded
+    SQLite database under MGI_DATA_DIR (default ./var) is created or migrated here, once, before the
+    workers start; a database named by MGI_DATABASE_URL is never migrated implicitly (run
+    ``python -m service db upgrade``)."""
+    args = list(argv or [])
+    if "--no-store" in args:
+        args.remove("--no-store")
+        os.environ["MGI_STORE"] = "off"
+    if args:
+        print(f"unknown argument(s) for serve: {' '.join(args)} (only --no-store)", file=sys.stderr)
+        return 2
     os.environ["MGI_DEV_MODE"] = "1"
     os.environ.setdefault("MGI_BIND", "127.0.0.1:8000")
     os.environ.setdefault("MGI_WORKERS", "2")
+    store = _prepare_embedded_store()
     print(
-        f"MGI development server on http://{os.environ['MGI_BIND']} (authentication OFF; Ctrl-C to stop)",
+        f"MGI development server on http://{os.environ['MGI_BIND']} (authentication OFF; {store}; "
+        "Ctrl-C to stop)",
         file=sys.stderr,
     )
     args = [sys.executable, "-m", "gunicorn", "-c", str(CONF), "service.wsgi:app"]
     os.execv(sys.executable, args)
     return 0  # not reached
+
+
+def _prepare_embedded_store() -> str:
+    """Migrate the embedded SQLite database of development mode; a description for the banner."""
+    from service.store import read_settings
+
+    settings = read_settings()
+    if not settings.enabled:
+        return "records store off"
+    if not settings.embedded:
+        return "records in MGI_DATABASE_URL"
+    from service.store import RecordStore, migrate, patient_key_secret
+
+    patient_key_secret(settings.data_dir, dev_mode=True)  # generated once here, not by two workers
+    store = RecordStore.from_url(settings.url)
+    try:
+        migrate.upgrade(store.engine)
+    finally:
+        store.dispose()
+    return f"records in {settings.data_dir / 'mgi.sqlite3'}"
 
 
 def _usage() -> str:

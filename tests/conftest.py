@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ import pytest
 from service.api import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite runs the service stateless (MGI_STORE=off) unless a test turns the records store on
+# itself (tests/store/): the interpretation tests then see exactly the stateless contract (200, no
+# id), and servers the tests start inherit the setting. Set before any app is built.
+os.environ.setdefault("MGI_STORE", "off")
 
 
 @pytest.fixture

@@ -923,9 +923,11 @@ def interpretation_to_diagnostic_report(
     *,
     now: datetime | None = None,
     input_notes: Sequence[str] = (),
+    status: str = "final",
 ) -> dict[str, Any]:
     """A DiagnosticReport dict (validated with fhir.resources) carrying the interpretation and the
-    translation's notes on its input (resources ignored, and why)."""
+    translation's notes on its input (resources ignored, and why). ``status`` is the report's
+    (preliminary while a review is pending, final, amended after an amending review)."""
     subject = _subject(request_bundle)
     classification = interpretation.get("classification") or {}
     contained: list[dict[str, Any]] = []
@@ -958,7 +960,7 @@ def interpretation_to_diagnostic_report(
         moment = moment.replace(tzinfo=UTC)
     report: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
-        "status": "final",
+        "status": status,
         "category": [
             {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "LAB"}]}
         ],

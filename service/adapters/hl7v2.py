@@ -943,9 +943,10 @@ def _msh(
 
 
 class _SegmentWriter:
-    def __init__(self, enc: Encoding, coded_type: str) -> None:
+    def __init__(self, enc: Encoding, coded_type: str, result_status: str = "F") -> None:
         self.enc = enc
         self.coded_type = coded_type
+        self.result_status = result_status
         self.lines: list[str] = []
         self.obx_count = 0
 
@@ -960,7 +961,7 @@ class _SegmentWriter:
         self.obx_count += 1
         vt = self.coded_type if value_type == "CWE" else value_type
         ident = self.cwe(code, label)
-        self.seg("OBX", str(self.obx_count), vt, ident, sub_id, value, "", "", "", "", "", "F")
+        self.seg("OBX", str(self.obx_count), vt, ident, sub_id, value, "", "", "", "", "", self.result_status)
 
     def nte(self, text: str, number: int = 1) -> None:
         self.seg("NTE", str(number), "L", escape(text, self.enc))
@@ -1002,13 +1003,17 @@ def build_oru_response(
     *,
     control_id: str | None = None,
     now: datetime | None = None,
+    result_status: str = "F",
 ) -> str:
-    """An ORU^R01 reply (ER7, \\r separators) carrying the interpretation as OBX/NTE segments."""
+    """An ORU^R01 reply (ER7, \\r separators) carrying the interpretation as OBX/NTE segments.
+
+    ``result_status`` goes to OBR-25 and every OBX-11 (HL7 table 0085): F final, P preliminary (a
+    review is pending), C corrected (amended after review)."""
     ctx = parsed_context
     enc = ctx.encoding
     version = ctx.version if ctx.version in SUPPORTED_VERSIONS else "2.5.1"
     coded = "CWE" if version in ("2.5", "2.5.1") else "CE"
-    w = _SegmentWriter(enc, coded)
+    w = _SegmentWriter(enc, coded, result_status)
     message_type = enc.component.join(["ORU", "R01"] + ([] if version == "2.3" else ["ORU_R01"]))
     w.lines.append(
         _msh(
@@ -1036,7 +1041,7 @@ def build_oru_response(
     obr.append("")  # OBR-21
     obr.append(_timestamp(now))  # OBR-22 results report/status change
     obr += ["", ""]  # OBR-23, OBR-24
-    obr.append("F")  # OBR-25 result status
+    obr.append(result_status)  # OBR-25 result status
     w.seg(*obr)
     ruleset = str(interpretation.get("ruleset_version", ""))
     if ruleset:

@@ -10,7 +10,9 @@ from typing import Any
 from flask import Flask, Response, abort, request, send_file
 from flask_smorest import Api
 
+from service.adapters.release import load_policy
 from service.domain import RULESET_VERSION
+from service.review import init_review
 
 from . import errors
 from .admission import init_admission
@@ -18,7 +20,7 @@ from .config_state import apply_active_config, watch_config_status
 from .interop import init_interop
 from .observability import init_observability, mark_ready
 from .schemas import ErrorSchema
-from .views import ops, v1
+from .views import RELEASE_EXTENSION, ops, v1
 
 
 class _Api(Api):
@@ -96,9 +98,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_security(app)
     init_admission(app)
     init_interop(app)
+    # The laboratory's release policy (lab configuration: every answer carries its release status).
+    app.extensions[RELEASE_EXTENSION] = load_policy(app.config.get("RELEASE_POLICY_FILE"))
+    from .records import init_store
+
+    init_store(app)
     api = _Api(app)
     api.register_blueprint(v1)
     api.register_blueprint(ops)
+    init_review(app, api)
     _document_operational_routes(api, app)
     _document_request_rules(api)
     errors.register(app)

@@ -74,9 +74,10 @@ def _from_http(e: HTTPException) -> Response:
     errors: dict[str, list[str]] = {}
     msgs = data.get("messages")
     if isinstance(msgs, dict):
-        # webargs nests by location ({"json": {...}}): the location is not part of the field path.
-        for loc_msgs in msgs.values():
-            errors.update(flatten(loc_msgs))
+        # webargs nests by location ({"json": {...}}): a body field's path is its own; a query
+        # parameter is named query.<name>, as an unknown one is.
+        for loc, loc_msgs in msgs.items():
+            errors.update(flatten(loc_msgs, "query" if loc == "query" else ""))
     message = data.get("message")
     if (
         message is None

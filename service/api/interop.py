@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, json, request
+from flask import Flask, Response, abort, current_app, has_app_context, json, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
@@ -95,10 +95,14 @@ def _codemap() -> CodeMap:
     return current_app.extensions[EXTENSION]
 
 
-def _interpret_dict(body: dict[str, Any]) -> dict[str, Any]:
+def _interpret_dict(body: dict[str, Any], source: str) -> dict[str, Any]:
+    from . import records
     from .views import interpretation_payload
 
-    return interpretation_payload(REQUEST_SCHEMA.load(body))
+    panel = REQUEST_SCHEMA.load(body)
+    if has_app_context() and records.state() is not None:
+        return records.store_translated(panel, body, source)  # kept in its canonical JSON form
+    return interpretation_payload(panel)
 
 
 def _hl7(text: str, status: int) -> Response:
@@ -139,7 +143,7 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
         log.info("hl7 message rejected: %s", type(e).__name__)
         return Hl7Outcome(400, hl7v2.build_ack(raw, "AR", "message cannot be parsed as HL7 v2 ER7"))
     try:
-        interpretation = _interpret_dict(ctx.request)
+        interpretation = _interpret_dict(ctx.request, "hl7")
     except ValidationError as e:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
         ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)
@@ -287,7 +291,7 @@ class FhirInterpretations(MethodView):
             if not isinstance(bundle, dict):
                 raise fhir.FhirError("the body must be a FHIR Bundle resource (a JSON object)")
             tr = fhir.translate_bundle(bundle, _codemap())
-            interpretation = _interpret_dict(tr.request)
+            interpretation = _interpret_dict(tr.request, "fhir")
         except fhir.FhirError as e:
             return _fhir(e.operation_outcome(), e.status)
         except ValidationError as e:

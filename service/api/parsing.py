@@ -112,6 +112,14 @@ def parse_body(raw: bytes) -> Any:
 class StrictParser(FlaskParser):
     """webargs parser using the strict JSON loader."""
 
+    # Query schemas decide about unknown parameters themselves (they RAISE: an unknown one is a 422
+    # naming it), as body schemas do; webargs would otherwise drop them silently.
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
+
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_mimetype(req.mimetype):
             abort(415)

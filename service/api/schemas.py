@@ -31,6 +31,13 @@ from service.domain.ruleset import FlcAssay
 MAX_CLONES = 2
 MAX_HISTORY = 50
 MAX_LESIONS = 1000
+MAX_REF = 64  # patient_ref and specimen_id (contract 1.1)
+
+
+def _printable(value: str) -> None:
+    """patient_ref: printable characters only (no control characters, no line breaks)."""
+    if not value.isprintable():
+        raise ValidationError("Must contain printable characters only (no control characters).")
 
 
 class FiniteFloat(fields.Float):
@@ -607,6 +614,20 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
         max_length=MAX_HISTORY,
         metadata={"description": f"Earlier dated panels, in any order (at most {MAX_HISTORY})."},
     )
+    patient_ref = fields.String(
+        allow_none=True,
+        validate=[validate.Length(min=1, max=MAX_REF), _printable],
+        metadata={
+            "description": "The LIS's patient identifier (1-64 printable characters). Never stored or "
+            "logged: the records store keeps a keyed hash of it, which links the patient's panels "
+            "(their earlier panels become history when the request sends none)."
+        },
+    )
+    specimen_id = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=MAX_REF),
+        metadata={"description": "The LIS's specimen identifier (1-64 characters), stored with the record."},
+    )
 
     @validates_schema
     def _whole(self, d: dict, **_: Any) -> None:
@@ -845,6 +866,16 @@ class DerivedOut(_Open):
     )
 
 
+class ReleaseOut(_Open):
+    status = fields.String(
+        required=True, validate=validate.OneOf(["auto", "review_required", "reviewed", "amended"])
+    )
+    reasons = fields.List(fields.String(), required=True)
+    reviewer = fields.String(metadata={"description": "After review: who signed it off."})
+    reviewed_at = fields.DateTime(metadata={"description": "After review: when."})
+    amendment_reason = fields.String(allow_none=True, metadata={"description": "After an amendment: why."})
+
+
 class InterpretationResponseSchema(_Open):
     ruleset_version = fields.String(required=True)
     classification = fields.Nested(ClassificationOut, required=True)
@@ -870,6 +901,13 @@ class InterpretationResponseSchema(_Open):
         DerivedOut,
         required=True,
         metadata={"description": "Values the service computed (empty when none), e.g. an estimated GFR."},
+    )
+    release = fields.Nested(
+        ReleaseOut,
+        metadata={
+            "description": "Present in every /v1 answer: the laboratory's release policy decides auto or "
+            "review_required, with the reasons; after a review, reviewed or amended with who and when."
+        },
     )
 
 
@@ -918,8 +956,8 @@ class BatchItemOut(_Open):
     status = fields.Integer(
         required=True,
         metadata={
-            "description": "200, or the item's error code: 422 (the item is invalid), 503 (not started: the "
-            "batch's time budget ran out first; send it again)"
+            "description": "200 (201 when stored, with the record's id), or the item's error code: 422 "
+            "(the item is invalid), 503 (not started: the batch's time budget ran out first; send it again)"
         },
     )
     interpretation = fields.Nested(InterpretationResponseSchema, metadata={"description": "when 200"})
@@ -932,3 +970,176 @@ class BatchResponseSchema(_Open):
     succeeded = fields.Integer(required=True)
     failed = fields.Integer(required=True)
     results = fields.List(fields.Nested(BatchItemOut), required=True)
+
+
+# --- Records (the store, contract 1.1) --------------------------------------------------------------
+RELEASE_STATUSES = ["auto", "review_required", "reviewed", "amended"]
+
+
+class SinceField(fields.Field):
+    """An ISO 8601 date (midnight UTC) or date-time with a zone: records received at or after it."""
+
+    default_error_messages = {
+        "invalid": "Not a valid date or date-time: use YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+00:00.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"] = {"type": "string", "format": "date-time", **kwargs["metadata"]}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        from datetime import UTC, datetime
+
+        if not isinstance(value, str) or len(value) > 40:
+            raise self.make_error("invalid")
+        if _ISO_DATE.fullmatch(value):
+            try:
+                return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            except ValueError:
+                raise self.make_error("invalid") from None
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if dt.tzinfo is None:
+            raise ValidationError("A date-time needs its zone (Z or +hh:mm).")
+        return dt.astimezone(UTC)
+
+
+class RecordListQuery(StrictSchema):
+    """Filters of the list of stored interpretations."""
+
+    patient_ref = fields.String(
+        validate=[validate.Length(min=1, max=MAX_REF), _printable],
+        metadata={"description": "One patient's records (matched by its keyed hash; never stored)."},
+    )
+    status = fields.String(
+        validate=validate.OneOf(RELEASE_STATUSES), metadata={"description": "Release status."}
+    )
+    since = SinceField(
+        metadata={"description": "Received at or after (YYYY-MM-DD or a date-time with zone)."}
+    )
+    cursor = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "next_cursor of the previous page."}
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AuditQuery(StrictSchema):
+    """Filters of the audit trail of reads."""
+
+    interpretation_id = fields.String(validate=validate.Length(min=1, max=32))
+    since = SinceField(metadata={"description": "Read at or after (YYYY-MM-DD or a date-time with zone)."})
+    cursor = fields.String(validate=validate.Length(min=1, max=64))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class HistoryUsedOut(_Open):
+    collected_on = fields.Date(required=True)
+    source = fields.String(required=True, validate=validate.OneOf(["request", "store"]))
+    id = fields.String(metadata={"description": "The stored interpretation the panel comes from (store)."})
+
+
+class StoredInterpretationOut(InterpretationResponseSchema):
+    id = fields.String(required=True, metadata={"description": "The stored interpretation's id."})
+    history_used = fields.List(
+        fields.Nested(HistoryUsedOut),
+        required=True,
+        metadata={"description": "The earlier panels the serial rules saw, with where each came from."},
+    )
+
+
+class RecordOut(_Open):
+    id = fields.String(required=True)
+    received_at = fields.DateTime(required=True)
+    collected_on = fields.Date(required=True)
+    specimen_id = fields.String(allow_none=True, required=True)
+    source = fields.String(required=True, validate=validate.OneOf(["json", "batch", "hl7", "fhir"]))
+    api_key_name = fields.String(allow_none=True, required=True)
+    request_id = fields.String(allow_none=True, required=True)
+    ruleset_version = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(RELEASE_STATUSES))
+    request = fields.Dict(
+        required=True, metadata={"description": "The request as received, without patient_ref."}
+    )
+    interpretation = fields.Nested(InterpretationResponseSchema, required=True)
+    reviews = fields.List(fields.Dict(), required=True)
+
+
+class RecordSummaryOut(_Open):
+    id = fields.String(required=True)
+    received_at = fields.DateTime(required=True)
+    collected_on = fields.Date(required=True)
+    specimen_id = fields.String(allow_none=True, required=True)
+    source = fields.String(required=True)
+    ruleset_version = fields.String(required=True)
+    status = fields.String(required=True)
+    classification_code = fields.String(required=True)
+    flags = fields.List(fields.String(), required=True, metadata={"description": "Flag codes (sorted)."})
+    location = fields.String(required=True)
+
+
+class RecordListOut(_Open):
+    items = fields.List(fields.Nested(RecordSummaryOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ReadOut(_Open):
+    interpretation_id = fields.String(required=True)
+    read_at = fields.DateTime(required=True)
+    api_key_name = fields.String(allow_none=True, required=True)
+    request_id = fields.String(allow_none=True, required=True)
+    via = fields.String(required=True, validate=validate.OneOf(["get", "list"]))
+
+
+class AuditOut(_Open):
+    items = fields.List(fields.Nested(ReadOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class RulesetImpactRequest(StrictSchema):
+    """Which stored panels to re-interpret under the ruleset in force."""
+
+    since = SinceField(metadata={"description": "Only records received at or after this."})
+    cursor = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "next_cursor of the previous call: continue after its last record."},
+    )
+    max_records = fields.Integer(
+        strict=True,
+        load_default=10_000,
+        validate=validate.Range(min=1, max=20_000),
+        metadata={"description": "Records re-interpreted in this call (the command line has no bound)."},
+    )
+    list_limit = fields.Integer(
+        strict=True,
+        load_default=1000,
+        validate=validate.Range(min=0, max=10_000),
+        metadata={"description": "Changes listed (all are counted)."},
+    )
+
+
+class ImpactSummaryOut(_Open):
+    examined = fields.Integer(required=True)
+    changed = fields.Integer(required=True)
+    category_changed = fields.Integer(required=True)
+    flags_changed = fields.Integer(required=True)
+    risk_changed = fields.Integer(required=True)
+    not_reinterpretable = fields.Integer(required=True)
+    category_transitions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    listed = fields.Integer(required=True)
+
+
+class RulesetImpactOut(_Open):
+    ruleset_version = fields.String(required=True)
+    changes = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": "{id, collected_on, category: {from, to}, flags: {added, removed}, risk: {model: "
+            "{from, to}}} (only what changed), or {id, not_reinterpretable: [field paths]}"
+        },
+    )
+    summary = fields.Nested(ImpactSummaryOut, required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

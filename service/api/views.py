@@ -9,7 +9,7 @@ from time import perf_counter
 from typing import Any
 
 import orjson
-from flask import Response, abort, g, json, request
+from flask import Response, abort, current_app, g, json, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as _Blueprint
 from gunicorn.http.errors import ParseException as GunicornParseError
@@ -20,17 +20,26 @@ from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
 from .admission import admit_batch, batch_deadline, budget_error, retry_after
+from . import records
 from .errors import error_body, error_response, flatten
 from .observability import count_interpretations
 from .parsing import StrictParser
 from .schemas import (
+    AuditOut,
+    AuditQuery,
     BatchRequestSchema,
     BatchResponseSchema,
     ErrorSchema,
     HealthSchema,
     InterpretationRequestSchema,
     InterpretationResponseSchema,
+    RecordListOut,
+    RecordListQuery,
+    RecordOut,
+    RulesetImpactOut,
+    RulesetImpactRequest,
     RulesetSchema,
+    StoredInterpretationOut,
 )
 from .serialize import to_dict
 
@@ -112,19 +121,92 @@ def interpretation_payload(panel: Panel) -> dict:
     result = interpret(panel)
     g.ruleset_version = result.ruleset_version
     g.classification_code = result.classification.code.value
-    return to_dict(result)
+    return with_release(to_dict(result), panel)
+
+
+def with_release(payload: dict, panel: Panel) -> dict:
+    """The answer with its ``release`` decided by the laboratory's release policy (contract 1.1)."""
+    payload["release"] = current_app.extensions[RELEASE_EXTENSION].decide(payload, panel)
+    return payload
+
+
+RELEASE_EXTENSION = "mgi.release"
+UNAVAILABLE = "The records database is unavailable (Retry-After says when to retry)."
 
 
 @v1.route("/interpretations")
 class Interpretations(MethodView):
-    """Interpret one panel."""
+    """Interpret one panel; list the stored interpretations."""
 
     @v1.arguments(REQUEST_SCHEMA, location="json")
-    @v1.response(200, InterpretationResponseSchema)
+    @v1.response(200, InterpretationResponseSchema, description="The interpretation (the store is off).")
+    @v1.alt_response(
+        201,
+        schema=StoredInterpretationOut,
+        description="The interpretation, stored: its id, and Location /v1/interpretations/{id}. A retry "
+        "(the same Idempotency-Key, or the same patient_ref, specimen_id and body) returns the "
+        "first one's record again, with Idempotent-Replayed: true.",
+    )
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    @v1.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "pattern": records.IDEMPOTENCY_KEY_PATTERN},
+                "description": "A retry with the same key (and body) returns the same stored record.",
+            }
+        ]
+    )
     @json_errors
     def post(self, panel: Panel) -> Response:
         """Interpret one patient's work-up: category, criteria, risk, flags, recommendations."""
-        return json_response(interpretation_payload(panel))
+        if records.state() is None:
+            if "Idempotency-Key" in request.headers:  # checked, though stateless has no retry to match
+                checked = records.idempotency_key()
+                if isinstance(checked, Response):
+                    return checked
+            return json_response(interpretation_payload(panel))
+        return records.interpret_and_store(panel)
+
+    @v1.arguments(RecordListQuery, location="query", as_kwargs=True)
+    @v1.response(200, RecordListOut)
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(405, schema=ErrorSchema, description="The store is off: nothing to list.")
+    @v1.alt_response(422, schema=ErrorSchema, description="A query parameter.")
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    def get(self, **query: object) -> Response:
+        """Stored interpretations, newest first, a page at a time (each one listed is an audited read)."""
+        return records.list_view(query)
+
+
+@v1.route("/interpretations/<string:record_id>")
+class InterpretationRecord(MethodView):
+    """One stored interpretation."""
+
+    @v1.response(200, RecordOut)
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(404, schema=ErrorSchema, description="No such record (or the store is off).")
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    def get(self, record_id: str) -> Response:
+        """The stored request (canonical, no patient_ref), the answer, its provenance; an audited read."""
+        return records.get_view(record_id)
+
+
+@v1.route("/audit")
+class Audit(MethodView):
+    """Who read which stored interpretation, when."""
+
+    @v1.arguments(AuditQuery, location="query", as_kwargs=True)
+    @v1.response(200, AuditOut)
+    @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
+    @v1.alt_response(404, schema=ErrorSchema, description="The store is off.")
+    @v1.alt_response(422, schema=ErrorSchema, description="A query parameter.")
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    def get(self, **query: object) -> Response:
+        """The audit trail of reads (GET by id and list rows), newest first."""
+        return records.audit_view(query)
 
 
 # What reading a malformed request body raises: gunicorn's parser errors (InvalidChunkSize,
@@ -146,11 +228,17 @@ MAX_BATCH_KEYS = 250_000
 BATCH_CHUNK = 8  # items per stage in a batch (see InterpretationsBatch.post)
 
 
+# The GET endpoints whose query schema (unknown=RAISE) names an unknown parameter itself.
+QUERY_ENDPOINTS = frozenset({("interpretations.Interpretations", "GET"), ("interpretations.Audit", "GET")})
+
+
 @v1.before_request
 def _no_query_parameters() -> Response | None:
-    """No /v1 endpoint takes a query parameter: one sent (say ?assay=sebia) would otherwise be
+    """No other /v1 endpoint takes a query parameter: one sent (say ?assay=sebia) would otherwise be
     silently ignored, so it is refused, named, like an unknown JSON field (422)."""
-    if not request.args:
+    if not request.args or (
+        (request.endpoint, request.method) in QUERY_ENDPOINTS and records.state() is not None
+    ):
         return None
     names = sorted(request.args)
     return error_response(
@@ -243,6 +331,8 @@ class InterpretationsBatch(MethodView):
                 description=f"{entries} history entries in one batch: at most {MAX_BATCH_HISTORY:,} "
                 "(split the archive into smaller batches)",
             )
+        if records.state() is not None:
+            return records.batch_items(items)
         parts: list[bytes] = []
         ok = 0
         codes: dict[str, int] = {}  # counted once per batch: a metrics update per item costs ~3 us
@@ -259,9 +349,9 @@ class InterpretationsBatch(MethodView):
                     loaded.append((i, REQUEST_SCHEMA.load(item)))
                 except ValidationError as e:
                     loaded.append((i, e))
-            done = [(i, p if isinstance(p, ValidationError) else interpret(p)) for i, p in loaded]
+            done = [(i, p, p if isinstance(p, ValidationError) else interpret(p)) for i, p in loaded]
             del loaded
-            for i, result in done:
+            for i, panel, result in done:
                 if isinstance(result, ValidationError):
                     parts.append(
                         json_bytes(
@@ -275,7 +365,9 @@ class InterpretationsBatch(MethodView):
                     continue
                 code = result.classification.code
                 codes[code] = codes.get(code, 0) + 1
-                parts.append(json_bytes({"index": i, "status": 200, "interpretation": to_dict(result)}))
+                assert isinstance(panel, Panel)
+                answer = with_release(to_dict(result), panel)
+                parts.append(json_bytes({"index": i, "status": 200, "interpretation": answer}))
                 ok += 1
         if stopped is not None:
             # One result per item not started, each the standard error body (status 503): the batch
@@ -300,6 +392,21 @@ class InterpretationsBatch(MethodView):
         if stopped is not None:
             response.headers["Retry-After"] = str(retry_after())
         return response
+
+
+@v1.route("/ruleset-impact")
+class RulesetImpact(MethodView):
+    """What the ruleset in force would change in the stored answers."""
+
+    @v1.arguments(RulesetImpactRequest, location="json")
+    @v1.response(200, RulesetImpactOut)
+    @v1.alt_response(404, schema=ErrorSchema, description="The store is off.")
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
+    @json_errors
+    def post(self, body: dict) -> Response:
+        """Re-interpret stored panels and count (and list) those whose category, flags or risk group
+        would change; streamed as it goes, next_cursor continues a long run."""
+        return records.impact_view(body)
 
 
 @v1.route("/ruleset")

@@ -177,3 +177,6 @@ class Panel(NamedTuple):
     history: tuple[HistoryEntry, ...] = ()
     # True when the caller sent history without collected_on and the edge dated the panel today.
     collected_on_assumed: bool = False
+    # The LIS's own identifiers (contract 1.1), carried for the records store; no rule reads them.
+    patient_ref: str | None = None
+    specimen_id: str | None = None

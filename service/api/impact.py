@@ -1,0 +1,221 @@
+"""Ruleset impact: every stored panel re-interpreted under the ruleset in force, compared with the
+answer it was given (category, flags, risk groups). ``POST /v1/ruleset-impact`` streams the report
+as it goes (chunked JSON); ``python -m service ruleset-impact`` prints the same report and can share
+the work among processes (``--processes``).
+
+Each stored panel is rebuilt exactly as the engine saw it: the canonical request, plus the earlier
+panels the store supplied as history, dated as it was dated then. A stored request today's rules
+refuse (a plausibility window added since, say) is counted as ``not_reinterpretable``, never
+guessed at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from marshmallow import ValidationError
+
+from service.domain import RULESET_VERSION, interpret
+from service.store import RecordStore, encode_cursor
+from service.store.repository import ScanRow
+
+from .schemas import InterpretationRequestSchema
+
+SCHEMA = InterpretationRequestSchema()
+DEFAULT_LIST_LIMIT = 1000
+# Records re-interpreted per HTTP call: a call must end within the worker timeout (MGI_TIMEOUT, 15 s
+# by default) at about 2,000 records a second per core; next_cursor continues. The command line has no
+# such bound.
+DEFAULT_MAX_RECORDS = 10_000
+MAX_RECORDS = 20_000
+
+
+def rebuilt_request(row: ScanRow) -> dict[str, Any]:
+    """The request as the engine saw it when the record was made."""
+    req = dict(row.request)
+    if row.store_history:
+        req["history"] = [*(req.get("history") or ()), *(h["entry"] for h in row.store_history)]
+    if req.get("history") and req.get("collected_on") is None:
+        req["collected_on"] = row.collected_on.isoformat()  # the date assumed then, not today's
+    return req
+
+
+@dataclass
+class Tally:
+    examined: int = 0
+    changed: int = 0
+    category_changed: int = 0
+    flags_changed: int = 0
+    risk_changed: int = 0
+    not_reinterpretable: int = 0
+    transitions: dict[str, int] = field(default_factory=dict)  # "OLD -> NEW": count
+
+    def add(self, other: Tally) -> None:
+        for name in ("examined", "changed", "category_changed", "flags_changed", "risk_changed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.not_reinterpretable += other.not_reinterpretable
+        for k, v in other.transitions.items():
+            self.transitions[k] = self.transitions.get(k, 0) + v
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "examined": self.examined,
+            "changed": self.changed,
+            "category_changed": self.category_changed,
+            "flags_changed": self.flags_changed,
+            "risk_changed": self.risk_changed,
+            "not_reinterpretable": self.not_reinterpretable,
+            "category_transitions": dict(sorted(self.transitions.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+
+def compare(row: ScanRow, tally: Tally) -> dict[str, Any] | None:
+    """Re-interpret one stored panel; the change (or None), counted in ``tally``."""
+    tally.examined += 1
+    try:
+        panel = SCHEMA.load(rebuilt_request(row))
+    except ValidationError as e:
+        tally.not_reinterpretable += 1
+        return {"id": row.id, "not_reinterpretable": sorted(_paths(e.messages))}
+    new = interpret(panel)
+    change: dict[str, Any] = {}
+    code = new.classification.code.value
+    if code != row.classification_code:
+        change["category"] = {"from": row.classification_code, "to": code}
+        tally.category_changed += 1
+        key = f"{row.classification_code} -> {code}"
+        tally.transitions[key] = tally.transitions.get(key, 0) + 1
+    old_flags = set(row.findings.get("flags") or ())
+    new_flags = {f.code for f in new.flags}
+    if old_flags != new_flags:
+        change["flags"] = {"added": sorted(new_flags - old_flags), "removed": sorted(old_flags - new_flags)}
+        tally.flags_changed += 1
+    old_risk = row.findings.get("risk") or {}
+    risk = {
+        m: {"from": old_risk.get(m), "to": r.group} for m, r in new.risk.items() if old_risk.get(m) != r.group
+    }
+    if risk:
+        change["risk"] = risk
+        tally.risk_changed += 1
+    if not change:
+        return None
+    tally.changed += 1
+    return {"id": row.id, "collected_on": row.collected_on.isoformat(), **change}
+
+
+def _paths(messages: Any, prefix: str = "") -> Iterable[str]:
+    if isinstance(messages, dict):
+        for k, v in messages.items():
+            yield from _paths(v, f"{prefix}.{k}" if prefix else str(k))
+    else:
+        yield prefix or "_schema"
+
+
+def run(
+    chunks: Iterable[list[ScanRow]], tally: Tally, list_limit: int = DEFAULT_LIST_LIMIT
+) -> Iterator[dict[str, Any]]:
+    """The listed changes, as they are found (the first ``list_limit``); ``tally`` counts them all."""
+    listed = 0
+    for chunk in chunks:
+        for row in chunk:
+            change = compare(row, tally)
+            if change is not None and listed < list_limit:
+                listed += 1
+                yield change
+
+
+def _bounded(chunks: Iterable[list[ScanRow]], max_records: int, last: list[int]) -> Iterator[list[ScanRow]]:
+    """At most ``max_records`` rows; ``last`` gets the seq of the last one given."""
+    left = max_records
+    for chunk in chunks:
+        part = chunk[:left]
+        if part:
+            last[0] = part[-1].seq
+            yield part
+        left -= len(part)
+        if left <= 0:
+            return
+
+
+def stream(
+    store: RecordStore,
+    *,
+    since: datetime | None,
+    list_limit: int,
+    after: int = 0,
+    max_records: int = DEFAULT_MAX_RECORDS,
+) -> Iterator[bytes]:
+    """The report as JSON text in pieces: the changes as they are found, the counts at the end, and
+    ``next_cursor`` when ``max_records`` stopped it before the last record (continue from there)."""
+    tally = Tally()
+    yield b'{"ruleset_version":' + orjson.dumps(RULESET_VERSION) + b',"changes":['
+    first = True
+    last = [after]
+    chunks = store.scan(since=since, after=after, chunk=min(2000, max_records + 1))
+    for change in run(_bounded(chunks, max_records, last), tally, list_limit):
+        yield (b"" if first else b",") + orjson.dumps(change)
+        first = False
+    summary = tally.summary()
+    summary["listed"] = min(tally.changed + tally.not_reinterpretable, list_limit)
+    more = tally.examined >= max_records and any(
+        True for _ in store.scan(since=since, after=last[0], chunk=1)
+    )
+    cursor = encode_cursor(last[0]) if more else None
+    yield b'],"summary":' + orjson.dumps(summary) + b',"next_cursor":' + orjson.dumps(cursor) + b"}"
+
+
+# --------------------------------------------------------------------------- command line
+def _shard(args: tuple[str, str | None, int, int, int]) -> tuple[Tally, list[dict[str, Any]]]:
+    url, since_iso, k, n, list_limit = args
+    store = RecordStore.from_url(url)
+    since = datetime.fromisoformat(since_iso) if since_iso else None
+    tally = Tally()
+    try:
+        listed = list(run(store.scan(since=since, shard=(k, n)), tally, list_limit))
+    finally:
+        store.dispose()
+    return tally, listed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m service ruleset-impact``: the report as JSON on stdout."""
+    from service.store import read_settings
+    from service.store.migrate import check_current
+
+    p = argparse.ArgumentParser(prog="python -m service ruleset-impact", description=__doc__.split("\n\n")[0])
+    p.add_argument("--since", help="only records received at or after this ISO date-time")
+    p.add_argument("--list", type=int, default=DEFAULT_LIST_LIMIT, help="changes listed (all are counted)")
+    p.add_argument("--processes", type=int, default=1, help="processes sharing the work (one per core)")
+    args = p.parse_args(argv)
+    settings = read_settings()
+    store = RecordStore.from_url(settings.url)
+    try:
+        check_current(store.engine)
+    finally:
+        store.dispose()
+    n = max(1, args.processes)
+    jobs = [(settings.url, args.since, k, n, args.list) for k in range(n)]
+    if n == 1:
+        results = [_shard(jobs[0])]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(n) as pool:
+            results = list(pool.map(_shard, jobs))
+    total = Tally()
+    changes: list[dict[str, Any]] = []
+    for tally, listed in results:
+        total.add(tally)
+        changes.extend(listed)
+    changes = changes[: args.list]
+    summary = total.summary()
+    summary["listed"] = len(changes)
+    out = {"ruleset_version": RULESET_VERSION, "changes": changes, "summary": summary}
+    sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0

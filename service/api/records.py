@@ -1,0 +1,566 @@
+"""The shell's side of the records store (service/store): storing answers, reading them back, the
+audit trail, serial memory. The views in views.py call these; with the store off (MGI_STORE=off)
+none of this runs and the service answers exactly as a stateless one (200, no id).
+
+Serial memory: a request with ``patient_ref`` gets the patient's stored panels of the last
+``WINDOW_MONTHS`` (the longest window of the serial rules, clinical-reference §3.5) as history. A
+request's own history wins on the same date; ``history_used`` lists what the rules saw and where it
+came from, and a note says when the two were merged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from marshmallow import ValidationError
+
+from service.domain import ruleset as R
+from service.domain.panel import HistoryEntry, Panel
+from service.domain.serial import add_months, within
+from service.store import (
+    IdempotencyConflict,
+    NewRecord,
+    Record,
+    RecordStore,
+    SchemaNotCurrent,
+    StoreUnavailable,
+    canonical_hash,
+    migrate,
+    patient_key_secret,
+    read_settings,
+)
+from service.store.repository import PanelRow, Pending
+
+from .errors import error_response
+from .observability import count_interpretations
+from .parsing import parse_body
+from .schemas import MAX_HISTORY, HistoryEntrySchema
+
+log = logging.getLogger("mgi.records")
+EXTENSION = "mgi.store"
+
+# ref: §3.5 — the longest window of the serial rules (12 months): stored panels older than this
+# before the current one cannot change a serial finding, so they are not fetched.
+WINDOW_MONTHS = max(
+    R.EVOLVING_EARLY_MONTHS, R.EVOLVING_MONTHS, R.EVOLVING_HB_MONTHS, R.SUCCESSIVE_RISE_MONTHS
+)
+HISTORY_SECTIONS = ("spep", "flc", "urine", "labs")
+RETRY_AFTER_SECONDS = 5
+MAX_IDEMPOTENCY_KEY = 255
+RELEASE_STATUSES = ("auto", "review_required", "reviewed", "amended")
+HISTORY_SCHEMA = HistoryEntrySchema()
+
+# app.config keys that override the MGI_* environment variables of the same meaning (tests use them).
+CONFIG_TO_ENV = {
+    "STORE": "MGI_STORE",
+    "DATABASE_URL": "MGI_DATABASE_URL",
+    "DATA_DIR": "MGI_DATA_DIR",
+    "PATIENT_KEY_SECRET": "MGI_PATIENT_KEY_SECRET",
+    "RETENTION_DAYS": "MGI_RETENTION_DAYS",
+    "STORE_FAIL_OPEN": "MGI_STORE_FAIL_OPEN",
+}
+
+
+@dataclass
+class StoreState:
+    store: RecordStore
+    fail_open: bool
+
+
+def _env(app: Flask) -> dict[str, str]:
+    env = dict(os.environ)
+    for key, name in CONFIG_TO_ENV.items():
+        if key in app.config:
+            value = app.config[key]
+            env[name] = {True: "1", False: "0"}.get(value, str(value)) if value is not None else ""
+    return env
+
+
+def init_store(app: Flask) -> StoreState | None:
+    """Open the store (unless MGI_STORE=off) and refuse to start on a schema that is not current.
+
+    ``app.config["STORE_AUTO_MIGRATE"]`` migrates instead (``python -m service`` in development mode
+    does this for its embedded SQLite file before starting the workers)."""
+    env = _env(app)
+    settings = read_settings(env)
+    if not settings.enabled:
+        app.extensions[EXTENSION] = None
+        return None
+    dev_mode = bool(getattr(app.extensions.get("mgi_security"), "dev_mode", False))
+    secret = patient_key_secret(settings.data_dir, dev_mode=dev_mode, env=env)
+    store = RecordStore.from_url(settings.url, secret)
+    try:
+        if app.config.get("STORE_AUTO_MIGRATE"):
+            migrate.upgrade(store.engine)
+        migrate.check_current(store.engine)
+    except SchemaNotCurrent:
+        store.dispose()
+        raise
+    except Exception as e:
+        store.dispose()
+        raise StoreUnavailable(
+            f"the records database cannot be reached at start-up ({type(e).__name__})"
+        ) from e
+    state = StoreState(store, settings.fail_open)
+    app.extensions[EXTENSION] = state
+    previous = app.config.get("READINESS_CHECK")
+
+    def readiness() -> tuple[bool, str]:
+        if previous is not None:
+            ok = previous()
+            ok, reason = ok if isinstance(ok, tuple) else (ok, "")
+            if not ok:
+                return False, reason or "readiness check reported not ready"
+        return state.store.ping()
+
+    app.config["READINESS_CHECK"] = readiness
+    app.register_error_handler(StoreUnavailable, _unavailable)
+    return state
+
+
+def state() -> StoreState | None:
+    """The store of the current app, or None when it is off."""
+    return current_app.extensions.get(EXTENSION)
+
+
+def _unavailable(e: StoreUnavailable) -> Response:
+    log.error("records database unavailable: %s", e)
+    return error_response(
+        503,
+        "The records database is unavailable: the request was not processed. Retry later.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def not_kept() -> Response:
+    return error_response(404, "This service keeps no records (the store is off: MGI_STORE=off).")
+
+
+# --------------------------------------------------------------------------- serial memory
+@dataclass
+class Serial:
+    panel: Panel
+    used: list[dict[str, Any]]
+    from_store: list[dict[str, Any]]  # {"record_id", "entry"} as stored with the record
+    notes: list[str]
+
+
+def _entry_json(r: PanelRow) -> dict[str, Any] | None:
+    sections = {k: r.request[k] for k in HISTORY_SECTIONS if r.request.get(k) is not None}
+    return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
+
+
+def history_window(panel: Panel) -> tuple[date, date]:
+    """[from, before): the dates of stored panels that can be the history of ``panel``."""
+    current = panel.collected_on or datetime.now(UTC).date()
+    if current.year <= 1:  # a panel dated in year 1: no earlier calendar year to look back into
+        return date.min, current
+    return add_months(current, -WINDOW_MONTHS), current
+
+
+def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
+    """The panel with the patient's stored earlier panels (``rows``, oldest first) merged into its
+    history."""
+    used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
+    _, current = history_window(panel)
+    latest: dict[date, PanelRow] = {}
+    for r in rows:  # oldest first; of two records of one day the later one stands
+        if within(r.collected_on, current, WINDOW_MONTHS):
+            latest[r.collected_on] = r
+    sent = {h.collected_on for h in panel.history}
+    same_day: list[str] = []
+    added: list[tuple[HistoryEntry, dict[str, Any]]] = []
+    for on, r in sorted(latest.items()):
+        if on in sent:
+            same_day.append(on.isoformat())
+            continue
+        entry = _entry_json(r)
+        if entry is None:
+            continue
+        try:
+            loaded = HISTORY_SCHEMA.load(entry)
+        except ValidationError:
+            # A stored panel today's rules refuse (a plausibility window added since): not used.
+            continue
+        added.append((loaded, {"record_id": r.id, "entry": entry}))
+    if not added and not same_day:
+        return Serial(panel, used, [], [])
+    history = list(panel.history) + [h for h, _ in added]
+    notes: list[str] = []
+    if len(history) > MAX_HISTORY:
+        history.sort(key=lambda h: h.collected_on)
+        history = history[-MAX_HISTORY:]
+        notes.append(f"Only the {MAX_HISTORY} most recent earlier panels were used as history.")
+    kept = {h.collected_on for h in history}
+    from_store = [s for h, s in added if h.collected_on in kept]
+    used += [
+        {"collected_on": s["entry"]["collected_on"], "source": "store", "id": s["record_id"]}
+        for s in from_store
+    ]
+    used = [u for u in used if date.fromisoformat(u["collected_on"]) in kept]
+    used.sort(key=lambda u: u["collected_on"])
+    if from_store and panel.history:
+        notes.append(
+            f"History merged: {len(panel.history)} earlier panel(s) sent with the request and "
+            f"{len(from_store)} from this service's records of the patient"
+            + (f"; on {', '.join(same_day)} both had a panel and the request's was used" if same_day else "")
+            + "."
+        )
+    elif from_store:
+        notes.append(
+            f"{len(from_store)} earlier panel(s) of the patient from this service's records were used as "
+            f"history (panels of the {WINDOW_MONTHS} months before this one, clinical-reference §3.5)."
+        )
+    elif same_day:
+        notes.append(
+            f"This service's records of the patient have panels on {', '.join(same_day)}; the request's "
+            "history entries of those dates were used."
+        )
+    new = panel._replace(history=tuple(history))
+    if panel.collected_on is None:
+        new = new._replace(collected_on=current, collected_on_assumed=True)
+    return Serial(new, used, from_store, notes)
+
+
+# --------------------------------------------------------------------------- storing an answer
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+def idempotency_key() -> str | None | Response:
+    """The Idempotency-Key header: None, the key, or a 422 naming it (checked with the store off too:
+    a malformed header is never silently ignored)."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    if _IDEMPOTENCY_KEY.match(raw) is None:
+        return error_response(
+            422,
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+            {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters."]},
+        )
+    return raw
+
+
+def created(record: Record, replayed: bool) -> Response:
+    from .views import json_response
+
+    resp = json_response({"id": record.id, **record.response}, status=201)
+    resp.headers["Location"] = f"/v1/interpretations/{record.id}"
+    if replayed:
+        resp.headers["Idempotent-Replayed"] = "true"
+    g.ruleset_version = record.ruleset_version
+    g.classification_code = record.classification_code
+    return resp
+
+
+def pending(panel: Panel, body: dict[str, Any], source: str, idem: str | None) -> Pending:
+    """What storing ``panel`` needs: its retry identity, its history window, and how to interpret it
+    (with the patient's stored panels) into its record."""
+    from .views import interpretation_payload
+
+    st = state()
+    assert st is not None
+    canonical = {k: v for k, v in body.items() if k != "patient_ref"}
+    rhash = canonical_hash(canonical)
+    api_key_name = g.get("api_key_name")
+    request_id = g.get("request_id")
+    pkey = st.store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
+    start, before = history_window(panel)
+
+    def make(rows: list[PanelRow]) -> NewRecord:
+        serial = with_stored_history(panel, rows)
+        payload = interpretation_payload(serial.panel)
+        payload["history_used"] = serial.used
+        if serial.notes:
+            payload["notes"] = [*payload.get("notes", []), *serial.notes]
+        release = payload.get("release")
+        status = release.get("status", "auto") if isinstance(release, dict) else "auto"
+        return NewRecord(
+            request=canonical,
+            response=payload,
+            collected_on=serial.panel.collected_on or datetime.now(UTC).date(),
+            patient_key=pkey,
+            specimen_id=panel.specimen_id,
+            source=source,
+            api_key_name=api_key_name,
+            request_id=request_id,
+            idempotency_key=idem,
+            ruleset_version=payload["ruleset_version"],
+            classification_code=payload["classification"]["code"],
+            status=status,
+            store_history=serial.from_store or None,
+            request_hash=rhash,
+        )
+
+    return Pending(api_key_name, idem, pkey, panel.specimen_id, rhash, start, before, make)
+
+
+def store_panel(
+    store: RecordStore, panel: Panel, body: dict[str, Any], source: str, idem: str | None
+) -> tuple[Record, bool]:
+    """Interpret ``panel`` (with the patient's stored history) and store it: (record, True), or
+    (the earlier record, False) for a retry. Raises IdempotencyConflict, StoreUnavailable."""
+    return store.record(pending(panel, body, source, idem))
+
+
+FAIL_OPEN_NOTE = (
+    "Not stored: the records database was unavailable (this service is configured to answer anyway). "
+    "The patient's stored history, if any, was not used."
+)
+
+
+def unstored_payload(panel: Panel, e: StoreUnavailable) -> dict[str, Any]:
+    """Fail-open: the answer without a record (MGI_STORE_FAIL_OPEN=1)."""
+    from .views import interpretation_payload
+
+    log.error("records database unavailable, answering without a record (fail-open): %s", e)
+    payload = interpretation_payload(panel)
+    payload["notes"] = [*payload.get("notes", []), FAIL_OPEN_NOTE]
+    return payload
+
+
+def interpret_and_store(panel: Panel, source: str = "json") -> Response:
+    """POST /v1/interpretations with the store on: 201 with the record's id and Location."""
+    from .views import json_response
+
+    st = state()
+    assert st is not None
+    key_or_error = idempotency_key()
+    if isinstance(key_or_error, Response):
+        return key_or_error
+    body = parse_body(request.get_data(cache=True))  # the body as sent (the schema accepted it)
+    try:
+        record, new = store_panel(st.store, panel, body, source, key_or_error)
+    except IdempotencyConflict:
+        return error_response(
+            422,
+            "this Idempotency-Key was used for another request body",
+            {"header.Idempotency-Key": ["Already used for a different request body."]},
+        )
+    except StoreUnavailable as e:
+        if not st.fail_open:
+            raise
+        return json_response(unstored_payload(panel, e))
+    return created(record, replayed=not new)
+
+
+def store_translated(panel: Panel, body: dict[str, Any], source: str) -> dict[str, Any]:
+    """An HL7 v2 or FHIR request, translated to the JSON contract, interpreted and stored in that
+    canonical form (the raw message is not kept): the answer with its record's id. The interface's
+    own reply (ORU^R01, DiagnosticReport) is built from it as without the store."""
+    st = state()
+    assert st is not None
+    try:
+        record, _ = store_panel(st.store, panel, body, source, None)
+    except StoreUnavailable as e:
+        if not st.fail_open:
+            raise
+        return unstored_payload(panel, e)
+    return {"id": record.id, **record.response}
+
+
+def batch_items(items: list[Any]) -> Response:
+    """POST /v1/interpretations/batch with the store on: each valid item is interpreted and stored in
+    order (a later item of a patient sees an earlier one as history), answered 201 with its id."""
+    from service.domain import RULESET_VERSION
+
+    from .errors import error_body, flatten
+    from .schemas import InterpretationRequestSchema
+    from .views import REQUEST_SCHEMA, json_bytes
+
+    st = state()
+    assert st is not None
+    assert isinstance(REQUEST_SCHEMA, InterpretationRequestSchema)
+    loaded: list[tuple[int, Panel | ValidationError]] = []
+    for i, item in enumerate(items):
+        try:
+            loaded.append((i, REQUEST_SCHEMA.load(item)))
+        except ValidationError as e:
+            loaded.append((i, e))
+    valid = [(i, p) for i, p in loaded if isinstance(p, Panel)]
+    stored: dict[int, Record] = {}
+    unstored: dict[int, dict[str, Any]] = {}
+    try:
+        done = st.store.record_batch([pending(p, items[i], "batch", None) for i, p in valid])
+        stored = {i: r for (i, _), (r, _) in zip(valid, done, strict=True)}
+    except StoreUnavailable as e:
+        if not st.fail_open:
+            raise
+        unstored = {i: unstored_payload(p, e) for i, p in valid}
+    parts: list[bytes] = []
+    ok = 0
+    codes: dict[str, int] = {}
+    for i, p in loaded:
+        if isinstance(p, ValidationError):
+            parts.append(
+                json_bytes({"index": i, "status": 422, "error": error_body(422, None, flatten(p.messages))})
+            )
+        elif i in unstored:
+            parts.append(json_bytes({"index": i, "status": 200, "interpretation": unstored[i]}))
+            ok += 1
+        else:
+            record = stored[i]
+            parts.append(
+                json_bytes(
+                    {"index": i, "status": 201, "interpretation": {"id": record.id, **record.response}}
+                )
+            )
+            codes[record.classification_code] = codes.get(record.classification_code, 0) + 1
+            ok += 1
+    count_interpretations(codes)
+    g.ruleset_version = RULESET_VERSION
+    head = json_bytes(
+        {"ruleset_version": RULESET_VERSION, "count": len(parts), "succeeded": ok, "failed": len(parts) - ok}
+    )
+    return Response(
+        b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}")), mimetype="application/json"
+    )
+
+
+# --------------------------------------------------------------------------- reading
+def record_body(r: Record) -> dict[str, Any]:
+    """GET /v1/interpretations/{id}: the stored request and answer with their provenance."""
+    return {
+        "id": r.id,
+        "received_at": r.received_at.isoformat(),
+        "collected_on": r.collected_on.isoformat(),
+        "specimen_id": r.specimen_id,
+        "source": r.source,
+        "api_key_name": r.api_key_name,
+        "request_id": r.request_id,
+        "ruleset_version": r.ruleset_version,
+        "status": r.status,
+        "request": r.request,
+        "interpretation": r.response,
+        "reviews": [],
+    }
+
+
+def summary(r: Record) -> dict[str, Any]:
+    """One row of the list (read without the request and answer bodies: GET the record for them)."""
+    return {
+        "id": r.id,
+        "received_at": r.received_at.isoformat(),
+        "collected_on": r.collected_on.isoformat(),
+        "specimen_id": r.specimen_id,
+        "source": r.source,
+        "ruleset_version": r.ruleset_version,
+        "status": r.status,
+        "classification_code": r.classification_code,
+        "flags": list(r.findings.get("flags") or ()),
+        "location": f"/v1/interpretations/{r.id}",
+    }
+
+
+def _page_args(query: dict[str, Any]) -> tuple[int | None, Response | None]:
+    cursor = query.get("cursor")
+    if cursor is None:
+        return None, None
+    from service.store import decode_cursor
+
+    try:
+        return decode_cursor(str(cursor)), None
+    except ValueError:
+        return None, error_response(
+            422, "not a cursor", {"query.cursor": ["Not a cursor this service returned."]}
+        )
+
+
+def list_view(query: dict[str, Any]) -> Response:
+    from .views import json_response
+
+    st = state()
+    if st is None:
+        # Stateless, the resource only interprets: the answer it gave before there was a list.
+        return error_response(405, headers={"Allow": "POST"})
+    before, err = _page_args(query)
+    if err is not None:
+        return err
+    ref = query.get("patient_ref")
+    page = st.store.list_records(
+        patient_key=st.store.patient_key(str(ref)) if ref is not None else None,
+        status=query.get("status"),
+        since=query.get("since"),
+        before_seq=before,
+        limit=int(query.get("limit") or 50),
+        reader=g.get("api_key_name"),
+        request_id=g.get("request_id"),
+    )
+    return json_response({"items": [summary(r) for r in page.records], "next_cursor": page.next_cursor})
+
+
+def get_view(record_id: str) -> Response:
+    from .views import json_response
+
+    st = state()
+    if st is None:
+        return not_kept()
+    if len(record_id) > 32:
+        return error_response(404, "No stored interpretation has this id.")
+    r = st.store.get(record_id, reader=g.get("api_key_name"), request_id=g.get("request_id"))
+    if r is None:
+        return error_response(404, "No stored interpretation has this id.")
+    from service.review.store import decorate
+
+    return json_response(decorate(st.store, record_body(r)))
+
+
+def audit_view(query: dict[str, Any]) -> Response:
+    from .views import json_response
+
+    st = state()
+    if st is None:
+        return not_kept()
+    before, err = _page_args(query)
+    if err is not None:
+        return err
+    entries, cursor = st.store.reads(
+        interpretation_id=query.get("interpretation_id"),
+        since=query.get("since"),
+        before_seq=before,
+        limit=int(query.get("limit") or 100),
+    )
+    items = [
+        {
+            "interpretation_id": e.interpretation_id,
+            "read_at": e.read_at.isoformat(),
+            "api_key_name": e.api_key_name,
+            "request_id": e.request_id,
+            "via": e.via,
+        }
+        for e in entries
+    ]
+    return json_response({"items": items, "next_cursor": cursor})
+
+
+def impact_view(body: dict[str, Any]) -> Response:
+    """POST /v1/ruleset-impact: the report streamed (chunked) as the records are re-interpreted."""
+    from flask import stream_with_context
+
+    from . import impact
+
+    st = state()
+    if st is None:
+        return not_kept()
+    after, err = _page_args(body)
+    if err is not None:
+        err_body = err.get_json()
+        return error_response(422, "not a cursor", {"cursor": err_body["errors"]["query.cursor"]})
+    ok, reason = st.store.ping()
+    if not ok:  # once streaming has begun the status cannot change: check first
+        raise StoreUnavailable(reason)
+    chunks = impact.stream(
+        st.store,
+        since=body.get("since"),
+        list_limit=body["list_limit"],
+        after=after or 0,
+        max_records=body["max_records"],
+    )
+    return Response(stream_with_context(chunks), mimetype="application/json")

@@ -1,0 +1,330 @@
+"""Reviews and the review queue over the records store's engine (no web framework here).
+
+A review is one sign-off: ``approve`` (the answer is released as it is: status ``reviewed``) or
+``amend`` (released with the reviewer's comment or classification: status ``amended``, with the
+reason). The stored answer itself is never changed (it is what the service said); what is released
+is the answer with the latest review laid over it (:func:`released`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, delete, insert, select, update
+
+from service.adapters.release import AMENDED, REVIEWED
+from service.domain.classify import LABELS
+from service.domain.results import Code
+from service.store import Record, RecordStore
+from service.store.models import Interpretation
+
+from .models import Review
+
+T = cast(Table, Interpretation.__table__)
+RV = cast(Table, Review.__table__)
+
+DECISION_STATUS = {"approve": REVIEWED, "amend": AMENDED}
+QUEUE_LIMIT = 200
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    seq: int
+    interpretation_id: str
+    decision: str
+    reviewer: str
+    reviewed_at: datetime
+    comment: str | None
+    classification_code: str | None
+    reason: str | None
+    status_before: str
+    via: str
+
+    @classmethod
+    def of(cls, row: Any) -> ReviewEntry:
+        r = row._mapping
+        return cls(
+            r["seq"],
+            r["interpretation_id"],
+            r["decision"],
+            r["reviewer"],
+            _aware(r["reviewed_at"]),
+            r["comment"],
+            r["classification_code"],
+            r["reason"],
+            r["status_before"],
+            r["via"],
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "reviewer": self.reviewer,
+            "reviewed_at": self.reviewed_at.isoformat(),
+            "comment": self.comment,
+            "classification_code": self.classification_code,
+            "reason": self.reason,
+            "status_before": self.status_before,
+            "via": self.via,
+        }
+
+
+def add_review(
+    store: RecordStore,
+    record_id: str,
+    *,
+    decision: str,
+    reviewer: str,
+    comment: str | None,
+    classification_code: str | None,
+    reason: str | None,
+    via: str,
+    api_key_name: str | None = None,
+) -> tuple[ReviewEntry, str] | None:
+    """Record a sign-off and set the record's release status, in one transaction; (review, status),
+    or None when no record has this id."""
+
+    def work(c: Connection) -> tuple[ReviewEntry, str] | None:
+        before = c.execute(select(T.c.status).where(T.c.id == record_id).with_for_update()).scalar()
+        if before is None:
+            return None
+        status = DECISION_STATUS[decision]
+        if decision == "approve" and before == AMENDED:
+            status = AMENDED  # approving an amended answer countersigns the amendment: it stays amended
+        row = c.execute(
+            insert(RV)
+            .values(
+                interpretation_id=record_id,
+                decision=decision,
+                reviewer=reviewer,
+                reviewed_at=datetime.now(UTC),
+                comment=comment,
+                classification_code=classification_code,
+                reason=reason,
+                status_before=before,
+                via=via,
+                api_key_name=api_key_name,
+            )
+            .returning(*RV.c)
+        ).one()
+        c.execute(update(T).where(T.c.id == record_id).values(status=status))
+        return ReviewEntry.of(row), status
+
+    return store._run(work)
+
+
+def reviews_of(store: RecordStore, record_id: str) -> list[ReviewEntry]:
+    """A record's reviews, oldest first."""
+
+    def work(c: Connection) -> list[ReviewEntry]:
+        q = select(RV).where(RV.c.interpretation_id == record_id).order_by(RV.c.seq)
+        return [ReviewEntry.of(r) for r in c.execute(q)]
+
+    return store._run(work)
+
+
+def released(response: dict[str, Any], status: str, reviews: list[ReviewEntry]) -> dict[str, Any]:
+    """The answer as released: the stored one with the latest review's comment and classification
+    laid over it, and ``release`` saying who signed it off and when."""
+    out = copy.deepcopy(response)
+    release = dict(out.get("release") or {"status": status, "reasons": []})
+    release["status"] = status
+    if reviews:
+        last = reviews[-1]
+        release["reviewer"] = last.reviewer
+        release["reviewed_at"] = last.reviewed_at.isoformat()
+        if last.decision == "amend":
+            release["amendment_reason"] = last.reason
+        # An amendment stays in force until a later amendment: an approval after it approves it.
+        amended = [r for r in reviews if r.decision == "amend"]
+        if amended:
+            a = amended[-1]
+            if a.comment is not None:
+                out["comment"] = a.comment
+            if a.classification_code is not None:
+                c = dict(out.get("classification") or {})
+                c["code"] = a.classification_code
+                c["label"] = LABELS[Code(a.classification_code)]
+                out["classification"] = c
+    out["release"] = release
+    return out
+
+
+def decorate(store: RecordStore, body: dict[str, Any]) -> dict[str, Any]:
+    """GET /v1/interpretations/{id}: the record body with its reviews and the answer as released."""
+    reviews = reviews_of(store, body["id"])
+    body["reviews"] = [r.as_json() for r in reviews]
+    body["interpretation"] = released(body["interpretation"], body["status"], reviews)
+    return body
+
+
+# --------------------------------------------------------------------------- the queue
+AGES = {
+    "": None,
+    "today": (None, 1),
+    "1-7d": (1, 7),
+    "over-7d": (7, None),
+}
+
+
+def queue(
+    store: RecordStore,
+    *,
+    status: str | None,
+    category: str | None,
+    flag: str | None,
+    age: str | None,
+    now: datetime | None = None,
+    limit: int = QUEUE_LIMIT,
+) -> list[Record]:
+    """Records for the review queue, oldest waiting first: filtered by release status, category,
+    flag and age of the case (days since it was received)."""
+    now = now or datetime.now(UTC)
+    bounds = AGES.get(age or "")
+
+    def work(c: Connection) -> list[Record]:
+        # No request or history bodies: a queue row shows the answer's category and flags only.
+        q = select(*[col for col in T.c if col.name not in ("request", "store_history")])
+        if status:
+            q = q.where(T.c.status == status)
+        if category:
+            q = q.where(T.c.classification_code == category)
+        if bounds is not None:
+            from datetime import timedelta
+
+            newer_than, older_than = bounds
+            if newer_than is not None:
+                q = q.where(T.c.received_at <= now - timedelta(days=newer_than))
+            if older_than is not None:
+                q = q.where(T.c.received_at > now - timedelta(days=older_than))
+        q = q.order_by(T.c.seq)
+        out: list[Record] = []
+        # Flags live in the findings JSON: filtered here, in bounded chunks.
+        offset = 0
+        while len(out) < limit:
+            rows = list(c.execute(q.offset(offset).limit(500)))
+            if not rows:
+                break
+            offset += len(rows)
+            for r in rows:
+                if flag and flag not in (r._mapping["findings"] or {}).get("flags", []):
+                    continue
+                out.append(Record.of(r))
+                if len(out) >= limit:
+                    break
+            if offset >= 20_000:
+                break
+        return out
+
+    return store._run(work)
+
+
+def get_record(store: RecordStore, record_id: str) -> Record | None:
+    """One record without an audit row (callers record the read themselves via store.get)."""
+
+    def work(c: Connection) -> Record | None:
+        row = c.execute(select(T).where(T.c.id == record_id)).first()
+        return Record.of(row) if row is not None else None
+
+    return store._run(work)
+
+
+def patient_records(store: RecordStore, record: Record) -> list[Record]:
+    """The patient's stored panels up to this record's date, oldest first (just this record when the
+    request carried no patient_ref)."""
+    if record.patient_key is None:
+        return [record]
+    key, on = record.patient_key, record.collected_on
+
+    def work(c: Connection) -> list[Record]:
+        q = (
+            select(T)
+            .where(T.c.patient_key == key, T.c.collected_on <= on)
+            .order_by(T.c.collected_on, T.c.seq)
+            .limit(500)
+        )
+        return [Record.of(r) for r in c.execute(q)]
+
+    return store._run(work)
+
+
+def erase_orphans(store: RecordStore) -> int:
+    """Delete reviews whose record is gone (after an erasure or a purge)."""
+
+    def work(c: Connection) -> int:
+        res = c.execute(delete(RV).where(RV.c.interpretation_id.not_in(select(T.c.id))))
+        return int(getattr(res, "rowcount", 0) or 0)
+
+    return store._run(work)
+
+
+# --------------------------------------------------------------------------- agreement report
+def agreement(store: RecordStore, since: datetime | None) -> dict[str, Any]:
+    """How often reviewers changed the answer, by category, flag and rule (criteria met).
+
+    A case counts once, by its latest review: ``amended`` when that review amended it (or approved an
+    earlier amendment)."""
+
+    def work(c: Connection) -> list[Any]:
+        q = select(RV.c.decision, T.c.id, T.c.classification_code, T.c.findings, T.c.response).join(
+            T, T.c.id == RV.c.interpretation_id
+        )
+        if since is not None:
+            q = q.where(RV.c.reviewed_at >= since)
+        return list(c.execute(q.order_by(RV.c.seq)))
+
+    latest: dict[str, tuple[str, Any, bool]] = {}
+    for row in store._run(work):
+        decision, rid = row.decision, row.id
+        amended = decision == "amend" or (rid in latest and latest[rid][2] and decision == "approve")
+        latest[rid] = (decision, row, amended)
+    groups: dict[str, dict[str, dict[str, Any]]] = {"category": {}, "flag": {}, "rule": {}}
+
+    def count(kind: str, key: str, rid: str, amended: bool) -> None:
+        g = groups[kind].setdefault(key, {"reviewed": 0, "amended": 0, "cases": [], "amended_cases": []})
+        g["reviewed"] += 1
+        g["cases"].append(rid)
+        if amended:
+            g["amended"] += 1
+            g["amended_cases"].append(rid)
+
+    for rid, (_review, rec, amended) in latest.items():
+        count("category", rec.classification_code, rid, amended)
+        for f in (rec.findings or {}).get("flags", []):
+            count("flag", f, rid, amended)
+        for c in rec.response.get("criteria") or []:
+            if c.get("status") == "met":
+                count("rule", str(c.get("id")), rid, amended)
+
+    def rows(kind: str) -> list[dict[str, Any]]:
+        out = []
+        for key, g in sorted(groups[kind].items(), key=lambda kv: (-kv[1]["amended"], kv[0])):
+            out.append(
+                {
+                    kind: key,
+                    "reviewed": g["reviewed"],
+                    "amended": g["amended"],
+                    "amended_rate": round(g["amended"] / g["reviewed"], 4),
+                    "amended_cases": [f"/v1/interpretations/{i}" for i in g["amended_cases"]],
+                }
+            )
+        return out
+
+    total = len(latest)
+    amended_total = sum(1 for _, _, a in latest.values() if a)
+    return {
+        "since": since.isoformat() if since else None,
+        "reviewed": total,
+        "amended": amended_total,
+        "amended_rate": round(amended_total / total, 4) if total else None,
+        "by_category": rows("category"),
+        "by_flag": rows("flag"),
+        "by_rule": rows("rule"),
+    }

@@ -1,0 +1,676 @@
+"""Repository functions of the records store: save, read (with the audit trail), list, history,
+purge, erase. Plain SQLAlchemy Core/ORM over one engine; no web framework here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import math
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple, cast
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from .models import Interpretation, RecordRead
+from .settings import StoreConfigError
+
+log = logging.getLogger("mgi.store")
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached (or answered with an operational error)."""
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database schema is not at the revision this code needs."""
+
+
+class IdempotencyConflict(ValueError):
+    """An Idempotency-Key already used for another request body."""
+
+
+def _default(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, date):
+        return v.isoformat()
+    raise TypeError(type(v).__name__)
+
+
+def dumps(value: Any) -> str:
+    """JSON text for the JSON columns (orjson: several times faster than the standard encoder)."""
+    return orjson.dumps(value, default=_default).decode()
+
+
+def canonical_hash(request: dict[str, Any]) -> str:
+    """SHA-256 of the canonical request: sorted keys, so the same body in another key order is the same."""
+    return hashlib.sha256(orjson.dumps(request, default=_default, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def patient_key(secret: bytes, patient_ref: str) -> str:
+    """HMAC-SHA-256(site secret, patient_ref), hex: links a patient's panels without keeping the ref."""
+    return hmac.new(secret, patient_ref.encode(), hashlib.sha256).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite keeps no zone: every stored time is UTC.
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The position a cursor names; ValueError for anything this service did not hand out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValueError("not a cursor this service returned") from None
+    if not raw.startswith("s") or not raw[1:].isdigit() or len(raw) > 21:
+        raise ValueError("not a cursor this service returned")
+    return int(raw[1:])
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """What the shell hands over to be stored."""
+
+    request: dict[str, Any]
+    response: dict[str, Any]
+    collected_on: date
+    patient_key: str | None
+    specimen_id: str | None
+    source: str
+    api_key_name: str | None
+    request_id: str | None
+    idempotency_key: str | None
+    ruleset_version: str
+    classification_code: str
+    status: str
+    store_history: list[dict[str, Any]] | None = None
+    request_hash: str = ""
+
+
+def findings_of(response: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an answer a ruleset change is judged on: flag codes and risk groups."""
+    return {
+        "flags": sorted({f["code"] for f in response.get("flags") or ()}),
+        "risk": {m: (r or {}).get("group") for m, r in sorted((response.get("risk") or {}).items())},
+    }
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored interpretation as read back."""
+
+    id: str
+    seq: int
+    received_at: datetime
+    collected_on: date
+    patient_key: str | None
+    specimen_id: str | None
+    source: str
+    api_key_name: str | None
+    request_id: str | None
+    idempotency_key: str | None
+    request_hash: str
+    ruleset_version: str
+    classification_code: str
+    status: str
+    request: dict[str, Any]
+    store_history: list[dict[str, Any]] | None
+    response: dict[str, Any]
+    findings: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Any) -> Record:
+        """From a row of the interpretations table (a list row has no request or answer bodies)."""
+        m = row._mapping
+        return cls(
+            m["id"],
+            m["seq"],
+            _aware(m["received_at"]),
+            m["collected_on"],
+            m["patient_key"],
+            m["specimen_id"],
+            m["source"],
+            m["api_key_name"],
+            m["request_id"],
+            m["idempotency_key"],
+            m["request_hash"],
+            m["ruleset_version"],
+            m["classification_code"],
+            m["status"],
+            m.get("request") or {},
+            m.get("store_history"),
+            m.get("response") or {},
+            m["findings"],
+        )
+
+
+class ScanRow(NamedTuple):
+    seq: int
+    id: str
+    collected_on: date
+    request: dict[str, Any]
+    store_history: list[dict[str, Any]] | None
+    classification_code: str
+    findings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[Record]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ReadEntry:
+    interpretation_id: str
+    read_at: datetime
+    api_key_name: str | None
+    request_id: str | None
+    via: str
+    seq: int
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    # WAL: readers never wait for the writer; busy_timeout: writers of several workers queue up
+    # instead of failing with "database is locked".
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the JSON columns encoded by orjson; SQLite's file directory is made."""
+    kwargs: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": orjson.loads}
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreConfigError(
+                    f"cannot create the data directory {Path(path).parent} ({e.strerror}): set "
+                    "MGI_DATA_DIR to a writable directory, MGI_DATABASE_URL to a database, or MGI_STORE=off"
+                ) from e
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    # Few connections per worker (a sync worker uses one at a time); pool_pre_ping off: a connection
+    # the server dropped (a restart) is noticed by the statement that fails, which is retried once.
+    if url.startswith("postgresql"):
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    return create_engine(url, pool_size=2, max_overflow=4, pool_recycle=3600, **kwargs)
+
+
+class RecordStore:
+    """The records store over one engine."""
+
+    def __init__(self, engine: Engine, secret: bytes | None = None) -> None:
+        self.engine = engine
+        self._secret = secret
+
+    @classmethod
+    def from_url(cls, url: str, secret: bytes | None = None) -> RecordStore:
+        return cls(make_engine(url), secret)
+
+    # ------------------------------------------------------------------ identity
+    def patient_key(self, patient_ref: str) -> str:
+        if self._secret is None:
+            raise RuntimeError("the store was opened without the patient key secret")
+        return patient_key(self._secret, patient_ref)
+
+    # ------------------------------------------------------------------ plumbing
+    def _run(self, work: Any, *, audit: bool = False) -> Any:
+        """Run ``work(connection)`` in a transaction (SQLAlchemy Core: the ORM's unit of work would
+        cost more than the statements); retried once when the connection had been dropped (a
+        database restart). Operational failures become StoreUnavailable.
+
+        ``audit``: the transaction only appends audit rows beside a read; on PostgreSQL its commit
+        does not wait for the disk (synchronous_commit off): a crash of the database server within a
+        fraction of a second after a read can lose that read's audit row, never a record."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    if audit and self._postgres:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    return work(conn)
+            except DBAPIError as e:
+                if isinstance(e, IntegrityError):
+                    raise
+                if attempt == 1 and e.connection_invalidated:
+                    continue
+                if isinstance(e, OperationalError) or e.connection_invalidated:
+                    raise StoreUnavailable(type(e.orig).__name__ if e.orig else type(e).__name__) from e
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @property
+    def _postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def ping(self) -> tuple[bool, str]:
+        """(reachable, reason) for /readyz."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True, ""
+        except DBAPIError as e:
+            return False, f"records database unavailable ({type(e.orig or e).__name__})"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ write
+    def find_retry(
+        self,
+        *,
+        api_key_name: str | None,
+        idempotency_key: str | None,
+        patient_key: str | None,
+        specimen_id: str | None,
+        request_hash: str,
+    ) -> Record | None:
+        """The record an earlier identical request made, if any (IdempotencyConflict when the
+        Idempotency-Key was used for another body)."""
+        if idempotency_key is None and (patient_key is None or specimen_id is None):
+            return None  # nothing to match a retry by: no round trip
+
+        def work(c: Connection) -> Record | None:
+            return _find_retry(c, api_key_name, idempotency_key, patient_key, specimen_id, request_hash)
+
+        return self._run(work)
+
+    def save(self, new: NewRecord) -> tuple[Record, bool]:
+        """Store ``new``; (record, True), or (the existing record, False) when it is a retry of an
+        earlier request (same Idempotency-Key, or same patient, specimen and body) - decided by the
+        unique constraints, so two concurrent retries still make one row."""
+        values = _values(new)
+
+        def work(c: Connection) -> int:
+            return int(c.execute(INSERT_RECORD, values).scalar_one())
+
+        try:
+            seq = self._run(work)
+        except IntegrityError:
+            return self._the_earlier(new), False
+        return Record(seq=seq, **values), True
+
+    def _the_earlier(self, new: NewRecord) -> Record:
+        """The record a concurrent identical request stored first (after a unique-constraint refusal)."""
+        existing = self.find_retry(
+            api_key_name=new.api_key_name,
+            idempotency_key=new.idempotency_key,
+            patient_key=new.patient_key,
+            specimen_id=new.specimen_id,
+            request_hash=new.request_hash,
+        )
+        if existing is None:
+            raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
+        return existing
+
+    def record(self, pending: Pending) -> tuple[Record, bool]:
+        """Look for a retry, read the patient's panels, make the record from them and insert it:
+        (record, True), or (the earlier record, False) for a retry.
+
+        On PostgreSQL this is one transaction (one commit, the only one that waits for the disk). On
+        SQLite the lookups and the insert are two: a read transaction cannot become a write one while
+        another connection writes, and the unique constraints decide races either way."""
+        if not self._postgres:
+            if not pending.retry_key and pending.patient_key is None:
+                return self.save(pending.make([]))
+            earlier, rows = self._run(lambda c: _lookups(c, pending))
+            return (earlier, False) if earlier is not None else self.save(pending.make(rows))
+        try:
+            return self._run(lambda c: _record(c, pending, savepoint=False))
+        except IntegrityError:
+            # A concurrent identical request committed first (the unique check waited for it).
+            earlier = self._run(pending.find_retry)
+            if earlier is None:
+                raise
+            return earlier, False
+
+    def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
+        """Several records in order (a later one sees an earlier one's panel as history). On
+        PostgreSQL in one transaction, each insert in a savepoint (a retry refused by a unique
+        constraint undoes only itself), so a batch costs one durable commit."""
+        if not self._postgres:
+            return [self.record(p) for p in pending]
+        return self._run(lambda c: [_record(c, p) for p in pending])
+
+    # ------------------------------------------------------------------ read
+    def get(self, record_id: str, *, reader: str | None, request_id: str | None) -> Record | None:
+        """One record by id; the read is recorded in the audit trail in the same transaction."""
+
+        def work(c: Connection) -> Record | None:
+            row = c.execute(BY_ID, {"rid": record_id}).first()
+            if row is None:
+                return None
+            c.execute(
+                INSERT_READ,
+                {
+                    "interpretation_id": record_id,
+                    "read_at": utcnow(),
+                    "api_key_name": reader,
+                    "request_id": request_id,
+                    "via": "get",
+                },
+            )
+            return Record.of(row)
+
+        return self._run(work, audit=True)
+
+    def list_records(
+        self,
+        *,
+        patient_key: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        before_seq: int | None = None,
+        limit: int = 50,
+        reader: str | None = None,
+        request_id: str | None = None,
+    ) -> Page:
+        """Records newest first, after the cursor (summaries: no request or answer bodies); every
+        record listed is recorded as read."""
+        cols = [c for c in T.c if c.name not in ("request", "response", "store_history")]
+
+        def work(c: Connection) -> Page:
+            q = select(*cols)
+            if patient_key is not None:
+                q = q.where(T.c.patient_key == patient_key)
+            if status is not None:
+                q = q.where(T.c.status == status)
+            if since is not None:
+                q = q.where(T.c.received_at >= since)
+            if before_seq is not None:
+                q = q.where(T.c.seq < before_seq)
+            rows = c.execute(q.order_by(T.c.seq.desc()).limit(limit + 1)).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            if rows:
+                now = utcnow()
+                c.execute(
+                    insert(RT),
+                    [
+                        {
+                            "interpretation_id": r.id,
+                            "read_at": now,
+                            "api_key_name": reader,
+                            "request_id": request_id,
+                            "via": "list",
+                        }
+                        for r in rows
+                    ],
+                )
+            return Page([Record.of(r) for r in rows], encode_cursor(rows[-1].seq) if more else None)
+
+        return self._run(work, audit=True)
+
+    def reads(
+        self,
+        *,
+        interpretation_id: str | None = None,
+        since: datetime | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> tuple[list[ReadEntry], str | None]:
+        """The audit trail, newest first."""
+
+        def work(c: Connection) -> tuple[list[ReadEntry], str | None]:
+            q = select(RT)
+            if interpretation_id is not None:
+                q = q.where(RT.c.interpretation_id == interpretation_id)
+            if since is not None:
+                q = q.where(RT.c.read_at >= since)
+            if before_seq is not None:
+                q = q.where(RT.c.seq < before_seq)
+            rows = c.execute(q.order_by(RT.c.seq.desc()).limit(limit + 1)).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            out = [
+                ReadEntry(r.interpretation_id, _aware(r.read_at), r.api_key_name, r.request_id, r.via, r.seq)
+                for r in rows
+            ]
+            return out, encode_cursor(rows[-1].seq) if more else None
+
+        return self._run(work)
+
+    def panels_of(self, patient_key: str, *, on_or_after: date, before: date) -> list[PanelRow]:
+        """A patient's panels dated in [on_or_after, before), oldest first (serial memory)."""
+        return self._run(lambda c: _panels(c, patient_key, on_or_after, before))
+
+    def count(self) -> int:
+        return int(self._run(lambda c: c.scalar(select(func.count()).select_from(T))))
+
+    def scan(
+        self,
+        *,
+        chunk: int = 2000,
+        since: datetime | None = None,
+        shard: tuple[int, int] = (0, 1),
+        after: int = 0,
+    ) -> Iterator[list[ScanRow]]:
+        """What ruleset impact reads of every record, in chunks, oldest first: keyset pagination
+        (constant cost per chunk), plain columns (no answer bodies). ``shard`` (k, n) keeps the
+        records whose seq % n == k, for n processes sharing a run."""
+        cols = (T.c.seq, T.c.id, T.c.collected_on, T.c.request, T.c.store_history, T.c.classification_code)
+        k, n = shard
+        while True:
+
+            def work(c: Connection, after: int = after) -> list[ScanRow]:
+                q = select(*cols, T.c.findings).where(T.c.seq > after)
+                if since is not None:
+                    q = q.where(T.c.received_at >= since)
+                if n > 1:
+                    q = q.where(T.c.seq % n == k)
+                return [ScanRow(*row) for row in c.execute(q.order_by(T.c.seq).limit(chunk))]
+
+            rows = self._run(work)
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].seq
+
+    # ------------------------------------------------------------------ retention and erasure
+    def purge(self, older_than: datetime) -> int:
+        """Delete records received before ``older_than`` (and the audit rows of reads before it)."""
+
+        def work(c: Connection) -> int:
+            n = c.execute(delete(T).where(T.c.received_at < older_than)).rowcount
+            c.execute(delete(RT).where(RT.c.read_at < older_than))
+            return int(n or 0)
+
+        return self._run(work)
+
+    def erase(self, patient_key: str) -> list[str]:
+        """Delete every record of one patient; the ids erased (the audit trail keeps who read them)."""
+
+        def work(c: Connection) -> list[str]:
+            ids = list(c.scalars(select(T.c.id).where(T.c.patient_key == patient_key)))
+            c.execute(delete(T).where(T.c.patient_key == patient_key))
+            return ids
+
+        return self._run(work)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request about to be stored: what identifies a retry of it, the window of the patient's
+    panels it may use as history, and how to make its record from those panels."""
+
+    api_key_name: str | None
+    idempotency_key: str | None
+    patient_key: str | None
+    specimen_id: str | None
+    request_hash: str
+    history_from: date
+    history_before: date
+    make: Callable[[list[PanelRow]], NewRecord]
+
+    @property
+    def retry_key(self) -> bool:
+        return self.idempotency_key is not None or (
+            self.patient_key is not None and self.specimen_id is not None
+        )
+
+    def find_retry(self, c: Connection) -> Record | None:
+        return _find_retry(
+            c, self.api_key_name, self.idempotency_key, self.patient_key, self.specimen_id, self.request_hash
+        )
+
+
+def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
+    if p.retry_key:
+        earlier = p.find_retry(c)
+        if earlier is not None:
+            return earlier, []
+    if p.patient_key is None:
+        return None, []
+    return None, _panels(c, p.patient_key, p.history_from, p.history_before)
+
+
+def _record(c: Connection, p: Pending, savepoint: bool = True) -> tuple[Record, bool]:
+    """Within a PostgreSQL transaction: the retry's record, or the new record inserted (in a
+    savepoint when other records share the transaction; alone, a refused insert aborts it and the
+    caller looks for the earlier record in a new one)."""
+    earlier, rows = _lookups(c, p)
+    if earlier is not None:
+        return earlier, False
+    values = _values(p.make(rows))
+    if not savepoint:
+        return Record(seq=int(c.execute(INSERT_RECORD, values).scalar_one()), **values), True
+    try:
+        with c.begin_nested():
+            seq = int(c.execute(INSERT_RECORD, values).scalar_one())
+    except IntegrityError:
+        # A concurrent identical request committed first (the unique check waited for it).
+        earlier = p.find_retry(c)
+        if earlier is None:
+            raise
+        return earlier, False
+    return Record(seq=seq, **values), True
+
+
+def _values(new: NewRecord) -> dict[str, Any]:
+    """The row of a new record (its id is drawn here)."""
+    return {
+        "id": uuid.uuid4().hex,
+        "received_at": utcnow(),
+        "collected_on": new.collected_on,
+        "patient_key": new.patient_key,
+        "specimen_id": new.specimen_id,
+        "source": new.source,
+        "api_key_name": new.api_key_name,
+        "request_id": new.request_id,
+        "idempotency_key": new.idempotency_key,
+        "request_hash": new.request_hash or canonical_hash(new.request),
+        "ruleset_version": new.ruleset_version,
+        "classification_code": new.classification_code,
+        "status": new.status,
+        "request": new.request,
+        "store_history": new.store_history,
+        "response": new.response,
+        "findings": findings_of(new.response),
+    }
+
+
+T = cast(Table, Interpretation.__table__)
+RT = cast(Table, RecordRead.__table__)
+
+# The hot statements, built once with bind parameters: building a statement per call (coercing each
+# value, generating its cache key) cost more CPU than executing it.
+INSERT_RECORD = insert(T).returning(T.c.seq)
+INSERT_READ = insert(RT)
+BY_ID = select(T).where(T.c.id == bindparam("rid"))
+BY_IDEMPOTENCY_KEY = select(T).where(
+    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name == bindparam("api")
+)
+BY_IDEMPOTENCY_KEY_NO_API_KEY = select(T).where(
+    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name.is_(None)
+)
+BY_PATIENT_SPECIMEN_BODY = select(T).where(
+    T.c.patient_key == bindparam("pk"),
+    T.c.specimen_id == bindparam("sp"),
+    T.c.request_hash == bindparam("rh"),
+)
+PANELS = (
+    select(T.c.id, T.c.seq, T.c.collected_on, T.c.request)
+    .where(
+        T.c.patient_key == bindparam("pk"),
+        T.c.collected_on >= bindparam("lo"),
+        T.c.collected_on < bindparam("hi"),
+    )
+    .order_by(T.c.collected_on, T.c.seq)
+)
+
+
+class PanelRow(NamedTuple):
+    """A stored panel as serial memory reads it."""
+
+    id: str
+    seq: int
+    collected_on: date
+    request: dict[str, Any]
+
+
+def _panels(c: Connection, patient_key: str, on_or_after: date, before: date) -> list[PanelRow]:
+    return [PanelRow(*r) for r in c.execute(PANELS, {"pk": patient_key, "lo": on_or_after, "hi": before})]
+
+
+def _find_retry(
+    c: Connection,
+    api_key_name: str | None,
+    idempotency_key: str | None,
+    patient_key: str | None,
+    specimen_id: str | None,
+    request_hash: str,
+) -> Record | None:
+    if idempotency_key is not None:
+        if api_key_name is None:
+            row = c.execute(BY_IDEMPOTENCY_KEY_NO_API_KEY, {"idem": idempotency_key}).first()
+        else:
+            row = c.execute(BY_IDEMPOTENCY_KEY, {"idem": idempotency_key, "api": api_key_name}).first()
+        if row is not None:
+            if row.request_hash != request_hash:
+                raise IdempotencyConflict(idempotency_key)
+            return Record.of(row)
+    if patient_key is not None and specimen_id is not None:
+        row = c.execute(
+            BY_PATIENT_SPECIMEN_BODY, {"pk": patient_key, "sp": specimen_id, "rh": request_hash}
+        ).first()
+        if row is not None:
+            return Record.of(row)
+    return None

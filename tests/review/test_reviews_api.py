@@ -1,0 +1,199 @@
+"""Sign-off through the API: a review is recorded with name and time, sets the release status, and the
+stored answer is served as released - JSON, HL7 v2 (OBR-25/OBX-11 P, F, C) and FHIR (preliminary,
+final, amended). The agreement report counts how often reviewers amended, by category, flag and rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from service.api import create_app
+
+from .conftest import AUTH, body, post
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def obx_statuses(hl7: str) -> set[str]:
+    return {seg.split("|")[11] for seg in hl7.split("\r") if seg.startswith("OBX|")}
+
+
+def obr_status(hl7: str) -> str:
+    return next(seg.split("|")[25] for seg in hl7.split("\r") if seg.startswith("OBR|"))
+
+
+def test_a_stored_answer_waiting_for_review_is_preliminary_in_hl7_and_fhir(client):
+    rid = post(client, body("mgus"))["id"]
+    record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert record["status"] == "review_required" == record["interpretation"]["release"]["status"]
+    assert record["reviews"] == []
+    hl7 = client.get(f"/v1/interpretations/{rid}/hl7", headers=AUTH)
+    assert hl7.mimetype == "x-application/hl7-v2+er7"
+    text = hl7.get_data(as_text=True)
+    assert obx_statuses(text) == {"P"} and obr_status(text) == "P"
+    obr = next(seg.split("|") for seg in text.split("\r") if seg.startswith("OBR|"))
+    assert obr[3] == f"{rid}^MGI"  # the filler order number names the record
+    fhir = client.get(f"/v1/interpretations/{rid}/fhir", headers=AUTH).get_json()
+    assert fhir["resourceType"] == "DiagnosticReport" and fhir["status"] == "preliminary"
+
+
+def test_an_automatically_released_answer_is_final(client):
+    answer = post(client, body("negative"))
+    assert answer["release"]["status"] == "auto"
+    text = client.get(f"/v1/interpretations/{answer['id']}/hl7", headers=AUTH).get_data(as_text=True)
+    assert obx_statuses(text) == {"F"}
+
+
+def test_approval_records_the_reviewer_and_time_and_makes_the_answer_final(client):
+    rid = post(client, body("mgus"))["id"]
+    before = datetime.now(UTC)
+    resp = client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={"decision": "approve", "reviewer": "Dr Rita Ng"},
+        headers=AUTH,
+    )
+    assert resp.status_code == 201
+    assert resp.headers["Location"] == f"/v1/interpretations/{rid}"
+    assert resp.get_json()["status"] == "reviewed"
+    record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert record["status"] == "reviewed"
+    release = record["interpretation"]["release"]
+    assert release["status"] == "reviewed" and release["reviewer"] == "Dr Rita Ng"
+    assert datetime.fromisoformat(release["reviewed_at"]) >= before.replace(microsecond=0)
+    assert [r["decision"] for r in record["reviews"]] == ["approve"]
+    assert record["reviews"][0]["status_before"] == "review_required"
+    text = client.get(f"/v1/interpretations/{rid}/hl7", headers=AUTH).get_data(as_text=True)
+    assert obx_statuses(text) == {"F"} and obr_status(text) == "F"
+    assert client.get(f"/v1/interpretations/{rid}/fhir", headers=AUTH).get_json()["status"] == "final"
+    listed = client.get("/v1/interpretations?status=reviewed", headers=AUTH).get_json()["items"]
+    assert [i["id"] for i in listed] == [rid]
+
+
+def test_an_amendment_releases_the_reviewers_comment_as_corrected_and_keeps_the_original(client):
+    first = post(client, body("mgus"))
+    rid = first["id"]
+    resp = client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={
+            "decision": "amend",
+            "reviewer": "Dr Rita Ng",
+            "comment": "IgG-kappa MGUS, low risk. Repeat SPEP and FLC in 6 months.",
+            "reason": "Local follow-up wording",
+        },
+        headers=AUTH,
+    )
+    assert resp.status_code == 201 and resp.get_json()["status"] == "amended"
+    record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert record["interpretation"]["comment"].startswith("IgG-kappa MGUS, low risk.")
+    assert record["interpretation"]["release"]["amendment_reason"] == "Local follow-up wording"
+    assert record["reviews"][0]["comment"].startswith("IgG-kappa MGUS")
+    text = client.get(f"/v1/interpretations/{rid}/hl7", headers=AUTH).get_data(as_text=True)
+    assert obx_statuses(text) == {"C"} and "Repeat SPEP and FLC in 6 months" in text
+    report = client.get(f"/v1/interpretations/{rid}/fhir", headers=AUTH).get_json()
+    assert report["status"] == "amended" and report["conclusion"].startswith("IgG-kappa MGUS, low risk.")
+    # An approval after it countersigns the amendment: still amended, still the reviewer's comment.
+    client.post(
+        f"/v1/interpretations/{rid}/reviews", json={"decision": "approve", "reviewer": "Dr B"}, headers=AUTH
+    )
+    again = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert again["status"] == "amended" and again["interpretation"]["comment"].startswith("IgG-kappa MGUS")
+    assert again["interpretation"]["release"]["reviewer"] == "Dr B"
+
+
+def test_an_amended_classification_carries_its_label(client):
+    rid = post(client, body("mgus"))["id"]
+    client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={
+            "decision": "amend",
+            "reviewer": "R",
+            "classification_code": "INDETERMINATE",
+            "reason": "IFE doubtful",
+        },
+        headers=AUTH,
+    )
+    c = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]["classification"]
+    assert c["code"] == "INDETERMINATE" and c["label"]
+
+
+@pytest.mark.parametrize(
+    ("review", "field"),
+    [
+        ({"decision": "amend", "reviewer": "R", "comment": "x"}, "reason"),
+        ({"decision": "amend", "reviewer": "R", "reason": "why"}, "comment"),
+        ({"decision": "approve", "reviewer": "R", "classification_code": "MGUS_IGM"}, "classification_code"),
+        ({"decision": "approve", "reviewer": "R", "comment": "A new comment."}, "comment"),
+        ({"decision": "reject", "reviewer": "R"}, "decision"),
+        ({"decision": "approve"}, "reviewer"),
+        ({"decision": "approve", "reviewer": ""}, "reviewer"),
+        (
+            {"decision": "amend", "reviewer": "R", "classification_code": "MGUS", "reason": "r"},
+            "classification_code",
+        ),
+        ({"decision": "approve", "reviewer": "R", "signature": "x"}, "signature"),
+    ],
+)
+def test_a_malformed_review_is_a_422_naming_the_field(client, review, field):
+    rid = post(client, body("mgus"))["id"]
+    resp = client.post(f"/v1/interpretations/{rid}/reviews", json=review, headers=AUTH)
+    assert resp.status_code == 422
+    assert field in resp.get_json()["errors"]
+    assert client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["status"] == "review_required"
+
+
+def test_a_review_of_an_unknown_record_is_a_404(client):
+    resp = client.post(
+        "/v1/interpretations/" + "0" * 32 + "/reviews",
+        json={"decision": "approve", "reviewer": "R"},
+        headers=AUTH,
+    )
+    assert resp.status_code == 404 and resp.get_json()["code"] == 404
+    assert client.get("/v1/interpretations/" + "0" * 32 + "/hl7", headers=AUTH).status_code == 404
+
+
+def test_reviews_need_an_api_key(client):
+    rid = post(client, body("mgus"))["id"]
+    resp = client.post(f"/v1/interpretations/{rid}/reviews", json={"decision": "approve", "reviewer": "R"})
+    assert resp.status_code == 401
+
+
+def test_with_the_store_off_there_is_nothing_to_review():
+    client = create_app({"TESTING": True, "DEV_MODE": True, "STORE": "off"}).test_client()
+    resp = client.post("/v1/interpretations/abc/reviews", json={"decision": "approve", "reviewer": "R"})
+    assert resp.status_code == 404
+    assert client.get("/v1/reports/agreement").status_code == 404
+
+
+def test_the_agreement_report_counts_amendments_by_category_flag_and_rule_with_links(client):
+    s6 = post(client, body("s6"))["id"]  # MGUS_NON_IGM with the MGCS flag
+    mgus = post(client, body("mgus"))["id"]  # MGUS_NON_IGM, no flag
+    neg = post(client, body("negative"))["id"]
+    client.post(
+        f"/v1/interpretations/{mgus}/reviews", json={"decision": "approve", "reviewer": "R"}, headers=AUTH
+    )
+    client.post(
+        f"/v1/interpretations/{s6}/reviews",
+        json={"decision": "amend", "reviewer": "R", "comment": "Amended.", "reason": "wording"},
+        headers=AUTH,
+    )
+    report = client.get("/v1/reports/agreement", headers=AUTH).get_json()
+    assert report["reviewed"] == 2 and report["amended"] == 1 and report["amended_rate"] == 0.5
+    category = {r["category"]: r for r in report["by_category"]}
+    assert category["MGUS_NON_IGM"]["reviewed"] == 2 and category["MGUS_NON_IGM"]["amended"] == 1
+    assert category["MGUS_NON_IGM"]["amended_cases"] == [f"/v1/interpretations/{s6}"]
+    flags = {r["flag"]: r for r in report["by_flag"]}
+    assert (
+        flags["MGCS_SCLEROMYXEDEMA"]["amended"] == 1 and flags["MGCS_SCLEROMYXEDEMA"]["amended_rate"] == 1.0
+    )
+    assert report["by_rule"] and all(r["reviewed"] >= 1 for r in report["by_rule"])
+    assert neg not in str(report)  # never reviewed: not in the report
+    later = client.get("/v1/reports/agreement?since=2999-01-01", headers=AUTH).get_json()
+    assert later["reviewed"] == 0 and later["amended_rate"] is None
+    bad = client.get("/v1/reports/agreement?since=yesterday", headers=AUTH)
+    assert bad.status_code == 422 and "query.since" in bad.get_json()["errors"]
+    unknown = client.get("/v1/reports/agreement?category=x", headers=AUTH)
+    assert unknown.status_code == 422 and "query.category" in unknown.get_json()["errors"]

@@ -1,0 +1,105 @@
+"""Serial memory: a patient's stored panels become the history of a request that sends none, within
+the 12-month window of the serial rules (clinical-reference §3.5); history_used says which and whence."""
+
+from __future__ import annotations
+
+import pytest
+
+IFE = {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}
+
+
+def spike(g_dl: float, on: str, ref: str = "MRN-S", **extra) -> dict:
+    return {
+        "spep": {"m_protein": {"value": g_dl, "unit": "g/dL"}},
+        "serum_ife": IFE,
+        "collected_on": on,
+        "patient_ref": ref,
+        "specimen_id": f"{ref}-{on}",
+        **extra,
+    }
+
+
+def codes(answer: dict) -> set[str]:
+    return {f["code"] for f in answer["flags"]}
+
+
+def test_a_stored_earlier_panel_is_the_history_of_a_request_without_history(client):
+    first = client.post("/v1/interpretations", json=spike(1.0, "2025-01-10")).json
+    later = client.post("/v1/interpretations", json=spike(1.5, "2025-07-10")).json
+    assert later["history_used"] == [{"collected_on": "2025-01-10", "source": "store", "id": first["id"]}]
+    assert "EVOLVING_M_PROTEIN" in codes(later)  # +50 %, +5 g/L within 12 months (§3.5)
+    assert any("from this service's records" in n for n in later["notes"])
+
+
+@pytest.mark.parametrize(
+    ("earlier", "used"),
+    [
+        ("2024-07-11", True),  # 11 months 30 days before: inside the 12-month window
+        ("2024-07-10", True),  # exactly 12 months before: inside (the window is inclusive)
+        ("2024-07-09", False),  # 12 months and a day before: outside
+    ],
+)
+def test_the_window_is_the_longest_serial_window_of_12_months(client, earlier, used):
+    client.post("/v1/interpretations", json=spike(1.0, earlier))
+    later = client.post("/v1/interpretations", json=spike(1.5, "2025-07-10")).json
+    assert [h["collected_on"] for h in later["history_used"]] == ([earlier] if used else [])
+
+
+def test_another_patients_panels_are_never_history(client):
+    client.post("/v1/interpretations", json=spike(1.0, "2025-01-10", ref="MRN-A"))
+    later = client.post("/v1/interpretations", json=spike(1.5, "2025-07-10", ref="MRN-B")).json
+    assert later["history_used"] == []
+    assert "EVOLVING_M_PROTEIN" not in codes(later)
+
+
+def test_a_panel_of_the_same_date_or_later_is_not_history(client):
+    client.post("/v1/interpretations", json=spike(1.0, "2025-07-10", specimen_id="other"))
+    client.post("/v1/interpretations", json=spike(1.0, "2025-08-10"))
+    later = client.post("/v1/interpretations", json=spike(1.5, "2025-07-10")).json
+    assert later["history_used"] == []
+
+
+def test_request_history_and_stored_panels_are_merged_and_the_request_wins_on_the_same_date(client):
+    client.post("/v1/interpretations", json=spike(1.0, "2025-01-10"))
+    stored = client.post("/v1/interpretations", json=spike(1.1, "2025-03-10")).json
+    sent = [{"collected_on": "2025-01-10", "spep": {"m_protein": {"value": 1.2, "unit": "g/dL"}}}]
+    later = client.post("/v1/interpretations", json=spike(1.3, "2025-07-10", history=sent)).json
+    assert later["history_used"] == [
+        {"collected_on": "2025-01-10", "source": "request"},
+        {"collected_on": "2025-03-10", "source": "store", "id": stored["id"]},
+    ]
+    note = next(n for n in later["notes"] if n.startswith("History merged"))
+    assert "2025-01-10" in note and "request's was used" in note
+
+
+def test_the_stored_request_keeps_only_what_was_sent_and_the_record_says_what_the_store_added(client):
+    client.post("/v1/interpretations", json=spike(1.0, "2025-01-10"))
+    later = client.post("/v1/interpretations", json=spike(1.5, "2025-07-10")).json
+    rec = client.get(f"/v1/interpretations/{later['id']}").json
+    assert "history" not in rec["request"]
+    assert rec["interpretation"]["history_used"][0]["source"] == "store"
+
+
+def test_without_patient_ref_nothing_is_taken_from_the_store(client):
+    client.post("/v1/interpretations", json=spike(1.0, "2025-01-10"))
+    body = spike(1.5, "2025-07-10")
+    del body["patient_ref"]
+    assert client.post("/v1/interpretations", json=body).json["history_used"] == []
+
+
+def test_a_panel_without_a_date_is_dated_the_day_it_was_received(client, store):
+    body = spike(1.0, "2025-01-10")
+    del body["collected_on"]
+    rid = client.post("/v1/interpretations", json=body).json["id"]
+    from datetime import UTC, datetime
+
+    assert (
+        client.get(f"/v1/interpretations/{rid}").json["collected_on"] == datetime.now(UTC).date().isoformat()
+    )
+
+
+def test_a_panel_dated_in_year_one_has_no_window_before_it_and_is_no_500(client):
+    r = client.post("/v1/interpretations", json=spike(1.0, "0001-01-01"))
+    assert r.status_code == 201 and r.json["history_used"] == []
+    later = client.post("/v1/interpretations", json=spike(1.0, "0001-06-01")).json
+    assert [h["collected_on"] for h in later["history_used"]] == ["0001-01-01"]
