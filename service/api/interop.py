@@ -91,6 +91,16 @@ def _hl7_refusals_as_ack(response: Response) -> Response:
     return response
 
 
+def _release_status(interpretation: dict[str, Any]) -> tuple[str, str]:
+    """(OBX-11, DiagnosticReport.status) of an answer sent now: ``P`` / ``preliminary`` while the
+    laboratory's release policy holds it for review, ``F`` / ``final`` when it is released
+    automatically. A reviewed answer is fetched again from its record (final, or C / amended)."""
+    release = interpretation.get("release") or {}
+    if release.get("status") == "auto":
+        return "F", "final"
+    return "P", "preliminary"
+
+
 def _codemap() -> CodeMap:
     return current_app.extensions[EXTENSION]
 
@@ -148,7 +158,8 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
         ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)
         return Hl7Outcome(422, ack, None, ctx)
-    return Hl7Outcome(200, hl7v2.build_oru_response(ctx, interpretation), interpretation, ctx)
+    reply = hl7v2.build_oru_response(ctx, interpretation, result_status=_release_status(interpretation)[0])
+    return Hl7Outcome(200, reply, interpretation, ctx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +309,10 @@ class FhirInterpretations(MethodView):
             outcome = fhir.operation_outcome(flatten(e.messages), 422, sources=tr.sources, notes=tr.notes)
             return _fhir(outcome, 422)
         return _fhir(
-            fhir.interpretation_to_diagnostic_report(interpretation, bundle, input_notes=tr.notes), 200
+            fhir.interpretation_to_diagnostic_report(
+                interpretation, bundle, input_notes=tr.notes, status=_release_status(interpretation)[1]
+            ),
+            200,
         )
 
 
