@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from time import perf_counter
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -366,11 +367,18 @@ def store_translated(panel: Panel, body: dict[str, Any], source: str) -> dict[st
     return {"id": record.id, **record.response}
 
 
+# Items stored per transaction in a batch: small enough that the time budget is checked often,
+# large enough that a commit's wait is shared by many items.
+STORE_BATCH_CHUNK = 32
+
+
 def batch_items(items: list[Any]) -> Response:
     """POST /v1/interpretations/batch with the store on: each valid item is interpreted and stored in
     order (a later item of a patient sees an earlier one as history), answered 201 with its id."""
     from service.domain import RULESET_VERSION
 
+    from .admission import batch_deadline, budget_error
+    from .admission import retry_after as admission_retry_after
     from .errors import error_body, flatten
     from .schemas import InterpretationRequestSchema
     from .views import REQUEST_SCHEMA, json_bytes
@@ -378,22 +386,40 @@ def batch_items(items: list[Any]) -> Response:
     st = state()
     assert st is not None
     assert isinstance(REQUEST_SCHEMA, InterpretationRequestSchema)
+    # The batch's time budget (admission.py) holds here too: items go through in chunks, each loaded,
+    # interpreted and stored in one transaction, and no chunk starts after the deadline; the items not
+    # started are answered 503 with the standard error body, to be sent again.
+    deadline = batch_deadline()
+    stopped: int | None = None
     loaded: list[tuple[int, Panel | ValidationError]] = []
-    for i, item in enumerate(items):
-        try:
-            loaded.append((i, REQUEST_SCHEMA.load(item)))
-        except ValidationError as e:
-            loaded.append((i, e))
-    valid = [(i, p) for i, p in loaded if isinstance(p, Panel)]
     stored: dict[int, Record] = {}
     unstored: dict[int, dict[str, Any]] = {}
-    try:
-        done = st.store.record_batch([pending(p, items[i], "batch", None) for i, p in valid])
-        stored = {i: r for (i, _), (r, _) in zip(valid, done, strict=True)}
-    except StoreUnavailable as e:
-        if not st.fail_open:
-            raise
-        unstored = {i: unstored_payload(p, e) for i, p in valid}
+    failure: StoreUnavailable | None = None
+    for start in range(0, len(items), STORE_BATCH_CHUNK):
+        if perf_counter() > deadline:
+            stopped = start
+            break
+        chunk: list[tuple[int, Panel | ValidationError]] = []
+        for i in range(start, min(start + STORE_BATCH_CHUNK, len(items))):
+            try:
+                chunk.append((i, REQUEST_SCHEMA.load(items[i])))
+            except ValidationError as e:
+                chunk.append((i, e))
+        loaded.extend(chunk)
+        valid = [(i, p) for i, p in chunk if isinstance(p, Panel)]
+        if not valid:
+            continue
+        if failure is not None:  # the database failed on an earlier chunk (fail-open): answer unstored
+            unstored.update({i: unstored_payload(p, failure) for i, p in valid})
+            continue
+        try:
+            done = st.store.record_batch([pending(p, items[i], "batch", None) for i, p in valid])
+            stored.update({i: r for (i, _), (r, _) in zip(valid, done, strict=True)})
+        except StoreUnavailable as e:
+            if not st.fail_open:
+                raise
+            failure = e
+            unstored.update({i: unstored_payload(p, e) for i, p in valid})
     parts: list[bytes] = []
     ok = 0
     codes: dict[str, int] = {}
@@ -414,14 +440,20 @@ def batch_items(items: list[Any]) -> Response:
             )
             codes[record.classification_code] = codes.get(record.classification_code, 0) + 1
             ok += 1
+    if stopped is not None:
+        error = json_bytes(budget_error(stopped))
+        parts.extend(b'{"index":%d,"status":503,"error":%s}' % (i, error) for i in range(stopped, len(items)))
     count_interpretations(codes)
     g.ruleset_version = RULESET_VERSION
     head = json_bytes(
         {"ruleset_version": RULESET_VERSION, "count": len(parts), "succeeded": ok, "failed": len(parts) - ok}
     )
-    return Response(
+    response = Response(
         b"".join((head[:-1], b',"results":[', b",".join(parts), b"]}")), mimetype="application/json"
     )
+    if stopped is not None:
+        response.headers["Retry-After"] = str(admission_retry_after())
+    return response
 
 
 # --------------------------------------------------------------------------- reading

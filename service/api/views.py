@@ -19,8 +19,8 @@ from service.domain import RULESET_VERSION, interpret
 from service.domain.panel import Panel
 from service.domain.ruleset import describe
 
-from .admission import admit_batch, batch_deadline, budget_error, retry_after
 from . import records
+from .admission import admit_batch, batch_deadline, budget_error, retry_after
 from .errors import error_body, error_response, flatten
 from .observability import count_interpretations
 from .parsing import StrictParser
