@@ -954,6 +954,10 @@ def _scaled(number: int | float, factor: Decimal) -> int | float:
     return int(exact) if exact == exact.to_integral_value() else float(exact)
 
 
+# ref: §1.1 — (request field, unit) sent as received, never converted here: the limits must be checked.
+LIMITS_REQUIRED = frozenset({("labs.hemoglobin", "mmol/L"), ("labs.creatinine", "mmol/L")})
+
+
 def numeric_value(
     entry: CodeEntry,
     number: int | float,
@@ -982,6 +986,12 @@ def numeric_value(
                 f"the unit ({unit_where}) is {shown}{hint}"
             )
         to_unit, factor = entry.units[unit]
+        if (entry.target, unit) in LIMITS_REQUIRED:
+            # ref: §1.1 — haemoglobin and creatinine in mmol/L overlap g/dL and mg/dL: they go to the
+            # request unconverted, with their range in mmol/L, so that the request's rule applies
+            # unchanged (limits required, and checked against their windows) whatever the code map's
+            # conversion says; the service converts them (§1) once the limits have passed.
+            to_unit, factor = unit, Decimal(1)
         if factor != 1:
             converted = _scaled(number, factor)
             notes.append(f"{where}: {number:g} {unit} read as {converted:g} {to_unit} ({entry.label})")
