@@ -194,3 +194,48 @@ class TestFhir:
         expressions = [e for i in errors_of(outcome) for e in i["expression"]]
         assert "Bundle.entry[6].resource" in expressions
         assert any(e.startswith("labs.hemoglobin.reference_range") for e in expressions)
+
+
+# --- a laboratory's own code for the same analytes ----------------------------------------------------
+
+
+LAB_MAP = """
+observations:
+  - {code: CREA, system: "99LAB", target: labs.creatinine, units: {"mmol/L": "umol/L * 1000", "umol/L": "umol/L"}}
+  - {code: HB, system: "99LAB", target: labs.hemoglobin, units: {"mmol/L": "g/L * 16.11", "g/L": "g/L"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def lab_client(tmp_path_factory):
+    path = tmp_path_factory.mktemp("codemap") / "lab.yaml"
+    path.write_text(LAB_MAP)
+    return create_app({"TESTING": True, "DEV_MODE": True, "CODEMAP_FILE": str(path)}).test_client()
+
+
+def local_oru(code: str, value: str, unit: str, rng: str) -> str:
+    text = oru([])
+    return text + f"OBX|6|NM|{code}^^99LAB||{value}|{unit}|{rng}||||F\r"
+
+
+class TestLabCodes:
+    @pytest.mark.parametrize(
+        ("code", "value", "field"), [("CREA", "0.2", "creatinine"), ("HB", "9.0", "hemoglobin")]
+    )
+    def test_a_local_code_converting_mmol_l_still_needs_the_limits(self, lab_client, code, value, field):
+        resp = lab_client.post(
+            "/v1/hl7v2", data=local_oru(code, value, "mmol/L", "").encode(), content_type=HL7
+        )
+        reply = resp.data.decode()
+        assert resp.status_code == 422, reply
+        assert err_locations(reply) == ["OBX^6^7"]
+        assert f"labs.{field}.reference_range" in reply
+
+    def test_a_local_code_in_mmol_l_with_its_limits_is_interpreted(self, lab_client):
+        text = local_oru("HB", "9.0", "mmol/L", "8.5-11.0")
+        resp = lab_client.post("/v1/hl7v2", data=text.encode(), content_type=HL7)
+        assert resp.status_code == 200, resp.data
+
+    def test_a_local_code_in_g_l_needs_no_limits(self, lab_client):
+        resp = lab_client.post("/v1/hl7v2", data=local_oru("HB", "145", "g/L", "").encode(), content_type=HL7)
+        assert resp.status_code == 200, resp.data
