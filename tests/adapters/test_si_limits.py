@@ -201,7 +201,8 @@ class TestFhir:
 
 LAB_MAP = """
 observations:
-  - {code: CREA, system: "99LAB", target: labs.creatinine, units: {"mmol/L": "umol/L * 1000", "umol/L": "umol/L"}}
+  - {code: CREA, system: "99LAB", target: labs.creatinine,
+     units: {"mmol/L": "umol/L * 1000", "umol/L": "umol/L"}}
   - {code: HB, system: "99LAB", target: labs.hemoglobin, units: {"mmol/L": "g/L * 16.11", "g/L": "g/L"}}
 """
 
