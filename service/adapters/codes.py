@@ -954,6 +954,10 @@ def _scaled(number: int | float, factor: Decimal) -> int | float:
     return int(exact) if exact == exact.to_integral_value() else float(exact)
 
 
+# ref: §1.1 — (request field, unit) sent as received, never converted here: the limits must be checked.
+LIMITS_REQUIRED = frozenset({("labs.hemoglobin", "mmol/L"), ("labs.creatinine", "mmol/L")})
+
+
 def numeric_value(
     entry: CodeEntry,
     number: int | float,
@@ -982,6 +986,12 @@ def numeric_value(
                 f"the unit ({unit_where}) is {shown}{hint}"
             )
         to_unit, factor = entry.units[unit]
+        if (entry.target, unit) in LIMITS_REQUIRED:
+            # ref: §1.1 — haemoglobin and creatinine in mmol/L overlap g/dL and mg/dL: they go to the
+            # request unconverted, with their range in mmol/L, so that the request's rule applies
+            # unchanged (limits required, and checked against their windows) whatever the code map's
+            # conversion says; the service converts them (§1) once the limits have passed.
+            to_unit, factor = unit, Decimal(1)
         if factor != 1:
             converted = _scaled(number, factor)
             notes.append(f"{where}: {number:g} {unit} read as {converted:g} {to_unit} ({entry.label})")
@@ -1224,3 +1234,100 @@ def plain_value(
             raise ValueProblem(f"{target} must be in % ({unit_where} {shown})")
         return number
     return parse_count(str(number))
+
+
+# --------------------------------------------------------------------------------------------
+# Results of other dates
+# --------------------------------------------------------------------------------------------
+
+# The analytes whose earlier results the request's history carries (api-contract "Serial results").
+SERIAL_FIELDS = frozenset(
+    {"spep.m_protein", "flc.kappa", "flc.lambda", "urine.m_protein_24h", "labs.hemoglobin"}
+)
+
+
+@dataclass
+class DatedResult:
+    """One result read from a message, with the date it was collected on (None: the panel's)."""
+
+    path: str
+    value: Any
+    source: str
+    on: date | None
+    date_element: str  # where its date was read (OBX-14, OBR-7, effectiveDateTime)
+    priority: int = 0
+    group: str = ""
+    locator: Any = None  # the adapter's handle for locating an error at this result
+
+
+class ResultProblem(ValueProblem):
+    """A problem of one result (its date, or a conflict with another result of its date)."""
+
+    def __init__(self, message: str, result: DatedResult, *, dated: bool) -> None:
+        super().__init__(message)
+        self.result = result
+        self.dated = dated  # the problem is the result's date
+
+
+def place_results(
+    results: Iterable[DatedResult], panel_on: date | None, panel: PanelAssembler, notes: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Put each result where its date says: results of the panel's date (or undated) into the panel;
+    serial analytes of an earlier day into a history entry of that day (one per date, conflicting values
+    refused naming both); other results of an earlier day into the panel with a note naming the analyte,
+    its date and the panel's (a marrow biopsy days apart is normal); any result dated after the panel is
+    refused. Returns the history entries (oldest first) and their request paths' sources."""
+    earlier: dict[date, PanelAssembler] = {}
+    # Results of the panel's date first: an earlier non-serial result only fills what they leave empty.
+    results = sorted(
+        results,
+        key=lambda r: (
+            r.on is not None and panel_on is not None and r.on < panel_on and r.path not in SERIAL_FIELDS
+        ),
+    )
+    for result in results:
+        target = panel
+        if result.on is not None and panel_on is not None and result.on != panel_on:
+            if result.on > panel_on:
+                raise ResultProblem(
+                    f"{result.source}: {result.path} is dated {result.on.isoformat()} "
+                    f"({result.date_element}), after the panel's date {panel_on.isoformat()}: a result "
+                    "cannot be later than its panel",
+                    result,
+                    dated=True,
+                )
+            if result.path in SERIAL_FIELDS:
+                target = earlier.setdefault(result.on, PanelAssembler())
+                notes.append(
+                    f"{result.source}: {result.path} of {result.on.isoformat()} is an earlier result, read "
+                    f"into the history (the panel is of {panel_on.isoformat()})"
+                )
+            elif panel.has(result.path):
+                notes.append(
+                    f"{result.source}: {result.path} is dated {result.on.isoformat()}, the panel "
+                    f"{panel_on.isoformat()}; ignored, the panel has its own"
+                )
+                continue
+            else:
+                notes.append(
+                    f"{result.source}: {result.path} is dated {result.on.isoformat()}, the panel "
+                    f"{panel_on.isoformat()}; read with the panel"
+                )
+        try:
+            target.set(
+                result.path, result.value, source=result.source, priority=result.priority, group=result.group
+            )
+        except ValueProblem as exc:
+            raise ResultProblem(str(exc), result, dated=False) from exc
+    history: list[dict[str, Any]] = []
+    sources: dict[str, str] = {}
+    for number, on in enumerate(sorted(earlier)):
+        assembler = earlier[on]
+        try:
+            assembler.check_bands()
+        except ValueProblem as exc:
+            raise ValueProblem(f"history of {on.isoformat()}: {exc}") from exc
+        notes.extend(assembler.notes)
+        history.append({"collected_on": on.isoformat(), **assembler.build()})
+        sources.update({f"history.{number}.{path}": src for path, src in assembler.sources.items()})
+    return history, sources

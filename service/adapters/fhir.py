@@ -70,13 +70,16 @@ from .codes import (
     CodeEntry,
     CodeMap,
     Coding,
+    DatedResult,
     Kind,
     PanelAssembler,
+    ResultProblem,
     ValueProblem,
     age_in_years,
     coded_value,
     load_codemap,
     numeric_value,
+    place_results,
     units_contradict,
     usable_range,
 )
@@ -301,11 +304,20 @@ def _date_of(text: Any, element: str) -> date | None:
 
 
 def _effective(resource: Mapping[str, Any]) -> date | None:
-    return (
-        _date_of(resource.get("effectiveDateTime"), "effectiveDateTime")
-        or _date_of((resource.get("effectivePeriod") or {}).get("start"), "effectivePeriod.start")
-        or _date_of(resource.get("effectiveInstant"), "effectiveInstant")
-    )
+    return _effective_element(resource)[0]
+
+
+def _effective_element(resource: Mapping[str, Any]) -> tuple[date | None, str]:
+    """The result's date and the element it was read from (effective[x])."""
+    for element, text in (
+        ("effectiveDateTime", resource.get("effectiveDateTime")),
+        ("effectivePeriod.start", (resource.get("effectivePeriod") or {}).get("start")),
+        ("effectiveInstant", resource.get("effectiveInstant")),
+    ):
+        when = _date_of(text, element)
+        if when:
+            return when, element
+    return None, ""
 
 
 def _concept_texts(concept: Mapping[str, Any]) -> list[str]:
@@ -393,8 +405,9 @@ def _observation(
     obs: Mapping[str, Any],
     where: str,
     codemap: CodeMap,
-    panel: PanelAssembler,
+    results: list[DatedResult],
     notes: list[str],
+    dated: tuple[date | None, str],
 ) -> None:
     codings = _codings(obs.get("code"))
     label = codings[0].code if codings else "no code"
@@ -423,7 +436,12 @@ def _observation(
             "the first was used"
         )
     value = _value(obs, entry, codemap, f"{where} ({label})", notes)
-    panel.set(entry.target, value, source=f"{where} ({label})", priority=entry.priority)
+    on, element = dated
+    results.append(
+        DatedResult(
+            entry.target, value, f"{where} ({label})", on, element, priority=entry.priority, locator=where
+        )
+    )
 
 
 _VERIFICATION = frozenset(
@@ -586,6 +604,7 @@ def _translate(
     bundle: dict[str, Any], codemap: CodeMap, today: date | None, notes: list[str], panel: PanelAssembler
 ) -> FhirTranslation:
     dates: list[date] = []
+    results: list[DatedResult] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
     subjects: dict[str, str] = {}  # subject reference -> first entry naming it
     # Subjects named by display: each must be one patient too.
@@ -635,10 +654,11 @@ def _translate(
                 if status not in _USED_STATUSES:
                     notes.append(f"{where}: status '{status}' is not a result; ignored")
                     continue
-                _observation(resource, where, codemap, panel, notes)
+                when, element = _effective_element(resource)
+                dated = (when, f"{where}.{element}")
+                _observation(resource, where, codemap, results, notes, dated)
                 for number, component in enumerate(resource.get("component") or []):
-                    _observation(component, f"{where}.component[{number}]", codemap, panel, notes)
-                when = _effective(resource)
+                    _observation(component, f"{where}.component[{number}]", codemap, results, notes, dated)
                 if when:
                     dates.append(when)
             elif kind == "Condition":
@@ -688,23 +708,37 @@ def _translate(
                 + "): send one patient per request",
                 {w: [f"subject {form} {k}"] for k, w in named.items()},
             )
+    # The panel's date: the latest effective[x] of its results.
+    collected = max(dates) if dates else None
     try:
+        history, history_sources = place_results(results, collected, panel, notes)
         panel.check()
+    except ResultProblem as exc:
+        place = exc.result.date_element if exc.dated else exc.result.locator
+        raise FhirError(str(exc), {place: [str(exc)]}) from exc
     except ValueProblem as exc:
         raise FhirError(str(exc), {"Bundle": [str(exc)]}) from exc
     request = panel.build()
-    collected = max(dates) if dates else None
+    if history:
+        request["history"] = history
     if collected:
         request["collected_on"] = collected.isoformat()
     if patients:
         where, resource = patients[0]
+        gender = resource.get("gender")
+        if gender is not None and gender not in _GENDERS:
+            why = f"gender '{str(gender)[:32]}' is not a FHIR administrative-gender ({', '.join(_GENDERS)})"
+            raise FhirError(f"{where}.gender: {why}", {f"{where}.gender": [why]})
         try:
             patient = _patient(resource, collected or today or date.today(), notes)
         except ValueProblem as exc:
             raise FhirError(f"{where}: {exc}", {f"{where}.birthDate": [str(exc)]}) from exc
         if patient:
             request["patient"] = patient
-    return FhirTranslation(request, notes + panel.notes, panel.sources)
+    return FhirTranslation(request, notes + panel.notes, {**panel.sources, **history_sources})
+
+
+_GENDERS = ("male", "female", "other", "unknown")  # FHIR administrative-gender
 
 
 def bundle_to_request(

@@ -79,8 +79,10 @@ from .codes import (
     CodeEntry,
     CodeMap,
     Coding,
+    DatedResult,
     Kind,
     PanelAssembler,
+    ResultProblem,
     ValueProblem,
     WrongCodeError,
     age_in_years,
@@ -89,6 +91,7 @@ from .codes import (
     numeric_value,
     parse_compared,
     parse_number,
+    place_results,
     read_range_text,
     units_contradict,
 )
@@ -319,6 +322,7 @@ class OruContext:
     request: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    collected_from: tuple[str, int, int] | None = None  # the segment, occurrence and field of collected_on
 
 
 # One patient's work-up is a few dozen segments (an OBX per result, NTEs, history): 1,000 leaves
@@ -736,8 +740,10 @@ def _read_segments(
     ctx: OruContext, segments: list[Segment], codemap: CodeMap, today: date | None
 ) -> OruContext:
     panel = PanelAssembler()
-    obr_dates: list[date] = []
-    obx_dates: list[date] = []
+    obr_dates: list[tuple[date, int]] = []
+    obx_dates: list[tuple[date, int]] = []
+    results: list[DatedResult] = []
+    obr_on: tuple[date, int] | None = None  # the current OBR's collection date and occurrence
     pid: Segment | None = None
     obx_count = 0
     for seg in segments:
@@ -756,33 +762,49 @@ def _read_segments(
             when = _hl7_date(
                 seg.component(7), f"OBR[{seg.index}] OBR-7", segment="OBR", index=seg.index, fld=7
             )
+            obr_on = (when, seg.index) if when else None
             if when:
-                obr_dates.append(when)
+                obr_dates.append((when, seg.index))
         elif seg.name == "OBX":
             obx_count += 1
-            when = _map_obx(seg, codemap, panel, ctx.notes)
+            result, when = _map_obx(seg, codemap, ctx.notes, obr_on)
+            if result is not None:
+                results.append(result)
             if when:
-                obx_dates.append(when)
+                obx_dates.append((when, seg.index))
         elif seg.name == "DG1":
             _map_dg1(seg, codemap, panel, ctx.notes)
     if obx_count == 0:
         raise Hl7Error("the message has no OBX segment", segment="OBX", hl7_code=101)
+    # The panel's date: the latest OBR-7, else the latest OBX-14.
+    latest = max(obr_dates) if obr_dates else (max(obx_dates) if obx_dates else None)
+    collected = latest[0] if latest else None
     try:
+        history, history_sources = place_results(results, collected, panel, ctx.notes)
         panel.check()
+    except ResultProblem as exc:
+        ctx.notes.extend(panel.notes)
+        where_dated, date_field, obx_index = exc.result.locator
+        (name, index), fld = (where_dated, date_field) if exc.dated else (("OBX", obx_index), 5)
+        conflict = "conflicting values" in str(exc)
+        text = str(exc) if conflict or exc.dated else f"{exc.result.source}: {exc}"
+        raise Hl7Error(text, segment=name, index=index, field=fld, hl7_code=205 if conflict else 102) from exc
     except ValueProblem as exc:
         ctx.notes.extend(panel.notes)
         raise Hl7Error(str(exc), segment="OBX", hl7_code=102) from exc
     ctx.notes.extend(panel.notes)
     request = panel.build()
-    collected = max(obr_dates) if obr_dates else (max(obx_dates) if obx_dates else None)
-    if collected:
-        request["collected_on"] = collected.isoformat()
+    if history:
+        request["history"] = history
+    if latest:
+        request["collected_on"] = latest[0].isoformat()
+        ctx.collected_from = ("OBR", latest[1], 7) if obr_dates else ("OBX", latest[1], 14)
     if pid is not None:
         patient = _patient(pid, collected or today or date.today(), ctx.notes)
         if patient:
             request["patient"] = patient
     ctx.request = request
-    ctx.sources = panel.sources
+    ctx.sources = {**panel.sources, **history_sources}
     return ctx
 
 
@@ -793,7 +815,11 @@ def message_to_request(
     return parse_oru(message, codemap, today=today).request
 
 
-def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str]) -> date | None:
+def _map_obx(
+    seg: Segment, codemap: CodeMap, notes: list[str], obr_on: tuple[date, int] | None
+) -> tuple[DatedResult | None, date | None]:
+    """One OBX as a dated result (None when it is not read) and its OBX-14 date. The result's date is
+    its OBX-14, else the OBR-7 of the OBR it follows."""
     set_id = seg.text(1) or str(seg.index)
     codings = _codings(seg, 3)
     code_label = codings[0].code if codings else "(no code)"
@@ -811,7 +837,7 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
         )
     if status not in _USED_STATUSES:
         notes.append(f"{where}: result status '{status}' is not a result; ignored")
-        return None
+        return None, None
     reader = _ObxReader(seg, codemap, where, notes)
     try:
         entry = codemap.resolve(codings, section="observations")
@@ -821,16 +847,15 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
             from_finding = entry is not None
         if entry is None:
             notes.append(f"{where}: code not in the code map; ignored")
-            return None
+            return None, None
         if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
             notes.append(f"{where}: no value in OBX-5; ignored")
-            return None
+            return None, None
         value = reader.value(entry)
         reader.field = 5
         sub_id = seg.text(4).strip()
         if sub_id:
             where = f"{where} sub-ID {sub_id}"
-        panel.set(entry.target, value, source=where, priority=entry.priority, group=sub_id)
         if from_finding:
             notes.append(f"{where}: finding code mapped to {entry.target}")
     except WrongCodeError as exc:
@@ -845,7 +870,26 @@ def _map_obx(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
             # A unit the code does not carry is a table value (UCUM) not found, like the schema's.
             hl7_code=205 if conflict else (103 if reader.field == 6 else 102),
         ) from exc
-    return _hl7_date(seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14)
+    when = _hl7_date(seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14)
+    if when is not None and obr_on is not None and when > obr_on[0]:
+        # A specimen is not collected after its order's collection date: an OBX-14 later than the
+        # OBR-7 is the time of analysis (common), and the result is of the OBR-7 date.
+        notes.append(
+            f"{where}: OBX-14 {when.isoformat()} is after the collection date of OBR[{obr_on[1]}] "
+            f"({obr_on[0].isoformat()}): read as the time of analysis"
+        )
+        when = None
+    if when is not None:
+        on, element, locator = when, "OBX-14", (("OBX", seg.index), 14, seg.index)
+    elif obr_on is not None:
+        on, element = obr_on[0], f"OBR-7 of OBR[{obr_on[1]}]"
+        locator = (("OBR", obr_on[1]), 7, seg.index)
+    else:
+        on, element, locator = None, "", (("OBX", seg.index), 14, seg.index)
+    result = DatedResult(
+        entry.target, value, where, on, element, priority=entry.priority, group=sub_id, locator=locator
+    )
+    return result, when
 
 
 def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str]) -> None:
@@ -1239,6 +1283,9 @@ def validation_error(errors: Mapping[str, list[str]], context: OruContext) -> Hl
     (OBX-5 value, OBX-6 unit, OBX-7 reference range)."""
     text = describe_validation_errors(errors, context)
     for path in errors:
+        if path == "collected_on" and context.collected_from is not None:
+            segment, index, fld = context.collected_from
+            return Hl7Error(text, segment=segment, index=index, field=fld, hl7_code=102, ack_code="AE")
         origin = next(
             (
                 src

@@ -73,17 +73,17 @@ class TestSiCodes:
             "unit": "mmol/L",
             "reference_range": {"low": 2.15, "high": 2.55},
         }
-        # 14682-9 in mmol/L: x 1000 to umol/L, value and reference range alike (clinical-reference §1).
+        # Creatinine and haemoglobin in mmol/L overlap mg/dL and g/dL: they reach the request as sent,
+        # with their limits in mmol/L, so that the request's limits rule applies (clinical-reference §1.1).
         assert request["labs"]["creatinine"] == {
-            "value": 90,
-            "unit": "umol/L",
-            "reference_range": {"low": 40, "high": 110},
+            "value": 0.09,
+            "unit": "mmol/L",
+            "reference_range": {"low": 0.04, "high": 0.11},
         }
-        # 59260-0 in mmol/L (monomer basis): x 16.11 to g/L.
         assert request["labs"]["hemoglobin"] == {
-            "value": 130.491,
-            "unit": "g/L",
-            "reference_range": {"low": 136.935, "high": 177.21},
+            "value": 8.1,
+            "unit": "mmol/L",
+            "reference_range": {"low": 8.5, "high": 11},
         }
 
     def test_calcium_3_05_mmol_l_under_2000_8_is_hypercalcaemia_not_mgus(self, client):
@@ -101,10 +101,6 @@ class TestSiCodes:
         text = corpus_text(NIST).replace("||3.05|mmol/L|", f"||{calcium}|mmol/L|")
         assert classification(post_hl7(client, text).data) == category
 
-    def test_the_converted_creatinine_is_named_in_the_reply_notes(self, client):
-        text = post_hl7(client, corpus_text(NIST)).data.decode()
-        assert "0.09 mmol/L read as 90 umol/L (LOINC 14682-9)" in text
-
     def test_mmol_l_under_the_mass_code_is_an_ae_naming_the_obx_and_the_right_code(self, client):
         text = corpus_text(NIST).replace("2000-8^Calcium [Moles/volume]", "17861-6^Calcium [Mass/volume]")
         resp = post_hl7(client, text)
@@ -120,10 +116,13 @@ class TestSiCodes:
             hl7v2.parse_oru(text, lab_map)
         assert (err.value.segment, err.value.index, err.value.field) == ("OBX", 6, 6)
 
-    def test_fhir_ghp_creatinine_0_09_mmol_l_is_read_as_90_umol_l(self, lab_map):
+    def test_fhir_ghp_creatinine_0_09_mmol_l_goes_to_the_request_with_its_mmol_l_limits(self, lab_map):
         request = fhir.translate_bundle(corpus_bundle("fhir_r4_ghp_report_searchset.json"), lab_map).request
-        assert request["labs"]["creatinine"]["value"] == 90
-        assert request["labs"]["creatinine"]["unit"] == "umol/L"
+        assert request["labs"]["creatinine"] == {
+            "value": 0.09,
+            "unit": "mmol/L",
+            "reference_range": {"low": 0.04, "high": 0.11},
+        }
         assert request["labs"]["calcium"] == {
             "value": 2.38,
             "unit": "mmol/L",
@@ -144,7 +143,8 @@ class TestSiCodes:
             fhir.translate_bundle(bundle, lab_map)
         f005["code"]["coding"][0]["code"] = "59260-0"
         hemoglobin = fhir.translate_bundle(bundle, lab_map).request["labs"]["hemoglobin"]
-        assert hemoglobin == {"value": 115.992, "unit": "g/L"}  # 7.2 x 16.11 (clinical-reference §1)
+        # Sent as received: without limits the request refuses it (clinical-reference §1.1).
+        assert hemoglobin == {"value": 7.2, "unit": "mmol/L"}
 
     def test_fhir_calcium_in_mg_dl_under_the_molar_code_names_the_observation(self, lab_map):
         bundle = corpus_bundle("fhir_r4_message_bundle_hypercalcaemia.json")

@@ -1,0 +1,210 @@
+"""Results of other dates are never merged silently into the current panel: serial analytes of an earlier
+day become history entries of that day, other earlier results stay in the panel with a note naming their
+date, and nothing may be later than its panel (HL7 v2 OBX-14 / OBR-7, FHIR effective[x])."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from service.adapters import fhir, hl7v2
+from service.adapters.codes import load_codemap
+from service.api import create_app
+
+from .test_si_limits import bundle, err_locations, observation
+
+HL7 = "x-application/hl7-v2+er7"
+TODAY = date(2026, 12, 7)
+
+# (code, value, unit, range, OBX-14)
+Obx = tuple[str, str, str, str, str]
+BASE: list[Obx] = [
+    ("33358-3", "10", "g/L", "", ""),
+    ("36916-5", "15", "mg/L", "3.3-19.4", ""),
+    ("33944-0", "12", "mg/L", "5.7-26.3", ""),
+]
+
+
+def oru(
+    obx: list[Obx], *, obr7: str = "202611010830", second_obr: tuple[str, list[Obx]] | None = None
+) -> str:
+    segs = [
+        "MSH|^~\\&|LAB|HOSP|MGI|HOSP|202611011200||ORU^R01^ORU_R01|MSG1|P|2.5.1",
+        "PID|1||12345^^^HOSP^MR||Doe^John||19660315|M",
+        f"OBR|1|ORD1|FIL1|24351-9^SPEP panel^LN|||{obr7}",
+        "OBX|1|CWE|25700-6^^LN||IgG kappa||||||F",
+    ]
+    n = 1
+    groups = [(None, [*BASE, *obx])] + ([second_obr] if second_obr else [])
+    for obr_date, rows in groups:
+        if obr_date is not None:
+            segs.append(f"OBR|2|ORD2|FIL2|24351-9^SPEP panel^LN|||{obr_date}")
+        for code, value, unit, rng, when in rows:
+            n += 1
+            segs.append(f"OBX|{n}|NM|{code}^^LN||{value}|{unit}|{rng}||||F|||{when}")
+    return "\r".join(segs) + "\r"
+
+
+def read(text: str) -> hl7v2.OruContext:
+    return hl7v2.parse_oru(text, load_codemap(), today=TODAY)
+
+
+@pytest.fixture(scope="module")
+def client():
+    return create_app({"TESTING": True, "DEV_MODE": True}).test_client()
+
+
+def post_hl7(client, text: str) -> tuple[int, str]:
+    resp = client.post("/v1/hl7v2", data=text.encode(), content_type=HL7)
+    return resp.status_code, resp.data.decode()
+
+
+def dated(obs: dict[str, Any], on: str) -> dict[str, Any]:
+    obs["effectiveDateTime"] = on
+    return obs
+
+
+def translate(extra: list[dict[str, Any]]) -> fhir.FhirTranslation:
+    return fhir.translate_bundle(bundle(extra), load_codemap(), today=TODAY)
+
+
+# --- HL7 v2 ------------------------------------------------------------------------------------------
+
+
+class TestHl7Dates:
+    def test_an_earlier_calcium_stays_in_the_panel_with_a_note_naming_both_dates(self):
+        ctx = read(oru([("2000-8", "2.9", "mmol/L", "2.15-2.55", "20240101")]))
+        assert ctx.request["labs"]["calcium"]["value"] == 2.9
+        assert "history" not in ctx.request
+        assert any(
+            "labs.calcium is dated 2024-01-01, the panel 2026-11-01" in n and "OBX[5]" in n for n in ctx.notes
+        ), ctx.notes
+
+    def test_an_earlier_m_protein_becomes_a_history_entry_of_its_date(self):
+        ctx = read(oru([("33358-3", "8", "g/L", "", "20260501")]))
+        assert ctx.request["spep"]["m_protein"] == {"value": 10, "unit": "g/L"}
+        assert ctx.request["history"] == [
+            {"collected_on": "2026-05-01", "spep": {"m_protein": {"value": 8, "unit": "g/L"}}}
+        ]
+        assert ctx.request["collected_on"] == "2026-11-01"
+
+    def test_earlier_results_of_one_date_are_one_history_entry_and_dates_are_ordered(self):
+        ctx = read(
+            oru(
+                [
+                    ("33358-3", "9", "g/L", "", "20260801"),
+                    ("718-7", "131", "g/L", "", "20260501"),
+                    ("33358-3", "8", "g/L", "", "20260501"),
+                ]
+            )
+        )
+        assert ctx.request["history"] == [
+            {
+                "collected_on": "2026-05-01",
+                "spep": {"m_protein": {"value": 8, "unit": "g/L"}},
+                "labs": {"hemoglobin": {"value": 131, "unit": "g/L"}},
+            },
+            {"collected_on": "2026-08-01", "spep": {"m_protein": {"value": 9, "unit": "g/L"}}},
+        ]
+
+    def test_two_different_earlier_values_of_one_date_are_refused_naming_both(self, client):
+        status, reply = post_hl7(
+            client, oru([("33358-3", "8", "g/L", "", "20260501"), ("33358-3", "7", "g/L", "", "20260501")])
+        )
+        assert status == 422, reply
+        assert "OBX[5]" in reply and "OBX[6]" in reply and "conflicting values" in reply
+        assert err_locations(reply) == ["OBX^6^5"]
+
+    def test_the_obr_7_of_an_earlier_order_dates_its_results(self):
+        ctx = read(oru([], second_obr=("202605010900", [("36916-5", "12", "mg/L", "3.3-19.4", "")])))
+        assert ctx.request["history"] == [
+            {
+                "collected_on": "2026-05-01",
+                "flc": {
+                    "kappa": {"value": 12, "unit": "mg/L", "reference_range": {"low": 3.3, "high": 19.4}}
+                },
+            }
+        ]
+        assert ctx.request["flc"]["kappa"]["value"] == 15
+
+    def test_a_result_dated_after_the_panel_is_refused_at_its_obx_14(self, client):
+        # The second order has no collection date: its result's own date (after the panel) stands.
+        text = oru([], second_obr=("", [("2000-8", "2.4", "mmol/L", "2.15-2.55", "20261105")]))
+        status, reply = post_hl7(client, text)
+        assert status == 422, reply
+        assert err_locations(reply) == ["OBX^5^14"]
+        assert "after the panel's date 2026-11-01" in reply
+
+    def test_an_obx_14_the_day_after_its_obr_7_is_the_time_of_analysis(self):
+        ctx = read(oru([("2000-8", "2.4", "mmol/L", "2.15-2.55", "20261102")]))
+        assert ctx.request["labs"]["calcium"]["value"] == 2.4
+        assert "history" not in ctx.request
+        assert any("read as the time of analysis" in n for n in ctx.notes)
+
+    def test_an_earlier_haemoglobin_in_mmol_l_without_limits_is_refused_at_its_obx_7(self, client):
+        status, reply = post_hl7(client, oru([("59260-0", "8.1", "mmol/L", "", "20260501")]))
+        assert status == 422, reply
+        assert err_locations(reply) == ["OBX^5^7"]
+        assert "history.0.labs.hemoglobin.reference_range" in reply
+
+    def test_an_earlier_m_protein_is_seen_by_the_serial_rules(self, client):
+        status, reply = post_hl7(client, oru([("33358-3", "8", "g/L", "", "20260501")]))
+        assert status == 200, reply
+
+    def test_a_future_obr_7_names_obr_1_7(self, client):
+        status, reply = post_hl7(client, oru([], obr7="209901010830"))
+        assert status == 422, reply
+        assert err_locations(reply) == ["OBR^1^7"]
+
+
+# --- FHIR --------------------------------------------------------------------------------------------
+
+
+class TestFhirDates:
+    def test_an_earlier_calcium_stays_in_the_panel_with_a_note_naming_both_dates(self):
+        body = bundle([])
+        body["entry"][4]["resource"]["effectiveDateTime"] = "2024-01-01"  # the only calcium
+        tr = fhir.translate_bundle(body, load_codemap(), today=TODAY)
+        assert tr.request["labs"]["calcium"]["value"] == 2.4
+        assert any("labs.calcium is dated 2024-01-01, the panel 2026-11-01" in n for n in tr.notes), tr.notes
+
+    def test_an_earlier_calcium_beside_a_current_one_is_ignored_with_a_note(self):
+        tr = translate([dated(observation(6, "2000-8", 2.9, "mmol/L", (2.15, 2.55, "mmol/L")), "2024-01-01")])
+        assert tr.request["labs"]["calcium"]["value"] == 2.4
+        assert any(
+            "Bundle.entry[6].resource" in n and "ignored, the panel has its own" in n for n in tr.notes
+        ), tr.notes
+
+    def test_an_earlier_m_protein_becomes_a_history_entry_of_its_date(self):
+        tr = translate([dated(observation(6, "33358-3", 8, "g/L"), "2026-05-01T09:00:00Z")])
+        assert tr.request["spep"]["m_protein"] == {"value": 10, "unit": "g/L"}
+        assert tr.request["history"] == [
+            {"collected_on": "2026-05-01", "spep": {"m_protein": {"value": 8, "unit": "g/L"}}}
+        ]
+
+    def test_two_different_earlier_values_of_one_date_are_refused_naming_both(self):
+        first = dated(observation(6, "33358-3", 8, "g/L"), "2026-05-01")
+        second = dated(observation(7, "33358-3", 7, "g/L"), "2026-05-01")
+        with pytest.raises(fhir.FhirError) as err:
+            translate([first, second])
+        text = str(err.value)
+        assert "Bundle.entry[6].resource" in text and "Bundle.entry[7].resource" in text
+        assert "conflicting values" in text
+
+    def test_fhir_and_hl7_give_the_same_request_for_an_earlier_m_protein(self):
+        tr = translate([dated(observation(6, "33358-3", 8, "g/L"), "2026-05-01")])
+        ctx = read(
+            oru([("33358-3", "8", "g/L", "", "20260501"), ("2000-8", "2.4", "mmol/L", "2.15-2.55", "")])
+        )
+        assert tr.request["history"] == ctx.request["history"]
+        assert tr.request["collected_on"] == ctx.request["collected_on"]
+
+    def test_a_bad_gender_is_located_at_the_patient_element(self, client):
+        body = bundle([])
+        body["entry"][0]["resource"]["gender"] = "M"
+        resp = client.post("/v1/fhir/interpretations", json=body, content_type="application/fhir+json")
+        assert resp.status_code == 422
+        (issue,) = [i for i in resp.get_json()["issue"] if i["severity"] == "error"]
+        assert issue["expression"] == ["Bundle.entry[0].resource.gender"]
