@@ -13,19 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import criteria as C
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
-from .facts import MDE_NAMES, Facts, attributable_spike, bmpc_criterion
+from .facts import MDE_NAMES, Facts, attributable_spike
 from .panel import HeavyChain, IfeResult
 from .quantity import ZERO, ge, gt
 from .results import Code
 from .tri import Tri, any_of, both, either, negate
-
-SRC_MM = R.src(R.IMWG_2014, "§2.2")
-SRC_SMM = R.src(R.IMWG_2014, "§2.3")
-SRC_IGM = R.src(R.KYLE_WM_2012, "§2.5")
-SRC_LC_MGUS = R.src(R.IMWG_2014, "§2.6")
-SRC_LC_SMM = "Working definition, not IMWG 2014; clinical-reference §2.7"
 
 MARROW = "marrow.clonal_plasma_cells_percent"
 # ref: §4 — renal function decides which Freelite ratio interval applies (eGFR or CrCl < 60).
@@ -71,20 +66,13 @@ class Outcome:
 _IGG_IGA = (HeavyChain.IGG, HeavyChain.IGA)
 
 
-def _no_amyloidosis(f: Facts, amyloidosis: Tri, source: str) -> None:
+def _no_amyloidosis(f: Facts, amyloidosis: Tri, row: C.Row) -> None:
     """Record the "no amyloidosis" criterion once (a biclonal IgM + non-IgM panel reaches both the
     myeloma and the IgM criteria)."""
-    if any(c.id == "no_amyloidosis" for c in f.criteria):
+    if any(c.id == row.id for c in f.criteria):
         return
-    f.add(
-        "no_amyloidosis",
-        negate(amyloidosis),
-        amyloidosis,
-        None,
-        "no amyloidosis",
-        source,
-        None,
-        None if amyloidosis is not None else "not reported",
+    row.record(
+        f, negate(amyloidosis), amyloidosis, None, None, None if amyloidosis is not None else C.NOT_REPORTED
     )
 
 
@@ -336,18 +324,11 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         elif f.flc is not None and f.flc.abnormal is True and f.flc.involved:
             isotype = f"free {f.flc.involved}"
     # ref: §2.2 — clonal BMPC ≥ 10 % or biopsy-proven plasmacytoma, and ≥ 1 MDE.
-    bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ge, R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC", SRC_MM)
-    f.add(
-        "plasmacytoma",
-        plasmacytoma,
-        plasmacytoma,
-        None,
-        "biopsy-proven bony or extramedullary plasmacytoma",
-        SRC_MM,
-        None,
-        None if plasmacytoma is not None else "not reported",
+    bmpc10 = C.BMPC_10.on_bmpc(f)
+    C.PLASMACYTOMA.record(
+        f, plasmacytoma, plasmacytoma, None, None, None if plasmacytoma is not None else C.NOT_REPORTED
     )
-    _no_amyloidosis(f, amyloidosis, SRC_SMM)
+    _no_amyloidosis(f, amyloidosis, C.NO_AMYLOIDOSIS)
     mde = f.mde_any
     met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
     if mde is True:
@@ -434,15 +415,11 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         return out
 
     # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
-    src_smm = SRC_LC_SMM if kind == "light_chain" else SRC_SMM
-    bmpc_10_60 = f.add(
-        "bmpc_10_to_60",
-        both(bmpc10, negate(f.mde["bmpc_ge_60"])),
-        f.bmpc.lo if f.bmpc else None,
-        "%",
-        "clonal BMPC 10-60 %",
-        src_smm,
+    lc = kind == "light_chain"
+    bmpc_10_60 = (C.BMPC_10_TO_60_LC if lc else C.BMPC_10_TO_60).record(
+        f, both(bmpc10, negate(f.mde["bmpc_ge_60"])), f.bmpc.lo if f.bmpc else None, "%"
     )
+    urine_row = C.URINE_500_LC if lc else C.URINE_500
     urine_mp = f.urine_mp
     if (
         urine_mp is not None
@@ -452,20 +429,16 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         # ref: §2.3 / §2.7 — the criterion is a urinary M-protein: a band of >= 500 mg/24h that urine
         # immunofixation finds negative is not shown to be one, so the criterion stays open (never met
         # on it); a band below 500 does not meet it either way.
-        urine500 = f.add(
-            "urine_m_protein_ge_500",
+        urine500 = urine_row.record(
+            f,
             None,
             urine_mp.value,
             urine_mp.unit,
-            ">= 500 mg/24h",
-            src_smm,
             None,
             "urine immunofixation negative: the urine protein is not shown to be monoclonal",
         )
     else:
-        urine500 = f.add_q(
-            "urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H, ">= 500 mg/24h", src_smm
-        )
+        urine500 = urine_row.on_quantity(f, f.urine_mp)
     parts = [urine500, bmpc_10_60]
     serum30: Tri = None
     # ref: §2.3 — the M-protein criterion is stated for IgG or IgA (IMWG 2014): an IgD or IgE clone
@@ -475,15 +448,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         spike, note = attributable_spike(f)
         if not igg_iga:
             note = "IgD/IgE clone: the criterion is stated for IgG or IgA (not used for the category)"
-        serum30 = f.add_q(
-            "serum_m_protein_ge_30",
-            spike,
-            ge,
-            R.SERUM_M_PROTEIN_G_L,
-            ">= 30 g/L (3 g/dL), IgG or IgA",
-            SRC_SMM,
-            note,
-        )
+        serum30 = C.SERUM_30.on_quantity(f, spike, note)
         if igg_iga:
             parts.append(serum30)
     smm = any_of(parts)
@@ -625,24 +590,15 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     flc = f.flc
     abnormal = flc.abnormal if flc else None
     raised = flc.involved_raised if flc else None
-    f.add(
-        "flc_ratio_abnormal",
+    # ref: §2.6 — the interval in force is the assay's (§4) or the laboratory's, named when known.
+    C.FLC_RATIO_ABNORMAL.record(
+        f,
         abnormal,
         flc.ratio if flc else None,
         "ratio",
-        f"outside {flc.interval_low}-{flc.interval_high}"
-        if flc and flc.interval_low
-        else "outside the ratio interval in force",
-        SRC_LC_MGUS,
+        threshold=f"outside {flc.interval_low}-{flc.interval_high}" if flc and flc.interval_low else None,
     )
-    f.add(
-        "involved_flc_raised",
-        raised,
-        None,
-        None,
-        "involved light chain above its upper reference limit",
-        SRC_LC_MGUS,
-    )
+    C.INVOLVED_FLC_RAISED.record(f, raised, None)
     renal = [RENAL] if flc is not None and flc.renal_open else []
     if abnormal is False:
         # ref: §2.7 — light-chain smouldering myeloma needs no abnormal ratio: the urine or the marrow,
@@ -701,18 +657,14 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     marrow = p.marrow
     lpl = marrow.lymphoplasmacytic_infiltrate_percent if marrow else None
     spike, note = attributable_spike(f)
-    igm30 = f.add_q(
-        "igm_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L, ">= 30 g/L (3 g/dL)", SRC_IGM, note
-    )
-    lpl10 = f.add(
-        "lymphoplasmacytic_infiltrate_ge_10",
-        None if lpl is None else lpl >= R.LPL_INFILTRATE_PERCENT,
+    igm30 = C.IGM_30.on_quantity(f, spike, note)
+    lpl10 = C.LPL_10.record(
+        f,
+        None if lpl is None else lpl >= C.LPL_10.cutoff,  # type: ignore[operator]
         lpl,
         "%",
-        ">= 10 % marrow lymphoplasmacytic infiltration",
-        SRC_IGM,
         None,
-        None if lpl is not None else "no marrow result",
+        None if lpl is not None else C.NO_MARROW,
     )
     symptoms = p.clinical.igm_related_symptoms if p.clinical else None
     # The anaemia of §2.5 is read with the §2.1 haemoglobin rule: the only anaemia definition the
@@ -721,7 +673,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     if anemia is None and f.mde_measured.get("anemia"):
         anemia = False  # measured and no evaluable rule met (see Facts.mde_missing)
     amyloidosis = p.clinical.amyloidosis if p.clinical else None
-    _no_amyloidosis(f, amyloidosis, SRC_IGM)
+    _no_amyloidosis(f, amyloidosis, C.NO_AMYLOIDOSIS_IGM)
     if amyloidosis is True:
         out = _indeterminate(
             isotype,
@@ -735,14 +687,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
     # Named in the label, though not deciding it: lytic lesions point to IgM myeloma, not Waldenström.
     named = myeloma_features + ([MDE_NAMES["bone_lesions"]] if f.mde["bone_lesions"] is True else [])
-    end_organ = f.add(
-        "igm_end_organ_features",
-        either(anemia, symptoms),
-        None,
-        None,
-        "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy or hepatosplenomegaly",
-        SRC_IGM,
-    )
+    end_organ = C.IGM_END_ORGAN.record(f, either(anemia, symptoms), None)
     if myeloma_features and lpl10 is not True:
         # An IgM clone with clonal plasma cells >= 10 % or a SLiM biomarker but no lymphoplasmacytic
         # infiltrate: IgM myeloma (rare) against Waldenström cannot be settled by the IgM criteria.

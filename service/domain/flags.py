@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
+from . import criteria as C
 from . import ruleset as R
 from .classify import Outcome, screen_tests_not_done
 from .facts import ASSAY_WORDS, MDE_NAMES, Facts
@@ -124,9 +125,6 @@ def thyroid_abnormal(f: Facts) -> Tri:
     return False if False in (disease, tsh_out) else None
 
 
-SRC_RONGIOLETTI = f"{RONGIOLETTI_SRC}; clinical-reference §5"
-
-
 def _tsh_without_range(f: Facts) -> bool:
     labs = f.panel.labs
     return labs is not None and labs.tsh is not None and labs.tsh.reference_range is None
@@ -143,34 +141,14 @@ def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
     ):
         return
     eruption = both(c.papular_eruption, c.sclerodermoid_induration)
-    f.add(
-        "scleromyxedema.papular_sclerodermoid_eruption",
-        eruption,
-        None,
-        None,
-        "(1) generalised papular and sclerodermoid eruption",
-        SRC_RONGIOLETTI,
-    )
-    f.add(
-        "scleromyxedema.monoclonal_gammopathy", mp, None, None, "(2) monoclonal gammopathy", SRC_RONGIOLETTI
-    )
-    f.add(
-        "scleromyxedema.histology",
-        c.histology_mucin_fibrosis,
-        None,
-        None,
-        "(3) dermal mucin, fibroblast proliferation, fibrosis",
-        SRC_RONGIOLETTI,
-    )
-    f.add(
-        "scleromyxedema.no_thyroid_disease",
+    C.RONGIOLETTI_ERUPTION.record(f, eruption, None)
+    C.RONGIOLETTI_MP.record(f, mp, None)
+    C.RONGIOLETTI_HISTOLOGY.record(f, c.histology_mucin_fibrosis, None)
+    C.RONGIOLETTI_THYROID.record(
+        f,
         negate(thyroid),
         None,
-        None,
-        "(4) absence of thyroid disease (TSH within its range)",
-        SRC_RONGIOLETTI,
-        None,
-        "TSH sent without a reference range: not used" if _tsh_without_range(f) else None,
+        note="TSH sent without a reference range: not used" if _tsh_without_range(f) else None,
     )
 
 

@@ -97,6 +97,7 @@ MAYO_SMM_2018 = "Mayo 2018 '20/2/20' (Lakshman et al., Blood Cancer J 2018;8:59)
 IMWG_SMM_2020 = "IMWG 2020 SMM risk score (Mateos et al., Blood Cancer J 2020;10:102)"
 RAVI_2016 = "Evolving pattern (Mayo; Ravi et al., Blood Cancer J 2016)"
 RAJKUMAR_2015 = "High-risk SMM marker (Rajkumar, Landgren, Mateos, Blood 2015)"
+LC_SMM_WORKING = "Working definition, not IMWG 2014"
 FERMAND_2018 = "MGCS (Fermand et al., Blood 2018)"
 RONGIOLETTI = "Scleromyxoedema diagnostic criteria (Rongioletti)"
 DISPENZIERI_2009 = "IMWG serum FLC guidelines (Dispenzieri et al., Leukemia 2009;23:215-24)"
@@ -160,9 +161,14 @@ PLAUSIBILITY: dict[str, Plausibility] = {
 # ref: §2.1 C — > 0.25 mmol/L (> 1 mg/dL) above the ULN, or > 2.75 mmol/L (> 11 mg/dL).
 CALCIUM_ABOVE_ULN_MMOL_L = D("0.25")
 CALCIUM_ABSOLUTE_MMOL_L = D("2.75")
+# ref: §2.1 C — the published equivalents in mg/dL (shown beside the canonical cut-offs, never compared).
+CALCIUM_ABOVE_ULN_MG_DL = D(1)
+CALCIUM_ABSOLUTE_MG_DL = D(11)
 # ref: §2.1 R — creatinine clearance < 40 mL/min, or serum creatinine > 177 µmol/L (> 2 mg/dL).
 CREATININE_CLEARANCE_ML_MIN = D(40)
 CREATININE_UMOL_L = D(177)
+# ref: §2.1 R — the published equivalent in mg/dL (shown, never compared).
+CREATININE_MG_DL = D(2)
 # ref: §2.1 R — race-free CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49), Scr in mg/dL:
 # eGFR = 142 × min(Scr/κ, 1)^α × max(Scr/κ, 1)^-1.200 × 0.9938^age × 1.012 (if female); used when
 # neither clearance nor eGFR is sent but creatinine, age (≥ 18 years) and sex (female or male) are.
@@ -179,6 +185,9 @@ CREATININE_UMOL_PER_MG_DL = D("88.4")
 # ref: §2.1 A — haemoglobin > 20 g/L below the LLN, or < 100 g/L.
 HEMOGLOBIN_BELOW_LLN_G_L = D(20)
 HEMOGLOBIN_ABSOLUTE_G_L = D(100)
+# ref: §1 — g/dL × 10 = g/L: the equivalent in g/dL shown beside the cut-off (never compared).
+G_L_PER_G_DL = D(10)
+HEMOGLOBIN_ABSOLUTE_G_DL = HEMOGLOBIN_ABSOLUTE_G_L / G_L_PER_G_DL
 # ref: §2.1 B — ≥ 1 osteolytic lesion on skeletal radiography, CT or PET-CT.
 OSTEOLYTIC_LESIONS_MIN = 1
 # ref: §2.1 S — clonal BMPC ≥ 60 %.
@@ -188,6 +197,8 @@ FLC_SLIM_RATIO = D(100)
 FLC_SLIM_INVOLVED_MG_L = D(100)
 # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI, i.e. at least two.
 MRI_FOCAL_LESIONS_MORE_THAN = 1
+# ref: §2.1 M — each focal lesion ≥ 5 mm.
+MRI_FOCAL_LESION_MIN_MM = 5
 
 # --- §2.2–§2.8 Categories ---------------------------------------------------------------------
 # ref: §2.2 — clonal BMPC ≥ 10 % (with ≥ 1 MDE) for myeloma; §2.3 BMPC 10–60 % for SMM;
@@ -195,6 +206,8 @@ MRI_FOCAL_LESIONS_MORE_THAN = 1
 BMPC_MYELOMA_PERCENT = D(10)
 # ref: §2.3/§2.4/§2.5 — serum M-protein 30 g/L (3 g/dL) separates MGUS from SMM / Waldenström range.
 SERUM_M_PROTEIN_G_L = D(30)
+# ref: §1 — the equivalent in g/dL (g/dL × 10 = g/L), shown beside the cut-off (never compared).
+SERUM_M_PROTEIN_G_DL = SERUM_M_PROTEIN_G_L / G_L_PER_G_DL
 # ref: §2.3/§2.6/§2.7 — urinary M-protein 500 mg/24h.
 URINE_M_PROTEIN_MG_24H = D(500)
 # ref: §2.5 — marrow lymphoplasmacytic infiltration 10 %.
