@@ -55,9 +55,9 @@ OPERATORS: dict[str, Operator] = {
 }
 
 
-def fmt(v: Number) -> str:
-    """A cut-off as the wording shows it (2.75, 177, 0.25): never rounded."""
-    return f"{float(v):g}"
+def fmt(v: Number | None) -> str:
+    """A cut-off as the wording shows it (2.75, 177, 0.25): never rounded; empty when there is none."""
+    return "" if v is None else f"{float(v):g}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -101,8 +101,7 @@ class Row:
     def _words(self) -> dict[str, str]:
         w = {"op": self.op or "", "unit": self.unit or ""}
         for name in ("cutoff", "alt", "high"):
-            v = getattr(self, name)
-            w[name] = "" if v is None else fmt(v)
+            w[name] = fmt(getattr(self, name))
         w["alt_unit"] = self.alt_unit or ""
         return w
 
@@ -204,7 +203,7 @@ class Row:
             "description": self.threshold,
             "fact": self.fact,
             "operator": self.op,
-            "cutoff": None if self.cutoff is None else float(self.cutoff),
+            "cutoff": self.cutoff,
             "unit": self.unit,
             "needs": list(self.needs),
             "thresholds": {} if self.cutoff is None else _thresholds(self),
@@ -212,11 +211,11 @@ class Row:
 
 
 def _thresholds(row: Row) -> dict[str, Any]:
-    out: dict[str, Any] = {"cutoff": float(row.cutoff)}  # type: ignore[arg-type]
+    out: dict[str, Any] = {"cutoff": row.cutoff}
     if row.high is not None:
-        out["high"] = float(row.high)
+        out["high"] = row.high
     if row.alt is not None:
-        out["equivalent"] = {"value": float(row.alt), "unit": row.alt_unit}
+        out["equivalent"] = {"value": row.alt, "unit": row.alt_unit}
     return out
 
 
@@ -549,7 +548,13 @@ RONGIOLETTI_THYROID = Row(
     ("clinical.thyroid_disease", "labs.tsh"),
 )
 
-ROWS: tuple[Row, ...] = tuple(v for v in list(globals().values()) if isinstance(v, Row))
+
+def rows() -> tuple[Row, ...]:
+    """The rows of this module, in their order here."""
+    return tuple(v for v in list(globals().values()) if isinstance(v, Row))
+
+
+ROWS: tuple[Row, ...] = rows()
 # Every criterion id an answer can carry (a few ids have one row per citing section).
 IDS: frozenset[str] = frozenset(r.id for r in ROWS)
 
@@ -557,7 +562,7 @@ IDS: frozenset[str] = frozenset(r.id for r in ROWS)
 def describe() -> list[dict[str, Any]]:
     """The criteria as the ruleset publishes them: one entry per id (the first row that carries it)."""
     seen: dict[str, dict[str, Any]] = {}
-    for row in ROWS:
+    for row in rows():
         entry = seen.setdefault(row.id, row.describe())
         if row.section not in entry["section"]:
             entry["section"] += f", {row.section}"
