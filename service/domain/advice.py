@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from . import ruleset as R
+from .catalogue import tests_words
 from .classify import Outcome, screen_tests_not_done
 from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, EGFR_ESTIMATED, MDE_NAMES, Facts
 from .flags import CLONE_BEYOND_MGCS, SCREEN_EVENTS, paraprotein_tests_not_done
@@ -59,6 +60,7 @@ def _mgus_follow_up(mayo: RiskResult, marrow_done: bool, marrow_asked: bool) -> 
             _d(6),
             "yearly for life",
             CRAB_TESTS,
+            asks_marrow=not marrow_done,
         )
     return Recommendation(
         "FOLLOW_UP",
@@ -104,7 +106,7 @@ def recommendations(
             Recommendation(
                 "REPEAT_IFE_FLC",
                 (
-                    f"Do {', '.join(not_done)} (not done yet); if no paraprotein is found, repeat "
+                    f"Do {tests_words(not_done)} (not done yet); if no paraprotein is found, repeat "
                     if not_done
                     else "Repeat "
                 )
@@ -187,6 +189,7 @@ def recommendations(
                 _d(6),
                 "yearly for life",
                 LC_MGUS_TESTS,
+                asks_marrow=f.bmpc is None,
             )
         )
     if out.code is Code.WALDENSTROM_RANGE:
@@ -249,10 +252,10 @@ def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[R
         recs.append(
             Recommendation(
                 "URGENT_FLC_IFE",
-                f"Urgent: {' and '.join(not_done)}: with renal insufficiency or anaemia, light-chain disease "
-                "(light-chain cast nephropathy) may be missed by serum protein electrophoresis "
+                f"Urgent: {tests_words(not_done, ' and ')}: with renal insufficiency or anaemia, light-chain "
+                "disease (light-chain cast nephropathy) may be missed by serum protein electrophoresis "
                 "(clinical-reference §2.9).",
-                tests=tuple(_SCREEN_TESTS[t] for t in not_done),
+                tests=tuple(not_done),
             )
         )
     if "FLC_SLIM_RANGE_NON_FREELITE" in codes:
@@ -274,9 +277,6 @@ def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[R
             )
         )
     return recs
-
-
-_SCREEN_TESTS = {"serum immunofixation": "serum_ife", "serum free light chains": "flc"}
 
 
 def _q(v: Decimal | int | None, unit: str | None = None, comparator: str | None = None) -> str:
@@ -443,7 +443,7 @@ def comment(
             parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
     follow_up_asks_marrow = False
     for rec in recs:
-        if rec.code == "FOLLOW_UP" and "bone-marrow aspirate" in rec.text:
+        if rec.code == "FOLLOW_UP" and rec.asks_marrow:
             follow_up_asks_marrow = True
             break
     flag_codes = {fl.code for fl in flags}

@@ -123,12 +123,13 @@ def classify(f: Facts) -> Outcome:
 
 
 def screen_tests_not_done(f: Facts) -> list[str]:
-    """The tests of a complete screen besides SPEP (§2.9) that were not done or not assessable."""
+    """The tests of a complete screen besides SPEP (§2.9) that were not done or not assessable, as test
+    codes (``catalogue.TEST_WORDS`` names them)."""
     out = []
     if f.panel.serum_ife is None:
-        out.append("serum immunofixation")
+        out.append("serum_ife")
     if f.flc is None or f.flc.abnormal is None:
-        out.append("serum free light chains")
+        out.append("flc")
     return out
 
 

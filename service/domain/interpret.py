@@ -16,9 +16,10 @@ from .ruleset import RULESET_VERSION
 from .serial import serial_flags
 
 MGCS_LABEL = (
-    "Monoclonal gammopathy of clinical significance (MGCS: scleromyxoedema), not of undetermined "
-    "significance; the clone is in the {} range"
+    "Monoclonal gammopathy of clinical significance (MGCS: scleromyxoedema{status}), not of undetermined "
+    "significance; the clone is in the {range} range"
 )
+MGCS_STATUS_WORDS = {"suspected": " suspected"}
 SERIAL_WORDS = {
     "EVOLVING_M_PROTEIN": "the evolving M-protein rule",
     "EVOLVING_HEMOGLOBIN": "the evolving haemoglobin rule",
@@ -56,10 +57,8 @@ def interpret(panel: Panel) -> Interpretation:
         )
     label = out.label
     if out.code in MGUS_CODES and any([fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags]):
-        label = MGCS_LABEL.format(MGCS_RANGE[out.code])
-        if scleromyxedema_status(facts) == "suspected":
-            label = label.replace("(MGCS: scleromyxoedema)", "(MGCS: scleromyxoedema suspected)")
-        out.label = label
+        status = MGCS_STATUS_WORDS.get(scleromyxedema_status(facts) or "", "")
+        label = out.label = MGCS_LABEL.format(status=status, range=MGCS_RANGE[out.code])
     extra: list[str] = []
     clinical = panel.clinical
     if clinical is not None and scleromyxedema_status(facts) == "suspected":

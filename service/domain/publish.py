@@ -4,13 +4,15 @@ Every criterion an answer can carry is published from its row of the table (``cr
 section, fact, operator, cut-off, the fields it needs and the very wording the answer shows. The rules
 that combine criteria (the myeloma-defining events, the IMWG categories, risk models, serial patterns)
 are described with their numbers filled from the same cited constants and rows, never typed again; the
-flags and recommendations come from their catalogue (``catalogue``)."""
+flags and recommendations (code, section, severity, referral, meaning) come from their catalogue
+(``catalogue``)."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
 from typing import Any
 
+from . import catalogue
 from . import criteria as C
 from . import ruleset as R
 from .criteria import fmt
@@ -444,5 +446,6 @@ def describe() -> dict[str, Any]:
     return {
         "ruleset_version": R.RULESET_VERSION,
         "rules": list(rules.values()),
+        **catalogue.describe(),
         "changelog": _plain(R.CHANGELOG),
     }
