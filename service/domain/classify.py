@@ -12,6 +12,7 @@ Operational choices, applied the same way everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import criteria as C
 from . import ruleset as R
@@ -313,60 +314,22 @@ def _classify(f: Facts) -> Outcome:
 
 
 def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
-    """Non-IgM and light-chain clones: myeloma, plasmacytoma, SMM or MGUS (§2.2–§2.4, §2.6–§2.8)."""
-    p = f.panel
-    clinical = p.clinical
+    """Non-IgM and light-chain clones: myeloma, plasmacytoma, SMM or MGUS (§2.2–§2.4, §2.6–§2.8), in
+    the IMWG order of precedence: myeloma-defining events, plasmacytoma, amyloidosis, then the
+    smouldering and MGUS ranges."""
+    clinical = f.panel.clinical
     plasmacytoma = clinical.plasmacytoma if clinical else None
     amyloidosis = clinical.amyloidosis if clinical else None
     if kind == "light_chain" and not isotype:
-        urine_ife = p.urine.ife if p.urine else None
-        if urine_ife is not None and urine_ife.clones:
-            isotype = " + ".join(c.label for c in urine_ife.clones) + " (urine)"
-        elif f.flc is not None and f.flc.abnormal is True and f.flc.involved:
-            isotype = f"free {f.flc.involved}"
+        isotype = _light_chain_isotype(f)
     # ref: §2.2 — clonal BMPC ≥ 10 % or biopsy-proven plasmacytoma, and ≥ 1 MDE.
     bmpc10 = C.BMPC_10.on_bmpc(f)
     C.PLASMACYTOMA.record(
         f, plasmacytoma, plasmacytoma, None, None, None if plasmacytoma is not None else C.NOT_REPORTED
     )
     _no_amyloidosis(f, amyloidosis, C.NO_AMYLOIDOSIS)
-    mde = f.mde_any
-    met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
-    if mde is True:
-        if either(bmpc10, plasmacytoma) is True:
-            basis = (
-                (
-                    "clonal BMPC >= 10 %"
-                    if f.bmpc_source == "clonal"
-                    else "BMPC >= 10 % (total plasma cells by morphology, §2.9)"
-                )
-                if bmpc10 is True
-                else "biopsy-proven plasmacytoma"
-            )
-            return Outcome(
-                Code.MULTIPLE_MYELOMA,
-                isotype,
-                reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"],
-            )
-        if bmpc10 is None and plasmacytoma is not True:
-            return _indeterminate(
-                isotype,
-                f"myeloma-defining event ({', '.join(met)}) without a marrow result: myeloma can be "
-                "neither confirmed nor excluded; bone-marrow examination is needed urgently (§2.9)",
-                [MARROW],
-            )
-        excluded = (
-            "MGUS excludes CRAB"
-            if f.crab_any is True
-            else "smouldering myeloma and MGUS exclude myeloma-defining events"
-        )
-        return _indeterminate(
-            isotype,
-            f"myeloma-defining event ({', '.join(met)}) with clonal BMPC < 10 % and no biopsy-proven "
-            f"plasmacytoma: the myeloma criteria (§2.2) are not met and {excluded}; "
-            "haematological assessment is needed",
-            ["clinical.plasmacytoma"] if plasmacytoma is None else [],
-        )
+    if f.mde_any is True:
+        return _with_events(f, isotype, bmpc10, plasmacytoma)
     if plasmacytoma is True and bmpc10 is True:
         return _plasmacytoma_with_marrow(f, isotype)
     if amyloidosis is True:
@@ -375,16 +338,65 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "systemic amyloidosis reported: smouldering myeloma and MGUS exclude amyloidosis "
             "(§2.3, §2.4, §2.6); AL amyloidosis is assessed by haematology",
         )
-    mde_missing = f.mde_missing()
+    if plasmacytoma is True:
+        return _plasmacytoma_without_marrow(f, isotype)
+    return _smouldering_or_mgus(f, kind, isotype, bmpc10)
 
-    imaging = p.imaging
-    if (
-        plasmacytoma is True
-        and bmpc10 is not True
-        and imaging is not None
-        and imaging.mri_focal_lesions is not None
-        and imaging.mri_focal_lesions > 0
-    ):
+
+def _light_chain_isotype(f: Facts) -> str | None:
+    """The clone of a light-chain case named by urine immunofixation, else by the involved free chain."""
+    urine_ife = f.panel.urine.ife if f.panel.urine else None
+    if urine_ife is not None and urine_ife.clones:
+        return " + ".join(c.label for c in urine_ife.clones) + " (urine)"
+    if f.flc is not None and f.flc.abnormal is True and f.flc.involved:
+        return f"free {f.flc.involved}"
+    return None
+
+
+def _with_events(f: Facts, isotype: str | None, bmpc10: Tri, plasmacytoma: Tri) -> Outcome:
+    """§2.2: a myeloma-defining event with clonal BMPC >= 10 % or a plasmacytoma is myeloma; without a
+    marrow result, or with neither, it cannot be placed."""
+    met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
+    if either(bmpc10, plasmacytoma) is True:
+        basis = (
+            (
+                "clonal BMPC >= 10 %"
+                if f.bmpc_source == "clonal"
+                else "BMPC >= 10 % (total plasma cells by morphology, §2.9)"
+            )
+            if bmpc10 is True
+            else "biopsy-proven plasmacytoma"
+        )
+        return Outcome(
+            Code.MULTIPLE_MYELOMA,
+            isotype,
+            reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"],
+        )
+    if bmpc10 is None and plasmacytoma is not True:
+        return _indeterminate(
+            isotype,
+            f"myeloma-defining event ({', '.join(met)}) without a marrow result: myeloma can be "
+            "neither confirmed nor excluded; bone-marrow examination is needed urgently (§2.9)",
+            [MARROW],
+        )
+    excluded = (
+        "MGUS excludes CRAB"
+        if f.crab_any is True
+        else "smouldering myeloma and MGUS exclude myeloma-defining events"
+    )
+    return _indeterminate(
+        isotype,
+        f"myeloma-defining event ({', '.join(met)}) with clonal BMPC < 10 % and no biopsy-proven "
+        f"plasmacytoma: the myeloma criteria (§2.2) are not met and {excluded}; "
+        "haematological assessment is needed",
+        ["clinical.plasmacytoma"] if plasmacytoma is None else [],
+    )
+
+
+def _plasmacytoma_without_marrow(f: Facts, isotype: str | None) -> Outcome:
+    """§2.8: a biopsy-proven plasmacytoma with clonal BMPC < 10 % (or no marrow result) and no MDE."""
+    imaging = f.panel.imaging
+    if imaging is not None and imaging.mri_focal_lesions is not None and imaging.mri_focal_lesions > 0:
         # ref: §2.8 — imaging must be normal apart from the lesion; one further focal lesion is below
         # the SLiM threshold (> 1) yet not "normal": the plasmacytoma is not shown to be solitary.
         return _indeterminate(
@@ -393,28 +405,40 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "imaging normal apart from the lesion (§2.8); one lesion is below the myeloma-defining "
             "threshold (> 1)",
         )
-    if plasmacytoma is True and bmpc10 is not True:
-        # ref: §2.8 — solitary lesion, marrow without clonal cells (< 10 %: minimal involvement), no CRAB.
-        out = Outcome(
-            Code.SOLITARY_PLASMACYTOMA,
-            isotype,
-            reasons=[
-                "biopsy-proven plasmacytoma without myeloma-defining events"
-                + (" among those assessed" if f.mde_open() else "")
-            ],
-        )
-        if f.bmpc is None:
-            out.provisional = True
-            out.missing.append(MARROW)
-        elif f.bmpc_source == "clonal" and f.bmpc.lo > 0:
-            out.label = "Solitary plasmacytoma with minimal marrow involvement (clonal BMPC < 10 %)"
-        elif f.bmpc_source == "morphology":
-            out.label = "Solitary plasmacytoma (marrow clonality not reported)"
-        if f.mde_open():
-            out.provisional = True
-            out.missing.extend(mde_missing)
-        return out
+    # ref: §2.8 — solitary lesion, marrow without clonal cells (< 10 %: minimal involvement), no CRAB.
+    out = Outcome(
+        Code.SOLITARY_PLASMACYTOMA,
+        isotype,
+        reasons=[
+            "biopsy-proven plasmacytoma without myeloma-defining events"
+            + (" among those assessed" if f.mde_open() else "")
+        ],
+    )
+    if f.bmpc is None:
+        out.provisional = True
+        out.missing.append(MARROW)
+    elif f.bmpc_source == "clonal" and f.bmpc.lo > 0:
+        out.label = "Solitary plasmacytoma with minimal marrow involvement (clonal BMPC < 10 %)"
+    elif f.bmpc_source == "morphology":
+        out.label = "Solitary plasmacytoma (marrow clonality not reported)"
+    if f.mde_open():
+        out.provisional = True
+        out.missing.extend(f.mde_missing())
+    return out
 
+
+class _SmmCriteria(NamedTuple):
+    """§2.3/§2.7 as recorded: each criterion, whether the serum one counts (IgG or IgA), and any met."""
+
+    bmpc_10_60: Tri
+    urine500: Tri
+    serum30: Tri
+    igg_iga: bool
+    smm: Tri
+
+
+def _smm_criteria(f: Facts, kind: str, bmpc10: Tri) -> _SmmCriteria:
+    """Record the smouldering-range criteria of §2.3 (§2.7 for a light-chain clone)."""
     # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
     lc = kind == "light_chain"
     bmpc_10_60 = (C.BMPC_10_TO_60_LC if lc else C.BMPC_10_TO_60).record(
@@ -425,7 +449,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     if (
         urine_mp is not None
         and f.urine_discordant
-        and ge(urine_mp.interval, R.URINE_M_PROTEIN_MG_24H) is not False
+        and urine_row.compare(urine_mp.interval, urine_row.cutoff) is not False  # type: ignore[misc,arg-type]
     ):
         # ref: §2.3 / §2.7 — the criterion is a urinary M-protein: a band of >= 500 mg/24h that urine
         # immunofixation finds negative is not shown to be one, so the criterion stays open (never met
@@ -440,7 +464,6 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         )
     else:
         urine500 = urine_row.on_quantity(f, f.urine_mp)
-    parts = [urine500, bmpc_10_60]
     serum30: Tri = None
     # ref: §2.3 — the M-protein criterion is stated for IgG or IgA (IMWG 2014): an IgD or IgE clone
     # reaches smouldering myeloma only through the urine or marrow criteria.
@@ -450,10 +473,14 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         if not igg_iga:
             note = "IgD/IgE clone: the criterion is stated for IgG or IgA (not used for the category)"
         serum30 = C.SERUM_30.on_quantity(f, spike, note)
-        if igg_iga:
-            parts.append(serum30)
-    smm = any_of(parts)
-    if f.mixed_igm and serum30 is None and f.serum_mp is not None and f.serum_mp.interval.lo > 0:
+    counted = [urine500, bmpc_10_60] + ([serum30] if kind != "light_chain" and igg_iga else [])
+    return _SmmCriteria(bmpc_10_60, urine500, serum30, igg_iga, any_of(counted))
+
+
+def _smouldering_or_mgus(f: Facts, kind: str, isotype: str | None, bmpc10: Tri) -> Outcome:
+    """§2.3/§2.7 smouldering ranges first, then §2.4/§2.6 MGUS (an order of precedence)."""
+    s = _smm_criteria(f, kind, bmpc10)
+    if f.mixed_igm and s.serum30 is None and f.serum_mp is not None and f.serum_mp.interval.lo > 0:
         # ref: §2.3/§2.5 — a total spike >= 30 g/L in an IgM + non-IgM gammopathy could be either
         # clone's: smouldering myeloma and the Waldenström range cannot be told apart.
         return _indeterminate(
@@ -463,7 +490,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "(IgM >= 30 g/L) cannot be told apart; quantify each clone",
             ["spep.m_protein"],
         )
-    if smm is True and f.mixed_igm:
+    if s.smm is True and f.mixed_igm:
         igm = _igm_logic(f, isotype)
         if igm.code is Code.WALDENSTROM_RANGE:
             return _indeterminate(
@@ -471,84 +498,91 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
                 "biclonal gammopathy with the non-IgM clone in the smouldering-myeloma range and the IgM "
                 "component in the Waldenström range",
             )
-    if smm is True:
-        code = Code.SMOLDERING_MYELOMA_LIGHT_CHAIN if kind == "light_chain" else Code.SMOLDERING_MYELOMA
-        why = [
-            n
-            for n, v in (
-                ("serum M-protein >= 30 g/L", serum30),
-                ("urine M-protein >= 500 mg/24h", urine500),
-                ("clonal BMPC 10-60 %", bmpc_10_60),
-            )
-            if v is True
-        ]
-        out = Outcome(
-            code,
-            isotype,
-            reasons=[
-                f"{' and '.join(why)} without myeloma-defining events"
-                + (" among those assessed" if f.mde_open() else "")
-            ],
-        )
-        if plasmacytoma is True:
-            out.reasons.append("plasmacytoma with clonal BMPC >= 10 % and no MDE")
-        if kind == "non_secretory":
-            out.reasons.append("no monoclonal protein detected (non-secretory)")
-        if f.mde_open():
-            out.provisional = True
-            out.missing.extend(mde_missing)
-        return out
-
-    if serum30 is True and not igg_iga:
+    if s.smm is True:
+        return _smouldering(f, kind, isotype, s)
+    if s.serum30 is True and not s.igg_iga:
         out = _indeterminate(
             isotype,
             "IgD/IgE M-protein >= 30 g/L: non-IgM MGUS needs < 30 g/L (§2.4) and the smouldering-myeloma "
             "M-protein criterion is stated for IgG or IgA (§2.3); haematological assessment is needed",
             # Either would place the clone: smouldering myeloma by marrow (10-60 %) or urine criteria.
-            ([MARROW] if bmpc10 is None else []) + ([_urine_field(f)] if urine500 is None else []),
+            ([MARROW] if bmpc10 is None else []) + ([_urine_field(f)] if s.urine500 is None else []),
         )
         out.refer = True
         return out
 
     crab_open = f.mde_open(CRAB)
     if kind == "heavy":
-        # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
-        why = [
-            "non-IgM clone",
-            "serum M-protein < 30 g/L" if serum30 is False else "serum M-protein not quantified",
-            (
-                "clonal BMPC < 10 %"
-                if f.bmpc_source == "clonal"
-                else "BMPC < 10 % (total plasma cells by morphology)"
-            )
-            if bmpc10 is False
-            else "no marrow result",
-            "no CRAB feature" if not crab_open else "CRAB not fully assessed",
-        ]
-        out = Outcome(Code.MGUS_NON_IGM, isotype, reasons=[", ".join(why)])
-        if serum30 is None:
-            out.missing.append("spep.m_protein")
-        if bmpc10 is None:
-            out.missing.append(MARROW)
-        if crab_open:
-            out.missing.extend(f.mde_missing(CRAB))
-        if urine500 is None and f.urine_discordant:
-            # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
-            out.missing.append("urine.ife")
-        out.provisional = bool(out.missing)
-        if HeavyChain.IGM in f.heavy_chains:
-            # ref: §2.5 — the IgM component of a biclonal gammopathy is judged by the IgM criteria.
-            igm = _igm_logic(f, isotype)
-            if igm.code is not Code.MGUS_IGM:
-                igm.reasons.insert(0, "biclonal gammopathy: the IgM component decides")
-                return igm
-            out.reasons.append("biclonal with an IgM component, itself in the IgM MGUS range")
-            out.provisional = out.provisional or igm.provisional
-            out.missing.extend(m for m in igm.missing if m not in out.missing)
-        return out
+        return _non_igm_mgus(f, isotype, s, bmpc10, crab_open)
     if kind == "light_chain":
-        return _light_chain_mgus(f, isotype, bmpc10, urine500, crab_open)
+        return _light_chain_mgus(f, isotype, bmpc10, s.urine500, crab_open)
     return _indeterminate(isotype, "clonal marrow plasma cells without a detectable monoclonal protein")
+
+
+def _smouldering(f: Facts, kind: str, isotype: str | None, s: _SmmCriteria) -> Outcome:
+    """§2.3/§2.7: the smouldering range without myeloma-defining events."""
+    code = Code.SMOLDERING_MYELOMA_LIGHT_CHAIN if kind == "light_chain" else Code.SMOLDERING_MYELOMA
+    why = [
+        n
+        for n, v in (
+            ("serum M-protein >= 30 g/L", s.serum30),
+            ("urine M-protein >= 500 mg/24h", s.urine500),
+            ("clonal BMPC 10-60 %", s.bmpc_10_60),
+        )
+        if v is True
+    ]
+    out = Outcome(
+        code,
+        isotype,
+        reasons=[
+            f"{' and '.join(why)} without myeloma-defining events"
+            + (" among those assessed" if f.mde_open() else "")
+        ],
+    )
+    if kind == "non_secretory":
+        out.reasons.append("no monoclonal protein detected (non-secretory)")
+    if f.mde_open():
+        out.provisional = True
+        out.missing.extend(f.mde_missing())
+    return out
+
+
+def _non_igm_mgus(f: Facts, isotype: str | None, s: _SmmCriteria, bmpc10: Tri, crab_open: bool) -> Outcome:
+    """§2.4: non-IgM MGUS (the IgM component of a biclonal gammopathy judged by §2.5)."""
+    # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
+    why = [
+        "non-IgM clone",
+        "serum M-protein < 30 g/L" if s.serum30 is False else "serum M-protein not quantified",
+        (
+            "clonal BMPC < 10 %"
+            if f.bmpc_source == "clonal"
+            else "BMPC < 10 % (total plasma cells by morphology)"
+        )
+        if bmpc10 is False
+        else "no marrow result",
+        "no CRAB feature" if not crab_open else "CRAB not fully assessed",
+    ]
+    out = Outcome(Code.MGUS_NON_IGM, isotype, reasons=[", ".join(why)])
+    if s.serum30 is None:
+        out.missing.append("spep.m_protein")
+    if bmpc10 is None:
+        out.missing.append(MARROW)
+    if crab_open:
+        out.missing.extend(f.mde_missing(CRAB))
+    if s.urine500 is None and f.urine_discordant:
+        # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
+        out.missing.append("urine.ife")
+    out.provisional = bool(out.missing)
+    if HeavyChain.IGM in f.heavy_chains:
+        # ref: §2.5 — the IgM component of a biclonal gammopathy is judged by the IgM criteria.
+        igm = _igm_logic(f, isotype)
+        if igm.code is not Code.MGUS_IGM:
+            igm.reasons.insert(0, "biclonal gammopathy: the IgM component decides")
+            return igm
+        out.reasons.append("biclonal with an IgM component, itself in the IgM MGUS range")
+        out.provisional = out.provisional or igm.provisional
+        out.missing.extend(m for m in igm.missing if m not in out.missing)
+    return out
 
 
 def _li_escalated_without_clone(isotype: str | None) -> Outcome:
