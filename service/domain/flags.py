@@ -167,7 +167,6 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     # (urine immunofixation is asked for, but a serum IFE and FLC that find nothing settle it).
     screened = not SERUM_PARAPROTEIN_TESTS.intersection(not_done)
     rongioletti_criteria(f, mp if mp is not False or screened else None, thyroid)
-    src5 = "clinical-reference §5"
     if (
         c is not None
         and c.scleromyxedema is Scleromyxedema.CONFIRMED
@@ -179,95 +178,127 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
             "absent: check the clinical data (clinical-reference §5)."
         )
     if sclero is not None:
-        if mp is True:
-            flags.append(
-                FLAGS["MGCS_SCLEROMYXEDEMA"].make(
-                    (
-                        (
-                            f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy "
-                            "of clinical significance (MGCS), not of undetermined significance. The skin "
-                            "disease, not the size of the clone, drives the referral (mortality above 20 %). "
-                            "Refer to haematology and dermatology."
-                        )
-                        if out.code not in CLONE_BEYOND_MGCS
-                        else (
-                            f"Scleromyxoedema ({sclero}) with {CLONE_BEYOND_MGCS[out.code]}: the clonal "
-                            "disorder needs haematology in its own right, and the skin disease (mortality "
-                            "above 20 %) needs dermatology alongside. Refer to haematology and dermatology."
-                        )
-                    )
-                    + f" {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; {src5})",
-                )
-            )
-        else:
-            flags.append(
-                FLAGS["SCLEROMYXEDEMA_NO_PARAPROTEIN"].make(
-                    f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
-                    "patients have no detectable paraprotein at first. "
-                    + (
-                        f"Not done yet: {tests_words(not_done)}: "
-                        f"do {'it' if len(not_done) == 1 else 'them'}; "
-                        "if no paraprotein is found, repeat serum and urine immunofixation and serum free "
-                        "light chains; "
-                        if not_done
-                        else "Repeat serum and urine immunofixation and serum free light chains; "
-                    )
-                    + f"refer to dermatology and haematology ({R.RONGIOLETTI}; {src5}).",
-                )
-            )
-        if c is not None and (c.fever is True or c.neurologic_signs is True):
-            signs = " and ".join(
-                n for n, v in (("fever", c.fever), ("neurological signs", c.neurologic_signs)) if v
-            )
-            flags.append(
-                FLAGS["DERMATO_NEURO_SYNDROME"].make(
-                    f"Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
-                    "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
-                    f"Emergency admission ({src5}).",
-                )
-            )
-        if thyroid is True:
-            flags.append(
-                FLAGS["THYROID_DISEASE_EXCLUSION"].make(
-                    "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
-                    "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
-                    f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
-                )
-            )
+        flags.extend(_scleromyxoedema_flags(f, out, sclero, mp is True, not_done, thyroid))
     met = [k for k, v in f.mde.items() if v is True]
-    if met and out.code is Code.NO_MONOCLONAL_PROTEIN:
-        flags.append(_crab_without_monoclonal_protein(f, met))
-    elif met:
-        # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
-        # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
-        # use the myeloma CRAB logic), but hypercalcaemia, renal failure, anaemia or lesions still need
-        # urgent assessment, and IgM myeloma is rare, not impossible.
-        names = ", ".join(MDE_NAMES[k] for k in met)
-        flags.append(
-            FLAGS["MYELOMA_DEFINING_EVENT"].make(
-                (
-                    f"Myeloma-defining event(s) beside an IgM clone: {names}. The IgM criteria do not use "
-                    "the myeloma CRAB/SLiM logic (clinical-reference §2.5), so the category does not rest "
-                    "on them; IgM myeloma and other causes need haematological assessment."
-                    if out.igm_logic
-                    else f"Myeloma-defining event(s): {names}."
-                )
-                + (
-                    " CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
-                    if any(k in CRAB_EVENTS for k in met)
-                    else ""
-                )
-                + _estimate_caveat(f)
-                + f" ({R.IMWG_2014}; clinical-reference §2.1).",
-                tuple({"event": k} for k in met),
-            )
-        )
+    event = _event_flag(f, out, met)
+    if event is not None:
+        flags.append(event)
     li = _li_non_freelite(f)
     if li is not None:
         flags.append(li)
     marrow_flag = _marrow_indicated(f, out, risk, sclero is not None and mp is True)
     if marrow_flag:
         flags.append(FLAGS["MARROW_EXAMINATION_RECOMMENDED"].make(marrow_flag))
+    referral = _referral_flag(f, out, met)
+    if referral is not None:
+        flags.append(referral)
+    flags.extend(_flc_flags(f))
+    ivig = ivig_flag(f)
+    if ivig is not None:
+        flags.append(ivig)
+    return flags
+
+
+_SRC5 = "clinical-reference §5"
+
+
+def _scleromyxoedema_flags(
+    f: Facts, out: Outcome, sclero: str, mp: bool, not_done: list[str], thyroid: Tri
+) -> list[Flag]:
+    """§5: MGCS or a scleromyxoedema without paraprotein, the dermato-neuro emergency, thyroid disease."""
+    flags: list[Flag] = []
+    c = f.panel.clinical
+    if mp:
+        flags.append(
+            FLAGS["MGCS_SCLEROMYXEDEMA"].make(
+                (
+                    (
+                        f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy "
+                        "of clinical significance (MGCS), not of undetermined significance. The skin "
+                        "disease, not the size of the clone, drives the referral (mortality above 20 %). "
+                        "Refer to haematology and dermatology."
+                    )
+                    if out.code not in CLONE_BEYOND_MGCS
+                    else (
+                        f"Scleromyxoedema ({sclero}) with {CLONE_BEYOND_MGCS[out.code]}: the clonal "
+                        "disorder needs haematology in its own right, and the skin disease (mortality "
+                        "above 20 %) needs dermatology alongside. Refer to haematology and dermatology."
+                    )
+                )
+                + f" {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; {_SRC5})",
+            )
+        )
+    else:
+        flags.append(
+            FLAGS["SCLEROMYXEDEMA_NO_PARAPROTEIN"].make(
+                f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
+                "patients have no detectable paraprotein at first. "
+                + (
+                    f"Not done yet: {tests_words(not_done)}: "
+                    f"do {'it' if len(not_done) == 1 else 'them'}; "
+                    "if no paraprotein is found, repeat serum and urine immunofixation and serum free "
+                    "light chains; "
+                    if not_done
+                    else "Repeat serum and urine immunofixation and serum free light chains; "
+                )
+                + f"refer to dermatology and haematology ({R.RONGIOLETTI}; {_SRC5}).",
+            )
+        )
+    if c is not None and (c.fever is True or c.neurologic_signs is True):
+        signs = " and ".join(
+            n for n, v in (("fever", c.fever), ("neurological signs", c.neurologic_signs)) if v
+        )
+        flags.append(
+            FLAGS["DERMATO_NEURO_SYNDROME"].make(
+                f"Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
+                "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
+                f"Emergency admission ({_SRC5}).",
+            )
+        )
+    if thyroid is True:
+        flags.append(
+            FLAGS["THYROID_DISEASE_EXCLUSION"].make(
+                "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
+                "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
+                f"accepting scleromyxoedema ({R.RONGIOLETTI}; {_SRC5}).",
+            )
+        )
+    return flags
+
+
+def _event_flag(f: Facts, out: Outcome, met: list[str]) -> Flag | None:
+    """§2.1: the events met, beside a clone (MYELOMA_DEFINING_EVENT) or without one."""
+    if met and out.code is Code.NO_MONOCLONAL_PROTEIN:
+        return _crab_without_monoclonal_protein(f, met)
+    if met:
+        # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
+        # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
+        # use the myeloma CRAB logic), but hypercalcaemia, renal failure, anaemia or lesions still need
+        # urgent assessment, and IgM myeloma is rare, not impossible.
+        names = ", ".join(MDE_NAMES[k] for k in met)
+        return FLAGS["MYELOMA_DEFINING_EVENT"].make(
+            (
+                f"Myeloma-defining event(s) beside an IgM clone: {names}. The IgM criteria do not use "
+                "the myeloma CRAB/SLiM logic (clinical-reference §2.5), so the category does not rest "
+                "on them; IgM myeloma and other causes need haematological assessment."
+                if out.igm_logic
+                else f"Myeloma-defining event(s): {names}."
+            )
+            + (
+                " CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
+                if any(k in CRAB_EVENTS for k in met)
+                else ""
+            )
+            + _estimate_caveat(f)
+            + f" ({R.IMWG_2014}; clinical-reference §2.1).",
+            tuple({"event": k} for k in met),
+        )
+    return None
+
+
+def _referral_flag(f: Facts, out: Outcome, met: list[str]) -> Flag | None:
+    """HEMATOLOGY_REFERRAL: the category, a plasmacytoma, or events beside an IgM clone."""
+    c = f.panel.clinical
     if out.code in REFERRAL_CODES or (
         out.code is Code.INDETERMINATE
         and (
@@ -277,24 +308,26 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
             or (c is not None and c.amyloidosis is True)
         )
     ):
-        flags.append(FLAGS["HEMATOLOGY_REFERRAL"].make(f"{out.label}: refer to haematology."))
+        return FLAGS["HEMATOLOGY_REFERRAL"].make(f"{out.label}: refer to haematology.")
     elif c is not None and c.plasmacytoma is True:
         # api-contract: HEMATOLOGY_REFERRAL for a plasmacytoma, whatever category the rest allows (a
         # biopsy-proven plasma-cell tumour that §2.8 cannot place is still a haematology case).
-        flags.append(
-            FLAGS["HEMATOLOGY_REFERRAL"].make(
-                f"{out.label}: biopsy-proven plasmacytoma; refer to haematology.",
-            )
+        return FLAGS["HEMATOLOGY_REFERRAL"].make(
+            f"{out.label}: biopsy-proven plasmacytoma; refer to haematology.",
         )
     elif met and out.igm_logic:
         # The urgent MYELOMA_DEFINING_EVENT beside an IgM clone asks for haematological assessment: the
         # referral goes with it, or the MGUS surveillance schedule would be the only action reported.
-        flags.append(
-            FLAGS["HEMATOLOGY_REFERRAL"].make(
-                f"{out.label} with myeloma-defining finding(s): refer to haematology to assess their cause "
-                "before the surveillance schedule applies.",
-            )
+        return FLAGS["HEMATOLOGY_REFERRAL"].make(
+            f"{out.label} with myeloma-defining finding(s): refer to haematology to assess their cause "
+            "before the surveillance schedule applies.",
         )
+    return None
+
+
+def _flc_flags(f: Facts) -> list[Flag]:
+    """§4: which FLC interval and assay the ratio was judged on."""
+    flags: list[Flag] = []
     if f.flc is not None and f.flc.renal_interval:
         flags.append(
             FLAGS["RENAL_FLC_INTERVAL_APPLIED"].make(
@@ -312,9 +345,6 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
                 "myeloma-defining event is not assessable (clinical-reference §2.1, §4).",
             )
         )
-    ivig = ivig_flag(f)
-    if ivig is not None:
-        flags.append(ivig)
     return flags
 
 

@@ -58,14 +58,7 @@ def _rule(rid: str, section: str, citation: str, text: str, thresholds: dict[str
 def _mde_rules() -> list[dict[str, Any]]:
     """§2.1: each event as the alternatives of its rows, worded by the rows."""
     ca_uln = R.PLAUSIBILITY["calcium"].upper_limit
-    hb = R.PLAUSIBILITY["hemoglobin"]
-    assert ca_uln and hb.lower_limit and hb.lower_limit_female and hb.lower_limit_male
-    below = C.HB_BELOW_LLN.cutoff
-    lln_settled = (
-        f"female >= {fmt(hb.lower_limit_female.high - below)} g/L; male >= "  # type: ignore[operator]
-        f"{fmt(hb.lower_limit_male.high - below)} g/L; other or unknown sex >= "  # type: ignore[operator]
-        f"{fmt(hb.lower_limit.high - below)} g/L"  # type: ignore[operator]
-    )
+    assert ca_uln is not None
     return [
         _rule(
             "mde.hypercalcemia",
@@ -81,6 +74,12 @@ def _mde_rules() -> list[dict[str, Any]]:
                 "plausible_uln_mmol_l": _window(ca_uln),
             },
         ),
+    ] + _renal_rules()
+
+
+def _renal_rules() -> list[dict[str, Any]]:
+    """§2.1 R: the renal rule, with the CKD-EPI 2021 estimate it may rest on."""
+    return [
         _rule(
             "mde.renal_insufficiency",
             "§2.1",
@@ -104,6 +103,20 @@ def _mde_rules() -> list[dict[str, Any]]:
                 },
             },
         ),
+    ] + _anaemia_and_slim_rules()
+
+
+def _anaemia_and_slim_rules() -> list[dict[str, Any]]:
+    """§2.1 A, B, S, Li, M: anaemia (relative to a plausible LLN when none is sent) and the rest."""
+    hb = R.PLAUSIBILITY["hemoglobin"]
+    assert hb.lower_limit and hb.lower_limit_female and hb.lower_limit_male
+    below = C.HB_BELOW_LLN.cutoff
+    lln_settled = (
+        f"female >= {fmt(hb.lower_limit_female.high - below)} g/L; male >= "  # type: ignore[operator]
+        f"{fmt(hb.lower_limit_male.high - below)} g/L; other or unknown sex >= "  # type: ignore[operator]
+        f"{fmt(hb.lower_limit.high - below)} g/L"  # type: ignore[operator]
+    )
+    return [
         _rule(
             "mde.anemia",
             "§2.1",
@@ -181,6 +194,13 @@ def _category_rules() -> list[dict[str, Any]]:
             f"Serum M-protein < {fmt(s30.cutoff)} {s30.unit}; clonal BMPC < {m10} %; no CRAB or amyloidosis",
             {"serum_m_protein_g_l": s30.cutoff, "bmpc_percent": R.BMPC_MYELOMA_PERCENT},
         ),
+    ] + _igm_light_chain_and_plasmacytoma_rules()
+
+
+def _igm_light_chain_and_plasmacytoma_rules() -> list[dict[str, Any]]:
+    """§2.5–§2.8: IgM, light-chain and plasmacytoma categories, worded from their rows."""
+    u500, m10 = C.URINE_500, fmt(R.BMPC_MYELOMA_PERCENT)
+    return [
         _rule(
             "category.mgus_igm_and_waldenstrom_range",
             "§2.5",
@@ -206,7 +226,8 @@ def _category_rules() -> list[dict[str, Any]]:
             "category.smoldering_myeloma_light_chain",
             "§2.7",
             "Working definition (not IMWG 2014)",
-            f"No heavy chain on IFE, urine M-protein {C.URINE_500_LC.threshold} and/or {b10_60}, no MDE",
+            f"No heavy chain on IFE, urine M-protein {C.URINE_500_LC.threshold} and/or "
+            f"{C.BMPC_10_TO_60_LC.threshold}, no MDE",
             {
                 "urine_m_protein_mg_24h": C.URINE_500_LC.cutoff,
                 "bmpc_percent_low": C.BMPC_10_TO_60_LC.cutoff,
@@ -296,6 +317,12 @@ def _risk_rules() -> list[dict[str, Any]]:
             "6-12 months",
             {},
         ),
+    ] + _smm_risk_rules()
+
+
+def _smm_risk_rules() -> list[dict[str, Any]]:
+    """§3.3–§3.4: smouldering-myeloma risk models."""
+    return [
         _rule(
             "risk.smm_mayo_2018",
             "§3.3",
