@@ -79,6 +79,47 @@ def recommendations(
     """What to do next, as structured items."""
     recs: list[Recommendation] = []
     codes = {fl.code for fl in flags}
+    recs.extend(_skin_and_repeat_advice(f, out, codes))
+    recs.extend(_screen_and_marrow_advice(f, out, codes))
+    if "MARROW_EXAMINATION_RECOMMENDED" in codes:
+        recs.append(
+            Recommendation(
+                "MARROW_EXAMINATION",
+                "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
+                tests=("marrow",),
+            )
+        )
+    recs.extend(_follow_up(f, out, risk, codes))
+    recs.extend(_referral_advice(out, codes))
+    evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
+    if evolving:
+        recs.append(
+            Recommendation(
+                "EVOLVING_PATTERN_REVIEW",
+                f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
+                "review now; a risk-based interval above may be too long for this patient "
+                "(clinical-reference §3.5).",
+            )
+        )
+    workup = list(missing)
+    if _low_risk_schedule(out, risk, codes):
+        workup = [m for m in workup if not m.startswith(_NOT_ROUTINE)]
+    if workup:
+        recs.append(
+            Recommendation(
+                "COMPLETE_WORKUP",
+                "Data that would settle or confirm the interpretation: "
+                + ", ".join(f"{_words(m)} ({m})" for m in workup)
+                + ".",
+                tests=tuple(workup),
+            )
+        )
+    return recs
+
+
+def _skin_and_repeat_advice(f: Facts, out: Outcome, codes: set[str]) -> list[Recommendation]:
+    """§5 (emergency, MGCS referral, a paraprotein not yet found) and §2.6 (an FLC finding to repeat)."""
+    recs: list[Recommendation] = []
     if "DERMATO_NEURO_SYNDROME" in codes:
         recs.append(
             Recommendation(
@@ -125,15 +166,12 @@ def recommendations(
                 tests=("serum_ife", "urine_ife", "flc"),
             )
         )
-    recs.extend(_screen_and_marrow_advice(f, out, codes))
-    if "MARROW_EXAMINATION_RECOMMENDED" in codes:
-        recs.append(
-            Recommendation(
-                "MARROW_EXAMINATION",
-                "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
-                tests=("marrow",),
-            )
-        )
+    return recs
+
+
+def _follow_up(f: Facts, out: Outcome, risk: dict[str, RiskResult], codes: set[str]) -> list[Recommendation]:
+    """§3.2 (and §5 beside an MGCS): the surveillance schedule of the category."""
+    recs: list[Recommendation] = []
     mgcs = "MGCS_SCLEROMYXEDEMA" in codes
     if mgcs and out.code in MGUS_CODES:
         # ref: §5 — the skin disease, not the size of the clone, drives management: no low-risk MGUS
@@ -192,6 +230,12 @@ def recommendations(
                 asks_marrow=f.bmpc is None,
             )
         )
+    return recs
+
+
+def _referral_advice(out: Outcome, codes: set[str]) -> list[Recommendation]:
+    """Referral to haematology: the Waldenström range, myeloma, plasmacytoma, or a flagged referral."""
+    recs: list[Recommendation] = []
     if out.code is Code.WALDENSTROM_RANGE:
         recs.append(
             Recommendation(
@@ -216,29 +260,6 @@ def recommendations(
                 if out.code is Code.INDETERMINATE
                 else "Refer to haematology: myeloma-defining finding(s) beside an IgM clone need assessment "
                 "of their cause; the IgM MGUS follow-up applies once it is settled.",
-            )
-        )
-    evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
-    if evolving:
-        recs.append(
-            Recommendation(
-                "EVOLVING_PATTERN_REVIEW",
-                f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
-                "review now; a risk-based interval above may be too long for this patient "
-                "(clinical-reference §3.5).",
-            )
-        )
-    workup = list(missing)
-    if _low_risk_schedule(out, risk, codes):
-        workup = [m for m in workup if not m.startswith(_NOT_ROUTINE)]
-    if workup:
-        recs.append(
-            Recommendation(
-                "COMPLETE_WORKUP",
-                "Data that would settle or confirm the interpretation: "
-                + ", ".join(f"{_words(m)} ({m})" for m in workup)
-                + ".",
-                tests=tuple(workup),
             )
         )
     return recs
@@ -376,31 +397,7 @@ def comment(
     reasons = [r for r in out.reasons if r not in label]
     if reasons:
         parts.append("Basis: " + "; ".join(reasons) + ".")
-    findings: list[str] = []
-    q = f.serum_mp
-    if q is not None:
-        c = q.comparator
-        findings.append("serum M-protein " + _q(q.value, "g/L", None if c is None else str(c)))
-    flc = f.flc
-    if flc is not None:
-        ratio = flc.ratio
-        if ratio is not None and ratio.is_finite() and float(ratio) != _FLOAT_INF:
-            state = _FLC_STATE[flc.abnormal]
-            findings.append(
-                f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
-                f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
-                if flc.interval_low is not None
-                else f"FLC ratio {float(ratio):.3g} ({state})"
-            )
-        else:
-            findings.append("FLC ratio not determined")
-    if f.bmpc is not None:
-        src = "clonal" if f.bmpc_source == "clonal" else "total plasma cells by morphology"
-        findings.append(f"marrow plasma cells {_q(f.bmpc.lo, '%')} ({src})")
-    q = f.urine_mp
-    if q is not None:
-        c = q.comparator
-        findings.append("urine M-protein " + _q(q.value, "mg/24h", None if c is None else str(c)))
+    findings = _findings(f)
     if findings:
         parts.append("Findings: " + "; ".join(findings) + ".")
     # Without a clone, CRAB-range values decide nothing (the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag says so).
@@ -467,6 +464,36 @@ def comment(
             parts.append("Not assessable without: " + ", ".join(_words(m) for m in shown) + ".")
     parts.extend(f.notes)
     return " ".join(parts)
+
+
+def _findings(f: Facts) -> list[str]:
+    """The measured findings the comment quotes: M-protein, FLC ratio, marrow, urine."""
+    findings: list[str] = []
+    q = f.serum_mp
+    if q is not None:
+        c = q.comparator
+        findings.append("serum M-protein " + _q(q.value, "g/L", None if c is None else str(c)))
+    flc = f.flc
+    if flc is not None:
+        ratio = flc.ratio
+        if ratio is not None and ratio.is_finite() and float(ratio) != _FLOAT_INF:
+            state = _FLC_STATE[flc.abnormal]
+            findings.append(
+                f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
+                f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
+                if flc.interval_low is not None
+                else f"FLC ratio {float(ratio):.3g} ({state})"
+            )
+        else:
+            findings.append("FLC ratio not determined")
+    if f.bmpc is not None:
+        src = "clonal" if f.bmpc_source == "clonal" else "total plasma cells by morphology"
+        findings.append(f"marrow plasma cells {_q(f.bmpc.lo, '%')} ({src})")
+    q = f.urine_mp
+    if q is not None:
+        c = q.comparator
+        findings.append("urine M-protein " + _q(q.value, "mg/24h", None if c is None else str(c)))
+    return findings
 
 
 _FLOAT_INF = float("inf")
