@@ -426,18 +426,7 @@ def comment(
             parts.append(fl.message)
         elif fl.code == "MARROW_EXAMINATION_RECOMMENDED":
             marrow_flag = fl.message
-    for r in risk.values():
-        if not r.applies:
-            continue
-        name = MODEL_NAMES[r.model]
-        if r.group is not None:
-            parts.append(
-                f"Risk ({name}): {r.group.replace('_', '-')}"
-                + (_imwg_score(r) if r.model == "smm_imwg_2020" else "")
-                + "."
-            )
-        else:
-            parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
+    parts.extend(_risk_lines(risk))
     follow_up_asks_marrow = False
     for rec in recs:
         if rec.code == "FOLLOW_UP" and rec.asks_marrow:
@@ -453,17 +442,44 @@ def comment(
     if marrow_flag is not None and not follow_up_asks_marrow:
         parts.append(marrow_flag)
     if missing:
-        low_risk = _low_risk_schedule(out, risk, {fl.code for fl in flags})
-        shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
-        if low_risk and len(shown) < len(missing):
-            parts.append(
-                "Provisional: no marrow result, which is not routinely indicated for "
-                "low-risk MGUS (clinical-reference §2.9, §3.2)."
-            )
-        if shown:
-            parts.append("Not assessable without: " + ", ".join(_words(m) for m in shown) + ".")
+        parts.extend(_missing_lines(out, risk, flags, missing))
     parts.extend(f.notes)
     return " ".join(parts)
+
+
+def _risk_lines(risk: dict[str, RiskResult]) -> list[str]:
+    """Each applicable risk model's group (or why it is not fully scored), in words."""
+    lines = []
+    for r in risk.values():
+        if not r.applies:
+            continue
+        name = MODEL_NAMES[r.model]
+        if r.group is not None:
+            lines.append(
+                f"Risk ({name}): {r.group.replace('_', '-')}"
+                + (_imwg_score(r) if r.model == "smm_imwg_2020" else "")
+                + "."
+            )
+        else:
+            lines.append(f"Risk ({name}): not fully scored; {r.reason}.")
+    return lines
+
+
+def _missing_lines(
+    out: Outcome, risk: dict[str, RiskResult], flags: Sequence[Flag], missing: list[str]
+) -> list[str]:
+    """What the category waits for, in words (a low-risk MGUS is not asked for a marrow, §3.2)."""
+    lines = []
+    low_risk = _low_risk_schedule(out, risk, {fl.code for fl in flags})
+    shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
+    if low_risk and len(shown) < len(missing):
+        lines.append(
+            "Provisional: no marrow result, which is not routinely indicated for "
+            "low-risk MGUS (clinical-reference §2.9, §3.2)."
+        )
+    if shown:
+        lines.append("Not assessable without: " + ", ".join(_words(m) for m in shown) + ".")
+    return lines
 
 
 def _findings(f: Facts) -> list[str]:

@@ -197,6 +197,9 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
 _FLOW_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_LIGHT_CHAIN, Code.SOLITARY_PLASMACYTOMA})
 
 
+# Long by design: the order of precedence of the IMWG categories (clone present or not, immunofixation
+# done or not, discordances, then the myeloma, IgM or light-chain rules) reads top to bottom; split into
+# parts it would hide which exit wins.
 def _classify(f: Facts) -> Outcome:
     p = f.panel
     isotype = " + ".join(f.clone_labels) or None
@@ -686,6 +689,8 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     return out
 
 
+# Long by design: §2.5's order of precedence (amyloidosis, myeloma features, the Waldenström range,
+# end-organ features, a second light-chain clone, a plasmacytoma, then IgM MGUS) reads top to bottom.
 def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     """§2.5: IgM MGUS or the Waldenström range; IgM does not use the myeloma CRAB logic."""
     p = f.panel
