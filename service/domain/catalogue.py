@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import criteria as C
+from . import ruleset as R
+from .criteria import fmt
 from .results import Flag, Severity
 
 # Test codes (as in ``Recommendation.tests``) and the words a message names them by.
@@ -40,6 +43,8 @@ class FlagKind:
     meaning: str
     # A flag whose urgency depends on the panel names the other severity and its referral.
     otherwise: tuple[Severity, tuple[str, ...]] | None = None
+    # The message, when its shape is fixed: filled by ``render`` (otherwise the raising module composes it).
+    template: str | None = None
 
     def make(self, message: str, evidence: tuple[dict[str, Any], ...] = (), other: bool = False) -> Flag:
         """The flag with its rendered message; ``other`` selects the alternative severity."""
@@ -47,8 +52,17 @@ class FlagKind:
             return Flag(self.code, self.otherwise[0], message, self.otherwise[1], evidence)
         return Flag(self.code, self.severity, message, self.refer_to, evidence)
 
+    def render(self, evidence: tuple[dict[str, Any], ...] = (), **words: str) -> Flag:
+        """The flag with its template filled by ``words``."""
+        return self.make((self.template or "").format(**words), evidence)
+
 
 _H = ("hematology",)
+_SRC5 = "clinical-reference §5"
+# ref: §2.1 Li — the SLiM FLC threshold as its row words it (operator and both cut-offs).
+_LI = C.FLC_RATIO_100
+_LI_RATIO = f"ratio {_LI.op} {fmt(_LI.cutoff)}"
+_LI_INVOLVED = f"{_LI.op} {fmt(_LI.alt)} {_LI.alt_unit}"
 _INFO, _REFER, _URGENT = Severity.INFO, Severity.REFER, Severity.URGENT
 
 FLAGS: dict[str, FlagKind] = {
@@ -70,6 +84,10 @@ FLAGS: dict[str, FlagKind] = {
             _URGENT,
             _H,
             "an FLC ratio in the myeloma-defining range on an assay other than Freelite",
+            template=f"Involved/uninvolved FLC {_LI_RATIO} with the involved chain {_LI_INVOLVED} on the "
+            "{assay} assay: the myeloma-defining threshold was validated on Freelite only, so it is not "
+            "assessable here, but it cannot be ignored: urgent serum free light chain measurement with "
+            "Freelite and haematology review (clinical-reference §2.1, §4).",
         ),
         FlagKind(
             "MARROW_EXAMINATION_RECOMMENDED",
@@ -82,7 +100,16 @@ FLAGS: dict[str, FlagKind] = {
         FlagKind(
             "RENAL_FLC_INTERVAL_APPLIED", "§4", _INFO, (), "the Freelite renal ratio interval was applied"
         ),
-        FlagKind("NON_FREELITE_ASSAY", "§4", _INFO, (), "an FLC assay other than Freelite"),
+        FlagKind(
+            "NON_FREELITE_ASSAY",
+            "§4",
+            _INFO,
+            (),
+            "an FLC assay other than Freelite",
+            template="FLC measured with the {assay} assay: the SLiM FLC threshold "
+            f"({_LI_RATIO}, involved {_LI_INVOLVED}) was validated for Freelite only, so that "
+            "myeloma-defining event is not assessable (clinical-reference §2.1, §4).",
+        ),
         FlagKind(
             "MGCS_SCLEROMYXEDEMA",
             "§5",
@@ -103,8 +130,20 @@ FLAGS: dict[str, FlagKind] = {
             _URGENT,
             ("emergency", "hematology", "dermatology", "neurology"),
             "scleromyxoedema with fever or neurological signs: an emergency",
+            template="Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
+            "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
+            f"Emergency admission ({_SRC5}).",
         ),
-        FlagKind("THYROID_DISEASE_EXCLUSION", "§5", _INFO, (), "thyroid disease to exclude (Rongioletti 4)"),
+        FlagKind(
+            "THYROID_DISEASE_EXCLUSION",
+            "§5",
+            _INFO,
+            (),
+            "thyroid disease to exclude (Rongioletti 4)",
+            template="Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
+            "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
+            f"accepting scleromyxoedema ({R.RONGIOLETTI}; {_SRC5}).",
+        ),
         FlagKind(
             "IVIG_IGG_UNRELIABLE", "§5", _INFO, (), "IgG-based values within the window after an IVIg dose"
         ),
@@ -146,6 +185,7 @@ def describe() -> dict[str, list[dict[str, Any]]]:
                 "refer_to": list(k.refer_to),
                 "meaning": k.meaning,
             }
+            | ({} if k.template is None else {"template": k.template})
             | (
                 {}
                 if k.otherwise is None

@@ -248,21 +248,9 @@ def _scleromyxoedema_flags(
         signs = " and ".join(
             n for n, v in (("fever", c.fever), ("neurological signs", c.neurologic_signs)) if v
         )
-        flags.append(
-            FLAGS["DERMATO_NEURO_SYNDROME"].make(
-                f"Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
-                "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
-                f"Emergency admission ({_SRC5}).",
-            )
-        )
+        flags.append(FLAGS["DERMATO_NEURO_SYNDROME"].render(signs=signs))
     if thyroid is True:
-        flags.append(
-            FLAGS["THYROID_DISEASE_EXCLUSION"].make(
-                "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
-                "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
-                f"accepting scleromyxoedema ({R.RONGIOLETTI}; {_SRC5}).",
-            )
-        )
+        flags.append(FLAGS["THYROID_DISEASE_EXCLUSION"].render())
     return flags
 
 
@@ -338,13 +326,7 @@ def _flc_flags(f: Facts) -> list[Flag]:
             )
         )
     if f.flc is not None and f.flc.assay != "freelite":
-        flags.append(
-            FLAGS["NON_FREELITE_ASSAY"].make(
-                f"FLC measured with the {ASSAY_WORDS.get(f.flc.assay, f.flc.assay)} assay: the SLiM FLC "
-                "threshold (ratio >= 100, involved >= 100 mg/L) was validated for Freelite only, so that "
-                "myeloma-defining event is not assessable (clinical-reference §2.1, §4).",
-            )
-        )
+        flags.append(FLAGS["NON_FREELITE_ASSAY"].render(assay=ASSAY_WORDS.get(f.flc.assay, f.flc.assay)))
     return flags
 
 
@@ -407,12 +389,7 @@ def _li_non_freelite(f: Facts) -> Flag | None:
     """§2.1 Li with another assay: values that would meet the threshold are escalated, never silent."""
     if not f.li_escalated or f.flc is None:
         return None
-    return FLAGS["FLC_SLIM_RANGE_NON_FREELITE"].make(
-        f"Involved/uninvolved FLC ratio >= 100 with the involved chain >= 100 mg/L on the "
-        f"{ASSAY_WORDS.get(f.flc.assay, f.flc.assay)} assay: the myeloma-defining threshold was validated "
-        "on Freelite only, so it is not assessable here, but it cannot be ignored: urgent serum free light "
-        "chain measurement with Freelite and haematology review (clinical-reference §2.1, §4).",
-    )
+    return FLAGS["FLC_SLIM_RANGE_NON_FREELITE"].render(assay=ASSAY_WORDS.get(f.flc.assay, f.flc.assay))
 
 
 def ivig_window_end(last_dose: date) -> date:

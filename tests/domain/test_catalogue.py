@@ -46,3 +46,20 @@ def test_the_ruleset_publishes_the_catalogue(client):
     assert {r["code"] for r in body["recommendations"]} == RECOMMENDATIONS.keys()
     crab = next(f for f in body["flags"] if f["code"] == "CRAB_WITHOUT_MONOCLONAL_PROTEIN")
     assert crab["severity"] == "urgent" and crab["otherwise"] == {"severity": "info", "refer_to": []}
+
+
+def test_the_non_freelite_flags_word_the_slim_threshold_from_its_row():
+    from service.domain import criteria as C
+    from service.domain.criteria import fmt
+
+    row = C.FLC_RATIO_100
+    for code in ("NON_FREELITE_ASSAY", "FLC_SLIM_RANGE_NON_FREELITE"):
+        template = FLAGS[code].template or ""
+        assert f"ratio {row.op} {fmt(row.cutoff)}" in template
+        assert f"{row.op} {fmt(row.alt)} {row.alt_unit}" in template
+
+
+def test_a_fixed_message_is_rendered_from_its_template():
+    flag = FLAGS["DERMATO_NEURO_SYNDROME"].render(signs="fever")
+    assert flag.message.startswith("Scleromyxoedema with fever: possible dermato-neuro syndrome")
+    assert flag.severity == "urgent" and "emergency" in flag.refer_to
