@@ -65,6 +65,18 @@ class Outcome:
 
 
 _IGG_IGA = (HeavyChain.IGG, HeavyChain.IGA)
+# Reasons worded from the criteria's rows, built once: a cut-off is never typed a second time.
+_SERUM_30 = C.stated(C.SERUM_30, "serum M-protein")
+_SERUM_UNDER_30 = C.stated(C.SERUM_30, "serum M-protein", met=False)
+_URINE_500 = C.stated(C.URINE_500, "urine M-protein")
+_CLONAL_10 = C.stated(C.BMPC_10, "clonal BMPC")
+_CLONAL_UNDER_10 = C.stated(C.BMPC_10, "clonal BMPC", met=False)
+_BMPC_10 = C.stated(C.BMPC_10, "BMPC")
+_BMPC_UNDER_10 = C.stated(C.BMPC_10, "BMPC", met=False)
+_IGM_30 = C.stated(C.IGM_30, "IgM M-protein")
+_IGM_UNDER_30 = C.stated(C.IGM_30, "IgM M-protein", met=False)
+_LPL_10 = C.stated(C.LPL_10, "lymphoplasmacytic infiltration")
+_LPL_UNDER_10 = C.stated(C.LPL_10, "infiltration", met=False)
 
 
 def _no_amyloidosis(f: Facts, amyloidosis: Tri, row: C.Row) -> None:
@@ -363,9 +375,9 @@ def _with_events(f: Facts, isotype: str | None, bmpc10: Tri, plasmacytoma: Tri) 
     if either(bmpc10, plasmacytoma) is True:
         basis = (
             (
-                "clonal BMPC >= 10 %"
+                _CLONAL_10
                 if f.bmpc_source == "clonal"
-                else "BMPC >= 10 % (total plasma cells by morphology, §2.9)"
+                else f"{_BMPC_10} (total plasma cells by morphology, §2.9)"
             )
             if bmpc10 is True
             else "biopsy-proven plasmacytoma"
@@ -528,9 +540,9 @@ def _smouldering(f: Facts, kind: str, isotype: str | None, s: _SmmCriteria) -> O
     why = [
         n
         for n, v in (
-            ("serum M-protein >= 30 g/L", s.serum30),
-            ("urine M-protein >= 500 mg/24h", s.urine500),
-            ("clonal BMPC 10-60 %", s.bmpc_10_60),
+            (_SERUM_30, s.serum30),
+            (_URINE_500, s.urine500),
+            (C.BMPC_10_TO_60.threshold, s.bmpc_10_60),
         )
         if v is True
     ]
@@ -555,11 +567,11 @@ def _non_igm_mgus(f: Facts, isotype: str | None, s: _SmmCriteria, bmpc10: Tri, c
     # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
     why = [
         "non-IgM clone",
-        "serum M-protein < 30 g/L" if s.serum30 is False else "serum M-protein not quantified",
+        _SERUM_UNDER_30 if s.serum30 is False else "serum M-protein not quantified",
         (
-            "clonal BMPC < 10 %"
+            _CLONAL_UNDER_10
             if f.bmpc_source == "clonal"
-            else "BMPC < 10 % (total plasma cells by morphology)"
+            else f"{_BMPC_UNDER_10} (total plasma cells by morphology)"
         )
         if bmpc10 is False
         else "no marrow result",
@@ -724,7 +736,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         return out
     slim = [MDE_NAMES[k] for k in ("bmpc_ge_60", "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
     clonal10 = ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
-    myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
+    myeloma_features = slim + ([_CLONAL_10] if clonal10 is True else [])
     # Named in the label, though not deciding it: lytic lesions point to IgM myeloma, not Waldenström.
     named = myeloma_features + ([MDE_NAMES["bone_lesions"]] if f.mde["bone_lesions"] is True else [])
     end_organ = C.IGM_END_ORGAN.record(f, either(anemia, symptoms), None)
@@ -745,8 +757,8 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         why = " and ".join(
             n
             for n, v in (
-                ("IgM M-protein >= 30 g/L", igm30),
-                ("lymphoplasmacytic infiltration >= 10 %", lpl10),
+                (_IGM_30, igm30),
+                (_LPL_10, lpl10),
             )
             if v
         )
@@ -794,8 +806,8 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         return out
     # The basis says what was shown, never "< 30 g/L" for an M-protein that was not quantified.
     basis = [
-        "IgM M-protein < 30 g/L" if igm30 is False else "IgM M-protein not quantified",
-        "infiltration < 10 %" if lpl10 is False else "no marrow result",
+        _IGM_UNDER_30 if igm30 is False else "IgM M-protein not quantified",
+        _LPL_UNDER_10 if lpl10 is False else "no marrow result",
         "no end-organ features" if end_organ is False else "end-organ features not fully assessed",
     ]
     out = Outcome(Code.MGUS_IGM, isotype, igm_logic=True, reasons=[", ".join(basis)])

@@ -549,6 +549,15 @@ RONGIOLETTI_THYROID = Row(
 )
 
 
+_NEGATION = {">=": "<", ">": "<=", "<": ">=", "<=": ">"}
+
+
+def stated(row: Row, subject: str, met: bool = True) -> str:
+    """A reason worded from a row: "serum M-protein >= 30 g/L", or its negation ("... < 30 g/L")."""
+    op = row.op or ""
+    return f"{subject} {op if met else _NEGATION[op]} {fmt(row.cutoff)} {row.unit}"
+
+
 def rows() -> tuple[Row, ...]:
     """The rows of this module, in their order here."""
     return tuple(v for v in list(globals().values()) if isinstance(v, Row))
