@@ -7,7 +7,8 @@
 
 Builds --n random request bodies (seeded), biased to the thresholds of clinical-reference §2-§4 (values
 just below, at and just above each cut-off, in both unit systems, with bounds, reference ranges, clones,
-history), keeps those the request schema accepts (about 95 %), and writes one line per body: the
+history), keeps those the request schema accepts (nearly all: the figures are drawn inside the
+plausibility windows of §1.1, which refuse a body before the engine runs), and writes one line per body: the
 interpretation as JSON with sorted keys. --check recomputes and reports the first differences. Used to
 keep a performance change from changing any answer; not a test, because an intended clinical change
 changes the outputs too. Needs a fixed date: history dates are relative to 2026-11-01 and must be in the
@@ -86,48 +87,32 @@ def body():
             "sex": pick("male", "female", "other", "unknown", None),
         }
     if maybe(0.8):
-        b["spep"] = {
-            "m_protein": q(
-                [
-                    0,
-                    0.5,
-                    1.2,
-                    1.49,
-                    1.5,
-                    1.51,
-                    2,
-                    2.9,
-                    3,
-                    3.1,
-                    14.9,
-                    15,
-                    15.1,
-                    19.9,
-                    20,
-                    20.1,
-                    29.9,
-                    30,
-                    30.1,
-                    45,
-                ],
-                pick("g/L", "g/dL"),
-            )
-        }
+        # ref: §1.1 — values inside the plausible window (0–150 g/L), around §2.3–§2.5's 30 g/L in each unit.
+        unit = pick("g/L", "g/dL")
+        g_l = [0, 5, 12, 14.9, 15, 15.1, 20, 29, 29.9, 30, 30.1, 31, 45, 149.9, 150]
+        g_dl = [0, 0.5, 1.2, 1.49, 1.5, 1.51, 2, 2.9, 2.99, 3, 3.01, 3.1, 4.5, 14.9, 15]
+        b["spep"] = {"m_protein": q(g_l if unit == "g/L" else g_dl, unit)}
     if maybe(0.85):
         b["serum_ife"] = ife()
     if maybe(0.5):
         u = {}
         if maybe(0.7):
-            u["m_protein_24h"] = q([0, 100, 499, 500, 501, 1200], pick("mg/24h", "g/24h"))
+            # ref: §1.1 — 0–50,000 mg/24h; around §2.3/§2.6/§2.7's 500 mg/24h in each unit.
+            unit = pick("mg/24h", "g/24h")
+            mg = [0, 100, 499, 500, 501, 1200, 50000]
+            g = [0, 0.1, 0.499, 0.5, 0.501, 1.2, 50]
+            u["m_protein_24h"] = q(mg if unit == "mg/24h" else g, unit)
         if maybe(0.6):
             u["ife"] = ife()
         b["urine"] = u
     if maybe(0.75):
         f = {}
         if maybe(0.9):
-            f["kappa"] = q(
-                [0, 5, 19.4, 19.5, 25, 99, 100, 101, 250, 1500], pick("mg/L", "mg/dL"), (3.3, 19.4)
-            )
+            # ref: §1.1 — the reference range in the value's unit (a mg/L range with mg/dL is refused).
+            if maybe():
+                f["kappa"] = q([0, 5, 19.4, 19.5, 25, 99, 100, 101, 250, 1500], "mg/L", (3.3, 19.4))
+            else:
+                f["kappa"] = q([0, 0.5, 1.94, 1.95, 2.5, 9.9, 10, 10.1, 25, 150], "mg/dL", (0.33, 1.94))
         if maybe(0.9):
             f["lambda"] = q([0, 0.9, 1, 5.7, 12, 26.3, 27, 100, 400], "mg/L", (5.7, 26.3))
         if maybe(0.3):
@@ -150,7 +135,7 @@ def body():
         labs = {}
         if maybe(0.8):
             labs["calcium"] = (
-                q(pick([2.3, 2.74, 2.75, 2.76, 3.1], [9.4, 10.99, 11, 11.01, 12.5]), "mmol/L", (2.15, 2.55))
+                q([2.3, 2.7, 2.74, 2.75, 2.76, 2.81, 3.1], "mmol/L", (2.15, 2.55))
                 if maybe()
                 else q([9.4, 10.99, 11, 11.02, 12.5], "mg/dL", (8.6, 10.3))
             )
@@ -181,7 +166,7 @@ def body():
     if maybe(0.6):
         c = {}
         if maybe(0.4):
-            c["scleromyxedema"] = pick("confirmed", "suspected", "absent", "unknown", None)
+            c["scleromyxedema"] = pick("confirmed", "suspected", "absent", None)
         for k in CLINICAL_BOOLEANS:
             if maybe(0.3):
                 c[k] = pick(True, False, None)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from . import ruleset as R
+from .catalogue import tests_words
 from .classify import Outcome, screen_tests_not_done
 from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, EGFR_ESTIMATED, MDE_NAMES, Facts
 from .flags import CLONE_BEYOND_MGCS, SCREEN_EVENTS, paraprotein_tests_not_done
@@ -59,6 +60,7 @@ def _mgus_follow_up(mayo: RiskResult, marrow_done: bool, marrow_asked: bool) -> 
             _d(6),
             "yearly for life",
             CRAB_TESTS,
+            asks_marrow=not marrow_done,
         )
     return Recommendation(
         "FOLLOW_UP",
@@ -77,6 +79,47 @@ def recommendations(
     """What to do next, as structured items."""
     recs: list[Recommendation] = []
     codes = {fl.code for fl in flags}
+    recs.extend(_skin_and_repeat_advice(f, out, codes))
+    recs.extend(_screen_and_marrow_advice(f, out, codes))
+    if "MARROW_EXAMINATION_RECOMMENDED" in codes:
+        recs.append(
+            Recommendation(
+                "MARROW_EXAMINATION",
+                "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
+                tests=("marrow",),
+            )
+        )
+    recs.extend(_follow_up(f, out, risk, codes))
+    recs.extend(_referral_advice(out, codes))
+    evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
+    if evolving:
+        recs.append(
+            Recommendation(
+                "EVOLVING_PATTERN_REVIEW",
+                f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
+                "review now; a risk-based interval above may be too long for this patient "
+                "(clinical-reference §3.5).",
+            )
+        )
+    workup = list(missing)
+    if _low_risk_schedule(out, risk, codes):
+        workup = [m for m in workup if not m.startswith(_NOT_ROUTINE)]
+    if workup:
+        recs.append(
+            Recommendation(
+                "COMPLETE_WORKUP",
+                "Data that would settle or confirm the interpretation: "
+                + ", ".join(f"{_words(m)} ({m})" for m in workup)
+                + ".",
+                tests=tuple(workup),
+            )
+        )
+    return recs
+
+
+def _skin_and_repeat_advice(f: Facts, out: Outcome, codes: set[str]) -> list[Recommendation]:
+    """§5 (emergency, MGCS referral, a paraprotein not yet found) and §2.6 (an FLC finding to repeat)."""
+    recs: list[Recommendation] = []
     if "DERMATO_NEURO_SYNDROME" in codes:
         recs.append(
             Recommendation(
@@ -104,7 +147,7 @@ def recommendations(
             Recommendation(
                 "REPEAT_IFE_FLC",
                 (
-                    f"Do {', '.join(not_done)} (not done yet); if no paraprotein is found, repeat "
+                    f"Do {tests_words(not_done)} (not done yet); if no paraprotein is found, repeat "
                     if not_done
                     else "Repeat "
                 )
@@ -123,15 +166,12 @@ def recommendations(
                 tests=("serum_ife", "urine_ife", "flc"),
             )
         )
-    recs.extend(_screen_and_marrow_advice(f, out, codes))
-    if "MARROW_EXAMINATION_RECOMMENDED" in codes:
-        recs.append(
-            Recommendation(
-                "MARROW_EXAMINATION",
-                "Bone-marrow aspirate and biopsy (clinical-reference §2.9, §3.2).",
-                tests=("marrow",),
-            )
-        )
+    return recs
+
+
+def _follow_up(f: Facts, out: Outcome, risk: dict[str, RiskResult], codes: set[str]) -> list[Recommendation]:
+    """§3.2 (and §5 beside an MGCS): the surveillance schedule of the category."""
+    recs: list[Recommendation] = []
     mgcs = "MGCS_SCLEROMYXEDEMA" in codes
     if mgcs and out.code in MGUS_CODES:
         # ref: §5 — the skin disease, not the size of the clone, drives management: no low-risk MGUS
@@ -187,8 +227,15 @@ def recommendations(
                 _d(6),
                 "yearly for life",
                 LC_MGUS_TESTS,
+                asks_marrow=f.bmpc is None,
             )
         )
+    return recs
+
+
+def _referral_advice(out: Outcome, codes: set[str]) -> list[Recommendation]:
+    """Referral to haematology: the Waldenström range, myeloma, plasmacytoma, or a flagged referral."""
+    recs: list[Recommendation] = []
     if out.code is Code.WALDENSTROM_RANGE:
         recs.append(
             Recommendation(
@@ -215,29 +262,6 @@ def recommendations(
                 "of their cause; the IgM MGUS follow-up applies once it is settled.",
             )
         )
-    evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
-    if evolving:
-        recs.append(
-            Recommendation(
-                "EVOLVING_PATTERN_REVIEW",
-                f"Serial results show an evolving pattern ({', '.join(sorted(evolving))}): haematology "
-                "review now; a risk-based interval above may be too long for this patient "
-                "(clinical-reference §3.5).",
-            )
-        )
-    workup = list(missing)
-    if _low_risk_schedule(out, risk, codes):
-        workup = [m for m in workup if not m.startswith(_NOT_ROUTINE)]
-    if workup:
-        recs.append(
-            Recommendation(
-                "COMPLETE_WORKUP",
-                "Data that would settle or confirm the interpretation: "
-                + ", ".join(f"{_words(m)} ({m})" for m in workup)
-                + ".",
-                tests=tuple(workup),
-            )
-        )
     return recs
 
 
@@ -249,10 +273,10 @@ def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[R
         recs.append(
             Recommendation(
                 "URGENT_FLC_IFE",
-                f"Urgent: {' and '.join(not_done)}: with renal insufficiency or anaemia, light-chain disease "
-                "(light-chain cast nephropathy) may be missed by serum protein electrophoresis "
+                f"Urgent: {tests_words(not_done, ' and ')}: with renal insufficiency or anaemia, light-chain "
+                "disease (light-chain cast nephropathy) may be missed by serum protein electrophoresis "
                 "(clinical-reference §2.9).",
-                tests=tuple(_SCREEN_TESTS[t] for t in not_done),
+                tests=tuple(not_done),
             )
         )
     if "FLC_SLIM_RANGE_NON_FREELITE" in codes:
@@ -274,9 +298,6 @@ def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[R
             )
         )
     return recs
-
-
-_SCREEN_TESTS = {"serum immunofixation": "serum_ife", "serum free light chains": "flc"}
 
 
 def _q(v: Decimal | int | None, unit: str | None = None, comparator: str | None = None) -> str:
@@ -376,31 +397,7 @@ def comment(
     reasons = [r for r in out.reasons if r not in label]
     if reasons:
         parts.append("Basis: " + "; ".join(reasons) + ".")
-    findings: list[str] = []
-    q = f.serum_mp
-    if q is not None:
-        c = q.comparator
-        findings.append("serum M-protein " + _q(q.value, "g/L", None if c is None else str(c)))
-    flc = f.flc
-    if flc is not None:
-        ratio = flc.ratio
-        if ratio is not None and ratio.is_finite() and float(ratio) != _FLOAT_INF:
-            state = _FLC_STATE[flc.abnormal]
-            findings.append(
-                f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
-                f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
-                if flc.interval_low is not None
-                else f"FLC ratio {float(ratio):.3g} ({state})"
-            )
-        else:
-            findings.append("FLC ratio not determined")
-    if f.bmpc is not None:
-        src = "clonal" if f.bmpc_source == "clonal" else "total plasma cells by morphology"
-        findings.append(f"marrow plasma cells {_q(f.bmpc.lo, '%')} ({src})")
-    q = f.urine_mp
-    if q is not None:
-        c = q.comparator
-        findings.append("urine M-protein " + _q(q.value, "mg/24h", None if c is None else str(c)))
+    findings = _findings(f)
     if findings:
         parts.append("Findings: " + "; ".join(findings) + ".")
     # Without a clone, CRAB-range values decide nothing (the CRAB_WITHOUT_MONOCLONAL_PROTEIN flag says so).
@@ -429,21 +426,10 @@ def comment(
             parts.append(fl.message)
         elif fl.code == "MARROW_EXAMINATION_RECOMMENDED":
             marrow_flag = fl.message
-    for r in risk.values():
-        if not r.applies:
-            continue
-        name = MODEL_NAMES[r.model]
-        if r.group is not None:
-            parts.append(
-                f"Risk ({name}): {r.group.replace('_', '-')}"
-                + (_imwg_score(r) if r.model == "smm_imwg_2020" else "")
-                + "."
-            )
-        else:
-            parts.append(f"Risk ({name}): not fully scored; {r.reason}.")
+    parts.extend(_risk_lines(risk))
     follow_up_asks_marrow = False
     for rec in recs:
-        if rec.code == "FOLLOW_UP" and "bone-marrow aspirate" in rec.text:
+        if rec.code == "FOLLOW_UP" and rec.asks_marrow:
             follow_up_asks_marrow = True
             break
     flag_codes = {fl.code for fl in flags}
@@ -456,17 +442,74 @@ def comment(
     if marrow_flag is not None and not follow_up_asks_marrow:
         parts.append(marrow_flag)
     if missing:
-        low_risk = _low_risk_schedule(out, risk, {fl.code for fl in flags})
-        shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
-        if low_risk and len(shown) < len(missing):
-            parts.append(
-                "Provisional: no marrow result, which is not routinely indicated for "
-                "low-risk MGUS (clinical-reference §2.9, §3.2)."
-            )
-        if shown:
-            parts.append("Not assessable without: " + ", ".join(_words(m) for m in shown) + ".")
+        parts.extend(_missing_lines(out, risk, flags, missing))
     parts.extend(f.notes)
     return " ".join(parts)
+
+
+def _risk_lines(risk: dict[str, RiskResult]) -> list[str]:
+    """Each applicable risk model's group (or why it is not fully scored), in words."""
+    lines = []
+    for r in risk.values():
+        if not r.applies:
+            continue
+        name = MODEL_NAMES[r.model]
+        if r.group is not None:
+            lines.append(
+                f"Risk ({name}): {r.group.replace('_', '-')}"
+                + (_imwg_score(r) if r.model == "smm_imwg_2020" else "")
+                + "."
+            )
+        else:
+            lines.append(f"Risk ({name}): not fully scored; {r.reason}.")
+    return lines
+
+
+def _missing_lines(
+    out: Outcome, risk: dict[str, RiskResult], flags: Sequence[Flag], missing: list[str]
+) -> list[str]:
+    """What the category waits for, in words (a low-risk MGUS is not asked for a marrow, §3.2)."""
+    lines = []
+    low_risk = _low_risk_schedule(out, risk, {fl.code for fl in flags})
+    shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
+    if low_risk and len(shown) < len(missing):
+        lines.append(
+            "Provisional: no marrow result, which is not routinely indicated for "
+            "low-risk MGUS (clinical-reference §2.9, §3.2)."
+        )
+    if shown:
+        lines.append("Not assessable without: " + ", ".join(_words(m) for m in shown) + ".")
+    return lines
+
+
+def _findings(f: Facts) -> list[str]:
+    """The measured findings the comment quotes: M-protein, FLC ratio, marrow, urine."""
+    findings: list[str] = []
+    q = f.serum_mp
+    if q is not None:
+        c = q.comparator
+        findings.append("serum M-protein " + _q(q.value, "g/L", None if c is None else str(c)))
+    flc = f.flc
+    if flc is not None:
+        ratio = flc.ratio
+        if ratio is not None and ratio.is_finite() and float(ratio) != _FLOAT_INF:
+            state = _FLC_STATE[flc.abnormal]
+            findings.append(
+                f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
+                f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
+                if flc.interval_low is not None
+                else f"FLC ratio {float(ratio):.3g} ({state})"
+            )
+        else:
+            findings.append("FLC ratio not determined")
+    if f.bmpc is not None:
+        src = "clonal" if f.bmpc_source == "clonal" else "total plasma cells by morphology"
+        findings.append(f"marrow plasma cells {_q(f.bmpc.lo, '%')} ({src})")
+    q = f.urine_mp
+    if q is not None:
+        c = q.comparator
+        findings.append("urine M-protein " + _q(q.value, "mg/24h", None if c is None else str(c)))
+    return findings
 
 
 _FLOAT_INF = float("inf")

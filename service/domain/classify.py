@@ -12,20 +12,16 @@ Operational choices, applied the same way everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+from . import criteria as C
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
-from .facts import MDE_NAMES, Facts, attributable_spike, bmpc_criterion
+from .facts import MDE_NAMES, Facts, attributable_spike
 from .panel import HeavyChain, IfeResult
 from .quantity import ZERO, ge, gt
 from .results import Code
 from .tri import Tri, any_of, both, either, negate
-
-SRC_MM = R.src(R.IMWG_2014, "§2.2")
-SRC_SMM = R.src(R.IMWG_2014, "§2.3")
-SRC_IGM = R.src(R.KYLE_WM_2012, "§2.5")
-SRC_LC_MGUS = R.src(R.IMWG_2014, "§2.6")
-SRC_LC_SMM = "Working definition, not IMWG 2014; clinical-reference §2.7"
 
 MARROW = "marrow.clonal_plasma_cells_percent"
 # ref: §4 — renal function decides which Freelite ratio interval applies (eGFR or CrCl < 60).
@@ -69,22 +65,27 @@ class Outcome:
 
 
 _IGG_IGA = (HeavyChain.IGG, HeavyChain.IGA)
+# Reasons worded from the criteria's rows, built once: a cut-off is never typed a second time.
+_SERUM_30 = C.stated(C.SERUM_30, "serum M-protein")
+_SERUM_UNDER_30 = C.stated(C.SERUM_30, "serum M-protein", met=False)
+_URINE_500 = C.stated(C.URINE_500, "urine M-protein")
+_CLONAL_10 = C.stated(C.BMPC_10, "clonal BMPC")
+_CLONAL_UNDER_10 = C.stated(C.BMPC_10, "clonal BMPC", met=False)
+_BMPC_10 = C.stated(C.BMPC_10, "BMPC")
+_BMPC_UNDER_10 = C.stated(C.BMPC_10, "BMPC", met=False)
+_IGM_30 = C.stated(C.IGM_30, "IgM M-protein")
+_IGM_UNDER_30 = C.stated(C.IGM_30, "IgM M-protein", met=False)
+_LPL_10 = C.stated(C.LPL_10, "lymphoplasmacytic infiltration")
+_LPL_UNDER_10 = C.stated(C.LPL_10, "infiltration", met=False)
 
 
-def _no_amyloidosis(f: Facts, amyloidosis: Tri, source: str) -> None:
+def _no_amyloidosis(f: Facts, amyloidosis: Tri, row: C.Row) -> None:
     """Record the "no amyloidosis" criterion once (a biclonal IgM + non-IgM panel reaches both the
     myeloma and the IgM criteria)."""
-    if any(c.id == "no_amyloidosis" for c in f.criteria):
+    if any(c.id == row.id for c in f.criteria):
         return
-    f.add(
-        "no_amyloidosis",
-        negate(amyloidosis),
-        amyloidosis,
-        None,
-        "no amyloidosis",
-        source,
-        None,
-        None if amyloidosis is not None else "not reported",
+    row.record(
+        f, negate(amyloidosis), amyloidosis, None, None, None if amyloidosis is not None else C.NOT_REPORTED
     )
 
 
@@ -135,12 +136,13 @@ def classify(f: Facts) -> Outcome:
 
 
 def screen_tests_not_done(f: Facts) -> list[str]:
-    """The tests of a complete screen besides SPEP (§2.9) that were not done or not assessable."""
+    """The tests of a complete screen besides SPEP (§2.9) that were not done or not assessable, as test
+    codes (``catalogue.TEST_WORDS`` names them)."""
     out = []
     if f.panel.serum_ife is None:
-        out.append("serum immunofixation")
+        out.append("serum_ife")
     if f.flc is None or f.flc.abnormal is None:
-        out.append("serum free light chains")
+        out.append("flc")
     return out
 
 
@@ -207,6 +209,9 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
 _FLOW_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_LIGHT_CHAIN, Code.SOLITARY_PLASMACYTOMA})
 
 
+# Long by design: the order of precedence of the IMWG categories (clone present or not, immunofixation
+# done or not, discordances, then the myeloma, IgM or light-chain rules) reads top to bottom; split into
+# parts it would hide which exit wins.
 def _classify(f: Facts) -> Outcome:
     p = f.panel
     isotype = " + ".join(f.clone_labels) or None
@@ -324,67 +329,22 @@ def _classify(f: Facts) -> Outcome:
 
 
 def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
-    """Non-IgM and light-chain clones: myeloma, plasmacytoma, SMM or MGUS (§2.2–§2.4, §2.6–§2.8)."""
-    p = f.panel
-    clinical = p.clinical
+    """Non-IgM and light-chain clones: myeloma, plasmacytoma, SMM or MGUS (§2.2–§2.4, §2.6–§2.8), in
+    the IMWG order of precedence: myeloma-defining events, plasmacytoma, amyloidosis, then the
+    smouldering and MGUS ranges."""
+    clinical = f.panel.clinical
     plasmacytoma = clinical.plasmacytoma if clinical else None
     amyloidosis = clinical.amyloidosis if clinical else None
     if kind == "light_chain" and not isotype:
-        urine_ife = p.urine.ife if p.urine else None
-        if urine_ife is not None and urine_ife.clones:
-            isotype = " + ".join(c.label for c in urine_ife.clones) + " (urine)"
-        elif f.flc is not None and f.flc.abnormal is True and f.flc.involved:
-            isotype = f"free {f.flc.involved}"
+        isotype = _light_chain_isotype(f)
     # ref: §2.2 — clonal BMPC ≥ 10 % or biopsy-proven plasmacytoma, and ≥ 1 MDE.
-    bmpc10 = bmpc_criterion(f, "bmpc_ge_10", ge, R.BMPC_MYELOMA_PERCENT, ">= 10 % clonal BMPC", SRC_MM)
-    f.add(
-        "plasmacytoma",
-        plasmacytoma,
-        plasmacytoma,
-        None,
-        "biopsy-proven bony or extramedullary plasmacytoma",
-        SRC_MM,
-        None,
-        None if plasmacytoma is not None else "not reported",
+    bmpc10 = C.BMPC_10.on_bmpc(f)
+    C.PLASMACYTOMA.record(
+        f, plasmacytoma, plasmacytoma, None, None, None if plasmacytoma is not None else C.NOT_REPORTED
     )
-    _no_amyloidosis(f, amyloidosis, SRC_SMM)
-    mde = f.mde_any
-    met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
-    if mde is True:
-        if either(bmpc10, plasmacytoma) is True:
-            basis = (
-                (
-                    "clonal BMPC >= 10 %"
-                    if f.bmpc_source == "clonal"
-                    else "BMPC >= 10 % (total plasma cells by morphology, §2.9)"
-                )
-                if bmpc10 is True
-                else "biopsy-proven plasmacytoma"
-            )
-            return Outcome(
-                Code.MULTIPLE_MYELOMA,
-                isotype,
-                reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"],
-            )
-        if bmpc10 is None and plasmacytoma is not True:
-            return _indeterminate(
-                isotype,
-                f"myeloma-defining event ({', '.join(met)}) without a marrow result: myeloma can be "
-                "neither confirmed nor excluded; bone-marrow examination is needed urgently (§2.9)",
-                [MARROW],
-            )
-        excluded = (
-            "MGUS excludes CRAB"
-            if f.crab_any is True
-            else "smouldering myeloma and MGUS exclude myeloma-defining events"
-        )
-        return _indeterminate(
-            isotype,
-            f"myeloma-defining event ({', '.join(met)}) with clonal BMPC < 10 % and no biopsy-proven "
-            f"plasmacytoma: the myeloma criteria (§2.2) are not met and {excluded}; "
-            "haematological assessment is needed",
-            ["clinical.plasmacytoma"] if plasmacytoma is None else [],
-        )
+    _no_amyloidosis(f, amyloidosis, C.NO_AMYLOIDOSIS)
+    if f.mde_any is True:
+        return _with_events(f, isotype, bmpc10, plasmacytoma)
     if plasmacytoma is True and bmpc10 is True:
         return _plasmacytoma_with_marrow(f, isotype)
     if amyloidosis is True:
@@ -393,16 +353,65 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "systemic amyloidosis reported: smouldering myeloma and MGUS exclude amyloidosis "
             "(§2.3, §2.4, §2.6); AL amyloidosis is assessed by haematology",
         )
-    mde_missing = f.mde_missing()
+    if plasmacytoma is True:
+        return _plasmacytoma_without_marrow(f, isotype)
+    return _smouldering_or_mgus(f, kind, isotype, bmpc10)
 
-    imaging = p.imaging
-    if (
-        plasmacytoma is True
-        and bmpc10 is not True
-        and imaging is not None
-        and imaging.mri_focal_lesions is not None
-        and imaging.mri_focal_lesions > 0
-    ):
+
+def _light_chain_isotype(f: Facts) -> str | None:
+    """The clone of a light-chain case named by urine immunofixation, else by the involved free chain."""
+    urine_ife = f.panel.urine.ife if f.panel.urine else None
+    if urine_ife is not None and urine_ife.clones:
+        return " + ".join(c.label for c in urine_ife.clones) + " (urine)"
+    if f.flc is not None and f.flc.abnormal is True and f.flc.involved:
+        return f"free {f.flc.involved}"
+    return None
+
+
+def _with_events(f: Facts, isotype: str | None, bmpc10: Tri, plasmacytoma: Tri) -> Outcome:
+    """§2.2: a myeloma-defining event with clonal BMPC >= 10 % or a plasmacytoma is myeloma; without a
+    marrow result, or with neither, it cannot be placed."""
+    met = [MDE_NAMES[k] for k, v in f.mde.items() if v is True]
+    if either(bmpc10, plasmacytoma) is True:
+        basis = (
+            (
+                _CLONAL_10
+                if f.bmpc_source == "clonal"
+                else f"{_BMPC_10} (total plasma cells by morphology, §2.9)"
+            )
+            if bmpc10 is True
+            else "biopsy-proven plasmacytoma"
+        )
+        return Outcome(
+            Code.MULTIPLE_MYELOMA,
+            isotype,
+            reasons=[f"{basis} with myeloma-defining event(s): {', '.join(met)}"],
+        )
+    if bmpc10 is None and plasmacytoma is not True:
+        return _indeterminate(
+            isotype,
+            f"myeloma-defining event ({', '.join(met)}) without a marrow result: myeloma can be "
+            "neither confirmed nor excluded; bone-marrow examination is needed urgently (§2.9)",
+            [MARROW],
+        )
+    excluded = (
+        "MGUS excludes CRAB"
+        if f.crab_any is True
+        else "smouldering myeloma and MGUS exclude myeloma-defining events"
+    )
+    return _indeterminate(
+        isotype,
+        f"myeloma-defining event ({', '.join(met)}) with clonal BMPC < 10 % and no biopsy-proven "
+        f"plasmacytoma: the myeloma criteria (§2.2) are not met and {excluded}; "
+        "haematological assessment is needed",
+        ["clinical.plasmacytoma"] if plasmacytoma is None else [],
+    )
+
+
+def _plasmacytoma_without_marrow(f: Facts, isotype: str | None) -> Outcome:
+    """§2.8: a biopsy-proven plasmacytoma with clonal BMPC < 10 % (or no marrow result) and no MDE."""
+    imaging = f.panel.imaging
+    if imaging is not None and imaging.mri_focal_lesions is not None and imaging.mri_focal_lesions > 0:
         # ref: §2.8 — imaging must be normal apart from the lesion; one further focal lesion is below
         # the SLiM threshold (> 1) yet not "normal": the plasmacytoma is not shown to be solitary.
         return _indeterminate(
@@ -411,62 +420,65 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "imaging normal apart from the lesion (§2.8); one lesion is below the myeloma-defining "
             "threshold (> 1)",
         )
-    if plasmacytoma is True and bmpc10 is not True:
-        # ref: §2.8 — solitary lesion, marrow without clonal cells (< 10 %: minimal involvement), no CRAB.
-        out = Outcome(
-            Code.SOLITARY_PLASMACYTOMA,
-            isotype,
-            reasons=[
-                "biopsy-proven plasmacytoma without myeloma-defining events"
-                + (" among those assessed" if f.mde_open() else "")
-            ],
-        )
-        if f.bmpc is None:
-            out.provisional = True
-            out.missing.append(MARROW)
-        elif f.bmpc_source == "clonal" and f.bmpc.lo > 0:
-            out.label = "Solitary plasmacytoma with minimal marrow involvement (clonal BMPC < 10 %)"
-        elif f.bmpc_source == "morphology":
-            out.label = "Solitary plasmacytoma (marrow clonality not reported)"
-        if f.mde_open():
-            out.provisional = True
-            out.missing.extend(mde_missing)
-        return out
-
-    # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
-    src_smm = SRC_LC_SMM if kind == "light_chain" else SRC_SMM
-    bmpc_10_60 = f.add(
-        "bmpc_10_to_60",
-        both(bmpc10, negate(f.mde["bmpc_ge_60"])),
-        f.bmpc.lo if f.bmpc else None,
-        "%",
-        "clonal BMPC 10-60 %",
-        src_smm,
+    # ref: §2.8 — solitary lesion, marrow without clonal cells (< 10 %: minimal involvement), no CRAB.
+    out = Outcome(
+        Code.SOLITARY_PLASMACYTOMA,
+        isotype,
+        reasons=[
+            "biopsy-proven plasmacytoma without myeloma-defining events"
+            + (" among those assessed" if f.mde_open() else "")
+        ],
     )
+    if f.bmpc is None:
+        out.provisional = True
+        out.missing.append(MARROW)
+    elif f.bmpc_source == "clonal" and f.bmpc.lo > 0:
+        out.label = "Solitary plasmacytoma with minimal marrow involvement (clonal BMPC < 10 %)"
+    elif f.bmpc_source == "morphology":
+        out.label = "Solitary plasmacytoma (marrow clonality not reported)"
+    if f.mde_open():
+        out.provisional = True
+        out.missing.extend(f.mde_missing())
+    return out
+
+
+class _SmmCriteria(NamedTuple):
+    """§2.3/§2.7 as recorded: each criterion, whether the serum one counts (IgG or IgA), and any met."""
+
+    bmpc_10_60: Tri
+    urine500: Tri
+    serum30: Tri
+    igg_iga: bool
+    smm: Tri
+
+
+def _smm_criteria(f: Facts, kind: str, bmpc10: Tri) -> _SmmCriteria:
+    """Record the smouldering-range criteria of §2.3 (§2.7 for a light-chain clone)."""
+    # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
+    lc = kind == "light_chain"
+    bmpc_10_60 = (C.BMPC_10_TO_60_LC if lc else C.BMPC_10_TO_60).record(
+        f, both(bmpc10, negate(f.mde["bmpc_ge_60"])), f.bmpc.lo if f.bmpc else None, "%"
+    )
+    urine_row = C.URINE_500_LC if lc else C.URINE_500
     urine_mp = f.urine_mp
     if (
         urine_mp is not None
         and f.urine_discordant
-        and ge(urine_mp.interval, R.URINE_M_PROTEIN_MG_24H) is not False
+        and urine_row.compare(urine_mp.interval, urine_row.cutoff) is not False  # type: ignore[misc,arg-type]
     ):
         # ref: §2.3 / §2.7 — the criterion is a urinary M-protein: a band of >= 500 mg/24h that urine
         # immunofixation finds negative is not shown to be one, so the criterion stays open (never met
         # on it); a band below 500 does not meet it either way.
-        urine500 = f.add(
-            "urine_m_protein_ge_500",
+        urine500 = urine_row.record(
+            f,
             None,
             urine_mp.value,
             urine_mp.unit,
-            ">= 500 mg/24h",
-            src_smm,
             None,
             "urine immunofixation negative: the urine protein is not shown to be monoclonal",
         )
     else:
-        urine500 = f.add_q(
-            "urine_m_protein_ge_500", f.urine_mp, ge, R.URINE_M_PROTEIN_MG_24H, ">= 500 mg/24h", src_smm
-        )
-    parts = [urine500, bmpc_10_60]
+        urine500 = urine_row.on_quantity(f, f.urine_mp)
     serum30: Tri = None
     # ref: §2.3 — the M-protein criterion is stated for IgG or IgA (IMWG 2014): an IgD or IgE clone
     # reaches smouldering myeloma only through the urine or marrow criteria.
@@ -475,19 +487,15 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         spike, note = attributable_spike(f)
         if not igg_iga:
             note = "IgD/IgE clone: the criterion is stated for IgG or IgA (not used for the category)"
-        serum30 = f.add_q(
-            "serum_m_protein_ge_30",
-            spike,
-            ge,
-            R.SERUM_M_PROTEIN_G_L,
-            ">= 30 g/L (3 g/dL), IgG or IgA",
-            SRC_SMM,
-            note,
-        )
-        if igg_iga:
-            parts.append(serum30)
-    smm = any_of(parts)
-    if f.mixed_igm and serum30 is None and f.serum_mp is not None and f.serum_mp.interval.lo > 0:
+        serum30 = C.SERUM_30.on_quantity(f, spike, note)
+    counted = [urine500, bmpc_10_60] + ([serum30] if kind != "light_chain" and igg_iga else [])
+    return _SmmCriteria(bmpc_10_60, urine500, serum30, igg_iga, any_of(counted))
+
+
+def _smouldering_or_mgus(f: Facts, kind: str, isotype: str | None, bmpc10: Tri) -> Outcome:
+    """§2.3/§2.7 smouldering ranges first, then §2.4/§2.6 MGUS (an order of precedence)."""
+    s = _smm_criteria(f, kind, bmpc10)
+    if f.mixed_igm and s.serum30 is None and f.serum_mp is not None and f.serum_mp.interval.lo > 0:
         # ref: §2.3/§2.5 — a total spike >= 30 g/L in an IgM + non-IgM gammopathy could be either
         # clone's: smouldering myeloma and the Waldenström range cannot be told apart.
         return _indeterminate(
@@ -497,7 +505,7 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
             "(IgM >= 30 g/L) cannot be told apart; quantify each clone",
             ["spep.m_protein"],
         )
-    if smm is True and f.mixed_igm:
+    if s.smm is True and f.mixed_igm:
         igm = _igm_logic(f, isotype)
         if igm.code is Code.WALDENSTROM_RANGE:
             return _indeterminate(
@@ -505,84 +513,91 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
                 "biclonal gammopathy with the non-IgM clone in the smouldering-myeloma range and the IgM "
                 "component in the Waldenström range",
             )
-    if smm is True:
-        code = Code.SMOLDERING_MYELOMA_LIGHT_CHAIN if kind == "light_chain" else Code.SMOLDERING_MYELOMA
-        why = [
-            n
-            for n, v in (
-                ("serum M-protein >= 30 g/L", serum30),
-                ("urine M-protein >= 500 mg/24h", urine500),
-                ("clonal BMPC 10-60 %", bmpc_10_60),
-            )
-            if v is True
-        ]
-        out = Outcome(
-            code,
-            isotype,
-            reasons=[
-                f"{' and '.join(why)} without myeloma-defining events"
-                + (" among those assessed" if f.mde_open() else "")
-            ],
-        )
-        if plasmacytoma is True:
-            out.reasons.append("plasmacytoma with clonal BMPC >= 10 % and no MDE")
-        if kind == "non_secretory":
-            out.reasons.append("no monoclonal protein detected (non-secretory)")
-        if f.mde_open():
-            out.provisional = True
-            out.missing.extend(mde_missing)
-        return out
-
-    if serum30 is True and not igg_iga:
+    if s.smm is True:
+        return _smouldering(f, kind, isotype, s)
+    if s.serum30 is True and not s.igg_iga:
         out = _indeterminate(
             isotype,
             "IgD/IgE M-protein >= 30 g/L: non-IgM MGUS needs < 30 g/L (§2.4) and the smouldering-myeloma "
             "M-protein criterion is stated for IgG or IgA (§2.3); haematological assessment is needed",
             # Either would place the clone: smouldering myeloma by marrow (10-60 %) or urine criteria.
-            ([MARROW] if bmpc10 is None else []) + ([_urine_field(f)] if urine500 is None else []),
+            ([MARROW] if bmpc10 is None else []) + ([_urine_field(f)] if s.urine500 is None else []),
         )
         out.refer = True
         return out
 
     crab_open = f.mde_open(CRAB)
     if kind == "heavy":
-        # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
-        why = [
-            "non-IgM clone",
-            "serum M-protein < 30 g/L" if serum30 is False else "serum M-protein not quantified",
-            (
-                "clonal BMPC < 10 %"
-                if f.bmpc_source == "clonal"
-                else "BMPC < 10 % (total plasma cells by morphology)"
-            )
-            if bmpc10 is False
-            else "no marrow result",
-            "no CRAB feature" if not crab_open else "CRAB not fully assessed",
-        ]
-        out = Outcome(Code.MGUS_NON_IGM, isotype, reasons=[", ".join(why)])
-        if serum30 is None:
-            out.missing.append("spep.m_protein")
-        if bmpc10 is None:
-            out.missing.append(MARROW)
-        if crab_open:
-            out.missing.extend(f.mde_missing(CRAB))
-        if urine500 is None and f.urine_discordant:
-            # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
-            out.missing.append("urine.ife")
-        out.provisional = bool(out.missing)
-        if HeavyChain.IGM in f.heavy_chains:
-            # ref: §2.5 — the IgM component of a biclonal gammopathy is judged by the IgM criteria.
-            igm = _igm_logic(f, isotype)
-            if igm.code is not Code.MGUS_IGM:
-                igm.reasons.insert(0, "biclonal gammopathy: the IgM component decides")
-                return igm
-            out.reasons.append("biclonal with an IgM component, itself in the IgM MGUS range")
-            out.provisional = out.provisional or igm.provisional
-            out.missing.extend(m for m in igm.missing if m not in out.missing)
-        return out
+        return _non_igm_mgus(f, isotype, s, bmpc10, crab_open)
     if kind == "light_chain":
-        return _light_chain_mgus(f, isotype, bmpc10, urine500, crab_open)
+        return _light_chain_mgus(f, isotype, bmpc10, s.urine500, crab_open)
     return _indeterminate(isotype, "clonal marrow plasma cells without a detectable monoclonal protein")
+
+
+def _smouldering(f: Facts, kind: str, isotype: str | None, s: _SmmCriteria) -> Outcome:
+    """§2.3/§2.7: the smouldering range without myeloma-defining events."""
+    code = Code.SMOLDERING_MYELOMA_LIGHT_CHAIN if kind == "light_chain" else Code.SMOLDERING_MYELOMA
+    why = [
+        n
+        for n, v in (
+            (_SERUM_30, s.serum30),
+            (_URINE_500, s.urine500),
+            (C.BMPC_10_TO_60.threshold, s.bmpc_10_60),
+        )
+        if v is True
+    ]
+    out = Outcome(
+        code,
+        isotype,
+        reasons=[
+            f"{' and '.join(why)} without myeloma-defining events"
+            + (" among those assessed" if f.mde_open() else "")
+        ],
+    )
+    if kind == "non_secretory":
+        out.reasons.append("no monoclonal protein detected (non-secretory)")
+    if f.mde_open():
+        out.provisional = True
+        out.missing.extend(f.mde_missing())
+    return out
+
+
+def _non_igm_mgus(f: Facts, isotype: str | None, s: _SmmCriteria, bmpc10: Tri, crab_open: bool) -> Outcome:
+    """§2.4: non-IgM MGUS (the IgM component of a biclonal gammopathy judged by §2.5)."""
+    # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
+    why = [
+        "non-IgM clone",
+        _SERUM_UNDER_30 if s.serum30 is False else "serum M-protein not quantified",
+        (
+            _CLONAL_UNDER_10
+            if f.bmpc_source == "clonal"
+            else f"{_BMPC_UNDER_10} (total plasma cells by morphology)"
+        )
+        if bmpc10 is False
+        else "no marrow result",
+        "no CRAB feature" if not crab_open else "CRAB not fully assessed",
+    ]
+    out = Outcome(Code.MGUS_NON_IGM, isotype, reasons=[", ".join(why)])
+    if s.serum30 is None:
+        out.missing.append("spep.m_protein")
+    if bmpc10 is None:
+        out.missing.append(MARROW)
+    if crab_open:
+        out.missing.extend(f.mde_missing(CRAB))
+    if s.urine500 is None and f.urine_discordant:
+        # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
+        out.missing.append("urine.ife")
+    out.provisional = bool(out.missing)
+    if HeavyChain.IGM in f.heavy_chains:
+        # ref: §2.5 — the IgM component of a biclonal gammopathy is judged by the IgM criteria.
+        igm = _igm_logic(f, isotype)
+        if igm.code is not Code.MGUS_IGM:
+            igm.reasons.insert(0, "biclonal gammopathy: the IgM component decides")
+            return igm
+        out.reasons.append("biclonal with an IgM component, itself in the IgM MGUS range")
+        out.provisional = out.provisional or igm.provisional
+        out.missing.extend(m for m in igm.missing if m not in out.missing)
+    return out
 
 
 def _li_escalated_without_clone(isotype: str | None) -> Outcome:
@@ -625,24 +640,15 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     flc = f.flc
     abnormal = flc.abnormal if flc else None
     raised = flc.involved_raised if flc else None
-    f.add(
-        "flc_ratio_abnormal",
+    # ref: §2.6 — the interval in force is the assay's (§4) or the laboratory's, named when known.
+    C.FLC_RATIO_ABNORMAL.record(
+        f,
         abnormal,
         flc.ratio if flc else None,
         "ratio",
-        f"outside {flc.interval_low}-{flc.interval_high}"
-        if flc and flc.interval_low
-        else "outside the ratio interval in force",
-        SRC_LC_MGUS,
+        threshold=f"outside {flc.interval_low}-{flc.interval_high}" if flc and flc.interval_low else None,
     )
-    f.add(
-        "involved_flc_raised",
-        raised,
-        None,
-        None,
-        "involved light chain above its upper reference limit",
-        SRC_LC_MGUS,
-    )
+    C.INVOLVED_FLC_RAISED.record(f, raised, None)
     renal = [RENAL] if flc is not None and flc.renal_open else []
     if abnormal is False:
         # ref: §2.7 — light-chain smouldering myeloma needs no abnormal ratio: the urine or the marrow,
@@ -695,24 +701,22 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     return out
 
 
+# Long by design: §2.5's order of precedence (amyloidosis, myeloma features, the Waldenström range,
+# end-organ features, a second light-chain clone, a plasmacytoma, then IgM MGUS) reads top to bottom.
 def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     """§2.5: IgM MGUS or the Waldenström range; IgM does not use the myeloma CRAB logic."""
     p = f.panel
     marrow = p.marrow
     lpl = marrow.lymphoplasmacytic_infiltrate_percent if marrow else None
     spike, note = attributable_spike(f)
-    igm30 = f.add_q(
-        "igm_m_protein_ge_30", spike, ge, R.SERUM_M_PROTEIN_G_L, ">= 30 g/L (3 g/dL)", SRC_IGM, note
-    )
-    lpl10 = f.add(
-        "lymphoplasmacytic_infiltrate_ge_10",
-        None if lpl is None else lpl >= R.LPL_INFILTRATE_PERCENT,
+    igm30 = C.IGM_30.on_quantity(f, spike, note)
+    lpl10 = C.LPL_10.record(
+        f,
+        None if lpl is None else lpl >= C.LPL_10.cutoff,  # type: ignore[operator]
         lpl,
         "%",
-        ">= 10 % marrow lymphoplasmacytic infiltration",
-        SRC_IGM,
         None,
-        None if lpl is not None else "no marrow result",
+        None if lpl is not None else C.NO_MARROW,
     )
     symptoms = p.clinical.igm_related_symptoms if p.clinical else None
     # The anaemia of §2.5 is read with the §2.1 haemoglobin rule: the only anaemia definition the
@@ -721,7 +725,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     if anemia is None and f.mde_measured.get("anemia"):
         anemia = False  # measured and no evaluable rule met (see Facts.mde_missing)
     amyloidosis = p.clinical.amyloidosis if p.clinical else None
-    _no_amyloidosis(f, amyloidosis, SRC_IGM)
+    _no_amyloidosis(f, amyloidosis, C.NO_AMYLOIDOSIS_IGM)
     if amyloidosis is True:
         out = _indeterminate(
             isotype,
@@ -732,17 +736,10 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         return out
     slim = [MDE_NAMES[k] for k in ("bmpc_ge_60", "flc_ratio_ge_100", "mri_focal_lesions") if f.mde[k] is True]
     clonal10 = ge(f.clonal_bmpc, R.BMPC_MYELOMA_PERCENT) if f.clonal_bmpc is not None else None
-    myeloma_features = slim + (["clonal BMPC >= 10 %"] if clonal10 is True else [])
+    myeloma_features = slim + ([_CLONAL_10] if clonal10 is True else [])
     # Named in the label, though not deciding it: lytic lesions point to IgM myeloma, not Waldenström.
     named = myeloma_features + ([MDE_NAMES["bone_lesions"]] if f.mde["bone_lesions"] is True else [])
-    end_organ = f.add(
-        "igm_end_organ_features",
-        either(anemia, symptoms),
-        None,
-        None,
-        "anaemia (§2.1 rule), constitutional symptoms, hyperviscosity, lymphadenopathy or hepatosplenomegaly",
-        SRC_IGM,
-    )
+    end_organ = C.IGM_END_ORGAN.record(f, either(anemia, symptoms), None)
     if myeloma_features and lpl10 is not True:
         # An IgM clone with clonal plasma cells >= 10 % or a SLiM biomarker but no lymphoplasmacytic
         # infiltrate: IgM myeloma (rare) against Waldenström cannot be settled by the IgM criteria.
@@ -760,8 +757,8 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         why = " and ".join(
             n
             for n, v in (
-                ("IgM M-protein >= 30 g/L", igm30),
-                ("lymphoplasmacytic infiltration >= 10 %", lpl10),
+                (_IGM_30, igm30),
+                (_LPL_10, lpl10),
             )
             if v
         )
@@ -809,8 +806,8 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         return out
     # The basis says what was shown, never "< 30 g/L" for an M-protein that was not quantified.
     basis = [
-        "IgM M-protein < 30 g/L" if igm30 is False else "IgM M-protein not quantified",
-        "infiltration < 10 %" if lpl10 is False else "no marrow result",
+        _IGM_UNDER_30 if igm30 is False else "IgM M-protein not quantified",
+        _LPL_UNDER_10 if lpl10 is False else "no marrow result",
         "no end-organ features" if end_organ is False else "end-organ features not fully assessed",
     ]
     out = Outcome(Code.MGUS_IGM, isotype, igm_logic=True, reasons=[", ".join(basis)])

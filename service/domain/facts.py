@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from types import MappingProxyType
 
+from . import criteria as C
 from . import ruleset as R
+from .criteria import _COMP_TEXT
 from .egfr import EGFR_UNIT, EstimatedGfr, estimate
 from .flc import summarize
 from .panel import HeavyChain, IfeResult, Labs, LightChain, Panel
-from .quantity import INF, ZERO, Comparator, Interval, Quantity, ge, gt, lt
-from .results import Criterion, FlcSummary, Status
-from .tri import Compare, Tri, any_of, both, either
-
-SRC_MDE = R.src(R.IMWG_2014, "§2.1")
+from .quantity import INF, ZERO, Comparator, Interval, Quantity, gt, lt
+from .results import Criterion, FlcSummary
+from .tri import Tri, any_of, both, either
 
 # Contract ids of the myeloma-defining events, in CRAB-SLiM order.
 MDE_IDS = (
@@ -53,22 +52,18 @@ CRITERION_NAMES = {
     "mde.mri_focal_lesions": "MRI focal lesions",
     "igm_end_organ_features": "IgM end-organ features",
 }
-# What each MDE needs when it is not assessable (request field paths).
+# What each MDE needs when it is not assessable (request field paths): the needs of its first row.
 MDE_NEEDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "hypercalcemia": ("labs.calcium",),
+        "hypercalcemia": C.CA_ABSOLUTE.needs,
         "renal_insufficiency": ("labs.creatinine", "labs.egfr"),
-        "anemia": ("labs.hemoglobin",),
-        "bone_lesions": ("imaging.osteolytic_lesions",),
-        "bmpc_ge_60": ("marrow.clonal_plasma_cells_percent",),
-        "flc_ratio_ge_100": ("flc.kappa", "flc.lambda"),
-        "mri_focal_lesions": ("imaging.mri_focal_lesions",),
+        "anemia": C.HB_ABSOLUTE.needs,
+        "bone_lesions": C.BONE_LESIONS.needs,
+        "bmpc_ge_60": C.BMPC_60.needs,
+        "flc_ratio_ge_100": C.FLC_RATIO_100.needs,
+        "mri_focal_lesions": C.MRI_LESIONS.needs,
     }
 )  # read-only: shared by every panel
-_STATUS = {True: Status.MET, False: Status.NOT_MET, None: Status.NOT_ASSESSABLE}
-NA = Status.NOT_ASSESSABLE
-_COMP_TEXT = {c: c.value for c in Comparator}
-_new = tuple.__new__  # builds a NamedTuple record without its __new__ (a few dozen per panel)
 
 
 @dataclass(slots=True)
@@ -100,58 +95,6 @@ class Facts:
     egfr_estimate: EstimatedGfr | None = None
     # A non-Freelite FLC ratio that would meet the SLiM threshold (§2.1 Li): escalated, never silent.
     li_escalated: bool = False
-
-    def add(
-        self,
-        cid: str,
-        tri: Tri,
-        value: Decimal | int | bool | str | None,
-        unit: str | None,
-        threshold: str,
-        source: str,
-        comparator: str | None = None,
-        note: str | None = None,
-    ) -> Tri:
-        """Record a criterion and return its three-valued outcome."""
-        self.criteria.append(
-            _new(Criterion, (cid, _STATUS[tri], value, unit, comparator, threshold, source, note))
-        )
-        return tri
-
-    def add_q(
-        self,
-        cid: str,
-        q: Quantity | None,
-        op: Compare,
-        t: Decimal,
-        threshold: str,
-        source: str,
-        note: str | None = None,
-    ) -> Tri:
-        """Record a criterion ``op(q, t)`` on a quantity (None when not reported)."""
-        if q is None:
-            self.criteria.append(
-                _new(Criterion, (cid, NA, None, None, None, threshold, source, note or "not reported"))
-            )
-            return None
-        tri = op(q.interval, t)
-        c = q.comparator
-        self.criteria.append(
-            _new(
-                Criterion,
-                (
-                    cid,
-                    _STATUS[tri],
-                    q.value,
-                    q.unit,
-                    None if c is None else _COMP_TEXT[c],
-                    threshold,
-                    source,
-                    note,
-                ),
-            )
-        )
-        return tri
 
     @property
     def mde_any(self) -> Tri:
@@ -306,35 +249,10 @@ def _fmt(v: Decimal) -> str:
     return f"{float(v):g}"
 
 
-@lru_cache(maxsize=256)
-def _uln_threshold(limit: Decimal) -> str:
-    # A laboratory sends the same ULN all day: the threshold text is built once per limit.
-    return f"> ULN + 0.25 mmol/L (> {_fmt(limit)} mmol/L)"
-
-
-@lru_cache(maxsize=256)
-def _lln_threshold(limit: Decimal) -> str:
-    return f"> 20 g/L below LLN (< {_fmt(limit)} g/L)"
-
-
-_NOT_REPORTED = "not reported"
 EGFR_AS_CLEARANCE = "eGFR used as the estimated creatinine clearance"
 EGFR_ESTIMATED = (
     "eGFR estimated by CKD-EPI 2021 from creatinine, age and sex (§2.1): assumes a stable creatinine"
 )
-
-# Criteria whose every field is fixed when their measurement is absent: built once, shared by every
-# panel (Criterion is immutable).
-_CA_ABS_TEXT = "> 2.75 mmol/L (> 11 mg/dL)"
-_CA_ABS_NA = Criterion(
-    "mde.hypercalcemia.absolute", NA, None, None, None, _CA_ABS_TEXT, SRC_MDE, _NOT_REPORTED
-)
-_CA_ULN_TEXT = "> ULN + 0.25 mmol/L (> 1 mg/dL above ULN)"
-_CA_ULN_NA = Criterion(
-    "mde.hypercalcemia.above_uln", NA, None, None, None, _CA_ULN_TEXT, SRC_MDE, _NOT_REPORTED
-)
-_HB_LLN_TEXT = "> 20 g/L below LLN"
-_HB_LLN_NA = Criterion("mde.anemia.below_lln", NA, None, None, None, _HB_LLN_TEXT, SRC_MDE, _NOT_REPORTED)
 
 
 # ref: §1.1 — the plausible reference limits a relative rule is judged against when the limit is not sent.
@@ -371,29 +289,13 @@ def _evaluate_mde(f: Facts) -> None:
     imaging = f.panel.imaging
     lytic = imaging.osteolytic_lesions if imaging else None
     # ref: §2.1 B — ≥ 1 osteolytic lesion (lesions other than a biopsied plasmacytoma, §2.8).
-    f.mde["bone_lesions"] = f.add(
-        "mde.bone_lesions",
-        None if lytic is None else lytic >= R.OSTEOLYTIC_LESIONS_MIN,
-        lytic,
-        "lesions",
-        ">= 1 osteolytic lesion",
-        SRC_MDE,
-    )
+    f.mde["bone_lesions"] = C.BONE_LESIONS.on_count(f, lytic, "lesions")
     # ref: §2.1 S — clonal BMPC ≥ 60 %.
-    f.mde["bmpc_ge_60"] = bmpc_criterion(
-        f, "mde.bmpc_ge_60", ge, R.BMPC_SLIM_PERCENT, ">= 60 % clonal BMPC", SRC_MDE
-    )
+    f.mde["bmpc_ge_60"] = C.BMPC_60.on_bmpc(f)
     _light_chain_ratio(f)
     mri = imaging.mri_focal_lesions if imaging else None
     # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.
-    f.mde["mri_focal_lesions"] = f.add(
-        "mde.mri_focal_lesions",
-        None if mri is None else mri > R.MRI_FOCAL_LESIONS_MORE_THAN,
-        mri,
-        "lesions",
-        "> 1 focal lesion (>= 5 mm) on MRI",
-        SRC_MDE,
-    )
+    f.mde["mri_focal_lesions"] = C.MRI_LESIONS.on_count(f, mri, "lesions")
     measured = f.mde_measured
     measured["bone_lesions"] = lytic is not None
     measured["bmpc_ge_60"] = f.bmpc is not None
@@ -402,56 +304,24 @@ def _evaluate_mde(f: Facts) -> None:
 
 def _hypercalcemia(f: Facts, calcium: Quantity | None) -> None:
     """§2.1 C: calcium > 2.75 mmol/L, or > 0.25 mmol/L above the laboratory's ULN."""
-    crit = f.criteria.append
     if calcium is None:
-        crit(_CA_ABS_NA)
-        crit(_CA_ULN_NA)
+        f.criteria.append(C.CA_ABSOLUTE.absent)
+        f.criteria.append(C.CA_ABOVE_ULN.absent)
         f.mde["hypercalcemia"] = None
         f.mde_measured["hypercalcemia"] = False
         return
-    iv, comp = calcium.interval, _comp(calcium)
     # ref: §2.1 C — > 2.75 mmol/L.
-    c_abs = gt(iv, R.CALCIUM_ABSOLUTE_MMOL_L)
-    crit(
-        _new(
-            Criterion,
-            (
-                "mde.hypercalcemia.absolute",
-                _STATUS[c_abs],
-                calcium.value,
-                "mmol/L",
-                comp,
-                _CA_ABS_TEXT,
-                SRC_MDE,
-                None,
-            ),
-        )
-    )
-    note = None
+    c_abs = C.CA_ABSOLUTE.on_quantity(f, calcium, unit="mmol/L")
+    row = C.CA_ABOVE_ULN
     if calcium.reference_range is not None:
         # ref: §2.1 C — > 0.25 mmol/L above the laboratory's ULN.
-        limit = calcium.reference_range.high + R.CALCIUM_ABOVE_ULN_MMOL_L
-        c_uln, text = gt(iv, limit), _uln_threshold(limit)
+        limit = calcium.reference_range.high + row.cutoff  # type: ignore[operator]
+        c_uln = row.on_quantity(f, calcium, cutoff=limit, threshold=row.with_limit(limit), unit="mmol/L")
     else:
         # ref: §1.1 — no ULN sent: not met only when no plausible ULN (2.45-2.80) + 0.25 could meet it.
-        c_uln = _not_met_or_open(gt(iv, _CA_ULN_WINDOW.low + R.CALCIUM_ABOVE_ULN_MMOL_L))
-        text = _CA_ULN_TEXT
+        c_uln = _not_met_or_open(row.compare(calcium.interval, _CA_ULN_WINDOW.low + row.cutoff))  # type: ignore[misc,operator]
         note = _window_note("ULN", _CA_ULN_WINDOW, "mmol/L", c_uln is False)
-    crit(
-        _new(
-            Criterion,
-            (
-                "mde.hypercalcemia.above_uln",
-                _STATUS[c_uln],
-                calcium.value,
-                "mmol/L",
-                comp,
-                text,
-                SRC_MDE,
-                note,
-            ),
-        )
-    )
+        row.record(f, c_uln, calcium.value, "mmol/L", _comp(calcium), note)
     event = f.mde["hypercalcemia"] = either(c_abs, c_uln)
     f.mde_measured["hypercalcemia"] = event is not None
     if event is None and c_abs is False:
@@ -467,39 +337,25 @@ def _not_met_or_open(could_meet: Tri) -> Tri:
 def _anemia(f: Facts, hb: Quantity | None, sex: str | None) -> None:
     """§2.1 A: haemoglobin < 100 g/L, or > 20 g/L below the laboratory's LLN."""
     # ref: §2.1 A — haemoglobin < 100 g/L.
-    a_abs = f.add_q(
-        "mde.anemia.absolute", hb, lt, R.HEMOGLOBIN_ABSOLUTE_G_L, "< 100 g/L (< 10 g/dL)", SRC_MDE
-    )
+    a_abs = C.HB_ABSOLUTE.on_quantity(f, hb)
+    row = C.HB_BELOW_LLN
     if hb is None:
-        f.criteria.append(_HB_LLN_NA)
+        f.criteria.append(row.absent)
         a_lln: Tri = None
     elif hb.reference_range is not None:
-        # ref: §2.1 A — > 20 g/L below the laboratory's LLN.
-        limit = hb.reference_range.low - R.HEMOGLOBIN_BELOW_LLN_G_L
-        a_lln = f.add_q("mde.anemia.below_lln", hb, lt, limit, _lln_threshold(limit), SRC_MDE)
+        # ref: §2.1 A — > 20 g/L below the laboratory's LLN: haemoglobin < LLN - 20.
+        limit = hb.reference_range.low - row.cutoff  # type: ignore[operator]
+        a_lln = lt(hb.interval, limit)
+        row.record(f, a_lln, hb.value, hb.unit, _comp(hb), None, row.with_limit(limit))
     else:
         # ref: §1.1 — no LLN sent: not met only when no plausible LLN - 20 could meet it, with the
         # sex-specific window for a woman or a man and the wider one otherwise.
         window = _HB_LLN_WINDOWS.get(sex or "", _HB_LLN_WIDE)
-        a_lln = _not_met_or_open(lt(hb.interval, window.high - R.HEMOGLOBIN_BELOW_LLN_G_L))
+        a_lln = _not_met_or_open(lt(hb.interval, window.high - row.cutoff))  # type: ignore[operator]
         note = _window_note("LLN", window, "g/L", a_lln is False)
         if sex not in _HB_LLN_WINDOWS:
             note += " (sex not female or male: the wider window)"
-        f.criteria.append(
-            _new(
-                Criterion,
-                (
-                    "mde.anemia.below_lln",
-                    _STATUS[a_lln],
-                    hb.value,
-                    "g/L",
-                    _comp(hb),
-                    _HB_LLN_TEXT,
-                    SRC_MDE,
-                    note,
-                ),
-            )
-        )
+        row.record(f, a_lln, hb.value, "g/L", _comp(hb), note)
     event = f.mde["anemia"] = either(a_abs, a_lln)
     f.mde_measured["anemia"] = event is not None
     if event is None and a_abs is False:
@@ -509,14 +365,7 @@ def _anemia(f: Facts, hb: Quantity | None, sex: str | None) -> None:
 def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, egfr: Quantity | None) -> None:
     """§2.1 R: creatinine clearance < 40 mL/min, or creatinine > 177 µmol/L (> 2 mg/dL)."""
     # ref: §2.1 R — creatinine > 177 µmol/L (> 2 mg/dL).
-    r_cr = f.add_q(
-        "mde.renal_insufficiency.creatinine",
-        creatinine,
-        gt,
-        R.CREATININE_UMOL_L,
-        "> 177 umol/L (> 2 mg/dL)",
-        SRC_MDE,
-    )
+    r_cr = C.CREATININE.on_quantity(f, creatinine)
     # ref: §2.1 R — clearance < 40 mL/min, measured or estimated by a validated equation: an eGFR is
     # that estimate when no measured clearance is sent (said in the note), and the CKD-EPI 2021
     # estimate when neither is sent (Facts.egfr_estimate).
@@ -524,15 +373,7 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
     note = None
     if clearance is None and egfr is not None:
         note = EGFR_ESTIMATED if f.egfr_estimate is not None else EGFR_AS_CLEARANCE
-    r_cl = f.add_q(
-        "mde.renal_insufficiency.clearance",
-        used,
-        lt,
-        R.CREATININE_CLEARANCE_ML_MIN,
-        "< 40 mL/min",
-        SRC_MDE,
-        note=note,
-    )
+    r_cl = C.CLEARANCE.on_quantity(f, used, note)
     f.mde["renal_insufficiency"] = either(r_cr, r_cl)
     # Operational choice: a creatinine that decides its rule, with no clearance or eGFR and no estimate
     # (age or sex not given), does not hold the category open; its clearance rule stays not_assessable
@@ -548,17 +389,18 @@ def _light_chain_ratio(f: Facts) -> None:
     """§2.1 Li: involved/uninvolved FLC ratio ≥ 100 with the involved chain ≥ 100 mg/L (Freelite)."""
     # Judged on whichever chain is in excess, so a second clone (or light-chain escape) opposite the
     # heavy-chain clone's light chain is not missed; a chain below 100 mg/L settles it on its own.
+    row = C.FLC_RATIO_100
     li: Tri = None
     flc_in = f.panel.flc
     if flc_in is not None and flc_in.kappa is not None and flc_in.lambda_ is not None:
         r = f.ratio
         kappa_side = both(
-            None if r is None else ge(r, R.FLC_SLIM_RATIO),
-            ge(flc_in.kappa.interval, R.FLC_SLIM_INVOLVED_MG_L),
+            None if r is None else row.compare(r, row.cutoff),  # type: ignore[misc,arg-type]
+            row.compare(flc_in.kappa.interval, row.alt),  # type: ignore[misc,arg-type]
         )
         lambda_side = both(
-            None if r is None else ge(r.reciprocal(), R.FLC_SLIM_RATIO),
-            ge(flc_in.lambda_.interval, R.FLC_SLIM_INVOLVED_MG_L),
+            None if r is None else row.compare(r.reciprocal(), row.cutoff),  # type: ignore[misc,arg-type]
+            row.compare(flc_in.lambda_.interval, row.alt),  # type: ignore[misc,arg-type]
         )
         li = either(kappa_side, lambda_side)
     flc = f.flc
@@ -580,15 +422,8 @@ def _light_chain_ratio(f: Facts) -> None:
         li, measured = None, li is not None and not f.li_escalated
         if f.li_escalated:
             f.mde_needs["flc_ratio_ge_100"] = ("flc.assay",)
-    f.mde["flc_ratio_ge_100"] = f.add(
-        "mde.flc_ratio_ge_100",
-        li,
-        flc.involved_uninvolved_ratio if flc else None,
-        "ratio",
-        "involved/uninvolved FLC ratio >= 100 and involved FLC >= 100 mg/L (Freelite)",
-        SRC_MDE,
-        None,
-        note,
+    f.mde["flc_ratio_ge_100"] = row.record(
+        f, li, flc.involved_uninvolved_ratio if flc else None, "ratio", None, note
     )
     f.mde_measured["flc_ratio_ge_100"] = measured
 
@@ -599,15 +434,3 @@ ASSAY_WORDS = {"freelite": "Freelite", "n_latex": "Siemens N Latex", "sebia": "S
 def _comp(q: Quantity) -> str | None:
     c = q.comparator
     return None if c is None else _COMP_TEXT[c]
-
-
-def bmpc_criterion(f: Facts, cid: str, op: Compare, t: Decimal, threshold: str, source: str) -> Tri:
-    """Record a marrow plasma-cell criterion, saying when morphology stood in for clonal cells."""
-    bmpc = f.bmpc
-    if bmpc is None:
-        f.criteria.append(_new(Criterion, (cid, NA, None, "%", None, threshold, source, "no marrow result")))
-        return None
-    tri = op(bmpc, t)
-    note = "total plasma cells by morphology (§2.9)" if f.bmpc_source == "morphology" else None
-    f.criteria.append(_new(Criterion, (cid, _STATUS[tri], bmpc.lo, "%", None, threshold, source, note)))
-    return tri

@@ -5,7 +5,9 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
+from . import criteria as C
 from . import ruleset as R
+from .catalogue import FLAGS, SERUM_PARAPROTEIN_TESTS, tests_words
 from .classify import Outcome, screen_tests_not_done
 from .facts import ASSAY_WORDS, MDE_NAMES, Facts
 from .panel import IfeResult, Scleromyxedema
@@ -76,11 +78,11 @@ def paraprotein_tests_not_done(f: Facts) -> list[str]:
     does not exclude the small clones of scleromyxoedema (§5: repeat serum/urine IFE and FLC)."""
     p = f.panel
     return [
-        name
-        for name, missing in (
-            ("serum immunofixation", p.serum_ife is None),
-            ("serum free light chains", f.flc is None or f.flc.abnormal is None),
-            ("urine immunofixation", p.urine is None or p.urine.ife is None),
+        test
+        for test, missing in (
+            ("serum_ife", p.serum_ife is None),
+            ("flc", f.flc is None or f.flc.abnormal is None),
+            ("urine_ife", p.urine is None or p.urine.ife is None),
         )
         if missing
     ]
@@ -124,9 +126,6 @@ def thyroid_abnormal(f: Facts) -> Tri:
     return False if False in (disease, tsh_out) else None
 
 
-SRC_RONGIOLETTI = f"{RONGIOLETTI_SRC}; clinical-reference §5"
-
-
 def _tsh_without_range(f: Facts) -> bool:
     labs = f.panel.labs
     return labs is not None and labs.tsh is not None and labs.tsh.reference_range is None
@@ -143,34 +142,14 @@ def rongioletti_criteria(f: Facts, mp: Tri, thyroid: Tri) -> None:
     ):
         return
     eruption = both(c.papular_eruption, c.sclerodermoid_induration)
-    f.add(
-        "scleromyxedema.papular_sclerodermoid_eruption",
-        eruption,
-        None,
-        None,
-        "(1) generalised papular and sclerodermoid eruption",
-        SRC_RONGIOLETTI,
-    )
-    f.add(
-        "scleromyxedema.monoclonal_gammopathy", mp, None, None, "(2) monoclonal gammopathy", SRC_RONGIOLETTI
-    )
-    f.add(
-        "scleromyxedema.histology",
-        c.histology_mucin_fibrosis,
-        None,
-        None,
-        "(3) dermal mucin, fibroblast proliferation, fibrosis",
-        SRC_RONGIOLETTI,
-    )
-    f.add(
-        "scleromyxedema.no_thyroid_disease",
+    C.RONGIOLETTI_ERUPTION.record(f, eruption, None)
+    C.RONGIOLETTI_MP.record(f, mp, None)
+    C.RONGIOLETTI_HISTOLOGY.record(f, c.histology_mucin_fibrosis, None)
+    C.RONGIOLETTI_THYROID.record(
+        f,
         negate(thyroid),
         None,
-        None,
-        "(4) absence of thyroid disease (TSH within its range)",
-        SRC_RONGIOLETTI,
-        None,
-        "TSH sent without a reference range: not used" if _tsh_without_range(f) else None,
+        note="TSH sent without a reference range: not used" if _tsh_without_range(f) else None,
     )
 
 
@@ -186,9 +165,8 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     not_done = paraprotein_tests_not_done(f) if sclero is not None and mp is not True else []
     # Rongioletti (2) is not met only once serum immunofixation and FLC were done and found nothing
     # (urine immunofixation is asked for, but a serum IFE and FLC that find nothing settle it).
-    screened = not any(t.startswith("serum") for t in not_done)
+    screened = not SERUM_PARAPROTEIN_TESTS.intersection(not_done)
     rongioletti_criteria(f, mp if mp is not False or screened else None, thyroid)
-    src5 = "clinical-reference §5"
     if (
         c is not None
         and c.scleromyxedema is Scleromyxedema.CONFIRMED
@@ -200,108 +178,115 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
             "absent: check the clinical data (clinical-reference §5)."
         )
     if sclero is not None:
-        if mp is True:
-            flags.append(
-                Flag(
-                    "MGCS_SCLEROMYXEDEMA",
-                    Severity.REFER,
-                    (
-                        (
-                            f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy "
-                            "of clinical significance (MGCS), not of undetermined significance. The skin "
-                            "disease, not the size of the clone, drives the referral (mortality above 20 %). "
-                            "Refer to haematology and dermatology."
-                        )
-                        if out.code not in CLONE_BEYOND_MGCS
-                        else (
-                            f"Scleromyxoedema ({sclero}) with {CLONE_BEYOND_MGCS[out.code]}: the clonal "
-                            "disorder needs haematology in its own right, and the skin disease (mortality "
-                            "above 20 %) needs dermatology alongside. Refer to haematology and dermatology."
-                        )
-                    )
-                    + f" {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; {src5})",
-                    ("hematology", "dermatology"),
-                )
-            )
-        else:
-            flags.append(
-                Flag(
-                    "SCLEROMYXEDEMA_NO_PARAPROTEIN",
-                    Severity.REFER,
-                    f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
-                    "patients have no detectable paraprotein at first. "
-                    + (
-                        f"Not done yet: {', '.join(not_done)}: do {'it' if len(not_done) == 1 else 'them'}; "
-                        "if no paraprotein is found, repeat serum and urine immunofixation and serum free "
-                        "light chains; "
-                        if not_done
-                        else "Repeat serum and urine immunofixation and serum free light chains; "
-                    )
-                    + f"refer to dermatology and haematology ({R.RONGIOLETTI}; {src5}).",
-                    ("dermatology", "hematology"),
-                )
-            )
-        if c is not None and (c.fever is True or c.neurologic_signs is True):
-            signs = " and ".join(
-                n for n, v in (("fever", c.fever), ("neurological signs", c.neurologic_signs)) if v
-            )
-            flags.append(
-                Flag(
-                    "DERMATO_NEURO_SYNDROME",
-                    Severity.URGENT,
-                    f"Scleromyxoedema with {signs}: possible dermato-neuro syndrome (fever/flu-like "
-                    "illness with confusion, dysarthria, seizures or coma), potentially fatal. "
-                    f"Emergency admission ({src5}).",
-                    ("emergency", "hematology", "dermatology", "neurology"),
-                )
-            )
-        if thyroid is True:
-            flags.append(
-                Flag(
-                    "THYROID_DISEASE_EXCLUSION",
-                    Severity.INFO,
-                    "Thyroid disease or a TSH outside its reference range: Rongioletti criterion (4) "
-                    "requires the absence of thyroid disease; exclude thyroid-associated mucinosis before "
-                    f"accepting scleromyxoedema ({R.RONGIOLETTI}; {src5}).",
-                )
-            )
+        flags.extend(_scleromyxoedema_flags(f, out, sclero, mp is True, not_done, thyroid))
     met = [k for k, v in f.mde.items() if v is True]
-    if met and out.code is Code.NO_MONOCLONAL_PROTEIN:
-        flags.append(_crab_without_monoclonal_protein(f, met))
-    elif met:
-        # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
-        # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
-        # use the myeloma CRAB logic), but hypercalcaemia, renal failure, anaemia or lesions still need
-        # urgent assessment, and IgM myeloma is rare, not impossible.
-        names = ", ".join(MDE_NAMES[k] for k in met)
-        flags.append(
-            Flag(
-                "MYELOMA_DEFINING_EVENT",
-                Severity.URGENT,
-                (
-                    f"Myeloma-defining event(s) beside an IgM clone: {names}. The IgM criteria do not use "
-                    "the myeloma CRAB/SLiM logic (clinical-reference §2.5), so the category does not rest "
-                    "on them; IgM myeloma and other causes need haematological assessment."
-                    if out.igm_logic
-                    else f"Myeloma-defining event(s): {names}."
-                )
-                + (
-                    " CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
-                    if any(k in CRAB_EVENTS for k in met)
-                    else ""
-                )
-                + _estimate_caveat(f)
-                + f" ({R.IMWG_2014}; clinical-reference §2.1).",
-                ("hematology",),
-                tuple({"event": k} for k in met),
-            )
-        )
+    event = _event_flag(f, out, met)
+    if event is not None:
+        flags.append(event)
     li = _li_non_freelite(f)
     if li is not None:
         flags.append(li)
     marrow_flag = _marrow_indicated(f, out, risk, sclero is not None and mp is True)
     if marrow_flag:
-        flags.append(Flag("MARROW_EXAMINATION_RECOMMENDED", Severity.REFER, marrow_flag, ("hematology",)))
+        flags.append(FLAGS["MARROW_EXAMINATION_RECOMMENDED"].make(marrow_flag))
+    referral = _referral_flag(f, out, met)
+    if referral is not None:
+        flags.append(referral)
+    flags.extend(_flc_flags(f))
+    ivig = ivig_flag(f)
+    if ivig is not None:
+        flags.append(ivig)
+    return flags
+
+
+_SRC5 = "clinical-reference §5"
+
+
+def _scleromyxoedema_flags(
+    f: Facts, out: Outcome, sclero: str, mp: bool, not_done: list[str], thyroid: Tri
+) -> list[Flag]:
+    """§5: MGCS or a scleromyxoedema without paraprotein, the dermato-neuro emergency, thyroid disease."""
+    flags: list[Flag] = []
+    c = f.panel.clinical
+    if mp:
+        flags.append(
+            FLAGS["MGCS_SCLEROMYXEDEMA"].make(
+                (
+                    (
+                        f"Monoclonal gammopathy with scleromyxoedema ({sclero}): a monoclonal gammopathy "
+                        "of clinical significance (MGCS), not of undetermined significance. The skin "
+                        "disease, not the size of the clone, drives the referral (mortality above 20 %). "
+                        "Refer to haematology and dermatology."
+                    )
+                    if out.code not in CLONE_BEYOND_MGCS
+                    else (
+                        f"Scleromyxoedema ({sclero}) with {CLONE_BEYOND_MGCS[out.code]}: the clonal "
+                        "disorder needs haematology in its own right, and the skin disease (mortality "
+                        "above 20 %) needs dermatology alongside. Refer to haematology and dermatology."
+                    )
+                )
+                + f" {R.IVIG_CONTEXT} ({R.FERMAND_2018}; {R.RONGIOLETTI}; {_SRC5})",
+            )
+        )
+    else:
+        flags.append(
+            FLAGS["SCLEROMYXEDEMA_NO_PARAPROTEIN"].make(
+                f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
+                "patients have no detectable paraprotein at first. "
+                + (
+                    f"Not done yet: {tests_words(not_done)}: "
+                    f"do {'it' if len(not_done) == 1 else 'them'}; "
+                    "if no paraprotein is found, repeat serum and urine immunofixation and serum free "
+                    "light chains; "
+                    if not_done
+                    else "Repeat serum and urine immunofixation and serum free light chains; "
+                )
+                + f"refer to dermatology and haematology ({R.RONGIOLETTI}; {_SRC5}).",
+            )
+        )
+    if c is not None and (c.fever is True or c.neurologic_signs is True):
+        signs = " and ".join(
+            n for n, v in (("fever", c.fever), ("neurological signs", c.neurologic_signs)) if v
+        )
+        flags.append(FLAGS["DERMATO_NEURO_SYNDROME"].render(signs=signs))
+    if thyroid is True:
+        flags.append(FLAGS["THYROID_DISEASE_EXCLUSION"].render())
+    return flags
+
+
+def _event_flag(f: Facts, out: Outcome, met: list[str]) -> Flag | None:
+    """§2.1: the events met, beside a clone (MYELOMA_DEFINING_EVENT) or without one."""
+    if met and out.code is Code.NO_MONOCLONAL_PROTEIN:
+        return _crab_without_monoclonal_protein(f, met)
+    if met:
+        # api-contract: raised for any CRAB feature or SLiM biomarker present, whatever the clone.
+        # Beside an IgM clone the findings do not change the category (§2.5: the IgM criteria do not
+        # use the myeloma CRAB logic), but hypercalcaemia, renal failure, anaemia or lesions still need
+        # urgent assessment, and IgM myeloma is rare, not impossible.
+        names = ", ".join(MDE_NAMES[k] for k in met)
+        return FLAGS["MYELOMA_DEFINING_EVENT"].make(
+            (
+                f"Myeloma-defining event(s) beside an IgM clone: {names}. The IgM criteria do not use "
+                "the myeloma CRAB/SLiM logic (clinical-reference §2.5), so the category does not rest "
+                "on them; IgM myeloma and other causes need haematological assessment."
+                if out.igm_logic
+                else f"Myeloma-defining event(s): {names}."
+            )
+            + (
+                " CRAB features must be confirmed clinically as attributable to the plasma-cell disorder."
+                if any(k in CRAB_EVENTS for k in met)
+                else ""
+            )
+            + _estimate_caveat(f)
+            + f" ({R.IMWG_2014}; clinical-reference §2.1).",
+            tuple({"event": k} for k in met),
+        )
+    return None
+
+
+def _referral_flag(f: Facts, out: Outcome, met: list[str]) -> Flag | None:
+    """HEMATOLOGY_REFERRAL: the category, a plasmacytoma, or events beside an IgM clone."""
+    c = f.panel.clinical
     if out.code in REFERRAL_CODES or (
         out.code is Code.INDETERMINATE
         and (
@@ -311,39 +296,29 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
             or (c is not None and c.amyloidosis is True)
         )
     ):
-        flags.append(
-            Flag(
-                "HEMATOLOGY_REFERRAL", Severity.REFER, f"{out.label}: refer to haematology.", ("hematology",)
-            )
-        )
+        return FLAGS["HEMATOLOGY_REFERRAL"].make(f"{out.label}: refer to haematology.")
     elif c is not None and c.plasmacytoma is True:
         # api-contract: HEMATOLOGY_REFERRAL for a plasmacytoma, whatever category the rest allows (a
         # biopsy-proven plasma-cell tumour that §2.8 cannot place is still a haematology case).
-        flags.append(
-            Flag(
-                "HEMATOLOGY_REFERRAL",
-                Severity.REFER,
-                f"{out.label}: biopsy-proven plasmacytoma; refer to haematology.",
-                ("hematology",),
-            )
+        return FLAGS["HEMATOLOGY_REFERRAL"].make(
+            f"{out.label}: biopsy-proven plasmacytoma; refer to haematology.",
         )
     elif met and out.igm_logic:
         # The urgent MYELOMA_DEFINING_EVENT beside an IgM clone asks for haematological assessment: the
         # referral goes with it, or the MGUS surveillance schedule would be the only action reported.
-        flags.append(
-            Flag(
-                "HEMATOLOGY_REFERRAL",
-                Severity.REFER,
-                f"{out.label} with myeloma-defining finding(s): refer to haematology to assess their cause "
-                "before the surveillance schedule applies.",
-                ("hematology",),
-            )
+        return FLAGS["HEMATOLOGY_REFERRAL"].make(
+            f"{out.label} with myeloma-defining finding(s): refer to haematology to assess their cause "
+            "before the surveillance schedule applies.",
         )
+    return None
+
+
+def _flc_flags(f: Facts) -> list[Flag]:
+    """§4: which FLC interval and assay the ratio was judged on."""
+    flags: list[Flag] = []
     if f.flc is not None and f.flc.renal_interval:
         flags.append(
-            Flag(
-                "RENAL_FLC_INTERVAL_APPLIED",
-                Severity.INFO,
+            FLAGS["RENAL_FLC_INTERVAL_APPLIED"].make(
                 f"FLC ratio judged against {f.flc.basis} "
                 f"({f.flc.interval_low}-{f.flc.interval_high})"
                 + (" on the CKD-EPI 2021 eGFR estimate (§2.1)" if f.egfr_estimate is not None else "")
@@ -351,18 +326,7 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
             )
         )
     if f.flc is not None and f.flc.assay != "freelite":
-        flags.append(
-            Flag(
-                "NON_FREELITE_ASSAY",
-                Severity.INFO,
-                f"FLC measured with the {ASSAY_WORDS.get(f.flc.assay, f.flc.assay)} assay: the SLiM FLC "
-                "threshold (ratio >= 100, involved >= 100 mg/L) was validated for Freelite only, so that "
-                "myeloma-defining event is not assessable (clinical-reference §2.1, §4).",
-            )
-        )
-    ivig = ivig_flag(f)
-    if ivig is not None:
-        flags.append(ivig)
+        flags.append(FLAGS["NON_FREELITE_ASSAY"].render(assay=ASSAY_WORDS.get(f.flc.assay, f.flc.assay)))
     return flags
 
 
@@ -384,14 +348,13 @@ def _crab_without_monoclonal_protein(f: Facts, met: list[str]) -> Flag:
             f"{names} without a monoclonal protein detected so far: light-chain disease (light-chain cast "
             "nephropathy) may be missed by serum protein electrophoresis (clinical-reference §2.9). "
             + (
-                f"Urgent: {' and '.join(not_done)}."
+                f"Urgent: {tests_words(not_done, ' and ')}."
                 if not_done
                 else "Serum immunofixation and free light chains found no clone; if a plasma-cell disorder "
                 "is still suspected clinically, refer to haematology."
             )
         )
-        severity = Severity.URGENT if not_done else Severity.INFO
-        refer: tuple[str, ...] = ("hematology",) if not_done else ()
+        urgent = bool(not_done)
     else:
         text = (
             f"{names} without a detectable monoclonal protein: not attributable to a plasma-cell disorder "
@@ -403,8 +366,11 @@ def _crab_without_monoclonal_protein(f: Facts, met: list[str]) -> Flag:
             )
             + " Non-secretory myeloma is rare: if it is still suspected clinically, refer to haematology."
         )
-        severity, refer = Severity.INFO, ()
-    return Flag("CRAB_WITHOUT_MONOCLONAL_PROTEIN", severity, text, refer, tuple({"event": k} for k in met))
+        urgent = False
+    # The catalogue's severity (urgent, to haematology) while screening tests are missing; else information.
+    return FLAGS["CRAB_WITHOUT_MONOCLONAL_PROTEIN"].make(
+        text, tuple({"event": k} for k in met), other=not urgent
+    )
 
 
 def _estimate_caveat(f: Facts) -> str:
@@ -423,15 +389,7 @@ def _li_non_freelite(f: Facts) -> Flag | None:
     """§2.1 Li with another assay: values that would meet the threshold are escalated, never silent."""
     if not f.li_escalated or f.flc is None:
         return None
-    return Flag(
-        "FLC_SLIM_RANGE_NON_FREELITE",
-        Severity.URGENT,
-        f"Involved/uninvolved FLC ratio >= 100 with the involved chain >= 100 mg/L on the "
-        f"{ASSAY_WORDS.get(f.flc.assay, f.flc.assay)} assay: the myeloma-defining threshold was validated "
-        "on Freelite only, so it is not assessable here, but it cannot be ignored: urgent serum free light "
-        "chain measurement with Freelite and haematology review (clinical-reference §2.1, §4).",
-        ("hematology",),
-    )
+    return FLAGS["FLC_SLIM_RANGE_NON_FREELITE"].render(assay=ASSAY_WORDS.get(f.flc.assay, f.flc.assay))
 
 
 def ivig_window_end(last_dose: date) -> date:
@@ -466,7 +424,7 @@ def ivig_flag(f: Facts) -> Flag | None:
             f" High-dose IVIg can also raise creatinine or cause haemolysis: the {' and '.join(met)} may "
             "be related to it."
         )
-    return Flag("IVIG_IGG_UNRELIABLE", Severity.INFO, text, (), ({"last_dose_on": last.isoformat()},))
+    return FLAGS["IVIG_IGG_UNRELIABLE"].make(text, ({"last_dose_on": last.isoformat()},))
 
 
 def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult], mgcs: bool) -> str | None:

@@ -147,6 +147,51 @@ def summarize(
         below = lt(ratio_iv, interval.ratio_low)
         above = gt(ratio_iv, interval.ratio_high)
         abnormal = either(below, above)
+    involved, named = _involved_chain(ratio_iv, interval, clone_light_chain, above, below, notes)
+    iu_iv = None
+    raised: Tri = None
+    if involved is LightChain.KAPPA:
+        iu_iv = ratio_iv
+        uln = _uln(kappa, interval.kappa if interval else None)
+        raised = gt(kappa.interval, uln) if uln is not None else None
+    elif involved is LightChain.LAMBDA:
+        iu_iv = ratio_iv.reciprocal()
+        uln = _uln(lam, interval.lambda_ if interval else None)
+        raised = gt(lam.interval, uln) if uln is not None else None
+    if ratio_iv.hi == INF and ratio_iv.lo == 0:
+        notes.append("Both light chains were reported as bounds: the ratio is undetermined.")
+    r_exact = ratio_iv.exact
+    iu_exact = iu_iv is not None and iu_iv.exact
+    summary = FlcSummary(
+        ratio_iv.lo if r_exact else None,  # ratio
+        None if r_exact else ratio_iv.lo,  # ratio_low
+        None if r_exact or ratio_iv.hi == INF else ratio_iv.hi,  # ratio_high
+        interval.ratio_low if interval else None,  # interval_low
+        interval.ratio_high if interval else None,  # interval_high
+        basis,
+        abnormal,
+        str(involved) if involved and named else None,  # involved
+        iu_iv.lo if iu_iv is not None and iu_exact else None,  # involved_uninvolved_ratio
+        None if iu_iv is None or iu_exact else iu_iv.lo,  # iu_low
+        None if iu_iv is None or iu_exact or iu_iv.hi == INF else iu_iv.hi,  # iu_high
+        raised,  # involved_raised
+        str(flc.assay),  # assay
+        renal,  # renal_interval
+        tuple(notes),
+        _renal_open(flc, labs, ratio_iv, abnormal),
+    )
+    return summary, ratio_iv, iu_iv
+
+
+def _involved_chain(
+    ratio_iv: Interval,
+    interval: FlcInterval | None,
+    clone_light_chain: LightChain | None,
+    above: Tri,
+    below: Tri,
+    notes: list[str],
+) -> tuple[LightChain | None, bool]:
+    """The involved light chain, and whether it is named (a normal ratio names none)."""
     # The involved chain is the clone's; without a clone, the side the ratio is abnormal on. A ratio
     # inside its interval names no involved chain, but the higher chain still gives the
     # involved/uninvolved ratio the risk models read (it is then at most the interval's top).
@@ -184,39 +229,7 @@ def summarize(
             involved = LightChain.LAMBDA
         else:
             involved = None
-    iu_iv = None
-    raised: Tri = None
-    if involved is LightChain.KAPPA:
-        iu_iv = ratio_iv
-        uln = _uln(kappa, interval.kappa if interval else None)
-        raised = gt(kappa.interval, uln) if uln is not None else None
-    elif involved is LightChain.LAMBDA:
-        iu_iv = ratio_iv.reciprocal()
-        uln = _uln(lam, interval.lambda_ if interval else None)
-        raised = gt(lam.interval, uln) if uln is not None else None
-    if ratio_iv.hi == INF and ratio_iv.lo == 0:
-        notes.append("Both light chains were reported as bounds: the ratio is undetermined.")
-    r_exact = ratio_iv.exact
-    iu_exact = iu_iv is not None and iu_iv.exact
-    summary = FlcSummary(
-        ratio_iv.lo if r_exact else None,  # ratio
-        None if r_exact else ratio_iv.lo,  # ratio_low
-        None if r_exact or ratio_iv.hi == INF else ratio_iv.hi,  # ratio_high
-        interval.ratio_low if interval else None,  # interval_low
-        interval.ratio_high if interval else None,  # interval_high
-        basis,
-        abnormal,
-        str(involved) if involved and named else None,  # involved
-        iu_iv.lo if iu_iv is not None and iu_exact else None,  # involved_uninvolved_ratio
-        None if iu_iv is None or iu_exact else iu_iv.lo,  # iu_low
-        None if iu_iv is None or iu_exact or iu_iv.hi == INF else iu_iv.hi,  # iu_high
-        raised,  # involved_raised
-        str(flc.assay),  # assay
-        renal,  # renal_interval
-        tuple(notes),
-        _renal_open(flc, labs, ratio_iv, abnormal),
-    )
-    return summary, ratio_iv, iu_iv
+    return involved, named
 
 
 def _renal_open(flc: Flc, labs: Labs | None, ratio_iv: Interval, abnormal: Tri) -> bool:

@@ -10,15 +10,16 @@ from .egfr import EGFR_UNIT, INPUTS
 from .facts import Facts, build_facts
 from .flags import build_flags, ordered, scleromyxedema_status, thyroid_abnormal
 from .panel import Panel
-from .results import MGUS_CODES, Classification, Code, Interpretation
+from .results import MGUS_CODES, Classification, Code, Flag, Interpretation
 from .risk import assess
 from .ruleset import RULESET_VERSION
 from .serial import serial_flags
 
 MGCS_LABEL = (
-    "Monoclonal gammopathy of clinical significance (MGCS: scleromyxoedema), not of undetermined "
-    "significance; the clone is in the {} range"
+    "Monoclonal gammopathy of clinical significance (MGCS: scleromyxoedema{status}), not of undetermined "
+    "significance; the clone is in the {range} range"
 )
+MGCS_STATUS_WORDS = {"suspected": " suspected"}
 SERIAL_WORDS = {
     "EVOLVING_M_PROTEIN": "the evolving M-protein rule",
     "EVOLVING_HEMOGLOBIN": "the evolving haemoglobin rule",
@@ -36,19 +37,7 @@ def interpret(panel: Panel) -> Interpretation:
     risk = assess(facts, out.code)
     flags = build_flags(facts, out, risk)
     if panel.history:
-        s_flags, s_notes = serial_flags(panel)
-        if s_flags and out.code is Code.NO_MONOCLONAL_PROTEIN:
-            # §3.5 describes a clone's progression: with no monoclonal protein found now, a serial
-            # finding is reported as a note, not as a flag asking for haematology review.
-            facts.notes.append(
-                "Serial results meet "
-                + ", ".join(SERIAL_WORDS.get(fl.code, fl.code) for fl in s_flags)
-                + " (clinical-reference §3.5), but no monoclonal protein is detected on this panel: not "
-                "raised as a flag; review the earlier results if a clone was known."
-            )
-        else:
-            flags.extend(s_flags)
-        facts.notes.extend(s_notes)
+        flags.extend(_serial(panel, facts, out.code))
     if out.igm_logic:
         facts.notes.append(
             "IgM gammopathies do not use the myeloma CRAB logic (clinical-reference §2.5): the CRAB/SLiM "
@@ -56,22 +45,9 @@ def interpret(panel: Panel) -> Interpretation:
         )
     label = out.label
     if out.code in MGUS_CODES and any([fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags]):
-        label = MGCS_LABEL.format(MGCS_RANGE[out.code])
-        if scleromyxedema_status(facts) == "suspected":
-            label = label.replace("(MGCS: scleromyxoedema)", "(MGCS: scleromyxoedema suspected)")
-        out.label = label
-    extra: list[str] = []
-    clinical = panel.clinical
-    if clinical is not None and scleromyxedema_status(facts) == "suspected":
-        # What would settle a suspected scleromyxoedema (§5): the diagnosis, or the histology (3).
-        if clinical.scleromyxedema is None and clinical.histology_mucin_fibrosis is None:
-            extra.append("clinical.histology_mucin_fibrosis")
-        if thyroid_abnormal(facts) is None:
-            extra.append("labs.tsh")  # Rongioletti (4): a TSH with its range, or a stated absence
-    if any(fl.code == "SCLEROMYXEDEMA_NO_PARAPROTEIN" for fl in flags) and (
-        panel.urine is None or panel.urine.ife is None
-    ):
-        extra.append("urine.ife")  # §5: repeat serum/urine IFE; a positive urine IFE would place a clone
+        status = MGCS_STATUS_WORDS.get(scleromyxedema_status(facts) or "", "")
+        label = out.label = MGCS_LABEL.format(status=status, range=MGCS_RANGE[out.code])
+    extra = _scleromyxoedema_missing(panel, facts, flags)
     missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed] + extra))
     flags_t = ordered(flags)
     recs = advice.recommendations(facts, out, risk, flags_t, missing)
@@ -100,6 +76,41 @@ def interpret(panel: Panel) -> Interpretation:
         tuple(facts.notes),
         _derived(facts),
     )
+
+
+def _serial(panel: Panel, facts: Facts, code: Code) -> list[Flag]:
+    """§3.5 flags across the dated panels; with no monoclonal protein now, a note instead of a flag."""
+    s_flags, s_notes = serial_flags(panel)
+    out = s_flags
+    if s_flags and code is Code.NO_MONOCLONAL_PROTEIN:
+        # §3.5 describes a clone's progression: with no monoclonal protein found now, a serial
+        # finding is reported as a note, not as a flag asking for haematology review.
+        facts.notes.append(
+            "Serial results meet "
+            + ", ".join(SERIAL_WORDS.get(fl.code, fl.code) for fl in s_flags)
+            + " (clinical-reference §3.5), but no monoclonal protein is detected on this panel: not "
+            "raised as a flag; review the earlier results if a clone was known."
+        )
+        out = []
+    facts.notes.extend(s_notes)
+    return out
+
+
+def _scleromyxoedema_missing(panel: Panel, facts: Facts, flags: list[Flag]) -> list[str]:
+    """What would settle a scleromyxoedema (§5) that the category itself does not ask for."""
+    extra: list[str] = []
+    clinical = panel.clinical
+    if clinical is not None and scleromyxedema_status(facts) == "suspected":
+        # What would settle a suspected scleromyxoedema (§5): the diagnosis, or the histology (3).
+        if clinical.scleromyxedema is None and clinical.histology_mucin_fibrosis is None:
+            extra.append("clinical.histology_mucin_fibrosis")
+        if thyroid_abnormal(facts) is None:
+            extra.append("labs.tsh")  # Rongioletti (4): a TSH with its range, or a stated absence
+    if any(fl.code == "SCLEROMYXEDEMA_NO_PARAPROTEIN" for fl in flags) and (
+        panel.urine is None or panel.urine.ife is None
+    ):
+        extra.append("urine.ife")  # §5: repeat serum/urine IFE; a positive urine IFE would place a clone
+    return extra
 
 
 def _derived(facts: Facts) -> dict[str, Any]:

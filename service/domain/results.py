@@ -143,6 +143,9 @@ class Recommendation:
     interval_months: Decimal | tuple[Decimal, Decimal] | None = None
     then: str | None = None
     tests: tuple[str, ...] = ()
+    # The follow-up itself asks for the baseline marrow (the comment then leaves out the marrow flag's
+    # message, which would ask twice). Not part of the answer.
+    asks_marrow: bool = False
 
 
 @dataclass(slots=True)

@@ -250,6 +250,44 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
     model = "smm_imwg_2020"
     if code is not Code.SMOLDERING_MYELOMA:
         return _not_applicable(model, SRC_2020, _SMM_ONLY[code])
+    factors, lo_total, hi_total, needed = _scored_2020(f)
+    fish = _fish_2020(f)
+    if fish.points_max is not None:  # not reported: 0 to 2 points
+        needed.append("cytogenetics")
+    factors.append(fish)
+    lo_total += fish.points or 0
+    hi_total += fish.points_max if fish.points_max is not None else fish.points or 0
+    possible = tuple(dict.fromkeys(_group_2020(t)[0] for t in range(lo_total, hi_total + 1)))
+    if len(possible) == 1:
+        name, rate = _group_2020(lo_total)
+        reason = None if lo_total == hi_total else "unknown inputs cannot change the group"
+        outcomes: dict[str, object] = {"progression_2y_percent": float(rate)}
+    else:
+        name, outcomes = None, {}
+        reason = (
+            f"score {lo_total} is a lower bound (at most {hi_total}): the group lies between "
+            f"{group_words(possible[0])} and {group_words(possible[-1])}; needed: "
+            f"{', '.join(field_words(n) for n in needed)}"
+        )
+    return RiskResult(
+        model,
+        True,
+        name,
+        possible,
+        reason,
+        tuple(factors),
+        SRC_2020,
+        outcomes,
+        lo_total,
+        hi_total,
+        lo_total != hi_total if name is not None else True,
+        tuple(needed),
+    )
+
+
+def _scored_2020(f: Facts) -> tuple[list[RiskFactor], int, int, list[str]]:
+    """§3.4: the banded variables (FLC ratio, M-protein, BMPC), each scored as a range of points when
+    its value is a bound or missing."""
     spike, _ = attributable_spike(f)  # ref: §3.4 — the smouldering clone's M-protein (see smm_mayo_2018)
     mp_iv = spike.interval if spike else None
     variables = (
@@ -293,6 +331,11 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
                 vid, "scored" if known else "unknown", _value(iv), unit, thr, lo, None if known else hi
             )
         )
+    return factors, lo_total, hi_total, needed
+
+
+def _fish_2020(f: Facts) -> RiskFactor:
+    """§3.4: high-risk FISH, scored 0 to 2 points while unknown."""
     cg = f.panel.cytogenetics
     fish_vals = (cg.t_4_14, cg.t_14_16, cg.gain_1q, cg.del_13q) if cg else (None,) * 4
     fish = any_of(fish_vals)
@@ -300,57 +343,14 @@ def smm_imwg_2020(f: Facts, code: Code) -> RiskResult:
     # is computed without that term and reported as a lower bound.
     fish_lo = R.SMM_2020_FISH_POINTS if fish is True else 0
     fish_hi = 0 if fish is False else R.SMM_2020_FISH_POINTS
-    if fish is None:
-        needed.append("cytogenetics")
-    factors.append(
-        RiskFactor(
-            "high_risk_fish",
-            _status(fish),
-            fish,
-            None,
-            "t(4;14), t(14;16), +1q or del(13q): 2",
-            fish_lo,
-            None if fish is not None else fish_hi,
-        )
-    )
-    lo_total += fish_lo
-    hi_total += fish_hi
-    possible = tuple(dict.fromkeys(_group_2020(t)[0] for t in range(lo_total, hi_total + 1)))
-    if len(possible) == 1:
-        name, rate = _group_2020(lo_total)
-        reason = None if lo_total == hi_total else "unknown inputs cannot change the group"
-        return RiskResult(
-            model,
-            True,
-            name,
-            possible,
-            reason,
-            tuple(factors),
-            SRC_2020,
-            {"progression_2y_percent": float(rate)},
-            lo_total,
-            hi_total,
-            lo_total != hi_total,
-            tuple(needed),
-        )
-    reason = (
-        f"score {lo_total} is a lower bound (at most {hi_total}): the group lies between "
-        f"{group_words(possible[0])} and {group_words(possible[-1])}; needed: "
-        f"{', '.join(field_words(n) for n in needed)}"
-    )
-    return RiskResult(
-        model,
-        True,
+    return RiskFactor(
+        "high_risk_fish",
+        _status(fish),
+        fish,
         None,
-        possible,
-        reason,
-        tuple(factors),
-        SRC_2020,
-        {},
-        lo_total,
-        hi_total,
-        True,
-        tuple(needed),
+        "t(4;14), t(14;16), +1q or del(13q): 2",
+        fish_lo,
+        None if fish is not None else fish_hi,
     )
 
 

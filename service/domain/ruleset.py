@@ -97,6 +97,7 @@ MAYO_SMM_2018 = "Mayo 2018 '20/2/20' (Lakshman et al., Blood Cancer J 2018;8:59)
 IMWG_SMM_2020 = "IMWG 2020 SMM risk score (Mateos et al., Blood Cancer J 2020;10:102)"
 RAVI_2016 = "Evolving pattern (Mayo; Ravi et al., Blood Cancer J 2016)"
 RAJKUMAR_2015 = "High-risk SMM marker (Rajkumar, Landgren, Mateos, Blood 2015)"
+LC_SMM_WORKING = "Working definition, not IMWG 2014"
 FERMAND_2018 = "MGCS (Fermand et al., Blood 2018)"
 RONGIOLETTI = "Scleromyxoedema diagnostic criteria (Rongioletti)"
 DISPENZIERI_2009 = "IMWG serum FLC guidelines (Dispenzieri et al., Leukemia 2009;23:215-24)"
@@ -160,9 +161,14 @@ PLAUSIBILITY: dict[str, Plausibility] = {
 # ref: §2.1 C — > 0.25 mmol/L (> 1 mg/dL) above the ULN, or > 2.75 mmol/L (> 11 mg/dL).
 CALCIUM_ABOVE_ULN_MMOL_L = D("0.25")
 CALCIUM_ABSOLUTE_MMOL_L = D("2.75")
+# ref: §2.1 C — the published equivalents in mg/dL (shown beside the canonical cut-offs, never compared).
+CALCIUM_ABOVE_ULN_MG_DL = D(1)
+CALCIUM_ABSOLUTE_MG_DL = D(11)
 # ref: §2.1 R — creatinine clearance < 40 mL/min, or serum creatinine > 177 µmol/L (> 2 mg/dL).
 CREATININE_CLEARANCE_ML_MIN = D(40)
 CREATININE_UMOL_L = D(177)
+# ref: §2.1 R — the published equivalent in mg/dL (shown, never compared).
+CREATININE_MG_DL = D(2)
 # ref: §2.1 R — race-free CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49), Scr in mg/dL:
 # eGFR = 142 × min(Scr/κ, 1)^α × max(Scr/κ, 1)^-1.200 × 0.9938^age × 1.012 (if female); used when
 # neither clearance nor eGFR is sent but creatinine, age (≥ 18 years) and sex (female or male) are.
@@ -179,6 +185,9 @@ CREATININE_UMOL_PER_MG_DL = D("88.4")
 # ref: §2.1 A — haemoglobin > 20 g/L below the LLN, or < 100 g/L.
 HEMOGLOBIN_BELOW_LLN_G_L = D(20)
 HEMOGLOBIN_ABSOLUTE_G_L = D(100)
+# ref: §1 — g/dL × 10 = g/L: the equivalent in g/dL shown beside the cut-off (never compared).
+G_L_PER_G_DL = D(10)
+HEMOGLOBIN_ABSOLUTE_G_DL = HEMOGLOBIN_ABSOLUTE_G_L / G_L_PER_G_DL
 # ref: §2.1 B — ≥ 1 osteolytic lesion on skeletal radiography, CT or PET-CT.
 OSTEOLYTIC_LESIONS_MIN = 1
 # ref: §2.1 S — clonal BMPC ≥ 60 %.
@@ -188,6 +197,8 @@ FLC_SLIM_RATIO = D(100)
 FLC_SLIM_INVOLVED_MG_L = D(100)
 # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI, i.e. at least two.
 MRI_FOCAL_LESIONS_MORE_THAN = 1
+# ref: §2.1 M — each focal lesion ≥ 5 mm.
+MRI_FOCAL_LESION_MIN_MM = 5
 
 # --- §2.2–§2.8 Categories ---------------------------------------------------------------------
 # ref: §2.2 — clonal BMPC ≥ 10 % (with ≥ 1 MDE) for myeloma; §2.3 BMPC 10–60 % for SMM;
@@ -195,6 +206,8 @@ MRI_FOCAL_LESIONS_MORE_THAN = 1
 BMPC_MYELOMA_PERCENT = D(10)
 # ref: §2.3/§2.4/§2.5 — serum M-protein 30 g/L (3 g/dL) separates MGUS from SMM / Waldenström range.
 SERUM_M_PROTEIN_G_L = D(30)
+# ref: §1 — the equivalent in g/dL (g/dL × 10 = g/L), shown beside the cut-off (never compared).
+SERUM_M_PROTEIN_G_DL = SERUM_M_PROTEIN_G_L / G_L_PER_G_DL
 # ref: §2.3/§2.6/§2.7 — urinary M-protein 500 mg/24h.
 URINE_M_PROTEIN_MG_24H = D(500)
 # ref: §2.5 — marrow lymphoplasmacytic infiltration 10 %.
@@ -358,348 +371,9 @@ IVIG_CONTEXT = (
 )
 
 
-def _num(x: D) -> float | None:
-    return None if x == _INF else float(x)
-
-
-def _bands(bands: tuple[Band, ...]) -> list[dict[str, Any]]:
-    return [
-        {"above": float(b.lo), "above_inclusive": b.lo_closed, "up_to": _num(b.hi), "points": b.points}
-        for b in bands
-    ]
-
-
 def describe() -> dict[str, Any]:
-    """The ruleset in force as plain data: version, every rule with thresholds and citation."""
-    r = [
-        _rule(
-            "mde.hypercalcemia",
-            "§2.1",
-            IMWG_2014,
-            "Serum calcium > 0.25 mmol/L above the ULN, or > 2.75 mmol/L. Without the laboratory's ULN "
-            "(§1.1) the ULN rule is not met only when no plausible ULN could meet it (calcium <= 2.70 "
-            "mmol/L); otherwise it is not assessable and holds the category open",
-            {
-                "above_uln_mmol_l": CALCIUM_ABOVE_ULN_MMOL_L,
-                "absolute_mmol_l": CALCIUM_ABSOLUTE_MMOL_L,
-                "plausible_uln_mmol_l": _window(PLAUSIBILITY["calcium"].upper_limit),
-            },
-        ),
-        _rule(
-            "mde.renal_insufficiency",
-            "§2.1",
-            IMWG_2014,
-            "Creatinine clearance < 40 mL/min (eGFR used as the estimate when no clearance is "
-            "given; with neither, the race-free CKD-EPI 2021 eGFR from creatinine, age >= 18 and sex "
-            "female or male, also used for the renal FLC interval), or serum creatinine > 177 umol/L",
-            {
-                "creatinine_clearance_ml_min": CREATININE_CLEARANCE_ML_MIN,
-                "creatinine_umol_l": CREATININE_UMOL_L,
-                "ckd_epi_2021": {
-                    "citation": CKD_EPI_2021,
-                    "constant": CKD_EPI_CONSTANT,
-                    "kappa": dict(CKD_EPI_KAPPA),
-                    "alpha": dict(CKD_EPI_ALPHA),
-                    "high_exponent": CKD_EPI_HIGH_EXPONENT,
-                    "age_base": CKD_EPI_AGE_BASE,
-                    "female_factor": CKD_EPI_FEMALE_FACTOR,
-                    "min_age_years": CKD_EPI_MIN_AGE_YEARS,
-                },
-            },
-        ),
-        _rule(
-            "mde.anemia",
-            "§2.1",
-            IMWG_2014,
-            "Haemoglobin > 20 g/L below the LLN, or < 100 g/L. Without the laboratory's LLN (§1.1) the "
-            "LLN rule is not met only when no plausible LLN could meet it (female >= 105 g/L; male, other "
-            "or unknown sex >= 120 g/L); otherwise it is not assessable and holds the category open",
-            {
-                "below_lln_g_l": HEMOGLOBIN_BELOW_LLN_G_L,
-                "absolute_g_l": HEMOGLOBIN_ABSOLUTE_G_L,
-                "plausible_lln_g_l": {
-                    "female": _window(PLAUSIBILITY["hemoglobin"].lower_limit_female),
-                    "male": _window(PLAUSIBILITY["hemoglobin"].lower_limit_male),
-                    "other_or_unknown": _window(PLAUSIBILITY["hemoglobin"].lower_limit),
-                },
-            },
-        ),
-        _rule(
-            "mde.bone_lesions",
-            "§2.1",
-            IMWG_2014,
-            ">= 1 osteolytic lesion on skeletal radiography, CT or PET-CT",
-            {"osteolytic_lesions_min": OSTEOLYTIC_LESIONS_MIN},
-        ),
-        _rule(
-            "mde.bmpc_ge_60", "§2.1", IMWG_2014, "Clonal BMPC >= 60 %", {"bmpc_percent": BMPC_SLIM_PERCENT}
-        ),
-        _rule(
-            "mde.flc_ratio_ge_100",
-            "§2.1",
-            IMWG_2014,
-            "Involved/uninvolved FLC ratio >= 100 with involved FLC >= 100 mg/L (Freelite). With another "
-            "assay not assessable; values that would meet it are escalated (urgent Freelite measurement "
-            "and haematology review) and hold the category open",
-            {"ratio": FLC_SLIM_RATIO, "involved_mg_l": FLC_SLIM_INVOLVED_MG_L},
-        ),
-        _rule(
-            "mde.mri_focal_lesions",
-            "§2.1",
-            IMWG_2014,
-            "> 1 focal lesion (>= 5 mm) on MRI",
-            {"more_than": MRI_FOCAL_LESIONS_MORE_THAN},
-        ),
-        _rule(
-            "category.multiple_myeloma",
-            "§2.2",
-            IMWG_2014,
-            "Clonal BMPC >= 10 % or biopsy-proven plasmacytoma, and >= 1 MDE; or (§2.8) a biopsy-proven "
-            "plasmacytoma with clonal BMPC >= 10 % (with total plasma cells by morphology only: "
-            "INDETERMINATE, myeloma likely, confirm clonality)",
-            {"bmpc_percent": BMPC_MYELOMA_PERCENT},
-        ),
-        _rule(
-            "category.smoldering_myeloma",
-            "§2.3",
-            IMWG_2014,
-            "Serum M-protein (IgG or IgA) >= 30 g/L or urine M-protein >= 500 mg/24h and/or clonal "
-            "BMPC 10-60 %; no MDE, no amyloidosis",
-            {
-                "serum_m_protein_g_l": SERUM_M_PROTEIN_G_L,
-                "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
-                "bmpc_percent_low": BMPC_MYELOMA_PERCENT,
-                "bmpc_percent_high": BMPC_SLIM_PERCENT,
-            },
-        ),
-        _rule(
-            "category.mgus_non_igm",
-            "§2.4",
-            IMWG_2014,
-            "Serum M-protein < 30 g/L; clonal BMPC < 10 %; no CRAB or amyloidosis",
-            {"serum_m_protein_g_l": SERUM_M_PROTEIN_G_L, "bmpc_percent": BMPC_MYELOMA_PERCENT},
-        ),
-        _rule(
-            "category.mgus_igm_and_waldenstrom_range",
-            "§2.5",
-            KYLE_WM_2012,
-            "IgM M-protein < 30 g/L and lymphoplasmacytic infiltration < 10 % without end-organ "
-            "features: IgM MGUS; otherwise the Waldenström range",
-            {"igm_m_protein_g_l": SERUM_M_PROTEIN_G_L, "lpl_infiltrate_percent": LPL_INFILTRATE_PERCENT},
-        ),
-        _rule(
-            "category.mgus_light_chain",
-            "§2.6",
-            IMWG_2014,
-            "Abnormal FLC ratio with the involved chain raised, no heavy chain on IFE, no CRAB or "
-            "amyloidosis, clonal BMPC < 10 %, urine M-protein < 500 mg/24h",
-            {
-                "ratio_low": MAYO_MGUS_FLC_RATIO_LOW,
-                "ratio_high": MAYO_MGUS_FLC_RATIO_HIGH,
-                "bmpc_percent": BMPC_MYELOMA_PERCENT,
-                "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
-            },
-        ),
-        _rule(
-            "category.smoldering_myeloma_light_chain",
-            "§2.7",
-            "Working definition (not IMWG 2014)",
-            "No heavy chain on IFE, urine M-protein >= 500 mg/24h and/or clonal BMPC 10-60 %, no MDE",
-            {
-                "urine_m_protein_mg_24h": URINE_M_PROTEIN_MG_24H,
-                "bmpc_percent_low": BMPC_MYELOMA_PERCENT,
-                "bmpc_percent_high": BMPC_SLIM_PERCENT,
-            },
-        ),
-        _rule(
-            "category.solitary_plasmacytoma",
-            "§2.8",
-            IMWG_2014,
-            "Biopsy-proven solitary lesion; marrow without clonal plasma cells (< 10 %: minimal "
-            "marrow involvement; >= 10 % is multiple myeloma); imaging normal apart from the lesion; no CRAB",
-            {"bmpc_percent": BMPC_MYELOMA_PERCENT},
-        ),
-        _rule(
-            "data.complete_screen",
-            "§2.9",
-            DISPENZIERI_2009,
-            "A negative screen is complete only with SPEP, serum immunofixation and serum FLC (24-hour urine "
-            "immunofixation added when amyloidosis is reported): NO_MONOCLONAL_PROTEIN without them is "
-            "provisional and names them. Renal insufficiency or anaemia (§2.1 R, A) asks for FLC and "
-            "immunofixation urgently and never says that other causes are more likely",
-            {},
-        ),
-        _rule(
-            "data.flow_cytometry",
-            "§2.9",
-            IMWG_2014,
-            "Flow-cytometry plasma cells never meet a threshold; >= 10 % without a morphological or clonal "
-            "figure rules out a final MGUS (INDETERMINATE, marrow morphology requested, urgently at "
-            ">= 60 %); above a morphology figure below 10 % the trephine (CD138) count is asked for",
-            {"bmpc_percent": BMPC_MYELOMA_PERCENT, "urgent_percent": BMPC_SLIM_PERCENT},
-        ),
-        _rule(
-            "data.marrow_recommended",
-            "§2.9, §3.2, §5",
-            f"{IMWG_FOLLOW_UP_2010}; {FERMAND_2018}",
-            "Marrow examination recommended when not given: MDE without marrow; SMM, plasmacytoma, "
-            "Waldenström range; intermediate/high-risk and light-chain MGUS; an M-spike >= 15 g/L without "
-            "immunofixation; a monoclonal gammopathy with scleromyxoedema whatever the Mayo risk group",
-            {"m_spike_without_ife_g_l": MAYO_MGUS_M_PROTEIN_G_L},
-        ),
-        _rule(
-            "risk.mgus_mayo_2005",
-            "§3.1",
-            MAYO_MGUS_2005,
-            "Factors: M-protein >= 15 g/L; non-IgG isotype; FLC ratio < 0.26 or > 1.65",
-            {
-                "m_protein_g_l": MAYO_MGUS_M_PROTEIN_G_L,
-                "flc_ratio_low": MAYO_MGUS_FLC_RATIO_LOW,
-                "flc_ratio_high": MAYO_MGUS_FLC_RATIO_HIGH,
-                "groups": [
-                    {
-                        "factors": i,
-                        "group": g,
-                        "progression_20y_percent": p,
-                        "progression_20y_competing_death_percent": c,
-                    }
-                    for i, (g, p, c) in enumerate(MAYO_MGUS_GROUPS)
-                ],
-            },
-        ),
-        _rule(
-            "follow_up",
-            "§3.2",
-            IMWG_FOLLOW_UP_2010,
-            "Low-risk MGUS: SPEP at 6 months, then every 2-3 years; intermediate/high-risk MGUS: "
-            "marrow at baseline, review at 6 months then yearly (light-chain MGUS too: its FLC ratio "
-            "is abnormal); SMM: re-test at 2-3 months, then every 4-6 months for 1 year, then every "
-            "6-12 months",
-            {},
-        ),
-        _rule(
-            "risk.smm_mayo_2018",
-            "§3.3",
-            MAYO_SMM_2018,
-            "Factors: BMPC > 20 %; M-protein > 20 g/L; involved/uninvolved FLC ratio > 20",
-            {
-                "bmpc_percent": SMM_2018_BMPC_PERCENT,
-                "m_protein_g_l": SMM_2018_M_PROTEIN_G_L,
-                "flc_ratio": SMM_2018_FLC_RATIO,
-                "groups": [
-                    {
-                        "factors": f"{i}" if i < 2 else ">=2",
-                        "group": g,
-                        "median_ttp_months": m,
-                        "progression_2y_percent": p,
-                    }
-                    for i, (g, m, p) in enumerate(SMM_2018_GROUPS)
-                ],
-            },
-        ),
-        _rule(
-            "risk.smm_imwg_2020",
-            "§3.4",
-            IMWG_SMM_2020,
-            "Points for FLC ratio, M-protein, BMPC and high-risk FISH; totals grouped",
-            {
-                "flc_ratio_bands": _bands(SMM_2020_FLC_BANDS),
-                "m_protein_g_l_bands": _bands(SMM_2020_M_PROTEIN_BANDS),
-                "bmpc_percent_bands": _bands(SMM_2020_BMPC_BANDS),
-                "fish_points": SMM_2020_FISH_POINTS,
-                "groups": [
-                    {"group": g, "min_total": t, "progression_2y_percent": float(p)}
-                    for g, t, p in SMM_2020_GROUPS
-                ],
-            },
-        ),
-        _rule(
-            "serial.evolving_m_protein",
-            "§3.5",
-            RAVI_2016,
-            ">= 10 % rise within the first 6 months (only if M-protein >= 30 g/L) and/or >= 25 % "
-            "rise within 12 months, with a minimum absolute rise of 5 g/L",
-            {
-                "early_rise_fraction": EVOLVING_EARLY_RISE_FRACTION,
-                "early_months": EVOLVING_EARLY_MONTHS,
-                "early_min_m_protein_g_l": EVOLVING_EARLY_MIN_M_PROTEIN_G_L,
-                "rise_fraction": EVOLVING_RISE_FRACTION,
-                "months": EVOLVING_MONTHS,
-                "min_absolute_rise_g_l": EVOLVING_MIN_ABSOLUTE_RISE_G_L,
-            },
-        ),
-        _rule(
-            "serial.evolving_hemoglobin",
-            "§3.5",
-            RAVI_2016,
-            "Haemoglobin fall >= 5 g/L within 12 months",
-            {"fall_g_l": EVOLVING_HB_FALL_G_L, "months": EVOLVING_HB_MONTHS},
-        ),
-        _rule(
-            "serial.rising_m_protein_successive",
-            "§3.5",
-            RAJKUMAR_2015,
-            "M-protein rise >= 25 % on two successive evaluations within 6 months (both "
-            ">= 25 % above an earlier result, the three within 6 months)",
-            {"rise_fraction": SUCCESSIVE_RISE_FRACTION, "months": SUCCESSIVE_RISE_MONTHS},
-        ),
-        _rule(
-            "flc.reference_intervals",
-            "§4",
-            "Katzmann 2002; Hutchison 2008; manufacturers",
-            "Serum FLC kappa/lambda ratio intervals by assay and renal function",
-            {
-                name: {
-                    "ratio_low": i.ratio_low,
-                    "ratio_high": i.ratio_high,
-                    "basis": i.basis,
-                    "kappa_mg_l": list(i.kappa) if i.kappa else None,
-                    "lambda_mg_l": list(i.lambda_) if i.lambda_ else None,
-                }
-                for name, i in FLC_INTERVALS.items()
-            }
-            | {"renal_cutoff_ml_min": FLC_RENAL_CUTOFF},
-        ),
-        _rule(
-            "mgcs.scleromyxedema",
-            "§5",
-            f"{FERMAND_2018}; {RONGIOLETTI}; {EDF_S1}",
-            "Monoclonal gammopathy with scleromyxoedema is an MGCS: refer to haematology and "
-            "dermatology; fever/neurological signs = dermato-neuro syndrome (emergency)",
-            {},
-        ),
-        _rule(
-            "ivig.igg_values_unreliable",
-            "§5",
-            FERMAND_2018,
-            "Within 3 calendar months of the last IVIg dose (clinical.ivig_last_dose_on; the reference says "
-            "'about 3 months'), IgG-based values and bounds are reported as unreliable; beside renal "
-            "insufficiency or anaemia the output says IVIg can raise creatinine or cause haemolysis",
-            {"window_months": IVIG_WINDOW_MONTHS},
-        ),
-    ]
-    return {"ruleset_version": RULESET_VERSION, "rules": r, "changelog": _plain(CHANGELOG)}
+    """The ruleset in force as plain data (GET /v1/ruleset), generated from the table of criteria and the
+    catalogue of flags and recommendations (``publish``, which reads this module: imported here late)."""
+    from .publish import describe as generated
 
-
-def _window(w: Window | None) -> dict[str, Any] | None:
-    return None if w is None else {"low": w.low, "high": w.high}
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, D):
-        return _num(v)
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_plain(x) for x in v]
-    return v
-
-
-def _rule(rid: str, section: str, citation: str, text: str, thresholds: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": rid,
-        "section": section,
-        "citation": citation,
-        "description": text,
-        "thresholds": _plain(thresholds),
-    }
+    return generated()

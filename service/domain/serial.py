@@ -10,9 +10,10 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from . import ruleset as R
+from .catalogue import FLAGS
 from .panel import Panel
 from .quantity import INF, Quantity
-from .results import Flag, Severity
+from .results import Flag
 
 
 class Point(NamedTuple):
@@ -195,13 +196,10 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     if ev:
         e = ev[0]
         flags.append(
-            Flag(
-                "EVOLVING_M_PROTEIN",
-                Severity.REFER,
+            FLAGS["EVOLVING_M_PROTEIN"].make(
                 f"Evolving M-protein ({e['rule']}): {_g(e['from_value'])} g/L on {e['from_date']} "
                 f"to {_g(e['to_value'])} g/L on {e['to_date']} ({R.RAVI_2016}; {src}). An "
                 "evolving pattern predicts progression: haematology review.",
-                ("hematology",),
                 tuple(ev),
             )
         )
@@ -209,28 +207,22 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     if ev:
         e = ev[0]
         flags.append(
-            Flag(
-                "EVOLVING_HEMOGLOBIN",
-                Severity.REFER,
+            FLAGS["EVOLVING_HEMOGLOBIN"].make(
                 f"Evolving haemoglobin: {_g(e['from_value'])} g/L on {e['from_date']} to "
                 f"{_g(e['to_value'])} g/L on {e['to_date']}, a fall of at least 5 g/L within 12 "
                 f"months ({R.RAVI_2016}; {src}).",
-                ("hematology",),
                 tuple(ev),
             )
         )
     ev = rising_successive(mp)
     if ev:
         flags.append(
-            Flag(
-                "RISING_M_PROTEIN_SUCCESSIVE",
-                Severity.REFER,
+            FLAGS["RISING_M_PROTEIN_SUCCESSIVE"].make(
                 "M-protein up >= 25 % on two successive evaluations within 6 months "
                 f"({_g(ev[0]['from_value'])} g/L on {ev[0]['from_date']}, then "
                 f"{_g(ev[0]['to_value'])} g/L on {ev[0]['to_date']} and "
                 f"{_g(ev[1]['to_value'])} g/L on {ev[1]['to_date']}): a high-risk marker in "
                 f"smouldering myeloma ({R.RAJKUMAR_2015}; {src}).",
-                ("hematology",),
                 tuple(ev),
             )
         )

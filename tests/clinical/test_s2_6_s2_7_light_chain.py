@@ -1,0 +1,149 @@
+"""§2.6-§2.7: light-chain MGUS and light-chain smouldering myeloma, the FLC ratio and the urine."""
+
+from __future__ import annotations
+
+import pytest
+
+from .bodies import LABS, NEG, NEG_URINE, B, Z, flc_only, post
+
+
+def test_urine_bence_jones_lambda_names_the_isotype_not_a_normal_flc_ratio(client):
+    body = {
+        **Z,
+        "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
+        "urine": {
+            "m_protein_24h": {"value": 600, "unit": "mg/24h"},
+            "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+        },
+        "labs": LABS,
+        "marrow": {"clonal_plasma_cells_percent": 5},
+        "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+    }
+    out = post(client, body)
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA_LIGHT_CHAIN"
+    assert "lambda" in out["classification"]["isotype"] and "kappa" not in out["classification"]["isotype"]
+
+
+def test_a_normal_flc_ratio_names_no_involved_chain(client):
+    out = post(client, B)
+    assert out["flc"]["abnormal"] is False and out["flc"]["involved"] == "kappa"  # the clone's chain
+    out = post(client, {**Z, "flc": B["flc"], "labs": LABS})
+    assert out["flc"]["involved"] is None
+
+
+def test_a_urine_intact_immunoglobulin_with_negative_serum_ife_is_discordant(client):
+    urine = {
+        "m_protein_24h": {"value": 100, "unit": "mg/24h"},
+        "ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+    }
+    flc = {"kappa": {"value": 40, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}}
+    out = post(client, {**Z, "urine": urine, "flc": flc, "labs": LABS})
+    assert out["classification"]["code"] == "INDETERMINATE"
+
+
+@pytest.mark.parametrize(
+    ("flc", "missing"),
+    [
+        (
+            {
+                "kappa": {"value": 30, "unit": "mg/L"},
+                "lambda": {"value": 10, "unit": "mg/L"},
+                "assay": "other",
+            },
+            ["flc.ratio_reference_range"],
+        ),
+        ({"kappa": {"value": 30, "unit": "mg/L"}}, ["flc.lambda"]),
+        ({"lambda": {"value": 30, "unit": "mg/L"}}, ["flc.kappa"]),
+        (
+            {
+                "kappa": {"value": 30, "unit": "mg/L", "comparator": ">"},
+                "lambda": {"value": 20, "unit": "mg/L"},
+            },
+            ["flc.kappa"],
+        ),
+    ],
+    ids=["assay_other_without_interval", "kappa_only", "lambda_only", "kappa_bound_straddles_the_interval"],
+)
+def test_an_open_flc_ratio_asks_for_what_would_settle_it_not_for_what_was_sent(client, flc, missing):
+    out = post(client, {"serum_ife": NEG, "flc": flc})
+    assert out["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
+    assert out["classification"]["provisional"] is True
+    assert out["flc"]["abnormal"] is None
+    assert out["missing_data"] == missing
+
+
+def test_an_involved_chain_reported_as_a_bound_at_its_limit_asks_for_the_exact_value(client):
+    kappa = {"value": 19.4, "unit": "mg/L", "comparator": ">="}
+    out = post(client, {"serum_ife": NEG, "flc": {"kappa": kappa, "lambda": {"value": 10, "unit": "mg/L"}}})
+    assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
+    assert "flc.kappa" in out["missing_data"]
+    assert "flc.kappa.reference_range" not in out["missing_data"]
+
+
+def test_an_abnormal_ratio_without_a_raised_chain_names_no_isotype_and_asks_for_a_repeat(client):
+    out = post(client, flc_only(18, 8))  # ratio 2.25, kappa within 3.3-19.4
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["classification"]["isotype"] is None
+    assert "REPEAT_IFE_FLC" in {r["code"] for r in out["recommendations"]}
+    assert out["missing_data"] == ["labs.egfr"]  # the renal interval (0.37-3.10) would call 2.25 normal
+
+
+@pytest.mark.parametrize(
+    ("egfr", "code", "missing"),
+    [
+        (None, "MGUS_LIGHT_CHAIN", ["labs.egfr"]),
+        (60, "MGUS_LIGHT_CHAIN", []),  # ref: §4: the renal interval needs eGFR < 60
+        (59.9, "NO_MONOCLONAL_PROTEIN", []),  # 2.5 is inside 0.37-3.10
+    ],
+)
+def test_light_chain_mgus_rests_on_renal_function_when_the_renal_interval_would_judge_otherwise(
+    client, egfr, code, missing
+):
+    body = flc_only(40, 16, marrow={"clonal_plasma_cells_percent": 3}, urine=B["urine"], imaging=B["imaging"])
+    body["labs"] = {k: v for k, v in LABS.items() if k != "egfr"}
+    if egfr is not None:
+        body["labs"]["egfr"] = {"value": egfr, "unit": "mL/min/1.73m2"}
+    out = post(client, body)
+    assert out["classification"]["code"] == code
+    assert out["missing_data"] == missing
+    assert out["classification"]["provisional"] is bool(missing)
+
+
+@pytest.mark.parametrize(
+    ("kappa", "renal_decides"),
+    [(31, True), (31.1, False)],  # ref: §4: ratio 3.10 is inside the renal interval, 3.11 above it
+)
+def test_renal_function_is_asked_for_only_when_the_renal_interval_would_change_the_verdict(
+    client, kappa, renal_decides
+):
+    body = flc_only(
+        kappa, 10, marrow={"clonal_plasma_cells_percent": 3}, urine=B["urine"], imaging=B["imaging"]
+    )
+    body["labs"] = {k: v for k, v in LABS.items() if k != "egfr"}
+    out = post(client, body)
+    assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
+    assert ("labs.egfr" in out["missing_data"]) is renal_decides
+
+
+def test_a_urine_band_that_urine_immunofixation_finds_negative_places_no_light_chain_category(client):
+    out = post(client, {"serum_ife": {"result": "negative", "clones": []}, "urine": NEG_URINE})
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["missing_data"] == ["urine.ife"]
+    positive = {
+        **NEG_URINE,
+        "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "kappa"}]},
+    }
+    out = post(client, {"serum_ife": {"result": "negative", "clones": []}, "urine": positive})
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA_LIGHT_CHAIN"
+
+
+def test_a_free_light_chain_clone_with_a_normal_ratio_names_what_could_still_place_it(client):
+    body = {
+        "serum_ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+        "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 20, "unit": "mg/L"}},
+        "labs": LABS,
+    }
+    out = post(client, body)
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert out["missing_data"] == ["marrow.clonal_plasma_cells_percent", "urine.m_protein_24h"]
+    assert "REPEAT_IFE_FLC" in {r["code"] for r in out["recommendations"]}
