@@ -13,15 +13,25 @@ HL7 = "x-application/hl7-v2+er7"
 MSH = "MSH|^~\\&|LIS|LAB|MGI|HOSP|20240501120000||ORU^R01^ORU_R01|MSG1|P|2.5.1\r"
 PID = "PID|1||123^^^HOSP^MR||Doe^Jane||19700115|F\r"
 OBR = "OBR|1|ORD1|FIL1|MG^MG^L|||20240501083000\r"
-MGUS = MSH + PID + OBR + (
-    "OBX|1|NM|33358-3^Protein.monoclonal^LN||12|g/L|||||F\r"
-    "OBX|2|TX|25700-6^Immunofixation^LN||IgG kappa||||||F\r"
+MGUS = (
+    MSH
+    + PID
+    + OBR
+    + (
+        "OBX|1|NM|33358-3^Protein.monoclonal^LN||12|g/L|||||F\r"
+        "OBX|2|TX|25700-6^Immunofixation^LN||IgG kappa||||||F\r"
+    )
 )
-NEGATIVE = MSH + PID + OBR + (
-    "OBX|1|NM|33358-3^Protein.monoclonal^LN||0|g/L|||||F\r"
-    "OBX|2|TX|25700-6^Immunofixation^LN||Negative||||||F\r"
-    "OBX|3|NM|36916-5^Kappa free^LN||12|mg/L|||||F\r"
-    "OBX|4|NM|33944-0^Lambda free^LN||14|mg/L|||||F\r"
+NEGATIVE = (
+    MSH
+    + PID
+    + OBR
+    + (
+        "OBX|1|NM|33358-3^Protein.monoclonal^LN||0|g/L|||||F\r"
+        "OBX|2|TX|25700-6^Immunofixation^LN||Negative||||||F\r"
+        "OBX|3|NM|36916-5^Kappa free^LN||12|mg/L|||||F\r"
+        "OBX|4|NM|33944-0^Lambda free^LN||14|mg/L|||||F\r"
+    )
 )
 
 
