@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keys", type=int, default=3)
     ap.add_argument("--singles", type=int, default=4)
     ap.add_argument("--deadline", type=float, default=240.0)
+    ap.add_argument(
+        "--store",
+        choices=["sqlite", "off"],
+        default="sqlite",
+        help="records store of the server: the embedded SQLite file (the default deployment) or off",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "admission.json"))
     args = ap.parse_args(argv)
 
@@ -122,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             "PYTHONPATH": str(ROOT),
         }
     )
+    if args.store == "off":
+        env["MGI_STORE"] = "off"
+    else:  # every interpretation stored, as in the default deployment
+        env.update({"MGI_DATA_DIR": str(workdir / "data"), "MGI_PATIENT_KEY_SECRET": secrets.token_hex(32)})
+        subprocess.run([sys.executable, "-m", "service", "db", "upgrade"], cwd=ROOT, env=env, check=True)
     log_path = workdir / "gunicorn.log"
     log = open(log_path, "wb")  # noqa: SIM115
     server = subprocess.Popen(
@@ -254,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "batches": args.batches,
         "keys": args.keys,
         "single_clients": args.singles,
+        "store": args.store,
         "wall_seconds": round(wall, 1),
         "statuses": dict(sorted(statuses.items())),
         "http_5xx": five_xx,
