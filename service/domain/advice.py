@@ -390,7 +390,7 @@ def comment(
                 f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
                 f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
                 if flc.interval_low is not None
-                else f"FLC ratio {float(ratio):.3g} ({state})"
+                else f"FLC ratio {float(ratio):.3g} ({state}; {flc.basis})"
             )
         else:
             findings.append("FLC ratio not determined")

@@ -102,6 +102,8 @@ def flc_missing(f: Facts) -> list[str]:
     absent = [n for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_)) if q is None]
     if absent:
         return absent
+    if f.flc is not None and f.flc.renal_open and f.flc.abnormal is None:
+        return [RENAL]  # ref: §4 — the ratio is judged differently by the two Freelite intervals
     if f.flc is not None and f.flc.interval_low is None:
         return ["flc.ratio_reference_range"]  # assay 'other' without the laboratory's interval
     # Both sent, an interval in force: a chain reported as a bound leaves the ratio open.

@@ -9,7 +9,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from . import ruleset as R
-from .egfr import EGFR_UNIT, EstimatedGfr, estimate
+from .egfr import EGFR_UNIT, EstimatedGfr, estimate, lowest_plausible
 from .flc import summarize
 from .panel import HeavyChain, IfeResult, Labs, LightChain, Panel
 from .quantity import INF, ZERO, Comparator, Interval, Quantity, ge, gt, lt
@@ -100,6 +100,8 @@ class Facts:
     egfr_estimate: EstimatedGfr | None = None
     # A non-Freelite FLC ratio that would meet the SLiM threshold (§2.1 Li): escalated, never silent.
     li_escalated: bool = False
+    # §2.1 R open: a creatinine with no clearance, eGFR or estimate that could give an eGFR < 40.
+    renal_open: bool = False
 
     def add(
         self,
@@ -254,7 +256,9 @@ def build_facts(panel: Panel) -> Facts:
         )
     clones = panel.serum_ife.clones if panel.serum_ife else ()
     heavy = tuple(c.heavy_chain for c in clones if c.heavy_chain is not None)
-    flc_summary, ratio, iu = summarize(panel.flc, panel.labs, panel.clinical, _single_light_chain(panel))
+    flc_summary, ratio, iu = summarize(
+        panel.flc, panel.labs, panel.clinical, _single_light_chain(panel), _creatinine_open(panel, egfr)
+    )
     facts = Facts(
         panel=panel,
         flc=flc_summary,
@@ -283,6 +287,23 @@ def build_facts(panel: Panel) -> Facts:
         facts.notes.append(_egfr_note(egfr, fl is None or fl.kappa is None or fl.lambda_ is None))
     _evaluate_mde(facts)
     return facts
+
+
+def _creatinine_open(panel: Panel, egfr: EstimatedGfr | None) -> bool:
+    """A creatinine sent without a clearance, eGFR or estimate that could mean an eGFR < 40 at some
+    plausible adult age or sex (§2.1 R, egfr.lowest_plausible): renal function was given but does not
+    settle the renal FLC interval (§4)."""
+    labs, patient = panel.labs, panel.patient
+    if egfr is not None or labs is None or labs.creatinine is None:
+        return False
+    if labs.egfr is not None or labs.creatinine_clearance is not None:
+        return False
+    lowest = lowest_plausible(
+        labs.creatinine,
+        patient.age_years if patient is not None else None,
+        patient.sex if patient is not None else None,
+    )
+    return lowest is None or lowest < R.CREATININE_CLEARANCE_ML_MIN
 
 
 def _egfr_note(e: EstimatedGfr, flc_missing: bool) -> str:
@@ -524,16 +545,22 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
     note = None
     if clearance is None and egfr is not None:
         note = EGFR_ESTIMATED if f.egfr_estimate is not None else EGFR_AS_CLEARANCE
-    r_cl = f.add_q(
-        "mde.renal_insufficiency.clearance",
-        used,
-        lt,
-        R.CREATININE_CLEARANCE_ML_MIN,
-        "< 40 mL/min",
-        SRC_MDE,
-        note=note,
-    )
+    if used is None and creatinine is not None and r_cr is False:
+        r_cl = _clearance_without_estimate(f, creatinine)
+    else:
+        r_cl = f.add_q(
+            "mde.renal_insufficiency.clearance",
+            used,
+            lt,
+            R.CREATININE_CLEARANCE_ML_MIN,
+            "< 40 mL/min",
+            SRC_MDE,
+            note=note,
+        )
     f.mde["renal_insufficiency"] = either(r_cr, r_cl)
+    needs = _renal_needs(creatinine, clearance, r_cr, r_cl)
+    if needs:
+        f.mde_needs["renal_insufficiency"] = needs
     # Operational choice: a creatinine that decides its rule, with no clearance or eGFR and no estimate
     # (age or sex not given), does not hold the category open; its clearance rule stays not_assessable
     # in criteria[] and in the comment. A bound that its rule cannot decide counts as not done.
@@ -542,6 +569,60 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
         and (creatinine is None or r_cr is not None)
         and (used is None or r_cl is not None)
     )
+    if f.renal_open:
+        f.mde_measured["renal_insufficiency"] = False
+
+
+def _clearance_without_estimate(f: Facts, creatinine: Quantity) -> Tri:
+    """§2.1 R with a creatinine that does not meet its own rule and no clearance, eGFR or estimate (age or
+    sex not given, or age < 18): not met only when the CKD-EPI 2021 equation stays >= 40 for every
+    plausible adult age and either sex (egfr.lowest_plausible); otherwise not assessable, and the
+    category stays open until a clearance or eGFR is sent (the conservative reading: the reference gives
+    no rule for an unestimable creatinine)."""
+    patient = f.panel.patient
+    lowest = lowest_plausible(
+        creatinine,
+        patient.age_years if patient is not None else None,
+        patient.sex if patient is not None else None,
+    )
+    # ref: §2.1 R — clearance < 40 mL/min.
+    settled = lowest is not None and lowest >= R.CREATININE_CLEARANCE_ML_MIN
+    if settled:
+        why = (
+            "no clearance or eGFR, and no estimate (age >= 18 and sex female or male needed): the CKD-EPI "
+            "2021 equation stays >= 40 for this creatinine at any plausible adult age and either sex"
+        )
+    else:
+        f.renal_open = True
+        why = (
+            "no clearance or eGFR, and no estimate (age >= 18 and sex female or male needed): at some "
+            "plausible age or sex this creatinine gives a CKD-EPI 2021 estimate < 40; send a measured "
+            "creatinine clearance or an eGFR"
+        )
+    return f.add(
+        "mde.renal_insufficiency.clearance",
+        False if settled else None,
+        None,
+        None,
+        "< 40 mL/min",
+        SRC_MDE,
+        None,
+        why,
+    )
+
+
+def _renal_needs(
+    creatinine: Quantity | None, clearance: Quantity | None, r_cr: Tri, r_cl: Tri
+) -> tuple[str, ...]:
+    """The fields that would settle an open §2.1 R, never one that was sent and decided its rule."""
+    if creatinine is None and r_cl is None and clearance is None:
+        return ()  # nothing usable sent: MDE_NEEDS (creatinine, eGFR)
+    needs: list[str] = []
+    if r_cl is None:
+        needs.append("labs.creatinine_clearance" if clearance is not None else "labs.egfr")
+    if r_cr is None and creatinine is not None and r_cl is not True:
+        needs.append("labs.creatinine")
+    return tuple(needs)
 
 
 def _light_chain_ratio(f: Facts) -> None:

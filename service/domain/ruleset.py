@@ -174,6 +174,10 @@ CKD_EPI_FEMALE_FACTOR = D("1.012")
 CKD_EPI_KAPPA = {"female": D("0.7"), "male": D("0.9")}
 CKD_EPI_ALPHA = {"female": D("-0.241"), "male": D("-0.302")}
 CKD_EPI_MIN_AGE_YEARS = D(18)
+# The oldest age the request accepts (patient.age_years 0-150): a data-entry window, not a clinical
+# number. When the estimate cannot be made (age or sex not given, or age < 18), a creatinine settles the
+# clearance rule only if the equation stays >= 40 for every adult age up to this one and either sex (§2.1).
+ADULT_AGE_MAX_YEARS = D(150)
 # ref: §1 — creatinine mg/dL × 88.4 = µmol/L (the equation takes mg/dL).
 CREATININE_UMOL_PER_MG_DL = D("88.4")
 # ref: §2.1 A — haemoglobin > 20 g/L below the LLN, or < 100 g/L.
