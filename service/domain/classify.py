@@ -551,7 +551,11 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
         # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
         why = [
             "non-IgM clone",
-            "serum M-protein < 30 g/L" if serum30 is False else "serum M-protein not quantified",
+            "serum M-protein < 30 g/L"
+            if serum30 is False
+            else "serum M-protein unreliable within 3 months of IVIg (§5)"
+            if f.ivig_igg
+            else "serum M-protein not quantified",
             (
                 "clonal BMPC < 10 %"
                 if f.bmpc_source == "clonal"

@@ -100,6 +100,8 @@ class Facts:
     egfr_estimate: EstimatedGfr | None = None
     # A non-Freelite FLC ratio that would meet the SLiM threshold (§2.1 Li): escalated, never silent.
     li_escalated: bool = False
+    # ref: §5 — within the IVIg window an IgG clone's M-protein (value or bound) is unreliable.
+    ivig_igg: bool = False
     # §2.1 R open: a creatinine with no clearance, eGFR or estimate that could give an eGFR < 40.
     renal_open: bool = False
 
@@ -198,6 +200,8 @@ def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
     either, so the total only bounds each (<= total): it still settles "< 30 g/L" when the total is
     below 30, and leaves ">= 30 g/L" not assessable otherwise."""
     q = f.serum_mp
+    if q is not None and f.ivig_igg:
+        return None, IVIG_SPIKE_NOTE
     if q is None or not f.mixed_igm:
         return q, None
     hi = q.interval.hi
@@ -207,6 +211,24 @@ def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
         Quantity(hi, q.unit, Comparator.LE),
         "biclonal IgM + non-IgM: the total spike only bounds each clone",
     )
+
+
+IVIG_SPIKE_NOTE = (
+    "within 3 months of the last IVIg dose: an IgG M-protein (value or bound) is unreliable (§5); repeat "
+    "it after the window or follow the clone by immunofixation"
+)
+
+
+def ivig_igg_unreliable(panel: Panel, heavy: tuple[HeavyChain, ...]) -> bool:
+    """§5: an IgG clone's M-protein is unreliable while IVIg is given and about 3 months after the last
+    dose (the same window as the IVIG_IGG_UNRELIABLE flag)."""
+    from .flags import ivig_window_end  # flags imports this module: imported here, once per call
+
+    c, on = panel.clinical, panel.collected_on
+    last = c.ivig_last_dose_on if c is not None else None
+    if last is None or on is None or HeavyChain.IGG not in heavy:
+        return False
+    return on <= ivig_window_end(last)
 
 
 def _single_light_chain(panel: Panel) -> LightChain | None:
@@ -281,6 +303,13 @@ def build_facts(panel: Panel) -> Facts:
     )
     if flc_summary is not None:
         facts.notes.extend(flc_summary.notes)
+    if facts.serum_mp is not None and ivig_igg_unreliable(panel, heavy):
+        facts.ivig_igg = True
+        facts.notes.append(
+            "The serum M-protein of the IgG clone was not used for the M-protein criteria and risk factors: "
+            "within 3 months of the last IVIg dose IgG-based values and bounds are unreliable "
+            "(clinical-reference §5)."
+        )
     if egfr is not None:
         facts.egfr_estimate = egfr
         fl = panel.flc

@@ -124,7 +124,8 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
     model = "mgus_mayo_2005"
     if code not in MGUS_MODEL_CODES:
         return _not_applicable(model, SRC_MAYO, _MGUS_ONLY[code])
-    mp = f.serum_mp
+    # ref: §5 — an IgG M-protein within the IVIg window is unreliable: the factor stays unknown.
+    mp = None if f.ivig_igg else f.serum_mp
     # ref: §3.1 — serum M-protein ≥ 15 g/L.
     t_mp = ge(mp.interval, R.MAYO_MGUS_M_PROTEIN_G_L) if mp is not None else None
     need_mp = ("spep.m_protein",)
