@@ -12,6 +12,7 @@ Operational choices, applied the same way everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
@@ -191,19 +192,27 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
         )
         res.refer = flow >= R.BMPC_SLIM_PERCENT  # ref: §2.9 — urgently at >= 60 %
         return res
-    morph = f.bmpc.lo if f.bmpc is not None and f.bmpc_source == "morphology" else None
-    if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph:
-        # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine count, sent as the
-        # morphology figure, settles it.
+    morph = f.bmpc.lo if f.bmpc is not None else None
+    if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph and _trephine_needed(f, flow):
+        # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine (CD138) count, sent as
+        # the clonal figure, settles it (a clonal figure replaces the morphology one).
+        src = "morphology" if f.bmpc_source == "morphology" else "clonal"
         out.provisional = True
         out.trephine = True
-        out.missing.append("marrow.plasma_cells_percent")
+        if MARROW not in out.missing:
+            out.missing.append(MARROW)
         out.reasons.append(
-            f"flow-cytometry plasma cells ({shown}) above the morphology figure "
+            f"flow-cytometry plasma cells ({shown}) above the {src} figure "
             f"({float(morph):g} %): the trephine biopsy (CD138) plasma-cell count is needed, as IMWG "
             "takes the higher of aspirate and biopsy (§2.9)"
         )
     return out
+
+
+def _trephine_needed(f: Facts, flow: Decimal) -> bool:
+    """§2.9: a flow figure above a morphology figure below 10 % asks for the trephine count; above a
+    clonal figure below 10 % it does when the flow figure is >= 10 % (which rules out a final MGUS)."""
+    return f.bmpc_source == "morphology" or flow >= R.BMPC_MYELOMA_PERCENT
 
 
 _FLOW_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_LIGHT_CHAIN, Code.SOLITARY_PLASMACYTOMA})

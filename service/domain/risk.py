@@ -77,10 +77,7 @@ def _factor_groups(
             needed,
         )
     undecided = ", ".join(
-        FACTOR_WORDS.get(f.id, f.id)
-        + (" (reported as a bound that does not settle it)" if f.value is not None else "")
-        for f, t, _ in factors
-        if t is None
+        FACTOR_WORDS.get(f.id, f.id) + _undecided_why(f, need) for f, t, need in factors if t is None
     )
     reason = (
         f"{unknown} factor(s) unknown ({undecided}): the group lies between {group_words(possible[0])} and "
@@ -100,6 +97,15 @@ def _factor_groups(
         bool(unknown),
         needed,
     )
+
+
+def _undecided_why(f: RiskFactor, need: tuple[str, ...]) -> str:
+    if "flc.assay" in need:
+        return (
+            " (a non-Freelite ratio that the model's Freelite cut-offs and the assay's own interval judge "
+            "differently)"
+        )
+    return " (reported as a bound that does not settle it)" if f.value is not None else ""
 
 
 def _smm_only_text(code: Code) -> str:
@@ -137,6 +143,13 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
         if f.ratio is not None
         else None
     )
+    need_flc = ("flc.kappa", "flc.lambda")
+    flc = f.flc
+    if t_flc is not None and flc is not None and flc.assay != "freelite" and t_flc is not flc.abnormal:
+        # ref: §3.1 / §4 — the model's cut-offs are Freelite-based: with another assay the factor is known
+        # only when the assay's own interval gives the same verdict; otherwise unknown (a Freelite
+        # measurement settles it), and the group is open.
+        t_flc, need_flc = None, ("flc.assay",)
     factors = [
         (
             RiskFactor("m_protein_ge_15_g_l", _status(t_mp), mp.value if mp else None, "g/L", ">= 15 g/L"),
@@ -163,7 +176,7 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
                 "< 0.26 or > 1.65 (the model's own cut-offs, whatever FLC interval is in force)",
             ),
             t_flc,
-            ("flc.kappa", "flc.lambda"),
+            need_flc,
         ),
     ]
     return _factor_groups(
