@@ -235,7 +235,7 @@ def recommendations(
             Recommendation(
                 "COMPLETE_WORKUP",
                 "Data that would settle or confirm the interpretation: "
-                + ", ".join(f"{_words(m)} ({m})" for m in workup)
+                + ", ".join(_words(m) for m in workup)
                 + ".",
                 tests=tuple(workup),
             )

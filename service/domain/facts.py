@@ -341,9 +341,14 @@ def _egfr_note(e: EstimatedGfr, flc_missing: bool) -> str:
     return (
         f"Neither creatinine clearance nor eGFR was given: eGFR estimated by the race-free CKD-EPI 2021 "
         f"equation from creatinine, age and sex ({shown}), used for the renal criterion and the renal FLC "
-        "interval. The estimate assumes a stable creatinine (not valid in acute kidney injury), and a "
-        "renal impairment is not shown to be caused by the clone: many older patients have an eGFR below "
-        "40 from other causes (clinical-reference §2.1)."
+        "interval. The estimate assumes a stable creatinine (not valid in acute kidney injury)"
+        + (
+            # Said only beside an estimate that could be < 40 (§2.1 R), never beside a normal one.
+            ", and a renal impairment is not shown to be caused by the clone: many older patients have an "
+            "eGFR below 40 from other causes (clinical-reference §2.1)."
+            if lt(e.quantity.interval, R.CREATININE_CLEARANCE_ML_MIN) is not False
+            else " (clinical-reference §2.1)."
+        )
         + (
             " Serum free light chains were not given: they are needed to look for a light-chain cause."
             if flc_missing

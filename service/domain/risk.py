@@ -111,13 +111,21 @@ def _undecided_why(f: RiskFactor, need: tuple[str, ...]) -> str:
 def _smm_only_text(code: Code) -> str:
     if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN:
         return "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
-    return f"applies to smouldering myeloma only; the category is {code.value}"
+    return f"applies to smouldering myeloma only; the category is {_category_words(code)}"
 
 
 def _mgus_only_text(code: Code) -> str:
     if code is Code.MGUS_LIGHT_CHAIN:
         return "derived in heavy-chain MGUS; not applied to light-chain MGUS"
-    return f"applies to MGUS (non-IgM or IgM) only; the category is {code.value}"
+    return f"applies to MGUS (non-IgM or IgM) only; the category is {_category_words(code)}"
+
+
+def _category_words(code: Code) -> str:
+    """The category as a reader names it (never the code)."""
+    from .classify import LABELS  # classify does not import this module
+
+    label = LABELS[code]
+    return label[0].lower() + label[1:] if not label.startswith(("IgM", "Non-IgM")) else label
 
 
 # Why a model does not apply, per category: fixed texts, built once.
