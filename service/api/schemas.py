@@ -668,7 +668,7 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
                     if on > current
                     else "same date as the current panel"
                 )
-            if born_by is not None and on < born_by:
+            if born_by is not None and current is not None and on < born_by:
                 msgs.append(f"date before the patient's birth (age {age:g} at {current.isoformat()})")
             if on in seen:
                 msgs.append(f"duplicate date: history.{seen[on]} has the same date")

@@ -151,7 +151,7 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
         if f.ratio is not None
         else None
     )
-    need_flc = ("flc.kappa", "flc.lambda")
+    need_flc: tuple[str, ...] = ("flc.kappa", "flc.lambda")
     flc = f.flc
     if t_flc is not None and flc is not None and flc.assay != "freelite" and t_flc is not flc.abnormal:
         # ref: §3.1 / §4 — the model's cut-offs are Freelite-based: with another assay the factor is known

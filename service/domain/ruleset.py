@@ -13,11 +13,64 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.12.1"
+RULESET_VERSION = "mgi-rules-2026.12.2"
 
 # What changed in each ruleset version, for a laboratory (GET /v1/ruleset; docs/ruleset-changelog.md
 # gives the same with the measured effect on a reference set of panels).
 CHANGELOG: tuple[dict[str, Any], ...] = (
+    {
+        "version": "mgi-rules-2026.12.2",
+        "previous": "mgi-rules-2026.12.1",
+        "changes": [
+            {
+                "rules": ["mde.renal_insufficiency", "flc.reference_intervals"],
+                "section": "§2.1 R, §2.9, §4",
+                "change": "A creatinine that does not meet its own rule, with no clearance, eGFR or "
+                "CKD-EPI estimate (sex not female or male, age not given or < 18), settles renal "
+                "insufficiency as not met only when the equation stays >= 40 for every adult age the "
+                "request accepts and either sex; otherwise the criterion is not assessable, the category "
+                "provisional and an eGFR asked for. An eGFR or clearance bound that does not decide < 60 "
+                "(or such a creatinine) leaves the Freelite ratio interval, and the ratio's verdict, "
+                "undetermined unless both intervals agree.",
+                "affects": "Panels with creatinine but no clearance, eGFR or estimate; panels with an eGFR "
+                "or clearance sent as a bound and a Freelite ratio between the two intervals.",
+            },
+            {
+                "rules": ["ivig.igg_values_unreliable", "risk.mgus_mayo_2005"],
+                "section": "§5",
+                "change": "Within 3 calendar months of the last IVIg dose an IgG clone's M-protein decides "
+                "no M-protein criterion (>= 30 g/L, < 30 g/L) and no M-protein risk factor (§3.1, §3.3, "
+                "§3.4): not assessable, category provisional, risk groups open.",
+                "affects": "Only requests that send clinical.ivig_last_dose_on beside an IgG clone.",
+            },
+            {
+                "rules": ["data.flow_cytometry"],
+                "section": "§2.9",
+                "change": "A flow-cytometry figure >= 10 % above a clonal figure below 10 % asks for the "
+                "trephine (CD138) count and keeps the category provisional; the trephine request asks for "
+                "the clonal figure, not the morphology figure already sent.",
+                "affects": "Panels with a flow figure and a clonal figure.",
+            },
+            {
+                "rules": ["risk.mgus_mayo_2005"],
+                "section": "§3.1, §4",
+                "change": "With an assay other than Freelite the Mayo FLC factor is present or absent only "
+                "when the assay's interval gives the same verdict as the model's 0.26-1.65; otherwise it is "
+                "unknown and a Freelite measurement is asked for.",
+                "affects": "MGUS panels with flc.assay n_latex, sebia or other.",
+            },
+            {
+                "rules": ["report"],
+                "section": "§2.9, §1.1",
+                "change": "The provisional reason and missing_data name the criteria actually open; risk "
+                "reasons and the work-up request use words, never codes or field paths; the eGFR note "
+                "mentions other causes of an eGFR below 40 only beside an estimate that could be below 40; "
+                "dates before 1900-01-01 and history results dated before the patient's birth are refused.",
+                "affects": "Comments and recommendations of most answers (wording); requests with such "
+                "dates.",
+            },
+        ],
+    },
     {
         "version": "mgi-rules-2026.12.1",
         "previous": "mgi-rules-2026.11.3",
@@ -395,7 +448,9 @@ def describe() -> dict[str, Any]:
             IMWG_2014,
             "Creatinine clearance < 40 mL/min (eGFR used as the estimate when no clearance is "
             "given; with neither, the race-free CKD-EPI 2021 eGFR from creatinine, age >= 18 and sex "
-            "female or male, also used for the renal FLC interval), or serum creatinine > 177 umol/L",
+            "female or male, also used for the renal FLC interval; with no estimate either, not met only "
+            "when the equation stays >= 40 at every adult age and either sex), or serum creatinine > "
+            "177 umol/L",
             {
                 "creatinine_clearance_ml_min": CREATININE_CLEARANCE_ML_MIN,
                 "creatinine_umol_l": CREATININE_UMOL_L,
@@ -677,7 +732,8 @@ def describe() -> dict[str, Any]:
             "§5",
             FERMAND_2018,
             "Within 3 calendar months of the last IVIg dose (clinical.ivig_last_dose_on; the reference says "
-            "'about 3 months'), IgG-based values and bounds are reported as unreliable; beside renal "
+            "'about 3 months'), IgG-based values and bounds are reported as unreliable and an IgG "
+            "M-protein decides no criterion or risk factor; beside renal "
             "insufficiency or anaemia the output says IVIg can raise creatinine or cause haemolysis",
             {"window_months": IVIG_WINDOW_MONTHS},
         ),
