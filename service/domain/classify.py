@@ -306,7 +306,15 @@ def _classify(f: Facts) -> Outcome:
         )
     if f.li_escalated and plasmacytoma is not True and clonal10 is not True and f.slim_any is not True:
         return _li_escalated_without_clone(isotype)
-    if plasmacytoma is True or clonal10 is True or f.slim_any is True:
+    # Clonal plasma cells below 10 % also show a clone: the reference places none without a monoclonal
+    # protein, so it is never answered "no monoclonal protein" (the conservative reading).
+    clonal_present = f.clonal_bmpc is not None and gt(f.clonal_bmpc, ZERO) is True
+    if clonal_present and flc_abnormal is None and True not in (plasmacytoma, clonal10, f.slim_any):
+        out = _myeloma_logic(f, "non_secretory", isotype)
+        out.missing.extend(m for m in flc_missing(f) if m not in out.missing)  # an FLC clone may show
+        out.provisional = True
+        return out
+    if plasmacytoma is True or clonal10 is True or f.slim_any is True or clonal_present:
         # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a SLiM biomarker:
         # non-secretory disease is assessed with the myeloma rules, never "no M-protein".
         return _myeloma_logic(f, "non_secretory", isotype)

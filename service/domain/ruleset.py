@@ -52,6 +52,15 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "Panels with a flow figure and a clonal figure.",
             },
             {
+                "rules": ["data.complete_screen"],
+                "section": "§2.9, §2.2-§2.4",
+                "change": "Clonal marrow plasma cells (> 0 %) with no monoclonal protein found are no longer "
+                "answered 'no monoclonal protein detected': the reference places no category on such a "
+                "clone below 10 %, so the answer is INDETERMINATE (provisional, naming the FLC data, when "
+                "the FLC ratio is not assessable).",
+                "affects": "Negative screens that send a clonal plasma-cell percentage above 0.",
+            },
+            {
                 "rules": ["risk.mgus_mayo_2005"],
                 "section": "§3.1, §4",
                 "change": "With an assay other than Freelite the Mayo FLC factor is present or absent only "
