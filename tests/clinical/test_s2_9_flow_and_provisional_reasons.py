@@ -74,3 +74,11 @@ def test_an_egfr_bound_beside_a_creatinine_never_asks_for_the_creatinine_that_wa
     out = run(b)
     assert "labs.creatinine" not in out["missing_data"]
     assert "labs.egfr" in out["missing_data"]
+
+
+def test_a_clearance_bound_that_does_not_decide_renal_insufficiency_is_asked_for_in_words():
+    b = merge(mgus_igg(), {"labs": {"creatinine_clearance": q(60, "mL/min", "<"), "egfr": None}})
+    out = run(b)
+    assert "labs.creatinine_clearance" in out["missing_data"]
+    assert "labs.creatinine_clearance" not in out["comment"]
+    assert "exact creatinine clearance" in out["comment"]
