@@ -82,6 +82,11 @@ def _num(**kw: Any) -> FiniteFloat:
     return FiniteFloat(allow_nan=False, validate=validate.Range(min=0), **kw)
 
 
+# A data-entry check, not a clinical number (the clinical reference gives none): a laboratory date before
+# 1900 is a typing error (e.g. "1800-01-01").
+EARLIEST_DATE = date(1900, 1, 1)
+
+
 class IsoDate(fields.Date):
     """A calendar date written YYYY-MM-DD, and only so.
 
@@ -89,12 +94,25 @@ class IsoDate(fields.Date):
     week dates ("2024-W01-1"): an interface sending those almost certainly has another format wrong
     too, and the contract says YYYY-MM-DD."""
 
-    default_error_messages = {"invalid": "Not a valid date: use YYYY-MM-DD."}
+    default_error_messages = {
+        "invalid": "Not a valid date: use YYYY-MM-DD.",
+        "implausible": f"date before {EARLIEST_DATE.isoformat()}: not plausible (data-entry check)",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        out = super()._deserialize(value, attr, data, **kwargs)
+        if out < EARLIEST_DATE:
+            raise self.make_error("implausible")
+        return out
+
+
+def _years_before(d: date, years: int) -> date | None:
+    """The same calendar day ``years`` earlier (28 February for 29 February), None before year 1."""
+    if d.year - years < 1:
+        return None
+    return d.replace(year=d.year - years, day=28 if (d.month, d.day) == (2, 29) else d.day)
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -655,6 +673,11 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
         # History may come in any order (the engine sorts it); a date after the current panel, in
         # the future, or shared by two entries is refused, naming the entry.
         seen: dict[date, int] = {}
+        # A data-entry check: a result dated more than age + 1 years before the panel predates the birth.
+        age = d["patient"].age_years if d.get("patient") is not None else None
+        born_by = None
+        if age is not None and current is not None:
+            born_by = _years_before(current, int(age) + 1)
         for i, h in enumerate(history):
             on = h.collected_on
             msgs = []
@@ -666,6 +689,8 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
                     if on > current
                     else "same date as the current panel"
                 )
+            if born_by is not None and current is not None and on < born_by:
+                msgs.append(f"date before the patient's birth (age {age:g} at {current.isoformat()})")
             if on in seen:
                 msgs.append(f"duplicate date: history.{seen[on]} has the same date")
             else:

@@ -109,7 +109,7 @@ def recommendations(
             Recommendation(
                 "COMPLETE_WORKUP",
                 "Data that would settle or confirm the interpretation: "
-                + ", ".join(f"{_words(m)} ({m})" for m in workup)
+                + ", ".join(_words(m) for m in workup)
                 + ".",
                 tests=tuple(workup),
             )
@@ -195,7 +195,9 @@ def _follow_up(f: Facts, out: Outcome, risk: dict[str, RiskResult], codes: set[s
             marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None
         )
         recs.append(
-            _mgus_follow_up(risk["mgus_mayo_2005"], marrow_done, "MARROW_EXAMINATION_RECOMMENDED" in codes)
+            _mgus_follow_up(
+                risk["mgus_mayo_2005"], marrow_done, "MARROW_EXAMINATION_RECOMMENDED" in codes or out.trephine
+            )
         )
     elif out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN):
         # ref: §3.2 — SMM: re-test 2–3 months after recognition; then every 4–6 months for 1 year,
@@ -356,6 +358,21 @@ def _low_risk_schedule(out: Outcome, risk: dict[str, RiskResult], flag_codes: se
         and risk["mgus_mayo_2005"].possible_groups == ("low",)
         and "MARROW_EXAMINATION_RECOMMENDED" not in flag_codes
         and "MGCS_SCLEROMYXEDEMA" not in flag_codes
+        and not out.trephine  # the trephine count asked for is a marrow result the category waits on
+    )
+
+
+def _not_routine_reason(hidden: list[str]) -> str:
+    """Why a low-risk MGUS stays provisional, from the open criteria actually hidden (§2.9, §3.2)."""
+    what = []
+    if any(m.startswith("marrow.") for m in hidden):
+        what.append("no marrow result")
+    if any(m.startswith("imaging.") for m in hidden):
+        what.append("no skeletal imaging")
+    verb = "are" if len(what) > 1 else "is"
+    return (
+        f"Provisional: {' and '.join(what)}, which {verb} not routinely indicated for low-risk MGUS "
+        "(clinical-reference §2.9, §3.2)."
     )
 
 
@@ -473,10 +490,7 @@ def _missing_lines(
     low_risk = _low_risk_schedule(out, risk, {fl.code for fl in flags})
     shown = [m for m in missing if not m.startswith(_NOT_ROUTINE)] if low_risk else missing
     if low_risk and len(shown) < len(missing):
-        lines.append(
-            "Provisional: no marrow result, which is not routinely indicated for "
-            "low-risk MGUS (clinical-reference §2.9, §3.2)."
-        )
+        lines.append(_not_routine_reason([m for m in missing if m.startswith(_NOT_ROUTINE)]))
     if shown:
         lines.append("Not assessable without: " + ", ".join(_words(m) for m in shown) + ".")
     return lines
@@ -498,7 +512,7 @@ def _findings(f: Facts) -> list[str]:
                 f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
                 f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
                 if flc.interval_low is not None
-                else f"FLC ratio {float(ratio):.3g} ({state})"
+                else f"FLC ratio {float(ratio):.3g} ({state}; {flc.basis})"
             )
         else:
             findings.append("FLC ratio not determined")

@@ -12,6 +12,7 @@ Operational choices, applied the same way everywhere:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import NamedTuple
 
 from . import criteria as C
@@ -103,6 +104,8 @@ def flc_missing(f: Facts) -> list[str]:
     absent = [n for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_)) if q is None]
     if absent:
         return absent
+    if f.flc is not None and f.flc.renal_open and f.flc.abnormal is None:
+        return [RENAL]  # ref: §4 — the ratio is judged differently by the two Freelite intervals
     if f.flc is not None and f.flc.interval_low is None:
         return ["flc.ratio_reference_range"]  # assay 'other' without the laboratory's interval
     # Both sent, an interval in force: a chain reported as a bound leaves the ratio open.
@@ -191,19 +194,27 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
         )
         res.refer = flow >= R.BMPC_SLIM_PERCENT  # ref: §2.9 — urgently at >= 60 %
         return res
-    morph = f.bmpc.lo if f.bmpc is not None and f.bmpc_source == "morphology" else None
-    if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph:
-        # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine count, sent as the
-        # morphology figure, settles it.
+    morph = f.bmpc.lo if f.bmpc is not None else None
+    if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph and _trephine_needed(f, flow):
+        # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine (CD138) count, sent as
+        # the clonal figure, settles it (a clonal figure replaces the morphology one).
+        src = "morphology" if f.bmpc_source == "morphology" else "clonal"
         out.provisional = True
         out.trephine = True
-        out.missing.append("marrow.plasma_cells_percent")
+        if MARROW not in out.missing:
+            out.missing.append(MARROW)
         out.reasons.append(
-            f"flow-cytometry plasma cells ({shown}) above the morphology figure "
+            f"flow-cytometry plasma cells ({shown}) above the {src} figure "
             f"({float(morph):g} %): the trephine biopsy (CD138) plasma-cell count is needed, as IMWG "
             "takes the higher of aspirate and biopsy (§2.9)"
         )
     return out
+
+
+def _trephine_needed(f: Facts, flow: Decimal) -> bool:
+    """§2.9: a flow figure above a morphology figure below 10 % asks for the trephine count; above a
+    clonal figure below 10 % it does when the flow figure is >= 10 % (which rules out a final MGUS)."""
+    return f.bmpc_source == "morphology" or flow >= R.BMPC_MYELOMA_PERCENT
 
 
 _FLOW_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_LIGHT_CHAIN, Code.SOLITARY_PLASMACYTOMA})
@@ -300,7 +311,15 @@ def _classify(f: Facts) -> Outcome:
         )
     if f.li_escalated and plasmacytoma is not True and clonal10 is not True and f.slim_any is not True:
         return _li_escalated_without_clone(isotype)
-    if plasmacytoma is True or clonal10 is True or f.slim_any is True:
+    # Clonal plasma cells below 10 % also show a clone: the reference places none without a monoclonal
+    # protein, so it is never answered "no monoclonal protein" (the conservative reading).
+    clonal_present = f.clonal_bmpc is not None and gt(f.clonal_bmpc, ZERO) is True
+    if clonal_present and flc_abnormal is None and True not in (plasmacytoma, clonal10, f.slim_any):
+        out = _myeloma_logic(f, "non_secretory", isotype)
+        out.missing.extend(m for m in flc_missing(f) if m not in out.missing)  # an FLC clone may show
+        out.provisional = True
+        return out
+    if plasmacytoma is True or clonal10 is True or f.slim_any is True or clonal_present:
         # No monoclonal protein found, yet a plasmacytoma, clonal marrow cells or a SLiM biomarker:
         # non-secretory disease is assessed with the myeloma rules, never "no M-protein".
         return _myeloma_logic(f, "non_secretory", isotype)
@@ -567,7 +586,11 @@ def _non_igm_mgus(f: Facts, isotype: str | None, s: _SmmCriteria, bmpc10: Tri, c
     # ref: §2.4 — non-IgM MGUS: M-protein < 30 g/L, clonal BMPC < 10 %, no CRAB.
     why = [
         "non-IgM clone",
-        _SERUM_UNDER_30 if s.serum30 is False else "serum M-protein not quantified",
+        _SERUM_UNDER_30
+        if s.serum30 is False
+        else f"serum M-protein unreliable within {R.IVIG_WINDOW_MONTHS} months of IVIg (§5)"
+        if f.ivig_igg
+        else "serum M-protein not quantified",
         (
             _CLONAL_UNDER_10
             if f.bmpc_source == "clonal"

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from . import criteria as C
 from . import ruleset as R
 from .criteria import _COMP_TEXT
-from .egfr import EGFR_UNIT, EstimatedGfr, estimate
+from .egfr import EGFR_UNIT, EstimatedGfr, estimate, lowest_plausible
 from .flc import summarize
 from .panel import HeavyChain, IfeResult, Labs, LightChain, Panel
 from .quantity import INF, ZERO, Comparator, Interval, Quantity, gt, lt
@@ -95,6 +95,10 @@ class Facts:
     egfr_estimate: EstimatedGfr | None = None
     # A non-Freelite FLC ratio that would meet the SLiM threshold (§2.1 Li): escalated, never silent.
     li_escalated: bool = False
+    # ref: §5 — within the IVIg window an IgG clone's M-protein (value or bound) is unreliable.
+    ivig_igg: bool = False
+    # §2.1 R open: a creatinine with no clearance, eGFR or estimate that could give an eGFR < 40.
+    renal_open: bool = False
 
     @property
     def mde_any(self) -> Tri:
@@ -139,6 +143,8 @@ def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
     either, so the total only bounds each (<= total): it still settles "< 30 g/L" when the total is
     below 30, and leaves ">= 30 g/L" not assessable otherwise."""
     q = f.serum_mp
+    if q is not None and f.ivig_igg:
+        return None, IVIG_SPIKE_NOTE
     if q is None or not f.mixed_igm:
         return q, None
     hi = q.interval.hi
@@ -148,6 +154,24 @@ def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
         Quantity(hi, q.unit, Comparator.LE),
         "biclonal IgM + non-IgM: the total spike only bounds each clone",
     )
+
+
+IVIG_SPIKE_NOTE = (
+    f"within {R.IVIG_WINDOW_MONTHS} months of the last IVIg dose: an IgG M-protein (value or bound) is "
+    "unreliable (§5); repeat it after the window or follow the clone by immunofixation"
+)
+
+
+def ivig_igg_unreliable(panel: Panel, heavy: tuple[HeavyChain, ...]) -> bool:
+    """§5: an IgG clone's M-protein is unreliable while IVIg is given and about 3 months after the last
+    dose (the same window as the IVIG_IGG_UNRELIABLE flag)."""
+    from .flags import ivig_window_end  # flags imports this module: imported here, once per call
+
+    c, on = panel.clinical, panel.collected_on
+    last = c.ivig_last_dose_on if c is not None else None
+    if last is None or on is None or HeavyChain.IGG not in heavy:
+        return False
+    return on <= ivig_window_end(last)
 
 
 def _single_light_chain(panel: Panel) -> LightChain | None:
@@ -197,7 +221,9 @@ def build_facts(panel: Panel) -> Facts:
         )
     clones = panel.serum_ife.clones if panel.serum_ife else ()
     heavy = tuple(c.heavy_chain for c in clones if c.heavy_chain is not None)
-    flc_summary, ratio, iu = summarize(panel.flc, panel.labs, panel.clinical, _single_light_chain(panel))
+    flc_summary, ratio, iu = summarize(
+        panel.flc, panel.labs, panel.clinical, _single_light_chain(panel), _creatinine_open(panel, egfr)
+    )
     facts = Facts(
         panel=panel,
         flc=flc_summary,
@@ -220,6 +246,13 @@ def build_facts(panel: Panel) -> Facts:
     )
     if flc_summary is not None:
         facts.notes.extend(flc_summary.notes)
+    if facts.serum_mp is not None and ivig_igg_unreliable(panel, heavy):
+        facts.ivig_igg = True
+        facts.notes.append(
+            "The serum M-protein of the IgG clone was not used for the M-protein criteria and risk factors: "
+            f"within {R.IVIG_WINDOW_MONTHS} months of the last IVIg dose IgG-based values and bounds are "
+            "unreliable (clinical-reference §5)."
+        )
     if egfr is not None:
         facts.egfr_estimate = egfr
         fl = panel.flc
@@ -228,15 +261,37 @@ def build_facts(panel: Panel) -> Facts:
     return facts
 
 
+def _creatinine_open(panel: Panel, egfr: EstimatedGfr | None) -> bool:
+    """A creatinine sent without a clearance, eGFR or estimate that could mean an eGFR < 40 at some
+    plausible adult age or sex (§2.1 R, egfr.lowest_plausible): renal function was given but does not
+    settle the renal FLC interval (§4)."""
+    labs, patient = panel.labs, panel.patient
+    if egfr is not None or labs is None or labs.creatinine is None:
+        return False
+    if labs.egfr is not None or labs.creatinine_clearance is not None:
+        return False
+    lowest = lowest_plausible(
+        labs.creatinine,
+        patient.age_years if patient is not None else None,
+        patient.sex if patient is not None else None,
+    )
+    return lowest is None or lowest < R.CREATININE_CLEARANCE_ML_MIN
+
+
 def _egfr_note(e: EstimatedGfr, flc_missing: bool) -> str:
     comp = e.quantity.comparator
     shown = f"{'' if comp is None else str(comp) + ' '}{_fmt(e.display)} {EGFR_UNIT}"
     return (
         f"Neither creatinine clearance nor eGFR was given: eGFR estimated by the race-free CKD-EPI 2021 "
         f"equation from creatinine, age and sex ({shown}), used for the renal criterion and the renal FLC "
-        "interval. The estimate assumes a stable creatinine (not valid in acute kidney injury), and a "
-        "renal impairment is not shown to be caused by the clone: many older patients have an eGFR below "
-        "40 from other causes (clinical-reference §2.1)."
+        "interval. The estimate assumes a stable creatinine (not valid in acute kidney injury)"
+        + (
+            # Said only beside an estimate that could be < 40 (§2.1 R), never beside a normal one.
+            ", and a renal impairment is not shown to be caused by the clone: many older patients have an "
+            "eGFR below 40 from other causes (clinical-reference §2.1)."
+            if lt(e.quantity.interval, R.CREATININE_CLEARANCE_ML_MIN) is not False
+            else " (clinical-reference §2.1)."
+        )
         + (
             " Serum free light chains were not given: they are needed to look for a light-chain cause."
             if flc_missing
@@ -373,8 +428,14 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
     note = None
     if clearance is None and egfr is not None:
         note = EGFR_ESTIMATED if f.egfr_estimate is not None else EGFR_AS_CLEARANCE
-    r_cl = C.CLEARANCE.on_quantity(f, used, note)
+    if used is None and creatinine is not None and r_cr is False:
+        r_cl = _clearance_without_estimate(f, creatinine)
+    else:
+        r_cl = C.CLEARANCE.on_quantity(f, used, note)
     f.mde["renal_insufficiency"] = either(r_cr, r_cl)
+    needs = _renal_needs(creatinine, clearance, r_cr, r_cl)
+    if needs:
+        f.mde_needs["renal_insufficiency"] = needs
     # Operational choice: a creatinine that decides its rule, with no clearance or eGFR and no estimate
     # (age or sex not given), does not hold the category open; its clearance rule stays not_assessable
     # in criteria[] and in the comment. A bound that its rule cannot decide counts as not done.
@@ -383,6 +444,57 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
         and (creatinine is None or r_cr is not None)
         and (used is None or r_cl is not None)
     )
+    if f.renal_open:
+        f.mde_measured["renal_insufficiency"] = False
+
+
+def _clearance_without_estimate(f: Facts, creatinine: Quantity) -> Tri:
+    """§2.1 R with a creatinine that does not meet its own rule and no clearance, eGFR or estimate (age or
+    sex not given, or age < 18): not met only when the CKD-EPI 2021 equation stays >= 40 for every
+    plausible adult age and either sex (egfr.lowest_plausible); otherwise not assessable, and the
+    category stays open until a clearance or eGFR is sent (the conservative reading: the reference gives
+    no rule for an unestimable creatinine)."""
+    patient = f.panel.patient
+    lowest = lowest_plausible(
+        creatinine,
+        patient.age_years if patient is not None else None,
+        patient.sex if patient is not None else None,
+    )
+    # ref: §2.1 R — clearance < 40 mL/min.
+    settled = lowest is not None and lowest >= R.CREATININE_CLEARANCE_ML_MIN
+    if not settled:
+        f.renal_open = True
+    return C.CLEARANCE.record(f, False if settled else None, None, note=_NO_ESTIMATE_WHY[settled])
+
+
+# Why the clearance rule is settled or open without an estimate, worded from the CLEARANCE row (§2.1 R)
+# and the equation's minimum age (ruleset.CKD_EPI_MIN_AGE_YEARS).
+_NO_ESTIMATE = (
+    f"no clearance or eGFR, and no estimate (age >= {C.fmt(R.CKD_EPI_MIN_AGE_YEARS)} and sex female or male "
+    "needed): "
+)
+_NO_ESTIMATE_WHY = {
+    True: _NO_ESTIMATE
+    + C.stated(C.CLEARANCE, "the CKD-EPI 2021 equation stays", met=False).removesuffix(f" {C.CLEARANCE.unit}")
+    + " for this creatinine at any plausible adult age and either sex",
+    False: _NO_ESTIMATE
+    + f"at some plausible age or sex this creatinine gives a CKD-EPI 2021 estimate {C.CLEARANCE.op} "
+    f"{C.fmt(C.CLEARANCE.cutoff)}; send a measured creatinine clearance or an eGFR",
+}
+
+
+def _renal_needs(
+    creatinine: Quantity | None, clearance: Quantity | None, r_cr: Tri, r_cl: Tri
+) -> tuple[str, ...]:
+    """The fields that would settle an open §2.1 R, never one that was sent and decided its rule."""
+    if creatinine is None and r_cl is None and clearance is None:
+        return ()  # nothing usable sent: MDE_NEEDS (creatinine, eGFR)
+    needs: list[str] = []
+    if r_cl is None:
+        needs.append("labs.creatinine_clearance" if clearance is not None else "labs.egfr")
+    if r_cr is None and creatinine is not None and r_cl is not True:
+        needs.append("labs.creatinine")
+    return tuple(needs)
 
 
 def _light_chain_ratio(f: Facts) -> None:

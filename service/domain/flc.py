@@ -12,6 +12,31 @@ from .ruleset import FLC_INTERVALS, FLC_RENAL_CUTOFF, FlcAssay, FlcInterval
 from .tri import Tri, either
 
 
+def _span(i: FlcInterval) -> str:
+    return f"{i.ratio_low}-{i.ratio_high}"
+
+
+# ref: §4 — the two Freelite intervals a ratio is judged against while renal function is undecided,
+# worded from their rows in ruleset.FLC_INTERVALS.
+_NORMAL_SPAN = _span(FLC_INTERVALS["freelite"])
+_RENAL_SPAN = _span(FLC_INTERVALS["freelite_renal"])
+_CUT = f"{FLC_RENAL_CUTOFF:g}"
+BOTH_INTERVALS_NOTE = (
+    f"Renal function was given but does not decide eGFR or CrCl < {_CUT} (an eGFR or clearance "
+    "bound, or a creatinine without an estimate): the ratio was judged against both the "
+    f"normal-renal ({_NORMAL_SPAN}) and the renal-impairment ({_RENAL_SPAN}) Freelite intervals "
+    "(clinical-reference §4)."
+)
+SPLIT_NOTE = (
+    "The FLC ratio is abnormal against one Freelite interval and not against the other: it is "
+    f"undetermined until an exact eGFR or creatinine clearance decides eGFR/CrCl < {_CUT} (§4)."
+)
+SPLIT_BASIS = (
+    f"undetermined: Freelite normal-renal ({_NORMAL_SPAN}) or renal-impairment ({_RENAL_SPAN}) interval, "
+    f"depending on eGFR or CrCl < {_CUT}"
+)
+
+
 def renal_impairment(labs: Labs | None) -> Tri:
     """eGFR < 60 or CrCl < 60 (§4): None when neither settles it."""
     if labs is None:
@@ -25,8 +50,13 @@ def renal_impairment(labs: Labs | None) -> Tri:
     return either(lt(egfr.interval, FLC_RENAL_CUTOFF), lt(crcl.interval, FLC_RENAL_CUTOFF))
 
 
+def renal_given(labs: Labs | None) -> bool:
+    """Whether an eGFR or a creatinine clearance was sent (decisive or not)."""
+    return labs is not None and (labs.egfr is not None or labs.creatinine_clearance is not None)
+
+
 def _choose_interval(
-    flc: Flc, labs: Labs | None, clinical: Clinical | None, notes: list[str]
+    flc: Flc, labs: Labs | None, clinical: Clinical | None, notes: list[str], undecided: bool = False
 ) -> tuple[FlcInterval | None, bool]:
     """The ratio interval in force and whether it is the renal one."""
     if flc.ratio_reference_range is not None:
@@ -43,7 +73,9 @@ def _choose_interval(
     if flc.assay is FlcAssay.FREELITE:
         if renal is True:
             return FLC_INTERVALS["freelite_renal"], True
-        if renal is None:
+        if renal is None and undecided:
+            notes.append(BOTH_INTERVALS_NOTE)
+        elif renal is None:
             notes.append(
                 "Renal function (eGFR or creatinine clearance) not given or not decisive: the "
                 "normal-renal-function FLC ratio interval was applied."
@@ -122,13 +154,23 @@ def summarize(
     labs: Labs | None,
     clinical: Clinical | None,
     clone_light_chain: LightChain | None,
+    creatinine_open: bool = False,
 ) -> tuple[FlcSummary | None, Interval | None, Interval | None]:
     """FLC summary, the κ/λ ratio interval and the involved/uninvolved ratio interval (None when not
-    determined)."""
+    determined). ``creatinine_open``: a creatinine was sent without an eGFR, clearance or estimate and
+    could mean an eGFR < 40 (facts), so renal function is given but undecided."""
     if flc is None:
         return None, None, None
     notes: list[str] = []
-    interval, renal = _choose_interval(flc, labs, clinical, notes)
+    # ref: §4 — renal data that were sent but do not decide eGFR/CrCl < 60 leave the Freelite interval
+    # undetermined: the verdict stands only where both intervals agree (finding of a bound like "< 90").
+    undecided = (
+        flc.assay is FlcAssay.FREELITE
+        and flc.ratio_reference_range is None
+        and renal_impairment(labs) is None
+        and (creatinine_open or renal_given(labs))
+    )
+    interval, renal = _choose_interval(flc, labs, clinical, notes, undecided)
     basis = _basis(interval)
     kappa, lam = flc.kappa, flc.lambda_
     if kappa is None or lam is None:
@@ -147,6 +189,13 @@ def summarize(
         below = lt(ratio_iv, interval.ratio_low)
         above = gt(ratio_iv, interval.ratio_high)
         abnormal = either(below, above)
+    split = False
+    if undecided and abnormal is not None:
+        other = FLC_INTERVALS["freelite_renal"]
+        r_below, r_above = lt(ratio_iv, other.ratio_low), gt(ratio_iv, other.ratio_high)
+        if either(r_below, r_above) is not abnormal or r_below is not below or r_above is not above:
+            split = True  # the two intervals judge the ratio differently: undetermined until eGFR is known
+            abnormal = below = above = None
     involved, named = _involved_chain(ratio_iv, interval, clone_light_chain, above, below, notes)
     iu_iv = None
     raised: Tri = None
@@ -162,12 +211,16 @@ def summarize(
         notes.append("Both light chains were reported as bounds: the ratio is undetermined.")
     r_exact = ratio_iv.exact
     iu_exact = iu_iv is not None and iu_iv.exact
+    if split:
+        notes.append(SPLIT_NOTE)
+        basis = SPLIT_BASIS
+    shown = None if split else interval
     summary = FlcSummary(
         ratio_iv.lo if r_exact else None,  # ratio
         None if r_exact else ratio_iv.lo,  # ratio_low
         None if r_exact or ratio_iv.hi == INF else ratio_iv.hi,  # ratio_high
-        interval.ratio_low if interval else None,  # interval_low
-        interval.ratio_high if interval else None,  # interval_high
+        shown.ratio_low if shown else None,  # interval_low
+        shown.ratio_high if shown else None,  # interval_high
         basis,
         abnormal,
         str(involved) if involved and named else None,  # involved
@@ -178,7 +231,7 @@ def summarize(
         str(flc.assay),  # assay
         renal,  # renal_interval
         tuple(notes),
-        _renal_open(flc, labs, ratio_iv, abnormal),
+        split or _renal_open(flc, labs, ratio_iv, abnormal),
     )
     return summary, ratio_iv, iu_iv
 

@@ -87,7 +87,9 @@ def _renal_rules() -> list[dict[str, Any]]:
             f"Creatinine clearance {C.CLEARANCE.threshold} (eGFR used as the estimate when no clearance is "
             "given; with neither, the race-free CKD-EPI 2021 eGFR from creatinine, age >= "
             f"{fmt(R.CKD_EPI_MIN_AGE_YEARS)} and sex female or male, also used for the renal FLC "
-            f"interval), or serum creatinine {C.CREATININE.threshold}",
+            "interval; with no estimate either, not met only when the equation stays >= "
+            f"{fmt(C.CLEARANCE.cutoff)} at every adult age and either sex), or serum creatinine "
+            f"{C.CREATININE.threshold}",
             {
                 "creatinine_clearance_ml_min": C.CLEARANCE.cutoff,
                 "creatinine_umol_l": C.CREATININE.cutoff,
@@ -255,8 +257,10 @@ def _data_rules() -> list[dict[str, Any]]:
             R.DISPENZIERI_2009,
             "A negative screen is complete only with SPEP, serum immunofixation and serum FLC (24-hour urine "
             "immunofixation added when amyloidosis is reported): NO_MONOCLONAL_PROTEIN without them is "
-            "provisional and names them. Renal insufficiency or anaemia (§2.1 R, A) asks for FLC and "
-            "immunofixation urgently and never says that other causes are more likely",
+            "provisional and names them. Clonal marrow plasma cells above 0 % with no monoclonal protein "
+            "found are INDETERMINATE, never NO_MONOCLONAL_PROTEIN. Renal insufficiency or anaemia "
+            "(§2.1 R, A) asks for FLC and immunofixation urgently and never says that other causes are "
+            "more likely",
             {},
         ),
         _rule(
@@ -265,7 +269,8 @@ def _data_rules() -> list[dict[str, Any]]:
             R.IMWG_2014,
             f"Flow-cytometry plasma cells never meet a threshold; >= {m10} % without a morphological or "
             "clonal figure rules out a final MGUS (INDETERMINATE, marrow morphology requested, urgently at "
-            f">= {m60} %); above a morphology figure below {m10} % the trephine (CD138) count is asked for",
+            f">= {m60} %); above a morphology figure below {m10} %, or at >= {m10} % above a clonal figure "
+            f"below {m10} %, the trephine (CD138) count is asked for and the category stays provisional",
             {"bmpc_percent": R.BMPC_MYELOMA_PERCENT, "urgent_percent": R.BMPC_SLIM_PERCENT},
         ),
         _rule(
@@ -290,7 +295,9 @@ def _risk_rules() -> list[dict[str, Any]]:
             "§3.1",
             R.MAYO_MGUS_2005,
             f"Factors: M-protein >= {fmt(R.MAYO_MGUS_M_PROTEIN_G_L)} g/L; non-IgG isotype; FLC ratio < {lo} "
-            f"or > {hi}",
+            f"or > {hi} (with an assay other than Freelite, known only where the assay's own interval gives "
+            "the same verdict; an IgG M-protein within the IVIg window leaves the M-protein factor unknown, "
+            "§5)",
             {
                 "m_protein_g_l": R.MAYO_MGUS_M_PROTEIN_G_L,
                 "flc_ratio_low": R.MAYO_MGUS_FLC_RATIO_LOW,
@@ -411,7 +418,8 @@ def _flc_and_mgcs_rules() -> list[dict[str, Any]]:
             "§4",
             "Katzmann 2002; Hutchison 2008; manufacturers",
             "Serum FLC kappa/lambda ratio intervals by assay and renal function (the Freelite renal "
-            f"interval when eGFR or CrCl < {fmt(R.FLC_RENAL_CUTOFF)})",
+            f"interval when eGFR or CrCl < {fmt(R.FLC_RENAL_CUTOFF)}; when renal data sent do not decide "
+            "it, the ratio's verdict stands only where both Freelite intervals agree)",
             {
                 name: {
                     "ratio_low": i.ratio_low,
@@ -438,7 +446,8 @@ def _flc_and_mgcs_rules() -> list[dict[str, Any]]:
             R.FERMAND_2018,
             f"Within {R.IVIG_WINDOW_MONTHS} calendar months of the last IVIg dose "
             "(clinical.ivig_last_dose_on; the reference says 'about 3 months'), IgG-based values and bounds "
-            "are reported as unreliable; beside renal insufficiency or anaemia the output says IVIg can "
+            "are reported as unreliable and an IgG M-protein decides no criterion or risk factor; beside "
+            "renal insufficiency or anaemia the output says IVIg can "
             "raise creatinine or cause haemolysis",
             {"window_months": R.IVIG_WINDOW_MONTHS},
         ),

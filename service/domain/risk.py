@@ -77,10 +77,7 @@ def _factor_groups(
             needed,
         )
     undecided = ", ".join(
-        FACTOR_WORDS.get(f.id, f.id)
-        + (" (reported as a bound that does not settle it)" if f.value is not None else "")
-        for f, t, _ in factors
-        if t is None
+        FACTOR_WORDS.get(f.id, f.id) + _undecided_why(f, need) for f, t, need in factors if t is None
     )
     reason = (
         f"{unknown} factor(s) unknown ({undecided}): the group lies between {group_words(possible[0])} and "
@@ -102,16 +99,33 @@ def _factor_groups(
     )
 
 
+def _undecided_why(f: RiskFactor, need: tuple[str, ...]) -> str:
+    if "flc.assay" in need:
+        return (
+            " (a non-Freelite ratio that the model's Freelite cut-offs and the assay's own interval judge "
+            "differently)"
+        )
+    return " (reported as a bound that does not settle it)" if f.value is not None else ""
+
+
 def _smm_only_text(code: Code) -> str:
     if code is Code.SMOLDERING_MYELOMA_LIGHT_CHAIN:
         return "light-chain smouldering myeloma is not defined in IMWG 2014 (§2.7): model not applied"
-    return f"applies to smouldering myeloma only; the category is {code.value}"
+    return f"applies to smouldering myeloma only; the category is {_category_words(code)}"
 
 
 def _mgus_only_text(code: Code) -> str:
     if code is Code.MGUS_LIGHT_CHAIN:
         return "derived in heavy-chain MGUS; not applied to light-chain MGUS"
-    return f"applies to MGUS (non-IgM or IgM) only; the category is {code.value}"
+    return f"applies to MGUS (non-IgM or IgM) only; the category is {_category_words(code)}"
+
+
+def _category_words(code: Code) -> str:
+    """The category as a reader names it (never the code)."""
+    from .classify import LABELS  # classify does not import this module
+
+    label = LABELS[code]
+    return label[0].lower() + label[1:] if not label.startswith(("IgM", "Non-IgM")) else label
 
 
 # Why a model does not apply, per category: fixed texts, built once.
@@ -124,7 +138,8 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
     model = "mgus_mayo_2005"
     if code not in MGUS_MODEL_CODES:
         return _not_applicable(model, SRC_MAYO, _MGUS_ONLY[code])
-    mp = f.serum_mp
+    # ref: §5 — an IgG M-protein within the IVIg window is unreliable: the factor stays unknown.
+    mp = None if f.ivig_igg else f.serum_mp
     # ref: §3.1 — serum M-protein ≥ 15 g/L.
     t_mp = ge(mp.interval, R.MAYO_MGUS_M_PROTEIN_G_L) if mp is not None else None
     need_mp = ("spep.m_protein",)
@@ -136,6 +151,13 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
         if f.ratio is not None
         else None
     )
+    need_flc: tuple[str, ...] = ("flc.kappa", "flc.lambda")
+    flc = f.flc
+    if t_flc is not None and flc is not None and flc.assay != "freelite" and t_flc is not flc.abnormal:
+        # ref: §3.1 / §4 — the model's cut-offs are Freelite-based: with another assay the factor is known
+        # only when the assay's own interval gives the same verdict; otherwise unknown (a Freelite
+        # measurement settles it), and the group is open.
+        t_flc, need_flc = None, ("flc.assay",)
     factors = [
         (
             RiskFactor("m_protein_ge_15_g_l", _status(t_mp), mp.value if mp else None, "g/L", ">= 15 g/L"),
@@ -162,7 +184,7 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
                 "< 0.26 or > 1.65 (the model's own cut-offs, whatever FLC interval is in force)",
             ),
             t_flc,
-            ("flc.kappa", "flc.lambda"),
+            need_flc,
         ),
     ]
     return _factor_groups(

@@ -13,11 +13,73 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.12.1"
+RULESET_VERSION = "mgi-rules-2026.12.2"
 
 # What changed in each ruleset version, for a laboratory (GET /v1/ruleset; docs/ruleset-changelog.md
 # gives the same with the measured effect on a reference set of panels).
 CHANGELOG: tuple[dict[str, Any], ...] = (
+    {
+        "version": "mgi-rules-2026.12.2",
+        "previous": "mgi-rules-2026.12.1",
+        "changes": [
+            {
+                "rules": ["mde.renal_insufficiency", "flc.reference_intervals"],
+                "section": "§2.1 R, §2.9, §4",
+                "change": "A creatinine that does not meet its own rule, with no clearance, eGFR or "
+                "CKD-EPI estimate (sex not female or male, age not given or < 18), settles renal "
+                "insufficiency as not met only when the equation stays >= 40 for every adult age the "
+                "request accepts and either sex; otherwise the criterion is not assessable, the category "
+                "provisional and an eGFR asked for. An eGFR or clearance bound that does not decide < 60 "
+                "(or such a creatinine) leaves the Freelite ratio interval, and the ratio's verdict, "
+                "undetermined unless both intervals agree.",
+                "affects": "Panels with creatinine but no clearance, eGFR or estimate; panels with an eGFR "
+                "or clearance sent as a bound and a Freelite ratio between the two intervals.",
+            },
+            {
+                "rules": ["ivig.igg_values_unreliable", "risk.mgus_mayo_2005"],
+                "section": "§5",
+                "change": "Within 3 calendar months of the last IVIg dose an IgG clone's M-protein decides "
+                "no M-protein criterion (>= 30 g/L, < 30 g/L) and no M-protein risk factor (§3.1, §3.3, "
+                "§3.4): not assessable, category provisional, risk groups open.",
+                "affects": "Only requests that send clinical.ivig_last_dose_on beside an IgG clone.",
+            },
+            {
+                "rules": ["data.flow_cytometry"],
+                "section": "§2.9",
+                "change": "A flow-cytometry figure >= 10 % above a clonal figure below 10 % asks for the "
+                "trephine (CD138) count and keeps the category provisional; the trephine request asks for "
+                "the clonal figure, not the morphology figure already sent.",
+                "affects": "Panels with a flow figure and a clonal figure.",
+            },
+            {
+                "rules": ["data.complete_screen"],
+                "section": "§2.9, §2.2-§2.4",
+                "change": "Clonal marrow plasma cells (> 0 %) with no monoclonal protein found are no longer "
+                "answered 'no monoclonal protein detected': the reference places no category on such a "
+                "clone below 10 %, so the answer is INDETERMINATE (provisional, naming the FLC data, when "
+                "the FLC ratio is not assessable).",
+                "affects": "Negative screens that send a clonal plasma-cell percentage above 0.",
+            },
+            {
+                "rules": ["risk.mgus_mayo_2005"],
+                "section": "§3.1, §4",
+                "change": "With an assay other than Freelite the Mayo FLC factor is present or absent only "
+                "when the assay's interval gives the same verdict as the model's 0.26-1.65; otherwise it is "
+                "unknown and a Freelite measurement is asked for.",
+                "affects": "MGUS panels with flc.assay n_latex, sebia or other.",
+            },
+            {
+                "rules": ["report"],
+                "section": "§2.9, §1.1",
+                "change": "The provisional reason and missing_data name the criteria actually open; risk "
+                "reasons and the work-up request use words, never codes or field paths; the eGFR note "
+                "mentions other causes of an eGFR below 40 only beside an estimate that could be below 40; "
+                "dates before 1900-01-01 and history results dated before the patient's birth are refused.",
+                "affects": "Comments and recommendations of most answers (wording); requests with such "
+                "dates.",
+            },
+        ],
+    },
     {
         "version": "mgi-rules-2026.12.1",
         "previous": "mgi-rules-2026.11.3",
@@ -180,6 +242,10 @@ CKD_EPI_FEMALE_FACTOR = D("1.012")
 CKD_EPI_KAPPA = {"female": D("0.7"), "male": D("0.9")}
 CKD_EPI_ALPHA = {"female": D("-0.241"), "male": D("-0.302")}
 CKD_EPI_MIN_AGE_YEARS = D(18)
+# The oldest age the request accepts (patient.age_years 0-150): a data-entry window, not a clinical
+# number. When the estimate cannot be made (age or sex not given, or age < 18), a creatinine settles the
+# clearance rule only if the equation stays >= 40 for every adult age up to this one and either sex (§2.1).
+ADULT_AGE_MAX_YEARS = D(150)
 # ref: §1 — creatinine mg/dL × 88.4 = µmol/L (the equation takes mg/dL).
 CREATININE_UMOL_PER_MG_DL = D("88.4")
 # ref: §2.1 A — haemoglobin > 20 g/L below the LLN, or < 100 g/L.

@@ -21,6 +21,7 @@ FIELD_WORDS: dict[str, str] = {
     "labs.calcium": "calcium",
     "labs.creatinine": "creatinine",
     "labs.egfr": "eGFR (or creatinine clearance)",
+    "labs.creatinine_clearance": "an exact creatinine clearance",
     "labs.hemoglobin": "haemoglobin",
     "labs.tsh": "TSH with its reference range",
     "imaging.osteolytic_lesions": "skeletal imaging (osteolytic lesions)",

@@ -110,14 +110,15 @@ def igm(**over: Any) -> dict:
 
 
 def light_chain(kappa: dict, lam: dict, **over: Any) -> dict:
-    """No heavy chain (serum IFE negative, no M-spike), no urine M-protein, clonal BMPC 5 %."""
+    """No heavy chain (serum IFE negative, no M-spike), no urine M-protein, no clonal BMPC (0 %: clonal cells
+    without a monoclonal protein are a clone of their own, see test_s2_9_clonal_cells_without_protein)."""
     body = complete(
         {
             "spep": {"m_protein": q(0, "g/L")},
             "serum_ife": ife(),
             "urine": {"m_protein_24h": q(0, "mg/24h"), "ife": ife()},
             "flc": {"kappa": kappa, "lambda": lam, "assay": "freelite"},
-            "marrow": {"clonal_plasma_cells_percent": 5},
+            "marrow": {"clonal_plasma_cells_percent": 0},
         }
     )
     return merge(body, over)

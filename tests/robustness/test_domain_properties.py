@@ -202,6 +202,14 @@ history_entry_sections = {
 }
 
 
+def _born_by(current: date, age: float | None) -> date | None:
+    """The earliest date a history result can carry: age + 1 years before the current panel."""
+    if age is None:
+        return None
+    day = 28 if (current.month, current.day) == (2, 29) else current.day
+    return current.replace(year=current.year - int(age) - 1, day=day)
+
+
 @st.composite
 def request_bodies(draw) -> dict:
     """A valid InterpretationRequest: random sections, at least one screening section present."""
@@ -226,8 +234,11 @@ def request_bodies(draw) -> dict:
         # Earlier panels, oldest first, distinct dates strictly before the current one.
         gaps = draw(st.lists(st.integers(1, 400), max_size=4))
         day, entries = current, []
+        born_by = _born_by(current, (body.get("patient") or {}).get("age_years"))
         for gap in gaps:
             day -= timedelta(days=gap)
+            if born_by is not None and day < born_by:
+                break  # a result dated before the patient's birth is refused (a data-entry check)
             entries.append({"collected_on": day.isoformat(), **draw(sections(history_entry_sections))})
         if entries or draw(st.booleans()):
             body["history"] = entries[::-1]

@@ -98,8 +98,13 @@ def test_a_panel_without_a_date_is_dated_the_day_it_was_received(client, store):
     )
 
 
-def test_a_panel_dated_in_year_one_has_no_window_before_it_and_is_no_500(client):
+def test_a_panel_dated_in_year_one_is_refused_naming_its_date_never_a_500(client):
     r = client.post("/v1/interpretations", json=spike(1.0, "0001-01-01"))
+    assert r.status_code == 422 and "collected_on" in r.json["errors"], r.json
+
+
+def test_a_panel_on_the_earliest_accepted_date_has_no_window_before_it(client):
+    r = client.post("/v1/interpretations", json=spike(1.0, "1900-01-01"))
     assert r.status_code == 201 and r.json["history_used"] == []
-    later = client.post("/v1/interpretations", json=spike(1.0, "0001-06-01")).json
-    assert [h["collected_on"] for h in later["history_used"]] == ["0001-01-01"]
+    later = client.post("/v1/interpretations", json=spike(1.0, "1900-06-01")).json
+    assert [h["collected_on"] for h in later["history_used"]] == ["1900-01-01"]

@@ -1,0 +1,84 @@
+"""§2.9: a flow-cytometry figure >= 10 % rules out a final MGUS label, whichever marrow figure (clonal or
+morphology) is used; and the reason given for a provisional answer, and missing_data, come from the
+criteria actually open (never a field that was sent, never "no marrow result" beside a marrow result)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import code, merge, mgus_igg, q, run
+
+
+def trephine_asked(out: dict) -> bool:
+    return any(r["code"] == "TREPHINE_CD138_COUNT" for r in out["recommendations"])
+
+
+@pytest.mark.parametrize(("flow", "asked"), [(4, False), (9.9, False), (10, True), (10.1, True), (12, True)])
+def test_a_flow_figure_of_10_percent_or_more_above_a_clonal_figure_of_5_percent_asks_for_the_trephine(
+    flow, asked
+):
+    b = mgus_igg(marrow={"clonal_plasma_cells_percent": 5, "flow_plasma_cells_percent": flow})
+    out = run(b)
+    assert code(out) == "MGUS_NON_IGM"
+    assert trephine_asked(out) is asked
+    assert out["classification"]["provisional"] is asked
+
+
+def test_a_flow_figure_of_10_percent_beside_a_clonal_figure_of_12_percent_asks_nothing_more():
+    b = mgus_igg(marrow={"clonal_plasma_cells_percent": 12, "flow_plasma_cells_percent": 10})
+    out = run(b)
+    assert code(out) == "SMOLDERING_MYELOMA"
+    assert not trephine_asked(out)
+
+
+def test_the_trephine_request_never_lists_the_morphology_figure_that_was_sent():
+    b = mgus_igg(
+        marrow={
+            "clonal_plasma_cells_percent": None,
+            "plasma_cells_percent": 5,
+            "flow_plasma_cells_percent": 9,
+        }
+    )
+    b["marrow"].pop("clonal_plasma_cells_percent", None)
+    out = run(b)
+    assert trephine_asked(out)
+    assert "marrow.plasma_cells_percent" not in out["missing_data"]
+    assert out["missing_data"] == ["marrow.clonal_plasma_cells_percent"]
+    assert "no marrow result" not in out["comment"]
+
+
+@pytest.mark.parametrize("marrow", [{"clonal_plasma_cells_percent": 5}, {"plasma_cells_percent": 5}])
+def test_a_low_risk_mgus_without_imaging_is_provisional_for_missing_imaging_not_for_a_missing_marrow(marrow):
+    b = mgus_igg(imaging=None)
+    b["marrow"] = marrow
+    b.pop("imaging", None)
+    out = run(b)
+    assert out["classification"]["provisional"] is True
+    assert "no marrow result" not in out["comment"]
+    assert "Provisional: no skeletal imaging" in out["comment"]
+
+
+def test_a_low_risk_mgus_without_marrow_or_imaging_names_both():
+    b = mgus_igg()
+    b.pop("imaging", None)
+    b.pop("marrow", None)
+    out = run(b)
+    assert (
+        "Provisional: no marrow result and no skeletal imaging, which are not routinely indicated"
+        in out["comment"]
+    )
+
+
+def test_an_egfr_bound_beside_a_creatinine_never_asks_for_the_creatinine_that_was_sent():
+    b = merge(mgus_igg(), {"labs": {"egfr": q(45, "mL/min/1.73m2", "<"), "creatinine_clearance": None}})
+    out = run(b)
+    assert "labs.creatinine" not in out["missing_data"]
+    assert "labs.egfr" in out["missing_data"]
+
+
+def test_a_clearance_bound_that_does_not_decide_renal_insufficiency_is_asked_for_in_words():
+    b = merge(mgus_igg(), {"labs": {"creatinine_clearance": q(60, "mL/min", "<"), "egfr": None}})
+    out = run(b)
+    assert "labs.creatinine_clearance" in out["missing_data"]
+    assert "labs.creatinine_clearance" not in out["comment"]
+    assert "exact creatinine clearance" in out["comment"]
