@@ -95,7 +95,9 @@ def _usage() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a command's module; no command (or ``serve``) runs the service."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] == "serve":
+    if not args or args[0].startswith("-") and args[0] not in ("-h", "--help"):
+        return serve(args)  # ``python -m service --no-store``: options of the default command
+    if args[0] == "serve":
         return serve(args[1:])
     name, rest = args[0], args[1:]
     if name in ("help", "-h", "--help"):

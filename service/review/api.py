@@ -61,6 +61,12 @@ class ReviewIn(StrictSchema):
                 errors["reason"] = ["An amendment needs its reason."]
             if data.get("comment") is None and data.get("classification_code") is None:
                 errors["comment"] = ["An amendment changes the comment or the classification_code."]
+            elif data.get("comment") is None:
+                # The released comment would still describe the former category beside the new one.
+                errors["comment"] = [
+                    "A new classification_code needs the comment rewritten to match it: the released "
+                    "comment would otherwise still describe the former category."
+                ]
             if errors:
                 raise ValidationError(errors)
         elif data.get("decision") == "approve":

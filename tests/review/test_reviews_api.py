@@ -112,12 +112,25 @@ def test_an_amended_classification_carries_its_label(client):
             "decision": "amend",
             "reviewer": "R",
             "classification_code": "INDETERMINATE",
+            "comment": "Immunofixation doubtful: repeat serum immunofixation and FLC.",
             "reason": "IFE doubtful",
         },
         headers=AUTH,
     )
     c = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]["classification"]
     assert c["code"] == "INDETERMINATE" and c["label"]
+
+
+def test_a_new_classification_without_a_rewritten_comment_is_refused(client):
+    # The released comment would otherwise still describe the former category beside the new one.
+    rid = post(client, body("mgus"))["id"]
+    resp = client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={"decision": "amend", "reviewer": "R", "classification_code": "INDETERMINATE", "reason": "x"},
+        headers=AUTH,
+    )
+    assert resp.status_code == 422
+    assert "comment" in resp.get_json()["errors"]
 
 
 @pytest.mark.parametrize(
