@@ -25,6 +25,7 @@ from marshmallow import ValidationError
 
 from service.adapters import fhir, hl7v2
 from service.adapters.codes import CodeMap, load_codemap
+from service.adapters.release import REVIEW_REQUIRED, result_status_fhir, result_status_hl7
 
 from .errors import flatten
 from .parsing import check_charset, is_json_mimetype, parse_body
@@ -91,14 +92,9 @@ def _hl7_refusals_as_ack(response: Response) -> Response:
     return response
 
 
-def _release_status(interpretation: dict[str, Any]) -> tuple[str, str]:
-    """(OBX-11, DiagnosticReport.status) of an answer sent now: ``P`` / ``preliminary`` while the
-    laboratory's release policy holds it for review, ``F`` / ``final`` when it is released
-    automatically. A reviewed answer is fetched again from its record (final, or C / amended)."""
-    release = interpretation.get("release") or {}
-    if release.get("status") == "auto":
-        return "F", "final"
-    return "P", "preliminary"
+def _release_of(interpretation: dict[str, Any]) -> str:
+    """The release status of an answer sent now (a missing one is held for review)."""
+    return (interpretation.get("release") or {}).get("status", REVIEW_REQUIRED)
 
 
 def _codemap() -> CodeMap:
@@ -158,7 +154,9 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
         ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)
         return Hl7Outcome(422, ack, None, ctx)
-    reply = hl7v2.build_oru_response(ctx, interpretation, result_status=_release_status(interpretation)[0])
+    reply = hl7v2.build_oru_response(
+        ctx, interpretation, result_status=result_status_hl7(_release_of(interpretation))
+    )
     return Hl7Outcome(200, reply, interpretation, ctx)
 
 
@@ -310,7 +308,10 @@ class FhirInterpretations(MethodView):
             return _fhir(outcome, 422)
         return _fhir(
             fhir.interpretation_to_diagnostic_report(
-                interpretation, bundle, input_notes=tr.notes, status=_release_status(interpretation)[1]
+                interpretation,
+                bundle,
+                input_notes=tr.notes,
+                status=result_status_fhir(_release_of(interpretation)),
             ),
             200,
         )

@@ -20,6 +20,7 @@ from service.domain.classify import LABELS
 from service.domain.results import Code
 from service.store import Record, RecordStore
 from service.store.models import Interpretation
+from service.store.repository import aware
 
 from .models import Review
 
@@ -28,10 +29,6 @@ RV = cast(Table, Review.__table__)
 
 DECISION_STATUS = {"approve": REVIEWED, "amend": AMENDED}
 QUEUE_LIMIT = 200
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class ReviewEntry:
             r["interpretation_id"],
             r["decision"],
             r["reviewer"],
-            _aware(r["reviewed_at"]),
+            aware(r["reviewed_at"]),
             r["comment"],
             r["classification_code"],
             r["reason"],

@@ -79,8 +79,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(dt: datetime) -> datetime:
-    # SQLite keeps no zone: every stored time is UTC.
+def aware(dt: datetime) -> datetime:
+    """A stored time with its zone: SQLite keeps none, and every stored time is UTC."""
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
@@ -157,7 +157,7 @@ class Record:
         return cls(
             m["id"],
             m["seq"],
-            _aware(m["received_at"]),
+            aware(m["received_at"]),
             m["collected_on"],
             m["patient_key"],
             m["specimen_id"],
@@ -417,9 +417,7 @@ class RecordStore:
                 q = q.where(T.c.received_at >= since)
             if before_seq is not None:
                 q = q.where(T.c.seq < before_seq)
-            rows = c.execute(q.order_by(T.c.seq.desc()).limit(limit + 1)).all()
-            more = len(rows) > limit
-            rows = rows[:limit]
+            rows, cursor = _newest_first(c, q, T.c.seq, limit)
             if rows:
                 now = utcnow()
                 c.execute(
@@ -435,7 +433,7 @@ class RecordStore:
                         for r in rows
                     ],
                 )
-            return Page([Record.of(r) for r in rows], encode_cursor(rows[-1].seq) if more else None)
+            return Page([Record.of(r) for r in rows], cursor)
 
         return self._run(work, audit=True)
 
@@ -457,14 +455,12 @@ class RecordStore:
                 q = q.where(RT.c.read_at >= since)
             if before_seq is not None:
                 q = q.where(RT.c.seq < before_seq)
-            rows = c.execute(q.order_by(RT.c.seq.desc()).limit(limit + 1)).all()
-            more = len(rows) > limit
-            rows = rows[:limit]
+            rows, cursor = _newest_first(c, q, RT.c.seq, limit)
             out = [
-                ReadEntry(r.interpretation_id, _aware(r.read_at), r.api_key_name, r.request_id, r.via, r.seq)
+                ReadEntry(r.interpretation_id, aware(r.read_at), r.api_key_name, r.request_id, r.via, r.seq)
                 for r in rows
             ]
-            return out, encode_cursor(rows[-1].seq) if more else None
+            return out, cursor
 
         return self._run(work)
 
@@ -613,6 +609,16 @@ RT = cast(Table, RecordRead.__table__)
 # The hot statements, built once with bind parameters: building a statement per call (coercing each
 # value, generating its cache key) cost more CPU than executing it.
 INSERT_RECORD = insert(T).returning(T.c.seq)
+
+
+def _newest_first(c: Connection, q: Any, seq: Any, limit: int) -> tuple[list[Any], str | None]:
+    """One page of ``q`` newest first by ``seq``, and the cursor of the next page (None on the last)."""
+    rows = list(c.execute(q.order_by(seq.desc()).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].seq) if more else None
+
+
 INSERT_READ = insert(RT)
 BY_ID = select(T).where(T.c.id == bindparam("rid"))
 BY_IDEMPOTENCY_KEY = select(T).where(

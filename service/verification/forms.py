@@ -48,11 +48,8 @@ def fields_of(body: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
 
 
 def _carries(entry: CodeEntry, unit: str | None) -> bool:
-    """Whether a code may carry a value in ``unit`` as it is (its property fixes its units)."""
-    if unit is None or entry.units is None:
-        return True
-    sent = entry.units.get(unit)
-    return sent is not None and sent[0] == unit and sent[1] == 1
+    """Whether a code may carry a value in ``unit`` (its property fixes its units; the adapter converts)."""
+    return unit is None or entry.units is None or unit in entry.units
 
 
 def code_for(codemap: CodeMap, target: str, unit: str | None = None) -> CodeEntry:
