@@ -5,7 +5,8 @@
 
 A database of its own is created on the server MGI_TEST_DATABASE_URL names (dropped at the end), migrated,
 and filled with ``--records`` stored interpretations (bulk COPY of the bench mix's real answers, one
-patient per ~10 records). Two gunicorn servers with the same settings (gunicorn.conf.py, 2 workers) run
+patient per ~10 records), then vacuumed as a database in service would be. Two gunicorn servers with
+the same settings (gunicorn.conf.py with its default worker count, 2 x cores + 1, unless --workers) run
 side by side: store off, and store on over that database. Then:
 
   (1) throughput of POST /v1/interpretations, store on / store off, interleaved rounds, the bench
@@ -172,8 +173,11 @@ def fill(url: str, n: int, per_patient: int = 10) -> tuple[list[str], list[str]]
                 if (i + 1) % 100_000 == 0:
                     print(f"   {i + 1:,} records ({time.perf_counter() - t0:.0f} s)", flush=True)
         if pg:
-            cur.execute("ANALYZE interpretations")
-            raw.commit()
+            # A database in service has been vacuumed since its rows arrived; without this the
+            # autovacuum of the freshly copied rows would run during (and be charged to) the rounds.
+            pg_conn = raw.driver_connection
+            pg_conn.autocommit = True  # type: ignore[union-attr]
+            pg_conn.execute("VACUUM (ANALYZE) interpretations")  # type: ignore[union-attr]
     finally:
         raw.close()
         store.dispose()
@@ -343,10 +347,17 @@ def main() -> int:
     ap.add_argument("--gets", type=int, default=2000)
     ap.add_argument("--impact-sample", type=int, default=20_000)
     ap.add_argument("--sqlite", action="store_true")
+    ap.add_argument("--out", default="", help="results file (default bench/results/store-<backend>.json)")
     ap.add_argument(
         "--worker-class", default="sync", help="gunicorn worker class of both servers (sync, gthread)"
     )
     ap.add_argument("--threads", type=int, default=1, help="threads per worker (gthread)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="gunicorn workers of both servers (default: gunicorn.conf.py's own, 2 x cores + 1, at most 8)",
+    )
     args = ap.parse_args()
     backend = "sqlite" if args.sqlite else "postgresql"
     banner(f"records store ({backend}, {args.records:,} records)")
@@ -357,8 +368,11 @@ def main() -> int:
         logs = workdir()
         gun = {"MGI_WORKER_CLASS": args.worker_class, "MGI_THREADS": str(args.threads)}
         env_on = {"MGI_STORE": "on", "MGI_DATABASE_URL": url, "MGI_PATIENT_KEY_SECRET": SECRET, **gun}
-        off = Server("store-off", "service.wsgi:app", 2, ["--max-requests", "0"], {"MGI_STORE": "off", **gun})
-        on = Server("store-on", "service.wsgi:app", 2, ["--max-requests", "0"], env_on)
+        workers = args.workers or min(2 * (os.cpu_count() or 1) + 1, 8)
+        off = Server(
+            "store-off", "service.wsgi:app", workers, ["--max-requests", "0"], {"MGI_STORE": "off", **gun}
+        )
+        on = Server("store-on", "service.wsgi:app", workers, ["--max-requests", "0"], env_on)
         with off.start(logs), on.start(logs):
             for srv, flag in ((off, False), (on, True)):
                 drive(srv.port, 1.5, args.connections, flag, 99)  # warm-up
@@ -405,7 +419,7 @@ def main() -> int:
     results: dict[str, Any] = {
         "backend": backend,
         "records": args.records,
-        "gunicorn": {"workers": 2, "worker_class": args.worker_class, "threads": args.threads},
+        "gunicorn": {"workers": workers, "worker_class": args.worker_class, "threads": args.threads},
         "connections": args.connections,
         "machine_at_start": started,
         "machine_at_end": machine(),
@@ -443,7 +457,7 @@ def main() -> int:
         },
     }
     os.makedirs(RESULTS, exist_ok=True)
-    out = os.path.join(RESULTS, f"store-{backend}.json")
+    out = args.out or os.path.join(RESULTS, f"store-{backend}.json")
     with open(out, "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from time import perf_counter
@@ -152,6 +154,44 @@ class Serial:
     notes: list[str]
 
 
+class LoadedPanels:
+    """Stored panels loaded as history entries, by record id. A stored request never changes, so
+    each is validated once per worker process, not at every request of its patient; bounded, the
+    least recently used dropped first. None: the stored panel has nothing a history entry takes,
+    or today's rules refuse it."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[str, tuple[HistoryEntry, dict[str, Any]] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, r: PanelRow) -> tuple[HistoryEntry, dict[str, Any]] | None:
+        with self._lock:
+            if r.id in self._items:
+                self._items.move_to_end(r.id)
+                return self._items[r.id]
+        loaded = _load_entry(r)
+        with self._lock:
+            self._items[r.id] = loaded
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return loaded
+
+
+def _load_entry(r: PanelRow) -> tuple[HistoryEntry, dict[str, Any]] | None:
+    entry = _entry_json(r)
+    if entry is None:
+        return None
+    try:
+        return HISTORY_SCHEMA.load(entry), entry
+    except ValidationError:
+        # A stored panel today's rules refuse (a plausibility window added since): not used.
+        return None
+
+
+LOADED_PANELS = LoadedPanels()
+
+
 def _entry_json(r: PanelRow) -> dict[str, Any] | None:
     sections = {k: r.request[k] for k in HISTORY_SECTIONS if r.request.get(k) is not None}
     return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
@@ -181,14 +221,10 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
         if on in sent:
             same_day.append(on.isoformat())
             continue
-        entry = _entry_json(r)
-        if entry is None:
+        got = LOADED_PANELS.get(r)
+        if got is None:
             continue
-        try:
-            loaded = HISTORY_SCHEMA.load(entry)
-        except ValidationError:
-            # A stored panel today's rules refuse (a plausibility window added since): not used.
-            continue
+        loaded, entry = got
         added.append((loaded, {"record_id": r.id, "entry": entry}))
     if not added and not same_day:
         return Serial(panel, used, [], [])

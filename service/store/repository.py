@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .models import Interpretation, RecordRead
@@ -241,6 +242,8 @@ class RecordStore:
     def __init__(self, engine: Engine, secret: bytes | None = None) -> None:
         self.engine = engine
         self._secret = secret
+        # The same pool, each statement committed on its own (PostgreSQL's write of a new record).
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     def from_url(cls, url: str, secret: bytes | None = None) -> RecordStore:
@@ -253,16 +256,22 @@ class RecordStore:
         return patient_key(self._secret, patient_ref)
 
     # ------------------------------------------------------------------ plumbing
-    def _run(self, work: Any, *, audit: bool = False) -> Any:
+    def _run(self, work: Any, *, audit: bool = False, autocommit: bool = False) -> Any:
         """Run ``work(connection)`` in a transaction (SQLAlchemy Core: the ORM's unit of work would
         cost more than the statements); retried once when the connection had been dropped (a
         database restart). Operational failures become StoreUnavailable.
 
         ``audit``: the transaction only appends audit rows beside a read; on PostgreSQL its commit
         does not wait for the disk (synchronous_commit off): a crash of the database server within a
-        fraction of a second after a read can lose that read's audit row, never a record."""
+        fraction of a second after a read can lose that read's audit row, never a record.
+
+        ``autocommit``: each statement is its own transaction (no BEGIN and COMMIT round trips), for
+        work whose single write is one statement."""
         for attempt in (1, 2):
             try:
+                if autocommit:
+                    with self._autocommit.connect() as conn:
+                        return work(conn)
                 with self.engine.begin() as conn:
                     if audit and self._postgres:
                         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
@@ -342,30 +351,26 @@ class RecordStore:
         return existing
 
     def record(self, pending: Pending) -> tuple[Record, bool]:
-        """Look for a retry, read the patient's panels, make the record from them and insert it:
-        (record, True), or (the earlier record, False) for a retry.
+        """Read the patient's panels, make the record from them and insert it: (record, True), or
+        (the earlier record, False) for a retry.
 
-        On PostgreSQL this is one transaction (one commit, the only one that waits for the disk). On
-        SQLite the lookups and the insert are two: a read transaction cannot become a write one while
-        another connection writes, and the unique constraints decide races either way."""
+        On PostgreSQL this is two statements, each its own transaction: the panels' SELECT and an
+        INSERT ... ON CONFLICT DO NOTHING, whose commit is the only one that waits for the disk. A
+        retry (an earlier identical request, committed or committing concurrently: the unique check
+        waits for it) inserts nothing, and the earlier record is read back. On SQLite a retry is
+        looked for first (a read transaction cannot become a write one while another connection
+        writes); the unique constraints decide races either way."""
         if not self._postgres:
             if not pending.retry_key and pending.patient_key is None:
                 return self.save(pending.make([]))
             earlier, rows = self._run(lambda c: _lookups(c, pending))
             return (earlier, False) if earlier is not None else self.save(pending.make(rows))
-        try:
-            return self._run(lambda c: _record(c, pending, savepoint=False))
-        except IntegrityError:
-            # A concurrent identical request committed first (the unique check waited for it).
-            earlier = self._run(pending.find_retry)
-            if earlier is None:
-                raise
-            return earlier, False
+        return self._run(lambda c: _record(c, pending), autocommit=True)
 
     def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
         """Several records in order (a later one sees an earlier one's panel as history). On
-        PostgreSQL in one transaction, each insert in a savepoint (a retry refused by a unique
-        constraint undoes only itself), so a batch costs one durable commit."""
+        PostgreSQL in one transaction (a retry inserts nothing and is read back), so a batch costs
+        one durable commit."""
         if not self._postgres:
             return [self.record(p) for p in pending]
         return self._run(lambda c: [_record(c, p) for p in pending])
@@ -558,26 +563,20 @@ def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
     return None, _panels(c, p.patient_key, p.history_from, p.history_before)
 
 
-def _record(c: Connection, p: Pending, savepoint: bool = True) -> tuple[Record, bool]:
-    """Within a PostgreSQL transaction: the retry's record, or the new record inserted (in a
-    savepoint when other records share the transaction; alone, a refused insert aborts it and the
-    caller looks for the earlier record in a new one)."""
-    earlier, rows = _lookups(c, p)
-    if earlier is not None:
-        return earlier, False
+def _record(c: Connection, p: Pending) -> tuple[Record, bool]:
+    """On PostgreSQL: the new record inserted, or, when a unique constraint says it is a retry of an
+    earlier request (ON CONFLICT DO NOTHING inserted nothing), the earlier record. A retry is
+    interpreted before it is recognised: retries are rare, and looking for one first would cost
+    every request a round trip."""
+    rows = [] if p.patient_key is None else _panels(c, p.patient_key, p.history_from, p.history_before)
     values = _values(p.make(rows))
-    if not savepoint:
-        return Record(seq=int(c.execute(INSERT_RECORD, values).scalar_one()), **values), True
-    try:
-        with c.begin_nested():
-            seq = int(c.execute(INSERT_RECORD, values).scalar_one())
-    except IntegrityError:
-        # A concurrent identical request committed first (the unique check waited for it).
-        earlier = p.find_retry(c)
-        if earlier is None:
-            raise
-        return earlier, False
-    return Record(seq=seq, **values), True
+    seq = c.execute(INSERT_NEW, values).scalar()
+    if seq is not None:
+        return Record(seq=int(seq), **values), True
+    earlier = p.find_retry(c)  # IdempotencyConflict when the key was used for another body
+    if earlier is None:
+        raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
+    return earlier, False
 
 
 def _values(new: NewRecord) -> dict[str, Any]:
@@ -609,6 +608,8 @@ RT = cast(Table, RecordRead.__table__)
 # The hot statements, built once with bind parameters: building a statement per call (coercing each
 # value, generating its cache key) cost more CPU than executing it.
 INSERT_RECORD = insert(T).returning(T.c.seq)
+# PostgreSQL: a row a unique constraint refuses is not inserted (no error, no row returned).
+INSERT_NEW = pg_insert(T).on_conflict_do_nothing().returning(T.c.seq)
 
 
 def _newest_first(c: Connection, q: Any, seq: Any, limit: int) -> tuple[list[Any], str | None]:

@@ -75,6 +75,40 @@ def test_batch_items_are_stored_each_with_its_id_and_a_later_item_sees_an_earlie
     assert again["results"][0]["interpretation"]["id"] == first["id"]  # a retried item: same record
 
 
+def test_the_same_item_twice_in_one_batch_is_one_record(client, store):
+    item = {**MGUS, "patient_ref": "MRN-TWICE", "specimen_id": "T1", "collected_on": "2025-02-01"}
+    out = client.post("/v1/interpretations/batch", json={"items": [item, item]}).json
+    assert [r["status"] for r in out["results"]] == [201, 201]
+    ids = [r["interpretation"]["id"] for r in out["results"]]
+    assert ids[0] == ids[1]
+    assert store.count() == 1
+
+
+def test_concurrent_identical_batches_make_one_record_per_item(database_url, tmp_path, store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = store_app(database_url, tmp_path, BATCH_CONCURRENCY=8, BATCH_CONCURRENCY_PER_KEY=8)
+
+    items = [
+        {**MGUS, "patient_ref": "MRN-CB", "specimen_id": f"C{i}", "collected_on": f"2025-0{i + 1}-01"}
+        for i in range(3)
+    ]
+
+    def send(_):
+        with app.test_client() as c:
+            r = c.post("/v1/interpretations/batch", json={"items": items})
+            assert r.status_code == 200, r.json
+            out = r.json
+            return [r["status"] for r in out["results"]], [r["interpretation"]["id"] for r in out["results"]]
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(send, range(12)))
+    assert {tuple(s) for s, _ in answers} == {(201, 201, 201)}
+    assert len({tuple(i) for _, i in answers}) == 1
+    assert store.count() == 3
+    app.extensions["mgi.store"].store.dispose()
+
+
 # --------------------------------------------------------------------------- ruleset impact
 def _pretend_answered_differently(store, rid, code, flags, risk_group):
     with store.engine.begin() as conn:

@@ -108,3 +108,31 @@ def test_a_panel_on_the_earliest_accepted_date_has_no_window_before_it(client):
     assert r.status_code == 201 and r.json["history_used"] == []
     later = client.post("/v1/interpretations", json=spike(1.0, "1900-06-01")).json
     assert [h["collected_on"] for h in later["history_used"]] == ["1900-01-01"]
+
+
+def test_a_stored_panel_todays_rules_refuse_is_never_history(client, store):
+    """A panel stored before a plausibility window was added (here: written straight into the table)
+    is left out of the history, and every later request of the patient leaves it out again."""
+    from sqlalchemy import update
+
+    from service.store.models import Interpretation
+
+    first = client.post("/v1/interpretations", json=spike(1.0, "2025-01-10", ref="MRN-OLD")).json
+    with store.engine.begin() as conn:
+        row = conn.execute(Interpretation.__table__.select().where(Interpretation.id == first["id"])).one()
+        request = {**row.request, "spep": {"m_protein": {"value": 999, "unit": "g/dL"}}}
+        conn.execute(update(Interpretation).where(Interpretation.id == first["id"]).values(request=request))
+    for on in ("2025-06-10", "2025-07-10"):
+        later = client.post("/v1/interpretations", json=spike(1.5, on, ref="MRN-OLD")).json
+        assert "2025-01-10" not in [h["collected_on"] for h in later["history_used"]]
+
+
+def test_the_same_stored_panel_is_the_same_history_for_each_later_request(client):
+    first = client.post("/v1/interpretations", json=spike(1.0, "2025-01-10", ref="MRN-TWICE")).json
+    answers = [
+        client.post("/v1/interpretations", json=spike(1.5, on, ref="MRN-TWICE")).json
+        for on in ("2025-07-10", "2025-07-11")
+    ]
+    for later in answers:
+        assert {"collected_on": "2025-01-10", "source": "store", "id": first["id"]} in later["history_used"]
+        assert "EVOLVING_M_PROTEIN" in codes(later)
