@@ -808,6 +808,45 @@ def _read_segments(
     return ctx
 
 
+# The records store's identity of a message (contract 1.1: patient_ref and specimen_id, 1-64
+# printable characters). Only the store uses it; the interpretation never does.
+MAX_REF = 64
+
+
+def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
+    """``{"patient_ref": ..., "specimen_id": ...}`` of a parsed message for the records store, and
+    notes on what could not be used.
+
+    patient_ref: the PID-3 identifier of type MR (CX-5), else the first, written with its assigning
+    authority as ``ID^^^AUTHORITY`` (the ID alone when CX-4 is empty), so the same number of two
+    authorities is never one patient. specimen_id: OBR-3 (filler order number) of the first OBR,
+    else its OBR-2 (placer order number)."""
+    out: dict[str, str] = {}
+    notes: list[str] = []
+    if ctx.pid is not None:
+        pid = Segment(ctx.pid, ctx.encoding, 1)
+        reps = pid.repetitions(3)
+        chosen = next((i for i in range(len(reps)) if pid.component(3, 5, i).upper() == "MR"), 0)
+        ident = pid.component(3, 1, chosen).strip() if reps else ""
+        if ident:
+            authority = pid.component(3, 4, chosen).strip()
+            ref = f"{ident}^^^{authority}" if authority else ident
+            if len(ref) <= MAX_REF and ref.isprintable():
+                out["patient_ref"] = ref
+            else:
+                notes.append(
+                    f"PID-3 identifier is not a usable patient reference (more than {MAX_REF} "
+                    "characters or a control character): this panel is stored without it and the "
+                    "patient's stored panels were not used as history."
+                )
+    if ctx.obr:
+        first = ctx.obr[0]
+        specimen = first.component(3).strip() or first.component(2).strip()
+        if specimen and len(specimen) <= MAX_REF and specimen.isprintable():
+            out["specimen_id"] = specimen
+    return out, notes
+
+
 def message_to_request(
     message: str | bytes, codemap: CodeMap | None = None, *, today: date | None = None
 ) -> dict[str, Any]:

@@ -15,6 +15,7 @@ Errors, chosen for interface engines:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -101,14 +102,31 @@ def _codemap() -> CodeMap:
     return current_app.extensions[EXTENSION]
 
 
-def _interpret_dict(body: dict[str, Any], source: str) -> dict[str, Any]:
+def _interpret_dict(
+    body: dict[str, Any],
+    source: str,
+    identity: dict[str, str] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Interpret a translated request; with the store on, store it in its canonical JSON form,
+    with ``identity`` (patient_ref, specimen_id read from the message) added to it and the retry
+    key of the message."""
     from . import records
     from .views import interpretation_payload
 
-    panel = REQUEST_SCHEMA.load(body)
     if has_app_context() and records.state() is not None:
-        return records.store_translated(panel, body, source)  # kept in its canonical JSON form
-    return interpretation_payload(panel)
+        body = {**body, **(identity or {})}
+        panel = REQUEST_SCHEMA.load(body)
+        return records.store_translated(panel, body, source, idempotency_key)
+    return interpretation_payload(REQUEST_SCHEMA.load(body))
+
+
+def hl7_retry_key(ctx: hl7v2.OruContext, raw: bytes | str) -> str:
+    """The records store's retry key of an HL7 message: its sender (MSH-3, MSH-4), control ID
+    (MSH-10) and bytes, hashed. The same message sent again (its ACK was lost) is the same record."""
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    key = "\x1f".join((ctx.sending_application, ctx.sending_facility, ctx.control_id))
+    return "hl7:" + hashlib.sha256(key.encode("utf-8", "surrogateescape") + b"\x1e" + data).hexdigest()
 
 
 def _hl7(text: str, status: int) -> Response:
@@ -148,8 +166,10 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
     except Exception as e:  # noqa: BLE001 - any parser failure is a rejected message, never a 500
         log.info("hl7 message rejected: %s", type(e).__name__)
         return Hl7Outcome(400, hl7v2.build_ack(raw, "AR", "message cannot be parsed as HL7 v2 ER7"))
+    identity, identity_notes = hl7v2.record_identity(ctx)
+    ctx.notes.extend(identity_notes)
     try:
-        interpretation = _interpret_dict(ctx.request, "hl7")
+        interpretation = _interpret_dict(ctx.request, "hl7", identity, hl7_retry_key(ctx, raw))
     except ValidationError as e:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
         ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)

@@ -388,14 +388,21 @@ def interpret_and_store(panel: Panel, source: str = "json") -> Response:
     return created(record, replayed=not new)
 
 
-def store_translated(panel: Panel, body: dict[str, Any], source: str) -> dict[str, Any]:
+def store_translated(
+    panel: Panel, body: dict[str, Any], source: str, idem: str | None = None
+) -> dict[str, Any]:
     """An HL7 v2 or FHIR request, translated to the JSON contract, interpreted and stored in that
     canonical form (the raw message is not kept): the answer with its record's id. The interface's
-    own reply (ORU^R01, DiagnosticReport) is built from it as without the store."""
+    own reply (ORU^R01, DiagnosticReport) is built from it as without the store. ``idem``: the
+    message's retry key (the same message again is the same record)."""
     st = state()
     assert st is not None
     try:
-        record, _ = store_panel(st.store, panel, body, source, None)
+        try:
+            record, _ = store_panel(st.store, panel, body, source, idem)
+        except IdempotencyConflict:
+            # The same message read into another request (its age counted on another day): a new record.
+            record, _ = store_panel(st.store, panel, body, source, None)
     except StoreUnavailable as e:
         if not st.fail_open:
             raise

@@ -1,0 +1,138 @@
+"""HL7 v2 messages in the records store: PID-3 is the patient reference of serial memory (with its
+assigning authority), OBR-3 the specimen, and the same message sent again is the same record."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.adapters import hl7v2
+
+HL7 = "x-application/hl7-v2+er7"
+
+
+def message(
+    ctrl: str,
+    on: str,
+    spike_g_dl: str,
+    pid3: str | None = "12345^^^HOSP^MR",
+    filler: str = "FIL1",
+    msh_time: str = "20250501120000",
+) -> bytes:
+    segments = [
+        rf"MSH|^~\&|LIS|LAB|MGI|HOSP|{msh_time}||ORU^R01^ORU_R01|{ctrl}|P|2.5.1",
+        *([f"PID|1||{pid3}||Doe^Jane||19600115|F"] if pid3 is not None else []),
+        f"OBR|1|ORD-{ctrl}|{filler}|MG^MG panel^L|||{on}083000",
+        f"OBX|1|NM|33358-3^Protein.monoclonal^LN||{spike_g_dl}|g/dL|||||F",
+        "OBX|2|CWE|25700-6^IFE^LN||IgG kappa||||||F",
+    ]
+    return ("\r".join(segments) + "\r").encode()
+
+
+def post(client, raw: bytes):
+    r = client.post("/v1/hl7v2", data=raw, content_type=HL7)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_data(as_text=True).split("\r")[0].split("|")[8].startswith("ORU"), r.get_data(as_text=True)
+    return r
+
+
+def records(client, ref: str) -> list[dict]:
+    return client.get("/v1/interpretations", query_string={"patient_ref": ref}).json["items"]
+
+
+def test_the_same_message_sent_again_is_one_record(client, store):
+    raw = message("C1", "20250110", "1.0")
+    post(client, raw)
+    post(client, raw)
+    assert store.count() == 1
+
+
+def test_the_same_message_without_pid_sent_again_is_one_record(client, store):
+    """No patient reference: the message's sender, control ID and bytes alone make the retry."""
+    raw = message("C1", "20250110", "1.0", pid3=None)
+    post(client, raw)
+    post(client, raw)
+    assert store.count() == 1
+    post(client, message("C1", "20250110", "1.0", pid3=None, msh_time="20250501120001"))
+    assert store.count() == 2  # the same control ID on another message: not a retry
+
+
+def test_a_message_with_another_control_id_is_another_record(client, store):
+    post(client, message("C1", "20250110", "1.0"))
+    post(client, message("C2", "20250110", "1.0", filler="FIL2"))
+    assert store.count() == 2
+
+
+def test_pid3_with_its_authority_links_the_patients_panels_as_history(client):
+    post(client, message("C1", "20250110", "1.0"))
+    post(client, message("C2", "20250710", "1.5", filler="FIL2"))
+    items = records(client, "12345^^^HOSP")
+    assert [i["specimen_id"] for i in items] == ["FIL2", "FIL1"]
+    later = client.get(f"/v1/interpretations/{items[0]['id']}").json
+    used = later["interpretation"]["history_used"]
+    assert used == [{"collected_on": "2025-01-10", "source": "store", "id": items[1]["id"]}]
+    assert "EVOLVING_M_PROTEIN" in {f["code"] for f in later["interpretation"]["flags"]}
+    assert "patient_ref" not in later["request"]
+
+
+def test_the_same_number_of_another_authority_is_another_patient(client):
+    post(client, message("C1", "20250110", "1.0"))
+    post(client, message("C2", "20250710", "1.5", pid3="12345^^^OTHERHOSP^MR", filler="FIL2"))
+    assert len(records(client, "12345^^^HOSP")) == 1
+    other = records(client, "12345^^^OTHERHOSP")
+    assert len(other) == 1
+    rec = client.get(f"/v1/interpretations/{other[0]['id']}").json
+    assert rec["interpretation"]["history_used"] == []
+
+
+def test_the_mr_identifier_is_chosen_among_several(client):
+    post(client, message("C1", "20250110", "1.0", pid3="998877^^^NHS^NH~12345^^^HOSP^MR"))
+    assert len(records(client, "12345^^^HOSP")) == 1
+
+
+def test_an_identifier_without_authority_is_the_id_alone(client):
+    post(client, message("C1", "20250110", "1.0", pid3="MRN-7"))
+    assert len(records(client, "MRN-7")) == 1
+
+
+def test_an_unusable_pid3_is_said_and_the_panel_stored_without_patient(client, store):
+    long_id = "9" * 70
+    r = post(client, message("C1", "20250110", "1.0", pid3=long_id))
+    assert "PID-3 identifier is not a usable patient reference" in r.get_data(as_text=True)
+    assert store.count() == 1
+    assert client.get("/v1/interpretations").json["items"][0]["specimen_id"] == "FIL1"
+
+
+@pytest.mark.parametrize(
+    ("pid3", "expected"),
+    [
+        ("12345^^^HOSP^MR", "12345^^^HOSP"),
+        ("12345^^^HOSP&1.2.3&ISO^MR", "12345^^^HOSP"),
+        ("A1^^^X~12345^^^HOSP^MR", "12345^^^HOSP"),
+        ("A1^^^X~B2^^^Y", "A1^^^X"),
+        ("", None),
+        ("^^^HOSP^MR", None),
+        ("6" * 57 + "^^^HOSP", "6" * 57 + "^^^HOSP"),  # 64 characters
+        ("6" * 58 + "^^^HOSP", None),  # 65
+    ],
+)
+def test_record_identity_of_pid3(pid3, expected):
+    raw = message("C1", "20250110", "1.0", pid3=pid3).decode()
+    ctx = hl7v2.parse_oru(raw)
+    identity, _ = hl7v2.record_identity(ctx)
+    assert identity.get("patient_ref") == expected
+    assert identity["specimen_id"] == "FIL1"
+
+
+def test_without_filler_number_the_placer_number_is_the_specimen():
+    raw = message("C1", "20250110", "1.0", filler="").decode()
+    identity, _ = hl7v2.record_identity(hl7v2.parse_oru(raw))
+    assert identity["specimen_id"] == "ORD-C1"
+
+
+def test_the_stateless_answer_is_unchanged_by_the_identity(tmp_path):
+    from service.api import create_app
+
+    app = create_app({"TESTING": True, "DEV_MODE": True, "STORE": "off"})
+    r = app.test_client().post("/v1/hl7v2", data=message("C1", "20250110", "1.0"), content_type=HL7)
+    assert r.status_code == 200
+    assert "12345^^^HOSP" not in r.get_data(as_text=True).split("\rPID|")[0]
