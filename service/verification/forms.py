@@ -113,7 +113,9 @@ def to_hl7(body: Mapping[str, Any], codemap: CodeMap, control_id: str = "VERIFY"
     on = str(body.get("collected_on") or DEFAULT_COLLECTED_ON)
     stamp = on.replace("-", "")
     patient = body.get("patient") or {}
-    pid = ["PID", "1", "", "VERIFY^^^MGI^MR", "", "Verification^Case", "", "", ""]
+    # Each case its own patient (PID-3 is the records store's patient reference): a verification case
+    # never becomes another's history.
+    pid = ["PID", "1", "", f"{control_id}^^^MGI-VERIFY^MR", "", "Verification^Case", "", "", ""]
     if patient.get("age_years") is not None:
         pid[7] = _birth_date(patient["age_years"], on).replace("-", "")
     if patient.get("sex") is not None:

@@ -119,6 +119,39 @@ def test_the_shipped_cases_pass_in_json_hl7_and_fhir_against_a_running_instance(
     assert code == 0
 
 
+def test_in_the_records_no_hl7_case_is_another_s_history_and_a_second_run_adds_no_hl7_record(
+    instance, lab_codemap, capsys
+):
+    import requests
+
+    auth = {"Authorization": f"Bearer {KEY}"}
+    if requests.get(f"{instance}/v1/interpretations", headers=auth, timeout=10).status_code == 405:
+        pytest.skip("stateless instance: nothing is stored")
+
+    def hl7_records() -> list[dict]:
+        out, cursor = [], None
+        while True:
+            params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            url = f"{instance}/v1/interpretations"
+            page = requests.get(url, headers=auth, params=params, timeout=10).json()
+            out += [i for i in page["items"] if i["source"] == "hl7"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return out
+
+    assert main(["--url", instance, "--key", KEY, "--codemap", str(lab_codemap)]) == 0
+    first = hl7_records()
+    assert first, "the pack's HL7 cases are stored"
+    assert main(["--url", instance, "--key", KEY, "--codemap", str(lab_codemap)]) == 0
+    capsys.readouterr()
+    stored = hl7_records()
+    assert {i["id"] for i in stored} == {i["id"] for i in first}  # sent again: the same records
+    assert len({i["specimen_id"] for i in stored}) == len(stored)
+    for item in stored:
+        rec = requests.get(f"{instance}{item['location']}", headers=auth, timeout=10).json()
+        assert [h for h in rec["interpretation"]["history_used"] if h["source"] == "store"] == [], item
+
+
 def test_the_hl7_and_fhir_forms_use_the_shipped_loinc_code_that_carries_the_value_s_unit():
     codemap = load_codemap(None)
     case = next(c for c in SHIPPED if c.id == "plausibility-calcium-range-in-mg-dl")
