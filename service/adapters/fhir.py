@@ -52,6 +52,7 @@ Errors raise ``FhirError`` (status, message, errors keyed by FHIRPath-like locat
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -736,6 +737,68 @@ def _translate(
         if patient:
             request["patient"] = patient
     return FhirTranslation(request, notes + panel.notes, {**panel.sources, **history_sources})
+
+
+# The records store's identity of a Bundle (contract 1.1: patient_ref, 1-64 printable characters).
+# Only the store uses it; the interpretation never does.
+MAX_REF = 64
+
+
+def record_identity(bundle: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """``{"patient_ref": ...}`` of a translated Bundle for the records store, and notes on what could
+    not be used. The patient: the Bundle's Patient identifier of type MR (v2-0203), else its first
+    identifier with a value; without a Patient, the identifier the results' subject names. Written
+    ``value^^^system`` (the value alone without a system), the same shape as HL7's
+    ``ID^^^AUTHORITY``. A patient named only by reference (``Patient/123``) is not linked."""
+    resources: list[dict[str, Any]] = [
+        e["resource"]
+        for e in bundle.get("entry") or []
+        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
+    identifier: Mapping[str, Any] | None = None
+    patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
+    if patient is not None:
+        usable: list[dict[str, Any]] = [
+            i
+            for i in patient.get("identifier") or []
+            if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
+        ]
+        mr = [i for i in usable if _coded_as(i.get("type"), "MR")]
+        identifier = (mr or usable)[0] if (mr or usable) else None
+    else:
+        for r in resources:
+            subject = r.get("subject") if r.get("resourceType") == "Observation" else None
+            named = subject.get("identifier") if isinstance(subject, dict) else None
+            if isinstance(named, dict) and isinstance(named.get("value"), str) and named["value"].strip():
+                identifier = named
+                break
+    if identifier is None:
+        return {}, []
+    value = identifier["value"].strip()
+    system = identifier.get("system")
+    ref = f"{value}^^^{system}" if isinstance(system, str) and system else value
+    if len(ref) > MAX_REF or not ref.isprintable():
+        return {}, [
+            f"the patient identifier ({len(ref)} characters with its system) is not a usable patient "
+            f"reference (more than {MAX_REF} characters or a control character): this panel is stored "
+            "without it and the patient's stored panels were not used as history."
+        ]
+    return {"patient_ref": ref}, []
+
+
+def bundle_retry_key(bundle: Mapping[str, Any], raw: bytes) -> str | None:
+    """The records store's retry key of a Bundle with an identifier: the identifier and the bytes,
+    hashed (the same Bundle sent again is the same record). None without Bundle.identifier."""
+    identifier = bundle.get("identifier")
+    if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
+        return None
+    key = f"{identifier.get('system') or ''}|{identifier['value']}".encode("utf-8", "surrogateescape")
+    return "fhir:" + hashlib.sha256(key + b"\x1e" + raw).hexdigest()
+
+
+def _coded_as(concept: Any, code: str) -> bool:
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return any(isinstance(c, dict) and c.get("code") == code for c in codings or [])
 
 
 _GENDERS = ("male", "female", "other", "unknown")  # FHIR administrative-gender

@@ -102,6 +102,13 @@ def _codemap() -> CodeMap:
     return current_app.extensions[EXTENSION]
 
 
+def _storing() -> bool:
+    """The records store is on for this app (the message's identity is then read for it)."""
+    from . import records
+
+    return has_app_context() and records.state() is not None
+
+
 def _interpret_dict(
     body: dict[str, Any],
     source: str,
@@ -114,7 +121,7 @@ def _interpret_dict(
     from . import records
     from .views import interpretation_payload
 
-    if has_app_context() and records.state() is not None:
+    if _storing():
         body = {**body, **(identity or {})}
         panel = REQUEST_SCHEMA.load(body)
         return records.store_translated(panel, body, source, idempotency_key)
@@ -166,10 +173,14 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
     except Exception as e:  # noqa: BLE001 - any parser failure is a rejected message, never a 500
         log.info("hl7 message rejected: %s", type(e).__name__)
         return Hl7Outcome(400, hl7v2.build_ack(raw, "AR", "message cannot be parsed as HL7 v2 ER7"))
-    identity, identity_notes = hl7v2.record_identity(ctx)
-    ctx.notes.extend(identity_notes)
+    identity: dict[str, str] = {}
+    retry_key = None
+    if _storing():
+        identity, identity_notes = hl7v2.record_identity(ctx)
+        ctx.notes.extend(identity_notes)
+        retry_key = hl7_retry_key(ctx, raw)
     try:
-        interpretation = _interpret_dict(ctx.request, "hl7", identity, hl7_retry_key(ctx, raw))
+        interpretation = _interpret_dict(ctx.request, "hl7", identity, retry_key)
     except ValidationError as e:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
         ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)
@@ -320,7 +331,13 @@ class FhirInterpretations(MethodView):
             if not isinstance(bundle, dict):
                 raise fhir.FhirError("the body must be a FHIR Bundle resource (a JSON object)")
             tr = fhir.translate_bundle(bundle, _codemap())
-            interpretation = _interpret_dict(tr.request, "fhir")
+            identity: dict[str, str] = {}
+            retry_key = None
+            if _storing():
+                identity, identity_notes = fhir.record_identity(bundle)
+                tr.notes.extend(identity_notes)
+                retry_key = fhir.bundle_retry_key(bundle, request.get_data(cache=True))
+            interpretation = _interpret_dict(tr.request, "fhir", identity, retry_key)
         except fhir.FhirError as e:
             return _fhir(e.operation_outcome(), e.status)
         except ValidationError as e:

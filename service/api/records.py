@@ -568,7 +568,17 @@ def list_view(query: dict[str, Any]) -> Response:
         reader=g.get("api_key_name"),
         request_id=g.get("request_id"),
     )
-    return json_response({"items": [summary(r) for r in page.records], "next_cursor": page.next_cursor})
+    items = [summary(r) for r in page.records]
+    amended = [i["id"] for i in items if i["status"] == "amended"]
+    if amended:
+        from service.review.store import amended_codes
+
+        codes = amended_codes(st.store, amended)
+        for item in items:
+            if item["id"] in codes:
+                # The category as released: an amendment's, not the one first computed.
+                item["classification_code"] = codes[item["id"]]
+    return json_response({"items": items, "next_cursor": page.next_cursor})
 
 
 def get_view(record_id: str) -> Response:

@@ -127,6 +127,27 @@ def reviews_of(store: RecordStore, record_id: str) -> list[ReviewEntry]:
     return store._run(work)
 
 
+def amended_codes(store: RecordStore, record_ids: list[str]) -> dict[str, str]:
+    """The classification code in force of each amended record among ``record_ids`` whose
+    amendment changed it (the latest amendment naming a code), for a list of records."""
+    if not record_ids:
+        return {}
+
+    def work(c: Connection) -> dict[str, str]:
+        q = (
+            select(RV.c.interpretation_id, RV.c.classification_code)
+            .where(
+                RV.c.interpretation_id.in_(record_ids),
+                RV.c.decision == "amend",
+                RV.c.classification_code.is_not(None),
+            )
+            .order_by(RV.c.seq)
+        )
+        return {rid: code for rid, code in c.execute(q)}  # the latest amendment wins
+
+    return cast(dict[str, str], store._run(work))
+
+
 def released(response: dict[str, Any], status: str, reviews: list[ReviewEntry]) -> dict[str, Any]:
     """The answer as released: the stored one with the latest review's comment and classification
     laid over it, and ``release`` saying who signed it off and when."""

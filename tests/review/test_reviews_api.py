@@ -121,6 +121,34 @@ def test_an_amended_classification_carries_its_label(client):
     assert c["code"] == "INDETERMINATE" and c["label"]
 
 
+def test_the_list_shows_the_category_in_force_after_an_amendment(client):
+    amended, untouched, comment_only = (
+        post(client, {**body("mgus"), "specimen_id": f"LIST-{n}"})["id"] for n in range(3)
+    )
+    original = client.get(f"/v1/interpretations/{untouched}", headers=AUTH).get_json()
+    assert original["interpretation"]["classification"]["code"] == "MGUS_NON_IGM"
+    for rid, change in (
+        (amended, {"classification_code": "SMOLDERING_MYELOMA"}),
+        (amended, {"classification_code": "INDETERMINATE"}),  # the latest amendment is in force
+        (comment_only, {}),
+    ):
+        r = client.post(
+            f"/v1/interpretations/{rid}/reviews",
+            json={"decision": "amend", "reviewer": "R", "comment": "Repeat IFE.", "reason": "x", **change},
+            headers=AUTH,
+        )
+        assert r.status_code in (200, 201), r.get_json()
+    client.post(
+        f"/v1/interpretations/{amended}/reviews", json={"decision": "approve", "reviewer": "S"}, headers=AUTH
+    )
+    items = {i["id"]: i for i in client.get("/v1/interpretations", headers=AUTH).get_json()["items"]}
+    assert items[amended]["classification_code"] == "INDETERMINATE"
+    assert items[untouched]["classification_code"] == "MGUS_NON_IGM"
+    assert items[comment_only]["classification_code"] == "MGUS_NON_IGM"
+    released = client.get(f"/v1/interpretations/{amended}", headers=AUTH).get_json()["interpretation"]
+    assert released["classification"]["code"] == items[amended]["classification_code"]
+
+
 def test_a_new_classification_without_a_rewritten_comment_is_refused(client):
     # The released comment would otherwise still describe the former category beside the new one.
     rid = post(client, body("mgus"))["id"]
