@@ -291,6 +291,11 @@ def queue() -> str:
                     "age": _age(r, now),
                 }
             )
+        in_force = reviews.amended_codes(_store(), [row["id"] for row in rows if row["status"] == "amended"])
+        for row in rows:
+            if row["id"] in in_force:  # the category as released, not the one first computed
+                row["code"] = in_force[row["id"]]
+                row["label"] = LABELS[Code(row["code"])]
     return render_template(
         "review/queue.html",
         title="Review queue",

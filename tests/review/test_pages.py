@@ -180,6 +180,27 @@ def test_the_queue_filters_by_status_category_flag_and_age(client):
     assert "flag: &#39;NOT_A_FLAG&#39; is not a flag code" in bad
 
 
+def test_the_queue_of_amended_answers_shows_the_category_in_force(client):
+    rid = stored(client, "mgus")
+    r = client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={
+            "decision": "amend",
+            "reviewer": "R",
+            "classification_code": "INDETERMINATE",
+            "comment": "Immunofixation doubtful: repeat serum immunofixation and FLC.",
+            "reason": "IFE doubtful",
+        },
+        headers=AUTH,
+    )
+    assert r.status_code == 201, r.get_json()
+    sign_in(client)
+    html = client.get("/review/?status=amended").get_data(as_text=True)
+    row = html[html.index(f"/review/cases/{rid}") :][:1500]
+    assert "INDETERMINATE" in row or "Indeterminate" in row
+    assert "MGUS_NON_IGM" not in row
+
+
 def test_the_case_page_shows_category_flags_criteria_missing_data_and_risk(client):
     rid = stored(client, "s6")
     sign_in(client)
