@@ -291,11 +291,14 @@ def queue() -> str:
                     "age": _age(r, now),
                 }
             )
-        in_force = reviews.amended_codes(_store(), [row["id"] for row in rows if row["status"] == "amended"])
+        in_force = reviews.amended_codes(
+            _store(), [str(row["id"]) for row in rows if row["status"] == "amended"]
+        )
         for row in rows:
-            if row["id"] in in_force:  # the category as released, not the one first computed
-                row["code"] = in_force[row["id"]]
-                row["label"] = LABELS[Code(row["code"])]
+            code = in_force.get(str(row["id"]))
+            if code is not None:  # the category as released, not the one first computed
+                row["code"] = code
+                row["label"] = LABELS[Code(code)]
     return render_template(
         "review/queue.html",
         title="Review queue",
