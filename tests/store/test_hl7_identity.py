@@ -136,3 +136,18 @@ def test_the_stateless_answer_is_unchanged_by_the_identity(tmp_path):
     r = app.test_client().post("/v1/hl7v2", data=message("C1", "20250110", "1.0"), content_type=HL7)
     assert r.status_code == 200
     assert "12345^^^HOSP" not in r.get_data(as_text=True).split("\rPID|")[0]
+
+
+def test_a_message_resent_over_mllp_is_one_record(app, store, tmp_path):
+    from service.adapters.outbound import SqliteOutbox
+    from service.api.mllp import Hl7MllpHandler
+    from tests.mllp.conftest import oru
+
+    handler = Hl7MllpHandler(app, SqliteOutbox(tmp_path / "outbox.sqlite3"))
+    raw = oru("MLLP-RESENT-1")
+    acks = [handler.handle(raw).decode().split("\r")[1] for _ in range(3)]
+    assert acks == ["MSA|AA|MLLP-RESENT-1"] * 3
+    assert store.count() == 1
+    # Another control ID with the same patient, specimen (OBR-3) and results: still the same record.
+    handler.handle(oru("MLLP-RESENT-2"))
+    assert store.count() == 1
