@@ -1100,7 +1100,10 @@ class RecordSummaryOut(_Open):
     source = fields.String(required=True)
     ruleset_version = fields.String(required=True)
     status = fields.String(required=True)
-    classification_code = fields.String(required=True)
+    classification_code = fields.String(
+        required=True,
+        metadata={"description": "The category in force: a reviewer's amendment, else the computed one."},
+    )
     flags = fields.List(fields.String(), required=True, metadata={"description": "Flag codes (sorted)."})
     location = fields.String(required=True)
 
