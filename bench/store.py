@@ -83,6 +83,23 @@ def database(args: argparse.Namespace):
         admin.dispose()
 
 
+def server_settings(url: str) -> dict[str, str]:
+    """The PostgreSQL settings that weigh on the figures (none for SQLite)."""
+    if not url.startswith("postgresql"):
+        return {}
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(url)
+    try:
+        with eng.connect() as c:
+            return {
+                name: str(c.execute(text(f"SHOW {name}")).scalar_one())
+                for name in ("server_version", "shared_buffers", "wal_compression", "synchronous_commit")
+            }
+    finally:
+        eng.dispose()
+
+
 def answers() -> list[tuple[dict, dict]]:
     """(request, answer) of each bench panel, from the service itself (store off)."""
     os.environ["MGI_STORE"] = "off"
@@ -363,6 +380,7 @@ def main() -> int:
     banner(f"records store ({backend}, {args.records:,} records)")
     started = machine()
     with database(args) as url:
+        settings = server_settings(url)
         print(f"-- filling {args.records:,} records", flush=True)
         ids, refs = fill(url, args.records)
         logs = workdir()
@@ -421,6 +439,7 @@ def main() -> int:
         "records": args.records,
         "gunicorn": {"workers": workers, "worker_class": args.worker_class, "threads": args.threads},
         "connections": args.connections,
+        "database_settings": settings,
         "machine_at_start": started,
         "machine_at_end": machine(),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
