@@ -747,36 +747,34 @@ MAX_REF = 64
 def record_identity(bundle: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
     """``{"patient_ref": ...}`` of a translated Bundle for the records store, and notes on what could
     not be used. The patient: the Bundle's Patient identifier of type MR (v2-0203), else its first
-    identifier with a value; without a Patient, the identifier the results' subject names. Written
-    ``value^^^system`` (the value alone without a system), the same shape as HL7's
-    ``ID^^^AUTHORITY``. A patient named only by reference (``Patient/123``) is not linked."""
+    identifier; without a Patient, the identifier the results' subject names. Written
+    ``value^^^system``, the same shape as HL7's ``ID^^^AUTHORITY``. An identifier without a system
+    names no number space, so it links nothing (the same number of another system would be another
+    patient); nor does a patient named only by reference (``Patient/123``)."""
     resources: list[dict[str, Any]] = [
         e["resource"]
         for e in bundle.get("entry") or []
         if isinstance(e, dict) and isinstance(e.get("resource"), dict)
     ]
-    identifier: Mapping[str, Any] | None = None
     patient = next((r for r in resources if r.get("resourceType") == "Patient"), None)
     if patient is not None:
-        usable: list[dict[str, Any]] = [
-            i
-            for i in patient.get("identifier") or []
-            if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
-        ]
-        mr = [i for i in usable if _coded_as(i.get("type"), "MR")]
-        identifier = (mr or usable)[0] if (mr or usable) else None
+        named = [i for i in patient.get("identifier") or [] if _has_value(i)]
     else:
-        for r in resources:
-            subject = r.get("subject") if r.get("resourceType") == "Observation" else None
-            named = subject.get("identifier") if isinstance(subject, dict) else None
-            if isinstance(named, dict) and isinstance(named.get("value"), str) and named["value"].strip():
-                identifier = named
-                break
-    if identifier is None:
+        subjects = (r.get("subject") for r in resources if r.get("resourceType") == "Observation")
+        named = [
+            s["identifier"] for s in subjects if isinstance(s, dict) and _has_value(s.get("identifier"))
+        ][:1]
+    if not named:
         return {}, []
-    value = identifier["value"].strip()
-    system = identifier.get("system")
-    ref = f"{value}^^^{system}" if isinstance(system, str) and system else value
+    usable = [i for i in named if isinstance(i.get("system"), str) and i["system"].strip()]
+    if not usable:
+        return {}, [
+            "the patient identifier has no system: this panel is stored without a patient reference and "
+            "the patient's stored panels were not used as history."
+        ]
+    mr = [i for i in usable if _coded_as(i.get("type"), "MR")]
+    identifier = (mr or usable)[0]
+    ref = f"{identifier['value'].strip()}^^^{identifier['system'].strip()}"
     if len(ref) > MAX_REF or not ref.isprintable():
         return {}, [
             f"the patient identifier ({len(ref)} characters with its system) is not a usable patient "
@@ -784,6 +782,14 @@ def record_identity(bundle: Mapping[str, Any]) -> tuple[dict[str, str], list[str
             "without it and the patient's stored panels were not used as history."
         ]
     return {"patient_ref": ref}, []
+
+
+def _has_value(identifier: Any) -> bool:
+    return (
+        isinstance(identifier, dict)
+        and isinstance(identifier.get("value"), str)
+        and bool(identifier["value"].strip())
+    )
 
 
 def bundle_retry_key(bundle: Mapping[str, Any], raw: bytes) -> str | None:

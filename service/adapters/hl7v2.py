@@ -818,9 +818,10 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
     notes on what could not be used.
 
     patient_ref: the PID-3 identifier of type MR (CX-5), else the first, written with its assigning
-    authority as ``ID^^^AUTHORITY`` (the ID alone when CX-4 is empty), so the same number of two
-    authorities is never one patient. specimen_id: OBR-3 (filler order number) of the first OBR,
-    else its OBR-2 (placer order number)."""
+    authority as ``ID^^^AUTHORITY``, so the same number of two authorities is never one patient. A
+    number without CX-4 is taken as issued by the sending facility (MSH-4); the ID alone only when
+    the message names neither. specimen_id: OBR-3 (filler order number) of the first OBR, else its
+    OBR-2 (placer order number)."""
     out: dict[str, str] = {}
     notes: list[str] = []
     if ctx.pid is not None:
@@ -829,7 +830,8 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
         chosen = next((i for i in range(len(reps)) if pid.component(3, 5, i).upper() == "MR"), 0)
         ident = pid.component(3, 1, chosen).strip() if reps else ""
         if ident:
-            authority = pid.component(3, 4, chosen).strip()
+            facility = unescape(ctx.sending_facility.split(ctx.encoding.component)[0], ctx.encoding)
+            authority = pid.component(3, 4, chosen).strip() or facility.strip()
             ref = f"{ident}^^^{authority}" if authority else ident
             if len(ref) <= MAX_REF and ref.isprintable():
                 out["patient_ref"] = ref

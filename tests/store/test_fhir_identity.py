@@ -128,7 +128,8 @@ def test_a_bundle_with_an_identifier_sent_again_is_one_record_and_without_one_is
     ("identifiers", "expected"),
     [
         ([MRN], "12345^^^urn:hosp:mrn"),
-        ([{"value": "42"}], "42"),
+        ([{"value": "42"}], None),  # no system: no number space, so no link
+        ([{"value": "42"}, {"system": "urn:b", "value": "7"}], "7^^^urn:b"),
         ([{"system": "urn:a", "value": " "}, {"system": "urn:b", "value": "7"}], "7^^^urn:b"),
         ([{"system": "urn:a"}], None),
         ([{"system": "s" * 58, "value": "123"}], "123^^^" + "s" * 58),  # 64 characters
@@ -150,3 +151,13 @@ def test_the_stateless_report_is_unchanged_by_the_identity():
     )
     assert r.status_code == 200
     assert "patient reference" not in r.get_data(as_text=True)
+
+
+def test_an_identifier_without_system_is_said_and_links_nothing(client, store):
+    report = post(client, bundle("2025-01-10", 10, [{"value": "42"}]))
+    assert "the patient identifier has no system" in json.dumps(report)
+    post(client, bundle("2025-07-10", 15, [{"value": "42"}]))
+    items = client.get("/v1/interpretations").json["items"]
+    assert len(items) == 2
+    rec = client.get(f"/v1/interpretations/{items[0]['id']}").json
+    assert rec["interpretation"]["history_used"] == []

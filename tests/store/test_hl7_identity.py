@@ -89,9 +89,22 @@ def test_the_mr_identifier_is_chosen_among_several(client):
     assert len(records(client, "12345^^^HOSP")) == 1
 
 
-def test_an_identifier_without_authority_is_the_id_alone(client):
+def test_an_identifier_without_authority_is_the_sending_facility_s(client):
     post(client, message("C1", "20250110", "1.0", pid3="MRN-7"))
-    assert len(records(client, "MRN-7")) == 1
+    assert len(records(client, "MRN-7^^^LAB")) == 1  # MSH-4 LAB issued it
+    assert records(client, "MRN-7") == []
+
+
+def test_the_same_bare_number_from_two_facilities_is_two_patients(client):
+    post(client, message("C1", "20250110", "1.0", pid3="MRN-7"))
+    later = message("C2", "20250710", "1.5", pid3="MRN-7", filler="FIL2").replace(
+        b"|LIS|LAB|", b"|LIS|LAB2|", 1
+    )
+    post(client, later)
+    other = records(client, "MRN-7^^^LAB2")
+    assert len(other) == 1
+    rec = client.get(f"/v1/interpretations/{other[0]['id']}").json
+    assert rec["interpretation"]["history_used"] == []
 
 
 def test_an_unusable_pid3_is_said_and_the_panel_stored_without_patient(client, store):
