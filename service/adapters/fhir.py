@@ -766,7 +766,7 @@ def record_identity(bundle: Mapping[str, Any]) -> tuple[dict[str, str], list[str
         ][:1]
     if not named:
         return {}, []
-    usable = [i for i in named if isinstance(i.get("system"), str) and i["system"].strip()]
+    usable = [i for i in named if isinstance(i.get("system"), str) and i["system"].strip(" ")]
     if not usable:
         return {}, [
             "the patient identifier has no system: this panel is stored without a patient reference and "
@@ -774,12 +774,14 @@ def record_identity(bundle: Mapping[str, Any]) -> tuple[dict[str, str], list[str
         ]
     mr = [i for i in usable if _coded_as(i.get("type"), "MR")]
     identifier = (mr or usable)[0]
-    ref = f"{identifier['value'].strip()}^^^{identifier['system'].strip()}"
-    if len(ref) > MAX_REF or not ref.isprintable():
+    value, system = identifier["value"].strip(" "), identifier["system"].strip(" ")
+    ref = f"{value}^^^{system}"
+    if len(ref) > MAX_REF or not ref.isprintable() or "^" in value or "^" in system:
+        # A '^' in either part could make two different identifiers one reference.
         return {}, [
             f"the patient identifier ({len(ref)} characters with its system) is not a usable patient "
-            f"reference (more than {MAX_REF} characters or a control character): this panel is stored "
-            "without it and the patient's stored panels were not used as history."
+            f"reference (a '^' or control character, or more than {MAX_REF} characters): this panel is "
+            "stored without it and the patient's stored panels were not used as history."
         ]
     return {"patient_ref": ref}, []
 

@@ -817,36 +817,77 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
     """``{"patient_ref": ..., "specimen_id": ...}`` of a parsed message for the records store, and
     notes on what could not be used.
 
-    patient_ref: the PID-3 identifier of type MR (CX-5), else the first, written with its assigning
-    authority as ``ID^^^AUTHORITY``, so the same number of two authorities is never one patient. A
-    number without CX-4 is taken as issued by the sending facility (MSH-4); the ID alone only when
-    the message names neither. specimen_id: OBR-3 (filler order number) of the first OBR, else its
-    OBR-2 (placer order number)."""
+    patient_ref: the PID-3 identifier of type MR (CX-5, any case), else the first, written with its
+    assigning authority as ``ID^^^AUTHORITY``, the authority's HD parts joined by ``&`` as in the
+    message (``12345^^^HOSP``, ``123^^^&2.16.840.1.113883.4.1&ISO``), so the same number of two
+    authorities is never one patient. A number without CX-4 is taken as issued by the sending facility
+    (MSH-4, its HD parts joined the same way); the ID alone only when the message names neither. An
+    identifier that could be read two ways is not used (a note says so): one with an escape sequence
+    or a subcomponent in its ID, a ``^`` or control character once unescaped, more than 64
+    characters, or the HL7 null ``""``. The link can only be missed, never made between two
+    patients. specimen_id: OBR-3 (filler order number, its components joined by ``^``) of the first
+    OBR, else its OBR-2."""
     out: dict[str, str] = {}
     notes: list[str] = []
+    enc = ctx.encoding
     if ctx.pid is not None:
-        pid = Segment(ctx.pid, ctx.encoding, 1)
+        pid = Segment(ctx.pid, enc, 1)
         reps = pid.repetitions(3)
-        chosen = next((i for i in range(len(reps)) if pid.component(3, 5, i).upper() == "MR"), 0)
-        ident = pid.component(3, 1, chosen).strip() if reps else ""
-        if ident:
-            facility = unescape(ctx.sending_facility.split(ctx.encoding.component)[0], ctx.encoding)
-            authority = pid.component(3, 4, chosen).strip() or facility.strip()
+        chosen = next((i for i in range(len(reps)) if pid.component(3, 5, i).strip().upper() == "MR"), 0)
+        parts = reps[chosen].split(enc.component) if reps else []
+        raw_id = parts[0].strip(" ") if parts else ""
+        if raw_id and raw_id != '""':
+            ident = unescape(raw_id, enc)
+            authority = _hd(parts[3] if len(parts) > 3 else "", enc.subcomponent, enc)
+            if authority is None:
+                authority = _hd(ctx.sending_facility, enc.component, enc)
             ref = f"{ident}^^^{authority}" if authority else ident
-            if len(ref) <= MAX_REF and ref.isprintable():
+            plain = enc.escape not in raw_id and enc.subcomponent not in raw_id and "^" not in ident
+            if plain and authority != "" and len(ref) <= MAX_REF and ref.isprintable():
                 out["patient_ref"] = ref
             else:
                 notes.append(
-                    f"PID-3 identifier is not a usable patient reference (more than {MAX_REF} "
-                    "characters or a control character): this panel is stored without it and the "
-                    "patient's stored panels were not used as history."
+                    "PID-3 identifier is not a usable patient reference (an escape sequence, subcomponent "
+                    f"or control character, or more than {MAX_REF} characters): this panel is stored "
+                    "without it and the patient's stored panels were not used as history."
                 )
     if ctx.obr:
         first = ctx.obr[0]
-        specimen = first.component(3).strip() or first.component(2).strip()
-        if specimen and len(specimen) <= MAX_REF and specimen.isprintable():
-            out["specimen_id"] = specimen
+        specimen = _ei(first, 3) or _ei(first, 2)
+        if specimen is not None:
+            if len(specimen) <= MAX_REF and specimen.isprintable():
+                out["specimen_id"] = specimen
+            else:
+                notes.append(
+                    f"OBR-3 is not a usable specimen identifier (more than {MAX_REF} characters or a "
+                    "control character): this panel is stored without it."
+                )
     return out, notes
+
+
+def _hd(raw: str, separator: str, enc: Encoding) -> str | None:
+    """An HD (namespace, universal ID, its type) as one string, its parts joined by ``&``: None when
+    empty or the HL7 null; "" (unusable) when a part holds a ``^`` or ``&`` once unescaped."""
+    parts = [unescape(p, enc).strip(" ") for p in raw.split(separator)]
+    parts = ["" if p == '""' else p for p in parts]
+    while parts and not parts[-1]:
+        parts.pop()
+    if not parts:
+        return None
+    if any("^" in p or "&" in p for p in parts):
+        return ""
+    return "&".join(parts)
+
+
+def _ei(seg: Segment, n: int) -> str | None:
+    """An EI field (entity ID, namespace, universal ID, its type) as one string, ``^``-joined."""
+    reps = seg.repetitions(n)
+    parts = [unescape(p, seg.enc).strip(" ") for p in reps[0].split(seg.enc.component)] if reps else []
+    while parts and not parts[-1]:
+        parts.pop()
+    if not parts or parts[0] in ("", '""'):
+        return None
+    return "^".join(parts)
 
 
 def message_to_request(

@@ -35,9 +35,12 @@ MAX_REF = 64  # patient_ref and specimen_id (contract 1.1)
 
 
 def _printable(value: str) -> None:
-    """patient_ref: printable characters only (no control characters, no line breaks)."""
+    """patient_ref: printable characters only (no control characters, no line breaks), and not only
+    spaces (a blank reference would make every such request one patient)."""
     if not value.isprintable():
         raise ValidationError("Must contain printable characters only (no control characters).")
+    if not value.strip():
+        raise ValidationError("Must not be blank: send the patient's identifier, or leave patient_ref out.")
 
 
 class FiniteFloat(fields.Float):

@@ -119,7 +119,18 @@ def test_an_unusable_pid3_is_said_and_the_panel_stored_without_patient(client, s
     ("pid3", "expected"),
     [
         ("12345^^^HOSP^MR", "12345^^^HOSP"),
-        ("12345^^^HOSP&1.2.3&ISO^MR", "12345^^^HOSP"),
+        ("12345^^^HOSP&1.2.3&ISO^MR", "12345^^^HOSP&1.2.3&ISO"),  # the whole HD
+        ("12345^^^HOSP&9.9.9&ISO^MR", "12345^^^HOSP&9.9.9&ISO"),
+        ("123^^^&2.16.840.1.113883.4.1&ISO^SS", "123^^^&2.16.840.1.113883.4.1&ISO"),  # an OID alone
+        ("12345^^^HOSP^mr", "12345^^^HOSP"),
+        ("12345^^^^MR", "12345^^^LAB"),  # no CX-4: the sending facility (MSH-4) issued it
+        ('12345^^^""^MR', "12345^^^LAB"),  # CX-4 the HL7 null: as empty
+        ('""^^^HOSP^MR', None),  # the HL7 null is no identifier
+        ("12&1^^^HOSP^MR", None),  # a subcomponent in the ID: could be read two ways
+        (r"12\S\\S\\S\HOSP", None),  # an escape sequence in the ID
+        (r"12^^^HO\S\SP^MR", None),  # a '^' in the authority once unescaped
+        ("12\t^^^HOSP^MR", None),  # a control character
+        ("  12345  ^^^HOSP^MR", "12345^^^HOSP"),  # spaces around the ID are padding
         ("A1^^^X~12345^^^HOSP^MR", "12345^^^HOSP"),
         ("A1^^^X~B2^^^Y", "A1^^^X"),
         ("", None),
@@ -164,3 +175,39 @@ def test_a_message_resent_over_mllp_is_one_record(app, store, tmp_path):
     # Another control ID with the same patient, specimen (OBR-3) and results: still the same record.
     handler.handle(oru("MLLP-RESENT-2"))
     assert store.count() == 1
+
+
+def test_a_sending_facility_given_as_an_oid_qualifies_a_bare_number():
+    raw = message("C1", "20250110", "1.0", pid3="123").decode().replace("|LIS|LAB|", "|LIS|^1.2.3^ISO|", 1)
+    identity, _ = hl7v2.record_identity(hl7v2.parse_oru(raw))
+    assert identity["patient_ref"] == "123^^^&1.2.3&ISO"
+
+
+def test_an_unusable_pid3_note_names_why():
+    identity, notes = hl7v2.record_identity(
+        hl7v2.parse_oru(message("C1", "20250110", "1.0", pid3="12&1^^^H").decode())
+    )
+    assert "patient_ref" not in identity
+    assert notes and "not a usable patient reference" in notes[0]
+
+
+def test_the_specimen_keeps_every_component_of_obr3():
+    raw = message("C1", "20250110", "1.0", filler="F1^LABA").decode()
+    identity, _ = hl7v2.record_identity(hl7v2.parse_oru(raw))
+    assert identity["specimen_id"] == "F1^LABA"
+
+
+def test_an_unusable_obr3_is_said():
+    raw = message("C1", "20250110", "1.0", filler="F" * 70).decode()
+    identity, notes = hl7v2.record_identity(hl7v2.parse_oru(raw))
+    assert "specimen_id" not in identity
+    assert any("OBR-3 is not a usable specimen identifier" in n for n in notes)
+
+
+def test_two_oid_only_authorities_are_two_patients(client):
+    post(client, message("C1", "20250110", "1.0", pid3="123^^^&1.2.3.4&ISO^MR"))
+    post(client, message("C2", "20250710", "1.5", pid3="123^^^&2.16.840.1.113883.4.1&ISO^MR", filler="FIL2"))
+    later = records(client, "123^^^&2.16.840.1.113883.4.1&ISO")
+    assert len(later) == 1
+    rec = client.get(f"/v1/interpretations/{later[0]['id']}").json
+    assert rec["interpretation"]["history_used"] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from service.store.models import Interpretation
@@ -191,3 +192,10 @@ def test_patient_ref_and_specimen_id_are_checked_at_their_bounds(client):
         "patient_ref": ["Must contain printable characters only (no control characters)."]
     }
     assert status(patient_ref=7) == 422
+
+
+@pytest.mark.parametrize("ref", [" ", "   "])
+def test_a_blank_patient_ref_is_refused_naming_the_field(client, ref):
+    r = client.post("/v1/interpretations", json=panel(patient_ref=ref, specimen_id="S-BLANK"))
+    assert r.status_code == 422
+    assert "patient_ref" in r.json["errors"]
