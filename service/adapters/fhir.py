@@ -776,6 +776,11 @@ def record_identity(bundle: Mapping[str, Any]) -> tuple[dict[str, str], list[str
     identifier = (mr or usable)[0]
     value, system = identifier["value"].strip(" "), identifier["system"].strip(" ")
     ref = f"{value}^^^{system}"
+    if value == '""':  # the HL7 null, passed through by a v2-to-FHIR bridge: no number
+        return {}, [
+            'the patient identifier is the HL7 null "": this panel is stored without a patient reference '
+            "and the patient's stored panels were not used as history."
+        ]
     if len(ref) > MAX_REF or not ref.isprintable() or "^" in value or "^" in system:
         # A '^' in either part could make two different identifiers one reference.
         return {}, [

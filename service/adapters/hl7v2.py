@@ -836,7 +836,12 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
         chosen = next((i for i in range(len(reps)) if pid.component(3, 5, i).strip().upper() == "MR"), 0)
         parts = reps[chosen].split(enc.component) if reps else []
         raw_id = parts[0].strip(" ") if parts else ""
-        if raw_id and raw_id != '""':
+        if raw_id == '""':
+            notes.append(
+                'PID-3 identifier is the HL7 null "": this panel is stored without a patient reference '
+                "and the patient's stored panels were not used as history."
+            )
+        elif raw_id:
             ident = unescape(raw_id, enc)
             authority = _hd(parts[3] if len(parts) > 3 else "", enc.subcomponent, enc)
             if authority is None:
@@ -847,20 +852,24 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
                 out["patient_ref"] = ref
             else:
                 notes.append(
-                    "PID-3 identifier is not a usable patient reference (an escape sequence, subcomponent "
-                    f"or control character, or more than {MAX_REF} characters): this panel is stored "
-                    "without it and the patient's stored panels were not used as history."
+                    "PID-3 identifier with its authority (CX-4, else MSH-4) is not a usable patient "
+                    "reference (an escape sequence, subcomponent or control character, or more than "
+                    f"{MAX_REF} characters in all): this panel is stored without it and the patient's "
+                    "stored panels were not used as history."
                 )
     if ctx.obr:
         first = ctx.obr[0]
-        specimen = _ei(first, 3) or _ei(first, 2)
+        field = 3 if _ei(first, 3) is not None else 2
+        specimen = _ei(first, field)
+        raw = first.raw(field)
         if specimen is not None:
-            if len(specimen) <= MAX_REF and specimen.isprintable():
+            plain = enc.escape not in raw and enc.repetition not in raw
+            if plain and len(specimen) <= MAX_REF and specimen.isprintable():
                 out["specimen_id"] = specimen
             else:
                 notes.append(
-                    f"OBR-3 is not a usable specimen identifier (more than {MAX_REF} characters or a "
-                    "control character): this panel is stored without it."
+                    f"OBR-{field} is not a usable specimen identifier (a repetition, escape sequence or "
+                    f"control character, or more than {MAX_REF} characters): this panel is stored without it."
                 )
     return out, notes
 

@@ -132,6 +132,7 @@ def test_a_bundle_with_an_identifier_sent_again_is_one_record_and_without_one_is
         ([{"value": "42"}, {"system": "urn:b", "value": "7"}], "7^^^urn:b"),
         ([{"system": "urn:a", "value": " "}, {"system": "urn:b", "value": "7"}], "7^^^urn:b"),
         ([{"system": "urn:a"}], None),
+        ([{"system": "urn:h", "value": '""'}], None),  # the HL7 null passed through a bridge
         ([{"system": "b", "value": "V^^^a"}], None),  # a '^' could make two identifiers one
         ([{"system": "a^^^b", "value": "V"}], None),
         ([{"system": " urn:h ", "value": " 5 "}], "5^^^urn:h"),  # spaces around are padding

@@ -110,7 +110,7 @@ def test_the_same_bare_number_from_two_facilities_is_two_patients(client):
 def test_an_unusable_pid3_is_said_and_the_panel_stored_without_patient(client, store):
     long_id = "9" * 70
     r = post(client, message("C1", "20250110", "1.0", pid3=long_id))
-    assert "PID-3 identifier is not a usable patient reference" in r.get_data(as_text=True)
+    assert "is not a usable patient reference" in r.get_data(as_text=True)
     assert store.count() == 1
     assert client.get("/v1/interpretations").json["items"][0]["specimen_id"] == "FIL1"
 
@@ -211,3 +211,27 @@ def test_two_oid_only_authorities_are_two_patients(client):
     assert len(later) == 1
     rec = client.get(f"/v1/interpretations/{later[0]['id']}").json
     assert rec["interpretation"]["history_used"] == []
+
+
+def test_the_hl7_null_as_pid3_is_said():
+    identity, notes = hl7v2.record_identity(
+        hl7v2.parse_oru(message("C1", "20250110", "1.0", pid3='""^^^HOSP^MR').decode())
+    )
+    assert "patient_ref" not in identity
+    assert any('HL7 null ""' in n for n in notes)
+
+
+@pytest.mark.parametrize("filler", ["F~G", r"F\S\X"])
+def test_an_obr3_with_a_repetition_or_escape_is_said_and_not_used(filler):
+    identity, notes = hl7v2.record_identity(
+        hl7v2.parse_oru(message("C1", "20250110", "1.0", filler=filler).decode())
+    )
+    assert "specimen_id" not in identity
+    assert any("OBR-3 is not a usable specimen identifier" in n for n in notes)
+
+
+def test_an_unusable_sending_facility_is_named_in_the_note():
+    raw = message("C1", "20250110", "1.0", pid3="123").decode().replace("|LIS|LAB|", r"|LIS|L\T\X|", 1)
+    identity, notes = hl7v2.record_identity(hl7v2.parse_oru(raw))
+    assert "patient_ref" not in identity
+    assert any("authority (CX-4, else MSH-4)" in n for n in notes)
