@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from service.adapters.release import AMENDED, REVIEWED
 from service.domain.classify import LABELS
@@ -213,7 +213,19 @@ def queue(
         if status:
             q = q.where(T.c.status == status)
         if category:
-            q = q.where(T.c.classification_code == category)
+            # The category in force: the latest amendment's, else the computed one.
+            amended = (
+                select(RV.c.classification_code)
+                .where(
+                    RV.c.interpretation_id == T.c.id,
+                    RV.c.decision == "amend",
+                    RV.c.classification_code.is_not(None),
+                )
+                .order_by(RV.c.seq.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            q = q.where(func.coalesce(amended, T.c.classification_code) == category)
         if bounds is not None:
             from datetime import timedelta
 
