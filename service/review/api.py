@@ -237,6 +237,7 @@ class StoredFhir(MethodView):
             return out
         answer, status = out
         report = fhir.interpretation_to_diagnostic_report(answer, None, status=result_status_fhir(status))
+        report["id"] = record_id  # the stored record's id names the report (32 hex characters, a FHIR id)
         from service.api.views import json_bytes
 
         return Response(json_bytes(report), mimetype="application/fhir+json")

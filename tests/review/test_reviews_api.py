@@ -39,6 +39,10 @@ def test_a_stored_answer_waiting_for_review_is_preliminary_in_hl7_and_fhir(clien
     assert obr[3] == f"{rid}^MGI"  # the filler order number names the record
     fhir = client.get(f"/v1/interpretations/{rid}/fhir", headers=AUTH).get_json()
     assert fhir["resourceType"] == "DiagnosticReport" and fhir["status"] == "preliminary"
+    assert fhir["id"] == rid  # the record names the report
+    from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+
+    DiagnosticReport.model_validate(fhir)  # still a valid R4 DiagnosticReport
 
 
 def test_an_automatically_released_answer_is_final(client):
