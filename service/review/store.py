@@ -127,23 +127,30 @@ def reviews_of(store: RecordStore, record_id: str) -> list[ReviewEntry]:
     return store._run(work)
 
 
+# The category a record's amendments set, in SQL: the latest amendment naming one (null when none
+# did). ``released`` applies the same rule to one record's reviews.
+AMENDED_CODE = (
+    select(RV.c.classification_code)
+    .where(
+        RV.c.interpretation_id == T.c.id,
+        RV.c.decision == "amend",
+        RV.c.classification_code.is_not(None),
+    )
+    .order_by(RV.c.seq.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+IN_FORCE_CODE = func.coalesce(AMENDED_CODE, T.c.classification_code)
+
+
 def amended_codes(store: RecordStore, record_ids: list[str]) -> dict[str, str]:
-    """The classification code in force of each amended record among ``record_ids`` whose
-    amendment changed it (the latest amendment naming a code), for a list of records."""
+    """The category in force of each record among ``record_ids`` whose amendments changed it."""
     if not record_ids:
         return {}
 
     def work(c: Connection) -> dict[str, str]:
-        q = (
-            select(RV.c.interpretation_id, RV.c.classification_code)
-            .where(
-                RV.c.interpretation_id.in_(record_ids),
-                RV.c.decision == "amend",
-                RV.c.classification_code.is_not(None),
-            )
-            .order_by(RV.c.seq)
-        )
-        return {rid: code for rid, code in c.execute(q)}  # the latest amendment wins
+        q = select(T.c.id, AMENDED_CODE).where(T.c.id.in_(record_ids), AMENDED_CODE.is_not(None))
+        return {rid: code for rid, code in c.execute(q)}
 
     return cast(dict[str, str], store._run(work))
 
@@ -160,17 +167,18 @@ def released(response: dict[str, Any], status: str, reviews: list[ReviewEntry]) 
         release["reviewed_at"] = last.reviewed_at.isoformat()
         if last.decision == "amend":
             release["amendment_reason"] = last.reason
-        # An amendment stays in force until a later amendment: an approval after it approves it.
+        # What an amendment sets stays in force until a later amendment sets it again (an approval
+        # after it approves it; an amendment of the comment alone keeps the category).
         amended = [r for r in reviews if r.decision == "amend"]
-        if amended:
-            a = amended[-1]
-            if a.comment is not None:
-                out["comment"] = a.comment
-            if a.classification_code is not None:
-                c = dict(out.get("classification") or {})
-                c["code"] = a.classification_code
-                c["label"] = LABELS[Code(a.classification_code)]
-                out["classification"] = c
+        comment = next((a.comment for a in reversed(amended) if a.comment is not None), None)
+        code = next((a.classification_code for a in reversed(amended) if a.classification_code), None)
+        if comment is not None:
+            out["comment"] = comment
+        if code is not None:
+            c = dict(out.get("classification") or {})
+            c["code"] = code
+            c["label"] = LABELS[Code(code)]
+            out["classification"] = c
     out["release"] = release
     return out
 
@@ -213,19 +221,7 @@ def queue(
         if status:
             q = q.where(T.c.status == status)
         if category:
-            # The category in force: the latest amendment's, else the computed one.
-            amended = (
-                select(RV.c.classification_code)
-                .where(
-                    RV.c.interpretation_id == T.c.id,
-                    RV.c.decision == "amend",
-                    RV.c.classification_code.is_not(None),
-                )
-                .order_by(RV.c.seq.desc())
-                .limit(1)
-                .scalar_subquery()
-            )
-            q = q.where(func.coalesce(amended, T.c.classification_code) == category)
+            q = q.where(IN_FORCE_CODE == category)  # an amendment's category, else the computed one
         if bounds is not None:
             from datetime import timedelta
 

@@ -153,6 +153,25 @@ def test_the_list_shows_the_category_in_force_after_an_amendment(client):
     assert released["classification"]["code"] == items[amended]["classification_code"]
 
 
+def test_a_comment_only_amendment_keeps_the_category_an_earlier_amendment_set(client):
+    rid = post(client, {**body("mgus"), "specimen_id": "KEEP-1"})["id"]
+    for change in (
+        {"classification_code": "INDETERMINATE", "comment": "Immunofixation doubtful: repeat it."},
+        {"comment": "Immunofixation doubtful: repeat serum immunofixation and FLC in 4 weeks."},
+    ):
+        r = client.post(
+            f"/v1/interpretations/{rid}/reviews",
+            json={"decision": "amend", "reviewer": "R", "reason": "x", **change},
+            headers=AUTH,
+        )
+        assert r.status_code == 201, r.get_json()
+    answer = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    assert answer["classification"]["code"] == "INDETERMINATE"
+    assert answer["comment"].endswith("in 4 weeks.")
+    items = {i["id"]: i for i in client.get("/v1/interpretations", headers=AUTH).get_json()["items"]}
+    assert items[rid]["classification_code"] == "INDETERMINATE"
+
+
 def test_a_new_classification_without_a_rewritten_comment_is_refused(client):
     # The released comment would otherwise still describe the former category beside the new one.
     rid = post(client, body("mgus"))["id"]
