@@ -64,6 +64,7 @@ Free text is escaped (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``); MSH-18 is ``UNICODE UT
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -872,6 +873,14 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
                     f"control character, or more than {MAX_REF} characters): this panel is stored without it."
                 )
     return out, notes
+
+
+def retry_key(ctx: OruContext, raw: bytes | str) -> str:
+    """The records store's retry key of a message: its sender (MSH-3, MSH-4), control ID (MSH-10)
+    and bytes, hashed. The same message sent again (its ACK was lost) is the same record."""
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    key = "\x1f".join((ctx.sending_application, ctx.sending_facility, ctx.control_id))
+    return "hl7:" + hashlib.sha256(key.encode("utf-8", "surrogateescape") + b"\x1e" + data).hexdigest()
 
 
 def _hd(raw: str, separator: str, enc: Encoding) -> str | None:

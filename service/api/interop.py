@@ -15,7 +15,6 @@ Errors, chosen for interface engines:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -109,31 +108,25 @@ def _storing() -> bool:
     return has_app_context() and records.state() is not None
 
 
-def _interpret_dict(
-    body: dict[str, Any],
-    source: str,
-    identity: dict[str, str] | None = None,
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    """Interpret a translated request; with the store on, store it in its canonical JSON form,
-    with ``identity`` (patient_ref, specimen_id read from the message) added to it and the retry
-    key of the message."""
+@dataclass(frozen=True, slots=True)
+class StoredAs:
+    """How a translated message is stored: the identity read from it (patient_ref, specimen_id)
+    and its retry key."""
+
+    identity: dict[str, str]
+    retry_key: str | None
+
+
+def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) -> dict[str, Any]:
+    """Interpret a translated request; with ``stored`` (the store is on), store it in its canonical
+    JSON form with the message's identity added to it."""
     from . import records
     from .views import interpretation_payload
 
-    if _storing():
-        body = {**body, **(identity or {})}
-        panel = REQUEST_SCHEMA.load(body)
-        return records.store_translated(panel, body, source, idempotency_key)
-    return interpretation_payload(REQUEST_SCHEMA.load(body))
-
-
-def hl7_retry_key(ctx: hl7v2.OruContext, raw: bytes | str) -> str:
-    """The records store's retry key of an HL7 message: its sender (MSH-3, MSH-4), control ID
-    (MSH-10) and bytes, hashed. The same message sent again (its ACK was lost) is the same record."""
-    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
-    key = "\x1f".join((ctx.sending_application, ctx.sending_facility, ctx.control_id))
-    return "hl7:" + hashlib.sha256(key.encode("utf-8", "surrogateescape") + b"\x1e" + data).hexdigest()
+    if stored is None:
+        return interpretation_payload(REQUEST_SCHEMA.load(body))
+    body = {**body, **stored.identity}
+    return records.store_translated(REQUEST_SCHEMA.load(body), body, source, stored.retry_key)
 
 
 def _hl7(text: str, status: int) -> Response:
@@ -173,14 +166,13 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
     except Exception as e:  # noqa: BLE001 - any parser failure is a rejected message, never a 500
         log.info("hl7 message rejected: %s", type(e).__name__)
         return Hl7Outcome(400, hl7v2.build_ack(raw, "AR", "message cannot be parsed as HL7 v2 ER7"))
-    identity: dict[str, str] = {}
-    retry_key = None
+    stored = None
     if _storing():
         identity, identity_notes = hl7v2.record_identity(ctx)
         ctx.notes.extend(identity_notes)
-        retry_key = hl7_retry_key(ctx, raw)
+        stored = StoredAs(identity, hl7v2.retry_key(ctx, raw))
     try:
-        interpretation = _interpret_dict(ctx.request, "hl7", identity, retry_key)
+        interpretation = _interpret_dict(ctx.request, "hl7", stored)
     except ValidationError as e:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
         ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)
@@ -331,13 +323,12 @@ class FhirInterpretations(MethodView):
             if not isinstance(bundle, dict):
                 raise fhir.FhirError("the body must be a FHIR Bundle resource (a JSON object)")
             tr = fhir.translate_bundle(bundle, _codemap())
-            identity: dict[str, str] = {}
-            retry_key = None
+            stored = None
             if _storing():
                 identity, identity_notes = fhir.record_identity(bundle)
                 tr.notes.extend(identity_notes)
-                retry_key = fhir.bundle_retry_key(bundle, request.get_data(cache=True))
-            interpretation = _interpret_dict(tr.request, "fhir", identity, retry_key)
+                stored = StoredAs(identity, fhir.bundle_retry_key(bundle, request.get_data(cache=True)))
+            interpretation = _interpret_dict(tr.request, "fhir", stored)
         except fhir.FhirError as e:
             return _fhir(e.operation_outcome(), e.status)
         except ValidationError as e:
