@@ -639,8 +639,8 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
         allow_none=True,
         validate=[validate.Length(min=1, max=MAX_REF), _printable],
         metadata={
-            "description": "The LIS's patient identifier (1-64 printable characters). Never stored or "
-            "logged: the records store keeps a keyed hash of it, which links the patient's panels "
+            "description": "The LIS's patient identifier (1-64 printable characters, not blank). Never "
+            "stored or logged: the records store keeps a keyed hash of it, which links the patient's panels "
             "(their earlier panels become history when the request sends none)."
         },
     )
