@@ -582,7 +582,7 @@ class ClinicalSchema(StrictSchema):
         return P.Clinical(scleromyxedema=None if s is None else _SCLERO[s], **d)
 
 
-class HistoryEntrySchema(StrictSchema):
+class HistoryEntrySchema(CompiledLoadMixin, StrictSchema):
     """An earlier dated panel of the same patient."""
 
     collected_on = IsoDate(required=True)

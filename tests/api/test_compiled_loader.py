@@ -919,3 +919,27 @@ def test_a_field_error_keeps_its_dotted_path_and_marshmallows_message(client):
         "labs.calcium.value": ["Must be greater than or equal to 0."],
         "labs.calcium.reference_range.high": ["Missing data for required field."],
     }
+
+
+def test_the_stored_history_schema_is_compiled_and_loads_what_marshmallow_loads():
+    # Serial memory loads each stored panel through it (service/api/records.py).
+    from service.api.records import HISTORY_SCHEMA, HISTORY_SECTIONS
+
+    assert HISTORY_SCHEMA._compiled_loader is not None
+    assert HISTORY_SCHEMA._compiled_loader.schema is HISTORY_SCHEMA
+    for _, body, _ in PANELS:
+        entry = {"collected_on": "2025-01-01", **{k: body[k] for k in HISTORY_SECTIONS if k in body}}
+        assert_same(HISTORY_SCHEMA, entry, accepted=True)
+        for k in HISTORY_SECTIONS:
+            if k in entry:
+                broken = copy.deepcopy(entry)
+                broken[k] = {"nonsense": 1}
+                assert_same(HISTORY_SCHEMA, broken, accepted=False)
+        assert_same(HISTORY_SCHEMA, {**entry, "collected_on": "2025-02-30"}, accepted=False)
+        assert_same(HISTORY_SCHEMA, {k: v for k, v in entry.items() if k != "collected_on"}, accepted=False)
+    spep = {"m_protein": {"value": 3.5, "unit": "g/dL"}}
+    for value in (-0.01, 0, 0.01, 10.0, 1e9, "1", None, True):
+        assert_same(
+            HISTORY_SCHEMA,
+            {"collected_on": "2025-01-01", "spep": {**spep, "m_protein": {"value": value, "unit": "g/dL"}}},
+        )
