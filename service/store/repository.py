@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Table,
+    Text,
     bindparam,
     create_engine,
     delete,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -469,10 +471,6 @@ class RecordStore:
 
         return self._run(work)
 
-    def panels_of(self, patient_key: str, *, on_or_after: date, before: date) -> list[PanelRow]:
-        """A patient's panels dated in [on_or_after, before), oldest first (serial memory)."""
-        return self._run(lambda c: _panels(c, patient_key, on_or_after, before))
-
     def count(self) -> int:
         return int(self._run(lambda c: c.scalar(select(func.count()).select_from(T))))
 
@@ -633,24 +631,37 @@ BY_PATIENT_SPECIMEN_BODY = select(T).where(
     T.c.specimen_id == bindparam("sp"),
     T.c.request_hash == bindparam("rh"),
 )
+# Serial memory: of a patient's records dated in [lo, hi), the latest of each day (of two records of
+# one day the later one stands), oldest day first. The body comes as JSON text: a worker decodes only
+# the panels it has not loaded before.
 PANELS = (
-    select(T.c.id, T.c.seq, T.c.collected_on, T.c.request)
+    select(T.c.id, T.c.seq, T.c.collected_on, sql_cast(T.c.request, Text))
     .where(
-        T.c.patient_key == bindparam("pk"),
-        T.c.collected_on >= bindparam("lo"),
-        T.c.collected_on < bindparam("hi"),
+        T.c.seq.in_(
+            select(func.max(T.c.seq))
+            .where(
+                T.c.patient_key == bindparam("pk"),
+                T.c.collected_on >= bindparam("lo"),
+                T.c.collected_on < bindparam("hi"),
+            )
+            .group_by(T.c.collected_on)
+        )
     )
-    .order_by(T.c.collected_on, T.c.seq)
+    .order_by(T.c.collected_on)
 )
 
 
 class PanelRow(NamedTuple):
-    """A stored panel as serial memory reads it."""
+    """A stored panel as serial memory reads it: the latest record of its patient and day."""
 
     id: str
     seq: int
     collected_on: date
-    request: dict[str, Any]
+    body: str  # the canonical request, JSON text
+
+    @property
+    def request(self) -> dict[str, Any]:
+        return cast(dict[str, Any], orjson.loads(self.body))
 
 
 def _panels(c: Connection, patient_key: str, on_or_after: date, before: date) -> list[PanelRow]:

@@ -136,3 +136,17 @@ def test_the_same_stored_panel_is_the_same_history_for_each_later_request(client
     for later in answers:
         assert {"collected_on": "2025-01-10", "source": "store", "id": first["id"]} in later["history_used"]
         assert "EVOLVING_M_PROTEIN" in codes(later)
+
+
+@pytest.mark.parametrize("order", [(1.5, 1.0), (1.0, 1.5)])
+def test_of_two_stored_panels_of_one_day_the_later_record_is_the_history(client, order):
+    """A corrected result resent under a new specimen id: the later record of that day stands."""
+    ref = f"MRN-DAY-{order[0]}"
+    client.post("/v1/interpretations", json=spike(order[0], "2025-01-10", ref=ref, specimen_id="a"))
+    second = client.post(
+        "/v1/interpretations", json=spike(order[1], "2025-01-10", ref=ref, specimen_id="b")
+    ).json
+    later = client.post("/v1/interpretations", json=spike(1.5, "2025-07-10", ref=ref)).json
+    assert later["history_used"] == [{"collected_on": "2025-01-10", "source": "store", "id": second["id"]}]
+    # 1.0 -> 1.5 g/dL is +50 % and +5 g/L within 12 months (§3.5); 1.5 -> 1.5 is no rise
+    assert ("EVOLVING_M_PROTEIN" in codes(later)) == (order[1] == 1.0)
