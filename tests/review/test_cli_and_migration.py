@@ -20,7 +20,7 @@ def test_0002_reviews_follows_the_records_migration_and_goes_down_cleanly(tmp_pa
     migrate.upgrade(engine, "0001_records")
     assert "reviews" not in inspect(engine).get_table_names()
     migrate.upgrade(engine)
-    assert migrate.current(engine) == "0002_reviews" == migrate.head()
+    assert migrate.current(engine) == migrate.head()
     assert {"reviews", "review_users"} <= set(inspect(engine).get_table_names())
     migrate.downgrade(engine, "0001_records")
     assert not {"reviews", "review_users"} & set(inspect(engine).get_table_names())

@@ -4,6 +4,7 @@ refuses to start on a schema that is not current, and without the patient key se
 from __future__ import annotations
 
 import ast
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import inspect
 from service.api import create_app
 from service.store import RecordStore, SchemaNotCurrent, StoreConfigError, migrate
 from service.store.models import Base
+from service.store.repository import NewRecord
 
 from .conftest import SECRET, fresh_postgres_database, store_app
 
@@ -175,3 +177,48 @@ def test_an_unwritable_data_directory_is_refused_at_start_naming_the_settings(tm
     blocker.write_text("")
     with pytest.raises(StoreConfigError, match="MGI_DATA_DIR"):
         store_app(f"sqlite:///{blocker / 'sub' / 'x.sqlite3'}", tmp_path)
+
+
+def test_postgresql_compresses_new_bodies_with_lz4_and_keeps_earlier_rows_readable():
+    """0003_lz4_bodies on a database of the previous release with a record in it (PostgreSQL only)."""
+    with fresh_postgres_database() as url:
+        store = RecordStore.from_url(url, b"s" * 32)
+        migrate.upgrade(store.engine, "0002_reviews")
+        body = {"spep": {"m_protein": {"value": 1.5, "unit": "g/dL"}}, "notes": ["x" * 4000]}
+
+        def add(specimen: str) -> str:
+            record, _ = store.save(
+                NewRecord(
+                    request=body,
+                    response=body,
+                    collected_on=date(2025, 1, 1),
+                    patient_key="k" * 64,
+                    specimen_id=specimen,
+                    source="json",
+                    api_key_name=None,
+                    request_id=None,
+                    idempotency_key=None,
+                    ruleset_version="r",
+                    classification_code="C",
+                    status="auto",
+                )
+            )
+            return record.id
+
+        def compression(rid: str) -> str:
+            with store.engine.connect() as c:
+                return c.exec_driver_sql(
+                    "SELECT pg_column_compression(response) FROM interpretations WHERE id = %(i)s", {"i": rid}
+                ).scalar_one()
+
+        before = add("before")
+        assert compression(before) == "pglz"
+        migrate.upgrade(store.engine)
+        after = add("after")
+        assert compression(after) == "lz4" and compression(before) == "pglz"
+        for rid in (before, after):
+            got = store.get(rid, reader=None, request_id=None)
+            assert got is not None and got.response == body and got.request == body
+        migrate.downgrade(store.engine, "0002_reviews")
+        assert compression(add("down")) == "pglz"
+        store.dispose()
