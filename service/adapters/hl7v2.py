@@ -57,6 +57,7 @@ flag or recommendation.
 | RECOMMENDATION               | CWE    | code ^ short text ^ MGI; full text in the NTE after   |
 | MISSING_DATA                 | ST     | request field paths, repeated                        |
 | COMMENT                      | FT     | narrative comment (line breaks as \\.br\\)            |
+| RECORD_ID                    | ST     | the stored record's id (records store on)            |
 
 An NTE after a risk OBX carries the model's explanation when the interpretation gives one.
 Free text is escaped (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``); MSH-18 is ``UNICODE UTF-8``.
@@ -1245,6 +1246,10 @@ def build_oru_response(
     comment = str(interpretation.get("comment") or "")
     if comment:
         w.obx("FT", "COMMENT", "Interpretive comment", escape(comment, enc, formatted=True))
+    record_id = str(interpretation.get("id") or "")
+    if record_id:
+        # The stored record (GET /v1/interpretations/{id}, its reviews, its audit trail).
+        w.obx("ST", "RECORD_ID", "Stored interpretation id", escape(record_id, enc))
     if ctx.notes:
         # What the translation ignored or assumed (unmapped codes, corrected results, partial dates):
         # never silent, so the sender can see which of its results the interpretation did not use.

@@ -219,7 +219,7 @@ class StoredHl7(MethodView):
             return out
         answer, status = out
         text = hl7v2.build_oru_response(
-            stored_context(record_id), answer, result_status=result_status_hl7(status)
+            stored_context(record_id), {"id": record_id, **answer}, result_status=result_status_hl7(status)
         )
         return Response(text, mimetype="x-application/hl7-v2+er7")
 

@@ -235,3 +235,31 @@ def test_an_unusable_sending_facility_is_named_in_the_note():
     identity, notes = hl7v2.record_identity(hl7v2.parse_oru(raw))
     assert "patient_ref" not in identity
     assert any("authority (CX-4, else MSH-4)" in n for n in notes)
+
+
+def obx(reply: str, code: str) -> list[str]:
+    return [
+        s.split("|")[5]
+        for s in reply.split("\r")
+        if s.startswith("OBX|") and s.split("|")[3].startswith(code + "^")
+    ]
+
+
+def test_the_oru_reply_names_the_stored_record_and_a_resend_names_the_same_one(client):
+    raw = message("C-ID", "20250110", "1.0")
+    first = post(client, raw).get_data(as_text=True)
+    (record_id,) = obx(first, "RECORD_ID")
+    assert client.get(f"/v1/interpretations/{record_id}").status_code == 200
+    assert obx(post(client, raw).get_data(as_text=True), "RECORD_ID") == [record_id]
+    stored = client.get(f"/v1/interpretations/{record_id}/hl7").get_data(as_text=True)
+    assert obx(stored, "RECORD_ID") == [record_id]
+    other = post(client, message("C-ID2", "20250210", "1.0")).get_data(as_text=True)
+    assert obx(other, "RECORD_ID") != [record_id]
+
+
+def test_a_stateless_oru_reply_names_no_record():
+    from service.api import create_app
+
+    stateless = create_app({"TESTING": True, "DEV_MODE": True, "STORE": "off"}).test_client()
+    reply = post(stateless, message("C-ID", "20250110", "1.0")).get_data(as_text=True)
+    assert obx(reply, "RULESET_VERSION") and obx(reply, "RECORD_ID") == []
