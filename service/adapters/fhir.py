@@ -1080,6 +1080,9 @@ def interpretation_to_diagnostic_report(
         },
         "issued": moment.isoformat(),
     }
+    if interpretation.get("id"):
+        # The stored record's id (records store on): GET /v1/interpretations/{id} and its audit trail.
+        report["id"] = str(interpretation["id"])
     if contained:
         report["contained"] = contained
         report["result"] = [{"reference": f"#{obs['id']}"} for obs in contained]

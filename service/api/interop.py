@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, abort, current_app, has_app_context, json, request
 from flask.views import MethodView
@@ -115,6 +115,9 @@ class StoredAs:
 
     identity: dict[str, str]
     retry_key: str | None
+    # The retry key is the client's Idempotency-Key header (a key used for another body is a 422),
+    # not one read from the message.
+    from_header: bool = False
 
 
 def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) -> dict[str, Any]:
@@ -126,7 +129,22 @@ def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) 
     if stored is None:
         return interpretation_payload(REQUEST_SCHEMA.load(body))
     body = {**body, **stored.identity}
-    return records.store_translated(REQUEST_SCHEMA.load(body), body, source, stored.retry_key)
+    return records.store_translated(
+        REQUEST_SCHEMA.load(body), body, source, stored.retry_key, from_header=stored.from_header
+    )
+
+
+def idempotency_parameter(description: str) -> dict[str, Any]:
+    """The Idempotency-Key header of an interface endpoint, as the OpenAPI document declares it."""
+    from .records import IDEMPOTENCY_KEY_PATTERN
+
+    return {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "required": False,
+        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+        "description": description,
+    }
 
 
 def _hl7(text: str, status: int) -> Response:
@@ -147,8 +165,12 @@ class Hl7Outcome:
         return "AA" if self.status == 200 else ("AR" if self.status == 400 else "AE")
 
 
-def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
+def process_hl7(raw: bytes | str, codemap: CodeMap, idempotency_key: str | None = None) -> Hl7Outcome:
     """Read one ORU^R01 and interpret it: the one reading path of every HL7 v2 transport.
+
+    ``idempotency_key``: the HTTP Idempotency-Key header, the stored record's retry key instead of the
+    message's own (sender, control ID and bytes); records.IdempotencyConflict when it was used for
+    another body.
 
     Raises hl7v2.MessageTooLarge (the caller's 413); every other failure is an ACK (AR or AE) that
     also lists, as information ERRs, what the reading had ignored. The code map is chosen per sender
@@ -170,7 +192,10 @@ def process_hl7(raw: bytes | str, codemap: CodeMap) -> Hl7Outcome:
     if _storing():
         identity, identity_notes = hl7v2.record_identity(ctx)
         ctx.notes.extend(identity_notes)
-        stored = StoredAs(identity, hl7v2.retry_key(ctx, raw))
+        if idempotency_key is not None:
+            stored = StoredAs(identity, idempotency_key, from_header=True)
+        else:
+            stored = StoredAs(identity, hl7v2.retry_key(ctx, raw))
     try:
         interpretation = _interpret_dict(ctx.request, "hl7", stored)
     except ValidationError as e:
@@ -245,6 +270,13 @@ class Hl7v2(MethodView):
     """HL7 v2.5.1 ORU^R01 in, ORU^R01 with the interpretation out."""
 
     @v1.doc(
+        parameters=[
+            idempotency_parameter(
+                "With the records store on, a message sent again with the same key is the same record "
+                "(without it, the message's sender, control ID and bytes identify a resend). Not taken "
+                "with a batch file (422)."
+            )
+        ],
         requestBody={"required": True, "content": {t: {"schema": HL7_BODY} for t in HL7_TYPES}},
         responses={
             "200": {
@@ -261,7 +293,7 @@ class Hl7v2(MethodView):
             },
             "422": {
                 "description": "ACK with MSA-1 AE: content error (code, unit, value); or the "
-                "standard error body for a query parameter",
+                "standard error body for a query parameter or the Idempotency-Key header",
                 "content": {HL7_MIME: {"schema": {"type": "string"}}, **STANDARD_ERROR},
             },
             "401": {
@@ -278,12 +310,22 @@ class Hl7v2(MethodView):
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
         raw = request.get_data(cache=True)
+        from . import records
+
+        key = records.idempotency_key()
+        if isinstance(key, Response):
+            return key
+        batch = hl7v2.is_batch(raw)
+        if batch and key is not None:
+            return cast(Response, records.no_key_on_batch())
         try:
             outcome: Hl7Outcome | Hl7BatchOutcome = (
-                process_hl7_batch(raw, _codemap()) if hl7v2.is_batch(raw) else process_hl7(raw, _codemap())
+                process_hl7_batch(raw, _codemap()) if batch else process_hl7(raw, _codemap(), key)
             )
         except hl7v2.MessageTooLarge as e:
             abort(413, description=str(e))
+        except records.IdempotencyConflict:
+            return records.idempotency_conflict()
         return _hl7(outcome.reply, outcome.status)
 
 
@@ -292,6 +334,12 @@ class FhirInterpretations(MethodView):
     """FHIR R4 Bundle of Observations (and Patient, Conditions) in, DiagnosticReport out."""
 
     @v1.doc(
+        parameters=[
+            idempotency_parameter(
+                "With the records store on, a Bundle sent again with the same key is the same record "
+                "(without it, the Bundle's identifier and bytes identify a resend)."
+            )
+        ],
         requestBody={
             "required": True,
             "content": {FHIR_MIME: {"schema": FHIR_BUNDLE}, "application/json": {"schema": FHIR_BUNDLE}},
@@ -304,7 +352,7 @@ class FhirInterpretations(MethodView):
             },
             "422": {
                 "description": "OperationOutcome naming each problem; or the standard error body "
-                "for a query parameter",
+                "for a query parameter or the Idempotency-Key header",
                 "content": {FHIR_MIME: {"schema": {"type": "object"}}, **STANDARD_ERROR},
             },
         },
@@ -318,6 +366,11 @@ class FhirInterpretations(MethodView):
         if not is_json_mimetype(request.mimetype):
             abort(415, description="Content-Type must be application/fhir+json or application/json.")
         check_charset(request)
+        from . import records
+
+        key = records.idempotency_key()
+        if isinstance(key, Response):
+            return key
         bundle = parse_body(request.get_data(cache=True))
         try:
             if not isinstance(bundle, dict):
@@ -327,8 +380,13 @@ class FhirInterpretations(MethodView):
             if _storing():
                 identity, identity_notes = fhir.record_identity(bundle)
                 tr.notes.extend(identity_notes)
-                stored = StoredAs(identity, fhir.bundle_retry_key(bundle, request.get_data(cache=True)))
+                if key is not None:
+                    stored = StoredAs(identity, key, from_header=True)
+                else:
+                    stored = StoredAs(identity, fhir.bundle_retry_key(bundle, request.get_data(cache=True)))
             interpretation = _interpret_dict(tr.request, "fhir", stored)
+        except records.IdempotencyConflict:
+            return records.idempotency_conflict()
         except fhir.FhirError as e:
             return _fhir(e.operation_outcome(), e.status)
         except ValidationError as e:

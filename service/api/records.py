@@ -285,6 +285,22 @@ def idempotency_key() -> str | None | Response:
     return raw
 
 
+BATCH_KEY_MESSAGE = (
+    "Idempotency-Key is not taken with a batch: a batch is not retried as a whole, each of its items "
+    "is recognised as a retry on its own (the same patient_ref, specimen_id and body; an HL7 message by "
+    "its sender, control ID and bytes). Send the batch again without the header."
+)
+
+
+def no_key_on_batch() -> Response | None:
+    """A 422 naming the Idempotency-Key header on a batch request (never silently ignored), else None."""
+    if "Idempotency-Key" not in request.headers:
+        return None
+    return error_response(
+        422, BATCH_KEY_MESSAGE, {"header.Idempotency-Key": ["Not taken with a batch; send it without."]}
+    )
+
+
 def created(record: Record, replayed: bool) -> Response:
     from .views import json_response
 
@@ -363,6 +379,14 @@ def unstored_payload(panel: Panel, e: StoreUnavailable) -> dict[str, Any]:
     return payload
 
 
+def idempotency_conflict() -> Response:
+    return error_response(
+        422,
+        "this Idempotency-Key was used for another request body",
+        {"header.Idempotency-Key": ["Already used for a different request body."]},
+    )
+
+
 def interpret_and_store(panel: Panel, source: str = "json") -> Response:
     """POST /v1/interpretations with the store on: 201 with the record's id and Location."""
     from .views import json_response
@@ -376,11 +400,7 @@ def interpret_and_store(panel: Panel, source: str = "json") -> Response:
     try:
         record, new = store_panel(st.store, panel, body, source, key_or_error)
     except IdempotencyConflict:
-        return error_response(
-            422,
-            "this Idempotency-Key was used for another request body",
-            {"header.Idempotency-Key": ["Already used for a different request body."]},
-        )
+        return idempotency_conflict()
     except StoreUnavailable as e:
         if not st.fail_open:
             raise
@@ -389,18 +409,22 @@ def interpret_and_store(panel: Panel, source: str = "json") -> Response:
 
 
 def store_translated(
-    panel: Panel, body: dict[str, Any], source: str, idem: str | None = None
+    panel: Panel, body: dict[str, Any], source: str, idem: str | None = None, *, from_header: bool = False
 ) -> dict[str, Any]:
     """An HL7 v2 or FHIR request, translated to the JSON contract, interpreted and stored in that
     canonical form (the raw message is not kept): the answer with its record's id. The interface's
     own reply (ORU^R01, DiagnosticReport) is built from it as without the store. ``idem``: the
-    message's retry key (the same message again is the same record)."""
+    message's retry key (the same message again is the same record); ``from_header``: it is the
+    client's Idempotency-Key header instead, and IdempotencyConflict is raised when that key was used
+    for another body."""
     st = state()
     assert st is not None
     try:
         try:
             record, _ = store_panel(st.store, panel, body, source, idem)
         except IdempotencyConflict:
+            if from_header:
+                raise
             # The same message read into another request (its age counted on another day): a new record.
             record, _ = store_panel(st.store, panel, body, source, None)
     except StoreUnavailable as e:

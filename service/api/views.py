@@ -318,6 +318,9 @@ class InterpretationsBatch(MethodView):
     @batch_errors
     def post(self, body: dict) -> Response:
         """Up to 1,000 panels: one result or one error body per item, in order."""
+        refused = records.no_key_on_batch()
+        if refused is not None:
+            return refused
         # Items go through in chunks of BATCH_CHUNK, one stage at a time (load the chunk, interpret it,
         # serialise it): each stage's code and data then stay in the CPU caches across the chunk, which
         # measured ~10 % less time per item than item by item (bench/README.md). Chunks stay small, so a
