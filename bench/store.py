@@ -397,12 +397,16 @@ def main() -> int:
             tput: dict[str, list[float]] = {"off": [], "on": []}
             p99s: dict[str, list[float]] = {"off": [], "on": []}
             cpu_ms: dict[str, list[float]] = {"off": [], "on": []}
+            pg_ms: list[float] = []
             for r in range(args.rounds):
                 for name, srv, flag in (("off", off, False), ("on", on, True)):
                     pids = srv.worker_pids() + (postgres_pids() if flag else [])
-                    c0 = cpu_seconds(pids)
+                    pg = postgres_pids() if flag else []
+                    c0, p0 = cpu_seconds(pids), cpu_seconds(pg)
                     ok, secs, lat, bad = drive(srv.port, args.seconds, args.connections, flag, r + 1)
                     cpu_ms[name].append((cpu_seconds(pids) - c0) / max(1, ok) * 1000)
+                    if flag:
+                        pg_ms.append((cpu_seconds(pg) - p0) / max(1, ok) * 1000)
                     if bad:
                         print(f"   {name}: {bad} failed or non-2xx answers", flush=True)
                     tput[name].append(ok / secs)
@@ -447,6 +451,7 @@ def main() -> int:
         "post_p99_ms": {k: [round(x, 1) for x in v] for k, v in p99s.items()},
         "ratio_throughput_on_over_off": round(on_off, 3),
         "cpu_ms_per_request": {k: [round(x, 3) for x in v] for k, v in cpu_ms.items()},
+        "postgresql_cpu_ms_per_request_on": [round(x, 3) for x in pg_ms],
         "ratio_cpu_per_request_off_over_on": round(
             statistics.mean(cpu_ms["off"]) / statistics.mean(cpu_ms["on"]), 3
         ),
