@@ -147,6 +147,9 @@ class Hl7MllpHandler:
             return _reject(raw, "internal error while reading the message")
 
     def _handle(self, raw: bytes) -> bytes:
+        if hl7v2.is_batch(raw):
+            # Over MLLP each frame is one message, acknowledged on its own.
+            return _reject(raw, BATCH_OVER_MLLP)
         with self.app.app_context():
             try:
                 outcome = process_hl7(raw, self.app.extensions[EXTENSION])
@@ -190,6 +193,12 @@ class Hl7MllpHandler:
     def too_large(self, head: bytes, limit: int) -> bytes:
         with self.app.app_context():
             return _reject(head.split(b"\r", 1)[0], f"HL7 message of more than {limit} bytes")
+
+
+BATCH_OVER_MLLP = (
+    "HL7 batch file (FHS/BHS) in one MLLP frame: send each message in its own frame, or POST the file "
+    "to /v1/hl7v2"
+)
 
 
 def _reject(raw: bytes, text: str) -> bytes:

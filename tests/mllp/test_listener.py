@@ -280,3 +280,14 @@ def test_a_failure_inside_the_service_is_answered_ar_never_a_dropped_connection(
     reply = Hl7MllpHandler(build_app(), object()).handle(oru("BOOM1"))  # type: ignore[arg-type]
     assert msa(reply)[:2] == ["AR", "BOOM1"]
     assert "internal error" in reply.decode()
+
+
+def test_a_batch_file_in_one_frame_is_answered_ar_saying_how_to_send_it(tmp_path):
+    from service.api.mllp import Hl7MllpHandler, build_app
+
+    batch = b"FHS|^~\\&|LIS|LAB\rBHS|^~\\&|LIS|LAB\r" + oru("INBATCH1") + b"BTS|1\rFTS|1\r"
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    reply = Hl7MllpHandler(build_app(), outbox).handle(batch)
+    assert msa(reply)[0] == "AR"
+    assert "batch file" in err(reply) and "its own frame" in err(reply)
+    assert outbox.counts().get("pending", 0) == 0
