@@ -682,7 +682,8 @@ def _find_retry(
         else:
             row = c.execute(BY_IDEMPOTENCY_KEY, {"idem": idempotency_key, "api": api_key_name}).first()
         if row is not None:
-            if row.request_hash != request_hash:
+            # The body's hash leaves out patient_ref (it is not kept): the patient is compared apart.
+            if row.request_hash != request_hash or row.patient_key != patient_key:
                 raise IdempotencyConflict(idempotency_key)
             return Record.of(row)
     if patient_key is not None and specimen_id is not None:

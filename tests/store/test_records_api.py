@@ -108,6 +108,28 @@ def test_an_idempotency_key_reused_for_another_body_is_a_422_naming_the_header(c
     assert rows(store) == 1
 
 
+@pytest.mark.parametrize(
+    ("first_ref", "second_ref"),
+    [("MRN-A", "MRN-B"), ("MRN-A", None), (None, "MRN-B")],
+)
+def test_an_idempotency_key_reused_for_another_patient_is_a_422_never_the_other_patients_record(
+    client, store, first_ref, second_ref
+):
+    """The body's hash leaves patient_ref out: the same results of another patient under the same
+    key must not be answered with the first patient's record (and its history)."""
+    h = {"Idempotency-Key": "lis-msg-000125"}
+
+    def body(ref):
+        return {**panel(), **({"patient_ref": ref, "specimen_id": "S-1"} if ref else {})}
+
+    first = client.post("/v1/interpretations", json=body(first_ref), headers=h)
+    assert first.status_code == 201
+    r = client.post("/v1/interpretations", json=body(second_ref), headers=h)
+    assert r.status_code == 422 and "header.Idempotency-Key" in r.json["errors"], r.json
+    assert rows(store) == 1
+    assert client.post("/v1/interpretations", json=body(first_ref), headers=h).json["id"] == first.json["id"]
+
+
 def test_an_idempotency_key_of_256_characters_is_refused_and_255_accepted(client):
     assert (
         client.post("/v1/interpretations", json=panel(), headers={"Idempotency-Key": "k" * 256}).status_code
