@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from flask import Flask
+from flask import Flask, g
 
 from service.adapters import hl7v2
 from service.adapters.mllp import ListenerSettings, MllpListener, parse_allow_list
@@ -46,6 +46,8 @@ from .interop import EXTENSION, process_hl7
 log = logging.getLogger("mgi.mllp")
 
 OUTBOX_FILE = "mllp-outbox.sqlite3"
+# The caller named in the records of messages received over MLLP (a space: never a configured key name).
+MLLP_CALLER = "mllp listener"
 LOCK_FILE = "mllp.lock"
 
 
@@ -151,6 +153,9 @@ class Hl7MllpHandler:
             # Over MLLP each frame is one message, acknowledged on its own.
             return _reject(raw, BATCH_OVER_MLLP)
         with self.app.app_context():
+            # MLLP carries no API key: its records are stored as this caller, never as no one (a
+            # retry is matched per caller, and no caller would match no one in a unique constraint).
+            g.api_key_name = MLLP_CALLER
             try:
                 outcome = process_hl7(raw, self.app.extensions[EXTENSION])
             except hl7v2.MessageTooLarge as e:

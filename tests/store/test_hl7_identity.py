@@ -263,3 +263,25 @@ def test_a_stateless_oru_reply_names_no_record():
     stateless = create_app({"TESTING": True, "DEV_MODE": True, "STORE": "off"}).test_client()
     reply = post(stateless, message("C-ID", "20250110", "1.0")).get_data(as_text=True)
     assert obx(reply, "RULESET_VERSION") and obx(reply, "RECORD_ID") == []
+
+
+def test_a_message_without_pid_resent_over_mllp_is_one_record_stored_as_the_mllp_caller(app, store, tmp_path):
+    """MLLP carries no API key: its records name the listener as their caller, so the unique
+    constraint on (caller, retry key) holds on PostgreSQL too (no one never equals no one there)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.adapters.outbound import SqliteOutbox
+    from service.api.mllp import MLLP_CALLER, Hl7MllpHandler
+
+    handler = Hl7MllpHandler(app, SqliteOutbox(tmp_path / "outbox.sqlite3"))
+    raw = message("NOPID-1", "20250110", "1.0", pid3=None)
+    for _ in range(3):
+        assert handler.handle(raw).decode().split("\r")[1] == "MSA|AA|NOPID-1"
+    assert store.count() == 1
+    concurrent = message("NOPID-2", "20250110", "1.0", pid3=None)
+    with ThreadPoolExecutor(8) as pool:
+        acks = list(pool.map(lambda _: handler.handle(concurrent), range(16)))
+    assert all(a.decode().split("\r")[1] == "MSA|AA|NOPID-2" for a in acks)
+    assert store.count() == 2
+    (row,) = store.list_records(limit=1).records
+    assert row.api_key_name == MLLP_CALLER and row.source == "hl7"
