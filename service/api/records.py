@@ -15,6 +15,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from time import perf_counter
@@ -154,32 +155,40 @@ class Serial:
     notes: list[str]
 
 
+Loaded = tuple[HistoryEntry, dict[str, Any]]
+
+# The results a history entry takes from a stored request, by section: a section counts for a day only
+# when one of these is given (a later record's empty section never hides an earlier record's result).
+# Labs are merged analyte by analyte; the other sections whole (a kappa/lambda pair, an SPEP, a urine
+# study are each one measurement).
+RESULT_KEYS = {"spep": ("m_protein",), "flc": ("kappa", "lambda"), "urine": ("m_protein_24h", "ife")}
+
+
 class LoadedPanels:
-    """Stored panels loaded as history entries, by record id. A stored request never changes, so
-    each is validated once per worker process, not at every request of its patient; bounded, the
-    least recently used dropped first. None: the stored panel has nothing a history entry takes,
+    """Stored panels loaded as history entries, by the record ids they come from. A stored request
+    never changes, so each is validated once per worker process, not at every request of its
+    patient; bounded, the least recently used dropped first. None: nothing a history entry takes,
     or today's rules refuse it."""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._items: OrderedDict[str, tuple[HistoryEntry, dict[str, Any]] | None] = OrderedDict()
+        self._items: OrderedDict[tuple[str, ...], Loaded | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, r: PanelRow) -> tuple[HistoryEntry, dict[str, Any]] | None:
+    def get(self, key: tuple[str, ...], load: Callable[[], Loaded | None]) -> Loaded | None:
         with self._lock:
-            if r.id in self._items:
-                self._items.move_to_end(r.id)
-                return self._items[r.id]
-        loaded = _load_entry(r)
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        loaded = load()
         with self._lock:
-            self._items[r.id] = loaded
+            self._items[key] = loaded
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
         return loaded
 
 
-def _load_entry(r: PanelRow) -> tuple[HistoryEntry, dict[str, Any]] | None:
-    entry = _entry_json(r)
+def _validated(entry: dict[str, Any] | None) -> Loaded | None:
     if entry is None:
         return None
     try:
@@ -193,8 +202,50 @@ LOADED_PANELS = LoadedPanels()
 
 
 def _entry_json(r: PanelRow) -> dict[str, Any] | None:
-    sections = {k: r.request[k] for k in HISTORY_SECTIONS if r.request.get(k) is not None}
+    """The results of one stored request a history entry takes (None when it has none)."""
+    sections: dict[str, Any] = {}
+    for k in HISTORY_SECTIONS:
+        v = r.request.get(k)
+        if not isinstance(v, dict):
+            continue
+        if k == "labs":
+            v = {a: q for a, q in v.items() if q is not None}
+            if v:
+                sections[k] = v
+        elif any(v.get(key) is not None for key in RESULT_KEYS[k]):
+            sections[k] = v
     return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
+
+
+def _record_entry(r: PanelRow) -> Loaded | None:
+    return LOADED_PANELS.get((r.id,), lambda: _validated(_entry_json(r)))
+
+
+def day_entry(rows: list[PanelRow]) -> tuple[Loaded, list[str]] | None:
+    """One day's stored records of a patient (in the order they were stored) as one history entry,
+    and the ids of the records it takes results from (oldest first): each result from the latest
+    record that has it (a corrected result resent supersedes; a later record with other results, an
+    immunofixation sent on its own, adds to the day). A record today's rules refuse is left out."""
+    loaded = [(r, got) for r in rows if (got := _record_entry(r)) is not None]
+    if not loaded:
+        return None
+    merged: dict[str, Any] = {"collected_on": loaded[0][1][1]["collected_on"]}
+    source: dict[str, str] = {}  # section (or labs.analyte) -> record id
+    for r, (_, entry) in loaded:
+        for k, v in entry.items():
+            if k == "labs":
+                merged["labs"] = {**merged.get("labs", {}), **v}
+                source.update({f"labs.{a}": r.id for a in v})
+            elif k != "collected_on":
+                merged[k] = v
+                source[k] = r.id
+    ids = [r.id for r, _ in loaded if r.id in source.values()]
+    if len(ids) == 1:
+        (only,) = [got for r, got in loaded if r.id == ids[0]]
+        if only[1] == merged:
+            return only, ids
+    got = LOADED_PANELS.get(tuple(ids), lambda: _validated(merged))
+    return (got, ids) if got is not None else None
 
 
 def history_window(panel: Panel) -> tuple[date, date]:
@@ -210,22 +261,27 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
     history."""
     used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
     _, current = history_window(panel)
-    latest: dict[date, PanelRow] = {}
-    for r in rows:  # oldest first; of two records of one day the later one stands
+    days: dict[date, list[PanelRow]] = {}
+    for r in rows:  # oldest first, in the order each day's records were stored
         if within(r.collected_on, current, WINDOW_MONTHS):
-            latest[r.collected_on] = r
+            days.setdefault(r.collected_on, []).append(r)
     sent = {h.collected_on for h in panel.history}
     same_day: list[str] = []
+    combined: list[str] = []
     added: list[tuple[HistoryEntry, dict[str, Any]]] = []
-    for on, r in sorted(latest.items()):
+    for on, day in sorted(days.items()):
         if on in sent:
             same_day.append(on.isoformat())
             continue
-        got = LOADED_PANELS.get(r)
+        got = day_entry(day)
         if got is None:
             continue
-        loaded, entry = got
-        added.append((loaded, {"record_id": r.id, "entry": entry}))
+        (loaded, entry), ids = got
+        stored: dict[str, Any] = {"record_id": ids[-1], "entry": entry}
+        if len(ids) > 1:
+            stored["record_ids"] = ids
+            combined.append(on.isoformat())
+        added.append((loaded, stored))
     if not added and not same_day:
         return Serial(panel, used, [], [])
     history = list(panel.history) + [h for h, _ in added]
@@ -237,7 +293,12 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
     kept = {h.collected_on for h in history}
     from_store = [s for h, s in added if h.collected_on in kept]
     used += [
-        {"collected_on": s["entry"]["collected_on"], "source": "store", "id": s["record_id"]}
+        {
+            "collected_on": s["entry"]["collected_on"],
+            "source": "store",
+            "id": s["record_id"],
+            **({"record_ids": s["record_ids"]} if "record_ids" in s else {}),
+        }
         for s in from_store
     ]
     used = [u for u in used if date.fromisoformat(u["collected_on"]) in kept]
@@ -258,6 +319,13 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
         notes.append(
             f"This service's records of the patient have panels on {', '.join(same_day)}; the request's "
             "history entries of those dates were used."
+        )
+    combined = [on for on in combined if date.fromisoformat(on) in kept]
+    if combined:
+        notes.append(
+            f"On {', '.join(combined)} the patient has more than one stored record: their results were "
+            "combined into that day's history entry, the latest record's where two had the same result "
+            "(record_ids in history_used)."
         )
     new = panel._replace(history=tuple(history))
     if panel.collected_on is None:

@@ -631,28 +631,21 @@ BY_PATIENT_SPECIMEN_BODY = select(T).where(
     T.c.specimen_id == bindparam("sp"),
     T.c.request_hash == bindparam("rh"),
 )
-# Serial memory: of a patient's records dated in [lo, hi), the latest of each day (of two records of
-# one day the later one stands), oldest day first. The body comes as JSON text: a worker decodes only
-# the panels it has not loaded before.
+# Serial memory: a patient's records dated in [lo, hi), by day and in the order they were stored. The
+# body comes as JSON text: a worker decodes only the records it has not loaded before.
 PANELS = (
     select(T.c.id, T.c.seq, T.c.collected_on, sql_cast(T.c.request, Text))
     .where(
-        T.c.seq.in_(
-            select(func.max(T.c.seq))
-            .where(
-                T.c.patient_key == bindparam("pk"),
-                T.c.collected_on >= bindparam("lo"),
-                T.c.collected_on < bindparam("hi"),
-            )
-            .group_by(T.c.collected_on)
-        )
+        T.c.patient_key == bindparam("pk"),
+        T.c.collected_on >= bindparam("lo"),
+        T.c.collected_on < bindparam("hi"),
     )
-    .order_by(T.c.collected_on)
+    .order_by(T.c.collected_on, T.c.seq)
 )
 
 
 class PanelRow(NamedTuple):
-    """A stored panel as serial memory reads it: the latest record of its patient and day."""
+    """A stored panel as serial memory reads it."""
 
     id: str
     seq: int

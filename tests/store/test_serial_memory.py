@@ -150,3 +150,66 @@ def test_of_two_stored_panels_of_one_day_the_later_record_is_the_history(client,
     assert later["history_used"] == [{"collected_on": "2025-01-10", "source": "store", "id": second["id"]}]
     # 1.0 -> 1.5 g/dL is +50 % and +5 g/L within 12 months (§3.5); 1.5 -> 1.5 is no rise
     assert ("EVOLVING_M_PROTEIN" in codes(later)) == (order[1] == 1.0)
+
+
+def stored_day(client, ref: str, on: str, **sections) -> dict:
+    body = {
+        "serum_ife": IFE,
+        "collected_on": on,
+        "patient_ref": ref,
+        "specimen_id": f"{ref}-{on}-{len(sections)}",
+    }
+    r = client.post("/v1/interpretations", json={**body, **sections})
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def test_a_later_record_of_the_day_without_those_results_leaves_the_days_history_as_it_was(client):
+    """An immunofixation reported on its own later the same day adds nothing to the history and must
+    not hide the day's M-protein (the evolving rule would go silent)."""
+    ref = "MRN-IFE-LATER"
+    first = stored_day(client, ref, "2025-03-01", spep={"m_protein": {"value": 10, "unit": "g/L"}})
+    stored_day(client, ref, "2025-03-01")  # the immunofixation alone
+    stored_day(client, ref, "2025-03-01", spep={"m_protein": None})  # an empty SPEP section
+    later = client.post("/v1/interpretations", json=spike(2.0, "2025-09-01", ref=ref)).json
+    assert later["history_used"] == [{"collected_on": "2025-03-01", "source": "store", "id": first["id"]}]
+    assert "EVOLVING_M_PROTEIN" in codes(later)  # 10 -> 20 g/L within 12 months (§3.5)
+
+
+def test_results_of_two_records_of_one_day_are_combined_the_latest_result_standing(client):
+    ref = "MRN-COMBINE"
+    spep = stored_day(
+        client,
+        ref,
+        "2025-03-01",
+        spep={"m_protein": {"value": 10, "unit": "g/L"}},
+        labs={"hemoglobin": {"value": 13.0, "unit": "g/dL"}, "calcium": {"value": 2.3, "unit": "mmol/L"}},
+    )
+    flc = stored_day(
+        client,
+        ref,
+        "2025-03-01",
+        flc={"kappa": {"value": 40, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
+        labs={"calcium": {"value": 2.4, "unit": "mmol/L"}},
+    )
+    later = client.post("/v1/interpretations", json=spike(2.0, "2025-09-01", ref=ref)).json
+    (day,) = later["history_used"]
+    assert day == {
+        "collected_on": "2025-03-01",
+        "source": "store",
+        "id": flc["id"],
+        "record_ids": [spep["id"], flc["id"]],
+    }
+    assert "EVOLVING_M_PROTEIN" in codes(later)  # the day's M-protein came from the first record
+    assert any("2025-03-01" in n and "combined" in n for n in later["notes"])
+
+
+def test_a_corrected_result_of_the_day_supersedes_the_first_and_only_the_corrected_record_is_named(client):
+    ref = "MRN-CORRECTED"
+    stored_day(client, ref, "2025-03-01", spep={"m_protein": {"value": 15, "unit": "g/L"}})
+    corrected = stored_day(
+        client, ref, "2025-03-01", spep={"m_protein": {"value": 10, "unit": "g/L"}}, labs={}
+    )
+    later = client.post("/v1/interpretations", json=spike(1.5, "2025-09-01", ref=ref)).json
+    assert later["history_used"] == [{"collected_on": "2025-03-01", "source": "store", "id": corrected["id"]}]
+    assert "EVOLVING_M_PROTEIN" in codes(later)  # from the corrected 10 g/L; 15 -> 15 would not be
