@@ -1445,8 +1445,11 @@ class BatchFile:
 
 def is_batch(message: str | bytes) -> bool:
     """Whether a body is an HL7 batch file (starts with FHS or BHS)."""
-    head = message[:16] if isinstance(message, str) else message[:16].decode("utf-8", "ignore")
-    return head.lstrip("\ufeff\x0b\r\n \t").startswith(("FHS", "BHS"))
+    if isinstance(message, str):
+        return message.lstrip("\ufeff\x0b\r\n \t").startswith(("FHS", "BHS"))
+    # bytes: a UTF-8 byte-order mark, then blank lines or MLLP's start byte, however many
+    head = message[3:] if message.startswith(b"\xef\xbb\xbf") else message
+    return head.lstrip(b"\x0b\r\n \t").startswith((b"FHS", b"BHS"))
 
 
 def split_batch(message: str | bytes) -> BatchFile:

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
-from flask import Flask, Response, abort, current_app, has_app_context, json, request
+from flask import Flask, Response, abort, current_app, g, has_app_context, json, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
@@ -30,7 +30,7 @@ from service.adapters.release import REVIEW_REQUIRED, result_status_fhir, result
 from .errors import flatten
 from .parsing import check_charset, is_json_mimetype, parse_body
 from .schemas import ErrorSchema
-from .views import ERRORS, REQUEST_SCHEMA, v1
+from .views import ERRORS, REQUEST_SCHEMA, UNAVAILABLE, v1
 
 log = logging.getLogger("mgi.interop")
 EXTENSION = "mgi.codemap"
@@ -304,6 +304,7 @@ class Hl7v2(MethodView):
         },
     )
     @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
     @v1.alt_response(415, schema=ErrorSchema, description="Not an HL7 v2 ER7 content type.")
     def post(self) -> Response:
         """Interpret an ORU^R01 message (ER7), or an HL7 batch file (FHS/BHS ... BTS/FTS)."""
@@ -326,7 +327,8 @@ class Hl7v2(MethodView):
             abort(413, description=str(e))
         except records.IdempotencyConflict:
             return records.idempotency_conflict()
-        return _hl7(outcome.reply, outcome.status)
+        reply = _hl7(outcome.reply, outcome.status)
+        return reply if batch else _replayed(reply)
 
 
 @v1.route("/fhir/interpretations")
@@ -360,6 +362,7 @@ class FhirInterpretations(MethodView):
     @v1.alt_response(400, schema=ErrorSchema, description=ERRORS[400])
     @v1.alt_response(401, schema=ErrorSchema, description=ERRORS[401])
     @v1.alt_response(413, schema=ErrorSchema, description=ERRORS[413])
+    @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
     @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
     def post(self) -> Response:
         """Interpret a FHIR R4 Bundle."""
@@ -392,15 +395,24 @@ class FhirInterpretations(MethodView):
         except ValidationError as e:
             outcome = fhir.operation_outcome(flatten(e.messages), 422, sources=tr.sources, notes=tr.notes)
             return _fhir(outcome, 422)
-        return _fhir(
-            fhir.interpretation_to_diagnostic_report(
-                interpretation,
-                bundle,
-                input_notes=tr.notes,
-                status=result_status_fhir(_release_of(interpretation)),
-            ),
-            200,
+        return _replayed(
+            _fhir(
+                fhir.interpretation_to_diagnostic_report(
+                    interpretation,
+                    bundle,
+                    input_notes=tr.notes,
+                    status=result_status_fhir(_release_of(interpretation)),
+                ),
+                200,
+            )
         )
+
+
+def _replayed(resp: Response) -> Response:
+    """Idempotent-Replayed: true when the stored record is an earlier one (a retry), as for JSON."""
+    if g.get("record_replayed"):
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 def _fhir(resource: dict[str, Any], status: int) -> Response:

@@ -489,12 +489,13 @@ def store_translated(
     assert st is not None
     try:
         try:
-            record, _ = store_panel(st.store, panel, body, source, idem)
+            record, new = store_panel(st.store, panel, body, source, idem)
         except IdempotencyConflict:
             if from_header:
                 raise
             # The same message read into another request (its age counted on another day): a new record.
-            record, _ = store_panel(st.store, panel, body, source, None)
+            record, new = store_panel(st.store, panel, body, source, None)
+        g.record_replayed = not new  # the HTTP reply says so (Idempotent-Replayed), as for JSON
     except StoreUnavailable as e:
         if not st.fail_open:
             raise

@@ -1066,7 +1066,16 @@ class AuditQuery(StrictSchema):
 class HistoryUsedOut(_Open):
     collected_on = fields.Date(required=True)
     source = fields.String(required=True, validate=validate.OneOf(["request", "store"]))
-    id = fields.String(metadata={"description": "The stored interpretation the panel comes from (store)."})
+    id = fields.String(
+        metadata={"description": "The stored interpretation the panel comes from (store): the day's latest."}
+    )
+    record_ids = fields.List(
+        fields.String(),
+        metadata={
+            "description": "When the day's results come from more than one stored interpretation: "
+            "their ids, oldest first (each result from the latest that has it)."
+        },
+    )
 
 
 class StoredInterpretationOut(InterpretationResponseSchema):

@@ -317,7 +317,10 @@ class InterpretationsBatch(MethodView):
     @v1.response(200, BatchResponseSchema)
     @batch_errors
     def post(self, body: dict) -> Response:
-        """Up to 1,000 panels: one result or one error body per item, in order."""
+        """Up to 1,000 panels: one result or one error body per item, in order.
+
+        A batch takes no Idempotency-Key header (a 422 naming it): each item is recognised as a retry
+        on its own (the same patient_ref, specimen_id and body)."""
         refused = records.no_key_on_batch()
         if refused is not None:
             return refused

@@ -96,3 +96,28 @@ def test_stateless_the_header_is_checked_and_a_batch_refuses_it():
     assert hl7(c, message("C1", "20250110", "1.0"), KEY).status_code == 200
     assert fhir(c, bundle("2025-01-10", 10.0, [MRN]), KEY).status_code == 200
     assert names_the_header(c.post("/v1/interpretations/batch", json={"items": [{"spep": {}}]}, headers=KEY))
+
+
+def test_a_replayed_record_says_so_in_the_reply_headers_as_for_json(client, store):
+    raw = message("R1", "20250110", "1.0", pid3=None)
+    first = hl7(client, raw, KEY)
+    assert "Idempotent-Replayed" not in first.headers
+    assert (
+        hl7(client, message("R2", "20250110", "1.0", pid3=None), KEY).headers["Idempotent-Replayed"] == "true"
+    )
+    plain = message("R3", "20250210", "1.0", pid3=None)
+    assert "Idempotent-Replayed" not in hl7(client, plain).headers
+    assert hl7(client, plain).headers["Idempotent-Replayed"] == "true"  # the same message again
+    b = bundle("2025-01-10", 10.0, bundle_id="RB1")
+    assert "Idempotent-Replayed" not in fhir(client, b).headers
+    assert fhir(client, b).headers["Idempotent-Replayed"] == "true"
+    batch_hl7 = b"FHS|^~\\&|LIS|LAB\rBHS|^~\\&|LIS|LAB\r" + plain + b"BTS|1\rFTS|1\r"
+    assert "Idempotent-Replayed" not in hl7(client, batch_hl7).headers  # a batch answers per message
+
+
+def test_a_batch_file_after_blank_lines_is_still_a_batch(client, store):
+    batch_hl7 = b"\r\n" * 10 + b"FHS|^~\\&|LIS|LAB\rBHS|^~\\&|LIS|LAB\r" + message("BL1", "20250110", "1.0")
+    batch_hl7 += b"BTS|1\rFTS|1\r"
+    assert names_the_header(hl7(client, batch_hl7, KEY))
+    r = hl7(client, batch_hl7)
+    assert r.status_code == 200 and r.get_data(as_text=True).startswith("FHS|"), r.get_data(as_text=True)
