@@ -822,7 +822,9 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
     patient_ref: the PID-3 identifier of type MR (CX-5, any case), else the first, written with its
     assigning authority as ``ID^^^AUTHORITY``, the authority's HD parts joined by ``&`` as in the
     message (``12345^^^HOSP``, ``123^^^&2.16.840.1.113883.4.1&ISO``), so the same number of two
-    authorities is never one patient. A number without CX-4 is taken as issued by the sending facility
+    authorities is never one patient. An identifier typed other than MR keeps its type
+    (``12345^^^HOSP^AN``), so an account number is never an MRN of the same digits; one without a type
+    is written as an MRN is. A number without CX-4 is taken as issued by the sending facility
     (MSH-4, its HD parts joined the same way); the ID alone only when the message names neither. An
     identifier that could be read two ways is not used (a note says so): one with an escape sequence
     or a subcomponent in its ID, a ``^`` or control character once unescaped, more than 64
@@ -849,7 +851,17 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
             if authority is None:
                 authority = _hd(ctx.sending_facility, enc.component, enc)
             ref = f"{ident}^^^{authority}" if authority else ident
-            plain = enc.escape not in raw_id and enc.subcomponent not in raw_id and "^" not in ident
+            # An identifier of another type than MR (an account or visit number...) keeps its type,
+            # so the same digits never link it to a medical record number.
+            id_type = unescape(parts[4], enc).strip(" ").upper() if len(parts) > 4 else ""
+            if id_type and id_type != "MR" and id_type != '""':
+                ref = f"{ident}^^^{authority or ''}^{id_type}"
+            plain = (
+                enc.escape not in raw_id
+                and enc.subcomponent not in raw_id
+                and "^" not in ident
+                and not any(c in id_type for c in "^&")
+            )
             if plain and authority != "" and len(ref) <= MAX_REF and ref.isprintable():
                 out["patient_ref"] = ref
             else:

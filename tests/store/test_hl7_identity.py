@@ -121,7 +121,11 @@ def test_an_unusable_pid3_is_said_and_the_panel_stored_without_patient(client, s
         ("12345^^^HOSP^MR", "12345^^^HOSP"),
         ("12345^^^HOSP&1.2.3&ISO^MR", "12345^^^HOSP&1.2.3&ISO"),  # the whole HD
         ("12345^^^HOSP&9.9.9&ISO^MR", "12345^^^HOSP&9.9.9&ISO"),
-        ("123^^^&2.16.840.1.113883.4.1&ISO^SS", "123^^^&2.16.840.1.113883.4.1&ISO"),  # an OID alone
+        ("123^^^&2.16.840.1.113883.4.1&ISO^MR", "123^^^&2.16.840.1.113883.4.1&ISO"),  # an OID alone
+        ("123^^^&2.16.840.1.113883.4.1&ISO^SS", "123^^^&2.16.840.1.113883.4.1&ISO^SS"),  # typed: kept
+        ("12345^^^HOSP^AN", "12345^^^HOSP^AN"),
+        ("12345^^^^an", "12345^^^LAB^AN"),
+        ("12345^^^HOSP^A&N", None),  # a subcomponent in the type: could be read two ways
         ("12345^^^HOSP^mr", "12345^^^HOSP"),
         ("12345^^^^MR", "12345^^^LAB"),  # no CX-4: the sending facility (MSH-4) issued it
         ('12345^^^""^MR', "12345^^^LAB"),  # CX-4 the HL7 null: as empty
@@ -285,3 +289,33 @@ def test_a_message_without_pid_resent_over_mllp_is_one_record_stored_as_the_mllp
     assert store.count() == 2
     (row,) = store.list_records(limit=1).records
     assert row.api_key_name == MLLP_CALLER and row.source == "hl7"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "linked"),
+    [
+        ("N1^^^HOSP^MR", "N1^^^HOSP^AN", False),  # an account number is not the MRN of the same digits
+        ("N1^^^HOSP^AN", "N1^^^HOSP^MR", False),
+        ("N1^^^HOSP^AN", "N1^^^HOSP^VN", False),
+        ("N1^^^HOSP^AN", "N1^^^HOSP^an", True),  # the type in any case
+        ("N1^^^HOSP^AN", "N1^^^HOSP^AN", True),
+        ("N1^^^HOSP^MR", "N1^^^HOSP^mr", True),
+        ("N1^^^HOSP^MR", "N1^^^HOSP", True),  # an untyped identifier is written as an MRN is
+        ("N1^^^^AN", "N1^^^^MR", False),  # no authority: MSH-4, the type still kept apart
+    ],
+)
+def test_the_identifier_type_keeps_an_account_number_apart_from_an_mrn(client, first, second, linked):
+    post(client, message("T1", "20250110", "1.0", pid3=first, filler="F1"))
+    later = post(client, message("T2", "20250710", "1.5", pid3=second, filler="F2")).get_data(as_text=True)
+    assert ("EVOLVING_M_PROTEIN" in later) == linked
+
+
+def test_a_typed_identifier_is_written_with_its_type():
+    identity, notes = hl7v2.record_identity(
+        hl7v2.parse_oru(message("C1", "20250110", "1.0", pid3="77^^^HOSP^an").decode())
+    )
+    assert identity["patient_ref"] == "77^^^HOSP^AN" and notes == []
+    identity, _ = hl7v2.record_identity(
+        hl7v2.parse_oru(message("C1", "20250110", "1.0", pid3="77^^^HOSP^MR").decode())
+    )
+    assert identity["patient_ref"] == "77^^^HOSP"
