@@ -39,6 +39,7 @@ from service.adapters.outbound import (
     SqliteOutbox,
     control_id_of,
 )
+from service.store import StoreUnavailable
 
 from . import MAX_BODY_BYTES, create_app
 from .interop import EXTENSION, process_hl7
@@ -144,6 +145,11 @@ class Hl7MllpHandler:
     def handle(self, raw: bytes) -> bytes:
         try:
             return self._handle(raw)
+        except StoreUnavailable as e:
+            # As HTTP's 503: nothing was kept, and the same message will be answered once the
+            # database is back, so the sender is told to send it again (never a final AR).
+            log.error("records database unavailable, MLLP message not processed: %s", e)
+            return _reject(raw, STORE_DOWN)
         except Exception:  # noqa: BLE001 - the sender gets an ACK it can file, never a dropped connection
             log.exception("MLLP message could not be processed")
             return _reject(raw, "internal error while reading the message")
@@ -200,6 +206,9 @@ class Hl7MllpHandler:
             return _reject(head.split(b"\r", 1)[0], f"HL7 message of more than {limit} bytes")
 
 
+STORE_DOWN = (
+    "the records database is unavailable: the message was not processed; send the message again later"
+)
 BATCH_OVER_MLLP = (
     "HL7 batch file (FHS/BHS) in one MLLP frame: send each message in its own frame, or POST the file "
     "to /v1/hl7v2"

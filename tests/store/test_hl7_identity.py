@@ -319,3 +319,30 @@ def test_a_typed_identifier_is_written_with_its_type():
         hl7v2.parse_oru(message("C1", "20250110", "1.0", pid3="77^^^HOSP^MR").decode())
     )
     assert identity["patient_ref"] == "77^^^HOSP"
+
+
+def test_over_mllp_an_unavailable_database_is_an_ar_that_says_to_send_the_message_again(app, store, tmp_path):
+    """The MLLP twin of HTTP's 503: an AR whose text says "send the message again" (docs/mllp.md), not
+    a final-looking internal error; nothing is queued, and the resend is answered once it is back."""
+    from service.adapters.outbound import SqliteOutbox
+    from service.api.mllp import Hl7MllpHandler
+    from service.store import StoreUnavailable
+
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    handler = Hl7MllpHandler(app, outbox)
+    raw = message("DOWN-1", "20250110", "1.0")
+    real = store.record
+
+    def down(*_a, **_k):
+        raise StoreUnavailable("OperationalError")
+
+    store.record = down  # type: ignore[method-assign]
+    try:
+        reply = handler.handle(raw).decode()
+    finally:
+        store.record = real  # type: ignore[method-assign]
+    assert reply.split("\r")[1].startswith("MSA|AR|DOWN-1")
+    assert "send the message again" in reply and "207" in reply
+    assert outbox.counts().get("pending", 0) == 0 and store.count() == 0
+    assert handler.handle(raw).decode().split("\r")[1] == "MSA|AA|DOWN-1"
+    assert store.count() == 1
