@@ -25,6 +25,7 @@ from service.domain import RULESET_VERSION, interpret
 from service.store import RecordStore, encode_cursor
 from service.store.repository import ScanRow
 
+from .history_merge import combine
 from .schemas import InterpretationRequestSchema
 
 SCHEMA = InterpretationRequestSchema()
@@ -40,7 +41,17 @@ def rebuilt_request(row: ScanRow) -> dict[str, Any]:
     """The request as the engine saw it when the record was made."""
     req = dict(row.request)
     if row.store_history:
-        req["history"] = [*(req.get("history") or ()), *(h["entry"] for h in row.store_history)]
+        history = list(req.get("history") or ())
+        for h in row.store_history:
+            if h.get("completes_request"):
+                # the request's own entry of that date, completed with the stored day's results
+                on = h["entry"]["collected_on"]
+                at = next((i for i, e in enumerate(history) if e.get("collected_on") == on), None)
+                if at is not None:
+                    history[at] = combine([h["entry"], history[at]])[0]
+                    continue
+            history.append(h["entry"])
+        req["history"] = history
     if req.get("history") and req.get("collected_on") is None:
         req["collected_on"] = row.collected_on.isoformat()  # the date assumed then, not today's
     return req

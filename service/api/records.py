@@ -42,6 +42,7 @@ from service.store import (
 from service.store.repository import PanelRow, Pending
 
 from .errors import error_response
+from .history_merge import combine, results_of
 from .observability import count_interpretations
 from .parsing import parse_body
 from .schemas import MAX_HISTORY, HistoryEntrySchema
@@ -157,12 +158,6 @@ class Serial:
 
 Loaded = tuple[HistoryEntry, dict[str, Any]]
 
-# The results a history entry takes from a stored request, by section: a section counts for a day only
-# when one of these is given (a later record's empty section never hides an earlier record's result).
-# Labs are merged analyte by analyte; the other sections whole (a kappa/lambda pair, an SPEP, a urine
-# study are each one measurement).
-RESULT_KEYS = {"spep": ("m_protein",), "flc": ("kappa", "lambda"), "urine": ("m_protein_24h", "ife")}
-
 
 class LoadedPanels:
     """Stored panels loaded as history entries, by the record ids they come from. A stored request
@@ -203,17 +198,7 @@ LOADED_PANELS = LoadedPanels()
 
 def _entry_json(r: PanelRow) -> dict[str, Any] | None:
     """The results of one stored request a history entry takes (None when it has none)."""
-    sections: dict[str, Any] = {}
-    for k in HISTORY_SECTIONS:
-        v = r.request.get(k)
-        if not isinstance(v, dict):
-            continue
-        if k == "labs":
-            v = {a: q for a, q in v.items() if q is not None}
-            if v:
-                sections[k] = v
-        elif any(v.get(key) is not None for key in RESULT_KEYS[k]):
-            sections[k] = v
+    sections = results_of(r.request)
     return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
 
 
@@ -229,21 +214,10 @@ def day_entry(rows: list[PanelRow]) -> tuple[Loaded, list[str]] | None:
     loaded = [(r, got) for r in rows if (got := _record_entry(r)) is not None]
     if not loaded:
         return None
-    merged: dict[str, Any] = {"collected_on": loaded[0][1][1]["collected_on"]}
-    source: dict[str, str] = {}  # section (or labs.analyte) -> record id
-    for r, (_, entry) in loaded:
-        for k, v in entry.items():
-            if k == "labs":
-                merged["labs"] = {**merged.get("labs", {}), **v}
-                source.update({f"labs.{a}": r.id for a in v})
-            elif k != "collected_on":
-                merged[k] = v
-                source[k] = r.id
-    ids = [r.id for r, _ in loaded if r.id in source.values()]
-    if len(ids) == 1:
-        (only,) = [got for r, got in loaded if r.id == ids[0]]
-        if only[1] == merged:
-            return only, ids
+    merged, used = combine([entry for _, (_, entry) in loaded])
+    ids = [loaded[i][0].id for i in used]
+    if len(used) == 1 and loaded[used[0]][1][1] == merged:
+        return loaded[used[0]][1], ids
     got = LOADED_PANELS.get(tuple(ids), lambda: _validated(merged))
     return (got, ids) if got is not None else None
 
@@ -256,9 +230,12 @@ def history_window(panel: Panel) -> tuple[date, date]:
     return add_months(current, -WINDOW_MONTHS), current
 
 
-def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
+def with_stored_history(
+    panel: Panel, rows: list[PanelRow], sent_history: list[dict[str, Any]] | None = None
+) -> Serial:
     """The panel with the patient's stored earlier panels (``rows``, oldest first) merged into its
-    history."""
+    history. ``sent_history``: the request's own history entries as sent (JSON); on a date both have,
+    the request's results stand and the stored ones only fill what the request's entry lacks."""
     used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
     _, current = history_window(panel)
     days: dict[date, list[PanelRow]] = {}
@@ -266,14 +243,30 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
         if within(r.collected_on, current, WINDOW_MONTHS):
             days.setdefault(r.collected_on, []).append(r)
     sent = {h.collected_on for h in panel.history}
+    sent_json = {str(e.get("collected_on")): e for e in sent_history or () if isinstance(e, dict)}
     same_day: list[str] = []
     combined: list[str] = []
+    completed: dict[date, tuple[HistoryEntry, dict[str, Any]]] = {}
     added: list[tuple[HistoryEntry, dict[str, Any]]] = []
     for on, day in sorted(days.items()):
+        got = day_entry(day)
         if on in sent:
             same_day.append(on.isoformat())
+            own = sent_json.get(on.isoformat())
+            if got is None or own is None:
+                continue
+            (_, stored_entry), ids = got
+            merged, used_from = combine([stored_entry, own])
+            if 0 not in used_from:
+                continue  # the request's entry has every result the stored day has
+            completion = _validated(merged)
+            if completion is not None:
+                completed[on] = (
+                    completion[0],
+                    {"record_id": ids[-1], "entry": stored_entry, "completes_request": True}
+                    | ({"record_ids": ids} if len(ids) > 1 else {}),
+                )
             continue
-        got = day_entry(day)
         if got is None:
             continue
         (loaded, entry), ids = got
@@ -284,14 +277,21 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
         added.append((loaded, stored))
     if not added and not same_day:
         return Serial(panel, used, [], [])
-    history = list(panel.history) + [h for h, _ in added]
+    own_history = [completed[h.collected_on][0] if h.collected_on in completed else h for h in panel.history]
+    history = own_history + [h for h, _ in added]
     notes: list[str] = []
     if len(history) > MAX_HISTORY:
         history.sort(key=lambda h: h.collected_on)
         history = history[-MAX_HISTORY:]
         notes.append(f"Only the {MAX_HISTORY} most recent earlier panels were used as history.")
     kept = {h.collected_on for h in history}
-    from_store = [s for h, s in added if h.collected_on in kept]
+    from_store = [s for on, (_, s) in sorted(completed.items()) if on in kept]
+    from_store += [s for h, s in added if h.collected_on in kept]
+    for u in used:  # the request's entries completed from the store name the records
+        on = date.fromisoformat(u["collected_on"])
+        if on in completed:
+            s = completed[on][1]
+            u["store_ids"] = s.get("record_ids", [s["record_id"]])
     used += [
         {
             "collected_on": s["entry"]["collected_on"],
@@ -300,6 +300,7 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
             **({"record_ids": s["record_ids"]} if "record_ids" in s else {}),
         }
         for s in from_store
+        if not s.get("completes_request")
     ]
     used = [u for u in used if date.fromisoformat(u["collected_on"]) in kept]
     used.sort(key=lambda u: u["collected_on"])
@@ -319,6 +320,13 @@ def with_stored_history(panel: Panel, rows: list[PanelRow]) -> Serial:
         notes.append(
             f"This service's records of the patient have panels on {', '.join(same_day)}; the request's "
             "history entries of those dates were used."
+        )
+    filled = [on.isoformat() for on in sorted(completed) if on in kept]
+    if filled:
+        notes.append(
+            f"On {', '.join(filled)} the request's own history entry lacked results this service's "
+            "records of the patient have for that day: those were added to it (the request's results "
+            "were kept where both had one; store_ids in history_used)."
         )
     combined = [on for on in combined if date.fromisoformat(on) in kept]
     if combined:
@@ -396,7 +404,8 @@ def pending(panel: Panel, body: dict[str, Any], source: str, idem: str | None) -
     start, before = history_window(panel)
 
     def make(rows: list[PanelRow]) -> NewRecord:
-        serial = with_stored_history(panel, rows)
+        history_sent = body.get("history")
+        serial = with_stored_history(panel, rows, history_sent if isinstance(history_sent, list) else None)
         payload = interpretation_payload(serial.panel)
         payload["history_used"] = serial.used
         if serial.notes:

@@ -1069,6 +1069,13 @@ class HistoryUsedOut(_Open):
     id = fields.String(
         metadata={"description": "The stored interpretation the panel comes from (store): the day's latest."}
     )
+    store_ids = fields.List(
+        fields.String(),
+        metadata={
+            "description": "A request's own entry (source request) whose missing results were filled "
+            "from these stored interpretations of the same day (the request's results stand)."
+        },
+    )
     record_ids = fields.List(
         fields.String(),
         metadata={

@@ -3,6 +3,8 @@ the 12-month window of the serial rules (clinical-reference §3.5); history_used
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 IFE = {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]}
@@ -213,3 +215,44 @@ def test_a_corrected_result_of_the_day_supersedes_the_first_and_only_the_correct
     later = client.post("/v1/interpretations", json=spike(1.5, "2025-09-01", ref=ref)).json
     assert later["history_used"] == [{"collected_on": "2025-03-01", "source": "store", "id": corrected["id"]}]
     assert "EVOLVING_M_PROTEIN" in codes(later)  # from the corrected 10 g/L; 15 -> 15 would not be
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        {},  # a date and nothing else
+        {"spep": {"m_protein": None}},  # an empty section
+        {"labs": {"calcium": {"value": 2.4, "unit": "mmol/L"}}},  # results the serial rules do not use
+    ],
+)
+def test_a_request_history_entry_without_the_days_results_is_completed_from_the_store(client, own):
+    """The request's own entry of a date wins where it has a result; where it has none, the stored
+    results of that day fill it, so the evolving rules are not silenced by an incomplete entry."""
+    ref = f"MRN-OWN-{len(own)}-{next(iter(own), 'none')}"
+    stored = stored_day(
+        client,
+        ref,
+        "2025-03-01",
+        spep={"m_protein": {"value": 20, "unit": "g/L"}},
+        labs={"hemoglobin": {"value": 13.0, "unit": "g/dL"}},
+    )
+    body = spike(2.6, "2025-09-01", ref=ref, history=[{"collected_on": "2025-03-01", **own}])
+    body["labs"] = {"hemoglobin": {"value": 12.4, "unit": "g/dL"}}
+    later = client.post("/v1/interpretations", json=body).json
+    assert later["history_used"] == [
+        {"collected_on": "2025-03-01", "source": "request", "store_ids": [stored["id"]]}
+    ]
+    assert "EVOLVING_M_PROTEIN" in codes(later)  # 20 -> 26 g/L: +30 %, +6 g/L (§3.5)
+    assert any("2025-03-01" in n and "were added to it" in n for n in later["notes"])
+    # the ruleset impact rebuilds what the engine saw: nothing changes under the same ruleset
+    impact = json.loads(client.post("/v1/ruleset-impact", json={}).get_data())["summary"]
+    assert impact["changed"] == 0 and impact["not_reinterpretable"] == 0
+
+
+def test_a_request_history_entry_with_the_days_results_is_used_as_sent(client):
+    ref = "MRN-OWN-FULL"
+    stored_day(client, ref, "2025-03-01", spep={"m_protein": {"value": 20, "unit": "g/L"}})
+    sent = [{"collected_on": "2025-03-01", "spep": {"m_protein": {"value": 25, "unit": "g/L"}}}]
+    later = client.post("/v1/interpretations", json=spike(2.6, "2025-09-01", ref=ref, history=sent)).json
+    assert later["history_used"] == [{"collected_on": "2025-03-01", "source": "request"}]
+    assert "EVOLVING_M_PROTEIN" not in codes(later)  # from the request's 25 g/L: +4 %
