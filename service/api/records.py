@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from flask import Flask, Response, current_app, g, request
 from marshmallow import ValidationError
@@ -162,15 +162,14 @@ Loaded = tuple[HistoryEntry, dict[str, Any]]
 class LoadedPanels:
     """Stored panels loaded as history entries, by the record ids they come from. A stored request
     never changes, so each is validated once per worker process, not at every request of its
-    patient; bounded, the least recently used dropped first. None: nothing a history entry takes,
-    or today's rules refuse it."""
+    patient; bounded, the least recently used dropped first."""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, ...], Loaded | None] = OrderedDict()
+        self._items: OrderedDict[tuple[str, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, ...], load: Callable[[], Loaded | None]) -> Loaded | None:
+    def get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -189,7 +188,6 @@ def _validated(entry: dict[str, Any] | None) -> Loaded | None:
     try:
         return HISTORY_SCHEMA.load(entry), entry
     except ValidationError:
-        # A stored panel today's rules refuse (a plausibility window added since): not used.
         return None
 
 
@@ -202,24 +200,65 @@ def _entry_json(r: PanelRow) -> dict[str, Any] | None:
     return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
 
 
-def _record_entry(r: PanelRow) -> Loaded | None:
-    return LOADED_PANELS.get((r.id,), lambda: _validated(_entry_json(r)))
+def _load_record(r: PanelRow) -> tuple[Loaded | None, tuple[str, ...]]:
+    """One stored record as a history entry, and the results of it today's rules refuse (a
+    plausibility window added since it was stored), left out one by one: the SPEP, the FLC pair, the
+    urine study, each lab value. None: no result left."""
+    entry = _entry_json(r)
+    if entry is None:
+        return None, ()
+    whole = _validated(entry)
+    if whole is not None:
+        return whole, ()
+    on = entry["collected_on"]
+    parts = [(k, {k: v}) for k, v in entry.items() if k not in ("collected_on", "labs")]
+    parts += [(f"labs.{a}", {"labs": {a: q}}) for a, q in (entry.get("labs") or {}).items()]
+    kept: dict[str, Any] = {"collected_on": on}
+    refused: list[str] = []
+    for name, part in parts:
+        if _validated({"collected_on": on, **part}) is None:
+            refused.append(name)
+        elif "labs" in part:
+            kept["labs"] = {**kept.get("labs", {}), **part["labs"]}
+        else:
+            kept.update(part)
+    return (_validated(kept) if len(kept) > 1 else None), tuple(refused)
 
 
-def day_entry(rows: list[PanelRow]) -> tuple[Loaded, list[str]] | None:
-    """One day's stored records of a patient (in the order they were stored) as one history entry,
-    and the ids of the records it takes results from (oldest first): each result from the latest
-    record that has it (a corrected result resent supersedes; a later record with other results, an
-    immunofixation sent on its own, adds to the day). A record today's rules refuse is left out."""
-    loaded = [(r, got) for r in rows if (got := _record_entry(r)) is not None]
+def _record_entry(r: PanelRow) -> tuple[Loaded | None, tuple[str, ...]]:
+    return cast(
+        tuple[Loaded | None, tuple[str, ...]], LOADED_PANELS.get(("record", r.id), lambda: _load_record(r))
+    )
+
+
+class Day(NamedTuple):
+    """One day's stored records as one history entry."""
+
+    loaded: Loaded | None  # None: every result of the day is refused
+    ids: list[str]  # the records it takes results from, oldest first
+    refused: list[str]  # results today's rules refuse, left out ("labs.hemoglobin of <record id>")
+
+
+def day_entry(rows: list[PanelRow]) -> Day | None:
+    """One day's stored records of a patient (in the order they were stored) as one history entry:
+    each result from the latest record that has it (a corrected result resent supersedes; a later
+    record with other results, an immunofixation sent on its own, adds to the day). A result today's
+    rules refuse is left out, and said."""
+    loaded: list[tuple[PanelRow, Loaded]] = []
+    refused: list[str] = []
+    for r in rows:
+        got, dropped = _record_entry(r)
+        refused += [f"{name} of record {r.id}" for name in dropped]
+        if got is not None:
+            loaded.append((r, got))
     if not loaded:
-        return None
+        return Day(None, [], refused) if refused else None
     merged, used = combine([entry for _, (_, entry) in loaded])
     ids = [loaded[i][0].id for i in used]
     if len(used) == 1 and loaded[used[0]][1][1] == merged:
-        return loaded[used[0]][1], ids
-    got = LOADED_PANELS.get(tuple(ids), lambda: _validated(merged))
-    return (got, ids) if got is not None else None
+        return Day(loaded[used[0]][1], ids, refused)
+    got = cast(Loaded | None, LOADED_PANELS.get(tuple(ids), lambda: _validated(merged)))
+    return Day(got, ids, refused)
 
 
 def history_window(panel: Panel) -> tuple[date, date]:
@@ -228,6 +267,16 @@ def history_window(panel: Panel) -> tuple[date, date]:
     if current.year <= 1:  # a panel dated in year 1: no earlier calendar year to look back into
         return date.min, current
     return add_months(current, -WINDOW_MONTHS), current
+
+
+def _refused_note(refused: dict[str, list[str]]) -> list[str]:
+    if not refused:
+        return []
+    days = "; ".join(f"{on}: {', '.join(names)}" for on, names in sorted(refused.items()))
+    return [
+        "Stored results that today's rules refuse (a plausibility window added since they were "
+        f"stored) were left out of the history: {days}."
+    ]
 
 
 def with_stored_history(
@@ -247,15 +296,18 @@ def with_stored_history(
     same_day: list[str] = []
     combined: list[str] = []
     completed: dict[date, tuple[HistoryEntry, dict[str, Any]]] = {}
+    refused: dict[str, list[str]] = {}
     added: list[tuple[HistoryEntry, dict[str, Any]]] = []
     for on, day in sorted(days.items()):
         got = day_entry(day)
+        if got is not None and got.refused:
+            refused[on.isoformat()] = got.refused
         if on in sent:
             same_day.append(on.isoformat())
             own = sent_json.get(on.isoformat())
-            if got is None or own is None:
+            if got is None or got.loaded is None or own is None:
                 continue
-            (_, stored_entry), ids = got
+            (_, stored_entry), ids = got.loaded, got.ids
             merged, used_from = combine([stored_entry, own])
             if 0 not in used_from:
                 continue  # the request's entry has every result the stored day has
@@ -267,16 +319,16 @@ def with_stored_history(
                     | ({"record_ids": ids} if len(ids) > 1 else {}),
                 )
             continue
-        if got is None:
+        if got is None or got.loaded is None:
             continue
-        (loaded, entry), ids = got
+        (loaded, entry), ids = got.loaded, got.ids
         stored: dict[str, Any] = {"record_id": ids[-1], "entry": entry}
         if len(ids) > 1:
             stored["record_ids"] = ids
             combined.append(on.isoformat())
         added.append((loaded, stored))
     if not added and not same_day:
-        return Serial(panel, used, [], [])
+        return Serial(panel, used, [], _refused_note(refused))
     own_history = [completed[h.collected_on][0] if h.collected_on in completed else h for h in panel.history]
     history = own_history + [h for h, _ in added]
     notes: list[str] = []
@@ -335,6 +387,7 @@ def with_stored_history(
             "combined into that day's history entry, the latest record's where two had the same result "
             "(record_ids in history_used)."
         )
+    notes += _refused_note(refused)
     new = panel._replace(history=tuple(history))
     if panel.collected_on is None:
         new = new._replace(collected_on=current, collected_on_assumed=True)

@@ -256,3 +256,31 @@ def test_a_request_history_entry_with_the_days_results_is_used_as_sent(client):
     later = client.post("/v1/interpretations", json=spike(2.6, "2025-09-01", ref=ref, history=sent)).json
     assert later["history_used"] == [{"collected_on": "2025-03-01", "source": "request"}]
     assert "EVOLVING_M_PROTEIN" not in codes(later)  # from the request's 25 g/L: +4 %
+
+
+def test_a_stored_result_todays_rules_refuse_is_left_out_alone_and_said(client, store):
+    """Only the refused result is left out (here a haemoglobin made implausible in the table, as a
+    plausibility window added since would): the same record's corrected M-protein still supersedes
+    the day's first one, and a note names what was left out."""
+    from sqlalchemy import update
+
+    from service.store.models import Interpretation
+
+    ref = "MRN-REFUSED-PART"
+    stored_day(client, ref, "2025-03-01", spep={"m_protein": {"value": 20, "unit": "g/L"}})
+    second = stored_day(
+        client,
+        ref,
+        "2025-03-01",
+        spep={"m_protein": {"value": 22, "unit": "g/L"}},
+        labs={"hemoglobin": {"value": 12.8, "unit": "g/dL"}},
+    )
+    with store.engine.begin() as conn:
+        row = conn.execute(Interpretation.__table__.select().where(Interpretation.id == second["id"])).one()
+        request = {**row.request, "labs": {"hemoglobin": {"value": 1280, "unit": "g/L"}}}
+        conn.execute(update(Interpretation).where(Interpretation.id == second["id"]).values(request=request))
+    later = client.post("/v1/interpretations", json=spike(2.65, "2025-09-01", ref=ref)).json
+    assert later["history_used"] == [{"collected_on": "2025-03-01", "source": "store", "id": second["id"]}]
+    assert "EVOLVING_M_PROTEIN" not in codes(later)  # from the corrected 22 g/L: +20 %; from 20 it would fire
+    note = next(n for n in later["notes"] if "today's rules refuse" in n)
+    assert f"labs.hemoglobin of record {second['id']}" in note and "2025-03-01" in note
