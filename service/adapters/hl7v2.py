@@ -892,6 +892,10 @@ def retry_key(ctx: OruContext, raw: bytes | str) -> str:
     """The records store's retry key of a message: its sender (MSH-3, MSH-4), control ID (MSH-10)
     and bytes, hashed. The same message sent again (its ACK was lost) is the same record."""
     data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    if not data.endswith((b"\r", b"\n")):
+        # A message read out of a batch file, or sent without its last segment terminator: the
+        # same bytes as the message sent on its own.
+        data += b"\r"
     key = "\x1f".join((ctx.sending_application, ctx.sending_facility, ctx.control_id))
     return "hl7:" + hashlib.sha256(key.encode("utf-8", "surrogateescape") + b"\x1e" + data).hexdigest()
 

@@ -121,3 +121,15 @@ def test_a_batch_file_after_blank_lines_is_still_a_batch(client, store):
     assert names_the_header(hl7(client, batch_hl7, KEY))
     r = hl7(client, batch_hl7)
     assert r.status_code == 200 and r.get_data(as_text=True).startswith("FHS|"), r.get_data(as_text=True)
+
+
+def test_a_message_of_a_batch_file_sent_again_on_its_own_is_the_same_record(client, store):
+    alone = message("INB1", "20250110", "1.0", pid3=None)
+    batch_hl7 = b"FHS|^~\\&|LIS|LAB\rBHS|^~\\&|LIS|LAB\r" + alone + b"BTS|1\rFTS|1\r"
+    assert hl7(client, batch_hl7).status_code == 200
+    assert store.count() == 1
+    r = hl7(client, alone)
+    assert r.status_code == 200 and r.headers.get("Idempotent-Replayed") == "true"
+    assert store.count() == 1
+    assert hl7(client, alone.rstrip(b"\r")).headers.get("Idempotent-Replayed") == "true"
+    assert store.count() == 1
