@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, has_app_context, json, request
 from flask.views import MethodView
@@ -27,6 +27,7 @@ from service.adapters import fhir, hl7v2
 from service.adapters.codes import CodeMap, load_codemap
 from service.adapters.release import REVIEW_REQUIRED, result_status_fhir, result_status_hl7
 
+from . import records
 from .errors import flatten
 from .parsing import check_charset, is_json_mimetype, parse_body
 from .schemas import ErrorSchema
@@ -103,8 +104,6 @@ def _codemap() -> CodeMap:
 
 def _storing() -> bool:
     """The records store is on for this app (the message's identity is then read for it)."""
-    from . import records
-
     return has_app_context() and records.state() is not None
 
 
@@ -123,7 +122,6 @@ class StoredAs:
 def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) -> dict[str, Any]:
     """Interpret a translated request; with ``stored`` (the store is on), store it in its canonical
     JSON form with the message's identity added to it."""
-    from . import records
     from .views import interpretation_payload
 
     if stored is None:
@@ -132,19 +130,6 @@ def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) 
     return records.store_translated(
         REQUEST_SCHEMA.load(body), body, source, stored.retry_key, from_header=stored.from_header
     )
-
-
-def idempotency_parameter(description: str) -> dict[str, Any]:
-    """The Idempotency-Key header of an interface endpoint, as the OpenAPI document declares it."""
-    from .records import IDEMPOTENCY_KEY_PATTERN
-
-    return {
-        "in": "header",
-        "name": "Idempotency-Key",
-        "required": False,
-        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
-        "description": description,
-    }
 
 
 def _hl7(text: str, status: int) -> Response:
@@ -271,7 +256,7 @@ class Hl7v2(MethodView):
 
     @v1.doc(
         parameters=[
-            idempotency_parameter(
+            records.idempotency_parameter(
                 "With the records store on, a message sent again with the same key is the same record "
                 "(without it, the message's sender, control ID and bytes identify a resend). Not taken "
                 "with a batch file (422)."
@@ -311,14 +296,12 @@ class Hl7v2(MethodView):
         if request.mimetype not in HL7_TYPES:
             abort(415, description=f"Content-Type must be one of {', '.join(HL7_TYPES)}")
         raw = request.get_data(cache=True)
-        from . import records
-
         key = records.idempotency_key()
         if isinstance(key, Response):
             return key
         batch = hl7v2.is_batch(raw)
-        if batch and key is not None:
-            return cast(Response, records.no_key_on_batch())
+        if batch and (refused := records.no_key_on_batch()) is not None:
+            return refused
         try:
             outcome: Hl7Outcome | Hl7BatchOutcome = (
                 process_hl7_batch(raw, _codemap()) if batch else process_hl7(raw, _codemap(), key)
@@ -337,7 +320,7 @@ class FhirInterpretations(MethodView):
 
     @v1.doc(
         parameters=[
-            idempotency_parameter(
+            records.idempotency_parameter(
                 "With the records store on, a Bundle sent again with the same key is the same record "
                 "(without it, the Bundle's identifier and bytes identify a resend)."
             )
@@ -369,8 +352,6 @@ class FhirInterpretations(MethodView):
         if not is_json_mimetype(request.mimetype):
             abort(415, description="Content-Type must be application/fhir+json or application/json.")
         check_charset(request)
-        from . import records
-
         key = records.idempotency_key()
         if isinstance(key, Response):
             return key

@@ -18,8 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from time import perf_counter
-from typing import Any, NamedTuple, cast
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from marshmallow import ValidationError
@@ -55,7 +56,6 @@ EXTENSION = "mgi.store"
 WINDOW_MONTHS = max(
     R.EVOLVING_EARLY_MONTHS, R.EVOLVING_MONTHS, R.EVOLVING_HB_MONTHS, R.SUCCESSIVE_RISE_MONTHS
 )
-HISTORY_SECTIONS = ("spep", "flc", "urine", "labs")
 RETRY_AFTER_SECONDS = 5
 MAX_IDEMPOTENCY_KEY = 255
 RELEASE_STATUSES = ("auto", "review_required", "reviewed", "amended")
@@ -157,19 +157,20 @@ class Serial:
 
 
 Loaded = tuple[HistoryEntry, dict[str, Any]]
+V = TypeVar("V")
 
 
-class LoadedPanels:
+class LoadedPanels(Generic[V]):
     """Stored panels loaded as history entries, by the record ids they come from. A stored request
     never changes, so each is validated once per worker process, not at every request of its
     patient; bounded, the least recently used dropped first."""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._items: OrderedDict[tuple[str, ...], V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+    def get(self, key: tuple[str, ...], load: Callable[[], V]) -> V:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -191,7 +192,10 @@ def _validated(entry: dict[str, Any] | None) -> Loaded | None:
         return None
 
 
-LOADED_PANELS = LoadedPanels()
+# One stored record (with the results of it today's rules refuse), by its id; one day of several
+# records combined, by the ids it takes results from.
+LOADED_RECORDS: LoadedPanels[tuple[Loaded | None, tuple[str, ...]]] = LoadedPanels()
+LOADED_DAYS: LoadedPanels[Loaded | None] = LoadedPanels()
 
 
 def _entry_json(r: PanelRow) -> dict[str, Any] | None:
@@ -225,12 +229,6 @@ def _load_record(r: PanelRow) -> tuple[Loaded | None, tuple[str, ...]]:
     return (_validated(kept) if len(kept) > 1 else None), tuple(refused)
 
 
-def _record_entry(r: PanelRow) -> tuple[Loaded | None, tuple[str, ...]]:
-    return cast(
-        tuple[Loaded | None, tuple[str, ...]], LOADED_PANELS.get(("record", r.id), lambda: _load_record(r))
-    )
-
-
 class Day(NamedTuple):
     """One day's stored records as one history entry."""
 
@@ -247,7 +245,7 @@ def day_entry(rows: list[PanelRow]) -> Day | None:
     loaded: list[tuple[PanelRow, Loaded]] = []
     refused: list[str] = []
     for r in rows:
-        got, dropped = _record_entry(r)
+        got, dropped = LOADED_RECORDS.get((r.id,), partial(_load_record, r))
         refused += [f"{name} of record {r.id}" for name in dropped]
         if got is not None:
             loaded.append((r, got))
@@ -257,7 +255,7 @@ def day_entry(rows: list[PanelRow]) -> Day | None:
     ids = [loaded[i][0].id for i in used]
     if len(used) == 1 and loaded[used[0]][1][1] == merged:
         return Day(loaded[used[0]][1], ids, refused)
-    got = cast(Loaded | None, LOADED_PANELS.get(tuple(ids), lambda: _validated(merged)))
+    got = LOADED_DAYS.get(tuple(ids), lambda: _validated(merged))
     return Day(got, ids, refused)
 
 
@@ -412,6 +410,17 @@ def idempotency_key() -> str | None | Response:
             {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters."]},
         )
     return raw
+
+
+def idempotency_parameter(description: str) -> dict[str, Any]:
+    """The Idempotency-Key header as the OpenAPI document declares it on an endpoint that takes it."""
+    return {
+        "in": "header",
+        "name": "Idempotency-Key",
+        "required": False,
+        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+        "description": description,
+    }
 
 
 BATCH_KEY_MESSAGE = (

@@ -150,13 +150,9 @@ class Interpretations(MethodView):
     @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
     @v1.doc(
         parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": False,
-                "schema": {"type": "string", "pattern": records.IDEMPOTENCY_KEY_PATTERN},
-                "description": "A retry with the same key (and body) returns the same stored record.",
-            }
+            records.idempotency_parameter(
+                "A retry with the same key (and body) returns the same stored record."
+            )
         ]
     )
     @json_errors

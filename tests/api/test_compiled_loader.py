@@ -923,7 +923,8 @@ def test_a_field_error_keeps_its_dotted_path_and_marshmallows_message(client):
 
 def test_the_stored_history_schema_is_compiled_and_loads_what_marshmallow_loads():
     # Serial memory loads each stored panel through it (service/api/records.py).
-    from service.api.records import HISTORY_SCHEMA, HISTORY_SECTIONS
+    from service.api.history_merge import SECTIONS as HISTORY_SECTIONS
+    from service.api.records import HISTORY_SCHEMA
 
     assert HISTORY_SCHEMA._compiled_loader is not None
     assert HISTORY_SCHEMA._compiled_loader.schema is HISTORY_SCHEMA

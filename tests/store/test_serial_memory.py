@@ -112,18 +112,24 @@ def test_a_panel_on_the_earliest_accepted_date_has_no_window_before_it(client):
     assert [h["collected_on"] for h in later["history_used"]] == ["1900-01-01"]
 
 
-def test_a_stored_panel_todays_rules_refuse_is_never_history(client, store):
-    """A panel stored before a plausibility window was added (here: written straight into the table)
-    is left out of the history, and every later request of the patient leaves it out again."""
+def rewrite_stored_request(store, record_id: str, **sections) -> None:
+    """Write sections straight into a stored request, as a record stored before a plausibility
+    window was added would hold them."""
     from sqlalchemy import update
 
     from service.store.models import Interpretation
 
-    first = client.post("/v1/interpretations", json=spike(1.0, "2025-01-10", ref="MRN-OLD")).json
     with store.engine.begin() as conn:
-        row = conn.execute(Interpretation.__table__.select().where(Interpretation.id == first["id"])).one()
-        request = {**row.request, "spep": {"m_protein": {"value": 999, "unit": "g/dL"}}}
-        conn.execute(update(Interpretation).where(Interpretation.id == first["id"]).values(request=request))
+        row = conn.execute(Interpretation.__table__.select().where(Interpretation.id == record_id)).one()
+        request = {**row.request, **sections}
+        conn.execute(update(Interpretation).where(Interpretation.id == record_id).values(request=request))
+
+
+def test_a_stored_panel_todays_rules_refuse_is_never_history(client, store):
+    """A panel stored before a plausibility window was added (here: written straight into the table)
+    is left out of the history, and every later request of the patient leaves it out again."""
+    first = client.post("/v1/interpretations", json=spike(1.0, "2025-01-10", ref="MRN-OLD")).json
+    rewrite_stored_request(store, first["id"], spep={"m_protein": {"value": 999, "unit": "g/dL"}})
     for on in ("2025-06-10", "2025-07-10"):
         later = client.post("/v1/interpretations", json=spike(1.5, on, ref="MRN-OLD")).json
         assert "2025-01-10" not in [h["collected_on"] for h in later["history_used"]]
@@ -262,10 +268,6 @@ def test_a_stored_result_todays_rules_refuse_is_left_out_alone_and_said(client, 
     """Only the refused result is left out (here a haemoglobin made implausible in the table, as a
     plausibility window added since would): the same record's corrected M-protein still supersedes
     the day's first one, and a note names what was left out."""
-    from sqlalchemy import update
-
-    from service.store.models import Interpretation
-
     ref = "MRN-REFUSED-PART"
     stored_day(client, ref, "2025-03-01", spep={"m_protein": {"value": 20, "unit": "g/L"}})
     second = stored_day(
@@ -275,10 +277,7 @@ def test_a_stored_result_todays_rules_refuse_is_left_out_alone_and_said(client, 
         spep={"m_protein": {"value": 22, "unit": "g/L"}},
         labs={"hemoglobin": {"value": 12.8, "unit": "g/dL"}},
     )
-    with store.engine.begin() as conn:
-        row = conn.execute(Interpretation.__table__.select().where(Interpretation.id == second["id"])).one()
-        request = {**row.request, "labs": {"hemoglobin": {"value": 1280, "unit": "g/L"}}}
-        conn.execute(update(Interpretation).where(Interpretation.id == second["id"]).values(request=request))
+    rewrite_stored_request(store, second["id"], labs={"hemoglobin": {"value": 1280, "unit": "g/L"}})
     later = client.post("/v1/interpretations", json=spike(2.65, "2025-09-01", ref=ref)).json
     assert later["history_used"] == [{"collected_on": "2025-03-01", "source": "store", "id": second["id"]}]
     assert "EVOLVING_M_PROTEIN" not in codes(later)  # from the corrected 22 g/L: +20 %; from 20 it would fire
