@@ -26,7 +26,7 @@ from service.store import RecordStore, encode_cursor
 from service.store.repository import ScanRow
 
 from .history_merge import combine
-from .schemas import InterpretationRequestSchema
+from .schemas import MAX_HISTORY, InterpretationRequestSchema
 
 SCHEMA = InterpretationRequestSchema()
 DEFAULT_LIST_LIMIT = 1000
@@ -51,6 +51,8 @@ def rebuilt_request(row: ScanRow) -> dict[str, Any]:
                     history[at] = combine([h["entry"], history[at]])[0]
                     continue
             history.append(h["entry"])
+        if len(history) > MAX_HISTORY:  # cut as serial memory cut it: the most recent entries
+            history = sorted(history, key=lambda e: str(e.get("collected_on")))[-MAX_HISTORY:]
         req["history"] = history
     if req.get("history") and req.get("collected_on") is None:
         req["collected_on"] = row.collected_on.isoformat()  # the date assumed then, not today's

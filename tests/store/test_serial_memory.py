@@ -283,3 +283,27 @@ def test_a_stored_result_todays_rules_refuse_is_left_out_alone_and_said(client, 
     assert "EVOLVING_M_PROTEIN" not in codes(later)  # from the corrected 22 g/L: +20 %; from 20 it would fire
     note = next(n for n in later["notes"] if "today's rules refuse" in n)
     assert f"labs.hemoglobin of record {second['id']}" in note and "2025-03-01" in note
+
+
+def test_the_ruleset_impact_rebuilds_a_history_cut_to_the_most_recent_entries(client):
+    """A request's own history plus the stored panels beyond MAX_HISTORY were cut to the most recent;
+    the ruleset impact cuts the same way, so the record stays re-interpretable and unchanged."""
+    from datetime import date, timedelta
+
+    from service.api.schemas import MAX_HISTORY
+
+    ref = "MRN-CUT"
+    stored = client.post("/v1/interpretations", json=spike(1.0, "2025-01-05", ref=ref)).json
+    start = date(2024, 5, 1)
+    own = [
+        {"collected_on": (start + timedelta(days=7 * k)).isoformat(), "spep": spike(1.0, "x")["spep"]}
+        for k in range(MAX_HISTORY)
+    ]
+    later = client.post("/v1/interpretations", json=spike(1.0, "2025-06-01", ref=ref, history=own)).json
+    assert f"Only the {MAX_HISTORY} most recent earlier panels were used as history." in later["notes"]
+    assert len(later["history_used"]) == MAX_HISTORY
+    assert {"collected_on": "2025-01-05", "source": "store", "id": stored["id"]} in later["history_used"]
+    assert own[0]["collected_on"] not in {u["collected_on"] for u in later["history_used"]}
+    impact = json.loads(client.post("/v1/ruleset-impact", json={}).get_data())
+    assert impact["summary"]["not_reinterpretable"] == 0, impact
+    assert impact["summary"]["changed"] == 0, impact
