@@ -25,8 +25,10 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from flask import Flask, Response, current_app, g, request
 from marshmallow import ValidationError
 
+from service.domain import plausibility
 from service.domain import ruleset as R
 from service.domain.panel import HistoryEntry, Panel
+from service.domain.quantity import Analyte
 from service.domain.serial import add_months, within
 from service.store import (
     IdempotencyConflict,
@@ -267,13 +269,42 @@ def history_window(panel: Panel) -> tuple[date, date]:
     return add_months(current, -WINDOW_MONTHS), current
 
 
+def for_sex(day: Day, sex: str | None) -> Day:
+    """``day`` as history of a request giving ``sex``: a stored haemoglobin whose lower reference
+    limit is implausible for that sex (§1.1) is left out, as the request's own history entry with it
+    would be refused; the rest of the day still serves."""
+    if day.loaded is None or sex not in ("female", "male"):
+        return day
+    entry, raw = day.loaded
+    q = entry.labs.hemoglobin if entry.labs is not None else None
+    if q is None:
+        return day
+    try:
+        # ref: §1.1 — haemoglobin's lower reference limit against the window for the patient's sex
+        plausibility.check_lower_limit_for_sex(Analyte.HEMOGLOBIN, q, sex)
+        return day
+    except plausibility.Implausible:
+        pass
+    labs = {k: v for k, v in raw["labs"].items() if k != "hemoglobin"}
+    kept = {k: v for k, v in raw.items() if k != "labs"} | ({"labs": labs} if labs else {})
+    where = f"record {day.ids[0]}" if len(day.ids) == 1 else f"records {', '.join(day.ids)}"
+    return day._replace(
+        loaded=_validated(kept) if len(kept) > 1 else None,
+        refused=[
+            *day.refused,
+            f"labs.hemoglobin of {where} (its lower reference limit is implausible for a {sex} patient)",
+        ],
+    )
+
+
 def _refused_note(refused: dict[str, list[str]]) -> list[str]:
     if not refused:
         return []
     days = "; ".join(f"{on}: {', '.join(names)}" for on, names in sorted(refused.items()))
     return [
         "Stored results that today's rules refuse (a plausibility window added since they were "
-        f"stored) were left out of the history: {days}."
+        "stored, or a reference limit implausible for the patient's sex as this request gives it, "
+        f"clinical-reference §1.1) were left out of the history: {days}."
     ]
 
 
@@ -296,8 +327,11 @@ def with_stored_history(
     completed: dict[date, tuple[HistoryEntry, dict[str, Any]]] = {}
     refused: dict[str, list[str]] = {}
     added: list[tuple[HistoryEntry, dict[str, Any]]] = []
+    sex = panel.patient.sex if panel.patient is not None else None
     for on, day in sorted(days.items()):
         got = day_entry(day)
+        if got is not None:
+            got = for_sex(got, sex)
         if got is not None and got.refused:
             refused[on.isoformat()] = got.refused
         if on in sent:

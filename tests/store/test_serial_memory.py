@@ -307,3 +307,40 @@ def test_the_ruleset_impact_rebuilds_a_history_cut_to_the_most_recent_entries(cl
     impact = json.loads(client.post("/v1/ruleset-impact", json={}).get_data())
     assert impact["summary"]["not_reinterpretable"] == 0, impact
     assert impact["summary"]["changed"] == 0, impact
+
+
+@pytest.mark.parametrize("sex, used", [("female", False), ("male", True)])
+def test_a_stored_haemoglobin_with_a_lower_limit_implausible_for_the_requests_sex_is_left_out(
+    client, sex, used
+):
+    """§1.1: a haemoglobin lower reference limit of 135 g/L is plausible for a man (115–140) and not
+    for a woman (100–125). The request would refuse such an entry of its own history; stored, it is
+    left out of the history with a note (the rest of the panel still serves), never used silently. The
+    ruleset impact rebuilds the same history."""
+    ref = f"MRN-SEX-{sex}"
+    hb_male_range = {"value": 14.0, "unit": "g/dL", "reference_range": {"low": 13.5, "high": 17.5}}
+    stored = client.post(
+        "/v1/interpretations",
+        json=spike(1.0, "2025-01-10", ref=ref, patient={"sex": "male"}, labs={"hemoglobin": hb_male_range}),
+    )
+    assert stored.status_code == 201, stored.json
+    later = client.post(
+        "/v1/interpretations",
+        json=spike(
+            1.0,
+            "2025-07-10",
+            ref=ref,
+            patient={"sex": sex},
+            labs={"hemoglobin": {"value": 12.0, "unit": "g/dL"}},
+        ),
+    ).json
+    sid = stored.json["id"]
+    assert later["history_used"] == [{"collected_on": "2025-01-10", "source": "store", "id": sid}]
+    # 140 -> 120 g/L is a fall of 20 g/L in 6 months (§3.5: >= 5 g/L within 12 months)
+    assert ("EVOLVING_HEMOGLOBIN" in codes(later)) is used
+    notes = [n for n in later.get("notes", []) if f"labs.hemoglobin of record {stored.json['id']}" in n]
+    assert bool(notes) is not used
+    if notes:
+        assert "2025-01-10" in notes[0] and "female" in notes[0]
+    impact = json.loads(client.post("/v1/ruleset-impact", json={}).get_data())["summary"]
+    assert impact["not_reinterpretable"] == 0 and impact["changed"] == 0, impact
