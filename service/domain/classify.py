@@ -271,6 +271,7 @@ def _classify(f: Facts) -> Outcome:
         missing = ["serum_ife"]
         if flc_abnormal is None:
             missing += flc_missing(f)
+        missing += _normal_ratio_renal_open(f, missing)
         return Outcome(
             Code.NO_MONOCLONAL_PROTEIN,
             None,
@@ -335,6 +336,7 @@ def _classify(f: Facts) -> Outcome:
     missing = []
     if flc_abnormal is None:
         missing += flc_missing(f)
+    missing += _normal_ratio_renal_open(f, missing)
     reason = "serum immunofixation negative"
     if f.flc is not None and flc_abnormal is False:
         reason += " and FLC ratio within its interval"
@@ -345,6 +347,17 @@ def _classify(f: Facts) -> Outcome:
         reasons=[reason],
         missing=missing,
     )
+
+
+def _normal_ratio_renal_open(f: Facts, missing: list[str]) -> list[str]:
+    """[labs.egfr] when "no monoclonal protein" rests on an FLC ratio the Freelite renal interval would
+    call abnormal (0.26-0.37, or 1.65-3.10 for a ratio the standard interval calls normal): renal
+    function not given decides it, as it does light-chain MGUS on the other side."""
+    # ref: §4 — the renal interval is the default when eGFR or CrCl < 60.
+    flc = f.flc
+    if flc is None or flc.abnormal is not False or not flc.renal_open or RENAL in missing:
+        return []
+    return [RENAL]
 
 
 def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:

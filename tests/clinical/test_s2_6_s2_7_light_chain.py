@@ -147,3 +147,36 @@ def test_a_free_light_chain_clone_with_a_normal_ratio_names_what_could_still_pla
     assert out["classification"]["code"] == "INDETERMINATE"
     assert out["missing_data"] == ["marrow.clonal_plasma_cells_percent", "urine.m_protein_24h"]
     assert "REPEAT_IFE_FLC" in {r["code"] for r in out["recommendations"]}
+
+
+@pytest.mark.parametrize(
+    ("lam", "egfr", "code", "missing"),
+    [
+        # ref: §4: 10/30 = 0.333 is inside 0.26-1.65 and below the renal interval's 0.37
+        (30, None, "NO_MONOCLONAL_PROTEIN", ["labs.egfr"]),
+        (30, 60, "NO_MONOCLONAL_PROTEIN", []),
+        (30, 59.9, "MGUS_LIGHT_CHAIN", []),  # lambda 30 > 26.3: the involved chain is raised
+        # 10/27 = 0.370: inside both intervals, renal function changes nothing
+        (27, None, "NO_MONOCLONAL_PROTEIN", []),
+    ],
+)
+def test_a_negative_work_up_whose_lambda_ratio_the_renal_interval_would_call_abnormal_asks_for_the_egfr(
+    client, lam, egfr, code, missing
+):
+    """The lambda side of the renal interval: a ratio of 0.26-0.37 is normal for normal renal function
+    and abnormal with eGFR or CrCl < 60. 'No monoclonal protein' then rests on the renal function as
+    much as light-chain MGUS does on the kappa side: provisional, asking for the eGFR."""
+    body = {
+        **Z,
+        "flc": {"kappa": {"value": 10, "unit": "mg/L"}, "lambda": {"value": lam, "unit": "mg/L"}},
+        "urine": B["urine"],
+        "marrow": {"clonal_plasma_cells_percent": 0},
+        "imaging": B["imaging"],
+        "labs": {k: v for k, v in LABS.items() if k not in ("egfr", "creatinine")},
+    }
+    if egfr is not None:
+        body["labs"]["egfr"] = {"value": egfr, "unit": "mL/min/1.73m2"}
+    out = post(client, body)
+    assert out["classification"]["code"] == code
+    assert out["missing_data"] == missing
+    assert out["classification"]["provisional"] is bool(missing)
