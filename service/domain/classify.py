@@ -350,9 +350,9 @@ def _classify(f: Facts) -> Outcome:
 
 
 def _normal_ratio_renal_open(f: Facts, missing: list[str]) -> list[str]:
-    """[labs.egfr] when "no monoclonal protein" rests on an FLC ratio the Freelite renal interval would
-    call abnormal (0.26-0.37, or 1.65-3.10 for a ratio the standard interval calls normal): renal
-    function not given decides it, as it does light-chain MGUS on the other side."""
+    """[labs.egfr] when "no monoclonal protein" rests on an FLC ratio the standard Freelite interval
+    calls normal and the renal interval abnormal (below its lower limit): renal function, not given,
+    decides it, as it decides light-chain MGUS on the kappa side."""
     # ref: §4 — the renal interval is the default when eGFR or CrCl < 60.
     flc = f.flc
     if flc is None or flc.abnormal is not False or not flc.renal_open or RENAL in missing:
