@@ -86,7 +86,7 @@ _CLINICAL_FLAGS = (
     "amyloidosis",
     "plasmacytoma",
     "igm_related_symptoms",
-    "end_stage_renal_disease",  # selects the Sebia ESRD FLC interval (§4); a lab maps its own code
+    "end_stage_renal_disease",  # the Sebia ESRD and Freelite renal FLC intervals (§4); a lab maps its code
 )
 
 FIELD_KINDS: dict[str, Kind] = {

@@ -566,7 +566,10 @@ class ClinicalSchema(StrictSchema):
         "Anaemia, constitutional symptoms, hyperviscosity, lymphadenopathy "
         "or hepatosplenomegaly attributable to an IgM clone."
     )
-    end_stage_renal_disease = _bool("End-stage renal disease (selects the Sebia ESRD FLC interval).")
+    end_stage_renal_disease = _bool(
+        "End-stage renal disease (selects the Sebia end-stage-renal and the Freelite renal-impairment FLC "
+        "intervals)."
+    )
     ivig_last_dose_on = IsoDate(
         allow_none=True,
         metadata={

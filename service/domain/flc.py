@@ -50,6 +50,22 @@ def renal_impairment(labs: Labs | None) -> Tri:
     return either(lt(egfr.interval, FLC_RENAL_CUTOFF), lt(crcl.interval, FLC_RENAL_CUTOFF))
 
 
+def esrd_reported(clinical: Clinical | None) -> bool:
+    """End-stage renal disease reported (clinical.end_stage_renal_disease)."""
+    return clinical is not None and clinical.end_stage_renal_disease is True
+
+
+ESRD_RENAL_NOTE = (
+    f"End-stage renal disease reported: renal impairment (eGFR or CrCl < {_CUT}), so the Freelite "
+    f"renal-impairment interval ({_RENAL_SPAN}) was applied (clinical-reference §4)."
+)
+ESRD_CONFLICT_NOTE = (
+    f"End-stage renal disease is reported but the eGFR or creatinine clearance sent is {_CUT} or more: "
+    f"the two disagree, so the ratio was judged against both the normal-renal ({_NORMAL_SPAN}) and the "
+    f"renal-impairment ({_RENAL_SPAN}) Freelite intervals (clinical-reference §4)."
+)
+
+
 def renal_given(labs: Labs | None) -> bool:
     """Whether an eGFR or a creatinine clearance was sent (decisive or not)."""
     return labs is not None and (labs.egfr is not None or labs.creatinine_clearance is not None)
@@ -73,6 +89,13 @@ def _choose_interval(
     if flc.assay is FlcAssay.FREELITE:
         if renal is True:
             return FLC_INTERVALS["freelite_renal"], True
+        if esrd_reported(clinical):
+            if renal is None:
+                # ref: §4 — end-stage renal disease is renal impairment: the renal interval applies.
+                notes.append(ESRD_RENAL_NOTE)
+                return FLC_INTERVALS["freelite_renal"], True
+            notes.append(ESRD_CONFLICT_NOTE)  # undecided: judged against both intervals
+            return FLC_INTERVALS["freelite"], False
         if renal is None and undecided:
             notes.append(BOTH_INTERVALS_NOTE)
         elif renal is None:
@@ -164,11 +187,15 @@ def summarize(
     notes: list[str] = []
     # ref: §4 — renal data that were sent but do not decide eGFR/CrCl < 60 leave the Freelite interval
     # undetermined: the verdict stands only where both intervals agree (finding of a bound like "< 90").
+    lab_renal = renal_impairment(labs)
+    esrd = esrd_reported(clinical)
     undecided = (
         flc.assay is FlcAssay.FREELITE
         and flc.ratio_reference_range is None
-        and renal_impairment(labs) is None
-        and (creatinine_open or renal_given(labs))
+        and (
+            (lab_renal is None and not esrd and (creatinine_open or renal_given(labs)))
+            or (lab_renal is False and esrd)  # the labs and the reported end-stage disease disagree
+        )
     )
     interval, renal = _choose_interval(flc, labs, clinical, notes, undecided)
     basis = _basis(interval)
@@ -231,7 +258,7 @@ def summarize(
         str(flc.assay),  # assay
         renal,  # renal_interval
         tuple(notes),
-        split or _renal_open(flc, labs, ratio_iv, abnormal),
+        split or (not esrd and _renal_open(flc, labs, ratio_iv, abnormal)),
     )
     return summary, ratio_iv, iu_iv
 

@@ -59,3 +59,54 @@ def test_a_negative_screen_with_an_undecided_egfr_bound_stays_provisional_and_as
     assert code(out) != "MGUS_LIGHT_CHAIN"  # the ratio is not shown to be abnormal
     assert out["classification"]["provisional"] is True
     assert "labs.egfr" in out["missing_data"]
+
+
+def _flc_screen(kappa: float, **extra) -> dict:
+    return {
+        "spep": {"m_protein": {"value": 0, "unit": "g/L"}},
+        "serum_ife": {"result": "negative", "clones": []},
+        "flc": {"kappa": {"value": kappa, "unit": "mg/L"}, "lambda": {"value": 20, "unit": "mg/L"}},
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kappa", "abnormal"),
+    [(44.6, False), (62.0, False), (62.2, True)],  # ref: §4: ratios 2.23, 3.10 (inside), 3.11 (above)
+)
+def test_reported_end_stage_renal_disease_selects_the_freelite_renal_interval(client, kappa, abnormal):
+    """End-stage renal disease is renal impairment: the FLC verdict is the one an eGFR of 40-59 gives."""
+    esrd = client.post(
+        "/v1/interpretations", json=_flc_screen(kappa, clinical={"end_stage_renal_disease": True})
+    ).get_json()
+    egfr = client.post(
+        "/v1/interpretations",
+        json=_flc_screen(kappa, labs={"egfr": {"value": 50, "unit": "mL/min/1.73m2"}}),
+    ).get_json()
+    assert esrd["flc"]["abnormal"] is abnormal
+    interval = esrd["flc"]["reference_interval"]
+    assert (interval["low"], interval["high"]) == (0.37, 3.1)
+    assert esrd["flc"]["renal_interval"] is True
+    # (the renal insufficiency criterion still needs a clearance or eGFR: §2.1 R has a number)
+    assert esrd["classification"]["code"] == egfr["classification"]["code"]
+    assert esrd["flc"] == egfr["flc"]
+    if not abnormal:  # the renal function is known: nothing asked for
+        assert esrd["classification"]["code"] == "NO_MONOCLONAL_PROTEIN"
+        assert esrd["missing_data"] == [] and esrd["classification"]["provisional"] is False
+    assert any("End-stage renal disease reported" in n for n in esrd["notes"])
+
+
+def test_an_egfr_of_60_or_more_beside_reported_end_stage_renal_disease_leaves_a_split_ratio_open(client):
+    """The two disagree: a ratio the two Freelite intervals judge differently (2.23) is undetermined."""
+    out = client.post(
+        "/v1/interpretations",
+        json=_flc_screen(
+            44.6,
+            clinical={"end_stage_renal_disease": True},
+            labs={"egfr": {"value": 85, "unit": "mL/min/1.73m2"}},
+        ),
+    ).get_json()
+    assert out["flc"]["abnormal"] is None
+    assert out["classification"]["provisional"] is True
+    assert "labs.egfr" in out["missing_data"]
+    assert any("End-stage renal disease is reported but" in n for n in out["notes"])
