@@ -10,7 +10,7 @@ from . import ruleset as R
 from .catalogue import FLAGS, SERUM_PARAPROTEIN_TESTS, tests_words
 from .classify import Outcome, screen_tests_not_done
 from .facts import ASSAY_WORDS, MDE_NAMES, Facts
-from .panel import IfeResult, Scleromyxedema
+from .panel import Clinical, IfeResult, Scleromyxedema
 from .quantity import ZERO, ge, gt, lt
 from .results import Code, Flag, RiskResult, Severity
 from .tri import Tri, any_of, both, either, negate
@@ -106,7 +106,19 @@ def scleromyxedema_status(f: Facts) -> str | None:
         # the MGCS referral and, with fever or neurological signs, the dermato-neuro emergency are
         # never lost while the biopsy is awaited (§5). A histology reported negative rules it out.
         return "suspected"
+    if c.scleromyxedema is Scleromyxedema.ABSENT and _eruption_and_histology_reported(c):
+        # Rongioletti (1) and (3) reported met contradict a stated absence: the referral and the
+        # emergency are not lost to the contradiction, which is said (build_flags).
+        return "suspected"
     return None
+
+
+def _eruption_and_histology_reported(c: Clinical) -> bool:
+    return (
+        c.papular_eruption is True
+        and c.sclerodermoid_induration is True
+        and c.histology_mucin_fibrosis is True
+    )
 
 
 def thyroid_abnormal(f: Facts) -> Tri:
@@ -176,6 +188,22 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
         f.notes.append(
             "Scleromyxoedema is reported confirmed although Rongioletti criterion (1) or (3) is reported "
             "absent: check the clinical data (clinical-reference §5)."
+        )
+    if (
+        c is not None
+        and c.scleromyxedema is Scleromyxedema.ABSENT
+        and c.papular_eruption is True
+        and c.sclerodermoid_induration is True
+        and c.histology_mucin_fibrosis is not False
+    ):
+        f.notes.append(
+            "Scleromyxoedema is reported absent although Rongioletti criteria (1) and (3) are reported met: "
+            "it is treated as suspected, so that the MGCS referral and the dermato-neuro emergency are not "
+            "lost; check the clinical data (clinical-reference §5)."
+            if sclero is not None
+            else "Scleromyxoedema is reported absent although Rongioletti criterion (1), the generalised "
+            "papular and sclerodermoid eruption, is reported met and the histology (3) is not given: "
+            "check the clinical data (clinical-reference §5)."
         )
     if sclero is not None:
         flags.extend(_scleromyxoedema_flags(f, out, sclero, mp is True, not_done, thyroid))

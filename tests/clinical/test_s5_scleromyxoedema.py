@@ -173,3 +173,24 @@ def test_a_confirmed_scleromyxoedema_against_absent_criteria_is_kept_and_questio
     out = post(client, b(clinical={"scleromyxedema": "confirmed", "papular_eruption": False}))
     assert "MGCS_SCLEROMYXEDEMA" in flags(out)
     assert any("reported confirmed although Rongioletti" in n for n in out["notes"])
+
+
+@pytest.mark.parametrize(
+    ("histology", "treated_as_suspected"),
+    [(True, True), (None, False), (False, False)],
+    ids=["histology_typical", "histology_pending", "histology_negative"],
+)
+def test_scleromyxoedema_reported_absent_beside_the_eruption_and_typical_histology_is_never_silent(
+    client, histology, treated_as_suspected
+):
+    """Rongioletti (1) and (3) reported met with a paraprotein contradict a stated 'absent': the
+    contradiction is said, and with the histology typical the MGCS referral and the dermato-neuro
+    emergency are not lost to it (§5)."""
+    clinical = eruption(scleromyxedema="absent", fever=True, neurologic_signs=True, thyroid_disease=False)
+    if histology is not None:
+        clinical["histology_mucin_fibrosis"] = histology
+    out = post(client, b(clinical=clinical))
+    assert ("DERMATO_NEURO_SYNDROME" in flags(out)) is treated_as_suspected
+    assert ("MGCS_SCLEROMYXEDEMA" in flags(out)) is treated_as_suspected
+    contradiction = [n for n in out.get("notes", []) if "reported absent" in n]
+    assert bool(contradiction) is (histology is not False)
