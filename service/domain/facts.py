@@ -428,6 +428,8 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
     note = None
     if clearance is None and egfr is not None:
         note = EGFR_ESTIMATED if f.egfr_estimate is not None else EGFR_AS_CLEARANCE
+    elif clearance is not None and egfr is not None:
+        note = _egfr_disagrees(clearance, egfr)
     if used is None and creatinine is not None and r_cr is False:
         r_cl = _clearance_without_estimate(f, creatinine)
     else:
@@ -446,6 +448,21 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
     )
     if f.renal_open:
         f.mde_measured["renal_insufficiency"] = False
+
+
+def _egfr_disagrees(clearance: Quantity, egfr: Quantity) -> str | None:
+    """The note naming an eGFR sent beside a measured clearance when the two decide §2.1 R's
+    clearance < 40 differently (the measured clearance decides; the eGFR is never dropped unseen)."""
+    cutoff = R.CREATININE_CLEARANCE_ML_MIN
+    by_clearance, by_egfr = lt(clearance.interval, cutoff), lt(egfr.interval, cutoff)
+    if by_egfr is None or by_clearance is None or by_egfr is by_clearance:
+        return None
+    shown = f"{_comp(egfr) or ''}{float(egfr.value):g} mL/min/1.73m2"
+    return (
+        f"The measured clearance decides; the eGFR sent ({shown}) {'is' if by_egfr else 'is not'} below "
+        f"{cutoff:g} and would decide otherwise: the two disagree (§2.1 R accepts either), for clinical "
+        "review"
+    )
 
 
 def _clearance_without_estimate(f: Facts, creatinine: Quantity) -> Tri:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import clone, code, complete, flag_codes, ife, merge, q, run, status
+from .helpers import clone, code, complete, flag_codes, ife, merge, mgus_igg, q, run, status
 
 R_CLEARANCE = "mde.renal_insufficiency.clearance"
 R_CREATININE = "mde.renal_insufficiency.creatinine"
@@ -188,3 +188,28 @@ def test_the_myeloma_defining_event_flag_says_when_renal_insufficiency_rests_on_
     out = run(panel(creatinine))
     message = next(f for f in out["flags"] if f["code"] == "MYELOMA_DEFINING_EVENT")["message"]
     assert ("rests on the CKD-EPI 2021 eGFR estimate" in message) is rests_on_estimate
+
+
+@pytest.mark.parametrize(
+    ("clearance", "egfr", "said"),
+    [
+        (50, 35, True),  # the measured clearance does not meet < 40, the eGFR sent would
+        (35, 50, True),  # the other way round
+        (50, 40, False),  # ref: §2.1 R: 40 is not < 40: both agree
+        (50, 39.9, True),
+        (35, 39, False),  # both below 40
+    ],
+)
+def test_an_egfr_that_judges_renal_insufficiency_otherwise_than_the_measured_clearance_is_said(
+    clearance, egfr, said
+):
+    """§2.1 R accepts a measured or an estimated clearance; the measured one decides, and an eGFR sent
+    beside it that would decide the other way is named in the criterion, never dropped unseen."""
+    body = mgus_igg(labs={"creatinine_clearance": q(clearance, "mL/min"), "egfr": q(egfr, "mL/min/1.73m2")})
+    out = run(body)
+    row = next(c for c in out["criteria"] if c["id"] == R_CLEARANCE)
+    assert row["status"] == ("met" if clearance < 40 else "not_met")
+    assert row["value"] == clearance
+    assert ("eGFR sent" in (row.get("note") or "")) is said
+    if said:
+        assert f"{egfr:g}" in row["note"]
