@@ -125,7 +125,13 @@ def interpretation_payload(panel: Panel) -> dict:
 
 
 def with_release(payload: dict, panel: Panel) -> dict:
-    """The answer with its ``release`` decided by the laboratory's release policy (contract 1.1)."""
+    """The answer with the earlier panels it used (the request's own; serial memory replaces the list
+    with the store's and the request's) and its ``release`` decided by the laboratory's release policy
+    (contract 1.1)."""
+    payload["history_used"] = [
+        {"collected_on": on.isoformat(), "source": "request"}
+        for on in sorted(h.collected_on for h in panel.history)
+    ]
     payload["release"] = current_app.extensions[RELEASE_EXTENSION].decide(payload, panel)
     return payload
 

@@ -258,3 +258,24 @@ def test_the_document_and_the_service_agree_on_immunofixation_clones(client, ife
     rule = {k: spec["components"]["schemas"]["Ife"][k] for k in ("if", "then", "else")}
     assert jsonschema_rs.validator_for(rule).is_valid(ife) is valid
     assert (client.post("/v1/interpretations", json={"serum_ife": ife}).status_code == 200) is valid
+
+
+def test_a_stateless_answer_lists_the_request_history_it_used(client):
+    """Contract 1.1: history_used is part of every answer; without the store its entries are the
+    request's own, oldest first, and an answer without history lists none."""
+    spep = {"m_protein": {"value": 10, "unit": "g/L"}}
+    body = {
+        "spep": {"m_protein": {"value": 20, "unit": "g/L"}},
+        "collected_on": "2025-06-01",
+        "history": [
+            {"collected_on": "2025-03-01", "spep": spep},
+            {"collected_on": "2024-12-01", "spep": spep},
+        ],
+    }
+    out = client.post("/v1/interpretations", json=body).get_json()
+    assert out["history_used"] == [
+        {"collected_on": "2024-12-01", "source": "request"},
+        {"collected_on": "2025-03-01", "source": "request"},
+    ]
+    del body["history"]
+    assert client.post("/v1/interpretations", json=body).get_json()["history_used"] == []

@@ -89,7 +89,8 @@ def test_with_the_store_off_the_answer_is_the_stateless_one(tmp_path, worked_exa
     app = store_app("sqlite:///unused.sqlite3", tmp_path, STORE="off")
     r = app.test_client().post("/v1/interpretations", json={**worked_example, "patient_ref": "MRN-1"})
     assert r.status_code == 200
-    assert "id" not in r.json and "history_used" not in r.json and "Location" not in r.headers
+    assert "id" not in r.json and "Location" not in r.headers
+    assert all(u["source"] == "request" for u in r.json["history_used"])  # nothing from a store
     listing = app.test_client().get("/v1/interpretations")
     assert listing.status_code == 405 and listing.headers["Allow"] == "POST"
     assert app.test_client().get("/v1/interpretations/0123").status_code == 404
