@@ -10,17 +10,22 @@ is the sender's (``meta.source``, MessageHeader source or sender Organization) o
 
 * DiagnosticReport: the Observations contained in it that ``result`` (and their ``hasMember``)
   reference are read like entries, about the report's subject when they name none; results that are
-  Bundle entries are read as entries.
+  Bundle entries are read as entries. ``status`` is a modifier: partial, preliminary, final, amended,
+  corrected and appended are read; any other status (entered-in-error, cancelled, registered, unknown)
+  refuses the Bundle at ``Bundle.entry[i].resource.status``.
 * An Observation with no value of its own and ``component`` values (spec example f205) is read
   through its components.
 
 * Observation: ``code.coding`` looked up in the code map (LOINC defaults + lab codes; a known-wrong
   code in any coding rejects the bundle). ``valueQuantity`` (value, comparator, unit from ``code``
-  when the system is UCUM, else ``unit``), ``referenceRange[0].low/high``, ``valueCodeableConcept``
-  or ``valueString`` (immunofixation, findings), ``valueBoolean``, ``valueInteger``. Components are
+  when the system is UCUM, else ``unit``), ``referenceRange[0].low/high`` (else its ``text``, read as
+  HL7 OBX-7), ``valueCodeableConcept`` (its text and codings must read as one result) or
+  ``valueString`` (immunofixation, findings), ``valueBoolean``, ``valueInteger``. Components are
   read like observations. Status final/amended/corrected/preliminary used; registered, cancelled,
   entered-in-error and unknown skipped (noted). ``effectiveDateTime``/``effectivePeriod.start``:
-  the latest date becomes ``collected_on``.
+  the latest date becomes ``collected_on``; timestamps with a UTC offset are dated in the offset of
+  the DiagnosticReport's effective time, else of the latest result time; a date without a day dates
+  nothing (refused unless a complete date dates the panel).
 * Patient (at most one): ``gender`` -> ``patient.sex``; ``birthDate`` -> ``patient.age_years``
   in completed years at ``collected_on`` (else today); a partial birthDate gives no age.
 * Condition: ``code.coding`` (SNOMED CT, WHO ICD-10, lab codes) -> ``clinical.*``.
@@ -56,7 +61,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -81,6 +86,7 @@ from .codes import (
     load_codemap,
     numeric_value,
     place_results,
+    read_range_text,
     units_contradict,
     usable_range,
 )
@@ -92,6 +98,16 @@ BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "message", "d
 _USED_STATUSES = {"final", "amended", "corrected", "preliminary"}
 # FHIR R4 Observation.status (a required binding): any other code is refused, not skipped.
 _OBSERVATION_STATUSES = _USED_STATUSES | {"registered", "cancelled", "entered-in-error", "unknown"}
+# FHIR R4 DiagnosticReport.status is a modifier element: a report is read only when its status says its
+# results stand; any other status refuses the Bundle (its results are never interpreted).
+_REPORT_STATUSES_READ = frozenset({"partial", "preliminary", "final", "amended", "corrected", "appended"})
+_REPORT_STATUSES_REFUSED = {
+    "entered-in-error": "the report was withdrawn (entered in error): its results are not interpreted",
+    "cancelled": "the report was cancelled: its results are not interpreted",
+    "registered": "the report is registered but has no released results yet: not interpreted",
+    "unknown": "the sender does not know whether the report stands (it may have been withdrawn): "
+    "its results are not interpreted",
+}
 # FHIR resources nest a dozen levels or so; a body nested far deeper is refused before the library
 # recurses through it (150 levels of extensions raised RecursionError inside it: a 500).
 _MAX_DEPTH = 64
@@ -294,31 +310,97 @@ def _boolean(value: Any, element: str) -> bool:
     return value
 
 
-def _date_of(text: Any, element: str) -> date | None:
+@dataclass(frozen=True)
+class _Timestamp:
+    """A FHIR date/dateTime/instant as read: its calendar date as written, the instant when it carries a
+    time with a UTC offset, or, for a year or year-month without a day, only its text."""
+
+    text: str
+    day: date | None
+    moment: datetime | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.day is None
+
+    def date_in(self, frame: tzinfo | None) -> date | None:
+        """The calendar date in the frame's offset (a timestamp without an offset: as written)."""
+        if self.moment is not None and frame is not None:
+            return self.moment.astimezone(frame).date()
+        return self.day
+
+
+_PARTIAL_DATE = re.compile(r"\d{4}(-\d{2})?")
+_WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def _timestamp(text: Any, element: str) -> _Timestamp | None:
     if text is None:
         return None
     if not isinstance(text, str):
         raise ValueProblem(f"{element} must be a FHIR date/dateTime string")
+    if _PARTIAL_DATE.fullmatch(text):
+        return _Timestamp(text, None)
     if not re.match(r"^\d{4}-\d{2}-\d{2}", text):
         return None
-    return date.fromisoformat(text[:10])
+    day = date.fromisoformat(text[:10])
+    moment = None
+    if _WITH_OFFSET.fullmatch(text):
+        try:
+            # Python reads at most six decimals of a second; FHIR allows more.
+            moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text))
+        except ValueError:
+            moment = None
+    return _Timestamp(text, day, moment)
 
 
-def _effective(resource: Mapping[str, Any]) -> date | None:
-    return _effective_element(resource)[0]
+def _effective(resource: Mapping[str, Any], frame: tzinfo | None = None) -> date | None:
+    stamp = _effective_element(resource)[0]
+    return stamp.date_in(frame) if stamp else None
 
 
-def _effective_element(resource: Mapping[str, Any]) -> tuple[date | None, str]:
-    """The result's date and the element it was read from (effective[x])."""
+def _effective_element(resource: Mapping[str, Any]) -> tuple[_Timestamp | None, str]:
+    """The result's effective[x] and the element it was read from."""
     for element, text in (
         ("effectiveDateTime", resource.get("effectiveDateTime")),
         ("effectivePeriod.start", (resource.get("effectivePeriod") or {}).get("start")),
         ("effectiveInstant", resource.get("effectiveInstant")),
     ):
-        when = _date_of(text, element)
-        if when:
-            return when, element
+        stamp = _timestamp(text, element)
+        if stamp:
+            return stamp, element
     return None, ""
+
+
+def _date_frame(bundle: Mapping[str, Any]) -> tzinfo | None:
+    """The UTC offset in which the calendar dates of timestamps with offsets are taken: that of the
+    DiagnosticReport's effective time, else that of the latest result time (the one the panel is dated
+    by). None when no such timestamp carries an offset: every date is then read as written."""
+
+    def moments(resources: Sequence[Mapping[str, Any]]) -> list[tuple[datetime, date]]:
+        found = []
+        for resource in resources:
+            try:
+                stamp = _effective_element(resource)[0]
+            except ValueProblem:
+                continue  # refused where the resource is read
+            if stamp and stamp.moment is not None and stamp.day is not None:
+                found.append((stamp.moment, stamp.day))
+        return found
+
+    entries = [e.get("resource") or {} for e in bundle.get("entry") or [] if isinstance(e, dict)]
+    reports = [r for r in entries if isinstance(r, dict) and r.get("resourceType") == "DiagnosticReport"]
+    dated = moments(reports)
+    if not dated:
+        dated = moments(
+            [
+                resource
+                for _, resource in _resources(bundle, [])
+                if resource.get("resourceType") == "Observation" and resource.get("status") in _USED_STATUSES
+            ]
+        )
+    # Of one instant written in two offsets, the later calendar date as written dates the panel.
+    return max(dated)[0].tzinfo if dated else None
 
 
 def _concept_texts(concept: Mapping[str, Any]) -> list[str]:
@@ -343,7 +425,9 @@ def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
     return codemap.normalize_unit(unit or code)
 
 
-def _reference_range(obs: Mapping[str, Any], unit: str, codemap: CodeMap) -> dict[str, Any] | None:
+def _reference_range(
+    obs: Mapping[str, Any], unit: str, codemap: CodeMap, where: str, notes: list[str]
+) -> dict[str, Any] | None:
     ranges = obs.get("referenceRange") or []
     if not ranges:
         return None
@@ -357,6 +441,13 @@ def _reference_range(obs: Mapping[str, Any], unit: str, codemap: CodeMap) -> dic
         if bound_unit and unit and bound_unit != unit:
             raise ValueProblem(f"referenceRange.{side} is in '{bound_unit}' but the value is in '{unit}'")
         result[side] = bound["value"]
+    text = ranges[0].get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueProblem("referenceRange.text must be a JSON string")
+    if not result and text and text.strip():
+        # A range given only as text ('2.15-2.55', '<5 mg/L') is read as HL7 OBX-7 is, in the value's
+        # unit; one that cannot be read, or names another unit, is left out with a note.
+        return read_range_text(text, unit, codemap, f"{where}: referenceRange[0].text", notes)
     return result or None
 
 
@@ -374,7 +465,11 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             number, comparator, unit = _integer(obs["valueInteger"], "valueInteger"), None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
-        rng = _reference_range(obs, unit, codemap) if kind is Kind.QUANTITY else None
+        if kind is Kind.QUANTITY and not unit and entry.units is None:
+            raise ValueProblem(
+                "valueQuantity has no unit: send it in valueQuantity.code (UCUM) or valueQuantity.unit"
+            )
+        rng = _reference_range(obs, unit, codemap, where, notes) if kind is Kind.QUANTITY else None
         if rng and not usable_range(rng):
             notes.append(f"{where}: one-sided reference range {rng} dropped (needs low and high)")
         return numeric_value(
@@ -393,13 +488,59 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             raise ValueProblem(f"{entry.target} cannot be given as valueBoolean")
         return _boolean(obs["valueBoolean"], "valueBoolean")
     if "valueCodeableConcept" in obs:
-        texts = _concept_texts(obs["valueCodeableConcept"])
-    elif "valueString" in obs:
-        texts = [obs["valueString"]]
-    else:
-        raise ValueProblem(f"{entry.target} needs valueCodeableConcept or valueString")
-    # The first text that parses wins (text, then each coding's display, then code).
-    return coded_value(entry, texts, codemap)
+        return _concept_value(entry, obs["valueCodeableConcept"], codemap)
+    if "valueString" in obs:
+        return coded_value(entry, [obs["valueString"]], codemap)
+    raise ValueProblem(f"{entry.target} needs valueCodeableConcept or valueString")
+
+
+class _ElementProblem(ValueProblem):
+    """A problem of one element: ``element`` is its path in the value's resource (``valueCodeableConcept``),
+    then, once ``_observation`` has placed it, in the Bundle."""
+
+    def __init__(self, message: str, element: str) -> None:
+        super().__init__(message)
+        self.element = element
+
+
+def _reading_key(value: Any) -> str:
+    if isinstance(value, dict) and isinstance(value.get("clones"), list):
+        clones = sorted(value["clones"], key=lambda c: (str(c.get("heavy_chain")), str(c.get("light_chain"))))
+        value = {**value, "clones": clones}
+    return repr(value)
+
+
+def _concept_value(entry: CodeEntry, concept: Mapping[str, Any], codemap: CodeMap) -> Any:
+    """A coded result from its CodeableConcept. The text and each coding (its display, else its code)
+    are read on their own: they say one thing in other words, so two that read as different results
+    (text 'IgG kappa' beside a coding 'Negative', codings 'IgG kappa' and 'IgA lambda') are refused
+    rather than one of them chosen."""
+    sayings: list[tuple[str, list[str]]] = []
+    if str(concept.get("text") or "").strip():
+        sayings.append((f"text '{concept['text']}'", [concept["text"]]))
+    for number, coding in enumerate(concept.get("coding") or []):
+        texts = [t for t in (coding.get("display"), coding.get("code")) if str(t or "").strip()]
+        if texts:
+            shown = " ".join(f"'{t}'" for t in texts)
+            sayings.append((f"coding[{number}] {shown}", texts))
+    readings: dict[str, tuple[str, Any]] = {}
+    for label, texts in sayings:
+        try:
+            value = coded_value(entry, texts, codemap)
+        except ValueProblem:
+            continue
+        readings.setdefault(_reading_key(value), (label, value))
+    if len(readings) > 1:
+        listed = "; ".join(label for label, _ in readings.values())
+        raise _ElementProblem(
+            f"valueCodeableConcept reads as different results ({listed}): its text and codings must say "
+            "one result",
+            "valueCodeableConcept",
+        )
+    if readings:
+        return next(iter(readings.values()))[1]
+    # None reads: the message lists why each text failed (text, each coding's display, then code).
+    return coded_value(entry, _concept_texts(concept), codemap)
 
 
 def _observation(
@@ -436,7 +577,10 @@ def _observation(
             f"{where} ({label}): {len(ranges)} reference range(s), with appliesTo/age not evaluated: "
             "the first was used"
         )
-    value = _value(obs, entry, codemap, f"{where} ({label})", notes)
+    try:
+        value = _value(obs, entry, codemap, f"{where} ({label})", notes)
+    except _ElementProblem as exc:
+        raise _ElementProblem(str(exc), f"{where}.{exc.element}") from exc  # located in the Bundle
     on, element = dated
     results.append(
         DatedResult(
@@ -474,7 +618,9 @@ def _condition(
     if clinical is not None and clinical not in _CLINICAL:
         raise ValueProblem(f"clinicalStatus '{clinical}' is not a condition-clinical code")
     if verification == "entered-in-error" or clinical in ("inactive", "resolved"):
-        notes.append(f"{where} ({label}): {verification}/{clinical}; ignored")
+        # verificationStatus, then clinicalStatus when there is one: 'entered-in-error', 'confirmed/resolved'.
+        statuses = "/".join(s for s in (verification, clinical) if s)
+        notes.append(f"{where} ({label}): {statuses}; ignored")
         return
     if entry.kind is Kind.SCLEROMYXEDEMA:
         value: Any = {"confirmed": "confirmed", "refuted": "absent"}.get(verification, "suspected")
@@ -588,7 +734,8 @@ def _report_results(
             )
         j, obs = contained[ref[1:]]
         if obs.get("resourceType") != "Observation":
-            notes.append(f"{where}.contained[{j}]: {obs.get('resourceType')} ignored")
+            kind = obs.get("resourceType") or "a resource without resourceType"
+            notes.append(f"{where}.contained[{j}]: {kind} ignored")
             continue
         queue += [m.get("reference") for m in obs.get("hasMember") or [] if isinstance(m, dict)]
         if obs.get("subject") is None and subject is not None:
@@ -601,10 +748,35 @@ def _report_results(
     return found
 
 
+def _check_reports(bundle: Mapping[str, Any]) -> None:
+    """Refuse a DiagnosticReport whose status (a modifier element) does not say its results stand."""
+    for index, entry in enumerate(bundle.get("entry") or []):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or resource.get("resourceType") != "DiagnosticReport":
+            continue
+        status = resource.get("status")
+        if status in _REPORT_STATUSES_READ:
+            continue
+        place = f"Bundle.entry[{index}].resource.status"
+        if isinstance(status, str) and status in _REPORT_STATUSES_REFUSED:
+            why = f"DiagnosticReport status '{status}': {_REPORT_STATUSES_REFUSED[status]}"
+        else:
+            shown = f"'{status[:32]}'" if isinstance(status, str) else "missing"
+            why = (
+                f"DiagnosticReport status {shown} is not one this service reads "
+                f"({', '.join(sorted(_REPORT_STATUSES_READ))}): its results are not interpreted"
+            )
+        raise FhirError(f"{place}: {why}", {place: [why]})
+
+
 def _translate(
     bundle: dict[str, Any], codemap: CodeMap, today: date | None, notes: list[str], panel: PanelAssembler
 ) -> FhirTranslation:
+    _check_reports(bundle)
+    frame = _date_frame(bundle)
     dates: list[date] = []
+    # Results read from an Observation whose effective[x] has no day: (element, its text).
+    undated: list[tuple[str, str]] = []
     results: list[DatedResult] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
     subjects: dict[str, str] = {}  # subject reference -> first entry naming it
@@ -655,19 +827,27 @@ def _translate(
                 if status not in _USED_STATUSES:
                     notes.append(f"{where}: status '{status}' is not a result; ignored")
                     continue
-                when, element = _effective_element(resource)
+                stamp, element = _effective_element(resource)
+                when = stamp.date_in(frame) if stamp else None
                 dated = (when, f"{where}.{element}")
+                read = len(results)
                 _observation(resource, where, codemap, results, notes, dated)
                 for number, component in enumerate(resource.get("component") or []):
                     _observation(component, f"{where}.component[{number}]", codemap, results, notes, dated)
                 if when:
                     dates.append(when)
+                elif stamp and stamp.partial and len(results) > read:
+                    undated.append((f"{where}.{element}", stamp.text))
             elif kind == "Condition":
                 _condition(resource, where, codemap, panel, notes)
             elif kind == "Patient":
                 patients.append((where, resource))
+            elif kind is None:
+                notes.append(f"{where.removesuffix('.resource')}: the entry carries no resource; ignored")
             else:
                 notes.append(f"{where}: {kind} ignored")
+        except _ElementProblem as exc:
+            raise FhirError(f"{exc.element}: {exc}", {exc.element: [str(exc)]}) from exc
         except ValueProblem as exc:
             raise FhirError(f"{where}: {exc}", {where: [str(exc)]}) from exc
         except (TypeError, AttributeError, KeyError) as exc:
@@ -685,15 +865,23 @@ def _translate(
         subjects.setdefault(f"Patient/{patients[0][1]['id']}", f"{patients[0][0]}.id")
     if len(subjects) > 1:
         raise FhirError(
-            "the Bundle's results refer to more than one subject ("
+            "the Bundle's results name different patients ("
             + ", ".join(sorted(subjects))
             + "): send one patient per request",
-            {w: [f"subject {r}"] for r, w in subjects.items()},
+            {
+                w: [f"subject {r}: the results name different patients ({_others(subjects, r)})"]
+                for r, w in subjects.items()
+            },
         )
     anchor: frozenset[str] = _patient_ids(patients[0][1]) if patients else frozenset()
     for place, named_ids in identified:
         if anchor and not named_ids & anchor:
-            why = "subject identifier " + ", ".join(sorted(named_ids))
+            why = (
+                "subject identifier "
+                + ", ".join(sorted(named_ids))
+                + ": the results name different patients (this identifier is not the other results' or "
+                "the Patient's)"
+            )
             raise FhirError(
                 f"{place}: the result names another patient than the Bundle's other results or Patient "
                 f"({why}): send one patient per request",
@@ -704,13 +892,17 @@ def _translate(
     for form, named in other_subjects.items():
         if len(named) > 1:
             raise FhirError(
-                f"the Bundle's results name more than one subject by {form} ("
+                f"the Bundle's results name different patients by {form} ("
                 + ", ".join(sorted(named))
                 + "): send one patient per request",
-                {w: [f"subject {form} {k}"] for k, w in named.items()},
+                {
+                    w: [f"subject {form} {k}: the results name different patients ({_others(named, k)})"]
+                    for k, w in named.items()
+                },
             )
     # The panel's date: the latest effective[x] of its results.
     collected = max(dates) if dates else None
+    _check_partial_dates(undated, collected, notes)
     try:
         history, history_sources = place_results(results, collected, panel, notes)
         panel.check()
@@ -737,6 +929,35 @@ def _translate(
         if patient:
             request["patient"] = patient
     return FhirTranslation(request, notes + panel.notes, {**panel.sources, **history_sources})
+
+
+def _others(named: Mapping[str, str], this: str) -> str:
+    """The other subjects as 'subject at location', for a message about one of them."""
+    return "; ".join(f"{k} at {w}" for k, w in sorted(named.items()) if k != this)
+
+
+def _check_partial_dates(undated: list[tuple[str, str]], collected: date | None, notes: list[str]) -> None:
+    """A year or year-month without a day cannot date a panel: refused, unless a complete timestamp dates
+    the panel and falls in that year or month (the result is then read with the panel, said in a note)."""
+    for place, text in undated:
+        if collected is None:
+            why = (
+                f"'{text}' has no day: a date without a day cannot date the panel; send the full date "
+                "the sample was collected on"
+            )
+        elif not collected.isoformat().startswith(text):
+            why = (
+                f"'{text}' has no day and does not contain the panel's date {collected.isoformat()}: the "
+                "result cannot be placed in the panel or its history; send the full date the sample was "
+                "collected on"
+            )
+        else:
+            notes.append(
+                f"{place} '{text}' has no day: not used for dating; the result is read with the panel of "
+                f"{collected.isoformat()}"
+            )
+            continue
+        raise FhirError(f"{place}: {why}", {place: [why]})
 
 
 # The records store's identity of a Bundle (contract 1.1: patient_ref, 1-64 printable characters).
@@ -852,7 +1073,10 @@ def _check_linked(
             system, _, value = key.partition("|")
             first = seen.setdefault(system, (value, place))
             if first[0] != value:
-                why = f"subject identifier {system}|{value} beside {system}|{first[0]} at {first[1]}"
+                why = (
+                    f"subject identifier {system}|{value} beside {system}|{first[0]} at {first[1]}: the "
+                    "results name different patients"
+                )
                 raise FhirError(f"{place}: {why}: send one patient per request", {place: [why]})
     by_reference = has_patient or any(row[1] for row in named)
     linked_ids = patient_ids.union(*(row[2] for row in named if row[1]))
@@ -944,12 +1168,13 @@ def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
 
 def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
     # The results the interpretation used: an ignored (e.g. cancelled) Observation dates nothing.
+    frame = _date_frame(bundle or {})
     dates = [
         d
         for _, resource in _resources(bundle or {}, [])
         if resource.get("resourceType") == "Observation"
         and resource.get("status") in _USED_STATUSES
-        and (d := _effective(resource))
+        and (d := _effective(resource, frame))
     ]
     return max(dates).isoformat() if dates else None
 

@@ -22,11 +22,15 @@ layer validates it with the same request schema as JSON and runs the same engine
   OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped), OBX-14 date.
 * Batch files (FHS/BHS ... BTS/FTS) are split by ``split_batch``; each message is read alone.
 * PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today),
-  PID-8 sex (F female, M male, O/A other, U/N unknown). OBR-7 (else the latest OBX-14) ->
-  ``collected_on``. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
+  PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in either is not given
+  (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``. When the timestamp dating the panel
+  and another OBR-7 or OBX-14 both carry a time and a UTC offset, the other's date is taken in the
+  panel timestamp's offset. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
   code -> ``clinical.*``. DG1-6 ``W`` (working) makes scleromyxoedema "suspected", otherwise
-  "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent).
+  "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
+  DG1-21 action code (v2.5+) is ``D`` (delete) is ignored (noted).
+* MSH-10 is required (AR without it); MSH-12 is read without surrounding blanks.
 
 Errors raise ``Hl7Error`` (segment, occurrence, field, HL7 table 0357 code, ACK code). Suggested
 HTTP behaviour: answer an ``Hl7Error`` (and a request-schema 422) with HTTP 200 and the ACK from
@@ -70,7 +74,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any, TypedDict
 
 from hl7apy.consts import VALIDATION_LEVEL
@@ -432,13 +436,49 @@ def _declared_encoding(text: str) -> Encoding | None:
 
 # HL7 DTM: YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], ASCII digits.
 _DTM = re.compile(
-    r"(\d{4})(\d{2})?(\d{2})?(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,4})?)?)?)?(?:[+-]\d{4})?", re.ASCII
+    r"(\d{4})(\d{2})?(\d{2})?(?:(\d{2})(?:(\d{2})(?:\d{2}(?:\.\d{1,4})?)?)?)?(?:([+-])(\d{2})(\d{2}))?",
+    re.ASCII,
 )
+# The HL7 null: a field explicitly sent without a value.
+HL7_NULL = '""'
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """A timestamp: its calendar date as written and, when it carries a time of day and a UTC
+    offset, the instant it names."""
+
+    on: date
+    moment: datetime | None = None
+
+    @property
+    def frame(self) -> tzinfo | None:
+        """The UTC offset the timestamp was written in (None without a time of day and an offset)."""
+        return self.moment.tzinfo if self.moment is not None else None
+
+    def date_in(self, frame: tzinfo | None) -> date:
+        """The calendar date in another timestamp's frame: converted to that offset when both carry
+        one, else the date as written."""
+        if self.moment is None or frame is None:
+            return self.on
+        return self.moment.astimezone(frame).date()
 
 
 def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> date | None:
+    stamp = _hl7_stamp(value, where, segment=segment, index=index, fld=fld)
+    return stamp.on if stamp is not None else None
+
+
+def _hl7_stamp(
+    value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str] | None = None
+) -> _Stamp | None:
+    """A full date (YYYYMMDD at least) with its instant when it has one; None when the field is
+    empty, the HL7 null (said in ``notes``) or a partial date."""
     text = value.strip()
     if not text:
+        return None
+    if text == HL7_NULL and notes is not None:
+        notes.append(f'{where} is the HL7 null "" (no value): read as not given')
         return None
     match = _DTM.fullmatch(text)
     if match is None:
@@ -454,7 +494,7 @@ def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> 
         return None  # partial date (YYYY or YYYYMM): not enough to compute an age or a panel date
     digits = text[:8]
     try:
-        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        on = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError as exc:
         raise Hl7Error(
             f"{where}: '{value}' is not a valid date",
@@ -463,6 +503,44 @@ def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> 
             field=fld,
             hl7_code=102,
         ) from exc
+    if match.group(4) is None or match.group(6) is None:
+        return _Stamp(on)  # no time of day, or no offset: the date as written
+    hours, minutes = int(match.group(4)), int(match.group(5) or 0)
+    sign = -1 if match.group(6) == "-" else 1
+    offset_hours, offset_minutes = int(match.group(7)), int(match.group(8))
+    if hours > 23 or minutes > 59 or offset_hours > 23 or offset_minutes > 59:
+        raise Hl7Error(
+            f"{where}: '{value}' is not a valid time with its UTC offset",
+            segment=segment,
+            index=index,
+            field=fld,
+            hl7_code=102,
+        )
+    offset = timezone(sign * timedelta(hours=offset_hours, minutes=offset_minutes))
+    return _Stamp(on, datetime(on.year, on.month, on.day, hours, minutes, tzinfo=offset))
+
+
+def _panel_frame(stamps: Sequence[tuple[_Stamp, int]]) -> tzinfo | None:
+    """The UTC offset of the timestamp that dates the panel (the latest; of two on one date, the
+    later segment), None when it carries none."""
+    if not stamps:
+        return None
+    return max(stamps, key=lambda item: (item[0].on, item[1]))[0].frame
+
+
+def _frame_of_obr7(segments: Sequence[Segment]) -> tzinfo | None:
+    """The frame of the panel's OBR-7, read before the OBX that are compared with it (an OBR-7 that
+    cannot be read is refused where the segments are read in order)."""
+    stamps = []
+    for seg in segments:
+        if seg.name == "OBR":
+            try:
+                stamp = _hl7_stamp(seg.component(7), "OBR-7", segment="OBR", index=seg.index, fld=7, notes=[])
+            except Hl7Error:
+                continue
+            if stamp is not None:
+                stamps.append((stamp, seg.index))
+    return _panel_frame(stamps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,7 +604,7 @@ def _header(msh: Segment) -> _Header:
         "message_type": msh.raw(9),
         "control_id": msh.text(10),
         "processing_id": msh.component(11) or "P",
-        "version": msh.component(12),
+        "version": msh.component(12).strip(),
         "sending_application": msh.raw(3),
         "sending_facility": msh.raw(4),
         "receiving_application": msh.raw(5),
@@ -535,7 +613,7 @@ def _header(msh: Segment) -> _Header:
 
 
 def _check_header(msh: Segment) -> None:
-    version = msh.component(12)
+    version = msh.component(12).strip()
     if version not in SUPPORTED_VERSIONS:
         raise Hl7Error(
             f"HL7 version '{version}' is not supported (supported: {', '.join(SUPPORTED_VERSIONS)})",
@@ -562,6 +640,15 @@ def _check_header(msh: Segment) -> None:
             index=1,
             field=9,
             hl7_code=201,
+            ack_code="AR",
+        )
+    if msh.text(10).strip() in ("", HL7_NULL):
+        raise Hl7Error(
+            "MSH-10 (message control ID) is missing: every message needs one",
+            segment="MSH",
+            index=1,
+            field=10,
+            hl7_code=101,
             ack_code="AR",
         )
 
@@ -667,10 +754,38 @@ class _ObxReader:
                 comparator = None
             if comparator and comparator not in ("<", ">", "<=", ">="):
                 raise ValueProblem(f"SN comparator '{comparator}' is not one of < <= > >=")
+            _refuse_comma(comps[1])
             return comparator, parse_number(comps[1])
         if value_type in ("NM", "ST", "TX", "FT", ""):
-            return parse_compared(unescape(rep, seg.enc))
+            text = unescape(rep, seg.enc)
+            _refuse_comma(text)
+            return parse_compared(text)
         raise ValueProblem(f"value type {value_type} cannot carry a number")
+
+
+_COMMA_NUMBER = re.compile(r"\s*(?:<=|>=|=<|=>|<|>|=)?\s*([+-]?\d(?:[\d,]*\d)?(?:\.\d*)?)\s*", re.ASCII)
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
+
+
+def _refuse_comma(text: str) -> None:
+    """A number written with a comma is refused: the comma is a decimal comma (1,2) or a thousands
+    separator (1,200), and 1,200 could be either. The message gives the number each reading makes."""
+    match = _COMMA_NUMBER.fullmatch(text)
+    if match is None or "," not in match.group(1):
+        return
+    number = match.group(1)
+    thousands = number.replace(",", "") if _THOUSANDS.fullmatch(number) else None
+    decimal = number.replace(",", ".") if number.count(",") == 1 and "." not in number else None
+    if thousands and decimal:
+        advice = f"send {thousands} if the comma separates thousands, {decimal} if it is a decimal comma"
+    elif thousands or decimal:
+        advice = f"send {thousands or decimal}"
+    else:
+        advice = "send the number with a decimal point and no thousands separator"
+    raise ValueProblem(
+        f"'{number}' has a comma, which is either a decimal comma or a thousands separator, and neither "
+        f"is accepted: {advice}"
+    )
 
 
 def _first_readable(candidates: list[str], codemap: CodeMap) -> str:
@@ -742,10 +857,12 @@ def _read_segments(
     ctx: OruContext, segments: list[Segment], codemap: CodeMap, today: date | None
 ) -> OruContext:
     panel = PanelAssembler()
-    obr_dates: list[tuple[date, int]] = []
-    obx_dates: list[tuple[date, int]] = []
-    results: list[DatedResult] = []
-    obr_on: tuple[date, int] | None = None  # the current OBR's collection date and occurrence
+    obr_stamps: list[tuple[_Stamp, int]] = []
+    obx_stamps: list[tuple[_Stamp, int]] = []
+    results: list[tuple[DatedResult, _Stamp | None]] = []  # each result with the timestamp dating it
+    obr_on: tuple[_Stamp, int] | None = None  # the current OBR's collection date and occurrence
+    # Timestamps with UTC offsets are compared in the frame of the one dating the panel.
+    frame = _frame_of_obr7(segments)
     pid: Segment | None = None
     obx_count = 0
     for seg in segments:
@@ -761,28 +878,39 @@ def _read_segments(
             ctx.pid = seg.er7
         elif seg.name == "OBR":
             ctx.obr.append(seg)
-            when = _hl7_date(
-                seg.component(7), f"OBR[{seg.index}] OBR-7", segment="OBR", index=seg.index, fld=7
+            stamp = _hl7_stamp(
+                seg.component(7),
+                f"OBR[{seg.index}] OBR-7",
+                segment="OBR",
+                index=seg.index,
+                fld=7,
+                notes=ctx.notes,
             )
-            obr_on = (when, seg.index) if when else None
-            if when:
-                obr_dates.append((when, seg.index))
+            obr_on = (stamp, seg.index) if stamp else None
+            if stamp:
+                obr_stamps.append((stamp, seg.index))
         elif seg.name == "OBX":
             obx_count += 1
-            result, when = _map_obx(seg, codemap, ctx.notes, obr_on)
+            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame)
             if result is not None:
-                results.append(result)
+                results.append((result, on))
             if when:
-                obx_dates.append((when, seg.index))
+                obx_stamps.append((when, seg.index))
         elif seg.name == "DG1":
-            _map_dg1(seg, codemap, panel, ctx.notes)
+            _map_dg1(seg, codemap, panel, ctx.notes, ctx.version)
     if obx_count == 0:
         raise Hl7Error("the message has no OBX segment", segment="OBX", hl7_code=101)
+    if not obr_stamps:
+        frame = _panel_frame(obx_stamps)
+    for result, on in results:
+        result.on = on.date_in(frame) if on is not None else None
+    obr_dates = [(stamp.date_in(frame), index) for stamp, index in obr_stamps]
+    obx_dates = [(stamp.date_in(frame), index) for stamp, index in obx_stamps]
     # The panel's date: the latest OBR-7, else the latest OBX-14.
     latest = max(obr_dates) if obr_dates else (max(obx_dates) if obx_dates else None)
     collected = latest[0] if latest else None
     try:
-        history, history_sources = place_results(results, collected, panel, ctx.notes)
+        history, history_sources = place_results([r for r, _ in results], collected, panel, ctx.notes)
         panel.check()
     except ResultProblem as exc:
         ctx.notes.extend(panel.notes)
@@ -933,10 +1061,16 @@ def message_to_request(
 
 
 def _map_obx(
-    seg: Segment, codemap: CodeMap, notes: list[str], obr_on: tuple[date, int] | None
-) -> tuple[DatedResult | None, date | None]:
-    """One OBX as a dated result (None when it is not read) and its OBX-14 date. The result's date is
-    its OBX-14, else the OBR-7 of the OBR it follows."""
+    seg: Segment,
+    codemap: CodeMap,
+    notes: list[str],
+    obr_on: tuple[_Stamp, int] | None,
+    frame: tzinfo | None,
+) -> tuple[DatedResult | None, _Stamp | None, _Stamp | None]:
+    """One OBX as a result (None when it is not read), its OBX-14 and the timestamp that dates the
+    result: its OBX-14, else the OBR-7 of the OBR it follows. The caller sets the result's date from
+    that timestamp once the panel's frame is known; ``frame`` is the panel OBR-7's UTC offset, in
+    which an OBX-14 is compared with its OBR-7."""
     set_id = seg.text(1) or str(seg.index)
     codings = _codings(seg, 3)
     code_label = codings[0].code if codings else "(no code)"
@@ -954,7 +1088,7 @@ def _map_obx(
         )
     if status not in _USED_STATUSES:
         notes.append(f"{where}: result status '{status}' is not a result; ignored")
-        return None, None
+        return None, None, None
     reader = _ObxReader(seg, codemap, where, notes)
     try:
         entry = codemap.resolve(codings, section="observations")
@@ -964,10 +1098,10 @@ def _map_obx(
             from_finding = entry is not None
         if entry is None:
             notes.append(f"{where}: code not in the code map; ignored")
-            return None, None
+            return None, None, None
         if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
             notes.append(f"{where}: no value in OBX-5; ignored")
-            return None, None
+            return None, None, None
         value = reader.value(entry)
         reader.field = 5
         sub_id = seg.text(4).strip()
@@ -987,15 +1121,18 @@ def _map_obx(
             # A unit the code does not carry is a table value (UCUM) not found, like the schema's.
             hl7_code=205 if conflict else (103 if reader.field == 6 else 102),
         ) from exc
-    when = _hl7_date(seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14)
-    if when is not None and obr_on is not None and when > obr_on[0]:
+    when = _hl7_stamp(
+        seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14, notes=notes
+    )
+    if when is not None and obr_on is not None and when.date_in(frame) > obr_on[0].date_in(frame):
         # A specimen is not collected after its order's collection date: an OBX-14 later than the
         # OBR-7 is the time of analysis (common), and the result is of the OBR-7 date.
         notes.append(
-            f"{where}: OBX-14 {when.isoformat()} is after the collection date of OBR[{obr_on[1]}] "
-            f"({obr_on[0].isoformat()}): read as the time of analysis"
+            f"{where}: OBX-14 {when.date_in(frame).isoformat()} is after the collection date of "
+            f"OBR[{obr_on[1]}] ({obr_on[0].date_in(frame).isoformat()}): read as the time of analysis"
         )
         when = None
+    on: _Stamp | None
     if when is not None:
         on, element, locator = when, "OBX-14", (("OBX", seg.index), 14, seg.index)
     elif obr_on is not None:
@@ -1004,14 +1141,22 @@ def _map_obx(
     else:
         on, element, locator = None, "", (("OBX", seg.index), 14, seg.index)
     result = DatedResult(
-        entry.target, value, where, on, element, priority=entry.priority, group=sub_id, locator=locator
+        entry.target, value, where, None, element, priority=entry.priority, group=sub_id, locator=locator
     )
-    return result, when
+    return result, when, on
 
 
-def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str]) -> None:
+# Versions whose DG1 has DG1-21, the diagnosis action code (HL7 table 0206: A add, D delete,
+# U update, X no change).
+_DG1_ACTION_VERSIONS = ("2.5", "2.5.1")
+
+
+def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str], version: str) -> None:
     codings = _codings(seg, 3)
     where = f"DG1[{seg.index}] ({codings[0].code if codings else 'no code'})"
+    if version in _DG1_ACTION_VERSIONS and seg.component(21).strip().upper() == "D":
+        notes.append(f"{where}: DG1-21 action code D: the diagnosis is deleted; ignored")
+        return
     try:
         entry = codemap.resolve(codings, section="conditions")
         if entry is None:
@@ -1031,7 +1176,9 @@ def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
 def _patient(pid: Segment, on: date, notes: list[str]) -> dict[str, Any]:
     patient: dict[str, Any] = {}
     sex = pid.component(8).upper()
-    if sex:
+    if sex.strip() == HL7_NULL:
+        notes.append('PID-8 sex is the HL7 null "" (no value): read as not given')
+    elif sex:
         if sex not in _SEX:
             raise Hl7Error(
                 f"PID-8 sex '{sex}' is not in HL7 table 0001 (F, M, O, U, A, N)",
@@ -1042,6 +1189,9 @@ def _patient(pid: Segment, on: date, notes: list[str]) -> dict[str, Any]:
             )
         patient["sex"] = _SEX[sex]
     raw_birth = pid.component(7)
+    if raw_birth.strip() == HL7_NULL:
+        notes.append('PID-7 birth date is the HL7 null "" (no value): read as not given; age not derived')
+        return patient
     birth = _hl7_date(raw_birth, "PID-7", segment="PID", index=1, fld=7)
     if birth:
         try:
@@ -1367,8 +1517,10 @@ def build_ack(
                 )
             )
         else:
-            # v2.3/2.4 ERR-1 (ELD): segment^sequence^field^code&text&table
-            sub = enc.subcomponent.join([str(hl7_code), _ERROR_TEXT.get(hl7_code, "Error"), "HL70357"])
+            # v2.3/2.4 ERR-1 (ELD): segment^sequence^field^code&text&table, the whole text of the
+            # problem as the code's text (MSA-3 holds only its first 80 characters).
+            code_text = escape(text, enc) if text else _ERROR_TEXT.get(hl7_code, "Error")
+            sub = enc.subcomponent.join([str(hl7_code), code_text, "HL70357"])
             parts = (location.split(enc.component) + ["", "", ""])[:3]
             lines.append(f"ERR{enc.field}{enc.component.join(parts + [sub])}")
     if version in ("2.5", "2.5.1"):

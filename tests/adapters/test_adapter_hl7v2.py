@@ -372,7 +372,7 @@ class TestAck:
         text = sample_bytes("oru_v23_crlf.hl7")
         ack = build_ack(text, error=Hl7Error("bad", segment="OBX", index=2, field=5, hl7_code=102))
         err = segments_of(ack)[2]
-        assert err.raw(1) == "OBX^2^5^102&Data type error&HL70357"
+        assert err.raw(1) == "OBX^2^5^102&bad&HL70357"  # the problem itself, in the code's text
         assert segments_of(ack)[0].raw(9) == "ACK^R01"
 
     def test_accept_ack_has_no_err(self):

@@ -1,0 +1,299 @@
+"""FHIR R4 inbound: a withdrawn report is never interpreted, timestamps with offsets are dated in one frame,
+a referenceRange given only as text is read, disagreeing codings of one value are refused, and the texts
+of notes and errors name FHIR elements in words."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from service.adapters.fhir import FhirError, interpretation_to_diagnostic_report, translate_bundle
+from service.api import create_app
+
+from .conftest import TODAY
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+SCT = "http://snomed.info/sct"
+
+
+def observation(code: str, **value: Any) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+    }
+    resource.update(value)
+    return resource
+
+
+def quantity(value: float, unit: str, **extra: Any) -> dict[str, Any]:
+    return {"valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit, **extra}}
+
+
+def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]}
+
+
+def translate(*resources: dict[str, Any]):
+    return translate_bundle(bundle(*resources), today=TODAY)
+
+
+def refused(*resources: dict[str, Any]) -> FhirError:
+    with pytest.raises(FhirError) as err:
+        translate(*resources)
+    assert err.value.status == 422
+    return err.value
+
+
+def report(status: str, **extra: Any) -> dict[str, Any]:
+    """A DiagnosticReport whose results (M-protein 34 g/L, IgG kappa) are contained and final."""
+    return {
+        "resourceType": "DiagnosticReport",
+        "status": status,
+        "code": {"coding": [{"system": LOINC, "code": "24351-9"}]},
+        "subject": {"reference": "Patient/p1"},
+        "contained": [
+            observation("33358-3", id="mp", **quantity(34, "g/L")),
+            observation("25700-6", id="ife", valueString="IgG kappa"),
+        ],
+        "result": [{"reference": "#mp"}, {"reference": "#ife"}],
+        **extra,
+    }
+
+
+# --- DiagnosticReport.status (a modifier element) ---------------------------------------------
+
+
+class TestReportStatus:
+    @pytest.mark.parametrize(
+        ("status", "why"), [("entered-in-error", "withdrawn"), ("cancelled", "cancelled")]
+    )
+    def test_a_withdrawn_report_is_refused_naming_its_status(self, status, why):
+        err = refused(report(status))
+        assert list(err.errors) == ["Bundle.entry[0].resource.status"]
+        message = err.errors["Bundle.entry[0].resource.status"][0]
+        assert f"'{status}'" in message and why in message and "not interpreted" in message
+
+    def test_a_registered_report_is_refused_for_having_no_released_results(self):
+        err = refused(report("registered"))
+        assert "no released results" in err.errors["Bundle.entry[0].resource.status"][0]
+
+    @pytest.mark.parametrize("status", ["unknown", "withdrawn"])
+    def test_a_report_status_that_does_not_say_the_results_stand_is_refused(self, status):
+        err = refused(report(status))
+        assert "Bundle.entry[0].resource.status" in err.errors
+
+    def test_the_results_of_a_withdrawn_report_that_are_bundle_entries_are_not_read_either(self):
+        withdrawn = report("entered-in-error", contained=[], result=[{"reference": "Observation/mp"}])
+        mp = observation("33358-3", id="mp", **quantity(34, "g/L"))
+        err = refused(withdrawn, mp)
+        assert "Bundle.entry[0].resource.status" in err.errors
+
+    @pytest.mark.parametrize(
+        "status", ["partial", "preliminary", "final", "amended", "corrected", "appended"]
+    )
+    def test_a_report_with_released_results_is_read(self, status):
+        request = translate(report(status)).request
+        assert request["spep"]["m_protein"] == {"value": 34, "unit": "g/L"}
+
+    def test_the_endpoint_answers_a_withdrawn_report_with_an_operation_outcome(self):
+        client = create_app({"TESTING": True, "DEV_MODE": True}).test_client()
+        resp = client.post(
+            "/v1/fhir/interpretations",
+            data=json.dumps(bundle(report("entered-in-error"))),
+            content_type="application/fhir+json",
+        )
+        assert resp.status_code == 422
+        body = resp.get_json()
+        assert body["resourceType"] == "OperationOutcome"
+        assert body["issue"][0]["expression"] == ["Bundle.entry[0].resource.status"]
+
+
+# --- timestamps with UTC offsets -----------------------------------------------------------
+
+
+class TestOffsets:
+    def test_one_instant_written_with_two_offsets_is_one_day(self):
+        result = translate(
+            observation("33358-3", effectiveDateTime="2024-05-01T23:30:00-05:00", **quantity(34, "g/L")),
+            observation("25700-6", effectiveDateTime="2024-05-02T04:30:00Z", valueString="IgG kappa"),
+        )
+        assert "history" not in result.request
+        assert result.request["spep"]["m_protein"] == {"value": 34, "unit": "g/L"}
+        assert result.request["collected_on"] == "2024-05-02"
+
+    def test_the_report_effective_time_gives_the_frame(self):
+        dated = report("final", effectiveDateTime="2024-05-01T23:45:00-05:00")
+        dated["contained"][0]["effectiveDateTime"] = "2024-05-01T23:30:00-05:00"
+        dated["contained"][1]["effectiveDateTime"] = "2024-05-02T04:30:00Z"
+        data = bundle(dated)
+        result = translate_bundle(data, today=TODAY)
+        assert "history" not in result.request
+        assert result.request["collected_on"] == "2024-05-01"
+        out = interpretation_to_diagnostic_report({}, data)
+        assert out["effectiveDateTime"] == "2024-05-01"
+
+    def test_an_earlier_day_in_the_panel_frame_is_still_history(self):
+        result = translate(
+            observation("33358-3", effectiveDateTime="2024-04-20T08:00:00+02:00", **quantity(30, "g/L")),
+            observation("33358-3", effectiveDateTime="2024-05-02T04:30:00Z", **quantity(34, "g/L")),
+        )
+        assert result.request["history"] == [
+            {"collected_on": "2024-04-20", "spep": {"m_protein": {"value": 30, "unit": "g/L"}}}
+        ]
+        assert result.request["collected_on"] == "2024-05-02"
+
+    def test_dates_without_a_time_are_read_as_written(self):
+        result = translate(
+            observation("33358-3", effectiveDateTime="2024-05-01", **quantity(30, "g/L")),
+            observation("25700-6", effectiveDateTime="2024-05-02T04:30:00+09:00", valueString="IgG kappa"),
+        )
+        assert result.request["history"][0]["collected_on"] == "2024-05-01"
+        assert result.request["collected_on"] == "2024-05-02"
+
+
+# --- referenceRange.text -------------------------------------------------------------------
+
+
+class TestReferenceRangeText:
+    def test_a_text_range_is_read_in_the_value_unit(self):
+        calcium = observation("2000-8", **quantity(2.4, "mmol/L"), referenceRange=[{"text": "2.15-2.55"}])
+        request = translate(calcium).request
+        assert request["labs"]["calcium"] == {
+            "value": 2.4,
+            "unit": "mmol/L",
+            "reference_range": {"low": 2.15, "high": 2.55},
+        }
+
+    @pytest.mark.parametrize("text", ["normal", "8.6-10.2 mg/dL", "<2.55"])
+    def test_a_text_range_that_cannot_be_used_is_noted(self, text):
+        calcium = observation("2000-8", **quantity(2.4, "mmol/L"), referenceRange=[{"text": text}])
+        result = translate(calcium)
+        assert "reference_range" not in result.request["labs"]["calcium"]
+        assert any("referenceRange[0].text" in n and text in n for n in result.notes), result.notes
+
+
+# --- one value, disagreeing codings ---------------------------------------------------------
+
+
+class TestDisagreeingCodings:
+    def test_text_and_coding_reading_as_different_results_are_refused(self):
+        ife = observation(
+            "25700-6",
+            valueCodeableConcept={
+                "text": "IgG kappa",
+                "coding": [{"system": SCT, "code": "260385009", "display": "Negative"}],
+            },
+        )
+        err = refused(ife)
+        assert list(err.errors) == ["Bundle.entry[0].resource.valueCodeableConcept"]
+        assert "IgG kappa" in err.message and "Negative" in err.message
+
+    def test_two_codings_reading_as_different_clones_are_refused(self):
+        ife = observation(
+            "25700-6",
+            valueCodeableConcept={
+                "coding": [
+                    {"system": "urn:lab", "code": "GK", "display": "IgG kappa"},
+                    {"system": "urn:lab", "code": "AL", "display": "IgA lambda"},
+                ]
+            },
+        )
+        err = refused(ife)
+        assert "Bundle.entry[0].resource.valueCodeableConcept" in err.errors
+
+    def test_text_and_codings_that_agree_are_read(self):
+        ife = observation(
+            "25700-6",
+            valueCodeableConcept={
+                "text": "IgG kappa monoclonal protein",
+                "coding": [{"system": "urn:lab", "code": "GK", "display": "IgG-kappa"}],
+            },
+        )
+        assert translate(ife).request["serum_ife"] == {
+            "result": "positive",
+            "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}],
+        }
+
+
+# --- texts of notes and errors -------------------------------------------------------------
+
+
+class TestTexts:
+    def test_an_entry_without_a_resource_is_noted_in_words(self):
+        data = bundle(observation("33358-3", **quantity(3, "g/L")))
+        data["entry"].insert(0, {"fullUrl": "urn:uuid:0a7e1b8e-0000-4000-8000-000000000001"})
+        notes = translate_bundle(data, today=TODAY).notes
+        assert not any("None" in n for n in notes), notes
+        assert any(n.startswith("Bundle.entry[0]: ") and "no resource" in n for n in notes), notes
+
+    def test_a_withdrawn_diagnosis_is_noted_in_words(self):
+        diagnosis = {
+            "resourceType": "Condition",
+            "subject": {"reference": "Patient/p1"},
+            "code": {"coding": [{"system": SCT, "code": "23132008"}]},
+            "verificationStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                        "code": "entered-in-error",
+                    }
+                ]
+            },
+        }
+        notes = translate(observation("33358-3", **quantity(3, "g/L")), diagnosis).notes
+        assert not any("None" in n for n in notes), notes
+        assert any(n.startswith("Bundle.entry[1].resource (23132008): entered-in-error") for n in notes)
+
+    def test_a_missing_unit_is_named_by_its_fhir_elements_only(self):
+        err = refused(observation("33358-3", valueQuantity={"value": 12}))
+        text = err.message + json.dumps(err.errors)
+        assert "OBX" not in text and "valueQuantity" in text
+
+    def test_results_about_two_subjects_say_they_name_different_patients(self):
+        err = refused(
+            observation("33358-3", subject={"reference": "urn:uuid:zzz"}, **quantity(3, "g/L")),
+            observation("25700-6", subject={"reference": "Patient/p1"}, valueString="IgG kappa"),
+        )
+        for messages in err.errors.values():
+            assert all(m.startswith("subject ") and "different patients" in m for m in messages), messages
+
+    @pytest.mark.parametrize("partial", ["2024", "2024-05"])
+    def test_a_date_without_a_day_cannot_date_the_panel(self, partial):
+        err = refused(observation("33358-3", effectiveDateTime=partial, **quantity(34, "g/L")))
+        assert list(err.errors) == ["Bundle.entry[0].resource.effectiveDateTime"]
+        assert "day" in err.message
+
+    @pytest.mark.parametrize("partial", ["2024", "2024-05"])
+    def test_a_date_without_a_day_beside_a_full_one_is_noted_and_not_used(self, partial):
+        result = translate(
+            observation("33358-3", effectiveDateTime=partial, **quantity(34, "g/L")),
+            observation("25700-6", effectiveDateTime="2024-05-01", valueString="IgG kappa"),
+        )
+        assert result.request["collected_on"] == "2024-05-01"
+        assert result.request["spep"]["m_protein"] == {"value": 34, "unit": "g/L"}
+        assert any(
+            n.startswith("Bundle.entry[0].resource.effectiveDateTime") and "not used for dating" in n
+            for n in result.notes
+        ), result.notes
+
+    def test_a_date_without_a_day_outside_the_panel_date_is_refused(self):
+        err = refused(
+            observation("33358-3", effectiveDateTime="2023-11", **quantity(30, "g/L")),
+            observation("25700-6", effectiveDateTime="2024-05-01", valueString="IgG kappa"),
+        )
+        assert list(err.errors) == ["Bundle.entry[0].resource.effectiveDateTime"]
+
+    def test_a_partial_date_of_an_observation_not_read_is_not_refused(self):
+        unmapped = {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "urn:lab", "code": "XYZ"}]},
+            "effectiveDateTime": "2024",
+            "valueString": "anything",
+        }
+        result = translate(unmapped, observation("33358-3", **quantity(3, "g/L")))
+        assert result.request["spep"]["m_protein"]["value"] == 3
