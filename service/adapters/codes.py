@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -175,6 +175,9 @@ class CodeEntry:
     # converted: incoming unit -> (unit sent in the request, multiplier). None: any unit, judged by
     # the request schema.
     units: Mapping[str, tuple[str, Decimal]] | None = None
+    # The code reports one band of the serum M-protein (spep.m_protein): the whole M-protein only when
+    # the immunofixation finds one clone.
+    band: bool = False
 
     @property
     def label(self) -> str:
@@ -341,6 +344,7 @@ _ENTRY_KEYS = {
     "enabled",
     "match",
     "units",
+    "band",
 }
 _REJECTED_KEYS = {"code", "system", "is", "wrongly_used_for"}
 _NOT_MAPPED_KEYS = {"code", "system", "reason", "source"}
@@ -493,6 +497,13 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
                 if name in item and not isinstance(item[name], str):
                     raise CodeMapError(f"{where}: '{name}' must be a string")
             units = _unit_rules(item.get("units"), kind, where)
+            band = item.get("band", False)
+            if not isinstance(band, bool):
+                raise CodeMapError(f"{where}: 'band' must be true or false")
+            if band and target != "spep.m_protein":
+                raise CodeMapError(
+                    f"{where}: 'band' (one band of the M-protein) applies to spep.m_protein only"
+                )
             entry = CodeEntry(
                 system=codemap.system_key(system),
                 code=code,
@@ -507,6 +518,7 @@ def _apply_entries(data: dict[str, Any], path: Path, codemap: CodeMap) -> None:
                 match=match,
                 origin=str(path),
                 units=units,
+                band=band,
             )
             key = (entry.system, entry.code)
             if key in seen and seen[key] != target:
@@ -1017,6 +1029,7 @@ class _Slot:
     source: str
     from_condition: bool
     groups: frozenset[str] = frozenset()  # HL7 OBX-4 sub-IDs that gave the value
+    band: bool = False  # one band of the M-protein (a band code), not the total
 
 
 class PanelAssembler:
@@ -1047,6 +1060,7 @@ class PanelAssembler:
         priority: int = 0,
         from_condition: bool = False,
         group: str = "",
+        band: bool = False,
     ) -> None:
         """Record a value for a request field path; contradictory data raises ValueProblem.
 
@@ -1055,7 +1069,9 @@ class PanelAssembler:
         if FIELD_KINDS.get(path) is Kind.CROSSCHECK:
             self.crosschecks.append((value, source))
             return
-        new = _Slot(value, priority, source, from_condition, frozenset({group}) if group else frozenset())
+        new = _Slot(
+            value, priority, source, from_condition, frozenset({group}) if group else frozenset(), band
+        )
         old = self._slots.get(path)
         if old is None or old.value == value:
             if old is None:
@@ -1137,14 +1153,34 @@ class PanelAssembler:
     def check_bands(self) -> None:
         """M-protein bands told apart by sub-ID are added only for a biclonal immunofixation: without
         one they could be a repeated measurement, and adding them would double the M-protein."""
+        clones = len((self.get("serum_ife") or {}).get("clones") or [])
+        self._band_only(clones)
         if not self._bands:
             return
-        ife = self.get("serum_ife") or {}
-        if len(ife.get("clones") or []) < 2:
+        if clones < 2:
             raise ValueProblem(
                 f"spep.m_protein: two bands ({self._bands}) but no serum immunofixation naming two clones "
                 "in the message: send the total M-protein, or the immunofixation of both clones"
             )
+
+    def _band_only(self, clones: int) -> None:
+        """A band code's value (one band) beside an immunofixation naming two clones or more is a lower
+        bound of the total M-protein, never the total: the other bands are not in it."""
+        slot = self._slots.get("spep.m_protein")
+        if slot is None or not slot.band or clones < 2:
+            return
+        comparator = slot.value.get("comparator")
+        if comparator in ("<", "<="):
+            raise ValueProblem(
+                f"spep.m_protein: {slot.source} bounds one band from above while the immunofixation names "
+                f"{clones} clones: that says nothing of the total M-protein; send the total M-protein"
+            )
+        if comparator is None:
+            self._slots["spep.m_protein"] = replace(slot, value={**slot.value, "comparator": ">="})
+        self.notes.append(
+            f"spep.m_protein: {slot.source} is one band while the immunofixation names {clones} clones: read "
+            "as a lower bound of the total M-protein (send the total, or each band with its own sub-ID)"
+        )
 
     def check_flc_ratio(self) -> None:
         """Compare a reported kappa/lambda ratio with the kappa and lambda of the same panel."""
@@ -1258,6 +1294,7 @@ class DatedResult:
     priority: int = 0
     group: str = ""
     locator: Any = None  # the adapter's handle for locating an error at this result
+    band: bool = False  # one band of the M-protein (CodeEntry.band)
 
 
 class ResultProblem(ValueProblem):
@@ -1315,7 +1352,12 @@ def place_results(
                 )
         try:
             target.set(
-                result.path, result.value, source=result.source, priority=result.priority, group=result.group
+                result.path,
+                result.value,
+                source=result.source,
+                priority=result.priority,
+                group=result.group,
+                band=result.band,
             )
         except ValueProblem as exc:
             raise ResultProblem(str(exc), result, dated=False) from exc

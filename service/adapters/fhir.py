@@ -584,7 +584,14 @@ def _observation(
     on, element = dated
     results.append(
         DatedResult(
-            entry.target, value, f"{where} ({label})", on, element, priority=entry.priority, locator=where
+            entry.target,
+            value,
+            f"{where} ({label})",
+            on,
+            element,
+            priority=entry.priority,
+            locator=where,
+            band=entry.band,
         )
     )
 

@@ -1141,7 +1141,15 @@ def _map_obx(
     else:
         on, element, locator = None, "", (("OBX", seg.index), 14, seg.index)
     result = DatedResult(
-        entry.target, value, where, None, element, priority=entry.priority, group=sub_id, locator=locator
+        entry.target,
+        value,
+        where,
+        None,
+        element,
+        priority=entry.priority,
+        group=sub_id,
+        locator=locator,
+        band=entry.band,
     )
     return result, when, on
 
