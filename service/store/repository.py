@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -366,8 +367,27 @@ class RecordStore:
             if not pending.retry_key and pending.patient_key is None:
                 return self.save(pending.make([]))
             earlier, rows = self._run(lambda c: _lookups(c, pending))
-            return (earlier, False) if earlier is not None else self.save(pending.make(rows))
-        return self._run(lambda c: _record(c, pending), autocommit=True)
+            if earlier is None:
+                return self.save(pending.make(rows))
+            record, new = earlier, False
+        else:
+            record, new = self._run(lambda c: _record(c, pending), autocommit=True)
+        if not new:
+            self._bind_key(record, pending)
+        return record, new
+
+    def _bind_key(self, record: Record, pending: Pending) -> None:
+        """A retry found by its patient, specimen and body that brings an Idempotency-Key the record was
+        made without (by the same caller): the key becomes the record's, so that the key used again for
+        another body is refused as for a key that made its record."""
+        key = pending.idempotency_key
+        if key is None or record.idempotency_key is not None or record.api_key_name != pending.api_key_name:
+            return
+        stmt = update(T).where(T.c.id == record.id, T.c.idempotency_key.is_(None)).values(idempotency_key=key)
+        try:
+            self._run(lambda c: c.execute(stmt), autocommit=self._postgres)
+        except IntegrityError:
+            pass  # the key was bound to another record of this caller meanwhile: that one answers it
 
     def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
         """Several records in order (a later one sees an earlier one's panel as history). On

@@ -133,3 +133,26 @@ def test_a_message_of_a_batch_file_sent_again_on_its_own_is_the_same_record(clie
     assert store.count() == 1
     assert hl7(client, alone.rstrip(b"\r")).headers.get("Idempotent-Replayed") == "true"
     assert store.count() == 1
+
+
+def test_a_key_first_sent_with_a_retry_of_an_earlier_record_is_bound_to_it(client, store):
+    """A request with a new key that is a retry of a record stored without one (the same patient,
+    specimen and body) replays that record, and the key is then that record's: the same key with
+    another body is a 422 naming the header, as for a key that made its record."""
+    body = {
+        "spep": {"m_protein": {"value": 12, "unit": "g/L"}},
+        "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+        "collected_on": "2025-01-10",
+        "patient_ref": "MRN-BIND",
+        "specimen_id": "SP-BIND",
+    }
+    first = client.post("/v1/interpretations", json=body)
+    again = client.post("/v1/interpretations", json=body, headers={"Idempotency-Key": "bind-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+    other = {**body, "specimen_id": "SP-OTHER", "spep": {"m_protein": {"value": 14, "unit": "g/L"}}}
+    r = client.post("/v1/interpretations", json=other, headers={"Idempotency-Key": "bind-1"})
+    assert names_the_header(r), r.json
+    # the key still replays its record
+    r = client.post("/v1/interpretations", json=body, headers={"Idempotency-Key": "bind-1"})
+    assert r.status_code == 201 and r.json["id"] == first.json["id"]
