@@ -13,11 +13,53 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.12.2"
+RULESET_VERSION = "mgi-rules-2026.12.3"
 
 # What changed in each ruleset version, for a laboratory (GET /v1/ruleset; docs/ruleset-changelog.md
 # gives the same with the measured effect on a reference set of panels).
 CHANGELOG: tuple[dict[str, Any], ...] = (
+    {
+        "version": "mgi-rules-2026.12.3",
+        "previous": "mgi-rules-2026.12.2",
+        "changes": [
+            {
+                "rules": ["flc.reference_intervals", "data.complete_screen"],
+                "section": "§4, §2.9",
+                "change": "A negative work-up whose Freelite ratio the standard interval calls normal and "
+                "the renal-impairment interval abnormal (below 0.37), with no eGFR or clearance sent, is "
+                "'no monoclonal protein' only provisionally: labs.egfr is asked for, as light-chain MGUS "
+                "already did on the kappa side.",
+                "affects": "Negative screens with a Freelite ratio of 0.26-0.37 and no renal data.",
+            },
+            {
+                "rules": ["flc.reference_intervals"],
+                "section": "§4",
+                "change": "Reported end-stage renal disease (clinical.end_stage_renal_disease) is renal "
+                "impairment: it selects the Freelite renal-impairment interval, with a note. Beside an "
+                "eGFR or clearance of 60 or more the two disagree: the ratio is judged against both "
+                "Freelite intervals and is undetermined where they differ. Renal insufficiency (§2.1 R) "
+                "still needs a clearance, eGFR or creatinine.",
+                "affects": "Freelite panels that report end-stage renal disease.",
+            },
+            {
+                "rules": ["mgcs.scleromyxedema"],
+                "section": "§5",
+                "change": "Scleromyxoedema reported absent beside the papular and sclerodermoid eruption "
+                "is a contradiction said in a note; with the histology also reported typical it is read "
+                "as suspected, so the MGCS referral and the dermato-neuro emergency are not lost to it.",
+                "affects": "Requests that report scleromyxoedema absent together with Rongioletti "
+                "criteria (1) and (3).",
+            },
+            {
+                "rules": ["mde.renal_insufficiency"],
+                "section": "§2.1 R",
+                "change": "An eGFR sent beside a measured clearance that would decide clearance < 40 the "
+                "other way is named in the clearance criterion's note (the measured clearance still "
+                "decides).",
+                "affects": "Criterion notes of panels that send both a clearance and an eGFR.",
+            },
+        ],
+    },
     {
         "version": "mgi-rules-2026.12.2",
         "previous": "mgi-rules-2026.12.1",
