@@ -323,9 +323,18 @@ class CodeMap:
         return found[0][1]
 
     def normalize_unit(self, unit: str | None) -> str:
-        """Contract spelling of a UCUM unit; unknown units pass through for the schema to judge."""
+        """Contract spelling of a UCUM unit; unknown units pass through for the schema to judge. UCUM
+        writes the litre 'l' or 'L': a lower-case litre (mg/l, g/dl, umol/l) is the contract's 'L'."""
         raw = (unit or "").strip()
-        return self.unit_aliases.get(raw, raw)
+        if raw in self.unit_aliases:
+            return self.unit_aliases[raw]
+        spelled = "/".join(p[:-1] + "L" if p in _LOWER_LITRE else p for p in raw.split("/"))
+        return self.unit_aliases.get(spelled, spelled)
+
+
+# A litre, alone or with a decimal prefix, written with UCUM's lower-case 'l' (only whole unit terms:
+# the 'l' ending 'mmol' is not a litre).
+_LOWER_LITRE = frozenset({"l", "dl", "cl", "ml", "ul", "µl", "μl", "nl"})
 
 
 def _icd_flat(code: str) -> str:
