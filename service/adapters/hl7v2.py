@@ -865,6 +865,7 @@ def _read_segments(
     frame = _frame_of_obr7(segments)
     pid: Segment | None = None
     obx_count = 0
+    cancelled = False  # the current OBR's order is cancelled (OBR-25 X)
     for seg in segments:
         if seg.name == "PID":
             if pid is not None:
@@ -886,11 +887,21 @@ def _read_segments(
                 fld=7,
                 notes=ctx.notes,
             )
-            obr_on = (stamp, seg.index) if stamp else None
-            if stamp:
+            # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
+            cancelled = seg.component(25).strip().upper() == "X"
+            if cancelled:
+                ctx.notes.append(
+                    f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"
+                )
+            obr_on = (stamp, seg.index) if stamp and not cancelled else None
+            if stamp and not cancelled:
                 obr_stamps.append((stamp, seg.index))
         elif seg.name == "OBX":
             obx_count += 1
+            if cancelled:
+                set_id = seg.text(1) or str(seg.index)
+                ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
+                continue
             result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame)
             if result is not None:
                 results.append((result, on))
@@ -930,7 +941,7 @@ def _read_segments(
         request["collected_on"] = latest[0].isoformat()
         ctx.collected_from = ("OBR", latest[1], 7) if obr_dates else ("OBX", latest[1], 14)
     if pid is not None:
-        patient = _patient(pid, collected or today or date.today(), ctx.notes)
+        patient = _patient(pid, collected or today or date.today(), ctx.notes, dated=collected is not None)
         if patient:
             request["patient"] = patient
     ctx.request = request
@@ -1181,7 +1192,7 @@ def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
         raise Hl7Error(f"{where}: {exc}", segment="DG1", index=seg.index, field=3, hl7_code=205) from exc
 
 
-def _patient(pid: Segment, on: date, notes: list[str]) -> dict[str, Any]:
+def _patient(pid: Segment, on: date, notes: list[str], *, dated: bool = True) -> dict[str, Any]:
     patient: dict[str, Any] = {}
     sex = pid.component(8).upper()
     if sex.strip() == HL7_NULL:
@@ -1206,6 +1217,11 @@ def _patient(pid: Segment, on: date, notes: list[str]) -> dict[str, Any]:
             patient["age_years"] = age_in_years(birth, on)
         except ValueProblem as exc:
             raise Hl7Error(f"PID-7: {exc}", segment="PID", index=1, field=7, hl7_code=102) from exc
+        if not dated:
+            notes.append(
+                f"no collection date (OBR-7 or OBX-14): the age from PID-7 is taken on {on.isoformat()}, "
+                "the day the message was read"
+            )
     elif raw_birth.strip():
         notes.append(f"PID-7 birth date '{raw_birth}' is partial; age not derived")
     return patient

@@ -98,3 +98,27 @@ class TestSmallTexts:
         seg = "OBX|1|SN|42482-0^Protein.monoclonal 24h^LN||^1,200|mg/(24.h)|||||F"
         with pytest.raises(Hl7Error, match="is either a decimal comma or a thousands separator"):
             parse_oru(message(seg), codemap)
+
+
+class TestCancelledOrderAndUndatedAge:
+    def test_the_results_of_a_cancelled_order_are_not_read(self, codemap):
+        cancelled = OBR + "|" * 18 + "X"  # OBR-25 result status X: order cancelled
+        assert cancelled.split("|")[25] == "X"
+        msg = "\r".join([header(), PID, cancelled, MPROT]) + "\r"
+        ctx = parse_oru(msg, codemap)
+        assert "spep" not in ctx.request
+        assert any("OBR-25" in n and "cancelled" in n for n in ctx.notes), ctx.notes
+
+    def test_a_later_order_of_the_message_is_still_read(self, codemap):
+        cancelled = OBR + "|" * 18 + "X"
+        second = r"OBR|2|ORD2|FIL2|SPEP^Serum protein electrophoresis^L|||20240501083000"
+        msg = "\r".join([header(), PID, cancelled, MPROT, second, MPROT.replace("1.2", "1.4")]) + "\r"
+        ctx = parse_oru(msg, codemap)
+        assert ctx.request["spep"]["m_protein"] == {"value": 1.4, "unit": "g/dL"}
+
+    def test_an_age_without_a_collection_date_says_which_day_it_is_taken_on(self, codemap):
+        undated = r"OBR|1|ORD1|FIL1|SPEP^Serum protein electrophoresis^L"
+        msg = "\r".join([header(), PID, undated, MPROT]) + "\r"
+        ctx = parse_oru(msg, codemap)
+        assert "age_years" in ctx.request["patient"]
+        assert any("no collection date" in n and "age" in n for n in ctx.notes), ctx.notes
