@@ -10,8 +10,9 @@ the same settings (gunicorn.conf.py with its default worker count, 2 x cores + 1
 side by side: store off, and store on over that database. Then:
 
   (1) throughput of POST /v1/interpretations, store on / store off, interleaved rounds, the bench
-      panel mix; store-on bodies carry a patient_ref (500 patients) and a unique specimen_id, so every
-      request is a new record and looks up its patient's stored history (target >= 0.7)
+      panel mix; store-on bodies carry a patient_ref and a unique specimen_id, so every request is a
+      new record and looks up its patient's stored history (target >= 0.7); --load says whose panels
+      they are (see drive()): same-day (500 patients, the default), serial, new-patient
   (2) GET /v1/interpretations/{id} p99 over random ids of the filled database, one connection
       (target <= 10 ms)
   (3) GET /v1/interpretations?patient_ref=... p99 over random patients, one connection (target <= 20 ms)
@@ -53,6 +54,12 @@ from bench.panels import BODIES  # noqa: E402
 SECRET = "bench-secret-" + "0" * 40
 PATH = "/v1/interpretations"
 PATIENTS_LOAD = 500
+# "serial" load: a filled patient's panels are 30 days apart from FILL_START; a new one a month after
+# the tenth (per_patient=10) has all ten in its 12-month window.
+FILL_START = date(2020, 1, 1)
+SERIAL_DATE = FILL_START + timedelta(days=300)
+SERIAL_PATIENTS = [1]  # patients of the filled database, set by fill()
+SERIAL_NEXT = [0]  # the next of them, across rounds: each gets one new panel in a run
 RESULTS = os.path.join(ROOT, "bench", "results")
 
 
@@ -127,6 +134,7 @@ def fill(url: str, n: int, per_patient: int = 10) -> tuple[list[str], list[str]]
     ).split()
     sample_ids: list[str] = []
     patients = max(1, n // per_patient)
+    SERIAL_PATIENTS[0] = patients
     sample_refs = [f"P{random.randrange(patients)}" for _ in range(500)]
     now = datetime.now(UTC)
     texts = [
@@ -151,7 +159,7 @@ def fill(url: str, n: int, per_patient: int = 10) -> tuple[list[str], list[str]]
             rid = uuid.uuid4().hex
             if random.random() < 500 / n:
                 sample_ids.append(rid)
-            on = date(2020, 1, 1) + timedelta(days=(i // patients) * 30)
+            on = FILL_START + timedelta(days=(i // patients) * 30)
             answer = mix[i % len(mix)][1]
             code = answer["classification"]["code"]
             row = (
@@ -202,10 +210,27 @@ def fill(url: str, n: int, per_patient: int = 10) -> tuple[list[str], list[str]]
     return sample_ids or [], sample_refs
 
 
+def shifted(body: dict[str, Any], to: date) -> dict[str, Any]:
+    """``body`` collected on ``to``, its own history entries moved by as many days."""
+    delta = to - date.fromisoformat(body.get("collected_on", to.isoformat()))
+    out = {**body, "collected_on": to.isoformat()}
+    if "history" in body:
+        out["history"] = [
+            {**h, "collected_on": (date.fromisoformat(h["collected_on"]) + delta).isoformat()}
+            for h in body["history"]
+        ]
+    return out
+
+
 def drive(
-    port: int, seconds: float, connections: int, store_on: bool, seed: int
+    port: int, seconds: float, connections: int, store_on: bool, seed: int, load: str = "same-day"
 ) -> tuple[int, float, list[float], int]:
-    """POST the mix for ``seconds`` on ``connections`` threads: (2xx answers, seconds, latencies, others)."""
+    """POST the mix for ``seconds`` on ``connections`` threads: (2xx answers, seconds, latencies, others).
+
+    Store-on bodies by ``load``: "same-day", 500 patients on the mix's own dates, so each patient-day
+    gathers dozens of records over a run; "serial", each request a new panel of a filled patient, a
+    month after its last stored one (its ten stored panels in the 12-month window); "new-patient",
+    each request a patient with no stored panel."""
     counter = [seed * 10_000_000]
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
@@ -224,7 +249,16 @@ def drive(
                 with lock:
                     counter[0] += 1
                     c = counter[0]
-                body = {**body, "patient_ref": f"L{c % PATIENTS_LOAD}", "specimen_id": f"X{c}"}
+                if load == "serial":
+                    body = shifted(body, SERIAL_DATE)
+                    with lock:
+                        SERIAL_NEXT[0] += 1
+                        ref = f"P{SERIAL_NEXT[0] % SERIAL_PATIENTS[0]}"
+                elif load == "new-patient":
+                    ref = f"N{c}"
+                else:
+                    ref = f"L{c % PATIENTS_LOAD}"
+                body = {**body, "patient_ref": ref, "specimen_id": f"X{c}"}
             data = json.dumps(body).encode()
             t0 = time.perf_counter()
             try:
@@ -364,6 +398,12 @@ def main() -> int:
     ap.add_argument("--gets", type=int, default=2000)
     ap.add_argument("--impact-sample", type=int, default=20_000)
     ap.add_argument("--sqlite", action="store_true")
+    ap.add_argument(
+        "--load",
+        choices=("same-day", "serial", "new-patient"),
+        default="same-day",
+        help="whose panels the store-on requests are (see drive())",
+    )
     ap.add_argument("--out", default="", help="results file (default bench/results/store-<backend>.json)")
     ap.add_argument(
         "--worker-class", default="sync", help="gunicorn worker class of both servers (sync, gthread)"
@@ -393,7 +433,7 @@ def main() -> int:
         on = Server("store-on", "service.wsgi:app", workers, ["--max-requests", "0"], env_on)
         with off.start(logs), on.start(logs):
             for srv, flag in ((off, False), (on, True)):
-                drive(srv.port, 1.5, args.connections, flag, 99)  # warm-up
+                drive(srv.port, 1.5, args.connections, flag, 99, args.load)  # warm-up
             tput: dict[str, list[float]] = {"off": [], "on": []}
             p99s: dict[str, list[float]] = {"off": [], "on": []}
             cpu_ms: dict[str, list[float]] = {"off": [], "on": []}
@@ -403,7 +443,9 @@ def main() -> int:
                     pids = srv.worker_pids() + (postgres_pids() if flag else [])
                     pg = postgres_pids() if flag else []
                     c0, p0 = cpu_seconds(pids), cpu_seconds(pg)
-                    ok, secs, lat, bad = drive(srv.port, args.seconds, args.connections, flag, r + 1)
+                    ok, secs, lat, bad = drive(
+                        srv.port, args.seconds, args.connections, flag, r + 1, args.load
+                    )
                     cpu_ms[name].append((cpu_seconds(pids) - c0) / max(1, ok) * 1000)
                     if flag:
                         pg_ms.append((cpu_seconds(pg) - p0) / max(1, ok) * 1000)
@@ -436,6 +478,12 @@ def main() -> int:
                 f"CPU {cpu / n * 1000:.3f} ms/record (+ PostgreSQL {pg_cpu / n * 1000:.3f})",
                 flush=True,
             )
+    if args.load == "serial" and SERIAL_NEXT[0] >= SERIAL_PATIENTS[0]:
+        print(
+            f"   note: {SERIAL_NEXT[0]:,} serial requests for {SERIAL_PATIENTS[0]:,} patients: some patients "
+            "had two panels on the same day (use more --records)",
+            flush=True,
+        )
     on_off = statistics.mean(tput["on"]) / statistics.mean(tput["off"])
     million_min = 1_000_000 / imp[2] / 60
     results: dict[str, Any] = {
@@ -443,6 +491,7 @@ def main() -> int:
         "records": args.records,
         "gunicorn": {"workers": workers, "worker_class": args.worker_class, "threads": args.threads},
         "connections": args.connections,
+        "load": args.load,
         "database_settings": settings,
         "machine_at_start": started,
         "machine_at_end": machine(),
