@@ -206,6 +206,18 @@ def build_facts(panel: Panel) -> Facts:
     # is given (said in the output); flow-cytometry percentages are never used for 10 %/60 %.
     if clonal is not None:
         bmpc, bmpc_source = clonal, "clonal"
+        if morph is not None:
+            # ref: §2.9 / §2.1 S / §2.2 — the clonal figure decides; a total on the other side of 60 %
+            # or 10 % is said, never dropped unseen.
+            cut = next(
+                (c for c in (R.BMPC_SLIM_PERCENT, R.BMPC_MYELOMA_PERCENT) if morph >= c > clonal), None
+            )
+            if cut is not None:
+                notes.append(
+                    f"Total plasma cells by morphology ({_fmt(morph)} %) reach {cut:g} % while the clonal "
+                    f"figure ({_fmt(clonal)} %) does not: the clonal figure decides (clinical-reference "
+                    "§2.9); the discordance is for review (a trephine CD138 count settles the marrow burden)."
+                )
     elif morph is not None:
         bmpc, bmpc_source = morph, "morphology"
         notes.append(

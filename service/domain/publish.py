@@ -264,6 +264,15 @@ def _data_rules() -> list[dict[str, Any]]:
             {},
         ),
         _rule(
+            "data.marrow_figures",
+            "§2.9",
+            R.IMWG_2014,
+            f"The clonal plasma-cell figure decides the {m10} % and {m60} % thresholds; total plasma cells "
+            "by morphology stand in when no clonal figure is given (said in a note), and a total that "
+            f"reaches {m10} % or {m60} % beside a clonal figure below it is named in a note",
+            {"bmpc_percent": R.BMPC_MYELOMA_PERCENT, "slim_percent": R.BMPC_SLIM_PERCENT},
+        ),
+        _rule(
             "data.flow_cytometry",
             "§2.9",
             R.IMWG_2014,

@@ -58,6 +58,13 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "decides).",
                 "affects": "Criterion notes of panels that send both a clearance and an eGFR.",
             },
+            {
+                "rules": ["data.marrow_figures"],
+                "section": "§2.9",
+                "change": "Total plasma cells by morphology that reach 10 % or 60 % beside a clonal figure "
+                "below it are named in a note (the clonal figure still decides).",
+                "affects": "Notes of panels that send both marrow figures on either side of 10 % or 60 %.",
+            },
         ],
     },
     {

@@ -82,3 +82,26 @@ def test_a_clearance_bound_that_does_not_decide_renal_insufficiency_is_asked_for
     assert "labs.creatinine_clearance" in out["missing_data"]
     assert "labs.creatinine_clearance" not in out["comment"]
     assert "exact creatinine clearance" in out["comment"]
+
+
+@pytest.mark.parametrize(
+    ("clonal", "total", "said"),
+    [
+        (5, 65, True),  # ref: §2.9 / §2.1 S: 65 % total reaches 60 %, the clonal 5 % does not
+        (5, 12, True),  # 12 % total reaches 10 % (§2.2-§2.4), the clonal 5 % does not
+        (5, 9.9, False),
+        (5, 10, True),
+        (12, 30, False),  # both on the same side of 10 % and of 60 %
+        (12, 60, True),
+    ],
+)
+def test_a_total_plasma_cell_figure_across_a_threshold_the_clonal_figure_is_below_is_said(
+    clonal, total, said
+):
+    """The clonal figure decides (§2.9); total plasma cells by morphology on the other side of 10 % or
+    60 % are named in a note, never dropped unseen."""
+    out = run(mgus_igg(marrow={"clonal_plasma_cells_percent": clonal, "plasma_cells_percent": total}))
+    notes = [n for n in out.get("notes", []) if "total plasma cells by morphology" in n.lower()]
+    assert bool(notes) is said, out.get("notes")
+    if said:
+        assert f"{total:g} %" in notes[0] and f"{clonal:g} %" in notes[0]
