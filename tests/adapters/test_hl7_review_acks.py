@@ -50,7 +50,7 @@ class TestErr1OfOlderVersions:
     @pytest.mark.parametrize(("version", "status"), [("2.3", 422), ("2.4", 422)])
     def test_http_answers_with_the_whole_text_in_err_1(self, client, version, status):
         text = message(
-            r"OBX|1|NM|33358-3^Protein.monoclonal^LN||1.2|g/dl|||||F",
+            r"OBX|1|NM|33358-3^Protein.monoclonal^LN||1.2|mg/dL|||||F",
             r"OBX|2|NM|99999-9^Unknown^LN||1|g/L|||||F",
             version=version,
         )
