@@ -1159,11 +1159,13 @@ class PanelAssembler:
         self.check_bands()
         self.check_flc_ratio()
 
-    def check_bands(self) -> None:
+    def check_bands(self, panel_clones: int = 0) -> None:
         """M-protein bands told apart by sub-ID are added only for a biclonal immunofixation: without
-        one they could be a repeated measurement, and adding them would double the M-protein."""
+        one they could be a repeated measurement, and adding them would double the M-protein.
+        ``panel_clones``: the clones the panel's immunofixation names, for a history entry without its
+        own (one band of an earlier day is a band of the same gammopathy)."""
         clones = len((self.get("serum_ife") or {}).get("clones") or [])
-        self._band_only(clones)
+        self._band_only(max(clones, panel_clones))
         if not self._bands:
             return
         if clones < 2:
@@ -1372,10 +1374,14 @@ def place_results(
             raise ResultProblem(str(exc), result, dated=False) from exc
     history: list[dict[str, Any]] = []
     sources: dict[str, str] = {}
+    panel_clones = len((panel.get("serum_ife") or {}).get("clones") or [])
     for number, on in enumerate(sorted(earlier)):
         assembler = earlier[on]
         try:
-            assembler.check_bands()
+            if assembler.has("serum_ife"):
+                assembler.check_bands()
+            else:
+                assembler.check_bands(panel_clones)
         except ValueProblem as exc:
             raise ValueProblem(f"history of {on.isoformat()}: {exc}") from exc
         notes.extend(assembler.notes)

@@ -76,3 +76,13 @@ def test_fhir_band_one_beside_two_clones_is_a_lower_bound_of_the_total():
     out = translate_bundle(bundle, today=TODAY)
     request = out.request if hasattr(out, "request") else out[0]
     assert request["spep"]["m_protein"] == {"value": 18, "unit": "g/L", "comparator": ">="}
+
+
+def test_band_one_of_an_earlier_day_beside_two_clones_is_a_lower_bound_in_the_history(codemap):
+    """An earlier band-1 result read into the history is one band of the same patient's biclonal
+    gammopathy: a lower bound there too, so the evolving rule never compares a band with a total."""
+    earlier_band = r"OBX|4|NM|51435-6^Protein.monoclonal band 1^LN||1.8|g/dL|||||F|||20231101"
+    ctx = parse_oru(message(TOTAL, ife("IgG kappa~IgA lambda"), earlier_band), codemap)
+    (entry,) = ctx.request["history"]
+    assert entry["spep"]["m_protein"] == {"value": 1.8, "unit": "g/dL", "comparator": ">="}
+    assert ctx.request["spep"]["m_protein"] == {"value": 3.3, "unit": "g/dL"}
