@@ -520,6 +520,11 @@ def _hl7_stamp(
     return _Stamp(on, datetime(on.year, on.month, on.day, hours, minutes, tzinfo=offset))
 
 
+def _cancelled(obr: Segment) -> bool:
+    """OBR-25 result status X (HL7 table 0123): the order was cancelled, it has no results."""
+    return obr.component(25).strip().upper() == "X"
+
+
 def _panel_frame(stamps: Sequence[tuple[_Stamp, int]]) -> tzinfo | None:
     """The UTC offset of the timestamp that dates the panel (the latest; of two on one date, the
     later segment), None when it carries none."""
@@ -533,7 +538,7 @@ def _frame_of_obr7(segments: Sequence[Segment]) -> tzinfo | None:
     cannot be read is refused where the segments are read in order)."""
     stamps = []
     for seg in segments:
-        if seg.name == "OBR":
+        if seg.name == "OBR" and not _cancelled(seg):
             try:
                 stamp = _hl7_stamp(seg.component(7), "OBR-7", segment="OBR", index=seg.index, fld=7, notes=[])
             except Hl7Error:
@@ -878,7 +883,8 @@ def _read_segments(
             pid = seg
             ctx.pid = seg.er7
         elif seg.name == "OBR":
-            ctx.obr.append(seg)
+            if not _cancelled(seg):  # a cancelled order names neither the reply nor the specimen
+                ctx.obr.append(seg)
             stamp = _hl7_stamp(
                 seg.component(7),
                 f"OBR[{seg.index}] OBR-7",
@@ -888,7 +894,7 @@ def _read_segments(
                 notes=ctx.notes,
             )
             # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
-            cancelled = seg.component(25).strip().upper() == "X"
+            cancelled = _cancelled(seg)
             if cancelled:
                 ctx.notes.append(
                     f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"

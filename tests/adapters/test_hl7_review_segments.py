@@ -122,3 +122,12 @@ class TestCancelledOrderAndUndatedAge:
         ctx = parse_oru(msg, codemap)
         assert "age_years" in ctx.request["patient"]
         assert any("no collection date" in n and "age" in n for n in ctx.notes), ctx.notes
+
+    def test_a_cancelled_order_names_neither_the_reply_nor_the_specimen_nor_the_date_frame(self, codemap):
+        cancelled = r"OBR|1|O1|F1|SPEP^Serum protein electrophoresis^L|||20240503100000+1400" + "|" * 18 + "X"
+        active = r"OBR|2|O2|F2|SPEP^Serum protein electrophoresis^L|||20240501230000-0500"
+        msg = "\r".join([header(), PID, cancelled, MPROT, active, MPROT.replace("1.2", "1.4")]) + "\r"
+        ctx = parse_oru(msg, codemap)
+        assert [o.raw(3) for o in ctx.obr] == ["F2"]
+        assert ctx.request["collected_on"] == "2024-05-01"
+        assert ctx.request["spep"]["m_protein"] == {"value": 1.4, "unit": "g/dL"}
