@@ -106,9 +106,14 @@ def scleromyxedema_status(f: Facts) -> str | None:
         # the MGCS referral and, with fever or neurological signs, the dermato-neuro emergency are
         # never lost while the biopsy is awaited (§5). A histology reported negative rules it out.
         return "suspected"
-    if c.scleromyxedema is Scleromyxedema.ABSENT and _eruption_and_histology_reported(c):
-        # Rongioletti (1) and (3) reported met contradict a stated absence: the referral and the
-        # emergency are not lost to the contradiction, which is said (build_flags).
+    if (
+        c.scleromyxedema is Scleromyxedema.ABSENT
+        and _eruption_and_histology_reported(c)
+        and thyroid_abnormal(f) is not True
+    ):
+        # Rongioletti (1) and (3) reported met, (4) not refuted, contradict a stated absence: the
+        # referral and the emergency are not lost to the contradiction, which is said (build_flags).
+        # With thyroid disease (4 not met) the stated absence is consistent and stands.
         return "suspected"
     return None
 
@@ -195,6 +200,7 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
         and c.papular_eruption is True
         and c.sclerodermoid_induration is True
         and c.histology_mucin_fibrosis is not False
+        and thyroid is not True
     ):
         f.notes.append(
             "Scleromyxoedema is reported absent although Rongioletti criteria (1) and (3) are reported met: "

@@ -46,7 +46,8 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "section": "§5",
                 "change": "Scleromyxoedema reported absent beside the papular and sclerodermoid eruption "
                 "is a contradiction said in a note; with the histology also reported typical it is read "
-                "as suspected, so the MGCS referral and the dermato-neuro emergency are not lost to it.",
+                "as suspected, so the MGCS referral and the dermato-neuro emergency are not lost to it; "
+                "with thyroid disease reported (Rongioletti 4 not met) the stated absence stands.",
                 "affects": "Requests that report scleromyxoedema absent together with Rongioletti "
                 "criteria (1) and (3).",
             },

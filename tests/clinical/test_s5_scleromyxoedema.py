@@ -194,3 +194,16 @@ def test_scleromyxoedema_reported_absent_beside_the_eruption_and_typical_histolo
     assert ("MGCS_SCLEROMYXEDEMA" in flags(out)) is treated_as_suspected
     contradiction = [n for n in out.get("notes", []) if "reported absent" in n]
     assert bool(contradiction) is (histology is not False)
+
+
+@pytest.mark.parametrize(
+    "thyroid", [{"thyroid_disease": True}, {}], ids=["thyroid_disease", "thyroid_unknown"]
+)
+def test_scleromyxoedema_reported_absent_beside_thyroid_disease_is_not_overridden(client, thyroid):
+    """Rongioletti (4) needs the absence of thyroid disease: with thyroid disease reported, an eruption
+    and typical histology are consistent with a stated 'absent', which stands (no MGCS flag, no note)."""
+    clinical = eruption(scleromyxedema="absent", histology_mucin_fibrosis=True, **thyroid)
+    out = post(client, b(clinical=clinical))
+    overridden = "thyroid_disease" not in thyroid
+    assert ("MGCS_SCLEROMYXEDEMA" in flags(out)) is overridden
+    assert bool([n for n in out.get("notes", []) if "reported absent" in n]) is overridden
