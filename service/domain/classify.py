@@ -19,6 +19,7 @@ from . import criteria as C
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
 from .facts import MDE_NAMES, Facts, attributable_spike
+from .flc import esrd_reported, renal_impairment
 from .panel import HeavyChain, IfeResult
 from .quantity import ZERO, ge, gt
 from .results import Code
@@ -96,6 +97,14 @@ def _urine_field(f: Facts) -> str:
     return "urine.ife" if f.urine_discordant else "urine.m_protein_24h"
 
 
+def _renal_field(f: Facts) -> str:
+    """What settles the renal FLC interval when it is open: the eGFR, or, when the eGFR or clearance
+    sent (>= 60) and a reported end-stage renal disease disagree, the disease report."""
+    if esrd_reported(f.panel.clinical) and renal_impairment(f.panel.labs) is False:
+        return "clinical.end_stage_renal_disease"
+    return RENAL
+
+
 def flc_missing(f: Facts) -> list[str]:
     """Request fields that would let a not-assessable FLC ratio be judged."""
     fl = f.panel.flc
@@ -105,7 +114,7 @@ def flc_missing(f: Facts) -> list[str]:
     if absent:
         return absent
     if f.flc is not None and f.flc.renal_open and f.flc.abnormal is None:
-        return [RENAL]  # ref: §4 — the ratio is judged differently by the two Freelite intervals
+        return [_renal_field(f)]  # ref: §4 — the ratio is judged differently by the two Freelite intervals
     if f.flc is not None and f.flc.interval_low is None:
         return ["flc.ratio_reference_range"]  # assay 'other' without the laboratory's interval
     # Both sent, an interval in force: a chain reported as a bound leaves the ratio open.
@@ -685,7 +694,7 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
         threshold=f"outside {flc.interval_low}-{flc.interval_high}" if flc and flc.interval_low else None,
     )
     C.INVOLVED_FLC_RAISED.record(f, raised, None)
-    renal = [RENAL] if flc is not None and flc.renal_open else []
+    renal = [_renal_field(f)] if flc is not None and flc.renal_open else []
     if abnormal is False:
         # ref: §2.7 — light-chain smouldering myeloma needs no abnormal ratio: the urine or the marrow,
         # when not given, could still place the clone.

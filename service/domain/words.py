@@ -21,6 +21,9 @@ FIELD_WORDS: dict[str, str] = {
     "labs.calcium": "calcium",
     "labs.creatinine": "creatinine",
     "labs.egfr": "eGFR (or creatinine clearance)",
+    "clinical.end_stage_renal_disease": (
+        "confirmation of the end-stage renal disease reported beside an eGFR or clearance of 60 or more"
+    ),
     "labs.creatinine_clearance": "an exact creatinine clearance",
     "labs.hemoglobin": "haemoglobin",
     "labs.tsh": "TSH with its reference range",

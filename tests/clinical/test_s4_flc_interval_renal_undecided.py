@@ -108,5 +108,7 @@ def test_an_egfr_of_60_or_more_beside_reported_end_stage_renal_disease_leaves_a_
     ).get_json()
     assert out["flc"]["abnormal"] is None
     assert out["classification"]["provisional"] is True
-    assert "labs.egfr" in out["missing_data"]
+    # the eGFR was sent: the disease report is what the two disagree on
+    assert "clinical.end_stage_renal_disease" in out["missing_data"]
+    assert "labs.egfr" not in out["missing_data"]
     assert any("End-stage renal disease is reported but" in n for n in out["notes"])
