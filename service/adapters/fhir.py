@@ -761,6 +761,16 @@ def _check_reports(bundle: Mapping[str, Any]) -> None:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or resource.get("resourceType") != "DiagnosticReport":
             continue
+        for element, value in (
+            ("effectiveDateTime", resource.get("effectiveDateTime")),
+            ("effectivePeriod.start", (resource.get("effectivePeriod") or {}).get("start")),
+            ("effectiveInstant", resource.get("effectiveInstant")),
+        ):
+            if value is not None and not isinstance(value, str):
+                # the report's time sets the panel's date frame: never coerced, never skipped
+                place = f"Bundle.entry[{index}].resource.{element}"
+                why = f"{element} must be a FHIR date/dateTime string"
+                raise FhirError(f"{place}: {why}", {place: [why]})
         status = resource.get("status")
         if status in _REPORT_STATUSES_READ:
             continue

@@ -297,3 +297,14 @@ class TestTexts:
         }
         result = translate(unmapped, observation("33358-3", **quantity(3, "g/L")))
         assert result.request["spep"]["m_protein"]["value"] == 3
+
+
+@pytest.mark.parametrize("element", ["effectiveDateTime", "effectiveInstant"])
+def test_a_report_time_that_is_not_a_string_is_refused_naming_it(element):
+    """The report's effective time sets the date frame: a number there is refused, never coerced."""
+    obs = observation("33358-3", effectiveDateTime="2024-05-01", **quantity(12, "g/L"))
+    obs["id"] = "m1"
+    rep = report("final", contained=[obs], result=[{"reference": "#m1"}])
+    rep[element] = 5
+    err = refused(rep)
+    assert f"Bundle.entry[0].resource.{element}" in str(err)
