@@ -503,9 +503,19 @@ def _hl7_stamp(
             field=fld,
             hl7_code=102,
         ) from exc
-    if match.group(4) is None or match.group(6) is None:
-        return _Stamp(on)  # no time of day, or no offset: the date as written
+    if match.group(4) is None:
+        return _Stamp(on)  # no time of day: the date as written
     hours, minutes = int(match.group(4)), int(match.group(5) or 0)
+    if hours > 23 or minutes > 59:
+        raise Hl7Error(
+            f"{where}: '{value}' is not a valid time of day",
+            segment=segment,
+            index=index,
+            field=fld,
+            hl7_code=102,
+        )
+    if match.group(6) is None:
+        return _Stamp(on)  # no UTC offset: the date as written
     sign = -1 if match.group(6) == "-" else 1
     offset_hours, offset_minutes = int(match.group(7)), int(match.group(8))
     if hours > 23 or minutes > 59 or offset_hours > 23 or offset_minutes > 59:

@@ -102,3 +102,15 @@ def test_a_null_obx_14_is_not_given_and_the_result_has_the_obr_7_date(codemap):
     assert ctx.request["collected_on"] == "2024-05-01"
     assert ctx.request["spep"] == {"m_protein": {"value": 1.2, "unit": "g/dL"}}
     assert any('OBX-14 is the HL7 null ""' in note for note in ctx.notes), ctx.notes
+
+
+@pytest.mark.parametrize("when", ["20240501250000", "20240501236000", "202405012500"])
+def test_a_time_of_day_that_is_not_one_is_refused_with_or_without_an_offset(codemap, when):
+    with pytest.raises(Hl7Error, match="not a valid time of day") as err:
+        parse_oru(message(obr(when), mprotein(1, "1.2")), codemap)
+    assert (err.value.segment, err.value.field) == ("OBR", 7)
+
+
+def test_a_valid_time_without_an_offset_is_read_as_its_date(codemap):
+    ctx = parse_oru(message(obr("20240501235959"), mprotein(1, "1.2")), codemap)
+    assert ctx.request["collected_on"] == "2024-05-01"
