@@ -448,6 +448,19 @@ def _reference_range(
         # A range given only as text ('2.15-2.55', '<5 mg/L') is read as HL7 OBX-7 is, in the value's
         # unit; one that cannot be read, or names another unit, is left out with a note.
         return read_range_text(text, unit, codemap, f"{where}: referenceRange[0].text", notes)
+    if len(result) == 1 and text and text.strip():
+        # One limit as a number and the range as text: the text completes it when it agrees.
+        read_notes: list[str] = []
+        whole = read_range_text(text, unit, codemap, f"{where}: referenceRange[0].text", read_notes)
+        ((side, number),) = result.items()
+        if whole is not None and len(whole) == 2:
+            if whole[side] != number:
+                raise ValueProblem(
+                    f"referenceRange.{side} ({number}) and referenceRange.text ('{text}') disagree"
+                )
+            notes.append(f"{where}: referenceRange[0] completed from its text '{text}'")
+            return whole
+        notes.extend(read_notes)
     return result or None
 
 

@@ -308,3 +308,16 @@ def test_a_report_time_that_is_not_a_string_is_refused_naming_it(element):
     rep[element] = 5
     err = refused(rep)
     assert f"Bundle.entry[0].resource.{element}" in str(err)
+
+
+def test_one_limit_with_the_whole_range_as_text_is_completed_from_the_text():
+    rng = {"low": {"value": 2.15, "unit": "mmol/L"}, "text": "2.15-2.55"}
+    ca = observation("2000-8", referenceRange=[rng], **quantity(2.4, "mmol/L"))
+    req = translate(ca).request
+    assert req["labs"]["calcium"]["reference_range"] == {"low": 2.15, "high": 2.55}
+
+
+def test_one_limit_that_its_text_contradicts_is_refused():
+    rng = {"low": {"value": 2.2, "unit": "mmol/L"}, "text": "2.15-2.55"}
+    err = refused(observation("2000-8", referenceRange=[rng], **quantity(2.4, "mmol/L")))
+    assert "disagree" in str(err)
