@@ -255,11 +255,32 @@ def _sclero_reported(body: dict) -> bool:
     c = body.get("clinical") or {}
     # Stated, or read from the eruption (Rongioletti 1) when no diagnosis is stated and the histology is
     # not reported negative (flags.scleromyxedema_status).
-    return c.get("scleromyxedema") in ("confirmed", "suspected") or (
-        c.get("scleromyxedema") is None
-        and all(c.get(k) is True for k in ("papular_eruption", "sclerodermoid_induration"))
-        and c.get("histology_mucin_fibrosis") is not False
+    eruption = all(c.get(k) is True for k in ("papular_eruption", "sclerodermoid_induration"))
+    return (
+        c.get("scleromyxedema") in ("confirmed", "suspected")
+        or (c.get("scleromyxedema") is None and eruption and c.get("histology_mucin_fibrosis") is not False)
+        or (
+            # Reported absent beside Rongioletti (1) and (3) met and (4) not refuted: read as suspected.
+            c.get("scleromyxedema") == "absent"
+            and eruption
+            and c.get("histology_mucin_fibrosis") is True
+            and c.get("thyroid_disease") is not True
+            and not _tsh_out_of_range(body)
+        )
     )
+
+
+def _tsh_out_of_range(body: dict) -> bool:
+    tsh = (body.get("labs") or {}).get("tsh")
+    rr = (tsh or {}).get("reference_range")
+    if not tsh or not rr:
+        return False
+    # a bound counts as out of range only when the whole of it is outside (as the engine reads it)
+    value, comparator = tsh["value"], tsh.get("comparator")
+    low, high = rr["low"], rr["high"]
+    below = comparator in (None, "<", "<=") and (value < low or (comparator == "<" and value == low))
+    above = comparator in (None, ">", ">=") and (value > high or (comparator == ">" and value == high))
+    return below or above
 
 
 @settings(
