@@ -933,6 +933,21 @@ def _read_segments(
         result.on = on.date_in(frame) if on is not None else None
     obr_dates = [(stamp.date_in(frame), index) for stamp, index in obr_stamps]
     obx_dates = [(stamp.date_in(frame), index) for stamp, index in obx_stamps]
+    # A result read with no date (no OBX-14, its order's OBR-7 empty) beside dated ones cannot be
+    # placed in the panel or its history: never assumed to be of the panel's day.
+    dated = [r for r, _ in results if r.on is not None]
+    undated = [r for r, _ in results if r.on is None]
+    if dated and undated:
+        (name, index), fld, _ = undated[0].locator
+        raise Hl7Error(
+            f"{undated[0].source}: no collection date (no OBX-14, and the OBR-7 of its order is empty "
+            "or partial) while other results of the message are dated: it cannot be placed in the panel "
+            "or its history; send its order's OBR-7",
+            segment=name,
+            index=index,
+            field=fld,
+            hl7_code=101,
+        )
     # The panel's date: the latest OBR-7, else the latest OBX-14.
     latest = max(obr_dates) if obr_dates else (max(obx_dates) if obx_dates else None)
     collected = latest[0] if latest else None

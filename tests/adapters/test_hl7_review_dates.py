@@ -114,3 +114,24 @@ def test_a_time_of_day_that_is_not_one_is_refused_with_or_without_an_offset(code
 def test_a_valid_time_without_an_offset_is_read_as_its_date(codemap):
     ctx = parse_oru(message(obr("20240501235959"), mprotein(1, "1.2")), codemap)
     assert ctx.request["collected_on"] == "2024-05-01"
+
+
+@pytest.mark.parametrize("undated_obr_7", ["", "202405", '""'])
+def test_results_without_a_date_beside_dated_ones_are_refused_never_given_the_panels_day(
+    codemap, undated_obr_7
+):
+    """The current order has no usable OBR-7, an older one is dated: its results cannot be placed, and
+    taking them as of the older order's day would read 16-month-old free light chains as current."""
+    current = f"OBR|1|ORD1|FIL1|SPEP^Serum protein electrophoresis^L|||{undated_obr_7}"
+    old = "OBR|2|ORD2|FIL2|FLC^Free light chains^L|||20230101083000"
+    kappa = "OBX|2|NM|36916-5^Kappa free^LN||450|mg/L|||||F"
+    with pytest.raises(Hl7Error, match="no collection date") as err:
+        parse_oru(message(current, mprotein(1, "3.5"), old, kappa), codemap)
+    assert (err.value.segment, err.value.index, err.value.field) == ("OBX", 1, 14)
+
+
+def test_a_message_whose_results_are_all_undated_is_read_as_before(codemap):
+    undated = "OBR|1|ORD1|FIL1|SPEP^Serum protein electrophoresis^L"
+    ctx = parse_oru(message(undated, mprotein(1, "1.2")), codemap)
+    assert "collected_on" not in ctx.request
+    assert ctx.request["spep"]["m_protein"] == {"value": 1.2, "unit": "g/dL"}
