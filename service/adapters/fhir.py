@@ -952,10 +952,16 @@ def _translate(
         if gender is not None and gender not in _GENDERS:
             why = f"gender '{str(gender)[:32]}' is not a FHIR administrative-gender ({', '.join(_GENDERS)})"
             raise FhirError(f"{where}.gender: {why}", {f"{where}.gender": [why]})
+        on = collected or today or date.today()
         try:
-            patient = _patient(resource, collected or today or date.today(), notes)
+            patient = _patient(resource, on, notes)
         except ValueProblem as exc:
             raise FhirError(f"{where}: {exc}", {f"{where}.birthDate": [str(exc)]}) from exc
+        if collected is None and patient.get("age_years") is not None:
+            notes.append(
+                f"{where}.birthDate: no result carries a collection date (effective[x]): the age is taken on "
+                f"{on.isoformat()}, the day the Bundle was read"
+            )
         if patient:
             request["patient"] = patient
     return FhirTranslation(request, notes + panel.notes, {**panel.sources, **history_sources})

@@ -321,3 +321,16 @@ def test_one_limit_that_its_text_contradicts_is_refused():
     rng = {"low": {"value": 2.2, "unit": "mmol/L"}, "text": "2.15-2.55"}
     err = refused(observation("2000-8", referenceRange=[rng], **quantity(2.4, "mmol/L")))
     assert "disagree" in str(err)
+
+
+def test_an_age_without_any_result_date_says_which_day_it_is_taken_on():
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1958-05-01"}
+    t = translate(patient, observation("33358-3", **quantity(12, "g/L")))
+    assert "age_years" in t.request["patient"] and "collected_on" not in t.request
+    assert any("birthDate" in n and "age is taken on" in n for n in t.notes), t.notes
+
+
+def test_an_age_at_a_result_date_says_nothing_more():
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1958-05-01"}
+    t = translate(patient, observation("33358-3", effectiveDateTime="2024-05-01", **quantity(12, "g/L")))
+    assert not any("age is taken on" in n for n in t.notes)
