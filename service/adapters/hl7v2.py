@@ -881,6 +881,7 @@ def _read_segments(
     pid: Segment | None = None
     obx_count = 0
     cancelled = False  # the current OBR's order is cancelled (OBR-25 X)
+    obr_ends: dict[int, _Stamp] = {}  # OBR-8 of timed collections, by OBR occurrence
     for seg in segments:
         if seg.name == "PID":
             if pid is not None:
@@ -909,6 +910,17 @@ def _read_segments(
                 ctx.notes.append(
                     f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"
                 )
+            # OBR-8, the end of a timed collection (a 24-hour urine): its results are of any day of the
+            # period [OBR-7, OBR-8], so of the panel's when the panel's date falls in it.
+            try:
+                end = _hl7_stamp(
+                    seg.component(8), f"OBR[{seg.index}] OBR-8", segment="OBR", index=seg.index, fld=8
+                )
+            except Hl7Error as exc:
+                end = None
+                ctx.notes.append(f"{exc}: not read (the collection is dated by its OBR-7)")
+            if stamp and end:
+                obr_ends[seg.index] = end
             obr_on = (stamp, seg.index) if stamp and not cancelled else None
             if stamp and not cancelled:
                 obr_stamps.append((stamp, seg.index))
@@ -951,6 +963,18 @@ def _read_segments(
     # The panel's date: the latest OBR-7, else the latest OBX-14.
     latest = max(obr_dates) if obr_dates else (max(obx_dates) if obx_dates else None)
     collected = latest[0] if latest else None
+    if collected is not None:
+        for result, _ in results:
+            (name, index), fld, _ = result.locator
+            end = obr_ends.get(index) if (name, fld) == ("OBR", 7) else None
+            if end is None or result.on is None or not result.on < collected <= end.date_in(frame):
+                continue
+            ctx.notes.append(
+                f"{result.source}: its collection ran from {result.on.isoformat()} to "
+                f"{end.date_in(frame).isoformat()} (OBR[{index}] OBR-7 to OBR-8): read with the panel of "
+                f"{collected.isoformat()}"
+            )
+            result.on = collected
     try:
         history, history_sources = place_results([r for r, _ in results], collected, panel, ctx.notes)
         panel.check()

@@ -135,3 +135,36 @@ def test_a_message_whose_results_are_all_undated_is_read_as_before(codemap):
     ctx = parse_oru(message(undated, mprotein(1, "1.2")), codemap)
     assert "collected_on" not in ctx.request
     assert ctx.request["spep"]["m_protein"] == {"value": 1.2, "unit": "g/dL"}
+
+
+URINE_24H = "OBX|1|NM|42482-0^Urine M-protein 24h^LN||650|mg/(24.h)|||||F"
+URINE_IFE = "OBX|2|ST|13440-3^Urine immunofixation^LN||IgG kappa||||||F"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "with_panel"),
+    [
+        ("20240430080000", "20240501080000", True),  # the collection ends on the panel's day
+        ("20240501090000", "20240502090000", True),  # it starts on the panel's day
+        ("20240430080000", "", False),  # no OBR-8: dated by its start, an earlier result
+        ("20240428080000", "20240429080000", False),  # over before the panel's day
+    ],
+)
+def test_a_timed_urine_collection_whose_period_holds_the_panels_day_is_of_the_panel(
+    codemap, start, end, with_panel
+):
+    serum = obr("20240501083000")
+    urine = f"OBR|2|ORD2|FIL2|UPEP24^24-hour urine^L|||{start}|{end}"
+    ctx = parse_oru(message(serum, mprotein(1, "1.2"), urine, URINE_24H, URINE_IFE), codemap)
+    assert ctx.request["collected_on"] == "2024-05-01"
+    in_panel = ctx.request.get("urine", {}).get("m_protein_24h")
+    assert (in_panel == {"value": 650, "unit": "mg/24h"}) is with_panel, ctx.request
+    if with_panel and start < "20240501":
+        assert any("OBR-7 to OBR-8" in n for n in ctx.notes), ctx.notes
+
+
+def test_an_obr_8_that_is_not_a_date_is_noted_not_refused(codemap):
+    urine = "OBR|2|ORD2|FIL2|UPEP24^24-hour urine^L|||20240501080000|2024-05-02"
+    ctx = parse_oru(message(obr("20240501083000"), mprotein(1, "1.2"), urine, URINE_24H), codemap)
+    assert ctx.request["urine"]["m_protein_24h"]["value"] == 650
+    assert any("OBR-8" in n and "not read" in n for n in ctx.notes), ctx.notes
