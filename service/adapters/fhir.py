@@ -805,6 +805,8 @@ def _translate(
     _check_reports(bundle)
     frame = _date_frame(bundle)
     dates: list[date] = []
+    # Observations over a period (a 24-hour urine): (first result, end, start, end date, where).
+    periods: list[tuple[int, int, date, date, str]] = []
     # Results read from an Observation whose effective[x] has no day: (element, its text).
     undated: list[tuple[str, str]] = []
     results: list[DatedResult] = []
@@ -866,6 +868,13 @@ def _translate(
                     _observation(component, f"{where}.component[{number}]", codemap, results, notes, dated)
                 if when:
                     dates.append(when)
+                    if element == "effectivePeriod.start":
+                        end = _timestamp(
+                            (resource.get("effectivePeriod") or {}).get("end"), "effectivePeriod.end"
+                        )
+                        end_on = end.date_in(frame) if end else None
+                        if end_on is not None and end_on > when:
+                            periods.append((read, len(results), when, end_on, where))
                 elif stamp and stamp.partial and len(results) > read:
                     undated.append((f"{where}.{element}", stamp.text))
             elif kind == "Condition":
@@ -932,6 +941,15 @@ def _translate(
             )
     # The panel's date: the latest effective[x] of its results.
     collected = max(dates) if dates else None
+    for first, last, start, end_on, where in periods:
+        # A timed collection is of every day of its period: of the panel's when the panel's date is in it.
+        if collected is not None and start < collected <= end_on:
+            for result in results[first:last]:
+                result.on = collected
+            notes.append(
+                f"{where}: its collection ran from {start.isoformat()} to {end_on.isoformat()} "
+                f"(effectivePeriod): read with the panel of {collected.isoformat()}"
+            )
     _check_partial_dates(undated, collected, notes)
     try:
         history, history_sources = place_results(results, collected, panel, notes)

@@ -334,3 +334,19 @@ def test_an_age_at_a_result_date_says_nothing_more():
     patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1958-05-01"}
     t = translate(patient, observation("33358-3", effectiveDateTime="2024-05-01", **quantity(12, "g/L")))
     assert not any("age is taken on" in n for n in t.notes)
+
+
+@pytest.mark.parametrize(
+    ("end", "with_panel"),
+    [("2024-05-01T08:00:00-05:00", True), (None, False), ("2024-04-30T20:00:00-05:00", False)],
+)
+def test_a_24_hour_urine_whose_period_holds_the_panels_day_is_of_the_panel(end, with_panel):
+    period = {"start": "2024-04-30T08:00:00-05:00", **({"end": end} if end else {})}
+    urine = observation("42482-0", effectivePeriod=period, **quantity(650, "mg/(24.h)"))
+    spep = observation("33358-3", effectiveDateTime="2024-05-01T08:30:00-05:00", **quantity(12, "g/L"))
+    t = translate(spep, urine)
+    assert t.request["collected_on"] == "2024-05-01"
+    in_panel = (t.request.get("urine") or {}).get("m_protein_24h")
+    assert (in_panel is not None) is with_panel, t.request
+    if with_panel:
+        assert any("effectivePeriod" in n and "read with the panel" in n for n in t.notes), t.notes
