@@ -731,6 +731,9 @@ def _resources(bundle: Mapping[str, Any], notes: list[str]) -> list[tuple[str, M
     return items
 
 
+_EFFECTIVE_KEYS = ("effectiveDateTime", "effectivePeriod", "effectiveInstant")
+
+
 def _report_results(
     report: Mapping[str, Any], where: str, notes: list[str]
 ) -> list[tuple[str, Mapping[str, Any]]]:
@@ -738,6 +741,7 @@ def _report_results(
         c.get("id"): (j, c) for j, c in enumerate(report.get("contained") or []) if isinstance(c, dict)
     }
     subject = report.get("subject")
+    dated_by = {k: report[k] for k in _EFFECTIVE_KEYS if k in report}
     queue = [r.get("reference") for r in report.get("result") or [] if isinstance(r, dict)]
     seen: set[str] = set()
     found: list[tuple[str, Mapping[str, Any]]] = []
@@ -760,6 +764,8 @@ def _report_results(
         queue += [m.get("reference") for m in obs.get("hasMember") or [] if isinstance(m, dict)]
         if obs.get("subject") is None and subject is not None:
             obs = {**obs, "subject": subject}  # a contained result is about the report's subject
+        if dated_by and not any(k in obs for k in _EFFECTIVE_KEYS):
+            obs = {**obs, **dated_by}  # and, undated, of the report's clinically relevant time
         found.append((f"{where}.contained[{j}]", obs))
     notes.append(
         f"{where}: DiagnosticReport read through its results ({len(found)} contained Observations; "
@@ -805,6 +811,7 @@ def _translate(
     _check_reports(bundle)
     frame = _date_frame(bundle)
     dates: list[date] = []
+    no_date: list[str] = []  # results read from an Observation with no effective[x] (nor its report's)
     # Observations over a period (a 24-hour urine): (first result, end, start, end date, where).
     periods: list[tuple[int, int, date, date, str]] = []
     # Results read from an Observation whose effective[x] has no day: (element, its text).
@@ -877,6 +884,8 @@ def _translate(
                             periods.append((read, len(results), when, end_on, where))
                 elif stamp and stamp.partial and len(results) > read:
                     undated.append((f"{where}.{element}", stamp.text))
+                elif stamp is None and any(not r.path.startswith("clinical.") for r in results[read:]):
+                    no_date.append(f"{where}.effectiveDateTime")  # a result (a finding needs no date)
             elif kind == "Condition":
                 _condition(resource, where, codemap, panel, notes)
             elif kind == "Patient":
@@ -939,6 +948,15 @@ def _translate(
                     for k, w in named.items()
                 },
             )
+    if dates and no_date:
+        # Never taken to be of another result's day: they could be months apart.
+        place = no_date[0]
+        why = (
+            "the Observation has no effective[x] (nor a DiagnosticReport's that contains it) while other "
+            "results of the Bundle are dated: it cannot be placed in the panel or its history; send the "
+            "date the sample was collected on"
+        )
+        raise FhirError(f"{place}: {why}", {place: [why]})
     # The panel's date: the latest effective[x] of its results.
     collected = max(dates) if dates else None
     for first, last, start, end_on, where in periods:

@@ -948,7 +948,7 @@ def _read_segments(
     # A result read with no date (no OBX-14, its order's OBR-7 empty) beside dated ones cannot be
     # placed in the panel or its history: never assumed to be of the panel's day.
     dated = [r for r, _ in results if r.on is not None]
-    undated = [r for r, _ in results if r.on is None]
+    undated = [r for r, _ in results if r.on is None and not r.path.startswith("clinical.")]
     if dated and undated:
         (name, index), fld, _ = undated[0].locator
         raise Hl7Error(

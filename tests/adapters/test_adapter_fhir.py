@@ -76,8 +76,10 @@ class TestInbound:
         request = bundle_to_request(
             bundle(
                 M_PROTEIN,
-                observation("25700-6", valueString="IgG kappa"),
-                observation("36916-5", **quantity(0.2, "mg/L", comparator="<")),
+                observation("25700-6", effectiveDateTime="2024-05-02", valueString="IgG kappa"),
+                observation(
+                    "36916-5", effectiveDateTime="2024-05-02", **quantity(0.2, "mg/L", comparator="<")
+                ),
             ),
             codemap,
         )
@@ -343,7 +345,12 @@ class TestInboundErrors:
                 ),
                 "referenceRange.low is in 'mg/dL'",
             ),
-            (bundle(M_PROTEIN, observation("33358-3", **quantity(13, "g/L"))), "conflicting values"),
+            (
+                bundle(
+                    M_PROTEIN, observation("33358-3", effectiveDateTime="2024-05-02", **quantity(13, "g/L"))
+                ),
+                "conflicting values",
+            ),
             (
                 bundle(
                     observation("36916-5", **quantity(40, "mg/L")),

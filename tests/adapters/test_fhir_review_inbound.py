@@ -350,3 +350,34 @@ def test_a_24_hour_urine_whose_period_holds_the_panels_day_is_of_the_panel(end, 
     assert (in_panel is not None) is with_panel, t.request
     if with_panel:
         assert any("effectivePeriod" in n and "read with the panel" in n for n in t.notes), t.notes
+
+
+def test_a_result_without_a_date_beside_dated_ones_is_refused():
+    """Never taken to be of another result's day: 16-month-old free light chains must not be read as
+    current because the current results carry no date."""
+    old_kappa = observation("36916-5", effectiveDateTime="2023-01-01", **quantity(450, "mg/L"))
+    current = observation("33358-3", **quantity(35, "g/L"))
+    err = refused(current, old_kappa)
+    assert "Bundle.entry[0].resource.effectiveDateTime" in str(err)
+
+
+def test_an_undated_contained_result_takes_its_reports_time():
+    rep = report("final", effectiveDateTime="2024-05-01T08:00:00Z")
+    dated = observation("36916-5", effectiveDateTime="2024-05-01", **quantity(15, "mg/L"))
+    t = translate(rep, dated)
+    assert t.request["collected_on"] == "2024-05-01"
+    assert t.request["spep"]["m_protein"] == {"value": 34, "unit": "g/L"}
+
+
+def test_an_undated_finding_beside_dated_results_is_read():
+    subject = {"reference": "Patient/p1"}
+    patient = {"resourceType": "Patient", "id": "p1"}
+    finding = {
+        "resourceType": "Condition",
+        "subject": subject,
+        "code": {"coding": [{"system": SCT, "code": "40930008"}]},
+    }
+    mp = observation("33358-3", subject=subject, effectiveDateTime="2024-05-01", **quantity(12, "g/L"))
+    t = translate(patient, mp, finding)
+    assert t.request["collected_on"] == "2024-05-01"
+    assert t.request["spep"]["m_protein"] == {"value": 12, "unit": "g/L"}
