@@ -359,13 +359,18 @@ def _effective(resource: Mapping[str, Any], frame: tzinfo | None = None) -> date
     return stamp.date_in(frame) if stamp else None
 
 
-def _effective_element(resource: Mapping[str, Any]) -> tuple[_Timestamp | None, str]:
-    """The result's effective[x] and the element it was read from."""
-    for element, text in (
+def _effective_values(resource: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(element, value) of each form of effective[x] a result or report may date itself by."""
+    return [
         ("effectiveDateTime", resource.get("effectiveDateTime")),
         ("effectivePeriod.start", (resource.get("effectivePeriod") or {}).get("start")),
         ("effectiveInstant", resource.get("effectiveInstant")),
-    ):
+    ]
+
+
+def _effective_element(resource: Mapping[str, Any]) -> tuple[_Timestamp | None, str]:
+    """The result's effective[x] and the element it was read from."""
+    for element, text in _effective_values(resource):
         stamp = _timestamp(text, element)
         if stamp:
             return stamp, element
@@ -780,11 +785,7 @@ def _check_reports(bundle: Mapping[str, Any]) -> None:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or resource.get("resourceType") != "DiagnosticReport":
             continue
-        for element, value in (
-            ("effectiveDateTime", resource.get("effectiveDateTime")),
-            ("effectivePeriod.start", (resource.get("effectivePeriod") or {}).get("start")),
-            ("effectiveInstant", resource.get("effectiveInstant")),
-        ):
+        for element, value in _effective_values(resource):
             if value is not None and not isinstance(value, str):
                 # the report's time sets the panel's date frame: never coerced, never skipped
                 place = f"Bundle.entry[{index}].resource.{element}"

@@ -480,52 +480,32 @@ def _hl7_stamp(
     if text == HL7_NULL and notes is not None:
         notes.append(f'{where} is the HL7 null "" (no value): read as not given')
         return None
+
+    def refused(what: str) -> Hl7Error:
+        return Hl7Error(f"{where}: {what}", segment=segment, index=index, field=fld, hl7_code=102)
+
     match = _DTM.fullmatch(text)
     if match is None:
         # Not silently dropped: an interface sending '2024-01-15' or '2024XX' has its dates wrong.
-        raise Hl7Error(
-            f"{where}: '{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])",
-            segment=segment,
-            index=index,
-            field=fld,
-            hl7_code=102,
-        )
+        raise refused(f"'{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])")
     if match.group(3) is None:
         return None  # partial date (YYYY or YYYYMM): not enough to compute an age or a panel date
     digits = text[:8]
     try:
         on = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError as exc:
-        raise Hl7Error(
-            f"{where}: '{value}' is not a valid date",
-            segment=segment,
-            index=index,
-            field=fld,
-            hl7_code=102,
-        ) from exc
+        raise refused(f"'{value}' is not a valid date") from exc
     if match.group(4) is None:
         return _Stamp(on)  # no time of day: the date as written
     hours, minutes = int(match.group(4)), int(match.group(5) or 0)
     if hours > 23 or minutes > 59:
-        raise Hl7Error(
-            f"{where}: '{value}' is not a valid time of day",
-            segment=segment,
-            index=index,
-            field=fld,
-            hl7_code=102,
-        )
+        raise refused(f"'{value}' is not a valid time of day")
     if match.group(6) is None:
         return _Stamp(on)  # no UTC offset: the date as written
     sign = -1 if match.group(6) == "-" else 1
     offset_hours, offset_minutes = int(match.group(7)), int(match.group(8))
-    if hours > 23 or minutes > 59 or offset_hours > 23 or offset_minutes > 59:
-        raise Hl7Error(
-            f"{where}: '{value}' is not a valid time with its UTC offset",
-            segment=segment,
-            index=index,
-            field=fld,
-            hl7_code=102,
-        )
+    if offset_hours > 23 or offset_minutes > 59:
+        raise refused(f"'{value}' is not a valid time with its UTC offset")
     offset = timezone(sign * timedelta(hours=offset_hours, minutes=offset_minutes))
     return _Stamp(on, datetime(on.year, on.month, on.day, hours, minutes, tzinfo=offset))
 

@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 
 from service.domain import RULESET_VERSION, interpret
 from service.domain.panel import Panel
+from service.domain.results import Interpretation
 from service.domain.ruleset import describe
 
 from . import records
@@ -121,13 +122,14 @@ def interpretation_payload(panel: Panel) -> dict:
     result = interpret(panel)
     g.ruleset_version = result.ruleset_version
     g.classification_code = result.classification.code.value
-    return with_release(to_dict(result), panel)
+    return answer_of(result, panel)
 
 
-def with_release(payload: dict, panel: Panel) -> dict:
-    """The answer with the earlier panels it used (the request's own; serial memory replaces the list
-    with the store's and the request's) and its ``release`` decided by the laboratory's release policy
-    (contract 1.1)."""
+def answer_of(result: Interpretation, panel: Panel) -> dict:
+    """The answer as the contract gives it: the interpretation, the earlier panels it used (the
+    request's own; serial memory replaces the list with the store's and the request's) and its
+    ``release`` decided by the laboratory's release policy (contract 1.1)."""
+    payload = to_dict(result)
     payload["history_used"] = [
         {"collected_on": on.isoformat(), "source": "request"}
         for on in sorted(h.collected_on for h in panel.history)
@@ -374,7 +376,7 @@ class InterpretationsBatch(MethodView):
                 code = result.classification.code
                 codes[code] = codes.get(code, 0) + 1
                 assert isinstance(panel, Panel)
-                answer = with_release(to_dict(result), panel)
+                answer = answer_of(result, panel)
                 parts.append(json_bytes({"index": i, "status": 200, "interpretation": answer}))
                 ok += 1
         if stopped is not None:

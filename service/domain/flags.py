@@ -96,11 +96,7 @@ def scleromyxedema_status(f: Facts) -> str | None:
         return None
     if c.scleromyxedema in (Scleromyxedema.CONFIRMED, Scleromyxedema.SUSPECTED):
         return str(c.scleromyxedema)
-    if c.scleromyxedema is None and (
-        c.papular_eruption is True
-        and c.sclerodermoid_induration is True
-        and c.histology_mucin_fibrosis is not False
-    ):
+    if c.scleromyxedema is None and _eruption_reported(c) and c.histology_mucin_fibrosis is not False:
         # Rongioletti (1), the generalised papular and sclerodermoid eruption, reported without a
         # stated diagnosis and with the histology (3) pending or typical: treat as suspected, so that
         # the MGCS referral and, with fever or neurological signs, the dermato-neuro emergency are
@@ -108,7 +104,8 @@ def scleromyxedema_status(f: Facts) -> str | None:
         return "suspected"
     if (
         c.scleromyxedema is Scleromyxedema.ABSENT
-        and _eruption_and_histology_reported(c)
+        and _eruption_reported(c)
+        and c.histology_mucin_fibrosis is True
         and thyroid_abnormal(f) is not True
     ):
         # Rongioletti (1) and (3) reported met, (4) not refuted, contradict a stated absence: the
@@ -118,12 +115,9 @@ def scleromyxedema_status(f: Facts) -> str | None:
     return None
 
 
-def _eruption_and_histology_reported(c: Clinical) -> bool:
-    return (
-        c.papular_eruption is True
-        and c.sclerodermoid_induration is True
-        and c.histology_mucin_fibrosis is True
-    )
+def _eruption_reported(c: Clinical) -> bool:
+    """Rongioletti (1), the generalised papular and sclerodermoid eruption, reported present."""
+    return c.papular_eruption is True and c.sclerodermoid_induration is True
 
 
 def thyroid_abnormal(f: Facts) -> Tri:
@@ -197,8 +191,7 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     if (
         c is not None
         and c.scleromyxedema is Scleromyxedema.ABSENT
-        and c.papular_eruption is True
-        and c.sclerodermoid_induration is True
+        and _eruption_reported(c)
         and c.histology_mucin_fibrosis is not False
         and thyroid is not True
     ):

@@ -13,24 +13,7 @@ from service.adapters.fhir import FhirError, interpretation_to_diagnostic_report
 from service.api import create_app
 
 from .conftest import TODAY
-
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-SCT = "http://snomed.info/sct"
-
-
-def observation(code: str, **value: Any) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": code}]},
-    }
-    resource.update(value)
-    return resource
-
-
-def quantity(value: float, unit: str, **extra: Any) -> dict[str, Any]:
-    return {"valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit, **extra}}
+from .test_adapter_fhir import LOINC, SCT, observation, quantity
 
 
 def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
