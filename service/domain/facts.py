@@ -465,7 +465,7 @@ def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, eg
 def _egfr_disagrees(clearance: Quantity, egfr: Quantity) -> str | None:
     """The note naming an eGFR sent beside a measured clearance when the two decide §2.1 R's
     clearance < 40 differently (the measured clearance decides; the eGFR is never dropped unseen)."""
-    cutoff = R.CREATININE_CLEARANCE_ML_MIN
+    cutoff = R.CREATININE_CLEARANCE_ML_MIN  # ref: §2.1 R — clearance < 40 mL/min
     by_clearance, by_egfr = lt(clearance.interval, cutoff), lt(egfr.interval, cutoff)
     if by_egfr is None or by_clearance is None or by_egfr is by_clearance:
         return None

@@ -180,3 +180,24 @@ def test_a_negative_work_up_whose_lambda_ratio_the_renal_interval_would_call_abn
     assert out["classification"]["code"] == code
     assert out["missing_data"] == missing
     assert out["classification"]["provisional"] is bool(missing)
+
+
+@pytest.mark.parametrize(
+    ("kappa", "code", "abnormal"),
+    [
+        (13, "NO_MONOCLONAL_PROTEIN", False),  # ref: §4: 13/50 = 0.26 is inside 0.26-1.65 (renal: below 0.37)
+        (12.9, "MGUS_LIGHT_CHAIN", True),  # 12.9/50 = 0.258: below both intervals, lambda 50 raised
+    ],
+)
+def test_the_lambda_side_rests_on_renal_function_only_from_the_standard_intervals_lower_limit(
+    client, kappa, code, abnormal
+):
+    body = flc_only(
+        kappa, 50, urine=B["urine"], marrow={"clonal_plasma_cells_percent": 0}, imaging=B["imaging"]
+    )
+    body["labs"] = {k: v for k, v in LABS.items() if k not in ("egfr", "creatinine")}
+    out = post(client, body)
+    assert out["classification"]["code"] == code
+    assert out["flc"]["abnormal"] is abnormal
+    if code == "NO_MONOCLONAL_PROTEIN":
+        assert out["missing_data"] == ["labs.egfr"] and out["classification"]["provisional"] is True

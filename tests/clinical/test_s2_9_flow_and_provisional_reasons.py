@@ -92,6 +92,7 @@ def test_a_clearance_bound_that_does_not_decide_renal_insufficiency_is_asked_for
         (5, 9.9, False),
         (5, 10, True),
         (12, 30, False),  # both on the same side of 10 % and of 60 %
+        (12, 59.9, False),  # ref: §2.1 S: 59.9 % does not reach 60 %
         (12, 60, True),
     ],
 )
