@@ -726,14 +726,85 @@ def _resources(bundle: Mapping[str, Any], notes: list[str]) -> list[tuple[str, M
     """(location, resource) of every entry, a DiagnosticReport replaced by the Observations contained
     in it that its results (and their hasMember) reference."""
     items: list[tuple[str, Mapping[str, Any]]] = []
+    reported = _reported_entries(bundle)
     for index, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") or {}
         where = f"Bundle.entry[{index}].resource"
         if resource.get("resourceType") == "DiagnosticReport":
             items += _report_results(resource, where, notes)
         else:
-            items.append((where, resource))
+            items.append((where, _of_report(resource, reported.get(index))))
     return items
+
+
+def _entry_index(bundle: Mapping[str, Any]) -> dict[str, int]:
+    """The references that name each entry: its fullUrl, and 'Type/id' (also as the end of a URL)."""
+    index: dict[str, int] = {}
+    for i, entry in enumerate(bundle.get("entry") or []):
+        if not isinstance(entry, dict):
+            continue
+        full = entry.get("fullUrl")
+        if isinstance(full, str) and full:
+            index.setdefault(full, i)
+        resource = entry.get("resource")
+        if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+            index.setdefault(f"{resource.get('resourceType')}/{resource['id']}", i)
+    return index
+
+
+def _entry_of(ref: str, index: Mapping[str, int]) -> int | None:
+    if ref in index:
+        return index[ref]
+    parts = ref.rstrip("/").split("/")
+    # An absolute reference ('https://ehr.example/fhir/Observation/1'; a version '/_history/2' after it)
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return index.get("/".join(parts[-2:])) if len(parts) >= 2 else None
+
+
+def _reported_entries(bundle: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """Entry index -> what the DiagnosticReport whose ``result`` (or a result's ``hasMember``) names
+    that entry gives it: the report's subject and effective time. An entry two reports name with
+    different ones gets nothing from either (it then stands on its own elements)."""
+    index = _entry_index(bundle)
+    entries = [e if isinstance(e, dict) else {} for e in bundle.get("entry") or []]
+    given: dict[int, dict[str, Any] | None] = {}
+    for entry in entries:
+        report = entry.get("resource")
+        if not isinstance(report, dict) or report.get("resourceType") != "DiagnosticReport":
+            continue
+        context = {k: report[k] for k in ("subject", *_EFFECTIVE_KEYS) if k in report}
+        queue = [r.get("reference") for r in report.get("result") or [] if isinstance(r, dict)]
+        seen: set[int] = set()
+        while queue:
+            ref = queue.pop(0)
+            if not isinstance(ref, str) or not ref or ref.startswith("#"):
+                continue
+            i = _entry_of(ref, index)
+            if i is None or i in seen:
+                continue
+            seen.add(i)
+            if i in given and given[i] != context:
+                given[i] = None
+            else:
+                given.setdefault(i, context)
+            member = entries[i].get("resource")
+            if isinstance(member, dict):
+                queue += [m.get("reference") for m in member.get("hasMember") or [] if isinstance(m, dict)]
+    return {i: c for i, c in given.items() if c}
+
+
+def _of_report(resource: Mapping[str, Any], context: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A result a DiagnosticReport names, read as the report gives it: about the report's subject when
+    it names none, and of the report's effective time when it has none of its own."""
+    if not context or resource.get("resourceType") != "Observation":
+        return resource
+    added: dict[str, Any] = {}
+    if resource.get("subject") is None and "subject" in context:
+        added["subject"] = context["subject"]
+    if not any(k in resource for k in _EFFECTIVE_KEYS):
+        added.update({k: v for k, v in context.items() if k in _EFFECTIVE_KEYS})
+    return {**resource, **added} if added else resource
 
 
 _EFFECTIVE_KEYS = ("effectiveDateTime", "effectivePeriod", "effectiveInstant")
@@ -774,7 +845,8 @@ def _report_results(
         found.append((f"{where}.contained[{j}]", obs))
     notes.append(
         f"{where}: DiagnosticReport read through its results ({len(found)} contained Observations; "
-        "results that are Bundle entries are read as entries)"
+        "results that are Bundle entries are read as entries, of the report's subject and time when "
+        "they give none)"
     )
     return found
 
@@ -953,9 +1025,9 @@ def _translate(
         # Never taken to be of another result's day: they could be months apart.
         place = no_date[0]
         why = (
-            "the Observation has no effective[x] (nor a DiagnosticReport's that contains it) while other "
-            "results of the Bundle are dated: it cannot be placed in the panel or its history; send the "
-            "date the sample was collected on"
+            "the Observation has no effective[x] (nor a DiagnosticReport's that names it as a result) "
+            "while other results of the Bundle are dated: it cannot be placed in the panel or its "
+            "history; send the date the sample was collected on"
         )
         raise FhirError(f"{place}: {why}", {place: [why]})
     # The panel's date: the latest effective[x] of its results.

@@ -364,3 +364,80 @@ def test_an_undated_finding_beside_dated_results_is_read():
     t = translate(patient, mp, finding)
     assert t.request["collected_on"] == "2024-05-01"
     assert t.request["spep"]["m_protein"] == {"value": 12, "unit": "g/L"}
+
+
+# --- Bundle entries a DiagnosticReport names as its results -------------------------------------
+
+
+def entry_report(*refs: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"coding": [{"system": LOINC, "code": "24351-9"}]},
+        "subject": {"reference": "Patient/p1"},
+        "result": [{"reference": r} for r in refs],
+        **extra,
+    }
+
+
+def with_urls(*pairs: tuple[str | None, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r, **({"fullUrl": u} if u else {})} for u, r in pairs],
+    }
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "urn:uuid:6e5f1c2a-0000-4000-8000-000000000001",
+        "Observation/mp",
+        "https://ehr.example/fhir/Observation/mp",
+    ],
+)
+def test_an_undated_entry_a_report_names_takes_its_time_and_subject(ref):
+    """Results sent as Bundle entries beside their report, dated only by the report (a common EHR
+    shape): read as of the report's time, about its subject, like contained results."""
+    mp = observation("33358-3", id="mp", **quantity(34, "g/L"))
+    patient = {"subject": {"reference": "Patient/p1"}}
+    old_kappa = observation("36916-5", effectiveDateTime="2023-01-01", **patient, **quantity(450, "mg/L"))
+    rep = entry_report(ref, effectiveDateTime="2024-05-01T08:00:00Z")
+    t = translate_bundle(
+        with_urls(("urn:uuid:6e5f1c2a-0000-4000-8000-000000000001", mp), (None, rep), (None, old_kappa)),
+        today=TODAY,
+    )
+    assert t.request["collected_on"] == "2024-05-01"
+    assert t.request["spep"]["m_protein"] == {"value": 34, "unit": "g/L"}
+    # the old kappa stays in the history, never read as current
+    assert "kappa" not in (t.request.get("flc") or {})
+
+
+def test_an_entry_no_report_names_stays_undated():
+    mp = observation("33358-3", id="mp", **quantity(34, "g/L"))
+    kappa = observation("36916-5", effectiveDateTime="2024-05-01", **quantity(15, "mg/L"))
+    rep = entry_report("Observation/other", effectiveDateTime="2024-05-01T08:00:00Z")
+    with pytest.raises(FhirError) as err:
+        translate_bundle(with_urls((None, mp), (None, rep), (None, kappa)), today=TODAY)
+    assert "Bundle.entry[0].resource.effectiveDateTime" in str(err.value)
+
+
+def test_an_entry_two_reports_date_differently_takes_neither_time():
+    """Named by two reports of different days, an undated result has no day of its own: refused
+    beside dated results, never dated by one of the two at random."""
+    mp = observation("33358-3", id="mp", **quantity(34, "g/L"))
+    kappa = observation("36916-5", effectiveDateTime="2024-05-01", **quantity(15, "mg/L"))
+    first = entry_report("Observation/mp", effectiveDateTime="2024-05-01T08:00:00Z")
+    second = entry_report("Observation/mp", effectiveDateTime="2024-04-01T08:00:00Z")
+    with pytest.raises(FhirError) as err:
+        translate_bundle(with_urls((None, mp), (None, first), (None, second), (None, kappa)), today=TODAY)
+    assert "Bundle.entry[0].resource.effectiveDateTime" in str(err.value)
+
+
+def test_an_entry_keeps_its_own_time():
+    mp = observation("33358-3", id="mp", effectiveDateTime="2024-03-01", **quantity(34, "g/L"))
+    kappa = observation("36916-5", effectiveDateTime="2024-05-01", **quantity(15, "mg/L"))
+    rep = entry_report("Observation/mp", effectiveDateTime="2024-05-01T08:00:00Z")
+    t = translate_bundle(with_urls((None, mp), (None, rep), (None, kappa)), today=TODAY)
+    assert t.request["collected_on"] == "2024-05-01"
+    assert "m_protein" not in (t.request.get("spep") or {})
