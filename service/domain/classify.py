@@ -632,6 +632,7 @@ def _non_igm_mgus(f: Facts, isotype: str | None, s: _SmmCriteria, bmpc10: Tri, c
     if s.urine500 is None and f.urine_discordant:
         # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
         out.missing.append("urine.ife")
+    _li_open_on_bounds(f, out)
     out.provisional = bool(out.missing)
     if HeavyChain.IGM in f.heavy_chains:
         # ref: §2.5 — the IgM component of a biclonal gammopathy is judged by the IgM criteria.
@@ -742,8 +743,28 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
     if crab_open:
         out.missing.extend(f.mde_missing(CRAB))
     out.missing.extend(m for m in renal if m not in out.missing)
+    _li_open_on_bounds(f, out)
     out.provisional = bool(out.missing)
     return out
+
+
+def _li_open_on_bounds(f: Facts, out: Outcome) -> None:
+    """§2.1 Li, §2.9: free light chains sent with a chain reported as a bound ("< 20 mg/L") that leaves
+    the SLiM ratio open. Met, it would be a myeloma-defining event (myeloma with clonal BMPC >= 10 %,
+    else a finding that cannot be placed), so MGUS rests on the exact value: the bounded chain is
+    asked for and the category is provisional. A not-assessable criterion is never read as absent."""
+    fl = f.panel.flc
+    key = "flc_ratio_ge_100"
+    if fl is None or fl.kappa is None or fl.lambda_ is None:
+        return  # not done: the screen and the risk model ask for the FLC
+    if f.mde.get(key) is not None or f.mde_measured.get(key) or f.li_escalated:
+        return  # settled, or escalated (classify asks for the Freelite result)
+    bounds = [n for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_)) if not q.interval.exact]
+    out.missing.extend(m for m in bounds or f.mde_missing((key,)) if m not in out.missing)
+    out.reasons.append(
+        "involved/uninvolved FLC ratio >= 100 not excluded (a free light chain reported as a bound): "
+        "the exact value is needed (§2.1 Li)"
+    )
 
 
 # Long by design: §2.5's order of precedence (amyloidosis, myeloma features, the Waldenström range,

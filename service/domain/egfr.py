@@ -73,13 +73,17 @@ def estimate(panel: Panel) -> EstimatedGfr | None:
 
 def lowest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str | None) -> Decimal | None:
     """The lowest CKD-EPI 2021 estimate any adult could have with this creatinine, when the estimate
-    itself cannot be made (§2.1 R): the given age when it is >= 18, else every age from 18 to the oldest
-    the request accepts; the given sex when female or male, else either. None when the creatinine has
-    no upper bound (e.g. "> 150 umol/L"). The equation falls as creatinine and age rise."""
+    itself cannot be made (§2.1 R): the given age when it is >= 18, else (age not given) every age from
+    18 to the oldest the request accepts; the given sex when female or male, else either. None when the
+    creatinine has no upper bound (e.g. "> 150 umol/L"), and for a patient under 18: the equation is an
+    adults' one (§2.1 R: age >= 18), and says nothing of a child's clearance. The equation falls as
+    creatinine and age rise."""
     hi = creatinine.interval.hi
     if not hi.is_finite():
         return None
-    adult = age_years is not None and age_years >= R.CKD_EPI_MIN_AGE_YEARS
+    if age_years is not None and age_years < R.CKD_EPI_MIN_AGE_YEARS:
+        return None
+    adult = age_years is not None
     age = age_years if adult and age_years is not None else R.ADULT_AGE_MAX_YEARS
     sexes = (sex,) if sex in R.CKD_EPI_KAPPA else tuple(R.CKD_EPI_KAPPA)
     return min(ckd_epi_2021(hi, age, s) for s in sexes)

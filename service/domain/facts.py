@@ -392,7 +392,10 @@ def _hypercalcemia(f: Facts, calcium: Quantity | None) -> None:
     event = f.mde["hypercalcemia"] = either(c_abs, c_uln)
     f.mde_measured["hypercalcemia"] = event is not None
     if event is None and c_abs is False:
-        f.mde_needs["hypercalcemia"] = ("labs.calcium.reference_range",)
+        # Open with the laboratory's ULN sent: the calcium is a bound that does not decide it.
+        f.mde_needs["hypercalcemia"] = (
+            "labs.calcium" if calcium.reference_range is not None else "labs.calcium.reference_range",
+        )
 
 
 def _not_met_or_open(could_meet: Tri) -> Tri:
@@ -426,7 +429,10 @@ def _anemia(f: Facts, hb: Quantity | None, sex: str | None) -> None:
     event = f.mde["anemia"] = either(a_abs, a_lln)
     f.mde_measured["anemia"] = event is not None
     if event is None and a_abs is False:
-        f.mde_needs["anemia"] = ("labs.hemoglobin.reference_range",)
+        # Open with the laboratory's LLN sent: the haemoglobin is a bound that does not decide it.
+        f.mde_needs["anemia"] = (
+            "labs.hemoglobin" if hb and hb.reference_range else "labs.hemoglobin.reference_range",
+        )
 
 
 def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, egfr: Quantity | None) -> None:
@@ -480,7 +486,8 @@ def _egfr_disagrees(clearance: Quantity, egfr: Quantity) -> str | None:
 def _clearance_without_estimate(f: Facts, creatinine: Quantity) -> Tri:
     """§2.1 R with a creatinine that does not meet its own rule and no clearance, eGFR or estimate (age or
     sex not given, or age < 18): not met only when the CKD-EPI 2021 equation stays >= 40 for every
-    plausible adult age and either sex (egfr.lowest_plausible); otherwise not assessable, and the
+    plausible adult age and either sex (egfr.lowest_plausible; never for a patient under 18, whom the
+    adults' equation does not describe); otherwise not assessable, and the
     category stays open until a clearance or eGFR is sent (the conservative reading: the reference gives
     no rule for an unestimable creatinine)."""
     patient = f.panel.patient
@@ -493,7 +500,11 @@ def _clearance_without_estimate(f: Facts, creatinine: Quantity) -> Tri:
     settled = lowest is not None and lowest >= R.CREATININE_CLEARANCE_ML_MIN
     if not settled:
         f.renal_open = True
-    return C.CLEARANCE.record(f, False if settled else None, None, note=_NO_ESTIMATE_WHY[settled])
+    child = (
+        patient is not None and patient.age_years is not None and patient.age_years < R.CKD_EPI_MIN_AGE_YEARS
+    )
+    why = _NO_ESTIMATE_CHILD if child else _NO_ESTIMATE_WHY[settled]
+    return C.CLEARANCE.record(f, False if settled else None, None, note=why)
 
 
 # Why the clearance rule is settled or open without an estimate, worded from the CLEARANCE row (§2.1 R)
@@ -510,6 +521,11 @@ _NO_ESTIMATE_WHY = {
     + f"at some plausible age or sex this creatinine gives a CKD-EPI 2021 estimate {C.CLEARANCE.op} "
     f"{C.fmt(C.CLEARANCE.cutoff)}; send a measured creatinine clearance or an eGFR",
 }
+_NO_ESTIMATE_CHILD = (
+    "no clearance or eGFR: the CKD-EPI 2021 equation is for adults "
+    f"(age >= {C.fmt(R.CKD_EPI_MIN_AGE_YEARS)}) and says nothing of a child's clearance at this "
+    "creatinine; send a measured creatinine clearance or an eGFR"
+)
 
 
 def _renal_needs(

@@ -122,3 +122,21 @@ def test_an_igm_mgus_with_a_haemoglobin_a_plausible_lln_could_make_anaemia_is_pr
     assert code(out) == "MGUS_IGM"
     assert out["classification"]["provisional"] is True
     assert "labs.hemoglobin.reference_range" in out["missing_data"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rr", "rule"),
+    [
+        # >= 100 with LLN 130: 100 <= hb; "> 20 below the LLN" is hb < 110, undecided by the bound
+        ("hemoglobin", q(100, "g/L", ">=", rr=(130, 170)), "labs.hemoglobin", HB_LLN),
+        # >= 2.70 with ULN 2.55: neither > 2.75 nor "> 0.25 above" (> 2.80) is decided by the bound
+        ("calcium", q(2.70, "mmol/L", ">=", rr=(2.15, 2.55)), "labs.calcium", CA_ULN),
+    ],
+)
+def test_a_bound_beside_the_laboratory_limit_asks_for_the_exact_value_not_the_limit(field, value, rr, rule):
+    """The limit was sent: what leaves the relative rule open is the bound, so the exact value is asked
+    for (never the reference range the request already carries)."""
+    out = run(smm_with(**{field: value}))
+    assert status(out, rule) == "not_assessable"
+    assert rr in out["missing_data"]
+    assert f"{rr}.reference_range" not in out["missing_data"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import code, flag, flag_codes, q, run, smm_igg, status
+from .helpers import code, flag, flag_codes, light_chain, mgus_igg, q, run, smm_igg, status
 
 LI = "mde.flc_ratio_ge_100"
 
@@ -56,3 +56,53 @@ def test_with_freelite_the_flc_biomarker_decides_as_published(kappa, lam, li):
     assert status(out, LI) == li
     assert code(out) == ("MULTIPLE_MYELOMA" if li == "met" else "SMOLDERING_MYELOMA")
     assert "FLC_SLIM_RANGE_NON_FREELITE" not in flag_codes(out)
+
+
+# --- §2.1 Li, §2.9: a free light chain reported as a bound --------------------------------------
+# Met, the SLiM ratio would be a myeloma-defining event (with clonal BMPC < 10 %: a finding that cannot
+# be placed), so MGUS rests on the exact value whenever the bound leaves the criterion open.
+
+
+@pytest.mark.parametrize(
+    ("kappa", "lam", "li", "missing"),
+    [
+        (q(1000, "mg/L"), q(20, "mg/L", "<"), "not_assessable", "flc.lambda"),  # ratio > 50
+        (q(150, "mg/L"), q(2, "mg/L", "<"), "not_assessable", "flc.lambda"),  # ratio > 75
+        (q(90, "mg/L", ">"), q(0.8, "mg/L"), "not_assessable", "flc.kappa"),  # involved > 90
+        (q(1000, "mg/L"), q(10, "mg/L", "<="), "met", None),  # ratio >= 100, involved 1000
+        (q(99, "mg/L"), q(0.5, "mg/L", "<"), "not_met", None),  # involved 99 < 100 decides
+        (q(99, "mg/L", "<="), q(0.5, "mg/L"), "not_met", None),  # involved <= 99 decides
+        (q(999, "mg/L"), q(10, "mg/L", ">="), "not_assessable", "flc.lambda"),  # lambda side open
+    ],
+    ids=[
+        "lambda_lt_20",
+        "lambda_lt_2",
+        "kappa_gt_90",
+        "lambda_le_10",
+        "involved_99",
+        "kappa_le_99",
+        "lambda_ge_10",
+    ],
+)
+def test_a_bound_that_leaves_the_flc_biomarker_open_keeps_mgus_provisional(kappa, lam, li, missing):
+    out = run(mgus_igg(flc={"kappa": kappa, "lambda": lam, "assay": "freelite"}))
+    assert status(out, LI) == li
+    if li == "met":
+        assert code(out) == "INDETERMINATE"  # an MDE with clonal BMPC 5 % and no plasmacytoma
+        assert "MYELOMA_DEFINING_EVENT" in flag_codes(out)
+        return
+    assert code(out) == "MGUS_NON_IGM"
+    assert ("FLC ratio >= 100 not excluded" in out["comment"]) is (missing is not None)
+    if missing:
+        assert out["classification"]["provisional"] is True
+        assert missing in out["missing_data"]
+
+
+@pytest.mark.parametrize(("lam", "open_"), [(q(20, "mg/L", "<"), True), (q(9.8, "mg/L"), False)])
+def test_light_chain_mgus_waits_for_the_exact_uninvolved_chain(lam, open_):
+    out = run(light_chain(q(980, "mg/L"), lam))
+    assert status(out, LI) == ("not_assessable" if open_ else "met")
+    if open_:
+        assert code(out) == "MGUS_LIGHT_CHAIN"
+        assert out["classification"]["provisional"] is True
+        assert "flc.lambda" in out["missing_data"]

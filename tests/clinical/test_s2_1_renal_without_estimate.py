@@ -63,6 +63,19 @@ def test_a_17_year_old_with_creatinine_1_9_mg_dl_gets_no_estimate_and_an_open_re
     assert_open(run(body(q(1.9, "mg/dL"), {"age_years": 17, "sex": "male"})))
 
 
+@pytest.mark.parametrize(("age", "settled"), [(1, False), (17.9, False), (18, True)])
+def test_a_normal_adult_creatinine_settles_nothing_in_a_child(age, settled):
+    """§2.1 R estimates only at age >= 18: the adults' equation says nothing of a child's clearance, so
+    70 umol/L (>= 40 at every adult age) leaves the criterion open below 18."""
+    out = run(body(q(70, "umol/L"), {"age_years": age, "sex": "male"}))
+    if settled:
+        assert status(out, R_CLEARANCE) == "not_met"  # the estimate itself, at 18
+        assert "labs.egfr" not in out["missing_data"]
+        return
+    assert_open(out)
+    assert "for adults (age >= 18)" in next(c["note"] for c in out["criteria"] if c["id"] == R_CLEARANCE)
+
+
 # Sex "other" at 60: the female equation gives the lower estimate, so it decides (below / above eGFR 40).
 @pytest.mark.parametrize("unit", ["mg/dL", "umol/L"])
 @pytest.mark.parametrize("offset, settled", [(-0.01, True), (0.01, False)])
