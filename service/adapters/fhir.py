@@ -71,6 +71,8 @@ from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
+from service.domain.ruleset import ADULT_AGE_MAX_YEARS
+
 from .codes import (
     RISK_LABELS,
     CodeEntry,
@@ -351,7 +353,14 @@ def _timestamp(text: Any, element: str) -> _Timestamp | None:
             moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text))
         except ValueError:
             moment = None
+    if moment is not None and not MIN_YEAR <= moment.year <= MAX_YEAR:
+        # Years 1 and 9999 with an offset have no UTC instant (or none in another offset): no
+        # collection is dated there, and such a time is refused, never compared or shifted.
+        raise ValueProblem(f"{element} {text[:40]!r} is not a date a sample was collected on")
     return _Timestamp(text, day, moment)
+
+
+MIN_YEAR, MAX_YEAR = 2, 9998
 
 
 def _effective(resource: Mapping[str, Any], frame: tzinfo | None = None) -> date | None:
@@ -674,7 +683,13 @@ def _patient(resource: Mapping[str, Any], on: date, notes: list[str]) -> dict[st
         raise ValueProblem("birthDate must be a FHIR date string")
     if birth:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth):
-            patient["age_years"] = age_in_years(date.fromisoformat(birth), on)
+            age = age_in_years(date.fromisoformat(birth), on)
+            if not 0 <= age <= ADULT_AGE_MAX_YEARS:
+                raise ValueProblem(
+                    f"birthDate '{birth}' gives an age of {age:g} years on {on.isoformat()}: outside the "
+                    f"ages a request can have (0-{ADULT_AGE_MAX_YEARS} years)"
+                )
+            patient["age_years"] = age
         else:
             notes.append(f"Patient.birthDate '{birth}' is partial; age not derived")
     return patient
@@ -727,11 +742,12 @@ def _resources(bundle: Mapping[str, Any], notes: list[str]) -> list[tuple[str, M
     in it that its results (and their hasMember) reference."""
     items: list[tuple[str, Mapping[str, Any]]] = []
     reported = _reported_entries(bundle)
+    entries = _entry_index(bundle)
     for index, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") or {}
         where = f"Bundle.entry[{index}].resource"
         if resource.get("resourceType") == "DiagnosticReport":
-            items += _report_results(resource, where, notes)
+            items += _report_results(resource, where, notes, entries)
         else:
             items.append((where, _of_report(resource, reported.get(index))))
     return items
@@ -811,11 +827,19 @@ _EFFECTIVE_KEYS = ("effectiveDateTime", "effectivePeriod", "effectiveInstant")
 
 
 def _report_results(
-    report: Mapping[str, Any], where: str, notes: list[str]
+    report: Mapping[str, Any], where: str, notes: list[str], entries: Mapping[str, int]
 ) -> list[tuple[str, Mapping[str, Any]]]:
-    contained = {
-        c.get("id"): (j, c) for j, c in enumerate(report.get("contained") or []) if isinstance(c, dict)
-    }
+    contained: dict[Any, tuple[int, Mapping[str, Any]]] = {}
+    for j, c in enumerate(report.get("contained") or []):
+        if not isinstance(c, dict):
+            continue
+        if c.get("id") in contained:
+            # Two contained resources of one id: a '#id' reference could mean either (FHIR requires
+            # distinct ids); never read as whichever comes last.
+            place = f"{where}.contained[{j}].id"
+            why = f"id '{str(c.get('id'))[:64]}' is also the id of contained[{contained[c.get('id')][0]}]"
+            raise FhirError(f"{place}: {why}", {place: [why]})
+        contained[c.get("id")] = (j, c)
     subject = report.get("subject")
     dated_by = {k: report[k] for k in _EFFECTIVE_KEYS if k in report}
     queue = [r.get("reference") for r in report.get("result") or [] if isinstance(r, dict)]
@@ -824,6 +848,14 @@ def _report_results(
     while queue:
         ref = queue.pop(0)
         # A reference to a Bundle entry is read with that entry; only '#id' points into the report.
+        if isinstance(ref, str) and ref and not ref.startswith("#") and _entry_of(ref, entries) is None:
+            if ref not in seen:
+                notes.append(
+                    f"{where}.result: {ref[:128]} is not in the Bundle: that result was not sent, and is not "
+                    "part of this interpretation"
+                )
+            seen.add(ref)
+            continue
         if not isinstance(ref, str) or not ref.startswith("#") or ref in seen:
             continue
         seen.add(ref)
@@ -843,6 +875,17 @@ def _report_results(
         if dated_by and not any(k in obs for k in _EFFECTIVE_KEYS):
             obs = {**obs, **dated_by}  # and, undated, of the report's clinically relevant time
         found.append((f"{where}.contained[{j}]", obs))
+    read = {j for j, _ in (contained[r[1:]] for r in seen if r.startswith("#") and r[1:] in contained)}
+    for j, c in contained.values():
+        if c.get("resourceType") == "Observation" and j not in read:
+            # FHIR's dom-3: a contained resource is referenced from its container. A result the report
+            # does not list is not one of its results, and it is never dropped unseen.
+            place = f"{where}.contained[{j}]"
+            why = (
+                "a contained Observation that neither the report's result nor a result's hasMember "
+                "references: list it in result (or leave it out of the report)"
+            )
+            raise FhirError(f"{place}: {why}", {place: [why]})
     notes.append(
         f"{where}: DiagnosticReport read through its results ({len(found)} contained Observations; "
         "results that are Bundle entries are read as entries, of the report's subject and time when "

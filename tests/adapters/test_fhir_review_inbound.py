@@ -441,3 +441,57 @@ def test_an_entry_keeps_its_own_time():
     t = translate_bundle(with_urls((None, mp), (None, rep), (None, kappa)), today=TODAY)
     assert t.request["collected_on"] == "2024-05-01"
     assert "m_protein" not in (t.request.get("spep") or {})
+
+
+# --- a report's own results: never one of two, never one it does not list ------------------------
+
+
+def test_two_contained_resources_of_one_id_are_refused():
+    rep = report("final", effectiveDateTime="2024-05-01")
+    rep["contained"].append(observation("33358-3", id="mp", **quantity(25, "g/L")))
+    err = refused(rep)
+    assert list(err.errors) == ["Bundle.entry[0].resource.contained[2].id"]
+    assert "contained[0]" in err.errors["Bundle.entry[0].resource.contained[2].id"][0]
+
+
+def test_a_contained_observation_the_report_does_not_list_is_refused():
+    """A kappa of 900 mg/L contained but not among the results would change the answer: refused, never
+    dropped unseen (FHIR dom-3: contained resources are referenced from their container)."""
+    rep = report("final", effectiveDateTime="2024-05-01")
+    rep["contained"].append(observation("36916-5", id="k", **quantity(900, "mg/L")))
+    err = refused(rep)
+    assert list(err.errors) == ["Bundle.entry[0].resource.contained[2]"]
+
+
+def test_a_member_of_a_listed_panel_counts_as_listed():
+    rep = report("final", effectiveDateTime="2024-05-01")
+    rep["contained"].append(observation("36916-5", id="k", **quantity(15, "mg/L")))
+    rep["contained"][1]["hasMember"] = [{"reference": "#k"}]
+    t = translate(rep)
+    assert t.request["flc"]["kappa"] == {"value": 15, "unit": "mg/L"}
+
+
+def test_a_result_that_is_not_in_the_bundle_is_named_in_a_note():
+    rep = report("final", effectiveDateTime="2024-05-01")
+    rep["result"].append({"reference": "Observation/not-sent"})
+    t = translate(rep)
+    assert any("Observation/not-sent is not in the Bundle" in n for n in t.notes), t.notes
+    assert t.request["spep"]["m_protein"] == {"value": 34, "unit": "g/L"}
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_time_at_the_calendars_edge_is_refused_not_shifted(stamp):
+    current = observation("33358-3", effectiveDateTime="2024-03-15T08:30:00+01:00", **quantity(12, "g/L"))
+    edge = observation("36916-5", effectiveDateTime=stamp, **quantity(10, "mg/L"))
+    err = refused(current, edge)
+    assert "not a date a sample was collected on" in str(err)
+
+
+def test_a_birth_date_giving_an_age_over_150_names_the_birth_date():
+    patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1800-01-01"}
+    mp = observation(
+        "33358-3", subject={"reference": "Patient/p1"}, effectiveDateTime="2024-05-01", **quantity(12, "g/L")
+    )
+    err = refused(patient, mp)
+    assert list(err.errors) == ["Bundle.entry[0].resource.birthDate"]
+    assert "age of 224 years" in err.errors["Bundle.entry[0].resource.birthDate"][0]
