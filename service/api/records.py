@@ -358,7 +358,7 @@ def with_stored_history(
         if len(ids) > 1:
             stored["record_ids"] = ids
             combined.append(on.isoformat())
-        added.append((loaded, stored))
+        added.append((loaded._replace(from_store=True), stored))
     if not added and not same_day:
         return Serial(panel, used, [], _refused_note(refused))
     own_history = [completed[h.collected_on][0] if h.collected_on in completed else h for h in panel.history]

@@ -158,6 +158,8 @@ class HistoryEntry(NamedTuple):
     flc: Flc | None = None
     urine: Urine | None = None
     labs: Labs | None = None
+    # Taken from the records store (serial memory), not sent with the request.
+    from_store: bool = False
 
 
 class Panel(NamedTuple):

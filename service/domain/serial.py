@@ -178,12 +178,47 @@ def rising_successive(points: list[Point]) -> list[dict]:
     return []
 
 
+def unread_history(panel: Panel) -> str | None:
+    """The note naming what the request's own history entries carry that no serial rule reads (§3.5
+    reads the serum M-protein and the haemoglobin), entry by entry: sent, never silently dropped."""
+    found = []
+    for h in sorted((h for h in panel.history if not h.from_store), key=lambda h: h.collected_on):
+        names = [
+            f"{section}.{name.rstrip('_')}"
+            for section, values, read in (
+                ("flc", h.flc, ()),
+                ("urine", h.urine, ()),
+                ("labs", h.labs, ("hemoglobin",)),
+            )
+            if values is not None
+            for name, value in zip(values._fields, values, strict=True)
+            if name not in read and name not in _SETTINGS and value is not None
+        ]
+        if names:
+            found.append(f"{h.collected_on.isoformat()}: {', '.join(names)}")
+        elif _m_protein(h) is None and _hemoglobin(h) is None:
+            found.append(f"{h.collected_on.isoformat()}: no result")
+    if not found:
+        return None
+    return (
+        "The serial-result rules (clinical-reference §3.5) read the serum M-protein and the haemoglobin of "
+        f"earlier panels; these results of the request's history were not used: {'; '.join(found)}."
+    )
+
+
+# An FLC section's settings, not results: the assay and the laboratory's ratio interval.
+_SETTINGS = frozenset({"assay", "ratio_reference_range"})
+
+
 def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
     """Evolving-pattern flags from the patient's dated results, with notes on what was left out."""
     if not panel.history:
         return [], []
     flags: list[Flag] = []
     notes: list[str] = []
+    unread = unread_history(panel)
+    if unread:
+        notes.append(unread)
     if panel.collected_on_assumed and panel.collected_on is not None:
         notes.append(
             f"Collection date not given: the current panel was dated {panel.collected_on.isoformat()} "

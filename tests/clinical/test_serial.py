@@ -368,3 +368,33 @@ def test_within_n_months_is_on_or_before_the_same_day_n_months_later(start, offs
 )
 def test_month_end_boundaries_of_the_serial_windows(start, end, months, inside):
     assert within(start, end, months) is inside
+
+
+def test_history_results_no_serial_rule_reads_are_named_never_dropped_unseen():
+    """§3.5 reads the serum M-protein and the haemoglobin of earlier panels: a calcium, a creatinine,
+    free light chains or an entry with no result sent in history are named in a note."""
+    from .helpers import q, run
+
+    body = {
+        "collected_on": "2024-03-15",
+        "spep": {"m_protein": q(12, "g/L")},
+        "history": [
+            {
+                "collected_on": "2023-09-01",
+                "labs": {"calcium": q(3.4, "mmol/L"), "creatinine": q(400, "umol/L")},
+            },
+            {"collected_on": "2023-10-01"},
+            {
+                "collected_on": "2023-11-01",
+                "spep": {"m_protein": q(11, "g/L")},
+                "labs": {"hemoglobin": q(130, "g/L")},
+                "flc": {"kappa": q(20, "mg/L"), "lambda": q(10, "mg/L"), "assay": "freelite"},
+            },
+            {"collected_on": "2023-12-01", "spep": {"m_protein": q(11, "g/L")}},
+        ],
+    }
+    notes = [n for n in run(body)["notes"] if "were not used" in n]
+    assert len(notes) == 1
+    assert notes[0].endswith(
+        "2023-09-01: labs.calcium, labs.creatinine; 2023-10-01: no result; 2023-11-01: flc.kappa, flc.lambda."
+    )

@@ -344,3 +344,19 @@ def test_a_stored_haemoglobin_with_a_lower_limit_implausible_for_the_requests_se
         assert "2025-01-10" in notes[0] and "female" in notes[0]
     impact = json.loads(client.post("/v1/ruleset-impact", json={}).get_data())["summary"]
     assert impact["not_reinterpretable"] == 0 and impact["changed"] == 0, impact
+
+
+def test_results_of_stored_panels_no_serial_rule_reads_are_not_listed_as_the_requests(client):
+    """A stored panel's calcium is the store's, not something the request sent and lost: only the
+    request's own history entries are named in the note on results the serial rules do not read."""
+    labs = {"labs": {"calcium": {"value": 2.4, "unit": "mmol/L"}}}
+    client.post("/v1/interpretations", json=spike(1.0, "2025-01-10", **labs))
+    later = client.post(
+        "/v1/interpretations",
+        json=spike(1.5, "2025-07-10", history=[{"collected_on": "2025-03-01", **labs}]),
+    ).json
+    unread = [n for n in later["notes"] if "were not used" in n]
+    assert unread == [
+        "The serial-result rules (clinical-reference §3.5) read the serum M-protein and the haemoglobin of "
+        "earlier panels; these results of the request's history were not used: 2025-03-01: labs.calcium."
+    ]
