@@ -12,10 +12,11 @@ guessed at.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -196,22 +197,66 @@ def _shard(args: tuple[str, str | None, int, int, int]) -> tuple[Tally, list[dic
     return tally, listed
 
 
+def _since(text: str) -> str:
+    """--since as the HTTP endpoint takes it: a date, or a date-time with its zone (as UTC ISO text)."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            when = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        else:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if when.tzinfo is None:
+                raise argparse.ArgumentTypeError(f"{text!r} has no zone: add Z or +hh:mm")
+            when = when.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date (2026-01-31) or date-time with its zone (2026-01-31T08:00:00Z)"
+        ) from None
+    return when.isoformat()
+
+
+def _count(text: str, least: int = 1) -> int:
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < least:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least {least}")
+    return int(text)
+
+
+def _listed(text: str) -> int:
+    return _count(text, 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m service ruleset-impact``: the report as JSON on stdout."""
-    from service.store import read_settings
+    from sqlalchemy.exc import DBAPIError
+
+    from service.store import SchemaNotCurrent, StoreConfigError, read_settings
     from service.store.migrate import check_current
 
     p = argparse.ArgumentParser(prog="python -m service ruleset-impact", description=__doc__.split("\n\n")[0])
-    p.add_argument("--since", help="only records received at or after this ISO date-time")
-    p.add_argument("--list", type=int, default=DEFAULT_LIST_LIMIT, help="changes listed (all are counted)")
-    p.add_argument("--processes", type=int, default=1, help="processes sharing the work (one per core)")
+    p.add_argument(
+        "--since",
+        type=_since,
+        help="only records received at or after this ISO date (UTC midnight) or date-time with its zone",
+    )
+    p.add_argument(
+        "--list", type=_listed, default=DEFAULT_LIST_LIMIT, help="changes listed (all are counted)"
+    )
+    p.add_argument("--processes", type=_count, default=1, help="processes sharing the work (one per core)")
     args = p.parse_args(argv)
-    settings = read_settings()
-    store = RecordStore.from_url(settings.url)
     try:
-        check_current(store.engine)
-    finally:
-        store.dispose()
+        settings = read_settings()
+        store = RecordStore.from_url(settings.url)
+        try:
+            check_current(store.engine)
+        finally:
+            store.dispose()
+    except (StoreConfigError, SchemaNotCurrent) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except DBAPIError as e:
+        print(
+            f"error: the records database cannot be reached ({type(e.orig or e).__name__})", file=sys.stderr
+        )
+        return 1
     n = max(1, args.processes)
     jobs = [(settings.url, args.since, k, n, args.list) for k in range(n)]
     if n == 1:

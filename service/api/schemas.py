@@ -43,6 +43,12 @@ def _printable(value: str) -> None:
         raise ValidationError("Must not be blank: send the patient's identifier, or leave patient_ref out.")
 
 
+def _no_control(value: str) -> None:
+    """An identifier of the sender's (specimen_id): no control characters (a NUL, a line break)."""
+    if not value.isprintable():
+        raise ValidationError("Must contain printable characters only (no control characters).")
+
+
 class FiniteFloat(fields.Float):
     """A JSON number only (no strings, no booleans), finite."""
 
@@ -649,8 +655,11 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
     )
     specimen_id = fields.String(
         allow_none=True,
-        validate=validate.Length(min=1, max=MAX_REF),
-        metadata={"description": "The LIS's specimen identifier (1-64 characters), stored with the record."},
+        validate=[validate.Length(min=1, max=MAX_REF), _no_control],
+        metadata={
+            "description": "The LIS's specimen identifier (1-64 printable characters), stored with the "
+            "record."
+        },
     )
 
     @validates_schema

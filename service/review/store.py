@@ -20,7 +20,7 @@ from service.domain.classify import LABELS
 from service.domain.results import Code
 from service.store import Record, RecordStore
 from service.store.models import Interpretation
-from service.store.repository import aware
+from service.store.repository import aware, is_record_id
 
 from .models import Review
 
@@ -87,6 +87,8 @@ def add_review(
 ) -> tuple[ReviewEntry, str] | None:
     """Record a sign-off and set the record's release status, in one transaction; (review, status),
     or None when no record has this id."""
+    if not is_record_id(record_id):
+        return None
 
     def work(c: Connection) -> tuple[ReviewEntry, str] | None:
         before = c.execute(select(T.c.status).where(T.c.id == record_id).with_for_update()).scalar()
@@ -119,6 +121,8 @@ def add_review(
 
 def reviews_of(store: RecordStore, record_id: str) -> list[ReviewEntry]:
     """A record's reviews, oldest first."""
+    if not is_record_id(record_id):
+        return []
 
     def work(c: Connection) -> list[ReviewEntry]:
         q = select(RV).where(RV.c.interpretation_id == record_id).order_by(RV.c.seq)
@@ -254,6 +258,8 @@ def queue(
 
 def get_record(store: RecordStore, record_id: str) -> Record | None:
     """One record without an audit row (callers record the read themselves via store.get)."""
+    if not is_record_id(record_id):
+        return None
 
     def work(c: Connection) -> Record | None:
         row = c.execute(select(T).where(T.c.id == record_id)).first()

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import logging
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,15 @@ def patient_key(secret: bytes, patient_ref: str) -> str:
     return hmac.new(secret, patient_ref.encode(), hashlib.sha256).hexdigest()
 
 
+_RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_record_id(value: str) -> bool:
+    """Whether ``value`` can be a record's id (32 hex digits, as _values draws them): anything else names
+    no record, and is answered so without a query (a NUL, say, is one no database column can hold)."""
+    return _RECORD_ID.fullmatch(value) is not None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -98,9 +108,15 @@ def decode_cursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError("not a cursor this service returned") from None
-    if not raw.startswith("s") or not raw[1:].isdigit() or len(raw) > 21:
+    # Exactly the form encode_cursor writes: ASCII digits without a leading zero, within a 64-bit
+    # sequence number (a larger one is refused here, not by the database), and unpadded.
+    if _CURSOR.fullmatch(raw) is None or encode_cursor(seq := int(raw[1:])) != cursor or seq > MAX_SEQ:
         raise ValueError("not a cursor this service returned")
-    return int(raw[1:])
+    return seq
+
+
+_CURSOR = re.compile(r"s(0|[1-9][0-9]{0,18})")
+MAX_SEQ = 2**63 - 1  # PostgreSQL bigint
 
 
 @dataclass(frozen=True)
@@ -400,6 +416,8 @@ class RecordStore:
     # ------------------------------------------------------------------ read
     def get(self, record_id: str, *, reader: str | None, request_id: str | None) -> Record | None:
         """One record by id; the read is recorded in the audit trail in the same transaction."""
+        if not is_record_id(record_id):
+            return None
 
         def work(c: Connection) -> Record | None:
             row = c.execute(BY_ID, {"rid": record_id}).first()
@@ -473,6 +491,8 @@ class RecordStore:
         limit: int = 100,
     ) -> tuple[list[ReadEntry], str | None]:
         """The audit trail, newest first."""
+        if interpretation_id is not None and not is_record_id(interpretation_id):
+            return [], None
 
         def work(c: Connection) -> tuple[list[ReadEntry], str | None]:
             q = select(RT)

@@ -221,3 +221,47 @@ def test_a_blank_patient_ref_is_refused_naming_the_field(client, ref):
     r = client.post("/v1/interpretations", json=panel(patient_ref=ref, specimen_id="S-BLANK"))
     assert r.status_code == 422
     assert "patient_ref" in r.json["errors"]
+
+
+def _cursor(raw: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["s9223372036854775808", "s99999999999999999999", "s061", "s", "s\u0666\u0661", "s1 "],
+    ids=["past_bigint", "20_digits", "leading_zero", "no_number", "arabic_indic", "trailing_blank"],
+)
+def test_a_cursor_not_in_the_form_the_service_writes_is_refused_on_every_paged_endpoint(client, raw):
+    """Never passed to the database: a number beyond its 64-bit range was a 500 there (and half a JSON
+    document from the streamed ruleset impact)."""
+    c = _cursor(raw)
+    for r in (
+        client.get(f"/v1/interpretations?cursor={c}"),
+        client.get(f"/v1/audit?cursor={c}"),
+        client.post("/v1/ruleset-impact", json={"cursor": c}),
+    ):
+        assert r.status_code == 422, (r.status_code, r.get_data()[:200])
+        assert any(k.endswith("cursor") for k in r.json["errors"])
+
+
+def test_the_largest_cursor_is_read(client):
+    assert client.get(f"/v1/interpretations?cursor={_cursor('s9223372036854775807')}").status_code == 200
+
+
+@pytest.mark.parametrize("rid", ["%00", "abc%00", "0" * 31 + "g", "A" * 32])
+def test_an_id_no_record_can_have_is_not_found_never_a_500(client, rid):
+    for path in ("", "/hl7", "/fhir"):
+        assert client.get(f"/v1/interpretations/{rid}{path}").status_code == 404
+    r = client.post(f"/v1/interpretations/{rid}/reviews", json={"decision": "approve", "reviewer": "dr.k"})
+    assert r.status_code == 404
+    audit = client.get(f"/v1/audit?interpretation_id={rid}")
+    assert audit.status_code in (200, 422) and audit.json.get("items", []) == []
+
+
+def test_a_specimen_id_with_a_control_character_is_refused_naming_it(client):
+    r = client.post("/v1/interpretations", json=panel(patient_ref="MRN-N", specimen_id="a\u0000b"))
+    assert r.status_code == 422
+    assert list(r.json["errors"]) == ["specimen_id"]

@@ -323,3 +323,20 @@ def test_hl7_and_fhir_requests_are_stored_in_their_canonical_json_form_with_unch
     for item in items:
         rec = client.get(f"/v1/interpretations/{item['id']}").json
         assert "MSH" not in json.dumps(rec["request"]) and "resourceType" not in rec["request"]
+
+
+@pytest.mark.parametrize(
+    ("since", "why"),
+    [
+        ("yesterday", "not an ISO date"),
+        ("2026-01-01T00:00:00", "has no zone"),
+        ("0001-01-01T00:00:00+01:00", "not"),
+    ],
+)
+def test_the_impact_command_refuses_a_since_it_cannot_read_with_a_usage_error(since, why, capsys):
+    from service.api.impact import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--since", since])
+    assert exit_.value.code == 2
+    assert why in capsys.readouterr().err
