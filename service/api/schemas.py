@@ -1149,7 +1149,14 @@ class ReadOut(_Open):
     read_at = fields.DateTime(required=True)
     api_key_name = fields.String(allow_none=True, required=True)
     request_id = fields.String(allow_none=True, required=True)
-    via = fields.String(required=True, validate=validate.OneOf(["get", "list"]))
+    via = fields.String(
+        required=True,
+        validate=validate.OneOf(["get", "list", "trend"]),
+        metadata={
+            "description": "get: the record by id (or a console case); list: a row of a list (or of the "
+            "console's queue); trend: one of the patient's other panels in a console case's trend charts."
+        },
+    )
 
 
 class AuditOut(_Open):

@@ -291,6 +291,13 @@ def queue() -> str:
                     "age": _age(r, now),
                 }
             )
+        # Every row shown is a record read, as each row of GET /v1/interpretations is.
+        _store().record_reads(
+            [str(row["id"]) for row in rows],
+            reader=f"console:{g.account.name}",
+            request_id=g.get("request_id"),
+            via="list",
+        )
         in_force = reviews.amended_codes(
             _store(), [str(row["id"]) for row in rows if row["status"] == "amended"]
         )
@@ -332,6 +339,13 @@ def _case(record_id: str) -> tuple[Record, dict[str, Any], list[reviews.ReviewEn
 def _context(record_id: str) -> dict[str, Any]:
     r, answer, rv = _case(record_id)
     history = reviews.patient_records(_store(), r)
+    # The trend charts show the patient's other panels' results: each of those records is read too.
+    _store().record_reads(
+        [h.id for h in history if h.id != r.id],
+        reader=f"console:{g.account.name}",
+        request_id=g.get("request_id"),
+        via="trend",
+    )
     flags = sorted(answer.get("flags") or [], key=lambda f: SEVERITY_ORDER.get(f.get("severity"), 9))
     return {
         "record": r,

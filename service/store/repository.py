@@ -437,6 +437,26 @@ class RecordStore:
 
         return self._run(work, audit=True)
 
+    def record_reads(
+        self, record_ids: Sequence[str], *, reader: str | None, request_id: str | None, via: str
+    ) -> None:
+        """Audit rows for records shown by other means than get and list_records (the review console's
+        queue, a case's trend charts drawn from the patient's other panels)."""
+        if not record_ids:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "interpretation_id": rid,
+                "read_at": now,
+                "api_key_name": reader,
+                "request_id": request_id,
+                "via": via,
+            }
+            for rid in dict.fromkeys(record_ids)
+        ]
+        self._run(lambda c: c.execute(INSERT_READ, rows), audit=True)
+
     def list_records(
         self,
         *,

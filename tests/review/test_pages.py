@@ -299,3 +299,24 @@ def test_an_unknown_case_is_a_page_saying_so(client):
     resp = client.get("/review/cases/" + "0" * 32)
     assert resp.status_code == 404 and "No stored case has this id." in resp.get_data(as_text=True)
     assert resp.mimetype == "text/html"
+
+
+def test_the_patients_other_panels_a_case_charts_and_every_queue_row_are_audited(client):
+    """A case's trend charts show results of the patient's other records: each of those is read too
+    (via trend); each row of the queue is a read (via list), as each row of GET /v1/interpretations is."""
+    first = body("mgus") | {"patient_ref": "CHART-1", "specimen_id": "C1", "collected_on": "2026-03-01"}
+    other = body("mgus") | {"patient_ref": "CHART-1", "specimen_id": "C2", "collected_on": "2026-02-01"}
+    a, b = post(client, first)["id"], post(client, other)["id"]
+    sign_in(client)
+
+    def reads(rid: str) -> set[tuple[str, str]]:
+        trail = client.get(f"/v1/audit?interpretation_id={rid}", headers=AUTH).get_json()["items"]
+        return {(e["api_key_name"], e["via"]) for e in trail}
+
+    assert reads(b) == set()
+    client.get(f"/review/cases/{a}")
+    assert ("console:rita", "get") in reads(a)
+    assert reads(b) == {("console:rita", "trend")}  # B (an earlier date) is in A's charts
+    html = client.get("/review/?status=").get_data(as_text=True)
+    assert a[:8] in html
+    assert ("console:rita", "list") in reads(a) and ("console:rita", "list") in reads(b)
