@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from .classify import Outcome, screen_tests_not_done
 from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, EGFR_ESTIMATED, MDE_NAMES, Facts
 from .flags import CLONE_BEYOND_MGCS, SCREEN_EVENTS, paraprotein_tests_not_done
 from .results import MGUS_CODES, Code, Criterion, Flag, Recommendation, RiskResult, Status
-from .words import field_words
+from .words import field_words, figure
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
 LC_MGUS_TESTS = ("flc", "hemoglobin", "calcium", "creatinine")  # no heavy chain: no M-spike to follow
@@ -302,16 +303,22 @@ def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[R
     return recs
 
 
-def _q(v: Decimal | int | None, unit: str | None = None, comparator: str | None = None) -> str:
+def _q(
+    v: Decimal | int | None,
+    unit: str | None = None,
+    comparator: str | None = None,
+    limits: tuple[float, ...] = (),
+) -> str:
     if v is None:
         return "not reported"
-    txt = f"{float(v):.4g}"
+    txt = figure(float(v), 4, limits)
     if comparator:
         txt = comparator + txt
     return f"{txt} {unit}" if unit else txt
 
 
 _MET = Status.MET
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _FLC_STATE = {True: "abnormal", False: "within interval", None: "not assessable"}
 # Flags whose message the comment repeats (the others are said by a recommendation or not at all).
 _COMMENT_FLAGS = frozenset(
@@ -391,7 +398,8 @@ def _decisive(c: Criterion) -> str:
         name = "eGFR estimated by CKD-EPI 2021 from creatinine, age and sex"
     v = c.value
     if isinstance(v, Decimal | int) and not isinstance(v, bool):
-        return f"{name} {_q(v, c.unit, c.comparator)} ({c.threshold})"
+        limits = tuple(float(n) for n in _NUMBER.findall(c.threshold or ""))
+        return f"{name} {_q(v, c.unit, c.comparator, limits)} ({c.threshold})"
     return f"{name} ({c.threshold})"
 
 
@@ -508,11 +516,13 @@ def _findings(f: Facts) -> list[str]:
         ratio = flc.ratio
         if ratio is not None and ratio.is_finite() and float(ratio) != _FLOAT_INF:
             state = _FLC_STATE[flc.abnormal]
+            limits = tuple(float(x) for x in (flc.interval_low, flc.interval_high) if x is not None)
+            shown = figure(float(ratio), 3, limits)
             findings.append(
-                f"FLC kappa/lambda ratio {float(ratio):.3g} ({state}; interval "
+                f"FLC kappa/lambda ratio {shown} ({state}; interval "
                 f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"
                 if flc.interval_low is not None
-                else f"FLC ratio {float(ratio):.3g} ({state}; {flc.basis})"
+                else f"FLC ratio {shown} ({state}; {flc.basis})"
             )
         else:
             findings.append("FLC ratio not determined")

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from . import ruleset as R
 from .panel import Panel
 from .quantity import Comparator, Quantity
+from .words import places_clear_of
 
 EGFR_UNIT = "mL/min/1.73m2"
 INPUTS = ("labs.creatinine", "patient.age_years", "patient.sex")
@@ -68,7 +69,10 @@ def estimate(panel: Panel) -> EstimatedGfr | None:
     if not value.is_finite():
         return None  # a creatinine of 0 (or "< 0"-like bound) gives no estimate
     comp = None if cr.comparator is None else _FLIPPED[cr.comparator]
-    return EstimatedGfr(Quantity(value, EGFR_UNIT, comp), round(value, 1), sex, age)
+    # ref: §2.1 R (clearance < 40) and §4 (renal interval below 60): the shown figure never lands on
+    # a cut-off the estimate is on the other side of.
+    shown = places_clear_of(value, 1, (R.CREATININE_CLEARANCE_ML_MIN, R.FLC_RENAL_CUTOFF))
+    return EstimatedGfr(Quantity(value, EGFR_UNIT, comp), shown, sex, age)
 
 
 def lowest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str | None) -> Decimal | None:

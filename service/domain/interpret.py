@@ -128,6 +128,7 @@ def _derived(facts: Facts) -> dict[str, Any]:
             "inputs": list(INPUTS),
             "note": "Race-free CKD-EPI 2021 (Inker et al., N Engl J Med 2021;385:1737-49); assumes a stable "
             "creatinine; used for the renal criterion and the renal FLC interval (clinical-reference §2.1, "
-            "§4). Shown to one decimal; the rules use the unrounded estimate.",
+            "§4). Shown to one decimal (more where one decimal would read as the cut-off of 40 or 60); the "
+            "rules use the unrounded estimate.",
         }
     }

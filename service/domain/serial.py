@@ -184,7 +184,7 @@ def unread_history(panel: Panel) -> str | None:
     found = []
     for h in sorted((h for h in panel.history if not h.from_store), key=lambda h: h.collected_on):
         names = [
-            f"{section}.{name.rstrip('_')}"
+            _UNREAD_WORDS.get(f"{section}.{name.rstrip('_')}", name.rstrip("_").replace("_", " "))
             for section, values, read in (
                 ("flc", h.flc, ()),
                 ("urine", h.urine, ()),
@@ -206,6 +206,18 @@ def unread_history(panel: Panel) -> str | None:
     )
 
 
+# The report's words for what a history entry may carry besides the results §3.5 reads.
+_UNREAD_WORDS = {
+    "flc.kappa": "free kappa",
+    "flc.lambda": "free lambda",
+    "urine.m_protein_24h": "24-hour urine M-protein",
+    "urine.ife": "urine immunofixation",
+    "labs.calcium": "calcium",
+    "labs.creatinine": "creatinine",
+    "labs.creatinine_clearance": "creatinine clearance",
+    "labs.egfr": "eGFR",
+    "labs.tsh": "TSH",
+}
 # An FLC section's settings, not results: the assay and the laboratory's ratio interval.
 _SETTINGS = frozenset({"assay", "ratio_reference_range"})
 

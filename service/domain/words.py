@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 # The request fields missing_data names, in the words of a lab report (the comment is pasted into one;
 # missing_data and the recommendation's tests keep the field paths for an LIS).
 FIELD_WORDS: dict[str, str] = {
@@ -63,3 +65,24 @@ def field_words(field_path: str) -> str:
 def group_words(group: str) -> str:
     """A risk group id in words (high_intermediate -> high-intermediate)."""
     return group.replace("_", "-")
+
+
+def figure(value: float, digits: int, limits: tuple[float, ...] = ()) -> str:
+    """``value`` to ``digits`` significant digits, with as many more as it takes not to print a limit
+    the value is not equal to: 39.9988 against a cut-off of 40 is shown 39.999, never "40 (< 40)"."""
+    txt = f"{value:.{digits}g}"
+    for more in range(digits + 1, 16):
+        if not any(float(txt) == limit != value for limit in limits):
+            break
+        txt = f"{value:.{more}g}"
+    return txt
+
+
+def places_clear_of(value: Decimal, places: int, limits: tuple[Decimal, ...] = ()) -> Decimal:
+    """``value`` rounded to ``places`` decimals, with more where that rounding would land on a limit
+    the value is not equal to (an eGFR of 39.9988 is 39.999, not 40.0, beside the cut-off of 40)."""
+    shown = round(value, places)
+    while any(shown == limit != value for limit in limits) and places < 12:
+        places += 1
+        shown = round(value, places)
+    return shown

@@ -396,5 +396,5 @@ def test_history_results_no_serial_rule_reads_are_named_never_dropped_unseen():
     notes = [n for n in run(body)["notes"] if "were not used" in n]
     assert len(notes) == 1
     assert notes[0].endswith(
-        "2023-09-01: labs.calcium, labs.creatinine; 2023-10-01: no result; 2023-11-01: flc.kappa, flc.lambda."
+        "2023-09-01: calcium, creatinine; 2023-10-01: no result; 2023-11-01: free kappa, free lambda."
     )

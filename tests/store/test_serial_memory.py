@@ -358,5 +358,5 @@ def test_results_of_stored_panels_no_serial_rule_reads_are_not_listed_as_the_req
     unread = [n for n in later["notes"] if "were not used" in n]
     assert unread == [
         "The serial-result rules (clinical-reference §3.5) read the serum M-protein and the haemoglobin of "
-        "earlier panels; these results of the request's history were not used: 2025-03-01: labs.calcium."
+        "earlier panels; these results of the request's history were not used: 2025-03-01: calcium."
     ]
