@@ -71,8 +71,22 @@ def dumps(value: Any) -> str:
 
 
 def canonical_hash(request: dict[str, Any]) -> str:
-    """SHA-256 of the canonical request: sorted keys, so the same body in another key order is the same."""
-    return hashlib.sha256(orjson.dumps(request, default=_default, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """SHA-256 of the canonical request: sorted keys, and a whole number written with a fraction (12.0,
+    1.2e1) as the number it is (12), so the same body in another key order or number spelling is the
+    same."""
+    return hashlib.sha256(
+        orjson.dumps(_whole_numbers(request), default=_default, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
 
 
 def patient_key(secret: bytes, patient_ref: str) -> str:

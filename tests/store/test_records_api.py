@@ -265,3 +265,24 @@ def test_a_specimen_id_with_a_control_character_is_refused_naming_it(client):
     r = client.post("/v1/interpretations", json=panel(patient_ref="MRN-N", specimen_id="a\u0000b"))
     assert r.status_code == 422
     assert list(r.json["errors"]) == ["specimen_id"]
+
+
+def test_a_whole_number_written_with_a_fraction_is_the_same_body(client):
+    """12 and 12.0 are one JSON number: a client whose serializer writes one or the other retries the
+    same request, never makes a second record."""
+    first = client.post(
+        "/v1/interpretations",
+        json=panel(patient_ref="MRN-W", specimen_id="W1", spep={"m_protein": {"value": 12, "unit": "g/L"}}),
+    )
+    again = client.post(
+        "/v1/interpretations",
+        json=panel(patient_ref="MRN-W", specimen_id="W1", spep={"m_protein": {"value": 12.0, "unit": "g/L"}}),
+    )
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.json["id"] == first.json["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = client.post(
+        "/v1/interpretations",
+        json=panel(patient_ref="MRN-W", specimen_id="W1", spep={"m_protein": {"value": 12.5, "unit": "g/L"}}),
+    )
+    assert other.json["id"] != first.json["id"]
