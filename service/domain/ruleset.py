@@ -13,11 +13,61 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.12.3"
+RULESET_VERSION = "mgi-rules-2026.12.4"
 
 # What changed in each ruleset version, for a laboratory (GET /v1/ruleset; docs/ruleset-changelog.md
 # gives the same with the measured effect on a reference set of panels).
 CHANGELOG: tuple[dict[str, Any], ...] = (
+    {
+        "version": "mgi-rules-2026.12.4",
+        "previous": "mgi-rules-2026.12.3",
+        "changes": [
+            {
+                "rules": ["mde.flc_ratio_ge_100", "category.mgus_non_igm", "category.mgus_light_chain"],
+                "section": "§2.1 Li, §2.9",
+                "change": "Free light chains sent with a chain reported as a bound (lambda '< 20 mg/L' "
+                "beside kappa 1000 mg/L) that leaves the SLiM ratio >= 100 open keep non-IgM and "
+                "light-chain MGUS provisional, asking for the exact chain: met, it would be a "
+                "myeloma-defining event. Such an MGUS was final, on the routine follow-up.",
+                "affects": "MGUS with a free light chain reported as a bound that does not settle the "
+                "involved/uninvolved ratio >= 100.",
+            },
+            {
+                "rules": ["mde.renal_insufficiency.clearance", "flc.reference_intervals"],
+                "section": "§2.1 R, §4",
+                "change": "Under 18 a creatinine settles no clearance rule: the CKD-EPI 2021 equation is an "
+                "adults' one, so the renal criterion is not assessable and labs.egfr is asked for (it was "
+                "settled as not met when the equation stayed >= 40 at every adult age).",
+                "affects": "Patients under 18 with a creatinine and no clearance or eGFR.",
+            },
+            {
+                "rules": ["mde.anemia.below_lln", "mde.hypercalcemia.above_uln"],
+                "section": "§1.1, §2.1",
+                "change": "A haemoglobin or calcium sent as a bound beside the laboratory's limit, leaving "
+                "the relative rule open, asks for the exact value (labs.hemoglobin, labs.calcium) instead of "
+                "the reference range already sent.",
+                "affects": "missing_data of panels with such a bound.",
+            },
+            {
+                "rules": ["serial.evolving_m_protein", "serial.evolving_hemoglobin"],
+                "section": "§3.5",
+                "change": "Results in the request's history that no serial rule reads (anything but the "
+                "serum M-protein and the haemoglobin), and history entries with no result, are named in a "
+                "note.",
+                "affects": "Notes and comments of requests whose history carries such results.",
+            },
+            {
+                "rules": ["mde.renal_insufficiency.clearance", "flc.reference_intervals"],
+                "section": "§1, §2.1 R, §4",
+                "change": "A shown figure never reads as a cut-off it is on the other side of: the derived "
+                "eGFR (one decimal), the comment's decisive findings and its FLC ratio take more digits "
+                "there (an eGFR of 39.9988 is shown 39.999, not 40.0 beside '< 40'). Nothing compared is "
+                "rounded, as before.",
+                "affects": "derived.egfr.value and comments of values within rounding of a cut-off; the "
+                "derived eGFR note says so.",
+            },
+        ],
+    },
     {
         "version": "mgi-rules-2026.12.3",
         "previous": "mgi-rules-2026.12.2",
