@@ -1012,6 +1012,8 @@ class SinceField(fields.Field):
 
     default_error_messages = {
         "invalid": "Not a valid date or date-time: use YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+00:00.",
+        "calendar": "Outside the calendar: in UTC this instant is not between 0001-01-01T00:00:00Z and "
+        "9999-12-31T23:59:59Z.",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -1035,7 +1037,10 @@ class SinceField(fields.Field):
             raise self.make_error("invalid") from None
         if dt.tzinfo is None:
             raise ValidationError("A date-time needs its zone (Z or +hh:mm).")
-        return dt.astimezone(UTC)
+        try:
+            return dt.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+            raise self.make_error("calendar") from None
 
 
 class RecordListQuery(StrictSchema):
