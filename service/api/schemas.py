@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -34,13 +35,31 @@ MAX_LESIONS = 1000
 MAX_REF = 64  # patient_ref and specimen_id (contract 1.1)
 
 
-def _printable(value: str) -> None:
-    """patient_ref: printable characters only (no control characters, no line breaks), and not only
-    spaces (a blank reference would make every such request one patient)."""
-    if not value.isprintable():
-        raise ValidationError("Must contain printable characters only (no control characters).")
-    if not value.strip():
-        raise ValidationError("Must not be blank: send the patient's identifier, or leave patient_ref out.")
+def printable(blank: str) -> Callable[[str], None]:
+    """A validator: printable characters only (no control characters, no line breaks), and not only
+    spaces; ``blank`` is the message for a value of spaces only, which names what the field wants."""
+
+    def check(value: str) -> None:
+        if not value.isprintable():
+            raise ValidationError("Must contain printable characters only (no control characters).")
+        if not value.strip():
+            raise ValidationError(blank)
+
+    return check
+
+
+def not_blank(blank: str) -> Callable[[str], None]:
+    """A validator: not only whitespace (``blank`` is the message, naming what the field wants)."""
+
+    def check(value: str) -> None:
+        if not value.strip():
+            raise ValidationError(blank)
+
+    return check
+
+
+# patient_ref: a blank reference would make every such request one patient.
+_printable = printable("Must not be blank: send the patient's identifier, or leave patient_ref out.")
 
 
 class FiniteFloat(fields.Float):

@@ -21,7 +21,7 @@ from service.adapters.release import result_status_fhir, result_status_hl7
 from service.api import records
 from service.api.errors import error_response
 from service.api.parsing import StrictParser
-from service.api.schemas import ErrorSchema, SinceField, StrictSchema, _Open, _printable
+from service.api.schemas import ErrorSchema, SinceField, StrictSchema, _Open, not_blank, printable
 from service.domain.results import Code
 
 from . import store as reviews
@@ -48,10 +48,26 @@ class ReviewIn(StrictSchema):
     the reason."""
 
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "amend"]))
-    reviewer = fields.String(required=True, validate=[validate.Length(min=1, max=128), _printable])
-    comment = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
+    reviewer = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=128),
+            printable("Must not be blank: send the reviewer's name (who signs the answer off)."),
+        ],
+    )
+    comment = fields.String(
+        validate=[
+            validate.Length(min=1, max=MAX_TEXT),
+            not_blank("Must not be blank: send the corrected comment, or leave comment out."),
+        ]
+    )
     classification_code = fields.String(validate=validate.OneOf(CODES))
-    reason = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
+    reason = fields.String(
+        validate=[
+            validate.Length(min=1, max=MAX_TEXT),
+            not_blank("Must not be blank: send the reason for the amendment."),
+        ]
+    )
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **_: Any) -> None:
