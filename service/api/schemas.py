@@ -1062,6 +1062,22 @@ class SinceField(fields.Field):
             raise self.make_error("calendar") from None
 
 
+class QueryInteger(fields.Integer):
+    """A whole number in a query parameter: ASCII digits only. int() would also read other scripts'
+    digits ("\uff12", "\u0663"), a sign, spaces and underscores."""
+
+    default_error_messages = {"invalid": "Not a valid integer: send ASCII digits (0-9) only."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or _ASCII_DIGITS.fullmatch(value) is None:
+            raise self.make_error("invalid")
+        # Beyond any bound a parameter has (and int()'s digit limit): the range check names it.
+        return int(value) if len(value) <= 64 else 10**64
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
 class RecordListQuery(StrictSchema):
     """Filters of the list of stored interpretations."""
 
@@ -1078,7 +1094,7 @@ class RecordListQuery(StrictSchema):
     cursor = fields.String(
         validate=validate.Length(min=1, max=64), metadata={"description": "next_cursor of the previous page."}
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class AuditQuery(StrictSchema):
@@ -1087,7 +1103,7 @@ class AuditQuery(StrictSchema):
     interpretation_id = fields.String(validate=validate.Length(min=1, max=32))
     since = SinceField(metadata={"description": "Read at or after (YYYY-MM-DD or a date-time with zone)."})
     cursor = fields.String(validate=validate.Length(min=1, max=64))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class HistoryUsedOut(_Open):

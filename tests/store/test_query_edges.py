@@ -48,3 +48,23 @@ def test_a_since_at_the_calendars_ends_is_read(client, since):
     r = client.post("/v1/ruleset-impact", json={"since": since})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.json["summary"]["examined"] == (0 if since.startswith("9999") else 1)
+
+
+NOT_ASCII_DIGITS = ["\uff12", "\u0663", "\u0e53", "+3", " 3", "3 ", "3.0", "0x3", "1_0", "-\uff11"]
+
+
+@pytest.mark.parametrize("limit", NOT_ASCII_DIGITS)
+@pytest.mark.parametrize("path", ["/v1/interpretations", "/v1/audit"])
+def test_a_limit_in_other_than_ascii_digits_is_a_422_naming_it(client, path, limit):
+    r = client.get(path, query_string={"limit": limit})
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert r.json["errors"] == {"query.limit": ["Not a valid integer: send ASCII digits (0-9) only."]}
+
+
+@pytest.mark.parametrize("path", ["/v1/interpretations", "/v1/audit"])
+def test_a_limit_in_ascii_digits_is_read_and_range_checked(client, path):
+    assert client.get(path, query_string={"limit": "007"}).status_code == 200
+    for limit in ["0", "1" + "0" * 30, "9" * 5000]:
+        r = client.get(path, query_string={"limit": limit})
+        assert r.status_code == 422 and list(r.json["errors"]) == ["query.limit"]
+        assert "greater than or equal to 1" in r.json["errors"]["query.limit"][0]
