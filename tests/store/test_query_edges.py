@@ -68,3 +68,16 @@ def test_a_limit_in_ascii_digits_is_read_and_range_checked(client, path):
         r = client.get(path, query_string={"limit": limit})
         assert r.status_code == 422 and list(r.json["errors"]) == ["query.limit"]
         assert "greater than or equal to 1" in r.json["errors"]["query.limit"][0]
+
+
+@pytest.mark.parametrize(
+    "mimetype", ["application/vnd.anything+json", "application/problem+json", "text/plain"]
+)
+def test_the_review_and_impact_endpoints_take_application_json_only(client, mimetype):
+    rid = client.post("/v1/interpretations", json=SPIKE).json["id"]
+    review = '{"decision": "approve", "reviewer": "Dr Rita Ng"}'
+    for path, data in [(f"/v1/interpretations/{rid}/reviews", review), ("/v1/ruleset-impact", "{}")]:
+        r = client.post(path, data=data, content_type=mimetype)
+        assert r.status_code == 415, (path, r.get_data(as_text=True))
+        assert r.json["code"] == 415 and "application/json" in r.json["message"]
+    assert client.get(f"/v1/interpretations/{rid}").json["reviews"] == []
