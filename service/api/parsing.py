@@ -10,7 +10,11 @@ from typing import Any, Final
 import orjson
 from flask import abort
 from flask_smorest import abort as smorest_abort
+from marshmallow import ValidationError
+from marshmallow.fields import List, Tuple
 from webargs.flaskparser import FlaskParser
+
+from .query_rules import REPEATED
 
 
 class _BadJson(ValueError):
@@ -120,6 +124,18 @@ class StrictParser(FlaskParser):
         "query": None,
         "querystring": None,
     }
+
+    def load_querystring(self, req: Any, schema: Any) -> Any:
+        """The query parameters; one sent more than once is a 422 naming it (webargs would read its
+        first value and drop the others) unless the schema declares it a list."""
+        repeated = {
+            name: [REPEATED]
+            for name, values in req.args.lists()
+            if len(values) > 1 and not isinstance(schema.fields.get(name), List | Tuple)
+        }
+        if repeated:
+            raise ValidationError(repeated)
+        return super().load_querystring(req, schema)
 
     def _raw_load_json(self, req: Any) -> Any:
         require_mimetype(req, ("application/json",))

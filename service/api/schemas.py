@@ -1078,7 +1078,13 @@ class QueryInteger(fields.Integer):
 _ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
-class RecordListQuery(StrictSchema):
+class QuerySchema(StrictSchema):
+    """Query parameters: an unknown one is refused with the message every route gives it."""
+
+    error_messages = {"unknown": "Unknown query parameter."}
+
+
+class RecordListQuery(QuerySchema):
     """Filters of the list of stored interpretations."""
 
     patient_ref = fields.String(
@@ -1097,7 +1103,7 @@ class RecordListQuery(StrictSchema):
     limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-class AuditQuery(StrictSchema):
+class AuditQuery(QuerySchema):
     """Filters of the audit trail of reads."""
 
     interpretation_id = fields.String(validate=validate.Length(min=1, max=32))

@@ -21,7 +21,15 @@ from service.adapters.release import result_status_fhir, result_status_hl7
 from service.api import records
 from service.api.errors import error_response
 from service.api.parsing import StrictParser
-from service.api.schemas import ErrorSchema, SinceField, StrictSchema, _Open, not_blank, printable
+from service.api.schemas import (
+    ErrorSchema,
+    QuerySchema,
+    SinceField,
+    StrictSchema,
+    _Open,
+    not_blank,
+    printable,
+)
 from service.domain.results import Code
 
 from . import store as reviews
@@ -103,7 +111,7 @@ class ReviewOut(_Open):
     location = fields.String(required=True)
 
 
-class AgreementQuery(StrictSchema):
+class AgreementQuery(QuerySchema):
     since = SinceField(metadata={"description": "Reviews at or after (YYYY-MM-DD or a date-time with zone)."})
 
 
