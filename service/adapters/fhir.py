@@ -328,7 +328,10 @@ class _Timestamp:
     def date_in(self, frame: tzinfo | None) -> date | None:
         """The calendar date in the frame's offset (a timestamp without an offset: as written)."""
         if self.moment is not None and frame is not None:
-            return self.moment.astimezone(frame).date()
+            try:
+                return self.moment.astimezone(frame).date()
+            except OverflowError:  # the instant in that offset falls outside years 1-9999
+                return self.day  # as written: refused where the date is checked (future, implausible)
         return self.day
 
 

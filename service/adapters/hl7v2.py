@@ -461,7 +461,10 @@ class _Stamp:
         one, else the date as written."""
         if self.moment is None or frame is None:
             return self.on
-        return self.moment.astimezone(frame).date()
+        try:
+            return self.moment.astimezone(frame).date()
+        except OverflowError:  # the instant in that offset falls outside years 1-9999
+            return self.on  # as written: refused where the date is checked (future, implausible)
 
 
 def _hl7_date(value: str, where: str, *, segment: str, index: int, fld: int) -> date | None:

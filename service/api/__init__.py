@@ -19,6 +19,7 @@ from .admission import init_admission
 from .config_state import apply_active_config, watch_config_status
 from .interop import init_interop
 from .observability import init_observability, mark_ready
+from .query_rules import init_query_rules
 from .schemas import ErrorSchema
 from .views import RELEASE_EXTENSION, ops, v1
 
@@ -109,8 +110,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_review(app, api)
     _document_operational_routes(api, app)
     _document_request_rules(api)
+    _document_query_refusal(api)
     errors.register(app)
     _serve_swagger_ui_assets(app)
+    init_query_rules(app)
     mark_ready(app)
     return app
 
@@ -193,6 +196,22 @@ def _document_request_rules(api: Api) -> None:
             "else": {"properties": {"clones": {"maxItems": 0}}},
         }
     )
+
+
+QUERY_REFUSED = "A query parameter: this operation takes none."
+
+
+def _document_query_refusal(api: Api) -> None:
+    """Every operation refuses a query parameter it does not take (query_rules.py): a 422 in the
+    standard error body, documented where the operation documents no 422 of its own."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for item in api.spec._paths.values():
+        for method, operation in item.items():
+            if method == "parameters" or not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            if not any(str(code) == "422" for code in responses):
+                responses["422"] = {"description": QUERY_REFUSED, "content": error}
 
 
 def _document_operational_routes(api: Api, app: Flask) -> None:

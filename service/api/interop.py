@@ -29,7 +29,7 @@ from service.adapters.release import REVIEW_REQUIRED, result_status_fhir, result
 
 from . import records
 from .errors import flatten
-from .parsing import check_charset, is_json_mimetype, parse_body
+from .parsing import check_charset, parse_body, require_mimetype
 from .schemas import ErrorSchema
 from .views import ERRORS, REQUEST_SCHEMA, UNAVAILABLE, v1
 
@@ -349,8 +349,7 @@ class FhirInterpretations(MethodView):
     @v1.alt_response(415, schema=ErrorSchema, description=ERRORS[415])
     def post(self) -> Response:
         """Interpret a FHIR R4 Bundle."""
-        if not is_json_mimetype(request.mimetype):
-            abort(415, description="Content-Type must be application/fhir+json or application/json.")
+        require_mimetype(request, (FHIR_MIME, "application/json"))
         check_charset(request)
         key = records.idempotency_key()
         if isinstance(key, Response):

@@ -10,7 +10,11 @@ from typing import Any, Final
 import orjson
 from flask import abort
 from flask_smorest import abort as smorest_abort
+from marshmallow import ValidationError
+from marshmallow.fields import List, Tuple
 from webargs.flaskparser import FlaskParser
+
+from .query_rules import REPEATED
 
 
 class _BadJson(ValueError):
@@ -81,11 +85,12 @@ def check_charset(req: Any) -> None:
         abort(415, description=f"charset {charset!r} is not supported: send UTF-8 JSON")
 
 
-def is_json_mimetype(mimetype: str) -> bool:
-    """application/json or application/*+json."""
-    return mimetype == "application/json" or (
-        mimetype.startswith("application/") and mimetype.endswith("+json")
-    )
+def require_mimetype(req: Any, accepted: tuple[str, ...]) -> None:
+    """A 415 unless the request's media type (parameters aside) is one of ``accepted``: another type,
+    another ``+json`` type included, would be read as something it does not say it is."""
+    if req.mimetype not in accepted:
+        sent = req.mimetype[:64] or "none"
+        abort(415, description=f"Content-Type must be {' or '.join(accepted)}, not {sent!r}")
 
 
 def parse_body(raw: bytes) -> Any:
@@ -120,9 +125,20 @@ class StrictParser(FlaskParser):
         "querystring": None,
     }
 
+    def load_querystring(self, req: Any, schema: Any) -> Any:
+        """The query parameters; one sent more than once is a 422 naming it (webargs would read its
+        first value and drop the others) unless the schema declares it a list."""
+        repeated = {
+            name: [REPEATED]
+            for name, values in req.args.lists()
+            if len(values) > 1 and not isinstance(schema.fields.get(name), List | Tuple)
+        }
+        if repeated:
+            raise ValidationError(repeated)
+        return super().load_querystring(req, schema)
+
     def _raw_load_json(self, req: Any) -> Any:
-        if not is_json_mimetype(req.mimetype):
-            abort(415)
+        require_mimetype(req, ("application/json",))
         check_charset(req)
         return parse_body(req.get_data(cache=True))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -34,13 +35,31 @@ MAX_LESIONS = 1000
 MAX_REF = 64  # patient_ref and specimen_id (contract 1.1)
 
 
-def _printable(value: str) -> None:
-    """patient_ref: printable characters only (no control characters, no line breaks), and not only
-    spaces (a blank reference would make every such request one patient)."""
-    if not value.isprintable():
-        raise ValidationError("Must contain printable characters only (no control characters).")
-    if not value.strip():
-        raise ValidationError("Must not be blank: send the patient's identifier, or leave patient_ref out.")
+def printable(blank: str) -> Callable[[str], None]:
+    """A validator: printable characters only (no control characters, no line breaks), and not only
+    spaces; ``blank`` is the message for a value of spaces only, which names what the field wants."""
+
+    def check(value: str) -> None:
+        if not value.isprintable():
+            raise ValidationError("Must contain printable characters only (no control characters).")
+        if not value.strip():
+            raise ValidationError(blank)
+
+    return check
+
+
+def not_blank(blank: str) -> Callable[[str], None]:
+    """A validator: not only whitespace (``blank`` is the message, naming what the field wants)."""
+
+    def check(value: str) -> None:
+        if not value.strip():
+            raise ValidationError(blank)
+
+    return check
+
+
+# patient_ref: a blank reference would make every such request one patient.
+_printable = printable("Must not be blank: send the patient's identifier, or leave patient_ref out.")
 
 
 def _no_control(value: str) -> None:
@@ -1021,6 +1040,8 @@ class SinceField(fields.Field):
 
     default_error_messages = {
         "invalid": "Not a valid date or date-time: use YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+00:00.",
+        "calendar": "Outside the calendar: in UTC this instant is not between 0001-01-01T00:00:00Z and "
+        "9999-12-31T23:59:59Z.",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -1044,10 +1065,35 @@ class SinceField(fields.Field):
             raise self.make_error("invalid") from None
         if dt.tzinfo is None:
             raise ValidationError("A date-time needs its zone (Z or +hh:mm).")
-        return dt.astimezone(UTC)
+        try:
+            return dt.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+            raise self.make_error("calendar") from None
 
 
-class RecordListQuery(StrictSchema):
+class QueryInteger(fields.Integer):
+    """A whole number in a query parameter: ASCII digits only. int() would also read other scripts'
+    digits ("\uff12", "\u0663"), a sign, spaces and underscores."""
+
+    default_error_messages = {"invalid": "Not a valid integer: send ASCII digits (0-9) only."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not isinstance(value, str) or _ASCII_DIGITS.fullmatch(value) is None:
+            raise self.make_error("invalid")
+        # Beyond any bound a parameter has (and int()'s digit limit): the range check names it.
+        return int(value) if len(value) <= 64 else 10**64
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
+class QuerySchema(StrictSchema):
+    """Query parameters: an unknown one is refused with the message every route gives it."""
+
+    error_messages = {"unknown": "Unknown query parameter."}
+
+
+class RecordListQuery(QuerySchema):
     """Filters of the list of stored interpretations."""
 
     patient_ref = fields.String(
@@ -1063,16 +1109,16 @@ class RecordListQuery(StrictSchema):
     cursor = fields.String(
         validate=validate.Length(min=1, max=64), metadata={"description": "next_cursor of the previous page."}
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-class AuditQuery(StrictSchema):
+class AuditQuery(QuerySchema):
     """Filters of the audit trail of reads."""
 
     interpretation_id = fields.String(validate=validate.Length(min=1, max=32))
     since = SinceField(metadata={"description": "Read at or after (YYYY-MM-DD or a date-time with zone)."})
     cursor = fields.String(validate=validate.Length(min=1, max=64))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class HistoryUsedOut(_Open):

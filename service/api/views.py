@@ -22,7 +22,7 @@ from service.domain.ruleset import describe
 
 from . import records
 from .admission import admit_batch, batch_deadline, budget_error, retry_after
-from .errors import error_body, error_response, flatten
+from .errors import error_body, flatten
 from .observability import count_interpretations
 from .parsing import StrictParser
 from .schemas import (
@@ -230,26 +230,6 @@ MAX_BATCH_HISTORY = 5000
 # case (every key unknown, inside history entries) near 3 s.
 MAX_BATCH_KEYS = 250_000
 BATCH_CHUNK = 8  # items per stage in a batch (see InterpretationsBatch.post)
-
-
-# The GET endpoints whose query schema (unknown=RAISE) names an unknown parameter itself.
-QUERY_ENDPOINTS = frozenset({("interpretations.Interpretations", "GET"), ("interpretations.Audit", "GET")})
-
-
-@v1.before_request
-def _no_query_parameters() -> Response | None:
-    """No other /v1 endpoint takes a query parameter: one sent (say ?assay=sebia) would otherwise be
-    silently ignored, so it is refused, named, like an unknown JSON field (422)."""
-    if not request.args or (
-        (request.endpoint, request.method) in QUERY_ENDPOINTS and records.state() is not None
-    ):
-        return None
-    names = sorted(request.args)
-    return error_response(
-        422,
-        f"unknown query parameter(s): {', '.join(names[:10])}",
-        {f"query.{name}": ["Unknown query parameter."] for name in names[:50]},
-    )
 
 
 @v1.before_request

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g
+from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -20,9 +20,18 @@ from service.adapters import fhir, hl7v2
 from service.adapters.release import result_status_fhir, result_status_hl7
 from service.api import records
 from service.api.errors import error_response
-from service.api.parsing import StrictParser
-from service.api.schemas import ErrorSchema, SinceField, StrictSchema, _Open, _printable
+from service.api.parsing import StrictParser, parse_body
+from service.api.schemas import (
+    ErrorSchema,
+    QuerySchema,
+    SinceField,
+    StrictSchema,
+    _Open,
+    not_blank,
+    printable,
+)
 from service.domain.results import Code
+from service.store import canonical_hash
 
 from . import store as reviews
 
@@ -48,10 +57,26 @@ class ReviewIn(StrictSchema):
     the reason."""
 
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "amend"]))
-    reviewer = fields.String(required=True, validate=[validate.Length(min=1, max=128), _printable])
-    comment = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
+    reviewer = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=128),
+            printable("Must not be blank: send the reviewer's name (who signs the answer off)."),
+        ],
+    )
+    comment = fields.String(
+        validate=[
+            validate.Length(min=1, max=MAX_TEXT),
+            not_blank("Must not be blank: send the corrected comment, or leave comment out."),
+        ]
+    )
     classification_code = fields.String(validate=validate.OneOf(CODES))
-    reason = fields.String(validate=validate.Length(min=1, max=MAX_TEXT))
+    reason = fields.String(
+        validate=[
+            validate.Length(min=1, max=MAX_TEXT),
+            not_blank("Must not be blank: send the reason for the amendment."),
+        ]
+    )
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **_: Any) -> None:
@@ -87,7 +112,7 @@ class ReviewOut(_Open):
     location = fields.String(required=True)
 
 
-class AgreementQuery(StrictSchema):
+class AgreementQuery(QuerySchema):
     since = SinceField(metadata={"description": "Reviews at or after (YYYY-MM-DD or a date-time with zone)."})
 
 
@@ -117,7 +142,21 @@ def _json(payload: dict[str, Any], status: int = 200) -> Response:
 @api.route("/interpretations/<string:record_id>/reviews")
 class Reviews(MethodView):
     @api.arguments(ReviewIn, location="json")
-    @api.response(201, ReviewOut)
+    @api.response(
+        201,
+        ReviewOut,
+        description="The review recorded; a retry with the same Idempotency-Key and body answers the first "
+        "review again, with Idempotent-Replayed: true.",
+    )
+    @api.doc(
+        parameters=[
+            records.idempotency_parameter(
+                "A retried sign-off with the same key (of the same API key) and body returns the review the "
+                "first one recorded instead of recording another; the key with another body, or for another "
+                "interpretation, is a 422."
+            )
+        ]
+    )
     @api.alt_response(401, schema=ErrorSchema, description="Missing, malformed, unknown or revoked API key.")
     @api.alt_response(404, schema=ErrorSchema, description="No such record (or the store is off).")
     @api.alt_response(422, schema=ErrorSchema, description="Validation failed.")
@@ -127,20 +166,37 @@ class Reviews(MethodView):
         st = records.state()
         if st is None:
             return records.not_kept()
-        done = reviews.add_review(
-            st.store,
-            record_id[:32],
-            decision=body["decision"],
-            reviewer=body["reviewer"],
-            comment=body.get("comment"),
-            classification_code=body.get("classification_code"),
-            reason=body.get("reason"),
-            via="api",
-            api_key_name=g.get("api_key_name"),
-        )
-        if done is None or len(record_id) > 32:
+        key = records.idempotency_key()
+        if isinstance(key, Response):
+            return key
+        if len(record_id) > 32:
             return error_response(404, "No stored interpretation has this id.")
-        review, status = done
+        try:
+            done = reviews.add_review(
+                st.store,
+                record_id,
+                decision=body["decision"],
+                reviewer=body["reviewer"],
+                comment=body.get("comment"),
+                classification_code=body.get("classification_code"),
+                reason=body.get("reason"),
+                via="api",
+                api_key_name=g.get("api_key_name"),
+                idempotency_key=key,
+                # The body as sent (the schema accepted it), so that a retry is recognised as such.
+                request_hash=canonical_hash(parse_body(request.get_data(cache=True))) if key else None,
+            )
+        except reviews.ReviewKeyConflict as e:
+            if not e.other_record:
+                return records.idempotency_conflict()
+            return error_response(
+                422,
+                "this Idempotency-Key was used for a sign-off of another interpretation",
+                {"header.Idempotency-Key": ["Already used for a sign-off of another interpretation."]},
+            )
+        if done is None:
+            return error_response(404, "No stored interpretation has this id.")
+        review, status, replayed = done
         resp = _json(
             {
                 "id": record_id,
@@ -151,6 +207,8 @@ class Reviews(MethodView):
             201,
         )
         resp.headers["Location"] = f"/v1/interpretations/{record_id}"
+        if replayed:
+            resp.headers["Idempotent-Replayed"] = "true"
         return resp
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String, Text
+from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.store.models import RECORD_ID_LENGTH, Base, BigId
+from service.store.models import IDEMPOTENCY_KEY_LENGTH, RECORD_ID_LENGTH, Base, BigId
 
 NAME_LENGTH = 64
 ROLES = ("reviewer", "viewer")
@@ -40,10 +40,16 @@ class Review(Base):
     # console (the pages) or api (POST /v1/interpretations/{id}/reviews, with its API key name).
     via: Mapped[str] = mapped_column(String(16))
     api_key_name: Mapped[str | None] = mapped_column(String(128))
+    # The Idempotency-Key header of an API sign-off (null without one, and from the console), and
+    # the SHA-256 of the body it came with: a retry with the key is answered with this review.
+    idempotency_key: Mapped[str | None] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index(None, "interpretation_id", "seq"),
         Index(None, "reviewed_at"),
+        # Retries: one review per Idempotency-Key of an API key, whatever the concurrency.
+        UniqueConstraint("api_key_name", "idempotency_key"),
     )
 
 

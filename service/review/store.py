@@ -11,14 +11,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from service.adapters.release import AMENDED, REVIEWED
 from service.domain.classify import LABELS
 from service.domain.results import Code
-from service.store import Record, RecordStore
+from service.store import IdempotencyConflict, Record, RecordStore
 from service.store.models import Interpretation
 from service.store.repository import aware, is_record_id
 
@@ -73,6 +74,45 @@ class ReviewEntry:
         }
 
 
+class ReviewKeyConflict(IdempotencyConflict):
+    """An Idempotency-Key already used for another sign-off: another body (``other_record`` False) or
+    a sign-off of another interpretation (True)."""
+
+    def __init__(self, other_record: bool) -> None:
+        super().__init__("Idempotency-Key already used")
+        self.other_record = other_record
+
+
+class Signed(NamedTuple):
+    review: ReviewEntry
+    status: str  # the release status this review set
+    replayed: bool = False  # a retry with the Idempotency-Key of this (earlier) review
+
+
+def status_after(decision: str, before: str) -> str:
+    """The release status a review sets: approving an amended answer countersigns the amendment, so
+    it stays amended."""
+    if decision == "approve" and before == AMENDED:
+        return AMENDED
+    return DECISION_STATUS[decision]
+
+
+def _keyed(
+    c: Connection, record_id: str, api_key_name: str | None, key: str, request_hash: str
+) -> Signed | None:
+    """The review an earlier sign-off with this Idempotency-Key made (None: the key is new);
+    ReviewKeyConflict when it was for another record or another body."""
+    row = c.execute(select(RV).where(RV.c.api_key_name == api_key_name, RV.c.idempotency_key == key)).first()
+    if row is None:
+        return None
+    earlier = ReviewEntry.of(row)
+    if earlier.interpretation_id != record_id:
+        raise ReviewKeyConflict(other_record=True)
+    if row._mapping["request_hash"] != request_hash:
+        raise ReviewKeyConflict(other_record=False)
+    return Signed(earlier, status_after(earlier.decision, earlier.status_before), replayed=True)
+
+
 def add_review(
     store: RecordStore,
     record_id: str,
@@ -84,19 +124,30 @@ def add_review(
     reason: str | None,
     via: str,
     api_key_name: str | None = None,
-) -> tuple[ReviewEntry, str] | None:
-    """Record a sign-off and set the record's release status, in one transaction; (review, status),
-    or None when no record has this id."""
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Signed | None:
+    """Record a sign-off and set the record's release status, in one transaction; None when no record
+    has this id.
+
+    With ``idempotency_key`` (and the ``request_hash`` of the body it came with): a sign-off already
+    recorded with this key of this API key is answered instead of recorded again (``replayed``), or
+    refused (ReviewKeyConflict) when that one was for another record or body. The unique constraint
+    on (api_key_name, idempotency_key) decides between concurrent retries: the one refused by it
+    reads the winner's review."""
+
     if not is_record_id(record_id):
         return None
 
-    def work(c: Connection) -> tuple[ReviewEntry, str] | None:
+    def work(c: Connection) -> Signed | None:
         before = c.execute(select(T.c.status).where(T.c.id == record_id).with_for_update()).scalar()
         if before is None:
             return None
-        status = DECISION_STATUS[decision]
-        if decision == "approve" and before == AMENDED:
-            status = AMENDED  # approving an amended answer countersigns the amendment: it stays amended
+        if idempotency_key is not None:
+            earlier = _keyed(c, record_id, api_key_name, idempotency_key, request_hash or "")
+            if earlier is not None:
+                return earlier
+        status = status_after(decision, before)
         row = c.execute(
             insert(RV)
             .values(
@@ -110,13 +161,30 @@ def add_review(
                 status_before=before,
                 via=via,
                 api_key_name=api_key_name,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash if idempotency_key is not None else None,
             )
             .returning(*RV.c)
         ).one()
         c.execute(update(T).where(T.c.id == record_id).values(status=status))
-        return ReviewEntry.of(row), status
+        return Signed(ReviewEntry.of(row), status)
 
-    return store._run(work)
+    try:
+        return cast(Signed | None, store._run(work))
+    except IntegrityError as refused:
+        if idempotency_key is None:
+            raise
+
+        # A concurrent sign-off with the same key committed first: answer with its review.
+        def again(c: Connection) -> Signed | None:
+            return _keyed(c, record_id, api_key_name, idempotency_key, request_hash or "")
+
+        found = cast(Signed | None, store._run(again))
+        if found is None:
+            raise RuntimeError(
+                "a unique constraint refused the review but no earlier review has its key"
+            ) from refused
+        return found
 
 
 def reviews_of(store: RecordStore, record_id: str) -> list[ReviewEntry]:

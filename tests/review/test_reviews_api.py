@@ -261,3 +261,23 @@ def test_the_agreement_report_counts_amendments_by_category_flag_and_rule_with_l
     assert bad.status_code == 422 and "query.since" in bad.get_json()["errors"]
     unknown = client.get("/v1/reports/agreement?category=x", headers=AUTH)
     assert unknown.status_code == 422 and "query.category" in unknown.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("reviewer", "  ", "the reviewer's name"),
+        ("reason", " \n ", "the reason"),
+        ("comment", "\t", "the corrected comment"),
+    ],
+)
+def test_a_blank_review_field_is_refused_with_a_message_of_its_own(client, field, value, words):
+    rid = post(client, body("mgus"))["id"]
+    review = {"decision": "amend", "reviewer": "Dr Rita Ng", "reason": "Marrow report.", "comment": "New."}
+    review[field] = value
+    r = client.post(f"/v1/interpretations/{rid}/reviews", json=review, headers=AUTH)
+    assert r.status_code == 422
+    assert list(r.get_json()["errors"]) == [field]
+    (message,) = r.get_json()["errors"][field]
+    assert "blank" in message and words in message and "patient" not in message
+    assert client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["reviews"] == []

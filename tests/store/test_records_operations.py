@@ -283,7 +283,7 @@ def test_an_unavailable_database_is_a_503_with_retry_after_and_never_an_unrecord
     assert r.status_code == 503
     assert r.headers["Retry-After"] == "5"
     assert set(r.json) == {"code", "status", "message", "errors"} and "classification" not in r.json
-    assert c.get("/v1/interpretations/0123").status_code == 503
+    assert c.get("/v1/interpretations/" + "0" * 32).status_code == 503
     ready = c.get("/readyz")
     assert ready.status_code == 503 and "records database" in ready.json["message"]
 
