@@ -58,14 +58,26 @@ def not_blank(blank: str) -> Callable[[str], None]:
     return check
 
 
+def text_control_problem(value: str) -> str | None:
+    """What is wrong with a free text (a comment, a reason) that carries a control character other than
+    a line break or a tab (a NUL, say, which no database text column holds), else None."""
+    bad = sorted({f"U+{ord(ch):04X}" for ch in value if ch < " " and ch not in "\n\r\t" or ch == "\x7f"})
+    if not bad:
+        return None
+    return (
+        f"Must not contain control characters other than line breaks and tabs (found {', '.join(bad[:3])})."
+    )
+
+
+def plain_text(value: str) -> None:
+    """A validator for free text: line breaks and tabs allowed, no other control character."""
+    problem = text_control_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
 # patient_ref: a blank reference would make every such request one patient.
 _printable = printable("Must not be blank: send the patient's identifier, or leave patient_ref out.")
-
-
-def _no_control(value: str) -> None:
-    """An identifier of the sender's (specimen_id): no control characters (a NUL, a line break)."""
-    if not value.isprintable():
-        raise ValidationError("Must contain printable characters only (no control characters).")
 
 
 class FiniteFloat(fields.Float):
@@ -674,7 +686,10 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
     )
     specimen_id = fields.String(
         allow_none=True,
-        validate=[validate.Length(min=1, max=MAX_REF), _no_control],
+        validate=[
+            validate.Length(min=1, max=MAX_REF),
+            printable("Must not be blank: send the specimen's identifier, or leave specimen_id out."),
+        ],
         metadata={
             "description": "The LIS's specimen identifier (1-64 printable characters), stored with the "
             "record."

@@ -28,6 +28,7 @@ from service.api.schemas import (
     StrictSchema,
     _Open,
     not_blank,
+    plain_text,
     printable,
 )
 from service.domain.results import Code
@@ -68,6 +69,7 @@ class ReviewIn(StrictSchema):
         validate=[
             validate.Length(min=1, max=MAX_TEXT),
             not_blank("Must not be blank: send the corrected comment, or leave comment out."),
+            plain_text,
         ]
     )
     classification_code = fields.String(validate=validate.OneOf(CODES))
@@ -75,6 +77,7 @@ class ReviewIn(StrictSchema):
         validate=[
             validate.Length(min=1, max=MAX_TEXT),
             not_blank("Must not be blank: send the reason for the amendment."),
+            plain_text,
         ]
     )
 

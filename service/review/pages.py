@@ -37,7 +37,7 @@ from werkzeug.wrappers import Response
 
 from service.adapters.release import STATUSES
 from service.api import records
-from service.api.schemas import FLAG_CODES
+from service.api.schemas import FLAG_CODES, text_control_problem
 from service.domain.classify import LABELS
 from service.domain.results import Code
 from service.store import Record, RecordStore
@@ -396,6 +396,10 @@ def sign_off(record_id: str) -> Any:
             errors.append("Nothing was changed: edit the comment or the classification to amend.")
     if len(comment) > 10_000 or len(reason) > 10_000:
         errors.append("comment and reason: at most 10,000 characters each")
+    for name, text in (("comment", comment), ("reason", reason)):
+        problem = text_control_problem(text)
+        if problem:
+            errors.append(f"{name}: {problem}")
     if errors:
         for e in errors:
             flash(e, "error")

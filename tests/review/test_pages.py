@@ -320,3 +320,17 @@ def test_the_patients_other_panels_a_case_charts_and_every_queue_row_are_audited
     html = client.get("/review/?status=").get_data(as_text=True)
     assert a[:8] in html
     assert ("console:rita", "list") in reads(a) and ("console:rita", "list") in reads(b)
+
+
+def test_a_control_character_in_a_console_amendment_is_refused_with_the_reason(client):
+    rid = stored(client)
+    sign_in(client)
+    token = csrf_token(client, f"/review/cases/{rid}")
+    resp = client.post(
+        f"/review/cases/{rid}/sign-off",
+        data={"decision": "amend", "comment": "New\u0000text.", "reason": "why", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert resp.status_code in (200, 422)
+    assert "comment: Must not contain control characters" in resp.get_data(as_text=True)
+    assert reviews.reviews_of(client.application.extensions["mgi.store"].store, rid) == []

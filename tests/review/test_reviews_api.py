@@ -281,3 +281,23 @@ def test_a_blank_review_field_is_refused_with_a_message_of_its_own(client, field
     (message,) = r.get_json()["errors"][field]
     assert "blank" in message and words in message and "patient" not in message
     assert client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["reviews"] == []
+
+
+@pytest.mark.parametrize("field", ["reason", "comment"])
+@pytest.mark.parametrize("char", ["\u0000", "\u001b", "\u007f"])
+def test_a_control_character_in_review_text_is_refused_naming_the_field(client, field, char):
+    """Line breaks and tabs are text; a NUL (which no database text column holds) or an escape is not."""
+    rid = post(client, body("mgus"))["id"]
+    review = {
+        "decision": "amend",
+        "reviewer": "Dr Rita Ng",
+        "reason": "Marrow\treport.",
+        "comment": "New.\nLine.",
+    }
+    review[field] = f"a{char}b"
+    r = client.post(f"/v1/interpretations/{rid}/reviews", json=review, headers=AUTH)
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert list(r.get_json()["errors"]) == [field]
+    assert "control characters" in r.get_json()["errors"][field][0]
+    review[field] = "plain\ttext\r\nwith lines"
+    assert client.post(f"/v1/interpretations/{rid}/reviews", json=review, headers=AUTH).status_code == 201

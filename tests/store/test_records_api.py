@@ -286,3 +286,11 @@ def test_a_whole_number_written_with_a_fraction_is_the_same_body(client):
         json=panel(patient_ref="MRN-W", specimen_id="W1", spep={"m_protein": {"value": 12.5, "unit": "g/L"}}),
     )
     assert other.json["id"] != first.json["id"]
+
+
+def test_a_blank_specimen_id_is_refused_naming_it(client):
+    r = client.post("/v1/interpretations", json=panel(patient_ref="MRN-N", specimen_id="   "))
+    assert r.status_code == 422
+    assert r.json["errors"] == {
+        "specimen_id": ["Must not be blank: send the specimen's identifier, or leave specimen_id out."]
+    }
