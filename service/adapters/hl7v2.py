@@ -485,6 +485,9 @@ def _hl7_stamp(
         return Hl7Error(f"{where}: {what}", segment=segment, index=index, field=fld, hl7_code=102)
 
     match = _DTM.fullmatch(text)
+    if match is None and any(c.isdigit() and not c.isascii() for c in text):
+        # Python's int() reads a fullwidth or Arabic-Indic digit as its ASCII value: refused, not read.
+        raise refused(f"'{value[:40]}' has digits other than ASCII 0-9: an HL7 date/time is ASCII digits")
     if match is None:
         # Not silently dropped: an interface sending '2024-01-15' or '2024XX' has its dates wrong.
         raise refused(f"'{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])")
@@ -569,17 +572,21 @@ def _segments(text: str, enc: Encoding) -> list[Segment]:
                 ack_code="AR",
             )
     try:
-        parsed = parse_message(text, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
+        parse_message(text, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
     except Exception as exc:  # hl7apy raises many types; all mean "not a parseable message"
         raise Hl7Error(
             f"message cannot be parsed: {exc}", segment="MSH", index=1, hl7_code=100, ack_code="AR"
         ) from exc
+    # hl7apy checks the structure; the fields are read from the segments as sent. Its re-written ER7
+    # (to_er7) rewrites the dates it recognises: '00010101' comes back as '10101' and a date in
+    # fullwidth digits in ASCII ones, so a refusal would quote a value the sender never wrote and a
+    # date not written in ASCII digits would be read.
     counts: dict[str, int] = {}
     segments = []
-    for child in parsed.children:
-        er7 = child.to_er7()
-        counts[er7[:3]] = counts.get(er7[:3], 0) + 1
-        segments.append(Segment(er7, enc, counts[er7[:3]]))
+    for line in text.split("\r"):
+        name = line[:3]
+        counts[name] = counts.get(name, 0) + 1
+        segments.append(Segment(line, enc, counts[name]))
     return segments
 
 
