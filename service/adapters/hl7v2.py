@@ -510,7 +510,26 @@ def _hl7_stamp(
     if offset_hours > 23 or offset_minutes > 59:
         raise refused(f"'{value}' is not a valid time with its UTC offset")
     offset = timezone(sign * timedelta(hours=offset_hours, minutes=offset_minutes))
-    return _Stamp(on, datetime(on.year, on.month, on.day, hours, minutes, tzinfo=offset))
+    moment = datetime(on.year, on.month, on.day, hours, minutes, tzinfo=offset)
+    if not _within_calendar(moment):
+        raise refused(
+            f"'{value}' is a date out of range: taken in another UTC offset, it falls outside the years "
+            "0001 to 9999"
+        )
+    return _Stamp(on, moment)
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _within_calendar(moment: datetime) -> bool:
+    """Whether an instant's date can be taken in any UTC offset (offsets reach up to a day either side
+    of UTC): 9999-12-31 23:59 at -14:00 is 10000-01-01 in UTC, a date Python cannot hold."""
+    try:
+        instant = moment.astimezone(UTC)
+        return instant - _ONE_DAY < instant + _ONE_DAY
+    except OverflowError:
+        return False
 
 
 def _cancelled(obr: Segment) -> bool:

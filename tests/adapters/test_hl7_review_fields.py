@@ -48,3 +48,42 @@ class TestDatesAsSent:
         assert located(err) == where
         assert err.value.ack_code == "AE"
         assert err.value.hl7_code == 102
+
+
+# Year 0001 or 9999 timestamps whose instant, taken in another UTC offset (up to a day away), falls
+# past the calendar's ends (9999-12-31 23:59 at -14:00 is 10000-01-01 13:59 UTC).
+EXTREMES = ["99991231235959-1400", "00010101000000+1400", "99991231120000+0000", "00010101000000-0100"]
+
+
+class TestTimestampsOutOfRange:
+    @pytest.mark.parametrize("when", EXTREMES)
+    @pytest.mark.parametrize(
+        ("build", "where"),
+        [
+            (lambda w: (pid(), obr(w), mprotein()), ("OBR", 1, 7)),
+            (lambda w: (pid(), obr("20240501083000+0200"), mprotein(w)), ("OBX", 1, 14)),
+            (lambda w: (pid(), obr(), mprotein(w)), ("OBX", 1, 14)),
+            (lambda w: (pid(w), obr(), mprotein()), ("PID", 1, 7)),
+        ],
+    )
+    def test_is_refused_at_its_field(self, codemap, build, where, when):
+        with pytest.raises(Hl7Error, match="out of range") as err:
+            parse_oru(message(*build(when)), codemap)
+        assert located(err) == where
+        assert err.value.ack_code == "AE"
+        assert f"'{when}'" in err.value.message
+
+    @pytest.mark.parametrize("when", EXTREMES)
+    def test_an_obr_8_out_of_range_is_noted_and_the_collection_dated_by_its_obr_7(self, codemap, when):
+        ctx = parse_oru(message(pid(), obr("20240501083000+0200", when), mprotein()), codemap)
+        assert ctx.request["collected_on"] == "2024-05-01"
+        assert any("OBR-8" in note and "out of range" in note for note in ctx.notes), ctx.notes
+
+    @pytest.mark.parametrize("when", EXTREMES[:1])
+    def test_over_http_it_is_an_ae_naming_the_field_not_an_unparseable_message(self, client, when):
+        text = message(pid(), obr(when), mprotein())
+        response = client.post("/v1/hl7v2", data=text.encode(), content_type=HL7)
+        assert response.status_code == 422
+        reply = response.data.decode()
+        assert "MSA|AE|FIELDS1|" in reply
+        assert "ERR||OBR^1^7|102^" in reply
