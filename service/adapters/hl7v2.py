@@ -21,9 +21,10 @@ layer validates it with the same request schema as JSON and runs the same engine
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
   OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped), OBX-14 date.
 * Batch files (FHS/BHS ... BTS/FTS) are split by ``split_batch``; each message is read alone.
-* PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today),
-  PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in either is not given
-  (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``. When the timestamp dating the panel
+* PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today; above
+  150 refused at PID-7), PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in
+  either is not given (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``; an OBR-7 or OBX-14
+  in the future or before 1900 is refused at its field. When the timestamp dating the panel
   and another OBR-7 or OBX-14 both carry a time and a UTC offset, the other's date is taken in the
   panel timestamp's offset. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
@@ -79,6 +80,9 @@ from typing import Any, TypedDict
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
+
+from service.domain.plausibility import EARLIEST_DATE
+from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
     RISK_LABELS,
@@ -441,6 +445,9 @@ _DTM = re.compile(
 )
 # The HL7 null: a field explicitly sent without a value.
 HL7_NULL = '""'
+# The request's data-entry windows: results dated before EARLIEST_DATE, and an age above MAX_AGE_YEARS
+# (patient.age_years 0-150), are refused at the HL7 field they come from.
+MAX_AGE_YEARS = int(ADULT_AGE_MAX_YEARS)
 
 
 @dataclass(frozen=True)
@@ -530,6 +537,26 @@ def _within_calendar(moment: datetime) -> bool:
         return instant - _ONE_DAY < instant + _ONE_DAY
     except OverflowError:
         return False
+
+
+def _result_stamp(
+    value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str], today: date
+) -> _Stamp | None:
+    """An OBR-7 or OBX-14, which dates results (``_hl7_stamp``), refused at its field when in the
+    future or before EARLIEST_DATE (the request's data-entry window for dates). A date of today is in
+    time whatever its time of day, as the request's collected_on is judged."""
+    stamp = _hl7_stamp(value, where, segment=segment, index=index, fld=fld, notes=notes)
+    if stamp is None:
+        return None
+    if stamp.on > today:
+        problem = "date is in the future"
+    elif stamp.on < EARLIEST_DATE:
+        problem = f"date before {EARLIEST_DATE.isoformat()}: not plausible (data-entry check)"
+    else:
+        return stamp
+    raise Hl7Error(
+        f"{where}: {problem} ('{value.strip()[:40]}')", segment=segment, index=index, field=fld, hl7_code=102
+    )
 
 
 def _cancelled(obr: Segment) -> bool:
@@ -902,13 +929,14 @@ def _read_segments(
         elif seg.name == "OBR":
             if not _cancelled(seg):  # a cancelled order names neither the reply nor the specimen
                 ctx.obr.append(seg)
-            stamp = _hl7_stamp(
+            stamp = _result_stamp(
                 seg.component(7),
                 f"OBR[{seg.index}] OBR-7",
                 segment="OBR",
                 index=seg.index,
                 fld=7,
                 notes=ctx.notes,
+                today=today or date.today(),
             )
             # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
             cancelled = _cancelled(seg)
@@ -936,7 +964,7 @@ def _read_segments(
                 set_id = seg.text(1) or str(seg.index)
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
                 continue
-            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame)
+            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today or date.today())
             if result is not None:
                 results.append((result, on))
             if when:
@@ -1138,11 +1166,13 @@ def _map_obx(
     notes: list[str],
     obr_on: tuple[_Stamp, int] | None,
     frame: tzinfo | None,
+    today: date,
 ) -> tuple[DatedResult | None, _Stamp | None, _Stamp | None]:
     """One OBX as a result (None when it is not read), its OBX-14 and the timestamp that dates the
     result: its OBX-14, else the OBR-7 of the OBR it follows. The caller sets the result's date from
     that timestamp once the panel's frame is known; ``frame`` is the panel OBR-7's UTC offset, in
-    which an OBX-14 is compared with its OBR-7."""
+    which an OBX-14 is compared with its OBR-7. An OBX-14 in the future (after ``today``) or before
+    EARLIEST_DATE is refused, the time of analysis as much as a collection time."""
     set_id = seg.text(1) or str(seg.index)
     codings = _codings(seg, 3)
     code_label = codings[0].code if codings else "(no code)"
@@ -1193,8 +1223,14 @@ def _map_obx(
             # A unit the code does not carry is a table value (UCUM) not found, like the schema's.
             hl7_code=205 if conflict else (103 if reader.field == 6 else 102),
         ) from exc
-    when = _hl7_stamp(
-        seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14, notes=notes
+    when = _result_stamp(
+        seg.component(14),
+        f"{where} OBX-14",
+        segment="OBX",
+        index=seg.index,
+        fld=14,
+        notes=notes,
+        today=today,
     )
     if when is not None and obr_on is not None and when.date_in(frame) > obr_on[0].date_in(frame):
         # A specimen is not collected after its order's collection date: an OBX-14 later than the
@@ -1275,9 +1311,19 @@ def _patient(pid: Segment, on: date, notes: list[str], *, dated: bool = True) ->
     birth = _hl7_date(raw_birth, "PID-7", segment="PID", index=1, fld=7)
     if birth:
         try:
-            patient["age_years"] = age_in_years(birth, on)
+            age = age_in_years(birth, on)
         except ValueProblem as exc:
             raise Hl7Error(f"PID-7: {exc}", segment="PID", index=1, field=7, hl7_code=102) from exc
+        if age > MAX_AGE_YEARS:
+            raise Hl7Error(
+                f"PID-7: birth date '{raw_birth.strip()[:40]}' gives an implausible age of {age} years on "
+                f"{on.isoformat()} (at most {MAX_AGE_YEARS}: data-entry check)",
+                segment="PID",
+                index=1,
+                field=7,
+                hl7_code=102,
+            )
+        patient["age_years"] = age
         if not dated:
             notes.append(
                 f"no collection date (OBR-7 or OBX-14): the age from PID-7 is taken on {on.isoformat()}, "

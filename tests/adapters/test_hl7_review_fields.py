@@ -4,6 +4,8 @@ implausible (the future, an age past 150) refused at the field that carries them
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from service.adapters.hl7v2 import Hl7Error, parse_oru
@@ -87,3 +89,85 @@ class TestTimestampsOutOfRange:
         reply = response.data.decode()
         assert "MSA|AE|FIELDS1|" in reply
         assert "ERR||OBR^1^7|102^" in reply
+
+
+FUTURE = ["29991231", "99991231", "20990101", "99991231000000+1400"]
+BEFORE_1900 = ["00010101", "18991231", "00010101235959-1400"]
+
+
+def http_err(client, text: str) -> tuple[int, list[str]]:
+    response = client.post("/v1/hl7v2", data=text.encode(), content_type=HL7)
+    return response.status_code, [
+        s for s in response.data.decode().split("\r") if s.startswith(("MSA", "ERR"))
+    ]
+
+
+class TestImplausibleDates:
+    @pytest.mark.parametrize("when", FUTURE)
+    def test_an_obr_7_in_the_future_is_refused_at_obr_7_before_an_age_is_taken(self, codemap, when):
+        with pytest.raises(Hl7Error, match="date is in the future") as err:
+            parse_oru(message(pid(), obr(when), mprotein()), codemap)
+        assert located(err) == ("OBR", 1, 7)
+        assert f"'{when}'" in err.value.message
+
+    @pytest.mark.parametrize("when", FUTURE)
+    def test_an_obx_14_in_the_future_is_refused_at_obx_14_not_read_as_the_time_of_analysis(
+        self, codemap, when
+    ):
+        with pytest.raises(Hl7Error, match="date is in the future") as err:
+            parse_oru(message(pid(), obr(), mprotein(when)), codemap)
+        assert located(err) == ("OBX", 1, 14)
+
+    def test_an_obx_14_in_the_future_dating_the_panel_is_refused_at_obx_14(self, codemap):
+        undated = "OBR|1|ORD1|FIL1|SPEP^Serum protein electrophoresis^L"
+        with pytest.raises(Hl7Error, match="date is in the future") as err:
+            parse_oru(message(pid(), undated, mprotein("20990101")), codemap)
+        assert located(err) == ("OBX", 1, 14)
+
+    def test_an_obx_14_later_today_is_the_time_of_analysis_as_an_obr_7_of_today_is_accepted(self, codemap):
+        today = date.today().strftime("%Y%m%d")
+        ctx = parse_oru(message(pid(), obr(today + "0000"), mprotein(today + "2359")), codemap)
+        assert ctx.request["collected_on"] == date.today().isoformat()
+        assert ctx.request["spep"]["m_protein"]["value"] == 1.2
+
+    @pytest.mark.parametrize("when", BEFORE_1900)
+    @pytest.mark.parametrize(
+        ("build", "where"),
+        [
+            (lambda w: (pid(), obr(w), mprotein()), ("OBR", 1, 7)),
+            (lambda w: (pid(), obr(), mprotein(w)), ("OBX", 1, 14)),
+            (lambda w: (obr(), mprotein(w)), ("OBX", 1, 14)),
+        ],
+    )
+    def test_a_result_date_before_1900_is_refused_at_its_field(self, codemap, build, where, when):
+        with pytest.raises(Hl7Error, match="before 1900-01-01") as err:
+            parse_oru(message(*build(when)), codemap)
+        assert located(err) == where
+        assert f"'{when}'" in err.value.message  # quoted as sent, leading zeros kept
+
+    @pytest.mark.parametrize("birth", ["18000101", "00010101", "18730501"])
+    def test_a_birth_date_giving_an_age_past_150_is_refused_at_pid_7(self, codemap, birth):
+        with pytest.raises(Hl7Error, match="implausible age") as err:
+            parse_oru(message(pid(birth), obr("20240501"), mprotein()), codemap)
+        assert located(err) == ("PID", 1, 7)
+        assert f"'{birth}'" in err.value.message
+
+    @pytest.mark.parametrize("birth", ["18730502", "18740501"])
+    def test_a_birth_date_giving_an_age_of_150_is_read(self, codemap, birth):
+        ctx = parse_oru(message(pid(birth), obr("20240501"), mprotein()), codemap)
+        assert ctx.request["patient"]["age_years"] == 150
+
+    @pytest.mark.parametrize(
+        ("segments", "location"),
+        [
+            ((pid(), obr("29991231"), mprotein()), "OBR^1^7"),
+            ((pid("18000101"), obr(), mprotein()), "PID^1^7"),
+            ((pid(), obr(), mprotein("00010101")), "OBX^1^14"),
+            ((pid(), obr(), mprotein("99991231")), "OBX^1^14"),
+        ],
+    )
+    def test_over_http_the_ack_names_the_field(self, client, segments, location):
+        status, (msa, err) = http_err(client, message(*segments))
+        assert status == 422
+        assert msa.startswith("MSA|AE|FIELDS1|")
+        assert err.startswith(f"ERR||{location}|102^Data type error^HL70357|E||||"), err
