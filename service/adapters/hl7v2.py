@@ -32,6 +32,8 @@ layer validates it with the same request schema as JSON and runs the same engine
   "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
   DG1-21 action code (v2.5+) is ``D`` (delete) is ignored (noted).
 * MSH-10 is required (AR without it); MSH-12 is read without surrounding blanks.
+* A field that takes one value and repeats (``F~M`` in PID-8) is refused at that field (``_one_value``;
+  AR in MSH), never cut to its first value; PID-3 and OBX-5 repeat.
 
 Errors raise ``Hl7Error`` (segment, occurrence, field, HL7 table 0357 code, ACK code). Suggested
 HTTP behaviour: answer an ``Hl7Error`` (and a request-schema 422) with HTTP 200 and the ACK from
@@ -660,7 +662,35 @@ def _header(msh: Segment) -> _Header:
     }
 
 
+# HL7 2.5 fields that do not repeat and that the reader takes one value from (MSH-5 and MSH-6 are
+# echoed whole, PID-3 identifiers and OBX-5 values repeat).
+_ONE_VALUE_MSH = (3, 4, 9, 10, 11, 12)
+_ONE_VALUE_PID = (7, 8)
+_ONE_VALUE_OBR = (7, 8, 25)
+_ONE_VALUE_OBX = (1, 3, 11)  # read in every OBX, to decide whether it is a result
+_ONE_VALUE_RESULT = (2, 4, 7, 14)  # read in an OBX that is a result (OBX-6: _ObxReader._unit)
+_ONE_VALUE_DG1 = (3, 6, 21)
+
+
+def _one_value(seg: Segment, fields: Sequence[int], where: str = "", *, ack_code: str = "AE") -> None:
+    """Fields that take one value: a repetition is refused at its field, never cut to its first
+    value (``PID|...||19900115~19400101|F~M`` would give an age and a sex the sender may not mean)."""
+    for n in fields:
+        if len(seg.repetitions(n)) > 1:
+            raise Hl7Error(
+                f"{where}{seg.name}-{n} repeats: one value expected ('{seg.raw(n)[:60]}')",
+                segment=seg.name,
+                index=seg.index,
+                field=n,
+                hl7_code=102,
+                ack_code=ack_code,
+            )
+
+
 def _check_header(msh: Segment) -> None:
+    # The header routes the message (sender, type, control ID, version): one that cannot be read one
+    # way rejects the message, as an unreadable header does.
+    _one_value(msh, _ONE_VALUE_MSH, ack_code="AR")
     version = msh.component(12).strip()
     if version not in SUPPORTED_VERSIONS:
         raise Hl7Error(
@@ -924,9 +954,11 @@ def _read_segments(
                     index=seg.index,
                     hl7_code=100,
                 )
+            _one_value(seg, _ONE_VALUE_PID)
             pid = seg
             ctx.pid = seg.er7
         elif seg.name == "OBR":
+            _one_value(seg, _ONE_VALUE_OBR, f"OBR[{seg.index}] ")
             if not _cancelled(seg):  # a cancelled order names neither the reply nor the specimen
                 ctx.obr.append(seg)
             stamp = _result_stamp(
@@ -1177,6 +1209,7 @@ def _map_obx(
     codings = _codings(seg, 3)
     code_label = codings[0].code if codings else "(no code)"
     where = f"OBX[{seg.index}] (set ID {set_id}, {code_label})"
+    _one_value(seg, _ONE_VALUE_OBX, f"{where}: ")
     raw_status = seg.component(11).upper()
     status = raw_status[:1]
     if raw_status not in _USED_STATUSES and raw_status not in _SKIPPED_STATUSES:
@@ -1204,6 +1237,7 @@ def _map_obx(
         if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
             notes.append(f"{where}: no value in OBX-5; ignored")
             return None, None, None
+        _one_value(seg, _ONE_VALUE_RESULT, f"{where}: ")
         value = reader.value(entry)
         reader.field = 5
         sub_id = seg.text(4).strip()
@@ -1270,6 +1304,7 @@ _DG1_ACTION_VERSIONS = ("2.5", "2.5.1")
 def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str], version: str) -> None:
     codings = _codings(seg, 3)
     where = f"DG1[{seg.index}] ({codings[0].code if codings else 'no code'})"
+    _one_value(seg, _ONE_VALUE_DG1 if version in _DG1_ACTION_VERSIONS else _ONE_VALUE_DG1[:2], f"{where}: ")
     if version in _DG1_ACTION_VERSIONS and seg.component(21).strip().upper() == "D":
         notes.append(f"{where}: DG1-21 action code D: the diagnosis is deleted; ignored")
         return

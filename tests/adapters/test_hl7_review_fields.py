@@ -171,3 +171,81 @@ class TestImplausibleDates:
         assert status == 422
         assert msa.startswith("MSA|AE|FIELDS1|")
         assert err.startswith(f"ERR||{location}|102^Data type error^HL70357|E||||"), err
+
+
+KAPPA = "OBX|2|NM|36916-5^Kappa free^LN||10.4|mg/L|3.3-19.4||||F|||20240501083000"
+
+
+def fields_of(segment: str, n: int, value: str) -> str:
+    """The segment with field n (HL7 numbering, not MSH) replaced by value."""
+    parts = segment.split("|")
+    parts += [""] * (n + 1 - len(parts))
+    parts[n] = value
+    return "|".join(parts)
+
+
+def dg1(n: int = 0, value: str = "") -> str:
+    segment = "DG1|1||23132008^AL amyloidosis^SCT||20240401|F" + "|" * 15 + "A"
+    return fields_of(segment, n, value) if n else segment
+
+
+class TestRepetitions:
+    @pytest.mark.parametrize(
+        ("segments", "where"),
+        [
+            ((pid("19900115~19400101"), obr(), mprotein()), ("PID", 1, 7)),
+            ((pid(sex="F~M"), obr(), mprotein()), ("PID", 1, 8)),
+            ((pid(), obr("20240501~20230101"), mprotein()), ("OBR", 1, 7)),
+            ((pid(), obr(end="20240502~20240503"), mprotein()), ("OBR", 1, 8)),
+            ((pid(), fields_of(obr(), 25, "F~X"), mprotein()), ("OBR", 1, 25)),
+            ((pid(), obr(), mprotein(), fields_of(KAPPA, 1, "2~3")), ("OBX", 2, 1)),
+            ((pid(), obr(), mprotein(), fields_of(KAPPA, 2, "NM~ST")), ("OBX", 2, 2)),
+            ((pid(), obr(), mprotein(), fields_of(KAPPA, 3, "36916-5^K^LN~33358-3^M^LN")), ("OBX", 2, 3)),
+            ((pid(), obr(), mprotein(), fields_of(KAPPA, 4, "1~2")), ("OBX", 2, 4)),
+            ((pid(), obr(), mprotein(), fields_of(KAPPA, 7, "3.3-19.4~33-194")), ("OBX", 2, 7)),
+            ((pid(), obr(), mprotein(), fields_of(KAPPA, 11, "F~C")), ("OBX", 2, 11)),
+            ((pid(), obr(), mprotein(), fields_of(KAPPA, 14, "20240501~20990101")), ("OBX", 2, 14)),
+            ((pid(), obr(), mprotein(), dg1(3, "23132008^AL^SCT~C90.0^MM^I10")), ("DG1", 1, 3)),
+            ((pid(), obr(), mprotein(), dg1(6, "W~F")), ("DG1", 1, 6)),
+            ((pid(), obr(), mprotein(), dg1(21, "A~D")), ("DG1", 1, 21)),
+        ],
+    )
+    def test_a_repeated_field_that_takes_one_value_is_refused_at_that_field(self, codemap, segments, where):
+        with pytest.raises(Hl7Error, match="repeats") as err:
+            parse_oru(message(*segments), codemap)
+        assert located(err) == where
+        assert err.value.ack_code == "AE"
+        assert err.value.hl7_code == 102
+        assert f"{where[0]}-{where[2]} repeats" in err.value.message
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [(3, "LIS~OTHER"), (4, "CENTRAL-LAB~MAIN"), (9, "ORU^R01^ORU_R01~ADT^A01"), (10, "ID1~ID2")]
+        + [(11, "P~T"), (12, "2.5.1~2.3")],
+    )
+    def test_a_repeated_msh_field_rejects_the_message(self, codemap, field, value):
+        msh = HEADER.split("|")
+        msh[field - 1] = value  # MSH-1 is the field separator itself
+        text = "\r".join(["|".join(msh), pid(), obr(), mprotein()]) + "\r"
+        with pytest.raises(Hl7Error, match=f"MSH-{field} repeats") as err:
+            parse_oru(text, codemap)
+        assert located(err) == ("MSH", 1, field)
+        assert err.value.ack_code == "AR"
+
+    def test_repeatable_fields_still_repeat(self, codemap):
+        identifiers = "PID|1||12345^^^HOSP^MR~987^^^SSA^SS||Doe^Jane~Roe^Jane||19600115|F"
+        ife = "OBX|3|ST|25700-6^Immunofixation^LN||IgG kappa~IgA lambda||||||F"
+        ctx = parse_oru(message(identifiers, obr(), mprotein(), ife), codemap)
+        assert ctx.request["patient"] == {"sex": "female", "age_years": 64}
+        assert len(ctx.request["serum_ife"]["clones"]) == 2, ctx.request["serum_ife"]
+
+    def test_a_field_of_a_result_not_read_is_not_judged(self, codemap):
+        unmapped = fields_of("OBX|2|NM|99999-9^Unknown^LN||1|g/L|||||F", 7, "1-2~3-4")
+        ctx = parse_oru(message(pid(), obr(), mprotein(), unmapped), codemap)
+        assert any("code not in the code map" in note for note in ctx.notes), ctx.notes
+
+    def test_over_http_the_ack_names_the_field(self, client):
+        status, (msa, err) = http_err(client, message(pid(sex="F~M"), obr(), mprotein()))
+        assert status == 422
+        assert msa.startswith("MSA|AE|FIELDS1|PID-8 repeats")
+        assert err.startswith("ERR||PID^1^8|102^Data type error^HL70357|E||||PID-8 repeats"), err
