@@ -542,14 +542,15 @@ def _within_calendar(moment: datetime) -> bool:
 
 
 def _result_stamp(
-    value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str], today: date
+    value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str], today: date | None
 ) -> _Stamp | None:
     """An OBR-7 or OBX-14, which dates results (``_hl7_stamp``), refused at its field when in the
     future or before EARLIEST_DATE (the request's data-entry window for dates). A date of today is in
-    time whatever its time of day, as the request's collected_on is judged."""
+    time whatever its time of day, as the request's collected_on is judged. ``today`` None: the
+    timestamp dates no result (a cancelled order's) and is only read."""
     stamp = _hl7_stamp(value, where, segment=segment, index=index, fld=fld, notes=notes)
-    if stamp is None:
-        return None
+    if stamp is None or today is None:
+        return stamp
     if stamp.on > today:
         problem = "date is in the future"
     elif stamp.on < EARLIEST_DATE:
@@ -959,7 +960,9 @@ def _read_segments(
             ctx.pid = seg.er7
         elif seg.name == "OBR":
             _one_value(seg, _ONE_VALUE_OBR, f"OBR[{seg.index}] ")
-            if not _cancelled(seg):  # a cancelled order names neither the reply nor the specimen
+            # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
+            cancelled = _cancelled(seg)
+            if not cancelled:  # a cancelled order names neither the reply nor the specimen
                 ctx.obr.append(seg)
             stamp = _result_stamp(
                 seg.component(7),
@@ -968,10 +971,9 @@ def _read_segments(
                 index=seg.index,
                 fld=7,
                 notes=ctx.notes,
-                today=today or date.today(),
+                # A cancelled order's OBR-7 dates no result: a collection scheduled for later is no error.
+                today=None if cancelled else today or date.today(),
             )
-            # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
-            cancelled = _cancelled(seg)
             if cancelled:
                 ctx.notes.append(
                     f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"

@@ -130,6 +130,14 @@ class TestImplausibleDates:
         assert ctx.request["collected_on"] == date.today().isoformat()
         assert ctx.request["spep"]["m_protein"]["value"] == 1.2
 
+    def test_a_cancelled_order_scheduled_in_the_future_is_read_past_as_its_results_are(self, codemap):
+        cancelled = fields_of(obr("20990101"), 25, "X")
+        current = "OBR|2|ORD2|FIL2|FLC^Free light chains^L|||20240501083000"
+        ctx = parse_oru(message(pid(), cancelled, mprotein(), current, KAPPA), codemap)
+        assert ctx.request["collected_on"] == "2024-05-01"
+        assert "spep" not in ctx.request
+        assert any("order cancelled" in note for note in ctx.notes), ctx.notes
+
     @pytest.mark.parametrize("when", BEFORE_1900)
     @pytest.mark.parametrize(
         ("build", "where"),
