@@ -979,10 +979,18 @@ def _read_segments(
                     f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"
                 )
             # OBR-8, the end of a timed collection (a 24-hour urine): its results are of any day of the
-            # period [OBR-7, OBR-8], so of the panel's when the panel's date falls in it.
+            # period [OBR-7, OBR-8], so of the panel's when the panel's date falls in it. An end in the
+            # future or before 1900 would carry an old collection into the panel: not read, as an OBR-8
+            # that is not a date.
             try:
-                end = _hl7_stamp(
-                    seg.component(8), f"OBR[{seg.index}] OBR-8", segment="OBR", index=seg.index, fld=8
+                end = _result_stamp(
+                    seg.component(8),
+                    f"OBR[{seg.index}] OBR-8",
+                    segment="OBR",
+                    index=seg.index,
+                    fld=8,
+                    notes=ctx.notes,
+                    today=today or date.today(),
                 )
             except Hl7Error as exc:
                 end = None

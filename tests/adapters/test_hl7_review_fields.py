@@ -153,6 +153,15 @@ class TestImplausibleDates:
         assert located(err) == where
         assert f"'{when}'" in err.value.message  # quoted as sent, leading zeros kept
 
+    @pytest.mark.parametrize("end", ["99991231", "20990101", "00010101"])
+    def test_an_obr_8_in_the_future_or_before_1900_is_noted_and_does_not_date_results(self, codemap, end):
+        """A 24-hour urine of March whose OBR-8 says 9999 is an earlier result, not one of the panel."""
+        urine = f"OBR|2|ORD2|FIL2|UPEP24^24-hour urine^L|||20240301080000|{end}"
+        volume = "OBX|2|NM|42482-0^Urine M-protein 24h^LN||650|mg/(24.h)|||||F"
+        ctx = parse_oru(message(pid(), obr("20240501083000"), mprotein(), urine, volume), codemap)
+        assert "m_protein_24h" not in ctx.request.get("urine", {}), ctx.request
+        assert any("OBR-8" in note and "not read" in note for note in ctx.notes), ctx.notes
+
     @pytest.mark.parametrize("birth", ["18000101", "00010101", "18730501"])
     def test_a_birth_date_giving_an_age_past_150_is_refused_at_pid_7(self, codemap, birth):
         with pytest.raises(Hl7Error, match="implausible age") as err:
