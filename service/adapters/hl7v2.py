@@ -482,7 +482,7 @@ def _hl7_stamp(
     value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str] | None = None
 ) -> _Stamp | None:
     """A full date (YYYYMMDD at least) with its instant when it has one; None when the field is
-    empty, the HL7 null (said in ``notes``) or a partial date."""
+    empty, the HL7 null or a partial date (both said in ``notes``)."""
     text = value.strip()
     if not text:
         return None
@@ -501,7 +501,10 @@ def _hl7_stamp(
         # Not silently dropped: an interface sending '2024-01-15' or '2024XX' has its dates wrong.
         raise refused(f"'{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])")
     if match.group(3) is None:
-        return None  # partial date (YYYY or YYYYMM): not enough to compute an age or a panel date
+        # A partial date (YYYY or YYYYMM) is not enough to compute an age or to date results.
+        if notes is not None:
+            notes.append(f"{where}: '{text}' is a partial date (no day): not read")
+        return None
     digits = text[:8]
     try:
         on = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))

@@ -266,3 +266,18 @@ class TestRepetitions:
         assert status == 422
         assert msa.startswith("MSA|AE|FIELDS1|PID-8 repeats")
         assert err.startswith("ERR||PID^1^8|102^Data type error^HL70357|E||||PID-8 repeats"), err
+
+
+class TestPartialDates:
+    @pytest.mark.parametrize("partial", ["2024", "202405", "2999", "0001"])
+    @pytest.mark.parametrize(
+        ("build", "field"),
+        [
+            (lambda p: (pid(), obr(p), mprotein()), "OBR-7"),
+            (lambda p: (pid(), obr(), mprotein(p)), "OBX-14"),
+            (lambda p: (pid(), obr(end=p), mprotein()), "OBR-8"),
+        ],
+    )
+    def test_a_date_without_a_day_is_noted_as_not_read(self, codemap, build, field, partial):
+        ctx = parse_oru(message(*build(partial)), codemap)
+        assert any(f"{field}: '{partial}' is a partial date" in note for note in ctx.notes), ctx.notes
