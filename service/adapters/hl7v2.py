@@ -547,7 +547,7 @@ def _within_calendar(moment: datetime) -> bool:
 def _result_stamp(
     value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str], today: date | None
 ) -> _Stamp | None:
-    """An OBR-7 or OBX-14, which dates results (``_hl7_stamp``), refused at its field when in the
+    """An OBR-7, OBR-8 or OBX-14, which date results (``_hl7_stamp``), refused at its field when in the
     future or before EARLIEST_DATE (the request's data-entry window for dates). A date of today is in
     time whatever its time of day, as the request's collected_on is judged. ``today`` None: the
     timestamp dates no result (a cancelled order's) and is only read."""
