@@ -21,9 +21,10 @@ layer validates it with the same request schema as JSON and runs the same engine
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
   OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped), OBX-14 date.
 * Batch files (FHS/BHS ... BTS/FTS) are split by ``split_batch``; each message is read alone.
-* PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today),
-  PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in either is not given
-  (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``. When the timestamp dating the panel
+* PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today; above
+  150 refused at PID-7), PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in
+  either is not given (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``; an OBR-7 or OBX-14
+  in the future or before 1900 is refused at its field. When the timestamp dating the panel
   and another OBR-7 or OBX-14 both carry a time and a UTC offset, the other's date is taken in the
   panel timestamp's offset. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
@@ -31,6 +32,8 @@ layer validates it with the same request schema as JSON and runs the same engine
   "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
   DG1-21 action code (v2.5+) is ``D`` (delete) is ignored (noted).
 * MSH-10 is required (AR without it); MSH-12 is read without surrounding blanks.
+* A field that takes one value and repeats (``F~M`` in PID-8) is refused at that field (``_one_value``;
+  AR in MSH), never cut to its first value; PID-3 and OBX-5 repeat.
 
 Errors raise ``Hl7Error`` (segment, occurrence, field, HL7 table 0357 code, ACK code). Suggested
 HTTP behaviour: answer an ``Hl7Error`` (and a request-schema 422) with HTTP 200 and the ACK from
@@ -79,6 +82,9 @@ from typing import Any, TypedDict
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
+
+from service.domain.plausibility import EARLIEST_DATE
+from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
     RISK_LABELS,
@@ -441,6 +447,9 @@ _DTM = re.compile(
 )
 # The HL7 null: a field explicitly sent without a value.
 HL7_NULL = '""'
+# The request's data-entry windows: results dated before EARLIEST_DATE, and an age above MAX_AGE_YEARS
+# (patient.age_years 0-150), are refused at the HL7 field they come from.
+MAX_AGE_YEARS = int(ADULT_AGE_MAX_YEARS)
 
 
 @dataclass(frozen=True)
@@ -476,7 +485,7 @@ def _hl7_stamp(
     value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str] | None = None
 ) -> _Stamp | None:
     """A full date (YYYYMMDD at least) with its instant when it has one; None when the field is
-    empty, the HL7 null (said in ``notes``) or a partial date."""
+    empty, the HL7 null or a partial date (both said in ``notes``)."""
     text = value.strip()
     if not text:
         return None
@@ -488,11 +497,17 @@ def _hl7_stamp(
         return Hl7Error(f"{where}: {what}", segment=segment, index=index, field=fld, hl7_code=102)
 
     match = _DTM.fullmatch(text)
+    if match is None and any(c.isdigit() and not c.isascii() for c in text):
+        # Python's int() reads a fullwidth or Arabic-Indic digit as its ASCII value: refused, not read.
+        raise refused(f"'{value[:40]}' has digits other than ASCII 0-9: an HL7 date/time is ASCII digits")
     if match is None:
         # Not silently dropped: an interface sending '2024-01-15' or '2024XX' has its dates wrong.
         raise refused(f"'{value[:40]}' is not an HL7 date/time (YYYYMMDD[HHMM[SS]])")
     if match.group(3) is None:
-        return None  # partial date (YYYY or YYYYMM): not enough to compute an age or a panel date
+        # A partial date (YYYY or YYYYMM) is not enough to compute an age or to date results.
+        if notes is not None:
+            notes.append(f"{where}: '{text}' is a partial date (no day): not read")
+        return None
     digits = text[:8]
     try:
         on = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
@@ -510,7 +525,47 @@ def _hl7_stamp(
     if offset_hours > 23 or offset_minutes > 59:
         raise refused(f"'{value}' is not a valid time with its UTC offset")
     offset = timezone(sign * timedelta(hours=offset_hours, minutes=offset_minutes))
-    return _Stamp(on, datetime(on.year, on.month, on.day, hours, minutes, tzinfo=offset))
+    moment = datetime(on.year, on.month, on.day, hours, minutes, tzinfo=offset)
+    if not _within_calendar(moment):
+        raise refused(
+            f"'{value}' is a date out of range: taken in another UTC offset, it falls outside the years "
+            "0001 to 9999"
+        )
+    return _Stamp(on, moment)
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _within_calendar(moment: datetime) -> bool:
+    """Whether an instant's date can be taken in any UTC offset (offsets reach up to a day either side
+    of UTC): 9999-12-31 23:59 at -14:00 is 10000-01-01 in UTC, a date Python cannot hold."""
+    try:
+        instant = moment.astimezone(UTC)
+        return instant - _ONE_DAY < instant + _ONE_DAY
+    except OverflowError:
+        return False
+
+
+def _result_stamp(
+    value: str, where: str, *, segment: str, index: int, fld: int, notes: list[str], today: date | None
+) -> _Stamp | None:
+    """An OBR-7, OBR-8 or OBX-14, which date results (``_hl7_stamp``), refused at its field when in the
+    future or before EARLIEST_DATE (the request's data-entry window for dates). A date of today is in
+    time whatever its time of day, as the request's collected_on is judged. ``today`` None: the
+    timestamp dates no result (a cancelled order's) and is only read."""
+    stamp = _hl7_stamp(value, where, segment=segment, index=index, fld=fld, notes=notes)
+    if stamp is None or today is None:
+        return stamp
+    if stamp.on > today:
+        problem = "date is in the future"
+    elif stamp.on < EARLIEST_DATE:
+        problem = f"date before {EARLIEST_DATE.isoformat()}: not plausible (data-entry check)"
+    else:
+        return stamp
+    raise Hl7Error(
+        f"{where}: {problem} ('{value.strip()[:40]}')", segment=segment, index=index, field=fld, hl7_code=102
+    )
 
 
 def _cancelled(obr: Segment) -> bool:
@@ -572,17 +627,21 @@ def _segments(text: str, enc: Encoding) -> list[Segment]:
                 ack_code="AR",
             )
     try:
-        parsed = parse_message(text, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
+        parse_message(text, validation_level=VALIDATION_LEVEL.TOLERANT, find_groups=False)
     except Exception as exc:  # hl7apy raises many types; all mean "not a parseable message"
         raise Hl7Error(
             f"message cannot be parsed: {exc}", segment="MSH", index=1, hl7_code=100, ack_code="AR"
         ) from exc
+    # hl7apy checks the structure; the fields are read from the segments as sent. Its re-written ER7
+    # (to_er7) rewrites the dates it recognises: '00010101' comes back as '10101' and a date in
+    # fullwidth digits in ASCII ones, so a refusal would quote a value the sender never wrote and a
+    # date not written in ASCII digits would be read.
     counts: dict[str, int] = {}
     segments = []
-    for child in parsed.children:
-        er7 = child.to_er7()
-        counts[er7[:3]] = counts.get(er7[:3], 0) + 1
-        segments.append(Segment(er7, enc, counts[er7[:3]]))
+    for line in text.split("\r"):
+        name = line[:3]
+        counts[name] = counts.get(name, 0) + 1
+        segments.append(Segment(line, enc, counts[name]))
     return segments
 
 
@@ -610,7 +669,35 @@ def _header(msh: Segment) -> _Header:
     }
 
 
+# HL7 2.5 fields that do not repeat and that the reader takes one value from (MSH-5 and MSH-6 are
+# echoed whole, PID-3 identifiers and OBX-5 values repeat).
+_ONE_VALUE_MSH = (3, 4, 9, 10, 11, 12)
+_ONE_VALUE_PID = (7, 8)
+_ONE_VALUE_OBR = (7, 8, 25)
+_ONE_VALUE_OBX = (1, 3, 11)  # read in every OBX, to decide whether it is a result
+_ONE_VALUE_RESULT = (2, 4, 7, 14)  # read in an OBX that is a result (OBX-6: _ObxReader._unit)
+_ONE_VALUE_DG1 = (3, 6, 21)
+
+
+def _one_value(seg: Segment, fields: Sequence[int], where: str = "", *, ack_code: str = "AE") -> None:
+    """Fields that take one value: a repetition is refused at its field, never cut to its first
+    value (``PID|...||19900115~19400101|F~M`` would give an age and a sex the sender may not mean)."""
+    for n in fields:
+        if len(seg.repetitions(n)) > 1:
+            raise Hl7Error(
+                f"{where}{seg.name}-{n} repeats: one value expected ('{seg.raw(n)[:60]}')",
+                segment=seg.name,
+                index=seg.index,
+                field=n,
+                hl7_code=102,
+                ack_code=ack_code,
+            )
+
+
 def _check_header(msh: Segment) -> None:
+    # The header routes the message (sender, type, control ID, version): one that cannot be read one
+    # way rejects the message, as an unreadable header does.
+    _one_value(msh, _ONE_VALUE_MSH, ack_code="AR")
     version = msh.component(12).strip()
     if version not in SUPPORTED_VERSIONS:
         raise Hl7Error(
@@ -874,30 +961,42 @@ def _read_segments(
                     index=seg.index,
                     hl7_code=100,
                 )
+            _one_value(seg, _ONE_VALUE_PID)
             pid = seg
             ctx.pid = seg.er7
         elif seg.name == "OBR":
-            if not _cancelled(seg):  # a cancelled order names neither the reply nor the specimen
+            _one_value(seg, _ONE_VALUE_OBR, f"OBR[{seg.index}] ")
+            # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
+            cancelled = _cancelled(seg)
+            if not cancelled:  # a cancelled order names neither the reply nor the specimen
                 ctx.obr.append(seg)
-            stamp = _hl7_stamp(
+            stamp = _result_stamp(
                 seg.component(7),
                 f"OBR[{seg.index}] OBR-7",
                 segment="OBR",
                 index=seg.index,
                 fld=7,
                 notes=ctx.notes,
+                # A cancelled order's OBR-7 dates no result: a collection scheduled for later is no error.
+                today=None if cancelled else today or date.today(),
             )
-            # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
-            cancelled = _cancelled(seg)
             if cancelled:
                 ctx.notes.append(
                     f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"
                 )
             # OBR-8, the end of a timed collection (a 24-hour urine): its results are of any day of the
-            # period [OBR-7, OBR-8], so of the panel's when the panel's date falls in it.
+            # period [OBR-7, OBR-8], so of the panel's when the panel's date falls in it. An end in the
+            # future or before 1900 would carry an old collection into the panel: not read, as an OBR-8
+            # that is not a date.
             try:
-                end = _hl7_stamp(
-                    seg.component(8), f"OBR[{seg.index}] OBR-8", segment="OBR", index=seg.index, fld=8
+                end = _result_stamp(
+                    seg.component(8),
+                    f"OBR[{seg.index}] OBR-8",
+                    segment="OBR",
+                    index=seg.index,
+                    fld=8,
+                    notes=ctx.notes,
+                    today=today or date.today(),
                 )
             except Hl7Error as exc:
                 end = None
@@ -913,7 +1012,7 @@ def _read_segments(
                 set_id = seg.text(1) or str(seg.index)
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
                 continue
-            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame)
+            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today or date.today())
             if result is not None:
                 results.append((result, on))
             if when:
@@ -1115,15 +1214,18 @@ def _map_obx(
     notes: list[str],
     obr_on: tuple[_Stamp, int] | None,
     frame: tzinfo | None,
+    today: date,
 ) -> tuple[DatedResult | None, _Stamp | None, _Stamp | None]:
     """One OBX as a result (None when it is not read), its OBX-14 and the timestamp that dates the
     result: its OBX-14, else the OBR-7 of the OBR it follows. The caller sets the result's date from
     that timestamp once the panel's frame is known; ``frame`` is the panel OBR-7's UTC offset, in
-    which an OBX-14 is compared with its OBR-7."""
+    which an OBX-14 is compared with its OBR-7. An OBX-14 in the future (after ``today``) or before
+    EARLIEST_DATE is refused, the time of analysis as much as a collection time."""
     set_id = seg.text(1) or str(seg.index)
     codings = _codings(seg, 3)
     code_label = codings[0].code if codings else "(no code)"
     where = f"OBX[{seg.index}] (set ID {set_id}, {code_label})"
+    _one_value(seg, _ONE_VALUE_OBX, f"{where}: ")
     raw_status = seg.component(11).upper()
     status = raw_status[:1]
     if raw_status not in _USED_STATUSES and raw_status not in _SKIPPED_STATUSES:
@@ -1151,6 +1253,7 @@ def _map_obx(
         if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
             notes.append(f"{where}: no value in OBX-5; ignored")
             return None, None, None
+        _one_value(seg, _ONE_VALUE_RESULT, f"{where}: ")
         value = reader.value(entry)
         reader.field = 5
         sub_id = seg.text(4).strip()
@@ -1170,8 +1273,14 @@ def _map_obx(
             # A unit the code does not carry is a table value (UCUM) not found, like the schema's.
             hl7_code=205 if conflict else (103 if reader.field == 6 else 102),
         ) from exc
-    when = _hl7_stamp(
-        seg.component(14), f"{where} OBX-14", segment="OBX", index=seg.index, fld=14, notes=notes
+    when = _result_stamp(
+        seg.component(14),
+        f"{where} OBX-14",
+        segment="OBX",
+        index=seg.index,
+        fld=14,
+        notes=notes,
+        today=today,
     )
     if when is not None and obr_on is not None and when.date_in(frame) > obr_on[0].date_in(frame):
         # A specimen is not collected after its order's collection date: an OBX-14 later than the
@@ -1211,6 +1320,7 @@ _DG1_ACTION_VERSIONS = ("2.5", "2.5.1")
 def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[str], version: str) -> None:
     codings = _codings(seg, 3)
     where = f"DG1[{seg.index}] ({codings[0].code if codings else 'no code'})"
+    _one_value(seg, _ONE_VALUE_DG1 if version in _DG1_ACTION_VERSIONS else _ONE_VALUE_DG1[:2], f"{where}: ")
     if version in _DG1_ACTION_VERSIONS and seg.component(21).strip().upper() == "D":
         notes.append(f"{where}: DG1-21 action code D: the diagnosis is deleted; ignored")
         return
@@ -1252,9 +1362,19 @@ def _patient(pid: Segment, on: date, notes: list[str], *, dated: bool = True) ->
     birth = _hl7_date(raw_birth, "PID-7", segment="PID", index=1, fld=7)
     if birth:
         try:
-            patient["age_years"] = age_in_years(birth, on)
+            age = age_in_years(birth, on)
         except ValueProblem as exc:
             raise Hl7Error(f"PID-7: {exc}", segment="PID", index=1, field=7, hl7_code=102) from exc
+        if age > MAX_AGE_YEARS:
+            raise Hl7Error(
+                f"PID-7: birth date '{raw_birth.strip()[:40]}' gives an implausible age of {age} years on "
+                f"{on.isoformat()} (at most {MAX_AGE_YEARS}: data-entry check)",
+                segment="PID",
+                index=1,
+                field=7,
+                hl7_code=102,
+            )
+        patient["age_years"] = age
         if not dated:
             notes.append(
                 f"no collection date (OBR-7 or OBX-14): the age from PID-7 is taken on {on.isoformat()}, "

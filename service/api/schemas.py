@@ -122,9 +122,7 @@ def _num(**kw: Any) -> FiniteFloat:
     return FiniteFloat(allow_nan=False, validate=validate.Range(min=0), **kw)
 
 
-# A data-entry check, not a clinical number (the clinical reference gives none): a laboratory date before
-# 1900 is a typing error (e.g. "1800-01-01").
-EARLIEST_DATE = date(1900, 1, 1)
+EARLIEST_DATE = plausibility.EARLIEST_DATE
 
 
 class IsoDate(fields.Date):

@@ -19,12 +19,17 @@ edge prefixes the field's own path (``labs.calcium.reference_range.high``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal
 
 from .quantity import UNITS, Analyte, Quantity, convert, to_decimal
 from .ruleset import PLAUSIBILITY, Window
 
 Number = float | int | Decimal
+
+# A data-entry check, not a clinical number (the clinical reference gives none): a laboratory date before
+# 1900 is a typing error (e.g. "1800-01-01"). The request schema and the HL7 reader both hold dates to it.
+EARLIEST_DATE = date(1900, 1, 1)
 
 NAMES = {
     Analyte.SERUM_M_PROTEIN: "serum M-protein",

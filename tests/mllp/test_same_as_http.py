@@ -57,8 +57,10 @@ def test_the_interpretation_delivered_over_mllp_is_the_http_endpoints_reply(star
         (oru("AE0001", unit="furlongs"), 422, "AE"),
         (b"MSH|^~\\&|ADT|HOSP|MGI|HOSP|20240101||ADT^A01^ADT_A01|AR0001|P|2.5.1\rPID|1||1\r", 400, "AR"),
         (b"MSH|^~\\&|LIS|LAB|MGI|HOSP|20240101||ORU^R01^ORU_R01|AR0002|P|9.9\rPID|1||1\r", 400, "AR"),
+        (oru("AE0002").replace(b"19600115|F\r", b"19600115|F~M\r"), 422, "AE"),
+        (oru("AE0003").replace(b"|||20240501083000\r", b"|||99991231235959-1400\r"), 422, "AE"),
     ],
-    ids=["unknown-unit", "not-an-oru", "unsupported-version"],
+    ids=["unknown-unit", "not-an-oru", "unsupported-version", "repeated-pid-8", "obr-7-out-of-range"],
 )
 def test_a_refused_message_gets_the_same_ack_over_mllp_as_over_http(
     start_listener, engine, message, status, code
