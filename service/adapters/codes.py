@@ -1317,26 +1317,49 @@ class ResultProblem(ValueProblem):
         self.dated = dated  # the problem is the result's date
 
 
+# The paraprotein studies (SPEP, serum and urine immunofixation, urine M-protein, free light chains):
+# a message's work-up is dated by them; a marrow, imaging or blood count of days later belongs to it.
+PARAPROTEIN_SECTIONS = ("spep", "serum_ife", "urine", "flc")
+
+
+def is_paraprotein(path: str) -> bool:
+    return path.split(".", 1)[0] in PARAPROTEIN_SECTIONS
+
+
+def work_up_date(results: Iterable[DatedResult]) -> date | None:
+    """The panel's date when the message has dated paraprotein studies: the latest of their dates (a
+    marrow biopsy or a blood count taken after them belongs to the work-up and does not push the
+    studies into the history). None when it has none: the reader dates the panel by its own rule."""
+    dates = [r.on for r in results if r.on is not None and is_paraprotein(r.path)]
+    return max(dates) if dates else None
+
+
 def place_results(
     results: Iterable[DatedResult], panel_on: date | None, panel: PanelAssembler, notes: list[str]
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Put each result where its date says: results of the panel's date (or undated) into the panel;
     serial analytes of an earlier day into a history entry of that day (one per date, conflicting values
-    refused naming both); other results of an earlier day into the panel with a note naming the analyte,
-    its date and the panel's (a marrow biopsy days apart is normal); any result dated after the panel is
+    refused naming both); other results of an earlier day, and results other than paraprotein studies of
+    a later day, into the panel with a note naming the analyte, its date and the panel's (a marrow biopsy
+    days apart is normal), unless the panel has its own; a paraprotein study dated after the panel is
     refused. Returns the history entries (oldest first) and their request paths' sources."""
     earlier: dict[date, PanelAssembler] = {}
-    # Results of the panel's date first: an earlier non-serial result only fills what they leave empty.
+
+    def other_day(r: DatedResult) -> bool:
+        """A result of another day read with the panel: it only fills what the panel's own leave empty."""
+        if r.on is None or panel_on is None or r.on == panel_on:
+            return False
+        return r.on > panel_on or r.path not in SERIAL_FIELDS
+
+    # Results of the panel's date first, then those of other days, nearest the panel's date first.
     results = sorted(
         results,
-        key=lambda r: (
-            r.on is not None and panel_on is not None and r.on < panel_on and r.path not in SERIAL_FIELDS
-        ),
+        key=lambda r: (other_day(r), abs((r.on - panel_on).days) if other_day(r) else 0),  # type: ignore[operator]
     )
     for result in results:
         target = panel
         if result.on is not None and panel_on is not None and result.on != panel_on:
-            if result.on > panel_on:
+            if result.on > panel_on and is_paraprotein(result.path):
                 raise ResultProblem(
                     f"{result.source}: {result.path} is dated {result.on.isoformat()} "
                     f"({result.date_element}), after the panel's date {panel_on.isoformat()}: a result "
@@ -1344,7 +1367,20 @@ def place_results(
                     result,
                     dated=True,
                 )
-            if result.path in SERIAL_FIELDS:
+            if result.on > panel_on:
+                if panel.has(result.path):
+                    notes.append(
+                        f"{result.source}: {result.path} is dated {result.on.isoformat()}, after the "
+                        f"panel's paraprotein studies of {panel_on.isoformat()}; ignored, the panel has "
+                        "its own"
+                    )
+                    continue
+                notes.append(
+                    f"{result.source}: {result.path} is dated {result.on.isoformat()}, after the panel's "
+                    f"paraprotein studies of {panel_on.isoformat()}; read with the panel (the same "
+                    "work-up)"
+                )
+            elif result.path in SERIAL_FIELDS:
                 target = earlier.setdefault(result.on, PanelAssembler())
                 notes.append(
                     f"{result.source}: {result.path} of {result.on.isoformat()} is an earlier result, read "

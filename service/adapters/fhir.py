@@ -91,6 +91,7 @@ from .codes import (
     read_range_text,
     units_contradict,
     usable_range,
+    work_up_date,
 )
 
 CODESYSTEM_BASE = "https://mgi.example/fhir/CodeSystem"
@@ -1076,8 +1077,9 @@ def _translate(
             "history; send the date the sample was collected on"
         )
         raise FhirError(f"{place}: {why}", {place: [why]})
-    # The panel's date: the latest effective[x] of its results.
-    collected = max(dates) if dates else None
+    # The panel's date: that of its paraprotein studies (the latest), else the latest effective[x] of
+    # its results. A marrow or blood count collected after the studies is read with them.
+    collected = work_up_date(results) or (max(dates) if dates else None)
     for first, last, start, end_on, where in periods:
         # A timed collection is of every day of its period: of the panel's when the panel's date is in it.
         if collected is not None and start < collected <= end_on:

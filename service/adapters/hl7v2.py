@@ -99,6 +99,7 @@ from .codes import (
     WrongCodeError,
     age_in_years,
     coded_value,
+    is_paraprotein,
     load_codemap,
     numeric_value,
     parse_compared,
@@ -106,6 +107,7 @@ from .codes import (
     place_results,
     read_range_text,
     units_contradict,
+    work_up_date,
 )
 
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1")
@@ -1042,8 +1044,17 @@ def _read_segments(
             field=fld,
             hl7_code=101,
         )
-    # The panel's date: the latest OBR-7, else the latest OBX-14.
+    # The panel's date: that of its paraprotein studies (the latest), else the latest OBR-7, else the
+    # latest OBX-14. A marrow or blood count collected after the studies is read with them.
     latest = max(obr_dates) if obr_dates else (max(obx_dates) if obx_dates else None)
+    dated_by: tuple[str, int, int] | None = None
+    if latest:
+        dated_by = ("OBR", latest[1], 7) if obr_dates else ("OBX", latest[1], 14)
+    work_up = work_up_date(r for r, _ in results)
+    if work_up is not None and latest is not None and work_up < latest[0]:
+        study = next(r for r, _ in results if r.on == work_up and is_paraprotein(r.path))
+        (name, index), fld, _ = study.locator
+        latest, dated_by = (work_up, index), (name, index, fld)
     collected = latest[0] if latest else None
     if collected is not None:
         for result, _ in results:
@@ -1076,7 +1087,7 @@ def _read_segments(
         request["history"] = history
     if latest:
         request["collected_on"] = latest[0].isoformat()
-        ctx.collected_from = ("OBR", latest[1], 7) if obr_dates else ("OBX", latest[1], 14)
+        ctx.collected_from = dated_by
     if pid is not None:
         patient = _patient(pid, collected or today or date.today(), ctx.notes, dated=collected is not None)
         if patient:

@@ -1,6 +1,8 @@
 """Results of other dates are never merged silently into the current panel: serial analytes of an earlier
 day become history entries of that day, other earlier results stay in the panel with a note naming their
-date, and nothing may be later than its panel (HL7 v2 OBX-14 / OBR-7, FHIR effective[x])."""
+date. The panel is dated by its paraprotein studies (SPEP, immunofixation, urine, free light chains); a
+marrow or blood count of a later day is read with it, with a note (HL7 v2 OBX-14 / OBR-7, FHIR
+effective[x])."""
 
 from __future__ import annotations
 
@@ -129,13 +131,38 @@ class TestHl7Dates:
         ]
         assert ctx.request["flc"]["kappa"]["value"] == 15
 
-    def test_a_result_dated_after_the_panel_is_refused_at_its_obx_14(self, client):
-        # The second order has no collection date: its result's own date (after the panel) stands.
+    def test_a_result_other_than_a_paraprotein_study_dated_after_the_panel_is_read_with_it(self):
+        # The second order has no collection date: its result's own date (after the panel) stands. A
+        # calcium (or a marrow) taken after the paraprotein studies belongs to the work-up.
         text = oru([], second_obr=("", [("2000-8", "2.4", "mmol/L", "2.15-2.55", "20261105")]))
-        status, reply = post_hl7(client, text)
-        assert status == 422, reply
-        assert err_locations(reply) == ["OBX^5^14"]
-        assert "after the panel's date 2026-11-01" in reply
+        ctx = read(text)
+        assert ctx.request["collected_on"] == "2026-11-01"
+        assert ctx.request["labs"]["calcium"]["value"] == 2.4
+        assert any(
+            "after the panel's paraprotein studies of 2026-11-01; read with the panel" in n for n in ctx.notes
+        )
+
+    def test_the_panel_is_dated_by_its_paraprotein_studies_not_by_a_later_marrow(self):
+        """A marrow biopsy eight days after the blood work-up: the M-protein, free light chains and
+        haemoglobin stay the panel's (they were pushed into the history by the marrow's later OBR-7)."""
+        text = oru(
+            [("718-7", "131", "g/L", "132-166", "")],
+            second_obr=("202611091000", [("11118-7", "8", "%", "", "")]),
+        )
+        ctx = read(text)
+        assert ctx.request["collected_on"] == "2026-11-01"
+        assert "history" not in ctx.request
+        assert ctx.request["spep"]["m_protein"]["value"] == 10
+        assert ctx.request["labs"]["hemoglobin"]["value"] == 131
+        assert ctx.request["marrow"]["plasma_cells_percent"] == 8
+        assert any("11118-7" in n or "marrow" in n for n in ctx.notes if "2026-11-09" in n), ctx.notes
+
+    def test_a_later_paraprotein_study_dates_the_panel_and_earlier_ones_are_history(self):
+        text = oru([], second_obr=("202611090800", [("33358-3", "14", "g/L", "", "")]))
+        ctx = read(text)
+        assert ctx.request["collected_on"] == "2026-11-09"
+        assert ctx.request["spep"]["m_protein"]["value"] == 14
+        assert ctx.request["history"][0]["collected_on"] == "2026-11-01"
 
     def test_an_obx_14_the_day_after_its_obr_7_is_the_time_of_analysis(self):
         ctx = read(oru([("2000-8", "2.4", "mmol/L", "2.15-2.55", "20261102")]))
@@ -208,3 +235,13 @@ class TestFhirDates:
         assert resp.status_code == 422
         (issue,) = [i for i in resp.get_json()["issue"] if i["severity"] == "error"]
         assert issue["expression"] == ["Bundle.entry[0].resource.gender"]
+
+
+def test_fhir_a_marrow_eight_days_after_the_blood_work_up_is_read_with_it():
+    marrow = dated(observation(6, "11118-7", 8, "%"), "2026-11-09")
+    tr = translate([marrow])
+    assert tr.request["collected_on"] == "2026-11-01"
+    assert "history" not in tr.request
+    assert tr.request["spep"]["m_protein"] == {"value": 10, "unit": "g/L"}
+    assert tr.request["marrow"]["plasma_cells_percent"] == 8
+    assert any("after the panel's paraprotein studies of 2026-11-01" in n for n in tr.notes), tr.notes
