@@ -32,13 +32,14 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from .models import Interpretation, RecordRead
+from .models import Interpretation, RecordKey, RecordRead
 from .settings import StoreConfigError
 
 log = logging.getLogger("mgi.store")
@@ -676,6 +677,7 @@ def _values(new: NewRecord) -> dict[str, Any]:
 
 T = cast(Table, Interpretation.__table__)
 RT = cast(Table, RecordRead.__table__)
+KT = cast(Table, RecordKey.__table__)
 
 # The hot statements, built once with bind parameters: building a statement per call (coercing each
 # value, generating its cache key) cost more CPU than executing it.
@@ -694,12 +696,24 @@ def _newest_first(c: Connection, q: Any, seq: Any, limit: int) -> tuple[list[Any
 
 INSERT_READ = insert(RT)
 BY_ID = select(T).where(T.c.id == bindparam("rid"))
-BY_IDEMPOTENCY_KEY = select(T).where(
-    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name == bindparam("api")
-)
-BY_IDEMPOTENCY_KEY_NO_API_KEY = select(T).where(
-    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name.is_(None)
-)
+
+
+def _by_key(no_api_key: bool) -> Any:
+    """The records a key of an API key names: the one holding it in its own column, and the ones
+    record_keys binds it to (one, but for keys without an API key, which no unique constraint
+    separates)."""
+    api: Any = bindparam("api")
+
+    def of(table: Table) -> Any:
+        caller = table.c.api_key_name.is_(None) if no_api_key else table.c.api_key_name == api
+        return (table.c.idempotency_key == bindparam("idem")) & caller
+
+    bound = select(*T.c).select_from(KT.join(T, T.c.id == KT.c.interpretation_id)).where(of(KT))
+    return union_all(select(T).where(of(T)), bound)
+
+
+BY_KEY = _by_key(False)
+BY_KEY_NO_API_KEY = _by_key(True)
 BY_PATIENT_SPECIMEN_BODY = select(T).where(
     T.c.patient_key == bindparam("pk"),
     T.c.specimen_id == bindparam("sp"),
@@ -744,10 +758,7 @@ def _find_retry(
     request_hash: str,
 ) -> Record | None:
     if idempotency_key is not None:
-        if api_key_name is None:
-            row = c.execute(BY_IDEMPOTENCY_KEY_NO_API_KEY, {"idem": idempotency_key}).first()
-        else:
-            row = c.execute(BY_IDEMPOTENCY_KEY, {"idem": idempotency_key, "api": api_key_name}).first()
+        row = _keyed(c, api_key_name, idempotency_key)
         if row is not None:
             # The body's hash leaves out patient_ref (it is not kept): the patient is compared apart.
             if row.request_hash != request_hash or row.patient_key != patient_key:
@@ -760,3 +771,13 @@ def _find_retry(
         if row is not None:
             return Record.of(row)
     return None
+
+
+def _keyed(c: Connection, api_key_name: str | None, key: str) -> Any:
+    """The record a retry key of an API key names: the one holding it as its own, else the one
+    record_keys binds it to (the earliest, for a key without an API key, which no unique constraint
+    keeps to one record); None when it names none."""
+    stmt = BY_KEY_NO_API_KEY if api_key_name is None else BY_KEY
+    rows = sorted(c.execute(stmt, {"idem": key, "api": api_key_name}).all(), key=lambda r: r.seq)
+    own = [r for r in rows if r.idempotency_key == key and r.api_key_name == api_key_name]
+    return (own or rows)[0] if rows else None
