@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from .models import Interpretation, RecordKey, RecordRead
@@ -351,10 +352,11 @@ class RecordStore:
         if idempotency_key is None and (patient_key is None or specimen_id is None):
             return None  # nothing to match a retry by: no round trip
 
-        def work(c: Connection) -> Record | None:
+        def work(c: Connection) -> Found | None:
             return _find_retry(c, api_key_name, idempotency_key, patient_key, specimen_id, request_hash)
 
-        return self._run(work)
+        found = self._run(work)
+        return None if found is None else found.record
 
     def save(self, new: NewRecord) -> tuple[Record, bool]:
         """Store ``new``; (record, True), or (the existing record, False) when it is a retry of an
@@ -398,27 +400,51 @@ class RecordStore:
             if not pending.retry_key and pending.patient_key is None:
                 return self.save(pending.make([]))
             earlier, rows = self._run(lambda c: _lookups(c, pending))
-            if earlier is None:
-                return self.save(pending.make(rows))
-            record, new = earlier, False
+            outcome = earlier if earlier is not None else self._insert(pending, pending.make(rows))
         else:
-            record, new = self._run(lambda c: _record(c, pending), autocommit=True)
-        if not new:
-            self._bind_key(record, pending)
-        return record, new
+            outcome = self._run(lambda c: _record(c, pending), autocommit=True)
+        if isinstance(outcome, Record):
+            return outcome, True
+        if not outcome.by_key:
+            self._bind_key(outcome.record, pending)
+        return outcome.record, False
+
+    def _insert(self, pending: Pending, new: NewRecord) -> Record | Found:
+        """Insert ``new``: the new record, or the earlier one a unique constraint says it retries."""
+        values = _values(new)
+        try:
+            seq = self._run(lambda c: int(c.execute(INSERT_RECORD, values).scalar_one()))
+        except IntegrityError:
+            return cast(Found, self._run(lambda c: _retried(c, pending)))
+        return Record(seq=seq, **values)
 
     def _bind_key(self, record: Record, pending: Pending) -> None:
-        """A retry found by its patient, specimen and body that brings an Idempotency-Key the record was
-        made without (by the same caller): the key becomes the record's, so that the key used again for
-        another body is refused as for a key that made its record."""
+        """A retry found otherwise than by the key it brings (by its patient, specimen and body, or by a
+        message's own retry key): the key becomes one the record answers, so that the key used again
+        for another body is refused, and with the same body replays the record, as for a key that made
+        its record. Into the record's own column when it has none (of the same caller), else into
+        record_keys; a key bound to another record meanwhile stays that record's."""
         key = pending.idempotency_key
-        if key is None or record.idempotency_key is not None or record.api_key_name != pending.api_key_name:
+        if key is None or (record.idempotency_key == key and record.api_key_name == pending.api_key_name):
             return
-        stmt = update(T).where(T.c.id == record.id, T.c.idempotency_key.is_(None)).values(idempotency_key=key)
-        try:
-            self._run(lambda c: c.execute(stmt), autocommit=self._postgres)
-        except IntegrityError:
-            pass  # the key was bound to another record of this caller meanwhile: that one answers it
+        if record.idempotency_key is None and record.api_key_name == pending.api_key_name:
+            stmt = update(T).where(T.c.id == record.id, T.c.idempotency_key.is_(None))
+            try:
+                done = self._run(
+                    lambda c: c.execute(stmt.values(idempotency_key=key)).rowcount, autocommit=self._postgres
+                )
+            except IntegrityError:
+                return  # another record of this caller holds the key as its own: that one answers it
+            if done:
+                return
+        row = {
+            "api_key_name": pending.api_key_name,
+            "idempotency_key": key,
+            "interpretation_id": record.id,
+            "bound_at": utcnow(),
+        }
+        bind = BIND_KEY if self._postgres else BIND_KEY_SQLITE
+        self._run(lambda c: c.execute(bind, row), autocommit=self._postgres)
 
     def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
         """Several records in order (a later one sees an earlier one's panel as history). On
@@ -426,7 +452,12 @@ class RecordStore:
         one durable commit."""
         if not self._postgres:
             return [self.record(p) for p in pending]
-        return self._run(lambda c: [_record(c, p) for p in pending])
+
+        def work(c: Connection) -> list[tuple[Record, bool]]:
+            outcomes = [_record(c, p) for p in pending]
+            return [(o, True) if isinstance(o, Record) else (o.record, False) for o in outcomes]
+
+        return self._run(work)
 
     # ------------------------------------------------------------------ read
     def get(self, record_id: str, *, reader: str | None, request_id: str | None) -> Record | None:
@@ -620,13 +651,29 @@ class Pending:
             self.patient_key is not None and self.specimen_id is not None
         )
 
-    def find_retry(self, c: Connection) -> Record | None:
+    def find_retry(self, c: Connection) -> Found | None:
         return _find_retry(
             c, self.api_key_name, self.idempotency_key, self.patient_key, self.specimen_id, self.request_hash
         )
 
 
-def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
+class Found(NamedTuple):
+    """An earlier record a request retries, and whether the key the request brings already names it
+    (else the key is bound to it)."""
+
+    record: Record
+    by_key: bool
+
+
+def _retried(c: Connection, p: Pending) -> Found:
+    """The record a concurrent identical request stored first (after a unique-constraint refusal)."""
+    found = p.find_retry(c)  # IdempotencyConflict when the key was used for another body
+    if found is None:
+        raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
+    return found
+
+
+def _lookups(c: Connection, p: Pending) -> tuple[Found | None, list[PanelRow]]:
     if p.retry_key:
         earlier = p.find_retry(c)
         if earlier is not None:
@@ -636,20 +683,22 @@ def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
     return None, _panels(c, p.patient_key, p.history_from, p.history_before)
 
 
-def _record(c: Connection, p: Pending) -> tuple[Record, bool]:
+def _record(c: Connection, p: Pending) -> Record | Found:
     """On PostgreSQL: the new record inserted, or, when a unique constraint says it is a retry of an
     earlier request (ON CONFLICT DO NOTHING inserted nothing), the earlier record. A retry is
     interpreted before it is recognised: retries are rare, and looking for one first would cost
-    every request a round trip."""
+    every request a round trip. Only a request with an Idempotency-Key looks its key up first (one
+    statement): a key bound in record_keys is no unique constraint of the new row."""
+    if p.idempotency_key is not None:
+        row = _keyed(c, p.api_key_name, p.idempotency_key)
+        if row is not None:
+            return Found(_same_request(row, p.idempotency_key, p.patient_key, p.request_hash), True)
     rows = [] if p.patient_key is None else _panels(c, p.patient_key, p.history_from, p.history_before)
     values = _values(p.make(rows))
     seq = c.execute(INSERT_NEW, values).scalar()
     if seq is not None:
-        return Record(seq=int(seq), **values), True
-    earlier = p.find_retry(c)  # IdempotencyConflict when the key was used for another body
-    if earlier is None:
-        raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
-    return earlier, False
+        return Record(seq=int(seq), **values)
+    return _retried(c, p)
 
 
 def _values(new: NewRecord) -> dict[str, Any]:
@@ -684,6 +733,9 @@ KT = cast(Table, RecordKey.__table__)
 INSERT_RECORD = insert(T).returning(T.c.seq)
 # PostgreSQL: a row a unique constraint refuses is not inserted (no error, no row returned).
 INSERT_NEW = pg_insert(T).on_conflict_do_nothing().returning(T.c.seq)
+# A key bound to a record: nothing when the key names a record already (a concurrent retry bound it).
+BIND_KEY = pg_insert(KT).on_conflict_do_nothing()
+BIND_KEY_SQLITE = sqlite_insert(KT).on_conflict_do_nothing()
 
 
 def _newest_first(c: Connection, q: Any, seq: Any, limit: int) -> tuple[list[Any], str | None]:
@@ -756,21 +808,26 @@ def _find_retry(
     patient_key: str | None,
     specimen_id: str | None,
     request_hash: str,
-) -> Record | None:
+) -> Found | None:
     if idempotency_key is not None:
         row = _keyed(c, api_key_name, idempotency_key)
         if row is not None:
-            # The body's hash leaves out patient_ref (it is not kept): the patient is compared apart.
-            if row.request_hash != request_hash or row.patient_key != patient_key:
-                raise IdempotencyConflict(idempotency_key)
-            return Record.of(row)
+            return Found(_same_request(row, idempotency_key, patient_key, request_hash), True)
     if patient_key is not None and specimen_id is not None:
         row = c.execute(
             BY_PATIENT_SPECIMEN_BODY, {"pk": patient_key, "sp": specimen_id, "rh": request_hash}
         ).first()
         if row is not None:
-            return Record.of(row)
+            return Found(Record.of(row), False)
     return None
+
+
+def _same_request(row: Any, key: str, patient_key: str | None, request_hash: str) -> Record:
+    """The record ``key`` names, when it was made by the same request (IdempotencyConflict when not)."""
+    # The body's hash leaves out patient_ref (it is not kept): the patient is compared apart.
+    if row.request_hash != request_hash or row.patient_key != patient_key:
+        raise IdempotencyConflict(key)
+    return Record.of(row)
 
 
 def _keyed(c: Connection, api_key_name: str | None, key: str) -> Any:
