@@ -644,16 +644,28 @@ class Pending:
     history_from: date
     history_before: date
     make: Callable[[list[PanelRow]], NewRecord]
+    # With an Idempotency-Key on an HL7 message or a FHIR Bundle: the message's own retry key, which
+    # names the record the message made when sent without the header.
+    own_key: str | None = None
 
     @property
     def retry_key(self) -> bool:
-        return self.idempotency_key is not None or (
-            self.patient_key is not None and self.specimen_id is not None
+        return (
+            self.idempotency_key is not None
+            or self.own_key is not None
+            or (self.patient_key is not None and self.specimen_id is not None)
         )
 
-    def find_retry(self, c: Connection) -> Found | None:
+    def find_retry(self, c: Connection, *, by_body: bool = True) -> Found | None:
         return _find_retry(
-            c, self.api_key_name, self.idempotency_key, self.patient_key, self.specimen_id, self.request_hash
+            c,
+            self.api_key_name,
+            self.idempotency_key,
+            self.patient_key,
+            self.specimen_id,
+            self.request_hash,
+            self.own_key,
+            by_body=by_body,
         )
 
 
@@ -687,12 +699,13 @@ def _record(c: Connection, p: Pending) -> Record | Found:
     """On PostgreSQL: the new record inserted, or, when a unique constraint says it is a retry of an
     earlier request (ON CONFLICT DO NOTHING inserted nothing), the earlier record. A retry is
     interpreted before it is recognised: retries are rare, and looking for one first would cost
-    every request a round trip. Only a request with an Idempotency-Key looks its key up first (one
-    statement): a key bound in record_keys is no unique constraint of the new row."""
-    if p.idempotency_key is not None:
-        row = _keyed(c, p.api_key_name, p.idempotency_key)
-        if row is not None:
-            return Found(_same_request(row, p.idempotency_key, p.patient_key, p.request_hash), True)
+    every request a round trip. Only a request with an Idempotency-Key looks its keys up first (one
+    statement a key): a key bound in record_keys, or a message's own key, is no unique constraint of
+    the new row."""
+    if p.idempotency_key is not None or p.own_key is not None:
+        found = p.find_retry(c, by_body=False)
+        if found is not None:
+            return found
     rows = [] if p.patient_key is None else _panels(c, p.patient_key, p.history_from, p.history_before)
     values = _values(p.make(rows))
     seq = c.execute(INSERT_NEW, values).scalar()
@@ -808,12 +821,22 @@ def _find_retry(
     patient_key: str | None,
     specimen_id: str | None,
     request_hash: str,
+    own_key: str | None = None,
+    *,
+    by_body: bool = True,
 ) -> Found | None:
+    """The earlier record a request retries: the one its key names (IdempotencyConflict when made by
+    another request), else the one its message's own key names when made by the same request, else
+    (``by_body``) the one of the same patient, specimen and body."""
     if idempotency_key is not None:
         row = _keyed(c, api_key_name, idempotency_key)
         if row is not None:
             return Found(_same_request(row, idempotency_key, patient_key, request_hash), True)
-    if patient_key is not None and specimen_id is not None:
+    if own_key is not None:
+        row = _keyed(c, api_key_name, own_key)
+        if row is not None and row.request_hash == request_hash and row.patient_key == patient_key:
+            return Found(Record.of(row), False)
+    if by_body and patient_key is not None and specimen_id is not None:
         row = c.execute(
             BY_PATIENT_SPECIMEN_BODY, {"pk": patient_key, "sp": specimen_id, "rh": request_hash}
         ).first()

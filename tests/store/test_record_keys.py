@@ -5,8 +5,11 @@ header and the key with the same body replays the record, on SQLite and PostgreS
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+from .test_fhir_identity import bundle
 from .test_hl7_identity import message, obx
-from .test_interface_idempotency_key import hl7, names_the_header
+from .test_interface_idempotency_key import fhir, hl7, names_the_header
 
 BODY = {
     "spep": {"m_protein": {"value": 12, "unit": "g/L"}},
@@ -54,3 +57,51 @@ def test_hl7_a_key_first_sent_with_a_resent_message_is_bound_to_its_record(clien
     again = hl7(client, m, key("K"))
     assert record_id(again) == r1 and again.headers["Idempotent-Replayed"] == "true"
     assert store.count() == 1
+
+
+def test_fhir_a_bundle_sent_again_with_a_key_after_a_keyless_send_is_the_same_record(client, store):
+    """No patient and no specimen: only the Bundle's own retry key (identifier and bytes) names it."""
+    b = bundle("2025-01-10", 10.0, bundle_id="B-DUP")
+    first = fhir(client, b)
+    again = fhir(client, b, key("dup-k1"))
+    assert first.status_code == again.status_code == 200
+    assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert store.count() == 1
+    r = fhir(client, bundle("2025-01-10", 15.0, bundle_id="B-DUP2"), key("dup-k1"))
+    assert names_the_header(r) and store.count() == 1
+    r = fhir(client, b, key("dup-k1"))
+    assert r.json["id"] == first.json["id"] and r.headers["Idempotent-Replayed"] == "true"
+
+
+def test_hl7_a_message_without_pid_sent_again_with_a_key_is_the_same_record(client, store):
+    m = message("CTL-90", "20250110", "1.0", pid3=None)
+    r1 = record_id(hl7(client, m))
+    replay = hl7(client, m, key("K"))
+    assert record_id(replay) == r1 and replay.headers["Idempotent-Replayed"] == "true"
+    assert names_the_header(hl7(client, message("CTL-91", "20250110", "1.3", pid3=None), key("K")))
+    assert record_id(hl7(client, m, key("K"))) == r1 and store.count() == 1
+
+
+def test_a_key_on_another_message_with_the_same_control_id_is_a_new_record(client, store):
+    """Another message under an earlier message's control ID (another MSH-7): its own key names no
+    record, and the header's key makes a record of its own."""
+    r1 = record_id(hl7(client, message("CTL-92", "20250110", "1.0", pid3=None)))
+    other = hl7(client, message("CTL-92", "20250110", "1.0", pid3=None, msh_time="20250501120001"), key("K9"))
+    assert record_id(other) != r1 and "Idempotent-Replayed" not in other.headers
+    assert store.count() == 2
+
+
+def test_concurrent_header_retries_after_a_keyless_send_make_one_record(app, store):
+    b = bundle("2025-01-10", 10.0, bundle_id="B-RACE")
+    first = fhir(app.test_client(), b).json["id"]
+
+    def send(_: int):
+        r = fhir(app.test_client(), b, key("race-k"))
+        return r.status_code, r.json["id"], r.headers.get("Idempotent-Replayed")
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(16)))
+    assert set(answers) == {(200, first, "true")}
+    assert store.count() == 1
+    r = fhir(app.test_client(), bundle("2025-01-10", 15.0, bundle_id="B-RACE2"), key("race-k"))
+    assert names_the_header(r) and store.count() == 1
