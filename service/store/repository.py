@@ -611,21 +611,27 @@ class RecordStore:
 
     # ------------------------------------------------------------------ retention and erasure
     def purge(self, older_than: datetime) -> int:
-        """Delete records received before ``older_than`` (and the audit rows of reads before it)."""
+        """Delete records received before ``older_than`` with the keys bound to them (and the audit rows
+        of reads before it)."""
 
         def work(c: Connection) -> int:
-            n = c.execute(delete(T).where(T.c.received_at < older_than)).rowcount
+            old = T.c.received_at < older_than
+            c.execute(delete(KT).where(KT.c.interpretation_id.in_(select(T.c.id).where(old))))
+            n = c.execute(delete(T).where(old)).rowcount
             c.execute(delete(RT).where(RT.c.read_at < older_than))
             return int(n or 0)
 
         return self._run(work)
 
     def erase(self, patient_key: str) -> list[str]:
-        """Delete every record of one patient; the ids erased (the audit trail keeps who read them)."""
+        """Delete every record of one patient with the keys bound to them; the ids erased (the audit trail
+        keeps who read them)."""
 
         def work(c: Connection) -> list[str]:
-            ids = list(c.scalars(select(T.c.id).where(T.c.patient_key == patient_key)))
-            c.execute(delete(T).where(T.c.patient_key == patient_key))
+            theirs = T.c.patient_key == patient_key
+            ids = list(c.scalars(select(T.c.id).where(theirs)))
+            c.execute(delete(KT).where(KT.c.interpretation_id.in_(select(T.c.id).where(theirs))))
+            c.execute(delete(T).where(theirs))
             return ids
 
         return self._run(work)

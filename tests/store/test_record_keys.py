@@ -6,6 +6,12 @@ header and the key with the same body replays the record, on SQLite and PostgreS
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from service.store.models import RecordKey
 
 from .test_fhir_identity import bundle
 from .test_hl7_identity import message, obx
@@ -105,3 +111,23 @@ def test_concurrent_header_retries_after_a_keyless_send_make_one_record(app, sto
     assert store.count() == 1
     r = fhir(app.test_client(), bundle("2025-01-10", 15.0, bundle_id="B-RACE2"), key("race-k"))
     assert names_the_header(r) and store.count() == 1
+
+
+@pytest.mark.parametrize("deletion", ["erase", "purge"])
+def test_a_deleted_record_frees_its_keys(client, store, deletion):
+    """Erasure of a patient and retention delete a record's bound keys with it: each key is free again,
+    and can be bound to the next record it retries."""
+    first = client.post("/v1/interpretations", json=BODY, headers=key("K1")).json["id"]
+    assert client.post("/v1/interpretations", json=BODY, headers=key("K2")).json["id"] == first
+    if deletion == "erase":
+        assert store.erase(store.patient_key(BODY["patient_ref"])) == [first]
+    else:
+        assert store.purge(datetime.now(UTC) + timedelta(days=1)) == 1
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(RecordKey.__table__)) == 0
+    second = client.post("/v1/interpretations", json=BODY, headers=key("K2"))
+    assert second.status_code == 201 and "Idempotent-Replayed" not in second.headers
+    third = client.post("/v1/interpretations", json=BODY, headers=key("K3"))
+    assert third.json["id"] == second.json["id"] and third.headers["Idempotent-Replayed"] == "true"
+    assert names_the_header(client.post("/v1/interpretations", json=OTHER, headers=key("K3")))
+    assert store.count() == 1
