@@ -404,6 +404,10 @@ class RecordStore:
         else:
             outcome = self._run(lambda c: _record(c, pending), autocommit=True)
         if isinstance(outcome, Record):
+            if pending.own_key is not None:
+                # A message sent with an Idempotency-Key: its record answers the message's own key too,
+                # so that the message resent without the header is the same record.
+                self._bind(outcome, pending.api_key_name, pending.own_key)
             return outcome, True
         if not outcome.by_key:
             self._bind_key(outcome.record, pending)
@@ -437,14 +441,14 @@ class RecordStore:
                 return  # another record of this caller holds the key as its own: that one answers it
             if done:
                 return
-        row = {
-            "api_key_name": pending.api_key_name,
-            "idempotency_key": key,
-            "interpretation_id": record.id,
-            "bound_at": utcnow(),
-        }
+        self._bind(record, pending.api_key_name, key)
+
+    def _bind(self, record: Record, api_key_name: str | None, key: str) -> None:
+        """``key`` of ``api_key_name`` bound to ``record`` in record_keys, unless it names a record there
+        already (a concurrent retry bound it first)."""
+        row = {"api_key_name": api_key_name, "idempotency_key": key, "interpretation_id": record.id}
         bind = BIND_KEY if self._postgres else BIND_KEY_SQLITE
-        self._run(lambda c: c.execute(bind, row), autocommit=self._postgres)
+        self._run(lambda c: c.execute(bind, {**row, "bound_at": utcnow()}), autocommit=self._postgres)
 
     def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
         """Several records in order (a later one sees an earlier one's panel as history). On

@@ -131,3 +131,17 @@ def test_a_deleted_record_frees_its_keys(client, store, deletion):
     assert third.json["id"] == second.json["id"] and third.headers["Idempotent-Replayed"] == "true"
     assert names_the_header(client.post("/v1/interpretations", json=OTHER, headers=key("K3")))
     assert store.count() == 1
+
+
+def test_a_message_sent_with_a_key_then_without_is_the_same_record(client, store):
+    """The record of a message sent with the header answers the message's own key too: the message
+    resent without the header (no patient, no specimen to find it by) is that record."""
+    b = bundle("2025-01-10", 10.0, bundle_id="B-REV")
+    first = fhir(client, b, key("rev-k"))
+    again = fhir(client, b)
+    assert again.json["id"] == first.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+    m = message("CTL-REV", "20250110", "1.0", pid3=None)
+    r1 = record_id(hl7(client, m, key("rev-h")))
+    resent = hl7(client, m)
+    assert record_id(resent) == r1 and resent.headers["Idempotent-Replayed"] == "true"
+    assert store.count() == 2
