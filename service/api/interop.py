@@ -117,6 +117,9 @@ class StoredAs:
     # The retry key is the client's Idempotency-Key header (a key used for another body is a 422),
     # not one read from the message.
     from_header: bool = False
+    # With the header: the message's own retry key (sender, control ID and bytes; Bundle identifier
+    # and bytes), which names the record of the message sent without the header.
+    own_key: str | None = None
 
 
 def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) -> dict[str, Any]:
@@ -128,7 +131,12 @@ def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) 
         return interpretation_payload(REQUEST_SCHEMA.load(body))
     body = {**body, **stored.identity}
     return records.store_translated(
-        REQUEST_SCHEMA.load(body), body, source, stored.retry_key, from_header=stored.from_header
+        REQUEST_SCHEMA.load(body),
+        body,
+        source,
+        stored.retry_key,
+        from_header=stored.from_header,
+        own_key=stored.own_key,
     )
 
 
@@ -154,8 +162,8 @@ def process_hl7(raw: bytes | str, codemap: CodeMap, idempotency_key: str | None 
     """Read one ORU^R01 and interpret it: the one reading path of every HL7 v2 transport.
 
     ``idempotency_key``: the HTTP Idempotency-Key header, the stored record's retry key instead of the
-    message's own (sender, control ID and bytes); records.IdempotencyConflict when it was used for
-    another body.
+    message's own (sender, control ID and bytes), which still names the record of the message sent
+    without the header; records.IdempotencyConflict when it was used for another body.
 
     Raises hl7v2.MessageTooLarge (the caller's 413); every other failure is an ACK (AR or AE) that
     also lists, as information ERRs, what the reading had ignored. The code map is chosen per sender
@@ -177,10 +185,11 @@ def process_hl7(raw: bytes | str, codemap: CodeMap, idempotency_key: str | None 
     if _storing():
         identity, identity_notes = hl7v2.record_identity(ctx)
         ctx.notes.extend(identity_notes)
+        own_key = hl7v2.retry_key(ctx, raw)
         if idempotency_key is not None:
-            stored = StoredAs(identity, idempotency_key, from_header=True)
+            stored = StoredAs(identity, idempotency_key, from_header=True, own_key=own_key)
         else:
-            stored = StoredAs(identity, hl7v2.retry_key(ctx, raw))
+            stored = StoredAs(identity, own_key)
     try:
         interpretation = _interpret_dict(ctx.request, "hl7", stored)
     except ValidationError as e:
@@ -363,10 +372,11 @@ class FhirInterpretations(MethodView):
             if _storing():
                 identity, identity_notes = fhir.record_identity(bundle)
                 tr.notes.extend(identity_notes)
+                own_key = fhir.bundle_retry_key(bundle, request.get_data(cache=True))
                 if key is not None:
-                    stored = StoredAs(identity, key, from_header=True)
+                    stored = StoredAs(identity, key, from_header=True, own_key=own_key)
                 else:
-                    stored = StoredAs(identity, fhir.bundle_retry_key(bundle, request.get_data(cache=True)))
+                    stored = StoredAs(identity, own_key)
             interpretation = _interpret_dict(tr.request, "fhir", stored)
         except records.IdempotencyConflict:
             return records.idempotency_conflict()

@@ -485,9 +485,12 @@ def created(record: Record, replayed: bool) -> Response:
     return resp
 
 
-def pending(panel: Panel, body: dict[str, Any], source: str, idem: str | None) -> Pending:
+def pending(
+    panel: Panel, body: dict[str, Any], source: str, idem: str | None, own_key: str | None = None
+) -> Pending:
     """What storing ``panel`` needs: its retry identity, its history window, and how to interpret it
-    (with the patient's stored panels) into its record."""
+    (with the patient's stored panels) into its record. ``own_key``: beside an Idempotency-Key, the
+    message's own retry key (HL7 v2, FHIR)."""
     from .views import interpretation_payload
 
     st = state()
@@ -525,15 +528,20 @@ def pending(panel: Panel, body: dict[str, Any], source: str, idem: str | None) -
             request_hash=rhash,
         )
 
-    return Pending(api_key_name, idem, pkey, panel.specimen_id, rhash, start, before, make)
+    return Pending(api_key_name, idem, pkey, panel.specimen_id, rhash, start, before, make, own_key)
 
 
 def store_panel(
-    store: RecordStore, panel: Panel, body: dict[str, Any], source: str, idem: str | None
+    store: RecordStore,
+    panel: Panel,
+    body: dict[str, Any],
+    source: str,
+    idem: str | None,
+    own_key: str | None = None,
 ) -> tuple[Record, bool]:
     """Interpret ``panel`` (with the patient's stored history) and store it: (record, True), or
     (the earlier record, False) for a retry. Raises IdempotencyConflict, StoreUnavailable."""
-    return store.record(pending(panel, body, source, idem))
+    return store.record(pending(panel, body, source, idem, own_key))
 
 
 FAIL_OPEN_NOTE = (
@@ -582,19 +590,26 @@ def interpret_and_store(panel: Panel, source: str = "json") -> Response:
 
 
 def store_translated(
-    panel: Panel, body: dict[str, Any], source: str, idem: str | None = None, *, from_header: bool = False
+    panel: Panel,
+    body: dict[str, Any],
+    source: str,
+    idem: str | None = None,
+    *,
+    from_header: bool = False,
+    own_key: str | None = None,
 ) -> dict[str, Any]:
     """An HL7 v2 or FHIR request, translated to the JSON contract, interpreted and stored in that
     canonical form (the raw message is not kept): the answer with its record's id. The interface's
     own reply (ORU^R01, DiagnosticReport) is built from it as without the store. ``idem``: the
     message's retry key (the same message again is the same record); ``from_header``: it is the
     client's Idempotency-Key header instead, and IdempotencyConflict is raised when that key was used
-    for another body."""
+    for another body; ``own_key``: then the message's own retry key, whose record (the message sent
+    without the header) is the same record when it was made from the same body."""
     st = state()
     assert st is not None
     try:
         try:
-            record, new = store_panel(st.store, panel, body, source, idem)
+            record, new = store_panel(st.store, panel, body, source, idem, own_key if from_header else None)
         except IdempotencyConflict:
             if from_header:
                 raise

@@ -114,3 +114,25 @@ class RecordRead(Base):
         Index(None, "interpretation_id", "seq"),
         Index(None, "read_at"),
     )
+
+
+class RecordKey(Base):
+    """A retry key a record answers beside its own (``interpretations.idempotency_key``): an
+    Idempotency-Key, or an HL7 message's or FHIR Bundle's own retry key, first sent with a retry of
+    the record (found by its patient, specimen and body, or by another key). A key names one record per
+    API key, in either place."""
+
+    __tablename__ = "record_keys"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    api_key_name: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_LENGTH))
+    # The record's public id. No foreign key (as for the audit trail); erasure and retention delete a
+    # record's keys with it.
+    interpretation_id: Mapped[str] = mapped_column(String(RECORD_ID_LENGTH))
+    bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("api_key_name", "idempotency_key"),
+        Index(None, "interpretation_id"),
+    )

@@ -32,13 +32,15 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from .models import Interpretation, RecordRead
+from .models import Interpretation, RecordKey, RecordRead
 from .settings import StoreConfigError
 
 log = logging.getLogger("mgi.store")
@@ -350,10 +352,11 @@ class RecordStore:
         if idempotency_key is None and (patient_key is None or specimen_id is None):
             return None  # nothing to match a retry by: no round trip
 
-        def work(c: Connection) -> Record | None:
+        def work(c: Connection) -> Found | None:
             return _find_retry(c, api_key_name, idempotency_key, patient_key, specimen_id, request_hash)
 
-        return self._run(work)
+        found = self._run(work)
+        return None if found is None else found.record
 
     def save(self, new: NewRecord) -> tuple[Record, bool]:
         """Store ``new``; (record, True), or (the existing record, False) when it is a retry of an
@@ -397,27 +400,55 @@ class RecordStore:
             if not pending.retry_key and pending.patient_key is None:
                 return self.save(pending.make([]))
             earlier, rows = self._run(lambda c: _lookups(c, pending))
-            if earlier is None:
-                return self.save(pending.make(rows))
-            record, new = earlier, False
+            outcome = earlier if earlier is not None else self._insert(pending, pending.make(rows))
         else:
-            record, new = self._run(lambda c: _record(c, pending), autocommit=True)
-        if not new:
-            self._bind_key(record, pending)
-        return record, new
+            outcome = self._run(lambda c: _record(c, pending), autocommit=True)
+        if isinstance(outcome, Record):
+            if pending.own_key is not None:
+                # A message sent with an Idempotency-Key: its record answers the message's own key too,
+                # so that the message resent without the header is the same record.
+                self._bind(outcome, pending.api_key_name, pending.own_key)
+            return outcome, True
+        if not outcome.by_key:
+            self._bind_key(outcome.record, pending)
+        return outcome.record, False
+
+    def _insert(self, pending: Pending, new: NewRecord) -> Record | Found:
+        """Insert ``new``: the new record, or the earlier one a unique constraint says it retries."""
+        values = _values(new)
+        try:
+            seq = self._run(lambda c: int(c.execute(INSERT_RECORD, values).scalar_one()))
+        except IntegrityError:
+            return cast(Found, self._run(lambda c: _retried(c, pending)))
+        return Record(seq=seq, **values)
 
     def _bind_key(self, record: Record, pending: Pending) -> None:
-        """A retry found by its patient, specimen and body that brings an Idempotency-Key the record was
-        made without (by the same caller): the key becomes the record's, so that the key used again for
-        another body is refused as for a key that made its record."""
+        """A retry found otherwise than by the key it brings (by its patient, specimen and body, or by a
+        message's own retry key): the key becomes one the record answers, so that the key used again
+        for another body is refused, and with the same body replays the record, as for a key that made
+        its record. Into the record's own column when it has none (of the same caller), else into
+        record_keys; a key bound to another record meanwhile stays that record's."""
         key = pending.idempotency_key
-        if key is None or record.idempotency_key is not None or record.api_key_name != pending.api_key_name:
+        if key is None or (record.idempotency_key == key and record.api_key_name == pending.api_key_name):
             return
-        stmt = update(T).where(T.c.id == record.id, T.c.idempotency_key.is_(None)).values(idempotency_key=key)
-        try:
-            self._run(lambda c: c.execute(stmt), autocommit=self._postgres)
-        except IntegrityError:
-            pass  # the key was bound to another record of this caller meanwhile: that one answers it
+        if record.idempotency_key is None and record.api_key_name == pending.api_key_name:
+            stmt = update(T).where(T.c.id == record.id, T.c.idempotency_key.is_(None))
+            try:
+                done = self._run(
+                    lambda c: c.execute(stmt.values(idempotency_key=key)).rowcount, autocommit=self._postgres
+                )
+            except IntegrityError:
+                return  # another record of this caller holds the key as its own: that one answers it
+            if done:
+                return
+        self._bind(record, pending.api_key_name, key)
+
+    def _bind(self, record: Record, api_key_name: str | None, key: str) -> None:
+        """``key`` of ``api_key_name`` bound to ``record`` in record_keys, unless it names a record there
+        already (a concurrent retry bound it first)."""
+        row = {"api_key_name": api_key_name, "idempotency_key": key, "interpretation_id": record.id}
+        bind = BIND_KEY if self._postgres else BIND_KEY_SQLITE
+        self._run(lambda c: c.execute(bind, {**row, "bound_at": utcnow()}), autocommit=self._postgres)
 
     def record_batch(self, pending: Sequence[Pending]) -> list[tuple[Record, bool]]:
         """Several records in order (a later one sees an earlier one's panel as history). On
@@ -425,7 +456,12 @@ class RecordStore:
         one durable commit."""
         if not self._postgres:
             return [self.record(p) for p in pending]
-        return self._run(lambda c: [_record(c, p) for p in pending])
+
+        def work(c: Connection) -> list[tuple[Record, bool]]:
+            outcomes = [_record(c, p) for p in pending]
+            return [(o, True) if isinstance(o, Record) else (o.record, False) for o in outcomes]
+
+        return self._run(work)
 
     # ------------------------------------------------------------------ read
     def get(self, record_id: str, *, reader: str | None, request_id: str | None) -> Record | None:
@@ -579,21 +615,27 @@ class RecordStore:
 
     # ------------------------------------------------------------------ retention and erasure
     def purge(self, older_than: datetime) -> int:
-        """Delete records received before ``older_than`` (and the audit rows of reads before it)."""
+        """Delete records received before ``older_than`` with the keys bound to them (and the audit rows
+        of reads before it)."""
 
         def work(c: Connection) -> int:
-            n = c.execute(delete(T).where(T.c.received_at < older_than)).rowcount
+            old = T.c.received_at < older_than
+            c.execute(delete(KT).where(KT.c.interpretation_id.in_(select(T.c.id).where(old))))
+            n = c.execute(delete(T).where(old)).rowcount
             c.execute(delete(RT).where(RT.c.read_at < older_than))
             return int(n or 0)
 
         return self._run(work)
 
     def erase(self, patient_key: str) -> list[str]:
-        """Delete every record of one patient; the ids erased (the audit trail keeps who read them)."""
+        """Delete every record of one patient with the keys bound to them; the ids erased (the audit trail
+        keeps who read them)."""
 
         def work(c: Connection) -> list[str]:
-            ids = list(c.scalars(select(T.c.id).where(T.c.patient_key == patient_key)))
-            c.execute(delete(T).where(T.c.patient_key == patient_key))
+            theirs = T.c.patient_key == patient_key
+            ids = list(c.scalars(select(T.c.id).where(theirs)))
+            c.execute(delete(KT).where(KT.c.interpretation_id.in_(select(T.c.id).where(theirs))))
+            c.execute(delete(T).where(theirs))
             return ids
 
         return self._run(work)
@@ -612,20 +654,48 @@ class Pending:
     history_from: date
     history_before: date
     make: Callable[[list[PanelRow]], NewRecord]
+    # With an Idempotency-Key on an HL7 message or a FHIR Bundle: the message's own retry key, which
+    # names the record the message made when sent without the header.
+    own_key: str | None = None
 
     @property
     def retry_key(self) -> bool:
-        return self.idempotency_key is not None or (
-            self.patient_key is not None and self.specimen_id is not None
+        return (
+            self.idempotency_key is not None
+            or self.own_key is not None
+            or (self.patient_key is not None and self.specimen_id is not None)
         )
 
-    def find_retry(self, c: Connection) -> Record | None:
+    def find_retry(self, c: Connection, *, by_body: bool = True) -> Found | None:
         return _find_retry(
-            c, self.api_key_name, self.idempotency_key, self.patient_key, self.specimen_id, self.request_hash
+            c,
+            self.api_key_name,
+            self.idempotency_key,
+            self.patient_key,
+            self.specimen_id,
+            self.request_hash,
+            self.own_key,
+            by_body=by_body,
         )
 
 
-def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
+class Found(NamedTuple):
+    """An earlier record a request retries, and whether the key the request brings already names it
+    (else the key is bound to it)."""
+
+    record: Record
+    by_key: bool
+
+
+def _retried(c: Connection, p: Pending) -> Found:
+    """The record a concurrent identical request stored first (after a unique-constraint refusal)."""
+    found = p.find_retry(c)  # IdempotencyConflict when the key was used for another body
+    if found is None:
+        raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
+    return found
+
+
+def _lookups(c: Connection, p: Pending) -> tuple[Found | None, list[PanelRow]]:
     if p.retry_key:
         earlier = p.find_retry(c)
         if earlier is not None:
@@ -635,20 +705,23 @@ def _lookups(c: Connection, p: Pending) -> tuple[Record | None, list[PanelRow]]:
     return None, _panels(c, p.patient_key, p.history_from, p.history_before)
 
 
-def _record(c: Connection, p: Pending) -> tuple[Record, bool]:
+def _record(c: Connection, p: Pending) -> Record | Found:
     """On PostgreSQL: the new record inserted, or, when a unique constraint says it is a retry of an
     earlier request (ON CONFLICT DO NOTHING inserted nothing), the earlier record. A retry is
     interpreted before it is recognised: retries are rare, and looking for one first would cost
-    every request a round trip."""
+    every request a round trip. Only a request with an Idempotency-Key looks its keys up first (one
+    statement a key): a key bound in record_keys, or a message's own key, is no unique constraint of
+    the new row."""
+    if p.idempotency_key is not None or p.own_key is not None:
+        found = p.find_retry(c, by_body=False)
+        if found is not None:
+            return found
     rows = [] if p.patient_key is None else _panels(c, p.patient_key, p.history_from, p.history_before)
     values = _values(p.make(rows))
     seq = c.execute(INSERT_NEW, values).scalar()
     if seq is not None:
-        return Record(seq=int(seq), **values), True
-    earlier = p.find_retry(c)  # IdempotencyConflict when the key was used for another body
-    if earlier is None:
-        raise RuntimeError("a unique constraint refused the record but no earlier record matches it")
-    return earlier, False
+        return Record(seq=int(seq), **values)
+    return _retried(c, p)
 
 
 def _values(new: NewRecord) -> dict[str, Any]:
@@ -676,12 +749,16 @@ def _values(new: NewRecord) -> dict[str, Any]:
 
 T = cast(Table, Interpretation.__table__)
 RT = cast(Table, RecordRead.__table__)
+KT = cast(Table, RecordKey.__table__)
 
 # The hot statements, built once with bind parameters: building a statement per call (coercing each
 # value, generating its cache key) cost more CPU than executing it.
 INSERT_RECORD = insert(T).returning(T.c.seq)
 # PostgreSQL: a row a unique constraint refuses is not inserted (no error, no row returned).
 INSERT_NEW = pg_insert(T).on_conflict_do_nothing().returning(T.c.seq)
+# A key bound to a record: nothing when the key names a record already (a concurrent retry bound it).
+BIND_KEY = pg_insert(KT).on_conflict_do_nothing()
+BIND_KEY_SQLITE = sqlite_insert(KT).on_conflict_do_nothing()
 
 
 def _newest_first(c: Connection, q: Any, seq: Any, limit: int) -> tuple[list[Any], str | None]:
@@ -694,12 +771,24 @@ def _newest_first(c: Connection, q: Any, seq: Any, limit: int) -> tuple[list[Any
 
 INSERT_READ = insert(RT)
 BY_ID = select(T).where(T.c.id == bindparam("rid"))
-BY_IDEMPOTENCY_KEY = select(T).where(
-    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name == bindparam("api")
-)
-BY_IDEMPOTENCY_KEY_NO_API_KEY = select(T).where(
-    T.c.idempotency_key == bindparam("idem"), T.c.api_key_name.is_(None)
-)
+
+
+def _by_key(no_api_key: bool) -> Any:
+    """The records a key of an API key names: the one holding it in its own column, and the ones
+    record_keys binds it to (one, but for keys without an API key, which no unique constraint
+    separates)."""
+    api: Any = bindparam("api")
+
+    def of(table: Table) -> Any:
+        caller = table.c.api_key_name.is_(None) if no_api_key else table.c.api_key_name == api
+        return (table.c.idempotency_key == bindparam("idem")) & caller
+
+    bound = select(*T.c).select_from(KT.join(T, T.c.id == KT.c.interpretation_id)).where(of(KT))
+    return union_all(select(T).where(of(T)), bound)
+
+
+BY_KEY = _by_key(False)
+BY_KEY_NO_API_KEY = _by_key(True)
 BY_PATIENT_SPECIMEN_BODY = select(T).where(
     T.c.patient_key == bindparam("pk"),
     T.c.specimen_id == bindparam("sp"),
@@ -742,21 +831,43 @@ def _find_retry(
     patient_key: str | None,
     specimen_id: str | None,
     request_hash: str,
-) -> Record | None:
+    own_key: str | None = None,
+    *,
+    by_body: bool = True,
+) -> Found | None:
+    """The earlier record a request retries: the one its key names (IdempotencyConflict when made by
+    another request), else the one its message's own key names when made by the same request, else
+    (``by_body``) the one of the same patient, specimen and body."""
     if idempotency_key is not None:
-        if api_key_name is None:
-            row = c.execute(BY_IDEMPOTENCY_KEY_NO_API_KEY, {"idem": idempotency_key}).first()
-        else:
-            row = c.execute(BY_IDEMPOTENCY_KEY, {"idem": idempotency_key, "api": api_key_name}).first()
+        row = _keyed(c, api_key_name, idempotency_key)
         if row is not None:
-            # The body's hash leaves out patient_ref (it is not kept): the patient is compared apart.
-            if row.request_hash != request_hash or row.patient_key != patient_key:
-                raise IdempotencyConflict(idempotency_key)
-            return Record.of(row)
-    if patient_key is not None and specimen_id is not None:
+            return Found(_same_request(row, idempotency_key, patient_key, request_hash), True)
+    if own_key is not None:
+        row = _keyed(c, api_key_name, own_key)
+        if row is not None and row.request_hash == request_hash and row.patient_key == patient_key:
+            return Found(Record.of(row), False)
+    if by_body and patient_key is not None and specimen_id is not None:
         row = c.execute(
             BY_PATIENT_SPECIMEN_BODY, {"pk": patient_key, "sp": specimen_id, "rh": request_hash}
         ).first()
         if row is not None:
-            return Record.of(row)
+            return Found(Record.of(row), False)
     return None
+
+
+def _same_request(row: Any, key: str, patient_key: str | None, request_hash: str) -> Record:
+    """The record ``key`` names, when it was made by the same request (IdempotencyConflict when not)."""
+    # The body's hash leaves out patient_ref (it is not kept): the patient is compared apart.
+    if row.request_hash != request_hash or row.patient_key != patient_key:
+        raise IdempotencyConflict(key)
+    return Record.of(row)
+
+
+def _keyed(c: Connection, api_key_name: str | None, key: str) -> Any:
+    """The record a retry key of an API key names: the one holding it as its own, else the one
+    record_keys binds it to (the earliest, for a key without an API key, which no unique constraint
+    keeps to one record); None when it names none."""
+    stmt = BY_KEY_NO_API_KEY if api_key_name is None else BY_KEY
+    rows = sorted(c.execute(stmt, {"idem": key, "api": api_key_name}).all(), key=lambda r: r.seq)
+    own = [r for r in rows if r.idempotency_key == key and r.api_key_name == api_key_name]
+    return (own or rows)[0] if rows else None

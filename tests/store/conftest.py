@@ -72,7 +72,7 @@ def database_url(request, tmp_path) -> Iterator[str]:
     yield url
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE interpretations, record_reads, reviews RESTART IDENTITY"))
+        conn.execute(text("TRUNCATE interpretations, record_keys, record_reads, reviews RESTART IDENTITY"))
     engine.dispose()
 
 

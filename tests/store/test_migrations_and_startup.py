@@ -4,7 +4,7 @@ refuses to start on a schema that is not current, and without the patient key se
 from __future__ import annotations
 
 import ast
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,13 +13,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from service.api import create_app
-from service.store import RecordStore, SchemaNotCurrent, StoreConfigError, migrate
-from service.store.models import Base
+from service.store import IdempotencyConflict, RecordStore, SchemaNotCurrent, StoreConfigError, migrate
+from service.store.models import Base, RecordKey
 from service.store.repository import NewRecord
 
 from .conftest import SECRET, fresh_postgres_database, store_app
 
 ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -223,3 +224,56 @@ def test_postgresql_compresses_new_bodies_with_lz4_and_keeps_earlier_rows_readab
         migrate.downgrade(store.engine, "0002_reviews")
         assert compression(add("down")) == "pglz"
         store.dispose()
+
+
+def test_records_of_the_previous_release_survive_0005_and_answer_keys_bound_to_them(empty_url):
+    """0005_record_keys on a database at 0004 with records in it: the records keep their own keys, a
+    key bound after the upgrade finds its record, and the downgrade drops the bound keys only."""
+    store = RecordStore.from_url(empty_url, SECRET.encode())
+    migrate.upgrade(store.engine, "0004_review_idempotency")
+    body = {"spep": {"m_protein": {"value": 1.5, "unit": "g/dL"}}}
+
+    def add(key: str, specimen: str) -> str:
+        record, _ = store.save(
+            NewRecord(
+                request=body,
+                response=body,
+                collected_on=date(2025, 1, 1),
+                patient_key="k" * 64,
+                specimen_id=specimen,
+                source="json",
+                api_key_name="lis",
+                request_id=None,
+                idempotency_key=key,
+                ruleset_version="r",
+                classification_code="C",
+                status="auto",
+            )
+        )
+        return record.id
+
+    first = add("own-1", "S1")
+    migrate.upgrade(store.engine)
+    assert "record_keys" in inspect(store.engine).get_table_names()
+    names = {u["name"] for u in inspect(store.engine).get_unique_constraints("record_keys")}
+    assert "uq_record_keys_api_key_name_idempotency_key" in names
+
+    def find(key: str):
+        return store.find_retry(
+            api_key_name="lis", idempotency_key=key, patient_key=None, specimen_id=None, request_hash="-"
+        )
+
+    with pytest.raises(IdempotencyConflict):  # its own key, still answered (another body's hash)
+        find("own-1")
+    with store.engine.begin() as conn:
+        conn.execute(
+            RecordKey.__table__.insert(),
+            dict(api_key_name="lis", idempotency_key="bound-1", interpretation_id=first, bound_at=NOW),
+        )
+    with pytest.raises(IdempotencyConflict):
+        find("bound-1")
+    assert find("never-used") is None
+    migrate.downgrade(store.engine, "0004_review_idempotency")
+    assert "record_keys" not in inspect(store.engine).get_table_names()
+    assert store.count() == 1
+    store.dispose()
