@@ -777,6 +777,33 @@ def parse_flag(text: str) -> bool:
     raise ValueProblem(f"'{text}' is not a yes/no value (Y, N, yes, no, true, false)")
 
 
+# The FLC assay a method or instrument text names (clinical-reference §4): a reagent names the assay; an
+# analyser only when no reagent is named (Freelite also runs on the Siemens BN II and BN ProSpec).
+_ASSAY_REAGENTS = (
+    (re.compile(r"\bfree\s*lite\b|\bbinding\s+site\b|\boptilite\b"), "freelite"),
+    (re.compile(r"\bn\s*latex\b"), "n_latex"),
+    (re.compile(r"\bsebia\b"), "sebia"),
+)
+_ASSAY_ANALYSERS = ((re.compile(r"\bsiemens\b|\bbn\s*(?:ii|2)\b|\bbn\s*prospec\b|\batellica\b"), "n_latex"),)
+
+
+def assay_of_method(text: str) -> str | None:
+    """The FLC assay (freelite, n_latex, sebia, other) a method or device text names, case-insensitively:
+    Freelite, The Binding Site or Optilite -> freelite; N Latex -> n_latex; Sebia -> sebia; a Siemens
+    analyser (BN II, BN ProSpec, Atellica) -> n_latex unless a reagent is named beside it; any other text
+    -> other; None for an empty text. A text naming two assays raises ValueProblem."""
+    folded = " ".join(text.casefold().replace("_", " ").replace("-", " ").split())
+    if not folded:
+        return None
+    for table in (_ASSAY_REAGENTS, _ASSAY_ANALYSERS):
+        named = sorted({assay for pattern, assay in table if pattern.search(folded)})
+        if len(named) > 1:
+            raise ValueProblem(f"'{text[:128]}' names two FLC assays ({', '.join(named)}): send one")
+        if named:
+            return named[0]
+    return "other"
+
+
 def parse_enum(text: str, allowed: tuple[str, ...]) -> str:
     """One of the allowed words, case-insensitively; anything else raises."""
     word = text.strip().casefold().replace(" ", "_").replace("-", "_")

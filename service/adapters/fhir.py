@@ -84,6 +84,7 @@ from .codes import (
     ResultProblem,
     ValueProblem,
     age_in_years,
+    assay_of_method,
     coded_value,
     load_codemap,
     numeric_value,
@@ -624,6 +625,86 @@ def _observation(
             band=entry.band,
         )
     )
+    if entry.target in _FLC_FIELDS:
+        stated = _stated_assay(obs, where, notes)
+        if stated is not None:
+            assay, place, text = stated
+            results.append(DatedResult("flc.assay", assay, f"{place} ('{text}')", on, element, locator=place))
+
+
+_FLC_FIELDS = ("flc.kappa", "flc.lambda")
+
+
+def _texts(values: Sequence[Any]) -> list[str]:
+    return [str(v).strip() for v in values if isinstance(v, str | int) and str(v).strip()]
+
+
+def _device_names(obs: Mapping[str, Any], local_id: str) -> list[str]:
+    """The names of the contained Device a '#id' reference points to (name, manufacturer, model, type)."""
+    for device in obs.get("contained") or []:
+        if not isinstance(device, dict) or device.get("resourceType") != "Device":
+            continue
+        if device.get("id") == local_id:
+            names = [n.get("name") for n in device.get("deviceName") or [] if isinstance(n, dict)]
+            kind = device.get("type")
+            return _texts(
+                [*names, device.get("manufacturer"), device.get("modelNumber")]
+                + (_concept_texts(kind) if isinstance(kind, dict) else [])
+            )
+    return []
+
+
+def _stated_assay(obs: Mapping[str, Any], where: str, notes: list[str]) -> tuple[str, str, str] | None:
+    """(assay, element, text) of the FLC assay a free light-chain Observation states in ``method`` (its
+    text, codings' display and code) or ``device`` (its display, a contained Device's names); None when
+    neither names anything. A method naming something else is assay 'other', said in a note."""
+    method, device = obs.get("method"), obs.get("device")
+    method_texts = _texts(_concept_texts(method)) if isinstance(method, dict) else []
+    device_texts: list[str] = []
+    if isinstance(device, dict):
+        device_texts = _texts([device.get("display")])
+        ref = device.get("reference")
+        if isinstance(ref, str) and ref.startswith("#"):
+            device_texts += _device_names(obs, ref[1:])
+    place = f"{where}.method" if method_texts else f"{where}.device"
+    text = "; ".join(dict.fromkeys(method_texts + device_texts))
+    try:
+        assay = assay_of_method(text)
+    except ValueProblem as exc:
+        raise _ElementProblem(str(exc), place) from exc
+    if assay is None:
+        return None
+    if assay == "other":
+        notes.append(
+            f"{place}: '{text[:128]}' names no FLC assay the service knows (Freelite, Siemens N Latex, "
+            "Sebia): read as assay 'other', whose kappa/lambda ratio interval is the laboratory's own; the "
+            "interpretation needs that interval (flc.ratio_reference_range) and says so"
+        )
+    return assay, place, text[:128]
+
+
+def _flc_assay_notes(results: Sequence[DatedResult], notes: list[str]) -> None:
+    """Say which assay free light chains whose Observation names none were read with: the assay another
+    FLC result states, else Freelite, the request's default (clinical-reference §4)."""
+    flc = [r for r in results if r.path in _FLC_FIELDS]
+    stated = [r for r in results if r.path == "flc.assay"]
+    if not flc:
+        return
+    if not stated:
+        notes.append(
+            "free light chains ("
+            + ", ".join(r.source for r in flc)
+            + "): no Observation.method or device states the FLC assay; Freelite was assumed (the "
+            "default, clinical-reference §4): state the assay in Observation.method if it is another"
+        )
+        return
+    named = {str(r.locator).rsplit(".", 1)[0] for r in stated}
+    for result in flc:
+        if result.locator not in named:
+            notes.append(
+                f"{result.source}: no method or device states its assay: read as measured with the same "
+                f"assay as {stated[0].source}"
+            )
 
 
 _VERIFICATION = frozenset(
@@ -1022,6 +1103,7 @@ def _translate(
             # caller's input all the same, so a 422 at the resource rather than a 500.
             why = f"an element has a JSON type FHIR does not allow here ({type(exc).__name__})"
             raise FhirError(f"{where}: {why}", {where: [why]}) from exc
+    _flc_assay_notes(results, notes)
     if len(patients) > 1:
         raise FhirError(
             "the Bundle holds more than one Patient: send one patient per request",
