@@ -581,9 +581,13 @@ def _observation(
     results: list[DatedResult],
     notes: list[str],
     dated: tuple[date | None, str],
+    *,
+    status: Any = None,
 ) -> None:
+    """Read one Observation (or a component: ``status`` is then its Observation's) into ``results``."""
     codings = _codings(obs.get("code"))
     label = codings[0].code if codings else "no code"
+    _carry_notes(obs, where, label, notes)
     entry = codemap.resolve(codings, section="observations")
     if entry is None:
         entry = codemap.resolve(codings, section="conditions")
@@ -633,6 +637,38 @@ def _observation(
 
 
 _FLC_FIELDS = ("flc.kappa", "flc.lambda")
+# How much of a free text (Observation.note, DiagnosticReport.conclusion) a note carries.
+_TEXT_SHOWN = 300
+
+
+def _shown_text(text: str) -> str:
+    """A sender's free text as a note shows it: on one line, trimmed with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _TEXT_SHOWN else flat[: _TEXT_SHOWN - 1].rstrip() + "…"
+
+
+def _carry_notes(resource: Mapping[str, Any], where: str, label: str, notes: list[str]) -> None:
+    """Each Observation.note (an Annotation: a hemolysed specimen, a request to recollect) as a note
+    naming the resource it belongs to: never dropped without a word."""
+    for number, annotation in enumerate(resource.get("note") or []):
+        text = annotation.get("text") if isinstance(annotation, dict) else None
+        if not isinstance(text, str):
+            why = "an Annotation's text must be a JSON string"
+            raise _ElementProblem(why, f"{where}.note[{number}].text")
+        if text.strip():
+            notes.append(f"{where} ({label}): note[{number}] of the laboratory: '{_shown_text(text)}'")
+
+
+def _report_texts(report: Mapping[str, Any], where: str, notes: list[str]) -> None:
+    """A DiagnosticReport's conclusion and conclusionCode texts as notes naming the report."""
+    conclusion = report.get("conclusion")
+    if isinstance(conclusion, str) and conclusion.strip():
+        notes.append(f"{where}.conclusion of the laboratory: '{_shown_text(conclusion)}'")
+    for number, concept in enumerate(report.get("conclusionCode") or []):
+        texts = list(dict.fromkeys(_texts(_concept_texts(concept)))) if isinstance(concept, dict) else []
+        if texts:
+            shown = _shown_text(" / ".join(texts))
+            notes.append(f"{where}.conclusionCode[{number}] of the laboratory: '{shown}'")
 
 
 def _texts(values: Sequence[Any]) -> list[str]:
@@ -831,6 +867,7 @@ def _resources(bundle: Mapping[str, Any], notes: list[str]) -> list[tuple[str, M
         resource = entry.get("resource") or {}
         where = f"Bundle.entry[{index}].resource"
         if resource.get("resourceType") == "DiagnosticReport":
+            _report_texts(resource, where, notes)
             items += _report_results(resource, where, notes, entries)
         else:
             items.append((where, _of_report(resource, reported.get(index))))
@@ -1072,7 +1109,15 @@ def _translate(
                 read = len(results)
                 _observation(resource, where, codemap, results, notes, dated)
                 for number, component in enumerate(resource.get("component") or []):
-                    _observation(component, f"{where}.component[{number}]", codemap, results, notes, dated)
+                    _observation(
+                        component,
+                        f"{where}.component[{number}]",
+                        codemap,
+                        results,
+                        notes,
+                        dated,
+                        status=status,
+                    )
                 if when:
                     dates.append(when)
                     if element == "effectivePeriod.start":
