@@ -629,6 +629,11 @@ def _observation(
             band=entry.band,
         )
     )
+    if (status or obs.get("status")) == "preliminary":
+        notes.append(
+            f"{where} ({label}): status 'preliminary': {entry.target} is read as sent, but the laboratory "
+            "has not released it as final and it may still change"
+        )
     if entry.target in _FLC_FIELDS:
         stated = _stated_assay(obs, where, notes)
         if stated is not None:

@@ -1,5 +1,6 @@
 """What a FHIR Bundle says beside its values is never dropped without a word: Observation.note,
-DiagnosticReport.conclusion and conclusionCode are carried into the notes."""
+DiagnosticReport.conclusion and conclusionCode are carried into the notes, and a preliminary result is
+named."""
 
 from __future__ import annotations
 
@@ -65,3 +66,30 @@ def test_the_report_conclusion_is_carried_naming_the_report(codemap):
 def test_a_note_that_is_not_text_is_refused(codemap):
     with pytest.raises(FhirError):
         translate_bundle(bundle(m_protein(note=[{"text": 5}])), codemap)
+
+
+def test_a_preliminary_result_is_named(codemap):
+    result = translate_bundle(bundle(m_protein(status="preliminary")), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 12
+    assert any(
+        n.startswith("Bundle.entry[0].resource (33358-3)") and "preliminary" in n for n in result.notes
+    )
+
+
+def test_a_final_result_has_no_preliminary_note(codemap):
+    result = translate_bundle(bundle(m_protein()), codemap)
+    assert not any("preliminary" in n for n in result.notes)
+
+
+def test_preliminary_components_are_named(codemap):
+    panel = observation(
+        "85337-4",
+        status="preliminary",
+        effectiveDateTime=DAY,
+        component=[
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "33358-3"}]}, **quantity(9, "g/L")}
+        ],
+    )
+    panel["code"]["coding"][0]["code"] = "33358-3"
+    result = translate_bundle(bundle(panel), codemap)
+    assert any("component[0]" in n and "preliminary" in n for n in result.notes)
