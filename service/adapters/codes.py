@@ -676,8 +676,49 @@ def parse_number(text: str) -> int | float:
     return number
 
 
+# An electrophoresis that found no M-protein, in words (exact phrases, case-insensitive): an M-protein of 0.
+# "Trace" is not among them: a trace band is an M-protein too small to measure, not a quantity.
+NO_M_PROTEIN_WORDINGS = frozenset({"none detected", "not detected", "no m-spike", "absent", "negative"})
+# The results such a wording can give, with the unit of a 0 sent without one.
+NO_M_PROTEIN_FIELDS = {"spep.m_protein": "g/L", "urine.m_protein_24h": "mg/24h"}
+
+
+class NotDetected(int):
+    """The 0 of a text saying no M-protein was found ('None detected'). Only an M-protein takes it:
+    ``numeric_value`` refuses it for any other result, as the text it is."""
+
+    text: str
+
+    def __new__(cls, text: str) -> NotDetected:
+        number = super().__new__(cls, 0)
+        number.text = text
+        return number
+
+
+def read_not_detected(text: str) -> NotDetected | None:
+    """The wording of an electrophoresis that found no M-protein as a NotDetected 0, else None."""
+    return NotDetected(text.strip()) if " ".join(text.casefold().split()) in NO_M_PROTEIN_WORDINGS else None
+
+
+def _no_m_protein(entry: CodeEntry, number: NotDetected, unit: str, where: str, notes: list[str]) -> str:
+    """The unit of an M-protein read from a 'none detected' wording (said in a note); any other result, or
+    one band of the M-protein, refuses the text (the value's, not the unit's)."""
+    if entry.kind is not Kind.QUANTITY or entry.target not in NO_M_PROTEIN_FIELDS or entry.band:
+        raise ValueProblem(
+            f"'{number.text}' is not a number (the value: only a serum or urine M-protein may say in words "
+            "that none was found)"
+        )
+    unit = unit or NO_M_PROTEIN_FIELDS[entry.target]
+    notes.append(f"{where}: '{number.text}' read as {entry.target} 0 {unit} (no M-protein detected)")
+    return unit
+
+
 def parse_compared(text: str) -> tuple[str | None, int | float]:
-    """A value with an optional comparator: '<0.1' -> ('<', 0.1), '16' -> (None, 16)."""
+    """A value with an optional comparator: '<0.1' -> ('<', 0.1), '16' -> (None, 16). A wording of no
+    M-protein ('None detected', NO_M_PROTEIN_WORDINGS) is a NotDetected 0, which only an M-protein takes."""
+    absent = read_not_detected(text)
+    if absent is not None:
+        return None, absent
     match = _COMPARED.match(text)
     if not match:
         raise ValueProblem(f"'{text}' is not a number (optionally with < <= > >=)")
@@ -1022,6 +1063,9 @@ def numeric_value(
     and FHIR. A code whose property fixes its units (``units`` in the code map) refuses any other unit
     and converts the value and its reference range (creatinine mmol/L x 1000 -> umol/L, §1)."""
     kind = entry.kind
+    if isinstance(number, NotDetected):
+        unit = _no_m_protein(entry, number, unit, where, notes)
+        number = 0
     if kind is not Kind.QUANTITY:
         return plain_value(entry.target, kind, number, comparator, unit, unit_where)
     if entry.units is not None:

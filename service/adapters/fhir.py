@@ -74,12 +74,15 @@ from pydantic import ValidationError
 from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
+    NO_M_PROTEIN_FIELDS,
+    NO_M_PROTEIN_WORDINGS,
     RISK_LABELS,
     CodeEntry,
     CodeMap,
     Coding,
     DatedResult,
     Kind,
+    NotDetected,
     PanelAssembler,
     ResultProblem,
     ValueProblem,
@@ -89,6 +92,7 @@ from .codes import (
     load_codemap,
     numeric_value,
     place_results,
+    read_not_detected,
     read_range_text,
     units_contradict,
     usable_range,
@@ -494,9 +498,21 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             unit = _quantity_unit(quantity, codemap)
         elif "valueInteger" in obs and kind is Kind.COUNT:
             number, comparator, unit = _integer(obs["valueInteger"], "valueInteger"), None, ""
+        elif "valueString" in obs and entry.target in NO_M_PROTEIN_FIELDS and not entry.band:
+            # An electrophoresis that found no M-protein may say so in words: an M-protein of 0.
+            text = obs["valueString"]
+            if not isinstance(text, str):
+                raise ValueProblem("valueString must be a JSON string")
+            absent = read_not_detected(text)
+            if absent is None:
+                raise ValueProblem(
+                    f"{entry.target} needs a valueQuantity: valueString '{text[:64]}' is read only when it "
+                    f"says no M-protein was found ({', '.join(sorted(NO_M_PROTEIN_WORDINGS))})"
+                )
+            number, comparator, unit = absent, None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
-        if kind is Kind.QUANTITY and not unit and entry.units is None:
+        if kind is Kind.QUANTITY and not unit and entry.units is None and not isinstance(number, NotDetected):
             raise ValueProblem(
                 "valueQuantity has no unit: send it in valueQuantity.code (UCUM) or valueQuantity.unit"
             )
