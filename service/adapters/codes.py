@@ -324,12 +324,30 @@ class CodeMap:
 
     def normalize_unit(self, unit: str | None) -> str:
         """Contract spelling of a UCUM unit; unknown units pass through for the schema to judge. UCUM
-        writes the litre 'l' or 'L': a lower-case litre (mg/l, g/dl, umol/l) is the contract's 'L'."""
+        writes the litre 'l' or 'L': a lower-case litre (mg/l, g/dl, umol/l) is the contract's 'L'. A
+        spelling that is one known unit when case, spaces, a caret before the exponent and 'hr' for the
+        hour are set aside (MG/DL, mL/min/1.73 m2, mL/min/1.73m^2, mg/24hr) is that unit; one that could
+        be two different known units passes through unchanged, never guessed."""
         raw = (unit or "").strip()
         if raw in self.unit_aliases:
             return self.unit_aliases[raw]
         spelled = "/".join(p[:-1] + "L" if p in _LOWER_LITRE else p for p in raw.split("/"))
-        return self.unit_aliases.get(spelled, spelled)
+        spelled = self.unit_aliases.get(spelled, spelled)
+        if not spelled or spelled in KNOWN_UNITS:
+            return spelled
+        key = _unit_key(spelled)
+        matches = sorted(u for u in KNOWN_UNITS if _unit_key(u) == key)
+        if not matches or any(units_contradict(a, b) for a in matches for b in matches):
+            return spelled
+        # Spellings of one unit (µmol/L beside μmol/L): the contract's own spelling when it is one.
+        return next((u for u in matches if u in CONTRACT_UNITS), matches[0])
+
+
+def _unit_key(unit: str) -> str:
+    """A unit spelling as compared when reading a sender's unit: case, spaces and carets set aside, and the
+    hour of a 24-hour urine written 'hr' or 'h'."""
+    key = unit.casefold().replace(" ", "").replace("^", "")
+    return re.sub(r"(?<=24)hr$", "h", key)
 
 
 # A litre, alone or with a decimal prefix, written with UCUM's lower-case 'l' (only whole unit terms:
