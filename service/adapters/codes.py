@@ -324,12 +324,30 @@ class CodeMap:
 
     def normalize_unit(self, unit: str | None) -> str:
         """Contract spelling of a UCUM unit; unknown units pass through for the schema to judge. UCUM
-        writes the litre 'l' or 'L': a lower-case litre (mg/l, g/dl, umol/l) is the contract's 'L'."""
+        writes the litre 'l' or 'L': a lower-case litre (mg/l, g/dl, umol/l) is the contract's 'L'. A
+        spelling that is one known unit when case, spaces, a caret before the exponent and 'hr' for the
+        hour are set aside (MG/DL, mL/min/1.73 m2, mL/min/1.73m^2, mg/24hr) is that unit; one that could
+        be two different known units passes through unchanged, never guessed."""
         raw = (unit or "").strip()
         if raw in self.unit_aliases:
             return self.unit_aliases[raw]
         spelled = "/".join(p[:-1] + "L" if p in _LOWER_LITRE else p for p in raw.split("/"))
-        return self.unit_aliases.get(spelled, spelled)
+        spelled = self.unit_aliases.get(spelled, spelled)
+        if not spelled or spelled in KNOWN_UNITS:
+            return spelled
+        key = _unit_key(spelled)
+        matches = sorted(u for u in KNOWN_UNITS if _unit_key(u) == key)
+        if not matches or any(units_contradict(a, b) for a in matches for b in matches):
+            return spelled
+        # Spellings of one unit (µmol/L beside μmol/L): the contract's own spelling when it is one.
+        return next((u for u in matches if u in CONTRACT_UNITS), matches[0])
+
+
+def _unit_key(unit: str) -> str:
+    """A unit spelling as compared when reading a sender's unit: case, spaces and carets set aside, and the
+    hour of a 24-hour urine written 'hr' or 'h'."""
+    key = unit.casefold().replace(" ", "").replace("^", "")
+    return re.sub(r"(?<=24)hr$", "h", key)
 
 
 # A litre, alone or with a decimal prefix, written with UCUM's lower-case 'l' (only whole unit terms:
@@ -676,8 +694,49 @@ def parse_number(text: str) -> int | float:
     return number
 
 
+# An electrophoresis that found no M-protein, in words (exact phrases, case-insensitive): an M-protein of 0.
+# "Trace" is not among them: a trace band is an M-protein too small to measure, not a quantity.
+NO_M_PROTEIN_WORDINGS = frozenset({"none detected", "not detected", "no m-spike", "absent", "negative"})
+# The results such a wording can give, with the unit of a 0 sent without one.
+NO_M_PROTEIN_FIELDS = {"spep.m_protein": "g/L", "urine.m_protein_24h": "mg/24h"}
+
+
+class NotDetected(int):
+    """The 0 of a text saying no M-protein was found ('None detected'). Only an M-protein takes it:
+    ``numeric_value`` refuses it for any other result, as the text it is."""
+
+    text: str
+
+    def __new__(cls, text: str) -> NotDetected:
+        number = super().__new__(cls, 0)
+        number.text = text
+        return number
+
+
+def read_not_detected(text: str) -> NotDetected | None:
+    """The wording of an electrophoresis that found no M-protein as a NotDetected 0, else None."""
+    return NotDetected(text.strip()) if " ".join(text.casefold().split()) in NO_M_PROTEIN_WORDINGS else None
+
+
+def _no_m_protein(entry: CodeEntry, number: NotDetected, unit: str, where: str, notes: list[str]) -> str:
+    """The unit of an M-protein read from a 'none detected' wording (said in a note); any other result, or
+    one band of the M-protein, refuses the text (the value's, not the unit's)."""
+    if entry.kind is not Kind.QUANTITY or entry.target not in NO_M_PROTEIN_FIELDS or entry.band:
+        raise ValueProblem(
+            f"'{number.text}' is not a number (the value: only a serum or urine M-protein may say in words "
+            "that none was found)"
+        )
+    unit = unit or NO_M_PROTEIN_FIELDS[entry.target]
+    notes.append(f"{where}: '{number.text}' read as {entry.target} 0 {unit} (no M-protein detected)")
+    return unit
+
+
 def parse_compared(text: str) -> tuple[str | None, int | float]:
-    """A value with an optional comparator: '<0.1' -> ('<', 0.1), '16' -> (None, 16)."""
+    """A value with an optional comparator: '<0.1' -> ('<', 0.1), '16' -> (None, 16). A wording of no
+    M-protein ('None detected', NO_M_PROTEIN_WORDINGS) is a NotDetected 0, which only an M-protein takes."""
+    absent = read_not_detected(text)
+    if absent is not None:
+        return None, absent
     match = _COMPARED.match(text)
     if not match:
         raise ValueProblem(f"'{text}' is not a number (optionally with < <= > >=)")
@@ -775,6 +834,33 @@ def parse_flag(text: str) -> bool:
     if word in _FALSE_WORDS:
         return False
     raise ValueProblem(f"'{text}' is not a yes/no value (Y, N, yes, no, true, false)")
+
+
+# The FLC assay a method or instrument text names (clinical-reference §4): a reagent names the assay; an
+# analyser only when no reagent is named (Freelite also runs on the Siemens BN II and BN ProSpec).
+_ASSAY_REAGENTS = (
+    (re.compile(r"\bfree\s*lite\b|\bbinding\s+site\b|\boptilite\b"), "freelite"),
+    (re.compile(r"\bn\s*latex\b"), "n_latex"),
+    (re.compile(r"\bsebia\b"), "sebia"),
+)
+_ASSAY_ANALYSERS = ((re.compile(r"\bsiemens\b|\bbn\s*(?:ii|2)\b|\bbn\s*prospec\b|\batellica\b"), "n_latex"),)
+
+
+def assay_of_method(text: str) -> str | None:
+    """The FLC assay (freelite, n_latex, sebia, other) a method or device text names, case-insensitively:
+    Freelite, The Binding Site or Optilite -> freelite; N Latex -> n_latex; Sebia -> sebia; a Siemens
+    analyser (BN II, BN ProSpec, Atellica) -> n_latex unless a reagent is named beside it; any other text
+    -> other; None for an empty text. A text naming two assays raises ValueProblem."""
+    folded = " ".join(text.casefold().replace("_", " ").replace("-", " ").split())
+    if not folded:
+        return None
+    for table in (_ASSAY_REAGENTS, _ASSAY_ANALYSERS):
+        named = sorted({assay for pattern, assay in table if pattern.search(folded)})
+        if len(named) > 1:
+            raise ValueProblem(f"'{text[:128]}' names two FLC assays ({', '.join(named)}): send one")
+        if named:
+            return named[0]
+    return "other"
 
 
 def parse_enum(text: str, allowed: tuple[str, ...]) -> str:
@@ -995,6 +1081,9 @@ def numeric_value(
     and FHIR. A code whose property fixes its units (``units`` in the code map) refuses any other unit
     and converts the value and its reference range (creatinine mmol/L x 1000 -> umol/L, §1)."""
     kind = entry.kind
+    if isinstance(number, NotDetected):
+        unit = _no_m_protein(entry, number, unit, where, notes)
+        number = 0
     if kind is not Kind.QUANTITY:
         return plain_value(entry.target, kind, number, comparator, unit, unit_where)
     if entry.units is not None:

@@ -74,20 +74,25 @@ from pydantic import ValidationError
 from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
+    NO_M_PROTEIN_FIELDS,
+    NO_M_PROTEIN_WORDINGS,
     RISK_LABELS,
     CodeEntry,
     CodeMap,
     Coding,
     DatedResult,
     Kind,
+    NotDetected,
     PanelAssembler,
     ResultProblem,
     ValueProblem,
     age_in_years,
+    assay_of_method,
     coded_value,
     load_codemap,
     numeric_value,
     place_results,
+    read_not_detected,
     read_range_text,
     units_contradict,
     usable_range,
@@ -494,9 +499,21 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             unit = _quantity_unit(quantity, codemap)
         elif "valueInteger" in obs and kind is Kind.COUNT:
             number, comparator, unit = _integer(obs["valueInteger"], "valueInteger"), None, ""
+        elif "valueString" in obs and entry.target in NO_M_PROTEIN_FIELDS and not entry.band:
+            # An electrophoresis that found no M-protein may say so in words: an M-protein of 0.
+            text = obs["valueString"]
+            if not isinstance(text, str):
+                raise ValueProblem("valueString must be a JSON string")
+            absent = read_not_detected(text)
+            if absent is None:
+                raise ValueProblem(
+                    f"{entry.target} needs a valueQuantity: valueString '{text[:64]}' is read only when it "
+                    f"says no M-protein was found ({', '.join(sorted(NO_M_PROTEIN_WORDINGS))})"
+                )
+            number, comparator, unit = absent, None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
-        if kind is Kind.QUANTITY and not unit and entry.units is None:
+        if kind is Kind.QUANTITY and not unit and entry.units is None and not isinstance(number, NotDetected):
             raise ValueProblem(
                 "valueQuantity has no unit: send it in valueQuantity.code (UCUM) or valueQuantity.unit"
             )
@@ -581,9 +598,13 @@ def _observation(
     results: list[DatedResult],
     notes: list[str],
     dated: tuple[date | None, str],
+    *,
+    status: Any = None,
 ) -> None:
+    """Read one Observation (or a component: ``status`` is then its Observation's) into ``results``."""
     codings = _codings(obs.get("code"))
     label = codings[0].code if codings else "no code"
+    _carry_notes(obs, where, label, notes)
     entry = codemap.resolve(codings, section="observations")
     if entry is None:
         entry = codemap.resolve(codings, section="conditions")
@@ -625,6 +646,123 @@ def _observation(
             band=entry.band,
         )
     )
+    if (status or obs.get("status")) == "preliminary":
+        notes.append(
+            f"{where} ({label}): status 'preliminary': {entry.target} is read as sent, but the laboratory "
+            "has not released it as final and it may still change"
+        )
+    if entry.target in _FLC_FIELDS:
+        stated = _stated_assay(obs, where, notes)
+        if stated is not None:
+            assay, place, text = stated
+            results.append(DatedResult("flc.assay", assay, f"{place} ('{text}')", on, element, locator=place))
+
+
+_FLC_FIELDS = ("flc.kappa", "flc.lambda")
+# How much of a free text (Observation.note, DiagnosticReport.conclusion) a note carries.
+_TEXT_SHOWN = 300
+
+
+def _shown_text(text: str) -> str:
+    """A sender's free text as a note shows it: on one line, trimmed with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _TEXT_SHOWN else flat[: _TEXT_SHOWN - 1].rstrip() + "…"
+
+
+def _carry_notes(resource: Mapping[str, Any], where: str, label: str, notes: list[str]) -> None:
+    """Each Observation.note (an Annotation: a hemolysed specimen, a request to recollect) as a note
+    naming the resource it belongs to: never dropped without a word."""
+    for number, annotation in enumerate(resource.get("note") or []):
+        text = annotation.get("text") if isinstance(annotation, dict) else None
+        if not isinstance(text, str):
+            why = "an Annotation's text must be a JSON string"
+            raise _ElementProblem(why, f"{where}.note[{number}].text")
+        if text.strip():
+            notes.append(f"{where} ({label}): note[{number}] of the laboratory: '{_shown_text(text)}'")
+
+
+def _report_texts(report: Mapping[str, Any], where: str, notes: list[str]) -> None:
+    """A DiagnosticReport's conclusion and conclusionCode texts as notes naming the report."""
+    conclusion = report.get("conclusion")
+    if isinstance(conclusion, str) and conclusion.strip():
+        notes.append(f"{where}.conclusion of the laboratory: '{_shown_text(conclusion)}'")
+    for number, concept in enumerate(report.get("conclusionCode") or []):
+        texts = list(dict.fromkeys(_texts(_concept_texts(concept)))) if isinstance(concept, dict) else []
+        if texts:
+            shown = _shown_text(" / ".join(texts))
+            notes.append(f"{where}.conclusionCode[{number}] of the laboratory: '{shown}'")
+
+
+def _texts(values: Sequence[Any]) -> list[str]:
+    return [str(v).strip() for v in values if isinstance(v, str | int) and str(v).strip()]
+
+
+def _device_names(obs: Mapping[str, Any], local_id: str) -> list[str]:
+    """The names of the contained Device a '#id' reference points to (name, manufacturer, model, type)."""
+    for device in obs.get("contained") or []:
+        if not isinstance(device, dict) or device.get("resourceType") != "Device":
+            continue
+        if device.get("id") == local_id:
+            names = [n.get("name") for n in device.get("deviceName") or [] if isinstance(n, dict)]
+            kind = device.get("type")
+            return _texts(
+                [*names, device.get("manufacturer"), device.get("modelNumber")]
+                + (_concept_texts(kind) if isinstance(kind, dict) else [])
+            )
+    return []
+
+
+def _stated_assay(obs: Mapping[str, Any], where: str, notes: list[str]) -> tuple[str, str, str] | None:
+    """(assay, element, text) of the FLC assay a free light-chain Observation states in ``method`` (its
+    text, codings' display and code) or ``device`` (its display, a contained Device's names); None when
+    neither names anything. A method naming something else is assay 'other', said in a note."""
+    method, device = obs.get("method"), obs.get("device")
+    method_texts = _texts(_concept_texts(method)) if isinstance(method, dict) else []
+    device_texts: list[str] = []
+    if isinstance(device, dict):
+        device_texts = _texts([device.get("display")])
+        ref = device.get("reference")
+        if isinstance(ref, str) and ref.startswith("#"):
+            device_texts += _device_names(obs, ref[1:])
+    place = f"{where}.method" if method_texts else f"{where}.device"
+    text = "; ".join(dict.fromkeys(method_texts + device_texts))
+    try:
+        assay = assay_of_method(text)
+    except ValueProblem as exc:
+        raise _ElementProblem(str(exc), place) from exc
+    if assay is None:
+        return None
+    if assay == "other":
+        notes.append(
+            f"{place}: '{text[:128]}' names no FLC assay the service knows (Freelite, Siemens N Latex, "
+            "Sebia): read as assay 'other', whose kappa/lambda ratio interval is the laboratory's own; the "
+            "interpretation needs that interval (flc.ratio_reference_range) and says so"
+        )
+    return assay, place, text[:128]
+
+
+def _flc_assay_notes(results: Sequence[DatedResult], notes: list[str]) -> None:
+    """Say which assay free light chains whose Observation names none were read with: the assay another
+    FLC result states, else Freelite, the request's default (clinical-reference §4)."""
+    flc = [r for r in results if r.path in _FLC_FIELDS]
+    stated = [r for r in results if r.path == "flc.assay"]
+    if not flc:
+        return
+    if not stated:
+        notes.append(
+            "free light chains ("
+            + ", ".join(r.source for r in flc)
+            + "): no Observation.method or device states the FLC assay; Freelite was assumed (the "
+            "default, clinical-reference §4): state the assay in Observation.method if it is another"
+        )
+        return
+    named = {str(r.locator).rsplit(".", 1)[0] for r in stated}
+    for result in flc:
+        if result.locator not in named:
+            notes.append(
+                f"{result.source}: no method or device states its assay: read as measured with the same "
+                f"assay as {stated[0].source}"
+            )
 
 
 _VERIFICATION = frozenset(
@@ -751,6 +889,7 @@ def _resources(bundle: Mapping[str, Any], notes: list[str]) -> list[tuple[str, M
         resource = entry.get("resource") or {}
         where = f"Bundle.entry[{index}].resource"
         if resource.get("resourceType") == "DiagnosticReport":
+            _report_texts(resource, where, notes)
             items += _report_results(resource, where, notes, entries)
         else:
             items.append((where, _of_report(resource, reported.get(index))))
@@ -992,7 +1131,15 @@ def _translate(
                 read = len(results)
                 _observation(resource, where, codemap, results, notes, dated)
                 for number, component in enumerate(resource.get("component") or []):
-                    _observation(component, f"{where}.component[{number}]", codemap, results, notes, dated)
+                    _observation(
+                        component,
+                        f"{where}.component[{number}]",
+                        codemap,
+                        results,
+                        notes,
+                        dated,
+                        status=status,
+                    )
                 if when:
                     dates.append(when)
                     if element == "effectivePeriod.start":
@@ -1023,6 +1170,7 @@ def _translate(
             # caller's input all the same, so a 422 at the resource rather than a 500.
             why = f"an element has a JSON type FHIR does not allow here ({type(exc).__name__})"
             raise FhirError(f"{where}: {why}", {where: [why]}) from exc
+    _flc_assay_notes(results, notes)
     if len(patients) > 1:
         raise FhirError(
             "the Bundle holds more than one Patient: send one patient per request",

@@ -1,5 +1,5 @@
 """UCUM writes the litre 'l' or 'L': a unit whose litre is lower-case (mg/l, g/dl, mmol/l, umol/l)
-is read as the contract's spelling in HL7 OBX-6 and FHIR valueQuantity; no other letter changes case."""
+is read as the contract's spelling in HL7 OBX-6 and FHIR valueQuantity."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from service.adapters.codes import load_codemap
         ("ml/min", "mL/min"),
         ("mg/L", "mg/L"),
         ("mmol/L", "mmol/L"),  # the 'l' ending 'mmol' is not a litre
-        ("MG/L", "MG/L"),  # other letters keep their case: refused by the schema, never guessed
+        ("MG/L", "mg/L"),  # one known unit whatever its case (test_unit_spellings.py)
         ("mg/24h", "mg/24h"),
     ],
 )

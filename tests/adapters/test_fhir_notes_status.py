@@ -1,0 +1,95 @@
+"""What a FHIR Bundle says beside its values is never dropped without a word: Observation.note,
+DiagnosticReport.conclusion and conclusionCode are carried into the notes, and a preliminary result is
+named."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.adapters.fhir import FhirError, translate_bundle
+
+from .test_adapter_fhir import bundle, observation, quantity
+
+DAY = "2024-05-02"
+HEMOLYZED = "Specimen grossly hemolyzed; M-spike quantitation unreliable, please recollect."
+
+
+def m_protein(**extra):
+    return observation("33358-3", effectiveDateTime=DAY, **quantity(12, "g/L"), **extra)
+
+
+def test_an_observation_note_is_carried_naming_its_observation(codemap):
+    result = translate_bundle(bundle(m_protein(note=[{"text": HEMOLYZED}])), codemap)
+    assert any(n.startswith("Bundle.entry[0].resource (33358-3)") and HEMOLYZED in n for n in result.notes)
+
+
+def test_each_note_of_an_unmapped_observation_is_carried_too(codemap):
+    other = observation("2345-7", effectiveDateTime=DAY, note=[{"text": "first"}, {"text": "second"}])
+    result = translate_bundle(bundle(m_protein(), other), codemap)
+    carried = [n for n in result.notes if "Bundle.entry[1].resource" in n and "note" in n]
+    assert any("'first'" in n for n in carried) and any("'second'" in n for n in carried)
+
+
+def test_a_long_note_is_trimmed_with_an_ellipsis(codemap):
+    result = translate_bundle(bundle(m_protein(note=[{"text": "x" * 5000}])), codemap)
+    (carried,) = [n for n in result.notes if "xxx" in n]
+    assert len(carried) < 500 and "x…" in carried
+
+
+def test_a_note_with_line_breaks_is_one_line(codemap):
+    result = translate_bundle(bundle(m_protein(note=[{"text": "line one\nline two"}])), codemap)
+    assert any("'line one line two'" in n for n in result.notes)
+
+
+def test_the_report_conclusion_is_carried_naming_the_report(codemap):
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "code": {"text": "SPEP"},
+        "effectiveDateTime": DAY,
+        "result": [{"reference": "#m"}],
+        "contained": [{**m_protein(), "id": "m"}],
+        "conclusion": "Small IgG kappa band; interpret with caution (hemolysis).",
+        "conclusionCode": [{"text": "Possible monoclonal gammopathy"}],
+    }
+    result = translate_bundle(bundle(report), codemap)
+    assert any(
+        n.startswith("Bundle.entry[0].resource.conclusion") and "interpret with caution" in n
+        for n in result.notes
+    )
+    assert any(
+        n.startswith("Bundle.entry[0].resource.conclusionCode") and "Possible monoclonal" in n
+        for n in result.notes
+    )
+
+
+def test_a_note_that_is_not_text_is_refused(codemap):
+    with pytest.raises(FhirError):
+        translate_bundle(bundle(m_protein(note=[{"text": 5}])), codemap)
+
+
+def test_a_preliminary_result_is_named(codemap):
+    result = translate_bundle(bundle(m_protein(status="preliminary")), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 12
+    assert any(
+        n.startswith("Bundle.entry[0].resource (33358-3)") and "preliminary" in n for n in result.notes
+    )
+
+
+def test_a_final_result_has_no_preliminary_note(codemap):
+    result = translate_bundle(bundle(m_protein()), codemap)
+    assert not any("preliminary" in n for n in result.notes)
+
+
+def test_preliminary_components_are_named(codemap):
+    panel = observation(
+        "85337-4",
+        status="preliminary",
+        effectiveDateTime=DAY,
+        component=[
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "33358-3"}]}, **quantity(9, "g/L")}
+        ],
+    )
+    panel["code"]["coding"][0]["code"] = "33358-3"
+    result = translate_bundle(bundle(panel), codemap)
+    assert any("component[0]" in n and "preliminary" in n for n in result.notes)
