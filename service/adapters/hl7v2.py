@@ -20,6 +20,9 @@ layer validates it with the same request schema as JSON and runs the same engine
   mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
   OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped), OBX-14 date.
+* OBX-17 (observation method) of a free light chain -> ``flc.assay`` (``_flc_assay``: the reagent
+  named decides, an analyser only without one; anything else ``other``); kappa and lambda naming
+  different assays are refused at OBX-17; none named: Freelite, the request's default, with a note.
 * Batch files (FHS/BHS ... BTS/FTS) are split by ``split_batch``; each message is read alone.
 * PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today; above
   150 refused at PID-7), PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in
@@ -884,6 +887,102 @@ def _first_readable(candidates: list[str], codemap: CodeMap) -> str:
     raise ValueProblem("; ".join(problems) or "immunofixation value is empty")
 
 
+# OBX-17 (observation method) of a free light chain names its assay (request flc.assay). The reagent
+# decides, whatever the analyser it runs on (clinical-reference §2.1 Li: Freelite reagents run on
+# Siemens BN II as well as on Optilite); an analyser's name is read only when no reagent is named.
+_FLC_REAGENTS = (
+    ("freelite", re.compile(r"\bfree\s*lite\b|\bbinding\s*site\b")),
+    ("n_latex", re.compile(r"\bn\s*-?\s*latex\b")),
+    ("sebia", re.compile(r"\bsebia\b")),
+)
+_FLC_ANALYSERS = (
+    ("freelite", re.compile(r"\boptilite\b")),
+    ("n_latex", re.compile(r"\bsiemens\b|\bbn\s*-?\s*(?:ii|2)\b|\bbnii\b|\batellica\b")),
+)
+_ASSAY_NAMES = {"freelite": "Freelite", "n_latex": "N Latex", "sebia": "Sebia", "other": "other"}
+FLC_TARGETS = ("flc.kappa", "flc.lambda")
+
+
+def _named_assays(texts: Sequence[str], table: Sequence[tuple[str, re.Pattern[str]]]) -> set[str]:
+    folded = [" ".join(t.casefold().replace("_", " ").split()) for t in texts]
+    return {assay for text in folded for assay, pattern in table if pattern.search(text)}
+
+
+def _flc_assay(seg: Segment, where: str, notes: list[str]) -> str | None:
+    """The FLC assay OBX-17 names (code, text and alternate code and text of each repetition, any
+    case), None when it names none. A reagent (Freelite or The Binding Site, N Latex, Sebia) decides;
+    else an analyser (Optilite; Siemens, BN II, Atellica), with a note; anything else is 'other', with
+    a note. Two reagents, or two analysers of different assays, are refused at OBX-17."""
+    texts: list[str] = []
+    for rep in range(len(seg.repetitions(17))):
+        for c in (1, 2, 4, 5, 9):
+            text = seg.component(17, c, rep).strip()
+            if text and text != HL7_NULL and text not in texts:
+                texts.append(text)
+    if not texts:
+        return None
+    shown = " / ".join(texts)[:120]
+    for table, kind in ((_FLC_REAGENTS, "reagent"), (_FLC_ANALYSERS, "analyser")):
+        named = _named_assays(texts, table)
+        if len(named) > 1:
+            raise Hl7Error(
+                f"{where}: OBX-17 '{shown}' names the {kind}s of more than one FLC assay "
+                f"({', '.join(sorted(_ASSAY_NAMES[a] for a in named))}): send the assay of the result",
+                segment="OBX",
+                index=seg.index,
+                field=17,
+                hl7_code=102,
+            )
+        if named:
+            assay = named.pop()
+            if kind == "analyser":
+                notes.append(
+                    f"{where}: OBX-17 '{shown}' names an analyser, not its reagent: read as the "
+                    f"{_ASSAY_NAMES[assay]} FLC assay (an analyser can run another reagent; name the reagent "
+                    "in OBX-17)"
+                )
+            return assay
+    notes.append(
+        f"{where}: OBX-17 '{shown}' names an FLC assay other than Freelite, N Latex or Sebia: read as "
+        "assay 'other', which has no default ratio interval: the kappa/lambda ratio is assessed only "
+        "against the laboratory's own interval (flc.ratio_reference_range of the JSON request)"
+    )
+    return "other"
+
+
+def _read_flc_assay(seg: Segment, source: str, panel: PanelAssembler, notes: list[str]) -> None:
+    """flc.assay from the OBX-17 of a free light chain; the kappa and lambda of one message naming
+    different assays are refused at the second one's OBX-17."""
+    said: list[str] = []
+    assay = _flc_assay(seg, source, said)
+    if assay is None:
+        return
+    stated = panel.get("flc.assay")
+    if stated is None:
+        notes.extend(said)
+        panel.set("flc.assay", assay, source=f"{source} OBX-17")
+    elif stated != assay:
+        raise Hl7Error(
+            f"{source}: OBX-17 names the {_ASSAY_NAMES[assay]} FLC assay, {panel.sources['flc.assay']} the "
+            f"{_ASSAY_NAMES[stated]} assay: the free light chains of one message are read with one assay",
+            segment="OBX",
+            index=seg.index,
+            field=17,
+            hl7_code=102,
+        )
+
+
+def _note_assumed_assay(ctx: OruContext) -> None:
+    """Free light chains read without an assay named (OBX-17): the request's default, Freelite, is
+    said in the notes."""
+    flc = ctx.request.get("flc") or {}
+    if ("kappa" in flc or "lambda" in flc) and "assay" not in flc:
+        ctx.notes.append(
+            "free light chains: OBX-17 (observation method) names no assay: Freelite assumed (its ratio "
+            "interval and the myeloma-defining FLC ratio rule apply); name the assay in OBX-17"
+        )
+
+
 def parse_oru(
     message: str | bytes, codemap: CodeMap | None = None, *, today: date | None = None
 ) -> OruContext:
@@ -932,7 +1031,9 @@ def parse_oru(
     if codemap.sender:
         ctx.notes.append(f"codes read with the code map of sender '{codemap.sender}'")
     try:
-        return _read_segments(ctx, segments, codemap, today)
+        _read_segments(ctx, segments, codemap, today)
+        _note_assumed_assay(ctx)
+        return ctx
     except Hl7Error as exc:
         exc.notes = ctx.notes
         raise
@@ -1015,6 +1116,8 @@ def _read_segments(
             result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today or date.today())
             if result is not None:
                 results.append((result, on))
+                if result.path in FLC_TARGETS:
+                    _read_flc_assay(seg, result.source, panel, ctx.notes)
             if when:
                 obx_stamps.append((when, seg.index))
         elif seg.name == "DG1":

@@ -1,0 +1,125 @@
+"""HL7 v2 results as laboratory systems send them: the FLC assay named in OBX-17, comments (NTE) on
+results and orders, preliminary and corrected results, formatting escapes in text, and sex codes
+outside HL7 table 0001."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from service.adapters.hl7v2 import Hl7Error, parse_oru
+
+HL7 = "x-application/hl7-v2+er7"
+TODAY = date(2024, 8, 1)
+HEADER = (
+    r"MSH|^~\&|BEAKER|UNIVHOSP|MGI|HEME|20240502143012-0500||ORU^R01^ORU_R01|T1|P|2.5.1|||AL|NE||"
+    "UNICODE UTF-8"
+)
+PID = "PID|1||E1234567^^^EPIC^MR||SMITH^JOHN||19580314|M"
+OBR = "OBR|1|O1|F1|PANEL^PANEL^LAB|||20240502081500"
+MSPIKE = "OBX|1|NM|33358-3^M^LN||1.6|g/dL|||||F"
+
+
+def message(*results: str, pid: str = PID, obr: str = OBR) -> str:
+    return "\r".join([HEADER, pid, obr, *results]) + "\r"
+
+
+def flc(kappa: str = "5", lam: str = "600", *, kappa_method: str = "", lambda_method: str = "") -> list[str]:
+    return [
+        f"OBX|3|NM|36916-5^K^LN||{kappa}|mg/L|6.7-22.4|L|||F||||||{kappa_method}",
+        f"OBX|4|NM|33944-0^L^LN||{lam}|mg/L|8.3-27.0|H|||F||||||{lambda_method}",
+    ]
+
+
+def located(err: pytest.ExceptionInfo[Hl7Error]) -> tuple[str | None, int | None, int | None]:
+    return err.value.segment, err.value.index, err.value.field
+
+
+def read(text: str, codemap):
+    return parse_oru(text, codemap, today=TODAY)
+
+
+def post(client, text: str):
+    return client.post("/v1/hl7v2", data=text.encode(), content_type=HL7)
+
+
+def input_notes(reply: bytes) -> list[str]:
+    """The NTE texts after the INPUT_NOTES OBX of an answer."""
+    lines = reply.decode().split("\r")
+    start = next(i for i, line in enumerate(lines) if line.startswith("OBX") and "|INPUT_NOTES^" in line)
+    return [line.split("|", 3)[3] for line in lines[start + 1 :] if line.startswith("NTE|")]
+
+
+N_LATEX = "NLATEX^Siemens N Latex FLC^L"
+
+
+class TestFlcAssayFromObx17:
+    @pytest.mark.parametrize(
+        ("method", "assay"),
+        [
+            (N_LATEX, "n_latex"),
+            ("^siemens n latex flc", "n_latex"),
+            ("FREELITE^Freelite^L", "freelite"),
+            ("^The Binding Site free light chains", "freelite"),
+            ("SEBIA^Sebia FLC ELISA^L", "sebia"),
+            ("^^^OPT^Optilite^L", "freelite"),
+            ("^Atellica NEPH", "n_latex"),
+        ],
+    )
+    def test_the_assay_the_lab_names_is_read_into_flc_assay(self, codemap, method, assay):
+        ctx = read(message(MSPIKE, *flc(kappa_method=method, lambda_method=method)), codemap)
+        assert ctx.request["flc"]["assay"] == assay
+        assert not any("Freelite assumed" in n for n in ctx.notes)
+
+    def test_the_reagent_decides_whatever_the_analyser(self, codemap):
+        # Freelite reagents run on Siemens BN II analysers: the reagent named is the assay.
+        method = "^Freelite on Siemens BN II"
+        ctx = read(message(MSPIKE, *flc(kappa_method=method, lambda_method=method)), codemap)
+        assert ctx.request["flc"]["assay"] == "freelite"
+
+    def test_an_analyser_named_without_its_reagent_is_read_with_a_note(self, codemap):
+        method = "^BN II"
+        ctx = read(message(MSPIKE, *flc(kappa_method=method, lambda_method=method)), codemap)
+        assert ctx.request["flc"]["assay"] == "n_latex"
+        assert any("OBX-17" in n and "analyser" in n and "BN II" in n for n in ctx.notes)
+
+    def test_one_free_light_chain_naming_the_assay_is_enough(self, codemap):
+        ctx = read(message(MSPIKE, *flc(kappa_method=N_LATEX)), codemap)
+        assert ctx.request["flc"]["assay"] == "n_latex"
+
+    def test_another_assay_is_other_and_the_note_asks_for_the_labs_ratio_interval(self, codemap):
+        method = "DIAZYME^Diazyme FLC^L"
+        ctx = read(message(MSPIKE, *flc(kappa_method=method, lambda_method=method)), codemap)
+        assert ctx.request["flc"]["assay"] == "other"
+        note = next(n for n in ctx.notes if "Diazyme FLC" in n)
+        assert "OBX-17" in note and "ratio" in note
+
+    def test_kappa_and_lambda_of_different_assays_are_refused_at_obx_17(self, codemap):
+        with pytest.raises(Hl7Error, match="OBX-17") as err:
+            read(message(MSPIKE, *flc(kappa_method=N_LATEX, lambda_method="FREELITE^Freelite^L")), codemap)
+        assert located(err) == ("OBX", 3, 17)
+        assert err.value.ack_code == "AE"
+
+    def test_one_obx_17_naming_two_reagents_is_refused(self, codemap):
+        method = "FREELITE^Sebia FLC^L"
+        with pytest.raises(Hl7Error, match="OBX-17") as err:
+            read(message(MSPIKE, *flc(kappa_method=method, lambda_method=method)), codemap)
+        assert located(err) == ("OBX", 2, 17)
+
+    def test_without_obx_17_freelite_is_assumed_with_a_note(self, codemap):
+        ctx = read(message(MSPIKE, *flc()), codemap)
+        assert "assay" not in ctx.request["flc"]  # the request's default, Freelite
+        assert any("OBX-17" in n and "Freelite assumed" in n for n in ctx.notes)
+
+    def test_no_assay_note_without_free_light_chains(self, codemap):
+        ctx = read(message(MSPIKE), codemap)
+        assert not any("Freelite" in n for n in ctx.notes)
+
+    def test_the_slim_flc_rule_is_not_applied_to_an_n_latex_ratio(self, client):
+        resp = post(client, message(MSPIKE, *flc(kappa_method=N_LATEX, lambda_method=N_LATEX)))
+        assert resp.status_code == 200, resp.data
+        reply = resp.data.decode()
+        assert "(Freelite)" not in reply
+        assert "MYELOMA_DEFINING_EVENT" not in reply
+        assert "N Latex" in reply
