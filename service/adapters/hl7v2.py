@@ -29,7 +29,9 @@ layer validates it with the same request schema as JSON and runs the same engine
   either is not given (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``; an OBR-7 or OBX-14
   in the future or before 1900 is refused at its field. When the timestamp dating the panel
   and another OBR-7 or OBX-14 both carry a time and a UTC offset, the other's date is taken in the
-  panel timestamp's offset. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
+  panel timestamp's offset. ORC, PV1, SPM and Z-segments are tolerated and ignored.
+* NTE: each comment (NTE-3) is a note naming the segment it follows (``_read_nte``); after a result
+  OBX with an empty OBX-5 it holds the result, which is refused at that OBX-5.
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
   code -> ``clinical.*``. DG1-6 ``W`` (working) makes scleromyxoedema "suspected", otherwise
   "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
@@ -1053,7 +1055,13 @@ def _read_segments(
     obx_count = 0
     cancelled = False  # the current OBR's order is cancelled (OBR-25 X)
     obr_ends: dict[int, _Stamp] = {}  # OBR-8 of timed collections, by OBR occurrence
+    owner: Segment | None = None  # the segment an NTE comments on: the last one before it
+    empty_value: tuple[Segment, str] | None = None  # a result OBX without OBX-5, and its note
     for seg in segments:
+        if seg.name == "NTE":
+            _read_nte(seg, owner, empty_value, ctx.notes)
+            continue
+        owner, empty_value = seg, None
         if seg.name == "PID":
             if pid is not None:
                 raise Hl7Error(
@@ -1113,7 +1121,11 @@ def _read_segments(
                 set_id = seg.text(1) or str(seg.index)
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
                 continue
-            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today or date.today())
+            empty: list[str] = []
+            result, when, on = _map_obx(
+                seg, codemap, ctx.notes, obr_on, frame, today or date.today(), empty=empty
+            )
+            empty_value = (seg, empty[0]) if empty else None
             if result is not None:
                 results.append((result, on))
                 if result.path in FLC_TARGETS:
@@ -1311,6 +1323,55 @@ def message_to_request(
     return parse_oru(message, codemap, today=today).request
 
 
+# A comment (NTE-3) carried into the notes is cut to this many characters.
+MAX_COMMENT = 200
+
+
+def _comment_text(nte: Segment) -> str:
+    """NTE-3 as one line: its repetitions (lines) joined, escapes decoded, blanks folded, cut to
+    MAX_COMMENT characters with an ellipsis; '' for no text or the HL7 null."""
+    text = " ".join(" ".join(unescape(rep, nte.enc) for rep in nte.repetitions(3)).split())
+    if text == HL7_NULL:
+        return ""
+    return text if len(text) <= MAX_COMMENT else text[: MAX_COMMENT - 3].rstrip() + "..."
+
+
+def _commented(seg: Segment | None) -> str:
+    """What an NTE comments on: the segment before it, an OBX or OBR named with its code and text."""
+    if seg is None or seg.name in ("MSH", "SFT"):
+        return "message"
+    label = f"{seg.name}[{seg.index}]"
+    if seg.name in ("OBX", "OBR"):
+        n = 3 if seg.name == "OBX" else 4
+        named = " ".join(p for p in (seg.component(n, 1).strip(), seg.component(n, 2).strip()) if p)
+        return f"{label} ({named})" if named else label
+    return label
+
+
+def _read_nte(
+    nte: Segment, owner: Segment | None, empty_value: tuple[Segment, str] | None, notes: list[str]
+) -> None:
+    """A comment is a note naming what it belongs to (never dropped, never read as a result). A
+    comment after a result OBX whose OBX-5 is empty holds the result: refused at that OBX-5, as a
+    value 'See note' is."""
+    text = _comment_text(nte)
+    if not text:
+        return
+    if empty_value is not None:
+        obx, ignored = empty_value
+        if ignored in notes:
+            notes.remove(ignored)
+        raise Hl7Error(
+            f"{_commented(obx)}: OBX-5 is empty and the result follows in a comment (NTE), which is not "
+            f"read as a result ('{text[:60]}'): send the result in OBX-5",
+            segment="OBX",
+            index=obx.index,
+            field=5,
+            hl7_code=101,
+        )
+    notes.append(f"{_commented(owner)} comment: {text}")
+
+
 def _map_obx(
     seg: Segment,
     codemap: CodeMap,
@@ -1318,6 +1379,8 @@ def _map_obx(
     obr_on: tuple[_Stamp, int] | None,
     frame: tzinfo | None,
     today: date,
+    *,
+    empty: list[str] | None = None,
 ) -> tuple[DatedResult | None, _Stamp | None, _Stamp | None]:
     """One OBX as a result (None when it is not read), its OBX-14 and the timestamp that dates the
     result: its OBX-14, else the OBR-7 of the OBR it follows. The caller sets the result's date from
@@ -1355,6 +1418,8 @@ def _map_obx(
             return None, None, None
         if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
             notes.append(f"{where}: no value in OBX-5; ignored")
+            if empty is not None:  # refused if the result follows in a comment (_read_nte)
+                empty.append(notes[-1])
             return None, None, None
         _one_value(seg, _ONE_VALUE_RESULT, f"{where}: ")
         value = reader.value(entry)

@@ -123,3 +123,70 @@ class TestFlcAssayFromObx17:
         assert "(Freelite)" not in reply
         assert "MYELOMA_DEFINING_EVENT" not in reply
         assert "N Latex" in reply
+
+
+IFE_EMPTY = "OBX|2|TX|25700-6^IFE^LN||||||||F"
+IN_COMMENT = "NTE|1|L|IgA lambda monoclonal protein detected."
+
+
+class TestResultInAComment:
+    def test_an_empty_obx_5_whose_result_is_in_the_nte_after_it_is_refused_at_obx_5(self, codemap):
+        with pytest.raises(Hl7Error, match=r"OBX-5 .*empty.*comment \(NTE\)") as err:
+            read(message(MSPIKE, IFE_EMPTY, IN_COMMENT), codemap)
+        assert located(err) == ("OBX", 2, 5)
+        assert err.value.ack_code == "AE"
+        # The refusal is not contradicted by a note that the OBX was ignored.
+        assert not any("no value in OBX-5" in n for n in err.value.notes)
+
+    def test_the_ack_names_obx_5(self, client):
+        resp = post(client, message(MSPIKE, IFE_EMPTY, IN_COMMENT))
+        assert resp.status_code == 422
+        assert "\rERR||OBX^2^5|" in resp.data.decode()
+
+    def test_an_empty_obx_5_without_a_comment_is_still_noted_and_ignored(self, codemap):
+        ctx = read(message(MSPIKE, IFE_EMPTY), codemap)
+        assert any("OBX[2]" in n and "no value in OBX-5" in n for n in ctx.notes)
+
+    @pytest.mark.parametrize(
+        "obx",
+        [
+            "OBX|2|TX|99999-9^Unknown^LN||||||||F",  # a code no map knows: ignored, its comment kept
+            "OBX|2|TX|25700-6^IFE^LN||||||||X",  # not a result (cannot be obtained)
+        ],
+    )
+    def test_a_comment_after_an_obx_that_is_not_a_result_is_a_note(self, codemap, obx):
+        ctx = read(message(MSPIKE, obx, IN_COMMENT), codemap)
+        assert any("comment: IgA lambda monoclonal protein detected." in n for n in ctx.notes)
+
+
+class TestComments:
+    def test_a_comment_on_a_result_is_a_note_naming_the_result(self, codemap):
+        nte = "NTE|1|L|Specimen grossly hemolyzed; M-spike quantitation unreliable, please recollect."
+        ctx = read(message(MSPIKE, nte), codemap)
+        assert (
+            "OBX[1] (33358-3 M) comment: Specimen grossly hemolyzed; M-spike quantitation unreliable, "
+            "please recollect." in ctx.notes
+        )
+
+    def test_a_comment_on_the_order_is_a_note_naming_the_order(self, codemap):
+        ctx = read(message(MSPIKE, obr=OBR + "\rNTE|1|P|Patient on IVIG therapy."), codemap)
+        assert "OBR[1] (PANEL PANEL) comment: Patient on IVIG therapy." in ctx.notes
+
+    def test_repetitions_are_joined_escapes_decoded_and_a_long_text_cut(self, codemap):
+        long = "x" * 400
+        ntes = (r"NTE|1|L|Hemolysed \T\ lipaemic~recollect\.br\please", f"NTE|2|L|{long}")
+        ctx = read(message(MSPIKE, *ntes), codemap)
+        assert "OBX[1] (33358-3 M) comment: Hemolysed & lipaemic recollect please" in ctx.notes
+        cut = next(n for n in ctx.notes if "xxx" in n)
+        assert cut.endswith("...") and len(cut) < 300
+
+    def test_an_empty_comment_says_nothing(self, codemap):
+        ctx = read(message(MSPIKE, "NTE|1|L|", 'NTE|2|L|""'), codemap)
+        assert not any("comment" in n for n in ctx.notes)
+
+    def test_comments_reach_the_answers_input_notes(self, client):
+        nte = "NTE|1|L|Specimen grossly hemolyzed; M-spike quantitation unreliable, please recollect."
+        resp = post(client, message(MSPIKE, nte))
+        assert resp.status_code == 200, resp.data
+        notes = input_notes(resp.data)
+        assert any("OBX[1] (33358-3 M) comment: Specimen grossly hemolyzed" in n for n in notes)
