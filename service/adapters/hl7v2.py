@@ -119,6 +119,8 @@ _USED_STATUSES = {"", "F", "C", "P", "R", "S", "U"}
 # HL7 table 0085 codes that are not results (deleted, wrong, pending, not asked, order detail):
 # skipped with a note. A code outside table 0085 is an error, never a silently dropped result.
 _SKIPPED_STATUSES = {"X", "D", "W", "I", "N", "O", "A", "B"}
+# HL7 table 0085 codes of results that are read but may still change: said in a note.
+_PROVISIONAL = {"P": "preliminary", "R": "not verified", "S": "partial"}
 _SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
 _RISK_MODELS = tuple(RISK_LABELS)
 
@@ -1429,6 +1431,11 @@ def _map_obx(
             where = f"{where} sub-ID {sub_id}"
         if from_finding:
             notes.append(f"{where}: finding code mapped to {entry.target}")
+        if status in _PROVISIONAL:
+            notes.append(
+                f"{where}: {_PROVISIONAL[status]} result (OBX-11 {status}) read: the interpretation rests on "
+                "a result that may change"
+            )
     except WrongCodeError as exc:
         raise Hl7Error(f"{where}: {exc}", segment="OBX", index=seg.index, field=3, hl7_code=103) from exc
     except ValueProblem as exc:

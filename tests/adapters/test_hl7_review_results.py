@@ -190,3 +190,22 @@ class TestComments:
         assert resp.status_code == 200, resp.data
         notes = input_notes(resp.data)
         assert any("OBX[1] (33358-3 M) comment: Specimen grossly hemolyzed" in n for n in notes)
+
+
+class TestProvisionalResults:
+    @pytest.mark.parametrize(
+        ("status", "word"), [("P", "preliminary"), ("R", "not verified"), ("S", "partial")]
+    )
+    def test_a_result_that_may_change_is_read_with_a_note_naming_it(self, codemap, status, word):
+        ctx = read(message(MSPIKE[:-1] + status), codemap)
+        assert ctx.request["spep"]["m_protein"]["value"] == 1.6
+        note = next(n for n in ctx.notes if word in n)
+        assert note.startswith("OBX[1]") and f"OBX-11 {status}" in note and "may change" in note
+
+    def test_a_final_result_has_no_such_note(self, codemap):
+        ctx = read(message(MSPIKE), codemap)
+        assert not any("may change" in n for n in ctx.notes)
+
+    def test_a_preliminary_result_not_read_has_no_such_note(self, codemap):
+        ctx = read(message(MSPIKE, "OBX|2|NM|99999-9^Unknown^LN||1|mg/L|||||P"), codemap)
+        assert not any("may change" in n for n in ctx.notes)
