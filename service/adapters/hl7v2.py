@@ -19,7 +19,8 @@ layer validates it with the same request schema as JSON and runs the same engine
   14682-9, 59260-0 and the mass codes beside them) refuses any other unit and converts (creatinine
   mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
-  OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped), OBX-14 date.
+  OBX-11 result status (F, C, P, R, S, U or empty used, P/R/S with a note; X, D, W, I, N, O skipped;
+  a C replaces the final result of its OBX-3 in its order and date, ``_kept``), OBX-14 date.
 * OBX-17 (observation method) of a free light chain -> ``flc.assay`` (``_flc_assay``: the reagent
   named decides, an analyser only without one; anything else ``other``); kappa and lambda naming
   different assays are refused at OBX-17; none named: Freelite, the request's default, with a note.
@@ -1059,6 +1060,8 @@ def _read_segments(
     obr_ends: dict[int, _Stamp] = {}  # OBR-8 of timed collections, by OBR occurrence
     owner: Segment | None = None  # the segment an NTE comments on: the last one before it
     empty_value: tuple[Segment, str] | None = None  # a result OBX without OBX-5, and its note
+    order: int | None = None  # the current OBR's occurrence
+    read_by_key: dict[tuple[Any, ...], list[_ReadObx]] = {}  # results read, for corrections (OBX-11 C)
     for seg in segments:
         if seg.name == "NTE":
             _read_nte(seg, owner, empty_value, ctx.notes)
@@ -1115,6 +1118,7 @@ def _read_segments(
             if stamp and end:
                 obr_ends[seg.index] = end
             obr_on = (stamp, seg.index) if stamp and not cancelled else None
+            order = seg.index
             if stamp and not cancelled:
                 obr_stamps.append((stamp, seg.index))
         elif seg.name == "OBX":
@@ -1129,7 +1133,8 @@ def _read_segments(
             )
             empty_value = (seg, empty[0]) if empty else None
             if result is not None:
-                results.append((result, on))
+                if _kept((seg, result, on), order, frame, read_by_key, results, ctx.notes):
+                    results.append((result, on))
                 if result.path in FLC_TARGETS:
                     _read_flc_assay(seg, result.source, panel, ctx.notes)
             if when:
@@ -1323,6 +1328,55 @@ def message_to_request(
 ) -> dict[str, Any]:
     """The contract request dict of an ER7 ORU^R01 (see parse_oru)."""
     return parse_oru(message, codemap, today=today).request
+
+
+# Result statuses (HL7 table 0085) a correction (C) replaces: final, changed to final, not given.
+_FINAL_STATUSES = ("F", "U", "")
+_ReadObx = tuple[Segment, DatedResult, _Stamp | None]
+
+
+def _shown_value(seg: Segment) -> str:
+    """An OBX's value as sent (OBX-5 repetitions, OBX-6 unit), for a note."""
+    value = " ~ ".join(unescape(rep, seg.enc).strip() for rep in seg.repetitions(5))
+    unit = seg.component(6).strip()
+    return f"{value} {unit}"[:80] if unit else value[:80]
+
+
+def _kept(
+    read: _ReadObx,
+    order: int | None,
+    frame: tzinfo | None,
+    read_by_key: dict[tuple[Any, ...], list[_ReadObx]],
+    results: list[tuple[DatedResult, _Stamp | None]],
+    notes: list[str],
+) -> bool:
+    """Whether a result is read. A corrected result (OBX-11 C) is read in place of the final result
+    (F, U or no status) of the same OBX-3, sub-ID, order (OBR) and date, whichever comes first, with a
+    note naming both values. Two finals, or two corrections, that differ stay a conflict."""
+    seg, result, on = read
+    status = seg.component(11).strip().upper()
+    codings = _codings(seg, 3)
+    first = (codings[0].system or "", codings[0].code) if codings else None
+    key = (first, result.path, result.group, order, on.date_in(frame) if on is not None else None)
+    earlier = read_by_key.setdefault(key, [])
+    if status in _FINAL_STATUSES:
+        corrected = next((r for r in earlier if r[0].component(11).strip().upper() == "C"), None)
+        if corrected is not None:
+            notes.append(
+                f"{result.source}: final result {_shown_value(seg)} not read: the corrected result "
+                f"(OBX-11 C) {_shown_value(corrected[0])} of {corrected[1].source} replaces it"
+            )
+            return False
+    elif status == "C":
+        for final in [r for r in earlier if r[0].component(11).strip().upper() in _FINAL_STATUSES]:
+            earlier.remove(final)
+            results[:] = [r for r in results if r[0] is not final[1]]
+            notes.append(
+                f"{result.source}: corrected result (OBX-11 C) {_shown_value(seg)} read in place of the "
+                f"final result {_shown_value(final[0])} of {final[1].source}"
+            )
+    earlier.append(read)
+    return True
 
 
 # A comment (NTE-3) carried into the notes is cut to this many characters.

@@ -66,7 +66,9 @@ class TestSamples:
         assert "OBX[9] (set ID 9, 2093-3): code not in the code map; ignored" in notes
         assert "one-sided reference range '>60' dropped" in notes
         assert "62238-1) ignored, OBX[7] (set ID 7, 98979-8) is preferred" in notes
-        assert ctx.sources["spep.m_protein"] == "OBX[1] (set ID 1, 33358-3)"
+        # OBX[2] is the correction (OBX-11 C) of OBX[1]: read in its place.
+        assert ctx.sources["spep.m_protein"] == "OBX[2] (set ID 2, 33358-3)"
+        assert "corrected result (OBX-11 C) 1.2 g/dL read in place of the final result 1.2 g/dL" in notes
 
     def test_v23_crlf_ce_sn_comparator_and_dg1(self, codemap):
         request = message_to_request(sample_bytes("oru_v23_crlf.hl7"), codemap)

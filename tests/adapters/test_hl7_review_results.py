@@ -209,3 +209,51 @@ class TestProvisionalResults:
     def test_a_preliminary_result_not_read_has_no_such_note(self, codemap):
         ctx = read(message(MSPIKE, "OBX|2|NM|99999-9^Unknown^LN||1|mg/L|||||P"), codemap)
         assert not any("may change" in n for n in ctx.notes)
+
+
+FINAL = "OBX|1|NM|33358-3^M^LN||1.6|g/dL|||||F"
+CORRECTED = "OBX|2|NM|33358-3^M^LN||2.1|g/dL|||||C"
+
+
+class TestCorrectedResults:
+    def test_a_corrected_result_is_read_in_place_of_the_final_with_a_note_naming_both(self, codemap):
+        ctx = read(message(FINAL, CORRECTED), codemap)
+        assert ctx.request["spep"]["m_protein"] == {"value": 2.1, "unit": "g/dL"}
+        note = next(n for n in ctx.notes if "OBX-11 C" in n)
+        assert "OBX[2]" in note and "OBX[1]" in note and "2.1 g/dL" in note and "1.6 g/dL" in note
+
+    def test_the_correction_may_come_first(self, codemap):
+        ctx = read(message(CORRECTED.replace("OBX|2", "OBX|1"), FINAL.replace("OBX|1", "OBX|2")), codemap)
+        assert ctx.request["spep"]["m_protein"]["value"] == 2.1
+        assert any("1.6 g/dL" in n and "2.1 g/dL" in n for n in ctx.notes)
+
+    def test_a_correction_of_an_immunofixation(self, codemap):
+        ctx = read(
+            message(
+                MSPIKE,
+                "OBX|2|TX|25700-6^IFE^LN||IgG kappa||||||F",
+                "OBX|3|TX|25700-6^IFE^LN||IgA lambda||||||C",
+            ),
+            codemap,
+        )
+        assert ctx.request["serum_ife"]["clones"] == [{"heavy_chain": "IgA", "light_chain": "lambda"}]
+
+    def test_two_conflicting_finals_stay_refused(self, codemap):
+        with pytest.raises(Hl7Error, match="conflicting values") as err:
+            read(message(FINAL, CORRECTED[:-1] + "F"), codemap)
+        assert err.value.hl7_code == 205
+
+    def test_two_conflicting_corrections_are_refused(self, codemap):
+        with pytest.raises(Hl7Error, match="conflicting values") as err:
+            read(message(FINAL, CORRECTED, "OBX|3|NM|33358-3^M^LN||2.4|g/dL|||||C"), codemap)
+        assert err.value.hl7_code == 205
+
+    def test_a_correction_in_another_order_does_not_replace_the_final(self, codemap):
+        other = "OBR|2|O2|F2|PANEL^PANEL^LAB|||20240502081500"
+        with pytest.raises(Hl7Error, match="conflicting values"):
+            read(message(FINAL, other, CORRECTED), codemap)
+
+    def test_a_correction_of_another_date_does_not_replace_the_final(self, codemap):
+        ctx = read(message(FINAL, CORRECTED + "|||20240401"), codemap)
+        assert ctx.request["spep"]["m_protein"]["value"] == 1.6
+        assert ctx.request["history"][0]["spep"]["m_protein"]["value"] == 2.1
