@@ -11,7 +11,9 @@ layer validates it with the same request schema as JSON and runs the same engine
   ``OruContext.notes``, which reach the reply and any ACK).
 * OBX-2 NM/SN/ST/TX/FT for numbers (SN ``<^0.1`` and text ``<0.1`` give a comparator), CWE/CE/CNE
   (text, code, then the alternate text and code) or ST/TX/FT for immunofixation (forms in
-  ``codes.IFE_FORMS_DOC`` and the lab's ``ife_wordings``) and yes/no findings.
+  ``codes.IFE_FORMS_DOC`` and the lab's ``ife_wordings``) and yes/no findings. Text is read with its
+  escapes and formatting commands decoded (``unescape``); an immunofixation on several lines is read
+  whole, else from its lines that are results when the others say nothing of one (``_ife_lines``).
 * OBX-4 sub-IDs: two results of one code with different sub-IDs are the clones of a biclonal
   immunofixation, or M-protein bands (added when the immunofixation names two clones); any other
   field with two values is a conflict.
@@ -176,8 +178,25 @@ def _hex_controls(text: str, enc: Encoding) -> str:
     return _CONTROLS.sub(lambda m: f"{enc.escape}X{ord(m.group()):02X}{enc.escape}", text)
 
 
+# HL7 formatting commands (FT, also met in TX and ST): line breaks (.br, .sp <n> lines, .ce a centred
+# line) end a line; .sk <n> skips spaces (one is kept: a count is layout, not text); indents (.in, .ti)
+# and fill modes (.fi, .nf) carry no text.
+_FORMATTING = re.compile(r"\.(br|sp|ce|sk|in|ti|fi|nf)\s*([+-]?\d*)", re.ASCII)
+
+
+def _formatting(command: str, number: str) -> str:
+    if command == "sp":
+        count = int(number) if number.isdigit() else 1
+        return "\n" * min(max(count, 1), 2)
+    if command in ("br", "ce"):
+        return "\n"
+    return " " if command == "sk" else ""
+
+
 def unescape(text: str, enc: Encoding = DEFAULT_ENCODING) -> str:
-    """Undo HL7 escape sequences (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\.br\\ \\Xhh\\); drop formatting."""
+    """Undo HL7 escape sequences (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\Xhh\\) and formatting commands
+    (\\.br\\, \\.sp\\ and \\.ce\\ end a line, \\.sk\\ a space; \\.in\\ \\.ti\\ \\.fi\\ \\.nf\\ and
+    highlighting \\H\\ \\N\\ carry no text)."""
     if enc.escape not in text:
         return text
     esc = re.escape(enc.escape)
@@ -187,20 +206,22 @@ def unescape(text: str, enc: Encoding = DEFAULT_ENCODING) -> str:
         "T": enc.subcomponent,
         "R": enc.repetition,
         "E": enc.escape,
-        ".br": "\n",
     }
 
     def replace(match: re.Match[str]) -> str:
         seq = match.group(1)
         if seq in simple:
             return simple[seq]
+        command = _FORMATTING.fullmatch(seq)
+        if command is not None:
+            return _formatting(command.group(1), command.group(2))
         if seq.startswith("X") and re.fullmatch(r"X(?:[0-9A-Fa-f]{2})+", seq):
             raw = bytes.fromhex(seq[1:])
             try:
                 return raw.decode("utf-8")
             except UnicodeDecodeError:
                 return raw.decode("latin-1")
-        return ""  # highlighting (\H\ \N\) and other formatting commands carry no text
+        return ""  # highlighting (\H\ \N\), character-set (\C..\ \M..\) and local (\Z..\) escapes
 
     return re.sub(f"{esc}([^{esc}]*){esc}", replace, text)
 
@@ -790,8 +811,9 @@ class _ObxReader:
                 raise ValueProblem(f"value type {value_type} cannot carry an immunofixation result")
             # Each repetition is read from the first of its texts that is an immunofixation result.
             chosen = [
-                _first_readable(_candidates(seg, rep, value_type, text_first=True), self.codemap)
+                text
                 for rep in reps
+                for text in self._ife_texts(_candidates(seg, rep, value_type, text_first=True))
             ]
             return self.codemap.parse_ife(chosen)
         if len(reps) != 1:
@@ -818,6 +840,27 @@ class _ObxReader:
                 notes=self.notes,
             )
         return coded_value(entry, _candidates(seg, rep, value_type), self.codemap)
+
+    def _ife_texts(self, candidates: list[str]) -> list[str]:
+        """The immunofixation text of one repetition: the first candidate read whole; else, of a text
+        on several lines (\\.br\\), the lines that are results, when every other line says nothing of
+        one (a signature, a method, a date: said in a note). A line that speaks of the result
+        without being read refuses the value."""
+        try:
+            return [_first_readable(candidates, self.codemap)]
+        except ValueProblem:
+            for text in candidates:
+                lines = _ife_lines(text, self.codemap)
+                if lines is not None:
+                    read, other = lines
+                    if not other:
+                        return read  # one result a line: each is read, as repetitions are
+                    self.notes.append(
+                        f"{self.where}: OBX-5 read from its line(s) '{' / '.join(read)[:120]}'; not read, "
+                        f"as no part of the immunofixation result: '{' / '.join(other)[:120]}'"
+                    )
+                    return read
+            raise
 
     def _unit(self) -> str:
         seg = self.seg
@@ -879,6 +922,35 @@ def _refuse_comma(text: str) -> None:
         f"'{number}' has a comma, which is either a decimal comma or a thousands separator, and neither "
         f"is accepted: {advice}"
     )
+
+
+# Words of an immunofixation result: a line without any of them (a signature, a method, a date) is no
+# part of the result; a line with one is read, or the value is refused.
+_IFE_WORDS = re.compile(
+    r"\b(?:ig\s*[gamde]|kappa|lambda|mono|bi|oligo|poly)clonal|\b(?:ig\s*[gamde]|kappa|lambda|paraprotein|"
+    r"m-?protein|m-?spike|m-?component|bands?|clones?|bence|light\s+chains?|heavy\s+chains?|immunofixation|"
+    r"ife|positive|negative|detected|identified|present|absent|gammopathy|isotype)\b|[κλ]",
+    re.IGNORECASE,
+)
+
+
+def _ife_lines(text: str, codemap: CodeMap) -> tuple[list[str], list[str]] | None:
+    """The lines of a multi-line text that are immunofixation results, and the others; None when it
+    is on one line, no line is a result, or a line that is not read speaks of the result."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(lines) < 2:
+        return None
+    read, other = [], []
+    for line in lines:
+        try:
+            codemap.parse_ife([line])
+        except ValueProblem:
+            if _IFE_WORDS.search(line):
+                return None
+            other.append(line)
+        else:
+            read.append(line)
+    return (read, other) if read else None
 
 
 def _first_readable(candidates: list[str], codemap: CodeMap) -> str:

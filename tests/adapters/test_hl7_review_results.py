@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from service.adapters.hl7v2 import Hl7Error, parse_oru
+from service.adapters.hl7v2 import Hl7Error, parse_oru, unescape
 
 HL7 = "x-application/hl7-v2+er7"
 TODAY = date(2024, 8, 1)
@@ -257,3 +257,66 @@ class TestCorrectedResults:
         ctx = read(message(FINAL, CORRECTED + "|||20240401"), codemap)
         assert ctx.request["spep"]["m_protein"]["value"] == 1.6
         assert ctx.request["history"][0]["spep"]["m_protein"]["value"] == 2.1
+
+
+IFE = "OBX|2|FT|25700-6^IFE^LN||{}||||||F"
+
+
+class TestFormattedText:
+    @pytest.mark.parametrize(
+        ("raw", "text"),
+        [
+            (r"one\.br\two", "one\ntwo"),
+            (r"one\.sp\two", "one\ntwo"),
+            (r"one\.sp2\two", "one\n\ntwo"),
+            (r"one\.ce\two", "one\ntwo"),
+            (r"one\.sk3\two", "one two"),
+            (r"\.in+4\one\.br\\.ti-2\two", "one\ntwo"),
+            (r"\.fi\one \.nf\two", "one two"),
+            ("\\H\\IgG kappa\\N\\", "IgG kappa"),
+        ],
+    )
+    def test_formatting_commands_are_decoded(self, raw, text):
+        assert unescape(raw) == text
+
+    def test_a_large_skip_is_one_space(self):
+        assert unescape(r"a\.sk999999999\b") == "a b"
+
+    @pytest.mark.parametrize("brk", ["\\.br\\", "\\.sp\\", "\\.sp2\\", "\\.ce\\"])
+    def test_a_result_on_its_first_line_and_a_signature_on_the_next_is_read_with_a_note(self, codemap, brk):
+        value = f"IgG kappa monoclonal protein detected.{brk}Interpreted by J. Doe MD."
+        ctx = read(message(MSPIKE, IFE.format(value)), codemap)
+        assert ctx.request["serum_ife"]["clones"] == [{"heavy_chain": "IgG", "light_chain": "kappa"}]
+        note = next(n for n in ctx.notes if "Interpreted by J. Doe MD." in n)
+        assert note.startswith("OBX[2]") and "not read" in note
+
+    def test_a_result_broken_over_two_lines_is_read_whole(self, codemap):
+        ctx = read(message(MSPIKE, IFE.format(r"IgG kappa\.br\monoclonal protein detected.")), codemap)
+        assert ctx.request["serum_ife"]["clones"] == [{"heavy_chain": "IgG", "light_chain": "kappa"}]
+        assert not any("not read" in n for n in ctx.notes)
+
+    def test_two_clones_on_two_lines_are_both_read(self, codemap):
+        value = r"IgG kappa monoclonal protein detected.\.br\IgA lambda monoclonal protein detected."
+        ctx = read(message(MSPIKE, IFE.format(value)), codemap)
+        assert len(ctx.request["serum_ife"]["clones"]) == 2
+
+    @pytest.mark.parametrize(
+        "second",
+        ["Possible additional faint band, repeat advised.", "IgA lambda seen on the previous sample."],
+    )
+    def test_a_line_about_the_result_that_is_not_understood_refuses_the_value(self, codemap, second):
+        value = rf"IgG kappa monoclonal protein detected.\.br\{second}"
+        with pytest.raises(Hl7Error, match="not understood") as err:
+            read(message(MSPIKE, IFE.format(value)), codemap)
+        assert located(err) == ("OBX", 2, 5)
+
+    def test_a_negative_first_line_and_a_clone_on_the_second_is_refused(self, codemap):
+        value = r"No monoclonal protein detected.\.br\IgG kappa"
+        with pytest.raises(Hl7Error, match="both negative and positive"):
+            read(message(MSPIKE, IFE.format(value)), codemap)
+
+    def test_an_escaped_line_break_is_echoed_in_the_ack_as_sent(self, client):
+        value = r"IgG kappa monoclonal protein detected.\.br\Possible second band."
+        resp = post(client, message(MSPIKE, IFE.format(value)))
+        assert resp.status_code == 422
+        assert "\\E\\.br\\E\\" not in resp.data.decode()
