@@ -29,10 +29,11 @@ layer validates it with the same request schema as JSON and runs the same engine
 * Batch files (FHS/BHS ... BTS/FTS) are split by ``split_batch``; each message is read alone.
 * PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today; above
   150 refused at PID-7), PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in
-  either is not given (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``; an OBR-7 or OBX-14
-  in the future or before 1900 is refused at its field. When the timestamp dating the panel
-  and another OBR-7 or OBX-14 both carry a time and a UTC offset, the other's date is taken in the
-  panel timestamp's offset. ORC, PV1, SPM and Z-segments are tolerated and ignored.
+  either, and a sex code outside table 0001, is not given (noted). OBR-7 (else the latest OBX-14) ->
+  ``collected_on``; an OBR-7 or OBX-14 in the future or before 1900 is refused at its field. When the
+  timestamp dating the panel and another OBR-7 or OBX-14 both carry a time and a UTC offset, the
+  other's date is taken in the panel timestamp's offset. ORC, PV1, SPM and Z-segments are tolerated
+  and ignored.
 * NTE: each comment (NTE-3) is a note naming the segment it follows (``_read_nte``); after a result
   OBX with an empty OBX-5 it holds the result, which is refused at that OBX-5.
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
@@ -1646,16 +1647,15 @@ def _patient(pid: Segment, on: date, notes: list[str], *, dated: bool = True) ->
     sex = pid.component(8).upper()
     if sex.strip() == HL7_NULL:
         notes.append('PID-8 sex is the HL7 null "" (no value): read as not given')
-    elif sex:
-        if sex not in _SEX:
-            raise Hl7Error(
-                f"PID-8 sex '{sex}' is not in HL7 table 0001 (F, M, O, U, A, N)",
-                segment="PID",
-                index=1,
-                field=8,
-                hl7_code=103,
-            )
-        patient["sex"] = _SEX[sex]
+    elif sex.strip() in _SEX:
+        patient["sex"] = _SEX[sex.strip()]
+    elif sex.strip():
+        # A code of a later table or a local one (X): the sex-specific rules use their sex-neutral windows.
+        shown = pid.component(8).strip()[:20]
+        notes.append(
+            f"PID-8 sex '{shown}' is not in HL7 table 0001 (F, M, O, U, A, N): read as not given (the "
+            "sex-specific limits use their sex-neutral windows)"
+        )
     raw_birth = pid.component(7)
     if raw_birth.strip() == HL7_NULL:
         notes.append('PID-7 birth date is the HL7 null "" (no value): read as not given; age not derived')

@@ -240,10 +240,11 @@ class TestErrors:
         with pytest.raises(Hl7Error, match="more than one PID"):
             parse_oru(message(PID, PID, obx(1, "NM", "33358-3^M^LN", "1", "g/L")), codemap)
 
-    def test_bad_sex(self, codemap):
+    def test_a_sex_outside_table_0001_is_not_given_with_a_note(self, codemap):
         pid = PID.replace("|F", "|X")
-        with pytest.raises(Hl7Error, match="PID-8 sex 'X'"):
-            parse_oru(message(pid, obx(1, "NM", "33358-3^M^LN", "1", "g/L")), codemap)
+        ctx = parse_oru(message(pid, obx(1, "NM", "33358-3^M^LN", "1", "g/L")), codemap)
+        assert "sex" not in ctx.request.get("patient", {})
+        assert any("PID-8 sex 'X'" in note for note in ctx.notes)
 
 
 class TestEscaping:

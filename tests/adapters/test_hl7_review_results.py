@@ -320,3 +320,17 @@ class TestFormattedText:
         resp = post(client, message(MSPIKE, IFE.format(value)))
         assert resp.status_code == 422
         assert "\\E\\.br\\E\\" not in resp.data.decode()
+
+
+class TestSexOutsideTable0001:
+    @pytest.mark.parametrize("sex", ["X", "MALE", "9"])
+    def test_is_read_as_not_given_with_a_note_naming_the_value(self, codemap, sex):
+        ctx = read(message(MSPIKE, pid=PID[:-1] + sex), codemap)
+        assert ctx.request["patient"] == {"age_years": 66}
+        note = next(n for n in ctx.notes if "PID-8" in n)
+        assert f"'{sex}'" in note and "table 0001" in note and "not given" in note
+
+    def test_the_message_is_answered(self, client):
+        resp = post(client, message(MSPIKE, pid=PID[:-1] + "X"))
+        assert resp.status_code == 200, resp.data
+        assert any("PID-8" in n for n in input_notes(resp.data))
