@@ -11,7 +11,9 @@ layer validates it with the same request schema as JSON and runs the same engine
   ``OruContext.notes``, which reach the reply and any ACK).
 * OBX-2 NM/SN/ST/TX/FT for numbers (SN ``<^0.1`` and text ``<0.1`` give a comparator), CWE/CE/CNE
   (text, code, then the alternate text and code) or ST/TX/FT for immunofixation (forms in
-  ``codes.IFE_FORMS_DOC`` and the lab's ``ife_wordings``) and yes/no findings.
+  ``codes.IFE_FORMS_DOC`` and the lab's ``ife_wordings``) and yes/no findings. Text is read with its
+  escapes and formatting commands decoded (``unescape``); an immunofixation on several lines is read
+  whole, else from its lines that are results when the others say nothing of one (``_ife_lines``).
 * OBX-4 sub-IDs: two results of one code with different sub-IDs are the clones of a biclonal
   immunofixation, or M-protein bands (added when the immunofixation names two clones); any other
   field with two values is a conflict.
@@ -19,14 +21,21 @@ layer validates it with the same request schema as JSON and runs the same engine
   14682-9, 59260-0 and the mass codes beside them) refuses any other unit and converts (creatinine
   mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
-  OBX-11 result status (F, C, P, R, S, U or empty used; X, D, W, I, N, O skipped), OBX-14 date.
+  OBX-11 result status (F, C, P, R, S, U or empty used, P/R/S with a note; X, D, W, I, N, O skipped;
+  a C replaces the final result of its OBX-3 in its order and date, ``_kept``), OBX-14 date.
+* OBX-17 (observation method) of a free light chain -> ``flc.assay`` (``_flc_assay``: the reagent
+  named decides, an analyser only without one; anything else ``other``); kappa and lambda naming
+  different assays are refused at OBX-17; none named: Freelite, the request's default, with a note.
 * Batch files (FHS/BHS ... BTS/FTS) are split by ``split_batch``; each message is read alone.
 * PID-7 birth date -> ``patient.age_years`` (completed years at ``collected_on``, else today; above
   150 refused at PID-7), PID-8 sex (F female, M male, O/A other, U/N unknown); the HL7 null ``""`` in
-  either is not given (noted). OBR-7 (else the latest OBX-14) -> ``collected_on``; an OBR-7 or OBX-14
-  in the future or before 1900 is refused at its field. When the timestamp dating the panel
-  and another OBR-7 or OBX-14 both carry a time and a UTC offset, the other's date is taken in the
-  panel timestamp's offset. NTE, ORC, PV1, SPM and Z-segments are tolerated and ignored.
+  either, and a sex code outside table 0001, is not given (noted). OBR-7 (else the latest OBX-14) ->
+  ``collected_on``; an OBR-7 or OBX-14 in the future or before 1900 is refused at its field. When the
+  timestamp dating the panel and another OBR-7 or OBX-14 both carry a time and a UTC offset, the
+  other's date is taken in the panel timestamp's offset. ORC, PV1, SPM and Z-segments are tolerated
+  and ignored.
+* NTE: each comment (NTE-3) is a note naming the segment it follows (``_read_nte``); after a result
+  OBX with an empty OBX-5 it holds the result, which is refused at that OBX-5.
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
   code -> ``clinical.*``. DG1-6 ``W`` (working) makes scleromyxoedema "suspected", otherwise
   "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
@@ -116,6 +125,8 @@ _USED_STATUSES = {"", "F", "C", "P", "R", "S", "U"}
 # HL7 table 0085 codes that are not results (deleted, wrong, pending, not asked, order detail):
 # skipped with a note. A code outside table 0085 is an error, never a silently dropped result.
 _SKIPPED_STATUSES = {"X", "D", "W", "I", "N", "O", "A", "B"}
+# HL7 table 0085 codes of results that are read but may still change: said in a note.
+_PROVISIONAL = {"P": "preliminary", "R": "not verified", "S": "partial"}
 _SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
 _RISK_MODELS = tuple(RISK_LABELS)
 
@@ -170,8 +181,25 @@ def _hex_controls(text: str, enc: Encoding) -> str:
     return _CONTROLS.sub(lambda m: f"{enc.escape}X{ord(m.group()):02X}{enc.escape}", text)
 
 
+# HL7 formatting commands (FT, also met in TX and ST): line breaks (.br, .sp <n> lines, .ce a centred
+# line) end a line; .sk <n> skips spaces (one is kept: a count is layout, not text); indents (.in, .ti)
+# and fill modes (.fi, .nf) carry no text.
+_FORMATTING = re.compile(r"\.(br|sp|ce|sk|in|ti|fi|nf)\s*([+-]?\d*)", re.ASCII)
+
+
+def _formatting(command: str, number: str) -> str:
+    if command == "sp":
+        count = int(number) if number.isdigit() else 1
+        return "\n" * min(max(count, 1), 2)
+    if command in ("br", "ce"):
+        return "\n"
+    return " " if command == "sk" else ""
+
+
 def unescape(text: str, enc: Encoding = DEFAULT_ENCODING) -> str:
-    """Undo HL7 escape sequences (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\.br\\ \\Xhh\\); drop formatting."""
+    """Undo HL7 escape sequences (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\Xhh\\) and formatting commands
+    (\\.br\\, \\.sp\\ and \\.ce\\ end a line, \\.sk\\ a space; \\.in\\ \\.ti\\ \\.fi\\ \\.nf\\ and
+    highlighting \\H\\ \\N\\ carry no text)."""
     if enc.escape not in text:
         return text
     esc = re.escape(enc.escape)
@@ -181,20 +209,22 @@ def unescape(text: str, enc: Encoding = DEFAULT_ENCODING) -> str:
         "T": enc.subcomponent,
         "R": enc.repetition,
         "E": enc.escape,
-        ".br": "\n",
     }
 
     def replace(match: re.Match[str]) -> str:
         seq = match.group(1)
         if seq in simple:
             return simple[seq]
+        command = _FORMATTING.fullmatch(seq)
+        if command is not None:
+            return _formatting(command.group(1), command.group(2))
         if seq.startswith("X") and re.fullmatch(r"X(?:[0-9A-Fa-f]{2})+", seq):
             raw = bytes.fromhex(seq[1:])
             try:
                 return raw.decode("utf-8")
             except UnicodeDecodeError:
                 return raw.decode("latin-1")
-        return ""  # highlighting (\H\ \N\) and other formatting commands carry no text
+        return ""  # highlighting (\H\ \N\), character-set (\C..\ \M..\) and local (\Z..\) escapes
 
     return re.sub(f"{esc}([^{esc}]*){esc}", replace, text)
 
@@ -784,8 +814,9 @@ class _ObxReader:
                 raise ValueProblem(f"value type {value_type} cannot carry an immunofixation result")
             # Each repetition is read from the first of its texts that is an immunofixation result.
             chosen = [
-                _first_readable(_candidates(seg, rep, value_type, text_first=True), self.codemap)
+                text
                 for rep in reps
+                for text in self._ife_texts(_candidates(seg, rep, value_type, text_first=True))
             ]
             return self.codemap.parse_ife(chosen)
         if len(reps) != 1:
@@ -812,6 +843,27 @@ class _ObxReader:
                 notes=self.notes,
             )
         return coded_value(entry, _candidates(seg, rep, value_type), self.codemap)
+
+    def _ife_texts(self, candidates: list[str]) -> list[str]:
+        """The immunofixation text of one repetition: the first candidate read whole; else, of a text
+        on several lines (\\.br\\), the lines that are results, when every other line says nothing of
+        one (a signature, a method, a date: said in a note). A line that speaks of the result
+        without being read refuses the value."""
+        try:
+            return [_first_readable(candidates, self.codemap)]
+        except ValueProblem:
+            for text in candidates:
+                lines = _ife_lines(text, self.codemap)
+                if lines is not None:
+                    read, other = lines
+                    if not other:
+                        return read  # one result a line: each is read, as repetitions are
+                    self.notes.append(
+                        f"{self.where}: OBX-5 read from its line(s) '{' / '.join(read)[:120]}'; not read, "
+                        f"as no part of the immunofixation result: '{' / '.join(other)[:120]}'"
+                    )
+                    return read
+            raise
 
     def _unit(self) -> str:
         seg = self.seg
@@ -875,6 +927,35 @@ def _refuse_comma(text: str) -> None:
     )
 
 
+# Words of an immunofixation result: a line without any of them (a signature, a method, a date) is no
+# part of the result; a line with one is read, or the value is refused.
+_IFE_WORDS = re.compile(
+    r"\b(?:ig\s*[gamde]|kappa|lambda|mono|bi|oligo|poly)clonal|\b(?:ig\s*[gamde]|kappa|lambda|paraprotein|"
+    r"m-?protein|m-?spike|m-?component|bands?|clones?|bence|light\s+chains?|heavy\s+chains?|immunofixation|"
+    r"ife|positive|negative|detected|identified|present|absent|gammopathy|isotype)\b|[κλ]",
+    re.IGNORECASE,
+)
+
+
+def _ife_lines(text: str, codemap: CodeMap) -> tuple[list[str], list[str]] | None:
+    """The lines of a multi-line text that are immunofixation results, and the others; None when it
+    is on one line, no line is a result, or a line that is not read speaks of the result."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(lines) < 2:
+        return None
+    read, other = [], []
+    for line in lines:
+        try:
+            codemap.parse_ife([line])
+        except ValueProblem:
+            if _IFE_WORDS.search(line):
+                return None
+            other.append(line)
+        else:
+            read.append(line)
+    return (read, other) if read else None
+
+
 def _first_readable(candidates: list[str], codemap: CodeMap) -> str:
     problems = []
     for text in candidates:
@@ -884,6 +965,102 @@ def _first_readable(candidates: list[str], codemap: CodeMap) -> str:
         except ValueProblem as exc:
             problems.append(str(exc))
     raise ValueProblem("; ".join(problems) or "immunofixation value is empty")
+
+
+# OBX-17 (observation method) of a free light chain names its assay (request flc.assay). The reagent
+# decides, whatever the analyser it runs on (clinical-reference §2.1 Li: Freelite reagents run on
+# Siemens BN II as well as on Optilite); an analyser's name is read only when no reagent is named.
+_FLC_REAGENTS = (
+    ("freelite", re.compile(r"\bfree\s*lite\b|\bbinding\s*site\b")),
+    ("n_latex", re.compile(r"\bn\s*-?\s*latex\b")),
+    ("sebia", re.compile(r"\bsebia\b")),
+)
+_FLC_ANALYSERS = (
+    ("freelite", re.compile(r"\boptilite\b")),
+    ("n_latex", re.compile(r"\bsiemens\b|\bbn\s*-?\s*(?:ii|2)\b|\bbnii\b|\batellica\b")),
+)
+_ASSAY_NAMES = {"freelite": "Freelite", "n_latex": "N Latex", "sebia": "Sebia", "other": "other"}
+FLC_TARGETS = ("flc.kappa", "flc.lambda")
+
+
+def _named_assays(texts: Sequence[str], table: Sequence[tuple[str, re.Pattern[str]]]) -> set[str]:
+    folded = [" ".join(t.casefold().replace("_", " ").split()) for t in texts]
+    return {assay for text in folded for assay, pattern in table if pattern.search(text)}
+
+
+def _flc_assay(seg: Segment, where: str, notes: list[str]) -> str | None:
+    """The FLC assay OBX-17 names (code, text and alternate code and text of each repetition, any
+    case), None when it names none. A reagent (Freelite or The Binding Site, N Latex, Sebia) decides;
+    else an analyser (Optilite; Siemens, BN II, Atellica), with a note; anything else is 'other', with
+    a note. Two reagents, or two analysers of different assays, are refused at OBX-17."""
+    texts: list[str] = []
+    for rep in range(len(seg.repetitions(17))):
+        for c in (1, 2, 4, 5, 9):
+            text = seg.component(17, c, rep).strip()
+            if text and text != HL7_NULL and text not in texts:
+                texts.append(text)
+    if not texts:
+        return None
+    shown = " / ".join(texts)[:120]
+    for table, kind in ((_FLC_REAGENTS, "reagent"), (_FLC_ANALYSERS, "analyser")):
+        named = _named_assays(texts, table)
+        if len(named) > 1:
+            raise Hl7Error(
+                f"{where}: OBX-17 '{shown}' names the {kind}s of more than one FLC assay "
+                f"({', '.join(sorted(_ASSAY_NAMES[a] for a in named))}): send the assay of the result",
+                segment="OBX",
+                index=seg.index,
+                field=17,
+                hl7_code=102,
+            )
+        if named:
+            assay = named.pop()
+            if kind == "analyser":
+                notes.append(
+                    f"{where}: OBX-17 '{shown}' names an analyser, not its reagent: read as the "
+                    f"{_ASSAY_NAMES[assay]} FLC assay (an analyser can run another reagent; name the reagent "
+                    "in OBX-17)"
+                )
+            return assay
+    notes.append(
+        f"{where}: OBX-17 '{shown}' names an FLC assay other than Freelite, N Latex or Sebia: read as "
+        "assay 'other', which has no default ratio interval: the kappa/lambda ratio is assessed only "
+        "against the laboratory's own interval (flc.ratio_reference_range of the JSON request)"
+    )
+    return "other"
+
+
+def _read_flc_assay(seg: Segment, source: str, panel: PanelAssembler, notes: list[str]) -> None:
+    """flc.assay from the OBX-17 of a free light chain; the kappa and lambda of one message naming
+    different assays are refused at the second one's OBX-17."""
+    said: list[str] = []
+    assay = _flc_assay(seg, source, said)
+    if assay is None:
+        return
+    stated = panel.get("flc.assay")
+    if stated is None:
+        notes.extend(said)
+        panel.set("flc.assay", assay, source=f"{source} OBX-17")
+    elif stated != assay:
+        raise Hl7Error(
+            f"{source}: OBX-17 names the {_ASSAY_NAMES[assay]} FLC assay, {panel.sources['flc.assay']} the "
+            f"{_ASSAY_NAMES[stated]} assay: the free light chains of one message are read with one assay",
+            segment="OBX",
+            index=seg.index,
+            field=17,
+            hl7_code=102,
+        )
+
+
+def _note_assumed_assay(ctx: OruContext) -> None:
+    """Free light chains read without an assay named (OBX-17): the request's default, Freelite, is
+    said in the notes."""
+    flc = ctx.request.get("flc") or {}
+    if ("kappa" in flc or "lambda" in flc) and "assay" not in flc:
+        ctx.notes.append(
+            "free light chains: OBX-17 (observation method) names no assay: Freelite assumed (its ratio "
+            "interval and the myeloma-defining FLC ratio rule apply); name the assay in OBX-17"
+        )
 
 
 def parse_oru(
@@ -934,7 +1111,9 @@ def parse_oru(
     if codemap.sender:
         ctx.notes.append(f"codes read with the code map of sender '{codemap.sender}'")
     try:
-        return _read_segments(ctx, segments, codemap, today)
+        _read_segments(ctx, segments, codemap, today)
+        _note_assumed_assay(ctx)
+        return ctx
     except Hl7Error as exc:
         exc.notes = ctx.notes
         raise
@@ -954,7 +1133,15 @@ def _read_segments(
     obx_count = 0
     cancelled = False  # the current OBR's order is cancelled (OBR-25 X)
     obr_ends: dict[int, _Stamp] = {}  # OBR-8 of timed collections, by OBR occurrence
+    owner: Segment | None = None  # the segment an NTE comments on: the last one before it
+    empty_value: tuple[Segment, str] | None = None  # a result OBX without OBX-5, and its note
+    order: int | None = None  # the current OBR's occurrence
+    read_by_key: dict[tuple[Any, ...], list[_ReadObx]] = {}  # results read, for corrections (OBX-11 C)
     for seg in segments:
+        if seg.name == "NTE":
+            _read_nte(seg, owner, empty_value, ctx.notes)
+            continue
+        owner, empty_value = seg, None
         if seg.name == "PID":
             if pid is not None:
                 raise Hl7Error(
@@ -1006,6 +1193,7 @@ def _read_segments(
             if stamp and end:
                 obr_ends[seg.index] = end
             obr_on = (stamp, seg.index) if stamp and not cancelled else None
+            order = seg.index
             if stamp and not cancelled:
                 obr_stamps.append((stamp, seg.index))
         elif seg.name == "OBX":
@@ -1014,9 +1202,16 @@ def _read_segments(
                 set_id = seg.text(1) or str(seg.index)
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
                 continue
-            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today or date.today())
+            empty: list[str] = []
+            result, when, on = _map_obx(
+                seg, codemap, ctx.notes, obr_on, frame, today or date.today(), empty=empty
+            )
+            empty_value = (seg, empty[0]) if empty else None
             if result is not None:
-                results.append((result, on))
+                if _kept((seg, result, on), order, frame, read_by_key, results, ctx.notes):
+                    results.append((result, on))
+                if result.path in FLC_TARGETS:
+                    _read_flc_assay(seg, result.source, panel, ctx.notes)
             if when:
                 obx_stamps.append((when, seg.index))
         elif seg.name == "DG1":
@@ -1219,6 +1414,104 @@ def message_to_request(
     return parse_oru(message, codemap, today=today).request
 
 
+# Result statuses (HL7 table 0085) a correction (C) replaces: final, changed to final, not given.
+_FINAL_STATUSES = ("F", "U", "")
+_ReadObx = tuple[Segment, DatedResult, _Stamp | None]
+
+
+def _shown_value(seg: Segment) -> str:
+    """An OBX's value as sent (OBX-5 repetitions, OBX-6 unit), for a note."""
+    value = " ~ ".join(unescape(rep, seg.enc).strip() for rep in seg.repetitions(5))
+    unit = seg.component(6).strip()
+    return f"{value} {unit}"[:80] if unit else value[:80]
+
+
+def _kept(
+    read: _ReadObx,
+    order: int | None,
+    frame: tzinfo | None,
+    read_by_key: dict[tuple[Any, ...], list[_ReadObx]],
+    results: list[tuple[DatedResult, _Stamp | None]],
+    notes: list[str],
+) -> bool:
+    """Whether a result is read. A corrected result (OBX-11 C) is read in place of the final result
+    (F, U or no status) of the same OBX-3, sub-ID, order (OBR) and date, whichever comes first, with a
+    note naming both values. Two finals, or two corrections, that differ stay a conflict."""
+    seg, result, on = read
+    status = seg.component(11).strip().upper()
+    codings = _codings(seg, 3)
+    first = (codings[0].system or "", codings[0].code) if codings else None
+    key = (first, result.path, result.group, order, on.date_in(frame) if on is not None else None)
+    earlier = read_by_key.setdefault(key, [])
+    if status in _FINAL_STATUSES:
+        corrected = next((r for r in earlier if r[0].component(11).strip().upper() == "C"), None)
+        if corrected is not None:
+            notes.append(
+                f"{result.source}: final result {_shown_value(seg)} not read: the corrected result "
+                f"(OBX-11 C) {_shown_value(corrected[0])} of {corrected[1].source} replaces it"
+            )
+            return False
+    elif status == "C":
+        for final in [r for r in earlier if r[0].component(11).strip().upper() in _FINAL_STATUSES]:
+            earlier.remove(final)
+            results[:] = [r for r in results if r[0] is not final[1]]
+            notes.append(
+                f"{result.source}: corrected result (OBX-11 C) {_shown_value(seg)} read in place of the "
+                f"final result {_shown_value(final[0])} of {final[1].source}"
+            )
+    earlier.append(read)
+    return True
+
+
+# A comment (NTE-3) carried into the notes is cut to this many characters.
+MAX_COMMENT = 200
+
+
+def _comment_text(nte: Segment) -> str:
+    """NTE-3 as one line: its repetitions (lines) joined, escapes decoded, blanks folded, cut to
+    MAX_COMMENT characters with an ellipsis; '' for no text or the HL7 null."""
+    text = " ".join(" ".join(unescape(rep, nte.enc) for rep in nte.repetitions(3)).split())
+    if text == HL7_NULL:
+        return ""
+    return text if len(text) <= MAX_COMMENT else text[: MAX_COMMENT - 3].rstrip() + "..."
+
+
+def _commented(seg: Segment | None) -> str:
+    """What an NTE comments on: the segment before it, an OBX or OBR named with its code and text."""
+    if seg is None or seg.name in ("MSH", "SFT"):
+        return "message"
+    label = f"{seg.name}[{seg.index}]"
+    if seg.name in ("OBX", "OBR"):
+        n = 3 if seg.name == "OBX" else 4
+        named = " ".join(p for p in (seg.component(n, 1).strip(), seg.component(n, 2).strip()) if p)
+        return f"{label} ({named})" if named else label
+    return label
+
+
+def _read_nte(
+    nte: Segment, owner: Segment | None, empty_value: tuple[Segment, str] | None, notes: list[str]
+) -> None:
+    """A comment is a note naming what it belongs to (never dropped, never read as a result). A
+    comment after a result OBX whose OBX-5 is empty holds the result: refused at that OBX-5, as a
+    value 'See note' is."""
+    text = _comment_text(nte)
+    if not text:
+        return
+    if empty_value is not None:
+        obx, ignored = empty_value
+        if ignored in notes:
+            notes.remove(ignored)
+        raise Hl7Error(
+            f"{_commented(obx)}: OBX-5 is empty and the result follows in a comment (NTE), which is not "
+            f"read as a result ('{text[:60]}'): send the result in OBX-5",
+            segment="OBX",
+            index=obx.index,
+            field=5,
+            hl7_code=101,
+        )
+    notes.append(f"{_commented(owner)} comment: {text}")
+
+
 def _map_obx(
     seg: Segment,
     codemap: CodeMap,
@@ -1226,6 +1519,8 @@ def _map_obx(
     obr_on: tuple[_Stamp, int] | None,
     frame: tzinfo | None,
     today: date,
+    *,
+    empty: list[str] | None = None,
 ) -> tuple[DatedResult | None, _Stamp | None, _Stamp | None]:
     """One OBX as a result (None when it is not read), its OBX-14 and the timestamp that dates the
     result: its OBX-14, else the OBR-7 of the OBR it follows. The caller sets the result's date from
@@ -1263,6 +1558,8 @@ def _map_obx(
             return None, None, None
         if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
             notes.append(f"{where}: no value in OBX-5; ignored")
+            if empty is not None:  # refused if the result follows in a comment (_read_nte)
+                empty.append(notes[-1])
             return None, None, None
         _one_value(seg, _ONE_VALUE_RESULT, f"{where}: ")
         value = reader.value(entry)
@@ -1272,6 +1569,11 @@ def _map_obx(
             where = f"{where} sub-ID {sub_id}"
         if from_finding:
             notes.append(f"{where}: finding code mapped to {entry.target}")
+        if status in _PROVISIONAL:
+            notes.append(
+                f"{where}: {_PROVISIONAL[status]} result (OBX-11 {status}) read: the interpretation rests on "
+                "a result that may change"
+            )
     except WrongCodeError as exc:
         raise Hl7Error(f"{where}: {exc}", segment="OBX", index=seg.index, field=3, hl7_code=103) from exc
     except ValueProblem as exc:
@@ -1356,16 +1658,15 @@ def _patient(pid: Segment, on: date, notes: list[str], *, dated: bool = True) ->
     sex = pid.component(8).upper()
     if sex.strip() == HL7_NULL:
         notes.append('PID-8 sex is the HL7 null "" (no value): read as not given')
-    elif sex:
-        if sex not in _SEX:
-            raise Hl7Error(
-                f"PID-8 sex '{sex}' is not in HL7 table 0001 (F, M, O, U, A, N)",
-                segment="PID",
-                index=1,
-                field=8,
-                hl7_code=103,
-            )
-        patient["sex"] = _SEX[sex]
+    elif sex.strip() in _SEX:
+        patient["sex"] = _SEX[sex.strip()]
+    elif sex.strip():
+        # A code of a later table or a local one (X): the sex-specific rules use their sex-neutral windows.
+        shown = pid.component(8).strip()[:20]
+        notes.append(
+            f"PID-8 sex '{shown}' is not in HL7 table 0001 (F, M, O, U, A, N): read as not given (the "
+            "sex-specific limits use their sex-neutral windows)"
+        )
     raw_birth = pid.component(7)
     if raw_birth.strip() == HL7_NULL:
         notes.append('PID-7 birth date is the HL7 null "" (no value): read as not given; age not derived')

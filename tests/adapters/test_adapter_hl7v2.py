@@ -66,7 +66,9 @@ class TestSamples:
         assert "OBX[9] (set ID 9, 2093-3): code not in the code map; ignored" in notes
         assert "one-sided reference range '>60' dropped" in notes
         assert "62238-1) ignored, OBX[7] (set ID 7, 98979-8) is preferred" in notes
-        assert ctx.sources["spep.m_protein"] == "OBX[1] (set ID 1, 33358-3)"
+        # OBX[2] is the correction (OBX-11 C) of OBX[1]: read in its place.
+        assert ctx.sources["spep.m_protein"] == "OBX[2] (set ID 2, 33358-3)"
+        assert "corrected result (OBX-11 C) 1.2 g/dL read in place of the final result 1.2 g/dL" in notes
 
     def test_v23_crlf_ce_sn_comparator_and_dg1(self, codemap):
         request = message_to_request(sample_bytes("oru_v23_crlf.hl7"), codemap)
@@ -238,10 +240,11 @@ class TestErrors:
         with pytest.raises(Hl7Error, match="more than one PID"):
             parse_oru(message(PID, PID, obx(1, "NM", "33358-3^M^LN", "1", "g/L")), codemap)
 
-    def test_bad_sex(self, codemap):
+    def test_a_sex_outside_table_0001_is_not_given_with_a_note(self, codemap):
         pid = PID.replace("|F", "|X")
-        with pytest.raises(Hl7Error, match="PID-8 sex 'X'"):
-            parse_oru(message(pid, obx(1, "NM", "33358-3^M^LN", "1", "g/L")), codemap)
+        ctx = parse_oru(message(pid, obx(1, "NM", "33358-3^M^LN", "1", "g/L")), codemap)
+        assert "sex" not in ctx.request.get("patient", {})
+        assert any("PID-8 sex 'X'" in note for note in ctx.notes)
 
 
 class TestEscaping:

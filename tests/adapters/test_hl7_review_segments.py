@@ -64,10 +64,11 @@ class TestHl7Null:
         assert "patient" not in ctx.request
         assert sum('""' in note for note in ctx.notes) == 2, ctx.notes
 
-    def test_a_value_that_is_not_the_null_is_still_refused(self, codemap):
+    def test_a_value_outside_table_0001_is_not_given_with_its_own_note(self, codemap):
         pid = r"PID|1||12345^^^HOSP^MR||Doe^Jane||19600115|X"
-        with pytest.raises(Hl7Error, match="PID-8 sex 'X'"):
-            parse_oru(message(MPROT, pid=pid), codemap)
+        ctx = parse_oru(message(MPROT, pid=pid), codemap)
+        assert "sex" not in ctx.request["patient"]
+        assert any("PID-8 sex 'X' is not in HL7 table 0001" in note for note in ctx.notes), ctx.notes
 
 
 class TestSmallTexts:

@@ -59,8 +59,23 @@ def test_the_interpretation_delivered_over_mllp_is_the_http_endpoints_reply(star
         (b"MSH|^~\\&|LIS|LAB|MGI|HOSP|20240101||ORU^R01^ORU_R01|AR0002|P|9.9\rPID|1||1\r", 400, "AR"),
         (oru("AE0002").replace(b"19600115|F\r", b"19600115|F~M\r"), 422, "AE"),
         (oru("AE0003").replace(b"|||20240501083000\r", b"|||99991231235959-1400\r"), 422, "AE"),
+        (
+            oru(
+                "AE0004",
+                extra="OBX|4|TX|25700-6^Immunofixation^LN||||||||F\rNTE|1|L|IgA lambda monoclonal protein.\r",
+            ),
+            422,
+            "AE",
+        ),
     ],
-    ids=["unknown-unit", "not-an-oru", "unsupported-version", "repeated-pid-8", "obr-7-out-of-range"],
+    ids=[
+        "unknown-unit",
+        "not-an-oru",
+        "unsupported-version",
+        "repeated-pid-8",
+        "obr-7-out-of-range",
+        "result-in-a-comment",
+    ],
 )
 def test_a_refused_message_gets_the_same_ack_over_mllp_as_over_http(
     start_listener, engine, message, status, code
