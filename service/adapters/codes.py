@@ -908,7 +908,8 @@ Accepted immunofixation values (case-insensitive; spaces, hyphens and Greek Îº/Î
 | sentences: monoclonal IgG kappa identified,     | positive, [{"heavy_chain": "IgG",                 |
 |   monoclonal IgG kappa protein detected.,       |             "light_chain": "kappa"}]              |
 |   IgG/kappa, faint band of monoclonal IgG kappa |                                                   |
-|   in a polyclonal background                    |                                                   |
+|   in a polyclonal background, faint IgA lambda  |                                                   |
+|   band, a small monoclonal IgG kappa            |                                                   |
 | no monoclonal protein identified, negative for  | {"result": "negative", "clones": []}              |
 |   monoclonal protein, no M-spike seen           |                                                   |
 | the lab's own wordings (code map ife_wordings)  | the standard form each is mapped to               |
@@ -933,7 +934,10 @@ _NEGATIVE_SENTENCE = re.compile(
 )
 _PREFIX = re.compile(
     r"^(?:positive|pos|monoclonal|biclonal|(?:an?\s+)?(?:faint|small|weak|trace|minor|discrete)?\s*"
-    r"(?:band|spike|amount)\s+of)\b\s*(?:for\b)?\s*[:\-,]?\s*"
+    r"(?:band|spike|amount)\s+of"
+    # a bare qualifier before the clone: "faint IgA lambda band", "a small monoclonal IgG kappa"
+    r"|(?:an?\s+)?(?:faint|small|weak|trace|minor|discrete)(?:\s+monoclonal)?(?=\s+(?:ig|free|bence|kappa|lambda)))"
+    r"\b\s*(?:for\b)?\s*[:\-,]?\s*"
 )
 _SUFFIX = re.compile(
     r"\s+(?:(?:monoclonal\s+)?(?:protein|paraprotein|band|component|gammopathy|m-protein|type)"

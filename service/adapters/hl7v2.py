@@ -102,6 +102,7 @@ from .codes import (
     Coding,
     DatedResult,
     Kind,
+    NotDetected,
     PanelAssembler,
     ResultProblem,
     ValueProblem,
@@ -829,8 +830,10 @@ class _ObxReader:
             rng = None
             if kind is Kind.QUANTITY and seg.text(7).strip():
                 rng = read_range_text(seg.text(7), unit, self.codemap, f"{self.where} OBX-7", self.notes)
-            if kind is Kind.COUNT:
-                self.field = 5  # a count's problems are in its value (OBX-5), not its unit
+            if kind is Kind.COUNT or isinstance(number, NotDetected):
+                # a count's problems are in its value (OBX-5), not its unit; so is a 'none detected'
+                # wording sent for a result that is not an M-protein
+                self.field = 5
             return numeric_value(
                 entry,
                 number,

@@ -480,3 +480,26 @@ class TestSenderMaps:
         assert codemap.observation(Coding(None, "MSPIKE")).target == "spep.m_protein"
         assert codemap.observation(Coding("", "MSPIKE")).target == "spep.m_protein"
         assert codemap.observation(Coding("99LAB", "MSPIKE")) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "heavy", "light"),
+    [
+        ("Faint IgA lambda band", "IgA", "lambda"),
+        ("a small monoclonal IgG kappa", "IgG", "kappa"),
+        ("Trace IgM kappa", "IgM", "kappa"),
+        ("weak free lambda", None, "lambda"),
+    ],
+)
+def test_a_qualified_band_names_its_clone(text, heavy, light):
+    """A size qualifier before the clone ('faint', 'small', 'trace') is wording, as in 'faint band of'."""
+    assert load_codemap().parse_ife([text]) == {
+        "result": "positive",
+        "clones": [{"heavy_chain": heavy, "light_chain": light}],
+    }
+
+
+@pytest.mark.parametrize("text", ["Faint band", "faint", "small kappa"])
+def test_a_qualifier_without_a_clone_is_still_refused(text):
+    with pytest.raises(ValueProblem):
+        load_codemap().parse_ife([text])

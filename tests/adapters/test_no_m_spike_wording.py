@@ -56,8 +56,9 @@ def test_hl7_trace_and_other_texts_stay_refused(codemap, text):
 
 
 def test_hl7_another_result_is_not_read_from_a_negative_wording(codemap):
-    with pytest.raises(Hl7Error, match="'Not detected' is not a number"):
+    with pytest.raises(Hl7Error, match="'Not detected' is not a number") as err:
         parse_oru(oru("OBX|1|ST|2000-8^Ca^LN||Not detected|mmol/L|||||F"), codemap)
+    assert (err.value.segment, err.value.field) == ("OBX", 5)  # the value is wrong, not the unit
 
 
 def test_the_wording_rule_is_shared():
