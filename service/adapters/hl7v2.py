@@ -1162,16 +1162,20 @@ def _read_segments(
             cancelled = _cancelled(seg)
             if not cancelled:  # a cancelled order names neither the reply nor the specimen
                 ctx.obr.append(seg)
-            stamp = _result_stamp(
-                seg.component(7),
-                f"OBR[{seg.index}] OBR-7",
-                segment="OBR",
-                index=seg.index,
-                fld=7,
-                notes=ctx.notes,
-                # A cancelled order's OBR-7 dates no result: a collection scheduled for later is no error.
-                today=None if cancelled else today or date.today(),
-            )
+
+            def obr_stamp(fld: int, on: date | None, seg: Segment = seg) -> _Stamp | None:
+                return _result_stamp(
+                    seg.component(fld),
+                    f"OBR[{seg.index}] OBR-{fld}",
+                    segment="OBR",
+                    index=seg.index,
+                    fld=fld,
+                    notes=ctx.notes,
+                    today=on,
+                )
+
+            # A cancelled order's OBR-7 dates no result: a collection scheduled for later is no error.
+            stamp = obr_stamp(7, None if cancelled else today or date.today())
             if cancelled:
                 ctx.notes.append(
                     f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"
@@ -1181,15 +1185,7 @@ def _read_segments(
             # future or before 1900 would carry an old collection into the panel: not read, as an OBR-8
             # that is not a date.
             try:
-                end = _result_stamp(
-                    seg.component(8),
-                    f"OBR[{seg.index}] OBR-8",
-                    segment="OBR",
-                    index=seg.index,
-                    fld=8,
-                    notes=ctx.notes,
-                    today=today or date.today(),
-                )
+                end = obr_stamp(8, today or date.today())
             except Hl7Error as exc:
                 end = None
                 ctx.notes.append(f"{exc}: not read (the collection is dated by its OBR-7)")
