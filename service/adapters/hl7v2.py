@@ -2052,18 +2052,23 @@ def validation_error(errors: Mapping[str, list[str]], context: OruContext) -> Hl
         if path == "collected_on" and context.collected_from is not None:
             segment, index, fld = context.collected_from
             return Hl7Error(text, segment=segment, index=index, field=fld, hl7_code=102, ack_code="AE")
+        # An earlier day's date (history.N.collected_on) is the date of that day's results: located at
+        # the first of their OBX, field 14 (its date, or its order's OBR-7 when OBX-14 is empty).
+        entry_date = re.fullmatch(r"(history\.\d+)\.collected_on", path)
         origin = next(
             (
                 src
                 for fld, src in sorted(context.sources.items(), key=lambda i: -len(i[0]))
-                if path == fld or path.startswith(fld + ".")
+                if path == fld
+                or path.startswith(fld + ".")
+                or (entry_date is not None and fld.startswith(entry_date.group(1) + "."))
             ),
             None,
         )
         match = re.search(r"OBX\[(\d+)\]", origin or "")
         if match:
             last = path.rsplit(".", 1)[-1]
-            fld = _FIELD_OF.get(last, 5)
+            fld = 14 if entry_date is not None else _FIELD_OF.get(last, 5)
             return Hl7Error(
                 text,
                 segment="OBX",

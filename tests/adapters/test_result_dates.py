@@ -245,3 +245,11 @@ def test_fhir_a_marrow_eight_days_after_the_blood_work_up_is_read_with_it():
     assert tr.request["spep"]["m_protein"] == {"value": 10, "unit": "g/L"}
     assert tr.request["marrow"]["plasma_cells_percent"] == 8
     assert any("after the panel's paraprotein studies of 2026-11-01" in n for n in tr.notes), tr.notes
+
+
+def test_an_earlier_days_date_the_request_refuses_is_located_at_its_results_obx_14(client):
+    """A haemoglobin dated before the birth date (PID-7 1966) is refused at the OBX that carries it."""
+    status, reply = post_hl7(client, oru([("718-7", "130", "g/L", "", "19000101")]))
+    assert status == 422, reply
+    assert err_locations(reply) == ["OBX^5^14"]
+    assert "before the patient's birth" in reply
