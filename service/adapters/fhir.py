@@ -1245,7 +1245,9 @@ def _translate(
         place = exc.result.date_element if exc.dated else exc.result.locator
         raise FhirError(str(exc), {place: [str(exc)]}) from exc
     except ValueProblem as exc:
-        raise FhirError(str(exc), {"Bundle": [str(exc)]}) from exc
+        # A check across results (a reported ratio against kappa and lambda) names the element it refuses.
+        refused_at = re.match(r"Bundle\.entry\[\d+\][\w.\[\]]*", str(exc))
+        raise FhirError(str(exc), {refused_at.group(0) if refused_at else "Bundle": [str(exc)]}) from exc
     request = panel.build()
     if history:
         request["history"] = history

@@ -1274,7 +1274,12 @@ def _read_segments(
         raise Hl7Error(text, segment=name, index=index, field=fld, hl7_code=205 if conflict else 102) from exc
     except ValueProblem as exc:
         ctx.notes.extend(panel.notes)
-        raise Hl7Error(str(exc), segment="OBX", hl7_code=102) from exc
+        # A check across results (a reported ratio against kappa and lambda) names the OBX it refuses.
+        named = re.match(r"OBX\[(\d+)\]", str(exc))
+        index = int(named.group(1)) if named else None
+        raise Hl7Error(
+            str(exc), segment="OBX", index=index, field=5 if index else None, hl7_code=102
+        ) from exc
     ctx.notes.extend(panel.notes)
     request = panel.build()
     if history:

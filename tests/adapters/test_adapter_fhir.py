@@ -365,6 +365,16 @@ class TestInboundErrors:
         with pytest.raises(FhirError, match=fragment):
             bundle_to_request(data, codemap)
 
+    def test_a_reported_ratio_that_disagrees_is_located_at_its_observation(self, codemap):
+        data = bundle(
+            observation("36916-5", **quantity(40, "mg/L")),
+            observation("33944-0", **quantity(10, "mg/L")),
+            observation("48378-4", valueQuantity={"value": 0.4}),
+        )
+        with pytest.raises(FhirError) as err:
+            bundle_to_request(data, codemap)
+        assert list(err.value.errors) == ["Bundle.entry[2].resource"]
+
 
 class TestDiagnosticReport:
     def test_report_validates_and_carries_the_interpretation(self, worked_example_response):

@@ -214,8 +214,9 @@ class TestErrors:
             obx(2, "NM", "33944-0^L^LN", "10", "mg/L"),
             obx(3, "NM", "48378-4^R^LN", "0.4", ""),
         )
-        with pytest.raises(Hl7Error, match="ratio 0.4 disagrees with kappa/lambda 4.00"):
+        with pytest.raises(Hl7Error, match="ratio 0.4 disagrees with kappa/lambda 4.00") as err:
             parse_oru(text, codemap)
+        assert (err.value.segment, err.value.index, err.value.field) == ("OBX", 3, 5)  # the reported ratio
 
     @pytest.mark.parametrize(
         ("text", "code", "fragment"),
