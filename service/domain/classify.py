@@ -193,6 +193,19 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
     if flow is None or out.igm_logic or out.code not in _FLOW_CODES:
         return out
     shown = f"{float(flow):g} %"
+    if f.bmpc is None and flow >= R.BMPC_MYELOMA_PERCENT and out.code is Code.SOLITARY_PLASMACYTOMA:
+        # ref: §2.8 / §2.9 — a solitary plasmacytoma needs clonal BMPC < 10 %; a flow figure of >= 10 %
+        # (an under-estimate) makes myeloma likely, as a morphology figure of >= 10 % does (§2.8).
+        res = _indeterminate(
+            out.isotype,
+            f"biopsy-proven plasmacytoma with flow-cytometry plasma cells {shown} (>= 10 %) and no "
+            "morphological or clonal figure: flow under-estimates the marrow burden, so a solitary "
+            "plasmacytoma (clonal BMPC < 10 %, §2.8) cannot be the final category; myeloma likely "
+            "(§2.2): marrow morphology or a clonal count (§2.9)",
+            [MARROW, *(m for m in out.missing if m != MARROW)],
+        )
+        res.refer = True
+        return res
     if f.bmpc is None and flow >= R.BMPC_MYELOMA_PERCENT and out.code is not Code.SOLITARY_PLASMACYTOMA:
         res = _indeterminate(
             out.isotype,
@@ -539,13 +552,19 @@ def _smouldering_or_mgus(f: Facts, kind: str, isotype: str | None, bmpc10: Tri) 
     if f.mixed_igm and s.serum30 is None and f.serum_mp is not None and f.serum_mp.interval.lo > 0:
         # ref: §2.3/§2.5 — a total spike >= 30 g/L in an IgM + non-IgM gammopathy could be either
         # clone's: smouldering myeloma and the Waldenström range cannot be told apart.
-        return _indeterminate(
+        out = _indeterminate(
             isotype,
             "biclonal IgM + non-IgM gammopathy whose total M-spike (>= 30 g/L possible) cannot be "
             "attributed to one clone: smouldering myeloma (IgG/IgA >= 30 g/L) and the Waldenström range "
             "(IgM >= 30 g/L) cannot be told apart; quantify each clone",
-            ["spep.m_protein"],
+            ["spep.m_protein"]
+            + ([MARROW] if bmpc10 is None else [])
+            + [m for m in f.mde_missing() if m != "spep.m_protein"],
         )
+        # Every placing the spike allows needs haematology: smouldering myeloma or the Waldenström range
+        # (§2.3, §2.5), or an MGUS with an IgM clone and a clone of >= 15 g/L, not low-risk (§3.1, §3.2).
+        out.refer = True
+        return out
     if s.smm is True and f.mixed_igm:
         igm = _igm_logic(f, isotype)
         if igm.code is Code.WALDENSTROM_RANGE:

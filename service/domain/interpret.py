@@ -47,6 +47,11 @@ def interpret(panel: Panel) -> Interpretation:
     if out.code in MGUS_CODES and any([fl.code == "MGCS_SCLEROMYXEDEMA" for fl in flags]):
         status = MGCS_STATUS_WORDS.get(scleromyxedema_status(facts) or "", "")
         label = out.label = MGCS_LABEL.format(status=status, range=MGCS_RANGE[out.code])
+        # ref: §5 — never "of undetermined significance" anywhere in an MGCS answer: a risk model that
+        # does not apply names the category as the answer does.
+        for r in risk.values():
+            if r.reason and "the category is " in r.reason:
+                r.reason = r.reason.split("the category is ", 1)[0] + "the category is " + _lower_first(label)
     extra = _scleromyxoedema_missing(panel, facts, flags)
     missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed] + extra))
     flags_t = ordered(flags)
@@ -76,6 +81,10 @@ def interpret(panel: Panel) -> Interpretation:
         tuple(facts.notes),
         _derived(facts),
     )
+
+
+def _lower_first(label: str) -> str:
+    return label[0].lower() + label[1:]
 
 
 def _serial(panel: Panel, facts: Facts, code: Code) -> list[Flag]:

@@ -49,6 +49,31 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "missing_data of panels with such a bound.",
             },
             {
+                "rules": ["category.mgus_igm_and_waldenstrom_range", "category.smoldering_myeloma"],
+                "section": "§2.3, §2.5, §3.2",
+                "change": "A biclonal IgM + non-IgM spike of 30 g/L or more that cannot be attributed to one "
+                "clone (indeterminate) is referred to haematology, and the marrow and the open "
+                "myeloma-defining events are asked for: every placing it allows needs haematology. It "
+                "asked only for the spike to be quantified per clone.",
+                "affects": "Indeterminate biclonal IgM + non-IgM panels with a total spike >= 30 g/L.",
+            },
+            {
+                "rules": ["category.solitary_plasmacytoma", "data.flow_cytometry"],
+                "section": "§2.8, §2.9",
+                "change": "A biopsy-proven plasmacytoma with a flow-cytometry figure of 10 % or more and no "
+                "morphology or clonal figure is indeterminate ('myeloma likely'), referred, with the marrow "
+                "asked for: flow under-estimates, and a solitary plasmacytoma needs clonal BMPC < 10 %. It "
+                "was a provisional solitary plasmacytoma.",
+                "affects": "Plasmacytoma panels with only a flow figure >= 10 %.",
+            },
+            {
+                "rules": ["mgcs.scleromyxedema"],
+                "section": "§5",
+                "change": "The risk models that do not apply name an MGCS answer's category as the answer "
+                "does, never 'of undetermined significance'.",
+                "affects": "Risk reasons of MGCS answers.",
+            },
+            {
                 "rules": ["serial.evolving_m_protein", "serial.evolving_hemoglobin"],
                 "section": "§3.5",
                 "change": "Results in the request's history that no serial rule reads (anything but the "

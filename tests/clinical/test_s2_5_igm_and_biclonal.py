@@ -152,6 +152,22 @@ def test_a_biclonal_spike_of_40_g_l_that_cannot_be_attributed_is_indeterminate(c
     assert "attributed" in out["classification"]["label"]
 
 
+@pytest.mark.parametrize(("total", "referred"), [(29.9, False), (30, True), (60, True)])
+def test_an_unattributable_biclonal_spike_of_30_g_l_or_more_is_referred_with_what_would_place_it(
+    client, total, referred
+):
+    """Every placing of such a spike needs haematology (smouldering myeloma, the Waldenström range, or an
+    MGUS that is not low-risk): it is referred, and the marrow and open events are asked for, never fewer
+    than below 30 g/L."""
+    body = {"spep": {"m_protein": {"value": total, "unit": "g/L"}}, "serum_ife": BICLONAL}
+    out = post(client, body)
+    assert ("HEMATOLOGY_REFERRAL" in flags(out)) is referred
+    assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
+    assert "labs.calcium" in out["missing_data"]
+    if referred:
+        assert out["classification"]["code"] == "INDETERMINATE"
+
+
 def test_smm_beside_a_waldenstrom_range_igm_component_is_indeterminate(client):
     out = post(client, biclonal_with_infiltrate(15))
     assert out["classification"]["code"] == "INDETERMINATE"

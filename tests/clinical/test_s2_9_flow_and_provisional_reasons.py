@@ -106,3 +106,19 @@ def test_a_total_plasma_cell_figure_across_a_threshold_the_clonal_figure_is_belo
     assert bool(notes) is said, out.get("notes")
     if said:
         assert f"{total:g} %" in notes[0] and f"{clonal:g} %" in notes[0]
+
+
+@pytest.mark.parametrize(("flow", "solitary"), [(9.9, True), (10, False), (65, False)])
+def test_a_plasmacytoma_with_a_flow_figure_of_10_percent_or_more_is_not_a_solitary_plasmacytoma(
+    flow, solitary
+):
+    """§2.8 needs clonal BMPC < 10 % for a solitary plasmacytoma; flow under-estimates (§2.9), so a flow
+    figure of 10 % or more with no morphology or clonal figure makes myeloma likely: referred."""
+    b = mgus_igg(marrow={"flow_plasma_cells_percent": flow}, clinical={"plasmacytoma": True})
+    b["marrow"].pop("clonal_plasma_cells_percent")
+    out = run(b)
+    assert code(out) == ("SOLITARY_PLASMACYTOMA" if solitary else "INDETERMINATE")
+    assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
+    assert "HEMATOLOGY_REFERRAL" in {f["code"] for f in out["flags"]}
+    if not solitary:
+        assert "myeloma likely" in out["classification"]["label"]

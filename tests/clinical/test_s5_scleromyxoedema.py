@@ -207,3 +207,15 @@ def test_scleromyxoedema_reported_absent_beside_thyroid_disease_is_not_overridde
     overridden = "thyroid_disease" not in thyroid
     assert ("MGCS_SCLEROMYXEDEMA" in flags(out)) is overridden
     assert bool([n for n in out.get("notes", []) if "reported absent" in n]) is overridden
+
+
+def test_an_mgcs_answer_never_calls_the_category_of_undetermined_significance():
+    """§5: the risk models that do not apply name the category as the answer does (MGCS), not as MGUS."""
+    from .helpers import run, s6_body
+
+    out = run(s6_body())
+    reasons = [r["reason"] for r in out["risk"].values() if r["reason"] and "the category is" in r["reason"]]
+    assert reasons
+    for reason in reasons:
+        after = reason.split("the category is ", 1)[1]
+        assert after.startswith("monoclonal gammopathy of clinical significance"), reason
