@@ -181,6 +181,34 @@ def test_an_unwritable_data_directory_is_refused_at_start_naming_the_settings(tm
         store_app(f"sqlite:///{blocker / 'sub' / 'x.sqlite3'}", tmp_path)
 
 
+def saved(
+    store: RecordStore,
+    body: dict,
+    specimen: str,
+    *,
+    api_key_name: str | None = None,
+    idempotency_key: str | None = None,
+) -> str:
+    """The id of a record of ``body`` saved straight into ``store`` (a migration test's row)."""
+    record, _ = store.save(
+        NewRecord(
+            request=body,
+            response=body,
+            collected_on=date(2025, 1, 1),
+            patient_key="k" * 64,
+            specimen_id=specimen,
+            source="json",
+            api_key_name=api_key_name,
+            request_id=None,
+            idempotency_key=idempotency_key,
+            ruleset_version="r",
+            classification_code="C",
+            status="auto",
+        )
+    )
+    return record.id
+
+
 def test_postgresql_compresses_new_bodies_with_lz4_and_keeps_earlier_rows_readable():
     """0003_lz4_bodies on a database of the previous release with a record in it (PostgreSQL only)."""
     with fresh_postgres_database() as url:
@@ -189,23 +217,7 @@ def test_postgresql_compresses_new_bodies_with_lz4_and_keeps_earlier_rows_readab
         body = {"spep": {"m_protein": {"value": 1.5, "unit": "g/dL"}}, "notes": ["x" * 4000]}
 
         def add(specimen: str) -> str:
-            record, _ = store.save(
-                NewRecord(
-                    request=body,
-                    response=body,
-                    collected_on=date(2025, 1, 1),
-                    patient_key="k" * 64,
-                    specimen_id=specimen,
-                    source="json",
-                    api_key_name=None,
-                    request_id=None,
-                    idempotency_key=None,
-                    ruleset_version="r",
-                    classification_code="C",
-                    status="auto",
-                )
-            )
-            return record.id
+            return saved(store, body, specimen)
 
         def compression(rid: str) -> str:
             with store.engine.connect() as c:
@@ -234,23 +246,7 @@ def test_records_of_the_previous_release_survive_0005_and_answer_keys_bound_to_t
     body = {"spep": {"m_protein": {"value": 1.5, "unit": "g/dL"}}}
 
     def add(key: str, specimen: str) -> str:
-        record, _ = store.save(
-            NewRecord(
-                request=body,
-                response=body,
-                collected_on=date(2025, 1, 1),
-                patient_key="k" * 64,
-                specimen_id=specimen,
-                source="json",
-                api_key_name="lis",
-                request_id=None,
-                idempotency_key=key,
-                ruleset_version="r",
-                classification_code="C",
-                status="auto",
-            )
-        )
-        return record.id
+        return saved(store, body, specimen, api_key_name="lis", idempotency_key=key)
 
     first = add("own-1", "S1")
     migrate.upgrade(store.engine)
