@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -335,12 +336,23 @@ class CodeMap:
         spelled = self.unit_aliases.get(spelled, spelled)
         if not spelled or spelled in KNOWN_UNITS:
             return spelled
-        key = _unit_key(spelled)
-        matches = sorted(u for u in KNOWN_UNITS if _unit_key(u) == key)
-        if not matches or any(units_contradict(a, b) for a in matches for b in matches):
-            return spelled
-        # Spellings of one unit (µmol/L beside μmol/L): the contract's own spelling when it is one.
-        return next((u for u in matches if u in CONTRACT_UNITS), matches[0])
+        return _units_by_key(KNOWN_UNITS).get(_unit_key(spelled)) or spelled
+
+
+@lru_cache(maxsize=2)
+def _units_by_key(known: frozenset[str]) -> dict[str, str | None]:
+    """Each compared spelling (_unit_key) of the known units -> the unit it reads as, or None when it could
+    be two different units; built once. Spellings of one unit (µmol/L beside μmol/L) read as the
+    contract's own spelling when it is one."""
+    groups: dict[str, list[str]] = {}
+    for unit in sorted(known):
+        groups.setdefault(_unit_key(unit), []).append(unit)
+    return {
+        key: None
+        if any(units_contradict(a, b) for a in matches for b in matches)
+        else next((u for u in matches if u in CONTRACT_UNITS), matches[0])
+        for key, matches in groups.items()
+    }
 
 
 def _unit_key(unit: str) -> str:

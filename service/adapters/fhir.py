@@ -883,8 +883,8 @@ def _resources(bundle: Mapping[str, Any], notes: list[str]) -> list[tuple[str, M
     """(location, resource) of every entry, a DiagnosticReport replaced by the Observations contained
     in it that its results (and their hasMember) reference."""
     items: list[tuple[str, Mapping[str, Any]]] = []
-    reported = _reported_entries(bundle)
     entries = _entry_index(bundle)
+    reported = _reported_entries(bundle, entries)
     for index, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") or {}
         where = f"Bundle.entry[{index}].resource"
@@ -921,18 +921,26 @@ def _entry_of(ref: str, index: Mapping[str, int]) -> int | None:
     return index.get("/".join(parts[-2:])) if len(parts) >= 2 else None
 
 
-def _reported_entries(bundle: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+def _report_context(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What a DiagnosticReport gives the results it names: its subject and its effective time."""
+    return {
+        k: report[k]
+        for k in ("subject", *_EFFECTIVE_KEYS)
+        if k in report and (k != "subject" or report[k] is not None)
+    }
+
+
+def _reported_entries(bundle: Mapping[str, Any], index: Mapping[str, int]) -> dict[int, dict[str, Any]]:
     """Entry index -> what the DiagnosticReport whose ``result`` (or a result's ``hasMember``) names
     that entry gives it: the report's subject and effective time. An entry two reports name with
     different ones gets nothing from either (it then stands on its own elements)."""
-    index = _entry_index(bundle)
     entries = [e if isinstance(e, dict) else {} for e in bundle.get("entry") or []]
     given: dict[int, dict[str, Any] | None] = {}
     for entry in entries:
         report = entry.get("resource")
         if not isinstance(report, dict) or report.get("resourceType") != "DiagnosticReport":
             continue
-        context = {k: report[k] for k in ("subject", *_EFFECTIVE_KEYS) if k in report}
+        context = _report_context(report)
         queue = [r.get("reference") for r in report.get("result") or [] if isinstance(r, dict)]
         seen: set[int] = set()
         while queue:
@@ -983,8 +991,7 @@ def _report_results(
             why = f"id '{str(c.get('id'))[:64]}' is also the id of contained[{contained[c.get('id')][0]}]"
             raise FhirError(f"{place}: {why}", {place: [why]})
         contained[c.get("id")] = (j, c)
-    subject = report.get("subject")
-    dated_by = {k: report[k] for k in _EFFECTIVE_KEYS if k in report}
+    context = _report_context(report)
     queue = [r.get("reference") for r in report.get("result") or [] if isinstance(r, dict)]
     seen: set[str] = set()
     found: list[tuple[str, Mapping[str, Any]]] = []
@@ -1013,10 +1020,8 @@ def _report_results(
             notes.append(f"{where}.contained[{j}]: {kind} ignored")
             continue
         queue += [m.get("reference") for m in obs.get("hasMember") or [] if isinstance(m, dict)]
-        if obs.get("subject") is None and subject is not None:
-            obs = {**obs, "subject": subject}  # a contained result is about the report's subject
-        if dated_by and not any(k in obs for k in _EFFECTIVE_KEYS):
-            obs = {**obs, **dated_by}  # and, undated, of the report's clinically relevant time
+        # A contained result is about the report's subject and, undated, of its clinically relevant time.
+        obs = _of_report(obs, context)
         found.append((f"{where}.contained[{j}]", obs))
     read = {j for j, _ in (contained[r[1:]] for r in seen if r.startswith("#") and r[1:] in contained)}
     for j, c in contained.values():

@@ -1125,6 +1125,7 @@ def parse_oru(
 def _read_segments(
     ctx: OruContext, segments: list[Segment], codemap: CodeMap, today: date | None
 ) -> OruContext:
+    today = today or date.today()  # one day for the whole message, read once
     panel = PanelAssembler()
     obr_stamps: list[tuple[_Stamp, int]] = []
     obx_stamps: list[tuple[_Stamp, int]] = []
@@ -1175,7 +1176,7 @@ def _read_segments(
                 )
 
             # A cancelled order's OBR-7 dates no result: a collection scheduled for later is no error.
-            stamp = obr_stamp(7, None if cancelled else today or date.today())
+            stamp = obr_stamp(7, None if cancelled else today)
             if cancelled:
                 ctx.notes.append(
                     f"OBR[{seg.index}]: OBR-25 result status X (order cancelled): its OBX ignored"
@@ -1185,7 +1186,7 @@ def _read_segments(
             # future or before 1900 would carry an old collection into the panel: not read, as an OBR-8
             # that is not a date.
             try:
-                end = obr_stamp(8, today or date.today())
+                end = obr_stamp(8, today)
             except Hl7Error as exc:
                 end = None
                 ctx.notes.append(f"{exc}: not read (the collection is dated by its OBR-7)")
@@ -1202,9 +1203,7 @@ def _read_segments(
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
                 continue
             empty: list[str] = []
-            result, when, on = _map_obx(
-                seg, codemap, ctx.notes, obr_on, frame, today or date.today(), empty=empty
-            )
+            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today, empty=empty)
             empty_value = (seg, empty[0]) if empty else None
             if result is not None:
                 if _kept((seg, result, on), order, frame, read_by_key, results, ctx.notes):
@@ -1288,7 +1287,7 @@ def _read_segments(
         request["collected_on"] = latest[0].isoformat()
         ctx.collected_from = dated_by
     if pid is not None:
-        patient = _patient(pid, collected or today or date.today(), ctx.notes, dated=collected is not None)
+        patient = _patient(pid, collected or today, ctx.notes, dated=collected is not None)
         if patient:
             request["patient"] = patient
     ctx.request = request

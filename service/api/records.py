@@ -800,8 +800,6 @@ def get_view(record_id: str) -> Response:
     st = state()
     if st is None:
         return not_kept()
-    if len(record_id) > 32:
-        return error_response(404, "No stored interpretation has this id.")
     r = st.store.get(record_id, reader=g.get("api_key_name"), request_id=g.get("request_id"))
     if r is None:
         return error_response(404, "No stored interpretation has this id.")

@@ -17,6 +17,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from service.api.compiled import CompiledLoadMixin, Converter
+from service.api.query_rules import UNKNOWN as UNKNOWN_QUERY_PARAMETER
 from service.domain import panel as P
 from service.domain import plausibility
 from service.domain.quantity import (
@@ -39,11 +40,12 @@ def printable(blank: str) -> Callable[[str], None]:
     """A validator: printable characters only (no control characters, no line breaks), and not only
     spaces; ``blank`` is the message for a value of spaces only, which names what the field wants."""
 
+    blank_check = not_blank(blank)
+
     def check(value: str) -> None:
         if not value.isprintable():
             raise ValidationError("Must contain printable characters only (no control characters).")
-        if not value.strip():
-            raise ValidationError(blank)
+        blank_check(value)
 
     return check
 
@@ -1103,7 +1105,7 @@ _ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 class QuerySchema(StrictSchema):
     """Query parameters: an unknown one is refused with the message every route gives it."""
 
-    error_messages = {"unknown": "Unknown query parameter."}
+    error_messages = {"unknown": UNKNOWN_QUERY_PARAMETER}
 
 
 class RecordListQuery(QuerySchema):

@@ -193,7 +193,17 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
     if flow is None or out.igm_logic or out.code not in _FLOW_CODES:
         return out
     shown = f"{float(flow):g} %"
-    if f.bmpc is None and flow >= R.BMPC_MYELOMA_PERCENT and out.code is Code.SOLITARY_PLASMACYTOMA:
+    if f.bmpc is None and flow >= R.BMPC_MYELOMA_PERCENT:
+        if out.code is not Code.SOLITARY_PLASMACYTOMA:
+            res = _indeterminate(
+                out.isotype,
+                f"flow-cytometry plasma cells {shown} (>= 10 %) without a morphological or clonal figure: "
+                "flow under-estimates the marrow burden, so MGUS (plasma cells < 10 %) cannot be the final "
+                "category (§2.9)",
+                [MARROW],
+            )
+            res.refer = flow >= R.BMPC_SLIM_PERCENT  # ref: §2.9 — urgently at >= 60 %
+            return res
         # ref: §2.8 / §2.9 — a solitary plasmacytoma needs clonal BMPC < 10 %; a flow figure of >= 10 %
         # (an under-estimate) makes myeloma likely, as a morphology figure of >= 10 % does (§2.8).
         res = _indeterminate(
@@ -205,16 +215,6 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
             [MARROW, *(m for m in out.missing if m != MARROW)],
         )
         res.refer = True
-        return res
-    if f.bmpc is None and flow >= R.BMPC_MYELOMA_PERCENT and out.code is not Code.SOLITARY_PLASMACYTOMA:
-        res = _indeterminate(
-            out.isotype,
-            f"flow-cytometry plasma cells {shown} (>= 10 %) without a morphological or clonal figure: flow "
-            "under-estimates the marrow burden, so MGUS (plasma cells < 10 %) cannot be the final category "
-            "(§2.9)",
-            [MARROW],
-        )
-        res.refer = flow >= R.BMPC_SLIM_PERCENT  # ref: §2.9 — urgently at >= 60 %
         return res
     morph = f.bmpc.lo if f.bmpc is not None else None
     if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph and _trephine_needed(f, flow):
@@ -557,9 +557,7 @@ def _smouldering_or_mgus(f: Facts, kind: str, isotype: str | None, bmpc10: Tri) 
             "biclonal IgM + non-IgM gammopathy whose total M-spike (>= 30 g/L possible) cannot be "
             "attributed to one clone: smouldering myeloma (IgG/IgA >= 30 g/L) and the Waldenström range "
             "(IgM >= 30 g/L) cannot be told apart; quantify each clone",
-            ["spep.m_protein"]
-            + ([MARROW] if bmpc10 is None else [])
-            + [m for m in f.mde_missing() if m != "spep.m_protein"],
+            ["spep.m_protein"] + ([MARROW] if bmpc10 is None else []) + f.mde_missing(),
         )
         # Every placing the spike allows needs haematology: smouldering myeloma or the Waldenström range
         # (§2.3, §2.5), or an MGUS with an IgM clone and a clone of >= 15 g/L, not low-risk (§3.1, §3.2).

@@ -85,9 +85,8 @@ def lowest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str |
     hi = creatinine.interval.hi
     if not hi.is_finite():
         return None
-    if age_years is not None and age_years < R.CKD_EPI_MIN_AGE_YEARS:
+    if age_years is not None and age_years < R.CKD_EPI_MIN_AGE_YEARS:  # ref: §2.1 R — age >= 18
         return None
-    adult = age_years is not None
-    age = age_years if adult and age_years is not None else R.ADULT_AGE_MAX_YEARS
+    age = age_years if age_years is not None else R.ADULT_AGE_MAX_YEARS
     sexes = (sex,) if sex in R.CKD_EPI_KAPPA else tuple(R.CKD_EPI_KAPPA)
     return min(ckd_epi_2021(hi, age, s) for s in sexes)

@@ -391,11 +391,10 @@ def _hypercalcemia(f: Facts, calcium: Quantity | None) -> None:
         row.record(f, c_uln, calcium.value, "mmol/L", _comp(calcium), note)
     event = f.mde["hypercalcemia"] = either(c_abs, c_uln)
     f.mde_measured["hypercalcemia"] = event is not None
-    if event is None and c_abs is False:
-        # Open with the laboratory's ULN sent: the calcium is a bound that does not decide it.
-        f.mde_needs["hypercalcemia"] = (
-            "labs.calcium" if calcium.reference_range is not None else "labs.calcium.reference_range",
-        )
+    if event is None and c_abs is False and calcium.reference_range is None:
+        # Open for want of the laboratory's ULN (§1.1); a bound beside it asks for the exact value
+        # (MDE_NEEDS).
+        f.mde_needs["hypercalcemia"] = ("labs.calcium.reference_range",)
 
 
 def _not_met_or_open(could_meet: Tri) -> Tri:
@@ -428,11 +427,10 @@ def _anemia(f: Facts, hb: Quantity | None, sex: str | None) -> None:
         row.record(f, a_lln, hb.value, "g/L", _comp(hb), note)
     event = f.mde["anemia"] = either(a_abs, a_lln)
     f.mde_measured["anemia"] = event is not None
-    if event is None and a_abs is False:
-        # Open with the laboratory's LLN sent: the haemoglobin is a bound that does not decide it.
-        f.mde_needs["anemia"] = (
-            "labs.hemoglobin" if hb and hb.reference_range else "labs.hemoglobin.reference_range",
-        )
+    if event is None and a_abs is False and hb.reference_range is None:  # type: ignore[union-attr]
+        # Open for want of the laboratory's LLN (§1.1); a bound beside it asks for the exact value
+        # (MDE_NEEDS).
+        f.mde_needs["anemia"] = ("labs.hemoglobin.reference_range",)
 
 
 def _renal(f: Facts, creatinine: Quantity | None, clearance: Quantity | None, egfr: Quantity | None) -> None:
@@ -500,6 +498,7 @@ def _clearance_without_estimate(f: Facts, creatinine: Quantity) -> Tri:
     settled = lowest is not None and lowest >= R.CREATININE_CLEARANCE_ML_MIN
     if not settled:
         f.renal_open = True
+    # ref: §2.1 R — the CKD-EPI 2021 estimate is for age >= 18.
     child = (
         patient is not None and patient.age_years is not None and patient.age_years < R.CKD_EPI_MIN_AGE_YEARS
     )

@@ -84,8 +84,9 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
             {
                 "rules": ["mde.renal_insufficiency.clearance", "flc.reference_intervals"],
                 "section": "§1, §2.1 R, §4",
-                "change": "A shown figure never reads as a cut-off it is on the other side of: the derived "
-                "eGFR (one decimal), the comment's decisive findings and its FLC ratio take more digits "
+                "change": "These shown figures never read as a cut-off they are on the other side of: "
+                "the derived eGFR (one decimal), the comment's decisive findings and its FLC ratio take more "
+                "digits "
                 "there (an eGFR of 39.9988 is shown 39.999, not 40.0 beside '< 40'). Nothing compared is "
                 "rounded, as before.",
                 "affects": "derived.egfr.value and comments of values within rounding of a cut-off; the "

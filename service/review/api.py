@@ -172,8 +172,6 @@ class Reviews(MethodView):
         key = records.idempotency_key()
         if isinstance(key, Response):
             return key
-        if len(record_id) > 32:
-            return error_response(404, "No stored interpretation has this id.")
         try:
             done = reviews.add_review(
                 st.store,
@@ -236,8 +234,6 @@ def _released(record_id: str) -> tuple[dict[str, Any], str] | Response:
     st = records.state()
     if st is None:
         return records.not_kept()
-    if len(record_id) > 32:
-        return error_response(404, "No stored interpretation has this id.")
     r = st.store.get(record_id, reader=g.get("api_key_name"), request_id=g.get("request_id"))
     if r is None:
         return error_response(404, "No stored interpretation has this id.")

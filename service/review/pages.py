@@ -327,8 +327,6 @@ def queue() -> str:
 # --------------------------------------------------------------------------- a case
 def _case(record_id: str) -> tuple[Record, dict[str, Any], list[reviews.ReviewEntry]]:
     store = _store()
-    if len(record_id) > 32:
-        abort(404)
     r = store.get(record_id, reader=f"console:{g.account.name}", request_id=g.get("request_id"))
     if r is None:
         abort(404)

@@ -473,16 +473,7 @@ class RecordStore:
             row = c.execute(BY_ID, {"rid": record_id}).first()
             if row is None:
                 return None
-            c.execute(
-                INSERT_READ,
-                {
-                    "interpretation_id": record_id,
-                    "read_at": utcnow(),
-                    "api_key_name": reader,
-                    "request_id": request_id,
-                    "via": "get",
-                },
-            )
+            c.execute(INSERT_READ, _read_rows([record_id], reader, request_id, "get"))
             return Record.of(row)
 
         return self._run(work, audit=True)
@@ -494,17 +485,7 @@ class RecordStore:
         queue, a case's trend charts drawn from the patient's other panels)."""
         if not record_ids:
             return
-        now = utcnow()
-        rows = [
-            {
-                "interpretation_id": rid,
-                "read_at": now,
-                "api_key_name": reader,
-                "request_id": request_id,
-                "via": via,
-            }
-            for rid in dict.fromkeys(record_ids)
-        ]
+        rows = _read_rows(list(dict.fromkeys(record_ids)), reader, request_id, via)
         self._run(lambda c: c.execute(INSERT_READ, rows), audit=True)
 
     def list_records(
@@ -534,20 +515,7 @@ class RecordStore:
                 q = q.where(T.c.seq < before_seq)
             rows, cursor = _newest_first(c, q, T.c.seq, limit)
             if rows:
-                now = utcnow()
-                c.execute(
-                    insert(RT),
-                    [
-                        {
-                            "interpretation_id": r.id,
-                            "read_at": now,
-                            "api_key_name": reader,
-                            "request_id": request_id,
-                            "via": "list",
-                        }
-                        for r in rows
-                    ],
-                )
+                c.execute(INSERT_READ, _read_rows([r.id for r in rows], reader, request_id, "list"))
             return Page([Record.of(r) for r in rows], cursor)
 
         return self._run(work, audit=True)
@@ -770,6 +738,25 @@ def _newest_first(c: Connection, q: Any, seq: Any, limit: int) -> tuple[list[Any
 
 
 INSERT_READ = insert(RT)
+
+
+def _read_rows(
+    record_ids: Sequence[str], reader: str | None, request_id: str | None, via: str
+) -> list[dict[str, Any]]:
+    """The audit trail's rows for records shown at one moment, to whom, and how (get, list, trend)."""
+    now = utcnow()
+    return [
+        {
+            "interpretation_id": rid,
+            "read_at": now,
+            "api_key_name": reader,
+            "request_id": request_id,
+            "via": via,
+        }
+        for rid in record_ids
+    ]
+
+
 BY_ID = select(T).where(T.c.id == bindparam("rid"))
 
 
