@@ -22,7 +22,9 @@ is the sender's (``meta.source``, MessageHeader source or sender Organization) o
   HL7 OBX-7), ``valueCodeableConcept`` (its text and codings must read as one result) or
   ``valueString`` (immunofixation, findings), ``valueBoolean``, ``valueInteger``. Components are
   read like observations. Status final/amended/corrected/preliminary used; registered, cancelled,
-  entered-in-error and unknown skipped (noted). ``effectiveDateTime``/``effectivePeriod.start``:
+  entered-in-error and unknown skipped (noted). An amended or corrected Observation is read in place
+  of a final one of the same code, field and date (``_corrections_replace``, noted), as an HL7 OBX-11
+  C replaces F; two that differ otherwise are a conflict. ``effectiveDateTime``/``effectivePeriod.start``:
   the latest date becomes ``collected_on``; timestamps with a UTC offset are dated in the offset of
   the DiagnosticReport's effective time, else of the latest result time; a date without a day dates
   nothing (refused unless a complete date dates the panel).
@@ -59,6 +61,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
@@ -741,6 +744,58 @@ def _stated_assay(obs: Mapping[str, Any], where: str, notes: list[str]) -> tuple
     return assay, place, text[:128]
 
 
+def _first_coding(obs: Mapping[str, Any]) -> tuple[str, str] | None:
+    codings = _codings(obs.get("code"))
+    return (codings[0].system or "", codings[0].code) if codings else None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict) and "value" in value:
+        return " ".join(str(p) for p in (value.get("comparator"), value["value"], value.get("unit")) if p)
+    return repr(value)
+
+
+_CORRECTION = ("amended", "corrected")
+
+
+def _corrections_replace(
+    results: list[DatedResult],
+    read_as: Sequence[tuple[int, int, str, tuple[str, str] | None]],
+    periods: list[tuple[int, int, date, date, str]],
+    notes: list[str],
+) -> None:
+    """An amended or corrected Observation is read in place of a final one of the same code, field
+    and date, whichever comes first in the Bundle, with a note naming both values (as an HL7
+    corrected result, OBX-11 C, replaces the final). Two finals, or two corrections, that differ stay
+    a conflict. ``periods`` (ranges of ``results``) follow the results left."""
+    corrections: dict[tuple[Any, ...], tuple[DatedResult, str]] = {}
+    for first, end, status, coding in read_as:
+        if status in _CORRECTION and coding is not None:
+            for r in results[first:end]:
+                corrections.setdefault((coding, r.path, r.on), (r, status))
+    if not corrections:
+        return
+    replaced: set[int] = set()
+    for first, end, status, coding in read_as:
+        if status != "final" or coding is None:
+            continue
+        for i in range(first, end):
+            final = results[i]
+            found = corrections.get((coding, final.path, final.on))
+            if found is not None:
+                replaced.add(i)
+                by, how = found
+                notes.append(
+                    f"{final.source}: final result {_shown(final.value)} not read: the {how} result "
+                    f"{_shown(by.value)} of {by.source} replaces it"
+                )
+    if not replaced:
+        return
+    left = [i for i in range(len(results)) if i not in replaced]
+    periods[:] = [(bisect_left(left, a), bisect_left(left, b), on, end, w) for a, b, on, end, w in periods]
+    results[:] = [results[i] for i in left]
+
+
 def _flc_assay_notes(results: Sequence[DatedResult], notes: list[str]) -> None:
     """Say which assay free light chains whose Observation names none were read with: the assay another
     FLC result states, else Freelite, the request's default (clinical-reference §4)."""
@@ -1081,6 +1136,8 @@ def _translate(
     # Results read from an Observation whose effective[x] has no day: (element, its text).
     undated: list[tuple[str, str]] = []
     results: list[DatedResult] = []
+    # Each Observation's results: (first, end) in ``results``, its status and its first coding.
+    read_as: list[tuple[int, int, str, tuple[str, str] | None]] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
     subjects: dict[str, str] = {}  # subject reference -> first entry naming it
     # Subjects named by display: each must be one patient too.
@@ -1145,6 +1202,7 @@ def _translate(
                         dated,
                         status=status,
                     )
+                read_as.append((read, len(results), status, _first_coding(resource)))
                 if when:
                     dates.append(when)
                     if element == "effectivePeriod.start":
@@ -1175,6 +1233,7 @@ def _translate(
             # caller's input all the same, so a 422 at the resource rather than a 500.
             why = f"an element has a JSON type FHIR does not allow here ({type(exc).__name__})"
             raise FhirError(f"{where}: {why}", {where: [why]}) from exc
+    _corrections_replace(results, read_as, periods, notes)
     _flc_assay_notes(results, notes)
     if len(patients) > 1:
         raise FhirError(

@@ -93,3 +93,52 @@ def test_preliminary_components_are_named(codemap):
     panel["code"]["coding"][0]["code"] = "33358-3"
     result = translate_bundle(bundle(panel), codemap)
     assert any("component[0]" in n and "preliminary" in n for n in result.notes)
+
+
+# An amended or corrected result is read in place of the final one of its code and date (as HL7 OBX-11
+# C replaces F), whichever comes first, and both values are named.
+@pytest.mark.parametrize("status", ["amended", "corrected"])
+@pytest.mark.parametrize("correction_first", [False, True])
+def test_a_correction_replaces_the_final_result_of_its_code_and_date(codemap, status, correction_first):
+    final = m_protein()
+    correction = observation("33358-3", status=status, effectiveDateTime=DAY, **quantity(14, "g/L"))
+    first, second = (correction, final) if correction_first else (final, correction)
+    result = translate_bundle(bundle(first, second), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 14
+    (note,) = [n for n in result.notes if "not read" in n]
+    assert "final result 12 g/L not read" in note and f"the {status} result 14 g/L" in note
+
+
+def test_two_finals_that_differ_are_still_a_conflict(codemap):
+    other = observation("33358-3", effectiveDateTime=DAY, **quantity(14, "g/L"))
+    with pytest.raises(FhirError, match="conflicting values"):
+        translate_bundle(bundle(m_protein(), other), codemap)
+
+
+def test_two_corrections_that_differ_are_still_a_conflict(codemap):
+    one = m_protein(status="amended")
+    two = observation("33358-3", status="corrected", effectiveDateTime=DAY, **quantity(14, "g/L"))
+    with pytest.raises(FhirError, match="conflicting values"):
+        translate_bundle(bundle(one, two), codemap)
+
+
+def test_a_correction_of_another_day_replaces_nothing(codemap):
+    earlier = observation("33358-3", status="amended", effectiveDateTime="2024-01-10", **quantity(9, "g/L"))
+    result = translate_bundle(bundle(m_protein(), earlier), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 12
+    assert result.request["history"][0]["spep"]["m_protein"]["value"] == 9
+    assert not any("not read" in n for n in result.notes)
+
+
+def test_a_correction_keeps_a_timed_urine_collection_on_the_panel_day(codemap):
+    # The results after a replaced one keep their place: a 24-hour urine over the panel's day.
+    urine = observation(
+        "42482-0",
+        effectivePeriod={"start": "2024-05-01T08:00:00Z", "end": "2024-05-02T08:00:00Z"},
+        **quantity(300, "mg/(24.h)"),
+    )
+    correction = observation("33358-3", status="corrected", effectiveDateTime=DAY, **quantity(14, "g/L"))
+    result = translate_bundle(bundle(m_protein(), correction, urine), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 14
+    assert result.request["urine"]["m_protein_24h"]["value"] == 300
+    assert "history" not in result.request
