@@ -22,7 +22,8 @@ layer validates it with the same request schema as JSON and runs the same engine
   mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
   OBX-11 result status (F, C, P, R, S, U or empty used, P/R/S with a note; X, D, W, I, N, O skipped;
-  a C replaces the final result of its OBX-3 in its order and date, ``_kept``), OBX-14 date.
+  a C replaces the final result of its OBX-3 in its order and date, ``_kept``; a W or D takes back
+  every result of its OBX-3 and sub-ID in its order, ``_retract``), OBX-14 date.
 * OBX-17 (observation method) of a free light chain -> ``flc.assay`` (``_flc_assay``: the reagent
   named decides, an analyser only without one; anything else ``other``); kappa and lambda naming
   different assays are refused at OBX-17; none named: Freelite, the request's default, with a note.
@@ -1141,6 +1142,7 @@ def _read_segments(
     empty_value: tuple[Segment, str] | None = None  # a result OBX without OBX-5, and its note
     order: int | None = None  # the current OBR's occurrence
     read_by_key: dict[tuple[Any, ...], list[_ReadObx]] = {}  # results read, for corrections (OBX-11 C)
+    retracted: dict[tuple[Any, ...], Segment] = {}  # OBX-11 W or D: the result they take back
     for seg in segments:
         if seg.name == "NTE":
             _read_nte(seg, owner, empty_value, ctx.notes)
@@ -1202,6 +1204,8 @@ def _read_segments(
                 set_id = seg.text(1) or str(seg.index)
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
                 continue
+            if seg.component(11).strip().upper() in _RETRACTING:
+                retracted.setdefault(_retraction_key(seg, order), seg)
             empty: list[str] = []
             result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today, empty=empty)
             empty_value = (seg, empty[0]) if empty else None
@@ -1216,6 +1220,8 @@ def _read_segments(
             _map_dg1(seg, codemap, panel, ctx.notes, ctx.version)
     if obx_count == 0:
         raise Hl7Error("the message has no OBX segment", segment="OBX", hl7_code=101)
+    if retracted:
+        _retract(results, read_by_key, retracted, ctx.notes)
     if not obr_stamps:
         frame = _panel_frame(obx_stamps)
     for result, on in results:
@@ -1464,6 +1470,40 @@ def _kept(
             )
     earlier.append(read)
     return True
+
+
+# HL7 table 0085: W "post original as wrong", D "delete the OBX record": each takes back the result of
+# the same OBX-3 and sub-ID in the same order, wherever it stands in the message.
+_RETRACTING = ("W", "D")
+
+
+def _retraction_key(seg: Segment, order: int | None) -> tuple[Any, ...]:
+    codings = _codings(seg, 3)
+    first = (codings[0].system or "", codings[0].code) if codings else None
+    return first, seg.text(4).strip(), order
+
+
+def _retract(
+    results: list[tuple[DatedResult, _Stamp | None]],
+    read_by_key: dict[tuple[Any, ...], list[_ReadObx]],
+    retracted: dict[tuple[Any, ...], Segment],
+    notes: list[str],
+) -> None:
+    """Take out the results an OBX-11 W (wrong) or D (deleted) takes back, with a note naming both: a
+    value the laboratory withdrew is never interpreted (the answer then asks for it as missing)."""
+    gone: list[DatedResult] = []
+    for (first, _path, group, order, _on), reads in read_by_key.items():
+        by = retracted.get((first, group, order))
+        if by is None:
+            continue
+        for seg, result, _ in reads:
+            gone.append(result)
+            notes.append(
+                f"{result.source}: {_shown_value(seg)} not read: OBX[{by.index}] (OBX-11 "
+                f"{by.component(11).strip().upper()}) takes it back as "
+                f"{'wrong' if by.component(11).strip().upper() == 'W' else 'deleted'}"
+            )
+    results[:] = [(r, on) for r, on in results if not any(r is g for g in gone)]
 
 
 # A comment (NTE-3) carried into the notes is cut to this many characters.

@@ -334,3 +334,40 @@ class TestSexOutsideTable0001:
         resp = post(client, message(MSPIKE, pid=PID[:-1] + "X"))
         assert resp.status_code == 200, resp.data
         assert any("PID-8" in n for n in input_notes(resp.data))
+
+
+CALCIUM = "OBX|2|NM|17861-6^Calcium^LN||12|mg/dL|8.6-10.3|H|||F"
+
+
+class TestRetractedResults:
+    """HL7 table 0085: W (the original result was wrong) and D (delete the result) take back the result
+    of the same OBX-3 and sub-ID in the same order: it is never interpreted."""
+
+    @pytest.mark.parametrize(("status", "word"), [("W", "wrong"), ("D", "deleted")])
+    @pytest.mark.parametrize("retraction_first", [False, True])
+    def test_a_withdrawn_result_is_not_read(self, codemap, status, word, retraction_first):
+        retraction = f"OBX|3|NM|17861-6^Calcium^LN||12|mg/dL|8.6-10.3|H|||{status}"
+        results = (retraction, CALCIUM) if retraction_first else (CALCIUM, retraction)
+        ctx = read(message(MSPIKE, *results), codemap)
+        assert "calcium" not in (ctx.request.get("labs") or {})
+        assert any(f"takes it back as {word}" in n and "12 mg/dL" in n for n in ctx.notes)
+
+    def test_a_withdrawal_of_another_code_takes_back_nothing_else(self, codemap):
+        ctx = read(message(MSPIKE, CALCIUM, "OBX|3|NM|718-7^Hb^LN||9|g/dL|12-16|L|||W"), codemap)
+        assert ctx.request["labs"]["calcium"]["value"] == 12
+        assert not any("takes it back" in n for n in ctx.notes)
+
+    def test_a_withdrawal_in_another_order_takes_back_nothing(self, codemap):
+        other = "OBR|2|O2|F2|PANEL^PANEL^LAB|||20240502081500"
+        ctx = read(message(MSPIKE, CALCIUM, other, "OBX|3|NM|17861-6^Calcium^LN||12|mg/dL|||||W"), codemap)
+        assert ctx.request["labs"]["calcium"]["value"] == 12
+
+    def test_through_the_endpoint_the_withdrawn_calcium_decides_nothing(self, client):
+        marrow = "OBX|4|NM|11118-7^Plasma cells^LN||12|%|||||F"
+        retraction = "OBX|3|NM|17861-6^Calcium^LN||12|mg/dL|8.6-10.3|H|||W"
+        reply = post(
+            client, message(MSPIKE, "OBX|5|TX|25700-6^IFE^LN||IgG kappa||||||F", CALCIUM, retraction, marrow)
+        )
+        text = reply.data.decode()
+        assert "MULTIPLE_MYELOMA" not in text
+        assert "takes it back as wrong" in text
