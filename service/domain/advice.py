@@ -82,7 +82,7 @@ def recommendations(
     codes = {fl.code for fl in flags}
     recs.extend(_skin_and_repeat_advice(f, out, codes))
     recs.extend(_screen_and_marrow_advice(f, out, codes))
-    if "MARROW_EXAMINATION_RECOMMENDED" in codes:
+    if "MARROW_EXAMINATION_RECOMMENDED" in codes and not out.trephine:  # else the trephine count's
         recs.append(
             Recommendation(
                 "MARROW_EXAMINATION",
@@ -295,7 +295,8 @@ def _screen_and_marrow_advice(f: Facts, out: Outcome, codes: set[str]) -> list[R
         recs.append(
             Recommendation(
                 "TREPHINE_CD138_COUNT",
-                "Trephine biopsy plasma-cell count (CD138): the flow-cytometry figure exceeds the marrow "
+                ("Urgent trephine" if out.refer else "Trephine")
+                + " biopsy plasma-cell count (CD138): the flow-cytometry figure exceeds the marrow "
                 "figure used, and IMWG takes the higher of aspirate and biopsy (clinical-reference §2.9).",
                 tests=("marrow",),
             )

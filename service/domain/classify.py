@@ -221,6 +221,21 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
         # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine (CD138) count, sent as
         # the clonal figure, settles it (a clonal figure replaces the morphology one).
         src = "morphology" if f.bmpc_source == "morphology" else "clonal"
+        if flow >= R.BMPC_SLIM_PERCENT:
+            # ref: §2.9 (marrow asked for urgently at a flow figure >= 60 %), §2.1 S — flow
+            # under-estimates: the marrow may hold 60 % or more, a myeloma-defining event, so no MGUS or
+            # plasmacytoma label stands until the trephine count settles the burden.
+            res = _indeterminate(
+                out.isotype,
+                f"flow-cytometry plasma cells {shown} (>= 60 %) above the {src} figure ({float(morph):g} %): "
+                "flow under-estimates the marrow burden, which may reach the 60 % of a myeloma-defining "
+                "event (§2.1); the trephine biopsy (CD138) plasma-cell count is needed urgently, as IMWG "
+                "takes the higher of aspirate and biopsy (§2.9)",
+                [MARROW, *(m for m in out.missing if m != MARROW)],
+            )
+            res.trephine = True
+            res.refer = True
+            return res
         out.provisional = True
         out.trephine = True
         if MARROW not in out.missing:

@@ -185,13 +185,34 @@ class Row:
         tri = None if n is None else OPERATORS[self.op or ""].on_number(n, self.cutoff)
         return self.record(f, tri, n, unit)
 
-    def on_bmpc(self, f: Facts) -> Tri:
-        """Record a marrow plasma-cell criterion, saying when morphology stood in for clonal cells."""
+    def on_bmpc(self, f: Facts, *, flow_opens: bool = False) -> Tri:
+        """Record a marrow plasma-cell criterion, saying when morphology stood in for clonal cells.
+        ``flow_opens``: a flow-cytometry figure at or above the cut-off, above a marrow figure below
+        10 %, leaves the criterion open (flow under-estimates and never meets a threshold: the trephine
+        count decides, §2.9)."""
         bmpc = f.bmpc
         if bmpc is None:
             return self.record(f, None, None, "%", None, NO_MARROW)
         note = "total plasma cells by morphology (§2.9)" if f.bmpc_source == "morphology" else None
-        return self.record(f, self.compare(bmpc, self.cutoff), bmpc.lo, "%", None, note)  # type: ignore[misc,arg-type]
+        met = self.compare(bmpc, self.cutoff)  # type: ignore[misc,arg-type]
+        marrow = f.panel.marrow
+        flow = marrow.flow_plasma_cells_percent if marrow is not None else None
+        if (
+            flow_opens
+            and met is False
+            and flow is not None
+            and flow >= self.cutoff  # type: ignore[operator]
+            and flow > bmpc.lo
+            and bmpc.hi < R.BMPC_MYELOMA_PERCENT
+        ):
+            met = None
+            note = (
+                f"flow-cytometry plasma cells {float(flow):g} % (at or above {self.cutoff:g} %, and flow "
+                f"under-estimates) above the marrow figure ({float(bmpc.lo):g} %"
+                + (", total plasma cells by morphology" if f.bmpc_source == "morphology" else "")
+                + "): the trephine biopsy (CD138) count decides (§2.9)"
+            )
+        return self.record(f, met, bmpc.lo, "%", None, note)
 
     def describe(self) -> dict[str, Any]:
         """The row as the ruleset publishes it."""

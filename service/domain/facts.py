@@ -358,7 +358,7 @@ def _evaluate_mde(f: Facts) -> None:
     # ref: §2.1 B — ≥ 1 osteolytic lesion (lesions other than a biopsied plasmacytoma, §2.8).
     f.mde["bone_lesions"] = C.BONE_LESIONS.on_count(f, lytic, "lesions")
     # ref: §2.1 S — clonal BMPC ≥ 60 %.
-    f.mde["bmpc_ge_60"] = C.BMPC_60.on_bmpc(f)
+    f.mde["bmpc_ge_60"] = C.BMPC_60.on_bmpc(f, flow_opens=True)
     _light_chain_ratio(f)
     mri = imaging.mri_focal_lesions if imaging else None
     # ref: §2.1 M — > 1 focal lesion (each ≥ 5 mm) on MRI.

@@ -458,6 +458,13 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult], mgcs:
     """Why a marrow examination is indicated and not given (§2.9, §3.2, §5), or None."""
     marrow = f.panel.marrow
     lpl_given = marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None
+    if out.trephine and out.refer:
+        return (
+            "Flow-cytometry plasma cells at or above 60 % above a marrow figure below 10 %: the trephine "
+            "biopsy (CD138) plasma-cell count is needed urgently, as IMWG takes the higher of aspirate and "
+            "biopsy and a marrow figure of 60 % or more is a myeloma-defining event (clinical-reference "
+            "§2.1, §2.9)."
+        )
     if f.bmpc is not None or (out.igm_logic and lpl_given):
         return None
     if out.code is Code.INDETERMINATE and any(v is True for v in f.mde.values()) and not out.igm_logic:
@@ -468,7 +475,7 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult], mgcs:
     return (
         _marrow_for_flow(f, out)
         or _marrow_for_igm(out)
-        or (_MARROW_MGCS if mgcs and not lpl_given else None)
+        or (_MARROW_MGCS if mgcs else None)
         or _marrow_for_spike_without_ife(f)
         or _marrow_for_category(out, risk)
     )

@@ -8,8 +8,8 @@ from . import advice
 from .classify import classify
 from .egfr import EGFR_UNIT, INPUTS
 from .facts import Facts, build_facts
-from .flags import build_flags, ordered, scleromyxedema_status, thyroid_abnormal
-from .panel import Panel
+from .flags import build_flags, ivig_window_end, ordered, scleromyxedema_status, thyroid_abnormal
+from .panel import HeavyChain, Panel
 from .results import MGUS_CODES, Classification, Code, Flag, Interpretation
 from .risk import assess
 from .ruleset import RULESET_VERSION
@@ -89,7 +89,9 @@ def _lower_first(label: str) -> str:
 
 def _serial(panel: Panel, facts: Facts, code: Code) -> list[Flag]:
     """§3.5 flags across the dated panels; with no monoclonal protein now, a note instead of a flag."""
-    s_flags, s_notes = serial_flags(panel)
+    last = panel.clinical.ivig_last_dose_on if panel.clinical is not None else None
+    ivig = last is not None and HeavyChain.IGG in facts.heavy_chains
+    s_flags, s_notes = serial_flags(panel, ivig_window_end(last) if ivig and last is not None else None)
     out = s_flags
     if s_flags and code is Code.NO_MONOCLONAL_PROTEIN:
         # §3.5 describes a clone's progression: with no monoclonal protein found now, a serial

@@ -13,11 +13,49 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.12.4"
+RULESET_VERSION = "mgi-rules-2026.12.5"
 
 # What changed in each ruleset version, for a laboratory (GET /v1/ruleset; docs/ruleset-changelog.md
 # gives the same with the measured effect on a reference set of panels).
 CHANGELOG: tuple[dict[str, Any], ...] = (
+    {
+        "version": "mgi-rules-2026.12.5",
+        "previous": "mgi-rules-2026.12.4",
+        "changes": [
+            {
+                "rules": [
+                    "serial.evolving_m_protein",
+                    "serial.rising_m_protein_successive",
+                    "ivig.igg_values_unreliable",
+                ],
+                "section": "§3.5, §5",
+                "change": "Beside an IgG clone and a stated last IVIg dose, the serial M-protein rules no longer "
+                "read M-protein results dated up to 3 months after that dose (IgG-based values are unreliable "
+                "while IVIg is given): a rise read from them raised EVOLVING_M_PROTEIN or "
+                "RISING_M_PROTEIN_SUCCESSIVE from the values the same answer called unreliable. A note names "
+                "the dates left out.",
+                "affects": "Serial requests with clinical.ivig_last_dose_on beside an IgG clone.",
+            },
+            {
+                "rules": ["data.flow_cytometry", "mde.bmpc_ge_60"],
+                "section": "§2.1 S, §2.9",
+                "change": "A flow-cytometry figure of 60 % or more above a morphology or clonal figure below "
+                "10 % makes the answer indeterminate, referred, with the trephine (CD138) count asked for "
+                "urgently and the >= 60 % criterion not assessable: flow under-estimates, so the marrow may "
+                "hold a myeloma-defining 60 %. It was a provisional MGUS (or solitary plasmacytoma) on the "
+                "routine follow-up. Below 60 % nothing changes.",
+                "affects": "Panels with a flow figure >= 60 % above a marrow figure < 10 %.",
+            },
+            {
+                "rules": ["mgcs.scleromyxedema"],
+                "section": "§5",
+                "change": "A lymphoplasmacytic-infiltrate figure is no marrow result for a non-IgM clone: "
+                "the marrow examination recommended beside scleromyxoedema whatever the Mayo risk group "
+                "is no longer dropped when the marrow section holds only that figure.",
+                "affects": "Non-IgM MGCS panels whose marrow section holds only an infiltrate figure.",
+            },
+        ],
+    },
     {
         "version": "mgi-rules-2026.12.4",
         "previous": "mgi-rules-2026.12.3",

@@ -222,8 +222,10 @@ _UNREAD_WORDS = {
 _SETTINGS = frozenset({"assay", "ratio_reference_range"})
 
 
-def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
-    """Evolving-pattern flags from the patient's dated results, with notes on what was left out."""
+def serial_flags(panel: Panel, ivig_until: date | None = None) -> tuple[list[Flag], list[str]]:
+    """Evolving-pattern flags from the patient's dated results, with notes on what was left out.
+    ``ivig_until``: the end of the IVIg window of an IgG clone (§5): M-protein results dated up to it
+    are unreliable and not read."""
     if not panel.history:
         return [], []
     flags: list[Flag] = []
@@ -237,6 +239,20 @@ def serial_flags(panel: Panel) -> tuple[list[Flag], list[str]]:
             "(the day of the request) for the serial-result rules."
         )
     mp = _series(panel, _m_protein)
+    if ivig_until is not None:
+        # ref: §5 — IVIg is polyclonal IgG, given every 4-6 weeks, usually indefinitely: an IgG
+        # M-protein up to about 3 months after the last dose is unreliable, and a rise read from it
+        # is not the clone's.
+        unreliable = [p for p in mp if p.on <= ivig_until]
+        if unreliable:
+            mp = [p for p in mp if p.on > ivig_until]
+            notes.append(
+                "The serial M-protein rules (clinical-reference §3.5) did not read the IgG M-protein of "
+                + ", ".join(sorted({p.on.isoformat() for p in unreliable}))
+                + f": up to {ivig_until.isoformat()}, {R.IVIG_WINDOW_MONTHS} months after the last IVIg "
+                "dose, IgG-based values are unreliable (clinical-reference §5); immunofixation follows "
+                "the clone."
+            )
     hb = _series(panel, _hemoglobin)
     src = "clinical-reference §3.5"
     ev = evolving_m_protein(mp)

@@ -122,3 +122,37 @@ def test_a_plasmacytoma_with_a_flow_figure_of_10_percent_or_more_is_not_a_solita
     assert "HEMATOLOGY_REFERRAL" in {f["code"] for f in out["flags"]}
     if not solitary:
         assert "myeloma likely" in out["classification"]["label"]
+
+
+@pytest.mark.parametrize("figure", ["clonal_plasma_cells_percent", "plasma_cells_percent"])
+@pytest.mark.parametrize(("flow", "urgent"), [(59.9, False), (60, True), (65, True)])
+def test_a_flow_figure_of_60_percent_or_more_above_a_figure_below_10_percent_is_urgent_and_referred(
+    figure, flow, urgent
+):
+    # §2.9: marrow asked for urgently at a flow figure >= 60 %; flow under-estimates, so the marrow may
+    # hold the 60 % of the S biomarker (§2.1): the trephine count decides, and no MGUS label stands.
+    b = mgus_igg(marrow={figure: 8, "flow_plasma_cells_percent": flow})
+    if figure != "clonal_plasma_cells_percent":
+        b["marrow"].pop("clonal_plasma_cells_percent", None)
+    out = run(b)
+    assert trephine_asked(out)
+    assert out["classification"]["provisional"] is True
+    assert code(out) == ("INDETERMINATE" if urgent else "MGUS_NON_IGM")
+    flags = {f["code"] for f in out["flags"]}
+    assert ({"MARROW_EXAMINATION_RECOMMENDED", "HEMATOLOGY_REFERRAL"} <= flags) is urgent
+    s = next(c for c in out["criteria"] if c["id"] == "mde.bmpc_ge_60")
+    assert s["status"] == ("not_assessable" if urgent else "not_met")
+    follow = [r for r in out["recommendations"] if r["code"] == "FOLLOW_UP"]
+    assert (not follow) is urgent  # no surveillance interval while the marrow burden is open
+    if urgent:
+        assert "not assessable: clonal BMPC >= 60 %" in out["comment"]
+        assert [r["code"] for r in out["recommendations"]].count("MARROW_EXAMINATION") == 0
+
+
+@pytest.mark.parametrize(("clonal", "expected"), [(30, "SMOLDERING_MYELOMA"), (70, "MULTIPLE_MYELOMA")])
+def test_a_flow_figure_of_65_percent_beside_a_marrow_figure_of_10_percent_or_more_changes_nothing(
+    clonal, expected
+):
+    out = run(mgus_igg(marrow={"clonal_plasma_cells_percent": clonal, "flow_plasma_cells_percent": 65}))
+    assert code(out) == expected
+    assert not trephine_asked(out)

@@ -119,3 +119,68 @@ def test_an_ivig_date_without_a_panel_date_is_read_against_today():
 @pytest.mark.parametrize("bad", ["2026-02-30", "20260301", 20260301, "2026-W01-1"])
 def test_an_ivig_date_that_is_not_yyyy_mm_dd_is_refused(bad):
     assert "clinical" in load_errors(ivig(bad))
+
+
+# --- IVIg and the serial M-protein rules (§5, §3.5) --------------------------------------------
+
+
+def ivig_serial(last_dose: str | None, heavy: str = "IgG", history: tuple = (("2026-06-01", 10),)) -> dict:
+    """An IgG (or other) clone at 16 g/L on 2026-11-01 after lower M-proteins: a rise of >= 25 % and
+    >= 5 g/L within 12 months (§3.5) when every value is read."""
+    body = mgus_igg(
+        spep={"m_protein": q(16, "g/L")},
+        serum_ife={"result": "positive", "clones": [{"heavy_chain": heavy, "light_chain": "lambda"}]},
+        clinical={"ivig_last_dose_on": last_dose} if last_dose else {},
+    )
+    body["collected_on"] = "2026-11-01"
+    body["history"] = [{"collected_on": on, "spep": {"m_protein": q(v, "g/L")}} for on, v in history]
+    return body
+
+
+def test_without_ivig_the_rise_is_an_evolving_m_protein():
+    assert "EVOLVING_M_PROTEIN" in flag_codes(run(ivig_serial(None)))
+
+
+def test_within_the_ivig_window_an_igg_rise_raises_no_evolving_flag_and_says_why():
+    out = run(ivig_serial("2026-10-15"))
+    assert "IVIG_IGG_UNRELIABLE" in flag_codes(out)
+    assert not flag_codes(out) & {"EVOLVING_M_PROTEIN", "RISING_M_PROTEIN_SUCCESSIVE"}
+    assert not any(r["code"] == "EVOLVING_PATTERN_REVIEW" for r in out["recommendations"])
+    assert "did not read the IgG M-protein of 2026-06-01, 2026-11-01" in out["comment"]
+
+
+def test_two_successive_rises_within_the_ivig_window_are_no_high_risk_marker():
+    out = run(ivig_serial("2026-10-15", history=(("2026-06-01", 10), ("2026-09-01", 13))))
+    assert "RISING_M_PROTEIN_SUCCESSIVE" not in flag_codes(out)
+    assert "RISING_M_PROTEIN_SUCCESSIVE" in flag_codes(
+        run(ivig_serial(None, history=(("2026-06-01", 10), ("2026-09-01", 13))))
+    )
+
+
+def test_an_iga_clone_is_not_blurred_by_ivig():
+    assert "EVOLVING_M_PROTEIN" in flag_codes(run(ivig_serial("2026-10-15", heavy="IgA")))
+
+
+@pytest.mark.parametrize(
+    ("last_dose", "evolving"),
+    [
+        ("2026-02-28", True),  # window ends 2026-05-28: both values read
+        ("2026-03-01", False),  # window ends 2026-06-01: the earlier value is in it
+    ],
+)
+def test_only_values_up_to_the_end_of_the_ivig_window_are_left_out(last_dose, evolving):
+    out = run(ivig_serial(last_dose))
+    assert ("EVOLVING_M_PROTEIN" in flag_codes(out)) is evolving
+    assert "IVIG_IGG_UNRELIABLE" not in flag_codes(out)  # the panel itself is after the window
+
+
+# --- A marrow result in MGCS is a plasma-cell figure for a non-IgM clone --------------------------
+
+
+@pytest.mark.parametrize("infiltrate", [0, 4])
+def test_an_infiltrate_figure_alone_is_no_marrow_result_for_an_igg_clone_with_scleromyxoedema(infiltrate):
+    body = mgus_igg(clinical={"scleromyxedema": "confirmed"})
+    body["marrow"] = {"lymphoplasmacytic_infiltrate_percent": infiltrate}
+    out = run(body)
+    assert "MARROW_EXAMINATION_RECOMMENDED" in flag_codes(out)
+    assert "whatever the Mayo risk group" in flag(out, "MARROW_EXAMINATION_RECOMMENDED")["message"]
