@@ -29,9 +29,9 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                     "ivig.igg_values_unreliable",
                 ],
                 "section": "§3.5, §5",
-                "change": "Beside an IgG clone and a stated last IVIg dose, the serial M-protein rules no longer "
-                "read M-protein results dated up to 3 months after that dose (IgG-based values are unreliable "
-                "while IVIg is given): a rise read from them raised EVOLVING_M_PROTEIN or "
+                "change": "Beside an IgG clone and a stated last IVIg dose, the serial M-protein rules no "
+                "longer read M-protein results dated up to 3 months after that dose (IgG-based values are "
+                "unreliable while IVIg is given): a rise read from them raised EVOLVING_M_PROTEIN or "
                 "RISING_M_PROTEIN_SUCCESSIVE from the values the same answer called unreliable. A note names "
                 "the dates left out.",
                 "affects": "Serial requests with clinical.ivig_last_dose_on beside an IgG clone.",
