@@ -1396,6 +1396,12 @@ def plain_value(
 SERIAL_FIELDS = frozenset(
     {"spep.m_protein", "flc.kappa", "flc.lambda", "urine.m_protein_24h", "labs.hemoglobin"}
 )
+# The blood values of the CRAB criteria (§2.1): end-organ damage now, so a value of another day than
+# the panel's is never read as the panel's (an earlier one is a history entry of its day, a later one is
+# not read); a marrow, imaging, cytogenetics or clinical finding of another day belongs to the work-up.
+POINT_IN_TIME_FIELDS = frozenset(
+    {"labs.calcium", "labs.creatinine", "labs.creatinine_clearance", "labs.egfr", "labs.hemoglobin"}
+)
 
 
 @dataclass
@@ -1443,18 +1449,19 @@ def place_results(
     results: Iterable[DatedResult], panel_on: date | None, panel: PanelAssembler, notes: list[str]
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Put each result where its date says: results of the panel's date (or undated) into the panel;
-    serial analytes of an earlier day into a history entry of that day (one per date, conflicting values
-    refused naming both); other results of an earlier day, and results other than paraprotein studies of
-    a later day, into the panel with a note naming the analyte, its date and the panel's (a marrow biopsy
-    days apart is normal), unless the panel has its own; a paraprotein study dated after the panel is
-    refused. Returns the history entries (oldest first) and their request paths' sources."""
+    serial analytes and CRAB blood values of an earlier day into a history entry of that day (one per
+    date, conflicting values refused naming both); a CRAB blood value of a later day is not read, with a
+    note; other results of an earlier day, and results other than paraprotein studies of a later day,
+    into the panel with a note naming the analyte, its date and the panel's (a marrow biopsy days apart
+    is normal), unless the panel has its own; a paraprotein study dated after the panel is refused.
+    Returns the history entries (oldest first) and their request paths' sources."""
     earlier: dict[date, PanelAssembler] = {}
 
     def other_day(r: DatedResult) -> bool:
         """A result of another day read with the panel: it only fills what the panel's own leave empty."""
         if r.on is None or panel_on is None or r.on == panel_on:
             return False
-        return r.on > panel_on or r.path not in SERIAL_FIELDS
+        return r.on > panel_on or r.path not in SERIAL_FIELDS | POINT_IN_TIME_FIELDS
 
     # Results of the panel's date first, then those of other days, nearest the panel's date first.
     results = sorted(
@@ -1472,6 +1479,13 @@ def place_results(
                     result,
                     dated=True,
                 )
+            if result.on > panel_on and result.path in POINT_IN_TIME_FIELDS:
+                notes.append(
+                    f"{result.source}: {result.path} is dated {result.on.isoformat()}, after the panel's "
+                    f"paraprotein studies of {panel_on.isoformat()}; not read: a CRAB blood value of "
+                    "another day is not the panel's (clinical-reference §2.1)"
+                )
+                continue
             if result.on > panel_on:
                 if panel.has(result.path):
                     notes.append(
@@ -1485,7 +1499,7 @@ def place_results(
                     f"paraprotein studies of {panel_on.isoformat()}; read with the panel (the same "
                     "work-up)"
                 )
-            elif result.path in SERIAL_FIELDS:
+            elif result.path in SERIAL_FIELDS or result.path in POINT_IN_TIME_FIELDS:
                 target = earlier.setdefault(result.on, PanelAssembler())
                 notes.append(
                     f"{result.source}: {result.path} of {result.on.isoformat()} is an earlier result, read "

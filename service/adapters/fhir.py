@@ -74,6 +74,7 @@ from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError
 
+from service.domain.plausibility import EARLIEST_DATE, latest_date
 from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
@@ -1129,6 +1130,7 @@ def _translate(
 ) -> FhirTranslation:
     _check_reports(bundle)
     frame = _date_frame(bundle)
+    latest = today or latest_date(datetime.now(UTC))  # the latest date begun anywhere (UTC+14)
     dates: list[date] = []
     no_date: list[str] = []  # results read from an Observation with no effective[x] (nor its report's)
     # Observations over a period (a 24-hour urine): (first result, end, start, end date, where).
@@ -1189,6 +1191,14 @@ def _translate(
                     continue
                 stamp, element = _effective_element(resource)
                 when = stamp.date_in(frame) if stamp else None
+                if when is not None and (when > latest or when < EARLIEST_DATE):
+                    # The request's data-entry window for dates, as HL7's OBR-7 and OBX-14 are held to it.
+                    raise _ElementProblem(
+                        "date is in the future"
+                        if when > latest
+                        else f"date before {EARLIEST_DATE.isoformat()}: not plausible (data-entry check)",
+                        f"{where}.{element}",
+                    )
                 dated = (when, f"{where}.{element}")
                 read = len(results)
                 _observation(resource, where, codemap, results, notes, dated)

@@ -93,7 +93,7 @@ from typing import Any, TypedDict
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
-from service.domain.plausibility import EARLIEST_DATE
+from service.domain.plausibility import EARLIEST_DATE, latest_date
 from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
@@ -1126,7 +1126,9 @@ def parse_oru(
 def _read_segments(
     ctx: OruContext, segments: list[Segment], codemap: CodeMap, today: date | None
 ) -> OruContext:
-    today = today or date.today()  # one day for the whole message, read once
+    # One day for the whole message, read once: the latest date begun anywhere (UTC+14), so a
+    # laboratory east of the server never has a sample of its own today refused as future.
+    today = today or latest_date(datetime.now(UTC))
     panel = PanelAssembler()
     obr_stamps: list[tuple[_Stamp, int]] = []
     obx_stamps: list[tuple[_Stamp, int]] = []

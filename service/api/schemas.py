@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -668,7 +668,11 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
     clinical = fields.Nested(ClinicalSchema, allow_none=True)
     collected_on = IsoDate(
         allow_none=True,
-        metadata={"description": "YYYY-MM-DD. With history and no collected_on, the panel is dated today."},
+        metadata={
+            "description": "YYYY-MM-DD, the day the sample was collected in the laboratory's own time zone "
+            "(a date after the latest one begun anywhere, UTC+14, is in the future and refused). With "
+            "history and no collected_on, the panel is dated today."
+        },
     )
     history = BoundedList(
         fields.Nested(HistoryEntrySchema),
@@ -704,14 +708,14 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
                 "at least one screening result is required: spep.m_protein, serum_ife, "
                 "urine.m_protein_24h, urine.ife, flc.kappa or flc.lambda (an empty section is not a result)"
             ]
-        today = date.today()
+        today = plausibility.latest_date(datetime.now(UTC))
         current = d.get("collected_on")
         if current is not None and current > today:
             errors["collected_on"] = ["date is in the future"]
         history = d.get("history") or []
         ivig = d["clinical"].ivig_last_dose_on if d.get("clinical") is not None else None
         if (history or ivig is not None) and current is None:
-            current = today  # the panel is dated today (said in the output), see _make
+            current = date.today()  # the panel is dated today (said in the output), see _make
         if ivig is not None and current is not None and ivig > current:
             # §5 reads the window back from the panel: a dose after it says nothing about this sample.
             errors["clinical.ivig_last_dose_on"] = [

@@ -19,7 +19,7 @@ edge prefixes the field's own path (``labs.calcium.reference_range.high``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from .quantity import UNITS, Analyte, Quantity, convert, to_decimal
@@ -30,6 +30,18 @@ Number = float | int | Decimal
 # A data-entry check, not a clinical number (the clinical reference gives none): a laboratory date before
 # 1900 is a typing error (e.g. "1800-01-01"). The request schema and the HL7 reader both hold dates to it.
 EARLIEST_DATE = date(1900, 1, 1)
+
+# The easternmost civil time zone is UTC+14: a calendar date has begun somewhere until UTC reaches it
+# plus 14 hours, so a laboratory east of the server (UTC+12 to +14) that dates a sample collected minutes
+# ago is never told that its date is in the future. A fact of the calendar, not a clinical number.
+LATEST_UTC_OFFSET = timedelta(hours=14)
+
+
+def latest_date(now_utc: datetime) -> date:
+    """The latest calendar date that has begun anywhere at the instant ``now_utc`` (aware, UTC): a
+    sample dated later than this is dated in the future."""
+    return (now_utc + LATEST_UTC_OFFSET).date()
+
 
 NAMES = {
     Analyte.SERUM_M_PROTEIN: "serum M-protein",

@@ -139,6 +139,7 @@ class TestSiCodes:
             "code": "mmol/L",
         }
         del f005["referenceRange"]
+        f005["effectivePeriod"] = {"start": "2013-04-02T10:30:00+01:00"}  # the paraprotein studies' day
         with pytest.raises(fhir.FhirError, match="a result in mmol/L is sent under LOINC 59260-0"):
             fhir.translate_bundle(bundle, lab_map)
         f005["code"]["coding"][0]["code"] = "59260-0"
@@ -401,14 +402,21 @@ class TestFhirForms:
         assert resp.get_json()["conclusionCode"][0]["coding"][0]["code"] == "INDETERMINATE"
 
     def test_a_document_bundle_is_read_and_f005_is_translated_as_sent(self, lab_map):
-        tr = fhir.translate_bundle(corpus_bundle("fhir_r4_f005_document.json"), lab_map)
+        bundle = corpus_bundle("fhir_r4_f005_document.json")
+        tr = fhir.translate_bundle(bundle, lab_map)
+        # f005's haemoglobin is of 2013-04-05, three days after the paraprotein studies: a CRAB blood
+        # value of another day is not the panel's (§2.1), and the note says so.
+        assert "labs" not in tr.request
+        assert any("labs.hemoglobin is dated 2013-04-05" in n and "not read" in n for n in tr.notes)
+        assert tr.request["serum_ife"]["clones"] == [{"heavy_chain": "IgG", "light_chain": "kappa"}]
+        assert "Bundle.entry[0].resource: Composition ignored" in tr.notes
+        bundle["entry"][2]["resource"]["effectivePeriod"] = {"start": "2013-04-02T10:30:00+01:00"}
+        tr = fhir.translate_bundle(bundle, lab_map)
         assert tr.request["labs"]["hemoglobin"] == {
             "value": 7.2,
             "unit": "g/dL",
             "reference_range": {"low": 7.5, "high": 10},
         }
-        assert tr.request["serum_ife"]["clones"] == [{"heavy_chain": "IgG", "light_chain": "kappa"}]
-        assert "Bundle.entry[0].resource: Composition ignored" in tr.notes
 
     def test_the_sender_s_code_map_reads_f204_s_local_code(self, lab_map):
         bundle = corpus_bundle("fhir_r4_f204_local_code_sender_map.json")

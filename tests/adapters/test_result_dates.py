@@ -1,7 +1,8 @@
-"""Results of other dates are never merged silently into the current panel: serial analytes of an earlier
-day become history entries of that day, other earlier results stay in the panel with a note naming their
-date. The panel is dated by its paraprotein studies (SPEP, immunofixation, urine, free light chains); a
-marrow or blood count of a later day is read with it, with a note (HL7 v2 OBX-14 / OBR-7, FHIR
+"""Results of other dates are never merged silently into the current panel: serial analytes and CRAB blood
+values (calcium, creatinine, clearance, eGFR, haemoglobin) of an earlier day become history entries of that
+day; a CRAB blood value of a later day is not read (§2.1: end-organ damage now); other results of another
+day (a marrow, imaging) are read with the panel with a note naming their date. The panel is dated by its
+paraprotein studies (SPEP, immunofixation, urine, free light chains) (HL7 v2 OBX-14 / OBR-7, FHIR
 effective[x])."""
 
 from __future__ import annotations
@@ -76,13 +77,37 @@ def translate(extra: list[dict[str, Any]]) -> fhir.FhirTranslation:
 
 
 class TestHl7Dates:
-    def test_an_earlier_calcium_stays_in_the_panel_with_a_note_naming_both_dates(self):
-        ctx = read(oru([("2000-8", "2.9", "mmol/L", "2.15-2.55", "20240101")]))
+    @pytest.mark.parametrize("when", ["20240101", "20261031"])
+    def test_an_earlier_calcium_is_a_history_entry_of_its_day_not_the_panel_s(self, when):
+        # §2.1: hypercalcaemia is end-organ damage now; a calcium of another day decided myeloma.
+        ctx = read(oru([("2000-8", "2.9", "mmol/L", "2.15-2.55", when)]))
+        assert "calcium" not in (ctx.request.get("labs") or {})
+        on = f"{when[:4]}-{when[4:6]}-{when[6:]}"
+        assert ctx.request["history"] == [
+            {
+                "collected_on": on,
+                "labs": {
+                    "calcium": {
+                        "value": 2.9,
+                        "unit": "mmol/L",
+                        "reference_range": {"low": 2.15, "high": 2.55},
+                    }
+                },
+            }
+        ]
+        assert any(f"labs.calcium of {on} is an earlier result" in n and "OBX[5]" in n for n in ctx.notes)
+
+    def test_a_calcium_of_the_panel_s_day_is_the_panel_s(self):
+        ctx = read(oru([("2000-8", "2.9", "mmol/L", "2.15-2.55", "20261101")]))
         assert ctx.request["labs"]["calcium"]["value"] == 2.9
-        assert "history" not in ctx.request
-        assert any(
-            "labs.calcium is dated 2024-01-01, the panel 2026-11-01" in n and "OBX[5]" in n for n in ctx.notes
-        ), ctx.notes
+
+    def test_a_stale_hypercalcaemia_decides_no_myeloma(self, client):
+        marrow = ("11118-7", "12", "%", "", "")
+        status, reply = post_hl7(client, oru([("2000-8", "2.9", "mmol/L", "2.15-2.55", "20140101"), marrow]))
+        assert status == 200, reply
+        assert "MULTIPLE_MYELOMA" not in reply
+        status, reply = post_hl7(client, oru([("2000-8", "2.9", "mmol/L", "2.15-2.55", ""), marrow]))
+        assert "MULTIPLE_MYELOMA" in reply  # the same calcium of the panel's day
 
     def test_an_earlier_m_protein_becomes_a_history_entry_of_its_date(self):
         ctx = read(oru([("33358-3", "8", "g/L", "", "20260501")]))
@@ -131,16 +156,26 @@ class TestHl7Dates:
         ]
         assert ctx.request["flc"]["kappa"]["value"] == 15
 
-    def test_a_result_other_than_a_paraprotein_study_dated_after_the_panel_is_read_with_it(self):
+    def test_a_marrow_dated_after_the_panel_is_read_with_it(self):
         # The second order has no collection date: its result's own date (after the panel) stands. A
-        # calcium (or a marrow) taken after the paraprotein studies belongs to the work-up.
-        text = oru([], second_obr=("", [("2000-8", "2.4", "mmol/L", "2.15-2.55", "20261105")]))
+        # marrow taken after the paraprotein studies belongs to the work-up.
+        text = oru([], second_obr=("", [("11118-7", "8", "%", "", "20261105")]))
         ctx = read(text)
         assert ctx.request["collected_on"] == "2026-11-01"
-        assert ctx.request["labs"]["calcium"]["value"] == 2.4
+        assert ctx.request["marrow"]["plasma_cells_percent"] == 8
         assert any(
             "after the panel's paraprotein studies of 2026-11-01; read with the panel" in n for n in ctx.notes
         )
+
+    @pytest.mark.parametrize(
+        ("code", "value", "unit", "rng"),
+        [("2000-8", "3.1", "mmol/L", "2.15-2.55"), ("718-7", "90", "g/L", "120-160")],
+    )
+    def test_a_crab_blood_value_dated_after_the_panel_is_not_read(self, code, value, unit, rng):
+        text = oru([], second_obr=("", [(code, value, unit, rng, "20261105")]))
+        ctx = read(text)
+        assert not ctx.request.get("labs")
+        assert any("not read: a CRAB blood value of another day is not the panel's" in n for n in ctx.notes)
 
     def test_the_panel_is_dated_by_its_paraprotein_studies_not_by_a_later_marrow(self):
         """A marrow biopsy eight days after the blood work-up: the M-protein, free light chains and
@@ -190,19 +225,36 @@ class TestHl7Dates:
 
 
 class TestFhirDates:
-    def test_an_earlier_calcium_stays_in_the_panel_with_a_note_naming_both_dates(self):
+    def test_an_earlier_calcium_is_a_history_entry_of_its_day(self):
         body = bundle([])
         body["entry"][4]["resource"]["effectiveDateTime"] = "2024-01-01"  # the only calcium
         tr = fhir.translate_bundle(body, load_codemap(), today=TODAY)
-        assert tr.request["labs"]["calcium"]["value"] == 2.4
-        assert any("labs.calcium is dated 2024-01-01, the panel 2026-11-01" in n for n in tr.notes), tr.notes
+        assert "calcium" not in (tr.request.get("labs") or {})
+        assert tr.request["history"][0]["collected_on"] == "2024-01-01"
+        assert tr.request["history"][0]["labs"]["calcium"]["value"] == 2.4
+        assert any("labs.calcium of 2024-01-01 is an earlier result" in n for n in tr.notes), tr.notes
 
-    def test_an_earlier_calcium_beside_a_current_one_is_ignored_with_a_note(self):
+    def test_an_earlier_calcium_beside_a_current_one_is_history(self):
         tr = translate([dated(observation(6, "2000-8", 2.9, "mmol/L", (2.15, 2.55, "mmol/L")), "2024-01-01")])
         assert tr.request["labs"]["calcium"]["value"] == 2.4
-        assert any(
-            "Bundle.entry[6].resource" in n and "ignored, the panel has its own" in n for n in tr.notes
-        ), tr.notes
+        assert tr.request["history"][0]["labs"]["calcium"]["value"] == 2.9
+
+    def test_a_calcium_dated_after_the_panel_is_not_read(self):
+        body = bundle([])
+        body["entry"][4]["resource"]["effectiveDateTime"] = "2026-11-20"
+        tr = fhir.translate_bundle(body, load_codemap(), today=TODAY)
+        assert "calcium" not in (tr.request.get("labs") or {})
+        assert any("not read: a CRAB blood value of another day" in n for n in tr.notes), tr.notes
+
+    @pytest.mark.parametrize(
+        ("on", "problem"), [("2030-01-01", "date is in the future"), ("1850-01-01", "date before 1900-01-01")]
+    )
+    def test_a_result_dated_in_the_future_or_before_1900_is_refused_at_its_element(self, on, problem):
+        body = bundle([])
+        body["entry"][4]["resource"]["effectiveDateTime"] = on
+        with pytest.raises(fhir.FhirError, match=problem) as err:
+            fhir.translate_bundle(body, load_codemap(), today=TODAY)
+        assert "Bundle.entry[4].resource.effectiveDateTime" in err.value.errors
 
     def test_an_earlier_m_protein_becomes_a_history_entry_of_its_date(self):
         tr = translate([dated(observation(6, "33358-3", 8, "g/L"), "2026-05-01T09:00:00Z")])

@@ -14,7 +14,7 @@ import json
 import sys
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -45,6 +45,7 @@ from service.api.compiled import (
     compile_schema,
 )
 from service.api.schemas import InterpretationRequestSchema
+from service.domain.plausibility import latest_date
 from tests.conftest import ROOT
 from tests.robustness.test_domain_properties import request_bodies
 from tests.robustness.test_hostile_inputs import CASES
@@ -487,6 +488,8 @@ def test_load_with_arguments_or_on_a_copy_takes_the_full_marshmallow_load():
 REQUEST = InterpretationRequestSchema()
 LOADER = REQUEST._compiled_loader
 TODAY = date.today()
+# The latest date begun anywhere (UTC+14): the first date after it is in the future everywhere.
+FUTURE = latest_date(datetime.now(UTC)) + timedelta(days=1)
 QTY = {"value": 1.2, "unit": "g/dL"}
 VALID = {
     "spep": {"m_protein": QTY},
@@ -627,7 +630,7 @@ BIG = int(sys.float_info.max)
         (at("serum_ife.clones.0.heavy_chain", ABSENT), False),
         (at("serum_ife.clones.0.light_chain", None), False),
         (at("collected_on", TODAY.isoformat()), True),
-        (at("collected_on", (TODAY + timedelta(days=1)).isoformat()), False),
+        (at("collected_on", FUTURE.isoformat()), False),
         (at("collected_on", "2025-02-30"), False),
         (at("collected_on", "20250314"), False),  # YYYY-MM-DD only (IsoDate), though fromisoformat reads it
         (at("collected_on", None), True),
@@ -638,7 +641,7 @@ BIG = int(sys.float_info.max)
         # clinical.ivig_last_dose_on (contract 1.1): a YYYY-MM-DD date on or before the panel's date.
         (at("clinical.ivig_last_dose_on", TODAY.isoformat()), True),
         (at("clinical.ivig_last_dose_on", (TODAY - timedelta(days=400)).isoformat()), True),
-        (at("clinical.ivig_last_dose_on", (TODAY + timedelta(days=1)).isoformat()), False),
+        (at("clinical.ivig_last_dose_on", FUTURE.isoformat()), False),
         (at("clinical.ivig_last_dose_on", "2025-02-30"), False),
         (at("clinical.ivig_last_dose_on", "20250314"), False),
         (at("clinical.ivig_last_dose_on", None), True),
