@@ -54,6 +54,19 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "is no longer dropped when the marrow section holds only that figure.",
                 "affects": "Non-IgM MGCS panels whose marrow section holds only an infiltrate figure.",
             },
+            {
+                "rules": [
+                    "serial.evolving_m_protein",
+                    "serial.evolving_hemoglobin",
+                    "serial.rising_m_protein_successive",
+                ],
+                "section": "§3.5, §2.9",
+                "change": "A serial rule that results sent as bounds leave open (an earlier M-protein '< 16 "
+                "g/L' before 20 g/L: a rise of 5 g/L or more is possible, not certain) is named in a note "
+                "asking for the exact values; it was left unsaid, as if not met. A bound that settles the "
+                "rule, either way, changes nothing.",
+                "affects": "Notes and comments of serial requests with bounded M-protein or haemoglobin.",
+            },
         ],
     },
     {

@@ -119,17 +119,30 @@ def _certain_rise(a: Point, b: Point, fraction: Decimal, minimum: Decimal | None
     return rise >= fraction * a.hi and rise > 0
 
 
-def evolving_m_protein(points: list[Point]) -> list[dict]:
+def _possible_rise(a: Point, b: Point, fraction: Decimal, minimum: Decimal | None) -> bool:
+    """Whether some values within the bounds make b at least ``fraction`` (and ``minimum``) above a."""
+    if a.hi == 0:  # no baseline to rise from, whatever b is
+        return False
+    if b.hi == INF:
+        return True
+    rise = b.hi - a.lo  # the lowest baseline the bound allows, the highest later value
+    if minimum is not None and rise < minimum:
+        return False
+    return rise > 0 and rise >= fraction * a.lo
+
+
+def evolving_m_protein(points: list[Point], *, certain: bool = True) -> list[dict]:
     """§3.5 (Ravi 2016): ≥ 10 % in the first 6 months (baseline ≥ 30 g/L) or ≥ 25 % within 12
-    months, each with a rise of at least 5 g/L."""
+    months, each with a rise of at least 5 g/L. ``certain`` False: what the bounds leave possible."""
     hits: list[dict] = []
     if len(points) < 2:
         return hits
+    rises = _certain_rise if certain else _possible_rise
     base = points[0]
     # ref: §3.5 — early rule, only when the M-protein is ≥ 30 g/L at baseline.
-    if base.lo >= R.EVOLVING_EARLY_MIN_M_PROTEIN_G_L:
+    if (base.lo if certain else base.hi) >= R.EVOLVING_EARLY_MIN_M_PROTEIN_G_L:
         for p in points[1:]:
-            if within(base.on, p.on, R.EVOLVING_EARLY_MONTHS) and _certain_rise(
+            if within(base.on, p.on, R.EVOLVING_EARLY_MONTHS) and rises(
                 base, p, R.EVOLVING_EARLY_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L
             ):
                 hits.append({"rule": ">= 10 % rise within the first 6 months"} | _ev(base, p, "g/L"))
@@ -139,27 +152,35 @@ def evolving_m_protein(points: list[Point]) -> list[dict]:
         for b in points[i + 1 :]:
             if not within(a.on, b.on, R.EVOLVING_MONTHS):
                 break
-            if _certain_rise(a, b, R.EVOLVING_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L):
+            if rises(a, b, R.EVOLVING_RISE_FRACTION, R.EVOLVING_MIN_ABSOLUTE_RISE_G_L):
                 hits.append({"rule": ">= 25 % rise within 12 months"} | _ev(a, b, "g/L"))
                 return hits
     return hits
 
 
-def evolving_hemoglobin(points: list[Point]) -> list[dict]:
-    """§3.5: haemoglobin fall of ≥ 5 g/L within 12 months."""
+def evolving_hemoglobin(points: list[Point], *, certain: bool = True) -> list[dict]:
+    """§3.5: haemoglobin fall of ≥ 5 g/L within 12 months. ``certain`` False: what the bounds leave
+    possible."""
     for i, a in enumerate(points):
         for b in points[i + 1 :]:
             if not within(a.on, b.on, R.EVOLVING_HB_MONTHS):
                 break
-            # ref: §3.5 — fall ≥ 5 g/L (certain: the lowest earlier value minus the highest later one).
-            if b.hi != INF and a.lo - b.hi >= R.EVOLVING_HB_FALL_G_L:
+            # ref: §3.5 — fall ≥ 5 g/L (certain: the lowest earlier value minus the highest later one;
+            # possible: the highest earlier value minus the lowest later one).
+            if certain:
+                falls = b.hi != INF and a.lo - b.hi >= R.EVOLVING_HB_FALL_G_L
+            else:
+                falls = a.hi == INF or a.hi - b.lo >= R.EVOLVING_HB_FALL_G_L
+            if falls:
                 return [{"rule": "fall >= 5 g/L within 12 months"} | _ev(a, b, "g/L")]
     return []
 
 
-def rising_successive(points: list[Point]) -> list[dict]:
+def rising_successive(points: list[Point], *, certain: bool = True) -> list[dict]:
     """§3.5 (Rajkumar 2015): the M-protein ≥ 25 % above an earlier result on two successive
-    evaluations, the earlier result and both evaluations within 6 months."""
+    evaluations, the earlier result and both evaluations within 6 months. ``certain`` False: what the
+    bounds leave possible."""
+    rises = _certain_rise if certain else _possible_rise
     # ref: §3.5 — "rise >= 25 % on two successive evaluations": the rise over a baseline is seen
     # at two consecutive evaluations (a confirmed rise, as myeloma criteria confirm changes on two
     # consecutive assessments); it need not compound (10 -> 12.5 -> 12.5 g/L qualifies).
@@ -168,8 +189,8 @@ def rising_successive(points: list[Point]) -> list[dict]:
         for a in points[:j]:
             if (
                 within(a.on, c.on, R.SUCCESSIVE_RISE_MONTHS)
-                and _certain_rise(a, b, R.SUCCESSIVE_RISE_FRACTION, None)
-                and _certain_rise(a, c, R.SUCCESSIVE_RISE_FRACTION, None)
+                and rises(a, b, R.SUCCESSIVE_RISE_FRACTION, None)
+                and rises(a, c, R.SUCCESSIVE_RISE_FRACTION, None)
             ):
                 return [
                     {"rule": ">= 25 % rise on two successive evaluations within 6 months"} | _ev(a, b, "g/L"),
@@ -288,5 +309,28 @@ def serial_flags(panel: Panel, ivig_until: date | None = None) -> tuple[list[Fla
                 f"smouldering myeloma ({R.RAJKUMAR_2015}; {src}).",
                 tuple(ev),
             )
+        )
+    undecided = [
+        name
+        for name, rule, series in (
+            ("an evolving M-protein", evolving_m_protein, mp),
+            ("an evolving haemoglobin", evolving_hemoglobin, hb),
+            ("a rise of >= 25 % on two successive evaluations", rising_successive, mp),
+        )
+        if not rule(series) and rule(series, certain=False)
+    ]
+    if undecided:
+        # ref: §3.5 with §2.9 — a rule the bounds leave open is said, never summarised as absent.
+        bounds = sorted(
+            {
+                f"{p.comparator} {_g(_float(p.shown))} g/L on {p.on.isoformat()}"
+                for p in (*mp, *hb)
+                if p.comparator
+            }
+        )
+        notes.append(
+            f"Serial results (clinical-reference §3.5): {' and '.join(undecided)} can be neither confirmed "
+            f"nor excluded: results sent as bounds ({'; '.join(bounds)}) do not settle it; the exact values "
+            "would."
         )
     return flags, notes

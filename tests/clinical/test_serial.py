@@ -398,3 +398,53 @@ def test_history_results_no_serial_rule_reads_are_named_never_dropped_unseen():
     assert notes[0].endswith(
         "2023-09-01: calcium, creatinine; 2023-10-01: no result; 2023-11-01: free kappa, free lambda."
     )
+
+
+# --- A rule the bounds leave open is said, never summarised as absent (§3.5 with §2.9) ----------------
+
+UNDECIDED = "can be neither confirmed nor excluded"
+
+
+def bounded_m_series(history_value: dict, current: float) -> dict:
+    body = m_series(("2026-01-15", 1), ("2026-03-15", current))
+    body["history"][0]["spep"]["m_protein"] = history_value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("history_value", "current", "flag", "undecided"),
+    [
+        (q(16, "g/L", "<"), 20, False, True),  # 20 - 16 = 4 < 5; from a lower baseline it could be >= 5
+        (q(15, "g/L", "<"), 20, True, False),  # at most 15: a rise of at least 5 g/L and 33 %
+        (q(16, "g/L", ">"), 20, False, False),  # more than 16: a rise of under 4 g/L, settled
+        (q(16, "g/L"), 20, False, False),  # exact: 4 g/L, settled
+    ],
+)
+def test_an_m_protein_bound_that_leaves_the_evolving_rule_open_is_said(
+    history_value, current, flag, undecided
+):
+    result = run(bounded_m_series(history_value, current))
+    assert (EVOLVING_MP in {f["code"] for f in result["flags"]}) is flag
+    said = [n for n in result["notes"] if UNDECIDED in n]
+    assert bool(said) is undecided
+    if undecided:
+        assert "an evolving M-protein" in said[0] and "on 2026-01-15" in said[0]
+        assert UNDECIDED in result["comment"]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "current", "flag", "undecided"),
+    [
+        (q(130, "g/L", ">"), q(126, "g/L"), False, True),  # could have fallen by 5 g/L or more
+        (q(130, "g/L"), q(126, "g/L", "<"), False, True),
+        (q(130, "g/L", ">="), q(125, "g/L"), True, False),  # at least 130 to 125: settled, met
+        (q(130, "g/L"), q(126, "g/L"), False, False),  # exact: a fall of 4 g/L, settled
+    ],
+)
+def test_a_haemoglobin_bound_that_leaves_the_evolving_rule_open_is_said(earlier, current, flag, undecided):
+    body = hb_series(("2025-06-15", 130), ("2026-01-15", 126))
+    body["history"][0]["labs"]["hemoglobin"] = earlier
+    body["labs"]["hemoglobin"] = {**current, "reference_range": {"low": 120, "high": 160}}
+    result = run(body)
+    assert (EVOLVING_HB in {f["code"] for f in result["flags"]}) is flag
+    assert any(UNDECIDED in n and "an evolving haemoglobin" in n for n in result["notes"]) is undecided
