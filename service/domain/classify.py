@@ -18,7 +18,7 @@ from typing import NamedTuple
 from . import criteria as C
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
-from .facts import MDE_NAMES, Facts, attributable_spike
+from .facts import MDE_NAMES, Facts, attributable_spike, single_light_chain
 from .flc import esrd_reported, renal_impairment
 from .panel import HeavyChain, IfeResult
 from .quantity import ZERO, ge, gt
@@ -139,12 +139,32 @@ def classify(f: Facts) -> Outcome:
     out = _classify(f)
     if out.code is Code.NO_MONOCLONAL_PROTEIN:
         return _screen_incomplete(f, out)
+    _urine_second_clone(f, out)
     if f.li_escalated and out.code is not Code.MULTIPLE_MYELOMA and "flc.assay" not in out.missing:
         # ref: §2.1 Li — a non-Freelite ratio in the SLiM range holds every other category open (MGUS
         # criteria list CRAB only, but a SLiM biomarker would make it myeloma).
         out.missing.append("flc.assay")
         out.provisional = True
     return _flow_cytometry(f, out)
+
+
+def _urine_second_clone(f: Facts, out: Outcome) -> None:
+    """A urine clone whose light chain no serum clone carries (free lambda in urine beside serum IgG
+    kappa) is a second clone: named in the isotype and the reasons, never dropped (the urine M-protein
+    may be that clone's)."""
+    p = f.panel
+    serum = p.serum_ife.clones if p.serum_ife is not None else ()
+    urine = p.urine.ife.clones if p.urine is not None and p.urine.ife is not None else ()
+    chains = {c.light_chain for c in serum}
+    other = [c.label for c in urine if serum and c.light_chain not in chains]
+    if not other or (out.isotype and "(urine)" in out.isotype):
+        return
+    shown = " + ".join(other)
+    out.isotype = f"{out.isotype} + {shown} (urine)" if out.isotype else f"{shown} (urine)"
+    out.reasons.append(
+        f"urine immunofixation shows {shown}, a light chain no serum clone carries: a second clone "
+        "(biclonal gammopathy); the urine M-protein may be that clone's"
+    )
 
 
 def screen_tests_not_done(f: Facts) -> list[str]:
@@ -753,6 +773,20 @@ def _light_chain_mgus(f: Facts, isotype: str | None, bmpc10: Tri, urine500: Tri,
             "abnormal FLC ratio without an increase of the involved light chain: light-chain MGUS "
             "criteria (§2.6) are not met (consider renal function or suppression of the other chain)",
             renal,
+        )
+        out.repeat_flc = True
+        return out
+    clone_chain = single_light_chain(f.panel)
+    if clone_chain is not None and flc is not None and flc.involved not in (None, str(clone_chain)):
+        # ref: §2.6 — the involved chain raised is the clone's: a ratio abnormal on the other side
+        # (free lambda found, kappa in excess) is not this clone's, and may be a second one.
+        out = _indeterminate(
+            isotype,
+            f"immunofixation shows a {clone_chain} light chain, but the FLC ratio is abnormal on the "
+            f"{flc.involved} side (discordant; a possible second clone): light-chain MGUS needs the "
+            "clone's own chain raised (§2.6); repeat serum free light chains with serum and urine "
+            "immunofixation",
+            renal + ([MARROW] if bmpc10 is None else []),
         )
         out.repeat_flc = True
         return out

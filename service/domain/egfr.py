@@ -90,3 +90,18 @@ def lowest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str |
     age = age_years if age_years is not None else R.ADULT_AGE_MAX_YEARS
     sexes = (sex,) if sex in R.CKD_EPI_KAPPA else tuple(R.CKD_EPI_KAPPA)
     return min(ckd_epi_2021(hi, age, s) for s in sexes)
+
+
+def highest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str | None) -> Decimal | None:
+    """The highest CKD-EPI 2021 estimate any adult could have with this creatinine, when the estimate
+    itself cannot be made (the counterpart of ``lowest_plausible``): the given age when it is >= 18, else
+    18; the given sex when female or male, else either. None when the creatinine has no positive lower
+    bound (e.g. "< 90 umol/L"), and for a patient under 18 (§2.1 R: age >= 18)."""
+    lo = creatinine.interval.lo
+    if lo <= 0:
+        return None
+    if age_years is not None and age_years < R.CKD_EPI_MIN_AGE_YEARS:  # ref: §2.1 R — age >= 18
+        return None
+    age = age_years if age_years is not None else R.CKD_EPI_MIN_AGE_YEARS
+    sexes = (sex,) if sex in R.CKD_EPI_KAPPA else tuple(R.CKD_EPI_KAPPA)
+    return max(ckd_epi_2021(lo, age, s) for s in sexes)

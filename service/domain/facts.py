@@ -10,7 +10,7 @@ from types import MappingProxyType
 from . import criteria as C
 from . import ruleset as R
 from .criteria import _COMP_TEXT
-from .egfr import EGFR_UNIT, EstimatedGfr, estimate, lowest_plausible
+from .egfr import EGFR_UNIT, EstimatedGfr, estimate, highest_plausible, lowest_plausible
 from .flc import summarize
 from .panel import HeavyChain, IfeResult, Labs, LightChain, Panel
 from .quantity import INF, ZERO, Comparator, Interval, Quantity, gt, lt
@@ -174,7 +174,7 @@ def ivig_igg_unreliable(panel: Panel, heavy: tuple[HeavyChain, ...]) -> bool:
     return on <= ivig_window_end(last)
 
 
-def _single_light_chain(panel: Panel) -> LightChain | None:
+def single_light_chain(panel: Panel) -> LightChain | None:
     """The light chain of the clone(s) — serum, else urine immunofixation — when all share one
     (it names the involved chain)."""
     clones = panel.serum_ife.clones if panel.serum_ife is not None else ()
@@ -234,7 +234,7 @@ def build_facts(panel: Panel) -> Facts:
     clones = panel.serum_ife.clones if panel.serum_ife else ()
     heavy = tuple(c.heavy_chain for c in clones if c.heavy_chain is not None)
     flc_summary, ratio, iu = summarize(
-        panel.flc, panel.labs, panel.clinical, _single_light_chain(panel), _creatinine_open(panel, egfr)
+        panel.flc, panel.labs, panel.clinical, single_light_chain(panel), *_creatinine_renal(panel, egfr)
     )
     facts = Facts(
         panel=panel,
@@ -273,21 +273,30 @@ def build_facts(panel: Panel) -> Facts:
     return facts
 
 
-def _creatinine_open(panel: Panel, egfr: EstimatedGfr | None) -> bool:
-    """A creatinine sent without a clearance, eGFR or estimate that could mean an eGFR < 40 at some
-    plausible adult age or sex (§2.1 R, egfr.lowest_plausible): renal function was given but does not
-    settle the renal FLC interval (§4)."""
+def _creatinine_renal(panel: Panel, egfr: EstimatedGfr | None) -> tuple[bool, Tri]:
+    """What a creatinine sent without a clearance, eGFR or estimate (age or sex not given) says of the
+    renal FLC interval (§4: eGFR < 60): (applies, renal). renal True when the CKD-EPI 2021 equation is
+    below 60 at every adult age and sex the request leaves open (egfr.highest_plausible), False when it
+    is 60 or more at every one (egfr.lowest_plausible); otherwise None (undecided) when the age is given
+    (only the sex is open) or the equation could fall below 40 at some age, else (applies False) renal
+    function counts as not given and the default interval applies."""
     labs, patient = panel.labs, panel.patient
     if egfr is not None or labs is None or labs.creatinine is None:
-        return False
+        return False, None
     if labs.egfr is not None or labs.creatinine_clearance is not None:
-        return False
-    lowest = lowest_plausible(
-        labs.creatinine,
-        patient.age_years if patient is not None else None,
-        patient.sex if patient is not None else None,
-    )
-    return lowest is None or lowest < R.CREATININE_CLEARANCE_ML_MIN
+        return False, None
+    age = patient.age_years if patient is not None else None
+    sex = patient.sex if patient is not None else None
+    lowest = lowest_plausible(labs.creatinine, age, sex)
+    highest = highest_plausible(labs.creatinine, age, sex)
+    # ref: §4 — the Freelite renal interval is the default when eGFR or CrCl < 60.
+    if highest is not None and highest < R.FLC_RENAL_CUTOFF:
+        return True, True
+    if lowest is not None and lowest >= R.FLC_RENAL_CUTOFF:
+        return True, False
+    if age is not None or lowest is None or lowest < R.CREATININE_CLEARANCE_ML_MIN:
+        return True, None
+    return False, None
 
 
 def _egfr_note(e: EstimatedGfr, flc_missing: bool) -> str:

@@ -27,6 +27,18 @@ BOTH_INTERVALS_NOTE = (
     f"normal-renal ({_NORMAL_SPAN}) and the renal-impairment ({_RENAL_SPAN}) Freelite intervals "
     "(clinical-reference §4)."
 )
+CREATININE_RENAL_NOTE = (
+    "Neither eGFR nor creatinine clearance was given, and no eGFR could be estimated (age or sex not "
+    f"given): the creatinine gives a CKD-EPI 2021 eGFR below {_CUT} at whatever adult age and sex the "
+    f"request leaves open, so the Freelite renal-impairment interval ({_RENAL_SPAN}) was applied "
+    "(clinical-reference §2.1 R, §4)."
+)
+CREATININE_NORMAL_NOTE = (
+    "Neither eGFR nor creatinine clearance was given, and no eGFR could be estimated (age or sex not "
+    f"given): the creatinine gives a CKD-EPI 2021 eGFR of {_CUT} or more at whatever adult age and sex "
+    f"the request leaves open, so the normal-renal-function interval ({_NORMAL_SPAN}) was applied "
+    "(clinical-reference §2.1 R, §4)."
+)
 SPLIT_NOTE = (
     "The FLC ratio is abnormal against one Freelite interval and not against the other: it is "
     f"undetermined until an exact eGFR or creatinine clearance decides eGFR/CrCl < {_CUT} (§4)."
@@ -72,9 +84,15 @@ def renal_given(labs: Labs | None) -> bool:
 
 
 def _choose_interval(
-    flc: Flc, labs: Labs | None, clinical: Clinical | None, notes: list[str], undecided: bool = False
+    flc: Flc,
+    labs: Labs | None,
+    clinical: Clinical | None,
+    notes: list[str],
+    undecided: bool = False,
+    renal: Tri = None,
 ) -> tuple[FlcInterval | None, bool]:
-    """The ratio interval in force and whether it is the renal one."""
+    """The ratio interval in force and whether it is the renal one. ``renal``: renal impairment as
+    the labs (or a creatinine alone, facts) say; None when nothing decides it."""
     if flc.ratio_reference_range is not None:
         low, high = flc.ratio_reference_range
         default = FLC_INTERVALS.get(flc.assay)
@@ -85,7 +103,6 @@ def _choose_interval(
             default.kappa if default else None,
             default.lambda_ if default else None,
         ), False
-    renal = renal_impairment(labs)
     if flc.assay is FlcAssay.FREELITE:
         if renal is True:
             return FLC_INTERVALS["freelite_renal"], True
@@ -177,11 +194,13 @@ def summarize(
     labs: Labs | None,
     clinical: Clinical | None,
     clone_light_chain: LightChain | None,
-    creatinine_open: bool = False,
+    creatinine_only: bool = False,
+    creatinine_renal: Tri = None,
 ) -> tuple[FlcSummary | None, Interval | None, Interval | None]:
     """FLC summary, the κ/λ ratio interval and the involved/uninvolved ratio interval (None when not
-    determined). ``creatinine_open``: a creatinine was sent without an eGFR, clearance or estimate and
-    could mean an eGFR < 40 (facts), so renal function is given but undecided."""
+    determined). ``creatinine_only``: a creatinine was sent without an eGFR, clearance or estimate;
+    ``creatinine_renal``: whether it means an eGFR < 60 at every plausible age and sex (True), at none
+    (False), or is undecided (None; facts)."""
     if flc is None:
         return None, None, None
     notes: list[str] = []
@@ -189,6 +208,11 @@ def summarize(
     # undetermined: the verdict stands only where both intervals agree (finding of a bound like "< 90").
     lab_renal = renal_impairment(labs)
     esrd = esrd_reported(clinical)
+    creatinine_open = creatinine_only and creatinine_renal is None
+    if creatinine_only and creatinine_renal is not None and lab_renal is None and not esrd:
+        # A reported end-stage renal disease keeps deciding on its own (ESRD_RENAL_NOTE).
+        lab_renal = creatinine_renal
+        notes.append(CREATININE_RENAL_NOTE if creatinine_renal else CREATININE_NORMAL_NOTE)
     undecided = (
         flc.assay is FlcAssay.FREELITE
         and flc.ratio_reference_range is None
@@ -197,7 +221,7 @@ def summarize(
             or (lab_renal is False and esrd)  # the labs and the reported end-stage disease disagree
         )
     )
-    interval, renal = _choose_interval(flc, labs, clinical, notes, undecided)
+    interval, renal = _choose_interval(flc, labs, clinical, notes, undecided, lab_renal)
     basis = _basis(interval)
     kappa, lam = flc.kappa, flc.lambda_
     if kappa is None or lam is None:
@@ -258,7 +282,7 @@ def summarize(
         str(flc.assay),  # assay
         renal,  # renal_interval
         tuple(notes),
-        split or (not esrd and _renal_open(flc, labs, ratio_iv, abnormal)),
+        split or (not esrd and _renal_open(flc, lab_renal, ratio_iv, abnormal)),
     )
     return summary, ratio_iv, iu_iv
 
@@ -312,12 +336,12 @@ def _involved_chain(
     return involved, named
 
 
-def _renal_open(flc: Flc, labs: Labs | None, ratio_iv: Interval, abnormal: Tri) -> bool:
-    """Whether renal function, not given, would change the verdict on the ratio (§4: the Freelite
-    renal interval is the default when eGFR or CrCl < 60): the category then rests on it."""
+def _renal_open(flc: Flc, known: Tri, ratio_iv: Interval, abnormal: Tri) -> bool:
+    """Whether renal function, not given (``known`` None), would change the verdict on the ratio (§4:
+    the Freelite renal interval is the default when eGFR or CrCl < 60): the category then rests on it."""
     if abnormal is None or flc.assay is not FlcAssay.FREELITE or flc.ratio_reference_range is not None:
         return False
-    if renal_impairment(labs) is not None:
+    if known is not None:
         return False
     renal = FLC_INTERVALS["freelite_renal"]
     renal_abnormal = either(lt(ratio_iv, renal.ratio_low), gt(ratio_iv, renal.ratio_high))

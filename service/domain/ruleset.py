@@ -67,6 +67,37 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "rule, either way, changes nothing.",
                 "affects": "Notes and comments of serial requests with bounded M-protein or haemoglobin.",
             },
+            {
+                "rules": ["category.mgus_light_chain"],
+                "section": "§2.6",
+                "change": "A free light-chain clone found by immunofixation (serum or urine) beside an FLC "
+                "ratio abnormal on the other chain's side (free lambda found, kappa in excess) is "
+                "indeterminate (discordant, a possible second clone), with serum FLC and immunofixation "
+                "to repeat: light-chain MGUS needs the clone's own chain raised. It was a light-chain MGUS "
+                "named after the lambda clone on the kappa excess.",
+                "affects": "Light-chain panels whose immunofixation clone and FLC excess are of different "
+                "chains.",
+            },
+            {
+                "rules": ["flc.reference_intervals"],
+                "section": "§4, §2.1 R",
+                "change": "A creatinine sent without eGFR, clearance or estimate (age or sex not given) "
+                "decides the Freelite interval when the CKD-EPI 2021 equation is below 60 at every adult age "
+                "and sex the request leaves open (renal-impairment interval) or 60 or more at every one "
+                "(normal interval); with the age given and only the sex open it is otherwise undecided (both "
+                "intervals). A 70-year-old of unknown sex with 1.29 mg/dL (44.6 or 59.6) was judged on the "
+                "normal interval. Reported end-stage renal disease still decides on its own.",
+                "affects": "FLC ratios with a creatinine but no eGFR, clearance or estimate.",
+            },
+            {
+                "rules": ["category.smoldering_myeloma", "category.mgus_non_igm"],
+                "section": "§2.3, §2.4",
+                "change": "A urine clone whose light chain no serum clone carries (free lambda in urine "
+                "beside serum IgG kappa) is named in the isotype ('IgG kappa + free lambda (urine)') and in "
+                "the reasons as a second clone; it was dropped without a word, even when the urine "
+                "M-protein placed the category.",
+                "affects": "Isotype and reasons of panels with such a urine clone.",
+            },
         ],
     },
     {

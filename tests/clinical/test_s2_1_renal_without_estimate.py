@@ -100,11 +100,23 @@ def test_an_egfr_bound_of_below_45_beside_a_creatinine_asks_for_the_egfr_not_the
     assert "labs.creatinine" not in out["missing_data"]
 
 
-def test_an_open_renal_criterion_leaves_an_flc_ratio_judged_differently_by_the_two_intervals_open():
-    # ratio 3.0: abnormal on 0.26-1.65, within 0.37-3.10 (§4): renal function decides, and is unknown.
-    b = body(q(2.0, "mg/dL"), {"age_years": 60, "sex": "other"})
+def test_a_creatinine_whose_egfr_straddles_60_between_the_sexes_leaves_an_flc_ratio_open():
+    # ratio 3.0: abnormal on 0.26-1.65, within 0.37-3.10 (§4): renal function decides. At 60 years,
+    # 1.2 mg/dL is an eGFR of about 51 for a woman and 69 for a man: unknown for sex "other".
+    b = body(q(1.2, "mg/dL"), {"age_years": 60, "sex": "other"})
     b["flc"] = {"kappa": q(30, "mg/L"), "lambda": q(10, "mg/L"), "assay": "freelite"}
     out = run(b)
     assert out["flc"]["abnormal"] is None
     assert out["flc"]["reference_interval"]["low"] is None
-    assert "labs.egfr" in out["missing_data"]
+    assert "undetermined" in out["flc"]["reference_interval"]["basis"]
+
+
+def test_a_creatinine_below_60_for_both_sexes_chooses_the_renal_interval_even_with_the_r_rule_open():
+    # 2.0 mg/dL at 60 years: about 28 (woman) and 37 (man): eGFR < 60 whichever sex (§4), while the
+    # renal criterion itself stays not assessable without an estimate (§2.1 R).
+    b = body(q(2.0, "mg/dL"), {"age_years": 60, "sex": "other"})
+    b["flc"] = {"kappa": q(30, "mg/L"), "lambda": q(10, "mg/L"), "assay": "freelite"}
+    out = run(b)
+    assert (out["flc"]["reference_interval"]["low"], out["flc"]["reference_interval"]["high"]) == (0.37, 3.10)
+    assert out["flc"]["abnormal"] is False
+    assert "RENAL_FLC_INTERVAL_APPLIED" in {f["code"] for f in out["flags"]}

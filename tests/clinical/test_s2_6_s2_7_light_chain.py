@@ -201,3 +201,69 @@ def test_the_lambda_side_rests_on_renal_function_only_from_the_standard_interval
     assert out["flc"]["abnormal"] is abnormal
     if code == "NO_MONOCLONAL_PROTEIN":
         assert out["missing_data"] == ["labs.egfr"] and out["classification"]["provisional"] is True
+
+
+# --- The clone found and the chain in excess (§2.6) ----------------------------------------------------
+
+
+def _lc(kappa: float, lam: float, clone_chain: str, where: str) -> dict:
+    body = {
+        **Z,
+        "flc": {"kappa": {"value": kappa, "unit": "mg/L"}, "lambda": {"value": lam, "unit": "mg/L"}},
+        "labs": LABS,
+        "marrow": {"clonal_plasma_cells_percent": 4},
+        "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+    }
+    clone = {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": clone_chain}]}
+    if where == "urine":
+        body["urine"] = {"m_protein_24h": {"value": 100, "unit": "mg/24h"}, "ife": clone}
+    else:
+        body["serum_ife"] = clone
+    return body
+
+
+@pytest.mark.parametrize("where", ["urine", "serum"])
+def test_a_free_lambda_clone_beside_a_kappa_excess_is_not_light_chain_mgus(client, where):
+    # kappa 40 (raised), lambda 10: ratio 4.0 on the kappa side; the clone found is lambda.
+    out = post(client, _lc(40, 10, "lambda", where))
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "discordant" in out["classification"]["label"] and "lambda" in out["classification"]["label"]
+    assert any(r["code"] == "REPEAT_IFE_FLC" for r in out["recommendations"])
+
+
+@pytest.mark.parametrize("where", ["urine", "serum"])
+def test_a_free_kappa_clone_with_its_own_chain_raised_is_light_chain_mgus(client, where):
+    out = post(client, _lc(40, 10, "kappa", where))
+    assert out["classification"]["code"] == "MGUS_LIGHT_CHAIN"
+    assert out["flc"]["involved"] == "kappa"
+
+
+# --- A second clone in the urine beside a serum clone ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("urine_mp", "category"), [(100, "MGUS_NON_IGM"), (600, "SMOLDERING_MYELOMA")])
+def test_a_urine_clone_of_another_light_chain_is_named_as_a_second_clone(client, urine_mp, category):
+    body = {
+        **B,
+        "urine": {
+            "m_protein_24h": {"value": urine_mp, "unit": "mg/24h"},
+            "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+        },
+    }
+    out = post(client, body)
+    assert out["classification"]["code"] == category
+    assert out["classification"]["isotype"].endswith("+ free lambda (urine)")
+    assert any("second clone" in r for r in out["classification"]["reasons"])
+
+
+def test_a_urine_bence_jones_protein_of_the_serum_clone_s_chain_is_no_second_clone(client):
+    body = {
+        **B,
+        "urine": {
+            "m_protein_24h": {"value": 100, "unit": "mg/24h"},
+            "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "kappa"}]},
+        },
+    }
+    out = post(client, body)
+    assert "(urine)" not in out["classification"]["isotype"]
+    assert not any("second clone" in r for r in out["classification"]["reasons"])

@@ -112,3 +112,27 @@ def test_an_egfr_of_60_or_more_beside_reported_end_stage_renal_disease_leaves_a_
     assert "clinical.end_stage_renal_disease" in out["missing_data"]
     assert "labs.egfr" not in out["missing_data"]
     assert any("End-stage renal disease is reported but" in n for n in out["notes"])
+
+
+# --- A creatinine alone (no eGFR, clearance or estimate: sex not female or male) ------------------------
+# At age 70, 1.29 mg/dL gives 44.6 (female) and 59.6 (male) mL/min/1.73m2: below 60 whichever sex, so
+# the renal interval applies; 1.28 mg/dL gives 60.2 for a man: undecided; 0.6 mg/dL is >= 60 for both.
+
+
+@pytest.mark.parametrize("sex", ["unknown", "other"])
+@pytest.mark.parametrize(
+    ("creatinine", "interval", "abnormal"),
+    [(1.29, (0.37, 3.10), False), (1.28, (None, None), None), (0.6, (0.26, 1.65), True)],
+)
+def test_a_creatinine_without_a_usable_sex_settles_the_interval_only_when_both_sexes_agree(
+    sex, creatinine, interval, abnormal
+):
+    b = mgus_igg(
+        flc={"kappa": q(40, "mg/L"), "lambda": q(20, "mg/L")},  # ratio 2.0
+        patient={"age_years": 70, "sex": sex},
+        labs={"creatinine": q(creatinine, "mg/dL"), "egfr": None, "creatinine_clearance": None},
+    )
+    out = run(b)
+    shown = out["flc"]["reference_interval"]
+    assert (shown["low"], shown["high"]) == interval
+    assert out["flc"]["abnormal"] is abnormal
