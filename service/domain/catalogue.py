@@ -84,8 +84,8 @@ FLAGS: dict[str, FlagKind] = {
             _URGENT,
             _H,
             "an FLC ratio in the myeloma-defining range on an assay other than Freelite",
-            template=f"Involved/uninvolved FLC {_LI_RATIO} with the involved chain {_LI_INVOLVED} on the "
-            "{assay} assay: the myeloma-defining threshold was validated on Freelite only, so it is not "
+            template=f"Involved/uninvolved FLC {_LI_RATIO} with the involved chain {_LI_INVOLVED} on "
+            "{assay}: the myeloma-defining threshold was validated on Freelite only, so it is not "
             "assessable here, but it cannot be ignored: urgent serum free light chain measurement with "
             "Freelite and haematology review (clinical-reference §2.1, §4).",
         ),
@@ -106,7 +106,7 @@ FLAGS: dict[str, FlagKind] = {
             _INFO,
             (),
             "an FLC assay other than Freelite",
-            template="FLC measured with the {assay} assay: the SLiM FLC threshold "
+            template="FLC measured with {assay}: the SLiM FLC threshold "
             f"({_LI_RATIO}, involved {_LI_INVOLVED}) was validated for Freelite only, so that "
             "myeloma-defining event is not assessable (clinical-reference §2.1, §4).",
         ),

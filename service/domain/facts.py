@@ -577,7 +577,8 @@ def _light_chain_ratio(f: Facts) -> None:
         # category open until a Freelite result is sent.
         f.li_escalated = li is True
         note = (
-            f"{ASSAY_WORDS.get(flc.assay, flc.assay)} assay: the threshold was validated on Freelite only"
+            f"measured with {ASSAY_WORDS.get(flc.assay, flc.assay)}: the threshold was validated on "
+            "Freelite only"
             + (
                 "; the ratio would meet it: urgent Freelite measurement and haematology review"
                 if f.li_escalated
@@ -593,7 +594,13 @@ def _light_chain_ratio(f: Facts) -> None:
     f.mde_measured["flc_ratio_ge_100"] = measured
 
 
-ASSAY_WORDS = {"freelite": "Freelite", "n_latex": "Siemens N Latex", "sebia": "Sebia", "other": "Another"}
+# An FLC assay as a sentence names it.
+ASSAY_WORDS = {
+    "freelite": "the Freelite assay",
+    "n_latex": "the Siemens N Latex assay",
+    "sebia": "the Sebia assay",
+    "other": "an assay other than Freelite",
+}
 
 
 def _comp(q: Quantity) -> str | None:

@@ -26,6 +26,20 @@ _STATUS = {True: "present", False: "absent", None: "unknown"}
 _status = _STATUS.__getitem__
 
 
+def _flc_needs(f: Facts) -> tuple[str, ...]:
+    """The free light chains that would settle an open FLC factor: those not sent or sent as a bound
+    (never a chain already given exactly), else both."""
+    fl = f.panel.flc
+    if fl is None:
+        return ("flc.kappa", "flc.lambda")
+    open_ = tuple(
+        n
+        for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_))
+        if q is None or not q.interval.exact
+    )
+    return open_ or ("flc.kappa", "flc.lambda")
+
+
 def _value(iv: Interval | None) -> Decimal | None:
     return None if iv is None else iv.lo if iv.exact else None
 
@@ -151,7 +165,7 @@ def mgus_mayo_2005(f: Facts, code: Code) -> RiskResult:
         if f.ratio is not None
         else None
     )
-    need_flc: tuple[str, ...] = ("flc.kappa", "flc.lambda")
+    need_flc: tuple[str, ...] = _flc_needs(f)
     flc = f.flc
     if t_flc is not None and flc is not None and flc.assay != "freelite" and t_flc is not flc.abnormal:
         # ref: §3.1 / §4 — the model's cut-offs are Freelite-based: with another assay the factor is known
@@ -227,7 +241,7 @@ def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
         (
             RiskFactor("flc_ratio_gt_20", _status(t_flc), _value(f.iu), "ratio", "involved/uninvolved > 20"),
             t_flc,
-            ("flc.kappa", "flc.lambda"),
+            _flc_needs(f),
         ),
     ]
     return _factor_groups(
@@ -319,7 +333,7 @@ def _scored_2020(f: Facts) -> tuple[list[RiskFactor], int, int, list[str]]:
             R.SMM_2020_FLC_BANDS,
             "ratio",
             "<=10: 0; >10-25: 2; >25-40: 3; >40: 5",
-            ("flc.kappa", "flc.lambda"),
+            _flc_needs(f),
         ),
         (
             "m_protein",

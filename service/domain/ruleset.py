@@ -98,6 +98,14 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "M-protein placed the category.",
                 "affects": "Isotype and reasons of panels with such a urine clone.",
             },
+            {
+                "rules": ["risk.mgus_mayo_2005", "risk.smm_mayo_2018", "risk.smm_imwg_2020", "flc.assay"],
+                "section": "§3, §4",
+                "change": "Wording: a risk factor left open by a free light chain sent as a bound asks only "
+                "for that chain (it asked for both, the exact one included); an FLC assay given as 'other' "
+                "is named 'an assay other than Freelite' (was 'the Another assay').",
+                "affects": "risk reasons and needed fields, flag and criterion wording.",
+            },
         ],
     },
     {

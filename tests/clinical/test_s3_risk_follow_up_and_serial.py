@@ -130,3 +130,13 @@ def test_a_rise_from_an_m_protein_of_zero_is_not_a_25_percent_rise(client):
 
     assert "RISING_M_PROTEIN_SUCCESSIVE" not in flags(run(0))
     assert "RISING_M_PROTEIN_SUCCESSIVE" in flags(run(4))  # 4 -> 5 -> 5 g/L: +25 % twice
+
+
+def test_an_open_flc_factor_asks_only_for_the_chain_sent_as_a_bound():
+    # kappa 10 exact, lambda "< 10": the ratio is above 1, not known to exceed 1.65 (§3.1).
+    from .helpers import mgus_igg, q, run
+
+    out = run(mgus_igg(flc={"kappa": q(10, "mg/L"), "lambda": q(10, "mg/L", "<"), "assay": "freelite"}))
+    mayo = out["risk"]["mgus_mayo_2005"]
+    assert mayo["group"] is None
+    assert "serum free lambda" in mayo["reason"] and "serum free kappa" not in mayo["reason"]
