@@ -21,6 +21,7 @@ layer validates it with the same request schema as JSON and runs the same engine
   14682-9, 59260-0 and the mass codes beside them) refuses any other unit and converts (creatinine
   mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
+  OBX-8 ``>`` / ``<`` (table 0078, off the instrument's scale) make OBX-5 a bound (``_off_scale``).
   OBX-11 result status (F, C, P, R, S, U or empty used, P/R/S with a note; X, D, W, I, N, O skipped;
   a C replaces the final result of its OBX-3 in its order and date, ``_kept``; a W or D takes back
   every result of its OBX-3 and sub-ID in its order, ``_retract``), OBX-14 date.
@@ -826,6 +827,7 @@ class _ObxReader:
         rep = reps[0]
         if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
             comparator, number = self._number(rep, value_type)
+            comparator = self._off_scale(entry, comparator, number)
             self.field = 6
             unit = self._unit()
             rng = None
@@ -869,6 +871,42 @@ class _ObxReader:
                     return read
             raise
 
+    def _off_scale(self, entry: CodeEntry, comparator: str | None, number: int | float) -> str | None:
+        """OBX-8 '>' or '<' (HL7 table 0078: above the absolute high-off, below the absolute low-off
+        instrument scale) makes OBX-5 a bound: '>' on 140 is a result above 140, never 140 itself. A
+        comparator in OBX-5 that says the same is kept; one that says the opposite is refused at OBX-8,
+        as is an off-scale flag on a result that cannot be a bound. Other flags (H, L, A...) are not read."""
+        seg = self.seg
+        flags = {
+            flag
+            for rep in range(len(seg.repetitions(8)))
+            if (flag := seg.component(8, 1, rep).strip()) in _OFF_SCALE
+        }
+        if not flags:
+            return comparator
+        self.field = 8
+        if len(flags) > 1:
+            raise ValueProblem(
+                "OBX-8 flags the result both above ('>') and below ('<') the instrument's scale"
+            )
+        (flag,) = flags
+        said = f"OBX-8 '{flag}' ({_OFF_SCALE[flag]}, HL7 table 0078)"
+        if entry.kind not in (Kind.QUANTITY, Kind.CROSSCHECK) or isinstance(number, NotDetected):
+            shown = f"'{number.text}'" if isinstance(number, NotDetected) else "a plain number"
+            raise ValueProblem(
+                f"{said} makes the result a bound, and {entry.target} is {shown}, which cannot be one: "
+                "send the result measured within the scale"
+            )
+        if comparator is not None and comparator[0] != flag:
+            raise ValueProblem(
+                f"{said} contradicts the comparator '{comparator}' of OBX-5 ({comparator}{number})"
+            )
+        self.field = 5
+        if comparator is None:
+            self.notes.append(f"{self.where}: {said}: OBX-5 {number} read as {flag}{number}")
+            return flag
+        return comparator
+
     def _unit(self) -> str:
         seg = self.seg
         if len(seg.repetitions(6)) > 1:
@@ -905,6 +943,12 @@ class _ObxReader:
             return parse_compared(text)
         raise ValueProblem(f"value type {value_type} cannot carry a number")
 
+
+# HL7 table 0078 (abnormal flags, OBX-8): the off-scale codes, which make OBX-5 a bound.
+_OFF_SCALE = {
+    ">": "above the absolute high-off instrument scale",
+    "<": "below the absolute low-off instrument scale",
+}
 
 _COMMA_NUMBER = re.compile(r"\s*(?:<=|>=|=<|=>|<|>|=)?\s*([+-]?\d(?:[\d,]*\d)?(?:\.\d*)?)\s*", re.ASCII)
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
