@@ -1135,6 +1135,30 @@ def numeric_value(
 
 _SCLEROMYXEDEMA_RANK = {"absent": 0, "suspected": 1, "confirmed": 2}
 
+# Fields whose codes all report one analyte (free kappa: 36916-5, 80515-0, 104544-2; free lambda:
+# 33944-0, 80516-8): a code's priority only chooses which report of the same result is kept (its
+# reference range, its unit), never between two different results of one date. The one dropped could
+# be a myeloma-defining event: two different values are a conflict whatever the priorities. Priority
+# still decides between the eGFR equations, and a total M-protein over one band (docs/codemap.md).
+ONE_MEASUREMENT_FIELDS = frozenset({"flc.kappa", "flc.lambda"})
+# Units of one result written two ways (clinical-reference §1: FLC mg/dL x 10 = mg/L).
+_SAME_RESULT_UNITS = {"mg/L": Decimal(1), "mg/dL": Decimal(10)}
+
+
+def _same_measurement(first: Any, second: Any) -> bool:
+    """Whether two quantities state the same result: the same comparator and the same value, in one
+    unit or in mg/L and mg/dL alike (a reference range aside)."""
+    if not (isinstance(first, dict) and isinstance(second, dict)):
+        return bool(first == second)
+    if first.get("comparator") != second.get("comparator"):
+        return False
+    if first.get("unit") == second.get("unit"):
+        return bool(first.get("value") == second.get("value"))
+    one, other = (_SAME_RESULT_UNITS.get(str(q.get("unit"))) for q in (first, second))
+    if one is None or other is None:
+        return False
+    return Decimal(repr(first["value"])) * one == Decimal(repr(second["value"])) * other
+
 
 @dataclass
 class _Slot:
@@ -1150,8 +1174,9 @@ class PanelAssembler:
     """Collects field values from observations/conditions and builds the request dict.
 
     Rules: identical values from two sources are fine; a lower ``priority`` wins over a higher
-    one; among diagnoses (conditions) a present finding wins over a refuted one and
-    confirmed > suspected > absent; anything else that disagrees is an error.
+    one, except between different results of ``ONE_MEASUREMENT_FIELDS`` (a conflict); among diagnoses
+    (conditions) a present finding wins over a refuted one and confirmed > suspected > absent; anything
+    else that disagrees is an error.
     """
 
     def __init__(self) -> None:
@@ -1195,6 +1220,12 @@ class PanelAssembler:
             self._slots[path] = self._combine(path, old, new)
             return
         if old.priority != new.priority:
+            if path in ONE_MEASUREMENT_FIELDS and not _same_measurement(old.value, new.value):
+                raise ValueProblem(
+                    f"{path} has conflicting values: {old.value!r} from {old.source} and {new.value!r} from "
+                    f"{source} (two codes of one analyte on one date give different results: one cannot be "
+                    "dropped for the other; send the result once)"
+                )
             keep, drop = (old, new) if old.priority < new.priority else (new, old)
             self._slots[path] = keep
             self.notes.append(f"{path}: {drop.source} ignored, {keep.source} is preferred")
