@@ -703,7 +703,60 @@ def parse_number(text: str) -> int | float:
         raise ValueProblem(f"'{text[:32]}...' has too many digits to be a result") from None
     if isinstance(number, float) and not math.isfinite(number):
         raise ValueProblem(f"'{text}' is not a finite number")
+    refuse_inexact(raw, number)
     return number
+
+
+# A decimal of at most 15 significant digits is read exactly by a float (IEEE 754 double), which
+# the request carries; the rules compare its shortest decimal form (Decimal(repr(value))).
+EXACT_DIGITS = 15
+
+
+def inexact_problem(text: str, number: float | int) -> str | None:
+    """Why a number written ``text`` cannot be read as it is written, or None: more significant
+    digits than a float keeps, so that the value read differs from the value sent
+    ('29.99999999999999999' is read as 30.0 and would meet a threshold of 30 the result does not)."""
+    try:
+        sent = Decimal(text.strip())
+        read = float(number)
+    except (InvalidOperation, OverflowError):
+        read = math.inf
+    if not math.isfinite(read):
+        return f"'{text[:32]}' is too large to be read as a number"
+    kept = Decimal(repr(read))
+    if sent == kept:
+        return None
+    return (
+        f"'{text[:40]}' has more significant digits than are read exactly (at most {EXACT_DIGITS}): it would "
+        f"be read as {kept}, which could cross a threshold the result does not; send it rounded to "
+        f"{EXACT_DIGITS} significant digits or fewer"
+    )
+
+
+def refuse_inexact(text: str, number: float | int) -> None:
+    """ValueProblem when ``text`` is not read exactly as a float (``inexact_problem``)."""
+    problem = inexact_problem(text, number)
+    if problem is not None:
+        raise ValueProblem(problem)
+
+
+class InexactNumber(float):
+    """A JSON number (of a FHIR Bundle) that a float does not hold exactly, with its text: the
+    reader refuses it at its element instead of reading the float (``json_float``)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> InexactNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def json_float(text: str) -> float:
+    """``parse_float`` for a FHIR Bundle: the float of a JSON number, or an InexactNumber when the
+    float would not be the number written."""
+    number = float(text)
+    return InexactNumber(text) if inexact_problem(text, number) is not None else number
 
 
 # An electrophoresis that found no M-protein, in words (exact phrases, case-insensitive): an M-protein of 0.

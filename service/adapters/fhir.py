@@ -85,6 +85,7 @@ from .codes import (
     CodeMap,
     Coding,
     DatedResult,
+    InexactNumber,
     Kind,
     NotDetected,
     PanelAssembler,
@@ -93,6 +94,7 @@ from .codes import (
     age_in_years,
     assay_of_method,
     coded_value,
+    inexact_problem,
     load_codemap,
     numeric_value,
     place_results,
@@ -304,9 +306,14 @@ def _status_code(concept: Mapping[str, Any] | None) -> str:
 # "false" and 0 as a boolean, 5 as a dateTime. The translation reads the raw elements, so it checks
 # the JSON type of each one it reads. (Read as Python truth, "false" would have been a yes: a fever
 # reported as "false" turned into the dermato-neuro emergency.)
-def _number(value: Any, element: str) -> int | float:
+def _number(value: Any, element: str, at: str | None = None) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueProblem(f"{element} must be a JSON number")
+    # A number a float does not hold exactly (read with codes.json_float) is refused at its element
+    # ``at``: 29.99999999999999999 read as 30.0 would meet a threshold of 30 that it does not.
+    problem = inexact_problem(value.text, value) if isinstance(value, InexactNumber) else None
+    if problem is not None:
+        raise _ElementProblem(f"{element} {problem}", at or element)
     return value
 
 
@@ -463,7 +470,7 @@ def _reference_range(
         bound = ranges[0].get(side)
         if not bound or bound.get("value") is None:
             continue
-        _number(bound["value"], f"referenceRange.{side}.value")
+        _number(bound["value"], f"referenceRange.{side}.value", f"referenceRange[0].{side}.value")
         bound_unit = _quantity_unit(bound, codemap)
         if bound_unit and unit and bound_unit != unit:
             raise ValueProblem(f"referenceRange.{side} is in '{bound_unit}' but the value is in '{unit}'")
