@@ -703,7 +703,60 @@ def parse_number(text: str) -> int | float:
         raise ValueProblem(f"'{text[:32]}...' has too many digits to be a result") from None
     if isinstance(number, float) and not math.isfinite(number):
         raise ValueProblem(f"'{text}' is not a finite number")
+    refuse_inexact(raw, number)
     return number
+
+
+# A decimal of at most 15 significant digits is read exactly by a float (IEEE 754 double), which
+# the request carries; the rules compare its shortest decimal form (Decimal(repr(value))).
+EXACT_DIGITS = 15
+
+
+def inexact_problem(text: str, number: float | int) -> str | None:
+    """Why a number written ``text`` cannot be read as it is written, or None: more significant
+    digits than a float keeps, so that the value read differs from the value sent
+    ('29.99999999999999999' is read as 30.0 and would meet a threshold of 30 the result does not)."""
+    try:
+        sent = Decimal(text.strip())
+        read = float(number)
+    except (InvalidOperation, OverflowError):
+        read = math.inf
+    if not math.isfinite(read):
+        return f"'{text[:32]}' is too large to be read as a number"
+    kept = Decimal(repr(read))
+    if sent == kept:
+        return None
+    return (
+        f"'{text[:40]}' has more significant digits than are read exactly (at most {EXACT_DIGITS}): it would "
+        f"be read as {kept}, which could cross a threshold the result does not; send it rounded to "
+        f"{EXACT_DIGITS} significant digits or fewer"
+    )
+
+
+def refuse_inexact(text: str, number: float | int) -> None:
+    """ValueProblem when ``text`` is not read exactly as a float (``inexact_problem``)."""
+    problem = inexact_problem(text, number)
+    if problem is not None:
+        raise ValueProblem(problem)
+
+
+class InexactNumber(float):
+    """A JSON number (of a FHIR Bundle) that a float does not hold exactly, with its text: the
+    reader refuses it at its element instead of reading the float (``json_float``)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> InexactNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def json_float(text: str) -> float:
+    """``parse_float`` for a FHIR Bundle: the float of a JSON number, or an InexactNumber when the
+    float would not be the number written."""
+    number = float(text)
+    return InexactNumber(text) if inexact_problem(text, number) is not None else number
 
 
 # An electrophoresis that found no M-protein, in words (exact phrases, case-insensitive): an M-protein of 0.
@@ -1135,6 +1188,30 @@ def numeric_value(
 
 _SCLEROMYXEDEMA_RANK = {"absent": 0, "suspected": 1, "confirmed": 2}
 
+# Fields whose codes all report one analyte (free kappa: 36916-5, 80515-0, 104544-2; free lambda:
+# 33944-0, 80516-8): a code's priority only chooses which report of the same result is kept (its
+# reference range, its unit), never between two different results of one date. The one dropped could
+# be a myeloma-defining event: two different values are a conflict whatever the priorities. Priority
+# still decides between the eGFR equations, and a total M-protein over one band (docs/codemap.md).
+ONE_MEASUREMENT_FIELDS = frozenset({"flc.kappa", "flc.lambda"})
+# Units of one result written two ways (clinical-reference §1: FLC mg/dL x 10 = mg/L).
+_SAME_RESULT_UNITS = {"mg/L": Decimal(1), "mg/dL": Decimal(10)}
+
+
+def _same_measurement(first: Any, second: Any) -> bool:
+    """Whether two quantities state the same result: the same comparator and the same value, in one
+    unit or in mg/L and mg/dL alike (a reference range aside)."""
+    if not (isinstance(first, dict) and isinstance(second, dict)):
+        return bool(first == second)
+    if first.get("comparator") != second.get("comparator"):
+        return False
+    if first.get("unit") == second.get("unit"):
+        return bool(first.get("value") == second.get("value"))
+    one, other = (_SAME_RESULT_UNITS.get(str(q.get("unit"))) for q in (first, second))
+    if one is None or other is None:
+        return False
+    return Decimal(repr(first["value"])) * one == Decimal(repr(second["value"])) * other
+
 
 @dataclass
 class _Slot:
@@ -1150,8 +1227,9 @@ class PanelAssembler:
     """Collects field values from observations/conditions and builds the request dict.
 
     Rules: identical values from two sources are fine; a lower ``priority`` wins over a higher
-    one; among diagnoses (conditions) a present finding wins over a refuted one and
-    confirmed > suspected > absent; anything else that disagrees is an error.
+    one, except between different results of ``ONE_MEASUREMENT_FIELDS`` (a conflict); among diagnoses
+    (conditions) a present finding wins over a refuted one and confirmed > suspected > absent; anything
+    else that disagrees is an error.
     """
 
     def __init__(self) -> None:
@@ -1195,6 +1273,12 @@ class PanelAssembler:
             self._slots[path] = self._combine(path, old, new)
             return
         if old.priority != new.priority:
+            if path in ONE_MEASUREMENT_FIELDS and not _same_measurement(old.value, new.value):
+                raise ValueProblem(
+                    f"{path} has conflicting values: {old.value!r} from {old.source} and {new.value!r} from "
+                    f"{source} (two codes of one analyte on one date give different results: one cannot be "
+                    "dropped for the other; send the result once)"
+                )
             keep, drop = (old, new) if old.priority < new.priority else (new, old)
             self._slots[path] = keep
             self.notes.append(f"{path}: {drop.source} ignored, {keep.source} is preferred")

@@ -20,7 +20,8 @@ is the sender's (``meta.source``, MessageHeader source or sender Organization) o
   code in any coding rejects the bundle). ``valueQuantity`` (value, comparator, unit from ``code``
   when the system is UCUM, else ``unit``), ``referenceRange[0].low/high`` (else its ``text``, read as
   HL7 OBX-7), ``valueCodeableConcept`` (its text and codings must read as one result) or
-  ``valueString`` (immunofixation, findings), ``valueBoolean``, ``valueInteger``. Components are
+  ``valueString`` (immunofixation, findings), ``valueBoolean``, ``valueInteger``. An
+  ``interpretation`` '>' / '<' (v3 off scale high / low) makes the value a bound. Components are
   read like observations. Status final/amended/corrected/preliminary used; registered, cancelled,
   entered-in-error and unknown skipped (noted). An amended or corrected Observation is read in place
   of a final one of the same code, field and date (``_corrections_replace``, noted), as an HL7 OBX-11
@@ -85,6 +86,7 @@ from .codes import (
     CodeMap,
     Coding,
     DatedResult,
+    InexactNumber,
     Kind,
     NotDetected,
     PanelAssembler,
@@ -93,6 +95,7 @@ from .codes import (
     age_in_years,
     assay_of_method,
     coded_value,
+    inexact_problem,
     load_codemap,
     numeric_value,
     place_results,
@@ -304,9 +307,14 @@ def _status_code(concept: Mapping[str, Any] | None) -> str:
 # "false" and 0 as a boolean, 5 as a dateTime. The translation reads the raw elements, so it checks
 # the JSON type of each one it reads. (Read as Python truth, "false" would have been a yes: a fever
 # reported as "false" turned into the dermato-neuro emergency.)
-def _number(value: Any, element: str) -> int | float:
+def _number(value: Any, element: str, at: str | None = None) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueProblem(f"{element} must be a JSON number")
+    # A number a float does not hold exactly (read with codes.json_float) is refused at its element
+    # ``at``: 29.99999999999999999 read as 30.0 would meet a threshold of 30 that it does not.
+    problem = inexact_problem(value.text, value) if isinstance(value, InexactNumber) else None
+    if problem is not None:
+        raise _ElementProblem(f"{element} {problem}", at or element)
     return value
 
 
@@ -463,7 +471,7 @@ def _reference_range(
         bound = ranges[0].get(side)
         if not bound or bound.get("value") is None:
             continue
-        _number(bound["value"], f"referenceRange.{side}.value")
+        _number(bound["value"], f"referenceRange.{side}.value", f"referenceRange[0].{side}.value")
         bound_unit = _quantity_unit(bound, codemap)
         if bound_unit and unit and bound_unit != unit:
             raise ValueProblem(f"referenceRange.{side} is in '{bound_unit}' but the value is in '{unit}'")
@@ -517,6 +525,7 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             number, comparator, unit = absent, None, ""
         else:
             raise ValueProblem(f"{entry.target} needs a valueQuantity")
+        comparator = _off_scale(obs, entry, comparator, number, where, notes)
         if kind is Kind.QUANTITY and not unit and entry.units is None and not isinstance(number, NotDetected):
             raise ValueProblem(
                 "valueQuantity has no unit: send it in valueQuantity.code (UCUM) or valueQuantity.unit"
@@ -544,6 +553,58 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
     if "valueString" in obs:
         return coded_value(entry, [obs["valueString"]], codemap)
     raise ValueProblem(f"{entry.target} needs valueCodeableConcept or valueString")
+
+
+# Observation.interpretation codes (v3 ObservationInterpretation) that make the value a bound: off
+# scale high and low (the instrument's absolute limits). Other codes (H, L, HH, A...) are not read.
+_INTERPRETATION_SYSTEMS = (
+    "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+    "http://hl7.org/fhir/v3/ObservationInterpretation",
+)
+_OFF_SCALE = {">": "off scale high", "<": "off scale low"}
+
+
+def _off_scale(
+    obs: Mapping[str, Any], entry: CodeEntry, comparator: Any, number: Any, where: str, notes: list[str]
+) -> Any:
+    """An interpretation '>' or '<' (off scale high or low) makes the value a bound: '>' on 140 is a
+    result above 140, never 140 itself. A valueQuantity.comparator that says the same is kept; one that
+    says the opposite is refused at the interpretation, as is an off-scale code on a result that cannot
+    be a bound."""
+    found: list[tuple[str, str]] = []
+    interpretations = obs.get("interpretation") or []
+    for i, concept in enumerate(interpretations if isinstance(interpretations, list) else []):
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        for j, coding in enumerate(codings if isinstance(codings, list) else []):
+            if not isinstance(coding, dict) or coding.get("code") not in _OFF_SCALE:
+                continue
+            if coding.get("system") in (None, *_INTERPRETATION_SYSTEMS):
+                found.append((str(coding["code"]), f"interpretation[{i}].coding[{j}]"))
+    if not found:
+        return comparator
+    flag, element = found[0]
+    said = f"interpretation '{flag}' ({_OFF_SCALE[flag]}, v3 ObservationInterpretation)"
+    for other, other_element in found[1:]:
+        if other != flag:
+            raise _ElementProblem(
+                "interpretation flags the result both off scale high ('>') and off scale low ('<')",
+                other_element,
+            )
+    if entry.kind not in (Kind.QUANTITY, Kind.CROSSCHECK) or isinstance(number, NotDetected):
+        shown = f"'{number.text}'" if isinstance(number, NotDetected) else "a plain number"
+        raise _ElementProblem(
+            f"{said} makes the result a bound, and {entry.target} is {shown}, which cannot be one: send "
+            "the result measured within the scale",
+            element,
+        )
+    if comparator is not None and str(comparator)[:1] != flag:
+        raise _ElementProblem(
+            f"{said} contradicts valueQuantity.comparator '{comparator}' ({comparator}{number})", element
+        )
+    if comparator is None:
+        notes.append(f"{where}: {said}: valueQuantity.value {number} read as {flag}{number}")
+        return flag
+    return comparator
 
 
 class _ElementProblem(ValueProblem):

@@ -21,6 +21,7 @@ layer validates it with the same request schema as JSON and runs the same engine
   14682-9, 59260-0 and the mass codes beside them) refuses any other unit and converts (creatinine
   mmol/L x 1000); other units pass through to the request schema. OBX-7 reference range as free text
   (``3.3-19.4``, ``3.3 - 19.4 mg/L``, ``<4``, ``>60``): one that cannot be used is ignored with a note.
+  OBX-8 ``>`` / ``<`` (table 0078, off the instrument's scale) make OBX-5 a bound (``_off_scale``).
   OBX-11 result status (F, C, P, R, S, U or empty used, P/R/S with a note; X, D, W, I, N, O skipped;
   a C replaces the final result of its OBX-3 in its order and date, ``_kept``; a W or D takes back
   every result of its OBX-3 and sub-ID in its order, ``_retract``), OBX-14 date.
@@ -41,7 +42,9 @@ layer validates it with the same request schema as JSON and runs the same engine
   code -> ``clinical.*``. DG1-6 ``W`` (working) makes scleromyxoedema "suspected", otherwise
   "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
   DG1-21 action code (v2.5+) is ``D`` (delete) is ignored (noted).
-* MSH-10 is required (AR without it); MSH-12 is read without surrounding blanks.
+* MSH-10 is required (AR without it); MSH-12 is read without surrounding blanks. MSH-18 (HL7 table
+  0211) decides how the bytes are read (``CHARACTER_SETS``); a set that is unknown or not read, or
+  bytes not valid in it, are rejected at MSH-18 (AR); without it, UTF-8 else Latin-1 (``_decode``).
 * A field that takes one value and repeats (``F~M`` in PID-8) is refused at that field (``_one_value``;
   AR in MSH), never cut to its first value; PID-3 and OBX-5 repeat.
 
@@ -82,6 +85,7 @@ Free text is escaped (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``); MSH-18 is ``UNICODE UT
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import uuid
@@ -420,14 +424,117 @@ def _check_size(text: str, enc: Encoding) -> None:
         )
 
 
-def _normalize(message: str | bytes) -> str:
-    if isinstance(message, bytes):
+# HL7 table 0211 (MSH-18, the message's character set) -> the Python codec that reads it.
+CHARACTER_SETS = {
+    "ASCII": "ascii",
+    **{f"8859/{n}": f"iso8859-{n}" for n in range(1, 10)},
+    "8859/15": "iso8859-15",
+    "GB 18030-2000": "gb18030",
+    "BIG-5": "big5",
+    "UNICODE UTF-8": "utf-8",
+}
+# The other sets of table 0211, and why they are not read.
+_UNREAD_SETS = {
+    "UNICODE UTF-16": "a 16-bit encoding, which an ER7 body or an MLLP frame (8-bit) cannot carry",
+    "UNICODE UTF-32": "a 32-bit encoding, which an ER7 body or an MLLP frame (8-bit) cannot carry",
+    "UNICODE": "names no encoding form (send UNICODE UTF-8)",
+    "ISO IR14": "switched in with ISO 2022 escape sequences, which the service does not read",
+    "ISO IR87": "switched in with ISO 2022 escape sequences, which the service does not read",
+    "ISO IR159": "switched in with ISO 2022 escape sequences, which the service does not read",
+    "KS X 1001": "switched in with ISO 2022 escape sequences, which the service does not read",
+    "CNS 11643-1992": "not supported",
+}
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _charset_refused(why: str, code: int = 103) -> Hl7Error:
+    return Hl7Error(why, segment="MSH", index=1, field=18, hl7_code=code, ack_code="AR")
+
+
+def _declared_charset(text: str) -> tuple[str, str] | None:
+    """MSH-18 of a message (its text, or its bytes read as Latin-1, which keeps every byte) as its
+    HL7 table 0211 name and Python codec; None when MSH-18 is empty (or there is no MSH). A set the
+    table does not define, one the service cannot read, or several (ISO 2022 code switching) are
+    refused at MSH-18."""
+    head = text.lstrip("\ufeff\x0b\x1c\r\n \t")
+    if not head.startswith("MSH") or len(head) < 8:
+        return None
+    line = re.split(r"[\r\n]", head, maxsplit=1)[0]
+    fields = line.split(line[3])
+    if len(fields) < 18 or not fields[17].strip():
+        return None
+    sent = fields[17]
+    repetition = fields[1][1:2]
+    if repetition and repetition in sent and len([r for r in sent.split(repetition) if r.strip()]) > 1:
+        raise _charset_refused(
+            f"MSH-18 '{sent[:40]}' names several character sets (switched with ISO 2022 escape sequences), "
+            "which the service does not read: send the message in one character set, such as UNICODE UTF-8"
+        )
+    name = (
+        " ".join(sent.split(repetition)[0].split()).upper() if repetition else " ".join(sent.split()).upper()
+    )
+    if name in CHARACTER_SETS:
+        return name, CHARACTER_SETS[name]
+    if name in _UNREAD_SETS:
+        raise _charset_refused(f"MSH-18 character set '{name}' is {_UNREAD_SETS[name]}")
+    hint = ""
+    try:
+        codec = codecs.lookup(name).name
+        hint = next(
+            (f": send '{k}'" for k, v in CHARACTER_SETS.items() if codecs.lookup(v).name == codec), ""
+        )
+    except LookupError:
+        pass
+    raise _charset_refused(
+        f"MSH-18 character set '{sent[:40]}' is not an HL7 table 0211 value{hint} (read: "
+        + ", ".join(CHARACTER_SETS)
+        + "; empty MSH-18: UTF-8, else Latin-1)"
+    )
+
+
+def _decode(message: str | bytes, *, declared: bool = True) -> str:
+    """The message's characters. Bytes are read in the character set MSH-18 declares (HL7 table
+    0211); bytes not valid in it are refused at MSH-18. Without MSH-18, UTF-8 and, failing that,
+    Latin-1. Text (already decoded) is checked against the set it declares. ``declared=False`` reads
+    bytes the default way whatever MSH-18 says (to echo a refused message's header in its ACK)."""
+    if isinstance(message, str):
+        charset = _declared_charset(message) if declared else None
+        if charset is not None:
+            try:
+                message.lstrip("\ufeff").encode(charset[1])
+            except UnicodeEncodeError as exc:
+                raise _charset_refused(
+                    f"the message holds '{exc.object[exc.start : exc.end][:8]}', which is not a character of "
+                    f"its MSH-18 character set {charset[0]}",
+                    102,
+                ) from None
+        return message
+    head = message.lstrip(b"\x0b\r\n \t")
+    bom = head.startswith(_UTF8_BOM)
+    charset = _declared_charset(head[len(_UTF8_BOM) if bom else 0 :].decode("latin-1")) if declared else None
+    if charset is None:
         try:
-            decoded = message.decode("utf-8")
+            return message.decode("utf-8")
         except UnicodeDecodeError:
-            decoded = message.decode("latin-1")
-    else:
-        decoded = message
+            return message.decode("latin-1")
+    name, codec = charset
+    if bom and codec != "utf-8":
+        raise _charset_refused(
+            f"the message starts with a UTF-8 byte-order mark, but MSH-18 declares {name}", 102
+        )
+    try:
+        return message.decode(codec)
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.end][:4].hex(" ").upper()
+        raise _charset_refused(
+            f"byte(s) {bad} at offset {exc.start} are not valid in the MSH-18 character set {name}: send "
+            "the message in the character set MSH-18 declares",
+            102,
+        ) from None
+
+
+def _normalize(message: str | bytes, *, declared: bool = True) -> str:
+    decoded = _decode(message, declared=declared)
     text = decoded.lstrip("\ufeff").strip("\x0b\x1c\r\n \t")
     lines = re.split(r"\r\n|\r|\n", text)
     return "\r".join(line for line in lines if line.strip())
@@ -826,6 +933,7 @@ class _ObxReader:
         rep = reps[0]
         if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
             comparator, number = self._number(rep, value_type)
+            comparator = self._off_scale(entry, comparator, number)
             self.field = 6
             unit = self._unit()
             rng = None
@@ -869,6 +977,42 @@ class _ObxReader:
                     return read
             raise
 
+    def _off_scale(self, entry: CodeEntry, comparator: str | None, number: int | float) -> str | None:
+        """OBX-8 '>' or '<' (HL7 table 0078: above the absolute high-off, below the absolute low-off
+        instrument scale) makes OBX-5 a bound: '>' on 140 is a result above 140, never 140 itself. A
+        comparator in OBX-5 that says the same is kept; one that says the opposite is refused at OBX-8,
+        as is an off-scale flag on a result that cannot be a bound. Other flags (H, L, A...) are not read."""
+        seg = self.seg
+        flags = {
+            flag
+            for rep in range(len(seg.repetitions(8)))
+            if (flag := seg.component(8, 1, rep).strip()) in _OFF_SCALE
+        }
+        if not flags:
+            return comparator
+        self.field = 8
+        if len(flags) > 1:
+            raise ValueProblem(
+                "OBX-8 flags the result both above ('>') and below ('<') the instrument's scale"
+            )
+        (flag,) = flags
+        said = f"OBX-8 '{flag}' ({_OFF_SCALE[flag]}, HL7 table 0078)"
+        if entry.kind not in (Kind.QUANTITY, Kind.CROSSCHECK) or isinstance(number, NotDetected):
+            shown = f"'{number.text}'" if isinstance(number, NotDetected) else "a plain number"
+            raise ValueProblem(
+                f"{said} makes the result a bound, and {entry.target} is {shown}, which cannot be one: "
+                "send the result measured within the scale"
+            )
+        if comparator is not None and comparator[0] != flag:
+            raise ValueProblem(
+                f"{said} contradicts the comparator '{comparator}' of OBX-5 ({comparator}{number})"
+            )
+        self.field = 5
+        if comparator is None:
+            self.notes.append(f"{self.where}: {said}: OBX-5 {number} read as {flag}{number}")
+            return flag
+        return comparator
+
     def _unit(self) -> str:
         seg = self.seg
         if len(seg.repetitions(6)) > 1:
@@ -905,6 +1049,12 @@ class _ObxReader:
             return parse_compared(text)
         raise ValueProblem(f"value type {value_type} cannot carry a number")
 
+
+# HL7 table 0078 (abnormal flags, OBX-8): the off-scale codes, which make OBX-5 a bound.
+_OFF_SCALE = {
+    ">": "above the absolute high-off instrument scale",
+    "<": "below the absolute low-off instrument scale",
+}
 
 _COMMA_NUMBER = re.compile(r"\s*(?:<=|>=|=<|=>|<|>|=)?\s*([+-]?\d(?:[\d,]*\d)?(?:\.\d*)?)\s*", re.ASCII)
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
@@ -1967,7 +2117,10 @@ def build_oru_response(
 
 def _header_from_text(message: str | bytes) -> dict[str, str] | None:
     try:
-        text = _normalize(message)
+        try:
+            text = _normalize(message)
+        except Hl7Error:  # a character set refused at MSH-18: the header is still echoed
+            text = _normalize(message, declared=False)
     except Exception:  # noqa: BLE001 - any undecodable input just means "no header to echo"
         return None
     if not text.startswith("MSH") or len(text) < 8:
@@ -2141,7 +2294,9 @@ class BatchPart:
     """One BHS ... BTS batch (header and trailer absent when a file holds bare messages)."""
 
     header: Segment | None
-    messages: list[str] = field(default_factory=list)
+    # Each message as sent: its bytes (a file sent as bytes: read in its own MSH-18 character set by
+    # parse_oru), else its text.
+    messages: list[str | bytes] = field(default_factory=list)
     trailer: Segment | None = None
 
 
@@ -2165,11 +2320,23 @@ def is_batch(message: str | bytes) -> bool:
 
 
 def split_batch(message: str | bytes) -> BatchFile:
-    """Split a batch file into its messages (each still ER7 text, read later by parse_oru).
+    """Split a batch file into its messages (each still ER7, read later by parse_oru).
 
+    A file sent as bytes is split on its bytes (read as Latin-1, which keeps every byte and the
+    separators) and each message handed on as its bytes, read by parse_oru in the character set its
+    own MSH-18 declares; the batch segments (FHS, BHS, BTS, FTS) are read as UTF-8, else Latin-1.
     Structure errors (a segment outside any message, a second FHS, no message at all, more than
     MAX_BATCH_MESSAGES) raise Hl7Error (AR); a BTS/FTS count that disagrees is said in the reply."""
-    text = _normalize(message)
+    as_bytes = isinstance(message, bytes)
+    if isinstance(message, bytes):
+        body = message[len(_UTF8_BOM) :] if message.startswith(_UTF8_BOM) else message
+        text = _normalize(body.decode("latin-1"), declared=False)
+    else:
+        text = _normalize(message, declared=False)
+
+    def read(line: str) -> str:
+        return _decode(line.encode("latin-1"), declared=False) if as_bytes else line
+
     enc = _declared_encoding(text)
     if enc is None:
         raise Hl7Error(
@@ -2192,13 +2359,14 @@ def split_batch(message: str | bytes) -> BatchFile:
     def close_message() -> None:
         nonlocal lines_of
         if lines_of is not None and current is not None:
-            current.messages.append("\r".join(lines_of))
+            joined = "\r".join(lines_of)
+            current.messages.append(joined.encode("latin-1") if as_bytes else joined)
         lines_of = None
 
     for number, line in enumerate(lines, start=1):
         name = line.split(enc.field, 1)[0]
         counts[name] = counts.get(name, 0) + 1
-        seg = Segment(line, enc, counts[name])
+        seg = Segment(read(line), enc, counts[name])
         if name == "FHS":
             if number != 1:
                 raise Hl7Error(

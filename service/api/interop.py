@@ -24,7 +24,7 @@ from flask.views import MethodView
 from marshmallow import ValidationError
 
 from service.adapters import fhir, hl7v2
-from service.adapters.codes import CodeMap, load_codemap
+from service.adapters.codes import CodeMap, json_float, load_codemap
 from service.adapters.release import REVIEW_REQUIRED, result_status_fhir, result_status_hl7
 
 from . import records
@@ -363,7 +363,8 @@ class FhirInterpretations(MethodView):
         key = records.idempotency_key()
         if isinstance(key, Response):
             return key
-        bundle = parse_body(request.get_data(cache=True))
+        # Numbers with more digits than a float keeps are refused at their element by the reader.
+        bundle = parse_body(request.get_data(cache=True), json_float)
         try:
             if not isinstance(bundle, dict):
                 raise fhir.FhirError("the body must be a FHIR Bundle resource (a JSON object)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
@@ -36,8 +37,10 @@ def _constant(name: str) -> Any:
     raise _BadJson(f"{name} is not a valid JSON number")
 
 
-def loads_strict(data: bytes | str) -> Any:
-    """json.loads that rejects duplicate keys and NaN/Infinity."""
+def loads_strict(data: bytes | str, parse_float: Callable[[str], Any] = float) -> Any:
+    """json.loads that rejects duplicate keys and NaN/Infinity. ``parse_float`` reads each JSON
+    number with a fraction or exponent from its text (the orjson fast path gives only numbers whose
+    float is written exactly as sent, which every ``parse_float`` reads as that float)."""
     if isinstance(data, bytes):
         value = _fast(data)
         if value is not _MISS:
@@ -45,7 +48,7 @@ def loads_strict(data: bytes | str) -> Any:
         # JSON on the wire is UTF-8 (RFC 8259): json.loads would also guess UTF-16/32 from the first
         # bytes. A UTF-8 byte-order mark is tolerated; anything else not UTF-8 raises here.
         data = data.decode("utf-8-sig")
-    return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+    return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=parse_float)
 
 
 _MISS: Final = object()
@@ -93,12 +96,12 @@ def require_mimetype(req: Any, accepted: tuple[str, ...]) -> None:
         abort(415, description=f"Content-Type must be {' or '.join(accepted)}, not {sent!r}")
 
 
-def parse_body(raw: bytes) -> Any:
+def parse_body(raw: bytes, parse_float: Callable[[str], Any] = float) -> Any:
     """Parse a request body or abort with 400 and a message saying what is wrong."""
     if not raw:
         abort(400, description="empty body: send a JSON object")
     try:
-        return loads_strict(raw)
+        return loads_strict(raw, parse_float)
     except _BadJson as e:
         abort(400, description=f"malformed JSON: {e}")
     except RecursionError:
