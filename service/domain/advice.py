@@ -11,11 +11,14 @@ from .catalogue import tests_words
 from .classify import Outcome, screen_tests_not_done
 from .facts import CRITERION_NAMES, EGFR_AS_CLEARANCE, EGFR_ESTIMATED, MDE_NAMES, Facts
 from .flags import CLONE_BEYOND_MGCS, SCREEN_EVENTS, paraprotein_tests_not_done
+from .panel import IfeResult
+from .quantity import ZERO, gt
 from .results import MGUS_CODES, Code, Criterion, Flag, Recommendation, RiskResult, Status
 from .words import field_words, figure
 
 CRAB_TESTS = ("spep", "flc", "hemoglobin", "calcium", "creatinine")
 LC_MGUS_TESTS = ("flc", "hemoglobin", "calcium", "creatinine")  # no heavy chain: no M-spike to follow
+URINE_TEST = "urine_m_protein"  # 24-hour urine protein electrophoresis
 SRC32 = f"{R.IMWG_FOLLOW_UP_2010}; clinical-reference §3.2"
 
 
@@ -90,7 +93,7 @@ def recommendations(
                 tests=("marrow",),
             )
         )
-    recs.extend(_follow_up(f, out, risk, codes))
+    recs.extend(_with_urine(f, _follow_up(f, out, risk, codes)))
     recs.extend(_referral_advice(out, codes))
     evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
     if evolving:
@@ -167,6 +170,23 @@ def _skin_and_repeat_advice(f: Facts, out: Outcome, codes: set[str]) -> list[Rec
                 tests=("serum_ife", "urine_ife", "flc"),
             )
         )
+    return recs
+
+
+def _with_urine(f: Facts, recs: list[Recommendation]) -> list[Recommendation]:
+    """A clone seen in the urine (a urine M-protein above 0 that immunofixation does not contradict, or
+    a positive urine immunofixation) is followed there too: the 24-hour urine joins the tests of the
+    follow-up (light-chain smouldering myeloma is defined by it, §2.7)."""
+    urine = f.panel.urine
+    if urine is None:
+        return recs
+    ife_positive = urine.ife is not None and urine.ife.result is IfeResult.POSITIVE
+    measured = f.urine_mp is not None and gt(f.urine_mp.interval, ZERO) is True and not f.urine_discordant
+    if not (ife_positive or measured):
+        return recs
+    for r in recs:
+        if r.code == "FOLLOW_UP" and URINE_TEST not in r.tests:
+            r.tests = (*r.tests, URINE_TEST)
     return recs
 
 

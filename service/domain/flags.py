@@ -235,6 +235,10 @@ def _scleromyxoedema_flags(
     """§5: MGCS or a scleromyxoedema without paraprotein, the dermato-neuro emergency, thyroid disease."""
     flags: list[Flag] = []
     c = f.panel.clinical
+    if thyroid is True:
+        # Rongioletti (4), the absence of thyroid disease, is not met: the diagnosis stands as reported
+        # (the referral with it), but never as if every criterion held (THYROID_DISEASE_EXCLUSION).
+        sclero = f"{sclero} as reported; thyroid disease to exclude first, Rongioletti criterion 4"
     if mp:
         flags.append(
             FLAGS["MGCS_SCLEROMYXEDEMA"].make(

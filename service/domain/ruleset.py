@@ -99,12 +99,34 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "Isotype and reasons of panels with such a urine clone.",
             },
             {
-                "rules": ["risk.mgus_mayo_2005", "risk.smm_mayo_2018", "risk.smm_imwg_2020", "flc.assay"],
+                "rules": [
+                    "risk.mgus_mayo_2005",
+                    "risk.smm_mayo_2018",
+                    "risk.smm_imwg_2020",
+                    "mde.flc_ratio_ge_100",
+                ],
                 "section": "§3, §4",
                 "change": "Wording: a risk factor left open by a free light chain sent as a bound asks only "
                 "for that chain (it asked for both, the exact one included); an FLC assay given as 'other' "
                 "is named 'an assay other than Freelite' (was 'the Another assay').",
                 "affects": "risk reasons and needed fields, flag and criterion wording.",
+            },
+            {
+                "rules": ["mgcs.scleromyxedema"],
+                "section": "§5",
+                "change": "Beside thyroid disease (Rongioletti criterion 4 not met) a scleromyxoedema "
+                "reported confirmed is worded 'confirmed as reported; thyroid disease to exclude first' in "
+                "the MGCS flag, never 'confirmed' beside THYROID_DISEASE_EXCLUSION.",
+                "affects": "MGCS flag wording with thyroid disease or a TSH outside its range.",
+            },
+            {
+                "rules": ["follow_up"],
+                "section": "§2.7, §3.2",
+                "change": "A clone seen in the urine (a urine M-protein above 0 that urine immunofixation "
+                "does not contradict, or a positive urine immunofixation) adds the 24-hour urine "
+                "(urine_m_protein) to FOLLOW_UP.tests; light-chain smouldering myeloma defined by the urine "
+                "was followed without it.",
+                "affects": "FOLLOW_UP.tests of panels with a urine clone.",
             },
         ],
     },

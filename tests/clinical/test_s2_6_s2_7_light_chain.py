@@ -267,3 +267,52 @@ def test_a_urine_bence_jones_protein_of_the_serum_clone_s_chain_is_no_second_clo
     out = post(client, body)
     assert "(urine)" not in out["classification"]["isotype"]
     assert not any("second clone" in r for r in out["classification"]["reasons"])
+
+
+# --- The urine in the follow-up --------------------------------------------------------------------------
+
+
+def _follow_up_tests(out: dict) -> tuple:
+    return tuple(next(r for r in out["recommendations"] if r["code"] == "FOLLOW_UP")["tests"])
+
+
+@pytest.mark.parametrize(
+    ("urine", "followed"),
+    [
+        (
+            {
+                "m_protein_24h": {"value": 800, "unit": "mg/24h"},
+                "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+            },
+            True,
+        ),
+        (
+            {"m_protein_24h": {"value": 0, "unit": "mg/24h"}, "ife": {"result": "negative", "clones": []}},
+            False,
+        ),
+        (
+            {"m_protein_24h": {"value": 120, "unit": "mg/24h"}, "ife": {"result": "negative", "clones": []}},
+            False,
+        ),
+    ],
+)
+def test_a_clone_seen_in_the_urine_is_followed_in_the_urine(client, urine, followed):
+    out = post(client, {**B, "urine": urine})
+    assert ("urine_m_protein" in _follow_up_tests(out)) is followed
+
+
+def test_light_chain_smouldering_myeloma_by_urine_is_followed_in_the_urine(client):
+    body = {
+        **Z,
+        "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
+        "urine": {
+            "m_protein_24h": {"value": 800, "unit": "mg/24h"},
+            "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": "lambda"}]},
+        },
+        "labs": LABS,
+        "marrow": {"clonal_plasma_cells_percent": 5},
+        "imaging": {"osteolytic_lesions": 0, "mri_focal_lesions": 0},
+    }
+    out = post(client, body)
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA_LIGHT_CHAIN"
+    assert "urine_m_protein" in _follow_up_tests(out)

@@ -184,3 +184,17 @@ def test_an_infiltrate_figure_alone_is_no_marrow_result_for_an_igg_clone_with_sc
     out = run(body)
     assert "MARROW_EXAMINATION_RECOMMENDED" in flag_codes(out)
     assert "whatever the Mayo risk group" in flag(out, "MARROW_EXAMINATION_RECOMMENDED")["message"]
+
+
+# --- Thyroid disease beside a confirmed scleromyxoedema (§5, Rongioletti 4) --------------------------
+
+
+@pytest.mark.parametrize(("thyroid", "qualified"), [(True, True), (False, False)])
+def test_a_confirmed_scleromyxoedema_with_thyroid_disease_is_not_called_confirmed_unqualified(
+    thyroid, qualified
+):
+    body = s6_body()
+    body["clinical"]["thyroid_disease"] = thyroid
+    message = flag(run(body), "MGCS_SCLEROMYXEDEMA")["message"]
+    assert ("confirmed as reported; thyroid disease to exclude first" in message) is qualified
+    assert ("scleromyxoedema (confirmed):" in message) is not qualified
