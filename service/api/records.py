@@ -317,8 +317,14 @@ def with_stored_history(
     used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
     _, current = history_window(panel)
     days: dict[date, list[PanelRow]] = {}
+    baseline: date | None = None
     for r in rows:  # oldest first, in the order each day's records were stored
         if within(r.collected_on, current, WINDOW_MONTHS):
+            days.setdefault(r.collected_on, []).append(r)
+        elif r.collected_on < current and baseline in (None, r.collected_on):
+            # ref: §3.5 — the patient's first stored day, before the window: the baseline from which
+            # "the first 6 months" of follow-up count (the first panel of the window is not it).
+            baseline = r.collected_on
             days.setdefault(r.collected_on, []).append(r)
     sent = {h.collected_on for h in panel.history}
     sent_json = {str(e.get("collected_on")): e for e in sent_history or () if isinstance(e, dict)}
@@ -418,6 +424,12 @@ def with_stored_history(
             f"On {', '.join(combined)} the patient has more than one stored record: their results were "
             "combined into that day's history entry, the latest record's where two had the same result "
             "(record_ids in history_used)."
+        )
+    if baseline is not None and baseline in kept and baseline not in sent:
+        notes.append(
+            f"The patient's first stored panel, of {baseline.isoformat()}, before those {WINDOW_MONTHS} "
+            "months, was used too: it is the baseline from which the serial rules count the first 6 months "
+            "of follow-up (clinical-reference §3.5)."
         )
     notes += _refused_note(refused)
     new = panel._replace(history=tuple(history))

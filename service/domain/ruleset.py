@@ -128,6 +128,16 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "was followed without it.",
                 "affects": "FOLLOW_UP.tests of panels with a urine clone.",
             },
+            {
+                "rules": ["serial.evolving_m_protein"],
+                "section": "§3.5",
+                "change": "Serial memory adds the patient's first stored day, when it is older than the "
+                "12-month window, as the baseline from which the >= 10 % rise counts 'the first 6 months': "
+                "the first panel of the window was taken for the baseline, and a rise 14 months into "
+                "follow-up raised EVOLVING_M_PROTEIN ('within the first 6 months') that the same panels "
+                "sent as request history do not.",
+                "affects": "Serial-memory answers of patients with stored panels older than 12 months.",
+            },
         ],
     },
     {

@@ -783,12 +783,19 @@ BY_PATIENT_SPECIMEN_BODY = select(T).where(
 )
 # Serial memory: a patient's records dated in [lo, hi), by day and in the order they were stored. The
 # body comes as JSON text: a worker decodes only the records it has not loaded before.
+# A patient's panels of the serial window [lo, hi), and those of the patient's first day when it is
+# earlier: the baseline of the serial rules (§3.5: a rise within the first 6 months of follow-up).
+_FIRST_DAY = (
+    select(func.min(T.c.collected_on))
+    .where(T.c.patient_key == bindparam("pk"), T.c.collected_on < bindparam("lo"))
+    .scalar_subquery()
+)
 PANELS = (
     select(T.c.id, T.c.seq, T.c.collected_on, sql_cast(T.c.request, Text))
     .where(
         T.c.patient_key == bindparam("pk"),
-        T.c.collected_on >= bindparam("lo"),
-        T.c.collected_on < bindparam("hi"),
+        ((T.c.collected_on >= bindparam("lo")) & (T.c.collected_on < bindparam("hi")))
+        | (T.c.collected_on == _FIRST_DAY),
     )
     .order_by(T.c.collected_on, T.c.seq)
 )

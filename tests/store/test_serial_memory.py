@@ -42,9 +42,23 @@ def test_a_stored_earlier_panel_is_the_history_of_a_request_without_history(clie
     ],
 )
 def test_the_window_is_the_longest_serial_window_of_12_months(client, earlier, used):
+    client.post("/v1/interpretations", json=spike(1.0, "2024-01-10"))  # the first day: the baseline
     client.post("/v1/interpretations", json=spike(1.0, earlier))
     later = client.post("/v1/interpretations", json=spike(1.5, "2025-07-10")).json
-    assert [h["collected_on"] for h in later["history_used"]] == ([earlier] if used else [])
+    assert [h["collected_on"] for h in later["history_used"]] == ["2024-01-10"] + ([earlier] if used else [])
+    assert ("EVOLVING_M_PROTEIN" in codes(later)) is used  # +50 % within 12 months only from inside
+
+
+def test_the_first_stored_day_is_the_baseline_of_the_first_6_months(client):
+    # §3.5: >= 10 % within the first 6 months (from 30 g/L): 50 g/L in 2024-01, then 50 (2025-03) and 55
+    # (2025-09) g/L. The rise from 2025-03 is 14 months into follow-up, not within the first 6: the
+    # same three panels sent as request history raise no flag, and neither does serial memory.
+    for value, on in ((5.0, "2024-01-15"), (5.0, "2025-03-15")):
+        client.post("/v1/interpretations", json=spike(value, on))
+    later = client.post("/v1/interpretations", json=spike(5.5, "2025-09-15")).json
+    assert [h["collected_on"] for h in later["history_used"]] == ["2024-01-15", "2025-03-15"]
+    assert "EVOLVING_M_PROTEIN" not in codes(later)
+    assert any("first stored panel, of 2024-01-15" in n for n in later["notes"])
 
 
 def test_another_patients_panels_are_never_history(client):
