@@ -701,8 +701,10 @@ def parse_number(text: str) -> int | float:
         number: int | float = float(raw) if ("." in raw) else int(raw)
     except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits
         raise ValueProblem(f"'{text[:32]}...' has too many digits to be a result") from None
-    if isinstance(number, float) and not math.isfinite(number):
-        raise ValueProblem(f"'{text}' is not a finite number")
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise ValueProblem(f"'{text}' is not a finite number")
+        number += 0.0  # '-0.0' is 0: a signed zero would be shown as "-0"
     return number
 
 

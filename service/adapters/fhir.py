@@ -306,7 +306,7 @@ def _status_code(concept: Mapping[str, Any] | None) -> str:
 def _number(value: Any, element: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueProblem(f"{element} must be a JSON number")
-    return value
+    return value + 0.0 if isinstance(value, float) else value  # -0.0 is 0: a signed zero shows as "-0"
 
 
 def _integer(value: Any, element: str) -> int:

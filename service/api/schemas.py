@@ -83,7 +83,7 @@ _printable = printable("Must not be blank: send the patient's identifier, or lea
 
 
 class FiniteFloat(fields.Float):
-    """A JSON number only (no strings, no booleans), finite."""
+    """A JSON number only (no strings, no booleans), finite; -0.0 is loaded as 0.0."""
 
     default_error_messages = {"invalid": "Not a valid number: send a finite JSON number."}
 
@@ -91,7 +91,7 @@ class FiniteFloat(fields.Float):
         if isinstance(value, bool | str) or not isinstance(value, int | float):
             raise self.make_error("invalid")
         try:
-            return super()._validated(value)
+            return super()._validated(value) + 0.0  # -0.0 + 0.0 is 0.0; any other value is unchanged
         except OverflowError:  # an integer literal beyond float range
             raise self.make_error("invalid") from None
 
@@ -107,7 +107,7 @@ class FiniteFloat(fields.Float):
             # Anything else (bool, str, NaN, inf, a huge int, subclasses) goes through the field.
             t = type(value)
             if t is float and value - value == 0.0:  # inf - inf and nan - nan are nan
-                return value
+                return value + 0.0  # no negative zero
             if t is int and -_FLOAT_MAX <= value <= _FLOAT_MAX:
                 return float(value)
             return deserialize(value, attr, data)
@@ -240,6 +240,12 @@ def _plain_number(v: Any) -> bool:
 _INF = float("inf")
 
 
+def _unsigned(v: Any) -> Any:
+    """A float without the sign of a negative zero (-0.0 -> 0.0; any other value unchanged): a signed
+    zero means nothing in a quantity and would be shown as "-0"."""
+    return v + 0.0 if type(v) is float else v
+
+
 class QuantityField(fields.Field):
     """A quantity object validated in one pass (value, unit, comparator, reference_range).
 
@@ -298,7 +304,7 @@ class QuantityField(fields.Field):
         v: Any
         unit: Any
         if type(value) is dict and value.keys() <= _QUANTITY_KEYS:
-            v = value.get("value")
+            v = _unsigned(value.get("value"))
             unit = value.get("unit")
             comp = value.get("comparator")
             rr = value.get("reference_range")
@@ -314,7 +320,7 @@ class QuantityField(fields.Field):
                 if rr is None:
                     return self._plausible(self._build(v, unit, comp), unit, v, None)
                 if type(rr) is dict and rr.keys() == _RANGE_KEYS:
-                    low, high = rr["low"], rr["high"]
+                    low, high = _unsigned(rr["low"]), _unsigned(rr["high"])
                     if _plain_number(low) and _plain_number(high) and not low > high:
                         return self._plausible(self._build(v, unit, comp, (low, high)), unit, v, (low, high))
         if not isinstance(value, dict):
@@ -322,7 +328,7 @@ class QuantityField(fields.Field):
         errors: dict[str, list[str] | dict] = {}
         for k in value.keys() - _QUANTITY_KEYS:
             errors[k] = [_UNKNOWN_MSG]
-        v = value.get("value")
+        v = _unsigned(value.get("value"))
         if "value" not in value:
             errors["value"] = [_MISSING_MSG]
         elif (msg := _number_error(v)) is not None:
@@ -344,7 +350,7 @@ class QuantityField(fields.Field):
             if rr_errors:
                 errors["reference_range"] = rr_errors
             else:
-                rr_pair = (rr["low"], rr["high"])
+                rr_pair = (_unsigned(rr["low"]), _unsigned(rr["high"]))
         if errors:
             raise ValidationError(errors)
         return self._plausible(quantity(v, unit, self.analyte, comp, rr_pair), unit, v, rr_pair)
