@@ -811,6 +811,19 @@ def read_range_text(
     return rng
 
 
+# Results whose rules read no reference range (the request schema refuses one sent with them). A
+# laboratory sends a range with most results: an interface message's range for one of these is left out
+# with a note (range_not_read), never read and never a reason to refuse the message.
+REFERENCE_RANGE_NOT_READ = frozenset(
+    {"spep.m_protein", "urine.m_protein_24h", "labs.creatinine_clearance", "labs.egfr"}
+)
+
+
+def range_not_read(target: str, where: str) -> str:
+    """The note for a reference range sent with a result whose rules read none (left out)."""
+    return f"{where}: reference range left out: no rule reads a reference range of {target}"
+
+
 def usable_range(rng: Mapping[str, int | float] | None) -> dict[str, int | float] | None:
     """A range the contract can carry (both low and high); one-sided ranges give None."""
     return dict(rng) if rng and "low" in rng and "high" in rng else None

@@ -48,7 +48,7 @@ from .errors import error_response
 from .history_merge import combine, results_of
 from .observability import count_interpretations
 from .parsing import parse_body
-from .schemas import MAX_HISTORY, HistoryEntrySchema
+from .schemas import MAX_HISTORY, HistoryEntrySchema, without_unused_ranges
 
 log = logging.getLogger("mgi.records")
 EXTENSION = "mgi.store"
@@ -202,7 +202,7 @@ LOADED_DAYS: LoadedPanels[Loaded | None] = LoadedPanels()
 
 def _entry_json(r: PanelRow) -> dict[str, Any] | None:
     """The results of one stored request a history entry takes (None when it has none)."""
-    sections = results_of(r.request)
+    sections = results_of(without_unused_ranges(r.request))
     return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
 
 
