@@ -48,3 +48,44 @@ def test_an_idempotency_key_sent_twice_is_refused_under_gunicorn(server):
     )
     once = head.replace(b"Idempotency-Key: key-B\r\n", b"")
     assert raw(server.port, once + BODY)[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("secret", "says"),
+    [
+        (None, "MGI_PATIENT_KEY_SECRET is not set"),
+        ("s" * 40, "run `python -m service db upgrade`"),
+    ],
+)
+def test_a_records_store_that_cannot_start_stops_gunicorn_with_a_message(tmp_path, secret, says):
+    import os
+    import subprocess
+    import sys
+
+    from .server import CONF, ROOT, SCRUBBED, free_port
+
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED and not k.startswith("MGI_PATIENT_KEY")}
+    env.update(
+        {
+            "MGI_BIND": f"127.0.0.1:{free_port()}",
+            "MGI_WORKERS": "1",
+            "MGI_STORE": "on",
+            "MGI_DATA_DIR": str(tmp_path),
+            "MGI_API_KEYS": "lis:" + "a" * 64,
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    if secret is not None:
+        env["MGI_PATIENT_KEY_SECRET"] = secret
+    proc = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "service.wsgi:app"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in output, output[-3000:]
+    (line,) = [x for x in output.splitlines() if x.startswith("mgi: the records store cannot start: ")]
+    assert says in line
