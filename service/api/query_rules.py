@@ -21,7 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, request
 
-from .errors import error_response
+from .errors import error_response, field_path
 
 UNKNOWN = "Unknown query parameter."
 REPEATED = "Sent more than once: send it once."
@@ -54,7 +54,7 @@ def unknown_parameters(names: list[str]) -> Response:
     return error_response(
         422,
         f"unknown query parameter(s): {', '.join(names[:10])}",
-        {f"query.{name}": [UNKNOWN] for name in names[:50]},
+        {field_path("query", name, sent=True): [UNKNOWN] for name in names[:50]},
     )
 
 
@@ -81,7 +81,7 @@ def not_utf8(names: list[str]) -> Response:
     return error_response(
         422,
         f"query parameter(s) not valid UTF-8: {', '.join(names[:10])}",
-        {f"query.{name}": [NOT_UTF8] for name in names[:50]},
+        {field_path("query", name, sent=True): [NOT_UTF8] for name in names[:50]},
     )
 
 
