@@ -701,8 +701,10 @@ def parse_number(text: str) -> int | float:
         number: int | float = float(raw) if ("." in raw) else int(raw)
     except ValueError:  # int() refuses more than sys.get_int_max_str_digits() digits
         raise ValueProblem(f"'{text[:32]}...' has too many digits to be a result") from None
-    if isinstance(number, float) and not math.isfinite(number):
-        raise ValueProblem(f"'{text}' is not a finite number")
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            raise ValueProblem(f"'{text}' is not a finite number")
+        number += 0.0  # '-0.0' is 0: a signed zero would be shown as "-0"
     refuse_inexact(raw, number)
     return number
 
@@ -860,6 +862,19 @@ def read_range_text(
         notes.append(f"{where}: one-sided reference range '{text}' dropped (the contract needs low and high)")
         return None
     return rng
+
+
+# Results whose rules read no reference range (the request schema refuses one sent with them). A
+# laboratory sends a range with most results: an interface message's range for one of these is left out
+# with a note (range_not_read), never read and never a reason to refuse the message.
+REFERENCE_RANGE_NOT_READ = frozenset(
+    {"spep.m_protein", "urine.m_protein_24h", "labs.creatinine_clearance", "labs.egfr"}
+)
+
+
+def range_not_read(target: str, where: str) -> str:
+    """The note for a reference range sent with a result whose rules read none (left out)."""
+    return f"{where}: reference range left out: no rule reads a reference range of {target}"
 
 
 def usable_range(rng: Mapping[str, int | float] | None) -> dict[str, int | float] | None:

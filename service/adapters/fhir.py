@@ -81,6 +81,7 @@ from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 from .codes import (
     NO_M_PROTEIN_FIELDS,
     NO_M_PROTEIN_WORDINGS,
+    REFERENCE_RANGE_NOT_READ,
     RISK_LABELS,
     CodeEntry,
     CodeMap,
@@ -99,6 +100,7 @@ from .codes import (
     load_codemap,
     numeric_value,
     place_results,
+    range_not_read,
     read_not_detected,
     read_range_text,
     units_contradict,
@@ -315,7 +317,7 @@ def _number(value: Any, element: str, at: str | None = None) -> int | float:
     problem = inexact_problem(value.text, value) if isinstance(value, InexactNumber) else None
     if problem is not None:
         raise _ElementProblem(f"{element} {problem}", at or element)
-    return value
+    return value + 0.0 if isinstance(value, float) else value  # -0.0 is 0: a signed zero shows as "-0"
 
 
 def _integer(value: Any, element: str) -> int:
@@ -530,7 +532,11 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
             raise ValueProblem(
                 "valueQuantity has no unit: send it in valueQuantity.code (UCUM) or valueQuantity.unit"
             )
-        rng = _reference_range(obs, unit, codemap, where, notes) if kind is Kind.QUANTITY else None
+        rng = None
+        if kind is Kind.QUANTITY and obs.get("referenceRange") and entry.target in REFERENCE_RANGE_NOT_READ:
+            notes.append(range_not_read(entry.target, f"{where}: referenceRange"))
+        elif kind is Kind.QUANTITY:
+            rng = _reference_range(obs, unit, codemap, where, notes)
         if rng and not usable_range(rng):
             notes.append(f"{where}: one-sided reference range {rng} dropped (needs low and high)")
         return numeric_value(

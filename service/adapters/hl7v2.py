@@ -101,6 +101,7 @@ from service.domain.plausibility import EARLIEST_DATE, latest_date
 from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
+    REFERENCE_RANGE_NOT_READ,
     RISK_LABELS,
     CodeEntry,
     CodeMap,
@@ -120,6 +121,7 @@ from .codes import (
     parse_compared,
     parse_number,
     place_results,
+    range_not_read,
     read_range_text,
     units_contradict,
     work_up_date,
@@ -938,7 +940,10 @@ class _ObxReader:
             unit = self._unit()
             rng = None
             if kind is Kind.QUANTITY and seg.text(7).strip():
-                rng = read_range_text(seg.text(7), unit, self.codemap, f"{self.where} OBX-7", self.notes)
+                if entry.target in REFERENCE_RANGE_NOT_READ:
+                    self.notes.append(range_not_read(entry.target, f"{self.where} OBX-7"))
+                else:
+                    rng = read_range_text(seg.text(7), unit, self.codemap, f"{self.where} OBX-7", self.notes)
             if kind is Kind.COUNT or isinstance(number, NotDetected):
                 # a count's problems are in its value (OBX-5), not its unit; so is a 'none detected'
                 # wording sent for a result that is not an M-protein

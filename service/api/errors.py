@@ -23,13 +23,40 @@ DEFAULT_MESSAGES = {
 }
 
 
-def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Flatten marshmallow's nested error dict into dotted field paths."""
+UNKNOWN_FIELD = "Unknown field."  # marshmallow's message for a key the schema does not declare
+
+
+def field_path(prefix: str, key: Any, *, sent: bool = False) -> str:
+    """``prefix`` and one more key as a field path: ``labs.calcium``, ``history.0``.
+
+    ``sent``: the key is one the client sent and the API does not declare (an unknown field or query
+    parameter); such a key that would read as another path (with a dot or a bracket, a string of
+    digits, which reads as a list index, or ``_schema``) is quoted: ``labs["calcium.value"]``. The
+    empty key is always quoted (``[""]``), never confused with the body as a whole (``_schema``).
+    Declared fields never need quoting, and paths the checks build themselves
+    (``history.0.collected_on``) are kept."""
+    if isinstance(key, str) and (
+        key == "" or (sent and (key == "_schema" or key.isdigit() or any(c in key for c in _QUOTED)))
+    ):
+        quoted = key.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{prefix}["{quoted}"]'
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+_QUOTED = frozenset('.[]"\\')
+
+
+def flatten(messages: Any, prefix: str = "", *, sent_keys: bool = False) -> dict[str, list[str]]:
+    """Flatten marshmallow's nested error dict into field paths (``field_path``); ``sent_keys``: every
+    key of this level is a name the client sent (query parameters)."""
     out: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, val in messages.items():
-            k = str(key)
-            path = k if not prefix else (prefix if k == "_schema" else f"{prefix}.{k}")
+            sent = sent_keys or (isinstance(val, list) and UNKNOWN_FIELD in val)
+            if key == "_schema" and not sent:
+                path = prefix or "_schema"  # a problem of the object as a whole
+            else:
+                path = field_path(prefix, key, sent=sent)
             for p, msgs in flatten(val, path).items():
                 out.setdefault(p, []).extend(msgs)
     elif isinstance(messages, list | tuple):
@@ -77,7 +104,8 @@ def _from_http(e: HTTPException) -> Response:
         # webargs nests by location ({"json": {...}}): a body field's path is its own; a query
         # parameter is named query.<name>, as an unknown one is.
         for loc, loc_msgs in msgs.items():
-            errors.update(flatten(loc_msgs, "query" if loc == "query" else ""))
+            query = loc == "query"
+            errors.update(flatten(loc_msgs, "query" if query else "", sent_keys=query))
     message = data.get("message")
     if (
         message is None

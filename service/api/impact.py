@@ -27,7 +27,7 @@ from service.store import RecordStore, encode_cursor
 from service.store.repository import ScanRow
 
 from .history_merge import combine
-from .schemas import MAX_HISTORY, InterpretationRequestSchema
+from .schemas import MAX_HISTORY, InterpretationRequestSchema, without_unused_ranges
 
 SCHEMA = InterpretationRequestSchema()
 DEFAULT_LIST_LIMIT = 1000
@@ -40,7 +40,7 @@ MAX_RECORDS = 20_000
 
 def rebuilt_request(row: ScanRow) -> dict[str, Any]:
     """The request as the engine saw it when the record was made."""
-    req = dict(row.request)
+    req = without_unused_ranges(dict(row.request))
     if row.store_history:
         history = list(req.get("history") or ())
         for h in row.store_history:

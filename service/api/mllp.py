@@ -39,7 +39,7 @@ from service.adapters.outbound import (
     SqliteOutbox,
     control_id_of,
 )
-from service.store import StoreUnavailable
+from service.store import SchemaNotCurrent, StoreConfigError, StoreUnavailable
 
 from . import MAX_BODY_BYTES, create_app
 from .interop import EXTENSION, process_hl7
@@ -305,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_run(settings))
     except SettingsError as e:
         print(f"mllp: {e}", file=sys.stderr)
+        return 2
+    except (StoreConfigError, SchemaNotCurrent) as e:  # the records store is on by default
+        print(f"mllp: the records store cannot start: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # the port is taken, the data directory cannot be written…
         print(f"mllp: {e}", file=sys.stderr)

@@ -4,6 +4,7 @@ rejected with a 400 naming the problem; only application/json is accepted (415).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, Final
@@ -49,6 +50,32 @@ def loads_strict(data: bytes | str, parse_float: Callable[[str], Any] = float) -
         # bytes. A UTF-8 byte-order mark is tolerated; anything else not UTF-8 raises here.
         data = data.decode("utf-8-sig")
     return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant, parse_float=parse_float)
+
+
+# Where a JSON number can be a negative zero: -0, -0.0, -0e3, or a negative number with a negative
+# exponent, which may underflow to -0.0 (-1e-400). A match inside a string only costs a walk.
+_MAY_HAVE_NEGATIVE_ZERO = re.compile(rb"(?<![\w.])-(?:0(?![0-9])|[0-9.]+[eE]-)")
+
+
+def _unsigned_zeros(value: Any) -> Any:
+    """Replace every -0.0 in a parsed JSON value by 0.0, in place (iteratively: as deep as the parser
+    reads). A value is a quantity >= 0: a sign on zero means nothing, and would be shown ("-0 g/L")."""
+    if type(value) is float:
+        return 0.0 if value == 0.0 else value
+    if type(value) is not dict and type(value) is not list:
+        return value
+    stack = [value]
+    while stack:
+        container = stack.pop()
+        items = container.items() if type(container) is dict else enumerate(container)
+        for k, v in items:
+            t = type(v)
+            if t is float:
+                if v == 0.0:
+                    container[k] = 0.0
+            elif t is dict or t is list:
+                stack.append(v)
+    return value
 
 
 _MISS: Final = object()
@@ -97,11 +124,12 @@ def require_mimetype(req: Any, accepted: tuple[str, ...]) -> None:
 
 
 def parse_body(raw: bytes, parse_float: Callable[[str], Any] = float) -> Any:
-    """Parse a request body or abort with 400 and a message saying what is wrong."""
+    """Parse a request body or abort with 400 and a message saying what is wrong. A negative zero
+    (-0, -0.0) is read as 0: what the service stores and answers never carries a signed zero."""
     if not raw:
         abort(400, description="empty body: send a JSON object")
     try:
-        return loads_strict(raw, parse_float)
+        value = loads_strict(raw, parse_float)
     except _BadJson as e:
         abort(400, description=f"malformed JSON: {e}")
     except RecursionError:
@@ -115,6 +143,7 @@ def parse_body(raw: bytes, parse_float: Callable[[str], Any] = float) -> Any:
                 description=f"malformed JSON: a number has more than {sys.get_int_max_str_digits()} digits",
             )
         abort(400, description=f"malformed JSON: {e}")
+    return _unsigned_zeros(value) if _MAY_HAVE_NEGATIVE_ZERO.search(raw) else value
 
 
 class StrictParser(FlaskParser):

@@ -48,7 +48,7 @@ from .errors import error_response
 from .history_merge import combine, results_of
 from .observability import count_interpretations
 from .parsing import parse_body
-from .schemas import MAX_HISTORY, HistoryEntrySchema
+from .schemas import MAX_HISTORY, HistoryEntrySchema, without_unused_ranges
 
 log = logging.getLogger("mgi.records")
 EXTENSION = "mgi.store"
@@ -202,7 +202,7 @@ LOADED_DAYS: LoadedPanels[Loaded | None] = LoadedPanels()
 
 def _entry_json(r: PanelRow) -> dict[str, Any] | None:
     """The results of one stored request a history entry takes (None when it has none)."""
-    sections = results_of(r.request)
+    sections = results_of(without_unused_ranges(r.request))
     return {"collected_on": r.collected_on.isoformat(), **sections} if sections else None
 
 
@@ -439,21 +439,36 @@ def with_stored_history(
 
 
 # --------------------------------------------------------------------------- storing an answer
-IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"
+# Printable ASCII but the comma: a header sent twice reaches the application as one value, the two
+# joined by a comma (gunicorn, Werkzeug and proxies alike; RFC 9110 §5.3), so a comma is what tells a
+# repeated key apart. Read as one key, "A,B" would bind neither A nor B.
+IDEMPOTENCY_KEY_PATTERN = r"^[ -+\--~]{1,255}$"
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+KEY_REPEATED = (
+    "Sent more than once (repeated headers arrive joined by a comma, and a key holds no comma): send one "
+    "Idempotency-Key."
+)
 
 
 def idempotency_key() -> str | None | Response:
     """The Idempotency-Key header: None, the key, or a 422 naming it (checked with the store off too:
-    a malformed header is never silently ignored)."""
+    a malformed header, or one sent more than once, is never silently ignored)."""
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
         return None
+    if "," in raw:
+        return error_response(
+            422, "Idempotency-Key sent more than once", {"header.Idempotency-Key": [KEY_REPEATED]}
+        )
     if _IDEMPOTENCY_KEY.match(raw) is None:
         return error_response(
             422,
-            "Idempotency-Key must be 1-255 printable ASCII characters",
-            {"header.Idempotency-Key": [f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters."]},
+            "Idempotency-Key must be 1-255 printable ASCII characters other than a comma",
+            {
+                "header.Idempotency-Key": [
+                    f"Must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters other than a comma."
+                ]
+            },
         )
     return raw
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from service.adapters.codes import REFERENCE_RANGE_NOT_READ as UNUSED_RANGE_PATHS
 from service.api.compiled import CompiledLoadMixin, Converter
 from service.api.query_rules import UNKNOWN as UNKNOWN_QUERY_PARAMETER
 from service.domain import panel as P
@@ -83,7 +84,7 @@ _printable = printable("Must not be blank: send the patient's identifier, or lea
 
 
 class FiniteFloat(fields.Float):
-    """A JSON number only (no strings, no booleans), finite."""
+    """A JSON number only (no strings, no booleans), finite; -0.0 is loaded as 0.0."""
 
     default_error_messages = {"invalid": "Not a valid number: send a finite JSON number."}
 
@@ -91,7 +92,7 @@ class FiniteFloat(fields.Float):
         if isinstance(value, bool | str) or not isinstance(value, int | float):
             raise self.make_error("invalid")
         try:
-            return super()._validated(value)
+            return super()._validated(value) + 0.0  # -0.0 + 0.0 is 0.0; any other value is unchanged
         except OverflowError:  # an integer literal beyond float range
             raise self.make_error("invalid") from None
 
@@ -107,7 +108,7 @@ class FiniteFloat(fields.Float):
             # Anything else (bool, str, NaN, inf, a huge int, subclasses) goes through the field.
             t = type(value)
             if t is float and value - value == 0.0:  # inf - inf and nan - nan are nan
-                return value
+                return value + 0.0  # no negative zero
             if t is int and -_FLOAT_MAX <= value <= _FLOAT_MAX:
                 return float(value)
             return deserialize(value, attr, data)
@@ -240,15 +241,25 @@ def _plain_number(v: Any) -> bool:
 _INF = float("inf")
 
 
+def _unsigned(v: Any) -> Any:
+    """A float without the sign of a negative zero (-0.0 -> 0.0; any other value unchanged): a signed
+    zero means nothing in a quantity and would be shown as "-0"."""
+    return v + 0.0 if type(v) is float else v
+
+
 class QuantityField(fields.Field):
     """A quantity object validated in one pass (value, unit, comparator, reference_range).
 
     One field instead of two nested schemas: a panel carries up to a dozen quantities, and nested
     schema loads were most of the validation time. Errors keep marshmallow's shape, so each is
-    reported under its dotted path (``labs.calcium.reference_range.low``)."""
+    reported under its dotted path (``labs.calcium.reference_range.low``).
 
-    def __init__(self, analyte: Analyte, **kwargs: Any) -> None:
+    ``reference_range=False``: no rule reads this quantity's reference range, so one sent with it is
+    refused (422 naming it) rather than taken and ignored."""
+
+    def __init__(self, analyte: Analyte, *, reference_range: bool = True, **kwargs: Any) -> None:
         self.analyte = analyte
+        self.takes_range = reference_range
         self._build = quantity_builder(analyte)
         self._check = plausibility.checker(analyte)
         self.units = accepted_units(analyte)
@@ -263,22 +274,28 @@ class QuantityField(fields.Field):
             "properties": {"low": number, "high": number},
             "description": "The laboratory's reference range, in the same unit as value.",
         }
+        properties: dict[str, Any] = {
+            "value": {**number, "description": "Finite, >= 0."},
+            "unit": {"type": "string", "enum": list(self.units)},
+            "comparator": {
+                "type": ["string", "null"],
+                "enum": [*(c.value for c in Comparator), None],
+                "description": "The result is a bound: '<', '<=', '>' or '>=' value.",
+            },
+        }
+        description = f"Quantity of {analyte.value}; units: {', '.join(self.units)}."
+        if reference_range:
+            properties["reference_range"] = rr
+        else:
+            description += f" No reference_range: {RANGE_NOT_READ}"
+        self._range_msg = f"Not used for this quantity: {RANGE_NOT_READ}"
         kwargs.setdefault("metadata", {})
         kwargs["metadata"] = {
             "type": "object",
             "additionalProperties": False,
             "required": ["value", "unit"],
-            "properties": {
-                "value": {**number, "description": "Finite, >= 0."},
-                "unit": {"type": "string", "enum": list(self.units)},
-                "comparator": {
-                    "type": ["string", "null"],
-                    "enum": [*(c.value for c in Comparator), None],
-                    "description": "The result is a bound: '<', '<=', '>' or '>=' value.",
-                },
-                "reference_range": rr,
-            },
-            "description": f"Quantity of {analyte.value}; units: {', '.join(self.units)}.",
+            "properties": properties,
+            "description": description,
             **kwargs["metadata"],
         }
         super().__init__(**kwargs)
@@ -298,7 +315,7 @@ class QuantityField(fields.Field):
         v: Any
         unit: Any
         if type(value) is dict and value.keys() <= _QUANTITY_KEYS:
-            v = value.get("value")
+            v = _unsigned(value.get("value"))
             unit = value.get("unit")
             comp = value.get("comparator")
             rr = value.get("reference_range")
@@ -313,8 +330,8 @@ class QuantityField(fields.Field):
             ):
                 if rr is None:
                     return self._plausible(self._build(v, unit, comp), unit, v, None)
-                if type(rr) is dict and rr.keys() == _RANGE_KEYS:
-                    low, high = rr["low"], rr["high"]
+                if self.takes_range and type(rr) is dict and rr.keys() == _RANGE_KEYS:
+                    low, high = _unsigned(rr["low"]), _unsigned(rr["high"])
                     if _plain_number(low) and _plain_number(high) and not low > high:
                         return self._plausible(self._build(v, unit, comp, (low, high)), unit, v, (low, high))
         if not isinstance(value, dict):
@@ -322,7 +339,7 @@ class QuantityField(fields.Field):
         errors: dict[str, list[str] | dict] = {}
         for k in value.keys() - _QUANTITY_KEYS:
             errors[k] = [_UNKNOWN_MSG]
-        v = value.get("value")
+        v = _unsigned(value.get("value"))
         if "value" not in value:
             errors["value"] = [_MISSING_MSG]
         elif (msg := _number_error(v)) is not None:
@@ -339,15 +356,51 @@ class QuantityField(fields.Field):
             errors["comparator"] = ["'< 0' allows no value: quantities are >= 0."]
         rr = value.get("reference_range")
         rr_pair = None
-        if rr is not None:
+        if rr is not None and not self.takes_range:
+            errors["reference_range"] = [self._range_msg]
+        elif rr is not None:
             rr_errors = _range_errors(rr)
             if rr_errors:
                 errors["reference_range"] = rr_errors
             else:
-                rr_pair = (rr["low"], rr["high"])
+                rr_pair = (_unsigned(rr["low"]), _unsigned(rr["high"]))
         if errors:
             raise ValidationError(errors)
         return self._plausible(quantity(v, unit, self.analyte, comp, rr_pair), unit, v, rr_pair)
+
+
+# Why a quantity takes no reference_range (QuantityField(reference_range=False)).
+RANGE_NOT_READ = (
+    "no rule reads a reference range of this result (only those of calcium, creatinine, haemoglobin, "
+    "TSH and the free light chains are read); send the value without one."
+)
+
+
+def without_unused_ranges(request: dict[str, Any]) -> dict[str, Any]:
+    """A stored request without the reference ranges its quantities take no more (a range sent with an
+    M-protein, a clearance or an eGFR was accepted and never read before it was refused): the results
+    stand as history and for re-interpretation, as they were read then. Other content is unchanged."""
+
+    def entry(e: Any) -> Any:
+        if not isinstance(e, dict):
+            return e
+        out = e
+        for path in UNUSED_RANGE_PATHS:
+            section, name = path.split(".")
+            part = out.get(section)
+            q = part.get(name) if isinstance(part, dict) else None
+            if isinstance(q, dict) and "reference_range" in q:
+                bare = {k: v for k, v in q.items() if k != "reference_range"}
+                out = {**out, section: {**part, name: bare}}  # type: ignore[dict-item]
+        return out
+
+    out = entry(request)
+    history = out.get("history")
+    if isinstance(history, list):
+        cleaned = [entry(h) for h in history]
+        if any(a is not b for a, b in zip(cleaned, history, strict=True)):
+            out = {**out, "history": cleaned}
+    return out
 
 
 def _range_errors(rr: Any) -> dict[str, list[str]] | list[str]:
@@ -376,8 +429,8 @@ _HEAVY, _LIGHT, _IFE = _members(P.HeavyChain), _members(P.LightChain), _members(
 _ASSAY, _SCLERO = _members(FlcAssay), _members(P.Scleromyxedema)
 
 
-def _q(analyte: Analyte) -> QuantityField:
-    return QuantityField(analyte, allow_none=True)
+def _q(analyte: Analyte, *, reference_range: bool = True) -> QuantityField:
+    return QuantityField(analyte, reference_range=reference_range, allow_none=True)
 
 
 class PatientSchema(StrictSchema):
@@ -395,7 +448,7 @@ class PatientSchema(StrictSchema):
 class SpepSchema(StrictSchema):
     """Serum protein electrophoresis; m_protein 0 = no M-spike."""
 
-    m_protein = _q(Analyte.SERUM_M_PROTEIN)
+    m_protein = _q(Analyte.SERUM_M_PROTEIN, reference_range=False)
 
     @post_load
     def _make(self, d: dict, **_: Any) -> P.Spep:
@@ -469,7 +522,7 @@ class IfeSchema(StrictSchema):
 class UrineSchema(StrictSchema):
     """24-hour urine M-protein and immunofixation."""
 
-    m_protein_24h = _q(Analyte.URINE_M_PROTEIN)
+    m_protein_24h = _q(Analyte.URINE_M_PROTEIN, reference_range=False)
     ife = fields.Nested(IfeSchema, allow_none=True)
 
     @post_load
@@ -536,8 +589,8 @@ class LabsSchema(StrictSchema):
 
     calcium = _q(Analyte.CALCIUM)
     creatinine = _q(Analyte.CREATININE)
-    creatinine_clearance = _q(Analyte.CREATININE_CLEARANCE)
-    egfr = _q(Analyte.EGFR)
+    creatinine_clearance = _q(Analyte.CREATININE_CLEARANCE, reference_range=False)
+    egfr = _q(Analyte.EGFR, reference_range=False)
     hemoglobin = _q(Analyte.HEMOGLOBIN)
     tsh = _q(Analyte.TSH)
 

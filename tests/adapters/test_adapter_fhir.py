@@ -187,12 +187,15 @@ class TestInbound:
         egfr = observation(
             "98979-8", **quantity(88, "mL/min/{1.73_m2}"), referenceRange=[{"low": {"value": 60}}]
         )
-        result = translate_bundle(bundle(tsh, egfr), codemap)
+        calcium = observation("17861-6", **quantity(9.4, "mg/dL"), referenceRange=[{"high": {"value": 10.2}}])
+        result = translate_bundle(bundle(tsh, egfr, calcium), codemap)
         assert result.request["labs"] == {
             "tsh": {"value": 1.9, "unit": "mIU/L", "reference_range": {"low": 0.4, "high": 4.0}},
             "egfr": {"value": 88, "unit": "mL/min/1.73m2"},
+            "calcium": {"value": 9.4, "unit": "mg/dL"},
         }
         assert any("one-sided reference range" in n for n in result.notes)
+        assert any("no rule reads a reference range of labs.egfr" in n for n in result.notes)
 
     def test_unit_from_unit_when_not_ucum(self, codemap):
         ca = observation("17861-6", valueQuantity={"value": 9.4, "unit": "mg/dL"})
@@ -288,19 +291,25 @@ class TestInboundErrors:
         assert err.value.errors == {"Bundle.entry[1].resource": [problem]}
 
     @pytest.mark.parametrize(
-        ("change", "problem"),
+        ("code", "change", "problem"),
         [
-            ({"valueQuantity": {"value": "12", "unit": "g/L"}}, "valueQuantity.value must be a JSON number"),
             (
+                "33358-3",
+                {"valueQuantity": {"value": "12", "unit": "g/L"}},
+                "valueQuantity.value must be a JSON number",
+            ),
+            (
+                "36916-5",  # free kappa: a result whose reference range is read
                 {"referenceRange": [{"low": {"value": "1"}, "high": {"value": 2}}]},
                 "referenceRange.low.value must be a JSON number",
             ),
         ],
     )
-    def test_a_number_sent_as_a_string_is_refused(self, codemap, change, problem):
-        m_protein = dict(M_PROTEIN, **change)
+    def test_a_number_sent_as_a_string_is_refused(self, codemap, code, change, problem):
+        result = observation(code, effectiveDateTime="2024-05-02T10:00:00Z", **quantity(12, "mg/L"))
+        result = dict(result, **change)
         with pytest.raises(FhirError) as err:
-            bundle_to_request(bundle(m_protein), codemap)
+            bundle_to_request(bundle(result), codemap)
         assert err.value.errors == {"Bundle.entry[0].resource": [problem]}
 
     def test_null_elements_are_refused_where_they_are(self, codemap):

@@ -64,7 +64,11 @@ class TestSamples:
         notes = "\n".join(ctx.notes)
         assert "OBX[3] (set ID 3, 25700-6): result status 'X' is not a result; ignored" in notes
         assert "OBX[9] (set ID 9, 2093-3): code not in the code map; ignored" in notes
-        assert "one-sided reference range '>60' dropped" in notes
+        # The eGFR's '>60' is not read (no rule reads an eGFR's range), and said.
+        assert (
+            "OBX[7] (set ID 7, 98979-8) OBX-7: reference range left out: no rule reads a reference range "
+            "of labs.egfr" in notes
+        )
         assert "62238-1) ignored, OBX[7] (set ID 7, 98979-8) is preferred" in notes
         # OBX[2] is the correction (OBX-11 C) of OBX[1]: read in its place.
         assert ctx.sources["spep.m_protein"] == "OBX[2] (set ID 2, 33358-3)"

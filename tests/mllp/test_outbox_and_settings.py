@@ -206,6 +206,41 @@ def test_the_command_refuses_to_start_without_a_destination_and_says_why(tmp_pat
     assert "MGI_MLLP_OUTBOUND is not set" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("secret", "says"),
+    [
+        (None, "MGI_PATIENT_KEY_SECRET is not set"),  # outside development mode the site's secret is needed
+        ("s" * 40, "run `python -m service db upgrade`"),  # a database without its schema
+    ],
+)
+def test_a_records_store_that_cannot_start_stops_the_command_with_a_message(tmp_path, secret, says):
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MGI_MLLP_", "MGI_PATIENT_KEY", "MGI_DEV"))
+    }
+    env.update(
+        {
+            "MGI_DATA_DIR": str(tmp_path),
+            "MGI_MLLP_OUTBOUND": "127.0.0.1:9",
+            "MGI_MLLP_PORT": "0",
+            "MGI_STORE": "on",
+        }
+    )
+    if secret is not None:
+        env["MGI_PATIENT_KEY_SECRET"] = secret
+    proc = subprocess.run(
+        [sys.executable, "-m", "service", "mllp"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("mllp:")]
+    assert line.startswith("mllp: the records store cannot start: ") and says in line
+
+
 def test_the_command_is_listed_in_the_help():
     proc = subprocess.run(
         [sys.executable, "-m", "service", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -80,14 +80,14 @@ def quantities(draw, analyte: Analyte) -> dict:
     if draw(st.booleans()):
         # "< 0" allows no value (quantities are >= 0) and is a 422; every other bound is valid.
         q["comparator"] = draw(st.sampled_from(["<=", ">", ">="] + (["<"] if q["value"] != 0 else [])))
-    if (analyte, unit) in NEEDS_REFERENCE_LIMITS or draw(st.booleans()):
-        if p.lower_limit is None or p.upper_limit is None:
-            q["reference_range"] = draw(ranges())
-        else:
-            lower = HB_LOWER_LIMIT_ANY_SEX if analyte is Analyte.HEMOGLOBIN else p.lower_limit
-            low = draw(in_window(analyte, unit, lower))
-            high = draw(in_window(analyte, unit, p.upper_limit).filter(lambda h, low=low: h >= low))
-            q["reference_range"] = {"low": low, "high": high}
+    # A quantity without reference-limit windows (M-proteins, clearance, eGFR) takes no reference range:
+    # no rule reads one, and one sent is a 422.
+    takes_range = p.lower_limit is not None and p.upper_limit is not None
+    if takes_range and ((analyte, unit) in NEEDS_REFERENCE_LIMITS or draw(st.booleans())):
+        lower = HB_LOWER_LIMIT_ANY_SEX if analyte is Analyte.HEMOGLOBIN else p.lower_limit
+        low = draw(in_window(analyte, unit, lower))
+        high = draw(in_window(analyte, unit, p.upper_limit).filter(lambda h, low=low: h >= low))
+        q["reference_range"] = {"low": low, "high": high}
     return q
 
 

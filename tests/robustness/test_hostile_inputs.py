@@ -137,8 +137,8 @@ for path, bad, label in (
     ("spep.m_protein.unit", None, "null"),
     ("spep.m_protein.unit", {"u": "g/L"}, "object"),
     ("spep.m_protein.comparator", "~", "unknown"),
-    ("spep.m_protein.reference_range", [0, 1], "array"),
-    ("spep.m_protein.reference_range.low", "0", "string"),
+    ("flc.kappa.reference_range", [0, 1], "array"),
+    ("flc.kappa.reference_range.low", "0", "string"),
     ("serum_ife.result", True, "bool"),
     ("serum_ife.result", "POSITIVE", "case"),
     ("serum_ife.clones", {"heavy_chain": "IgG"}, "object"),
@@ -202,13 +202,13 @@ for path in (
 case("negative-value-tiny", with_("spep.m_protein.value", -1e-300), field="spep.m_protein.value")
 case(
     "negative-range-low",
-    with_("spep.m_protein.reference_range", {"low": -1, "high": 2}),
-    field="spep.m_protein.reference_range.low",
+    with_("flc.kappa.reference_range", {"low": -1, "high": 2}),
+    field="flc.kappa.reference_range.low",
 )
 case(
     "range-low-above-high",
-    with_("spep.m_protein.reference_range", {"low": 3, "high": 2}),
-    field="spep.m_protein.reference_range.low",
+    with_("flc.kappa.reference_range", {"low": 3, "high": 2}),
+    field="flc.kappa.reference_range.low",
 )
 case("percent-above-100", with_("marrow.plasma_cells_percent", 100.01), field="marrow.plasma_cells_percent")
 # --- very long strings (413 past the body limit; 422 below it) ---
@@ -223,7 +223,7 @@ for path in (
     "patient.x",
     "spep.x",
     "spep.m_protein.x",
-    "spep.m_protein.reference_range.x",
+    "flc.kappa.reference_range.x",
     "serum_ife.x",
     "serum_ife.clones.0.x",
     "urine.x",
@@ -240,11 +240,11 @@ for path in (
     "history.0.spep.x",
     "history.0.labs.hemoglobin.x",
 ):
-    body = with_("spep.m_protein.reference_range", {"low": 0, "high": 2})
+    body = json.loads(VALID_TEXT)
     body.update(
         {
             "urine": {"ife": {"result": "negative"}},
-            "flc": {"kappa": {"value": 1, "unit": "mg/L"}},
+            "flc": {"kappa": {"value": 1, "unit": "mg/L", "reference_range": {"low": 3.3, "high": 19.4}}},
             "labs": {"calcium": {"value": 9, "unit": "mg/dL"}},
             "collected_on": date.today().isoformat(),
             "history": [

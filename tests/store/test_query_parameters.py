@@ -108,3 +108,37 @@ def test_every_operation_documents_the_422_for_a_query_parameter(app):
         for method, op in item.items():
             if method != "parameters":
                 assert "422" in op["responses"], (method, path)
+
+
+NOT_UTF8 = [
+    "Not valid UTF-8 once percent-decoded: percent-encode the UTF-8 bytes of the text (%C3%A9 for \u00e9)."
+]
+
+
+@pytest.mark.parametrize("value", ["MRN%FF1", "MRN%C01", "%80", "MRN%E2%82"])
+def test_a_query_value_that_is_not_utf8_once_decoded_is_refused_naming_it(client, value):
+    """Read with replacement characters it would be another patient's reference: an empty list."""
+    client.post("/v1/interpretations", json={**SPIKE, "patient_ref": "MRN\ufffd1"})
+    r = client.get(f"/v1/interpretations?patient_ref={value}")
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert r.json["errors"] == {"query.patient_ref": NOT_UTF8}
+    assert client.get("/v1/interpretations?patient_ref=MRN%C3%A91").status_code == 200  # UTF-8: read
+
+
+def test_a_query_parameter_not_utf8_once_decoded_is_refused_on_every_route(app, client):
+    rid = client.post("/v1/interpretations", json=SPIKE).json["id"]
+    for method, path, names in operations(app):
+        for name in [*names, "bogus"]:
+            url = f"{url_of(path, rid)}?{name}=a%FFb"
+            r = client.open(url, method=method, **({"json": {}} if method == "POST" else {}))
+            assert r.status_code == 422, (method, path, name, r.get_data(as_text=True)[:200])
+            assert r.json["errors"] == {f"query.{name}": NOT_UTF8}, (method, path)
+    r = client.get("/v1/interpretations?%FF=1")  # the name itself
+    assert r.status_code == 422 and r.json["errors"] == {"query.\ufffd": NOT_UTF8}
+
+
+def test_with_the_store_off_a_query_value_not_utf8_is_refused():
+    client = create_app({"TESTING": True, "DEV_MODE": True, "STORE": "off"}).test_client()
+    for url in ["/v1/interpretations?patient_ref=MRN%FF1", "/healthz?x=%FF"]:
+        r = client.get(url)
+        assert r.status_code == 422 and list(r.json["errors"]) in (["query.patient_ref"], ["query.x"])
