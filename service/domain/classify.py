@@ -226,16 +226,13 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
             return res
         # ref: §2.8 / §2.9 — a solitary plasmacytoma needs clonal BMPC < 10 %; a flow figure of >= 10 %
         # (an under-estimate) makes myeloma likely, as a morphology figure of >= 10 % does (§2.8).
-        res = _indeterminate(
-            out.isotype,
+        return _referred_for_marrow(
+            out,
             f"biopsy-proven plasmacytoma with flow-cytometry plasma cells {shown} (>= 10 %) and no "
             "morphological or clonal figure: flow under-estimates the marrow burden, so a solitary "
             "plasmacytoma (clonal BMPC < 10 %, §2.8) cannot be the final category; myeloma likely "
             "(§2.2): marrow morphology or a clonal count (§2.9)",
-            [MARROW, *(m for m in out.missing if m != MARROW)],
         )
-        res.refer = True
-        return res
     morph = f.bmpc.lo if f.bmpc is not None else None
     if morph is not None and morph < R.BMPC_MYELOMA_PERCENT and flow > morph and _trephine_needed(f, flow):
         # ref: §2.9 — IMWG takes the higher of aspirate and biopsy: the trephine (CD138) count, sent as
@@ -245,16 +242,14 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
             # ref: §2.9 (marrow asked for urgently at a flow figure >= 60 %), §2.1 S — flow
             # under-estimates: the marrow may hold 60 % or more, a myeloma-defining event, so no MGUS or
             # plasmacytoma label stands until the trephine count settles the burden.
-            res = _indeterminate(
-                out.isotype,
+            res = _referred_for_marrow(
+                out,
                 f"flow-cytometry plasma cells {shown} (>= 60 %) above the {src} figure ({float(morph):g} %): "
                 "flow under-estimates the marrow burden, which may reach the 60 % of a myeloma-defining "
                 "event (§2.1); the trephine biopsy (CD138) plasma-cell count is needed urgently, as IMWG "
                 "takes the higher of aspirate and biopsy (§2.9)",
-                [MARROW, *(m for m in out.missing if m != MARROW)],
             )
             res.trephine = True
-            res.refer = True
             return res
         out.provisional = True
         out.trephine = True
@@ -266,6 +261,13 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
             "takes the higher of aspirate and biopsy (§2.9)"
         )
     return out
+
+
+def _referred_for_marrow(out: Outcome, reason: str) -> Outcome:
+    """INDETERMINATE, referred to haematology, with the marrow asked for first (and what ``out`` asked)."""
+    res = _indeterminate(out.isotype, reason, [MARROW, *(m for m in out.missing if m != MARROW)])
+    res.refer = True
+    return res
 
 
 def _trephine_needed(f: Facts, flow: Decimal) -> bool:
