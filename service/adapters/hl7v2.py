@@ -375,6 +375,14 @@ class OruContext:
     notes: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     collected_from: tuple[str, int, int] | None = None  # the segment, occurrence and field of collected_on
+    # The order (OBR) of the panel interpreted: the one whose date dates it (a cumulative report may list
+    # earlier orders first); the answer echoes it and its filler number is the specimen_id.
+    panel_obr: Segment | None = None
+
+    @property
+    def order(self) -> Segment | None:
+        """The OBR an answer and the record name: the panel's, else the first."""
+        return self.panel_obr or (self.obr[0] if self.obr else None)
 
 
 # One patient's work-up is a few dozen segments (an OBX per result, NTEs, history): 1,000 leaves
@@ -1300,6 +1308,7 @@ def _read_segments(
     order: int | None = None  # the current OBR's occurrence
     read_by_key: dict[tuple[Any, ...], list[_ReadObx]] = {}  # results read, for corrections (OBX-11 C)
     retracted: dict[tuple[Any, ...], Segment] = {}  # OBX-11 W or D: the result they take back
+    order_of_obx: dict[int, Segment] = {}  # each OBX's (not cancelled) OBR, by the OBX's occurrence
     for seg in segments:
         if seg.name == "NTE":
             _read_nte(seg, owner, empty_value, ctx.notes)
@@ -1357,6 +1366,8 @@ def _read_segments(
                 obr_stamps.append((stamp, seg.index))
         elif seg.name == "OBX":
             obx_count += 1
+            if not cancelled and ctx.obr and ctx.obr[-1].index == order:
+                order_of_obx[seg.index] = ctx.obr[-1]
             if cancelled:
                 set_id = seg.text(1) or str(seg.index)
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
@@ -1449,6 +1460,10 @@ def _read_segments(
     if latest:
         request["collected_on"] = latest[0].isoformat()
         ctx.collected_from = dated_by
+    if dated_by is not None:
+        name, index, _ = dated_by
+        orders = {o.index: o for o in ctx.obr}
+        ctx.panel_obr = orders.get(index) if name == "OBR" else order_of_obx.get(index)
     if pid is not None:
         patient = _patient(pid, collected or today, ctx.notes, dated=collected is not None)
         if patient:
@@ -1477,8 +1492,8 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
     identifier that could be read two ways is not used (a note says so): one with an escape sequence
     or a subcomponent in its ID, a ``^`` or control character once unescaped, more than 64
     characters, or the HL7 null ``""``. The link can only be missed, never made between two
-    patients. specimen_id: OBR-3 (filler order number, its components joined by ``^``) of the first
-    OBR, else its OBR-2."""
+    patients. specimen_id: OBR-3 (filler order number, its components joined by ``^``) of the panel's
+    OBR (``OruContext.order``: the one whose date dates the panel, else the first), else its OBR-2."""
     out: dict[str, str] = {}
     notes: list[str] = []
     enc = ctx.encoding
@@ -1519,8 +1534,8 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
                     f"{MAX_REF} characters in all): this panel is stored without it and the patient's "
                     "stored panels were not used as history."
                 )
-    if ctx.obr:
-        first = ctx.obr[0]
+    if ctx.order is not None:
+        first = ctx.order
         field = 3 if _ei(first, 3) is not None else 2
         specimen = _ei(first, field)
         raw = first.raw(field)
@@ -2034,7 +2049,7 @@ def build_oru_response(
     )
     if ctx.pid:
         w.lines.append(ctx.pid)
-    first_obr = ctx.obr[0] if ctx.obr else None
+    first_obr = ctx.order
     obr = ["OBR", "1"]
     obr.append(first_obr.raw(2) if first_obr else "")
     obr.append(first_obr.raw(3) if first_obr else "")

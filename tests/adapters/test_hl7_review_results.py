@@ -371,3 +371,34 @@ class TestRetractedResults:
         text = reply.data.decode()
         assert "MULTIPLE_MYELOMA" not in text
         assert "takes it back as wrong" in text
+
+
+class TestTheAnswerNamesThePanelsOrder:
+    """A cumulative report may list earlier orders first: the answer echoes the order whose date dates
+    the panel (OBR-2, OBR-3, OBR-7), and its filler number is the record's specimen_id."""
+
+    OLD_FIRST = (
+        "OBR|1|H2|FILH2|MGWU^Work-up^L|||20251115083000",
+        "OBX|1|NM|33358-3^M^LN||16|g/L|||||F",
+        "OBR|2|CUR1|FIL-CUR1|MGWU^Work-up^L|||20261001083000",
+        "OBX|2|NM|33358-3^M^LN||24|g/L|||||F",
+        "OBX|3|ST|25700-6^IFE^LN||IgG kappa||||||F",
+    )
+
+    def test_the_reply_echoes_the_current_order_not_the_first(self, client):
+        reply = post(client, "\r".join([HEADER, PID, *self.OLD_FIRST]) + "\r").data.decode()
+        obr = next(line for line in reply.split("\r") if line.startswith("OBR|"))
+        fields = obr.split("|")
+        assert (fields[2], fields[3], fields[7]) == ("CUR1", "FIL-CUR1", "20261001083000")
+
+    def test_the_specimen_id_is_the_current_order_s(self, codemap):
+        from service.adapters.hl7v2 import record_identity
+
+        ctx = parse_oru("\r".join([HEADER, PID, *self.OLD_FIRST]) + "\r", codemap, today=date(2026, 12, 1))
+        assert record_identity(ctx)[0]["specimen_id"] == "FIL-CUR1"
+        assert ctx.request["history"][0]["collected_on"] == "2025-11-15"
+
+    def test_one_order_is_echoed_as_before(self, client):
+        reply = post(client, message(MSPIKE, "OBX|2|TX|25700-6^IFE^LN||IgG kappa||||||F")).data.decode()
+        obr = next(line for line in reply.split("\r") if line.startswith("OBR|")).split("|")
+        assert (obr[2], obr[3]) == ("O1", "F1")
