@@ -1536,11 +1536,19 @@ def is_paraprotein(path: str) -> bool:
     return path.split(".", 1)[0] in PARAPROTEIN_SECTIONS
 
 
+def is_urine_study(path: str) -> bool:
+    return path.split(".", 1)[0] == "urine"
+
+
 def work_up_date(results: Iterable[DatedResult]) -> date | None:
-    """The panel's date when the message has dated paraprotein studies: the latest of their dates (a
-    marrow biopsy or a blood count taken after them belongs to the work-up and does not push the
-    studies into the history). None when it has none: the reader dates the panel by its own rule."""
-    dates = [r.on for r in results if r.on is not None and is_paraprotein(r.path)]
+    """The panel's date when the message has dated paraprotein studies: the latest of the serum
+    studies' dates (SPEP, serum immunofixation, free light chains), else of the urine studies'. A
+    marrow biopsy, or a 24-hour urine collected after the blood was drawn, belongs to the work-up and
+    does not push the serum studies, and the blood values of their day, into the history. None when it
+    has none: the reader dates the panel by its own rule."""
+    dated = [r for r in results if r.on is not None and is_paraprotein(r.path)]
+    serum = [r.on for r in dated if not is_urine_study(r.path) and r.on is not None]
+    dates = serum or [r.on for r in dated if r.on is not None]
     return max(dates) if dates else None
 
 
@@ -1570,7 +1578,7 @@ def place_results(
     for result in results:
         target = panel
         if result.on is not None and panel_on is not None and result.on != panel_on:
-            if result.on > panel_on and is_paraprotein(result.path):
+            if result.on > panel_on and is_paraprotein(result.path) and not is_urine_study(result.path):
                 raise ResultProblem(
                     f"{result.source}: {result.path} is dated {result.on.isoformat()} "
                     f"({result.date_element}), after the panel's date {panel_on.isoformat()}: a result "

@@ -305,3 +305,50 @@ def test_an_earlier_days_date_the_request_refuses_is_located_at_its_results_obx_
     assert status == 422, reply
     assert err_locations(reply) == ["OBX^5^14"]
     assert "before the patient's birth" in reply
+
+
+# --- A 24-hour urine collected after the blood was drawn ------------------------------------------------
+# The serum studies date the panel: the urine of a later day is read with it, and the blood values of
+# the serum studies' day stay the panel's (a myeloma with hypercalcaemia, anaemia and renal
+# insufficiency was answered smouldering myeloma when the urine's start day dated the panel).
+
+URINE_NEXT_DAY = (
+    "\r".join(
+        [
+            "MSH|^~\\&|LIS|LAB|MGI|HOSP|20240601120000||ORU^R01^ORU_R01|U1|P|2.5.1",
+            "PID|1||U1PAT^^^HOSP^MR||Doe^John||19500101|M",
+            "OBR|1|ORD1|FIL1|PANEL^Panel^L|||20240601",
+            "OBX|1|ST|25700-6^x^LN||IgG kappa||||||F",
+            "OBX|2|NM|33358-3^x^LN||35|g/L|||||F",
+            "OBX|3|NM|17861-6^x^LN||12|mg/dL|||||F",
+            "OBX|4|NM|718-7^x^LN||85|g/L|||||F",
+            "OBX|5|NM|2160-0^x^LN||3.0|mg/dL|||||F",
+            "OBX|6|NM|11118-7^x^LN||15|%|||||F",
+            "OBR|2|ORD2|FIL2|PANEL^Panel^L|||{start}|{end}",
+            "OBX|7|NM|42482-0^x^LN||100|mg/24h|||||F",
+        ]
+    )
+    + "\r"
+)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("20240601", "20240602"), ("20240602", "20240603"), ("20240605", "")]
+)
+def test_a_24_hour_urine_after_the_blood_draw_is_read_with_the_panel_of_the_serum_studies(start, end, client):
+    text = URINE_NEXT_DAY.format(start=start, end=end)
+    ctx = hl7v2.parse_oru(text, load_codemap(), today=TODAY)
+    assert ctx.request["collected_on"] == "2024-06-01"
+    assert "history" not in ctx.request
+    assert ctx.request["urine"]["m_protein_24h"]["value"] == 100
+    assert ctx.request["labs"]["calcium"]["value"] == 12
+    status, reply = post_hl7(client, text)
+    assert status == 200 and "MULTIPLE_MYELOMA" in reply
+
+
+def test_a_later_serum_study_still_dates_the_panel():
+    # A serum free light chain of a later day is a serum study: it dates the panel (the rule is
+    # unchanged for serum studies), so the earlier day's M-protein is history.
+    text = oru([], second_obr=("202611090800", [("36916-5", "15", "mg/L", "3.3-19.4", "")]))
+    ctx = read(text)
+    assert ctx.request["collected_on"] == "2026-11-09"
