@@ -1373,7 +1373,7 @@ def _read_segments(
                 ctx.notes.append(f"OBX[{set_id}]: its order is cancelled (OBR-25 X); ignored")
                 continue
             if seg.component(11).strip().upper() in _RETRACTING:
-                retracted.setdefault(_retraction_key(seg, order), seg)
+                retracted[_retraction_key(seg, order)] = seg  # the last: it takes back all before it
             empty: list[str] = []
             result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today, empty=empty)
             empty_value = (seg, empty[0]) if empty else None
@@ -1644,8 +1644,8 @@ def _kept(
     return True
 
 
-# HL7 table 0085: W "post original as wrong", D "delete the OBX record": each takes back the result of
-# the same OBX-3 and sub-ID in the same order, wherever it stands in the message.
+# HL7 table 0085: W "post original as wrong", D "delete the OBX record": each takes back the results of
+# the same OBX-3 and sub-ID in the same order that come before it in the message.
 _RETRACTING = ("W", "D")
 
 
@@ -1662,13 +1662,16 @@ def _retract(
     notes: list[str],
 ) -> None:
     """Take out the results an OBX-11 W (wrong) or D (deleted) takes back, with a note naming both: a
-    value the laboratory withdrew is never interpreted (the answer then asks for it as missing)."""
+    value the laboratory withdrew is never interpreted (the answer then asks for it as missing). It
+    takes back the results of its code before it; one sent after it is the replacement, and stands."""
     gone: list[DatedResult] = []
     for (first, _path, group, order, _on), reads in read_by_key.items():
         by = retracted.get((first, group, order))
         if by is None:
             continue
         for seg, result, _ in reads:
+            if seg.index > by.index:
+                continue
             gone.append(result)
             notes.append(
                 f"{result.source}: {_shown_value(seg)} not read: OBX[{by.index}] (OBX-11 "

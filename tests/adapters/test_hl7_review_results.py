@@ -344,13 +344,21 @@ class TestRetractedResults:
     of the same OBX-3 and sub-ID in the same order: it is never interpreted."""
 
     @pytest.mark.parametrize(("status", "word"), [("W", "wrong"), ("D", "deleted")])
-    @pytest.mark.parametrize("retraction_first", [False, True])
-    def test_a_withdrawn_result_is_not_read(self, codemap, status, word, retraction_first):
+    def test_a_withdrawn_result_is_not_read(self, codemap, status, word):
         retraction = f"OBX|3|NM|17861-6^Calcium^LN||12|mg/dL|8.6-10.3|H|||{status}"
-        results = (retraction, CALCIUM) if retraction_first else (CALCIUM, retraction)
-        ctx = read(message(MSPIKE, *results), codemap)
+        ctx = read(message(MSPIKE, CALCIUM, retraction), codemap)
         assert "calcium" not in (ctx.request.get("labs") or {})
         assert any(f"takes it back as {word}" in n and "12 mg/dL" in n for n in ctx.notes)
+
+    @pytest.mark.parametrize("status", ["W", "D"])
+    def test_a_result_after_the_withdrawal_is_its_replacement(self, codemap, status):
+        # F 12, then W, then F 9.5: only the 12 is taken back.
+        retraction = f"OBX|3|NM|17861-6^Calcium^LN||12|mg/dL|8.6-10.3|H|||{status}"
+        replacement = "OBX|4|NM|17861-6^Calcium^LN||9.5|mg/dL|8.6-10.3||||F"
+        ctx = read(message(MSPIKE, CALCIUM, retraction, replacement), codemap)
+        assert ctx.request["labs"]["calcium"]["value"] == 9.5
+        ctx = read(message(MSPIKE, retraction.replace("OBX|3", "OBX|2"), replacement), codemap)
+        assert ctx.request["labs"]["calcium"]["value"] == 9.5  # nothing before it to take back
 
     def test_a_withdrawal_of_another_code_takes_back_nothing_else(self, codemap):
         ctx = read(message(MSPIKE, CALCIUM, "OBX|3|NM|718-7^Hb^LN||9|g/dL|12-16|L|||W"), codemap)
