@@ -918,7 +918,13 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
         )
         out.igm_logic = True
         return out
-    free = [c for c in (p.serum_ife.clones if p.serum_ife else ()) if c.heavy_chain is None]
+    serum_clones = p.serum_ife.clones if p.serum_ife else ()
+    free = [c for c in serum_clones if c.heavy_chain is None]
+    # A free light chain in the urine of a chain no serum clone carries is a second clone too (one of
+    # the IgM clone's own chain may be its Bence Jones protein).
+    urine_clones = p.urine.ife.clones if p.urine is not None and p.urine.ife is not None else ()
+    serum_chains = {c.light_chain for c in serum_clones}
+    free += [c for c in urine_clones if c.heavy_chain is None and c.light_chain not in serum_chains]
     if free and f.urine_mp is not None and ge(f.urine_mp.interval, R.URINE_M_PROTEIN_MG_24H):
         out = _indeterminate(
             isotype,

@@ -138,6 +138,15 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "sent as request history do not.",
                 "affects": "Serial-memory answers of patients with stored panels older than 12 months.",
             },
+            {
+                "rules": ["category.mgus_igm_and_waldenstrom_range"],
+                "section": "§2.5, §2.7",
+                "change": "An IgM clone beside a free light chain clone that urine immunofixation alone "
+                "finds (of a chain no serum clone carries), with a urine M-protein of 500 mg/24h or more, "
+                "is indeterminate and referred (the light-chain clone is in the light-chain smouldering "
+                "range), as it was when serum immunofixation found the free chain; it was IgM MGUS.",
+                "affects": "IgM panels with such a urine clone.",
+            },
         ],
     },
     {

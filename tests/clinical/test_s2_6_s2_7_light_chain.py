@@ -316,3 +316,29 @@ def test_light_chain_smouldering_myeloma_by_urine_is_followed_in_the_urine(clien
     out = post(client, body)
     assert out["classification"]["code"] == "SMOLDERING_MYELOMA_LIGHT_CHAIN"
     assert "urine_m_protein" in _follow_up_tests(out)
+
+
+@pytest.mark.parametrize(
+    ("urine_chain", "urine_mp", "second_clone_smouldering"),
+    [("lambda", 600, True), ("lambda", 499, False), ("kappa", 600, False)],
+)
+def test_an_igm_clone_with_a_urine_free_light_chain_of_another_chain_of_500_mg_or_more_is_referred(
+    client, urine_chain, urine_mp, second_clone_smouldering
+):
+    # §2.5/§2.7: a free light chain clone beside the IgM clone, with a urine M-protein >= 500 mg/24h, is
+    # in the light-chain smouldering range whether immunofixation finds it in serum or only in urine; a
+    # free chain of the IgM clone's own light chain may be its Bence Jones protein.
+    body = {
+        **B,
+        "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+        "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "kappa"}]},
+        "marrow": {"lymphoplasmacytic_infiltrate_percent": 5},
+        "clinical": {"igm_related_symptoms": False, "plasmacytoma": False, "amyloidosis": False},
+        "urine": {
+            "m_protein_24h": {"value": urine_mp, "unit": "mg/24h"},
+            "ife": {"result": "positive", "clones": [{"heavy_chain": None, "light_chain": urine_chain}]},
+        },
+    }
+    out = post(client, body)
+    assert (out["classification"]["code"] == "INDETERMINATE") is second_clone_smouldering
+    assert ("HEMATOLOGY_REFERRAL" in {f["code"] for f in out["flags"]}) is second_clone_smouldering
