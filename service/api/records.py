@@ -402,10 +402,12 @@ def with_stored_history(
             + "."
         )
     elif from_store:
-        notes.append(
-            f"{len(from_store)} earlier panel(s) of the patient from this service's records were used as "
-            f"history (panels of the {WINDOW_MONTHS} months before this one, clinical-reference §3.5)."
-        )
+        in_window = [s for s in from_store if s["entry"]["collected_on"] != str(baseline)]
+        if in_window:
+            notes.append(
+                f"{len(in_window)} earlier panel(s) of the patient from this service's records were used as "
+                f"history (panels of the {WINDOW_MONTHS} months before this one, clinical-reference §3.5)."
+            )
     elif same_day:
         notes.append(
             f"This service's records of the patient have panels on {', '.join(same_day)}; the request's "

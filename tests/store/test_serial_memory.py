@@ -59,6 +59,7 @@ def test_the_first_stored_day_is_the_baseline_of_the_first_6_months(client):
     assert [h["collected_on"] for h in later["history_used"]] == ["2024-01-15", "2025-03-15"]
     assert "EVOLVING_M_PROTEIN" not in codes(later)
     assert any("first stored panel, of 2024-01-15" in n for n in later["notes"])
+    assert any(n.startswith("1 earlier panel(s) of the patient") for n in later["notes"])  # not the baseline
 
 
 def test_another_patients_panels_are_never_history(client):
