@@ -826,6 +826,25 @@ def _shown(value: Any) -> str:
 _CORRECTION = ("amended", "corrected")
 
 
+_IN_ERROR = "entered-in-error"
+
+
+def _withdrawn(bundle: Mapping[str, Any]) -> dict[str, str]:
+    """The ids of the Bundle's Observations a version marks entered-in-error, with where: every other
+    version of them is withdrawn by the laboratory and never read."""
+    out: dict[str, str] = {}
+    for n, entry in enumerate(bundle.get("entry") or []):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if (
+            isinstance(resource, dict)
+            and resource.get("resourceType") == "Observation"
+            and resource.get("status") == _IN_ERROR
+            and isinstance(resource.get("id"), str)
+        ):
+            out.setdefault(resource["id"], f"Bundle.entry[{n}].resource")
+    return out
+
+
 def _corrections_replace(
     results: list[DatedResult],
     read_as: Sequence[tuple[int, int, str, tuple[str, str] | None]],
@@ -1198,6 +1217,7 @@ def _translate(
     _check_reports(bundle)
     frame = _date_frame(bundle)
     latest = today or latest_date(datetime.now(UTC))  # the latest date begun anywhere (UTC+14)
+    withdrawn = _withdrawn(bundle)
     dates: list[date] = []
     no_date: list[str] = []  # results read from an Observation with no effective[x] (nor its report's)
     # Observations over a period (a 24-hour urine): (first result, end, start, end date, where).
@@ -1245,6 +1265,17 @@ def _translate(
                 linking.append((f"{where}.subject", has_ref, frozenset(ids), "display" in keys))
             elif kind in ("Observation", "Condition"):
                 linking.append((f"{where}.subject", False, frozenset(), False))
+            if (
+                kind == "Observation"
+                and resource.get("status") != _IN_ERROR
+                and resource.get("id") in withdrawn
+            ):
+                # Another version of the same Observation is entered-in-error: this one is withdrawn.
+                notes.append(
+                    f"{where}: not read: {withdrawn[resource['id']]} marks Observation/{resource['id']} "
+                    "entered-in-error"
+                )
+                continue
             if kind == "Observation":
                 status = resource.get("status")
                 if status not in _OBSERVATION_STATUSES:

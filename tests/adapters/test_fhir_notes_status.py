@@ -142,3 +142,19 @@ def test_a_correction_keeps_a_timed_urine_collection_on_the_panel_day(codemap):
     assert result.request["spep"]["m_protein"]["value"] == 14
     assert result.request["urine"]["m_protein_24h"]["value"] == 300
     assert "history" not in result.request
+
+
+def test_an_observation_a_version_marks_entered_in_error_is_not_read(codemap):
+    final = {**m_protein(), "id": "m1"}
+    withdrawn = {**m_protein(status="entered-in-error"), "id": "m1"}
+    other = observation("33358-3", effectiveDateTime="2024-01-10", **quantity(9, "g/L"))
+    result = translate_bundle(bundle(final, withdrawn, other), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 9  # the other result, never the withdrawn 12
+    assert any("marks Observation/m1 entered-in-error" in n for n in result.notes)
+
+
+def test_an_entered_in_error_observation_of_another_id_withdraws_nothing(codemap):
+    final = {**m_protein(), "id": "m1"}
+    withdrawn = {**m_protein(status="entered-in-error"), "id": "m2"}
+    result = translate_bundle(bundle(final, withdrawn), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 12
