@@ -246,11 +246,44 @@ def released(response: dict[str, Any], status: str, reviews: list[ReviewEntry]) 
             out["comment"] = comment
         if code is not None:
             c = dict(out.get("classification") or {})
+            original = c.get("code")
             c["code"] = code
             c["label"] = LABELS[Code(code)]
             out["classification"] = c
+            if code != original:
+                _superseded(out, str(original), code)
     out["release"] = release
     return out
+
+
+def _superseded(out: dict[str, Any], original: str, code: str) -> None:
+    """An amendment to another category: what the service derived from its own category (the risk
+    groups, the follow-up interval, whether the category waited on data) is not the amended category's,
+    and is never released beside it as if it were: each risk model says so with no group, the follow-up
+    is the reviewer's, and the category is the reviewer's decision."""
+    why = (
+        f"The reviewing pathologist amended the category from {original} to {code}: the service's "
+        "assessment of the original category does not apply; see the reviewer's comment."
+    )
+    c = out["classification"]
+    c["provisional"] = False
+    c["reasons"] = [why]
+    for name, model in (out.get("risk") or {}).items():
+        if isinstance(model, dict):
+            kept = {k: v for k, v in model.items() if not k.startswith(("progression_", "median_"))}
+            out["risk"][name] = kept | {
+                "applies": False,
+                "group": None,
+                "possible_groups": [],
+                "score": None,
+                "score_max": None,
+                "score_is_lower_bound": False,
+                "needed": [],
+                "reason": why,
+            }
+    out["recommendations"] = [
+        r for r in out.get("recommendations") or [] if isinstance(r, dict) and r.get("code") != "FOLLOW_UP"
+    ] + [{"code": "FOLLOW_UP", "text": f"Follow-up as the reviewing pathologist states. {why}"}]
 
 
 def decorate(store: RecordStore, body: dict[str, Any]) -> dict[str, Any]:

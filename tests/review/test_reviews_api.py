@@ -301,3 +301,44 @@ def test_a_control_character_in_review_text_is_refused_naming_the_field(client, 
     assert "control characters" in r.get_json()["errors"][field][0]
     review[field] = "plain\ttext\r\nwith lines"
     assert client.post(f"/v1/interpretations/{rid}/reviews", json=review, headers=AUTH).status_code == 201
+
+
+def test_an_amendment_to_another_category_never_releases_the_original_category_s_risk_and_follow_up(client):
+    rid = post(client, body("mgus"))["id"]
+    client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={
+            "decision": "amend",
+            "reviewer": "R",
+            "classification_code": "SMOLDERING_MYELOMA",
+            "comment": "Trephine 15 % clonal plasma cells: smouldering myeloma.",
+            "reason": "trephine count",
+        },
+        headers=AUTH,
+    )
+    answer = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    assert answer["classification"]["code"] == "SMOLDERING_MYELOMA"
+    assert answer["classification"]["provisional"] is False
+    assert (
+        "amended the category from MGUS_NON_IGM to SMOLDERING_MYELOMA"
+        in answer["classification"]["reasons"][0]
+    )
+    assert all(m["group"] is None and m["applies"] is False for m in answer["risk"].values())
+    (follow,) = [r for r in answer["recommendations"] if r["code"] == "FOLLOW_UP"]
+    assert "as the reviewing pathologist states" in follow["text"] and "interval_months" not in follow
+    hl7 = client.get(f"/v1/interpretations/{rid}/hl7", headers=AUTH).get_data(as_text=True)
+    assert "Low-risk MGUS" not in hl7 and "SMOLDERING_MYELOMA" in hl7
+    fhir = client.get(f"/v1/interpretations/{rid}/fhir", headers=AUTH)
+    assert fhir.status_code == 200
+
+
+def test_a_comment_only_amendment_keeps_the_service_s_risk_and_follow_up(client):
+    rid = post(client, body("mgus"))["id"]
+    before = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={"decision": "amend", "reviewer": "R", "comment": "Reworded.", "reason": "wording"},
+        headers=AUTH,
+    )
+    after = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    assert after["risk"] == before["risk"] and after["recommendations"] == before["recommendations"]
