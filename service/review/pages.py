@@ -371,7 +371,7 @@ def print_case(record_id: str) -> str:
 @bp.route("/cases/<record_id>/sign-off", methods=["POST"])
 def sign_off(record_id: str) -> Any:
     _require_reviewer()
-    r, answer, _ = _case(record_id)
+    r, answer, signed = _case(record_id)
     decision = request.form.get("decision", "")
     comment = request.form.get("comment", "").replace("\r\n", "\n").strip()
     reason = request.form.get("reason", "").strip()
@@ -392,6 +392,19 @@ def sign_off(record_id: str) -> Any:
             errors.append("reason: an amendment needs its reason.")
         if not (changed_comment or changed_code):
             errors.append("Nothing was changed: edit the comment or the classification to amend.")
+        elif changed_code and not changed_comment:
+            # The released comment would still describe the former category beside the new one.
+            errors.append(
+                "A new classification needs the comment rewritten to match it: the released comment "
+                "would otherwise still describe the former category."
+            )
+    seen = request.form.get("sign_offs_seen")  # sent by the case page's form
+    if seen is not None and seen != str(len(signed)):
+        # Someone signed the case off since this form was shown: applying it would undo what they set.
+        errors = [
+            "The case was signed off by someone else since you opened it: read it again (reloaded below) "
+            "and sign off anew."
+        ]
     if len(comment) > 10_000 or len(reason) > 10_000:
         errors.append("comment and reason: at most 10,000 characters each")
     for name, text in (("comment", comment), ("reason", reason)):

@@ -44,6 +44,15 @@ class ReviewEntry:
     reason: str | None
     status_before: str
     via: str
+    api_key_name: str | None = None
+
+    @property
+    def by(self) -> str:
+        """How the sign-off was made, for the pages: in the console, or through the API with a key
+        (the reviewer's name is then the one the key's system sent)."""
+        if self.via == "console":
+            return "in the console"
+        return f"through the API, key {self.api_key_name}" if self.api_key_name else "through the API"
 
     @classmethod
     def of(cls, row: Any) -> ReviewEntry:
@@ -59,6 +68,7 @@ class ReviewEntry:
             r["reason"],
             r["status_before"],
             r["via"],
+            r.get("api_key_name"),
         )
 
     def as_json(self) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from html import escape as html_escape
+from html import unescape as html_unescape
 
 import pytest
 
@@ -334,3 +336,74 @@ def test_a_control_character_in_a_console_amendment_is_refused_with_the_reason(c
     assert resp.status_code in (200, 422)
     assert "comment: Must not contain control characters" in resp.get_data(as_text=True)
     assert reviews.reviews_of(client.application.extensions["mgi.store"].store, rid) == []
+
+
+def _form(client, rid: str) -> dict[str, str]:
+    """The case page's sign-off form as a browser would send it (hidden fields included)."""
+    html = client.get(f"/review/cases/{rid}").get_data(as_text=True)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+    code = re.search(r'<option value="([A-Z_]+)" selected', html).group(1)
+    comment = re.search(r'<textarea id="comment" name="comment"[^>]*>(.*?)</textarea>', html, re.S).group(1)
+    return {**hidden, "classification_code": code, "comment": html_unescape(comment)}
+
+
+def test_a_stale_form_never_undoes_a_sign_off_made_since_it_was_opened(client):
+    rid = stored(client)
+    sign_in(client)
+    seen_by_a = _form(client, rid)  # reviewer A opens the case
+    client.post(  # reviewer B amends it through the API meanwhile
+        f"/v1/interpretations/{rid}/reviews",
+        json={
+            "decision": "amend",
+            "reviewer": "B",
+            "classification_code": "MULTIPLE_MYELOMA",
+            "comment": "Myeloma: trephine 65 %.",
+            "reason": "trephine",
+        },
+        headers=AUTH,
+    )
+    resp = client.post(
+        f"/review/cases/{rid}/sign-off",
+        data={**seen_by_a, "decision": "amend", "comment": "Reworded.", "reason": "wording"},
+        follow_redirects=True,
+    )
+    assert "signed off by someone else since you opened it" in resp.get_data(as_text=True)
+    record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert record["interpretation"]["classification"]["code"] == "MULTIPLE_MYELOMA"
+    assert len(record["reviews"]) == 1
+    fresh = _form(client, rid)  # read again: the sign-off goes through
+    ok = client.post(f"/review/cases/{rid}/sign-off", data={**fresh, "decision": "approve"})
+    assert ok.status_code == 302
+    assert len(client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["reviews"]) == 2
+
+
+def test_a_category_amended_in_the_console_needs_the_comment_rewritten(client):
+    rid = stored(client)
+    sign_in(client)
+    form = _form(client, rid)
+    resp = client.post(
+        f"/review/cases/{rid}/sign-off",
+        data={**form, "decision": "amend", "classification_code": "SMOLDERING_MYELOMA", "reason": "trephine"},
+        follow_redirects=True,
+    )
+    assert "needs the comment rewritten" in resp.get_data(as_text=True)
+    assert client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["reviews"] == []
+
+
+def test_the_case_page_shows_the_notes_and_how_each_sign_off_was_made(client):
+    rid = stored(client)
+    client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={"decision": "approve", "reviewer": "vic"},
+        headers=AUTH,
+    )
+    sign_in(client)
+    answer = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    html = client.get(f"/review/cases/{rid}").get_data(as_text=True)
+    assert 'id="h-notes"' in html
+    assert answer["notes"]  # the answer has notes to show
+    for note in answer["notes"]:
+        assert html_escape(note) in html
+    assert 'vic</strong>: approve <span class="via">(through the API' in html
+    printed = client.get(f"/review/cases/{rid}/print").get_data(as_text=True)
+    assert "(through the API" in printed
