@@ -122,9 +122,12 @@ class StoredAs:
     own_key: str | None = None
 
 
-def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) -> dict[str, Any]:
+def _interpret_dict(
+    body: dict[str, Any], source: str, stored: StoredAs | None, input_notes: list[str] | None = None
+) -> dict[str, Any]:
     """Interpret a translated request; with ``stored`` (the store is on), store it in its canonical
-    JSON form with the message's identity added to it."""
+    JSON form with the message's identity added to it, and what the reading noted (``input_notes``:
+    laboratory comments carried, results left out) with the record's answer for its reviewers."""
     from .views import interpretation_payload
 
     if stored is None:
@@ -137,6 +140,7 @@ def _interpret_dict(body: dict[str, Any], source: str, stored: StoredAs | None) 
         stored.retry_key,
         from_header=stored.from_header,
         own_key=stored.own_key,
+        input_notes=input_notes,
     )
 
 
@@ -191,7 +195,7 @@ def process_hl7(raw: bytes | str, codemap: CodeMap, idempotency_key: str | None 
         else:
             stored = StoredAs(identity, own_key)
     try:
-        interpretation = _interpret_dict(ctx.request, "hl7", stored)
+        interpretation = _interpret_dict(ctx.request, "hl7", stored, ctx.notes)
     except ValidationError as e:
         err = hl7v2.validation_error(flatten(e.messages), ctx)
         ack = hl7v2.build_ack(ctx, "AE", err.message, error=err, notes=ctx.notes)
@@ -378,7 +382,7 @@ class FhirInterpretations(MethodView):
                     stored = StoredAs(identity, key, from_header=True, own_key=own_key)
                 else:
                     stored = StoredAs(identity, own_key)
-            interpretation = _interpret_dict(tr.request, "fhir", stored)
+            interpretation = _interpret_dict(tr.request, "fhir", stored, tr.notes)
         except records.IdempotencyConflict:
             return records.idempotency_conflict()
         except fhir.FhirError as e:

@@ -515,7 +515,12 @@ def created(record: Record, replayed: bool) -> Response:
 
 
 def pending(
-    panel: Panel, body: dict[str, Any], source: str, idem: str | None, own_key: str | None = None
+    panel: Panel,
+    body: dict[str, Any],
+    source: str,
+    idem: str | None,
+    own_key: str | None = None,
+    input_notes: list[str] | None = None,
 ) -> Pending:
     """What storing ``panel`` needs: its retry identity, its history window, and how to interpret it
     (with the patient's stored panels) into its record. ``own_key``: beside an Idempotency-Key, the
@@ -536,6 +541,8 @@ def pending(
         serial = with_stored_history(panel, rows, history_sent if isinstance(history_sent, list) else None)
         payload = interpretation_payload(serial.panel)
         payload["history_used"] = serial.used
+        if input_notes:
+            payload["input_notes"] = list(input_notes)
         if serial.notes:
             payload["notes"] = [*payload.get("notes", []), *serial.notes]
         release = payload.get("release")
@@ -567,10 +574,11 @@ def store_panel(
     source: str,
     idem: str | None,
     own_key: str | None = None,
+    input_notes: list[str] | None = None,
 ) -> tuple[Record, bool]:
     """Interpret ``panel`` (with the patient's stored history) and store it: (record, True), or
     (the earlier record, False) for a retry. Raises IdempotencyConflict, StoreUnavailable."""
-    return store.record(pending(panel, body, source, idem, own_key))
+    return store.record(pending(panel, body, source, idem, own_key, input_notes))
 
 
 FAIL_OPEN_NOTE = (
@@ -626,6 +634,7 @@ def store_translated(
     *,
     from_header: bool = False,
     own_key: str | None = None,
+    input_notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """An HL7 v2 or FHIR request, translated to the JSON contract, interpreted and stored in that
     canonical form (the raw message is not kept): the answer with its record's id. The interface's
@@ -638,12 +647,14 @@ def store_translated(
     assert st is not None
     try:
         try:
-            record, new = store_panel(st.store, panel, body, source, idem, own_key if from_header else None)
+            record, new = store_panel(
+                st.store, panel, body, source, idem, own_key if from_header else None, input_notes
+            )
         except IdempotencyConflict:
             if from_header:
                 raise
             # The same message read into another request (its age counted on another day): a new record.
-            record, new = store_panel(st.store, panel, body, source, None)
+            record, new = store_panel(st.store, panel, body, source, None, None, input_notes)
         g.record_replayed = not new  # the HTTP reply says so (Idempotent-Replayed), as for JSON
     except StoreUnavailable as e:
         if not st.fail_open:

@@ -1222,6 +1222,14 @@ class StoredInterpretationOut(InterpretationResponseSchema):
         required=True,
         metadata={"description": "The earlier panels the serial rules saw, with where each came from."},
     )
+    input_notes = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Records of HL7 v2 and FHIR requests: what reading the message noted (the "
+            "laboratory's comments carried from NTE or Observation.note, results left out and why), kept "
+            "with the answer for its reviewers."
+        },
+    )
 
 
 class RecordOut(_Open):

@@ -172,7 +172,8 @@ def _svg(
     for label in ax.get_xticklabels():
         label.set_rotation(20)
     ax.grid(True, color="#dddddd", linewidth=0.6)
-    ax.legend(fontsize=7, loc="best")
+    if ax.get_legend_handles_labels()[0]:  # nothing labelled (no result, no line): no empty legend
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     buf = io.StringIO()
     with _LOCK:

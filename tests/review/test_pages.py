@@ -407,3 +407,27 @@ def test_the_case_page_shows_the_notes_and_how_each_sign_off_was_made(client):
     assert 'vic</strong>: approve <span class="via">(through the API' in html
     printed = client.get(f"/review/cases/{rid}/print").get_data(as_text=True)
     assert "(through the API" in printed
+
+
+def test_the_laboratory_s_comments_on_an_hl7_message_reach_the_record_and_its_reviewer(client):
+    hl7 = (
+        "\r".join(
+            [
+                "MSH|^~\\&|LIS|LAB|MGI|HOSP|20240502120000||ORU^R01^ORU_R01|NTE1|P|2.5.1",
+                "PID|1||NTE-PAT^^^HOSP^MR||Doe^Jane||19600101|F",
+                "OBR|1|O1|F1|PANEL^Panel^L|||20240502",
+                "OBX|1|NM|33358-3^M^LN||12|g/L|||||F",
+                "NTE|1||Specimen haemolysed; please recollect before reporting",
+                "OBX|2|ST|25700-6^IFE^LN||IgG kappa||||||F",
+            ]
+        )
+        + "\r"
+    )
+    resp = client.post("/v1/hl7v2", data=hl7.encode(), content_type="x-application/hl7-v2+er7", headers=AUTH)
+    assert resp.status_code == 200
+    listed = client.get("/v1/interpretations?patient_ref=NTE-PAT%5E%5E%5EHOSP", headers=AUTH).get_json()
+    rid = listed["items"][0]["id"]
+    record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert any("please recollect" in n for n in record["interpretation"]["input_notes"])
+    sign_in(client)
+    assert "please recollect before reporting" in client.get(f"/review/cases/{rid}").get_data(as_text=True)
