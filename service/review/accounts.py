@@ -153,6 +153,16 @@ def sign_in(
     return store._run(record)
 
 
+def end_sessions(store: RecordStore, name: str) -> None:
+    """Sign the account out everywhere: every session cookie issued before now stops being accepted
+    (a signed cookie lives on the client; the account's session epoch is what the server checks)."""
+
+    def work(c: Connection) -> None:
+        c.execute(update(UT).where(UT.c.name == name).values(session_epoch=UT.c.session_epoch + 1))
+
+    store._run(work)
+
+
 def set_password(store: RecordStore, name: str, password: str) -> None:
     check_new(name, "viewer", password)
     hashed = HASHER.hash(password)

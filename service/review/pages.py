@@ -221,13 +221,12 @@ def sign_in() -> Any:
             log.info("review console: %s signed in", account.name)
             return redirect(_safe_next(request.form.get("next")))
         status = 401
-        if reason == "locked":
-            error = (
-                "This account is locked after repeated failed sign-ins. Try again in "
-                f"{accounts.lockout_minutes()} minutes or ask an administrator."
-            )
-        else:
-            error = "Name or password not recognised."
+        # A locked account gets the same answer as a wrong name or password: the page never tells
+        # which names are accounts (the log and the administrator know it is locked).
+        error = (
+            "Name or password not recognised. After repeated failed sign-ins an account is locked for "
+            f"{accounts.lockout_minutes()} minutes: try again later or ask an administrator."
+        )
         log.info("review console: sign-in refused for %r (%s)", name[:64], reason)
     return (
         render_template(
@@ -239,6 +238,11 @@ def sign_in() -> Any:
 
 @bp.route("/sign-out", methods=["POST"])
 def sign_out() -> Response:
+    # Signing out ends the account's sessions on the server too: a copy of the cookie taken before it
+    # (a shared workstation, a stolen cookie) is refused afterwards.
+    account = g.get("account")
+    if account is not None and session.get("user") == account.name:
+        accounts.end_sessions(_store(), account.name)
     session.clear()
     return redirect(url_for("review.sign_in"))
 

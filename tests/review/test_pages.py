@@ -431,3 +431,26 @@ def test_the_laboratory_s_comments_on_an_hl7_message_reach_the_record_and_its_re
     assert any("please recollect" in n for n in record["interpretation"]["input_notes"])
     sign_in(client)
     assert "please recollect before reporting" in client.get(f"/review/cases/{rid}").get_data(as_text=True)
+
+
+def test_signing_out_ends_the_session_a_copied_cookie_included(client, app):
+    rid = stored(client)
+    sign_in(client)
+    assert client.get(f"/review/cases/{rid}").status_code == 200
+    copy = app.test_client()
+    for cookie in client._cookies.values():  # the cookie as a second browser (or a thief) holds it
+        copy.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    assert copy.get(f"/review/cases/{rid}").status_code == 200
+    client.post("/review/sign-out", data={"csrf_token": csrf_token(client, "/review/")})
+    resp = copy.get(f"/review/cases/{rid}")
+    assert resp.status_code == 302 and "/review/sign-in" in resp.headers["Location"]
+
+
+def test_a_locked_account_and_an_unknown_name_get_the_same_answer(client):
+    for _ in range(6):
+        sign_in(client, "rita", "wrong password 123")
+    locked = sign_in(client, "rita", "wrong password 123").get_data(as_text=True)
+    unknown = sign_in(client, "nobody", "wrong password 123").get_data(as_text=True)
+    assert "Name or password not recognised" in locked and "locked" not in locked.split("After")[0]
+    strip = lambda html: re.sub(r'name="csrf_token" value="[^"]+"', "", html)  # noqa: E731
+    assert strip(locked) == strip(unknown)
