@@ -104,6 +104,11 @@ def series_of(records: list[Record], case: Record) -> list[Series]:
         flc = r.response.get("flc") or {}
         if isinstance(flc.get("ratio"), int | float):
             ratio.points.append((on, float(flc["ratio"]), ""))
+    for series in (m, ratio, hb, cr):
+        # One point a day, as serial memory reads a day of several records: each result from the
+        # latest record that has it (a corrected result resent supersedes the first; never both drawn).
+        by_day = {point[0]: point for point in series.points}  # records come oldest first
+        series.points[:] = [by_day[day] for day in sorted(by_day)]
     if hb_lln is not None:
         hb.thresholds.append(Threshold(_f(hb_lln), "LLN (laboratory)"))
         # ref: §2.1 A — more than 20 g/L below the LLN.

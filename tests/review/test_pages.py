@@ -3,6 +3,7 @@ separation of API keys and sessions, the trusted header, the queue, the case pag
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import UTC, datetime, timedelta
 from html import escape as html_escape
@@ -454,3 +455,18 @@ def test_a_locked_account_and_an_unknown_name_get_the_same_answer(client):
     assert "Name or password not recognised" in locked and "locked" not in locked.split("After")[0]
     strip = lambda html: re.sub(r'name="csrf_token" value="[^"]+"', "", html)  # noqa: E731
     assert strip(locked) == strip(unknown)
+
+
+def test_a_result_resent_corrected_the_same_day_is_charted_once_as_corrected(client, store):
+    first = body("mgus")
+    first.update(specimen_id="S-1", collected_on="2024-03-14")
+    first["spep"]["m_protein"] = {"value": 31, "unit": "g/L"}
+    corrected = copy.deepcopy(first)
+    corrected.update(specimen_id="S-1b")
+    corrected["spep"]["m_protein"] = {"value": 13, "unit": "g/L"}
+    post(client, first)
+    rid = post(client, corrected)["id"]
+    record = reviews.get_record(store, rid)
+    history = reviews.patient_records(store, record)
+    series = {s.name: s for s in charts.series_of(history, record)}
+    assert [(str(d), v) for d, v, _ in series["m_protein"].points] == [("2024-03-14", 13.0)]
