@@ -1709,8 +1709,12 @@ def _risk_observation(name: str, entry: Mapping[str, Any], subject: dict[str, st
         obs["note"] = [{"text": text} for text in notes]
     score = entry.get("score")
     if isinstance(score, int | float) and not isinstance(score, bool):
+        quantity: dict[str, Any] = {"value": score}
+        if entry.get("score_is_lower_bound") is True:
+            # Data not given could add points: the score is at least this value, never exactly it.
+            quantity["comparator"] = ">="
         obs["component"] = [
-            {"code": _cc("observation", "RISK_SCORE", "Risk score"), "valueQuantity": {"value": score}}
+            {"code": _cc("observation", "RISK_SCORE", "Risk score"), "valueQuantity": quantity}
         ]
     return obs
 

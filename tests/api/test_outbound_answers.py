@@ -1,0 +1,170 @@
+"""What an LIS or EHR receives: the HL7 v2 ORU^R01 and FHIR DiagnosticReport say what the JSON answer says."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+
+from service.api import create_app
+from tests.conftest import ROOT
+
+SAMPLES = ROOT / "tests" / "adapters" / "samples"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+LAB = "https://lab.example/fhir/CodeSystem/mg"
+
+# Smouldering myeloma (marrow 22 %, M-protein 35 g/L, FLC ratio 6) without FISH: the IMWG 2020 score is
+# at least 7 (up to 9 with the cytogenetics), its group open between low-intermediate and intermediate.
+SMM_OPEN_JSON = {
+    "patient": {"age_years": 60, "sex": "male"},
+    "collected_on": "2024-07-20",
+    "spep": {"m_protein": {"value": 35, "unit": "g/L"}},
+    "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+    "flc": {"kappa": {"value": 60, "unit": "mg/L"}, "lambda": {"value": 10, "unit": "mg/L"}},
+    "marrow": {"clonal_plasma_cells_percent": 22},
+    "labs": {
+        "calcium": {"value": 2.35, "unit": "mmol/L", "reference_range": {"low": 2.15, "high": 2.55}},
+        "creatinine": {"value": 80, "unit": "umol/L"},
+        "egfr": {"value": 85, "unit": "mL/min/1.73m2"},
+        "hemoglobin": {"value": 135, "unit": "g/L", "reference_range": {"low": 120, "high": 160}},
+    },
+}
+# The same smouldering myeloma with its FISH: the score is exact.
+SMM_SCORED_JSON = {
+    **SMM_OPEN_JSON,
+    "cytogenetics": {"t_4_14": False, "t_14_16": False, "gain_1q": False, "del_13q": False},
+}
+
+
+def oru(version: str = "2.5.1", cytogenetics: bool = False) -> bytes:
+    """The smouldering myeloma as an ORU^R01 of the given version."""
+    message_type = "ORU^R01" if version == "2.3" else "ORU^R01^ORU_R01"
+    segments = [
+        f"MSH|^~\\&|LIS|LAB|MGI|HOSP|20240720120000||{message_type}|SMM-{version}|P|{version}",
+        "PID|1||MRN-77^^^HOSP^MR||Doe^John||19640101|M",
+        "OBR|1|O14|FIL-O14|MG^MG panel^99MGL|||20240720083000",
+        "OBX|1|NM|33358-3^Protein.monoclonal^LN||35|g/L|||||F",
+        "OBX|2|NM|36916-5^Kappa free^LN||60|mg/L|||||F",
+        "OBX|3|NM|33944-0^Lambda free^LN||10|mg/L|||||F",
+        "OBX|4|NM|CLONPC^Clonal plasma cells^99MGL||22|%|||||F",
+        "OBX|5|NM|718-7^Hemoglobin^LN||135|g/L|120-160||||F",
+        "OBX|6|NM|98979-8^eGFR^LN||85|mL/min/{1.73_m2}|||||F",
+        "OBX|7|NM|2000-8^Calcium^LN||2.35|mmol/L|2.15-2.55||||F",
+        "OBX|8|NM|14682-9^Creatinine^LN||80|umol/L|||||F",
+        "OBX|9|ST|25700-6^Immunofixation^LN||IgG kappa||||||F",
+    ]
+    return ("\r".join(segments) + "\r").encode()
+
+
+def observation(code: str, system: str = LOINC, subject: dict[str, Any] | None = None, **value: Any) -> dict:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": system, "code": code}]},
+        "subject": subject or {"reference": "Patient/p77"},
+        "effectiveDateTime": "2024-07-20",
+    }
+    resource.update(value)
+    return resource
+
+
+def quantity(value: float, unit: str) -> dict[str, Any]:
+    return {"valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit}}
+
+
+def smm_bundle(subject: dict[str, Any] | None = None, patient: bool = True) -> dict[str, Any]:
+    """The smouldering myeloma as a FHIR collection Bundle."""
+    results = [
+        observation("33358-3", subject=subject, **quantity(35, "g/L")),
+        observation("36916-5", subject=subject, **quantity(60, "mg/L")),
+        observation("33944-0", subject=subject, **quantity(10, "mg/L")),
+        observation("CLONPC", LAB, subject=subject, **quantity(22, "%")),
+        observation("718-7", subject=subject, **quantity(135, "g/L")),
+        observation("98979-8", subject=subject, **quantity(85, "mL/min/{1.73_m2}")),
+        observation("14682-9", subject=subject, **quantity(80, "umol/L")),
+        observation("25700-6", subject=subject, valueString="IgG kappa"),
+    ]
+    entries = [{"resource": r} for r in results]
+    if patient:
+        person = {"resourceType": "Patient", "id": "p77", "gender": "male", "birthDate": "1964-01-01"}
+        entries.insert(0, {"resource": person})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+@pytest.fixture
+def lab_client():
+    """An app with the lab's own code mapping (a local code for the marrow's clonal plasma cells)."""
+    app = create_app({"TESTING": True, "DEV_MODE": True, "CODEMAP_FILE": str(SAMPLES / "lab-codemap.yaml")})
+    return app.test_client()
+
+
+def hl7_segments(client: Any, message: bytes) -> list[list[str]]:
+    reply = client.post("/v1/hl7v2", data=message, content_type="x-application/hl7-v2+er7")
+    assert reply.status_code == 200, reply.data
+    return [line.split("|") for line in reply.data.decode().split("\r") if line]
+
+
+def obx(segments: list[list[str]], code: str) -> list[str]:
+    return next(s for s in segments if s[0] == "OBX" and s[3].split("^")[0] == code)
+
+
+def fhir_report(client: Any, bundle: dict[str, Any]) -> dict[str, Any]:
+    reply = client.post("/v1/fhir/interpretations", json=bundle, content_type="application/fhir+json")
+    assert reply.status_code == 200, reply.data
+    report = reply.get_json()
+    DiagnosticReport.model_validate(report)
+    return report
+
+
+def contained(report: dict[str, Any], obs_id: str) -> dict[str, Any]:
+    return next(o for o in report["contained"] if o["id"] == obs_id)
+
+
+class TestScoreLowerBound:
+    """An IMWG 2020 score that data not given could raise is sent as a bound, never as an exact number."""
+
+    def test_the_json_answer_says_the_score_is_a_lower_bound(self, lab_client):
+        risk = lab_client.post("/v1/interpretations", json=SMM_OPEN_JSON).get_json()["risk"]["smm_imwg_2020"]
+        assert (risk["score"], risk["score_max"], risk["score_is_lower_bound"]) == (7, 9, True)
+        scored = lab_client.post("/v1/interpretations", json=SMM_SCORED_JSON).get_json()["risk"][
+            "smm_imwg_2020"
+        ]
+        assert scored["score_is_lower_bound"] is False and isinstance(scored["score"], int)
+
+    @pytest.mark.parametrize("version", ["2.3", "2.4", "2.5.1"])
+    def test_hl7_sends_an_open_score_as_sn_at_least(self, lab_client, version):
+        score = obx(hl7_segments(lab_client, oru(version)), "RISK_SMM_IMWG_2020_SCORE")
+        assert score[2] == "SN"
+        assert score[5] == ">=^7"
+
+    def test_fhir_sends_an_open_score_with_comparator(self, lab_client):
+        report = fhir_report(lab_client, smm_bundle())
+        component = contained(report, "risk-smm-imwg-2020")["component"][0]
+        assert component["valueQuantity"] == {"value": 7, "comparator": ">="}
+
+
+class TestScoreExactAnswers:
+    """An exact score (the cytogenetics given) stays a plain number in both answers."""
+
+    def test_exact_score_stays_nm_and_without_comparator(self, lab_client, app_answer_scored):
+        from service.adapters.fhir import interpretation_to_diagnostic_report
+        from service.adapters.hl7v2 import build_oru_response, parse_oru
+
+        ctx = parse_oru(oru())
+        text = build_oru_response(ctx, app_answer_scored)
+        segments = [line.split("|") for line in text.split("\r") if line]
+        score = obx(segments, "RISK_SMM_IMWG_2020_SCORE")
+        assert score[2] == "NM" and score[5] == str(app_answer_scored["risk"]["smm_imwg_2020"]["score"])
+        report = interpretation_to_diagnostic_report(app_answer_scored, None)
+        quantity_out = contained(report, "risk-smm-imwg-2020")["component"][0]["valueQuantity"]
+        assert "comparator" not in quantity_out
+
+
+@pytest.fixture
+def app_answer_scored(lab_client) -> dict[str, Any]:
+    answer = lab_client.post("/v1/interpretations", json=copy.deepcopy(SMM_SCORED_JSON)).get_json()
+    assert answer["risk"]["smm_imwg_2020"]["score_is_lower_bound"] is False
+    return answer
