@@ -38,10 +38,11 @@ is the sender's (``meta.source``, MessageHeader source or sender Organization) o
   Two diagnoses for the same finding: present beats refuted, confirmed > suspected > absent.
 * Other resources (Specimen, Practitioner, ...) are ignored (noted).
 
-Outbound ``interpretation_to_diagnostic_report``: a DiagnosticReport (status final, category LAB,
-``code`` = local code MGI_INTERPRETATION, ``conclusion`` = the comment, ``conclusionCode`` = the
-classification) whose ``result`` references contained Observations: one per risk model, one per
-flag, plus the provisional flag and the isotype. Local code systems (under ``CODESYSTEM_BASE``):
+Outbound ``interpretation_to_diagnostic_report``: a DiagnosticReport (status preliminary, final or
+amended as released, category LAB, ``code`` = local code MGI_INTERPRETATION, ``conclusion`` = the
+comment, ``conclusionCode`` = the classification) whose ``result`` references contained Observations:
+one per risk model, one per flag, plus the provisional flag and the isotype, each with the report's
+status. Local code systems (under ``CODESYSTEM_BASE``):
 
 | URL suffix            | used for                                                          |
 |-----------------------|-------------------------------------------------------------------|
@@ -1663,11 +1664,28 @@ def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
     return max(dates).isoformat() if dates else None
 
 
-def _observation_out(obs_id: str, code: str, display: str, subject: dict[str, str] | None) -> dict[str, Any]:
+# A contained Observation is released with its report: its status says what the report's does
+# (preliminary while a review is pending, final, amended after an amending review).
+_OBSERVATION_STATUS_OF_REPORT = {"partial": "preliminary", "appended": "amended"}
+_OBSERVATION_STATUS_CODES = frozenset(
+    {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
+)
+
+
+def _observation_status(report_status: str) -> str:
+    """The Observation status (FHIR observation-status) of a report status."""
+    if report_status in _OBSERVATION_STATUS_CODES:
+        return report_status
+    return _OBSERVATION_STATUS_OF_REPORT.get(report_status, "unknown")
+
+
+def _observation_out(
+    obs_id: str, code: str, display: str, subject: dict[str, str] | None, status: str = "final"
+) -> dict[str, Any]:
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "id": obs_id,
-        "status": "final",
+        "status": status,
         "code": _cc("observation", code, display),
     }
     if subject:
@@ -1675,12 +1693,15 @@ def _observation_out(obs_id: str, code: str, display: str, subject: dict[str, st
     return obs
 
 
-def _risk_observation(name: str, entry: Mapping[str, Any], subject: dict[str, str] | None) -> dict[str, Any]:
+def _risk_observation(
+    name: str, entry: Mapping[str, Any], subject: dict[str, str] | None, status: str = "final"
+) -> dict[str, Any]:
     obs = _observation_out(
         f"risk-{name.replace('_', '-')}",
         f"RISK_{name.upper()}",
         RISK_LABELS.get(name, name),
         subject,
+        status,
     )
     group = entry.get("group")
     if group:
@@ -1719,8 +1740,10 @@ def _risk_observation(name: str, entry: Mapping[str, Any], subject: dict[str, st
     return obs
 
 
-def _flag_observation(number: int, flag: Mapping[str, Any], subject: dict[str, str] | None) -> dict[str, Any]:
-    obs = _observation_out(f"flag-{number}", "FLAG", "Interpretive flag", subject)
+def _flag_observation(
+    number: int, flag: Mapping[str, Any], subject: dict[str, str] | None, status: str = "final"
+) -> dict[str, Any]:
+    obs = _observation_out(f"flag-{number}", "FLAG", "Interpretive flag", subject, status)
     value = _cc("flag", str(flag.get("code", "")))
     if flag.get("message"):
         value["text"] = str(flag["message"])
@@ -1750,8 +1773,10 @@ def interpretation_to_diagnostic_report(
 ) -> dict[str, Any]:
     """A DiagnosticReport dict (validated with fhir.resources) carrying the interpretation and the
     translation's notes on its input (resources ignored, and why). ``status`` is the report's
-    (preliminary while a review is pending, final, amended after an amending review)."""
+    (preliminary while a review is pending, final, amended after an amending review); every contained
+    Observation takes the matching Observation status."""
     subject = _subject(request_bundle)
+    obs_status = _observation_status(status)
     classification = interpretation.get("classification") or {}
     contained: list[dict[str, Any]] = []
     if classification:
@@ -1760,21 +1785,24 @@ def interpretation_to_diagnostic_report(
             "CLASSIFICATION_PROVISIONAL",
             "Classification provisional",
             subject,
+            obs_status,
         )
         provisional["valueBoolean"] = bool(classification.get("provisional"))
         contained.append(provisional)
         if classification.get("isotype"):
-            isotype = _observation_out("isotype", "ISOTYPE", "Isotype", subject)
+            isotype = _observation_out("isotype", "ISOTYPE", "Isotype", subject, obs_status)
             isotype["valueString"] = str(classification["isotype"])
             contained.append(isotype)
     for name, entry in (interpretation.get("risk") or {}).items():
         if isinstance(entry, Mapping):
-            contained.append(_risk_observation(name, entry, subject))
+            contained.append(_risk_observation(name, entry, subject, obs_status))
     for number, flag in enumerate(interpretation.get("flags") or [], start=1):
-        contained.append(_flag_observation(number, flag, subject))
+        contained.append(_flag_observation(number, flag, subject, obs_status))
     if input_notes:
         # Never silent: the sender sees which of its resources the interpretation did not use.
-        notes = _observation_out("input-notes", "INPUT_NOTES", "Notes on the input Bundle", subject)
+        notes = _observation_out(
+            "input-notes", "INPUT_NOTES", "Notes on the input Bundle", subject, obs_status
+        )
         notes["valueInteger"] = len(input_notes)
         notes["note"] = [{"text": str(text)} for text in input_notes]
         contained.append(notes)

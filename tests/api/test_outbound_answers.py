@@ -146,6 +146,39 @@ class TestScoreLowerBound:
         assert component["valueQuantity"] == {"value": 7, "comparator": ">="}
 
 
+class TestContainedStatus:
+    """Each contained Observation is released with the report: its status is the report's."""
+
+    def test_a_report_waiting_for_review_has_preliminary_observations(self, lab_client):
+        report = fhir_report(lab_client, smm_bundle())
+        assert report["status"] == "preliminary"
+        assert {obs["status"] for obs in report["contained"]} == {"preliminary"}
+
+    @pytest.mark.parametrize(
+        ("report_status", "observation_status"),
+        [
+            ("preliminary", "preliminary"),
+            ("final", "final"),
+            ("amended", "amended"),
+            ("partial", "preliminary"),
+        ],
+    )
+    def test_every_contained_observation_matches_the_report(
+        self, worked_example_answer, report_status, observation_status
+    ):
+        from service.adapters.fhir import interpretation_to_diagnostic_report
+
+        notes = ["Bundle.entry[9].resource (BONECT): code not in the code map; ignored"]
+        report = interpretation_to_diagnostic_report(
+            worked_example_answer, None, input_notes=notes, status=report_status
+        )
+        DiagnosticReport.model_validate(report)
+        assert report["status"] == report_status
+        kinds = {obs["id"].split("-")[0] for obs in report["contained"]}
+        assert {"classification", "isotype", "risk", "flag", "input"} <= kinds
+        assert {obs["status"] for obs in report["contained"]} == {observation_status}
+
+
 class TestScoreExactAnswers:
     """An exact score (the cytogenetics given) stays a plain number in both answers."""
 
@@ -161,6 +194,14 @@ class TestScoreExactAnswers:
         report = interpretation_to_diagnostic_report(app_answer_scored, None)
         quantity_out = contained(report, "risk-smm-imwg-2020")["component"][0]["valueQuantity"]
         assert "comparator" not in quantity_out
+
+
+@pytest.fixture
+def worked_example_answer() -> dict[str, Any]:
+    """An engine answer to the worked example (with a flag, the isotype and the risk models)."""
+    import json
+
+    return json.loads((SAMPLES / "worked-example-s6-response.json").read_text())
 
 
 @pytest.fixture
