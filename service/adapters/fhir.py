@@ -1630,8 +1630,9 @@ def _subject_keys(subject: Mapping[str, Any], where: str) -> dict[str, str]:
     return keys
 
 
-def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
-    """The report's subject: the Bundle's Patient, else the one subject every result names."""
+def _subject(bundle: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The report's subject: the Bundle's Patient, else the one subject every result names, by
+    reference or, when the results name it by identifier only, by that identifier."""
     for entry in (bundle or {}).get("entry") or []:
         resource = entry.get("resource") or {}
         if resource.get("resourceType") == "Patient":
@@ -1648,7 +1649,29 @@ def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
         and ref
         and not ref.startswith("#")
     }
-    return {"reference": named.pop()} if len(named) == 1 else None
+    if named:
+        return {"reference": named.pop()} if len(named) == 1 else None
+    return _identified_subject(bundle or {})
+
+
+def _identified_subject(bundle: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The identifier-only Reference every result names its subject by (no Patient, no reference):
+    the input's own Reference when all results write it alike, else its identifier. None when the
+    results name no subject, or not one identifier."""
+    subjects = [
+        resource["subject"]
+        for _, resource in _resources(bundle, [])
+        if resource.get("resourceType") in ("Observation", "Condition")
+        and isinstance(resource.get("subject"), dict)
+    ]
+    identifiers = [s.get("identifier") for s in subjects]
+    if not identifiers or not all(isinstance(i, dict) and _has_value(i) for i in identifiers):
+        return None
+    if len({(i.get("system"), i["value"]) for i in identifiers if isinstance(i, dict)}) != 1:
+        return None
+    if all(s == subjects[0] for s in subjects):
+        return dict(subjects[0])
+    return {"identifier": identifiers[0]}
 
 
 def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
@@ -1680,7 +1703,7 @@ def _observation_status(report_status: str) -> str:
 
 
 def _observation_out(
-    obs_id: str, code: str, display: str, subject: dict[str, str] | None, status: str = "final"
+    obs_id: str, code: str, display: str, subject: dict[str, Any] | None, status: str = "final"
 ) -> dict[str, Any]:
     obs: dict[str, Any] = {
         "resourceType": "Observation",
@@ -1694,7 +1717,7 @@ def _observation_out(
 
 
 def _risk_observation(
-    name: str, entry: Mapping[str, Any], subject: dict[str, str] | None, status: str = "final"
+    name: str, entry: Mapping[str, Any], subject: dict[str, Any] | None, status: str = "final"
 ) -> dict[str, Any]:
     obs = _observation_out(
         f"risk-{name.replace('_', '-')}",
@@ -1741,7 +1764,7 @@ def _risk_observation(
 
 
 def _flag_observation(
-    number: int, flag: Mapping[str, Any], subject: dict[str, str] | None, status: str = "final"
+    number: int, flag: Mapping[str, Any], subject: dict[str, Any] | None, status: str = "final"
 ) -> dict[str, Any]:
     obs = _observation_out(f"flag-{number}", "FLAG", "Interpretive flag", subject, status)
     value = _cc("flag", str(flag.get("code", "")))

@@ -64,7 +64,7 @@ def observation(code: str, system: str = LOINC, subject: dict[str, Any] | None =
         "resourceType": "Observation",
         "status": "final",
         "code": {"coding": [{"system": system, "code": code}]},
-        "subject": subject or {"reference": "Patient/p77"},
+        "subject": copy.deepcopy(subject) if subject else {"reference": "Patient/p77"},
         "effectiveDateTime": "2024-07-20",
     }
     resource.update(value)
@@ -177,6 +177,33 @@ class TestContainedStatus:
         kinds = {obs["id"].split("-")[0] for obs in report["contained"]}
         assert {"classification", "isotype", "risk", "flag", "input"} <= kinds
         assert {obs["status"] for obs in report["contained"]} == {observation_status}
+
+
+class TestSubjectByIdentifier:
+    """Results that name the patient only by identifier (no Patient, no reference): the report and its
+    Observations name the patient by that identifier."""
+
+    MRN = {"identifier": {"system": "urn:oid:1.2.3", "value": "MRN-77"}}
+
+    def test_the_report_names_the_identifier_the_results_name(self, lab_client):
+        report = fhir_report(lab_client, smm_bundle(subject=copy.deepcopy(self.MRN), patient=False))
+        assert report["subject"] == self.MRN
+        assert all(obs["subject"] == self.MRN for obs in report["contained"])
+
+    def test_one_identifier_written_with_and_without_a_display_is_named_by_identifier(self, lab_client):
+        bundle = smm_bundle(subject=copy.deepcopy(self.MRN), patient=False)
+        bundle["entry"][0]["resource"]["subject"]["display"] = "John Doe"
+        report = fhir_report(lab_client, bundle)
+        assert report["subject"] == self.MRN
+
+    def test_an_identifier_written_alike_everywhere_is_echoed_whole(self, lab_client):
+        named = {**copy.deepcopy(self.MRN), "type": "Patient", "display": "John Doe"}
+        report = fhir_report(lab_client, smm_bundle(subject=named, patient=False))
+        assert report["subject"] == named
+
+    def test_a_bundle_patient_is_still_named_by_reference(self, lab_client):
+        report = fhir_report(lab_client, smm_bundle())
+        assert report["subject"] == {"reference": "Patient/p77"}
 
 
 class TestScoreExactAnswers:
