@@ -42,7 +42,9 @@ Outbound ``interpretation_to_diagnostic_report``: a DiagnosticReport (status pre
 amended as released, category LAB, ``code`` = local code MGI_INTERPRETATION, ``conclusion`` = the
 comment, ``conclusionCode`` = the classification) whose ``result`` references contained Observations:
 one per risk model, one per flag, plus the provisional flag and the isotype, each with the report's
-status. Local code systems (under ``CODESYSTEM_BASE``):
+status. ``identifier`` names the interpretation (the stored record's id, else the request id: system
+under ``NAMINGSYSTEM_BASE``); the ruleset version is the extension ``RULESET_VERSION_EXTENSION``.
+Local code systems (under ``CODESYSTEM_BASE``):
 
 | URL suffix            | used for                                                          |
 |-----------------------|-------------------------------------------------------------------|
@@ -63,6 +65,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1535,6 +1538,23 @@ def bundle_to_request(
 # --------------------------------------------------------------------------------------------
 
 
+# The report's business identifier, unique per interpretation: the stored record's id (records store
+# on), else the request id (X-Request-ID), else a fresh UUID. The ruleset version is not an identifier
+# (every report of one release would share it): it is the extension RULESET_VERSION_EXTENSION.
+NAMINGSYSTEM_BASE = "https://mgi.example/fhir/NamingSystem"
+INTERPRETATION_ID_SYSTEM = f"{NAMINGSYSTEM_BASE}/interpretation-id"
+REQUEST_ID_SYSTEM = f"{NAMINGSYSTEM_BASE}/request-id"
+RULESET_VERSION_EXTENSION = "https://mgi.example/fhir/StructureDefinition/ruleset-version"
+
+
+def _report_identifier(record_id: str, request_id: str | None) -> dict[str, str]:
+    if record_id:
+        return {"system": INTERPRETATION_ID_SYSTEM, "value": record_id}
+    if request_id:
+        return {"system": REQUEST_ID_SYSTEM, "value": request_id}
+    return {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
+
+
 def _cc(suffix: str, code: str, display: str | None = None) -> dict[str, Any]:
     coding: dict[str, Any] = {"system": f"{CODESYSTEM_BASE}/{suffix}", "code": code}
     if display:
@@ -1793,11 +1813,14 @@ def interpretation_to_diagnostic_report(
     now: datetime | None = None,
     input_notes: Sequence[str] = (),
     status: str = "final",
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """A DiagnosticReport dict (validated with fhir.resources) carrying the interpretation and the
     translation's notes on its input (resources ignored, and why). ``status`` is the report's
     (preliminary while a review is pending, final, amended after an amending review); every contained
-    Observation takes the matching Observation status."""
+    Observation takes the matching Observation status. ``identifier`` names this interpretation: the
+    stored record's id (``interpretation["id"]``), else ``request_id``, else a fresh UUID; the ruleset
+    version is the extension ``RULESET_VERSION_EXTENSION``."""
     subject = _subject(request_bundle)
     obs_status = _observation_status(status)
     classification = interpretation.get("classification") or {}
@@ -1862,9 +1885,10 @@ def interpretation_to_diagnostic_report(
         concept = _cc("classification", str(classification["code"]), label)
         concept["text"] = label + (" (provisional)" if classification.get("provisional") else "")
         report["conclusionCode"] = [concept]
+    report["identifier"] = [_report_identifier(str(interpretation.get("id") or ""), request_id)]
     if interpretation.get("ruleset_version"):
-        report["identifier"] = [
-            {"system": f"{CODESYSTEM_BASE}/ruleset-version", "value": str(interpretation["ruleset_version"])}
+        report["extension"] = [
+            {"url": RULESET_VERSION_EXTENSION, "valueString": str(interpretation["ruleset_version"])}
         ]
     return DiagnosticReport.model_validate(report).model_dump(mode="json", exclude_none=True)
 

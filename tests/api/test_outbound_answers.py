@@ -206,6 +206,52 @@ class TestSubjectByIdentifier:
         assert report["subject"] == {"reference": "Patient/p77"}
 
 
+class TestReportIdentifier:
+    """The report's business identifier names one interpretation: an EHR that files reports by identifier
+    never merges two patients' reports. The ruleset version is an extension, not an identifier."""
+
+    def test_two_interpretations_have_different_identifiers(self, lab_client):
+        other = smm_bundle()
+        other["entry"][0]["resource"]["id"] = "p78"
+        for entry in other["entry"][1:]:
+            entry["resource"]["subject"] = {"reference": "Patient/p78"}
+        first, second = fhir_report(lab_client, smm_bundle()), fhir_report(lab_client, other)
+        assert first["identifier"] != second["identifier"]
+
+    def test_the_identifier_is_the_request_id_and_the_ruleset_version_an_extension(self, lab_client):
+        from service.adapters.fhir import REQUEST_ID_SYSTEM, RULESET_VERSION_EXTENSION
+
+        reply = lab_client.post(
+            "/v1/fhir/interpretations",
+            json=smm_bundle(),
+            content_type="application/fhir+json",
+            headers={"X-Request-ID": "req-4711"},
+        )
+        report = reply.get_json()
+        DiagnosticReport.model_validate(report)
+        assert report["identifier"] == [{"system": REQUEST_ID_SYSTEM, "value": "req-4711"}]
+        assert reply.headers["X-Request-ID"] == "req-4711"
+        version = lab_client.get("/healthz").get_json()["ruleset_version"]
+        assert report["extension"] == [{"url": RULESET_VERSION_EXTENSION, "valueString": version}]
+        assert all(version != i["value"] for i in report["identifier"])
+
+    def test_a_stored_interpretation_is_named_by_its_record_id(self, worked_example_answer):
+        from service.adapters.fhir import INTERPRETATION_ID_SYSTEM, interpretation_to_diagnostic_report
+
+        answer = {**worked_example_answer, "id": "5b0e3c8f8d7a4c42a1f0e6d2b9c47a13"}
+        report = interpretation_to_diagnostic_report(answer, None, request_id="req-1")
+        assert report["id"] == answer["id"]
+        assert report["identifier"] == [{"system": INTERPRETATION_ID_SYSTEM, "value": answer["id"]}]
+
+    def test_without_record_or_request_id_each_report_has_its_own_uuid(self, worked_example_answer):
+        from service.adapters.fhir import interpretation_to_diagnostic_report
+
+        one, two = (interpretation_to_diagnostic_report(worked_example_answer, None) for _ in range(2))
+        assert one["identifier"][0]["system"] == "urn:ietf:rfc:3986"
+        assert one["identifier"][0]["value"].startswith("urn:uuid:")
+        assert one["identifier"] != two["identifier"]
+
+
 class TestScoreExactAnswers:
     """An exact score (the cytogenetics given) stays a plain number in both answers."""
 
