@@ -1750,13 +1750,11 @@ def _risk_observation(
     if group:
         obs["valueCodeableConcept"] = _cc("risk-group", str(group))
     else:
+        # A model that does not apply to the category (the SMM models for an MGUS) is not-applicable;
+        # one that applies but that data not given leave open (its possible groups) is unknown.
+        absent = "not-applicable" if entry.get("applies") is False else "unknown"
         obs["dataAbsentReason"] = {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                    "code": "unknown",
-                }
-            ]
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": absent}]
         }
     notes = [
         str(entry[k])

@@ -252,6 +252,37 @@ class TestReportIdentifier:
         assert one["identifier"] != two["identifier"]
 
 
+class TestRiskDataAbsent:
+    """A risk model without a group: not-applicable when it does not apply, unknown when it applies but
+    data not given leave its group open."""
+
+    def test_models_that_do_not_apply_are_not_applicable(self, worked_example_answer):
+        from service.adapters.fhir import interpretation_to_diagnostic_report
+
+        risk = worked_example_answer["risk"]
+        assert risk["smm_mayo_2018"]["applies"] is False and risk["smm_imwg_2020"]["applies"] is False
+        assert risk["mgus_mayo_2005"]["applies"] is True and risk["mgus_mayo_2005"]["group"] is None
+        report = interpretation_to_diagnostic_report(worked_example_answer, None)
+        DiagnosticReport.model_validate(report)
+        reason = {
+            obs["id"]: obs["dataAbsentReason"]["coding"][0]["code"]
+            for obs in report["contained"]
+            if obs["id"].startswith("risk-")
+        }
+        assert reason == {
+            "risk-mgus-mayo-2005": "unknown",
+            "risk-smm-mayo-2018": "not-applicable",
+            "risk-smm-imwg-2020": "not-applicable",
+        }
+
+    def test_an_open_smm_score_is_unknown_and_the_mgus_model_not_applicable(self, lab_client):
+        report = fhir_report(lab_client, smm_bundle())
+        imwg = contained(report, "risk-smm-imwg-2020")
+        assert imwg["dataAbsentReason"]["coding"][0]["code"] == "unknown"
+        mgus = contained(report, "risk-mgus-mayo-2005")
+        assert mgus["dataAbsentReason"]["coding"][0]["code"] == "not-applicable"
+
+
 class TestScoreExactAnswers:
     """An exact score (the cytogenetics given) stays a plain number in both answers."""
 
