@@ -38,10 +38,13 @@ is the sender's (``meta.source``, MessageHeader source or sender Organization) o
   Two diagnoses for the same finding: present beats refuted, confirmed > suspected > absent.
 * Other resources (Specimen, Practitioner, ...) are ignored (noted).
 
-Outbound ``interpretation_to_diagnostic_report``: a DiagnosticReport (status final, category LAB,
-``code`` = local code MGI_INTERPRETATION, ``conclusion`` = the comment, ``conclusionCode`` = the
-classification) whose ``result`` references contained Observations: one per risk model, one per
-flag, plus the provisional flag and the isotype. Local code systems (under ``CODESYSTEM_BASE``):
+Outbound ``interpretation_to_diagnostic_report``: a DiagnosticReport (status preliminary, final or
+amended as released, category LAB, ``code`` = local code MGI_INTERPRETATION, ``conclusion`` = the
+comment, ``conclusionCode`` = the classification) whose ``result`` references contained Observations:
+one per risk model, one per flag, plus the provisional flag and the isotype, each with the report's
+status. ``identifier`` names the interpretation (the stored record's id, else the request id: system
+under ``NAMINGSYSTEM_BASE``); the ruleset version is the extension ``RULESET_VERSION_EXTENSION``.
+Local code systems (under ``CODESYSTEM_BASE``):
 
 | URL suffix            | used for                                                          |
 |-----------------------|-------------------------------------------------------------------|
@@ -62,6 +65,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1565,6 +1569,23 @@ def bundle_to_request(
 # --------------------------------------------------------------------------------------------
 
 
+# The report's business identifier, unique per interpretation: the stored record's id (records store
+# on), else the request id (X-Request-ID), else a fresh UUID. The ruleset version is not an identifier
+# (every report of one release would share it): it is the extension RULESET_VERSION_EXTENSION.
+NAMINGSYSTEM_BASE = "https://mgi.example/fhir/NamingSystem"
+INTERPRETATION_ID_SYSTEM = f"{NAMINGSYSTEM_BASE}/interpretation-id"
+REQUEST_ID_SYSTEM = f"{NAMINGSYSTEM_BASE}/request-id"
+RULESET_VERSION_EXTENSION = "https://mgi.example/fhir/StructureDefinition/ruleset-version"
+
+
+def _report_identifier(record_id: str, request_id: str | None) -> dict[str, str]:
+    if record_id:
+        return {"system": INTERPRETATION_ID_SYSTEM, "value": record_id}
+    if request_id:
+        return {"system": REQUEST_ID_SYSTEM, "value": request_id}
+    return {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
+
+
 def _cc(suffix: str, code: str, display: str | None = None) -> dict[str, Any]:
     coding: dict[str, Any] = {"system": f"{CODESYSTEM_BASE}/{suffix}", "code": code}
     if display:
@@ -1660,8 +1681,9 @@ def _subject_keys(subject: Mapping[str, Any], where: str) -> dict[str, str]:
     return keys
 
 
-def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
-    """The report's subject: the Bundle's Patient, else the one subject every result names."""
+def _subject(bundle: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The report's subject: the Bundle's Patient, else the one subject every result names, by
+    reference or, when the results name it by identifier only, by that identifier."""
     for entry in (bundle or {}).get("entry") or []:
         resource = entry.get("resource") or {}
         if resource.get("resourceType") == "Patient":
@@ -1678,7 +1700,29 @@ def _subject(bundle: Mapping[str, Any] | None) -> dict[str, str] | None:
         and ref
         and not ref.startswith("#")
     }
-    return {"reference": named.pop()} if len(named) == 1 else None
+    if named:
+        return {"reference": named.pop()} if len(named) == 1 else None
+    return _identified_subject(bundle or {})
+
+
+def _identified_subject(bundle: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The identifier-only Reference every result names its subject by (no Patient, no reference):
+    the input's own Reference when all results write it alike, else its identifier. None when the
+    results name no subject, or not one identifier."""
+    subjects = [
+        resource["subject"]
+        for _, resource in _resources(bundle, [])
+        if resource.get("resourceType") in ("Observation", "Condition")
+        and isinstance(resource.get("subject"), dict)
+    ]
+    identifiers = [s.get("identifier") for s in subjects]
+    if not identifiers or not all(isinstance(i, dict) and _has_value(i) for i in identifiers):
+        return None
+    if len({(i.get("system"), i["value"]) for i in identifiers if isinstance(i, dict)}) != 1:
+        return None
+    if all(s == subjects[0] for s in subjects):
+        return dict(subjects[0])
+    return {"identifier": identifiers[0]}
 
 
 def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
@@ -1694,11 +1738,28 @@ def _effective_of(bundle: Mapping[str, Any] | None) -> str | None:
     return max(dates).isoformat() if dates else None
 
 
-def _observation_out(obs_id: str, code: str, display: str, subject: dict[str, str] | None) -> dict[str, Any]:
+# A contained Observation is released with its report: its status says what the report's does
+# (preliminary while a review is pending, final, amended after an amending review).
+_OBSERVATION_STATUS_OF_REPORT = {"partial": "preliminary", "appended": "amended"}
+_OBSERVATION_STATUS_CODES = frozenset(
+    {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
+)
+
+
+def _observation_status(report_status: str) -> str:
+    """The Observation status (FHIR observation-status) of a report status."""
+    if report_status in _OBSERVATION_STATUS_CODES:
+        return report_status
+    return _OBSERVATION_STATUS_OF_REPORT.get(report_status, "unknown")
+
+
+def _observation_out(
+    obs_id: str, code: str, display: str, subject: dict[str, Any] | None, status: str = "final"
+) -> dict[str, Any]:
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "id": obs_id,
-        "status": "final",
+        "status": status,
         "code": _cc("observation", code, display),
     }
     if subject:
@@ -1706,24 +1767,25 @@ def _observation_out(obs_id: str, code: str, display: str, subject: dict[str, st
     return obs
 
 
-def _risk_observation(name: str, entry: Mapping[str, Any], subject: dict[str, str] | None) -> dict[str, Any]:
+def _risk_observation(
+    name: str, entry: Mapping[str, Any], subject: dict[str, Any] | None, status: str = "final"
+) -> dict[str, Any]:
     obs = _observation_out(
         f"risk-{name.replace('_', '-')}",
         f"RISK_{name.upper()}",
         RISK_LABELS.get(name, name),
         subject,
+        status,
     )
     group = entry.get("group")
     if group:
         obs["valueCodeableConcept"] = _cc("risk-group", str(group))
     else:
+        # A model that does not apply to the category (the SMM models for an MGUS) is not-applicable;
+        # one that applies but that data not given leave open (its possible groups) is unknown.
+        absent = "not-applicable" if entry.get("applies") is False else "unknown"
         obs["dataAbsentReason"] = {
-            "coding": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
-                    "code": "unknown",
-                }
-            ]
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": absent}]
         }
     notes = [
         str(entry[k])
@@ -1740,14 +1802,20 @@ def _risk_observation(name: str, entry: Mapping[str, Any], subject: dict[str, st
         obs["note"] = [{"text": text} for text in notes]
     score = entry.get("score")
     if isinstance(score, int | float) and not isinstance(score, bool):
+        quantity: dict[str, Any] = {"value": score}
+        if entry.get("score_is_lower_bound") is True:
+            # Data not given could add points: the score is at least this value, never exactly it.
+            quantity["comparator"] = ">="
         obs["component"] = [
-            {"code": _cc("observation", "RISK_SCORE", "Risk score"), "valueQuantity": {"value": score}}
+            {"code": _cc("observation", "RISK_SCORE", "Risk score"), "valueQuantity": quantity}
         ]
     return obs
 
 
-def _flag_observation(number: int, flag: Mapping[str, Any], subject: dict[str, str] | None) -> dict[str, Any]:
-    obs = _observation_out(f"flag-{number}", "FLAG", "Interpretive flag", subject)
+def _flag_observation(
+    number: int, flag: Mapping[str, Any], subject: dict[str, Any] | None, status: str = "final"
+) -> dict[str, Any]:
+    obs = _observation_out(f"flag-{number}", "FLAG", "Interpretive flag", subject, status)
     value = _cc("flag", str(flag.get("code", "")))
     if flag.get("message"):
         value["text"] = str(flag["message"])
@@ -1774,11 +1842,16 @@ def interpretation_to_diagnostic_report(
     now: datetime | None = None,
     input_notes: Sequence[str] = (),
     status: str = "final",
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """A DiagnosticReport dict (validated with fhir.resources) carrying the interpretation and the
     translation's notes on its input (resources ignored, and why). ``status`` is the report's
-    (preliminary while a review is pending, final, amended after an amending review)."""
+    (preliminary while a review is pending, final, amended after an amending review); every contained
+    Observation takes the matching Observation status. ``identifier`` names this interpretation: the
+    stored record's id (``interpretation["id"]``), else ``request_id``, else a fresh UUID; the ruleset
+    version is the extension ``RULESET_VERSION_EXTENSION``."""
     subject = _subject(request_bundle)
+    obs_status = _observation_status(status)
     classification = interpretation.get("classification") or {}
     contained: list[dict[str, Any]] = []
     if classification:
@@ -1787,21 +1860,24 @@ def interpretation_to_diagnostic_report(
             "CLASSIFICATION_PROVISIONAL",
             "Classification provisional",
             subject,
+            obs_status,
         )
         provisional["valueBoolean"] = bool(classification.get("provisional"))
         contained.append(provisional)
         if classification.get("isotype"):
-            isotype = _observation_out("isotype", "ISOTYPE", "Isotype", subject)
+            isotype = _observation_out("isotype", "ISOTYPE", "Isotype", subject, obs_status)
             isotype["valueString"] = str(classification["isotype"])
             contained.append(isotype)
     for name, entry in (interpretation.get("risk") or {}).items():
         if isinstance(entry, Mapping):
-            contained.append(_risk_observation(name, entry, subject))
+            contained.append(_risk_observation(name, entry, subject, obs_status))
     for number, flag in enumerate(interpretation.get("flags") or [], start=1):
-        contained.append(_flag_observation(number, flag, subject))
+        contained.append(_flag_observation(number, flag, subject, obs_status))
     if input_notes:
         # Never silent: the sender sees which of its resources the interpretation did not use.
-        notes = _observation_out("input-notes", "INPUT_NOTES", "Notes on the input Bundle", subject)
+        notes = _observation_out(
+            "input-notes", "INPUT_NOTES", "Notes on the input Bundle", subject, obs_status
+        )
         notes["valueInteger"] = len(input_notes)
         notes["note"] = [{"text": str(text)} for text in input_notes]
         contained.append(notes)
@@ -1838,9 +1914,10 @@ def interpretation_to_diagnostic_report(
         concept = _cc("classification", str(classification["code"]), label)
         concept["text"] = label + (" (provisional)" if classification.get("provisional") else "")
         report["conclusionCode"] = [concept]
+    report["identifier"] = [_report_identifier(str(interpretation.get("id") or ""), request_id)]
     if interpretation.get("ruleset_version"):
-        report["identifier"] = [
-            {"system": f"{CODESYSTEM_BASE}/ruleset-version", "value": str(interpretation["ruleset_version"])}
+        report["extension"] = [
+            {"url": RULESET_VERSION_EXTENSION, "valueString": str(interpretation["ruleset_version"])}
         ]
     return DiagnosticReport.model_validate(report).model_dump(mode="json", exclude_none=True)
 

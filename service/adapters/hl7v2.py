@@ -69,7 +69,8 @@ flag or recommendation.
 | RISK_MGUS_MAYO_2005          | CWE    | group ^ group ^ MGI, or NOT_SCORED^Not scored^MGI    |
 | RISK_SMM_MAYO_2018           | CWE    | idem                                                 |
 | RISK_SMM_IMWG_2020           | CWE    | idem                                                 |
-| RISK_<MODEL>_SCORE           | NM     | the model's numeric score, when it has one           |
+| RISK_<MODEL>_SCORE           | NM/SN  | the model's numeric score, when it has one; SN >=^7  |
+|                              |        | when the score is a lower bound (data not given)     |
 | RISK_<MODEL>_POSSIBLE_GROUPS | ST     | groups an open result is between (a~b)               |
 | FLAG                         | CWE    | flag code ^ short text ^ MGI; message in the NTE after |
 | FLAG_SEVERITY                | CWE    | info / refer / urgent ^ same ^ MGI                   |
@@ -2004,7 +2005,13 @@ def _risk_segments(w: _SegmentWriter, name: str, entry: Mapping[str, Any], sub: 
     w.obx("CWE", code, RISK_LABELS.get(name, name), value, sub)
     score = entry.get("score")
     if isinstance(score, int | float) and not isinstance(score, bool):
-        w.obx("NM", f"{code}_SCORE", f"{RISK_LABELS.get(name, name)} score", f"{score:g}", sub)
+        label = f"{RISK_LABELS.get(name, name)} score"
+        if entry.get("score_is_lower_bound") is True:
+            # Data not given could add points: the score is at least this, sent as a bound (SN >=^7),
+            # never as an exact number.
+            w.obx("SN", f"{code}_SCORE", label, w.enc.component.join((">=", f"{score:g}")), sub)
+        else:
+            w.obx("NM", f"{code}_SCORE", label, f"{score:g}", sub)
     possible = next(
         (entry[k] for k in ("possible_groups", "groups", "open_between") if isinstance(entry.get(k), list)),
         None,

@@ -397,6 +397,7 @@ class FhirInterpretations(MethodView):
                     bundle,
                     input_notes=tr.notes,
                     status=result_status_fhir(_release_of(interpretation)),
+                    request_id=g.get("request_id"),
                 ),
                 200,
             )

@@ -293,8 +293,10 @@ class StoredFhir(MethodView):
         if isinstance(out, Response):
             return out
         answer, status = out
-        report = fhir.interpretation_to_diagnostic_report(answer, None, status=result_status_fhir(status))
-        report["id"] = record_id  # the stored record's id names the report (32 hex characters, a FHIR id)
+        # The stored record's id names the report (its id, 32 hex characters, and its identifier).
+        report = fhir.interpretation_to_diagnostic_report(
+            {**answer, "id": record_id}, None, status=result_status_fhir(status)
+        )
         from service.api.views import json_bytes
 
         return Response(json_bytes(report), mimetype="application/fhir+json")
