@@ -441,8 +441,10 @@ def agreement() -> str:
     problem = None
     if since_text:
         try:
-            since = datetime.fromisoformat(since_text).replace(tzinfo=UTC)
-        except ValueError:
+            parsed = datetime.fromisoformat(since_text)
+            # A time with a UTC offset is that instant (as the API reads it); without one, UTC.
+            since = parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
             problem = "since: use a date, YYYY-MM-DD"
     report = reviews.agreement(_store(), since) if problem is None else None
     return render_template(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from html import escape as html_escape
 from html import unescape as html_unescape
 
@@ -470,3 +470,16 @@ def test_a_result_resent_corrected_the_same_day_is_charted_once_as_corrected(cli
     history = reviews.patient_records(store, record)
     series = {s.name: s for s in charts.series_of(history, record)}
     assert [(str(d), v) for d, v, _ in series["m_protein"].points] == [("2024-03-14", 13.0)]
+
+
+def test_the_agreement_page_reads_a_since_with_an_offset_as_that_instant(client):
+    rid = stored(client)
+    client.post(
+        f"/v1/interpretations/{rid}/reviews", json={"decision": "approve", "reviewer": "R"}, headers=AUTH
+    )
+    sign_in(client)
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).astimezone(timezone(timedelta(hours=14)))
+    page = client.get("/review/agreement", query_string={"since": an_hour_ago.isoformat()})
+    assert "1 case(s) signed off" in page.get_data(as_text=True)
+    edge = client.get("/review/agreement", query_string={"since": "0001-01-01T00:00:00+01:00"})
+    assert edge.status_code == 200 and "since: use a date" in edge.get_data(as_text=True)
