@@ -66,7 +66,8 @@ flag or recommendation.
 | CLASSIFICATION               | CWE    | classification code ^ label ^ MGI                    |
 | CLASSIFICATION_PROVISIONAL   | CWE    | Y^Yes^HL70136 or N^No^HL70136                        |
 | ISOTYPE                      | ST     | isotype text (e.g. "IgG kappa"); omitted when null   |
-| RISK_MGUS_MAYO_2005          | CWE    | group ^ group ^ MGI, or NOT_SCORED^Not scored^MGI    |
+| RISK_MGUS_MAYO_2005          | CWE    | group ^ group ^ MGI, NOT_SCORED^Not scored^MGI (open),|
+|                              |        | or NOT_APPLICABLE^Not applicable^MGI                 |
 | RISK_SMM_MAYO_2018           | CWE    | idem                                                 |
 | RISK_SMM_IMWG_2020           | CWE    | idem                                                 |
 | RISK_<MODEL>_SCORE           | NM/SN  | the model's numeric score, when it has one; SN >=^7  |
@@ -2000,7 +2001,9 @@ def _risk_segments(w: _SegmentWriter, name: str, entry: Mapping[str, Any], sub: 
     group = entry.get("group")
     if group:
         value = w.cwe(str(group), str(group).replace("_", "-"))
-    else:
+    elif entry.get("applies") is False:  # the model is not for this category (SMM models for an MGUS)
+        value = w.cwe("NOT_APPLICABLE", "Not applicable")
+    else:  # it applies, and the data sent leave the group open
         value = w.cwe("NOT_SCORED", "Not scored")
     w.obx("CWE", code, RISK_LABELS.get(name, name), value, sub)
     score = entry.get("score")

@@ -390,3 +390,27 @@ class TestAck:
     def test_invalid_ack_code(self):
         with pytest.raises(ValueError, match="AA, AE or AR"):
             build_ack(message(PID), "XX")
+
+
+def test_a_risk_model_that_does_not_apply_is_not_applicable_and_an_open_one_not_scored(
+    codemap, worked_example_response
+):
+    from service.adapters.hl7v2 import build_oru_response, parse_oru
+
+    text = (
+        "\r".join(
+            [
+                "MSH|^~\\&|LIS|LAB|MGI|HOSP|20240315120000||ORU^R01^ORU_R01|NA1|P|2.5.1",
+                "PID|1||NA-PAT^^^HOSP^MR||Doe^Jane||19900101|F",
+                "OBR|1|O1|F1|PANEL^Panel^L|||20240315",
+                "OBX|1|NM|33358-3^M^LN||12|g/L|||||F",
+            ]
+        )
+        + "\r"
+    )
+    ctx = parse_oru(text, codemap)
+    reply = build_oru_response(ctx, worked_example_response)
+    obx = [line.split("|") for line in reply.split("\r") if line.startswith("OBX|")]
+    risks = {f[3].split("^")[0]: f[5].split("^")[0] for f in obx if f[3].split("^")[0].startswith("RISK_")}
+    assert risks["RISK_MGUS_MAYO_2005"] == "NOT_SCORED"  # applies; the bound leaves the group open
+    assert risks["RISK_SMM_MAYO_2018"] == "NOT_APPLICABLE" == risks["RISK_SMM_IMWG_2020"]
