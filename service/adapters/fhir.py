@@ -833,10 +833,11 @@ _CORRECTION = ("amended", "corrected")
 _IN_ERROR = "entered-in-error"
 
 
-def _withdrawn(bundle: Mapping[str, Any]) -> dict[str, str]:
-    """The ids of the Bundle's Observations a version marks entered-in-error, with where: every other
-    version of them is withdrawn by the laboratory and never read."""
-    out: dict[str, str] = {}
+def _withdrawn(bundle: Mapping[str, Any]) -> dict[str, tuple[int, str]]:
+    """The ids of the Bundle's Observations a version marks entered-in-error, with the entry of the last
+    such version and where it is: the versions before it are withdrawn by the laboratory and never
+    read; a version after it is the replacement, and is read (as HL7's OBX-11 W)."""
+    out: dict[str, tuple[int, str]] = {}
     for n, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if (
@@ -845,8 +846,11 @@ def _withdrawn(bundle: Mapping[str, Any]) -> dict[str, str]:
             and resource.get("status") == _IN_ERROR
             and isinstance(resource.get("id"), str)
         ):
-            out.setdefault(resource["id"], f"Bundle.entry[{n}].resource")
+            out[resource["id"]] = (n, f"Bundle.entry[{n}].resource")
     return out
+
+
+_ENTRY = re.compile(r"Bundle\.entry\[(\d+)\]\.resource")
 
 
 def _corrections_replace(
@@ -1269,15 +1273,18 @@ def _translate(
                 linking.append((f"{where}.subject", has_ref, frozenset(ids), "display" in keys))
             elif kind in ("Observation", "Condition"):
                 linking.append((f"{where}.subject", False, frozenset(), False))
+            at = _ENTRY.fullmatch(where)
             if (
                 kind == "Observation"
                 and resource.get("status") != _IN_ERROR
                 and resource.get("id") in withdrawn
+                and at is not None
+                and int(at.group(1)) < withdrawn[resource["id"]][0]
             ):
-                # Another version of the same Observation is entered-in-error: this one is withdrawn.
+                # A later version of the same Observation is entered-in-error: this one is withdrawn.
                 notes.append(
-                    f"{where}: not read: {withdrawn[resource['id']]} marks Observation/{resource['id']} "
-                    "entered-in-error"
+                    f"{where}: not read: {withdrawn[resource['id']][1]} marks Observation/"
+                    f"{resource['id']} entered-in-error"
                 )
                 continue
             if kind == "Observation":

@@ -127,6 +127,12 @@ def sign_in(
         return None, "invalid"
     uid, hashed, locked_until = found
     if locked_until is not None and locked_until > now:
+        # The same work as for a wrong name or password, so that the time taken does not tell a locked
+        # account from an unknown name; the password given is never checked while locked.
+        try:
+            HASHER.verify(_DUMMY_HASH, password + "x")
+        except VerificationError:
+            pass
         return None, "locked"
     try:
         HASHER.verify(hashed, password)

@@ -307,9 +307,14 @@ def queue() -> str:
         )
         for row in rows:
             code = in_force.get(str(row["id"]))
-            if code is not None:  # the category as released, not the one first computed
+            if code is not None and code != row["code"]:  # the category as released, not as computed
                 row["code"] = code
                 row["label"] = LABELS[Code(code)]
+                # The reviewer's category: neither provisional nor with the flags of the one computed
+                # (as the released answer, reviews.released).
+                row["provisional"] = False
+                shown: list[dict[str, Any]] = row["flags"]  # type: ignore[assignment]
+                row["flags"] = [f for f in shown if f.get("code") not in reviews.OF_THE_CATEGORY_FLAGS]
     return render_template(
         "review/queue.html",
         title="Review queue",

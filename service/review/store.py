@@ -268,9 +268,10 @@ def released(response: dict[str, Any], status: str, reviews: list[ReviewEntry]) 
 
 def _superseded(out: dict[str, Any], original: str, code: str) -> None:
     """An amendment to another category: what the service derived from its own category (the risk
-    groups, the follow-up interval, whether the category waited on data) is not the amended category's,
-    and is never released beside it as if it were: each risk model says so with no group, the follow-up
-    is the reviewer's, and the category is the reviewer's decision."""
+    groups, the follow-up interval, the referral and marrow it called for, whether the category waited
+    on data) is not the amended category's, and is never released beside it as if it were: each risk
+    model says so with no group, the follow-up is the reviewer's, and the category is the reviewer's
+    decision."""
     why = (
         f"The reviewing pathologist amended the category from {original} to {code}: the service's "
         "assessment of the original category does not apply; see the reviewer's comment."
@@ -292,8 +293,23 @@ def _superseded(out: dict[str, Any], original: str, code: str) -> None:
                 "reason": why,
             }
     out["recommendations"] = [
-        r for r in out.get("recommendations") or [] if isinstance(r, dict) and r.get("code") != "FOLLOW_UP"
+        r
+        for r in out.get("recommendations") or []
+        if isinstance(r, dict) and r.get("code") not in _OF_THE_CATEGORY_RECOMMENDATIONS
     ] + [{"code": "FOLLOW_UP", "text": f"Follow-up as the reviewing pathologist states. {why}"}]
+    # The referral and the marrow the original category called for (HEMATOLOGY_REFERRAL for smouldering
+    # myeloma, MARROW_EXAMINATION_RECOMMENDED for an intermediate-risk MGUS) are the reviewer's to set;
+    # flags of the results themselves (a myeloma-defining event, MGCS, an evolving pattern) stay.
+    out["flags"] = [
+        f
+        for f in out.get("flags") or []
+        if isinstance(f, dict) and f.get("code") not in OF_THE_CATEGORY_FLAGS
+    ]
+
+
+# What an answer derives from its category, withdrawn beside an amendment to another category.
+OF_THE_CATEGORY_FLAGS = frozenset({"HEMATOLOGY_REFERRAL", "MARROW_EXAMINATION_RECOMMENDED"})
+_OF_THE_CATEGORY_RECOMMENDATIONS = frozenset({"FOLLOW_UP", "REFER_HEMATOLOGY", "MARROW_EXAMINATION"})
 
 
 def decorate(store: RecordStore, body: dict[str, Any]) -> dict[str, Any]:

@@ -158,3 +158,15 @@ def test_an_entered_in_error_observation_of_another_id_withdraws_nothing(codemap
     withdrawn = {**m_protein(status="entered-in-error"), "id": "m2"}
     result = translate_bundle(bundle(final, withdrawn), codemap)
     assert result.request["spep"]["m_protein"]["value"] == 12
+
+
+def test_a_version_after_the_entered_in_error_one_is_its_replacement_and_is_read(codemap):
+    final = {**m_protein(), "id": "m1"}
+    withdrawn = {**m_protein(status="entered-in-error"), "id": "m1"}
+    replacement = {
+        **observation("33358-3", status="corrected", effectiveDateTime=DAY, **quantity(14, "g/L")),
+        "id": "m1",
+    }
+    result = translate_bundle(bundle(final, withdrawn, replacement), codemap)
+    assert result.request["spep"]["m_protein"]["value"] == 14
+    assert any("Bundle.entry[0].resource: not read" in n for n in result.notes)

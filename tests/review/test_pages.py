@@ -483,3 +483,45 @@ def test_the_agreement_page_reads_a_since_with_an_offset_as_that_instant(client)
     assert "1 case(s) signed off" in page.get_data(as_text=True)
     edge = client.get("/review/agreement", query_string={"since": "0001-01-01T00:00:00+01:00"})
     assert edge.status_code == 200 and "since: use a date" in edge.get_data(as_text=True)
+
+
+def test_the_queue_shows_an_amended_category_as_released(client):
+    rid = stored(client)
+    client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={
+            "decision": "amend",
+            "reviewer": "R",
+            "classification_code": "SMOLDERING_MYELOMA",
+            "comment": "Trephine 15 %: smouldering myeloma.",
+            "reason": "trephine",
+        },
+        headers=AUTH,
+    )
+    sign_in(client)
+    html = client.get("/review/?status=amended").get_data(as_text=True)
+    row = html[html.index(rid) :][:1500]
+    assert "Smouldering multiple myeloma" in row and "provisional" not in row
+
+
+def test_a_locked_account_takes_the_time_of_a_password_check(users, monkeypatch):
+    store = users
+    calls = []
+
+    class Counting:
+        def __init__(self, real):
+            self.real = real
+
+        def verify(self, h, p):
+            calls.append(1)
+            return self.real.verify(h, p)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+    monkeypatch.setattr(accounts, "HASHER", Counting(accounts.HASHER))
+    for _ in range(accounts.lockout_failures()):
+        accounts.sign_in(store, "rita", "wrong password 123")
+    calls.clear()
+    assert accounts.sign_in(store, "rita", "wrong password 123") == (None, "locked")
+    assert calls  # the same hashing work as for an unknown name, never a faster answer

@@ -342,3 +342,28 @@ def test_a_comment_only_amendment_keeps_the_service_s_risk_and_follow_up(client)
     )
     after = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
     assert after["risk"] == before["risk"] and after["recommendations"] == before["recommendations"]
+
+
+def test_an_amendment_to_another_category_withdraws_the_referral_and_marrow_the_original_called_for(client):
+    smm = body("mgus")
+    smm["marrow"] = {"clonal_plasma_cells_percent": 15}
+    rid = post(client, smm)["id"]
+    before = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    assert "HEMATOLOGY_REFERRAL" in {f["code"] for f in before["flags"]}
+    client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={
+            "decision": "amend",
+            "reviewer": "R",
+            "classification_code": "MGUS_NON_IGM",
+            "comment": "Marrow figure entered in error: MGUS.",
+            "reason": "data entry",
+        },
+        headers=AUTH,
+    )
+    after = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    codes = {f["code"] for f in after["flags"]}
+    assert not codes & {"HEMATOLOGY_REFERRAL", "MARROW_EXAMINATION_RECOMMENDED"}
+    assert not {r["code"] for r in after["recommendations"]} & {"REFER_HEMATOLOGY", "MARROW_EXAMINATION"}
+    hl7 = client.get(f"/v1/interpretations/{rid}/hl7", headers=AUTH).get_data(as_text=True)
+    assert "HEMATOLOGY_REFERRAL" not in hl7
