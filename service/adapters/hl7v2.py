@@ -449,7 +449,7 @@ CHARACTER_SETS = {
 _UNREAD_SETS = {
     "UNICODE UTF-16": "a 16-bit encoding, which an ER7 body or an MLLP frame (8-bit) cannot carry",
     "UNICODE UTF-32": "a 32-bit encoding, which an ER7 body or an MLLP frame (8-bit) cannot carry",
-    "UNICODE": "names no encoding form (send UNICODE UTF-8)",
+    "UNICODE": "Unicode without an encoding form (send UNICODE UTF-8)",
     "ISO IR14": "switched in with ISO 2022 escape sequences, which the service does not read",
     "ISO IR87": "switched in with ISO 2022 escape sequences, which the service does not read",
     "ISO IR159": "switched in with ISO 2022 escape sequences, which the service does not read",
