@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -142,6 +143,21 @@ def _json(payload: dict[str, Any], status: int = 200) -> Response:
     return json_response(payload, status)
 
 
+ENV_REVIEW_API_KEYS = "MGI_REVIEW_API_KEYS"
+
+
+def signing_keys() -> frozenset[str] | None:
+    """The API keys that may sign answers off (MGI_REVIEW_API_KEYS: comma-separated key names; "none"
+    for none, sign-off only in the review console); None (unset): every key."""
+    raw = current_app.config.get("REVIEW_API_KEYS")
+    if raw is None:
+        raw = os.environ.get(ENV_REVIEW_API_KEYS)
+    if raw is None:
+        return None
+    names = [n.strip() for n in str(raw).split(",") if n.strip()]
+    return frozenset() if names == ["none"] else frozenset(names)
+
+
 @api.route("/interpretations/<string:record_id>/reviews")
 class Reviews(MethodView):
     @api.arguments(ReviewIn, location="json")
@@ -161,6 +177,11 @@ class Reviews(MethodView):
         ]
     )
     @api.alt_response(401, schema=ErrorSchema, description="Missing, malformed, unknown or revoked API key.")
+    @api.alt_response(
+        403,
+        schema=ErrorSchema,
+        description="The API key is not one MGI_REVIEW_API_KEYS lets sign answers off.",
+    )
     @api.alt_response(404, schema=ErrorSchema, description="No such record (or the store is off).")
     @api.alt_response(422, schema=ErrorSchema, description="Validation failed.")
     @api.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
@@ -169,6 +190,16 @@ class Reviews(MethodView):
         st = records.state()
         if st is None:
             return records.not_kept()
+        allowed = signing_keys()
+        name = g.get("api_key_name")
+        if allowed is not None and name is not None and name not in allowed:
+            # The reviewer's name is the one the key's system sends: only keys of systems that
+            # authenticate their reviewers may sign off (sign-off in the console needs an account).
+            return error_response(
+                403,
+                f"the API key '{name}' may not sign answers off: sign off in the review console, or add the "
+                "key to MGI_REVIEW_API_KEYS",
+            )
         key = records.idempotency_key()
         if isinstance(key, Response):
             return key

@@ -367,3 +367,23 @@ def test_an_amendment_to_another_category_withdraws_the_referral_and_marrow_the_
     assert not {r["code"] for r in after["recommendations"]} & {"REFER_HEMATOLOGY", "MARROW_EXAMINATION"}
     hl7 = client.get(f"/v1/interpretations/{rid}/hl7", headers=AUTH).get_data(as_text=True)
     assert "HEMATOLOGY_REFERRAL" not in hl7
+
+
+@pytest.mark.parametrize(
+    ("allowed", "status"), [(None, 201), ("lis", 201), ("ward-system", 403), ("none", 403)]
+)
+def test_mgi_review_api_keys_says_which_api_keys_may_sign_off(tmp_path, allowed, status):
+    from .conftest import review_app
+
+    app = review_app(tmp_path, **({} if allowed is None else {"REVIEW_API_KEYS": allowed}))
+    client = app.test_client()
+    rid = post(client, body("mgus"))["id"]
+    resp = client.post(
+        f"/v1/interpretations/{rid}/reviews", json={"decision": "approve", "reviewer": "vic"}, headers=AUTH
+    )
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    if status == 403:
+        assert "may not sign answers off" in resp.get_json()["message"]
+        record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+        assert record["reviews"] == [] and record["status"] == "review_required"
+    app.extensions["mgi.store"].store.dispose()
