@@ -1666,7 +1666,7 @@ def _retract(
     """Take out the results an OBX-11 W (wrong) or D (deleted) takes back, with a note naming both: a
     value the laboratory withdrew is never interpreted (the answer then asks for it as missing). It
     takes back the results of its code before it; one sent after it is the replacement, and stands."""
-    gone: list[DatedResult] = []
+    gone: set[int] = set()  # the results taken back, by identity
     for (first, _path, group, order, _on), reads in read_by_key.items():
         by = retracted.get((first, group, order))
         if by is None:
@@ -1674,13 +1674,13 @@ def _retract(
         for seg, result, _ in reads:
             if seg.index > by.index:
                 continue
-            gone.append(result)
+            gone.add(id(result))
             notes.append(
                 f"{result.source}: {_shown_value(seg)} not read: OBX[{by.index}] (OBX-11 "
                 f"{by.component(11).strip().upper()}) takes it back as "
                 f"{'wrong' if by.component(11).strip().upper() == 'W' else 'deleted'}"
             )
-    results[:] = [(r, on) for r, on in results if not any(r is g for g in gone)]
+    results[:] = [(r, on) for r, on in results if id(r) not in gone]
 
 
 # A comment (NTE-3) carried into the notes is cut to this many characters.

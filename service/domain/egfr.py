@@ -9,6 +9,7 @@ report shows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -85,11 +86,7 @@ def lowest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str |
     hi = creatinine.interval.hi
     if not hi.is_finite():
         return None
-    if age_years is not None and age_years < R.CKD_EPI_MIN_AGE_YEARS:  # ref: §2.1 R — age >= 18
-        return None
-    age = age_years if age_years is not None else R.ADULT_AGE_MAX_YEARS
-    sexes = (sex,) if sex in R.CKD_EPI_KAPPA else tuple(R.CKD_EPI_KAPPA)
-    return min(ckd_epi_2021(hi, age, s) for s in sexes)
+    return _over_unknowns(hi, age_years, R.ADULT_AGE_MAX_YEARS, sex, min)
 
 
 def highest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str | None) -> Decimal | None:
@@ -100,8 +97,20 @@ def highest_plausible(creatinine: Quantity, age_years: Decimal | None, sex: str 
     lo = creatinine.interval.lo
     if lo <= 0:
         return None
+    return _over_unknowns(lo, age_years, R.CKD_EPI_MIN_AGE_YEARS, sex, max)
+
+
+def _over_unknowns(
+    creatinine_umol_l: Decimal,
+    age_years: Decimal | None,
+    extreme_age: Decimal,
+    sex: str | None,
+    pick: Callable[[Iterable[Decimal]], Decimal],
+) -> Decimal | None:
+    """The equation at the given age (else ``extreme_age``, the age at which it is lowest or highest)
+    for the given sex (else ``pick`` of both); None for a patient under 18."""
     if age_years is not None and age_years < R.CKD_EPI_MIN_AGE_YEARS:  # ref: §2.1 R — age >= 18
         return None
-    age = age_years if age_years is not None else R.CKD_EPI_MIN_AGE_YEARS
+    age = age_years if age_years is not None else extreme_age
     sexes = (sex,) if sex in R.CKD_EPI_KAPPA else tuple(R.CKD_EPI_KAPPA)
-    return max(ckd_epi_2021(lo, age, s) for s in sexes)
+    return pick(ckd_epi_2021(creatinine_umol_l, age, s) for s in sexes)

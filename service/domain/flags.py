@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 from . import criteria as C
@@ -13,6 +12,7 @@ from .facts import ASSAY_WORDS, MDE_NAMES, Facts
 from .panel import Clinical, IfeResult, Scleromyxedema
 from .quantity import ZERO, ge, gt, lt
 from .results import Code, Flag, RiskResult, Severity
+from .serial import add_months
 from .tri import Tri, any_of, both, either, negate
 
 RONGIOLETTI_SRC = R.RONGIOLETTI
@@ -427,9 +427,7 @@ def ivig_window_end(last_dose: date) -> date:
     """The last day of the §5 window: the same day of the month IVIG_WINDOW_MONTHS later (the month's
     end when that day does not exist)."""
     # ref: §5 — "about 3 months after the last dose", read as calendar months (ruleset.IVIG_WINDOW_MONTHS).
-    month = last_dose.month - 1 + R.IVIG_WINDOW_MONTHS
-    year, month = last_dose.year + month // 12, month % 12 + 1
-    return date(year, month, min(last_dose.day, calendar.monthrange(year, month)[1]))
+    return add_months(last_dose, R.IVIG_WINDOW_MONTHS)
 
 
 def ivig_flag(f: Facts) -> Flag | None:
