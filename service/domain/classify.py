@@ -925,6 +925,7 @@ def _igm_logic(f: Facts, isotype: str | None) -> Outcome:
     urine_clones = p.urine.ife.clones if p.urine is not None and p.urine.ife is not None else ()
     serum_chains = {c.light_chain for c in serum_clones}
     free += [c for c in urine_clones if c.heavy_chain is None and c.light_chain not in serum_chains]
+    # ref: §2.7 — urinary M-protein >= 500 mg/24h: the light-chain smouldering range.
     if free and f.urine_mp is not None and ge(f.urine_mp.interval, R.URINE_M_PROTEIN_MG_24H):
         out = _indeterminate(
             isotype,
