@@ -564,7 +564,9 @@ def _light_chain_ratio(f: Facts) -> None:
             row.compare(flc_in.kappa.interval, row.alt),  # type: ignore[misc,arg-type]
         )
         lambda_side = both(
-            None if r is None else row.compare(r.reciprocal(), row.cutoff),  # type: ignore[misc,arg-type]
+            None  # λ/κ divided exactly (the reciprocal of a rounded κ/λ can fall short of 100)
+            if r is None
+            else row.compare(flc_in.lambda_.interval.over(flc_in.kappa.interval), row.cutoff),  # type: ignore[misc,arg-type]
             row.compare(flc_in.lambda_.interval, row.alt),  # type: ignore[misc,arg-type]
         )
         li = either(kappa_side, lambda_side)

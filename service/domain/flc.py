@@ -231,7 +231,8 @@ def summarize(
         return _undetermined(
             flc, interval, renal, notes, "Both light chains are zero: the ratio is undetermined."
         )
-    ratio_iv = kappa.interval.times(lam.interval.reciprocal())
+    ratio_iv = kappa.interval.over(lam.interval)
+    inverse_iv = lam.interval.over(kappa.interval)  # λ/κ, divided exactly as κ/λ is
     abnormal: Tri = None
     above: Tri = None
     below: Tri = None
@@ -247,7 +248,7 @@ def summarize(
         if either(r_below, r_above) is not abnormal or r_below is not below or r_above is not above:
             split = True  # the two intervals judge the ratio differently: undetermined until eGFR is known
             abnormal = below = above = None
-    involved, named = _involved_chain(ratio_iv, interval, clone_light_chain, above, below, notes)
+    involved, named = _involved_chain(ratio_iv, inverse_iv, interval, clone_light_chain, above, below, notes)
     iu_iv = None
     raised: Tri = None
     if involved is LightChain.KAPPA:
@@ -255,7 +256,7 @@ def summarize(
         uln = _uln(kappa, interval.kappa if interval else None)
         raised = gt(kappa.interval, uln) if uln is not None else None
     elif involved is LightChain.LAMBDA:
-        iu_iv = ratio_iv.reciprocal()
+        iu_iv = inverse_iv
         uln = _uln(lam, interval.lambda_ if interval else None)
         raised = gt(lam.interval, uln) if uln is not None else None
     if ratio_iv.hi == INF and ratio_iv.lo == 0:
@@ -289,6 +290,7 @@ def summarize(
 
 def _involved_chain(
     ratio_iv: Interval,
+    inverse_iv: Interval,
     interval: FlcInterval | None,
     clone_light_chain: LightChain | None,
     above: Tri,
@@ -308,7 +310,7 @@ def _involved_chain(
         if clone_light_chain is LightChain.LAMBDA:
             opposite = gt(ratio_iv, marked) is True
         else:
-            opposite = gt(ratio_iv.reciprocal(), marked) is True
+            opposite = gt(inverse_iv, marked) is True
     if opposite:
         # The ratio is abnormal on the side opposite the clone's light chain (a second clone or
         # light-chain escape): the chain in excess is the involved one for the FLC rules and risk.

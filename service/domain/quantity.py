@@ -155,16 +155,16 @@ class Interval(NamedTuple):
         """A single exact value."""
         return _new(cls, (v, v, False, False))
 
-    def reciprocal(self) -> Interval:
-        """1/x over the interval (x ≥ 0; 1/0 is +∞)."""
-        lo, hi, lo_open, hi_open = self
+    def over(self, other: Interval) -> Interval:
+        """Quotient of two non-negative intervals, each end divided exactly (x/y, not x * (1/y): a
+        reciprocal that does not terminate is rounded, and 300 * (1/3) falls short of 100)."""
         return _new(
             Interval,
             (
-                ZERO if hi == INF else (INF if hi == 0 else 1 / hi),
-                INF if lo == 0 else 1 / lo,
-                hi_open,
-                lo_open,
+                _div(self.lo, other.hi),
+                _div(self.hi, other.lo),
+                self.lo_open or other.hi_open,
+                self.hi_open or other.lo_open,
             ),
         )
 
@@ -190,6 +190,15 @@ def _mul(a: Decimal, b: Decimal) -> Decimal:
     if (a == 0 and b == INF) or (b == 0 and a == INF):
         return INF
     return a * b
+
+
+def _div(a: Decimal, b: Decimal) -> Decimal:
+    # x/∞ = 0 (∞/∞ unbounded), x/0 = ∞ (0/0 unbounded too): the ends of a quotient of ranges ≥ 0.
+    if b == INF:
+        return INF if a == INF else ZERO
+    if b == 0 or a == INF:
+        return INF
+    return a / b
 
 
 def interval_of(value: Decimal, comparator: Comparator | None) -> Interval:

@@ -13,11 +13,30 @@ from decimal import Decimal as D
 from enum import StrEnum
 from typing import Any
 
-RULESET_VERSION = "mgi-rules-2026.12.5"
+RULESET_VERSION = "mgi-rules-2026.12.6"
 
 # What changed in each ruleset version, for a laboratory (GET /v1/ruleset; docs/ruleset-changelog.md
 # gives the same with the measured effect on a reference set of panels).
 CHANGELOG: tuple[dict[str, Any], ...] = (
+    {
+        "version": "mgi-rules-2026.12.6",
+        "previous": "mgi-rules-2026.12.5",
+        "changes": [
+            {
+                "rules": ["mde.flc_ratio_ge_100"],
+                "section": "§2.1 Li",
+                "change": "The involved/uninvolved FLC ratio is the quotient of the two chains, divided"
+                " exactly: it was the product of one chain and the rounded reciprocal of the other, "
+                "which put a ratio of exactly 100 just below it whenever the reciprocal does not "
+                "terminate (300/3, 220/2.2, 990/9.9 mg/L: 30 of the 91 pairs from 100/1 to 1000/10 with"
+                " kappa involved), and the criterion was not met. A bound that certainly puts the ratio"
+                " at 100 or above (lambda '< 3' beside kappa 300) now meets it too.",
+                "affects": "Panels whose kappa/lambda ratio is exactly 100 (or 1/100) with the involved"
+                " chain >= 100 mg/L: now a myeloma-defining event (myeloma with clonal BMPC >= 10 %, "
+                "indeterminate below).",
+            },
+        ],
+    },
     {
         "version": "mgi-rules-2026.12.5",
         "previous": "mgi-rules-2026.12.4",

@@ -680,3 +680,35 @@ def test_m_protein_reported_below_16_gl_leaves_mayo_m_protein_factor_undecided()
     mayo = result["risk"]["mgus_mayo_2005"]
     assert [f["status"] for f in mayo["factors"] if f["id"] == "m_protein_ge_15_g_l"] == ["unknown"]
     assert mayo["group"] is None
+
+
+# §2.1 Li at exactly 100 when the quotient does not terminate in decimal: κ/λ = 300/3 is 100, not
+# 300 × 0.333… (a rounded reciprocal put 30 of these 91 pairs just below 100, "not met").
+EXACT_100_PAIRS = [(round(lam * 100, 1), lam) for lam in (x / 10 for x in range(10, 101))]
+
+
+@pytest.mark.parametrize(
+    ("involved", "uninvolved"), EXACT_100_PAIRS, ids=[f"{k:g}/{v:g}" for k, v in EXACT_100_PAIRS]
+)
+@pytest.mark.parametrize("light", ["kappa", "lambda"])
+def test_li_ratio_of_exactly_100_is_met_whatever_the_decimal_quotient(involved, uninvolved, light):
+    kappa, lam = (involved, uninvolved) if light == "kappa" else (uninvolved, involved)
+    result = run(_li(q(kappa, "mg/L"), q(lam, "mg/L"), light))
+    assert status(result, LI) == MET
+    assert code(result) == MM
+
+
+@pytest.mark.parametrize(
+    ("kappa", "lam", "expected", "category"),
+    [
+        (q(300, "mg/L"), q(3, "mg/L", "<"), MET, MM),  # the ratio is certainly above 100
+        (q(300, "mg/L", ">="), q(3, "mg/L"), MET, MM),  # certainly at least 100
+        (q(299.9, "mg/L"), q(3, "mg/L"), NOT, SMM),  # 99.97: just below
+        (q(30, "mg/dL"), q(0.3, "mg/dL"), MET, MM),  # the same pair in mg/dL
+    ],
+    ids=["lambda_below_3", "kappa_at_least_300", "ratio_99.97", "mgdl_30_over_0.3"],
+)
+def test_li_bounds_and_units_at_a_ratio_of_exactly_100(kappa, lam, expected, category):
+    result = run(_li(kappa, lam))
+    assert status(result, LI) == expected
+    assert code(result) == category
