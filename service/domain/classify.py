@@ -683,9 +683,11 @@ def _non_igm_mgus(f: Facts, isotype: str | None, s: _SmmCriteria, bmpc10: Tri, c
         out.missing.append(MARROW)
     if crab_open:
         out.missing.extend(f.mde_missing(CRAB))
-    if s.urine500 is None and f.urine_discordant:
-        # A urine band of >= 500 mg/24h would make it smouldering myeloma, if it is monoclonal.
-        out.missing.append("urine.ife")
+    if s.urine500 is None and f.urine_mp is not None:
+        # ref: §2.3 — a urinary M-protein >= 500 mg/24h would make it smouldering myeloma: a band whose
+        # immunofixation is negative needs the immunofixation, a bound that leaves 500 open ("> 499")
+        # the measured value.
+        out.missing.append(_urine_field(f))
     _li_open_on_bounds(f, out)
     out.provisional = bool(out.missing)
     if HeavyChain.IGM in f.heavy_chains:

@@ -35,6 +35,15 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 " chain >= 100 mg/L: now a myeloma-defining event (myeloma with clonal BMPC >= 10 %, "
                 "indeterminate below).",
             },
+            {
+                "rules": ["category.mgus_non_igm", "category.smm"],
+                "section": "§2.3, §2.9",
+                "change": "A non-IgM MGUS beside a 24-hour urine M-protein sent as a bound that leaves "
+                "500 mg/24h open ('> 499', '<= 500') is provisional and asks for the measured value: a "
+                "urinary M-protein of 500 mg/24h or more would make it smouldering myeloma. It was a "
+                "final MGUS that named nothing missing (a light-chain MGUS already asked for it).",
+                "affects": "Non-IgM MGUS panels with such a urine bound.",
+            },
         ],
     },
     {

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .helpers import code, complete, flag, flag_codes, ife, igm, merge, mgus_igg, q, run
+from .helpers import clone, code, complete, flag, flag_codes, ife, igm, merge, mgus_igg, q, run
 
 # --- A negative screen is complete only with SPEP, serum immunofixation and serum FLC -------------------
 
@@ -220,3 +220,29 @@ def test_the_reviewers_35_g_l_spike_is_referred_and_asked_for_the_marrow():
     out = run(merge({"spep": {"m_protein": q(35, "g/L")}}, {"serum_ife": None}))
     assert {"HEMATOLOGY_REFERRAL", "MARROW_EXAMINATION_RECOMMENDED"} <= flag_codes(out)
     assert any(r["code"] == "MARROW_EXAMINATION" for r in out["recommendations"])
+
+
+# --- §2.3: a urinary M-protein bound that leaves ">= 500 mg/24h" open keeps the MGUS provisional --------
+
+
+@pytest.mark.parametrize(
+    ("urine_mp", "provisional"),
+    [
+        (q(499, "mg/24h", ">"), True),  # 499.5 or 600: smouldering myeloma is not excluded
+        (q(500, "mg/24h", "<="), True),  # exactly 500 meets §2.3
+        (q(501, "mg/24h", "<"), True),
+        (q(500, "mg/24h", "<"), False),  # settled: below 500
+        (q(499, "mg/24h"), False),  # measured, below 500
+    ],
+    ids=[">499", "<=500", "<501", "<500", "499"],
+)
+def test_a_urine_bound_that_leaves_500_open_keeps_the_mgus_provisional_and_asks_for_the_value(
+    urine_mp, provisional
+):
+    body = mgus_igg(
+        urine={"m_protein_24h": urine_mp, "ife": ife(clone("IgG", "kappa"))},
+    )
+    out = run(body)
+    assert code(out) == "MGUS_NON_IGM"
+    assert out["classification"]["provisional"] is provisional
+    assert ("urine.m_protein_24h" in out["missing_data"]) is provisional
