@@ -322,8 +322,9 @@ def with_stored_history(
         if within(r.collected_on, current, WINDOW_MONTHS):
             days.setdefault(r.collected_on, []).append(r)
         elif r.collected_on < current and baseline in (None, r.collected_on):
-            # ref: §3.5 — the patient's first stored day, before the window: the baseline from which
-            # "the first 6 months" of follow-up count (the first panel of the window is not it).
+            # ref: §3.5 — the patient's first stored day with a serum M-protein, before the window: the
+            # baseline from which "the first 6 months" of follow-up count (the first panel of the window
+            # is not it).
             baseline = r.collected_on
             days.setdefault(r.collected_on, []).append(r)
     sent = {h.collected_on for h in panel.history}
@@ -429,7 +430,7 @@ def with_stored_history(
         )
     if baseline is not None and baseline in kept and baseline not in sent:
         notes.append(
-            f"The patient's first stored panel, of {baseline.isoformat()}, before those {WINDOW_MONTHS} "
+            f"The patient's first stored M-protein, of {baseline.isoformat()}, before those {WINDOW_MONTHS} "
             "months, was used too: it is the baseline from which the serial rules count the first 6 months "
             "of follow-up (clinical-reference §3.5)."
         )

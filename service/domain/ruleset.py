@@ -44,6 +44,18 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "final MGUS that named nothing missing (a light-chain MGUS already asked for it).",
                 "affects": "Non-IgM MGUS panels with such a urine bound.",
             },
+            {
+                "rules": ["serial.evolving_m_protein"],
+                "section": "§3.5",
+                "change": "Serial memory takes as the baseline of 'the first 6 months' the patient's "
+                "first stored day with a serum M-protein, when it is older than the 12-month window. It"
+                " took the first stored day: when that day held no M-protein (an immunofixation, a "
+                "blood count or an FLC screen stored on its own), the first M-protein of the window was"
+                " read as the start of follow-up, and a rise of 10 % 14 months or more into it raised "
+                "EVOLVING_M_PROTEIN, which the same panels sent as request history do not raise.",
+                "affects": "Requests with patient_ref and no history whose patient's first stored day "
+                "holds no M-protein.",
+            },
         ],
     },
     {

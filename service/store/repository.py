@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import (
+    Boolean,
     Connection,
     Engine,
     Table,
@@ -39,6 +40,8 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from .models import Interpretation, RecordKey, RecordRead
 from .settings import StoreConfigError
@@ -781,13 +784,40 @@ BY_PATIENT_SPECIMEN_BODY = select(T).where(
     T.c.specimen_id == bindparam("sp"),
     T.c.request_hash == bindparam("rh"),
 )
+
+
+class _HasSerumMProtein(FunctionElement[bool]):
+    """Whether a stored request carries a serum M-protein result (``spep.m_protein``)."""
+
+    inherit_cache = True
+    type = Boolean()
+
+
+@compiles(_HasSerumMProtein, "postgresql")
+def _has_m_protein_pg(element: _HasSerumMProtein, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"(json_typeof(({column})->'spep'->'m_protein') = 'object')"
+
+
+@compiles(_HasSerumMProtein)
+def _has_m_protein_sqlite(element: _HasSerumMProtein, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"(json_type({column}, '$.spep.m_protein') = 'object')"
+
+
 # Serial memory: a patient's records dated in [lo, hi), by day and in the order they were stored. The
 # body comes as JSON text: a worker decodes only the records it has not loaded before.
-# A patient's panels of the serial window [lo, hi), and those of the patient's first day when it is
-# earlier: the baseline of the serial rules (§3.5: a rise within the first 6 months of follow-up).
+# A patient's panels of the serial window [lo, hi), and those of the patient's first day with a serum
+# M-protein when it is earlier: the baseline of the evolving rule (§3.5: a rise within the first 6
+# months of follow-up counts from the first M-protein, not from an immunofixation or a blood count
+# stored on its own before it).
 _FIRST_DAY = (
     select(func.min(T.c.collected_on))
-    .where(T.c.patient_key == bindparam("pk"), T.c.collected_on < bindparam("lo"))
+    .where(
+        T.c.patient_key == bindparam("pk"),
+        T.c.collected_on < bindparam("lo"),
+        _HasSerumMProtein(T.c.request),
+    )
     .scalar_subquery()
 )
 PANELS = (

@@ -58,8 +58,44 @@ def test_the_first_stored_day_is_the_baseline_of_the_first_6_months(client):
     later = client.post("/v1/interpretations", json=spike(5.5, "2025-09-15")).json
     assert [h["collected_on"] for h in later["history_used"]] == ["2024-01-15", "2025-03-15"]
     assert "EVOLVING_M_PROTEIN" not in codes(later)
-    assert any("first stored panel, of 2024-01-15" in n for n in later["notes"])
+    assert any("first stored M-protein, of 2024-01-15" in n for n in later["notes"])
     assert any(n.startswith("1 earlier panel(s) of the patient") for n in later["notes"])  # not the baseline
+
+
+@pytest.mark.parametrize(
+    "first_day",
+    [
+        {"serum_ife": IFE},  # the typing reported on its own
+        {"labs": {"hemoglobin": {"value": 140, "unit": "g/L"}}},  # a blood count only
+        {"flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}}},
+    ],
+    ids=["ife_only", "hemoglobin_only", "flc_only"],
+)
+def test_the_baseline_is_the_first_stored_m_protein_not_an_earlier_panel_without_one(client, first_day):
+    # §3.5: the first 6 months count from the first M-protein (50 g/L in 2024-07). A panel of 2024-01
+    # without an M-protein is no baseline: taking it, the first M-protein of the window (50 g/L in
+    # 2025-03) was read as the start of follow-up and the rise to 55 g/L in 2025-09 as "within the first
+    # 6 months", a flag the same panels sent as request history do not raise.
+    client.post(
+        "/v1/interpretations",
+        json={"collected_on": "2024-01-15", "patient_ref": "MRN-S", "specimen_id": "S-0", **first_day},
+    )
+    for value, on in ((5.0, "2024-07-01"), (5.0, "2025-03-15")):
+        client.post("/v1/interpretations", json=spike(value, on))
+    later = client.post("/v1/interpretations", json=spike(5.5, "2025-09-15")).json
+    assert [h["collected_on"] for h in later["history_used"]] == ["2024-07-01", "2025-03-15"]
+    assert "EVOLVING_M_PROTEIN" not in codes(later)
+    assert any("first stored M-protein, of 2024-07-01" in n for n in later["notes"])
+    sent = spike(5.5, "2025-09-15", ref="MRN-T")
+    sent["history"] = [
+        {"collected_on": "2024-01-15", **first_day},
+        {"collected_on": "2024-07-01", "spep": {"m_protein": {"value": 5.0, "unit": "g/dL"}}},
+        {"collected_on": "2025-03-15", "spep": {"m_protein": {"value": 5.0, "unit": "g/dL"}}},
+    ]
+    sent["history"][0].pop("serum_ife", None)  # history entries carry results, not the typing
+    if len(sent["history"][0]) == 1:
+        sent["history"].pop(0)
+    assert "EVOLVING_M_PROTEIN" not in codes(client.post("/v1/interpretations", json=sent).json)
 
 
 def test_another_patients_panels_are_never_history(client):
