@@ -210,9 +210,28 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
     above a figure below 10 % it asks for the trephine (CD138) count."""
     marrow = f.panel.marrow
     flow = marrow.flow_plasma_cells_percent if marrow is not None else None
-    if flow is None or out.igm_logic or out.code not in _FLOW_CODES:
+    if flow is None or out.igm_logic:
         return out
     shown = f"{float(flow):g} %"
+    if out.code in _SMM_CODES and f.mde.get("bmpc_ge_60") is None and f.bmpc is not None:
+        # ref: §2.1 S, §2.9 — flow >= 60 % above a marrow figure of 10-60 %: flow under-estimates, so the
+        # marrow may hold the 60 % of a myeloma-defining event; smouldering myeloma at least, provisional,
+        # until the trephine count (IMWG takes the higher of aspirate and biopsy) settles it.
+        src = "morphology" if f.bmpc_source == "morphology" else "clonal"
+        out.provisional = True
+        out.trephine = True
+        out.refer = True
+        if MARROW not in out.missing:
+            out.missing.append(MARROW)
+        out.reasons.append(
+            f"flow-cytometry plasma cells {shown} (>= 60 %) above the {src} figure "
+            f"({float(f.bmpc.lo):g} %): flow under-estimates the marrow burden, which may reach the 60 % "
+            "of a myeloma-defining event (§2.1); the trephine biopsy (CD138) plasma-cell count is needed "
+            "urgently, as IMWG takes the higher of aspirate and biopsy (§2.9)"
+        )
+        return out
+    if out.code not in _FLOW_CODES:
+        return out
     if f.bmpc is None and flow >= R.BMPC_MYELOMA_PERCENT:
         if out.code is not Code.SOLITARY_PLASMACYTOMA:
             res = _indeterminate(
@@ -277,6 +296,7 @@ def _trephine_needed(f: Facts, flow: Decimal) -> bool:
 
 
 _FLOW_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_LIGHT_CHAIN, Code.SOLITARY_PLASMACYTOMA})
+_SMM_CODES = frozenset({Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN})
 
 
 # Long by design: the order of precedence of the IMWG categories (clone present or not, immunofixation
@@ -547,8 +567,11 @@ def _smm_criteria(f: Facts, kind: str, bmpc10: Tri) -> _SmmCriteria:
     """Record the smouldering-range criteria of §2.3 (§2.7 for a light-chain clone)."""
     # ref: §2.3 / §2.7 — SMM: M-protein ≥ 30 g/L (non-IgM) or urine ≥ 500 mg/24h and/or BMPC 10–60 %.
     lc = kind == "light_chain"
+    # The marrow figure in 10-60 % (a flow figure of >= 60 % above it leaves the myeloma-defining 60 %
+    # open, not the figure's own range: smouldering at least, myeloma possible).
+    below_60 = negate(C.BMPC_60.compare(f.bmpc, C.BMPC_60.cutoff)) if f.bmpc else None  # type: ignore[misc,arg-type]
     bmpc_10_60 = (C.BMPC_10_TO_60_LC if lc else C.BMPC_10_TO_60).record(
-        f, both(bmpc10, negate(f.mde["bmpc_ge_60"])), f.bmpc.lo if f.bmpc else None, "%"
+        f, both(bmpc10, below_60), f.bmpc.lo if f.bmpc else None, "%"
     )
     urine_row = C.URINE_500_LC if lc else C.URINE_500
     urine_mp = f.urine_mp

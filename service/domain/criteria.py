@@ -187,8 +187,8 @@ class Row:
 
     def on_bmpc(self, f: Facts, *, flow_opens: bool = False) -> Tri:
         """Record a marrow plasma-cell criterion, saying when morphology stood in for clonal cells.
-        ``flow_opens``: a flow-cytometry figure at or above the cut-off, above a marrow figure below
-        10 %, leaves the criterion open (flow under-estimates and never meets a threshold: the trephine
+        ``flow_opens``: a flow-cytometry figure at or above the cut-off, above the marrow figure, leaves
+        the criterion open (flow under-estimates and never meets a threshold: the trephine
         count decides, §2.9)."""
         bmpc = f.bmpc
         if bmpc is None:
@@ -203,7 +203,6 @@ class Row:
             and flow is not None
             and flow >= self.cutoff  # type: ignore[operator]
             and flow > bmpc.lo
-            and bmpc.hi < R.BMPC_MYELOMA_PERCENT
         ):
             met = None
             note = (

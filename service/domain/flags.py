@@ -462,7 +462,7 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult], mgcs:
     lpl_given = marrow is not None and marrow.lymphoplasmacytic_infiltrate_percent is not None
     if out.trephine and out.refer:
         return (
-            "Flow-cytometry plasma cells at or above 60 % above a marrow figure below 10 %: the trephine "
+            "Flow-cytometry plasma cells at or above 60 % above the marrow figure: the trephine "
             "biopsy (CD138) plasma-cell count is needed urgently, as IMWG takes the higher of aspirate and "
             "biopsy and a marrow figure of 60 % or more is a myeloma-defining event (clinical-reference "
             "§2.1, §2.9)."

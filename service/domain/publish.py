@@ -279,7 +279,10 @@ def _data_rules() -> list[dict[str, Any]]:
             f"Flow-cytometry plasma cells never meet a threshold; >= {m10} % without a morphological or "
             "clonal figure rules out a final MGUS (INDETERMINATE, marrow morphology requested, urgently at "
             f">= {m60} %); above a morphology figure below {m10} %, or at >= {m10} % above a clonal figure "
-            f"below {m10} %, the trephine (CD138) count is asked for and the category stays provisional",
+            f"below {m10} %, the trephine (CD138) count is asked for and the category stays provisional; "
+            f"at >= {m60} % above a lower marrow figure the >= {m60} % criterion is not assessable and the "
+            "trephine count is asked for urgently (indeterminate below "
+            f"{m10} %, provisional smouldering myeloma from {m10} %)",
             {"bmpc_percent": R.BMPC_MYELOMA_PERCENT, "urgent_percent": R.BMPC_SLIM_PERCENT},
         ),
         _rule(

@@ -36,7 +36,7 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "indeterminate below).",
             },
             {
-                "rules": ["category.mgus_non_igm", "category.smm"],
+                "rules": ["category.mgus_non_igm", "urine_m_protein_ge_500"],
                 "section": "§2.3, §2.9",
                 "change": "A non-IgM MGUS beside a 24-hour urine M-protein sent as a bound that leaves "
                 "500 mg/24h open ('> 499', '<= 500') is provisional and asks for the measured value: a "
@@ -55,6 +55,22 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "EVOLVING_M_PROTEIN, which the same panels sent as request history do not raise.",
                 "affects": "Requests with patient_ref and no history whose patient's first stored day "
                 "holds no M-protein.",
+            },
+            {
+                "rules": [
+                    "data.flow_cytometry",
+                    "mde.bmpc_ge_60",
+                    "bmpc_10_to_60",
+                    "category.smoldering_myeloma",
+                ],
+                "section": "§2.1 S, §2.9",
+                "change": "A flow-cytometry figure of 60 % or more above a marrow figure of 10 to 60 % "
+                "leaves the >= 60 % criterion not assessable (flow under-estimates, so the marrow may "
+                "hold a myeloma-defining 60 %): the answer is a provisional smouldering myeloma with "
+                "the trephine (CD138) count asked for urgently. It was a final smouldering myeloma on "
+                "the routine schedule, while the same flow figure above a marrow figure below 10 % was "
+                "already referred (2026.12.5).",
+                "affects": "Smouldering-myeloma panels with a flow figure >= 60 % above the marrow figure.",
             },
         ],
     },

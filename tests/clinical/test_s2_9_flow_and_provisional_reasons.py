@@ -149,10 +149,34 @@ def test_a_flow_figure_of_60_percent_or_more_above_a_figure_below_10_percent_is_
         assert [r["code"] for r in out["recommendations"]].count("MARROW_EXAMINATION") == 0
 
 
-@pytest.mark.parametrize(("clonal", "expected"), [(30, "SMOLDERING_MYELOMA"), (70, "MULTIPLE_MYELOMA")])
-def test_a_flow_figure_of_65_percent_beside_a_marrow_figure_of_10_percent_or_more_changes_nothing(
-    clonal, expected
+@pytest.mark.parametrize(
+    ("clonal", "flow", "expected", "open_60"),
+    [
+        (10, 65, "SMOLDERING_MYELOMA", True),
+        (30, 65, "SMOLDERING_MYELOMA", True),
+        (59.9, 60, "SMOLDERING_MYELOMA", True),
+        (30, 59.9, "SMOLDERING_MYELOMA", False),  # flow below 60 %: the figure decides
+        (30, 25, "SMOLDERING_MYELOMA", False),
+        (70, 65, "MULTIPLE_MYELOMA", False),  # the figure meets 60 % on its own
+    ],
+)
+def test_a_flow_figure_of_60_percent_or_more_above_a_marrow_figure_of_10_to_60_percent_leaves_s_open(
+    clonal, flow, expected, open_60
 ):
-    out = run(mgus_igg(marrow={"clonal_plasma_cells_percent": clonal, "flow_plasma_cells_percent": 65}))
+    # §2.1 S, §2.9: flow under-estimates and never meets a threshold, but 65 % by flow above a marrow
+    # figure of 30 % means the marrow may hold 60 %: smouldering myeloma at least, myeloma possible. The
+    # answer is provisional and asks for the trephine (CD138) count urgently; it was a final SMM, low risk.
+    out = run(mgus_igg(marrow={"clonal_plasma_cells_percent": clonal, "flow_plasma_cells_percent": flow}))
     assert code(out) == expected
-    assert not trephine_asked(out)
+    assert trephine_asked(out) is open_60
+    s = next(c for c in out["criteria"] if c["id"] == "mde.bmpc_ge_60")
+    assert s["status"] == ("not_assessable" if open_60 else ("met" if clonal >= 60 else "not_met"))
+    if expected == "SMOLDERING_MYELOMA":  # the figure's own band: 10-60 %
+        band = next(c for c in out["criteria"] if c["id"] == "bmpc_10_to_60")
+        assert band["status"] == "met"
+    if open_60:
+        assert out["classification"]["provisional"] is True
+        assert "marrow.clonal_plasma_cells_percent" in out["missing_data"]
+        assert {"MARROW_EXAMINATION_RECOMMENDED", "HEMATOLOGY_REFERRAL"} <= {f["code"] for f in out["flags"]}
+        rec = next(r for r in out["recommendations"] if r["code"] == "TREPHINE_CD138_COUNT")
+        assert rec["text"].startswith("Urgent trephine")
