@@ -177,7 +177,10 @@ def build_flags(f: Facts, out: Outcome, risk: dict[str, RiskResult]) -> list[Fla
     # Rongioletti (2) is not met only once serum immunofixation and FLC were done and found nothing
     # (urine immunofixation is asked for, but a serum IFE and FLC that find nothing settle it).
     screened = not SERUM_PARAPROTEIN_TESTS.intersection(not_done)
-    rongioletti_criteria(f, mp if mp is not False or screened else None, thyroid)
+    # An FLC ratio outside its interval did not "find nothing", even without a raised involved chain
+    # (§2.6 does not place it as a clone): the criterion is open, not absent.
+    flc_unsettled = f.flc is not None and f.flc.abnormal is True
+    rongioletti_criteria(f, mp if mp is not False or (screened and not flc_unsettled) else None, thyroid)
     if (
         c is not None
         and c.scleromyxedema is Scleromyxedema.CONFIRMED
@@ -262,8 +265,14 @@ def _scleromyxoedema_flags(
     else:
         flags.append(
             FLAGS["SCLEROMYXEDEMA_NO_PARAPROTEIN"].make(
-                f"Scleromyxoedema ({sclero}) without a detected monoclonal protein: about 10 % of "
-                "patients have no detectable paraprotein at first. "
+                f"Scleromyxoedema ({sclero}) without a detected monoclonal protein"
+                + (
+                    " (an FLC ratio outside its interval without a raised involved light chain does not "
+                    "place a clone, clinical-reference §2.6)"
+                    if f.flc is not None and f.flc.abnormal is True
+                    else ""
+                )
+                + ": about 10 % of patients have no detectable paraprotein at first. "
                 + (
                     f"Not done yet: {tests_words(not_done)}: "
                     f"do {'it' if len(not_done) == 1 else 'them'}; "
@@ -467,7 +476,9 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult], mgcs:
             "biopsy and a marrow figure of 60 % or more is a myeloma-defining event (clinical-reference "
             "§2.1, §2.9)."
         )
-    if f.bmpc is not None or (out.igm_logic and lpl_given):
+    # The marrow result the category reads: the lymphoplasmacytic infiltrate for an IgM clone (§2.5),
+    # the plasma-cell figure otherwise; the other figure alone is no marrow result for it.
+    if (out.igm_logic and lpl_given) or (not out.igm_logic and f.bmpc is not None):
         return None
     if out.code is Code.INDETERMINATE and any(v is True for v in f.mde.values()) and not out.igm_logic:
         return (

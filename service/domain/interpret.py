@@ -53,6 +53,8 @@ def interpret(panel: Panel) -> Interpretation:
             if r.reason and "the category is " in r.reason:
                 r.reason = r.reason.split("the category is ", 1)[0] + "the category is " + _lower_first(label)
     extra = _scleromyxoedema_missing(panel, facts, flags)
+    if "urine.ife" in extra and out.code in (Code.INDETERMINATE, Code.NO_MONOCLONAL_PROTEIN):
+        out.provisional = True  # ref: §5 — a positive urine immunofixation would place a clone
     missing = list(dict.fromkeys(out.missing + [n for r in risk.values() for n in r.needed] + extra))
     flags_t = ordered(flags)
     recs = advice.recommendations(facts, out, risk, flags_t, missing)

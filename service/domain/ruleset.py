@@ -72,6 +72,20 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "already referred (2026.12.5).",
                 "affects": "Smouldering-myeloma panels with a flow figure >= 60 % above the marrow figure.",
             },
+            {
+                "rules": ["scleromyxedema.monoclonal_gammopathy", "mgcs.scleromyxedema"],
+                "section": "§5, §2.6",
+                "change": "Rongioletti criterion (2) is not assessable, not 'not met', beside an FLC "
+                "ratio outside its interval without a raised involved chain (the FLC found something "
+                "that §2.6 does not place as a clone), and SCLEROMYXEDEMA_NO_PARAPROTEIN says so. "
+                "Scleromyxoedema without a paraprotein and without urine immunofixation is provisional "
+                "when the category is indeterminate or no monoclonal protein: a positive urine "
+                "immunofixation would place a clone. Beside an IgM clone, the marrow examination "
+                "recommended with scleromyxoedema is no longer dropped when the marrow section holds "
+                "only a plasma-cell figure: the IgM criteria read the lymphoplasmacytic infiltrate.",
+                "affects": "Scleromyxoedema panels with such FLC, without urine immunofixation, or with"
+                " an IgM clone and no infiltrate figure.",
+            },
         ],
     },
     {

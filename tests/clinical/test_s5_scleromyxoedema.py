@@ -219,3 +219,74 @@ def test_an_mgcs_answer_never_calls_the_category_of_undetermined_significance():
     for reason in reasons:
         after = reason.split("the category is ", 1)[1]
         assert after.startswith("monoclonal gammopathy of clinical significance"), reason
+
+
+CONFIRMED = {
+    "scleromyxedema": "confirmed",
+    "papular_eruption": True,
+    "sclerodermoid_induration": True,
+    "histology_mucin_fibrosis": True,
+    "thyroid_disease": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("kappa", "lam", "criterion", "provisional_with_urine_missing"),
+    [
+        (15, 4, "not_assessable", True),  # ratio 3.75: outside its interval, kappa not raised
+        (15, 12, "not_met", True),  # a normal ratio: serum IFE and FLC found nothing
+    ],
+    ids=["ratio_3.75", "ratio_1.25"],
+)
+def test_rongioletti_2_is_not_absent_beside_an_abnormal_flc_ratio(
+    client, kappa, lam, criterion, provisional_with_urine_missing
+):
+    # §5 (2) monoclonal gammopathy: not met only once serum immunofixation and FLC found nothing; an FLC
+    # ratio outside its interval did find something, which §2.6 does not place as a clone. Urine
+    # immunofixation not done: a positive one would place a clone, so the answer is provisional.
+    body = {
+        "patient": {"age_years": 60, "sex": "female"},
+        "spep": {"m_protein": {"value": 0, "unit": "g/L"}},
+        "serum_ife": {"result": "negative", "clones": []},
+        "flc": {"kappa": {"value": kappa, "unit": "mg/L"}, "lambda": {"value": lam, "unit": "mg/L"}},
+        "clinical": CONFIRMED,
+    }
+    out = post(client, body)
+    row = next(c for c in out["criteria"] if c["id"] == "scleromyxedema.monoclonal_gammopathy")
+    assert row["status"] == criterion
+    assert "SCLEROMYXEDEMA_NO_PARAPROTEIN" in flags(out)
+    assert out["classification"]["provisional"] is provisional_with_urine_missing
+    assert "urine.ife" in out["missing_data"]
+    body["urine"] = {"ife": {"result": "negative", "clones": []}}
+    assert post(client, body)["classification"]["provisional"] is False  # nothing left to send
+
+
+@pytest.mark.parametrize(
+    ("marrow", "recommended"),
+    [
+        (
+            {"clonal_plasma_cells_percent": 3},
+            True,
+        ),  # no infiltrate figure: the IgM clone is not characterised
+        ({"plasma_cells_percent": 3}, True),
+        ({"lymphoplasmacytic_infiltrate_percent": 3}, False),  # the IgM criteria's marrow result
+        (None, True),
+    ],
+    ids=["clonal_only", "morphology_only", "infiltrate", "no_marrow"],
+)
+def test_an_igm_mgcs_asks_for_the_marrow_until_the_infiltrate_is_given(client, marrow, recommended):
+    # §5: marrow whatever the Mayo risk group unless a marrow result is given; §2.5: for an IgM clone the
+    # result the criteria read is the lymphoplasmacytic infiltrate (the mirror of a non-IgM clone with
+    # only an infiltrate figure, which is no marrow result for it).
+    body = {
+        "patient": {"age_years": 60, "sex": "female"},
+        "spep": {"m_protein": {"value": 5, "unit": "g/L"}},
+        "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgM", "light_chain": "lambda"}]},
+        "flc": {"kappa": {"value": 12, "unit": "mg/L"}, "lambda": {"value": 14, "unit": "mg/L"}},
+        "clinical": CONFIRMED,
+    }
+    if marrow is not None:
+        body["marrow"] = marrow
+    out = post(client, body)
+    assert "MGCS_SCLEROMYXEDEMA" in flags(out)
+    assert ("MARROW_EXAMINATION_RECOMMENDED" in flags(out)) is recommended
