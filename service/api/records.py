@@ -314,7 +314,10 @@ def with_stored_history(
     """The panel with the patient's stored earlier panels (``rows``, oldest first) merged into its
     history. ``sent_history``: the request's own history entries as sent (JSON); on a date both have,
     the request's results stand and the stored ones only fill what the request's entry lacks."""
-    used = [{"collected_on": h.collected_on.isoformat(), "source": "request"} for h in panel.history]
+    used = [
+        {"collected_on": on.isoformat(), "source": "request"}
+        for on in sorted(h.collected_on for h in panel.history)  # by date, as without the store
+    ]
     _, current = history_window(panel)
     days: dict[date, list[PanelRow]] = {}
     baseline: date | None = None

@@ -145,7 +145,7 @@ def check(
     if not p.value.holds(q.value):
         sent = to_decimal(value)
         errors["value"] = [
-            f"{_fmt(sent)} {unit} is outside the plausible {name} window, {_window(analyte, p.value, unit)} "
+            f"{_sent(sent)} {unit} is outside the plausible {name} window, {_window(analyte, p.value, unit)} "
             f"({SECTION}); {_looks_like(analyte, unit, [sent])}. Not interpreted."
         ]
     if rr is None:
@@ -165,9 +165,9 @@ def check(
             continue
         which = "lower" if side == "low" else "upper"
         errors[f"reference_range.{side}"] = [
-            f"{_fmt(low if side == 'low' else high)} {unit} is outside the plausible {which} reference limit "
-            f"of {name}, {_window(analyte, window, unit)} ({SECTION}); the range "
-            f"{_fmt(low)}–{_fmt(high)} {looks}. Not interpreted."
+            f"{_sent(low if side == 'low' else high)} {unit} is outside the plausible {which} reference "
+            f"limit of {name}, {_window(analyte, window, unit)} ({SECTION}); the range "
+            f"{_sent(low)}–{_sent(high)} {looks}. Not interpreted."
         ]
     return _raise(errors)
 
@@ -250,6 +250,13 @@ def _window(analyte: Analyte, window: Window, unit: str) -> str:
             low, high = window.low * div / mul, window.high * div / mul
             text += f" (≈ {_fmt(low)}–{_fmt(high)} {unit})"
     return text
+
+
+def _sent(x: Decimal) -> str:
+    """A figure the client sent, as sent (a rounded 9.819 would read as inside a window from 9.82); a
+    figure of more than 12 significant digits as ``_fmt`` shows it."""
+    digits = x.normalize().as_tuple().digits
+    return f"{x.normalize():f}" if len(digits) <= 12 and abs(x) < Decimal("1e15") else _fmt(x)
 
 
 def _fmt(x: Decimal) -> str:

@@ -3,6 +3,8 @@ never reads as a cut-off the value is on the other side of (an eGFR of 39.9988 b
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from service.domain.words import figure, places_clear_of
@@ -55,3 +57,19 @@ def test_a_ratio_just_above_the_interval_is_abnormal_and_never_shown_as_its_limi
     out = run(body)
     assert out["flc"]["abnormal"] is True
     assert "FLC kappa/lambda ratio 1.651 (abnormal" in out["comment"]
+
+
+def test_a_refused_figure_is_quoted_as_sent_not_rounded_into_the_window(client):
+    # §1.1: 9.819 mg/dL (2.44998 mmol/L) is just below the plausible upper calcium limit of 2.45 mmol/L
+    # (about 9.82 mg/dL); quoted as "9.82" the message read as if the limit were inside its own window.
+    body = {
+        "spep": {"m_protein": {"value": 10, "unit": "g/L"}},
+        "labs": {
+            "calcium": {"value": 9.218, "unit": "mg/dL", "reference_range": {"low": 8.6, "high": 9.819}}
+        },
+    }
+    r = client.post("/v1/interpretations", json=body)
+    assert r.status_code == 422
+    text = json.dumps(r.get_json(), ensure_ascii=False)
+    assert "9.819 mg/dL is outside the plausible upper reference limit" in text
+    assert "the range 8.6–9.819" in text

@@ -411,3 +411,15 @@ def test_results_of_stored_panels_no_serial_rule_reads_are_not_listed_as_the_req
         "The serial-result rules (clinical-reference §3.5) read the serum M-protein and the haemoglobin of "
         "earlier panels; these results of the request's history were not used: 2025-03-01: calcium."
     ]
+
+
+def test_history_used_is_in_date_order_whether_or_not_the_store_adds_to_it(client):
+    # The request's own entries sent newest first: listed by date, as the answer without the store and
+    # a list the store added to are.
+    body = spike(2.0, "2025-09-15", ref="MRN-ORDER")
+    body["history"] = [
+        {"collected_on": "2025-06-15", "spep": {"m_protein": {"value": 1.9, "unit": "g/dL"}}},
+        {"collected_on": "2025-01-15", "spep": {"m_protein": {"value": 1.8, "unit": "g/dL"}}},
+    ]
+    used = client.post("/v1/interpretations", json=body).json["history_used"]
+    assert [u["collected_on"] for u in used] == ["2025-01-15", "2025-06-15"]
