@@ -21,7 +21,7 @@ from .facts import CRAB_IDS as CRAB
 from .facts import MDE_NAMES, Facts, attributable_spike, single_light_chain
 from .flc import esrd_reported, renal_impairment
 from .panel import HeavyChain, IfeResult
-from .quantity import ZERO, ge, gt
+from .quantity import ZERO, band_below_limit, ge, gt
 from .results import Code
 from .tri import Tri, any_of, both, either, negate
 
@@ -307,6 +307,10 @@ def _classify(f: Facts) -> Outcome:
     isotype = " + ".join(f.clone_labels) or None
     spike = f.serum_mp
     spike_present: Tri = gt(spike.interval, ZERO) if spike is not None else None
+    if spike is not None and p.serum_ife is None and band_below_limit(spike):
+        # ref: §6 — "< 16 g/L" encodes a monoclonal peak seen but not quantified: without serum
+        # immunofixation it is a spike, never "no M-spike".
+        spike_present = True
     urine = p.urine
     urine_ife_pos: Tri = (urine.ife.result is IfeResult.POSITIVE) if urine and urine.ife else None
     urine_mp_present: Tri = gt(f.urine_mp.interval, ZERO) if f.urine_mp else None

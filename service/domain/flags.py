@@ -10,7 +10,7 @@ from .catalogue import FLAGS, SERUM_PARAPROTEIN_TESTS, tests_words
 from .classify import Outcome, screen_tests_not_done
 from .facts import ASSAY_WORDS, MDE_NAMES, Facts
 from .panel import Clinical, IfeResult, Scleromyxedema
-from .quantity import ZERO, ge, gt, lt
+from .quantity import ZERO, band_below_limit, ge, gt, lt
 from .results import Code, Flag, RiskResult, Severity
 from .serial import add_months
 from .tri import Tri, any_of, both, either, negate
@@ -57,7 +57,11 @@ def monoclonal_protein_detected(f: Facts) -> Tri:
     if p.serum_ife is not None:
         signals.append(p.serum_ife.result is IfeResult.POSITIVE)
     if f.serum_mp is not None:
-        signals.append(gt(f.serum_mp.interval, ZERO))
+        # ref: §6 — an M-protein sent below a limit ("< 16 g/L") is a peak seen but not quantified; with
+        # no immunofixation to say otherwise it shows a monoclonal protein.
+        signals.append(
+            True if p.serum_ife is None and band_below_limit(f.serum_mp) else gt(f.serum_mp.interval, ZERO)
+        )
     if p.urine is not None:
         if p.urine.ife is not None:
             signals.append(p.urine.ife.result is IfeResult.POSITIVE)

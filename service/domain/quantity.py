@@ -364,3 +364,9 @@ def quantity(
 ) -> Quantity:
     """Build a canonical-unit quantity from a reported value, unit, bound and reference range."""
     return _BUILDERS[analyte](value, unit, comparator, reference_range)
+
+
+def band_below_limit(q: Quantity) -> bool:
+    """An M-protein sent as an upper bound above 0 ("< 16 g/L"): a band seen but not quantified, the
+    clinical reference's own encoding of an unquantified peak (§6), not a reported absence."""
+    return q.comparator in (Comparator.LT, Comparator.LE) and q.value > 0

@@ -86,6 +86,17 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "Scleromyxoedema panels with such FLC, without urine immunofixation, or with"
                 " an IgM clone and no infiltrate figure.",
             },
+            {
+                "rules": ["data.complete_screen", "mgcs.scleromyxedema"],
+                "section": "§6, §2.9, §5",
+                "change": "A serum M-protein sent as an upper bound above 0 ('< 16 g/L', the "
+                "reference's own encoding of a monoclonal peak seen but not quantified) without serum "
+                "immunofixation is a spike: the answer is indeterminate, asking for the immunofixation,"
+                " and beside scleromyxoedema keeps the MGCS flag. It was 'No monoclonal protein "
+                "detected ... no M-spike' with SCLEROMYXEDEMA_NO_PARAPROTEIN. With a negative "
+                "immunofixation the bound is read as before.",
+                "affects": "Panels with a bounded serum M-protein and no serum immunofixation.",
+            },
         ],
     },
     {

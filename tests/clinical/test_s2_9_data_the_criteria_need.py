@@ -3,11 +3,12 @@ narrative of not-assessable events, a spike without immunofixation - and report 
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from .helpers import clone, code, complete, flag, flag_codes, ife, igm, merge, mgus_igg, q, run
+from .helpers import EXAMPLE_S6, clone, code, complete, flag, flag_codes, ife, igm, merge, mgus_igg, q, run
 
 # --- A negative screen is complete only with SPEP, serum immunofixation and serum FLC -------------------
 
@@ -246,3 +247,39 @@ def test_a_urine_bound_that_leaves_500_open_keeps_the_mgus_provisional_and_asks_
     assert code(out) == "MGUS_NON_IGM"
     assert out["classification"]["provisional"] is provisional
     assert ("urine.m_protein_24h" in out["missing_data"]) is provisional
+
+
+# --- §6: an M-protein sent below a limit is a peak seen but not quantified ------------------------------
+
+
+@pytest.mark.parametrize("comparator", ["<", "<="])
+def test_an_unquantified_peak_without_immunofixation_is_never_no_m_spike(comparator):
+    # §6 encodes "monoclonal peak in the gamma region, not quantified" as "< 16 g/L". Without serum
+    # immunofixation (reported later) it was answered "No monoclonal protein detected ... no M-spike".
+    body = {
+        "spep": {"m_protein": q(16, "g/L", comparator)},
+        "flc": {"kappa": q(12.1, "mg/L"), "lambda": q(14.3, "mg/L")},
+    }
+    out = run(body)
+    assert code(out) == "INDETERMINATE"
+    assert out["classification"]["provisional"] is True
+    assert out["missing_data"][0] == "serum_ife"
+    assert "no M-spike" not in out["comment"]
+
+
+def test_the_worked_example_before_its_immunofixation_keeps_the_mgcs_referral():
+    body = json.loads(EXAMPLE_S6.read_text())
+    del body["serum_ife"]
+    out = run(body)
+    assert code(out) == "INDETERMINATE"
+    assert "MGCS_SCLEROMYXEDEMA" in flag_codes(out)
+    assert "SCLEROMYXEDEMA_NO_PARAPROTEIN" not in flag_codes(out)
+
+
+def test_a_bounded_peak_beside_a_negative_immunofixation_is_still_no_monoclonal_protein():
+    body = {
+        "spep": {"m_protein": q(1, "g/L", "<")},
+        "serum_ife": ife(),
+        "flc": {"kappa": q(12.1, "mg/L"), "lambda": q(14.3, "mg/L")},
+    }
+    assert code(run(body)) == "NO_MONOCLONAL_PROTEIN"
