@@ -460,6 +460,19 @@ def _myeloma_logic(f: Facts, kind: str, isotype: str | None) -> Outcome:
     _no_amyloidosis(f, amyloidosis, C.NO_AMYLOIDOSIS)
     if f.mde_any is True:
         return _with_events(f, isotype, bmpc10, plasmacytoma)
+    if f.li_discordant:
+        # ref: §2.1 Li — a ratio >= 100 on the chain opposite the clone's (a possible second, light-chain
+        # clone): neither this clone's biomarker nor excluded; no category rests on it until settled.
+        out = _indeterminate(
+            isotype,
+            "free light-chain ratio >= 100 on the chain opposite the clone's light chain (discordant: a "
+            "possible second, light-chain clone): repeat serum free light chains and immunofixation; "
+            "haematology review (§2.1)",
+            ["flc.kappa", "flc.lambda", "serum_ife"] + ([MARROW] if bmpc10 is None else []),
+        )
+        out.refer = True
+        out.repeat_flc = True
+        return out
     if plasmacytoma is True and bmpc10 is True:
         return _plasmacytoma_with_marrow(f, isotype)
     if amyloidosis is True:

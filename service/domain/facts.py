@@ -95,6 +95,8 @@ class Facts:
     egfr_estimate: EstimatedGfr | None = None
     # A non-Freelite FLC ratio that would meet the SLiM threshold (§2.1 Li): escalated, never silent.
     li_escalated: bool = False
+    # §2.1 Li met only on the chain opposite a heavy-chain clone's light chain (a possible second clone).
+    li_discordant: bool = False
     # ref: §5 — within the IVIg window an IgG clone's M-protein (value or bound) is unreliable.
     ivig_igg: bool = False
     # §2.1 R open: a creatinine with no clearance, eGFR or estimate that could give an eGFR < 40.
@@ -556,6 +558,8 @@ def _light_chain_ratio(f: Facts) -> None:
     # heavy-chain clone's light chain is not missed; a chain below 100 mg/L settles it on its own.
     row = C.FLC_RATIO_100
     li: Tri = None
+    kappa_side: Tri = None
+    lambda_side: Tri = None
     flc_in = f.panel.flc
     if flc_in is not None and flc_in.kappa is not None and flc_in.lambda_ is not None:
         r = f.ratio
@@ -572,6 +576,21 @@ def _light_chain_ratio(f: Facts) -> None:
         li = either(kappa_side, lambda_side)
     flc = f.flc
     note = None
+    lc = single_light_chain(f.panel) if f.heavy_chains else None
+    if lc is not None and li is True:
+        clone_side, other_side = (
+            (kappa_side, lambda_side) if lc is LightChain.KAPPA else (lambda_side, kappa_side)
+        )
+        if other_side is True and clone_side is not True:
+            # ref: §2.1 Li — the involved chain is the clone's: a ratio of >= 100 on the other chain (an
+            # IgG-kappa clone beside lambda 1000 / kappa 5 mg/L) is a possible second, light-chain clone,
+            # not this clone's biomarker: discordant, to be settled by repeating FLC and immunofixation.
+            f.li_discordant = True
+            li = None
+            note = (
+                f"ratio >= 100 only on the chain opposite the clone's {lc} light chain (a possible second "
+                "clone, or an error): repeat serum free light chains and immunofixation (§2.1)"
+            )
     measured = li is not None
     if flc is not None and flc.assay != "freelite":
         # ref: §2.1 Li / §4 — validated on Freelite only: not assessable with another assay; values that

@@ -97,6 +97,19 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "immunofixation the bound is read as before.",
                 "affects": "Panels with a bounded serum M-protein and no serum immunofixation.",
             },
+            {
+                "rules": ["mde.flc_ratio_ge_100"],
+                "section": "§2.1 Li",
+                "change": "An FLC ratio of 100 or more only on the chain opposite a heavy-chain clone's"
+                " light chain (an IgG-kappa clone beside lambda 1000 / kappa 5 mg/L) is not assessable,"
+                " not met: the involved chain is the clone's, and the other chain's excess is a "
+                "possible second clone (or an error). Without another myeloma-defining event the answer"
+                " is indeterminate, referred, with serum FLC and immunofixation to repeat. It was a "
+                "final multiple myeloma (or an indeterminate MDE finding) resting on the discordant "
+                "chain alone. With another myeloma-defining event the category is unchanged.",
+                "affects": "Panels of a heavy-chain clone whose FLC ratio is >= 100 on the other light "
+                "chain.",
+            },
         ],
     },
     {

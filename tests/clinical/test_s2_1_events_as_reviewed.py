@@ -15,11 +15,24 @@ def test_a_slim_only_event_is_not_described_as_crab(client):
     assert "MGUS excludes CRAB" not in out["classification"]["label"]
 
 
-def test_the_flc_slim_rule_is_judged_on_the_chain_in_excess(client):
+def test_the_flc_slim_rule_on_the_chain_opposite_the_clone_is_never_missed_nor_taken_as_the_clones(client):
+    # A lambda excess beside a kappa clone (a possible second clone, or light-chain escape) is not
+    # missed: it is not assessable and the answer is indeterminate, referred, FLC and IFE repeated; with
+    # a lambda clone the same ratio is the clone's and met.
     flc = {"kappa": {"value": 1, "unit": "mg/L"}, "lambda": {"value": 100, "unit": "mg/L"}}
     out = post(client, b(flc=flc))
     status = {c["id"]: c["status"] for c in out["criteria"]}
-    assert status["mde.flc_ratio_ge_100"] == "met"
+    assert status["mde.flc_ratio_ge_100"] == "not_assessable"
+    assert out["classification"]["code"] == "INDETERMINATE"
+    assert "HEMATOLOGY_REFERRAL" in flags(out)
+    lam = post(
+        client,
+        b(
+            flc=flc,
+            serum_ife={"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "lambda"}]},
+        ),
+    )
+    assert {c["id"]: c["status"] for c in lam["criteria"]}["mde.flc_ratio_ge_100"] == "met"
 
 
 def test_zero_light_chains_settle_the_flc_slim_rule_as_not_met(client):

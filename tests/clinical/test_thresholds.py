@@ -712,3 +712,34 @@ def test_li_bounds_and_units_at_a_ratio_of_exactly_100(kappa, lam, expected, cat
     result = run(_li(kappa, lam))
     assert status(result, LI) == expected
     assert code(result) == category
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "category"),
+    [
+        # IgG-kappa clone, lambda 1000 / kappa 5 mg/L: >= 100 only on the opposite chain, discordant
+        (_li(q(5, "mg/L"), q(1000, "mg/L")), NA, "INDETERMINATE"),
+        (
+            merge(_li(q(5, "mg/L"), q(1000, "mg/L")), {"marrow": {"clonal_plasma_cells_percent": 5}}),
+            NA,
+            "INDETERMINATE",
+        ),
+        # the clone's own chain: met as before
+        (_li(q(1000, "mg/L"), q(5, "mg/L")), MET, MM),
+        (_li(q(5, "mg/L"), q(1000, "mg/L"), "lambda"), MET, MM),
+        # below 100 on the opposite chain: no myeloma-defining event either way
+        (_li(q(10, "mg/L"), q(300, "mg/L")), NOT, SMM),
+    ],
+    ids=["opposite_smm_range", "opposite_mgus_range", "own_kappa", "own_lambda", "opposite_30"],
+)
+def test_li_met_only_on_the_chain_opposite_the_clone_is_discordant_not_myeloma(body, expected, category):
+    # §2.1 Li: the involved chain is the clone's. A ratio >= 100 on the other chain is a possible second
+    # clone: not assessable, indeterminate and referred, FLC and immunofixation repeated; it was a final
+    # myeloma resting on the discordant chain alone.
+    result = run(body)
+    assert status(result, LI) == expected
+    assert code(result) == category
+    if category == "INDETERMINATE":
+        assert result["classification"]["provisional"] is True
+        assert {"flc.kappa", "flc.lambda", "serum_ife"} <= set(result["missing_data"])
+        assert "REPEAT_IFE_FLC" in {r["code"] for r in result["recommendations"]}
