@@ -33,10 +33,13 @@ MODEL_NAMES = {
 }
 
 
-def _mgus_follow_up(mayo: RiskResult, marrow_done: bool, marrow_asked: bool) -> Recommendation:
+def _mgus_follow_up(
+    mayo: RiskResult, marrow_done: bool, marrow_asked: bool, evolving: frozenset[str] = frozenset()
+) -> Recommendation:
     groups = set(mayo.possible_groups)
     if groups == {"low"}:
-        # ref: §3.2 — low-risk MGUS: SPEP at 6 months, then every 2–3 years if stable.
+        # ref: §3.2 — low-risk MGUS: SPEP at 6 months, then every 2–3 years if stable. Serial results
+        # that evolve (§3.5) are not stable: the longer interval and "no marrow" wait on haematology.
         return Recommendation(
             "FOLLOW_UP",
             "Low-risk MGUS: repeat serum protein electrophoresis in 6 months, then every 2-3 years if "
@@ -44,12 +47,16 @@ def _mgus_follow_up(mayo: RiskResult, marrow_done: bool, marrow_asked: bool) -> 
             + (
                 "The marrow result asked for above decides whether the category stands "
                 if marrow_asked
+                else "The serial results are not stable (an evolving pattern): haematology review decides "
+                "the interval and whether the marrow is examined "
+                if evolving
                 else "Baseline bone-marrow examination and skeletal survey are not routinely indicated "
             )
             + f"({SRC32}).",
             _d(6),
-            "every 2-3 years if stable, or when symptoms arise",
-            ("spep",),
+            "every 2-3 years if stable, or when symptoms arise"
+            + ("; the serial results are not stable: haematology review decides" if evolving else ""),
+            ("spep", "hemoglobin") if "EVOLVING_HEMOGLOBIN" in evolving else ("spep",),
         )
     if "low" not in groups:
         # ref: §3.2 — intermediate/high-risk MGUS: marrow at baseline; review at 6 months, then yearly.
@@ -95,7 +102,7 @@ def recommendations(
         )
     recs.extend(_with_urine(f, _follow_up(f, out, risk, codes)))
     recs.extend(_referral_advice(out, codes))
-    evolving = codes & {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"}
+    evolving = codes & EVOLVING_CODES
     if evolving:
         recs.append(
             Recommendation(
@@ -217,7 +224,10 @@ def _follow_up(f: Facts, out: Outcome, risk: dict[str, RiskResult], codes: set[s
         )
         recs.append(
             _mgus_follow_up(
-                risk["mgus_mayo_2005"], marrow_done, "MARROW_EXAMINATION_RECOMMENDED" in codes or out.trephine
+                risk["mgus_mayo_2005"],
+                marrow_done,
+                "MARROW_EXAMINATION_RECOMMENDED" in codes or out.trephine,
+                frozenset(codes & EVOLVING_CODES),
             )
         )
     elif out.code in (Code.SMOLDERING_MYELOMA, Code.SMOLDERING_MYELOMA_LIGHT_CHAIN):
@@ -359,10 +369,12 @@ _COMMENT_FLAGS = frozenset(
         "IVIG_IGG_UNRELIABLE",
     }
 )
+EVOLVING_CODES = frozenset({"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN", "RISING_M_PROTEIN_SUCCESSIVE"})
 _COMMENT_RECS = frozenset(
     {
         # MARROW_EXAMINATION and EMERGENCY_ADMISSION are said by their flags' messages already.
         "FOLLOW_UP",
+        "EVOLVING_PATTERN_REVIEW",
         "REFER_HEMATOLOGY",
         "URGENT_FLC_IFE",
         "TREPHINE_CD138_COUNT",

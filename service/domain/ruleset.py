@@ -110,6 +110,17 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "Panels of a heavy-chain clone whose FLC ratio is >= 100 on the other light "
                 "chain.",
             },
+            {
+                "rules": ["follow_up", "serial.evolving_m_protein", "serial.evolving_hemoglobin"],
+                "section": "§3.2, §3.5",
+                "change": "Beside an evolving pattern (§3.5), the low-risk MGUS schedule no longer says"
+                " the marrow is not routinely indicated: the serial results are not stable, and "
+                "haematology review decides the interval and the marrow; FOLLOW_UP.tests adds "
+                "haemoglobin beside an evolving haemoglobin, and the comment carries the "
+                "evolving-pattern review (it was in the recommendations only).",
+                "affects": "Low-risk MGUS answers with EVOLVING_* or RISING_M_PROTEIN_SUCCESSIVE flags "
+                "(wording, FOLLOW_UP.then and tests); comments of every answer with such a flag.",
+            },
         ],
     },
     {

@@ -448,3 +448,32 @@ def test_a_haemoglobin_bound_that_leaves_the_evolving_rule_open_is_said(earlier,
     result = run(body)
     assert (EVOLVING_HB in {f["code"] for f in result["flags"]}) is flag
     assert any(UNDECIDED in n and "an evolving haemoglobin" in n for n in result["notes"]) is undecided
+
+
+def test_an_evolving_pattern_beside_low_risk_mgus_is_not_given_the_stable_schedule_unqualified():
+    # §3.2 low-risk schedule (every 2-3 years, marrow not routinely indicated) is for stable results;
+    # §3.5 evolving M-protein and haemoglobin call for haematology review, said in the comment too.
+    body = {
+        "patient": {"age_years": 65, "sex": "male"},
+        "collected_on": "2025-09-15",
+        "spep": {"m_protein": {"value": 14.9, "unit": "g/L"}},
+        "serum_ife": {"result": "positive", "clones": [{"heavy_chain": "IgG", "light_chain": "kappa"}]},
+        "flc": {"kappa": {"value": 15, "unit": "mg/L"}, "lambda": {"value": 12, "unit": "mg/L"}},
+        "marrow": {"clonal_plasma_cells_percent": 5},
+        "labs": {"hemoglobin": {"value": 135, "unit": "g/L"}},
+        "history": [
+            {
+                "collected_on": "2025-03-15",
+                "spep": {"m_protein": {"value": 9.9, "unit": "g/L"}},
+                "labs": {"hemoglobin": {"value": 145, "unit": "g/L"}},
+            }
+        ],
+    }
+    result = run(body)
+    codes = {f["code"] for f in result["flags"]}
+    assert {"EVOLVING_M_PROTEIN", "EVOLVING_HEMOGLOBIN"} <= codes
+    follow = next(r for r in result["recommendations"] if r["code"] == "FOLLOW_UP")
+    assert "hemoglobin" in follow["tests"]
+    assert "not stable" in follow["then"]
+    assert "Baseline bone-marrow examination and skeletal survey are not routinely" not in result["comment"]
+    assert "haematology review now" in result["comment"]
