@@ -27,7 +27,7 @@ from marshmallow import ValidationError
 
 from service.domain import plausibility
 from service.domain import ruleset as R
-from service.domain.panel import HistoryEntry, Panel
+from service.domain.panel import Clinical, HistoryEntry, Panel, Scleromyxedema
 from service.domain.quantity import Analyte
 from service.domain.serial import add_months, within
 from service.store import (
@@ -308,12 +308,53 @@ def _refused_note(refused: dict[str, list[str]]) -> list[str]:
     ]
 
 
+# The Rongioletti findings (§5) a stored statement of scleromyxoedema carries with it.
+_RONGIOLETTI_FIELDS = (
+    "papular_eruption",
+    "sclerodermoid_induration",
+    "histology_mucin_fibrosis",
+    "thyroid_disease",
+)
+
+
+def carried_scleromyxoedema(panel: Panel, rows: list[PanelRow]) -> tuple[Panel, list[str]]:
+    """§5: scleromyxoedema stated (confirmed or suspected) with the patient's latest stored panel that
+    states it at all, carried to a request that states nothing about it (an LIS sends the follow-up
+    protein studies without the clinical findings): the MGCS flag and referral are not lost between
+    visits. A stored statement of absence, or any statement in the request, ends the carry."""
+    c = panel.clinical
+    if c is not None and (
+        c.scleromyxedema is not None or any(getattr(c, k) is not None for k in _RONGIOLETTI_FIELDS[:3])
+    ):
+        return panel, []
+    for r in sorted(rows, key=lambda r: (r.collected_on, r.seq), reverse=True):
+        if '"scleromyxedema"' not in r.body:
+            continue
+        stored = r.request.get("clinical") or {}
+        status = stored.get("scleromyxedema")
+        if status not in ("confirmed", "suspected"):
+            return panel, []  # stated absent (or not stated) on the latest record that speaks of it
+        found = {k: stored.get(k) for k in _RONGIOLETTI_FIELDS if isinstance(stored.get(k), bool)}
+        if c is not None and c.thyroid_disease is not None:
+            found.pop("thyroid_disease", None)  # the request's own thyroid finding stands
+        clinical = (c or Clinical())._replace(scleromyxedema=Scleromyxedema(status), **found)
+        note = (
+            f"Scleromyxoedema ({status}) is recorded with this patient's panel of "
+            f"{r.collected_on.isoformat()} (record {r.id}) and was carried to this answer, whose request "
+            "states nothing about it (clinical-reference §5: the skin disease, not the size of the clone, "
+            "drives the referral). Send clinical.scleromyxedema to state otherwise."
+        )
+        return panel._replace(clinical=clinical), [note]
+    return panel, []
+
+
 def with_stored_history(
     panel: Panel, rows: list[PanelRow], sent_history: list[dict[str, Any]] | None = None
 ) -> Serial:
     """The panel with the patient's stored earlier panels (``rows``, oldest first) merged into its
     history. ``sent_history``: the request's own history entries as sent (JSON); on a date both have,
     the request's results stand and the stored ones only fill what the request's entry lacks."""
+    panel, carried = carried_scleromyxoedema(panel, rows)
     used = [
         {"collected_on": on.isoformat(), "source": "request"}
         for on in sorted(h.collected_on for h in panel.history)  # by date, as without the store
@@ -370,7 +411,7 @@ def with_stored_history(
             combined.append(on.isoformat())
         added.append((loaded._replace(from_store=True), stored))
     if not added and not same_day:
-        return Serial(panel, used, [], _refused_note(refused))
+        return Serial(panel, used, [], carried + _refused_note(refused))
     own_history = [completed[h.collected_on][0] if h.collected_on in completed else h for h in panel.history]
     history = own_history + [h for h, _ in added]
     notes: list[str] = []
@@ -437,7 +478,7 @@ def with_stored_history(
             "months, was used too: it is the baseline from which the serial rules count the first 6 months "
             "of follow-up (clinical-reference §3.5)."
         )
-    notes += _refused_note(refused)
+    notes += carried + _refused_note(refused)
     new = panel._replace(history=tuple(history))
     if panel.collected_on is None:
         new = new._replace(collected_on=current, collected_on_assumed=True)

@@ -121,6 +121,19 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "Low-risk MGUS answers with EVOLVING_* or RISING_M_PROTEIN_SUCCESSIVE flags "
                 "(wording, FOLLOW_UP.then and tests); comments of every answer with such a flag.",
             },
+            {
+                "rules": ["mgcs.scleromyxedema"],
+                "section": "§5",
+                "change": "Serial memory carries scleromyxoedema stated (confirmed or suspected) with "
+                "the patient's latest stored panel that states it, with its Rongioletti findings, to a "
+                "request that says nothing about it: the follow-up SPEP an LIS sends without clinical "
+                "findings was answered MGUS of undetermined significance on the every-2-3-years "
+                "schedule beside the stored diagnosis. A note names the record; any statement in the "
+                "request, or a later stored absence, ends the carry; fever and neurological signs are "
+                "never carried.",
+                "affects": "Requests with patient_ref, without clinical scleromyxoedema findings, whose"
+                " patient has a stored panel stating scleromyxoedema.",
+            },
         ],
     },
     {

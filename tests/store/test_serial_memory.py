@@ -423,3 +423,65 @@ def test_history_used_is_in_date_order_whether_or_not_the_store_adds_to_it(clien
     ]
     used = client.post("/v1/interpretations", json=body).json["history_used"]
     assert [u["collected_on"] for u in used] == ["2025-01-15", "2025-06-15"]
+
+
+SCLERO = {
+    "scleromyxedema": "confirmed",
+    "papular_eruption": True,
+    "sclerodermoid_induration": True,
+    "histology_mucin_fibrosis": True,
+    "thyroid_disease": False,
+}
+
+
+def _visit(on: str, ref: str, **extra) -> dict:
+    return {
+        "patient": {"age_years": 34, "sex": "female"},
+        "collected_on": on,
+        "patient_ref": ref,
+        "specimen_id": f"{ref}-{on}",
+        "spep": {"m_protein": {"value": 8, "unit": "g/L"}},
+        "serum_ife": IFE,
+        "flc": {"kappa": {"value": 12.1, "unit": "mg/L"}, "lambda": {"value": 14.3, "unit": "mg/L"}},
+        "marrow": {"plasma_cells_percent": 8},
+        **extra,
+    }
+
+
+def test_a_stored_scleromyxoedema_is_carried_to_a_follow_up_that_states_nothing_about_it(client):
+    # §5: the follow-up SPEP an LIS sends without clinical findings was "MGUS of undetermined
+    # significance" on the every-2-3-years schedule, beside a stored record of confirmed scleromyxoedema.
+    first = client.post("/v1/interpretations", json=_visit("2024-03-15", "MRN-SCL", clinical=SCLERO)).json
+    assert "MGCS_SCLEROMYXEDEMA" in codes(first)
+    later = client.post("/v1/interpretations", json=_visit("2024-09-15", "MRN-SCL")).json
+    assert "MGCS_SCLEROMYXEDEMA" in codes(later)
+    assert "of clinical significance" in later["classification"]["label"]
+    assert any("carried to this answer" in n and first["id"] in n for n in later["notes"])
+    # A fever now, with the carried diagnosis: the dermato-neuro emergency.
+    febrile = _visit("2024-10-15", "MRN-SCL", clinical={"fever": True})
+    assert "DERMATO_NEURO_SYNDROME" in codes(client.post("/v1/interpretations", json=febrile).json)
+
+
+@pytest.mark.parametrize(
+    ("later_clinical", "carried"),
+    [
+        ({"scleromyxedema": "absent"}, False),  # the request speaks for itself
+        ({"plasmacytoma": False}, True),  # clinical findings about something else
+    ],
+)
+def test_the_request_s_own_statement_ends_the_carry(client, later_clinical, carried):
+    client.post("/v1/interpretations", json=_visit("2024-03-15", "MRN-SC2", clinical=SCLERO))
+    later = client.post(
+        "/v1/interpretations", json=_visit("2024-09-15", "MRN-SC2", clinical=later_clinical)
+    ).json
+    assert ("MGCS_SCLEROMYXEDEMA" in codes(later)) is carried
+
+
+def test_a_later_stored_statement_of_absence_ends_the_carry(client):
+    client.post("/v1/interpretations", json=_visit("2024-03-15", "MRN-SC3", clinical=SCLERO))
+    client.post(
+        "/v1/interpretations", json=_visit("2024-06-15", "MRN-SC3", clinical={"scleromyxedema": "absent"})
+    )
+    later = client.post("/v1/interpretations", json=_visit("2024-09-15", "MRN-SC3")).json
+    assert "MGCS_SCLEROMYXEDEMA" not in codes(later)
+    assert not any("carried to this answer" in n for n in later["notes"])
