@@ -549,7 +549,8 @@ def _normalize(message: str | bytes, *, declared: bool = True) -> str:
     decoded = _decode(message, declared=declared)
     text = decoded.lstrip("\ufeff").strip("\x0b\x1c\r\n \t")
     lines = re.split(r"\r\n|\r|\n", text)
-    return "\r".join(line for line in lines if line.strip())
+    # A line of framing bytes is kept (str.strip takes 0x1C for blank): it is refused, never dropped.
+    return "\r".join(line for line in lines if line.strip() or _FRAMED.search(line))
 
 
 def _encoding_of(text: str) -> Encoding:
@@ -574,6 +575,32 @@ def _check_terminators(text: str) -> None:
             hl7_code=100,
             ack_code="AR",
         )
+
+
+_FRAMING = {"\x0b": "0x0B (MLLP start block)", "\x1c": "0x1C (MLLP end block)"}
+_FRAMED = re.compile("[\x0b\x1c]")
+
+
+def _check_framing(text: str) -> None:
+    """MLLP's start and end block bytes are framing, never data: one inside a message means two
+    messages were joined (an end block without its CR, or two messages posted as one), and reading it
+    would give the first message's patient the second one's results."""
+    at = min((i for i in (text.find(c) for c in _FRAMING) if i >= 0), default=-1)
+    if at < 0:
+        return
+    number = text.count("\r", 0, at)
+    lines = text.split("\r")
+    name = lines[number][:3]
+    known = _SEGMENT_ID.fullmatch(name) is not None
+    raise Hl7Error(
+        f"byte {_FRAMING[text[at]]} inside the message, in segment {number + 1} ({name}): framing bytes are "
+        "never data; it joins two messages or ends one early (one message per frame, each ending "
+        "<FS><CR>; one message per HTTP request). Nothing in the message was read",
+        segment=name if known else "MSH",
+        index=sum(1 for line in lines[: number + 1] if line[:3] == name) if known else 1,
+        hl7_code=100,
+        ack_code="AR",
+    )
 
 
 def _declared_encoding(text: str) -> Encoding | None:
@@ -1254,6 +1281,7 @@ def parse_oru(
             ack_code="AR",
         )
     _check_terminators(text)
+    _check_framing(text)
     enc = _declared_encoding(text)
     if enc is None:
         # The parser would split on the declared characters whatever they are: a message whose
