@@ -726,7 +726,7 @@ def _observation(
             f"{where} ({label}): status 'preliminary': {entry.target} is read as sent, but the laboratory "
             "has not released it as final and it may still change"
         )
-    if entry.target in _FLC_FIELDS:
+    if entry.target in _FLC_PANEL:
         stated = _stated_assay(obs, where, notes)
         if stated is not None:
             assay, place, text = stated
@@ -734,6 +734,8 @@ def _observation(
 
 
 _FLC_FIELDS = ("flc.kappa", "flc.lambda")
+# The results of one FLC panel: the assay its method or device states, on any of them, is the panel's.
+_FLC_PANEL = (*_FLC_FIELDS, "crosscheck.flc_ratio")
 # How much of a free text (Observation.note, DiagnosticReport.conclusion) a note carries.
 _TEXT_SHOWN = 300
 

@@ -1176,7 +1176,8 @@ _FLC_ANALYSERS = (
     ("n_latex", re.compile(r"\bsiemens\b|\bbn\s*-?\s*(?:ii|2)\b|\bbnii\b|\batellica\b")),
 )
 _ASSAY_NAMES = {"freelite": "Freelite", "n_latex": "N Latex", "sebia": "Sebia", "other": "other"}
-FLC_TARGETS = ("flc.kappa", "flc.lambda")
+# The results of one FLC panel: the assay named on any of them (OBX-17) is the panel's.
+FLC_TARGETS = ("flc.kappa", "flc.lambda", "crosscheck.flc_ratio")
 
 
 def _named_assays(texts: Sequence[str], table: Sequence[tuple[str, re.Pattern[str]]]) -> set[str]:
