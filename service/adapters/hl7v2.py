@@ -960,6 +960,9 @@ class _ObxReader:
         if kind is Kind.IFE:
             if value_type not in (*_CODED, "ST", "TX", "FT", ""):
                 raise ValueProblem(f"value type {value_type} cannot carry an immunofixation result")
+            if value_type in _CODED:
+                for rep in reps:
+                    self._one_reading(entry, rep)
             # Each repetition is read from the first of its texts that is an immunofixation result.
             chosen = [
                 text
@@ -996,7 +999,33 @@ class _ObxReader:
                 unit_where="OBX-6",
                 notes=self.notes,
             )
+        if value_type in _CODED:
+            self._one_reading(entry, rep)
         return coded_value(entry, _candidates(seg, rep, value_type), self.codemap)
+
+    def _one_reading(self, entry: CodeEntry, rep: str) -> None:
+        """A coded value's code, text, alternate code and text and original text (CWE-9) say one
+        result in other words: two of them that read as different results are refused, never one of
+        them chosen (as FHIR refuses a valueCodeableConcept whose text and codings disagree)."""
+        comps = [unescape(c, self.seg.enc) for c in rep.split(self.seg.enc.component)]
+        readings: dict[str, list[str]] = {}
+        for number in (1, 2, 4, 5, 9):
+            text = comps[number - 1].strip() if len(comps) >= number else ""
+            if not text:
+                continue
+            try:
+                value = coded_value(entry, [text], self.codemap)
+            except ValueProblem:
+                continue  # a local code, or a text that is not a result: says nothing against the others
+            if isinstance(value, dict) and isinstance(value.get("clones"), list):
+                value = {**value, "clones": sorted(value["clones"], key=repr)}
+            readings.setdefault(repr(value), []).append(f"OBX-5.{number} '{text[:40]}'")
+        if len(readings) > 1:
+            listed = "; ".join(" and ".join(where) for where in readings.values())
+            raise ValueProblem(
+                f"coded value reads as different results ({listed}): its code, text and alternate coding "
+                "must say one result"
+            )
 
     def _ife_texts(self, candidates: list[str]) -> list[str]:
         """The immunofixation text of one repetition: the first candidate read whole; else, of a text

@@ -301,7 +301,7 @@ class TestHl7Forms:
         mapping = tmp_path / "map.yaml"
         mapping.write_text(
             "senders:\n  - {name: nist, application: '2.16.840.1.113883.3.72.7.1',\n"
-            "     ife_wordings: {'IgG kappa': 'IgA lambda'}}\n"
+            "     ife_wordings: {'IgG kappa': 'IgA lambda', 'IGGK': 'IgA lambda'}}\n"
         )
         ctx = hl7v2.parse_oru(corpus_text(NIST), load_codemap(str(mapping)))
         assert ctx.request["serum_ife"]["clones"] == [{"heavy_chain": "IgA", "light_chain": "lambda"}]
