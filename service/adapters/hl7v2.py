@@ -41,7 +41,7 @@ layer validates it with the same request schema as JSON and runs the same engine
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
   code -> ``clinical.*``. DG1-6 ``W`` (working) makes scleromyxoedema "suspected", otherwise
   "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
-  DG1-21 action code (v2.5+) is ``D`` (delete) is ignored (noted).
+  DG1-21 action code is ``D`` (delete) is ignored (noted; also in v2.3/2.4, which define no DG1-21).
 * MSH-10 is required (AR without it); MSH-12 is read without surrounding blanks. MSH-18 (HL7 table
   0211) decides how the bytes are read (``CHARACTER_SETS``); a set that is unknown or not read, or
   bytes not valid in it, are rejected at MSH-18 (AR); without it, UTF-8 else Latin-1 (``_decode``).
@@ -1912,8 +1912,15 @@ def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
     codings = _codings(seg, 3)
     where = f"DG1[{seg.index}] ({codings[0].code if codings else 'no code'})"
     _one_value(seg, _ONE_VALUE_DG1 if version in _DG1_ACTION_VERSIONS else _ONE_VALUE_DG1[:2], f"{where}: ")
-    if version in _DG1_ACTION_VERSIONS and seg.component(21).strip().upper() == "D":
-        notes.append(f"{where}: DG1-21 action code D: the diagnosis is deleted; ignored")
+    if seg.component(21).strip().upper() == "D":
+        # Versions 2.3 and 2.4 define no DG1-21, but engines that stamp 2.4 on 2.5 segments send it: a
+        # deleted diagnosis is never read as present.
+        older = (
+            f" (version {version} defines no DG1-21: read as HL7 table 0206 D, as in 2.5)"
+            if version not in _DG1_ACTION_VERSIONS
+            else ""
+        )
+        notes.append(f"{where}: DG1-21 action code D: the diagnosis is deleted; ignored{older}")
         return
     try:
         entry = codemap.resolve(codings, section="conditions")
