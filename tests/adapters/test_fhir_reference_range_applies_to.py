@@ -19,7 +19,12 @@ def g_dl(value: float) -> dict[str, Any]:
 
 
 def sex_range(sex: str, low: float, high: float, **extra: Any) -> dict[str, Any]:
-    return {"low": g_dl(low), "high": g_dl(high), "appliesTo": [{"coding": [{"system": GENDER, "code": sex}]}], **extra}
+    return {
+        "low": g_dl(low),
+        "high": g_dl(high),
+        "appliesTo": [{"coding": [{"system": GENDER, "code": sex}]}],
+        **extra,
+    }
 
 
 FEMALE, MALE = sex_range("female", 12.0, 16.0), sex_range("male", 13.5, 17.5)

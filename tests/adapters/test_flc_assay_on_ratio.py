@@ -17,18 +17,21 @@ HL7 = "x-application/hl7-v2+er7"
 
 
 def message(ratio_method: str, kappa_method: str = "") -> str:
-    return "\r".join(
-        [
-            r"MSH|^~\&|LIS|LAB|MGI|HOSP|20240502103000||ORU^R01^ORU_R01|FLCR1|P|2.5.1",
-            "PID|1||E1^^^EPI^MR||DOE^JANE||19600315|F",
-            "OBR|1|ORD1|LAB1|SPEP^SPEP^L|||20240501083000",
-            "OBX|1|NM|33358-3^M-protein^LN||1.2|g/dL|||||F",
-            "OBX|2|ST|25700-6^IFE^LN||IgG kappa||||||F",
-            f"OBX|3|NM|36916-5^Kappa^LN||1500|mg/L|||||F||||||{kappa_method}",
-            "OBX|4|NM|33944-0^Lambda^LN||10|mg/L|||||F",
-            f"OBX|5|NM|48378-4^Kappa/Lambda ratio^LN||150||||||F||||||{ratio_method}",
-        ]
-    ) + "\r"
+    return (
+        "\r".join(
+            [
+                r"MSH|^~\&|LIS|LAB|MGI|HOSP|20240502103000||ORU^R01^ORU_R01|FLCR1|P|2.5.1",
+                "PID|1||E1^^^EPI^MR||DOE^JANE||19600315|F",
+                "OBR|1|ORD1|LAB1|SPEP^SPEP^L|||20240501083000",
+                "OBX|1|NM|33358-3^M-protein^LN||1.2|g/dL|||||F",
+                "OBX|2|ST|25700-6^IFE^LN||IgG kappa||||||F",
+                f"OBX|3|NM|36916-5^Kappa^LN||1500|mg/L|||||F||||||{kappa_method}",
+                "OBX|4|NM|33944-0^Lambda^LN||10|mg/L|||||F",
+                f"OBX|5|NM|48378-4^Kappa/Lambda ratio^LN||150||||||F||||||{ratio_method}",
+            ]
+        )
+        + "\r"
+    )
 
 
 def test_the_assay_named_on_the_ratio_obx_is_the_panel_s(codemap):
@@ -62,7 +65,12 @@ BUNDLE = {
                 "status": "final",
                 "code": {"coding": [{"system": "http://loinc.org", "code": "33358-3"}]},
                 "effectiveDateTime": "2024-05-01",
-                "valueQuantity": {"value": 12, "unit": "g/L", "system": "http://unitsofmeasure.org", "code": "g/L"},
+                "valueQuantity": {
+                    "value": 12,
+                    "unit": "g/L",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "g/L",
+                },
             }
         },
         {
@@ -108,4 +116,3 @@ def test_fhir_a_ratio_method_and_a_kappa_method_naming_different_assays_are_refu
     assert resp.status_code == 422, resp.get_json()
     text = json.dumps(resp.get_json())
     assert "n_latex" in text and "freelite" in text
-

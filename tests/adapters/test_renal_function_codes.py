@@ -14,17 +14,20 @@ TODAY = date(2024, 8, 1)
 
 
 def message(renal: str) -> str:
-    return "\r".join(
-        [
-            r"MSH|^~\&|Beaker|UCSF|MGI|LAB|20240502103000||ORU^R01^ORU_R01|R-CRCL-1|P|2.5.1",
-            "PID|1||E1^^^EPI^MR||DOE^JANE||19460315|F",
-            "OBR|1|ORD1|LAB1|SPEP^SPEP^L|||20240501083000",
-            "OBX|1|NM|33358-3^M-protein^LN||1.2|g/dL|||||F",
-            "OBX|2|ST|25700-6^IFE^LN||IgG kappa||||||F",
-            "OBX|3|NM|2160-0^Creatinine^LN||1.1|mg/dL|0.6-1.2||||F",
-            renal,
-        ]
-    ) + "\r"
+    return (
+        "\r".join(
+            [
+                r"MSH|^~\&|Beaker|UCSF|MGI|LAB|20240502103000||ORU^R01^ORU_R01|R-CRCL-1|P|2.5.1",
+                "PID|1||E1^^^EPI^MR||DOE^JANE||19460315|F",
+                "OBR|1|ORD1|LAB1|SPEP^SPEP^L|||20240501083000",
+                "OBX|1|NM|33358-3^M-protein^LN||1.2|g/dL|||||F",
+                "OBX|2|ST|25700-6^IFE^LN||IgG kappa||||||F",
+                "OBX|3|NM|2160-0^Creatinine^LN||1.1|mg/dL|0.6-1.2||||F",
+                renal,
+            ]
+        )
+        + "\r"
+    )
 
 
 CLEARANCE = "OBX|4|NM|2164-2^Creatinine renal clearance 24h^LN||35|mL/min|75-115|L|||F"
@@ -38,7 +41,9 @@ def test_a_measured_creatinine_clearance_is_read(codemap):
 
 @pytest.mark.parametrize("code", ["48642-3", "48643-1", "88293-6", "88294-4", "77147-7", "50044-7"])
 def test_the_us_egfr_codes_are_read_as_egfr(codemap, code):
-    ctx = parse_oru(message(f"OBX|4|NM|{code}^eGFR^LN||35|mL/min/{{1.73_m2}}|>60|L|||F"), codemap, today=TODAY)
+    ctx = parse_oru(
+        message(f"OBX|4|NM|{code}^eGFR^LN||35|mL/min/{{1.73_m2}}|>60|L|||F"), codemap, today=TODAY
+    )
     assert ctx.request["labs"]["egfr"] == {"value": 35, "unit": "mL/min/1.73m2"}
 
 

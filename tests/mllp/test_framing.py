@@ -31,7 +31,10 @@ def test_an_end_block_without_its_cr_ends_the_frame_and_the_next_message_is_answ
     # Read alone, as its own message: a calcium without a screening result is a content error (AE).
     assert msa(second)[:2] == ["AE", "GLUE2"]
     assert wait_for(lambda: len(engine.messages) == 1)
-    assert "CALCIUM" not in engine.messages[0].upper().replace("HYPERCALC", "") and "|O2|" not in engine.messages[0]
+    assert (
+        "CALCIUM" not in engine.messages[0].upper().replace("HYPERCALC", "")
+        and "|O2|" not in engine.messages[0]
+    )
     assert "MYELOMA_DEFINING_EVENT" not in engine.messages[0]
 
 
