@@ -18,8 +18,9 @@ is the sender's (``meta.source``, MessageHeader source or sender Organization) o
 
 * Observation: ``code.coding`` looked up in the code map (LOINC defaults + lab codes; a known-wrong
   code in any coding rejects the bundle). ``valueQuantity`` (value, comparator, unit from ``code``
-  when the system is UCUM, else ``unit``), ``referenceRange[0].low/high`` (else its ``text``, read as
-  HL7 OBX-7), ``valueCodeableConcept`` (its text and codings must read as one result) or
+  when the system is UCUM, else ``unit``), the ``referenceRange`` whose ``appliesTo``/``age`` fit the
+  patient (``_chosen_range``: none, several or undecidable -> no range, with a note) ``low/high`` (else
+  its ``text``, read as HL7 OBX-7), ``valueCodeableConcept`` (its text and codings must read as one result) or
   ``valueString`` (immunofixation, findings), ``valueBoolean``, ``valueInteger``. An
   ``interpretation`` '>' / '<' (v3 off scale high / low) makes the value a bound. Components are
   read like observations. Status final/amended/corrected/preliminary used; registered, cancelled,
@@ -68,7 +69,7 @@ import re
 import uuid
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -466,46 +467,189 @@ def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
     return codemap.normalize_unit(unit or code)
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """What decides which of an Observation's reference ranges applies (``appliesTo``, ``age``): the
+    Bundle's Patient's sex and birth date, and the Observation's date."""
+
+    sex: str | None = None
+    birth: date | None = None
+    on: date | None = None
+
+    @property
+    def age(self) -> int | None:
+        return age_in_years(self.birth, self.on) if self.birth is not None and self.on is not None else None
+
+
+def _bundle_subject(bundle: Mapping[str, Any]) -> _Subject:
+    """The sex and birth date of the Bundle's one Patient (none, or several: nothing known)."""
+    patients: list[Mapping[str, Any]] = []
+    for e in bundle.get("entry") or []:
+        resource = e.get("resource") if isinstance(e, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
+            patients.append(resource)
+    if len(patients) != 1:
+        return _Subject()
+    patient = patients[0]
+    sex = patient.get("gender") if patient.get("gender") in ("male", "female") else None
+    birth = patient.get("birthDate")
+    born = None
+    if isinstance(birth, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", birth):
+        try:
+            born = date.fromisoformat(birth)
+        except ValueError:
+            born = None  # refused where the Patient is read
+    return _Subject(sex, born)
+
+
+# referenceRange.appliesTo codes read as the patient's sex: FHIR administrative-gender and SNOMED CT.
+_SEX_CODES = {
+    "male": "male",
+    "female": "female",
+    "248153007": "male",  # SNOMED CT Male (finding)
+    "248152002": "female",  # SNOMED CT Female (finding)
+}
+_YEARS = {"a", "yr", "yrs", "year", "years"}
+
+
+def _applies(rng: Mapping[str, Any], subject: _Subject) -> bool | None:
+    """Whether one reference range applies to the patient: True, False, or None when it cannot be told
+    (an appliesTo the service does not read, the patient's sex or age not known, an age not in years)."""
+    verdict: bool | None = True
+    for concept in rng.get("appliesTo") or []:
+        if not isinstance(concept, dict):
+            return None
+        sexes = {
+            _SEX_CODES[key]
+            for key in (
+                [
+                    str(c.get("code", "")).strip().casefold()
+                    for c in concept.get("coding") or []
+                    if isinstance(c, dict)
+                ]
+                + [str(concept.get("text", "")).strip().casefold()]
+            )
+            if key in _SEX_CODES
+        }
+        if len(sexes) != 1 or subject.sex is None:
+            return None
+        if sexes.pop() != subject.sex:
+            verdict = False
+    age = rng.get("age")
+    if isinstance(age, dict) and (age.get("low") or age.get("high")):
+        years = subject.age
+        for side in ("low", "high"):
+            bound = age.get(side)
+            if not bound:
+                continue
+            unit = str(bound.get("code") or bound.get("unit") or "").strip().casefold()
+            value = bound.get("value")
+            if (
+                unit not in _YEARS
+                or not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or years is None
+            ):
+                return None
+            if (side == "low" and years < value) or (side == "high" and years > value):
+                verdict = False
+    elif age is not None:
+        return None
+    return verdict
+
+
+def _chosen_range(ranges: Sequence[Any], subject: _Subject, where: str, notes: list[str]) -> int | None:
+    """The index of the one reference range that applies to the patient, else None (said in a note).
+    One range without appliesTo or age is the range; among several, or one with appliesTo or age, each
+    is held to the patient's sex and age: when none or more than one applies, or one cannot be told, no
+    range is read (never the first one guessed)."""
+    if (
+        len(ranges) == 1
+        and isinstance(ranges[0], dict)
+        and not ranges[0].get("appliesTo")
+        and not ranges[0].get("age")
+    ):
+        return 0
+    verdicts = [_applies(r, subject) if isinstance(r, dict) else None for r in ranges]
+    applying = [i for i, v in enumerate(verdicts) if v]
+    if None not in verdicts and len(applying) == 1:
+        if len(ranges) > 1:
+            notes.append(
+                f"{where}: referenceRange[{applying[0]}] read: the one of {len(ranges)} ranges whose "
+                "appliesTo/age fits the patient"
+            )
+        return applying[0]
+    known = ", ".join(
+        part
+        for part in (
+            f"sex {subject.sex}" if subject.sex else "sex not known",
+            f"age {subject.age}" if subject.age is not None else "age not known",
+        )
+    )
+    why = (
+        "whether each applies cannot be told (an appliesTo or age the service does not read, or the "
+        "patient's sex or age not known)"
+        if None in verdicts
+        else ("none applies" if not applying else f"{len(applying)} apply")
+    )
+    notes.append(
+        f"{where}: reference range left out: {len(ranges)} referenceRange(s) for {known}, and {why}; "
+        "the service does not guess which is the patient's"
+    )
+    return None
+
+
 def _reference_range(
-    obs: Mapping[str, Any], unit: str, codemap: CodeMap, where: str, notes: list[str]
+    obs: Mapping[str, Any], unit: str, codemap: CodeMap, where: str, notes: list[str], subject: _Subject
 ) -> dict[str, Any] | None:
     ranges = obs.get("referenceRange") or []
     if not ranges:
         return None
+    chosen = _chosen_range(ranges, subject, where, notes)
+    if chosen is None:
+        return None
+    picked = ranges[chosen]
     result: dict[str, Any] = {}
     for side in ("low", "high"):
-        bound = ranges[0].get(side)
+        bound = picked.get(side)
         if not bound or bound.get("value") is None:
             continue
-        _number(bound["value"], f"referenceRange.{side}.value", f"referenceRange[0].{side}.value")
+        _number(bound["value"], f"referenceRange.{side}.value", f"referenceRange[{chosen}].{side}.value")
         bound_unit = _quantity_unit(bound, codemap)
         if bound_unit and unit and bound_unit != unit:
             raise ValueProblem(f"referenceRange.{side} is in '{bound_unit}' but the value is in '{unit}'")
         result[side] = bound["value"]
-    text = ranges[0].get("text")
+    text = picked.get("text")
     if text is not None and not isinstance(text, str):
         raise ValueProblem("referenceRange.text must be a JSON string")
     if not result and text and text.strip():
         # A range given only as text ('2.15-2.55', '<5 mg/L') is read as HL7 OBX-7 is, in the value's
         # unit; one that cannot be read, or names another unit, is left out with a note.
-        return read_range_text(text, unit, codemap, f"{where}: referenceRange[0].text", notes)
+        return read_range_text(text, unit, codemap, f"{where}: referenceRange[{chosen}].text", notes)
     if len(result) == 1 and text and text.strip():
         # One limit as a number and the range as text: the text completes it when it agrees.
         read_notes: list[str] = []
-        whole = read_range_text(text, unit, codemap, f"{where}: referenceRange[0].text", read_notes)
+        whole = read_range_text(text, unit, codemap, f"{where}: referenceRange[{chosen}].text", read_notes)
         ((side, number),) = result.items()
         if whole is not None and len(whole) == 2:
             if whole[side] != number:
                 raise ValueProblem(
                     f"referenceRange.{side} ({number}) and referenceRange.text ('{text}') disagree"
                 )
-            notes.append(f"{where}: referenceRange[0] completed from its text '{text}'")
+            notes.append(f"{where}: referenceRange[{chosen}] completed from its text '{text}'")
             return whole
         notes.extend(read_notes)
     return result or None
 
 
-def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: str, notes: list[str]) -> Any:
+def _value(
+    obs: Mapping[str, Any],
+    entry: CodeEntry,
+    codemap: CodeMap,
+    where: str,
+    notes: list[str],
+    subject: _Subject | None = None,
+) -> Any:
     kind = entry.kind
     if kind in (Kind.QUANTITY, Kind.CROSSCHECK, Kind.PERCENT, Kind.COUNT):
         if "valueQuantity" in obs:
@@ -540,7 +684,7 @@ def _value(obs: Mapping[str, Any], entry: CodeEntry, codemap: CodeMap, where: st
         if kind is Kind.QUANTITY and obs.get("referenceRange") and entry.target in REFERENCE_RANGE_NOT_READ:
             notes.append(range_not_read(entry.target, f"{where}: referenceRange"))
         elif kind is Kind.QUANTITY:
-            rng = _reference_range(obs, unit, codemap, where, notes)
+            rng = _reference_range(obs, unit, codemap, where, notes, subject or _Subject())
         if rng and not usable_range(rng):
             notes.append(f"{where}: one-sided reference range {rng} dropped (needs low and high)")
         return numeric_value(
@@ -675,8 +819,10 @@ def _observation(
     dated: tuple[date | None, str],
     *,
     status: Any = None,
+    subject: _Subject | None = None,
 ) -> None:
-    """Read one Observation (or a component: ``status`` is then its Observation's) into ``results``."""
+    """Read one Observation (or a component: ``status`` is then its Observation's) into ``results``;
+    ``subject`` (the patient's sex and birth date) chooses among its reference ranges."""
     codings = _codings(obs.get("code"))
     label = codings[0].code if codings else "no code"
     _carry_notes(obs, where, label, notes)
@@ -697,18 +843,14 @@ def _observation(
             raise ValueProblem("dataAbsentReason and a value[x] together (FHIR obs-6): send one of them")
         notes.append(f"{where} ({label}): dataAbsentReason; ignored")
         return
-    ranges = obs.get("referenceRange") or []
-    if len(ranges) > 1 or any(isinstance(r, dict) and (r.get("appliesTo") or r.get("age")) for r in ranges):
-        # Only one range can be the laboratory's for this patient: the first is used, and it is said.
-        notes.append(
-            f"{where} ({label}): {len(ranges)} reference range(s), with appliesTo/age not evaluated: "
-            "the first was used"
-        )
+    on = dated[0]
     try:
-        value = _value(obs, entry, codemap, f"{where} ({label})", notes)
+        value = _value(
+            obs, entry, codemap, f"{where} ({label})", notes, replace(subject or _Subject(), on=on)
+        )
     except _ElementProblem as exc:
         raise _ElementProblem(str(exc), f"{where}.{exc.element}") from exc  # located in the Bundle
-    on, element = dated
+    element = dated[1]
     results.append(
         DatedResult(
             entry.target,
@@ -726,7 +868,7 @@ def _observation(
             f"{where} ({label}): status 'preliminary': {entry.target} is read as sent, but the laboratory "
             "has not released it as final and it may still change"
         )
-    if entry.target in _FLC_FIELDS:
+    if entry.target in _FLC_PANEL:
         stated = _stated_assay(obs, where, notes)
         if stated is not None:
             assay, place, text = stated
@@ -734,6 +876,8 @@ def _observation(
 
 
 _FLC_FIELDS = ("flc.kappa", "flc.lambda")
+# The results of one FLC panel: the assay its method or device states, on any of them, is the panel's.
+_FLC_PANEL = (*_FLC_FIELDS, "crosscheck.flc_ratio")
 # How much of a free text (Observation.note, DiagnosticReport.conclusion) a note carries.
 _TEXT_SHOWN = 300
 
@@ -1224,6 +1368,7 @@ def _translate(
 ) -> FhirTranslation:
     _check_reports(bundle)
     frame = _date_frame(bundle)
+    range_subject = _bundle_subject(bundle)  # the patient whose reference ranges apply
     latest = today or latest_date(datetime.now(UTC))  # the latest date begun anywhere (UTC+14)
     withdrawn = _withdrawn(bundle)
     dates: list[date] = []
@@ -1310,7 +1455,7 @@ def _translate(
                     )
                 dated = (when, f"{where}.{element}")
                 read = len(results)
-                _observation(resource, where, codemap, results, notes, dated)
+                _observation(resource, where, codemap, results, notes, dated, subject=range_subject)
                 for number, component in enumerate(resource.get("component") or []):
                     _observation(
                         component,
@@ -1320,6 +1465,7 @@ def _translate(
                         notes,
                         dated,
                         status=status,
+                        subject=range_subject,
                     )
                 read_as.append((read, len(results), status, _first_coding(resource)))
                 if when:

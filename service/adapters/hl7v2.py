@@ -41,7 +41,7 @@ layer validates it with the same request schema as JSON and runs the same engine
 * DG1-3 (coded SNOMED CT / WHO ICD-10 / lab code) or an OBX whose OBX-3 is a configured finding
   code -> ``clinical.*``. DG1-6 ``W`` (working) makes scleromyxoedema "suspected", otherwise
   "confirmed"; a finding OBX carries its own value (Y/N, confirmed/suspected/absent). A DG1 whose
-  DG1-21 action code (v2.5+) is ``D`` (delete) is ignored (noted).
+  DG1-21 action code is ``D`` (delete) is ignored (noted; also in v2.3/2.4, which define no DG1-21).
 * MSH-10 is required (AR without it); MSH-12 is read without surrounding blanks. MSH-18 (HL7 table
   0211) decides how the bytes are read (``CHARACTER_SETS``); a set that is unknown or not read, or
   bytes not valid in it, are rejected at MSH-18 (AR); without it, UTF-8 else Latin-1 (``_decode``).
@@ -549,7 +549,8 @@ def _normalize(message: str | bytes, *, declared: bool = True) -> str:
     decoded = _decode(message, declared=declared)
     text = decoded.lstrip("\ufeff").strip("\x0b\x1c\r\n \t")
     lines = re.split(r"\r\n|\r|\n", text)
-    return "\r".join(line for line in lines if line.strip())
+    # A line of framing bytes is kept (str.strip takes 0x1C for blank): it is refused, never dropped.
+    return "\r".join(line for line in lines if line.strip() or _FRAMED.search(line))
 
 
 def _encoding_of(text: str) -> Encoding:
@@ -574,6 +575,32 @@ def _check_terminators(text: str) -> None:
             hl7_code=100,
             ack_code="AR",
         )
+
+
+_FRAMING = {"\x0b": "0x0B (MLLP start block)", "\x1c": "0x1C (MLLP end block)"}
+_FRAMED = re.compile("[\x0b\x1c]")
+
+
+def _check_framing(text: str) -> None:
+    """MLLP's start and end block bytes are framing, never data: one inside a message means two
+    messages were joined (an end block without its CR, or two messages posted as one), and reading it
+    would give the first message's patient the second one's results."""
+    at = min((i for i in (text.find(c) for c in _FRAMING) if i >= 0), default=-1)
+    if at < 0:
+        return
+    number = text.count("\r", 0, at)
+    lines = text.split("\r")
+    name = lines[number][:3]
+    known = _SEGMENT_ID.fullmatch(name) is not None
+    raise Hl7Error(
+        f"byte {_FRAMING[text[at]]} inside the message, in segment {number + 1} ({name}): framing bytes are "
+        "never data; it joins two messages or ends one early (one message per frame, each ending "
+        "<FS><CR>; one message per HTTP request). Nothing in the message was read",
+        segment=name if known else "MSH",
+        index=sum(1 for line in lines[: number + 1] if line[:3] == name) if known else 1,
+        hl7_code=100,
+        ack_code="AR",
+    )
 
 
 def _declared_encoding(text: str) -> Encoding | None:
@@ -933,6 +960,9 @@ class _ObxReader:
         if kind is Kind.IFE:
             if value_type not in (*_CODED, "ST", "TX", "FT", ""):
                 raise ValueProblem(f"value type {value_type} cannot carry an immunofixation result")
+            if value_type in _CODED:
+                for rep in reps:
+                    self._one_reading(entry, rep)
             # Each repetition is read from the first of its texts that is an immunofixation result.
             chosen = [
                 text
@@ -969,7 +999,33 @@ class _ObxReader:
                 unit_where="OBX-6",
                 notes=self.notes,
             )
+        if value_type in _CODED:
+            self._one_reading(entry, rep)
         return coded_value(entry, _candidates(seg, rep, value_type), self.codemap)
+
+    def _one_reading(self, entry: CodeEntry, rep: str) -> None:
+        """A coded value's code, text, alternate code and text and original text (CWE-9) say one
+        result in other words: two of them that read as different results are refused, never one of
+        them chosen (as FHIR refuses a valueCodeableConcept whose text and codings disagree)."""
+        comps = [unescape(c, self.seg.enc) for c in rep.split(self.seg.enc.component)]
+        readings: dict[str, list[str]] = {}
+        for number in (1, 2, 4, 5, 9):
+            text = comps[number - 1].strip() if len(comps) >= number else ""
+            if not text:
+                continue
+            try:
+                value = coded_value(entry, [text], self.codemap)
+            except ValueProblem:
+                continue  # a local code, or a text that is not a result: says nothing against the others
+            if isinstance(value, dict) and isinstance(value.get("clones"), list):
+                value = {**value, "clones": sorted(value["clones"], key=repr)}
+            readings.setdefault(repr(value), []).append(f"OBX-5.{number} '{text[:40]}'")
+        if len(readings) > 1:
+            listed = "; ".join(" and ".join(where) for where in readings.values())
+            raise ValueProblem(
+                f"coded value reads as different results ({listed}): its code, text and alternate coding "
+                "must say one result"
+            )
 
     def _ife_texts(self, candidates: list[str]) -> list[str]:
         """The immunofixation text of one repetition: the first candidate read whole; else, of a text
@@ -1149,7 +1205,8 @@ _FLC_ANALYSERS = (
     ("n_latex", re.compile(r"\bsiemens\b|\bbn\s*-?\s*(?:ii|2)\b|\bbnii\b|\batellica\b")),
 )
 _ASSAY_NAMES = {"freelite": "Freelite", "n_latex": "N Latex", "sebia": "Sebia", "other": "other"}
-FLC_TARGETS = ("flc.kappa", "flc.lambda")
+# The results of one FLC panel: the assay named on any of them (OBX-17) is the panel's.
+FLC_TARGETS = ("flc.kappa", "flc.lambda", "crosscheck.flc_ratio")
 
 
 def _named_assays(texts: Sequence[str], table: Sequence[tuple[str, re.Pattern[str]]]) -> set[str]:
@@ -1254,6 +1311,7 @@ def parse_oru(
             ack_code="AR",
         )
     _check_terminators(text)
+    _check_framing(text)
     enc = _declared_encoding(text)
     if enc is None:
         # The parser would split on the declared characters whatever they are: a message whose
@@ -1854,8 +1912,15 @@ def _map_dg1(seg: Segment, codemap: CodeMap, panel: PanelAssembler, notes: list[
     codings = _codings(seg, 3)
     where = f"DG1[{seg.index}] ({codings[0].code if codings else 'no code'})"
     _one_value(seg, _ONE_VALUE_DG1 if version in _DG1_ACTION_VERSIONS else _ONE_VALUE_DG1[:2], f"{where}: ")
-    if version in _DG1_ACTION_VERSIONS and seg.component(21).strip().upper() == "D":
-        notes.append(f"{where}: DG1-21 action code D: the diagnosis is deleted; ignored")
+    if seg.component(21).strip().upper() == "D":
+        # Versions 2.3 and 2.4 define no DG1-21, but engines that stamp 2.4 on 2.5 segments send it: a
+        # deleted diagnosis is never read as present.
+        older = (
+            f" (version {version} defines no DG1-21: read as HL7 table 0206 D, as in 2.5)"
+            if version not in _DG1_ACTION_VERSIONS
+            else ""
+        )
+        notes.append(f"{where}: DG1-21 action code D: the diagnosis is deleted; ignored{older}")
         return
     try:
         entry = codemap.resolve(codings, section="conditions")

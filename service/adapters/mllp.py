@@ -39,10 +39,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hl7.mllp import HL7StreamProtocol, HL7StreamReader, InvalidBlockError
+from hl7.mllp.streams import CARRIAGE_RETURN as CR
+from hl7.mllp.streams import END_BLOCK, START_BLOCK
 
 log = logging.getLogger("mgi.mllp")
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LF = b"\n"
 HEAD_BYTES = 4096  # what is kept of an oversized block to answer it (its MSH segment)
 
 
@@ -104,6 +107,8 @@ class _Reader(HL7StreamReader):
         self.head = b""
 
     def feed_data(self, data: bytes) -> None:
+        if self.started_at is None and not self._buffer:
+            data = data.lstrip(CR + LF)  # between blocks: not the start of the next one
         if data and self.started_at is None:
             self.started_at = time.monotonic()
             self.started.set()
@@ -116,13 +121,64 @@ class _Reader(HL7StreamReader):
             self.head = bytes(self._buffer[:HEAD_BYTES])  # StreamReader's buffer, as python-hl7 reads it
             raise
 
+    def _unread(self, data: bytes) -> None:
+        self._buffer[:0] = data
+
     async def readblock(self) -> bytes:
-        block: bytes = await super().readblock()
+        """One ``<VT>message<FS><CR>`` block, without its framing bytes.
+
+        Unlike python-hl7's reader (which reads up to the first ``<FS><CR>``), an ``<FS>`` ends the
+        block when it is followed by ``<CR>``, or by a ``<VT>`` (an end block whose CR was left out;
+        CR and LF between the two are allowed): the next block starts there and is answered on its
+        own, never added to this one. An ``<FS>`` followed by anything else is not an end: it stays
+        in the block, and the message reader refuses the block (one message per frame). CR and LF
+        between blocks are skipped."""
+        while True:
+            first = await self.readexactly(1)
+            if first not in (CR, LF):
+                break
+        if first != START_BLOCK:
+            self._buffer.clear()
+            raise InvalidBlockError("Block does not begin with Start Block character <VT>")
+        most = self._limit - 1  # the limit counts the <VT>
+        block = bytearray()
+        while True:
+            try:
+                block += (await self.readuntil(END_BLOCK))[:-1]
+            except LimitOverrunError as loe:
+                if self._buffer.startswith(END_BLOCK, loe.consumed):
+                    del self._buffer[: loe.consumed + 1]
+                else:
+                    self._buffer.clear()
+                self._maybe_resume_transport()
+                raise ValueError(loe.args[0]) from None
+            if len(block) > most:
+                self.head = bytes(block[:HEAD_BYTES])
+                raise ValueError("block over the limit")
+            try:
+                after = await self.readexactly(1)
+                if after == CR:
+                    break
+                skipped = b""
+                while after == LF or (skipped and after == CR):
+                    skipped += after
+                    after = await self.readexactly(1)
+            except asyncio.IncompleteReadError:
+                raise asyncio.IncompleteReadError(bytes(block), None) from None
+            if after == START_BLOCK:
+                self._unread(START_BLOCK)  # the next block's start: this one has ended
+                break
+            # Not an end block: the <FS> is part of what was sent in this frame.
+            block += END_BLOCK + skipped
+            self._unread(after)
+        # CR and LF already received after the block are not the next block's first bytes.
+        while self._buffer[:1] in (CR, LF):
+            del self._buffer[:1]
         # Bytes already buffered belong to the next block: its clock starts now.
         self.started_at = time.monotonic() if self._buffer else None
         if self.started_at is None:
             self.started.clear()
-        return block
+        return bytes(block)
 
 
 class _Closed(Exception):

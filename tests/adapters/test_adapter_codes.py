@@ -52,6 +52,14 @@ LOINC_DEFAULTS = {
     "62238-1": ("labs.egfr", "B"),
     "33914-3": ("labs.egfr", "B"),
     "3016-3": ("labs.tsh", "A"),
+    # Additions beyond loinc-map.md (a measured clearance, the US eGFR codes), re-checked by the lab.
+    "2164-2": ("labs.creatinine_clearance", "C"),
+    "48642-3": ("labs.egfr", "C"),
+    "48643-1": ("labs.egfr", "C"),
+    "88293-6": ("labs.egfr", "C"),
+    "88294-4": ("labs.egfr", "C"),
+    "77147-7": ("labs.egfr", "C"),
+    "50044-7": ("labs.egfr", "C"),
 }
 
 WRONG_CODES = {

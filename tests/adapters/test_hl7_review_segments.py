@@ -34,6 +34,14 @@ class TestDeletedDiagnosis:
             ctx.notes
         )
 
+    @pytest.mark.parametrize("version", ["2.3", "2.3.1", "2.4"])
+    def test_a_deleted_diagnosis_in_a_version_without_dg1_21_is_not_read_either(self, codemap, version):
+        ctx = parse_oru(message(MPROT, dg1("D"), version=version), codemap)
+        assert "clinical" not in ctx.request
+        assert any("DG1[1]" in note and "deleted" in note and version in note for note in ctx.notes), (
+            ctx.notes
+        )
+
     def test_a_deleted_diagnosis_leaves_another_one_of_the_same_finding(self, codemap):
         other = "DG1|2||23132008^AL amyloidosis^SCT||20240415|F"
         ctx = parse_oru(message(MPROT, dg1("D"), other), codemap)

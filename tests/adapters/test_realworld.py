@@ -301,7 +301,7 @@ class TestHl7Forms:
         mapping = tmp_path / "map.yaml"
         mapping.write_text(
             "senders:\n  - {name: nist, application: '2.16.840.1.113883.3.72.7.1',\n"
-            "     ife_wordings: {'IgG kappa': 'IgA lambda'}}\n"
+            "     ife_wordings: {'IgG kappa': 'IgA lambda', 'IGGK': 'IgA lambda'}}\n"
         )
         ctx = hl7v2.parse_oru(corpus_text(NIST), load_codemap(str(mapping)))
         assert ctx.request["serum_ife"]["clones"] == [{"heavy_chain": "IgA", "light_chain": "lambda"}]
@@ -372,14 +372,16 @@ class TestFhirForms:
     def test_a_component_only_observation_no_longer_fails_the_bundle(self, client, lab_map):
         bundle = corpus_bundle("fhir_r4_f205_components_collection.json")
         tr = fhir.translate_bundle(bundle, lab_map)
-        assert "labs" not in tr.request  # the race-based MDRD components are not the service's eGFR
+        # The MDRD components are read (additions beyond the shared LOINC map); of the two, the
+        # estimate "among non-blacks" (48642-3) is preferred and the other is noted as ignored.
+        assert tr.request["labs"]["egfr"]["value"] == 60
         assert "Bundle.entry[1].resource (33914-3): no value of its own; its components are read" in tr.notes
         resp = post_fhir(client, bundle)
         assert resp.status_code == 200, resp.data
         report = resp.get_json()
         assert report["conclusionCode"][0]["coding"][0]["code"] == "MGUS_NON_IGM"
         notes = next(c for c in report["contained"] if c["id"] == "input-notes")
-        assert any("48643-1" in n["text"] for n in notes["note"])
+        assert any("48643-1" in n["text"] and "preferred" in n["text"] for n in notes["note"])
 
     def test_results_contained_in_a_diagnostic_report_of_a_searchset_are_read(self, client):
         resp = post_fhir(client, corpus_bundle("fhir_r4_ghp_report_searchset.json"))
