@@ -305,7 +305,8 @@ def _egfr_note(e: EstimatedGfr, flc_missing: bool) -> str:
     comp = e.quantity.comparator
     shown = f"{'' if comp is None else str(comp) + ' '}{_fmt(e.display)} {EGFR_UNIT}"
     return (
-        f"Neither creatinine clearance nor eGFR was given: eGFR estimated by the race-free CKD-EPI 2021 "
+        "No creatinine clearance or eGFR was read from the request (an HL7 or FHIR result whose code is "
+        "not in the code map is not read: see the input notes): eGFR estimated by the race-free CKD-EPI 2021 "
         f"equation from creatinine, age and sex ({shown}), used for the renal criterion and the renal FLC "
         "interval. The estimate assumes a stable creatinine (not valid in acute kidney injury)"
         + (
