@@ -338,6 +338,16 @@ class CodeMap:
             return spelled
         return _units_by_key(KNOWN_UNITS).get(_unit_key(spelled)) or spelled
 
+    def read_loosely(self, raw: str | None, read: str) -> bool:
+        """Whether ``raw`` was read as ``read`` only once case, spaces, a caret or 'hr' were set aside
+        (MG/DL as mg/dL): said in an input note, never silent (a configured alias or UCUM's lower-case
+        litre is the unit as written)."""
+        r = (raw or "").strip()
+        if not r or r == read or r in self.unit_aliases or read not in KNOWN_UNITS:
+            return False
+        spelled = "/".join(p[:-1] + "L" if p in _LOWER_LITRE else p for p in r.split("/"))
+        return self.unit_aliases.get(spelled, spelled) != read
+
 
 @lru_cache(maxsize=2)
 def _units_by_key(known: frozenset[str]) -> dict[str, str | None]:

@@ -659,6 +659,12 @@ def _value(
             number = _number(quantity["value"], "valueQuantity.value")
             comparator = quantity.get("comparator")
             unit = _quantity_unit(quantity, codemap)
+            raw = quantity.get("code") if quantity.get("system") in (UCUM, None) else None
+            raw = raw if isinstance(raw, str) and raw.strip() else quantity.get("unit")
+            if isinstance(raw, str) and codemap.read_loosely(raw, unit):
+                notes.append(
+                    f"{where}: valueQuantity unit '{raw.strip()}' read as {unit} (case and spacing set aside)"
+                )
         elif "valueInteger" in obs and kind is Kind.COUNT:
             number, comparator, unit = _integer(obs["valueInteger"], "valueInteger"), None, ""
         elif "valueString" in obs and entry.target in NO_M_PROTEIN_FIELDS and not entry.band:

@@ -1097,7 +1097,13 @@ class _ObxReader:
                 raise ValueProblem(
                     f"OBX-6.{given[0][0]} '{given[0][1]}' and OBX-6.{n} '{other}' name different units"
                 )
-        return named[0][1] or named[1][1]
+        n, unit = named[0] if named[0][1] else named[1]
+        raw = seg.component(6, n)
+        if self.codemap.read_loosely(raw, unit):
+            self.notes.append(
+                f"{self.where}: OBX-6 '{raw.strip()}' read as {unit} (case and spacing set aside)"
+            )
+        return unit
 
     def _number(self, rep: str, value_type: str) -> tuple[str | None, int | float]:
         seg = self.seg
