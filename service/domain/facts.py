@@ -593,6 +593,16 @@ def _light_chain_ratio(f: Facts) -> None:
                 "clone, or an error): repeat serum free light chains and immunofixation (§2.1)"
             )
     measured = li is not None
+    if li is None and not f.li_discordant and flc_in is not None:
+        # Both chains sent, one as a bound that leaves the rule open: the bound chain is what is needed,
+        # never the chain already given exactly.
+        bounds = tuple(
+            n
+            for n, q in (("flc.kappa", flc_in.kappa), ("flc.lambda", flc_in.lambda_))
+            if q is not None and not q.interval.exact
+        )
+        if bounds and flc_in.kappa is not None and flc_in.lambda_ is not None:
+            f.mde_needs["flc_ratio_ge_100"] = bounds
     if flc is not None and flc.assay != "freelite":
         # ref: §2.1 Li / §4 — validated on Freelite only: not assessable with another assay; values that
         # would meet it are escalated (urgent Freelite measurement, haematology review) and hold the

@@ -229,7 +229,19 @@ def summarize(
     if kappa.interval.hi == 0 and lam.interval.hi == 0:
         # 0/0: both chains at zero (or below a zero bound) give no ratio at all.
         return _undetermined(
-            flc, interval, renal, notes, "Both light chains are zero: the ratio is undetermined."
+            flc,
+            interval,
+            renal,
+            notes,
+            "Both light chains are zero: the ratio is undetermined. Send each as the assay's detection "
+            "limit ('< x mg/L').",
+        )
+    zero = [n for n, q in (("kappa", kappa), ("lambda", lam)) if q.interval.hi == 0]
+    if zero:
+        notes.append(
+            f"Free {zero[0]} reported as 0 mg/L: a ratio with it as the uninvolved chain is unbounded, and "
+            "the risk models' FLC-ratio factors stay open; send it as the assay's detection limit "
+            "('< x mg/L')."
         )
     ratio_iv = kappa.interval.over(lam.interval)
     inverse_iv = lam.interval.over(kappa.interval)  # λ/κ, divided exactly as κ/λ is

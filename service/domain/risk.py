@@ -27,15 +27,16 @@ _status = _STATUS.__getitem__
 
 
 def _flc_needs(f: Facts) -> tuple[str, ...]:
-    """The free light chains that would settle an open FLC factor: those not sent or sent as a bound
-    (never a chain already given exactly), else both."""
+    """The free light chains that would settle an open FLC factor: those not sent, sent as a bound or
+    sent as 0 (never a chain already given exactly and above 0), else both."""
     fl = f.panel.flc
     if fl is None:
         return ("flc.kappa", "flc.lambda")
     open_ = tuple(
         n
         for n, q in (("flc.kappa", fl.kappa), ("flc.lambda", fl.lambda_))
-        if q is None or not q.interval.exact
+        # A chain of 0 mg/L gives no ratio: it is what is needed again (as the assay's detection limit).
+        if q is None or not q.interval.exact or q.interval.hi == 0
     )
     return open_ or ("flc.kappa", "flc.lambda")
 

@@ -134,6 +134,16 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "Requests with patient_ref, without clinical scleromyxoedema findings, whose"
                 " patient has a stored panel stating scleromyxoedema.",
             },
+            {
+                "rules": ["report", "mde.flc_ratio_ge_100", "risk.smm_mayo_2018", "risk.smm_imwg_2020"],
+                "section": "§2.1 Li, §3.3, §3.4",
+                "change": "What an open FLC criterion asks for: with one chain sent as a bound that "
+                "leaves the ratio >= 100 open, only that chain (the exact chain was asked for again); "
+                "with a chain sent as 0 mg/L, that chain as the assay's detection limit, with a note "
+                "(both chains were asked for although sent).",
+                "affects": "missing_data, COMPLETE_WORKUP and comments of panels with a bounded or zero"
+                " free light chain.",
+            },
         ],
     },
     {

@@ -527,3 +527,15 @@ def test_intermediate_risk_mgus_gets_a_baseline_marrow_and_review_at_6_months():
 
 def test_smm_is_re_tested_2_to_3_months_after_recognition():
     assert _follow_up(run(smm_igg()))["interval_months"] == {"min": 2, "max": 3}
+
+
+def test_a_free_light_chain_of_zero_asks_for_its_detection_limit_not_for_both_chains_again():
+    # A chain of 0 mg/L gives no involved/uninvolved ratio: the FLC factors stay open, and what is needed
+    # is that chain as the assay's detection limit, not the two chains already sent.
+    from .helpers import clone, ife, q, run, smm_igg
+
+    out = run(
+        smm_igg(flc={"kappa": q(0, "mg/L"), "lambda": q(10, "mg/L")}, serum_ife=ife(clone("IgG", "lambda")))
+    )
+    assert [m for m in out["missing_data"] if m.startswith("flc.")] == ["flc.kappa"]
+    assert any("reported as 0 mg/L" in n and "detection limit" in n for n in out["notes"])

@@ -743,3 +743,20 @@ def test_li_met_only_on_the_chain_opposite_the_clone_is_discordant_not_myeloma(b
         assert result["classification"]["provisional"] is True
         assert {"flc.kappa", "flc.lambda", "serum_ife"} <= set(result["missing_data"])
         assert "REPEAT_IFE_FLC" in {r["code"] for r in result["recommendations"]}
+
+
+@pytest.mark.parametrize(
+    ("kappa", "lam", "needed"),
+    [
+        (q(1000, "mg/L"), q(11, "mg/L", "<"), ["flc.lambda"]),
+        (q(1000, "mg/L", ">"), q(11, "mg/L"), ["flc.kappa"]),
+    ],
+    ids=["lambda_bound", "kappa_bound"],
+)
+def test_an_open_li_asks_only_for_the_chain_sent_as_a_bound(kappa, lam, needed):
+    # §2.1 Li open on a bound (1000 / "< 11": the ratio may be above 100): the exact value of the bounded
+    # chain settles it; the chain sent exactly is not asked for again.
+    result = run(_li(kappa, lam))
+    assert status(result, LI) == NA
+    flc_needed = [m for m in result["missing_data"] if m.startswith("flc.")]
+    assert flc_needed == needed
