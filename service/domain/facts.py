@@ -577,7 +577,8 @@ def _light_chain_ratio(f: Facts) -> None:
         li = either(kappa_side, lambda_side)
     flc = f.flc
     note = None
-    lc = single_light_chain(f.panel) if f.heavy_chains else None
+    # A non-IgM heavy-chain clone (an IgM clone's SLiM findings are its "myeloma features", §2.5).
+    lc = single_light_chain(f.panel) if f.heavy_chains and HeavyChain.IGM not in f.heavy_chains else None
     if lc is not None and li is True:
         clone_side, other_side = (
             (kappa_side, lambda_side) if lc is LightChain.KAPPA else (lambda_side, kappa_side)

@@ -760,3 +760,12 @@ def test_an_open_li_asks_only_for_the_chain_sent_as_a_bound(kappa, lam, needed):
     assert status(result, LI) == NA
     flc_needed = [m for m in result["missing_data"] if m.startswith("flc.")]
     assert flc_needed == needed
+
+
+def test_an_igm_clone_beside_a_ratio_of_100_on_the_other_chain_keeps_its_myeloma_features_reading():
+    # §2.5: beside an IgM clone the SLiM findings are read as myeloma features (indeterminate, referred);
+    # the discordance rule of a non-IgM clone does not turn them into an IgM MGUS.
+    body = igm(flc={"kappa": q(5, "mg/L"), "lambda": q(1000, "mg/L")}, serum_ife=ife(clone("IgM", "kappa")))
+    result = run(body)
+    assert status(result, LI) == MET
+    assert code(result) == "INDETERMINATE"
