@@ -480,9 +480,10 @@ def _marrow_indicated(f: Facts, out: Outcome, risk: dict[str, RiskResult], mgcs:
             "biopsy and a marrow figure of 60 % or more is a myeloma-defining event (clinical-reference "
             "§2.1, §2.9)."
         )
-    # The marrow result the category reads: the lymphoplasmacytic infiltrate for an IgM clone (§2.5),
-    # the plasma-cell figure otherwise; the other figure alone is no marrow result for it.
-    if (out.igm_logic and lpl_given) or (not out.igm_logic and f.bmpc is not None):
+    # A marrow result given: for an MGCS with an IgM clone, the lymphoplasmacytic infiltrate (§5: the
+    # clone is characterised; §2.5: the IgM criteria read the infiltrate, a plasma-cell figure alone
+    # does not characterise it); otherwise either figure.
+    if (out.igm_logic and lpl_given) or (f.bmpc is not None and not (out.igm_logic and mgcs)):
         return None
     if out.code is Code.INDETERMINATE and any(v is True for v in f.mde.values()) and not out.igm_logic:
         return (
