@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from . import ruleset as R
-from .facts import Facts, attributable_spike
+from .facts import ASSAY_WORDS, Facts, attributable_spike
 from .panel import HeavyChain
 from .quantity import INF, Interval, ge, gt, lt
 from .results import Code, RiskFactor, RiskResult
@@ -393,8 +393,22 @@ def _fish_2020(f: Facts) -> RiskFactor:
 
 def assess(f: Facts, code: Code) -> dict[str, RiskResult]:
     """Every risk model, in contract order."""
-    return {
+    out = {
         "mgus_mayo_2005": mgus_mayo_2005(f, code),
         "smm_mayo_2018": smm_mayo_2018(f, code),
         "smm_imwg_2020": smm_imwg_2020(f, code),
     }
+    if f.flc is not None and f.flc.assay != "freelite" and f.iu is not None:
+        # §3.3, §3.4: the models' FLC-ratio cut-offs were derived on Freelite results; a ratio from
+        # another assay scores them as given, and the answer says so (never silently as Freelite).
+        caveat = (
+            f"the FLC ratio is from {ASSAY_WORDS.get(f.flc.assay, f.flc.assay)}, while the model's FLC "
+            "cut-offs were derived on Freelite results: a Freelite ratio may score differently"
+        )
+        for name in ("smm_mayo_2018", "smm_imwg_2020"):
+            r = out[name]
+            if r.applies:
+                r.reason = (
+                    f"{r.reason.rstrip('.')}; {caveat}." if r.reason else f"{caveat[0].upper()}{caveat[1:]}."
+                )
+    return out

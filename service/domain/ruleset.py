@@ -144,6 +144,16 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "missing_data, COMPLETE_WORKUP and comments of panels with a bounded or zero"
                 " free light chain.",
             },
+            {
+                "rules": ["risk.smm_mayo_2018", "risk.smm_imwg_2020"],
+                "section": "§3.3, §3.4",
+                "change": "With an FLC assay other than Freelite, the 20/2/20 and IMWG 2020 reasons say"
+                " that the ratio is from that assay while the models' FLC cut-offs were derived on "
+                "Freelite results; they were scored as if Freelite without a word. The scores are "
+                "unchanged.",
+                "affects": "Reasons of smouldering-myeloma risk models beside flc.assay n_latex, sebia "
+                "or other.",
+            },
         ],
     },
     {

@@ -539,3 +539,16 @@ def test_a_free_light_chain_of_zero_asks_for_its_detection_limit_not_for_both_ch
     )
     assert [m for m in out["missing_data"] if m.startswith("flc.")] == ["flc.kappa"]
     assert any("reported as 0 mg/L" in n and "detection limit" in n for n in out["notes"])
+
+
+@pytest.mark.parametrize("assay", ["sebia", "n_latex"])
+def test_smm_risk_models_say_when_their_flc_ratio_is_not_freelite(assay):
+    # §3.3, §3.4: the FLC cut-offs (> 20; 10/25/40) were derived on Freelite; a ratio from another assay
+    # is scored as given, and the answer says so instead of reading as Freelite.
+    from .helpers import q, run, smm_igg
+
+    out = run(smm_igg(flc={"kappa": q(300, "mg/L"), "lambda": q(10, "mg/L"), "assay": assay}))
+    for model in ("smm_mayo_2018", "smm_imwg_2020"):
+        assert "derived on Freelite" in (out["risk"][model]["reason"] or "")
+    freelite = run(smm_igg(flc={"kappa": q(300, "mg/L"), "lambda": q(10, "mg/L")}))
+    assert "derived on Freelite" not in (freelite["risk"]["smm_mayo_2018"]["reason"] or "")
