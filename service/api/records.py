@@ -882,9 +882,8 @@ def audit_view(query: dict[str, Any]) -> Response:
 
 def impact_view(body: dict[str, Any]) -> Response:
     """POST /v1/ruleset-impact: the report streamed (chunked) as the records are re-interpreted."""
-    from flask import stream_with_context
-
     from . import impact
+    from .admission import batch_deadline, streamed_holding_slots
 
     st = state()
     if st is None:
@@ -902,5 +901,7 @@ def impact_view(body: dict[str, Any]) -> Response:
         list_limit=body["list_limit"],
         after=after or 0,
         max_records=body["max_records"],
+        deadline=batch_deadline(),
     )
-    return Response(stream_with_context(chunks), mimetype="application/json")
+    # The slots taken for the run are held until its last byte is sent (or the client leaves).
+    return streamed_holding_slots(chunks, "application/json")

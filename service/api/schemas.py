@@ -1302,7 +1302,10 @@ class RulesetImpactRequest(StrictSchema):
         strict=True,
         load_default=10_000,
         validate=validate.Range(min=1, max=20_000),
-        metadata={"description": "Records re-interpreted in this call (the command line has no bound)."},
+        metadata={
+            "description": "Records re-interpreted in this call at most (the command line has no bound); "
+            "a call also stops at the batch time budget."
+        },
     )
     list_limit = fields.Integer(
         strict=True,
@@ -1334,4 +1337,18 @@ class RulesetImpactOut(_Open):
         },
     )
     summary = fields.Nested(ImpactSummaryOut, required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Send it as cursor to continue after the last record examined."},
+    )
+    stopped = fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["max_records", "time_budget"]),
+        metadata={
+            "description": "Why the call ended before the last record (next_cursor continues): max_records "
+            "examined, or the batch time budget (MGI_BATCH_TIME_BUDGET) used; null when every record was "
+            "examined."
+        },
+    )
