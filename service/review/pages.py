@@ -424,16 +424,21 @@ def sign_off(record_id: str) -> Any:
         for e in errors:
             flash(e, "error")
         return redirect(url_for("review.case", record_id=r.id) + "#sign-off")
-    reviews.add_review(
-        _store(),
-        r.id,
-        decision=decision,
-        reviewer=g.account.name,
-        comment=comment if decision == "amend" and changed_comment else None,
-        classification_code=code if decision == "amend" and changed_code else None,
-        reason=reason or None,
-        via="console",
-    )
+    try:
+        reviews.add_review(
+            _store(),
+            r.id,
+            decision=decision,
+            reviewer=g.account.name,
+            comment=comment if decision == "amend" and changed_comment else None,
+            classification_code=code if decision == "amend" and changed_code else None,
+            reason=reason or None,
+            via="console",
+        )
+    except reviews.NothingAmended:
+        # An amendment the same as one recorded since this form was read (checked under the lock).
+        flash("Nothing was changed: edit the comment or the classification to amend.", "error")
+        return redirect(url_for("review.case", record_id=r.id) + "#sign-off")
     flash("Amended and signed off." if decision == "amend" else "Approved and signed off.", "info")
     return redirect(url_for("review.case", record_id=r.id))
 
