@@ -407,8 +407,14 @@ def sign_off(record_id: str) -> Any:
                 "A new classification needs the comment rewritten to match it: the released comment "
                 "would otherwise still describe the former category."
             )
-    seen = request.form.get("sign_offs_seen")  # sent by the case page's form
-    if seen is not None and seen != str(len(signed)):
+    seen = request.form.get("sign_offs_seen")  # sent by the case page's form, always
+    if seen is None:
+        # A form that does not say what it was opened with could be any age: refused as a stale one.
+        errors = [
+            "The form did not say which sign-offs it was opened with: read the case again (reloaded "
+            "below) and sign off anew."
+        ]
+    elif seen != str(len(signed)):
         # Someone signed the case off since this form was shown: applying it would undo what they set.
         errors = [
             "The case was signed off by someone else since you opened it: read it again (reloaded below) "
