@@ -537,7 +537,8 @@ def pending(
     rhash = canonical_hash(canonical)
     api_key_name = g.get("api_key_name")
     request_id = g.get("request_id")
-    pkey = st.store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
+    keys = st.store.patient_keys(panel.patient_ref) if panel.patient_ref is not None else []
+    pkey = keys[0] if keys else None
     start, before = history_window(panel)
 
     def make(rows: list[PanelRow]) -> NewRecord:
@@ -568,7 +569,18 @@ def pending(
             request_hash=rhash,
         )
 
-    return Pending(api_key_name, idem, pkey, panel.specimen_id, rhash, start, before, make, own_key)
+    return Pending(
+        api_key_name,
+        idem,
+        pkey,
+        panel.specimen_id,
+        rhash,
+        start,
+        before,
+        make,
+        own_key,
+        written_key=keys[1] if len(keys) > 1 else None,
+    )
 
 
 def store_panel(
@@ -817,7 +829,7 @@ def list_view(query: dict[str, Any]) -> Response:
         return err
     ref = query.get("patient_ref")
     page = st.store.list_records(
-        patient_key=st.store.patient_key(str(ref)) if ref is not None else None,
+        patient_key=st.store.patient_keys(str(ref)) if ref is not None else None,
         status=query.get("status"),
         since=query.get("since"),
         before_seq=before,

@@ -738,7 +738,9 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
         metadata={
             "description": "The LIS's patient identifier (1-64 printable characters, not blank). Never "
             "stored or logged: the records store keeps a keyed hash of it, which links the patient's panels "
-            "(their earlier panels become history when the request sends none)."
+            "(their earlier panels become history when the request sends none). Hashed without leading and "
+            "trailing spaces and in Unicode NFC: the padded or decomposed forms of one identifier are one "
+            "patient."
         },
     )
     specimen_id = fields.String(
@@ -1170,7 +1172,10 @@ class RecordListQuery(QuerySchema):
 
     patient_ref = fields.String(
         validate=[validate.Length(min=1, max=MAX_REF), _printable],
-        metadata={"description": "One patient's records (matched by its keyed hash; never stored)."},
+        metadata={
+            "description": "One patient's records (matched by its keyed hash, without leading and trailing "
+            "spaces, in Unicode NFC; never stored)."
+        },
     )
     status = fields.String(
         validate=validate.OneOf(RELEASE_STATUSES), metadata={"description": "Release status."}
