@@ -18,6 +18,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from service.adapters.codes import REFERENCE_RANGE_NOT_READ as UNUSED_RANGE_PATHS
 from service.api.compiled import CompiledLoadMixin, Converter
+from service.api.parsing import TOO_SMALL, TooSmallNumber
 from service.api.query_rules import UNKNOWN as UNKNOWN_QUERY_PARAMETER
 from service.domain import panel as P
 from service.domain import plausibility
@@ -86,11 +87,16 @@ _printable = printable("Must not be blank: send the patient's identifier, or lea
 class FiniteFloat(fields.Float):
     """A JSON number only (no strings, no booleans), finite; -0.0 is loaded as 0.0."""
 
-    default_error_messages = {"invalid": "Not a valid number: send a finite JSON number."}
+    default_error_messages = {
+        "invalid": "Not a valid number: send a finite JSON number.",
+        "too_small": TOO_SMALL,
+    }
 
     def _validated(self, value: Any) -> float:
         if isinstance(value, bool | str) or not isinstance(value, int | float):
             raise self.make_error("invalid")
+        if type(value) is TooSmallNumber:
+            raise self.make_error("too_small")
         try:
             return super()._validated(value) + 0.0  # -0.0 + 0.0 is 0.0; any other value is unchanged
         except OverflowError:  # an integer literal beyond float range
@@ -214,6 +220,8 @@ def _number_error(v: Any) -> str | None:
     """Why ``v`` is not a finite JSON number >= 0, or None."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         return _NUMBER_MSG
+    if type(v) is TooSmallNumber:
+        return TOO_SMALL
     try:
         f = float(v)
     except OverflowError:
