@@ -1,5 +1,6 @@
 """Admission control for batch work: bounded concurrent batches per API key and in total, and a time
-budget per batch (a self-contained Flask extension).
+budget per batch (a self-contained Flask extension). A ruleset-impact run (``POST /v1/ruleset-impact``)
+is batch work too: it takes the same slots and keeps the same time budget.
 
 A batch of 1,000 panels holds a worker for one to a few seconds of CPU; a key holder sending many at
 once would otherwise occupy every worker, starve single interpretations and run batches into the
@@ -37,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, stream_with_context
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .errors import error_response
@@ -172,7 +173,8 @@ def init_admission(app: Flask) -> Admission:
     def refuse_counts() -> Iterator[object]:
         refused = CounterMetricFamily(
             "mgi_batch_refused",
-            "Batches refused with 429 by the answering process, by the limit that refused them.",
+            "Batches and ruleset-impact runs refused with 429 by the answering process, by the limit that "
+            "refused them.",
             labels=("limit",),
         )
         refused.add_metric(("per_key",), float(state.refused_key))
@@ -181,7 +183,9 @@ def init_admission(app: Flask) -> Admission:
         running = state.all_slots().held()
         if running is not None:
             yield GaugeMetricFamily(
-                "mgi_batches_running", "Batches holding a slot now (all workers).", value=running
+                "mgi_batches_running",
+                "Batches and ruleset-impact runs holding a slot now (all workers).",
+                value=running,
             )
         yield GaugeMetricFamily("mgi_batch_concurrency_limit", "MGI_BATCH_CONCURRENCY.", value=state.total)
 
@@ -197,29 +201,58 @@ def init_admission(app: Flask) -> Admission:
     return state
 
 
-def admit_batch(key_name: str | None) -> Response | None:
-    """Take a per-key and a total batch slot for this request, or answer 429 (call before parsing)."""
+def admit_batch(key_name: str | None, work: str = "batch") -> Response | None:
+    """Take a per-key and a total batch slot for this request, or answer 429 (call before parsing).
+    ``work`` names what was not started in the 429's message ("batch", "ruleset impact")."""
     state: Admission = current_app.extensions[EXTENSION]
     key_fd = state.key_slots(key_name or "anonymous").try_acquire()
     if key_fd is None:
         state.refused_key += 1
         return _too_many(
             state,
-            f"{state.per_key} batch(es) of this API key are already running (MGI_BATCH_CONCURRENCY_PER_KEY)",
+            work,
+            f"{state.per_key} batch(es) or ruleset-impact run(s) of this API key are already running "
+            "(MGI_BATCH_CONCURRENCY_PER_KEY)",
         )
     total_fd = state.all_slots().try_acquire()
     if total_fd is None:
         Slots.release(key_fd)
         state.refused_total += 1
-        return _too_many(state, f"{state.total} batch(es) are already running (MGI_BATCH_CONCURRENCY)")
+        return _too_many(
+            state,
+            work,
+            f"{state.total} batch(es) or ruleset-impact run(s) are already running (MGI_BATCH_CONCURRENCY)",
+        )
     g.mgi_batch_slots = (total_fd, key_fd)
     return None
 
 
-def _too_many(state: Admission, why: str) -> Response:
+def streamed_holding_slots(chunks: Iterator[bytes], mimetype: str) -> Response:
+    """A streamed response that keeps this request's batch slots until its body is sent whole or the
+    response is closed (the client gone), not only until the view returns: Flask tears the request
+    down before a streamed body is produced. Released once, whichever comes first (every WSGI server
+    closes the responses it was given; a test client may not)."""
+    fds = list(g.pop("mgi_batch_slots", ()))
+
+    def release() -> None:
+        while fds:
+            Slots.release(fds.pop())
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from chunks
+        finally:
+            release()
+
+    response = Response(stream_with_context(body()), mimetype=mimetype)
+    response.call_on_close(release)
+    return response
+
+
+def _too_many(state: Admission, work: str, why: str) -> Response:
     return error_response(
         HTTPStatus.TOO_MANY_REQUESTS.value,
-        f"batch not started: {why}; send it again in {state.retry_after} s. Single interpretations are "
+        f"{work} not started: {why}; send it again in {state.retry_after} s. Single interpretations are "
         "not limited",
         {},
         {"Retry-After": str(state.retry_after)},

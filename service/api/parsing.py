@@ -38,7 +38,32 @@ def _constant(name: str) -> Any:
     raise _BadJson(f"{name} is not a valid JSON number")
 
 
-def loads_strict(data: bytes | str, parse_float: Callable[[str], Any] = float) -> Any:
+class TooSmallNumber(float):
+    """A JSON number written non-zero that a float reads as zero (1e-400: below the smallest float,
+    about 5e-324). It is NaN, so no check takes it for a number, and the request schema refuses it
+    with a 422 naming its field (``TOO_SMALL``), as it refuses a number beyond the float range
+    (1e309, read as infinity): read as 0, a detected M-protein would become "no M-spike"."""
+
+    def __new__(cls) -> TooSmallNumber:
+        return super().__new__(cls, "nan")
+
+
+TOO_SMALL = (
+    "Number too small: not zero, but too close to zero to be read (below about 5e-324); send 0 if it is zero."
+)
+_NONZERO_DIGIT = re.compile(r"[1-9]")
+
+
+def json_number(text: str) -> float:
+    """``parse_float`` of request bodies: the float of a JSON number with a fraction or exponent, or a
+    TooSmallNumber when the number written is not zero and the float is."""
+    number = float(text)
+    if number == 0.0 and _NONZERO_DIGIT.search(text.partition("e")[0].partition("E")[0]):
+        return TooSmallNumber()
+    return number
+
+
+def loads_strict(data: bytes | str, parse_float: Callable[[str], Any] = json_number) -> Any:
     """json.loads that rejects duplicate keys and NaN/Infinity. ``parse_float`` reads each JSON
     number with a fraction or exponent from its text (the orjson fast path gives only numbers whose
     float is written exactly as sent, which every ``parse_float`` reads as that float)."""
@@ -123,7 +148,7 @@ def require_mimetype(req: Any, accepted: tuple[str, ...]) -> None:
         abort(415, description=f"Content-Type must be {' or '.join(accepted)}, not {sent!r}")
 
 
-def parse_body(raw: bytes, parse_float: Callable[[str], Any] = float) -> Any:
+def parse_body(raw: bytes, parse_float: Callable[[str], Any] = json_number) -> Any:
     """Parse a request body or abort with 400 and a message saying what is wrong. A negative zero
     (-0, -0.0) is read as 0: what the service stores and answers never carries a signed zero."""
     if not raw:

@@ -578,7 +578,8 @@ def pending(
     rhash = canonical_hash(canonical)
     api_key_name = g.get("api_key_name")
     request_id = g.get("request_id")
-    pkey = st.store.patient_key(panel.patient_ref) if panel.patient_ref is not None else None
+    keys = st.store.patient_keys(panel.patient_ref) if panel.patient_ref is not None else []
+    pkey = keys[0] if keys else None
     start, before = history_window(panel)
 
     def make(rows: list[PanelRow]) -> NewRecord:
@@ -609,7 +610,18 @@ def pending(
             request_hash=rhash,
         )
 
-    return Pending(api_key_name, idem, pkey, panel.specimen_id, rhash, start, before, make, own_key)
+    return Pending(
+        api_key_name,
+        idem,
+        pkey,
+        panel.specimen_id,
+        rhash,
+        start,
+        before,
+        make,
+        own_key,
+        written_key=keys[1] if len(keys) > 1 else None,
+    )
 
 
 def store_panel(
@@ -858,7 +870,7 @@ def list_view(query: dict[str, Any]) -> Response:
         return err
     ref = query.get("patient_ref")
     page = st.store.list_records(
-        patient_key=st.store.patient_key(str(ref)) if ref is not None else None,
+        patient_key=st.store.patient_keys(str(ref)) if ref is not None else None,
         status=query.get("status"),
         since=query.get("since"),
         before_seq=before,
@@ -923,9 +935,8 @@ def audit_view(query: dict[str, Any]) -> Response:
 
 def impact_view(body: dict[str, Any]) -> Response:
     """POST /v1/ruleset-impact: the report streamed (chunked) as the records are re-interpreted."""
-    from flask import stream_with_context
-
     from . import impact
+    from .admission import batch_deadline, streamed_holding_slots
 
     st = state()
     if st is None:
@@ -943,5 +954,7 @@ def impact_view(body: dict[str, Any]) -> Response:
         list_limit=body["list_limit"],
         after=after or 0,
         max_records=body["max_records"],
+        deadline=batch_deadline(),
     )
-    return Response(stream_with_context(chunks), mimetype="application/json")
+    # The slots taken for the run are held until its last byte is sent (or the client leaves).
+    return streamed_holding_slots(chunks, "application/json")

@@ -18,6 +18,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from service.adapters.codes import REFERENCE_RANGE_NOT_READ as UNUSED_RANGE_PATHS
 from service.api.compiled import CompiledLoadMixin, Converter
+from service.api.parsing import TOO_SMALL, TooSmallNumber
 from service.api.query_rules import UNKNOWN as UNKNOWN_QUERY_PARAMETER
 from service.domain import panel as P
 from service.domain import plausibility
@@ -86,11 +87,16 @@ _printable = printable("Must not be blank: send the patient's identifier, or lea
 class FiniteFloat(fields.Float):
     """A JSON number only (no strings, no booleans), finite; -0.0 is loaded as 0.0."""
 
-    default_error_messages = {"invalid": "Not a valid number: send a finite JSON number."}
+    default_error_messages = {
+        "invalid": "Not a valid number: send a finite JSON number.",
+        "too_small": TOO_SMALL,
+    }
 
     def _validated(self, value: Any) -> float:
         if isinstance(value, bool | str) or not isinstance(value, int | float):
             raise self.make_error("invalid")
+        if type(value) is TooSmallNumber:
+            raise self.make_error("too_small")
         try:
             return super()._validated(value) + 0.0  # -0.0 + 0.0 is 0.0; any other value is unchanged
         except OverflowError:  # an integer literal beyond float range
@@ -214,6 +220,8 @@ def _number_error(v: Any) -> str | None:
     """Why ``v`` is not a finite JSON number >= 0, or None."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         return _NUMBER_MSG
+    if type(v) is TooSmallNumber:
+        return TOO_SMALL
     try:
         f = float(v)
     except OverflowError:
@@ -738,7 +746,9 @@ class InterpretationRequestSchema(CompiledLoadMixin, StrictSchema):
         metadata={
             "description": "The LIS's patient identifier (1-64 printable characters, not blank). Never "
             "stored or logged: the records store keeps a keyed hash of it, which links the patient's panels "
-            "(their earlier panels become history when the request sends none)."
+            "(their earlier panels become history when the request sends none). Hashed without leading and "
+            "trailing spaces and in Unicode NFC: the padded or decomposed forms of one identifier are one "
+            "patient."
         },
     )
     specimen_id = fields.String(
@@ -1170,7 +1180,10 @@ class RecordListQuery(QuerySchema):
 
     patient_ref = fields.String(
         validate=[validate.Length(min=1, max=MAX_REF), _printable],
-        metadata={"description": "One patient's records (matched by its keyed hash; never stored)."},
+        metadata={
+            "description": "One patient's records (matched by its keyed hash, without leading and trailing "
+            "spaces, in Unicode NFC; never stored)."
+        },
     )
     status = fields.String(
         validate=validate.OneOf(RELEASE_STATUSES), metadata={"description": "Release status."}
@@ -1302,7 +1315,10 @@ class RulesetImpactRequest(StrictSchema):
         strict=True,
         load_default=10_000,
         validate=validate.Range(min=1, max=20_000),
-        metadata={"description": "Records re-interpreted in this call (the command line has no bound)."},
+        metadata={
+            "description": "Records re-interpreted in this call at most (the command line has no bound); "
+            "a call also stops at the batch time budget."
+        },
     )
     list_limit = fields.Integer(
         strict=True,
@@ -1334,4 +1350,18 @@ class RulesetImpactOut(_Open):
         },
     )
     summary = fields.Nested(ImpactSummaryOut, required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Send it as cursor to continue after the last record examined."},
+    )
+    stopped = fields.String(
+        allow_none=True,
+        required=True,
+        validate=validate.OneOf(["max_records", "time_budget"]),
+        metadata={
+            "description": "Why the call ended before the last record (next_cursor continues): max_records "
+            "examined, or the batch time budget (MGI_BATCH_TIME_BUDGET) used; null when every record was "
+            "examined."
+        },
+    )

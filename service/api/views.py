@@ -286,10 +286,16 @@ def _body_limits() -> None:
 
 @v1.before_request
 def _admit_batch() -> Response | None:
-    """A batch takes its slots (admission.py) once its body has arrived whole, before it is parsed: a
-    refused batch costs a read and a 429, and the client is never cut off mid-body."""
-    if request.endpoint == "interpretations.InterpretationsBatch" and request.method == "POST":
+    """A batch or a ruleset-impact run takes its slots (admission.py) once its body has arrived whole,
+    before it is parsed: a refused one costs a read and a 429, and the client is never cut off
+    mid-body."""
+    if request.method != "POST":
+        return None
+    if request.endpoint == "interpretations.InterpretationsBatch":
         return admit_batch(g.get("api_key_name"))
+    if request.endpoint == "interpretations.RulesetImpact":
+        # A run re-interprets up to 20,000 stored panels: batch work, under the same slots.
+        return admit_batch(g.get("api_key_name"), "ruleset impact")
     return None
 
 
@@ -392,10 +398,13 @@ class RulesetImpact(MethodView):
     @v1.response(200, RulesetImpactOut)
     @v1.alt_response(404, schema=ErrorSchema, description="The store is off.")
     @v1.alt_response(503, schema=ErrorSchema, description=UNAVAILABLE)
-    @json_errors
+    @batch_errors
     def post(self, body: dict) -> Response:
         """Re-interpret stored panels and count (and list) those whose category, flags or risk group
-        would change; streamed as it goes, next_cursor continues a long run."""
+        would change; streamed as it goes, next_cursor continues a long run.
+
+        A run is batch work: it takes a batch slot (429 with Retry-After when none is free) and stops
+        at the batch time budget (``stopped`` is then ``time_budget``; next_cursor continues)."""
         return records.impact_view(body)
 
 

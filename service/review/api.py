@@ -218,6 +218,10 @@ class Reviews(MethodView):
                 # The body as sent (the schema accepted it), so that a retry is recognised as such.
                 request_hash=canonical_hash(parse_body(request.get_data(cache=True))) if key else None,
             )
+        except reviews.NothingAmended as e:
+            # Compared with the answer as it stands under the record's lock: an amendment repeating
+            # it (sent twice, or the released text sent back) would report a correction there is not.
+            return error_response(422, None, e.errors)
         except reviews.ReviewKeyConflict as e:
             if not e.other_record:
                 return records.idempotency_conflict()

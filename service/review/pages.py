@@ -407,8 +407,14 @@ def sign_off(record_id: str) -> Any:
                 "A new classification needs the comment rewritten to match it: the released comment "
                 "would otherwise still describe the former category."
             )
-    seen = request.form.get("sign_offs_seen")  # sent by the case page's form
-    if seen is not None and seen != str(len(signed)):
+    seen = request.form.get("sign_offs_seen")  # sent by the case page's form, always
+    if seen is None:
+        # A form that does not say what it was opened with could be any age: refused as a stale one.
+        errors = [
+            "The form did not say which sign-offs it was opened with: read the case again (reloaded "
+            "below) and sign off anew."
+        ]
+    elif seen != str(len(signed)):
         # Someone signed the case off since this form was shown: applying it would undo what they set.
         errors = [
             "The case was signed off by someone else since you opened it: read it again (reloaded below) "
@@ -424,16 +430,21 @@ def sign_off(record_id: str) -> Any:
         for e in errors:
             flash(e, "error")
         return redirect(url_for("review.case", record_id=r.id) + "#sign-off")
-    reviews.add_review(
-        _store(),
-        r.id,
-        decision=decision,
-        reviewer=g.account.name,
-        comment=comment if decision == "amend" and changed_comment else None,
-        classification_code=code if decision == "amend" and changed_code else None,
-        reason=reason or None,
-        via="console",
-    )
+    try:
+        reviews.add_review(
+            _store(),
+            r.id,
+            decision=decision,
+            reviewer=g.account.name,
+            comment=comment if decision == "amend" and changed_comment else None,
+            classification_code=code if decision == "amend" and changed_code else None,
+            reason=reason or None,
+            via="console",
+        )
+    except reviews.NothingAmended:
+        # An amendment the same as one recorded since this form was read (checked under the lock).
+        flash("Nothing was changed: edit the comment or the classification to amend.", "error")
+        return redirect(url_for("review.case", record_id=r.id) + "#sign-off")
     flash("Amended and signed off." if decision == "amend" else "Approved and signed off.", "info")
     return redirect(url_for("review.case", record_id=r.id))
 

@@ -93,6 +93,56 @@ class ReviewKeyConflict(IdempotencyConflict):
         self.other_record = other_record
 
 
+class NothingAmended(ValueError):
+    """An amendment that changes nothing in the answer as it stands (its comment and category, after
+    the amendments before it): it is refused, never recorded as a correction. ``errors`` names the
+    fields, as a 422 does."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(" ".join(m for msgs in errors.values() for m in msgs))
+        self.errors = errors
+
+
+NOTHING_CHANGED = (
+    "Nothing was changed: this is the comment and classification of the answer as it stands; an "
+    "amendment changes the comment or the classification_code."
+)
+
+
+def _text(value: str) -> str:
+    return value.replace("\r\n", "\n").strip()
+
+
+def _unamended(
+    c: Connection, record_id: str, comment: str | None, classification_code: str | None
+) -> dict[str, list[str]] | None:
+    """What is wrong with an amendment of a record that changes nothing in the answer as released now
+    (``released``: the latest amendment's comment and category over the stored answer), or None."""
+    response = c.execute(select(T.c.response).where(T.c.id == record_id)).scalar()
+    amends = c.execute(
+        select(RV.c.comment, RV.c.classification_code)
+        .where(RV.c.interpretation_id == record_id, RV.c.decision == "amend")
+        .order_by(RV.c.seq)
+    ).all()
+    answer = response if isinstance(response, dict) else {}
+    current_comment = next(
+        (a.comment for a in reversed(amends) if a.comment is not None), str(answer.get("comment") or "")
+    )
+    current_code = next(
+        (a.classification_code for a in reversed(amends) if a.classification_code),
+        str((answer.get("classification") or {}).get("code") or ""),
+    )
+    changed_comment = comment is not None and _text(comment) != _text(current_comment)
+    changed_code = classification_code is not None and classification_code != current_code
+    if not changed_comment and not changed_code:
+        return {
+            name: [NOTHING_CHANGED]
+            for name, sent in (("comment", True), ("classification_code", classification_code is not None))
+            if sent
+        }
+    return None
+
+
 class Signed(NamedTuple):
     review: ReviewEntry
     status: str  # the release status this review set
@@ -138,7 +188,8 @@ def add_review(
     request_hash: str | None = None,
 ) -> Signed | None:
     """Record a sign-off and set the record's release status, in one transaction; None when no record
-    has this id.
+    has this id. An amendment that changes neither the comment nor the category of the answer as it
+    stands (read under the record's lock) raises NothingAmended.
 
     With ``idempotency_key`` (and the ``request_hash`` of the body it came with): a sign-off already
     recorded with this key of this API key is answered instead of recorded again (``replayed``), or
@@ -157,6 +208,10 @@ def add_review(
             earlier = _keyed(c, record_id, api_key_name, idempotency_key, request_hash or "")
             if earlier is not None:
                 return earlier
+        if decision == "amend":
+            unchanged = _unamended(c, record_id, comment, classification_code)
+            if unchanged is not None:
+                raise NothingAmended(unchanged)
         status = status_after(decision, before)
         row = c.execute(
             insert(RV)

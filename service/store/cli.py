@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, settings, store: RecordStore) -> int:  # noqa
     keyed = RecordStore(store.engine, secret)
     total = 0
     for ref in refs:
-        ids = keyed.erase(keyed.patient_key(ref))
+        ids = keyed.erase(keyed.patient_keys(ref))
         total += len(ids)
         for rid in ids:
             print(f"erased {rid}")

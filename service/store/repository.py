@@ -10,6 +10,7 @@ import hmac
 import logging
 import math
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -94,9 +95,31 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
+def normal_patient_ref(patient_ref: str) -> str:
+    """The patient reference as it is hashed: without leading and trailing white space (an LIS pads
+    identifiers to a field width) and in Unicode normal form C (an accented letter is one code point
+    however it was sent), so that the variants of one identifier are one patient."""
+    return unicodedata.normalize("NFC", patient_ref.strip())
+
+
 def patient_key(secret: bytes, patient_ref: str) -> str:
-    """HMAC-SHA-256(site secret, patient_ref), hex: links a patient's panels without keeping the ref."""
-    return hmac.new(secret, patient_ref.encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA-256(site secret, patient_ref in its normal form), hex: links a patient's panels
+    without keeping the ref. Every patient_ref is hashed here (JSON, batch, HL7 v2 PID-3, FHIR
+    identifiers, list and erase by patient_ref)."""
+    return _hmac(secret, normal_patient_ref(patient_ref))
+
+
+def patient_keys(secret: bytes, patient_ref: str) -> list[str]:
+    """The keys a patient's records can carry: the key of the normal form, then, when the reference
+    as written differs from it, the key it had as written (records stored before references were
+    normalised), so that listing and erasing by reference find those records too."""
+    keys = [patient_key(secret, patient_ref)]
+    as_written = _hmac(secret, patient_ref)
+    return keys if as_written == keys[0] else [*keys, as_written]
+
+
+def _hmac(secret: bytes, text: str) -> str:
+    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
 
 
 _RECORD_ID = re.compile(r"[0-9a-f]{32}")
@@ -292,6 +315,12 @@ class RecordStore:
         if self._secret is None:
             raise RuntimeError("the store was opened without the patient key secret")
         return patient_key(self._secret, patient_ref)
+
+    def patient_keys(self, patient_ref: str) -> list[str]:
+        """Every key the records of this reference can carry (``patient_keys``): for list and erase."""
+        if self._secret is None:
+            raise RuntimeError("the store was opened without the patient key secret")
+        return patient_keys(self._secret, patient_ref)
 
     # ------------------------------------------------------------------ plumbing
     def _run(self, work: Any, *, audit: bool = False, autocommit: bool = False) -> Any:
@@ -494,7 +523,7 @@ class RecordStore:
     def list_records(
         self,
         *,
-        patient_key: str | None = None,
+        patient_key: str | Sequence[str] | None = None,
         status: str | None = None,
         since: datetime | None = None,
         before_seq: int | None = None,
@@ -508,8 +537,10 @@ class RecordStore:
 
         def work(c: Connection) -> Page:
             q = select(*cols)
-            if patient_key is not None:
+            if isinstance(patient_key, str):
                 q = q.where(T.c.patient_key == patient_key)
+            elif patient_key is not None:
+                q = q.where(T.c.patient_key.in_(list(patient_key)))
             if status is not None:
                 q = q.where(T.c.status == status)
             if since is not None:
@@ -598,12 +629,13 @@ class RecordStore:
 
         return self._run(work)
 
-    def erase(self, patient_key: str) -> list[str]:
-        """Delete every record of one patient with the keys bound to them; the ids erased (the audit trail
-        keeps who read them)."""
+    def erase(self, patient_key: str | Sequence[str]) -> list[str]:
+        """Delete every record of one patient (of each of its keys, ``patient_keys``) with the keys bound
+        to them; the ids erased (the audit trail keeps who read them)."""
+        keys = [patient_key] if isinstance(patient_key, str) else list(patient_key)
 
         def work(c: Connection) -> list[str]:
-            theirs = T.c.patient_key == patient_key
+            theirs = T.c.patient_key.in_(keys)
             ids = list(c.scalars(select(T.c.id).where(theirs)))
             c.execute(delete(KT).where(KT.c.interpretation_id.in_(select(T.c.id).where(theirs))))
             c.execute(delete(T).where(theirs))
@@ -628,6 +660,14 @@ class Pending:
     # With an Idempotency-Key on an HL7 message or a FHIR Bundle: the message's own retry key, which
     # names the record the message made when sent without the header.
     own_key: str | None = None
+    # The key of the patient reference as written, when it differs from its normal form's
+    # (``patient_keys``): the panels an earlier version of the service stored under it are history too.
+    written_key: str | None = None
+
+    @property
+    def history_keys(self) -> list[str]:
+        keys = [] if self.patient_key is None else [self.patient_key]
+        return keys if self.written_key is None else [*keys, self.written_key]
 
     @property
     def retry_key(self) -> bool:
@@ -673,7 +713,7 @@ def _lookups(c: Connection, p: Pending) -> tuple[Found | None, list[PanelRow]]:
             return earlier, []
     if p.patient_key is None:
         return None, []
-    return None, _panels(c, p.patient_key, p.history_from, p.history_before)
+    return None, _panels(c, p.history_keys, p.history_from, p.history_before)
 
 
 def _record(c: Connection, p: Pending) -> Record | Found:
@@ -687,7 +727,7 @@ def _record(c: Connection, p: Pending) -> Record | Found:
         found = p.find_retry(c, by_body=False)
         if found is not None:
             return found
-    rows = [] if p.patient_key is None else _panels(c, p.patient_key, p.history_from, p.history_before)
+    rows = [] if p.patient_key is None else _panels(c, p.history_keys, p.history_from, p.history_before)
     values = _values(p.make(rows))
     seq = c.execute(INSERT_NEW, values).scalar()
     if seq is not None:
@@ -814,7 +854,7 @@ def _has_m_protein_sqlite(element: _HasSerumMProtein, compiler: Any, **kw: Any) 
 _FIRST_DAY = (
     select(func.min(T.c.collected_on))
     .where(
-        T.c.patient_key == bindparam("pk"),
+        T.c.patient_key.in_(bindparam("pks", expanding=True)),
         T.c.collected_on < bindparam("lo"),
         _HasSerumMProtein(T.c.request),
     )
@@ -823,7 +863,9 @@ _FIRST_DAY = (
 PANELS = (
     select(T.c.id, T.c.seq, T.c.collected_on, sql_cast(T.c.request, Text))
     .where(
-        T.c.patient_key == bindparam("pk"),
+        # The key of the reference's normal form, and the key of the reference as written when it
+        # differs (panels an earlier version stored under it; Pending.history_keys).
+        T.c.patient_key.in_(bindparam("pks", expanding=True)),
         ((T.c.collected_on >= bindparam("lo")) & (T.c.collected_on < bindparam("hi")))
         | (T.c.collected_on == _FIRST_DAY),
     )
@@ -844,8 +886,8 @@ class PanelRow(NamedTuple):
         return cast(dict[str, Any], orjson.loads(self.body))
 
 
-def _panels(c: Connection, patient_key: str, on_or_after: date, before: date) -> list[PanelRow]:
-    return [PanelRow(*r) for r in c.execute(PANELS, {"pk": patient_key, "lo": on_or_after, "hi": before})]
+def _panels(c: Connection, patient_keys: list[str], on_or_after: date, before: date) -> list[PanelRow]:
+    return [PanelRow(*r) for r in c.execute(PANELS, {"pks": patient_keys, "lo": on_or_after, "hi": before})]
 
 
 def _find_retry(

@@ -133,7 +133,10 @@ def test_a_reviewer_approves_and_the_sign_off_names_them(client):
     rid = stored(client)
     sign_in(client)
     token = csrf_token(client, f"/review/cases/{rid}")
-    resp = client.post(f"/review/cases/{rid}/sign-off", data={"decision": "approve", "csrf_token": token})
+    resp = client.post(
+        f"/review/cases/{rid}/sign-off",
+        data={"decision": "approve", "csrf_token": token, "sign_offs_seen": "0"},
+    )
     assert resp.status_code == 302
     record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
     assert record["status"] == "reviewed" and record["reviews"][0]["reviewer"] == "rita"
@@ -146,19 +149,19 @@ def test_an_amendment_without_a_reason_or_without_a_change_is_refused_with_the_r
     token = csrf_token(client, f"/review/cases/{rid}")
     no_reason = client.post(
         f"/review/cases/{rid}/sign-off",
-        data={"decision": "amend", "comment": "New text.", "csrf_token": token},
+        data={"decision": "amend", "comment": "New text.", "csrf_token": token, "sign_offs_seen": "0"},
         follow_redirects=True,
     )
     assert "an amendment needs its reason" in no_reason.get_data(as_text=True)
     no_change = client.post(
         f"/review/cases/{rid}/sign-off",
-        data={"decision": "amend", "reason": "why", "csrf_token": token},
+        data={"decision": "amend", "reason": "why", "csrf_token": token, "sign_offs_seen": "0"},
         follow_redirects=True,
     )
     assert "Nothing was changed" in no_change.get_data(as_text=True)
     changed_approval = client.post(
         f"/review/cases/{rid}/sign-off",
-        data={"decision": "approve", "comment": "Other text.", "csrf_token": token},
+        data={"decision": "approve", "comment": "Other text.", "csrf_token": token, "sign_offs_seen": "0"},
         follow_redirects=True,
     )
     assert "use Amend" in changed_approval.get_data(as_text=True)
@@ -376,6 +379,24 @@ def test_a_stale_form_never_undoes_a_sign_off_made_since_it_was_opened(client):
     ok = client.post(f"/review/cases/{rid}/sign-off", data={**fresh, "decision": "approve"})
     assert ok.status_code == 302
     assert len(client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["reviews"]) == 2
+
+
+def test_a_sign_off_form_without_sign_offs_seen_is_refused_as_a_stale_one(client):
+    rid = stored(client)
+    client.post(
+        f"/v1/interpretations/{rid}/reviews", json={"decision": "approve", "reviewer": "B"}, headers=AUTH
+    )
+    sign_in(client)
+    form = _form(client, rid)
+    del form["sign_offs_seen"]
+    for decision in (
+        {"decision": "amend", "comment": "Changed text.", "reason": "r"},
+        {"decision": "approve"},
+    ):
+        resp = client.post(f"/review/cases/{rid}/sign-off", data={**form, **decision}, follow_redirects=True)
+        assert "did not say which sign-offs it was opened with" in resp.get_data(as_text=True)
+    record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert record["status"] == "reviewed" and len(record["reviews"]) == 1
 
 
 def test_a_category_amended_in_the_console_needs_the_comment_rewritten(client):

@@ -387,3 +387,37 @@ def test_mgi_review_api_keys_says_which_api_keys_may_sign_off(tmp_path, allowed,
         record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
         assert record["reviews"] == [] and record["status"] == "review_required"
     app.extensions["mgi.store"].store.dispose()
+
+
+def _amend(client, rid: str, **change):
+    return client.post(
+        f"/v1/interpretations/{rid}/reviews",
+        json={"decision": "amend", "reviewer": "R", "reason": "x", **change},
+        headers=AUTH,
+    )
+
+
+def test_an_amendment_that_changes_nothing_is_refused_naming_the_field(client):
+    rid = post(client, {**body("mgus"), "specimen_id": "SAME-1"})["id"]
+    answer = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["interpretation"]
+    code = answer["classification"]["code"]
+    for change, fields in (
+        ({"comment": answer["comment"]}, {"comment"}),
+        ({"comment": answer["comment"] + "  \n"}, {"comment"}),  # the same text, padded
+        ({"comment": answer["comment"], "classification_code": code}, {"comment", "classification_code"}),
+    ):
+        resp = _amend(client, rid, **change)
+        assert resp.status_code == 422, change
+        errors = resp.get_json()["errors"]
+        assert set(errors) == fields
+        assert errors["comment"][0].startswith("Nothing was changed")
+    record = client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()
+    assert record["status"] == "review_required" and record["reviews"] == []
+
+
+def test_the_same_amendment_twice_is_one_amendment(client):
+    rid = post(client, {**body("mgus"), "specimen_id": "SAME-2"})["id"]
+    assert _amend(client, rid, comment="Repeat the FLC in 3 months.").status_code == 201
+    again = _amend(client, rid, comment="Repeat the FLC in 3 months.")
+    assert again.status_code == 422 and "comment" in again.get_json()["errors"]
+    assert len(client.get(f"/v1/interpretations/{rid}", headers=AUTH).get_json()["reviews"]) == 1

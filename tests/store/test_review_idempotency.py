@@ -154,3 +154,11 @@ def test_reviews_of_the_previous_release_survive_the_upgrade(tmp_path):
     migrate.downgrade(engine, "0003_lz4_bodies")
     assert "idempotency_key" not in {c["name"] for c in inspect(engine).get_columns("reviews")}
     engine.dispose()
+
+
+def test_an_amendment_repeating_the_answer_as_it_stands_is_refused_without_a_review(client, store):
+    rid = client.post("/v1/interpretations", json=SPIKE).json["id"]
+    assert sign(client, rid, AMEND, key=None).status_code == 201
+    again = sign(client, rid, AMEND, key="another-key")  # not a retry: a second, identical amendment
+    assert again.status_code == 422 and again.json["errors"]["comment"][0].startswith("Nothing was changed")
+    assert reviews(store) == 1
