@@ -4,6 +4,7 @@ rejected with a 400 naming the problem; only application/json is accepted (415).
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from flask_smorest import abort as smorest_abort
 from marshmallow import ValidationError
 from marshmallow.fields import List, Tuple
 from webargs.flaskparser import FlaskParser
+
+from service.adapters.codes import inexact_problem
 
 from .query_rules import REPEATED
 
@@ -54,12 +57,31 @@ TOO_SMALL = (
 _NONZERO_DIGIT = re.compile(r"[1-9]")
 
 
+class InexactJsonNumber(float):
+    """A JSON number written with more significant digits than a float keeps, so that the value read
+    would differ from the value sent (2.750000000000000000001 read as 2.75, below a threshold the
+    result is above): NaN, with the reason, refused by the request schema naming its field, as HL7 v2
+    and FHIR refuse the same number."""
+
+    problem: str
+
+    def __new__(cls, problem: str) -> InexactJsonNumber:
+        number = super().__new__(cls, "nan")
+        number.problem = problem
+        return number
+
+
 def json_number(text: str) -> float:
-    """``parse_float`` of request bodies: the float of a JSON number with a fraction or exponent, or a
-    TooSmallNumber when the number written is not zero and the float is."""
+    """``parse_float`` of request bodies: the float of a JSON number with a fraction or exponent, a
+    TooSmallNumber when the number written is not zero and the float is, or an InexactJsonNumber when
+    the float is not the number written."""
     number = float(text)
     if number == 0.0 and _NONZERO_DIGIT.search(text.partition("e")[0].partition("E")[0]):
         return TooSmallNumber()
+    if math.isfinite(number):
+        problem = inexact_problem(text, number)
+        if problem is not None:
+            return InexactJsonNumber(problem)
     return number
 
 

@@ -18,7 +18,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from service.adapters.codes import REFERENCE_RANGE_NOT_READ as UNUSED_RANGE_PATHS
 from service.api.compiled import CompiledLoadMixin, Converter
-from service.api.parsing import TOO_SMALL, TooSmallNumber
+from service.api.parsing import TOO_SMALL, InexactJsonNumber, TooSmallNumber
 from service.api.query_rules import UNKNOWN as UNKNOWN_QUERY_PARAMETER
 from service.domain import panel as P
 from service.domain import plausibility
@@ -97,6 +97,8 @@ class FiniteFloat(fields.Float):
             raise self.make_error("invalid")
         if type(value) is TooSmallNumber:
             raise self.make_error("too_small")
+        if type(value) is InexactJsonNumber:
+            raise ValidationError(value.problem)
         try:
             return super()._validated(value) + 0.0  # -0.0 + 0.0 is 0.0; any other value is unchanged
         except OverflowError:  # an integer literal beyond float range
@@ -222,6 +224,8 @@ def _number_error(v: Any) -> str | None:
         return _NUMBER_MSG
     if type(v) is TooSmallNumber:
         return TOO_SMALL
+    if type(v) is InexactJsonNumber:
+        return v.problem
     try:
         f = float(v)
     except OverflowError:
