@@ -377,8 +377,9 @@ class OruContext:
     notes: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     collected_from: tuple[str, int, int] | None = None  # the segment, occurrence and field of collected_on
-    # The order (OBR) of the panel interpreted: the one whose date dates it (a cumulative report may list
-    # earlier orders first); the answer echoes it and its filler number is the specimen_id.
+    # The order (OBR) of the panel interpreted: the one carrying its paraprotein studies (a cumulative
+    # report may list earlier orders first, a chemistry order of the day may follow); the answer echoes
+    # it and its filler number is the specimen_id (_panel_order).
     panel_obr: Segment | None = None
 
     @property
@@ -1526,7 +1527,8 @@ def _read_segments(
     if latest:
         request["collected_on"] = latest[0].isoformat()
         ctx.collected_from = dated_by
-    if dated_by is not None:
+    ctx.panel_obr = _panel_order(ctx.obr, [r for r, _ in results], collected, obr_dates, order_of_obx)
+    if ctx.panel_obr is None and dated_by is not None:
         name, index, _ = dated_by
         orders = {o.index: o for o in ctx.obr}
         ctx.panel_obr = orders.get(index) if name == "OBR" else order_of_obx.get(index)
@@ -1537,6 +1539,42 @@ def _read_segments(
     ctx.request = request
     ctx.sources = {**panel.sources, **history_sources}
     return ctx
+
+
+# The studies that name the panel's order, in this precedence: the order (OBR) carrying the serum
+# protein electrophoresis, else the serum immunofixation, else the free light chains, else the urine
+# studies. The segment order of the message never decides it.
+_ORDER_STUDIES = ("spep", "serum_ife", "flc", "urine")
+
+
+def _panel_order(
+    orders: Sequence[Segment],
+    results: Sequence[DatedResult],
+    collected: date | None,
+    obr_dates: Sequence[tuple[date, int]],
+    order_of_obx: Mapping[int, Segment],
+) -> Segment | None:
+    """The order (OBR) of the panel, which the answer echoes and whose filler number is the record's
+    specimen: the one carrying the panel's serum paraprotein studies (SPEP, then serum immunofixation,
+    then free light chains), else its urine studies, else the first OBR of the panel's day. A
+    chemistry or blood count order of the same day never names it, wherever it stands."""
+    best: tuple[int, int] | None = None
+    chosen: Segment | None = None
+    for result in results:
+        section = result.path.split(".", 1)[0]
+        if section not in _ORDER_STUDIES or (collected is not None and result.on not in (None, collected)):
+            continue
+        obr = order_of_obx.get(result.locator[2])
+        if obr is None:
+            continue
+        rank = (_ORDER_STUDIES.index(section), obr.index)
+        if best is None or rank < best:
+            best, chosen = rank, obr
+    if chosen is not None:
+        return chosen
+    by_index = {o.index: o for o in orders}
+    of_the_day = sorted(index for on, index in obr_dates if collected is None or on == collected)
+    return next((by_index[i] for i in of_the_day if i in by_index), None)
 
 
 # The records store's identity of a message (contract 1.1: patient_ref and specimen_id, 1-64
@@ -1559,7 +1597,8 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
     or a subcomponent in its ID, a ``^`` or control character once unescaped, more than 64
     characters, or the HL7 null ``""``. The link can only be missed, never made between two
     patients. specimen_id: OBR-3 (filler order number, its components joined by ``^``) of the panel's
-    OBR (``OruContext.order``: the one whose date dates the panel, else the first), else its OBR-2."""
+    OBR (``OruContext.order``: the one carrying its paraprotein studies, see ``_panel_order``), else its
+    OBR-2."""
     out: dict[str, str] = {}
     notes: list[str] = []
     enc = ctx.encoding
