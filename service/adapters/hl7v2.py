@@ -103,6 +103,7 @@ from service.domain.plausibility import EARLIEST_DATE, latest_date
 from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
+    KNOWN_UNITS,
     REFERENCE_RANGE_NOT_READ,
     RISK_LABELS,
     CodeEntry,
@@ -1100,6 +1101,17 @@ class _ObxReader:
                 )
         n, unit = named[0] if named[0][1] else named[1]
         raw = seg.component(6, n)
+        exponent = seg.component(6, 2).strip()
+        if n == 1 and unit not in KNOWN_UNITS and exponent.isdigit():
+            # A caret sent unescaped is HL7's component separator: mL/min/1.73m^2 arrives as the unit
+            # 'mL/min/1.73m' with the text '2'. Said as such, never read as a unit it is not.
+            whole = self.codemap.normalize_unit(f"{raw}^{exponent}")
+            if whole in KNOWN_UNITS:
+                raise ValueProblem(
+                    f"OBX-6 '{raw}^{exponent}': the caret (^) is HL7's component separator, so the unit "
+                    f"reads as '{raw.strip()}' with the text '{exponent}'; send the caret escaped "
+                    f"({raw.strip()}\\S\\{exponent}) or the unit {whole}"
+                )
         if self.codemap.read_loosely(raw, unit):
             self.notes.append(
                 f"{self.where}: OBX-6 '{raw.strip()}' read as {unit} (case and spacing set aside)"
@@ -1335,6 +1347,19 @@ def parse_oru(
     _check_size(text, enc)  # raises MessageTooLarge
     msh = Segment(text.split("\r", 1)[0], enc, 1)
     _check_header(msh)  # before hl7apy, so an unsupported version gets its own message
+    msh2 = text[4:].split(enc.field, 1)[0]
+    if len(msh2) > 4:
+        # v2.7 added a fifth encoding character, the truncation character (#); the versions read here
+        # have four, and the parser would refuse the message in its own words.
+        raise Hl7Error(
+            f"MSH-2 '{msh2}' has {len(msh2)} encoding characters: HL7 {msh.component(12).strip()} has four "
+            f"({msh2[:4]}); the fifth, the truncation character, came with v2.7: send MSH-2 as '{msh2[:4]}'",
+            segment="MSH",
+            index=1,
+            field=2,
+            hl7_code=102,
+            ack_code="AR",
+        )
     segments = _segments(text, enc)
     ctx = OruContext(encoding=enc, pid=None, obr=[], **_header(msh))
     # A sender is named by the namespace ID or the universal ID (OID) of MSH-3 and MSH-4.
@@ -2419,7 +2444,12 @@ def validation_error(errors: Mapping[str, list[str]], context: OruContext) -> Hl
                 hl7_code=103 if last == "unit" else 102,
                 ack_code="AE",
             )
-    return Hl7Error(text, hl7_code=207, ack_code="AE")
+    # Not located at a result: a content error all the same, never an internal one. No screening result
+    # at all (every order cancelled, no M-protein, immunofixation or free light chain read) is a
+    # required result missing; anything else a value the request does not take.
+    if "_schema" in errors:
+        return Hl7Error(text, segment="OBX", hl7_code=101, ack_code="AE")
+    return Hl7Error(text, hl7_code=102, ack_code="AE")
 
 
 # --------------------------------------------------------------------------------------------
