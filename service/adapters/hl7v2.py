@@ -750,6 +750,48 @@ def _result_stamp(
     )
 
 
+# HL7 table 0123, OBR-25 (the order's result status). F final, C corrected and X cancelled (its OBX
+# ignored) need no note; the codes below are read with a note, each OBX by its own result status
+# (OBX-11); Y and Z answer queries only, and any other code is not the table's: an AE at OBR-25, as an
+# OBX-11 outside table 0085 is.
+_ORDER_NOTED = {
+    "P": "preliminary: final results not yet obtained",
+    "R": "results stored, not yet verified",
+    "A": "some, not all, results available",
+    "O": "order received, specimen not yet received",
+    "I": "specimen received, procedure incomplete",
+    "S": "procedure scheduled, not done",
+}
+_ORDER_QUERIES = {"Y": "no order on record for this test", "Z": "no record of this patient"}
+
+
+def _order_status(obr: Segment, notes: list[str]) -> None:
+    """OBR-25 held to HL7 table 0123 (blanks aside): an order still in progress is said in a note, a
+    code that is not the table's, or answers a query only, is refused at OBR-25."""
+    raw = obr.component(25)
+    status = raw.strip().upper()
+    where = f"OBR[{obr.index}]"
+    if status in _ORDER_QUERIES or (status not in ("", "F", "C", "X") and status not in _ORDER_NOTED):
+        why = (
+            f"answers a query only ({_ORDER_QUERIES[status]}), never a result message"
+            if status in _ORDER_QUERIES
+            else "is not an HL7 table 0123 code"
+        )
+        raise Hl7Error(
+            f"{where}: result status '{raw}' (OBR-25) {why}",
+            segment="OBR",
+            index=obr.index,
+            field=25,
+            hl7_code=103,
+            ack_code="AE",
+        )
+    if status in _ORDER_NOTED:
+        notes.append(
+            f"{where}: OBR-25 result status {status} ({_ORDER_NOTED[status]}): each of its OBX is read by "
+            "its own result status (OBX-11); the interpretation may change once the order is final"
+        )
+
+
 def _cancelled(obr: Segment) -> bool:
     """OBR-25 result status X (HL7 table 0123): the order was cancelled, it has no results."""
     return obr.component(25).strip().upper() == "X"
@@ -1419,6 +1461,7 @@ def _read_segments(
             ctx.pid = seg.er7
         elif seg.name == "OBR":
             _one_value(seg, _ONE_VALUE_OBR, f"OBR[{seg.index}] ")
+            _order_status(seg, ctx.notes)
             # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
             cancelled = _cancelled(seg)
             if not cancelled:  # a cancelled order names neither the reply nor the specimen
@@ -1880,7 +1923,7 @@ def _map_obx(
     code_label = codings[0].code if codings else "(no code)"
     where = f"OBX[{seg.index}] (set ID {set_id}, {code_label})"
     _one_value(seg, _ONE_VALUE_OBX, f"{where}: ")
-    raw_status = seg.component(11).upper()
+    raw_status = seg.component(11).strip().upper()  # blanks after it aside, as every field read
     status = raw_status[:1]
     if raw_status not in _USED_STATUSES and raw_status not in _SKIPPED_STATUSES:
         raise Hl7Error(
