@@ -1116,6 +1116,14 @@ def _ife_result(
 def merge_ife(first: dict[str, Any], second: dict[str, Any], where: str) -> dict[str, Any]:
     """Two immunofixation results of one panel told apart by sub-ID (HL7 OBX-4): one clone each."""
     negatives = (first["result"] == "negative") + (second["result"] == "negative")
+    named = {(c["heavy_chain"], c["light_chain"]) for c in first["clones"]}
+    twice = next((c for c in second["clones"] if (c["heavy_chain"], c["light_chain"]) in named), None)
+    if twice is not None:
+        clone = f"{twice['heavy_chain'] or 'free'} {twice['light_chain']}"
+        raise ValueProblem(
+            f"the immunofixation results of {where} name the same clone ({clone}) under two sub-IDs: "
+            "sub-IDs tell apart the clones of a biclonal immunofixation, and a clone is listed once"
+        )
     return _ife_result([*first["clones"], *second["clones"]], negatives, False, where)
 
 
@@ -1246,6 +1254,7 @@ class _Slot:
     from_condition: bool
     groups: frozenset[str] = frozenset()  # HL7 OBX-4 sub-IDs that gave the value
     band: bool = False  # one band of the M-protein (a band code), not the total
+    parts: dict[str, Any] = field(default_factory=dict)  # the value each sub-ID gave
 
 
 class PanelAssembler:
@@ -1261,7 +1270,7 @@ class PanelAssembler:
         self._slots: dict[str, _Slot] = {}
         self.notes: list[str] = []
         self.crosschecks: list[tuple[dict[str, Any], str]] = []
-        self._bands = ""  # sources of M-protein bands added together (checked against the IFE)
+        self._bands: list[str] = []  # sources of M-protein bands added together (checked against the IFE)
 
     @property
     def sources(self) -> dict[str, str]:
@@ -1287,10 +1296,29 @@ class PanelAssembler:
             self.crosschecks.append((value, source))
             return
         new = _Slot(
-            value, priority, source, from_condition, frozenset({group}) if group else frozenset(), band
+            value,
+            priority,
+            source,
+            from_condition,
+            frozenset({group}) if group else frozenset(),
+            band,
+            {group: value} if group else {},
         )
         old = self._slots.get(path)
-        if old is None or old.value == value:
+        if old is not None and group in old.parts and old.priority == priority and old.parts[group] == value:
+            return  # the same part (sub-ID) sent again with the same result: read once
+        # Two results told apart by sub-IDs are two parts of one analyte even when they read alike: two
+        # immunofixation results naming one clone (refused, as the JSON request refuses a clone listed
+        # twice), two bands of one size (added). The same result under the same sub-ID is read once.
+        parts = (
+            old is not None
+            and group
+            and old.groups
+            and group not in old.groups
+            and old.priority == priority
+            and (FIELD_KINDS.get(path) is Kind.IFE or path == "spep.m_protein")
+        )
+        if old is None or (old.value == value and not parts):
             if old is None:
                 self._slots[path] = new
             return
@@ -1319,17 +1347,22 @@ class PanelAssembler:
         both = f"{old.source} and {new.source}"
         kind = FIELD_KINDS[path]
         if kind is Kind.IFE:
-            value = merge_ife(old.value, new.value, both)
+            try:
+                value = merge_ife(old.value, new.value, both)
+            except ValueProblem as exc:
+                raise ValueProblem(f"{path}: {exc}") from exc
         elif path == "spep.m_protein":
             value = self._sum_bands(old.value, new.value, both)
-            self._bands = both
+            self._bands = [*(self._bands or [old.source]), new.source]
             self.notes.append(f"{path}: the bands of {both} are added into one serum M-protein")
         else:
             raise ValueProblem(
                 f"{path} has conflicting values: {old.value!r} from {old.source} and {new.value!r} "
                 f"from {new.source} (sub-IDs tell apart only immunofixation clones and M-protein bands)"
             )
-        return _Slot(value, old.priority, both, False, old.groups | new.groups)
+        return _Slot(
+            value, old.priority, both, False, old.groups | new.groups, parts={**old.parts, **new.parts}
+        )
 
     @staticmethod
     def _sum_bands(first: dict[str, Any], second: dict[str, Any], where: str) -> dict[str, Any]:
@@ -1384,8 +1417,18 @@ class PanelAssembler:
             return
         if clones < 2:
             raise ValueProblem(
-                f"spep.m_protein: two bands ({self._bands}) but no serum immunofixation naming two clones "
-                "in the message: send the total M-protein, or the immunofixation of both clones"
+                f"{self._bands[1]}: spep.m_protein: {len(self._bands)} bands ({', '.join(self._bands)}) "
+                "but no serum immunofixation naming two clones in the message: send the total M-protein, or "
+                "the immunofixation of both clones"
+            )
+        if len(self._bands) > clones:
+            # One band per clone: a band beyond them could be a repeated measurement of one of them.
+            extra = self._bands[clones]
+            raise ValueProblem(
+                f"{extra}: spep.m_protein: {len(self._bands)} bands ({', '.join(self._bands)}) but the serum "
+                f"immunofixation names {clones} clones: a band beyond the clones could be a repeated "
+                "measurement, and adding it would double the M-protein; send the total M-protein, or one "
+                "band per clone"
             )
 
     def _band_only(self, clones: int) -> None:

@@ -405,6 +405,19 @@ def _effective_values(resource: Mapping[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+def _undated(resource: Mapping[str, Any], where: str) -> tuple[str, str]:
+    """Where an Observation read without a date is refused, and what its effective[x] is instead."""
+    if resource.get("effectiveTiming") is not None:
+        return (
+            f"{where}.effectiveTiming",
+            "the Observation's effectiveTiming is a schedule, not a collection time",
+        )
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict) and period.get("end") is not None:
+        return f"{where}.effectivePeriod", "the Observation's effectivePeriod has an end but no start"
+    return f"{where}.effectiveDateTime", "the Observation has no effective[x]"
+
+
 def _effective_element(resource: Mapping[str, Any]) -> tuple[_Timestamp | None, str]:
     """The result's effective[x] and the element it was read from."""
     for element, text in _effective_values(resource):
@@ -1342,8 +1355,16 @@ def _report_results(
     return found
 
 
-def _check_reports(bundle: Mapping[str, Any]) -> None:
-    """Refuse a DiagnosticReport whose status (a modifier element) does not say its results stand."""
+# A report read whose status says it is not final yet: said in a note, as a preliminary result is.
+_REPORT_STATUSES_NOTED = {
+    "preliminary": "preliminary: verified early results, the final report not yet released",
+    "partial": "partial: some of its results are not yet available or final",
+}
+
+
+def _check_reports(bundle: Mapping[str, Any], notes: list[str]) -> None:
+    """Refuse a DiagnosticReport whose status (a modifier element) does not say its results stand;
+    name one that is not final yet in a note."""
     for index, entry in enumerate(bundle.get("entry") or []):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or resource.get("resourceType") != "DiagnosticReport":
@@ -1356,6 +1377,12 @@ def _check_reports(bundle: Mapping[str, Any]) -> None:
                 raise FhirError(f"{place}: {why}", {place: [why]})
         status = resource.get("status")
         if status in _REPORT_STATUSES_READ:
+            if status in _REPORT_STATUSES_NOTED:
+                notes.append(
+                    f"Bundle.entry[{index}]: DiagnosticReport status '{status}' "
+                    f"({_REPORT_STATUSES_NOTED[status]}): its results are read by their own status, and the "
+                    "interpretation may change once the report is final"
+                )
             continue
         place = f"Bundle.entry[{index}].resource.status"
         if isinstance(status, str) and status in _REPORT_STATUSES_REFUSED:
@@ -1372,13 +1399,15 @@ def _check_reports(bundle: Mapping[str, Any]) -> None:
 def _translate(
     bundle: dict[str, Any], codemap: CodeMap, today: date | None, notes: list[str], panel: PanelAssembler
 ) -> FhirTranslation:
-    _check_reports(bundle)
+    _check_reports(bundle, notes)
     frame = _date_frame(bundle)
     range_subject = _bundle_subject(bundle)  # the patient whose reference ranges apply
     latest = today or latest_date(datetime.now(UTC))  # the latest date begun anywhere (UTC+14)
     withdrawn = _withdrawn(bundle)
     dates: list[date] = []
-    no_date: list[str] = []  # results read from an Observation with no effective[x] (nor its report's)
+    # Results read from an Observation with no effective[x] this service reads (nor its report's): where,
+    # and what it has instead.
+    no_date: list[tuple[str, str]] = []
     # Observations over a period (a 24-hour urine): (first result, end, start, end date, where).
     periods: list[tuple[int, int, date, date, str]] = []
     # Results read from an Observation whose effective[x] has no day: (element, its text).
@@ -1486,7 +1515,7 @@ def _translate(
                 elif stamp and stamp.partial and len(results) > read:
                     undated.append((f"{where}.{element}", stamp.text))
                 elif stamp is None and any(not r.path.startswith("clinical.") for r in results[read:]):
-                    no_date.append(f"{where}.effectiveDateTime")  # a result (a finding needs no date)
+                    no_date.append(_undated(resource, where))  # a result (a finding needs no date)
             elif kind == "Condition":
                 _condition(resource, where, codemap, panel, notes)
             elif kind == "Patient":
@@ -1553,11 +1582,11 @@ def _translate(
             )
     if dates and no_date:
         # Never taken to be of another result's day: they could be months apart.
-        place = no_date[0]
+        place, has = no_date[0]
         why = (
-            "the Observation has no effective[x] (nor a DiagnosticReport's that names it as a result) "
-            "while other results of the Bundle are dated: it cannot be placed in the panel or its "
-            "history; send the date the sample was collected on"
+            f"{has} (nor a DiagnosticReport's that names it as a result) while other results of the "
+            "Bundle are dated: it cannot be placed in the panel or its history; send the date the sample "
+            "was collected on (effectiveDateTime, effectivePeriod.start or effectiveInstant)"
         )
         raise FhirError(f"{place}: {why}", {place: [why]})
     # The panel's date: that of its paraprotein studies (the latest), else the latest effective[x] of

@@ -103,6 +103,7 @@ from service.domain.plausibility import EARLIEST_DATE, latest_date
 from service.domain.ruleset import ADULT_AGE_MAX_YEARS
 
 from .codes import (
+    KNOWN_UNITS,
     REFERENCE_RANGE_NOT_READ,
     RISK_LABELS,
     CodeEntry,
@@ -377,8 +378,9 @@ class OruContext:
     notes: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     collected_from: tuple[str, int, int] | None = None  # the segment, occurrence and field of collected_on
-    # The order (OBR) of the panel interpreted: the one whose date dates it (a cumulative report may list
-    # earlier orders first); the answer echoes it and its filler number is the specimen_id.
+    # The order (OBR) of the panel interpreted: the one carrying its paraprotein studies (a cumulative
+    # report may list earlier orders first, a chemistry order of the day may follow); the answer echoes
+    # it and its filler number is the specimen_id (_panel_order).
     panel_obr: Segment | None = None
 
     @property
@@ -748,6 +750,48 @@ def _result_stamp(
     )
 
 
+# HL7 table 0123, OBR-25 (the order's result status). F final, C corrected and X cancelled (its OBX
+# ignored) need no note; the codes below are read with a note, each OBX by its own result status
+# (OBX-11); Y and Z answer queries only, and any other code is not the table's: an AE at OBR-25, as an
+# OBX-11 outside table 0085 is.
+_ORDER_NOTED = {
+    "P": "preliminary: final results not yet obtained",
+    "R": "results stored, not yet verified",
+    "A": "some, not all, results available",
+    "O": "order received, specimen not yet received",
+    "I": "specimen received, procedure incomplete",
+    "S": "procedure scheduled, not done",
+}
+_ORDER_QUERIES = {"Y": "no order on record for this test", "Z": "no record of this patient"}
+
+
+def _order_status(obr: Segment, notes: list[str]) -> None:
+    """OBR-25 held to HL7 table 0123 (blanks aside): an order still in progress is said in a note, a
+    code that is not the table's, or answers a query only, is refused at OBR-25."""
+    raw = obr.component(25)
+    status = raw.strip().upper()
+    where = f"OBR[{obr.index}]"
+    if status in _ORDER_QUERIES or (status not in ("", "F", "C", "X") and status not in _ORDER_NOTED):
+        why = (
+            f"answers a query only ({_ORDER_QUERIES[status]}), never a result message"
+            if status in _ORDER_QUERIES
+            else "is not an HL7 table 0123 code"
+        )
+        raise Hl7Error(
+            f"{where}: result status '{raw}' (OBR-25) {why}",
+            segment="OBR",
+            index=obr.index,
+            field=25,
+            hl7_code=103,
+            ack_code="AE",
+        )
+    if status in _ORDER_NOTED:
+        notes.append(
+            f"{where}: OBR-25 result status {status} ({_ORDER_NOTED[status]}): each of its OBX is read by "
+            "its own result status (OBX-11); the interpretation may change once the order is final"
+        )
+
+
 def _cancelled(obr: Segment) -> bool:
     """OBR-25 result status X (HL7 table 0123): the order was cancelled, it has no results."""
     return obr.component(25).strip().upper() == "X"
@@ -1099,6 +1143,17 @@ class _ObxReader:
                 )
         n, unit = named[0] if named[0][1] else named[1]
         raw = seg.component(6, n)
+        exponent = seg.component(6, 2).strip()
+        if n == 1 and unit not in KNOWN_UNITS and exponent.isdigit():
+            # A caret sent unescaped is HL7's component separator: mL/min/1.73m^2 arrives as the unit
+            # 'mL/min/1.73m' with the text '2'. Said as such, never read as a unit it is not.
+            whole = self.codemap.normalize_unit(f"{raw}^{exponent}")
+            if whole in KNOWN_UNITS:
+                raise ValueProblem(
+                    f"OBX-6 '{raw}^{exponent}': the caret (^) is HL7's component separator, so the unit "
+                    f"reads as '{raw.strip()}' with the text '{exponent}'; send the caret escaped "
+                    f"({raw.strip()}\\S\\{exponent}) or the unit {whole}"
+                )
         if self.codemap.read_loosely(raw, unit):
             self.notes.append(
                 f"{self.where}: OBX-6 '{raw.strip()}' read as {unit} (case and spacing set aside)"
@@ -1334,6 +1389,19 @@ def parse_oru(
     _check_size(text, enc)  # raises MessageTooLarge
     msh = Segment(text.split("\r", 1)[0], enc, 1)
     _check_header(msh)  # before hl7apy, so an unsupported version gets its own message
+    msh2 = text[4:].split(enc.field, 1)[0]
+    if len(msh2) > 4:
+        # v2.7 added a fifth encoding character, the truncation character (#); the versions read here
+        # have four, and the parser would refuse the message in its own words.
+        raise Hl7Error(
+            f"MSH-2 '{msh2}' has {len(msh2)} encoding characters: HL7 {msh.component(12).strip()} has four "
+            f"({msh2[:4]}); the fifth, the truncation character, came with v2.7: send MSH-2 as '{msh2[:4]}'",
+            segment="MSH",
+            index=1,
+            field=2,
+            hl7_code=102,
+            ack_code="AR",
+        )
     segments = _segments(text, enc)
     ctx = OruContext(encoding=enc, pid=None, obr=[], **_header(msh))
     # A sender is named by the namespace ID or the universal ID (OID) of MSH-3 and MSH-4.
@@ -1393,6 +1461,7 @@ def _read_segments(
             ctx.pid = seg.er7
         elif seg.name == "OBR":
             _one_value(seg, _ONE_VALUE_OBR, f"OBR[{seg.index}] ")
+            _order_status(seg, ctx.notes)
             # OBR-25 X (HL7 table 0123): the order was cancelled, no results; its OBX are not read.
             cancelled = _cancelled(seg)
             if not cancelled:  # a cancelled order names neither the reply nor the specimen
@@ -1526,7 +1595,8 @@ def _read_segments(
     if latest:
         request["collected_on"] = latest[0].isoformat()
         ctx.collected_from = dated_by
-    if dated_by is not None:
+    ctx.panel_obr = _panel_order(ctx.obr, [r for r, _ in results], collected, obr_dates, order_of_obx)
+    if ctx.panel_obr is None and dated_by is not None:
         name, index, _ = dated_by
         orders = {o.index: o for o in ctx.obr}
         ctx.panel_obr = orders.get(index) if name == "OBR" else order_of_obx.get(index)
@@ -1537,6 +1607,42 @@ def _read_segments(
     ctx.request = request
     ctx.sources = {**panel.sources, **history_sources}
     return ctx
+
+
+# The studies that name the panel's order, in this precedence: the order (OBR) carrying the serum
+# protein electrophoresis, else the serum immunofixation, else the free light chains, else the urine
+# studies. The segment order of the message never decides it.
+_ORDER_STUDIES = ("spep", "serum_ife", "flc", "urine")
+
+
+def _panel_order(
+    orders: Sequence[Segment],
+    results: Sequence[DatedResult],
+    collected: date | None,
+    obr_dates: Sequence[tuple[date, int]],
+    order_of_obx: Mapping[int, Segment],
+) -> Segment | None:
+    """The order (OBR) of the panel, which the answer echoes and whose filler number is the record's
+    specimen: the one carrying the panel's serum paraprotein studies (SPEP, then serum immunofixation,
+    then free light chains), else its urine studies, else the first OBR of the panel's day. A
+    chemistry or blood count order of the same day never names it, wherever it stands."""
+    best: tuple[int, int] | None = None
+    chosen: Segment | None = None
+    for result in results:
+        section = result.path.split(".", 1)[0]
+        if section not in _ORDER_STUDIES or (collected is not None and result.on not in (None, collected)):
+            continue
+        obr = order_of_obx.get(result.locator[2])
+        if obr is None:
+            continue
+        rank = (_ORDER_STUDIES.index(section), obr.index)
+        if best is None or rank < best:
+            best, chosen = rank, obr
+    if chosen is not None:
+        return chosen
+    by_index = {o.index: o for o in orders}
+    of_the_day = sorted(index for on, index in obr_dates if collected is None or on == collected)
+    return next((by_index[i] for i in of_the_day if i in by_index), None)
 
 
 # The records store's identity of a message (contract 1.1: patient_ref and specimen_id, 1-64
@@ -1559,7 +1665,8 @@ def record_identity(ctx: OruContext) -> tuple[dict[str, str], list[str]]:
     or a subcomponent in its ID, a ``^`` or control character once unescaped, more than 64
     characters, or the HL7 null ``""``. The link can only be missed, never made between two
     patients. specimen_id: OBR-3 (filler order number, its components joined by ``^``) of the panel's
-    OBR (``OruContext.order``: the one whose date dates the panel, else the first), else its OBR-2."""
+    OBR (``OruContext.order``: the one carrying its paraprotein studies, see ``_panel_order``), else its
+    OBR-2."""
     out: dict[str, str] = {}
     notes: list[str] = []
     enc = ctx.encoding
@@ -1816,7 +1923,7 @@ def _map_obx(
     code_label = codings[0].code if codings else "(no code)"
     where = f"OBX[{seg.index}] (set ID {set_id}, {code_label})"
     _one_value(seg, _ONE_VALUE_OBX, f"{where}: ")
-    raw_status = seg.component(11).upper()
+    raw_status = seg.component(11).strip().upper()  # blanks after it aside, as every field read
     status = raw_status[:1]
     if raw_status not in _USED_STATUSES and raw_status not in _SKIPPED_STATUSES:
         raise Hl7Error(
@@ -2380,7 +2487,12 @@ def validation_error(errors: Mapping[str, list[str]], context: OruContext) -> Hl
                 hl7_code=103 if last == "unit" else 102,
                 ack_code="AE",
             )
-    return Hl7Error(text, hl7_code=207, ack_code="AE")
+    # Not located at a result: a content error all the same, never an internal one. No screening result
+    # at all (every order cancelled, no M-protein, immunofixation or free light chain read) is a
+    # required result missing; anything else a value the request does not take.
+    if "_schema" in errors:
+        return Hl7Error(text, segment="OBX", hl7_code=101, ack_code="AE")
+    return Hl7Error(text, hl7_code=102, ack_code="AE")
 
 
 # --------------------------------------------------------------------------------------------

@@ -222,9 +222,21 @@ class TestHl7Forms:
 
     def test_two_bands_without_a_biclonal_immunofixation_are_not_added(self, lab_map):
         # Two sub-IDs of one M-protein code could be a repeat: they are added only for two clones.
-        text = corpus_text("labcorp_v23_zsegment_biclonal_subids.hl7").replace("|IgA lambda|", "|IgG kappa|")
-        with pytest.raises(hl7v2.Hl7Error, match="no serum immunofixation naming two clones"):
+        text = corpus_text("labcorp_v23_zsegment_biclonal_subids.hl7")
+        text = text.replace(
+            "OBX|4|ST|25700-6^IMMUNOFIXATION RESULT^LN|2|IgA lambda|||A|||F|||19980729155700|BN\n", ""
+        )
+        with pytest.raises(hl7v2.Hl7Error, match="no serum immunofixation naming two clones") as err:
             hl7v2.parse_oru(text, lab_map)
+        assert (err.value.segment, err.value.index, err.value.field) == ("OBX", 2, 5)  # the second band
+
+    def test_one_clone_under_two_sub_ids_is_refused_not_read_once(self, lab_map):
+        text = corpus_text("labcorp_v23_zsegment_biclonal_subids.hl7").replace("|IgA lambda|", "|IgG kappa|")
+        with pytest.raises(
+            hl7v2.Hl7Error, match=r"name the same clone \(IgG kappa\) under two sub-IDs"
+        ) as err:
+            hl7v2.parse_oru(text, lab_map)
+        assert (err.value.segment, err.value.index, err.value.field) == ("OBX", 4, 5)
 
     def test_without_sub_ids_two_m_spikes_still_conflict(self, lab_map):
         text = corpus_text("labcorp_v23_zsegment_biclonal_subids.hl7").replace("^LN|1|", "^LN||")
