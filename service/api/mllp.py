@@ -156,8 +156,9 @@ class Hl7MllpHandler:
 
     def _handle(self, raw: bytes) -> bytes:
         if hl7v2.is_batch(raw):
-            # Over MLLP each frame is one message, acknowledged on its own.
-            return _reject(raw, BATCH_OVER_MLLP)
+            # Over MLLP each frame is one message, acknowledged on its own (table 0357: 100, segment
+            # sequence error: FHS/BHS where MSH must come first).
+            return _reject(raw, BATCH_OVER_MLLP, 100)
         with self.app.app_context():
             # MLLP carries no API key: its records are stored as this caller, never as no one (a
             # retry is matched per caller, and no caller would match no one in a unique constraint).
@@ -215,9 +216,9 @@ BATCH_OVER_MLLP = (
 )
 
 
-def _reject(raw: bytes, text: str) -> bytes:
-    # Table 0357 has no code for "too large": 207 with a text that says so.
-    error = hl7v2.Hl7Error(text, hl7_code=207, ack_code="AR")
+def _reject(raw: bytes, text: str, hl7_code: int = 207) -> bytes:
+    # Table 0357 has no code for "too large" or an internal failure: 207 with a text that says so.
+    error = hl7v2.Hl7Error(text, hl7_code=hl7_code, ack_code="AR")
     return hl7v2.build_ack(raw, error=error).encode("utf-8")
 
 

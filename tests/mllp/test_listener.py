@@ -290,4 +290,6 @@ def test_a_batch_file_in_one_frame_is_answered_ar_saying_how_to_send_it(tmp_path
     reply = Hl7MllpHandler(build_app(), outbox).handle(batch)
     assert msa(reply)[0] == "AR"
     assert "batch file" in err(reply) and "its own frame" in err(reply)
+    err_segment = next(s for s in reply.decode().split("\r") if s.startswith("ERR|"))
+    assert "|100" in err_segment and "|207" not in err_segment  # table 0357: segment sequence error
     assert outbox.counts().get("pending", 0) == 0
