@@ -223,12 +223,7 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
         out.refer = True
         if MARROW not in out.missing:
             out.missing.append(MARROW)
-        out.reasons.append(
-            f"flow-cytometry plasma cells {shown} (>= 60 %) above the {src} figure "
-            f"({float(f.bmpc.lo):g} %): flow under-estimates the marrow burden, which may reach the 60 % "
-            "of a myeloma-defining event (§2.1); the trephine biopsy (CD138) plasma-cell count is needed "
-            "urgently, as IMWG takes the higher of aspirate and biopsy (§2.9)"
-        )
+        out.reasons.append(_flow_60_reason(shown, src, f.bmpc.lo))
         return out
     if out.code not in _FLOW_CODES:
         return out
@@ -261,13 +256,7 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
             # ref: §2.9 (marrow asked for urgently at a flow figure >= 60 %), §2.1 S — flow
             # under-estimates: the marrow may hold 60 % or more, a myeloma-defining event, so no MGUS or
             # plasmacytoma label stands until the trephine count settles the burden.
-            res = _referred_for_marrow(
-                out,
-                f"flow-cytometry plasma cells {shown} (>= 60 %) above the {src} figure ({float(morph):g} %): "
-                "flow under-estimates the marrow burden, which may reach the 60 % of a myeloma-defining "
-                "event (§2.1); the trephine biopsy (CD138) plasma-cell count is needed urgently, as IMWG "
-                "takes the higher of aspirate and biopsy (§2.9)",
-            )
+            res = _referred_for_marrow(out, _flow_60_reason(shown, src, morph))
             res.trephine = True
             return res
         out.provisional = True
@@ -280,6 +269,16 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
             "takes the higher of aspirate and biopsy (§2.9)"
         )
     return out
+
+
+def _flow_60_reason(shown: str, src: str, figure: Decimal) -> str:
+    """§2.1 S, §2.9: why a flow figure of >= 60 % above the marrow figure asks for the trephine count."""
+    return (
+        f"flow-cytometry plasma cells {shown} (>= 60 %) above the {src} figure ({float(figure):g} %): "
+        "flow under-estimates the marrow burden, which may reach the 60 % of a myeloma-defining event "
+        "(§2.1); the trephine biopsy (CD138) plasma-cell count is needed urgently, as IMWG takes the "
+        "higher of aspirate and biopsy (§2.9)"
+    )
 
 
 def _referred_for_marrow(out: Outcome, reason: str) -> Outcome:

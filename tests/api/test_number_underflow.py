@@ -62,3 +62,40 @@ def test_a_zero_in_any_spelling_is_zero(client, zero):
 
 def test_the_smallest_float_is_read(client):
     assert post(client, panel(m_protein="5e-324")).status_code == 200
+
+
+# --- the other end: more significant digits than a float keeps ------------------------------------------
+# A JSON number written with more significant digits than a float keeps is refused with a 422 naming its
+# field, as HL7 v2 and FHIR refuse it: 2.750000000000000000001 mmol/L read as 2.75 would be judged "not
+# above 2.75" although the figure sent is above it. Numbers a float holds as written are read as before.
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (panel(m_protein="29.99999999999999999"), "spep.m_protein.value"),  # read as 30.0
+        (panel(plasma_cells="9.99999999999999999999"), "marrow.plasma_cells_percent"),  # read as 10.0
+        (panel(low="2.200000000000000000001"), "labs.calcium.reference_range.low"),
+    ],
+    ids=["m_protein_30", "plasma_cells_10", "reference_limit"],
+)
+def test_a_number_a_float_does_not_hold_as_written_is_refused_naming_its_field(client, raw, field):
+    r = post(client, raw)
+    assert r.status_code == 422
+    message = r.get_json()["errors"][field][0]
+    assert "more significant digits than are read exactly" in message
+
+
+@pytest.mark.parametrize(
+    "literal", ["12", "12.0", "12.50", "1.2e1", "0.30000000000000004", "12.345678901234"]
+)
+def test_numbers_a_float_holds_as_written_are_read(client, literal):
+    assert post(client, panel(m_protein=literal)).status_code in (200, 201)
+
+
+def test_the_batch_refuses_the_item_that_carries_such_a_number(client):
+    raw = b'{"items": [' + panel(m_protein="29.99999999999999999") + b", " + panel() + b"]}"
+    r = client.post("/v1/interpretations/batch", data=raw, content_type="application/json")
+    assert r.status_code in (200, 207)
+    statuses = [item["status"] for item in r.get_json()["results"]]
+    assert statuses[0] == 422 and statuses[1] in (200, 201)
