@@ -321,12 +321,12 @@ def carried_scleromyxoedema(panel: Panel, rows: list[PanelRow]) -> tuple[Panel, 
     """§5: scleromyxoedema stated (confirmed or suspected) with the patient's latest stored panel that
     states it at all, carried to a request that states nothing about it (an LIS sends the follow-up
     protein studies without the clinical findings): the MGCS flag and referral are not lost between
-    visits. A stored statement of absence, or any statement in the request, ends the carry."""
+    visits. A stored statement of absence, or the request's own statement of the diagnosis, ends the
+    carry; a Rongioletti finding the request states is its own (an eruption now absent does not
+    undo a confirmed diagnosis)."""
     c = panel.clinical
-    if c is not None and (
-        c.scleromyxedema is not None or any(getattr(c, k) is not None for k in _RONGIOLETTI_FIELDS[:3])
-    ):
-        return panel, []
+    if c is not None and c.scleromyxedema is not None:
+        return panel, []  # the request states the diagnosis itself
     for r in sorted(rows, key=lambda r: (r.collected_on, r.seq), reverse=True):
         if '"scleromyxedema"' not in r.body:
             continue
@@ -335,8 +335,9 @@ def carried_scleromyxoedema(panel: Panel, rows: list[PanelRow]) -> tuple[Panel, 
         if status not in ("confirmed", "suspected"):
             return panel, []  # stated absent (or not stated) on the latest record that speaks of it
         found = {k: stored.get(k) for k in _RONGIOLETTI_FIELDS if isinstance(stored.get(k), bool)}
-        if c is not None and c.thyroid_disease is not None:
-            found.pop("thyroid_disease", None)  # the request's own thyroid finding stands
+        for k in _RONGIOLETTI_FIELDS:
+            if c is not None and getattr(c, k) is not None:
+                found.pop(k, None)  # the request's own finding stands (the diagnosis is carried)
         clinical = (c or Clinical())._replace(scleromyxedema=Scleromyxedema(status), **found)
         note = (
             f"Scleromyxoedema ({status}) is recorded with this patient's panel of "

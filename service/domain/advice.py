@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+from . import criteria as C
 from . import ruleset as R
 from .catalogue import tests_words
 from .classify import Outcome, screen_tests_not_done
@@ -537,6 +538,18 @@ def _missing_lines(
     return lines
 
 
+# The involved/uninvolved cut-offs a kappa/lambda ratio is judged against, either chain involved: the
+# SLiM ratio (§2.1 Li), 20/2/20 (§3.3) and the IMWG 2020 bands (§3.4). A ratio just below one is never
+# printed as it (99.996 is not "100" beside a smouldering answer).
+_LI_CUT_OFF = C.FLC_RATIO_100.cutoff
+assert isinstance(_LI_CUT_OFF, Decimal)
+_RATIO_CUT_OFFS = tuple(
+    float(x)
+    for c in (_LI_CUT_OFF, R.SMM_2018_FLC_RATIO, *(b.lo for b in R.SMM_2020_FLC_BANDS if b.lo > 0))
+    for x in (c, 1 / c)
+)
+
+
 def _findings(f: Facts) -> list[str]:
     """The measured findings the comment quotes: M-protein, FLC ratio, marrow, urine."""
     findings: list[str] = []
@@ -550,7 +563,7 @@ def _findings(f: Facts) -> list[str]:
         if ratio is not None and ratio.is_finite() and float(ratio) != _FLOAT_INF:
             state = _FLC_STATE[flc.abnormal]
             limits = tuple(float(x) for x in (flc.interval_low, flc.interval_high) if x is not None)
-            shown = figure(float(ratio), 3, limits)
+            shown = figure(float(ratio), 3, limits + _RATIO_CUT_OFFS)
             findings.append(
                 f"FLC kappa/lambda ratio {shown} ({state}; interval "
                 f"{flc.interval_low}-{flc.interval_high}, {flc.basis})"

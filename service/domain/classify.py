@@ -337,7 +337,8 @@ def _classify(f: Facts) -> Outcome:
             )
             # ref: §2.3 / §2.5 — a spike of >= 30 g/L is beyond MGUS whatever the isotype (smouldering
             # myeloma, the Waldenström range, or IgD/IgE referred): haematology, not only the IFE.
-            out.refer = spike is not None and ge(spike.interval, R.SERUM_M_PROTEIN_G_L) is True
+            # A bound that leaves 30 g/L possible ("< 31") is referred too.
+            out.refer = spike is not None and ge(spike.interval, R.SERUM_M_PROTEIN_G_L) is not False
             return out
         # CRAB alone does not count here: without a monoclonal protein it is not attributable to a
         # plasma-cell disorder (§2.1), whereas a SLiM biomarker is itself a sign of one.

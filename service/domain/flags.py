@@ -540,12 +540,17 @@ def _marrow_for_spike_without_ife(f: Facts) -> str | None:
     if (
         f.panel.serum_ife is not None
         or spike is None
-        or ge(spike.interval, R.MAYO_MGUS_M_PROTEIN_G_L) is not True
+        or ge(spike.interval, R.MAYO_MGUS_M_PROTEIN_G_L) is False  # a bound leaving 15 g/L open asks too
     ):
         return None
     # ref: §2.9 — every category a spike >= 15 g/L can turn out to be indicates a marrow (§3.2).
+    which = (
+        "M-spike >= 15 g/L"
+        if ge(spike.interval, R.MAYO_MGUS_M_PROTEIN_G_L) is True
+        else "M-spike sent as a bound that may be >= 15 g/L"
+    )
     return (
-        "M-spike >= 15 g/L without immunofixation: every category it can turn out to be (MGUS with a spike "
+        f"{which} without immunofixation: every category it can turn out to be (MGUS with a spike "
         ">= 15 g/L, smouldering myeloma, the Waldenström range) indicates a bone-marrow aspirate and "
         "biopsy (clinical-reference §2.9, §3.2)."
     )

@@ -328,7 +328,8 @@ def _involved_chain(
         # light-chain escape): the chain in excess is the involved one for the FLC rules and risk.
         notes.append(
             "FLC ratio abnormal on the side opposite the clone's light chain (possible second "
-            "clone): the chain in excess is taken as involved."
+            "clone): the risk models read the chain in excess; a ratio of 100 or more on it is no "
+            "myeloma-defining event of this clone (§2.1 Li)."
         )
         involved: LightChain | None = (
             LightChain.KAPPA if clone_light_chain is LightChain.LAMBDA else LightChain.LAMBDA

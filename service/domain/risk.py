@@ -41,6 +41,21 @@ def _flc_needs(f: Facts) -> tuple[str, ...]:
     return open_ or ("flc.kappa", "flc.lambda")
 
 
+def bmpc_for_risk(f: Facts) -> Interval | None:
+    """The marrow plasma-cell figure the SMM models score: the figure sent, or, beside a flow figure of
+    >= 60 % above it (the >= 60 % criterion left open, §2.1 S, §2.9: flow under-estimates), anything from
+    that figure up: the bands it could reach stay open instead of scored from a figure the answer
+    itself says may be too low."""
+    b = f.bmpc
+    if b is None:
+        return None
+    marrow = f.panel.marrow
+    flow = marrow.flow_plasma_cells_percent if marrow is not None else None
+    if flow is not None and flow > b.hi and f.mde.get("bmpc_ge_60") is None:
+        return Interval(b.lo, Decimal(100), b.lo_open, False)
+    return b
+
+
 def _value(iv: Interval | None) -> Decimal | None:
     return None if iv is None else iv.lo if iv.exact else None
 
@@ -120,6 +135,9 @@ def _undecided_why(f: RiskFactor, need: tuple[str, ...]) -> str:
             " (a non-Freelite ratio that the model's Freelite cut-offs and the assay's own interval judge "
             "differently)"
         )
+    if f.id == "bmpc_gt_20_percent" and f.value is not None:
+        # The marrow figure is a number, never a bound: open only beside a flow figure >= 60 % above it.
+        return " (a flow-cytometry figure of 60 % or more above it: the trephine count decides)"
     return " (reported as a bound that does not settle it)" if f.value is not None else ""
 
 
@@ -216,7 +234,8 @@ def smm_mayo_2018(f: Facts, code: Code) -> RiskResult:
     model = "smm_mayo_2018"
     if code is not Code.SMOLDERING_MYELOMA:
         return _not_applicable(model, SRC_2018, _SMM_ONLY[code])
-    t_bm = gt(f.bmpc, R.SMM_2018_BMPC_PERCENT) if f.bmpc is not None else None
+    bmpc = bmpc_for_risk(f)
+    t_bm = gt(bmpc, R.SMM_2018_BMPC_PERCENT) if bmpc is not None else None
     # ref: §3.3 — the smouldering clone's M-protein: in a biclonal IgM + non-IgM gammopathy the total
     # spike only bounds it (attributable_spike), so "> 20 g/L" may stay open.
     spike, _ = attributable_spike(f)
@@ -346,7 +365,7 @@ def _scored_2020(f: Facts) -> tuple[list[RiskFactor], int, int, list[str]]:
         ),
         (
             "bmpc",
-            f.bmpc,
+            bmpc_for_risk(f),
             R.SMM_2020_BMPC_BANDS,
             "%",
             "<=15: 0; >15-20: 2; >20-30: 3; >30-40: 5; >40: 6",

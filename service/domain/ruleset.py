@@ -154,6 +154,27 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "Reasons of smouldering-myeloma risk models beside flc.assay n_latex, sebia "
                 "or other.",
             },
+            {
+                "rules": [
+                    "risk.smm_mayo_2018",
+                    "risk.smm_imwg_2020",
+                    "data.marrow_recommended",
+                    "mgcs.scleromyxedema",
+                    "report",
+                ],
+                "section": "§2.1, §2.9, §3.3, §3.4, §5",
+                "change": "With changes 2, 3, 4 and 9: beside a flow figure of 60 % or more above the "
+                "marrow figure the SMM models leave the marrow bands open (they were scored 'low' from "
+                "the figure the answer says may be too low); a bounded spike without immunofixation "
+                "that may be 15 g/L or more asks for the marrow, and one that may be 30 g/L or more is "
+                "referred, as exact values are; the discordant-chain note no longer says the excess "
+                "chain is taken as involved for the ratio >= 100; a Rongioletti finding stated in the "
+                "request (an eruption now absent) no longer ends the carry of a stored diagnosis; and "
+                "the comment quotes a kappa/lambda ratio with enough digits never to print a cut-off it"
+                " is not (99.996 is not '100').",
+                "affects": "The answers of changes 2, 3, 4 and 9; comments quoting a ratio just beside "
+                "a cut-off.",
+            },
         ],
     },
     {

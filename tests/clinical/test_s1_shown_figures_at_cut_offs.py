@@ -73,3 +73,16 @@ def test_a_refused_figure_is_quoted_as_sent_not_rounded_into_the_window(client):
     text = json.dumps(r.get_json(), ensure_ascii=False)
     assert "9.819 mg/dL is outside the plausible upper reference limit" in text
     assert "the range 8.6–9.819" in text
+
+
+@pytest.mark.parametrize(("kappa", "lam"), [(999.96, 10), (199.999, 2), (10, 999.96)])
+def test_a_ratio_just_below_100_is_never_quoted_as_100_in_the_comment(kappa, lam):
+    # §2.1 Li: 99.996 is not met; quoted "ratio 100" beside a smouldering answer it read as met.
+    from .helpers import clone, ife, smm_igg
+
+    light = "kappa" if kappa > lam else "lambda"
+    out = run(
+        smm_igg(flc={"kappa": q(kappa, "mg/L"), "lambda": q(lam, "mg/L")}, serum_ife=ife(clone("IgG", light)))
+    )
+    assert out["classification"]["code"] == "SMOLDERING_MYELOMA"
+    assert "ratio 100 " not in out["comment"] and "ratio 0.01 " not in out["comment"]

@@ -283,3 +283,21 @@ def test_a_bounded_peak_beside_a_negative_immunofixation_is_still_no_monoclonal_
         "flc": {"kappa": q(12.1, "mg/L"), "lambda": q(14.3, "mg/L")},
     }
     assert code(run(body)) == "NO_MONOCLONAL_PROTEIN"
+
+
+@pytest.mark.parametrize(
+    ("spike", "marrow", "referred"),
+    [
+        (q(16, "g/L", "<"), True, False),  # may be 15 or more: the marrow; cannot be 30
+        (q(31, "g/L", "<"), True, True),  # may be 30 or more: referred as an exact 30 is
+        (q(15, "g/L", "<"), False, False),  # below 15 for certain
+        (q(30, "g/L"), True, True),
+    ],
+    ids=["<16", "<31", "<15", "30"],
+)
+def test_a_bounded_spike_without_immunofixation_asks_what_the_values_it_allows_would(spike, marrow, referred):
+    body = {"spep": {"m_protein": spike}, "flc": {"kappa": q(12.1, "mg/L"), "lambda": q(14.3, "mg/L")}}
+    out = run(body)
+    assert code(out) == "INDETERMINATE"
+    assert ("MARROW_EXAMINATION_RECOMMENDED" in flag_codes(out)) is marrow
+    assert ("HEMATOLOGY_REFERRAL" in flag_codes(out)) is referred

@@ -180,3 +180,14 @@ def test_a_flow_figure_of_60_percent_or_more_above_a_marrow_figure_of_10_to_60_p
         assert {"MARROW_EXAMINATION_RECOMMENDED", "HEMATOLOGY_REFERRAL"} <= {f["code"] for f in out["flags"]}
         rec = next(r for r in out["recommendations"] if r["code"] == "TREPHINE_CD138_COUNT")
         assert rec["text"].startswith("Urgent trephine")
+
+
+@pytest.mark.parametrize(("flow", "open_"), [(65, True), (59.9, False)])
+def test_smm_risk_models_do_not_score_a_marrow_figure_that_flow_of_60_percent_says_may_be_too_low(
+    flow, open_
+):
+    # §2.1 S, §2.9 with §3.3, §3.4: the answer says the marrow may hold 60 %; the BMPC bands it could
+    # reach stay open rather than scored "low" from the 12 % figure.
+    out = run(mgus_igg(marrow={"clonal_plasma_cells_percent": 12, "flow_plasma_cells_percent": flow}))
+    for model in ("smm_mayo_2018", "smm_imwg_2020"):
+        assert (out["risk"][model]["group"] is None) is open_

@@ -467,6 +467,7 @@ def test_a_stored_scleromyxoedema_is_carried_to_a_follow_up_that_states_nothing_
     [
         ({"scleromyxedema": "absent"}, False),  # the request speaks for itself
         ({"plasmacytoma": False}, True),  # clinical findings about something else
+        ({"papular_eruption": False}, True),  # an eruption now absent does not undo the diagnosis
     ],
 )
 def test_the_request_s_own_statement_ends_the_carry(client, later_clinical, carried):
