@@ -289,9 +289,16 @@ def _referred_for_marrow(out: Outcome, reason: str) -> Outcome:
 
 
 def _trephine_needed(f: Facts, flow: Decimal) -> bool:
-    """§2.9: a flow figure above a morphology figure below 10 % asks for the trephine count; above a
-    clonal figure below 10 % it does when the flow figure is >= 10 % (which rules out a final MGUS)."""
-    return f.bmpc_source == "morphology" or flow >= R.BMPC_MYELOMA_PERCENT
+    """§2.9: a flow figure above a morphology figure below 10 % asks for the trephine count (whether or
+    not a clonal figure was sent beside it); above a clonal figure below 10 % alone it does when the
+    flow figure is >= 10 % (which rules out a final MGUS)."""
+    marrow = f.panel.marrow
+    morphology = marrow.plasma_cells_percent if marrow is not None else None
+    return (
+        f.bmpc_source == "morphology"
+        or flow >= R.BMPC_MYELOMA_PERCENT
+        or (morphology is not None and morphology < R.BMPC_MYELOMA_PERCENT and flow > morphology)
+    )
 
 
 _FLOW_CODES = frozenset({Code.MGUS_NON_IGM, Code.MGUS_LIGHT_CHAIN, Code.SOLITARY_PLASMACYTOMA})

@@ -175,6 +175,16 @@ CHANGELOG: tuple[dict[str, Any], ...] = (
                 "affects": "The answers of changes 2, 3, 4 and 9; comments quoting a ratio just beside "
                 "a cut-off.",
             },
+            {
+                "rules": ["data.flow_cytometry"],
+                "section": "§2.9",
+                "change": "A flow figure above a morphology figure below 10 % asks for the trephine "
+                "(CD138) count and keeps the category provisional also when a clonal figure is sent "
+                "beside the morphology one, as the published rule says; the clonal figure silenced it "
+                "(flow 9 % above morphology 5 % and clonal 5 % was a final MGUS).",
+                "affects": "Panels with morphology and clonal figures below 10 % and a flow figure "
+                "above the morphology one.",
+            },
         ],
     },
     {

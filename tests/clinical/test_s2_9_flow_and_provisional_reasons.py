@@ -191,3 +191,28 @@ def test_smm_risk_models_do_not_score_a_marrow_figure_that_flow_of_60_percent_sa
     out = run(mgus_igg(marrow={"clonal_plasma_cells_percent": 12, "flow_plasma_cells_percent": flow}))
     for model in ("smm_mayo_2018", "smm_imwg_2020"):
         assert (out["risk"][model]["group"] is None) is open_
+
+
+@pytest.mark.parametrize(
+    ("marrow", "asked"),
+    [
+        ({"plasma_cells_percent": 5, "clonal_plasma_cells_percent": 5, "flow_plasma_cells_percent": 9}, True),
+        (
+            {"plasma_cells_percent": 5, "clonal_plasma_cells_percent": 5, "flow_plasma_cells_percent": 4},
+            False,
+        ),
+        (
+            {"clonal_plasma_cells_percent": 5, "flow_plasma_cells_percent": 9},
+            False,
+        ),  # clonal alone: from 10 %
+    ],
+    ids=["morphology_and_clonal_flow_above", "flow_below", "clonal_only"],
+)
+def test_flow_above_a_morphology_figure_below_10_asks_for_the_trephine_even_beside_a_clonal_figure(
+    marrow, asked
+):
+    # §2.9: "When a flow figure exceeds a morphology figure below 10 %, ask for the trephine (CD138) count";
+    # a clonal figure sent beside the morphology one no longer silences it.
+    out = run(mgus_igg(marrow=marrow))
+    assert trephine_asked(out) is asked
+    assert out["classification"]["provisional"] is asked
