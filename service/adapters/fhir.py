@@ -863,6 +863,9 @@ def _observation(
         notes.append(f"{where} ({label}): dataAbsentReason; ignored")
         return
     on = dated[0]
+    if entry.caveat and entry.target == "labs.egfr":
+        # Which equation an eGFR code names matters (the reference's estimate is race-free CKD-EPI 2021).
+        notes.append(f"{where} ({label}): read as {entry.target}: {entry.caveat}")
     try:
         value = _value(
             obs, entry, codemap, f"{where} ({label})", notes, replace(subject or _Subject(), on=on)

@@ -116,3 +116,12 @@ def test_fhir_a_ratio_method_and_a_kappa_method_naming_different_assays_are_refu
     assert resp.status_code == 422, resp.get_json()
     text = json.dumps(resp.get_json())
     assert "n_latex" in text and "freelite" in text
+
+
+def test_a_ratio_obx_without_a_value_still_names_the_panel_s_assay(codemap):
+    # A ratio not calculated (OBX-5 empty) still says which reagent measured the chains: an N Latex panel
+    # is never read as Freelite, whose ratio >= 100 would be a myeloma-defining event.
+    msg = message("NLATEX^N Latex FLC^L").replace("||150||||||F||||||", "||||||||F||||||")
+    ctx = parse_oru(msg, codemap, today=TODAY)
+    assert ctx.request["flc"]["assay"] == "n_latex"
+    assert not any("Freelite assumed" in note for note in ctx.notes), ctx.notes

@@ -71,3 +71,13 @@ def test_the_additions_are_marked_as_beyond_the_shared_loinc_map(codemap):
         entry = next(e for e in codemap.observations.values() if e.code == code)
         assert "re-check against the LOINC database" in (entry.caveat or "")
         assert "beyond" in (entry.source or "")
+
+
+@pytest.mark.parametrize(("code", "race_based"), [("88293-6", True), ("48643-1", True), ("88294-4", False)])
+def test_an_egfr_code_says_which_equation_it_names(codemap, code, race_based):
+    # The reference's own estimate is race-free CKD-EPI 2021: an eGFR read from another equation's code
+    # is read, and the input notes say which (a race-based estimate among them).
+    ctx = parse_oru(message(f"OBX|4|NM|{code}^eGFR^LN||35|mL/min/{{1.73_m2}}|||||F"), codemap, today=TODAY)
+    said = [n for n in ctx.notes if code in n and "read as labs.egfr" in n]
+    assert said, ctx.notes
+    assert ("race-based" in said[0]) is race_based
