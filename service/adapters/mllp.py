@@ -49,6 +49,11 @@ LF = b"\n"
 HEAD_BYTES = 4096  # what is kept of an oversized block to answer it (its MSH segment)
 
 
+# Seconds to wait for the CR of an end block before taking <FS> alone as the end (a sender that leaves
+# the CR out waits for its ACK: it would otherwise wait for the read timeout and get none).
+END_BLOCK_GRACE = 0.5
+
+
 class MessageHandler(Protocol):
     """Reads one message and returns the ER7 reply; both run in a worker thread."""
 
@@ -124,6 +129,16 @@ class _Reader(HL7StreamReader):
     def _unread(self, data: bytes) -> None:
         self._buffer[:0] = data
 
+    async def _after_end_block(self) -> bytes | None:
+        """The byte after an <FS> (or after CR/LF following it), or None when none comes within
+        END_BLOCK_GRACE seconds: a sender that leaves out the end block's CR and waits for its ACK
+        is answered instead of held until the read timeout (a CR arriving later is skipped between
+        blocks)."""
+        try:
+            return await asyncio.wait_for(self.readexactly(1), END_BLOCK_GRACE)
+        except TimeoutError:
+            return None
+
     async def readblock(self) -> bytes:
         """One ``<VT>message<FS><CR>`` block, without its framing bytes.
 
@@ -156,15 +171,19 @@ class _Reader(HL7StreamReader):
                 self.head = bytes(block[:HEAD_BYTES])
                 raise ValueError("block over the limit")
             try:
-                after = await self.readexactly(1)
-                if after == CR:
-                    break
+                after = await self._after_end_block()
+                if after is None or after == CR:
+                    break  # <FS><CR>, or <FS> alone from a sender now waiting for its ACK
                 skipped = b""
                 while after == LF or (skipped and after == CR):
                     skipped += after
-                    after = await self.readexactly(1)
+                    after = await self._after_end_block()
+                    if after is None:
+                        break
             except asyncio.IncompleteReadError:
                 raise asyncio.IncompleteReadError(bytes(block), None) from None
+            if after is None:
+                break
             if after == START_BLOCK:
                 self._unread(START_BLOCK)  # the next block's start: this one has ended
                 break

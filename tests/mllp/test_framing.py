@@ -92,3 +92,17 @@ def test_the_idle_timeout_still_applies_after_a_stray_cr(start_listener, engine)
     client.send_raw(b"\r\n")
     assert not client.closed_by_peer(wait=1.0)  # a stray CR does not start the read timeout's clock
     assert msa(client.send(oru("IDLECR2")))[0] == "AA"
+
+
+def test_an_end_block_without_its_cr_is_answered_while_the_sender_waits(start_listener, engine):
+    # A sender that leaves out the end block's CR and waits for its ACK is answered (it waited for the
+    # read timeout and got none); a CR or LF arriving after is skipped between frames.
+    client = start_listener(engine.port).client()
+    t0 = time.monotonic()
+    client.send_raw(VT + oru("WAIT1") + FS)
+    assert msa(client.reply())[:2] == ["AA", "WAIT1"]
+    assert time.monotonic() - t0 < 5
+    client.send_raw(b"\r" + frame(oru("WAIT2")))
+    assert msa(client.reply())[:2] == ["AA", "WAIT2"]
+    client.send_raw(VT + oru("WAIT3") + FS + b"\n")
+    assert msa(client.reply())[:2] == ["AA", "WAIT3"]
