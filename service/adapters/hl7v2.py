@@ -2458,6 +2458,9 @@ def describe_validation_errors(errors: Mapping[str, list[str]], context: OruCont
             ),
             None,
         )
+        if path == "_schema":  # the whole request, not a field: no internal name in the ACK
+            parts.append("; ".join(messages))
+            continue
         label = f"{path} ({origin})" if origin else path
         parts.append(f"{label}: {'; '.join(messages)}")
     return " | ".join(parts)

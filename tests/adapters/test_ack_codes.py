@@ -29,6 +29,7 @@ def test_every_order_cancelled_is_a_required_result_missing_not_an_internal_erro
     assert "MSA|AE|R-ACK-1|" in "\r".join(lines)
     assert err(lines).startswith("ERR||OBX|101^Required field missing^HL70357|E|")
     assert "at least one screening result is required" in err(lines)
+    assert "_schema" not in err(lines)  # the whole request, named in words, not by an internal key
 
 
 def test_a_request_error_not_located_at_a_result_is_a_data_type_error():
