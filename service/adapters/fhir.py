@@ -467,6 +467,12 @@ def _concept_texts(concept: Mapping[str, Any]) -> list[str]:
 
 
 def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
+    return _quantity_unit_read(quantity, codemap)[0]
+
+
+def _quantity_unit_read(quantity: Mapping[str, Any], codemap: CodeMap) -> tuple[str, str]:
+    """The unit of a Quantity as the contract spells it, and the text it was read from (its UCUM
+    code, else its unit)."""
     code, unit = quantity.get("code"), quantity.get("unit")
     coded = codemap.normalize_unit(code) if isinstance(code, str) else ""
     shown = codemap.normalize_unit(unit) if isinstance(unit, str) else ""
@@ -476,8 +482,9 @@ def _quantity_unit(quantity: Mapping[str, Any], codemap: CodeMap) -> str:
     if units_contradict(shown, coded):
         raise ValueProblem(f"unit '{unit}' contradicts code '{code}'")
     if code and quantity.get("system") in (UCUM, None):
-        return coded
-    return codemap.normalize_unit(unit or code)
+        return coded, code
+    raw = unit or code
+    return codemap.normalize_unit(raw), raw if isinstance(raw, str) else ""
 
 
 @dataclass(frozen=True)
@@ -671,10 +678,8 @@ def _value(
                 raise ValueProblem("valueQuantity has no value")
             number = _number(quantity["value"], "valueQuantity.value")
             comparator = quantity.get("comparator")
-            unit = _quantity_unit(quantity, codemap)
-            raw = quantity.get("code") if quantity.get("system") in (UCUM, None) else None
-            raw = raw if isinstance(raw, str) and raw.strip() else quantity.get("unit")
-            if isinstance(raw, str) and codemap.read_loosely(raw, unit):
+            unit, raw = _quantity_unit_read(quantity, codemap)
+            if codemap.read_loosely(raw, unit):
                 notes.append(
                     f"{where}: valueQuantity unit '{raw.strip()}' read as {unit} (case and spacing set aside)"
                 )

@@ -1509,13 +1509,10 @@ def _read_segments(
                 continue
             if seg.component(11).strip().upper() in _RETRACTING:
                 retracted[_retraction_key(seg, order)] = seg  # the last: it takes back all before it
-            empty: list[str] = []
-            empty_target: list[str] = []
-            result, when, on = _map_obx(
-                seg, codemap, ctx.notes, obr_on, frame, today, empty=empty, empty_target=empty_target
-            )
-            empty_value = (seg, empty[0]) if empty else None
-            if result is None and empty_target and empty_target[0] in FLC_TARGETS:
+            empty: list[tuple[str, str]] = []
+            result, when, on = _map_obx(seg, codemap, ctx.notes, obr_on, frame, today, empty=empty)
+            empty_value = (seg, empty[0][0]) if empty else None
+            if result is None and empty and empty[0][1] in FLC_TARGETS:
                 # A ratio (or chain) sent without a value still names the panel's assay in OBX-17.
                 _read_flc_assay(seg, f"OBX[{seg.text(1) or seg.index}]", panel, ctx.notes)
             if result is not None:
@@ -1917,8 +1914,7 @@ def _map_obx(
     frame: tzinfo | None,
     today: date,
     *,
-    empty: list[str] | None = None,
-    empty_target: list[str] | None = None,
+    empty: list[tuple[str, str]] | None = None,
 ) -> tuple[DatedResult | None, _Stamp | None, _Stamp | None]:
     """One OBX as a result (None when it is not read), its OBX-14 and the timestamp that dates the
     result: its OBX-14, else the OBR-7 of the OBR it follows. The caller sets the result's date from
@@ -1956,10 +1952,8 @@ def _map_obx(
             return None, None, None
         if not [r for r in seg.repetitions(5) if r.strip(seg.enc.component)]:
             notes.append(f"{where}: no value in OBX-5; ignored")
-            if empty is not None:  # refused if the result follows in a comment (_read_nte)
-                empty.append(notes[-1])
-            if empty_target is not None:
-                empty_target.append(entry.target)
+            if empty is not None:  # refused if the result follows in a comment (_read_nte); its field
+                empty.append((notes[-1], entry.target))
             return None, None, None
         _one_value(seg, _ONE_VALUE_RESULT, f"{where}: ")
         if entry.caveat and entry.target == "labs.egfr":

@@ -41,14 +41,20 @@ def _constant(name: str) -> Any:
     raise _BadJson(f"{name} is not a valid JSON number")
 
 
-class TooSmallNumber(float):
-    """A JSON number written non-zero that a float reads as zero (1e-400: below the smallest float,
-    about 5e-324). It is NaN, so no check takes it for a number, and the request schema refuses it
-    with a 422 naming its field (``TOO_SMALL``), as it refuses a number beyond the float range
-    (1e309, read as infinity): read as 0, a detected M-protein would become "no M-spike"."""
+class UnreadableNumber(float):
+    """A JSON number that cannot be read as it is written, with the reason: written non-zero but read
+    as zero by a float (1e-400: below the smallest float, about 5e-324; read as 0, a detected M-protein
+    would become "no M-spike"), or written with more significant digits than a float keeps
+    (2.750000000000000000001 read as 2.75, below a threshold the result is above). It is NaN, so no
+    check takes it for a number, and the request schema refuses it with a 422 naming its field, as it
+    refuses a number beyond the float range (1e309) and as HL7 v2 and FHIR refuse the same number."""
 
-    def __new__(cls) -> TooSmallNumber:
-        return super().__new__(cls, "nan")
+    problem: str
+
+    def __new__(cls, problem: str) -> UnreadableNumber:
+        number = super().__new__(cls, "nan")
+        number.problem = problem
+        return number
 
 
 TOO_SMALL = (
@@ -57,31 +63,17 @@ TOO_SMALL = (
 _NONZERO_DIGIT = re.compile(r"[1-9]")
 
 
-class InexactJsonNumber(float):
-    """A JSON number written with more significant digits than a float keeps, so that the value read
-    would differ from the value sent (2.750000000000000000001 read as 2.75, below a threshold the
-    result is above): NaN, with the reason, refused by the request schema naming its field, as HL7 v2
-    and FHIR refuse the same number."""
-
-    problem: str
-
-    def __new__(cls, problem: str) -> InexactJsonNumber:
-        number = super().__new__(cls, "nan")
-        number.problem = problem
-        return number
-
-
 def json_number(text: str) -> float:
-    """``parse_float`` of request bodies: the float of a JSON number with a fraction or exponent, a
-    TooSmallNumber when the number written is not zero and the float is, or an InexactJsonNumber when
-    the float is not the number written."""
+    """``parse_float`` of request bodies: the float of a JSON number with a fraction or exponent, or an
+    UnreadableNumber when the number written is not zero and the float is, or the float is not the
+    number written."""
     number = float(text)
     if number == 0.0 and _NONZERO_DIGIT.search(text.partition("e")[0].partition("E")[0]):
-        return TooSmallNumber()
+        return UnreadableNumber(TOO_SMALL)
     if math.isfinite(number):
         problem = inexact_problem(text, number)
         if problem is not None:
-            return InexactJsonNumber(problem)
+            return UnreadableNumber(problem)
     return number
 
 

@@ -18,7 +18,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from service.adapters.codes import REFERENCE_RANGE_NOT_READ as UNUSED_RANGE_PATHS
 from service.api.compiled import CompiledLoadMixin, Converter
-from service.api.parsing import TOO_SMALL, InexactJsonNumber, TooSmallNumber
+from service.api.parsing import UnreadableNumber
 from service.api.query_rules import UNKNOWN as UNKNOWN_QUERY_PARAMETER
 from service.domain import panel as P
 from service.domain import plausibility
@@ -89,15 +89,12 @@ class FiniteFloat(fields.Float):
 
     default_error_messages = {
         "invalid": "Not a valid number: send a finite JSON number.",
-        "too_small": TOO_SMALL,
     }
 
     def _validated(self, value: Any) -> float:
         if isinstance(value, bool | str) or not isinstance(value, int | float):
             raise self.make_error("invalid")
-        if type(value) is TooSmallNumber:
-            raise self.make_error("too_small")
-        if type(value) is InexactJsonNumber:
+        if type(value) is UnreadableNumber:
             raise ValidationError(value.problem)
         try:
             return super()._validated(value) + 0.0  # -0.0 + 0.0 is 0.0; any other value is unchanged
@@ -222,9 +219,7 @@ def _number_error(v: Any) -> str | None:
     """Why ``v`` is not a finite JSON number >= 0, or None."""
     if isinstance(v, bool) or not isinstance(v, int | float):
         return _NUMBER_MSG
-    if type(v) is TooSmallNumber:
-        return TOO_SMALL
-    if type(v) is InexactJsonNumber:
+    if type(v) is UnreadableNumber:
         return v.problem
     try:
         f = float(v)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from . import criteria as C
 from . import ruleset as R
 from .facts import CRAB_IDS as CRAB
-from .facts import MDE_NAMES, Facts, attributable_spike, single_light_chain
+from .facts import MDE_NAMES, Facts, attributable_spike, flow_leaves_60_open, single_light_chain
 from .flc import esrd_reported, renal_impairment
 from .panel import HeavyChain, IfeResult
 from .quantity import ZERO, band_below_limit, ge, gt
@@ -213,7 +213,7 @@ def _flow_cytometry(f: Facts, out: Outcome) -> Outcome:
     if flow is None or out.igm_logic:
         return out
     shown = f"{float(flow):g} %"
-    if out.code in _SMM_CODES and f.mde.get("bmpc_ge_60") is None and f.bmpc is not None:
+    if out.code in _SMM_CODES and f.bmpc is not None and flow_leaves_60_open(f):
         # ref: §2.1 S, §2.9 — flow >= 60 % above a marrow figure of 10-60 %: flow under-estimates, so the
         # marrow may hold the 60 % of a myeloma-defining event; smouldering myeloma at least, provisional,
         # until the trephine count (IMWG takes the higher of aspirate and biopsy) settles it.

@@ -138,6 +138,13 @@ class Facts:
         return any(self.mde.get(k) is None and not self.mde_measured.get(k) for k in ids)
 
 
+def flow_leaves_60_open(f: Facts) -> bool:
+    """§2.1 S, §2.9: a marrow figure was given and the >= 60 % criterion is still open, which only a
+    flow-cytometry figure of >= 60 % above it leaves so (``criteria.Row.on_bmpc``: the marrow figures
+    are numbers, never bounds)."""
+    return f.bmpc is not None and f.mde.get("bmpc_ge_60") is None
+
+
 def attributable_spike(f: Facts) -> tuple[Quantity | None, str | None]:
     """The serum M-protein a single clone can be judged on.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from . import ruleset as R
-from .facts import ASSAY_WORDS, Facts, attributable_spike
+from .facts import ASSAY_WORDS, Facts, attributable_spike, flow_leaves_60_open
 from .panel import HeavyChain
 from .quantity import INF, Interval, ge, gt, lt
 from .results import Code, RiskFactor, RiskResult
@@ -47,11 +47,7 @@ def bmpc_for_risk(f: Facts) -> Interval | None:
     that figure up: the bands it could reach stay open instead of scored from a figure the answer
     itself says may be too low."""
     b = f.bmpc
-    if b is None:
-        return None
-    marrow = f.panel.marrow
-    flow = marrow.flow_plasma_cells_percent if marrow is not None else None
-    if flow is not None and flow > b.hi and f.mde.get("bmpc_ge_60") is None:
+    if b is not None and flow_leaves_60_open(f):
         return Interval(b.lo, Decimal(100), b.lo_open, False)
     return b
 

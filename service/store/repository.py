@@ -113,9 +113,9 @@ def patient_keys(secret: bytes, patient_ref: str) -> list[str]:
     """The keys a patient's records can carry: the key of the normal form, then, when the reference
     as written differs from it, the key it had as written (records stored before references were
     normalised), so that listing and erasing by reference find those records too."""
-    keys = [patient_key(secret, patient_ref)]
-    as_written = _hmac(secret, patient_ref)
-    return keys if as_written == keys[0] else [*keys, as_written]
+    normal = normal_patient_ref(patient_ref)
+    key = _hmac(secret, normal)
+    return [key] if normal == patient_ref else [key, _hmac(secret, patient_ref)]
 
 
 def _hmac(secret: bytes, text: str) -> str:
