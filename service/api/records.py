@@ -324,6 +324,7 @@ def carried_scleromyxoedema(panel: Panel, rows: list[PanelRow]) -> tuple[Panel, 
     visits. A stored statement of absence, or the request's own statement of the diagnosis, ends the
     carry; a Rongioletti finding the request states is its own (an eruption now absent does not
     undo a confirmed diagnosis)."""
+    # ref: §5 — in MGCS the skin disease, not the size of the clone, drives the referral.
     c = panel.clinical
     if c is not None and c.scleromyxedema is not None:
         return panel, []  # the request states the diagnosis itself

@@ -538,9 +538,9 @@ def _missing_lines(
     return lines
 
 
-# The involved/uninvolved cut-offs a kappa/lambda ratio is judged against, either chain involved: the
-# SLiM ratio (§2.1 Li), 20/2/20 (§3.3) and the IMWG 2020 bands (§3.4). A ratio just below one is never
-# printed as it (99.996 is not "100" beside a smouldering answer).
+# ref: §2.1 Li, §3.3, §3.4 — the involved/uninvolved cut-offs a kappa/lambda ratio is judged against,
+# either chain involved: the SLiM ratio, 20/2/20 and the IMWG 2020 bands. A ratio just below one is
+# never printed as it (99.996 is not "100" beside a smouldering answer).
 _LI_CUT_OFF = C.FLC_RATIO_100.cutoff
 assert isinstance(_LI_CUT_OFF, Decimal)
 _RATIO_CUT_OFFS = tuple(

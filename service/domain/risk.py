@@ -47,6 +47,7 @@ def bmpc_for_risk(f: Facts) -> Interval | None:
     that figure up: the bands it could reach stay open instead of scored from a figure the answer
     itself says may be too low."""
     b = f.bmpc
+    # ref: §2.1 S, §2.9 — flow under-estimates: the figure is a lower bound of the marrow burden.
     if b is not None and flow_leaves_60_open(f):
         return Interval(b.lo, Decimal(100), b.lo_open, False)
     return b
